@@ -1,0 +1,367 @@
+"""Engine state machine, quoting and stop/flatten/halt against a scripted venue."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+import pytest
+
+from tradetui.config import Settings
+from tradetui.core.clock import VirtualClock
+from tradetui.core.instrument import Instrument, btcusdt_perpetual
+from tradetui.core.types import (
+    BestBidOffer,
+    BookSnapshot,
+    CancelOrder,
+    CancelRejected,
+    Fill,
+    OrderAccepted,
+    OrderCancelled,
+    OrderIntent,
+    OrderRejected,
+    OrderType,
+    PlaceOrder,
+    RejectCode,
+    Side,
+)
+from tradetui.engine.bus import Bus
+from tradetui.engine.engine import Command, CommandKind, CommandRefusedError, Engine
+from tradetui.engine.events import DecisionMade, EngineEvent, EngineState, FlattenFinished
+
+T0 = 1_700_000_000_000_000_000
+MS = 1_000_000
+BID, ASK = 617_000, 617_001
+
+
+class ScriptedVenue:
+    """Records intents; the test plays the exchange by feeding account events back."""
+
+    name = "scripted"
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.instrument = instrument
+        self.sent: list[OrderIntent] = []
+
+    def submit(self, intent: OrderIntent) -> None:
+        self.sent.append(intent)
+
+    def places(self) -> list[PlaceOrder]:
+        return [i for i in self.sent if isinstance(i, PlaceOrder)]
+
+    def cancels(self) -> list[CancelOrder]:
+        return [i for i in self.sent if isinstance(i, CancelOrder)]
+
+
+class Harness:
+    def __init__(self, settings: Settings | None = None, instrument: Instrument | None = None):
+        self.instrument = instrument or btcusdt_perpetual()
+        self.clock = VirtualClock(T0)
+        self.venue = ScriptedVenue(self.instrument)
+        self.bus = Bus()
+        self.events: list[EngineEvent] = []
+        self.bus.subscribe(self.events.append)
+        self.engine = Engine(
+            settings or Settings(), self.instrument, self.venue, self.clock, self.bus
+        )
+        self.trade_seq = 0
+        self.engine.on_event(
+            BookSnapshot(
+                exch_ns=T0,
+                local_ns=T0,
+                update_id=1,
+                bids=((BID, 2000), (BID - 1, 1000)),
+                asks=((ASK, 2000), (ASK + 1, 1000)),
+            )
+        )
+
+    def state(self) -> EngineState:
+        # A call, not an attribute read, so type narrowing does not outlive engine calls.
+        return self.engine.state
+
+    def advance(self, ms: float) -> None:
+        self.clock.advance_to(self.clock.now_ns() + int(ms * MS))
+
+    def now(self) -> int:
+        return self.clock.now_ns()
+
+    def ack_all(self) -> None:
+        for p in self.venue.places():
+            if p.client_id in self.engine.orders:
+                self.engine.on_event(
+                    OrderAccepted(
+                        exch_ns=self.now(), local_ns=self.now(), client_id=p.client_id, venue_id="1"
+                    )
+                )
+
+    def confirm_cancels(self) -> None:
+        for c in self.venue.cancels():
+            if c.client_id in self.engine.orders:
+                self.engine.on_event(
+                    OrderCancelled(
+                        exch_ns=self.now(), local_ns=self.now(), client_id=c.client_id, reason="ok"
+                    )
+                )
+
+    def fill(self, p: PlaceOrder, qty_lots: int | None = None, price: int | None = None) -> None:
+        qty = p.qty_lots if qty_lots is None else qty_lots
+        self.trade_seq += 1
+        self.engine.on_event(
+            Fill(
+                exch_ns=self.now(),
+                local_ns=self.now(),
+                client_id=p.client_id,
+                trade_id=str(self.trade_seq),
+                side=p.side,
+                price_ticks=p.price_ticks if price is None else price,
+                qty_lots=qty,
+                leaves_lots=p.qty_lots - qty,
+                fee_quote=0.01,
+                is_maker=True,
+            )
+        )
+
+    def start(self) -> None:
+        self.engine.control(Command(CommandKind.START))
+        self.engine.on_timer()
+
+
+def test_start_quotes_both_sides_post_only_inside_the_touch_rules() -> None:
+    h = Harness()
+    h.start()
+    places = h.venue.places()
+    assert {p.side for p in places} == {Side.BUY, Side.SELL}
+    bid = next(p for p in places if p.side is Side.BUY)
+    ask = next(p for p in places if p.side is Side.SELL)
+    assert bid.post_only
+    assert ask.post_only
+    assert bid.price_ticks <= ASK - 1 < ASK <= ask.price_ticks + 1
+    assert bid.price_ticks < ask.price_ticks
+    assert bid.qty_lots == ask.qty_lots == 10  # 0.01 BTC in 0.001 lots
+    assert h.state() is EngineState.RUNNING
+
+
+def test_decision_event_carries_explanation() -> None:
+    h = Harness()
+    h.start()
+    decisions = [e for e in h.events if isinstance(e, DecisionMade)]
+    assert decisions
+    d = decisions[-1].decision
+    assert d.mid_ticks == (BID + ASK) / 2
+    assert d.sigma_ticks > 0
+    assert d.k > 0
+    assert d.a > 0
+    assert d.spread_ticks > 0
+    assert decisions[-1].placed == 2
+
+
+def test_client_ids_are_unique_and_short() -> None:
+    h = Harness(Settings().replace("quoting", max_age_s=1.0, min_age_ms=0.0))
+    h.start()
+    for _ in range(50):
+        h.ack_all()
+        h.advance(1100)
+        h.engine.on_timer()
+        h.confirm_cancels()
+    ids = [p.client_id for p in h.venue.places()]
+    assert len(ids) > 50
+    assert len(set(ids)) == len(ids)
+    assert max(len(i) for i in ids) <= 36
+
+
+def test_stop_cancels_all_and_is_stopped_only_after_confirmations() -> None:
+    h = Harness()
+    h.start()
+    h.ack_all()
+    h.engine.control(Command(CommandKind.STOP))
+    assert h.state() is EngineState.STOPPING
+    assert {c.client_id for c in h.venue.cancels()} == {p.client_id for p in h.venue.places()}
+    h.confirm_cancels()
+    assert h.state() is EngineState.STOPPED
+    assert not h.engine.orders
+
+
+def test_stop_times_out_into_halted_when_cancels_never_confirm() -> None:
+    h = Harness()
+    h.start()
+    h.engine.control(Command(CommandKind.STOP))
+    wake = h.engine.wakeup_ns
+    assert wake is not None
+    h.clock.advance_to(wake)
+    h.engine.on_timer()
+    assert h.state() is EngineState.HALTED
+    assert "unconfirmed" in h.engine.halt_reason or "unconfirmed" in str(h.events[-1])
+
+
+def test_cancel_rejected_unknown_order_forgets_it() -> None:
+    h = Harness()
+    h.start()
+    h.engine.control(Command(CommandKind.STOP))
+    for c in h.venue.cancels():
+        h.engine.on_event(
+            CancelRejected(
+                exch_ns=h.now(),
+                local_ns=h.now(),
+                client_id=c.client_id,
+                code=RejectCode.UNKNOWN_ORDER,
+                reason="Unknown order sent.",
+            )
+        )
+    assert h.state() is EngineState.STOPPED
+
+
+def test_post_only_reject_is_counted_and_requoted() -> None:
+    h = Harness()
+    h.start()
+    first = h.venue.places()[0]
+    h.engine.on_event(
+        OrderRejected(
+            exch_ns=h.now(),
+            local_ns=h.now(),
+            client_id=first.client_id,
+            code=RejectCode.POST_ONLY_WOULD_CROSS,
+            reason="would cross",
+        )
+    )
+    assert h.engine.post_only_rejects == 1
+    assert first.client_id not in h.engine.orders
+    h.advance(200)
+    h.engine.on_timer()
+    assert len(h.venue.places()) == 3
+    assert h.venue.places()[-1].side is first.side
+
+
+def test_flatten_closes_position_with_reduce_only_taker_order() -> None:
+    h = Harness()
+    h.start()
+    h.ack_all()
+    bid = next(p for p in h.venue.places() if p.side is Side.BUY)
+    h.fill(bid)
+    assert h.engine.ledger.position_lots == 10
+    h.engine.control(Command(CommandKind.FLATTEN))
+    assert h.state() is EngineState.FLATTENING
+    h.confirm_cancels()
+    close = h.venue.places()[-1]
+    assert close.reduce_only
+    assert close.order_type is OrderType.MARKET
+    assert close.side is Side.SELL
+    assert close.qty_lots == 10
+    h.fill(close, price=BID)
+    assert h.engine.ledger.position_lots == 0
+    assert h.state() is EngineState.STOPPED
+    done = [e for e in h.events if isinstance(e, FlattenFinished)]
+    assert done
+    assert done[-1].outcome == "flat"
+
+
+def test_flatten_stops_retrying_at_dust() -> None:
+    inst = dataclasses.replace(btcusdt_perpetual(), min_qty=Decimal("0.005"))
+    h = Harness(instrument=inst)
+    h.start()
+    h.ack_all()
+    bid = next(p for p in h.venue.places() if p.side is Side.BUY)
+    h.fill(bid, qty_lots=3)
+    h.engine.control(Command(CommandKind.FLATTEN))
+    h.confirm_cancels()
+    assert h.state() is EngineState.STOPPED
+    assert h.engine.ledger.position_lots == 3
+    done = [e for e in h.events if isinstance(e, FlattenFinished)]
+    assert done[-1].outcome == "dust"
+    assert not any(p.reduce_only for p in h.venue.places())
+
+
+def test_flatten_with_every_close_rejected_ends_halted_at_deadline() -> None:
+    h = Harness(Settings().replace("engine", flatten_timeout_s=2.0))
+    h.start()
+    h.ack_all()
+    h.fill(next(p for p in h.venue.places() if p.side is Side.SELL))
+    h.engine.control(Command(CommandKind.FLATTEN))
+    h.confirm_cancels()
+    for _ in range(1000):
+        if h.state() is not EngineState.FLATTENING:
+            break
+        last = h.venue.places()[-1]
+        if last.client_id in h.engine.orders:
+            h.engine.on_event(
+                OrderRejected(
+                    exch_ns=h.now(),
+                    local_ns=h.now(),
+                    client_id=last.client_id,
+                    code=RejectCode.INSUFFICIENT_MARGIN,
+                    reason="margin",
+                )
+            )
+        wake = h.engine.wakeup_ns
+        assert wake is not None
+        h.clock.advance_to(max(wake, h.now()))
+        h.engine.on_timer()
+    assert h.state() is EngineState.HALTED
+    closes = [p for p in h.venue.places() if p.reduce_only]
+    assert 2 <= len(closes) < 40  # backed off, not hammered
+    assert "flatten timed out" in h.engine.halt_reason
+
+
+def test_halt_cancels_and_restart_needs_confirmation() -> None:
+    h = Harness()
+    h.start()
+    h.engine.control(Command(CommandKind.HALT, reason="kill switch"))
+    assert h.state() is EngineState.HALTED
+    assert len(h.venue.cancels()) == 2
+    with pytest.raises(CommandRefusedError, match="halted"):
+        h.engine.control(Command(CommandKind.START))
+    h.engine.control(Command(CommandKind.START, confirm=True))
+    assert h.state() is EngineState.RUNNING
+
+
+def test_symbol_cannot_change_while_running() -> None:
+    h = Harness()
+    h.start()
+    with pytest.raises(CommandRefusedError, match="symbol"):
+        h.engine.control(
+            Command(CommandKind.SET_PARAMS, section="venue", changes=(("symbol", "ETHUSDT"),))
+        )
+
+
+def test_invalid_parameter_is_refused_and_nothing_applied() -> None:
+    h = Harness()
+    before = h.engine.settings
+    with pytest.raises(CommandRefusedError, match=r"strategy\.gamma: must be > 0"):
+        h.engine.control(
+            Command(CommandKind.SET_PARAMS, section="strategy", changes=(("gamma", -1.0),))
+        )
+    assert h.engine.settings is before
+
+
+def test_order_size_change_replaces_working_orders() -> None:
+    h = Harness(Settings().replace("quoting", min_age_ms=0.0))
+    h.start()
+    h.ack_all()
+    h.engine.control(
+        Command(CommandKind.SET_PARAMS, section="strategy", changes=(("order_size", 0.02),))
+    )
+    h.advance(200)
+    h.engine.on_timer()
+    new = h.venue.places()[2:]
+    assert {p.qty_lots for p in new} == {20}
+    assert len(h.venue.cancels()) == 2
+
+
+def test_best_bid_offer_newer_than_book_sets_the_touch() -> None:
+    h = Harness()
+    h.engine.on_event(
+        BestBidOffer(
+            exch_ns=T0,
+            local_ns=T0,
+            update_id=5,
+            bid_ticks=BID + 10,
+            bid_lots=1,
+            ask_ticks=ASK + 10,
+            ask_lots=1,
+        )
+    )
+    assert (h.engine.bid_ticks, h.engine.ask_ticks) == (BID + 10, ASK + 10)
+    stale = BestBidOffer(
+        exch_ns=T0, local_ns=T0, update_id=4, bid_ticks=BID, bid_lots=1, ask_ticks=ASK, ask_lots=1
+    )
+    h.engine.on_event(stale)
+    assert h.engine.bid_ticks == BID + 10

@@ -1,0 +1,100 @@
+"""Settings: validation messages, environment overrides, the documented example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tradetui.config import ConfigError, Settings, load_settings, render_example
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config.toml.example"
+
+
+def _load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> Settings:
+    p = tmp_path / "config.toml"
+    p.write_text(text)
+    return load_settings(p, env or {})
+
+
+def test_defaults_without_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert load_settings(None, {}) == Settings()
+
+
+def test_example_file_matches_schema_and_parses(tmp_path: Path) -> None:
+    assert EXAMPLE.read_text() == render_example(), "regenerate: tradetui config example"
+    assert load_settings(EXAMPLE, {}) == Settings()
+
+
+def test_unknown_key_names_key_and_valid_keys(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"strategy\.gama: unknown key; valid keys .*gamma"):
+        _load(tmp_path, "[strategy]\ngama = 0.1\n")
+
+
+def test_unknown_section_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\[strat\]: unknown section"):
+        _load(tmp_path, "[strat]\ngamma = 0.1\n")
+
+
+def test_wrong_type_names_expected_type(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"strategy\.gamma: expected float, got str"):
+        _load(tmp_path, '[strategy]\ngamma = "high"\n')
+
+
+def test_bool_is_not_a_number(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"strategy\.min_spread_ticks: expected int"):
+        _load(tmp_path, "[strategy]\nmin_spread_ticks = true\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("[strategy]\ngamma = 0\n", r"strategy\.gamma: must be > 0 \(got 0\.0\)"),
+        ("[strategy]\ngamma = -1\n", r"strategy\.gamma: must be > 0"),
+        ("[strategy]\norder_size = -0.01\n", r"strategy\.order_size: must be > 0"),
+        ("[sim]\nqueue_model = 'fifo'\n", r"sim\.queue_model: must be one of"),
+        ("[strategy]\nmax_position = 0.001\n", r"strategy\.max_position: must be >= "),
+    ],
+)
+def test_bad_values_explain_the_fix(tmp_path: Path, text: str, pattern: str) -> None:
+    with pytest.raises(ConfigError, match=pattern):
+        _load(tmp_path, text)
+
+
+def test_error_message_is_one_line_with_file_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, "[strategy]\ngamma = -1\n")
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith(str(tmp_path / "config.toml"))
+
+
+def test_invalid_toml_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        _load(tmp_path, "[strategy\n")
+
+
+def test_missing_explicit_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "nope.toml", {})
+
+
+def test_env_override_wins_over_file(tmp_path: Path) -> None:
+    s = _load(tmp_path, "[strategy]\ngamma = 0.1\n", {"TRADETUI_STRATEGY__GAMMA": "0.3"})
+    assert s.strategy.gamma == 0.3
+
+
+def test_env_override_string_and_validation(tmp_path: Path) -> None:
+    s = _load(tmp_path, "", {"TRADETUI_SIM__QUEUE_MODEL": "power"})
+    assert s.sim.queue_model == "power"
+    with pytest.raises(ConfigError, match=r"strategy\.gamma: must be > 0"):
+        _load(tmp_path, "", {"TRADETUI_STRATEGY__GAMMA": "-2"})
+
+
+def test_replace_validates_changes() -> None:
+    s = Settings()
+    assert s.replace("strategy", gamma=0.5).strategy.gamma == 0.5
+    with pytest.raises(ConfigError, match=r"strategy\.gamma: must be > 0"):
+        s.replace("strategy", gamma=-0.5)

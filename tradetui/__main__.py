@@ -1,0 +1,3 @@
+from tradetui.cli import main
+
+main()

@@ -1,0 +1,314 @@
+"""Settings: TOML file → frozen, validated dataclasses, with environment overrides.
+
+Lookup order for the file: ``--config PATH``, then ``./config.toml``, then ``config.toml`` in the
+user config directory. Any key can be overridden from the environment as
+``TRADETUI_<SECTION>__<KEY>`` (e.g. ``TRADETUI_STRATEGY__GAMMA=0.05``). Every field carries its
+unit and meaning in metadata, which also renders ``config.toml.example``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+ENV_PREFIX = "TRADETUI_"
+
+
+class ConfigError(ValueError):
+    """A user-fixable settings problem; the message is one line naming the key and the fix."""
+
+
+def _f(default: Any, doc: str, check: Callable[[Any], str | None] | None = None) -> Any:
+    return field(default=default, metadata={"doc": doc, "check": check})
+
+
+def _positive(v: float) -> str | None:
+    return None if v > 0 else "must be > 0"
+
+
+def _non_negative(v: float) -> str | None:
+    return None if v >= 0 else "must be >= 0"
+
+
+def _one_of(*allowed: str) -> Callable[[str], str | None]:
+    def check(v: str) -> str | None:
+        return None if v in allowed else "must be one of " + ", ".join(repr(a) for a in allowed)
+
+    return check
+
+
+@dataclass(frozen=True, slots=True)
+class VenueSettings:
+    exchange: str = _f("sim", "venue: 'sim' is the built-in simulated exchange", _one_of("sim"))
+    symbol: str = _f("BTCUSDT", "instrument to trade; locked while the engine runs")
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSettings:
+    source: str = _f("synthetic", "paper market feeding the sim venue", _one_of("synthetic"))
+    seed: int = _f(1, "random seed of the synthetic market (same seed, same market)")
+
+
+@dataclass(frozen=True, slots=True)
+class SimSettings:
+    entry_latency_ms: float = _f(
+        5.0, "ms for an order request to reach the exchange", _non_negative
+    )
+    cancel_latency_ms: float = _f(
+        5.0, "ms for a cancel request to reach the exchange", _non_negative
+    )
+    ack_latency_ms: float = _f(5.0, "ms for acks and fill reports to come back", _non_negative)
+    queue_model: str = _f(
+        "proportional",
+        "how depth decreases at our level move us up the queue",
+        _one_of("risk_averse", "proportional", "power"),
+    )
+    queue_power: float = _f(2.0, "exponent of the 'power' queue model", _positive)
+    maker_fee_bps: float = _f(2.0, "maker fee in basis points (negative = rebate)")
+    taker_fee_bps: float = _f(5.0, "taker fee in basis points")
+
+
+@dataclass(frozen=True, slots=True)
+class StrategySettings:
+    gamma: float = _f(
+        0.02, "risk aversion γ, 1/ticks per unit of q (q = position / order_size)", _positive
+    )
+    horizon: str = _f(
+        "rolling",
+        "'rolling': constant τ; 'finite': τ = T − t per cycle",
+        _one_of("rolling", "finite"),
+    )
+    horizon_s: float = _f(1.0, "τ in seconds (rolling) or the cycle length T (finite)", _positive)
+    order_size: float = _f(0.01, "quote size per side in base units (BTC)", _positive)
+    max_position: float = _f(
+        0.1, "largest |position| in base units; the side that adds is pulled", _positive
+    )
+    eta: float = _f(
+        0.5, "size skew: the side that adds inventory shrinks by exp(−η·|q|)", _non_negative
+    )
+    min_spread_ticks: int = _f(2, "narrowest total quoted spread in ticks", _positive)
+    max_spread_ticks: int = _f(400, "widest total quoted spread in ticks", _positive)
+    decision_interval_ms: float = _f(100.0, "ms between quote decisions", _positive)
+    sigma_prior_ticks: float = _f(
+        75.0, "σ prior in ticks/√s until estimated (BTCUSDT: 7.49 USD/√s)", _positive
+    )
+    vol_halflife_s: float = _f(30.0, "half-life of the σ EWMA in seconds", _positive)
+    k_prior: float = _f(0.0107, "order-arrival decay k prior in 1/ticks (BTCUSDT fit)", _positive)
+    a_prior: float = _f(28.8, "order-arrival intensity A prior in 1/s (BTCUSDT fit)", _positive)
+    intensity_window_s: float = _f(60.0, "window of trades used to fit A and k, seconds", _positive)
+
+
+@dataclass(frozen=True, slots=True)
+class QuotingSettings:
+    price_tolerance_ticks: int = _f(
+        3, "keep a working order within this many ticks of target", _non_negative
+    )
+    size_tolerance: float = _f(
+        0.25, "keep a working order whose size is within this fraction", _non_negative
+    )
+    max_age_s: float = _f(30.0, "replace a working order older than this, seconds", _positive)
+    min_age_ms: float = _f(250.0, "never requote an order younger than this, ms", _non_negative)
+    new_before_cancel: bool = _f(True, "place the replacement before cancelling the old order")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    flatten_timeout_s: float = _f(
+        30.0, "give up flattening after this long and halt, seconds", _positive
+    )
+    flatten_backoff_ms: float = _f(200.0, "first retry delay of a flatten attempt, ms", _positive)
+    flatten_backoff_max_ms: float = _f(5000.0, "cap of the flatten retry delay, ms", _positive)
+    stop_timeout_s: float = _f(
+        10.0, "longest wait for cancels to confirm on stop, seconds", _positive
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PaperSettings:
+    equity: float = _f(10_000.0, "paper account equity in quote currency (USDT)", _positive)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    venue: VenueSettings = field(default_factory=VenueSettings)
+    market: MarketSettings = field(default_factory=MarketSettings)
+    sim: SimSettings = field(default_factory=SimSettings)
+    strategy: StrategySettings = field(default_factory=StrategySettings)
+    quoting: QuotingSettings = field(default_factory=QuotingSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    paper: PaperSettings = field(default_factory=PaperSettings)
+
+    def replace(self, section: str, **changes: Any) -> Settings:
+        """A copy with ``changes`` validated and applied to one section."""
+        current = getattr(self, section)
+        merged = {f.name: getattr(current, f.name) for f in dataclasses.fields(current)}
+        merged.update(changes)
+        built = _build_section(type(current), merged, section)
+        return dataclasses.replace(self, **{section: built})
+
+
+SECTIONS: dict[str, type[Any]] = {
+    f.name: f.default_factory  # type: ignore[misc]
+    for f in dataclasses.fields(Settings)
+}
+
+
+def _coerce(value: Any, typ: type[Any], where: str) -> Any:
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+    elif typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif typ is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            f = float(value)
+            if math.isfinite(f):
+                return f
+            raise ConfigError(f"{where}: must be a finite number (got {value!r})")
+    elif typ is str and isinstance(value, str):
+        return value
+    raise ConfigError(
+        f"{where}: expected {typ.__name__}, got {type(value).__name__} {value!r}; "
+        f"write it as a TOML {typ.__name__}"
+    )
+
+
+def _build_section(cls: type[Any], table: Mapping[str, Any], section: str) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for key in table:
+        if key not in known:
+            raise ConfigError(
+                f"{section}.{key}: unknown key; valid keys in [{section}] are " + ", ".join(known)
+            )
+    values: dict[str, Any] = {}
+    for name, fld in known.items():
+        if name not in table:
+            continue
+        where = f"{section}.{name}"
+        v = _coerce(table[name], hints[name], where)
+        check = fld.metadata.get("check")
+        problem = check(v) if check else None
+        if problem:
+            raise ConfigError(f"{where}: {problem} (got {v!r}); {fld.metadata['doc']}")
+        values[name] = v
+    built = cls(**values)
+    _cross_check(section, built)
+    return built
+
+
+def _cross_check(section: str, s: Any) -> None:
+    if isinstance(s, StrategySettings):
+        if s.max_spread_ticks < s.min_spread_ticks:
+            raise ConfigError(
+                "strategy.max_spread_ticks: must be >= strategy.min_spread_ticks "
+                f"(got {s.max_spread_ticks} < {s.min_spread_ticks})"
+            )
+        if s.max_position < s.order_size:
+            raise ConfigError(
+                "strategy.max_position: must be >= strategy.order_size "
+                f"(got {s.max_position} < {s.order_size})"
+            )
+    if isinstance(s, EngineSettings) and s.flatten_backoff_max_ms < s.flatten_backoff_ms:
+        raise ConfigError(
+            "engine.flatten_backoff_max_ms: must be >= engine.flatten_backoff_ms "
+            f"(got {s.flatten_backoff_max_ms} < {s.flatten_backoff_ms})"
+        )
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw  # a bare word is a string
+
+
+def settings_from_mapping(
+    data: Mapping[str, Any], env: Mapping[str, str] | None = None
+) -> Settings:
+    """Validate a parsed TOML mapping, apply ``TRADETUI_SECTION__KEY`` overrides."""
+    merged: dict[str, dict[str, Any]] = {}
+    for section, table in data.items():
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"[{section}]: unknown section; valid sections are " + ", ".join(SECTIONS)
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"{section}: expected a [{section}] table, got {table!r}")
+        merged[section] = dict(table)
+    for name, raw in (env or {}).items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        if section not in SECTIONS:
+            raise ConfigError(f"{name}: unknown section {section!r} in environment override")
+        merged.setdefault(section, {})[key] = _parse_env_value(raw)
+    sections = {s: _build_section(cls, merged.get(s, {}), s) for s, cls in SECTIONS.items()}
+    return Settings(**sections)
+
+
+def find_config(explicit: Path | None) -> Path | None:
+    """The config file to read: explicit path, ./config.toml, or the user config dir."""
+    if explicit is not None:
+        return explicit
+    local = Path("config.toml")
+    if local.is_file():
+        return local
+    from platformdirs import user_config_path
+
+    user = user_config_path("tradetui") / "config.toml"
+    return user if user.is_file() else None
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate settings; raises ConfigError with a one-line message."""
+    env = os.environ if env is None else env
+    found = find_config(path)
+    data: dict[str, Any] = {}
+    if found is not None:
+        try:
+            text = found.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{found}: config file not found; check the --config path") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{found}: cannot read config ({exc})") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{found}: invalid TOML ({exc}); fix the syntax") from None
+    try:
+        return settings_from_mapping(data, env)
+    except ConfigError as exc:
+        where = f"{found}: " if found is not None else ""
+        raise ConfigError(f"{where}{exc}") from None
+
+
+def render_example() -> str:
+    """The documented example config: every key with its default, unit and meaning."""
+    lines = [
+        "# tradetui configuration. Every key is optional; shown with its default.",
+        "# Override any key from the environment: TRADETUI_<SECTION>__<KEY>=value.",
+    ]
+    defaults = Settings()
+    for section in SECTIONS:
+        obj = getattr(defaults, section)
+        lines += ["", f"[{section}]"]
+        for fld in dataclasses.fields(obj):
+            lines.append(f"# {fld.metadata['doc']}")
+            lines.append(f"{fld.name} = {_toml_value(getattr(obj, fld.name))}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return f'"{v}"'
+    return repr(v)

@@ -1,0 +1,158 @@
+"""Typed immutable events and order intents shared by every room.
+
+Prices are integer ticks and sizes integer lots of the instrument; money is quote-currency
+floats only where it is a product of a rate (fees). Every event carries the exchange time
+(``exch_ns``) and the local receive time (``local_ns``), both nanoseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+import msgspec
+
+
+class Side(IntEnum):
+    """Order or aggressor side; the value is the sign of the position change."""
+
+    BUY = 1
+    SELL = -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(StrEnum):
+    LIMIT = "limit"
+    MARKET = "market"
+
+
+class RejectCode(StrEnum):
+    """Why a venue refused an order or a cancel, in our own words (venues map theirs to these)."""
+
+    OFF_TICK = "off_tick"
+    OFF_STEP = "off_step"
+    BELOW_MIN_QTY = "below_min_qty"
+    BELOW_MIN_NOTIONAL = "below_min_notional"
+    POST_ONLY_WOULD_CROSS = "post_only_would_cross"
+    REDUCE_ONLY_WOULD_INCREASE = "reduce_only_would_increase"
+    INSUFFICIENT_MARGIN = "insufficient_margin"
+    NO_LIQUIDITY = "no_liquidity"
+    DUPLICATE_CLIENT_ID = "duplicate_client_id"
+    UNKNOWN_ORDER = "unknown_order"
+    RATE_LIMITED = "rate_limited"
+    OTHER = "other"
+
+
+# A price level: (price_ticks, qty_lots). qty_lots == 0 in a delta removes the level.
+Level = tuple[int, int]
+
+
+class _Event(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    exch_ns: int
+    local_ns: int
+
+
+# ---- market events -------------------------------------------------------------------------
+
+
+class BookSnapshot(_Event, frozen=True, gc=False, kw_only=True, tag="snapshot"):
+    """Full L2 book. Bids best-first (descending), asks best-first (ascending)."""
+
+    update_id: int
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+
+
+class BookDelta(_Event, frozen=True, gc=False, kw_only=True, tag="delta"):
+    """Changed levels (absolute new size; 0 removes) covering update ids first_id..last_id."""
+
+    first_id: int
+    last_id: int
+    prev_id: int
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+
+
+class BestBidOffer(_Event, frozen=True, gc=False, kw_only=True, tag="bbo"):
+    update_id: int
+    bid_ticks: int
+    bid_lots: int
+    ask_ticks: int
+    ask_lots: int
+
+
+class Trade(_Event, frozen=True, gc=False, kw_only=True, tag="trade"):
+    """A public trade; ``aggressor`` is the taker's side (BUY lifts the ask)."""
+
+    trade_id: int
+    price_ticks: int
+    qty_lots: int
+    aggressor: Side
+
+
+MarketEvent = BookSnapshot | BookDelta | BestBidOffer | Trade
+
+
+# ---- account events (our orders, as the venue reports them) ---------------------------------
+
+
+class OrderAccepted(_Event, frozen=True, gc=False, kw_only=True, tag="accepted"):
+    client_id: str
+    venue_id: str
+
+
+class OrderRejected(_Event, frozen=True, gc=False, kw_only=True, tag="rejected"):
+    client_id: str
+    code: RejectCode
+    reason: str
+
+
+class OrderCancelled(_Event, frozen=True, gc=False, kw_only=True, tag="cancelled"):
+    client_id: str
+    reason: str
+
+
+class CancelRejected(_Event, frozen=True, gc=False, kw_only=True, tag="cancel_rejected"):
+    client_id: str
+    code: RejectCode
+    reason: str
+
+
+class Fill(_Event, frozen=True, gc=False, kw_only=True, tag="fill"):
+    """One execution of our order. ``fee_quote`` < 0 is a rebate."""
+
+    client_id: str
+    trade_id: str
+    side: Side
+    price_ticks: int
+    qty_lots: int
+    leaves_lots: int
+    fee_quote: float
+    is_maker: bool
+
+
+AccountEvent = OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | Fill
+
+
+# ---- order intents (engine → venue) ---------------------------------------------------------
+
+
+class PlaceOrder(msgspec.Struct, frozen=True, gc=False, kw_only=True, tag="place"):
+    client_id: str
+    side: Side
+    price_ticks: int
+    qty_lots: int
+    order_type: OrderType = OrderType.LIMIT
+    post_only: bool = True
+    reduce_only: bool = False
+    created_ns: int = 0
+
+
+class CancelOrder(msgspec.Struct, frozen=True, gc=False, kw_only=True, tag="cancel"):
+    client_id: str
+    created_ns: int = 0
+
+
+OrderIntent = PlaceOrder | CancelOrder

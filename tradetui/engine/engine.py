@@ -1,0 +1,601 @@
+"""The trading engine: the only writer of trading state.
+
+It handles one event at a time (market data, account reports, commands, timers) and never
+blocks: market data updates the book and estimators; on the decision interval it asks the
+strategy for quotes, diffs them against working orders and hands intents to the venue. The
+same engine runs live, in paper mode and in backtests; only the venue and the clock differ.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from array import array
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from tradetui.config import ConfigError, Settings
+from tradetui.core.accounting import PnlSnapshot, PositionLedger
+from tradetui.core.book import OrderBook
+from tradetui.core.clock import Clock
+from tradetui.core.instrument import Instrument
+from tradetui.core.types import (
+    AccountEvent,
+    BestBidOffer,
+    BookDelta,
+    BookSnapshot,
+    CancelOrder,
+    CancelRejected,
+    Fill,
+    MarketEvent,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRejected,
+    OrderType,
+    PlaceOrder,
+    RejectCode,
+    Side,
+    Trade,
+)
+from tradetui.engine.bus import Bus
+from tradetui.engine.events import (
+    DecisionMade,
+    EngineState,
+    FillRecorded,
+    FlattenFinished,
+    OrderStatus,
+    OrderUpdate,
+    StateChanged,
+)
+from tradetui.engine.flatten import CloseOrder, Finished, Flattener, FlattenOutcome, Wait
+from tradetui.engine.params import as_params, quote_policy
+from tradetui.strategy.avellaneda import DesiredQuote, QuoteDecision, QuoteInputs, compute_quotes
+from tradetui.strategy.estimators import IntensityEstimator, VolatilityEstimator
+from tradetui.strategy.quoting import WorkingOrder, plan
+
+log = logging.getLogger(__name__)
+
+_LATENCY_RING = 1 << 16
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _base36(n: int) -> str:
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = _B36[r] + out
+        if not n:
+            return out
+
+
+class CommandKind(StrEnum):
+    START = "start"
+    STOP = "stop"
+    FLATTEN = "flatten"
+    HALT = "halt"
+    SET_PARAMS = "set_params"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A control request from the TUI, CLI or Telegram."""
+
+    kind: CommandKind
+    reason: str = ""
+    section: str = ""
+    changes: tuple[tuple[str, Any], ...] = ()
+    confirm: bool = False
+
+
+@dataclass(slots=True)
+class _Order:
+    client_id: str
+    side: Side
+    price_ticks: int
+    qty_lots: int
+    leaves_lots: int
+    placed_ns: int
+    reduce_only: bool
+    acked: bool = False
+    cancel_pending: bool = False
+
+
+class CommandRefusedError(Exception):
+    """A command that cannot apply in the current state; the message says why."""
+
+
+class Engine:
+    """State machine stopped → running → stopping/flattening → stopped, plus halted."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        instrument: Instrument,
+        venue: Any,
+        clock: Clock,
+        bus: Bus | None = None,
+        *,
+        client_id_prefix: str = "tt",
+        seed: int = 0,
+    ) -> None:
+        self.settings = settings
+        self.instrument = instrument
+        self.venue = venue
+        self.clock = clock
+        self.bus = bus or Bus()
+        self.state = EngineState.STOPPED
+        self.book = OrderBook()
+        self.ledger = PositionLedger(instrument)
+        self.orders: dict[str, _Order] = {}
+        self.last_decision: QuoteDecision | None = None
+        self.last_requote_reason = ""
+        self.halt_reason = ""
+        self.started_ns = 0
+        self.seed = seed
+        # Touch from the freshest source (book diff or bookTicker), by exchange update id.
+        self.bid_ticks = 0
+        self.ask_ticks = 0
+        self._touch_id = -1
+        self._book_id = -1
+        self._cid_prefix = f"{client_id_prefix}{_base36(clock.now_ns() // 1_000_000_000 % 36**6)}-"
+        self._cid_seq = 0
+        self._next_decision_ns = 0
+        self._force_replace = False
+        self._flattener: Flattener | None = None
+        self._flatten_wake_ns = 0
+        self._stop_deadline_ns = 0
+        self._after_flatten = EngineState.STOPPED
+        self._t_in_ns = 0
+        self._latency_recorded = False
+        self.latencies_ns = array("q", bytes(8 * _LATENCY_RING))
+        self.latency_count = 0
+        # Session counters.
+        self.market_events = 0
+        self.orders_placed = 0
+        self.orders_cancelled = 0
+        self.cancels_sent = 0
+        self.orders_rejected = 0
+        self.post_only_rejects = 0
+        self.fills = 0
+        self.max_abs_position_lots = 0
+        self._apply_strategy_settings()
+        self._handlers: dict[type, Any] = {
+            BookDelta: self._on_delta,
+            BestBidOffer: self._on_bbo,
+            Trade: self._on_trade,
+            BookSnapshot: self._on_snapshot,
+            OrderAccepted: self._on_accepted,
+            OrderRejected: self._on_rejected,
+            OrderCancelled: self._on_cancelled,
+            CancelRejected: self._on_cancel_rejected,
+            Fill: self._on_fill,
+        }
+
+    # ---- settings -------------------------------------------------------------------------
+
+    def _apply_strategy_settings(self) -> None:
+        s = self.settings.strategy
+        self.as_params = as_params(self.settings, self.instrument)
+        self.policy = quote_policy(self.settings, self.instrument)
+        self.decision_interval_ns = int(s.decision_interval_ms * 1e6)
+        self.vol = VolatilityEstimator(
+            prior_sigma_ticks=s.sigma_prior_ticks, halflife_s=s.vol_halflife_s
+        )
+        self.intensity = IntensityEstimator(
+            prior_a=s.a_prior, prior_k=s.k_prior, window_s=s.intensity_window_s
+        )
+
+    # ---- event entry points ---------------------------------------------------------------
+
+    def on_event(self, ev: MarketEvent | AccountEvent) -> None:
+        """Handle one market or account event."""
+        self._t_in_ns = time.perf_counter_ns()
+        self._latency_recorded = False
+        self._handlers[type(ev)](ev)
+
+    @property
+    def wakeup_ns(self) -> int | None:
+        """The next time the engine needs a timer call even if no event arrives (ns)."""
+        if self.state is EngineState.RUNNING:
+            return self._next_decision_ns
+        if self.state is EngineState.FLATTENING:
+            return self._flatten_wake_ns
+        if self.state is EngineState.STOPPING:
+            return self._stop_deadline_ns
+        return None
+
+    def on_timer(self) -> None:
+        """Called by the runner at or after ``wakeup_ns``."""
+        self._t_in_ns = time.perf_counter_ns()
+        self._latency_recorded = False
+        now = self.clock.now_ns()
+        if self.state is EngineState.RUNNING:
+            self._decide(now)
+        elif self.state is EngineState.FLATTENING:
+            self._flatten_step(now)
+        elif self.state is EngineState.STOPPING and now >= self._stop_deadline_ns:
+            n = len(self.orders)
+            self._set_state(
+                EngineState.HALTED, f"stop timed out with {n} order(s) unconfirmed; check the venue"
+            )
+
+    def control(self, cmd: Command) -> str:
+        """Apply a command; returns a short human-readable result or raises CommandRefusedError."""
+        now = self.clock.now_ns()
+        k = cmd.kind
+        if k is CommandKind.START:
+            if self.state is EngineState.RUNNING:
+                return "already running"
+            if self.state is EngineState.HALTED and not cmd.confirm:
+                raise CommandRefusedError(
+                    f"engine is halted ({self.halt_reason}); confirm the restart to start again"
+                )
+            if self.state in (EngineState.STOPPING, EngineState.FLATTENING):
+                raise CommandRefusedError(f"engine is {self.state}; wait until it has stopped")
+            self.halt_reason = ""
+            self.started_ns = self.started_ns or now
+            self._next_decision_ns = now
+            self._set_state(EngineState.RUNNING, cmd.reason or "start")
+            return "started"
+        if k is CommandKind.STOP:
+            if self.state in (EngineState.STOPPED, EngineState.HALTED):
+                self._cancel_all(now, "stop")
+                return f"already {self.state}"
+            self._begin_stop(now, cmd.reason or "stop")
+            return "stopping"
+        if k is CommandKind.FLATTEN:
+            self._begin_flatten(now, cmd.reason or "flatten", after=EngineState.STOPPED)
+            return "flattening"
+        if k is CommandKind.HALT:
+            reason = cmd.reason or "halt requested"
+            self.halt_reason = reason
+            self._cancel_all(now, "halt")
+            self._set_state(EngineState.HALTED, reason)
+            return "halted"
+        if k is CommandKind.SET_PARAMS:
+            return self._set_params(cmd)
+        raise CommandRefusedError(f"unknown command {k}")
+
+    # ---- market data ----------------------------------------------------------------------
+
+    def _on_snapshot(self, ev: BookSnapshot) -> None:
+        self.market_events += 1
+        self.book.apply_snapshot(ev.bids, ev.asks)
+        self._book_id = ev.update_id
+        self._touch_from_book(ev.update_id)
+        self._maybe_decide()
+
+    def _on_delta(self, ev: BookDelta) -> None:
+        self.market_events += 1
+        self.book.apply_delta(ev.bids, ev.asks)
+        self._book_id = ev.last_id
+        if ev.last_id >= self._touch_id:
+            self._touch_from_book(ev.last_id)
+        self._maybe_decide()
+
+    def _on_bbo(self, ev: BestBidOffer) -> None:
+        self.market_events += 1
+        if ev.update_id >= self._touch_id and ev.bid_ticks < ev.ask_ticks:
+            self.bid_ticks = ev.bid_ticks
+            self.ask_ticks = ev.ask_ticks
+            self._touch_id = ev.update_id
+            self.vol.update(ev.local_ns, (ev.bid_ticks + ev.ask_ticks) * 0.5)
+        self._maybe_decide()
+
+    def _on_trade(self, ev: Trade) -> None:
+        self.market_events += 1
+        if self.bid_ticks:
+            mid = (self.bid_ticks + self.ask_ticks) * 0.5
+            self.intensity.on_trade(ev.local_ns, ev.price_ticks, ev.qty_lots, mid)
+        self._maybe_decide()
+
+    def _touch_from_book(self, update_id: int) -> None:
+        b = self.book
+        if b.valid:
+            self.bid_ticks = b.bid_ticks
+            self.ask_ticks = b.ask_ticks
+            self._touch_id = update_id
+            self.vol.update(self.clock.now_ns(), (b.bid_ticks + b.ask_ticks) * 0.5)
+
+    def _maybe_decide(self) -> None:
+        if self.state is EngineState.RUNNING:
+            now = self.clock.now_ns()
+            if now >= self._next_decision_ns:
+                self._decide(now)
+
+    @property
+    def mid_ticks(self) -> float:
+        return (self.bid_ticks + self.ask_ticks) * 0.5 if self.bid_ticks else 0.0
+
+    # ---- quoting --------------------------------------------------------------------------
+
+    def _decide(self, now: int) -> None:
+        self._next_decision_ns = now + self.decision_interval_ns
+        if not 0 < self.bid_ticks < self.ask_ticks:
+            return
+        decision = compute_quotes(
+            QuoteInputs(
+                mid_ticks=self.mid_ticks,
+                best_bid_ticks=self.bid_ticks,
+                best_ask_ticks=self.ask_ticks,
+                sigma_ticks=self.vol.sigma_ticks,
+                k=self.intensity.k,
+                a=self.intensity.a,
+                position_lots=self.ledger.position_lots,
+                now_ns=now,
+                session_start_ns=self.started_ns,
+            ),
+            self.as_params,
+            self.instrument,
+        )
+        self.last_decision = decision
+        working = [
+            WorkingOrder(
+                client_id=o.client_id,
+                side=o.side,
+                price_ticks=o.price_ticks,
+                qty_lots=o.qty_lots,
+                leaves_lots=o.leaves_lots,
+                placed_ns=o.placed_ns,
+                acked=o.acked,
+                cancel_pending=o.cancel_pending,
+            )
+            for o in self.orders.values()
+            if not o.reduce_only
+        ]
+        p = plan(
+            {Side.BUY: decision.bid, Side.SELL: decision.ask},
+            working,
+            now,
+            self.policy,
+            force_replace=self._force_replace,
+        )
+        self._force_replace = False
+        for action in p.actions:
+            if isinstance(action, DesiredQuote):
+                self._place(now, action.side, action.price_ticks, action.qty_lots)
+            else:
+                self._cancel(now, action, "requote")
+        if p.reasons:
+            self.last_requote_reason = p.reasons[-1]
+        if self.bus.active:
+            self.bus.publish(DecisionMade(now, decision, p.reasons, len(p.places), len(p.cancels)))
+
+    def _next_cid(self) -> str:
+        self._cid_seq += 1
+        return self._cid_prefix + _base36(self._cid_seq)
+
+    def _record_latency(self) -> None:
+        if not self._latency_recorded:
+            self._latency_recorded = True
+            self.latencies_ns[self.latency_count & (_LATENCY_RING - 1)] = (
+                time.perf_counter_ns() - self._t_in_ns
+            )
+            self.latency_count += 1
+
+    def _place(
+        self,
+        now: int,
+        side: Side,
+        price_ticks: int,
+        qty_lots: int,
+        *,
+        order_type: OrderType = OrderType.LIMIT,
+        reduce_only: bool = False,
+    ) -> None:
+        cid = self._next_cid()
+        self.orders[cid] = _Order(cid, side, price_ticks, qty_lots, qty_lots, now, reduce_only)
+        self.orders_placed += 1
+        self._record_latency()
+        self.venue.submit(
+            PlaceOrder(
+                client_id=cid,
+                side=side,
+                price_ticks=price_ticks,
+                qty_lots=qty_lots,
+                order_type=order_type,
+                post_only=order_type is OrderType.LIMIT and not reduce_only,
+                reduce_only=reduce_only,
+                created_ns=now,
+            )
+        )
+        self._order_update(now, self.orders[cid], OrderStatus.SENT, "")
+
+    def _cancel(self, now: int, client_id: str, reason: str) -> None:
+        o = self.orders.get(client_id)
+        if o is None or o.cancel_pending:
+            return
+        o.cancel_pending = True
+        self.cancels_sent += 1
+        self._record_latency()
+        self.venue.submit(CancelOrder(client_id=client_id, created_ns=now))
+        self._order_update(now, o, OrderStatus.CANCEL_SENT, reason)
+
+    def _cancel_all(self, now: int, reason: str) -> None:
+        for cid in list(self.orders):
+            self._cancel(now, cid, reason)
+
+    def _order_update(self, now: int, o: _Order, status: OrderStatus, reason: str) -> None:
+        if self.bus.active:
+            self.bus.publish(
+                OrderUpdate(now, o.client_id, o.side, o.price_ticks, o.qty_lots, status, reason)
+            )
+
+    # ---- account reports ------------------------------------------------------------------
+
+    def _on_accepted(self, ev: OrderAccepted) -> None:
+        o = self.orders.get(ev.client_id)
+        if o is not None:
+            o.acked = True
+            self._order_update(ev.local_ns, o, OrderStatus.ACCEPTED, "")
+
+    def _on_rejected(self, ev: OrderRejected) -> None:
+        o = self.orders.pop(ev.client_id, None)
+        self.orders_rejected += 1
+        if ev.code is RejectCode.POST_ONLY_WOULD_CROSS:
+            # Normal when the touch moved while the order travelled; the next decision requotes.
+            self.post_only_rejects += 1
+            log.debug("post-only reject %s: %s", ev.client_id, ev.reason)
+        else:
+            log.warning("order %s rejected (%s): %s", ev.client_id, ev.code, ev.reason)
+        if o is not None:
+            self._order_update(ev.local_ns, o, OrderStatus.REJECTED, f"{ev.code}: {ev.reason}")
+        self._after_order_gone()
+
+    def _on_cancelled(self, ev: OrderCancelled) -> None:
+        o = self.orders.pop(ev.client_id, None)
+        if o is not None:
+            self.orders_cancelled += 1
+            self._order_update(ev.local_ns, o, OrderStatus.CANCELLED, ev.reason)
+        self._after_order_gone()
+
+    def _on_cancel_rejected(self, ev: CancelRejected) -> None:
+        o = self.orders.get(ev.client_id)
+        if o is None:
+            return
+        if ev.code is RejectCode.UNKNOWN_ORDER:
+            # The venue no longer has it: it filled (its fill report came first) or expired.
+            del self.orders[ev.client_id]
+            self._order_update(ev.local_ns, o, OrderStatus.CANCEL_REJECTED, ev.reason)
+            self._after_order_gone()
+        else:
+            o.cancel_pending = False
+            log.warning("cancel of %s rejected (%s): %s", ev.client_id, ev.code, ev.reason)
+
+    def _on_fill(self, ev: Fill) -> None:
+        o = self.orders.get(ev.client_id)
+        self.fills += 1
+        self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, ev.fee_quote, self.mid_ticks)
+        pos = self.ledger.position_lots
+        if abs(pos) > self.max_abs_position_lots:
+            self.max_abs_position_lots = abs(pos)
+        if o is not None:
+            o.leaves_lots = ev.leaves_lots
+            if ev.leaves_lots <= 0:
+                del self.orders[ev.client_id]
+                self._order_update(ev.local_ns, o, OrderStatus.FILLED, "")
+        if self.bus.active:
+            self.bus.publish(FillRecorded(ev.local_ns, ev, pos, self.pnl()))
+        if o is None or ev.leaves_lots <= 0:
+            self._after_order_gone()
+
+    def _after_order_gone(self) -> None:
+        now = self.clock.now_ns()
+        if self.state is EngineState.STOPPING and not self.orders:
+            self._set_state(EngineState.STOPPED, "all orders cancelled")
+        elif self.state is EngineState.FLATTENING:
+            self._flatten_step(now)
+
+    # ---- stop / flatten -------------------------------------------------------------------
+
+    def _begin_stop(self, now: int, reason: str) -> None:
+        self._cancel_all(now, reason)
+        if not self.orders:
+            self._set_state(EngineState.STOPPED, reason)
+            return
+        self._stop_deadline_ns = now + int(self.settings.engine.stop_timeout_s * 1e9)
+        self._set_state(EngineState.STOPPING, reason)
+
+    def _begin_flatten(self, now: int, reason: str, after: EngineState) -> None:
+        e = self.settings.engine
+        if self.state is not EngineState.FLATTENING:
+            self._flattener = Flattener(
+                now,
+                timeout_ns=int(e.flatten_timeout_s * 1e9),
+                backoff_ns=int(e.flatten_backoff_ms * 1e6),
+                backoff_max_ns=int(e.flatten_backoff_max_ms * 1e6),
+                seed=self.seed,
+            )
+            self._after_flatten = after
+            self._set_state(EngineState.FLATTENING, reason)
+        self._cancel_all(now, reason)
+        self._flatten_step(now)
+
+    def _flatten_step(self, now: int) -> None:
+        f = self._flattener
+        if f is None:
+            return
+        pos = self.ledger.position_lots
+        step = f.step(now, pos, len(self.orders), self.instrument.min_qty_lots)
+        if isinstance(step, Wait):
+            self._flatten_wake_ns = step.until_ns
+        elif isinstance(step, CloseOrder):
+            side = Side.SELL if pos > 0 else Side.BUY
+            self._place(
+                now,
+                side,
+                self.ask_ticks if side is Side.BUY else self.bid_ticks,
+                step.qty_lots,
+                order_type=OrderType.MARKET,
+                reduce_only=True,
+            )
+            # The close order's reports call us back; the deadline is the backstop.
+            self._flatten_wake_ns = f.deadline_ns
+        else:
+            self._finish_flatten(now, f, step, pos)
+
+    def _finish_flatten(self, now: int, f: Flattener, step: Finished, pos: int) -> None:
+        self._flattener = None
+        if self.bus.active:
+            self.bus.publish(FlattenFinished(now, step.outcome, pos, f.attempts, step.detail))
+        if step.outcome is FlattenOutcome.TIMEOUT:
+            log.error("flatten timed out: %s", step.detail)
+            self.halt_reason = f"flatten timed out: {step.detail}"
+            self._set_state(EngineState.HALTED, self.halt_reason)
+            return
+        if step.outcome is FlattenOutcome.DUST:
+            log.warning("flatten finished with dust: %s", step.detail)
+        self._set_state(self._after_flatten, f"flatten {step.outcome}: {step.detail}")
+
+    def _set_state(self, state: EngineState, reason: str) -> None:
+        if state is self.state:
+            return
+        previous, self.state = self.state, state
+        log.info("engine %s → %s: %s", previous, state, reason)
+        if self.bus.active:
+            self.bus.publish(StateChanged(self.clock.now_ns(), state, previous, reason))
+
+    def _set_params(self, cmd: Command) -> str:
+        changes = dict(cmd.changes)
+        if cmd.section == "venue" and "symbol" in changes and self.state is not EngineState.STOPPED:
+            raise CommandRefusedError(
+                "venue.symbol cannot change while the engine runs; stop it first"
+            )
+        if cmd.section not in ("strategy", "quoting"):
+            raise CommandRefusedError(
+                f"[{cmd.section}] cannot change at run time; only strategy and quoting can"
+            )
+        try:
+            new = self.settings.replace(cmd.section, **changes)
+        except ConfigError as exc:
+            raise CommandRefusedError(str(exc)) from None
+        old_size = self.settings.strategy.order_size
+        self.settings = new
+        s = new.strategy
+        self.as_params = as_params(new, self.instrument)
+        self.policy = quote_policy(new, self.instrument)
+        self.decision_interval_ns = int(s.decision_interval_ms * 1e6)
+        if s.order_size != old_size:
+            self._force_replace = True
+        log.info("parameters changed: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
+        return "applied " + ", ".join(f"{cmd.section}.{k}={v}" for k, v in changes.items())
+
+    # ---- reads ----------------------------------------------------------------------------
+
+    def pnl(self) -> PnlSnapshot:
+        """Session PnL marked at the current mid."""
+        return self.ledger.snapshot(self.mid_ticks)
+
+    def latency_percentiles_us(self) -> dict[str, float]:
+        """Decision latency (event in → first intent out) percentiles in microseconds."""
+        n = min(self.latency_count, _LATENCY_RING)
+        if n == 0:
+            return {"p50": 0.0, "p99": 0.0, "max": 0.0, "count": 0}
+        xs = sorted(self.latencies_ns[:n])
+        return {
+            "p50": xs[n // 2] / 1e3,
+            "p99": xs[min(n - 1, int(n * 0.99))] / 1e3,
+            "max": xs[-1] / 1e3,
+            "count": self.latency_count,
+        }

@@ -1,0 +1,78 @@
+"""Typed, immutable engine events published on the bus (store, UI, alerts, logs read these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tradetui.core.accounting import PnlSnapshot
+from tradetui.core.types import Fill, Side
+from tradetui.strategy.avellaneda import QuoteDecision
+
+
+class EngineState(StrEnum):
+    STOPPED = "stopped"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    FLATTENING = "flattening"
+    HALTED = "halted"
+
+
+class OrderStatus(StrEnum):
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    CANCEL_SENT = "cancel_sent"
+    CANCELLED = "cancelled"
+    CANCEL_REJECTED = "cancel_rejected"
+    FILLED = "filled"
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    ts_ns: int
+    state: EngineState
+    previous: EngineState
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionMade:
+    """One quote decision with its full explanation and the requote reasons it produced."""
+
+    ts_ns: int
+    decision: QuoteDecision
+    reasons: tuple[str, ...]
+    placed: int
+    cancelled: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    ts_ns: int
+    client_id: str
+    side: Side
+    price_ticks: int
+    qty_lots: int
+    status: OrderStatus
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecorded:
+    ts_ns: int
+    fill: Fill
+    position_lots: int
+    pnl: PnlSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class FlattenFinished:
+    ts_ns: int
+    outcome: str  # "flat", "dust", "timeout"
+    position_lots: int
+    attempts: int
+    detail: str
+
+
+EngineEvent = StateChanged | DecisionMade | OrderUpdate | FillRecorded | FlattenFinished

@@ -1,0 +1,131 @@
+"""Drive an engine against the in-process simulated venue.
+
+Two drivers share one step function: ``run_virtual`` (a plain loop on the virtual clock, for
+backtests and tests: nothing sleeps) and ``run_paced`` (asyncio, paced against the wall clock
+at speed 1 or N, or unpaced at "max" while still yielding to commands and signals). Commands
+arrive through one asyncio queue, the engine's inbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+
+from tradetui.core.clock import Clock, VirtualClock
+from tradetui.engine.engine import Command, CommandRefusedError, Engine
+from tradetui.engine.events import EngineState
+from tradetui.venues.sim import SimVenue
+
+# Events handled between two yields to the event loop when running unpaced.
+_YIELD_EVERY = 2000
+
+
+def _next_time(engine: Engine, venue: SimVenue) -> int | None:
+    t_ev = venue.peek_ns()
+    t_w = engine.wakeup_ns
+    if t_ev is None:
+        return t_w
+    if t_w is None or t_ev < t_w:
+        return t_ev
+    return t_w
+
+
+def _step(engine: Engine, venue: SimVenue, t: int) -> None:
+    """Handle whatever is due at ``t``: a timer first, else the next venue event."""
+    w = engine.wakeup_ns
+    if w is not None and w <= t:
+        engine.on_timer()
+        return
+    ev = venue.pop()
+    if ev is not None:
+        engine.on_event(ev)
+
+
+def run_virtual(
+    engine: Engine,
+    venue: SimVenue,
+    clock: VirtualClock,
+    until_ns: int,
+    commands: Sequence[tuple[int, Command]] = (),
+) -> None:
+    """Run on the virtual clock until ``until_ns`` (ns), applying timed commands in order."""
+    pending = sorted(commands, key=lambda tc: tc[0])
+    i = 0
+    while True:
+        t = _next_time(engine, venue)
+        if i < len(pending) and (t is None or pending[i][0] <= t):
+            t_cmd, cmd = pending[i]
+            i += 1
+            if t_cmd > until_ns:
+                break
+            clock.advance_to(t_cmd)
+            with contextlib.suppress(CommandRefusedError):
+                engine.control(cmd)
+            continue
+        if t is None or t > until_ns:
+            break
+        clock.advance_to(t)
+        _step(engine, venue, t)
+    clock.advance_to(until_ns)
+
+
+def settle(engine: Engine, venue: SimVenue, clock: VirtualClock, max_ns: int) -> None:
+    """Keep running on the virtual clock until stop/flatten has finished or ``max_ns`` passes."""
+    deadline = clock.now_ns() + max_ns
+    while engine.state in (EngineState.STOPPING, EngineState.FLATTENING):
+        t = _next_time(engine, venue)
+        if t is None or t > deadline:
+            return
+        clock.advance_to(t)
+        _step(engine, venue, t)
+
+
+async def run_paced(
+    engine: Engine,
+    venue: SimVenue,
+    clock: Clock,
+    inbox: asyncio.Queue[Command],
+    speed: float | None,
+    done: Callable[[], bool],
+    on_refused: Callable[[Command, str], None] | None = None,
+) -> None:
+    """Run until ``done()``; ``speed`` None = as fast as possible, else × wall clock.
+
+    With speed 1 the clock should be the wall clock and event times are wall times; with any
+    other speed the clock is virtual and advanced to each event's time.
+    """
+    virtual = clock if isinstance(clock, VirtualClock) else None
+    wall0 = time.time_ns()
+    t0 = clock.now_ns()
+    handled = 0
+
+    def apply(cmd: Command) -> None:
+        try:
+            engine.control(cmd)
+        except CommandRefusedError as exc:
+            if on_refused is not None:
+                on_refused(cmd, str(exc))
+
+    while not done():
+        while not inbox.empty():
+            apply(inbox.get_nowait())
+        t = _next_time(engine, venue)
+        if t is None:
+            # Nothing scheduled: wait for a command.
+            apply(await inbox.get())
+            continue
+        if speed is not None:
+            due_wall = t if virtual is None else wall0 + int((t - t0) / speed)
+            delay_s = (due_wall - time.time_ns()) / 1e9
+            if delay_s > 0:
+                with contextlib.suppress(TimeoutError):
+                    apply(await asyncio.wait_for(inbox.get(), timeout=delay_s))
+                continue
+        if virtual is not None:
+            virtual.advance_to(t)
+        _step(engine, venue, t)
+        handled += 1
+        if handled % _YIELD_EVERY == 0:
+            await asyncio.sleep(0)
