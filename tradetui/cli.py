@@ -7,7 +7,6 @@ import json
 import logging
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -126,12 +125,9 @@ async def _run_headless(
     session: PaperSession, duration: float | None, speed: float | None, flatten: bool
 ) -> dict[str, Any]:
     from tradetui.engine.engine import Command, CommandKind
-    from tradetui.engine.events import EngineState
-    from tradetui.engine.runner import run_paced
-    from tradetui.engine.summary import session_summary
+    from tradetui.host import EngineHost
 
-    engine, clock = session.engine, session.clock
-    inbox: asyncio.Queue[Command] = asyncio.Queue()
+    host = EngineHost(session, speed)
     signals = {"count": 0}
     loop = asyncio.get_running_loop()
 
@@ -141,46 +137,19 @@ async def _run_headless(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig.name)
-
-    t0 = session.start_ns
-    end_ns = t0 + int(duration * 1e9) if duration is not None else None
-    wall0 = time.monotonic()
+    end_ns = session.start_ns + int(duration * 1e9) if duration is not None else None
 
     def trading_done() -> bool:
-        return signals["count"] > 0 or (end_ns is not None and clock.now_ns() >= end_ns)
+        return signals["count"] > 0 or (end_ns is not None and host.now_ns() >= end_ns)
 
-    def refused(cmd: Command, why: str) -> None:
-        log.warning("%s refused: %s", cmd.kind, why)
-
-    engine.control(Command(CommandKind.START, reason="headless run"))
-    await run_paced(engine, session.venue, clock, inbox, speed, trading_done, refused)
-    trading_end_ns = clock.now_ns()
-
-    # Wind down: cancel everything (and flatten if asked), bounded in both clocks.
-    kind = CommandKind.FLATTEN if flatten else CommandKind.STOP
-    engine.control(Command(kind, reason="end of run"))
-    s = engine.settings.engine
-    limit_s = s.stop_timeout_s + (s.flatten_timeout_s if flatten else 0.0)
-    stop_clock_end = clock.now_ns() + int(limit_s * 1e9)
-    stop_wall_end = time.monotonic() + limit_s + 1.0
-
-    def stop_done() -> bool:
-        return (
-            engine.state in (EngineState.STOPPED, EngineState.HALTED)
-            or signals["count"] > 1
-            or clock.now_ns() >= stop_clock_end
-            or time.monotonic() >= stop_wall_end
-        )
-
-    await run_paced(engine, session.venue, clock, inbox, speed, stop_done, refused)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.remove_signal_handler(sig)
-    elapsed_s = (trading_end_ns - t0) / 1e9
-    summary = session_summary(engine, elapsed_s)
-    summary["seed"] = engine.seed
-    summary["speed"] = "max" if speed is None else speed
-    summary["wall_s"] = round(time.monotonic() - wall0, 3)
-    return summary
+    host.engine.control(Command(CommandKind.START, reason="headless run"))
+    try:
+        await host.run(trading_done)
+        await host.wind_down(flatten, hurry=lambda: signals["count"] > 1)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return host.summary()
 
 
 @verify_app.command("as-paper")
