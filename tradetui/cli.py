@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from tradetui.config import Settings
+    from tradetui.host import StoreOptions
     from tradetui.session import PaperSession
 
 app = typer.Typer(
@@ -33,6 +36,14 @@ log = logging.getLogger("tradetui")
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="TOML config (default: ./config.toml, then user dir)."),
+]
+
+
+DbOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--db", help="Database file (default: paper.db in store.dir or the user data dir)."
+    ),
 ]
 
 
@@ -65,9 +76,9 @@ def _parse_speed(speed: str) -> float | None:
 
 @app.callback(invoke_without_command=True)
 def main_callback(ctx: typer.Context) -> None:
-    """Without a command: paper-trade the simulated exchange headless until Ctrl+C."""
+    """Without a command: open the console on the simulated exchange (paper trading)."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(run, headless=True)
+        ctx.invoke(run)
 
 
 @app.command()
@@ -92,14 +103,19 @@ def run(
     flatten_on_exit: Annotated[
         bool, typer.Option("--flatten-on-exit", help="Flatten the position when stopping.")
     ] = False,
+    db: DbOpt = None,
+    no_mouse: Annotated[
+        bool, typer.Option("--no-mouse", help="Console: no mouse tracking (slow SSH links).")
+    ] = False,
 ) -> None:
-    """Paper-trade the built-in simulated exchange and print a session summary."""
-    if not headless:
-        fail("the interactive console is not built yet; use `tradetui run --headless`")
+    """Paper-trade the built-in simulated exchange (console, or --headless) and summarize."""
     if duration is not None and not duration > 0:
         fail(f"--duration: must be > 0 seconds (got {duration})")
     settings = _load(config)
     pace = _parse_speed(speed)
+    if not headless:
+        _run_console(settings, seed, pace, no_mouse, db, json_out)
+        return
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
@@ -112,7 +128,17 @@ def run(
         session = build_paper_session(settings, seed=seed, virtual=pace != 1.0)
     except (ConfigError, ValueError) as exc:
         fail(str(exc))
-    summary = asyncio.run(_run_headless(session, duration, pace, flatten_on_exit))
+    from tradetui.control import ControlError, socket_path
+    from tradetui.store.schema import StoreError
+
+    store = _store_options(settings, db)
+    control = socket_path(settings.engine.control_socket)
+    try:
+        summary = asyncio.run(
+            _run_headless(session, duration, pace, flatten_on_exit, store, control)
+        )
+    except (StoreError, ControlError) as exc:
+        fail(str(exc))
     if json_out:
         typer.echo(json.dumps(summary))
     else:
@@ -121,13 +147,67 @@ def run(
         typer.echo(format_summary(summary))
 
 
+def _run_console(
+    settings: Settings,
+    seed: int | None,
+    pace: float | None,
+    no_mouse: bool,
+    db: Path | None,
+    json_out: bool,
+) -> None:
+    from tradetui.config import ConfigError
+    from tradetui.control import ControlError
+    from tradetui.engine.summary import format_summary
+    from tradetui.store.schema import StoreError
+    from tradetui.tui.app import run_console
+
+    try:
+        summary = run_console(
+            settings, seed=seed, speed=pace, no_mouse=no_mouse, store=_store_options(settings, db)
+        )
+    except (ConfigError, ValueError, StoreError, ControlError) as exc:
+        fail(str(exc))
+    typer.echo(json.dumps(summary) if json_out else format_summary(summary))
+
+
+def _db_path(settings: Settings, db: Path | None) -> Path:
+    from tradetui.store.paths import default_db_path
+
+    return db if db is not None else default_db_path("paper", settings.store.dir)
+
+
+def _store_options(settings: Settings, db: Path | None) -> StoreOptions:
+    from tradetui.host import StoreOptions
+    from tradetui.store.writer import WriterConfig
+
+    st = settings.store
+    writer = WriterConfig(
+        batch_rows=st.batch_rows,
+        batch_ms=st.batch_ms,
+        queue_rows=st.queue_rows,
+        busy_timeout_ms=st.busy_timeout_ms,
+    )
+    return StoreOptions(
+        _db_path(settings, db), "paper", writer, snapshot_interval_s=st.snapshot_interval_s
+    )
+
+
 async def _run_headless(
-    session: PaperSession, duration: float | None, speed: float | None, flatten: bool
+    session: PaperSession,
+    duration: float | None,
+    speed: float | None,
+    flatten: bool,
+    store: StoreOptions | None = None,
+    control: Path | None = None,
 ) -> dict[str, Any]:
+    from tradetui.control import ControlServer
     from tradetui.engine.engine import Command, CommandKind
     from tradetui.host import EngineHost
 
     host = EngineHost(session, speed)
+    if store is not None:
+        host.open_store(store)
+        await host.start_store()
     signals = {"count": 0}
     loop = asyncio.get_running_loop()
 
@@ -142,14 +222,150 @@ async def _run_headless(
     def trading_done() -> bool:
         return signals["count"] > 0 or (end_ns is not None and host.now_ns() >= end_ns)
 
+    server = ControlServer(host, control) if control is not None else None
     host.engine.control(Command(CommandKind.START, reason="headless run"))
+    summary: dict[str, Any] | None = None
     try:
+        if server is not None:
+            await server.start()
         await host.run(trading_done)
         await host.wind_down(flatten, hurry=lambda: signals["count"] > 1)
+        summary = host.summary()
     finally:
+        if server is not None:
+            await server.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    return host.summary()
+        # Drains the queue even when trading raised, so no stored-looking fill is lost.
+        figures = await host.close_store(summary)
+    assert summary is not None
+    if store is not None:
+        summary |= figures | {"db": str(store.path)}
+    return summary
+
+
+def _open_for_query(config: Path | None, db: Path | None) -> sqlite3.Connection:
+    from tradetui.store.schema import StoreError, open_readonly
+
+    try:
+        return open_readonly(_db_path(_load(config), db))
+    except StoreError as exc:
+        fail(str(exc))
+
+
+def _parse_since(text: str) -> int:
+    """``--since`` in ns: an ISO time (UTC unless it has an offset) or an age (90s, 15m, 2h, 1d)."""
+    import time as _time
+    from datetime import UTC, datetime
+
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    t = text.strip()
+    if t[-1:] in units and t[:-1].replace(".", "", 1).isdigit():
+        return _time.time_ns() - int(float(t[:-1]) * units[t[-1]] * 1e9)
+    try:
+        when = datetime.fromisoformat(t)
+    except ValueError:
+        fail(
+            f"--since: expected an ISO time like 2024-05-01T12:00 or an age like 15m (got {text!r})"
+        )
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1e9)
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c, justify="right" if c not in ("side", "time", "started") else "left")
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in columns))
+    # Scripts piping the table get full-width rows instead of 80-column truncation.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+@app.command()
+def sessions(
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+) -> None:
+    """List stored sessions, newest first (an unclean end means the run was killed)."""
+    from tradetui.store.queries import list_sessions
+
+    conn = _open_for_query(config, db)
+    rows = list_sessions(conn)
+    conn.close()
+    if json_out:
+        typer.echo(json.dumps(rows))
+        return
+    cols = ["id", "mode", "symbol", "started", "ended", "end_state", "fills", "volume_quote"]
+    _table("sessions", rows, cols)
+
+
+@app.command()
+def fills(
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    session: Annotated[int | None, typer.Option(help="Only this session id.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only fills at or after: ISO time (UTC) or age (15m, 2h).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """List stored fills with exact prices and sizes."""
+    import csv
+
+    from tradetui.store.queries import list_fills, resolve_session
+    from tradetui.store.schema import StoreError
+
+    if fmt not in ("table", "csv", "json"):
+        fail(f"--format: expected table, csv or json (got {fmt!r})")
+    since_ns = _parse_since(since) if since is not None else None
+    conn = _open_for_query(config, db)
+    try:
+        sid = resolve_session(conn, session) if session is not None else None
+    except StoreError as exc:
+        fail(str(exc))
+    rows = list_fills(conn, sid, since_ns)
+    conn.close()
+    if fmt == "json":
+        typer.echo(json.dumps(rows))
+    elif fmt == "csv":
+        out = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["session"])
+        out.writeheader()
+        out.writerows(rows)
+    else:
+        cols = ["session", "time", "side", "price", "qty", "fee", "liquidity", "trade_id"]
+        _table(f"fills ({len(rows)})", rows, cols)
+
+
+@app.command()
+def report(
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    session: Annotated[int | None, typer.Option(help="Session id (default: the newest).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """PnL, fees, markouts, drawdown and inventory of one stored session."""
+    from tradetui.store.queries import resolve_session, session_report
+    from tradetui.store.schema import StoreError
+
+    conn = _open_for_query(config, db)
+    try:
+        result = session_report(conn, resolve_session(conn, session))
+    except StoreError as exc:
+        fail(str(exc))
+    finally:
+        conn.close()
+    if json_out:
+        typer.echo(json.dumps(result))
+        return
+    from tradetui.store.format import format_report
+
+    typer.echo(format_report(result))
 
 
 @verify_app.command("as-paper")
@@ -190,3 +406,13 @@ def config_check(config: ConfigOpt = None) -> None:
 
 def main() -> None:
     app()
+
+
+def _register_command_modules() -> None:
+    from tradetui.commands import control, data
+
+    control.register(app)
+    data.register(app)
+
+
+_register_command_modules()

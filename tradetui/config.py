@@ -86,9 +86,6 @@ class StrategySettings:
     )
     horizon_s: float = _f(1.0, "τ in seconds (rolling) or the cycle length T (finite)", _positive)
     order_size: float = _f(0.01, "quote size per side in base units (BTC)", _positive)
-    max_position: float = _f(
-        0.1, "largest |position| in base units; the side that adds is pulled", _positive
-    )
     eta: float = _f(
         0.5, "size skew: the side that adds inventory shrinks by exp(−η·|q|)", _non_negative
     )
@@ -118,6 +115,69 @@ class QuotingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RiskSettings:
+    max_position: float = _f(0.1, "largest |position| in base units (0 = off)", _non_negative)
+    max_position_notional: float = _f(
+        10_000.0, "largest |position| value in quote (0 = off)", _non_negative
+    )
+    max_equity_fraction: float = _f(
+        0.0, "|position value| ≤ this × paper.equity × leverage (0 = off)", _non_negative
+    )
+    leverage: float = _f(1.0, "leverage used by max_equity_fraction", _positive)
+    one_sided_enter: float = _f(
+        0.8, "quote only the reducing side from this fraction of the position limit", _positive
+    )
+    one_sided_exit: float = _f(
+        0.5, "back to two-sided below this fraction of the position limit", _positive
+    )
+    max_order_size: float = _f(
+        0.05, "fat finger: largest order in base units (0 = off)", _non_negative
+    )
+    max_order_notional: float = _f(
+        5_000.0, "fat finger: largest order value in quote (0 = off)", _non_negative
+    )
+    price_band_bps: float = _f(
+        100.0, "pull a quote farther than this from mid, bps (0 = off)", _non_negative
+    )
+    max_open_orders: int = _f(
+        10, "pull everything above this many open orders (0 = off)", _non_negative
+    )
+    max_drawdown_session: float = _f(
+        250.0, "halt at this drop from the session PnL peak, quote (0 = off)", _non_negative
+    )
+    max_drawdown_day: float = _f(
+        500.0, "halt at this drop from the UTC day's PnL peak, quote (0 = off)", _non_negative
+    )
+    max_loss_per_hour: float = _f(
+        250.0, "halt at this loss within a rolling hour, quote (0 = off)", _non_negative
+    )
+    stale_market_s: float = _f(
+        5.0, "pull quotes when no market data for this long, s (0 = off)", _non_negative
+    )
+    order_budget: int = _f(
+        300, "pull quotes after this many placements per order_window_s (0 = off)", _non_negative
+    )
+    order_window_s: float = _f(60.0, "window of the order budget, seconds", _positive)
+    reject_burst: int = _f(
+        10, "halt after this many rejects within reject_window_s (0 = off)", _non_negative
+    )
+    reject_window_s: float = _f(10.0, "window of the reject burst, seconds", _positive)
+    latency_widen_ms: float = _f(
+        200.0, "widen quotes when feed latency exceeds this, ms (0 = off)", _non_negative
+    )
+    latency_widen_ticks: int = _f(10, "ticks added to each side on a latency spike", _non_negative)
+    latency_pull_ms: float = _f(
+        1000.0, "pull quotes when feed latency exceeds this, ms (0 = off)", _non_negative
+    )
+    vol_ratio_limit: float = _f(
+        2.5, "σ(30 s) / σ(10 min) above this is a volatile regime (0 = off)", _non_negative
+    )
+    vol_widen_factor: float = _f(1.5, "half-spreads × this in a volatile regime", _positive)
+    vol_size_factor: float = _f(0.5, "sizes × this in a volatile regime (0 < f ≤ 1)", _positive)
+    flatten_on_halt: bool = _f(True, "a risk halt also flattens the position")
+
+
+@dataclass(frozen=True, slots=True)
 class EngineSettings:
     flatten_timeout_s: float = _f(
         30.0, "give up flattening after this long and halt, seconds", _positive
@@ -127,11 +187,40 @@ class EngineSettings:
     stop_timeout_s: float = _f(
         10.0, "longest wait for cancels to confirm on stop, seconds", _positive
     )
+    start_timeout_s: float = _f(
+        5.0, "refuse to start when the venue's orders/position are unread after this, s", _positive
+    )
+    orders_on_start: str = _f(
+        "cancel",
+        "our orders found open at the venue on start: 'cancel' or 'adopt'",
+        _one_of("cancel", "adopt"),
+    )
+    control_socket: str = _f(
+        "", "Unix socket for `tradetui halt|stop|flatten|status` ('' = user runtime dir)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class PaperSettings:
     equity: float = _f(10_000.0, "paper account equity in quote currency (USDT)", _positive)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    dir: str = _f(
+        "", "directory of the databases paper.db and live.db ('' = the user data directory)"
+    )
+    batch_rows: int = _f(1000, "largest number of rows written in one transaction", _positive)
+    batch_ms: float = _f(50.0, "ms between write transactions when rows are waiting", _positive)
+    queue_rows: int = _f(
+        200_000, "rows allowed to wait before persistence counts as failed (halt)", _positive
+    )
+    busy_timeout_ms: int = _f(
+        2000, "ms to wait for a locked database before persistence counts as failed", _positive
+    )
+    snapshot_interval_s: float = _f(
+        1.0, "seconds of market time between stored position/equity snapshots", _positive
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +230,10 @@ class Settings:
     sim: SimSettings = field(default_factory=SimSettings)
     strategy: StrategySettings = field(default_factory=StrategySettings)
     quoting: QuotingSettings = field(default_factory=QuotingSettings)
+    risk: RiskSettings = field(default_factory=RiskSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
     paper: PaperSettings = field(default_factory=PaperSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
 
     def replace(self, section: str, **changes: Any) -> Settings:
         """A copy with ``changes`` validated and applied to one section."""
@@ -205,17 +296,21 @@ def _build_section(cls: type[Any], table: Mapping[str, Any], section: str) -> An
 
 
 def _cross_check(section: str, s: Any) -> None:
-    if isinstance(s, StrategySettings):
-        if s.max_spread_ticks < s.min_spread_ticks:
-            raise ConfigError(
-                "strategy.max_spread_ticks: must be >= strategy.min_spread_ticks "
-                f"(got {s.max_spread_ticks} < {s.min_spread_ticks})"
-            )
-        if s.max_position < s.order_size:
-            raise ConfigError(
-                "strategy.max_position: must be >= strategy.order_size "
-                f"(got {s.max_position} < {s.order_size})"
-            )
+    if isinstance(s, StrategySettings) and s.max_spread_ticks < s.min_spread_ticks:
+        raise ConfigError(
+            "strategy.max_spread_ticks: must be >= strategy.min_spread_ticks "
+            f"(got {s.max_spread_ticks} < {s.min_spread_ticks})"
+        )
+    if isinstance(s, RiskSettings) and not (
+        0 < s.one_sided_exit <= s.one_sided_enter <= 1 and s.vol_size_factor <= 1
+    ):
+        raise ConfigError(
+            "risk.one_sided_exit/one_sided_enter/vol_size_factor: need 0 < exit <= enter <= 1 "
+            f"and vol_size_factor <= 1 (got {s.one_sided_exit}, {s.one_sided_enter}, "
+            f"{s.vol_size_factor})"
+        )
+    if isinstance(s, RiskSettings) and s.vol_widen_factor < 1:
+        raise ConfigError(f"risk.vol_widen_factor: must be >= 1 (got {s.vol_widen_factor})")
     if isinstance(s, EngineSettings) and s.flatten_backoff_max_ms < s.flatten_backoff_ms:
         raise ConfigError(
             "engine.flatten_backoff_max_ms: must be >= engine.flatten_backoff_ms "

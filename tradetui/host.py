@@ -3,23 +3,55 @@
 Shared by the headless CLI and the console, so both start, command and wind down the engine
 the same way. Commands from any surface go through one inbox queue and are applied between
 events; the engine never sees two callers at once.
+
+With a store attached, every engine event is also written to SQLite behind the engine's back
+(write-behind, batched); if persistence fails the host halts the engine, because trading on
+without a record of fills is worse than not trading.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
+from tradetui.core.types import OrderType
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import EngineState
 from tradetui.engine.runner import run_paced
 from tradetui.engine.summary import session_summary
 from tradetui.session import PaperSession
+from tradetui.store.lifecycle import OpenedSession, SessionMeta, begin_session, unlock
+from tradetui.store.queries import iso_utc
+from tradetui.store.recorder import OrderInfo, SessionRecorder
+from tradetui.store.writer import StoreWriter, WriterConfig
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOptions:
+    """Where and how a session is persisted."""
+
+    path: Path
+    mode: str = "paper"
+    writer: WriterConfig = field(default_factory=WriterConfig)
+    snapshot_interval_s: float = 1.0
+
+
+def _version() -> str:
+    try:
+        return version("tradetui")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 class EngineHost:
@@ -30,21 +62,38 @@ class EngineHost:
         self.engine = session.engine
         self.speed = speed
         self.inbox: asyncio.Queue[Command] = asyncio.Queue()
-        self.refusals: list[Callable[[Command, str], None]] = [self._log_refusal]
+        self._pending: dict[int, asyncio.Future[tuple[bool, str]]] = {}
+        # Callbacks told about refused commands (the console shows them).
+        self.refusals: list[Callable[[Command, str], None]] = []
         self._wall0 = time.monotonic()
         self._trading_end_ns: int | None = None
+        self.store: OpenedSession | None = None
+        self.writer: StoreWriter | None = None
+        self.recorder: SessionRecorder | None = None
 
-    @staticmethod
-    def _log_refusal(cmd: Command, why: str) -> None:
-        log.warning("%s refused: %s", cmd.kind, why)
-
-    def _refused(self, cmd: Command, why: str) -> None:
-        for callback in self.refusals:
-            callback(cmd, why)
+    def _done(self, cmd: Command, ok: bool, message: str) -> None:
+        if not ok:
+            log.warning("%s refused: %s", cmd.kind, message)
+            for callback in self.refusals:
+                callback(cmd, message)
+        future = self._pending.pop(id(cmd), None)
+        if future is not None and not future.done():
+            future.set_result((ok, message))
 
     def send(self, cmd: Command) -> None:
         """Queue a command for the engine (safe from any coroutine or callback in the loop)."""
         self.inbox.put_nowait(cmd)
+
+    async def request(self, cmd: Command, timeout_s: float = 5.0) -> tuple[bool, str]:
+        """Queue a command and wait until the engine has applied (or refused) it."""
+        future: asyncio.Future[tuple[bool, str]] = asyncio.get_running_loop().create_future()
+        self._pending[id(cmd)] = future
+        self.send(cmd)
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            self._pending.pop(id(cmd), None)
+            return False, f"no answer from the engine within {timeout_s:g} s"
 
     def now_ns(self) -> int:
         return self.session.clock.now_ns()
@@ -52,7 +101,7 @@ class EngineHost:
     async def run(self, done: Callable[[], bool]) -> None:
         """Run until ``done()`` is true."""
         s = self.session
-        await run_paced(s.engine, s.venue, s.clock, self.inbox, self.speed, done, self._refused)
+        await run_paced(s.engine, s.venue, s.clock, self.inbox, self.speed, done, self._done)
 
     async def wind_down(self, flatten: bool, hurry: Callable[[], bool] = lambda: False) -> None:
         """Cancel everything (and flatten if asked); bounded in market and wall time.
@@ -86,3 +135,99 @@ class EngineHost:
         out["speed"] = "max" if self.speed is None else self.speed
         out["wall_s"] = round(time.monotonic() - self._wall0, 3)
         return out
+
+    # ---- persistence ----------------------------------------------------------------------
+
+    def open_store(self, options: StoreOptions) -> OpenedSession:
+        """Start this session in the database (blocking; before the loop trades).
+
+        Raises StoreError (one line) when the file is unusable; reports unclean sessions.
+        """
+        engine = self.engine
+        inst = engine.instrument
+        settings = engine.settings
+        digest = hashlib.sha256(
+            json.dumps(dataclasses.asdict(settings), sort_keys=True).encode()
+        ).hexdigest()[:16]
+        meta = SessionMeta(
+            mode=options.mode,
+            venue=settings.venue.exchange,
+            symbol=inst.symbol,
+            quote_asset=inst.quote,
+            tick_size=str(inst.tick_size),
+            lot_size=str(inst.lot_size),
+            config_digest=digest,
+            version=_version(),
+            seed=engine.seed,
+            started_ns=self.session.start_ns,
+        )
+        opened = begin_session(options.path, meta, options.writer.busy_timeout_ms)
+        if opened.replayed_rows:
+            log.warning("replayed %d unwritten rows from the journal", opened.replayed_rows)
+        for u in opened.unclean:
+            log.warning(
+                "previous session %d (started %s) did not end cleanly: last activity %s, "
+                "%d fills stored",
+                u.session_id,
+                iso_utc(u.started_ns),
+                iso_utc(u.last_seen_ns),
+                u.fills,
+            )
+        writer = StoreWriter(options.path, options.writer, on_failure=self._store_failed)
+        # A simulated exchange numbers its trades from 1 in every run; scoping its venue key
+        # to the session keeps (venue, trade id) unique across sessions.
+        venue_key = meta.venue if meta.venue != "sim" else f"sim:{opened.uuid[:12]}"
+        self.recorder = SessionRecorder(
+            opened.session_id,
+            venue_key,
+            inst.quote,
+            writer.put,
+            lambda: engine.mid_ticks,
+            engine.pnl,
+            self._order_info,
+            int(options.snapshot_interval_s * 1e9),
+        )
+        self.store, self.writer = opened, writer
+        return opened
+
+    def _order_info(self, client_id: str) -> OrderInfo | None:
+        # Mirrors Engine._place: only reduce-only (flatten) orders are market orders.
+        o = self.engine.orders.get(client_id)
+        if o is None:
+            return None
+        kind = OrderType.MARKET if o.reduce_only else OrderType.LIMIT
+        return OrderInfo(kind, post_only=not o.reduce_only, reduce_only=o.reduce_only)
+
+    def _store_failed(self, reason: str) -> None:
+        why = f"persistence failed: {reason}"
+        if self.recorder is not None:
+            self.recorder.event(self.now_ns(), "store_error", "failed", why)
+        self.send(Command(CommandKind.HALT, reason=why))
+
+    async def start_store(self) -> None:
+        """Start the writer task and subscribe it to the engine's events."""
+        if self.writer is None or self.recorder is None:
+            return
+        await self.writer.start()
+        self.session.bus.subscribe(self.recorder.on_event)
+
+    async def close_store(self, summary: dict[str, Any] | None) -> dict[str, Any]:
+        """Record the session end, drain every queued row and close; the store's figures."""
+        writer, recorder, opened = self.writer, self.recorder, self.store
+        if writer is None or recorder is None or opened is None:
+            return {}
+        self.session.bus.unsubscribe(recorder.on_event)
+        end_state = str(self.engine.state) if summary is not None else "error"
+        recorder.finish(self.now_ns(), end_state, summary or {})
+        try:
+            await writer.close()
+        finally:
+            unlock(opened.lock_fd)
+            self.writer = self.recorder = None
+        return {
+            "session_id": opened.session_id,
+            "fills_stored": writer.fills_stored,
+            "fills_journaled": writer.fills_journaled,
+            "store_failed": writer.failed,
+            "unclean_sessions": [u.session_id for u in opened.unclean],
+        }

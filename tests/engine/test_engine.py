@@ -11,11 +11,13 @@ from tradetui.config import Settings
 from tradetui.core.clock import VirtualClock
 from tradetui.core.instrument import Instrument, btcusdt_perpetual
 from tradetui.core.types import (
+    AccountSnapshot,
     BestBidOffer,
     BookSnapshot,
     CancelOrder,
     CancelRejected,
     Fill,
+    OpenOrderInfo,
     OrderAccepted,
     OrderCancelled,
     OrderIntent,
@@ -23,6 +25,7 @@ from tradetui.core.types import (
     OrderType,
     PlaceOrder,
     RejectCode,
+    RequestAccount,
     Side,
 )
 from tradetui.engine.bus import Bus
@@ -61,9 +64,9 @@ class Harness:
         self.bus = Bus()
         self.events: list[EngineEvent] = []
         self.bus.subscribe(self.events.append)
-        self.engine = Engine(
-            settings or Settings(), self.instrument, self.venue, self.clock, self.bus
-        )
+        # The scripted market is silent between steps: no stale-data pulls here.
+        settings = (settings or Settings()).replace("risk", stale_market_s=0.0)
+        self.engine = Engine(settings, self.instrument, self.venue, self.clock, self.bus)
         self.trade_seq = 0
         self.engine.on_event(
             BookSnapshot(
@@ -121,8 +124,20 @@ class Harness:
             )
         )
 
+    def account(self, position_lots: int = 0, open_orders: tuple[OpenOrderInfo, ...] = ()) -> None:
+        self.engine.on_event(
+            AccountSnapshot(
+                exch_ns=self.now(),
+                local_ns=self.now(),
+                position_lots=position_lots,
+                open_orders=open_orders,
+            )
+        )
+
     def start(self) -> None:
         self.engine.control(Command(CommandKind.START))
+        assert isinstance(self.venue.sent[-1], RequestAccount)
+        self.account()
         self.engine.on_timer()
 
 
@@ -310,6 +325,7 @@ def test_halt_cancels_and_restart_needs_confirmation() -> None:
     with pytest.raises(CommandRefusedError, match="halted"):
         h.engine.control(Command(CommandKind.START))
     h.engine.control(Command(CommandKind.START, confirm=True))
+    h.account()
     assert h.state() is EngineState.RUNNING
 
 
@@ -365,3 +381,62 @@ def test_best_bid_offer_newer_than_book_sets_the_touch() -> None:
     )
     h.engine.on_event(stale)
     assert h.engine.bid_ticks == BID + 10
+
+
+def test_start_waits_for_the_account_and_refuses_without_it() -> None:
+    h = Harness()
+    h.engine.control(Command(CommandKind.START))
+    assert h.state() is EngineState.STARTING
+    assert not h.venue.places()
+    wake = h.engine.wakeup_ns
+    assert wake is not None
+    h.clock.advance_to(wake)
+    h.engine.on_timer()
+    assert h.state() is EngineState.STOPPED
+    assert not h.venue.places()
+
+
+def test_start_cancels_our_leftover_orders_and_leaves_foreign_ones() -> None:
+    h = Harness()
+    h.engine.control(Command(CommandKind.START))
+    leftovers = (
+        OpenOrderInfo(client_id="tt0old-1", side=Side.BUY, price_ticks=BID - 5, leaves_lots=10),
+        OpenOrderInfo(client_id="manual-7", side=Side.SELL, price_ticks=ASK + 9, leaves_lots=3),
+    )
+    h.account(open_orders=leftovers)
+    assert h.state() is EngineState.RUNNING
+    assert [c.client_id for c in h.venue.cancels()] == ["tt0old-1"]
+    assert "manual-7" not in h.engine.orders
+
+
+def test_start_can_adopt_our_leftover_orders() -> None:
+    h = Harness(Settings().replace("engine", orders_on_start="adopt"))
+    h.engine.control(Command(CommandKind.START))
+    h.account(
+        open_orders=(
+            OpenOrderInfo(client_id="tt0old-1", side=Side.BUY, price_ticks=BID - 5, leaves_lots=10),
+        )
+    )
+    assert not h.venue.cancels()
+    assert "tt0old-1" in h.engine.orders
+
+
+def test_start_adopts_a_venue_position_when_flat() -> None:
+    h = Harness()
+    h.engine.control(Command(CommandKind.START))
+    h.account(position_lots=-7)
+    assert h.state() is EngineState.RUNNING
+    assert h.engine.ledger.position_lots == -7
+    assert h.engine.pnl().volume_quote == 0
+
+
+def test_start_refuses_when_positions_disagree() -> None:
+    h = Harness()
+    h.start()
+    h.ack_all()
+    h.fill(next(p for p in h.venue.places() if p.side is Side.BUY))
+    h.engine.control(Command(CommandKind.STOP))
+    h.confirm_cancels()
+    h.engine.control(Command(CommandKind.START))
+    h.account(position_lots=0)
+    assert h.state() is EngineState.STOPPED

@@ -136,6 +136,20 @@ class PositionLedger:
         if 0 < mid_ticks < math.inf:
             self.spread_capture_ticklots += sign * (Fraction(mid_ticks) - price_ticks) * qty_lots
 
+    def adopt(self, position_lots: int, entry_ticks: int) -> None:
+        """Take over a position found at the venue, valued at ``entry_ticks`` (ticks).
+
+        Only from flat: the adopted position enters the books as if opened at that price, with
+        no fee and no traded volume, so later PnL counts from the adoption.
+        """
+        if self.position_lots != 0:
+            raise ValueError(f"cannot adopt a position while holding {self.position_lots} lots")
+        self.position_lots = position_lots
+        self.cost_ticklots = Fraction(position_lots * entry_ticks)
+        self.cash_flow_ticklots -= position_lots * entry_ticks
+        self.max_position_lots = max(self.max_position_lots, position_lots)
+        self.min_position_lots = min(self.min_position_lots, position_lots)
+
     def gross_ticklots(self, mark_ticks: float) -> Fraction:
         """Realized plus unrealized PnL at ``mark_ticks``, exact, in tick·lot units."""
         return self.realized_ticklots + self._unrealized_ticklots(self._mark(mark_ticks))

@@ -133,7 +133,25 @@ class Fill(_Event, frozen=True, gc=False, kw_only=True, tag="fill"):
     is_maker: bool
 
 
-AccountEvent = OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | Fill
+class OpenOrderInfo(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """An order resting at the venue, as its account snapshot lists it."""
+
+    client_id: str
+    side: Side
+    price_ticks: int
+    leaves_lots: int
+
+
+class AccountSnapshot(_Event, frozen=True, gc=False, kw_only=True, tag="account"):
+    """The venue's view of our account: position and every open order on the symbol."""
+
+    position_lots: int
+    open_orders: tuple[OpenOrderInfo, ...]
+
+
+AccountEvent = (
+    OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | Fill | AccountSnapshot
+)
 
 
 # ---- order intents (engine → venue) ---------------------------------------------------------
@@ -155,4 +173,10 @@ class CancelOrder(msgspec.Struct, frozen=True, gc=False, kw_only=True, tag="canc
     created_ns: int = 0
 
 
-OrderIntent = PlaceOrder | CancelOrder
+class RequestAccount(msgspec.Struct, frozen=True, gc=False, kw_only=True, tag="request_account"):
+    """Ask the venue for an AccountSnapshot (position and open orders)."""
+
+    created_ns: int = 0
+
+
+OrderIntent = PlaceOrder | CancelOrder | RequestAccount

@@ -22,6 +22,7 @@ from tradetui.core.clock import Clock
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import (
     AccountEvent,
+    AccountSnapshot,
     BestBidOffer,
     BookDelta,
     BookSnapshot,
@@ -35,6 +36,7 @@ from tradetui.core.types import (
     OrderType,
     PlaceOrder,
     RejectCode,
+    RequestAccount,
     Side,
     Trade,
 )
@@ -46,10 +48,12 @@ from tradetui.engine.events import (
     FlattenFinished,
     OrderStatus,
     OrderUpdate,
+    RiskChanged,
     StateChanged,
 )
 from tradetui.engine.flatten import CloseOrder, Finished, Flattener, FlattenOutcome, Wait
-from tradetui.engine.params import as_params, quote_policy
+from tradetui.engine.params import as_params, quote_policy, risk_limits
+from tradetui.risk.guard import RiskAction, RiskDecision, RiskGuard, RiskInputs
 from tradetui.strategy.avellaneda import DesiredQuote, QuoteDecision, QuoteInputs, compute_quotes
 from tradetui.strategy.estimators import IntensityEstimator, VolatilityEstimator
 from tradetui.strategy.quoting import WorkingOrder, plan
@@ -138,6 +142,8 @@ class Engine:
         self.ask_ticks = 0
         self._touch_id = -1
         self._book_id = -1
+        self._cid_root = client_id_prefix
+        self._start_deadline_ns = 0
         self._cid_prefix = f"{client_id_prefix}{_base36(clock.now_ns() // 1_000_000_000 % 36**6)}-"
         self._cid_seq = 0
         self._next_decision_ns = 0
@@ -159,6 +165,12 @@ class Engine:
         self.post_only_rejects = 0
         self.fills = 0
         self.max_abs_position_lots = 0
+        self.last_market_ns = 0
+        self.feed_latency_ns = 0
+        self.last_risk: RiskDecision | None = None
+        self.risk_status = "allow"
+        self._risk_key: tuple[RiskAction, tuple[str, ...]] = (RiskAction.ALLOW, ())
+        self._next_pnl_check_ns = 0
         self._apply_strategy_settings()
         self._handlers: dict[type, Any] = {
             BookDelta: self._on_delta,
@@ -170,6 +182,7 @@ class Engine:
             OrderCancelled: self._on_cancelled,
             CancelRejected: self._on_cancel_rejected,
             Fill: self._on_fill,
+            AccountSnapshot: self._on_account,
         }
 
     # ---- settings -------------------------------------------------------------------------
@@ -182,6 +195,11 @@ class Engine:
         self.vol = VolatilityEstimator(
             prior_sigma_ticks=s.sigma_prior_ticks, halflife_s=s.vol_halflife_s
         )
+        # The slow estimate is the volatility regime's reference (risk.vol_ratio_limit).
+        self.vol_slow = VolatilityEstimator(
+            prior_sigma_ticks=s.sigma_prior_ticks, halflife_s=max(600.0, 20 * s.vol_halflife_s)
+        )
+        self.guard = RiskGuard(risk_limits(self.settings, self.instrument), self.instrument)
         self.intensity = IntensityEstimator(
             prior_a=s.a_prior, prior_k=s.k_prior, window_s=s.intensity_window_s
         )
@@ -203,6 +221,8 @@ class Engine:
             return self._flatten_wake_ns
         if self.state is EngineState.STOPPING:
             return self._stop_deadline_ns
+        if self.state is EngineState.STARTING:
+            return self._start_deadline_ns
         return None
 
     def on_timer(self) -> None:
@@ -214,6 +234,12 @@ class Engine:
             self._decide(now)
         elif self.state is EngineState.FLATTENING:
             self._flatten_step(now)
+        elif self.state is EngineState.STARTING and now >= self._start_deadline_ns:
+            self._set_state(
+                EngineState.STOPPED,
+                "refusing to quote: the venue's open orders and position could not be read "
+                f"within engine.start_timeout_s = {self.settings.engine.start_timeout_s:g} s",
+            )
         elif self.state is EngineState.STOPPING and now >= self._stop_deadline_ns:
             n = len(self.orders)
             self._set_state(
@@ -225,8 +251,8 @@ class Engine:
         now = self.clock.now_ns()
         k = cmd.kind
         if k is CommandKind.START:
-            if self.state is EngineState.RUNNING:
-                return "already running"
+            if self.state in (EngineState.RUNNING, EngineState.STARTING):
+                return f"already {self.state}"
             if self.state is EngineState.HALTED and not cmd.confirm:
                 raise CommandRefusedError(
                     f"engine is halted ({self.halt_reason}); confirm the restart to start again"
@@ -234,10 +260,12 @@ class Engine:
             if self.state in (EngineState.STOPPING, EngineState.FLATTENING):
                 raise CommandRefusedError(f"engine is {self.state}; wait until it has stopped")
             self.halt_reason = ""
-            self.started_ns = self.started_ns or now
-            self._next_decision_ns = now
-            self._set_state(EngineState.RUNNING, cmd.reason or "start")
-            return "started"
+            self.guard.reset()
+            # Read the venue's orders and position first; quoting starts once they are known.
+            self._start_deadline_ns = now + int(self.settings.engine.start_timeout_s * 1e9)
+            self._set_state(EngineState.STARTING, cmd.reason or "start")
+            self.venue.submit(RequestAccount(created_ns=now))
+            return "starting"
         if k is CommandKind.STOP:
             if self.state in (EngineState.STOPPED, EngineState.HALTED):
                 self._cancel_all(now, "stop")
@@ -248,10 +276,7 @@ class Engine:
             self._begin_flatten(now, cmd.reason or "flatten", after=EngineState.STOPPED)
             return "flattening"
         if k is CommandKind.HALT:
-            reason = cmd.reason or "halt requested"
-            self.halt_reason = reason
-            self._cancel_all(now, "halt")
-            self._set_state(EngineState.HALTED, reason)
+            self._halt(now, cmd.reason or "halt requested")
             return "halted"
         if k is CommandKind.SET_PARAMS:
             return self._set_params(cmd)
@@ -261,6 +286,7 @@ class Engine:
 
     def _on_snapshot(self, ev: BookSnapshot) -> None:
         self.market_events += 1
+        self.last_market_ns = ev.local_ns
         self.book.apply_snapshot(ev.bids, ev.asks)
         self._book_id = ev.update_id
         self._touch_from_book(ev.update_id)
@@ -268,6 +294,7 @@ class Engine:
 
     def _on_delta(self, ev: BookDelta) -> None:
         self.market_events += 1
+        self.last_market_ns = ev.local_ns
         self.book.apply_delta(ev.bids, ev.asks)
         self._book_id = ev.last_id
         if ev.last_id >= self._touch_id:
@@ -276,15 +303,21 @@ class Engine:
 
     def _on_bbo(self, ev: BestBidOffer) -> None:
         self.market_events += 1
+        self.last_market_ns = ev.local_ns
+        # Smoothed feed latency (local receive − exchange time), 1/16 weight per update.
+        self.feed_latency_ns += (ev.local_ns - ev.exch_ns - self.feed_latency_ns) >> 4
         if ev.update_id >= self._touch_id and ev.bid_ticks < ev.ask_ticks:
             self.bid_ticks = ev.bid_ticks
             self.ask_ticks = ev.ask_ticks
             self._touch_id = ev.update_id
-            self.vol.update(ev.local_ns, (ev.bid_ticks + ev.ask_ticks) * 0.5)
+            mid = (ev.bid_ticks + ev.ask_ticks) * 0.5
+            self.vol.update(ev.local_ns, mid)
+            self.vol_slow.update(ev.local_ns, mid)
         self._maybe_decide()
 
     def _on_trade(self, ev: Trade) -> None:
         self.market_events += 1
+        self.last_market_ns = ev.local_ns
         if self.bid_ticks:
             mid = (self.bid_ticks + self.ask_ticks) * 0.5
             self.intensity.on_trade(ev.local_ns, ev.price_ticks, ev.qty_lots, mid)
@@ -296,7 +329,9 @@ class Engine:
             self.bid_ticks = b.bid_ticks
             self.ask_ticks = b.ask_ticks
             self._touch_id = update_id
-            self.vol.update(self.clock.now_ns(), (b.bid_ticks + b.ask_ticks) * 0.5)
+            now = self.clock.now_ns()
+            self.vol.update(now, (b.bid_ticks + b.ask_ticks) * 0.5)
+            self.vol_slow.update(now, (b.bid_ticks + b.ask_ticks) * 0.5)
 
     def _maybe_decide(self) -> None:
         if self.state is EngineState.RUNNING:
@@ -330,6 +365,27 @@ class Engine:
             self.instrument,
         )
         self.last_decision = decision
+        if now >= self._next_pnl_check_ns:
+            self._next_pnl_check_ns = now + 1_000_000_000
+            self.guard.on_pnl(now, self.pnl().total)
+        risk = self.guard.check(
+            decision.bid,
+            decision.ask,
+            RiskInputs(
+                now_ns=now,
+                mid_ticks=self.mid_ticks,
+                position_lots=self.ledger.position_lots,
+                open_orders=len(self.orders),
+                last_market_ns=self.last_market_ns,
+                feed_latency_ns=self.feed_latency_ns,
+                sigma_ratio=self.vol.sigma_ticks / self.vol_slow.sigma_ticks,
+            ),
+        )
+        self.last_risk = risk
+        self._note_risk(now, risk)
+        if risk.action is RiskAction.HALT:
+            self._halt(now, "risk: " + risk.summary)
+            return
         working = [
             WorkingOrder(
                 client_id=o.client_id,
@@ -345,7 +401,7 @@ class Engine:
             if not o.reduce_only
         ]
         p = plan(
-            {Side.BUY: decision.bid, Side.SELL: decision.ask},
+            {Side.BUY: risk.bid, Side.SELL: risk.ask},
             working,
             now,
             self.policy,
@@ -360,7 +416,9 @@ class Engine:
         if p.reasons:
             self.last_requote_reason = p.reasons[-1]
         if self.bus.active:
-            self.bus.publish(DecisionMade(now, decision, p.reasons, len(p.places), len(p.cancels)))
+            self.bus.publish(
+                DecisionMade(now, decision, risk, p.reasons, len(p.places), len(p.cancels))
+            )
 
     def _next_cid(self) -> str:
         self._cid_seq += 1
@@ -387,6 +445,8 @@ class Engine:
         cid = self._next_cid()
         self.orders[cid] = _Order(cid, side, price_ticks, qty_lots, qty_lots, now, reduce_only)
         self.orders_placed += 1
+        if not reduce_only:
+            self.guard.on_order_sent(now)
         self._record_latency()
         self.venue.submit(
             PlaceOrder(
@@ -438,6 +498,7 @@ class Engine:
             self.post_only_rejects += 1
             log.debug("post-only reject %s: %s", ev.client_id, ev.reason)
         else:
+            self.guard.on_reject(ev.local_ns)
             log.warning("order %s rejected (%s): %s", ev.client_id, ev.code, ev.reason)
         if o is not None:
             self._order_update(ev.local_ns, o, OrderStatus.REJECTED, f"{ev.code}: {ev.reason}")
@@ -486,6 +547,51 @@ class Engine:
             self._set_state(EngineState.STOPPED, "all orders cancelled")
         elif self.state is EngineState.FLATTENING:
             self._flatten_step(now)
+
+    def _on_account(self, ev: AccountSnapshot) -> None:
+        """Startup reconciliation: adopt or cancel our open orders, adopt the position."""
+        if self.state is not EngineState.STARTING:
+            return
+        now = self.clock.now_ns()
+        adopt = self.settings.engine.orders_on_start == "adopt"
+        foreign = []
+        for o in ev.open_orders:
+            if not o.client_id.startswith(self._cid_root):
+                foreign.append(o.client_id)
+                continue
+            if o.client_id in self.orders:
+                continue
+            self.orders[o.client_id] = _Order(
+                o.client_id, o.side, o.price_ticks, o.leaves_lots, o.leaves_lots, now, False, True
+            )
+            if not adopt:
+                self._cancel(now, o.client_id, "found open on start")
+        if foreign:
+            log.warning(
+                "%d open order(s) not placed by tradetui left alone: %s",
+                len(foreign),
+                ", ".join(foreign[:10]),
+            )
+        pos = self.ledger.position_lots
+        if ev.position_lots != pos:
+            if pos != 0:
+                self._set_state(
+                    EngineState.STOPPED,
+                    f"refusing to quote: venue position {ev.position_lots} lots differs from "
+                    f"the engine's {pos} lots; flatten at the venue or restart",
+                )
+                return
+            entry = round(self.mid_ticks)
+            self.ledger.adopt(ev.position_lots, entry)
+            log.warning(
+                "adopted a venue position of %s %s at %s",
+                self.instrument.qty(ev.position_lots),
+                self.instrument.base,
+                self.instrument.price(entry),
+            )
+        self.started_ns = self.started_ns or now
+        self._next_decision_ns = now
+        self._set_state(EngineState.RUNNING, "account read; quoting")
 
     # ---- stop / flatten -------------------------------------------------------------------
 
@@ -547,6 +653,29 @@ class Engine:
         if step.outcome is FlattenOutcome.DUST:
             log.warning("flatten finished with dust: %s", step.detail)
         self._set_state(self._after_flatten, f"flatten {step.outcome}: {step.detail}")
+
+    def _halt(self, now: int, reason: str) -> None:
+        """Cancel everything, flatten if risk.flatten_on_halt, and stay HALTED."""
+        self.halt_reason = reason
+        log.error("halt: %s", reason)
+        if self.settings.risk.flatten_on_halt and self.ledger.position_lots:
+            self._begin_flatten(now, reason, after=EngineState.HALTED)
+            return
+        self._cancel_all(now, "halt")
+        self._set_state(EngineState.HALTED, reason)
+
+    def _note_risk(self, now: int, risk: RiskDecision) -> None:
+        # Logged and published when the action or the set of acting limits changes, not when
+        # only the numbers in the reasons move.
+        self.risk_status = risk.summary
+        key = (risk.action, risk.limits)
+        if key != self._risk_key:
+            self._risk_key = key
+            status = risk.summary
+            level = logging.INFO if risk.action <= RiskAction.CLAMP else logging.WARNING
+            log.log(level, "risk %s", status)
+            if self.bus.active:
+                self.bus.publish(RiskChanged(now, risk))
 
     def _set_state(self, state: EngineState, reason: str) -> None:
         if state is self.state:

@@ -7,11 +7,13 @@ from enum import StrEnum
 
 from tradetui.core.accounting import PnlSnapshot
 from tradetui.core.types import Fill, Side
+from tradetui.risk.guard import RiskDecision
 from tradetui.strategy.avellaneda import QuoteDecision
 
 
 class EngineState(StrEnum):
     STOPPED = "stopped"
+    STARTING = "starting"  # waiting for the venue's account snapshot
     RUNNING = "running"
     STOPPING = "stopping"
     FLATTENING = "flattening"
@@ -42,6 +44,7 @@ class DecisionMade:
 
     ts_ns: int
     decision: QuoteDecision
+    risk: RiskDecision
     reasons: tuple[str, ...]
     placed: int
     cancelled: int
@@ -67,6 +70,14 @@ class FillRecorded:
 
 
 @dataclass(frozen=True, slots=True)
+class RiskChanged:
+    """The risk guard's verdict changed (action or reasons); logged and stored."""
+
+    ts_ns: int
+    risk: RiskDecision
+
+
+@dataclass(frozen=True, slots=True)
 class FlattenFinished:
     ts_ns: int
     outcome: str  # "flat", "dust", "timeout"
@@ -75,4 +86,6 @@ class FlattenFinished:
     detail: str
 
 
-EngineEvent = StateChanged | DecisionMade | OrderUpdate | FillRecorded | FlattenFinished
+EngineEvent = (
+    StateChanged | DecisionMade | OrderUpdate | FillRecorded | RiskChanged | FlattenFinished
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tradetui.config import ConfigError, Settings
 from tradetui.core.instrument import Instrument
+from tradetui.risk.guard import RiskLimits
 from tradetui.strategy.avellaneda import ASParams, HorizonMode
 from tradetui.strategy.quoting import QuotePolicy
 
@@ -26,7 +27,8 @@ def as_params(settings: Settings, instrument: Instrument) -> ASParams:
             min_spread_ticks=s.min_spread_ticks,
             max_spread_ticks=s.max_spread_ticks,
             eta=s.eta,
-            max_position_lots=instrument.quantize_qty(s.max_position),
+            # The AS side pull and the risk guard share one position limit; 0 = unlimited.
+            max_position_lots=instrument.quantize_qty(settings.risk.max_position) or 2**62,
         )
     except ValueError as exc:
         raise ConfigError(f"strategy: {exc}") from None
@@ -47,3 +49,38 @@ def quote_policy(settings: Settings, instrument: Instrument) -> QuotePolicy:
         )
     except ValueError as exc:
         raise ConfigError(f"quoting: {exc}") from None
+
+
+def risk_limits(settings: Settings, instrument: Instrument) -> RiskLimits:
+    """Risk limits in engine units (lots, ns); sizes quantized down to the lot step."""
+    r = settings.risk
+    try:
+        return RiskLimits(
+            max_position_lots=instrument.quantize_qty(r.max_position),
+            max_position_notional=r.max_position_notional,
+            equity=settings.paper.equity,
+            leverage=r.leverage,
+            max_equity_fraction=r.max_equity_fraction,
+            one_sided_enter=r.one_sided_enter,
+            one_sided_exit=r.one_sided_exit,
+            max_order_lots=instrument.quantize_qty(r.max_order_size),
+            max_order_notional=r.max_order_notional,
+            price_band_bps=r.price_band_bps,
+            max_open_orders=r.max_open_orders,
+            max_drawdown_session=r.max_drawdown_session,
+            max_drawdown_day=r.max_drawdown_day,
+            max_loss_per_hour=r.max_loss_per_hour,
+            stale_market_ns=int(r.stale_market_s * 1e9),
+            order_budget=r.order_budget,
+            order_window_ns=int(r.order_window_s * 1e9),
+            reject_burst=r.reject_burst,
+            reject_window_ns=int(r.reject_window_s * 1e9),
+            latency_widen_ns=int(r.latency_widen_ms * 1e6),
+            latency_widen_ticks=r.latency_widen_ticks,
+            latency_pull_ns=int(r.latency_pull_ms * 1e6),
+            vol_ratio_limit=r.vol_ratio_limit,
+            vol_widen_factor=r.vol_widen_factor,
+            vol_size_factor=r.vol_size_factor,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

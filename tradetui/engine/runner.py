@@ -89,7 +89,7 @@ async def run_paced(
     inbox: asyncio.Queue[Command],
     speed: float | None,
     done: Callable[[], bool],
-    on_refused: Callable[[Command, str], None] | None = None,
+    on_done: Callable[[Command, bool, str], None] | None = None,
 ) -> None:
     """Run until ``done()``; ``speed`` None = as fast as possible, else × wall clock.
 
@@ -103,10 +103,13 @@ async def run_paced(
 
     def apply(cmd: Command) -> None:
         try:
-            engine.control(cmd)
+            result = engine.control(cmd)
         except CommandRefusedError as exc:
-            if on_refused is not None:
-                on_refused(cmd, str(exc))
+            if on_done is not None:
+                on_done(cmd, False, str(exc))
+        else:
+            if on_done is not None:
+                on_done(cmd, True, result)
 
     while not done():
         while not inbox.empty():

@@ -22,9 +22,12 @@ from tradetui.core.clock import Clock
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import (
     AccountEvent,
+    AccountSnapshot,
+    CancelOrder,
     CancelRejected,
     Fill,
     MarketEvent,
+    OpenOrderInfo,
     OrderAccepted,
     OrderCancelled,
     OrderIntent,
@@ -144,6 +147,10 @@ class SimVenue:
         """Signed position in lots at the exchange."""
         return self._engine.position_lots
 
+    def queue_ahead(self) -> dict[str, float]:
+        """Estimated lots ahead of each of our resting orders in its price level's queue."""
+        return {cid: o.queue_ahead_lots for cid, o in self._engine.open_orders.items()}
+
     @property
     def open_order_count(self) -> int:
         """Orders resting at the exchange."""
@@ -208,9 +215,24 @@ class SimVenue:
                 reduce_only=intent.reduce_only,
                 t_ns=exch_ns,
             )
-        else:
+        elif isinstance(intent, CancelOrder):
             events = self._engine.cancel(intent.client_id, exch_ns)
+        else:
+            events = [self._account_snapshot(exch_ns)]
         self._report(events, exch_ns)
+
+    def _account_snapshot(self, exch_ns: int) -> AccountSnapshot:
+        return AccountSnapshot(
+            exch_ns=exch_ns,
+            local_ns=exch_ns,
+            position_lots=self._engine.position_lots,
+            open_orders=tuple(
+                OpenOrderInfo(
+                    client_id=cid, side=o.side, price_ticks=o.price_ticks, leaves_lots=o.leaves_lots
+                )
+                for cid, o in self._engine.open_orders.items()
+            ),
+        )
 
     def _report(self, events: list[AccountEvent], exch_ns: int) -> None:
         deliver_ns = exch_ns + self._ack_ns

@@ -1,0 +1,111 @@
+"""Replay decode rate and backtest throughput on a recorded file (prints one JSON object).
+
+Decoding is measured two ways: typed decoding alone (msgspec Structs, prices still strings)
+and the full first run (lines → exact ticks/lots → sequenced book → MarketEvents). The
+backtest runs the AS strategy (decision every 100 ms) with queue-aware fills from the cached
+decoded form. "Events" counts each level change of a snapshot or diff, each trade and each
+best bid/offer.
+
+    python bench/replay_throughput.py [FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from tradetui.backtest.run import count_events, run_backtest
+from tradetui.config import Settings
+from tradetui.market import decode
+from tradetui.market.cache import load_events
+from tradetui.market.files import ReplayReport, infer_instrument, read_lines
+from tradetui.market.replay import replay_events
+
+DEFAULT = (
+    Path(__file__).resolve().parents[1]
+    / ".."
+    / "shared"
+    / "data"
+    / "binance-usdm"
+    / ("btcusdt_20240808.gz")
+)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("file", nargs="?", type=Path, default=DEFAULT)
+    args = ap.parse_args()
+    paths = [args.file]
+    inst = infer_instrument(paths)
+
+    lines = list(read_lines(args.file, lambda _n, _m: None))
+    decoders: dict[str, msgspec.json.Decoder[Any]] = {
+        "depth": decode.DEPTH,
+        "bookTicker": decode.BOOK_TICKER,
+        "trade": decode.TRADE,
+    }
+    t = time.perf_counter()
+    n_depth = 0
+    for line in lines:
+        body = line[line.find(b" ") + 1 :]
+        name = decode.stream_name(body)
+        if name is not None:
+            kind = decode.stream_kind(name)
+            decoders[kind].decode(body)
+            n_depth += kind == "depth"
+    typed_s = time.perf_counter() - t
+    t = time.perf_counter()
+    depth = [line for line in lines if b"@depth" in line[:80]]
+    for line in depth:
+        decode.DEPTH.decode(line[line.find(b" ") + 1 :])
+    depth_s = time.perf_counter() - t
+
+    t = time.perf_counter()
+    events = list(replay_events(paths, inst, ReplayReport()))
+    full_s = time.perf_counter() - t
+    n_events = sum(count_events(ev) for ev in events)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["TRADETUI_CACHE_DIR"] = tmp
+        load_events(paths, inst)
+        t = time.perf_counter()
+        cached, _report, hit = load_events(paths, inst)
+        cache_s = time.perf_counter() - t
+    assert hit
+
+    gc.collect()
+    result = run_backtest(Settings(), inst, cached)
+    print(
+        json.dumps(
+            {
+                "bench": "replay_throughput",
+                "file": str(args.file.name),
+                "lines": len(lines),
+                "messages": len(events),
+                "events": n_events,
+                "typed_decode_messages_per_s": round(len(lines) / typed_s),
+                "typed_decode_depth_messages_per_s": round(len(depth) / depth_s),
+                "first_run_decode_messages_per_s": round(len(lines) / full_s),
+                "first_run_decode_events_per_s": round(n_events / full_s),
+                "cache_load_s": round(cache_s, 3),
+                "backtest_events_per_s": round(result.events / result.run_s),
+                "backtest_messages_per_s": round(result.messages / result.run_s),
+                "backtest_run_s": round(result.run_s, 3),
+                "fills": result.engine.fills,
+                "orders_placed": result.engine.orders_placed,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

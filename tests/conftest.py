@@ -1,0 +1,26 @@
+"""Keep every test (and the subprocesses it starts) out of the user's real directories."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    root = tmp_path_factory.mktemp("xdg")
+    names = ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR")
+    saved = {n: os.environ.get(n) for n in names}
+    for n in names:
+        d = Path(root, n.lower())
+        d.mkdir(mode=0o700)
+        os.environ[n] = str(d)
+    yield
+    for n, v in saved.items():
+        if v is None:
+            os.environ.pop(n, None)
+        else:
+            os.environ[n] = v

@@ -1,0 +1,118 @@
+"""The database file: created ours, refused (untouched) when it is not, migrated forward."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tradetui.store.paths import default_db_path
+from tradetui.store.schema import (
+    APPLICATION_ID,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    StoreError,
+    open_db,
+    open_readonly,
+)
+
+
+def test_new_database_is_wal_with_our_id_and_version(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "paper.db"
+    conn = open_db(path, "paper")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"sessions", "orders", "order_events", "fills", "marks", "snapshots", "events"} <= tables
+    conn.close()
+
+
+def _open(path: Path, mode: str | None) -> sqlite3.Connection:
+    """Open for writing in ``mode``, or for queries when ``mode`` is None."""
+    return open_db(path, mode) if mode is not None else open_readonly(path)
+
+
+def _other_app_db(path: Path) -> None:
+    c = sqlite3.connect(path)
+    c.execute("CREATE TABLE notes (x TEXT)")
+    c.commit()
+    c.close()
+
+
+def _newer_schema_db(path: Path) -> None:
+    open_db(path, "paper").close()
+    c = sqlite3.connect(path)
+    c.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    c.close()
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (lambda p: p.write_bytes(b""), "empty file"),
+        (lambda p: p.write_bytes(os.urandom(4096)), "not an SQLite database"),
+        (_other_app_db, "another application"),
+        (_newer_schema_db, "newer than this tradetui knows"),
+    ],
+)
+@pytest.mark.parametrize("opener", ["write", "read"])
+def test_bad_file_is_refused_and_left_untouched(
+    tmp_path: Path, make: object, needle: str, opener: str
+) -> None:
+    path = tmp_path / "x.db"
+    make(path)  # type: ignore[operator]
+    before = path.read_bytes()
+    siblings = sorted(p.name for p in tmp_path.iterdir())
+    mode = "paper" if opener == "write" else None
+    with pytest.raises(StoreError, match=needle) as info:
+        _open(path, mode)
+    assert "\n" not in str(info.value)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == siblings
+
+
+def test_corrupt_pages_behind_a_valid_header_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    conn = open_db(path, "paper")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    data = bytearray(path.read_bytes())
+    data[4096:] = os.urandom(len(data) - 4096)
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="corrupt"):
+        open_db(path, "paper")
+
+
+def test_paper_and_live_never_share_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    open_db(path, "paper").close()
+    with pytest.raises(StoreError, match="holds paper sessions, not live"):
+        open_db(path, "live")
+
+
+def test_older_schema_is_migrated_forward(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    open_db(path, "paper").close()
+    extra = (*MIGRATIONS, "ALTER TABLE fills ADD COLUMN note TEXT;")
+    conn = open_db(path, "paper", migrations=extra)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    cols = {r[1] for r in conn.execute("PRAGMA table_info(fills)")}
+    assert "note" in cols
+    conn.close()
+
+
+def test_default_paths_differ_per_mode(tmp_path: Path) -> None:
+    paper = default_db_path("paper", str(tmp_path))
+    live = default_db_path("live", str(tmp_path))
+    assert paper != live
+    assert paper.parent == live.parent == tmp_path
+
+
+def test_missing_file_is_not_created_by_queries(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no such database"):
+        open_readonly(tmp_path / "none.db")
+    assert not (tmp_path / "none.db").exists()

@@ -1,0 +1,304 @@
+"""Pilot tests: every key action and state transition of the console on a seeded session."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import Input, Label
+
+from tradetui.engine.engine import Command, CommandKind
+from tradetui.engine.events import EngineState
+from tradetui.host import EngineHost
+from tradetui.tui.app import TradeApp, make_app
+from tradetui.tui.screens.confirm import ConfirmScreen
+from tradetui.tui.screens.help import HelpScreen
+from tradetui.tui.screens.params import ParamsScreen
+from tradetui.tui.widgets.log import LogPane
+from tradetui.tui.widgets.status import Mode, StatusBar
+
+MakeHost = Callable[..., EngineHost]
+WaitFor = Callable[[Pilot[None], Callable[[], bool]], Awaitable[bool]]
+FULL = (120, 35)
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand (seconds)."""
+
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def app_for(host: EngineHost, **options: Any) -> TradeApp:
+    return make_app(host, **options)
+
+
+def top(app: TradeApp) -> Screen[Any]:
+    """The screen on top now (a call, so type narrowing from an earlier check does not stick)."""
+    return app.screen
+
+
+async def test_s_starts_a_stopped_engine(make_host: MakeHost, wait_for: WaitFor) -> None:
+    app = app_for(make_host(started=False))
+    async with app.run_test(size=FULL) as pilot:
+        assert app.engine.state is EngineState.STOPPED
+        await pilot.press("s")
+        assert await wait_for(pilot, lambda: app.engine.state is EngineState.RUNNING)
+        assert await wait_for(pilot, lambda: app.engine.orders_placed > 0)
+
+
+async def test_x_stops_and_cancels_every_order(make_host: MakeHost, wait_for: WaitFor) -> None:
+    app = app_for(make_host(seconds=20))
+    async with app.run_test(size=FULL) as pilot:
+        assert app.engine.orders
+        await pilot.press("x")
+        assert await wait_for(pilot, lambda: app.engine.state is EngineState.STOPPED)
+        assert not app.engine.orders
+
+
+async def test_f_asks_then_flattens_to_a_flat_position(
+    make_host: MakeHost, wait_for: WaitFor
+) -> None:
+    app = app_for(make_host(seconds=20))
+    async with app.run_test(size=FULL) as pilot:
+        assert app.engine.ledger.position_lots != 0
+        await pilot.press("f")
+        assert isinstance(top(app), ConfirmScreen)
+        await pilot.press("y")
+        assert await wait_for(pilot, lambda: app.engine.state is EngineState.STOPPED)
+        assert app.engine.ledger.position_lots == 0
+        assert not app.engine.orders
+
+
+async def test_flatten_declined_changes_nothing(make_host: MakeHost, wait_for: WaitFor) -> None:
+    app = app_for(make_host(seconds=20))
+    async with app.run_test(size=FULL) as pilot:
+        await pilot.press("f")
+        await pilot.press("n")
+        assert not isinstance(top(app), ConfirmScreen)
+        await pilot.pause(0.05)
+        assert app.engine.state is EngineState.RUNNING
+        assert app.host.inbox.empty()
+
+
+async def test_k_once_only_arms_the_kill_switch(make_host: MakeHost, wait_for: WaitFor) -> None:
+    clock = FakeClock()
+    app = app_for(make_host(seconds=20), monotonic=clock)
+    async with app.run_test(size=FULL) as pilot:
+        await pilot.press("k")
+        clock.t += 2.5
+        await pilot.press("k")
+        await pilot.pause(0.05)
+        assert app.engine.state is EngineState.RUNNING
+
+
+async def test_k_twice_halts_and_cancels(make_host: MakeHost, wait_for: WaitFor) -> None:
+    clock = FakeClock()
+    app = app_for(make_host(seconds=20), monotonic=clock)
+    async with app.run_test(size=FULL) as pilot:
+        await pilot.press("k")
+        clock.t += 0.5
+        await pilot.press("k")
+        assert await wait_for(pilot, lambda: app.engine.state is EngineState.HALTED)
+        assert await wait_for(pilot, lambda: not app.engine.orders)
+        assert "kill switch" in app.engine.halt_reason
+
+
+async def test_start_after_halt_needs_confirmation(make_host: MakeHost, wait_for: WaitFor) -> None:
+    clock = FakeClock()
+    app = app_for(make_host(seconds=20), monotonic=clock)
+    async with app.run_test(size=FULL) as pilot:
+        await pilot.press("k", "k")
+        assert await wait_for(pilot, lambda: app.engine.state is EngineState.HALTED)
+        await pilot.press("s")
+        assert isinstance(top(app), ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause(0.05)
+        assert app.engine.state is EngineState.HALTED
+        await pilot.press("s", "y")
+        assert await wait_for(pilot, lambda: app.engine.state is EngineState.RUNNING)
+
+
+async def test_valid_parameter_edit_applies_live(make_host: MakeHost, wait_for: WaitFor) -> None:
+    app = app_for(make_host(seconds=5))
+    async with app.run_test(size=FULL) as pilot:
+        await pilot.press("p")
+        assert isinstance(top(app), ParamsScreen)
+        top(app).query_one("#param-strategy-gamma", Input).value = "0.05"
+        await pilot.press("ctrl+s")
+        assert not isinstance(top(app), ParamsScreen)
+        assert await wait_for(pilot, lambda: app.engine.settings.strategy.gamma == 0.05)
+
+
+async def test_invalid_parameter_shows_inline_error_and_applies_nothing(
+    make_host: MakeHost, wait_for: WaitFor
+) -> None:
+    app = app_for(make_host(seconds=5))
+    async with app.run_test(size=FULL) as pilot:
+        before = app.engine.settings
+        await pilot.press("p")
+        screen = app.screen
+        assert isinstance(screen, ParamsScreen)
+        screen.query_one("#param-strategy-gamma", Input).value = "0.05"
+        screen.query_one("#param-strategy-min_spread_ticks", Input).value = "-3"
+        await pilot.press("ctrl+s")
+        assert app.screen is screen
+        error = screen.query_one("#params-error", Label)
+        assert error.display
+        assert "strategy.min_spread_ticks" in str(error.render())
+        await pilot.press("escape")
+        await pilot.pause(0.05)
+        assert app.engine.settings is before
+        assert app.host.inbox.empty()
+
+
+async def test_symbol_is_locked_while_running(make_host: MakeHost) -> None:
+    app = app_for(make_host(seconds=5))
+    async with app.run_test(size=FULL) as pilot:
+        await pilot.press("p")
+        assert app.screen.query_one("#param-venue-symbol", Input).disabled
+
+
+async def test_symbol_is_editable_when_stopped(make_host: MakeHost) -> None:
+    app = app_for(make_host(started=False))
+    async with app.run_test(size=FULL) as pilot:
+        await pilot.press("p")
+        assert not app.screen.query_one("#param-venue-symbol", Input).disabled
+
+
+async def test_q_when_stopped_quits_at_once(make_host: MakeHost) -> None:
+    app = app_for(make_host(started=False))
+    async with app.run_test(size=FULL) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_q_when_running_asks_and_cancel_keeps_trading(make_host: MakeHost) -> None:
+    app = app_for(make_host(seconds=5))
+    async with app.run_test(size=FULL) as pilot:
+        await pilot.press("q")
+        assert isinstance(top(app), ConfirmScreen)
+        await pilot.press("n")
+        assert app.is_running
+        assert app.engine.state is EngineState.RUNNING
+
+
+async def test_q_when_running_and_confirmed_quits(make_host: MakeHost) -> None:
+    app = app_for(make_host(seconds=5))
+    async with app.run_test(size=FULL) as pilot:
+        await pilot.press("q", "y")
+        await pilot.pause()
+    assert app.return_code == 0
+    await app.engine_stopped()
+    await app.host.wind_down(flatten=False)
+    assert app.engine.state is EngineState.STOPPED
+    assert not app.engine.orders
+
+
+async def test_question_mark_shows_help_and_escape_closes(make_host: MakeHost) -> None:
+    app = app_for(make_host(started=False), live=False)
+    async with app.run_test(size=FULL) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(top(app), HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(top(app), HelpScreen)
+
+
+async def test_slash_searches_the_log(make_host: MakeHost, wait_for: WaitFor) -> None:
+    app = app_for(make_host(started=False), live=False)
+    async with app.run_test(size=FULL) as pilot:
+        logger = app.log_handler
+        logging.getLogger("tradetui.test").info("alpha order placed")
+        logging.getLogger("tradetui.test").info("beta order cancelled")
+        app.refresh_view()
+        pane = app.query_one(LogPane)
+        await pilot.press("slash")
+        search = pane.query_one("#log-search", Input)
+        assert search.has_focus
+        await pilot.press(*"beta")
+        assert pane.needle == "beta"
+        assert [ln.message for ln in logger.history if ln.matches(pane.min_level, pane.needle)] == [
+            "beta order cancelled"
+        ]
+        await pilot.press("enter")
+        assert not search.display
+        await pilot.press("escape")
+        assert pane.needle == ""
+
+
+async def test_l_cycles_the_log_level(make_host: MakeHost) -> None:
+    app = app_for(make_host(started=False), live=False)
+    async with app.run_test(size=FULL) as pilot:
+        pane = app.query_one(LogPane)
+        assert pane.min_level == 20
+        await pilot.press("l")
+        assert pane.min_level == 30
+        assert "WARNING" in str(pane.border_title)
+
+
+async def test_too_small_terminal_shows_a_message_and_recovers(make_host: MakeHost) -> None:
+    app = app_for(make_host(seconds=2), live=False)
+    async with app.run_test(size=FULL) as pilot:
+        await pilot.resize_terminal(60, 20)
+        await pilot.pause()
+        assert app.screen.has_class("-too-small")
+        assert not app.query_one("#main").display or app.query_one("#main").region.area == 0
+        assert app.query_one("#too-small").region.area > 0
+        await pilot.resize_terminal(*FULL)
+        await pilot.pause()
+        assert not app.screen.has_class("-too-small")
+        assert app.query_one("#book").region.area > 0
+
+
+async def test_every_pane_is_visible_at_120x35(make_host: MakeHost) -> None:
+    app = app_for(make_host(seconds=2), live=False)
+    async with app.run_test(size=FULL) as pilot:
+        await pilot.pause()
+        for pane in ("#status", "#book", "#quotes", "#position", "#pnl", "#strategy", "#chart"):
+            assert app.query_one(pane).region.area > 0, pane
+        assert app.query_one("#log").region.area > 0
+
+
+async def test_80x24_shows_the_reduced_layout(make_host: MakeHost) -> None:
+    app = app_for(make_host(seconds=2), live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.screen.has_class("-compact")
+        for pane in ("#status", "#book", "#quotes", "#position", "#pnl"):
+            assert app.query_one(pane).region.area > 0, pane
+        assert app.query_one("#strategy").region.area == 0
+
+
+async def test_live_mode_is_spelled_out_in_the_status_bar(make_host: MakeHost) -> None:
+    app = app_for(make_host(seconds=2), live=False, mode=Mode.LIVE)
+    async with app.run_test(size=FULL) as pilot:
+        await pilot.pause()
+        text = str(app.query_one(StatusBar).render())
+        assert "LIVE" in text
+        assert "REAL MONEY" in text
+        assert "PAPER" not in text
+
+
+async def test_command_palette_offers_every_action(make_host: MakeHost) -> None:
+    app = app_for(make_host(started=False), live=False)
+    async with app.run_test(size=FULL):
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+    for title in ("Start quoting", "Stop", "Flatten", "Halt (kill switch)", "Parameters"):
+        assert title in titles
+
+
+async def test_refused_command_is_reported(make_host: MakeHost, wait_for: WaitFor) -> None:
+    app = app_for(make_host(seconds=5))
+    async with app.run_test(size=FULL) as pilot:
+        app.engine.control(Command(CommandKind.HALT, reason="test"))
+        app.send(Command(CommandKind.START))
+        assert await wait_for(pilot, lambda: bool(app.refusals))
+        assert "halted" in app.refusals[0]
+        assert app.engine.state is EngineState.HALTED

@@ -1,0 +1,119 @@
+"""The backtest report: the session summary plus markouts and the inventory path.
+
+Markout of a fill at horizon h: ``side × (mid(t + h) − fill price)`` in quote currency per
+base unit, where t is the fill's exchange time and mid is the replayed mid at or before
+t + h. Reported per horizon as the total over fills (quote) and the volume-weighted mean in
+basis points of fill notional; fills whose horizon runs past the data are left out.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import Any
+
+from tradetui.backtest.run import BacktestResult
+from tradetui.engine.summary import session_summary
+from tradetui.market.files import ReplayReport
+
+MARKOUT_HORIZONS_S = (1, 5, 30)
+# Points kept in the JSON inventory path (evenly spaced fills, plus the last).
+_PATH_POINTS = 200
+_NS_PER_S = 1_000_000_000
+
+
+def markouts(result: BacktestResult) -> dict[str, dict[str, float | int]]:
+    """Per horizon ("1s", ...): fills counted, total markout (quote), mean (bps of notional)."""
+    inst = result.engine.instrument
+    times, mids = result.mids.t_ns, result.mids.mid_ticks
+    last_t = times[-1] if times else 0
+    out: dict[str, dict[str, float | int]] = {}
+    for h in MARKOUT_HORIZONS_S:
+        h_ns = h * _NS_PER_S
+        n = 0
+        total_ticklots = 0.0
+        notional_ticklots = 0.0
+        for fr in result.fills:
+            f = fr.fill
+            t = f.exch_ns + h_ns
+            if t > last_t:
+                continue
+            i = bisect_right(times, t) - 1
+            if i < 0:
+                continue
+            n += 1
+            total_ticklots += int(f.side) * (mids[i] - f.price_ticks) * f.qty_lots
+            notional_ticklots += f.price_ticks * f.qty_lots
+        unit = inst.tick * inst.lot
+        out[f"{h}s"] = {
+            "fills": n,
+            "total_quote": total_ticklots * unit,
+            "mean_bps": total_ticklots / notional_ticklots * 1e4 if notional_ticklots else 0.0,
+        }
+    return out
+
+
+def inventory_path(result: BacktestResult) -> dict[str, Any]:
+    """Position (base units) after fills: extremes, final value and a thinned path."""
+    inst = result.engine.instrument
+    pts = [(fr.fill.exch_ns, fr.position_lots) for fr in result.fills]
+    if not pts:
+        return {"min_base": 0.0, "max_base": 0.0, "final_base": 0.0, "path": []}
+    step = max(1, len(pts) // _PATH_POINTS)
+    kept = pts[::step]
+    if kept[-1] != pts[-1]:
+        kept.append(pts[-1])
+    lots = [p for _, p in pts]
+    return {
+        "min_base": float(inst.qty(min(lots))),
+        "max_base": float(inst.qty(max(lots))),
+        "final_base": float(inst.qty(lots[-1])),
+        "path": [
+            [round((t - result.start_ns) / _NS_PER_S, 3), float(inst.qty(p))] for t, p in kept
+        ],
+    }
+
+
+def build_report(result: BacktestResult, data: ReplayReport, cached: bool) -> dict[str, Any]:
+    """Everything a user or a script reads after a backtest (JSON-ready)."""
+    duration_s = (result.end_ns - result.start_ns) / _NS_PER_S
+    summary = session_summary(result.engine, duration_s)
+    summary.update(
+        {
+            "data": {
+                "messages": data.messages,
+                "gaps": data.gaps,
+                "crossed": data.crossed,
+                "issues": data.issue_count,
+                "first_issues": [str(i) for i in data.issues[:5]],
+                "decoded_from_cache": cached,
+            },
+            "events": result.events,
+            "messages": result.messages,
+            "run_s": round(result.run_s, 3),
+            "events_per_s": round(result.events / result.run_s) if result.run_s else 0,
+            "markouts": markouts(result),
+            "inventory": inventory_path(result),
+        }
+    )
+    return summary
+
+
+def format_report(r: dict[str, Any]) -> str:
+    """The human-readable tail added under the session summary."""
+    lines = [
+        f"data          {r['messages']:,} messages, {r['events']:,} events, "
+        f"{r['data']['gaps']} gaps, {r['data']['issues']} issues"
+        + (" (decoded form from cache)" if r["data"]["decoded_from_cache"] else ""),
+        f"speed         {r['events_per_s']:,} events/s ({r['run_s']:.2f} s)",
+    ]
+    for h, m in r["markouts"].items():
+        lines.append(
+            f"markout {h:<5} {m['mean_bps']:+.3f} bps  ({m['total_quote']:+,.4f} quote "
+            f"over {m['fills']} fills)"
+        )
+    inv = r["inventory"]
+    lines.append(
+        f"inventory     min {inv['min_base']:+.6f}  max {inv['max_base']:+.6f}  "
+        f"final {inv['final_base']:+.6f}"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,134 @@
+"""``tradetui data check`` and ``tradetui backtest``: recorded markets from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+FilesArg = Annotated[
+    list[Path], typer.Argument(help="Recorded files (capture, Binance or tardis CSV).")
+]
+VenueOpt = Annotated[
+    str | None, typer.Option("--venue", help="usdm or spot (default: from the files).")
+]
+SymbolOpt = Annotated[
+    str | None, typer.Option("--symbol", help="e.g. BTCUSDT (default: from the files).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _instrument(files: list[Path], venue: str | None, symbol: str | None) -> Any:
+    from tradetui.market.files import ReplayError, infer_instrument
+
+    for f in files:
+        if not f.is_file():
+            _fail(f"{f}: no such file")
+    try:
+        return infer_instrument(files, venue, symbol)
+    except ReplayError as exc:
+        _fail(str(exc))
+
+
+def data_check(
+    files: FilesArg, venue: VenueOpt = None, symbol: SymbolOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Rebuild the book from FILES and compare it with the exchange's bookTicker stream."""
+    from tradetui.market.check import check_files
+    from tradetui.market.files import ReplayError
+
+    inst = _instrument(files, venue, symbol)
+    try:
+        r = check_files(files, inst)
+    except ReplayError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(r, indent=2))
+        return
+    a = r["bbo_agreement"]
+    frac = "n/a" if a["agree_fraction"] is None else f"{a['agree_fraction']:.2%}"
+    typer.echo(f"{inst.symbol} ({r['kind']}), {r['time_span']['seconds']:.1f} s of exchange time")
+    typer.echo("messages      " + ", ".join(f"{k} {v:,}" for k, v in r["messages"].items()))
+    typer.echo(
+        f"book          {r['snapshots']} snapshot(s), {r['gaps']} gap(s), {r['crossed']} crossed"
+    )
+    typer.echo(
+        f"bookTicker    {frac} agree ({a['agree']:,} of {a['comparable']:,} comparable, "
+        f"{a['book_tickers']:,} in all)"
+    )
+    for d in a["first_disagreements"]:
+        typer.echo(f"  id {d['update_id']}: ours {d['ours']} vs {d['bookTicker']}")
+    for issue in r["first_issues"]:
+        typer.echo(f"issue         {issue}")
+
+
+def backtest(
+    files: FilesArg,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML config.")] = None,
+    latency_ms: Annotated[
+        float | None, typer.Option("--latency-ms", help="One-way order latency, ms (all legs).")
+    ] = None,
+    venue: VenueOpt = None,
+    symbol: SymbolOpt = None,
+    as_json: JsonOpt = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Decode afresh.")] = False,
+) -> None:
+    """Trade FILES with the configured strategy on the virtual clock; print a report."""
+    from tradetui.backtest.report import build_report, format_report
+    from tradetui.backtest.run import backtest_settings, run_backtest
+    from tradetui.config import ConfigError, load_settings
+    from tradetui.engine.summary import format_summary
+    from tradetui.market.cache import load_events
+    from tradetui.market.files import ReplayError
+
+    try:
+        settings = backtest_settings(load_settings(config), latency_ms)
+    except ConfigError as exc:
+        _fail(str(exc))
+    inst = _instrument(files, venue, symbol)
+    try:
+        events, data, cached = load_events(files, inst, use_cache=not no_cache)
+    except ReplayError as exc:
+        _fail(str(exc))
+    if not events:
+        _fail("no market events in " + ", ".join(map(str, files)))
+    if as_json:
+        result = run_backtest(settings, inst, events)
+    else:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn("backtest"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            transient=True,
+        ) as bar:
+            task = bar.add_task("run", total=1.0)
+            result = run_backtest(
+                settings,
+                inst,
+                events,
+                progress=lambda done, total: bar.update(task, completed=done / max(total, 1)),
+            )
+    r = build_report(result, data, cached)
+    if as_json:
+        typer.echo(json.dumps(r, indent=2))
+    else:
+        typer.echo(format_summary(r))
+        typer.echo(format_report(r))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``data check`` and ``backtest`` to ``app``."""
+    data_app = typer.Typer(help="Inspect recorded market data.")
+    data_app.command("check")(data_check)
+    app.add_typer(data_app, name="data")
+    app.command("backtest")(backtest)

@@ -1,0 +1,163 @@
+"""Local control socket: lets `tradetui halt|stop|flatten|start|status` reach a running
+headless instance.
+
+A Unix socket (mode 0600, so only the same user can command the bot) in the user runtime
+directory, one per mode. Requests and answers are one JSON object per line. Commands enter the
+engine through the host's inbox like any other surface's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from tradetui.engine.engine import Command, CommandKind
+from tradetui.host import EngineHost
+
+_COMMANDS = {
+    "start": CommandKind.START,
+    "stop": CommandKind.STOP,
+    "flatten": CommandKind.FLATTEN,
+    "halt": CommandKind.HALT,
+}
+_MAX_REQUEST_BYTES = 4096
+
+
+class ControlError(Exception):
+    """A control-channel problem a user can fix; the message names it and the fix."""
+
+
+def default_socket_path(mode: str = "paper") -> Path:
+    """Where a ``mode`` instance listens unless engine.control_socket says otherwise."""
+    from platformdirs import user_runtime_path
+
+    return user_runtime_path("tradetui") / f"{mode}.sock"
+
+
+def socket_path(configured: str, mode: str = "paper") -> Path:
+    """engine.control_socket when set, else the per-mode default."""
+    return Path(configured).expanduser() if configured else default_socket_path(mode)
+
+
+@contextlib.asynccontextmanager
+async def control_server(host: EngineHost, path: Path) -> AsyncIterator[ControlServer]:
+    """Serve the control socket for the duration of a block; the socket file is removed after."""
+    server = ControlServer(host, path)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+def _status(host: EngineHost) -> dict[str, Any]:
+    e = host.engine
+    pnl = e.pnl()
+    return {
+        "state": str(e.state),
+        "halt_reason": e.halt_reason,
+        "risk": e.risk_status,
+        "position_base": pnl.position_base,
+        "pnl_total": pnl.total,
+        "open_orders": len(e.orders),
+        "fills": e.fills,
+    }
+
+
+class ControlServer:
+    """Serves control requests for one host until closed."""
+
+    def __init__(self, host: EngineHost, path: Path) -> None:
+        self.host = host
+        self.path = path
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> None:
+        """Listen; refuses when another live instance already owns the socket."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.path.exists():
+            if _alive(self.path):
+                raise ControlError(
+                    f"another tradetui is running with control socket {self.path}; stop it "
+                    "first or set engine.control_socket to another path"
+                )
+            self.path.unlink()  # left behind by a crashed run
+        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path))
+        os.chmod(self.path, 0o600)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await asyncio.wait_for(reader.readline(), 5.0)
+            answer = await self._answer(line)
+        except (TimeoutError, ConnectionError) as exc:
+            answer = {"ok": False, "message": f"bad request: {exc or type(exc).__name__}"}
+        writer.write(json.dumps(answer).encode() + b"\n")
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+    async def _answer(self, line: bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(line[:_MAX_REQUEST_BYTES])
+            name = str(request["command"])
+        except (ValueError, KeyError, TypeError):
+            return {"ok": False, "message": 'expected one JSON line like {"command": "status"}'}
+        if name == "status":
+            return {"ok": True, "message": "status", **_status(self.host)}
+        kind = _COMMANDS.get(name)
+        if kind is None:
+            known = ", ".join(["status", *_COMMANDS])
+            return {"ok": False, "message": f"unknown command {name!r}; known: {known}"}
+        reason = str(request.get("reason") or f"{name} from the control socket")
+        cmd = Command(kind, reason=reason, confirm=bool(request.get("confirm", False)))
+        ok, message = await self.host.request(cmd)
+        return {"ok": ok, "message": message, **_status(self.host)}
+
+
+def _alive(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(1.0)
+        try:
+            s.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def send_request(path: Path, request: dict[str, Any], timeout_s: float = 10.0) -> dict[str, Any]:
+    """Send one request to a running instance and return its answer (blocking)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout_s)
+        try:
+            s.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise ControlError(
+                f"no running tradetui at {path}; start one with `tradetui run --headless` "
+                "or pass --socket"
+            ) from None
+        s.sendall(json.dumps(request).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    try:
+        answer: dict[str, Any] = json.loads(data)
+    except ValueError:
+        raise ControlError(f"{path}: the running instance sent no valid answer") from None
+    return answer

@@ -1,0 +1,198 @@
+"""Typed decoding of Binance websocket/REST messages and exact decimal → tick/lot conversion.
+
+Messages decode straight into msgspec Structs (unknown fields ignored). Prices and sizes stay
+strings until ``Grid`` turns them into integer ticks or lots with string arithmetic: no float
+ever touches a price, and a value off the grid is an error, not a rounding.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import msgspec
+
+# Decimal-string pairs as Binance sends them: [price, qty].
+RawLevel = tuple[str, str]
+
+# Converted strings are cached (prices and sizes repeat); the cache is dropped when it grows
+# past this many entries so memory stays bounded on long files.
+_CACHE_MAX = 500_000
+
+
+class OffGridError(ValueError):
+    """A decimal string that is not a whole number of grid steps."""
+
+
+class Grid:
+    """Exact conversion of decimal strings to whole steps of ``step`` (a tick or a lot)."""
+
+    __slots__ = ("_cache", "_digits", "_step", "_units")
+
+    def __init__(self, step: Decimal) -> None:
+        if step <= 0:
+            raise ValueError(f"grid step must be positive (got {step})")
+        exponent = step.normalize().as_tuple().exponent
+        assert isinstance(exponent, int)
+        self._digits = max(0, -exponent)
+        # The step in units of 10**-digits: 0.1 → 1 (digits 1), 0.25 → 25 (digits 2).
+        self._units = int(step.scaleb(self._digits))
+        self._step = step
+        self._cache: dict[str, int] = {}
+
+    def steps(self, text: str) -> int:
+        """Whole steps in ``text`` (e.g. "61800.20" → 618002 for 0.1); raises OffGridError."""
+        n = self._cache.get(text)
+        if n is None:
+            n = self._convert(text)
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            self._cache[text] = n
+        return n
+
+    def levels(self, prices: Grid, raw: list[RawLevel]) -> tuple[tuple[int, int], ...]:
+        """(price_ticks, qty_lots) pairs: ``prices`` converts the price, this grid the size."""
+        p_cache, q_cache = prices._cache, self._cache
+        out: list[tuple[int, int]] = []
+        for p, q in raw:
+            pt = p_cache.get(p)
+            if pt is None:
+                pt = prices.steps(p)
+            ql = q_cache.get(q)
+            if ql is None:
+                ql = self.steps(q)
+            out.append((pt, ql))
+        return tuple(out)
+
+    def _convert(self, text: str) -> int:
+        whole, _, frac = text.partition(".")
+        negative = whole.startswith("-")
+        body = whole.lstrip("-+")
+        frac = frac.rstrip("0")
+        digits = self._digits
+        if (
+            len(frac) > digits
+            or not (body or frac)
+            or (body and not body.isdigit())
+            or (frac and not frac.isdigit())
+        ):
+            return self._convert_decimal(text)
+        n = int((body or "0") + frac.ljust(digits, "0"))
+        q, r = divmod(-n if negative else n, self._units)
+        if r:
+            raise OffGridError(f"{text} is not a multiple of {self._step}")
+        return q
+
+    def _convert_decimal(self, text: str) -> int:
+        """Slow path for exponents and malformed text: exact Decimal arithmetic or an error."""
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise OffGridError(f"{text!r} is not a decimal number") from None
+        if not value.is_finite():
+            raise OffGridError(f"{text!r} is not a finite number")
+        n = value / self._step
+        if n != n.to_integral_value():
+            raise OffGridError(f"{text} is not a multiple of {self._step}")
+        return int(n)
+
+
+# ---- Binance message bodies (``data`` of the combined stream, or the REST snapshot) ----------
+
+
+class DepthMsg(msgspec.Struct, kw_only=True, gc=False):
+    """depthUpdate: ``pu`` (previous final id) is sent by USD-M only; spot chains by ``U``."""
+
+    E: int
+    U: int
+    u: int
+    pu: int | None = None
+    b: list[RawLevel]
+    a: list[RawLevel]
+
+
+class BookTickerMsg(msgspec.Struct, kw_only=True, gc=False):
+    """bookTicker: spot sends no event time ``E``."""
+
+    u: int
+    b: str
+    B: str
+    a: str
+    A: str
+    E: int = 0
+
+
+class TradeMsg(msgspec.Struct, kw_only=True, gc=False):
+    """trade: ``m`` true when the buyer is the maker; USD-M marks non-market prints in ``X``."""
+
+    E: int
+    T: int
+    t: int
+    p: str
+    q: str
+    m: bool
+    X: str = "MARKET"
+
+
+class AggTradeMsg(msgspec.Struct, kw_only=True, gc=False):
+    E: int
+    T: int
+    a: int
+    p: str
+    q: str
+    m: bool
+
+
+class SnapshotMsg(
+    msgspec.Struct, kw_only=True, gc=False, rename={"last_update_id": "lastUpdateId"}
+):
+    """REST depth snapshot: spot sends no ``E``."""
+
+    last_update_id: int
+    bids: list[RawLevel]
+    asks: list[RawLevel]
+    E: int = 0
+
+
+class DepthEnvelope(msgspec.Struct, gc=False):
+    stream: str
+    data: DepthMsg
+
+
+class BookTickerEnvelope(msgspec.Struct, gc=False):
+    stream: str
+    data: BookTickerMsg
+
+
+class TradeEnvelope(msgspec.Struct, gc=False):
+    stream: str
+    data: TradeMsg
+
+
+class AggTradeEnvelope(msgspec.Struct, gc=False):
+    stream: str
+    data: AggTradeMsg
+
+
+DEPTH = msgspec.json.Decoder(DepthEnvelope)
+BOOK_TICKER = msgspec.json.Decoder(BookTickerEnvelope)
+TRADE = msgspec.json.Decoder(TradeEnvelope)
+AGG_TRADE = msgspec.json.Decoder(AggTradeEnvelope)
+SNAPSHOT = msgspec.json.Decoder(SnapshotMsg)
+
+_STREAM_PREFIX = b'{"stream":"'
+
+
+def stream_name(body: bytes) -> str | None:
+    """The combined-stream name (e.g. "btcusdt@depth@0ms") at the head of ``body``, or None."""
+    if not body.startswith(_STREAM_PREFIX):
+        return None
+    end = body.find(b'"', len(_STREAM_PREFIX))
+    if end < 0:
+        return None
+    return body[len(_STREAM_PREFIX) : end].decode("ascii", "replace")
+
+
+def stream_kind(name: str) -> str:
+    """The stream type without symbol or speed: "depth", "bookTicker", "trade", "aggTrade"."""
+    _, _, rest = name.partition("@")
+    return rest.partition("@")[0]

@@ -1,0 +1,1 @@
+"""SQLite persistence: schema and migrations, the write-behind writer, queries and reports."""

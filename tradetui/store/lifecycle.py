@@ -1,0 +1,146 @@
+"""Session start against a database file: lock, replay the journal, find unclean sessions.
+
+Runs synchronously before the engine starts (nothing is trading yet, so blocking is fine).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+from tradetui.store import journal
+from tradetui.store.schema import StoreError, open_db
+
+
+@dataclass(frozen=True, slots=True)
+class SessionMeta:
+    """What a session row records about the run."""
+
+    mode: str
+    venue: str
+    symbol: str
+    quote_asset: str
+    tick_size: str
+    lot_size: str
+    config_digest: str
+    version: str
+    seed: int | None
+    started_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class UncleanSession:
+    """A previous session that never recorded its end (crash, kill -9, power loss)."""
+
+    session_id: int
+    started_ns: int
+    last_seen_ns: int
+    fills: int
+
+
+@dataclass(slots=True)
+class OpenedSession:
+    session_id: int
+    uuid: str
+    unclean: list[UncleanSession]
+    replayed_rows: int
+    lock_fd: int
+
+
+def _lock(path: Path) -> int:
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreError(
+            f"{path}: in use by another tradetui run; stop it or pass another --db"
+        ) from None
+    return fd
+
+
+def unlock(fd: int) -> None:
+    """Release the session lock taken by ``begin_session``."""
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def _close_unclean(conn: sqlite3.Connection) -> list[UncleanSession]:
+    found: list[UncleanSession] = []
+    rows = conn.execute(
+        "SELECT id, started_ns FROM sessions WHERE ended_ns IS NULL ORDER BY id"
+    ).fetchall()
+    for sid, started in rows:
+        last = conn.execute(
+            "SELECT max(t) FROM (SELECT max(local_ns) AS t FROM fills WHERE session_id = ?1 "
+            "UNION ALL SELECT max(ts_ns) FROM marks WHERE session_id = ?1 "
+            "UNION ALL SELECT max(ts_ns) FROM events WHERE session_id = ?1 "
+            "UNION ALL SELECT max(ts_ns) FROM order_events WHERE session_id = ?1)",
+            (sid,),
+        ).fetchone()[0]
+        fills = conn.execute("SELECT count(*) FROM fills WHERE session_id = ?", (sid,)).fetchone()
+        last_ns = int(last) if last is not None else int(started)
+        conn.execute(
+            "UPDATE sessions SET ended_ns = ?, end_state = 'unclean' WHERE id = ?", (last_ns, sid)
+        )
+        found.append(UncleanSession(int(sid), int(started), last_ns, int(fills[0])))
+    return found
+
+
+def begin_session(path: Path, meta: SessionMeta, busy_timeout_ms: int) -> OpenedSession:
+    """Validate and lock the file, replay its journal, close unclean sessions, add ours.
+
+    Raises StoreError with one line when the file is not usable.
+    """
+    conn = open_db(path, meta.mode, busy_timeout_ms=busy_timeout_ms)
+    try:
+        fd = _lock(path)
+        try:
+            try:
+                replayed = journal.replay(conn, journal.journal_path(path))
+            except (msgspec.DecodeError, sqlite3.Error, KeyError) as exc:
+                raise StoreError(
+                    f"{journal.journal_path(path)}: cannot replay unwritten rows ({exc}); "
+                    "move the file aside to start without them"
+                ) from None
+            conn.execute("BEGIN IMMEDIATE")
+            unclean = _close_unclean(conn)
+            sid_uuid = uuid.uuid4().hex
+            cur = conn.execute(
+                "INSERT INTO sessions (uuid, mode, venue, symbol, quote_asset, tick_size, "
+                "lot_size, config_digest, version, seed, started_ns) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    sid_uuid,
+                    meta.mode,
+                    meta.venue,
+                    meta.symbol,
+                    meta.quote_asset,
+                    meta.tick_size,
+                    meta.lot_size,
+                    meta.config_digest,
+                    meta.version,
+                    meta.seed,
+                    meta.started_ns,
+                ),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            unlock(fd)
+            raise
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot start a session ({exc})") from None
+    finally:
+        conn.close()
+    assert cur.lastrowid is not None
+    return OpenedSession(cur.lastrowid, sid_uuid, unclean, replayed, fd)

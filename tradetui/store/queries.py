@@ -1,0 +1,163 @@
+"""Read queries behind ``tradetui sessions``, ``fills`` and ``report`` (synchronous sqlite3).
+
+Prices and sizes come back as exact decimal text built from integer ticks/lots and the
+session's tick and lot size.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from tradetui.core.instrument import Instrument
+from tradetui.core.types import Side
+from tradetui.store.reports import StoredFill, StoredMark, build_report
+from tradetui.store.schema import StoreError
+
+
+def iso_utc(ns: int | None) -> str:
+    """Nanoseconds since the epoch as ISO 8601 UTC with milliseconds ('' for None)."""
+    if ns is None:
+        return ""
+    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds")
+
+
+def list_sessions(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every session, newest first, with its fill count and traded volume (quote)."""
+    rows = conn.execute(
+        "SELECT s.id, s.mode, s.venue, s.symbol, s.started_ns, s.ended_ns, s.end_state, "
+        "s.tick_size, s.lot_size, s.seed, "
+        "(SELECT count(*) FROM fills f WHERE f.session_id = s.id), "
+        "(SELECT coalesce(sum(f.price_ticks * f.qty_lots), 0) FROM fills f "
+        " WHERE f.session_id = s.id) "
+        "FROM sessions s ORDER BY s.id DESC"
+    ).fetchall()
+    out = []
+    for sid, mode, venue, symbol, started, ended, state, tick, lot, seed, n, ticklots in rows:
+        out.append(
+            {
+                "id": sid,
+                "mode": mode,
+                "venue": venue,
+                "symbol": symbol,
+                "seed": seed,
+                "started": iso_utc(started),
+                "ended": iso_utc(ended),
+                "end_state": state if state is not None else "running",
+                "fills": n,
+                "volume_quote": float(Decimal(ticklots) * Decimal(tick) * Decimal(lot)),
+            }
+        )
+    return out
+
+
+def resolve_session(conn: sqlite3.Connection, session_id: int | None) -> int:
+    """The given session id (checked), or the newest one; raises StoreError."""
+    if session_id is None:
+        row = conn.execute("SELECT max(id) FROM sessions").fetchone()
+        if row[0] is None:
+            raise StoreError("no sessions stored yet; run `tradetui run --headless` first")
+        return int(row[0])
+    if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is None:
+        raise StoreError(f"--session {session_id}: no such session; `tradetui sessions` lists them")
+    return session_id
+
+
+def list_fills(
+    conn: sqlite3.Connection, session_id: int | None, since_ns: int | None
+) -> list[dict[str, Any]]:
+    """Fills (all sessions unless one is given) at or after ``since_ns``, oldest first."""
+    where, args = [], []
+    if session_id is not None:
+        where.append("f.session_id = ?")
+        args.append(session_id)
+    if since_ns is not None:
+        where.append("f.local_ns >= ?")
+        args.append(since_ns)
+    sql = (
+        "SELECT f.session_id, f.local_ns, f.exch_ns, f.venue, f.trade_id, f.client_id, f.side, "
+        "f.price_ticks, f.qty_lots, f.fee_quote, f.fee_asset, f.is_maker, f.position_lots, "
+        "s.symbol, s.tick_size, s.lot_size FROM fills f JOIN sessions s ON s.id = f.session_id"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY f.session_id, f.seq"
+    )
+    out = []
+    for r in conn.execute(sql, args):
+        sid, local, exch, venue, trade, cid, side, pt, ql, fee, asset, maker, pos = r[:13]
+        symbol, tick, lot = r[13:]
+        tick_d, lot_d = Decimal(tick), Decimal(lot)
+        out.append(
+            {
+                "session": sid,
+                "time": iso_utc(local),
+                "local_ns": local,
+                "exch_ns": exch,
+                "symbol": symbol,
+                "venue": venue,
+                "trade_id": trade,
+                "client_id": cid,
+                "side": "buy" if side > 0 else "sell",
+                "price": str(pt * tick_d),
+                "qty": str(ql * lot_d),
+                "fee": repr(fee),
+                "fee_asset": asset,
+                "liquidity": "maker" if maker else "taker",
+                "position": str(pos * lot_d),
+            }
+        )
+    return out
+
+
+def session_report(conn: sqlite3.Connection, session_id: int) -> dict[str, Any]:
+    """The report of one stored session (see reports.build_report) plus its identity."""
+    row = conn.execute(
+        "SELECT id, mode, venue, symbol, quote_asset, tick_size, lot_size, started_ns, "
+        "ended_ns, end_state FROM sessions WHERE id = ?",
+        (session_id,),
+    ).fetchone()
+    sid, mode, venue, symbol, quote, tick, lot, started, ended, state = row
+    inst = Instrument(
+        symbol=symbol,
+        base="",
+        quote=quote,
+        tick_size=Decimal(tick),
+        lot_size=Decimal(lot),
+        min_qty=Decimal(lot),
+        min_notional=Decimal(0),
+    )
+    fills = [
+        StoredFill(seq, Side(side), pt, ql, fee, bool(maker), local, mid)
+        for seq, side, pt, ql, fee, maker, local, mid in conn.execute(
+            "SELECT seq, side, price_ticks, qty_lots, fee_quote, is_maker, local_ns, "
+            "mid_half_ticks FROM fills WHERE session_id = ? ORDER BY seq",
+            (sid,),
+        )
+    ]
+    marks = [
+        StoredMark(seq, ts, mid)
+        for seq, ts, mid in conn.execute(
+            "SELECT seq, ts_ns, mid_half_ticks FROM marks WHERE session_id = ? ORDER BY seq",
+            (sid,),
+        )
+    ]
+    report = build_report(inst, fills, marks, started)
+    halts = [
+        detail
+        for (detail,) in conn.execute(
+            "SELECT detail FROM events WHERE session_id = ? AND state = 'halted' ORDER BY seq",
+            (sid,),
+        )
+    ]
+    head = {
+        "session": sid,
+        "mode": mode,
+        "venue": venue,
+        "symbol": symbol,
+        "started": iso_utc(started),
+        "ended": iso_utc(ended),
+        "end_state": state if state is not None else "running",
+        "halts": halts,
+    }
+    return head | report

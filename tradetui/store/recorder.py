@@ -1,0 +1,174 @@
+"""Engine events → store rows, for one session (a bus subscriber; never blocks).
+
+Mids are stored as integer half-ticks (``mid_half_ticks = bid_ticks + ask_ticks``) so they are
+exact; 0 means no book. Each row gets a per-session sequence number, which keeps rows unique
+and replay idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tradetui.core.accounting import PnlSnapshot
+from tradetui.core.types import OrderType
+from tradetui.engine.events import (
+    DecisionMade,
+    EngineEvent,
+    FillRecorded,
+    FlattenFinished,
+    OrderStatus,
+    OrderUpdate,
+    RiskChanged,
+    StateChanged,
+)
+from tradetui.store.rows import Kind, Row
+
+
+@dataclass(frozen=True, slots=True)
+class OrderInfo:
+    """What the order events do not carry: how the order was sent."""
+
+    order_type: OrderType
+    post_only: bool
+    reduce_only: bool
+
+
+def half_ticks(mid_ticks: float) -> int:
+    """A mid in ticks (a multiple of 0.5) as integer half-ticks; 0 when there is no book."""
+    return round(mid_ticks * 2) if mid_ticks > 0 else 0
+
+
+class SessionRecorder:
+    """Turns engine events into rows for ``sink`` (normally ``StoreWriter.put``).
+
+    ``mid_ticks`` and ``pnl`` read the engine at the moment an event is published (the bus is
+    synchronous), so a fill row carries exactly the mid the ledger used for it.
+    """
+
+    def __init__(
+        self,
+        session_id: int,
+        venue: str,
+        fee_asset: str,
+        sink: Callable[[Row], None],
+        mid_ticks: Callable[[], float],
+        pnl: Callable[[], PnlSnapshot],
+        order_info: Callable[[str], OrderInfo | None],
+        snapshot_interval_ns: int = 1_000_000_000,
+    ) -> None:
+        self.session_id = session_id
+        self.venue = venue
+        self.fee_asset = fee_asset
+        self.sink = sink
+        self.mid_ticks = mid_ticks
+        self.pnl = pnl
+        self.order_info = order_info
+        self.snapshot_interval_ns = snapshot_interval_ns
+        self._seq = 0
+        self._next_snapshot_ns = 0
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def on_event(self, ev: EngineEvent) -> None:
+        """Bus callback."""
+        if isinstance(ev, DecisionMade):
+            self.mark(ev.ts_ns, half_ticks(ev.decision.mid_ticks))
+        elif isinstance(ev, FillRecorded):
+            self._fill(ev)
+        elif isinstance(ev, OrderUpdate):
+            self._order(ev)
+        elif isinstance(ev, StateChanged):
+            self.event(ev.ts_ns, "state", str(ev.state), f"{ev.previous} → {ev.state}: {ev.reason}")
+        elif isinstance(ev, RiskChanged):
+            self.event(ev.ts_ns, "risk", ev.risk.action.name.lower(), ev.risk.summary)
+        elif isinstance(ev, FlattenFinished):
+            detail = f"{ev.outcome}: {ev.detail} (position {ev.position_lots} lots)"
+            self.event(ev.ts_ns, "flatten", ev.outcome, detail)
+
+    def mark(self, ts_ns: int, mid_half_ticks: int) -> None:
+        """Store one mid, and a position/equity snapshot when one is due."""
+        sid = self.session_id
+        self.sink((Kind.MARK, (sid, self._next(), ts_ns, mid_half_ticks)))
+        if ts_ns >= self._next_snapshot_ns:
+            self.snapshot(ts_ns)
+
+    def snapshot(self, ts_ns: int) -> None:
+        """Store the position and PnL now."""
+        self._next_snapshot_ns = ts_ns + self.snapshot_interval_ns
+        p = self.pnl()
+        params = (
+            self.session_id,
+            self._next(),
+            ts_ns,
+            p.position_lots,
+            half_ticks(self.mid_ticks()),
+            p.realized,
+            p.unrealized,
+            p.fees,
+            p.rebates,
+            p.total,
+        )
+        self.sink((Kind.SNAPSHOT, params))
+
+    def event(self, ts_ns: int, kind: str, state: str, detail: str) -> None:
+        """Store an engine or store event (halts, flatten outcomes, errors)."""
+        self.sink((Kind.EVENT, (self.session_id, self._next(), ts_ns, kind, state, detail)))
+
+    def finish(self, ts_ns: int, end_state: str, summary: dict[str, Any]) -> None:
+        """Store the final mid, a last snapshot and the session end (the mark reports value at)."""
+        self.mark(ts_ns, half_ticks(self.mid_ticks()))
+        self.snapshot(ts_ns)
+        summary_json = json.dumps(summary, sort_keys=True)
+        self.sink((Kind.SESSION_END, (ts_ns, end_state, summary_json, self.session_id)))
+
+    def _fill(self, ev: FillRecorded) -> None:
+        f = ev.fill
+        params = (
+            self.session_id,
+            self._next(),
+            self.venue,
+            f.trade_id,
+            f.client_id,
+            int(f.side),
+            f.price_ticks,
+            f.qty_lots,
+            f.leaves_lots,
+            f.fee_quote,
+            self.fee_asset,
+            int(f.is_maker),
+            f.exch_ns,
+            f.local_ns,
+            half_ticks(self.mid_ticks()),
+            ev.position_lots,
+        )
+        self.sink((Kind.FILL, params))
+
+    def _order(self, ev: OrderUpdate) -> None:
+        sid = self.session_id
+        status = str(ev.status)
+        if ev.status is OrderStatus.SENT:
+            info = self.order_info(ev.client_id)
+            params: tuple[Any, ...] = (
+                sid,
+                ev.client_id,
+                int(ev.side),
+                ev.price_ticks,
+                ev.qty_lots,
+                str(info.order_type) if info else None,
+                int(info.post_only) if info else None,
+                int(info.reduce_only) if info else None,
+                ev.ts_ns,
+                status,
+                ev.ts_ns,
+            )
+            self.sink((Kind.ORDER_NEW, params))
+        else:
+            self.sink((Kind.ORDER_STATUS, (status, ev.ts_ns, sid, ev.client_id)))
+        self.sink(
+            (Kind.ORDER_EVENT, (sid, self._next(), ev.ts_ns, ev.client_id, status, ev.reason))
+        )

@@ -1,0 +1,60 @@
+"""Row kinds the writer knows, each one idempotent SQL statement.
+
+A row is ``(kind, params)``: plain ints, strings and floats, so it can go to SQLite or, when
+SQLite fails, to the JSON-lines journal and back without loss. Re-applying a row is harmless
+(unique keys plus INSERT OR IGNORE), which makes journal replay safe after a crash.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+Param = int | str | float | None
+Row = tuple[int, tuple[Param, ...]]
+
+
+class Kind(IntEnum):
+    FILL = 0
+    ORDER_NEW = 1
+    ORDER_STATUS = 2
+    ORDER_EVENT = 3
+    MARK = 4
+    SNAPSHOT = 5
+    EVENT = 6
+    SESSION_END = 7
+
+
+SQL: dict[int, str] = {
+    Kind.FILL: (
+        "INSERT OR IGNORE INTO fills (session_id, seq, venue, trade_id, client_id, side, "
+        "price_ticks, qty_lots, leaves_lots, fee_quote, fee_asset, is_maker, exch_ns, local_ns, "
+        "mid_half_ticks, position_lots) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    ),
+    Kind.ORDER_NEW: (
+        "INSERT OR IGNORE INTO orders (session_id, client_id, side, price_ticks, qty_lots, "
+        "order_type, post_only, reduce_only, created_ns, status, updated_ns) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    ),
+    Kind.ORDER_STATUS: (
+        "UPDATE orders SET status = ?, updated_ns = ? WHERE session_id = ? AND client_id = ?"
+    ),
+    Kind.ORDER_EVENT: (
+        "INSERT OR IGNORE INTO order_events (session_id, seq, ts_ns, client_id, status, reason) "
+        "VALUES (?,?,?,?,?,?)"
+    ),
+    Kind.MARK: (
+        "INSERT OR IGNORE INTO marks (session_id, seq, ts_ns, mid_half_ticks) VALUES (?,?,?,?)"
+    ),
+    Kind.SNAPSHOT: (
+        "INSERT OR IGNORE INTO snapshots (session_id, seq, ts_ns, position_lots, mid_half_ticks, "
+        "realized_quote, unrealized_quote, fees_quote, rebates_quote, total_quote) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?)"
+    ),
+    Kind.EVENT: (
+        "INSERT OR IGNORE INTO events (session_id, seq, ts_ns, kind, state, detail) "
+        "VALUES (?,?,?,?,?,?)"
+    ),
+    Kind.SESSION_END: (
+        "UPDATE sessions SET ended_ns = ?, end_state = ?, summary_json = ? WHERE id = ?"
+    ),
+}

@@ -1,0 +1,264 @@
+"""The database file: validation before touching it, schema versions and forward migrations.
+
+A file is opened only when it is ours: an SQLite header carrying our ``application_id`` and a
+``user_version`` this build knows. Anything else (empty, random bytes, another application's
+database, a newer schema) raises StoreError with one line and leaves the file untouched,
+because the checks read the raw header before SQLite ever opens the file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+# "TTUI" as a big-endian int: PRAGMA application_id marks the file as ours.
+APPLICATION_ID = 0x54545549
+_MAGIC = b"SQLite format 3\x00"
+_HEADER_BYTES = 100
+
+# MIGRATIONS[v] upgrades a schema at user_version v to v + 1; append, never edit.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        uuid TEXT NOT NULL UNIQUE,
+        mode TEXT NOT NULL,
+        venue TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        quote_asset TEXT NOT NULL,
+        tick_size TEXT NOT NULL,
+        lot_size TEXT NOT NULL,
+        config_digest TEXT NOT NULL,
+        version TEXT NOT NULL,
+        seed INTEGER,
+        started_ns INTEGER NOT NULL,
+        ended_ns INTEGER,
+        end_state TEXT,
+        summary_json TEXT
+    ) STRICT;
+    CREATE TABLE orders (
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        client_id TEXT NOT NULL,
+        venue_id TEXT,
+        side INTEGER NOT NULL,
+        price_ticks INTEGER NOT NULL,
+        qty_lots INTEGER NOT NULL,
+        order_type TEXT,
+        post_only INTEGER,
+        reduce_only INTEGER,
+        created_ns INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        updated_ns INTEGER NOT NULL,
+        PRIMARY KEY (session_id, client_id)
+    ) STRICT;
+    CREATE TABLE order_events (
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        seq INTEGER NOT NULL,
+        ts_ns INTEGER NOT NULL,
+        client_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    ) STRICT;
+    CREATE TABLE fills (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        seq INTEGER NOT NULL,
+        venue TEXT NOT NULL,
+        trade_id TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        side INTEGER NOT NULL,
+        price_ticks INTEGER NOT NULL,
+        qty_lots INTEGER NOT NULL,
+        leaves_lots INTEGER NOT NULL,
+        fee_quote REAL NOT NULL,
+        fee_asset TEXT NOT NULL,
+        is_maker INTEGER NOT NULL,
+        exch_ns INTEGER NOT NULL,
+        local_ns INTEGER NOT NULL,
+        mid_half_ticks INTEGER NOT NULL,
+        position_lots INTEGER NOT NULL,
+        UNIQUE (venue, trade_id)
+    ) STRICT;
+    CREATE INDEX fills_by_session ON fills (session_id, local_ns);
+    CREATE TABLE marks (
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        seq INTEGER NOT NULL,
+        ts_ns INTEGER NOT NULL,
+        mid_half_ticks INTEGER NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    ) STRICT;
+    CREATE TABLE snapshots (
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        seq INTEGER NOT NULL,
+        ts_ns INTEGER NOT NULL,
+        position_lots INTEGER NOT NULL,
+        mid_half_ticks INTEGER NOT NULL,
+        realized_quote REAL NOT NULL,
+        unrealized_quote REAL NOT NULL,
+        fees_quote REAL NOT NULL,
+        rebates_quote REAL NOT NULL,
+        total_quote REAL NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    ) STRICT;
+    CREATE TABLE events (
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        seq INTEGER NOT NULL,
+        ts_ns INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    ) STRICT;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """A user-fixable database problem; the message is one line naming the file and the fix."""
+
+
+def _header(path: Path) -> bytes:
+    try:
+        with path.open("rb") as f:
+            return f.read(_HEADER_BYTES)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read database ({exc.strerror})") from None
+
+
+def check_file(path: Path, known_version: int = SCHEMA_VERSION) -> bool:
+    """Whether ``path`` exists; raises StoreError unless it is a tradetui database we can read.
+
+    Reads only the 100-byte SQLite header, so a refused file is never opened by SQLite.
+    """
+    if not path.exists():
+        return False
+    if path.is_dir():
+        raise StoreError(f"{path}: is a directory; --db needs a database file path")
+    head = _header(path)
+    if not head:
+        raise StoreError(f"{path}: empty file, not a tradetui database; pass another --db path")
+    if len(head) < _HEADER_BYTES or not head.startswith(_MAGIC):
+        raise StoreError(f"{path}: not an SQLite database; pass another --db path")
+    app_id = int.from_bytes(head[68:72], "big")
+    if app_id != APPLICATION_ID:
+        raise StoreError(
+            f"{path}: an SQLite database of another application; tradetui will not write to it"
+        )
+    version = int.from_bytes(head[60:64], "big")
+    if version > known_version:
+        raise StoreError(
+            f"{path}: schema version {version} is newer than this tradetui knows "
+            f"({known_version}); upgrade tradetui"
+        )
+    return True
+
+
+def _apply(conn: sqlite3.Connection, migrations: Sequence[str], start: int) -> None:
+    for version in range(start, len(migrations)):
+        # executescript commits first; BEGIN makes each step all-or-nothing.
+        step = migrations[version]
+        conn.executescript(
+            f"BEGIN IMMEDIATE;\n{step}\nPRAGMA user_version = {version + 1};\nCOMMIT;"
+        )
+
+
+def open_db(
+    path: Path,
+    mode: str,
+    *,
+    create: bool = True,
+    migrations: Sequence[str] = MIGRATIONS,
+    busy_timeout_ms: int = 5000,
+) -> sqlite3.Connection:
+    """Open (creating or migrating) the ``mode`` database at ``path``; raises StoreError.
+
+    A new file is created in rollback-journal mode so its header (application id, version)
+    is in the main file before WAL is switched on.
+    """
+    known = len(migrations)
+    exists = check_file(path, known)
+    if not exists and not create:
+        raise StoreError(f"{path}: no such database; run `tradetui run --db {path}` first")
+    if not exists:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{path.parent}: cannot create directory ({exc.strerror})") from None
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open database ({exc})") from None
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if not exists:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > known:
+            raise StoreError(
+                f"{path}: schema version {version} is newer than this tradetui knows "
+                f"({known}); upgrade tradetui"
+            )
+        _apply(conn, migrations, version)
+        if version == 0:
+            conn.execute("INSERT INTO meta (key, value) VALUES ('mode', ?)", (mode,))
+        row = conn.execute("SELECT value FROM meta WHERE key = 'mode'").fetchone()
+        if row is None or row[0] != mode:
+            held = row[0] if row else "no"
+            raise StoreError(
+                f"{path}: holds {held} sessions, not {mode}; paper and live never share a file"
+            )
+        conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: a commit is on disk (WAL fsynced) before a fill is reported as stored.
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(
+            f"{path}: unreadable or corrupt database ({exc}); restore a backup"
+        ) from None
+    except StoreError:
+        conn.close()
+        raise
+    return conn
+
+
+def open_readonly(path: Path) -> sqlite3.Connection:
+    """Open an existing database for queries; raises StoreError when it is missing or not ours."""
+    if not check_file(path):
+        raise StoreError(f"{path}: no such database; pass --db or run `tradetui run` first")
+    try:
+        conn = sqlite3.connect(path, isolation_level=None)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(
+            f"{path}: unreadable or corrupt database ({exc}); restore a backup"
+        ) from None
+    if version > SCHEMA_VERSION:
+        conn.close()
+        raise StoreError(
+            f"{path}: schema version {version} is newer than this tradetui knows "
+            f"({SCHEMA_VERSION}); upgrade tradetui"
+        )
+    if version < SCHEMA_VERSION:
+        conn.close()
+        return open_db(path, _mode_of(path), create=False)
+    return conn
+
+
+def _mode_of(path: Path) -> str:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'mode'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(
+            f"{path}: unreadable or corrupt database ({exc}); restore a backup"
+        ) from None
+    finally:
+        conn.close()
+    if row is None:
+        raise StoreError(f"{path}: database has no mode record; restore a backup")
+    return str(row[0])

@@ -1,0 +1,412 @@
+"""The console app: one factory for the CLI and the tests, and ``run_console`` for the CLI.
+
+The engine runs as a task in the same asyncio loop as Textual. The UI never waits on it: ten
+times a second it takes an ``EngineSnapshot`` (only the newest state is ever painted, so
+updates coalesce by construction) and drains the buffered log records in one write. Keys
+send ``Command``s to the engine's inbox through ``EngineHost.send``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ClassVar
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tradetui.config import Settings
+from tradetui.engine.engine import Command, CommandKind
+from tradetui.engine.events import EngineState
+from tradetui.engine.snapshot import EngineSnapshot, QueueAhead, take_snapshot
+from tradetui.host import EngineHost, StoreOptions
+from tradetui.tui.logbuffer import BufferingLogHandler
+from tradetui.tui.screens.confirm import ConfirmScreen
+from tradetui.tui.screens.help import HelpScreen
+from tradetui.tui.screens.params import ParamsScreen
+from tradetui.tui.widgets.log import LogPane
+from tradetui.tui.widgets.orderbook import OrderBookView
+from tradetui.tui.widgets.pane import SnapshotPane
+from tradetui.tui.widgets.pnl import PnlPane, SessionChart
+from tradetui.tui.widgets.position import PositionPane
+from tradetui.tui.widgets.quotes import QuotesPane
+from tradetui.tui.widgets.status import Mode, StatusBar
+from tradetui.tui.widgets.strategy import StrategyPane
+
+log = logging.getLogger(__name__)
+
+MIN_SIZE = (80, 24)
+FULL_SIZE = (120, 35)
+HALT_DOUBLE_PRESS_S = 2.0
+_IDLE = (EngineState.STOPPED, EngineState.HALTED)
+
+
+def sim_queue_ahead(venue: Any) -> QueueAhead | None:
+    """Queue-ahead estimates from a venue that can tell them (the sim venue), else None."""
+    ahead: QueueAhead | None = getattr(venue, "queue_ahead", None)
+    return ahead
+
+
+class TradeApp(App[None]):
+    """The trading console over one ``EngineHost``."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "tradetui"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "start", "Start"),
+        Binding("x", "stop", "Stop"),
+        Binding("f", "flatten", "Flatten"),
+        Binding("k", "halt", "Halt(kk)"),
+        Binding("p", "params", "Params"),
+        Binding("slash", "search", "Search"),
+        Binding("l", "log_level", "Log lvl"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("escape", "clear_search", "Clear search", show=False),
+    ]
+
+    def __init__(
+        self,
+        host: EngineHost,
+        *,
+        mode: Mode = Mode.PAPER,
+        live: bool = True,
+        depth_levels: int = 20,
+        refresh_s: float = 0.1,
+        queue_ahead: QueueAhead | None = None,
+        log_handler: BufferingLogHandler | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.host = host
+        self.engine = host.engine
+        self.mode = mode
+        self.live = live
+        self.depth_levels = depth_levels
+        self.refresh_s = refresh_s
+        self.queue_ahead = queue_ahead
+        self.log_handler = log_handler or BufferingLogHandler()
+        self.monotonic = monotonic
+        self.snapshot: EngineSnapshot | None = None
+        self.feed_per_s = 0.0
+        self._feed_mark: tuple[int, int] | None = None
+        self.refusals: list[str] = []
+        self._engine_done = False
+        self._engine_task: asyncio.Task[None] | None = None
+        self._halt_armed_at: float | None = None
+        self._tradetui_log = logging.getLogger("tradetui")
+        self._tradetui_level = self._tradetui_log.level
+
+    # ---- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(self.mode, id="status")
+        with Vertical(id="main"):
+            with Horizontal(id="top"):
+                yield OrderBookView(id="book")
+                with Vertical(id="middle"):
+                    yield QuotesPane(id="quotes")
+                    yield PositionPane(id="position")
+                    yield PnlPane(id="pnl")
+                with Vertical(id="right"):
+                    yield StrategyPane(id="strategy")
+                    yield SessionChart(id="chart")
+            yield LogPane(self.log_handler.history, id="log")
+        yield Static(id="too-small")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._tradetui_log.addHandler(self.log_handler)
+        self._set_logger_level(logging.INFO)
+        self.host.refusals.append(self._on_refused)
+        self._fit(self.size.width, self.size.height)
+        # Panes are looked up once: a modal screen on top must not hide them from updates.
+        self._status = self.query_one(StatusBar)
+        self._panes: tuple[OrderBookView | SnapshotPane | SessionChart, ...] = (
+            self.query_one(OrderBookView),
+            self.query_one(QuotesPane),
+            self.query_one(PositionPane),
+            self.query_one(PnlPane),
+            self.query_one(StrategyPane),
+            self.query_one(SessionChart),
+        )
+        self._log_pane = self.query_one(LogPane)
+        if self.live:
+            self._engine_task = asyncio.create_task(self._run_engine(), name="engine")
+        self.refresh_view()
+        self.set_interval(self.refresh_s, self.refresh_view)
+
+    def on_unmount(self) -> None:
+        self._engine_done = True
+        self._tradetui_log.removeHandler(self.log_handler)
+        self._tradetui_log.setLevel(self._tradetui_level)
+        with contextlib.suppress(ValueError):
+            self.host.refusals.remove(self._on_refused)
+
+    def on_resize(self, event: Resize) -> None:
+        self._fit(event.size.width, event.size.height)
+
+    def _fit(self, width: int, height: int) -> None:
+        """Full, compact or too-small layout for a terminal of ``width`` × ``height`` cells."""
+        too_small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        compact = not too_small and (width < FULL_SIZE[0] or height < FULL_SIZE[1])
+        screen = self.screen
+        screen.set_class(too_small, "-too-small")
+        screen.set_class(compact, "-compact")
+        if too_small:
+            self.query_one("#too-small", Static).update(
+                f"Terminal too small: {width}×{height}.\n"
+                f"tradetui needs at least {MIN_SIZE[0]}×{MIN_SIZE[1]} "
+                f"({FULL_SIZE[0]}×{FULL_SIZE[1]} shows every pane).\n"
+                "Enlarge the window; trading continues meanwhile."
+            )
+
+    # ---- engine ---------------------------------------------------------------------------
+
+    async def _run_engine(self) -> None:
+        try:
+            await self.host.run(lambda: self._engine_done)
+        except Exception:
+            log.exception("engine task failed")
+            self.notify("engine task failed; see the log", severity="error", timeout=30)
+
+    async def engine_stopped(self) -> None:
+        """Stop the engine task (between events) and wait for it to end."""
+        self._engine_done = True
+        task = self._engine_task
+        if task is None:
+            return
+        # The runner checks the flag between events; cancel only if it is parked waiting.
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(task), timeout=0.5)
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _on_refused(self, cmd: Command, why: str) -> None:
+        self.refusals.append(why)
+        self.notify(f"{cmd.kind} refused: {why}", severity="warning", timeout=8)
+
+    def send(self, cmd: Command) -> None:
+        """Send a command to the engine's inbox."""
+        self.host.send(cmd)
+
+    def refresh_view(self) -> None:
+        """Pull the newest snapshot and paint it; drain pending log records in one write."""
+        snap = take_snapshot(self.engine, self.depth_levels, self.queue_ahead)
+        self.snapshot = snap
+        self._update_feed_rate(snap)
+        uptime_ns = snap.ts_ns - self.host.session.start_ns
+        self._status.show(snap, self.feed_per_s, uptime_ns)
+        for pane in self._panes:
+            pane.show(snap)
+        lines = self.log_handler.drain()
+        if lines:
+            self._log_pane.append(lines)
+
+    def _update_feed_rate(self, snap: EngineSnapshot) -> None:
+        """Market events per second of engine time, over windows of at least one second."""
+        mark = self._feed_mark
+        if mark is None:
+            self._feed_mark = (snap.ts_ns, snap.market_events)
+            return
+        elapsed_ns = snap.ts_ns - mark[0]
+        if elapsed_ns >= 1_000_000_000:
+            self.feed_per_s = (snap.market_events - mark[1]) / (elapsed_ns / 1e9)
+            self._feed_mark = (snap.ts_ns, snap.market_events)
+
+    # ---- actions --------------------------------------------------------------------------
+
+    @property
+    def state(self) -> EngineState:
+        return self.engine.state
+
+    def _confirm(self, title: str, body: str, yes: str, then: Callable[[], None]) -> None:
+        def answered(ok: bool | None) -> None:
+            if ok:
+                then()
+
+        self.push_screen(ConfirmScreen(title, body, yes=yes), answered)
+
+    def action_start(self) -> None:
+        if self.state is EngineState.HALTED:
+            reason = self.engine.halt_reason or "kill switch"
+            self._confirm(
+                "Restart after a halt?",
+                f"The engine halted: {reason}.\nStart quoting again?",
+                "Start",
+                lambda: self.send(Command(CommandKind.START, reason="console", confirm=True)),
+            )
+            return
+        self.send(Command(CommandKind.START, reason="console"))
+
+    def action_stop(self) -> None:
+        self.send(Command(CommandKind.STOP, reason="console stop"))
+
+    def action_flatten(self) -> None:
+        snap = self.snapshot
+        size = f"{snap.pnl.position_base:+g}" if snap is not None else "?"
+        self._confirm(
+            "Flatten the position?",
+            f"Cancel every order and close the position ({size}) at market.",
+            "Flatten",
+            lambda: self.send(Command(CommandKind.FLATTEN, reason="console flatten")),
+        )
+
+    def action_halt(self) -> None:
+        now = self.monotonic()
+        armed = self._halt_armed_at
+        if armed is not None and now - armed <= HALT_DOUBLE_PRESS_S:
+            self._halt_armed_at = None
+            self._halt()
+            return
+        self._halt_armed_at = now
+        self.notify("press k again within 2 s to HALT (kill switch)", severity="warning", timeout=2)
+
+    def _halt(self) -> None:
+        self.send(Command(CommandKind.HALT, reason="kill switch (console)"))
+
+    def action_halt_confirm(self) -> None:
+        self._confirm(
+            "Halt trading?",
+            "Kill switch: cancel everything and refuse to quote until restarted.",
+            "Halt",
+            self._halt,
+        )
+
+    def action_params(self) -> None:
+        def apply(commands: list[Command] | None) -> None:
+            for cmd in commands or []:
+                self.send(cmd)
+            if commands:
+                self.notify("parameters sent: " + ", ".join(c.section for c in commands))
+
+        locked = self.state is not EngineState.STOPPED
+        self.push_screen(ParamsScreen(self.engine.settings, symbol_locked=locked), apply)
+
+    def action_search(self) -> None:
+        if self._log_pane.region.area == 0:
+            self.notify("the log pane is hidden at this size; enlarge the window")
+            return
+        self._log_pane.open_search()
+
+    def action_clear_search(self) -> None:
+        self._log_pane.close_search()
+
+    def action_log_level(self) -> None:
+        pane = self._log_pane
+        pane.cycle_level()
+        self._set_logger_level(pane.min_level)
+        self.notify(f"log shows {logging.getLevelName(pane.min_level)} and above", timeout=2)
+
+    def _set_logger_level(self, shown: int) -> None:
+        # DEBUG records cost the engine time to format, so they are emitted only when shown.
+        self._tradetui_log.setLevel(min(shown, logging.INFO))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        if self.state not in _IDLE:
+            self._confirm(
+                "Stop and quit?",
+                f"The engine is {self.state}. Quitting cancels all working orders first.",
+                "Stop and quit",
+                self.exit,
+            )
+            return
+        self.exit()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Start quoting", "Start the engine (s)", self.action_start)
+        yield SystemCommand("Stop", "Cancel all working orders (x)", self.action_stop)
+        yield SystemCommand("Flatten", "Close the position at market (f)", self.action_flatten)
+        yield SystemCommand("Halt (kill switch)", "Cancel all and halt", self.action_halt_confirm)
+        yield SystemCommand("Parameters", "Edit strategy and quoting (p)", self.action_params)
+        yield SystemCommand("Search log", "Filter the log by text (/)", self.action_search)
+        yield SystemCommand("Log level", "Cycle the log level filter (l)", self.action_log_level)
+        yield SystemCommand("Keys", "Show the key reference (?)", self.action_help)
+
+
+def make_app(
+    host: EngineHost, *, mode: Mode = Mode.PAPER, live: bool = True, **options: Any
+) -> TradeApp:
+    """The console over ``host``; ``live`` False paints the engine without running it."""
+    options.setdefault("queue_ahead", sim_queue_ahead(host.session.venue))
+    return TradeApp(host, mode=mode, live=live, **options)
+
+
+@contextlib.contextmanager
+def _stdout_on_terminal() -> Iterator[None]:
+    """Point fd 1 at the terminal while the console runs when stdout is redirected.
+
+    Textual draws on stderr but reads the terminal size from stdout, so ``--json > file``
+    would otherwise lay the screen out at a fallback 80×24 and ignore resizes.
+    """
+    if os.isatty(1) or not os.isatty(2):
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def run_console(
+    settings: Settings,
+    *,
+    seed: int | None = None,
+    speed: float | None = 1.0,
+    no_mouse: bool = False,
+    mode: Mode = Mode.PAPER,
+    store: StoreOptions | None = None,
+) -> dict[str, Any]:
+    """Open the console on a paper session; on quit cancel everything and return the summary.
+
+    ``speed`` 1 = real time on the wall clock, N = N× on a virtual clock, None = unpaced.
+    With ``store`` the session is persisted exactly as a headless run is. The control socket
+    (engine.control_socket) serves `tradetui halt|stop|flatten|status` while the console runs.
+    Raises ConfigError or ValueError for bad settings (before the screen opens).
+    """
+    from tradetui.control import control_server, socket_path
+    from tradetui.session import build_paper_session
+
+    session = build_paper_session(settings, seed=seed, virtual=speed != 1.0)
+    host = EngineHost(session, speed)
+
+    async def main() -> dict[str, Any]:
+        if store is not None:
+            host.open_store(store)
+            await host.start_store()
+        summary: dict[str, Any] | None = None
+        try:
+            async with control_server(host, socket_path(settings.engine.control_socket)):
+                app = make_app(host, mode=mode)
+                with _stdout_on_terminal():
+                    await app.run_async(mouse=not no_mouse)
+                await app.engine_stopped()
+                await host.wind_down(flatten=False)
+                summary = host.summary()
+        finally:
+            figures = await host.close_store(summary)
+        if store is not None:
+            summary = (summary or {}) | figures | {"db": str(store.path)}
+        return summary or {}
+
+    return asyncio.run(main())

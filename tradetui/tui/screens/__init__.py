@@ -1,0 +1,1 @@
+"""Modal screens: help, confirmations and the parameter editor."""

@@ -1,0 +1,160 @@
+"""The parameter editor: strategy and quoting settings, validated before anything applies.
+
+Every changed field is parsed and the whole section is validated through
+``Settings.replace``; one bad value shows an inline error and nothing is sent. A valid edit
+dismisses with the SET_PARAMS commands to send. The symbol is locked while the engine runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, get_type_hints
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label
+
+from tradetui.config import ConfigError, Settings
+from tradetui.engine.engine import Command, CommandKind
+
+EDITABLE = ("strategy", "quoting")
+
+
+def parse_value(text: str, typ: type[Any], where: str) -> Any:
+    """A typed value from the editor's text; raises ConfigError naming the field."""
+    raw = text.strip()
+    try:
+        if typ is bool:
+            if raw.lower() in ("true", "yes", "1", "on"):
+                return True
+            if raw.lower() in ("false", "no", "0", "off"):
+                return False
+            raise ValueError
+        if typ is int:
+            return int(raw)
+        if typ is float:
+            return float(raw)
+    except ValueError:
+        kind = {bool: "true or false", int: "a whole number", float: "a number"}[typ]
+        raise ConfigError(f"{where}: expected {kind} (got {raw!r})") from None
+    return raw
+
+
+def plan_changes(
+    settings: Settings, edits: dict[str, dict[str, str]]
+) -> tuple[Settings, list[Command]]:
+    """Validate the edited text of each section; the new settings and commands to send."""
+    new = settings
+    commands: list[Command] = []
+    for section, fields in edits.items():
+        current = getattr(settings, section)
+        hints = get_type_hints(type(current))
+        changes: dict[str, Any] = {}
+        for name, text in fields.items():
+            value = parse_value(text, hints[name], f"{section}.{name}")
+            if value != getattr(current, name):
+                changes[name] = value
+        if changes:
+            new = new.replace(section, **changes)
+            commands.append(
+                Command(CommandKind.SET_PARAMS, section=section, changes=tuple(changes.items()))
+            )
+    return new, commands
+
+
+class ParamsScreen(ModalScreen[list[Command]]):
+    """Dismisses with the commands to send (empty when cancelled or unchanged)."""
+
+    BINDINGS = [  # noqa: RUF012
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "apply", "Apply"),
+    ]
+
+    def __init__(self, settings: Settings, symbol_locked: bool) -> None:
+        super().__init__()
+        self.settings = settings
+        self.symbol_locked = symbol_locked
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="params"):
+            yield Label("Parameters — applied live (Ctrl+S apply, Esc cancel)", id="dialog-title")
+            with VerticalScroll(id="params-fields"):
+                lock = " (locked while running)" if self.symbol_locked else ""
+                yield from self._row("venue", "symbol", self.settings.venue.symbol, lock)
+                for section in EDITABLE:
+                    obj = getattr(self.settings, section)
+                    for fld in dataclasses.fields(obj):
+                        value = getattr(obj, fld.name)
+                        shown = str(value).lower() if isinstance(value, bool) else str(value)
+                        yield from self._row(section, fld.name, shown, "")
+            yield Label("", id="params-error")
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Apply (ctrl+s)", variant="success", id="apply")
+                yield Button("Cancel (esc)", variant="primary", id="cancel")
+
+    def _row(self, section: str, name: str, value: str, note: str) -> ComposeResult:
+        obj = getattr(self.settings, section)
+        doc = next(f.metadata["doc"] for f in dataclasses.fields(obj) if f.name == name)
+        with Horizontal(classes="param-row"):
+            yield Label(f"{section}.{name}", classes="param-name")
+            field_input = Input(value, id=f"param-{section}-{name}", classes="param-input")
+            field_input.disabled = section == "venue" and self.symbol_locked
+            yield field_input
+            yield Label(doc + note, classes="param-doc")
+
+    def edits(self) -> dict[str, dict[str, str]]:
+        """The editor's current text for every editable field, by section."""
+        out: dict[str, dict[str, str]] = {}
+        for section in EDITABLE:
+            obj = getattr(self.settings, section)
+            out[section] = {
+                f.name: self.query_one(f"#param-{section}-{f.name}", Input).value
+                for f in dataclasses.fields(obj)
+            }
+        return out
+
+    def _symbol_error(self) -> str:
+        symbol = self.query_one("#param-venue-symbol", Input).value.strip()
+        if symbol == self.settings.venue.symbol:
+            return ""
+        if self.symbol_locked:
+            return "venue.symbol: locked while the engine runs; stop it first"
+        return (
+            f"venue.symbol: {symbol!r} needs a new session; set it in config.toml and restart "
+            "tradetui"
+        )
+
+    def show_error(self, message: str) -> None:
+        error = self.query_one("#params-error", Label)
+        error.update(message)
+        error.display = bool(message)
+
+    def action_apply(self) -> None:
+        problem = self._symbol_error()
+        if problem:
+            self.show_error(problem)
+            return
+        try:
+            _new, commands = plan_changes(self.settings, self.edits())
+        except ConfigError as exc:
+            self.show_error(str(exc))
+            return
+        self.dismiss(commands)
+
+    def action_cancel(self) -> None:
+        self.dismiss([])
+
+    @on(Button.Pressed, "#apply")
+    def _apply_pressed(self) -> None:
+        self.action_apply()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_apply()

@@ -1,0 +1,1 @@
+"""Console panes, one module each."""

@@ -1,0 +1,33 @@
+"""Position: size, average entry, mark, unrealized PnL and inventory against its limit."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from tradetui.engine.snapshot import EngineSnapshot
+from tradetui.tui import fmt
+from tradetui.tui.widgets.pane import SnapshotPane, rows
+
+
+def _pnl_style(value: float) -> str:
+    return "green" if value > 0 else "red" if value < 0 else ""
+
+
+class PositionPane(SnapshotPane):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("Position", id=id)
+
+    def render_snapshot(self, snap: EngineSnapshot) -> Text:
+        p = snap.pnl
+        pct = snap.inventory_pct
+        inv_style = "bold red" if pct >= 90 else "yellow" if pct >= 60 else ""
+        entry = fmt.price(p.avg_entry / snap.tick_size, snap.tick_size) if p.position_lots else "-"
+        return rows(
+            [
+                ("size", f"{fmt.qty(p.position_lots, snap.lot_size):>12}"),
+                ("avg entry", f"{entry:>12}"),
+                ("mark", f"{fmt.price(snap.mid_ticks, snap.tick_size):>12}"),
+                ("unrealized", Text(f"{fmt.money(p.unrealized):>12}", _pnl_style(p.unrealized))),
+                ("inventory", Text(f"{pct:>11.0f}% of limit", inv_style)),
+            ]
+        )
