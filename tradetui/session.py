@@ -56,13 +56,14 @@ def build_paper_session(
     pre-generated list for benchmarks); ``virtual`` picks the virtual clock."""
     instrument = sim_instrument(settings)
     seed = settings.market.seed if seed is None else seed
-    clock: Clock
-    if virtual:
-        t0 = 1_700_000_000_000_000_000 if start_ns is None else start_ns
-        clock = VirtualClock(t0)
-    else:
-        clock = WallClock()
-        t0 = clock.now_ns() if start_ns is None else start_ns
+    # Paper time starts now even on the virtual clock, so stored times read as today's. A
+    # virtual run starts on a whole minute so sampling grids (σ's 1 s grid) keep the same
+    # phase and a seeded run trades identically whenever it is started.
+    if start_ns is None:
+        now = WallClock().now_ns()
+        start_ns = now - now % 60_000_000_000 if virtual else now
+    t0 = start_ns
+    clock: Clock = VirtualClock(t0) if virtual else WallClock()
     if events is None:
         events = SyntheticMarket(instrument, seed=seed, start_ns=t0).events()
     sim = settings.sim
