@@ -107,6 +107,12 @@ def run(
     no_mouse: Annotated[
         bool, typer.Option("--no-mouse", help="Console: no mouse tracking (slow SSH links).")
     ] = False,
+    start: Annotated[
+        bool,
+        typer.Option(
+            "--start/--no-start", help="Console: start quoting at once (paper), or wait for s."
+        ),
+    ] = True,
 ) -> None:
     """Paper-trade the built-in simulated exchange (console, or --headless) and summarize."""
     if duration is not None and not duration > 0:
@@ -114,7 +120,7 @@ def run(
     settings = _load(config)
     pace = _parse_speed(speed)
     if not headless:
-        _run_console(settings, seed, pace, no_mouse, db, json_out)
+        _run_console(settings, seed, pace, no_mouse, db, json_out, start)
         return
     logging.basicConfig(
         level=logging.INFO,
@@ -154,6 +160,7 @@ def _run_console(
     no_mouse: bool,
     db: Path | None,
     json_out: bool,
+    start: bool,
 ) -> None:
     from tradetui.config import ConfigError
     from tradetui.control import ControlError
@@ -163,7 +170,12 @@ def _run_console(
 
     try:
         summary = run_console(
-            settings, seed=seed, speed=pace, no_mouse=no_mouse, store=_store_options(settings, db)
+            settings,
+            seed=seed,
+            speed=pace,
+            no_mouse=no_mouse,
+            store=_store_options(settings, db),
+            autostart=start,
         )
     except (ConfigError, ValueError, StoreError, ControlError) as exc:
         fail(str(exc))

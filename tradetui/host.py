@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -208,6 +209,9 @@ class EngineHost:
         """Start the writer task and subscribe it to the engine's events."""
         if self.writer is None or self.recorder is None:
             return
+        # The writer's thread competes for the GIL; at the default 5 ms switch interval the
+        # engine can wait that long for it mid-decision. 0.5 ms bounds that wait.
+        sys.setswitchinterval(0.0005)
         await self.writer.start()
         self.session.bus.subscribe(self.recorder.on_event)
 

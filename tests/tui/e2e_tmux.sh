@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 PY=${PY:-.venv/bin/python}
-LAUNCH=${LAUNCH:-"$(dirname "$PY")/tradetui run --speed 10 --seed 3 --json"}
+LAUNCH=${LAUNCH:-"$(dirname "$PY")/tradetui run --no-start --speed 10 --seed 3 --json"}
 LIMIT_S=${LIMIT_S:-30}
 SESSION="tradetui-e2e-$$"
 OUT=$(mktemp)

@@ -376,8 +376,11 @@ def run_console(
     no_mouse: bool = False,
     mode: Mode = Mode.PAPER,
     store: StoreOptions | None = None,
+    autostart: bool = False,
 ) -> dict[str, Any]:
     """Open the console on a paper session; on quit cancel everything and return the summary.
+
+    With ``autostart`` the engine starts quoting at once, as if `s` were pressed.
 
     ``speed`` 1 = real time on the wall clock, N = N× on a virtual clock, None = unpaced.
     With ``store`` the session is persisted exactly as a headless run is. The control socket
@@ -389,6 +392,9 @@ def run_console(
 
     session = build_paper_session(settings, seed=seed, virtual=speed != 1.0)
     host = EngineHost(session, speed)
+    if autostart:
+        # Applied by the engine task as soon as it runs, like a press of `s`.
+        host.send(Command(CommandKind.START, reason="console start"))
 
     async def main() -> dict[str, Any]:
         if store is not None:
