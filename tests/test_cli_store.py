@@ -82,8 +82,13 @@ def test_fills_since_filters_by_time(stored_run: tuple[Path, dict[str, Any]]) ->
         _run(db.parent, "fills", "--db", str(db), "--format", "json", "--since", cut).stdout
     )
     assert later == [f for f in everything if f["time"] >= cut]
-    none = _run(db.parent, "fills", "--db", str(db), "--format", "json", "--since", "1s")
+    none = _run(
+        db.parent, "fills", "--db", str(db), "--format", "json", "--since", "2100-01-01T00:00:00"
+    )
     assert json.loads(none.stdout) == []
+    # A relative --since counts back from now; a year back covers this run.
+    year = _run(db.parent, "fills", "--db", str(db), "--format", "json", "--since", "525600m")
+    assert json.loads(year.stdout) == everything
 
 
 def test_report_json_matches_the_run_summary(stored_run: tuple[Path, dict[str, Any]]) -> None:

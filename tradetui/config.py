@@ -175,6 +175,16 @@ class RiskSettings:
     vol_widen_factor: float = _f(1.5, "half-spreads × this in a volatile regime", _positive)
     vol_size_factor: float = _f(0.5, "sizes × this in a volatile regime (0 < f ≤ 1)", _positive)
     flatten_on_halt: bool = _f(True, "a risk halt also flattens the position")
+    account_check_s: float = _f(
+        10.0,
+        "read the venue's position and orders this often while running, s (0 = off)",
+        _non_negative,
+    )
+    stale_account_s: float = _f(
+        30.0,
+        "pull quotes when the last account read is older than this, s (0 = off)",
+        _non_negative,
+    )
 
 
 @dataclass(frozen=True, slots=True)

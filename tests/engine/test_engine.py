@@ -65,7 +65,7 @@ class Harness:
         self.events: list[EngineEvent] = []
         self.bus.subscribe(self.events.append)
         # The scripted market is silent between steps: no stale-data pulls here.
-        settings = (settings or Settings()).replace("risk", stale_market_s=0.0)
+        settings = (settings or Settings()).replace("risk", stale_market_s=0.0, stale_account_s=0.0)
         self.engine = Engine(settings, self.instrument, self.venue, self.clock, self.bus)
         self.trade_seq = 0
         self.engine.on_event(
@@ -440,3 +440,29 @@ def test_start_refuses_when_positions_disagree() -> None:
     h.engine.control(Command(CommandKind.START))
     h.account(position_lots=0)
     assert h.state() is EngineState.STOPPED
+
+
+def test_position_drift_on_two_reads_halts_without_flattening() -> None:
+    h = Harness()
+    h.start()
+    h.ack_all()
+    h.fill(next(p for p in h.venue.places() if p.side is Side.BUY))
+    h.account(position_lots=10)
+    assert h.state() is EngineState.RUNNING
+    h.account(position_lots=4)
+    assert h.state() is EngineState.RUNNING  # one read can race a fill report
+    h.account(position_lots=4)
+    assert h.state() is EngineState.HALTED
+    assert "position drift" in h.engine.halt_reason
+    assert not any(p.reduce_only for p in h.venue.places())
+
+
+def test_engine_reads_the_account_periodically_while_running() -> None:
+    h = Harness()
+    h.start()
+    before = sum(isinstance(i, RequestAccount) for i in h.venue.sent)
+    for _ in range(25):
+        h.advance(1000)
+        h.engine.on_timer()
+    after = sum(isinstance(i, RequestAccount) for i in h.venue.sent)
+    assert after - before == 2  # every risk.account_check_s = 10 s

@@ -27,6 +27,7 @@ def _inputs(**kw: float) -> RiskInputs:
         "position_lots": 0,
         "open_orders": 0,
         "last_market_ns": 100 * S,
+        "last_account_ns": 100 * S,
         "feed_latency_ns": 5_000_000,
         "sigma_ratio": 1.0,
     }
@@ -214,3 +215,11 @@ def test_position_never_exceeds_limit_by_more_than_one_order(
         if q is not None:
             pos += (1 if buy else -1) * max(1, int(q.qty_lots * fraction))
         assert abs(pos) <= limit + size
+
+
+def test_stale_account_pulls() -> None:
+    g = _guard(stale_account_ns=30 * S)
+    d = g.check(BID, ASK, _inputs(last_account_ns=60 * S))
+    assert d.action is RiskAction.PULL
+    assert "account data stale" in d.reasons[0]
+    assert g.check(BID, ASK, _inputs(last_account_ns=80 * S)).action is RiskAction.ALLOW

@@ -56,7 +56,10 @@ def _command(
     answer = _call(socket, {"command": name, "reason": reason, **extra})
     if answer.get("ok") and wait:
         deadline = time.monotonic() + 120.0
-        while answer.get("state") not in _FINAL_STATES and time.monotonic() < deadline:
+        # Done when the engine has settled and every cancel has been confirmed.
+        while time.monotonic() < deadline and not (
+            answer.get("state") in _FINAL_STATES and answer.get("open_orders") == 0
+        ):
             time.sleep(0.2)
             answer = {**_call(socket, {"command": "status"}), "message": answer["message"]}
     _show(answer, json_out)

@@ -171,6 +171,9 @@ class Engine:
         self.risk_status = "allow"
         self._risk_key: tuple[RiskAction, tuple[str, ...]] = (RiskAction.ALLOW, ())
         self._next_pnl_check_ns = 0
+        self.last_account_ns = 0
+        self._next_account_check_ns = 0
+        self._position_mismatches = 0
         self._apply_strategy_settings()
         self._handlers: dict[type, Any] = {
             BookDelta: self._on_delta,
@@ -365,6 +368,10 @@ class Engine:
             self.instrument,
         )
         self.last_decision = decision
+        check_s = self.settings.risk.account_check_s
+        if check_s and now >= self._next_account_check_ns:
+            self._next_account_check_ns = now + int(check_s * 1e9)
+            self.venue.submit(RequestAccount(created_ns=now))
         if now >= self._next_pnl_check_ns:
             self._next_pnl_check_ns = now + 1_000_000_000
             self.guard.on_pnl(now, self.pnl().total)
@@ -377,6 +384,7 @@ class Engine:
                 position_lots=self.ledger.position_lots,
                 open_orders=len(self.orders),
                 last_market_ns=self.last_market_ns,
+                last_account_ns=self.last_account_ns,
                 feed_latency_ns=self.feed_latency_ns,
                 sigma_ratio=self.vol.sigma_ticks / self.vol_slow.sigma_ticks,
             ),
@@ -549,10 +557,12 @@ class Engine:
             self._flatten_step(now)
 
     def _on_account(self, ev: AccountSnapshot) -> None:
-        """Startup reconciliation: adopt or cancel our open orders, adopt the position."""
-        if self.state is not EngineState.STARTING:
-            return
+        """Startup reconciliation, then a periodic check that the venue agrees with us."""
         now = self.clock.now_ns()
+        self.last_account_ns = now
+        if self.state is not EngineState.STARTING:
+            self._check_position(now, ev.position_lots)
+            return
         adopt = self.settings.engine.orders_on_start == "adopt"
         foreign = []
         for o in ev.open_orders:
@@ -591,7 +601,29 @@ class Engine:
             )
         self.started_ns = self.started_ns or now
         self._next_decision_ns = now
+        self._next_account_check_ns = now + int(self.settings.risk.account_check_s * 1e9)
+        self._position_mismatches = 0
         self._set_state(EngineState.RUNNING, "account read; quoting")
+
+    def _check_position(self, now: int, venue_lots: int) -> None:
+        # One disagreement can be a fill report still on its way; two in a row is drift.
+        if venue_lots == self.ledger.position_lots:
+            self._position_mismatches = 0
+            return
+        self._position_mismatches += 1
+        log.warning(
+            "venue position %d lots differs from the engine's %d lots",
+            venue_lots,
+            self.ledger.position_lots,
+        )
+        if self._position_mismatches >= 2 and self.state is EngineState.RUNNING:
+            self._halt(
+                now,
+                f"position drift: venue {venue_lots} lots, engine {self.ledger.position_lots} "
+                "lots on two reads in a row",
+                # Closing a position we no longer know is a guess; a human decides.
+                flatten=False,
+            )
 
     # ---- stop / flatten -------------------------------------------------------------------
 
@@ -654,11 +686,11 @@ class Engine:
             log.warning("flatten finished with dust: %s", step.detail)
         self._set_state(self._after_flatten, f"flatten {step.outcome}: {step.detail}")
 
-    def _halt(self, now: int, reason: str) -> None:
+    def _halt(self, now: int, reason: str, *, flatten: bool = True) -> None:
         """Cancel everything, flatten if risk.flatten_on_halt, and stay HALTED."""
         self.halt_reason = reason
         log.error("halt: %s", reason)
-        if self.settings.risk.flatten_on_halt and self.ledger.position_lots:
+        if flatten and self.settings.risk.flatten_on_halt and self.ledger.position_lots:
             self._begin_flatten(now, reason, after=EngineState.HALTED)
             return
         self._cancel_all(now, "halt")

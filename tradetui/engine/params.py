@@ -71,6 +71,7 @@ def risk_limits(settings: Settings, instrument: Instrument) -> RiskLimits:
             max_drawdown_day=r.max_drawdown_day,
             max_loss_per_hour=r.max_loss_per_hour,
             stale_market_ns=int(r.stale_market_s * 1e9),
+            stale_account_ns=int(r.stale_account_s * 1e9),
             order_budget=r.order_budget,
             order_window_ns=int(r.order_window_s * 1e9),
             reject_burst=r.reject_burst,

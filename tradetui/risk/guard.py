@@ -49,6 +49,7 @@ class RiskLimits:
     max_drawdown_day: float = 0.0  # quote, from the UTC day's PnL peak
     max_loss_per_hour: float = 0.0  # quote, drop from the highest PnL within the last hour
     stale_market_ns: int = 0
+    stale_account_ns: int = 0
     order_budget: int = 0  # placements allowed per order_window_ns
     order_window_ns: int = 10_000_000_000
     reject_burst: int = 0  # rejects (post-only ones excluded) within reject_window_ns → halt
@@ -98,6 +99,7 @@ class RiskInputs:
     position_lots: int
     open_orders: int
     last_market_ns: int  # local receive time of the newest market event
+    last_account_ns: int  # when the venue last confirmed our position and orders
     feed_latency_ns: int  # smoothed local − exchange time of market events
     sigma_ratio: float  # σ fast / σ slow
 
@@ -205,6 +207,12 @@ class RiskGuard:
             pulls.append(
                 f"market data stale for {(x.now_ns - x.last_market_ns) / 1e9:.1f} s > "
                 f"risk.stale_market_s {lim.stale_market_ns / 1e9:g}"
+            )
+        if lim.stale_account_ns and x.now_ns - x.last_account_ns > lim.stale_account_ns:
+            fired.append("stale_account")
+            pulls.append(
+                f"account data stale for {(x.now_ns - x.last_account_ns) / 1e9:.1f} s > "
+                f"risk.stale_account_s {lim.stale_account_ns / 1e9:g}"
             )
         if lim.latency_pull_ns and x.feed_latency_ns > lim.latency_pull_ns:
             fired.append("latency_pull")
