@@ -24,7 +24,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from tradetui.core.types import OrderType
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import EngineState
 from tradetui.engine.runner import run_paced
@@ -32,7 +31,7 @@ from tradetui.engine.summary import session_summary
 from tradetui.session import PaperSession
 from tradetui.store.lifecycle import OpenedSession, SessionMeta, begin_session, unlock
 from tradetui.store.queries import iso_utc
-from tradetui.store.recorder import OrderInfo, SessionRecorder
+from tradetui.store.recorder import SessionRecorder
 from tradetui.store.writer import StoreWriter, WriterConfig
 
 log = logging.getLogger(__name__)
@@ -185,19 +184,10 @@ class EngineHost:
             writer.put,
             lambda: engine.mid_ticks,
             engine.pnl,
-            self._order_info,
             int(options.snapshot_interval_s * 1e9),
         )
         self.store, self.writer = opened, writer
         return opened
-
-    def _order_info(self, client_id: str) -> OrderInfo | None:
-        # Mirrors Engine._place: only reduce-only (flatten) orders are market orders.
-        o = self.engine.orders.get(client_id)
-        if o is None:
-            return None
-        kind = OrderType.MARKET if o.reduce_only else OrderType.LIMIT
-        return OrderInfo(kind, post_only=not o.reduce_only, reduce_only=o.reduce_only)
 
     def _store_failed(self, reason: str) -> None:
         why = f"persistence failed: {reason}"

@@ -270,3 +270,9 @@ def test_round_trip_realized_agrees_with_fifo_once_flat(fills: list[FillArgs]) -
         closing = [(SELL if position > 0 else BUY, 777, abs(position), 0.0, 777.0)]
     ledger = ledger_after(fills + closing)
     assert ledger.realized_ticklots == plain_fifo_realized(fills + closing)
+
+
+@given(fill_seqs, marks)
+def test_fast_total_agrees_with_the_exact_snapshot(fills: list[FillArgs], mark: int) -> None:
+    ledger = ledger_after(fills)
+    assert ledger.total_quote(mark) == pytest.approx(ledger.snapshot(mark).total, abs=1e-6)

@@ -223,3 +223,13 @@ def test_stale_account_pulls() -> None:
     assert d.action is RiskAction.PULL
     assert "account data stale" in d.reasons[0]
     assert g.check(BID, ASK, _inputs(last_account_ns=80 * S)).action is RiskAction.ALLOW
+
+
+def test_rolling_hour_high_survives_lower_samples_and_expires() -> None:
+    g = _guard(max_loss_per_hour=30.0)
+    g.on_pnl(0, 100.0)
+    for t in range(1, 50):
+        g.on_pnl(t * 60 * S, 90.0 - t * 0.1)  # drifting down from 90, never 30 below 100
+    assert g.check(BID, ASK, _inputs()).action is RiskAction.ALLOW
+    g.on_pnl(50 * 60 * S, 69.0)  # 31 below the hour's high of 100
+    assert g.check(BID, ASK, _inputs()).action is RiskAction.HALT

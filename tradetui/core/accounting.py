@@ -56,6 +56,7 @@ class PositionLedger:
     """
 
     __slots__ = (
+        "_unit_float",
         "_unit_quote",
         "buy_lots",
         "cash_flow_ticklots",
@@ -77,6 +78,7 @@ class PositionLedger:
         self.instrument = instrument
         # Quote currency per tick·lot, exact, so each conversion rounds only once.
         self._unit_quote = Fraction(instrument.tick_size) * Fraction(instrument.lot_size)
+        self._unit_float = float(self._unit_quote)
         self.position_lots = 0
         self.cost_ticklots = Fraction(0)
         self.realized_ticklots = Fraction(0)
@@ -153,6 +155,18 @@ class PositionLedger:
     def gross_ticklots(self, mark_ticks: float) -> Fraction:
         """Realized plus unrealized PnL at ``mark_ticks``, exact, in tick·lot units."""
         return self.realized_ticklots + self._unrealized_ticklots(self._mark(mark_ticks))
+
+    def total_quote(self, mark_ticks: float) -> float:
+        """Total PnL (after fees and rebates) in quote at ``mark_ticks``, in float arithmetic.
+
+        Cheap enough for every decision (the risk guard's drawdown checks); ``snapshot`` is
+        the exact account.
+        """
+        unrealized = 0.0
+        if 0 < mark_ticks < math.inf and self.position_lots:
+            unrealized = self.position_lots * mark_ticks - float(self.cost_ticklots)
+        gross = (float(self.realized_ticklots) + unrealized) * self._unit_float
+        return gross - self.fees_quote + self.rebates_quote
 
     def snapshot(self, mark_ticks: float) -> PnlSnapshot:
         """PnL with the open position marked at ``mark_ticks`` (normally the mid).

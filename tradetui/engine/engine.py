@@ -100,6 +100,8 @@ class _Order:
     qty_lots: int
     leaves_lots: int
     placed_ns: int
+    order_type: OrderType
+    post_only: bool
     reduce_only: bool
     acked: bool = False
     cancel_pending: bool = False
@@ -374,7 +376,7 @@ class Engine:
             self.venue.submit(RequestAccount(created_ns=now))
         if now >= self._next_pnl_check_ns:
             self._next_pnl_check_ns = now + 1_000_000_000
-            self.guard.on_pnl(now, self.pnl().total)
+            self.guard.on_pnl(now, self.ledger.total_quote(self.mid_ticks))
         risk = self.guard.check(
             decision.bid,
             decision.ask,
@@ -451,7 +453,10 @@ class Engine:
         reduce_only: bool = False,
     ) -> None:
         cid = self._next_cid()
-        self.orders[cid] = _Order(cid, side, price_ticks, qty_lots, qty_lots, now, reduce_only)
+        post_only = order_type is OrderType.LIMIT and not reduce_only
+        self.orders[cid] = _Order(
+            cid, side, price_ticks, qty_lots, qty_lots, now, order_type, post_only, reduce_only
+        )
         self.orders_placed += 1
         if not reduce_only:
             self.guard.on_order_sent(now)
@@ -463,7 +468,7 @@ class Engine:
                 price_ticks=price_ticks,
                 qty_lots=qty_lots,
                 order_type=order_type,
-                post_only=order_type is OrderType.LIMIT and not reduce_only,
+                post_only=post_only,
                 reduce_only=reduce_only,
                 created_ns=now,
             )
@@ -487,7 +492,18 @@ class Engine:
     def _order_update(self, now: int, o: _Order, status: OrderStatus, reason: str) -> None:
         if self.bus.active:
             self.bus.publish(
-                OrderUpdate(now, o.client_id, o.side, o.price_ticks, o.qty_lots, status, reason)
+                OrderUpdate(
+                    now,
+                    o.client_id,
+                    o.side,
+                    o.price_ticks,
+                    o.qty_lots,
+                    status,
+                    reason,
+                    o.order_type,
+                    o.post_only,
+                    o.reduce_only,
+                )
             )
 
     # ---- account reports ------------------------------------------------------------------
@@ -571,8 +587,18 @@ class Engine:
                 continue
             if o.client_id in self.orders:
                 continue
+            # Only our post-only quotes rest at a venue; market orders never do.
             self.orders[o.client_id] = _Order(
-                o.client_id, o.side, o.price_ticks, o.leaves_lots, o.leaves_lots, now, False, True
+                o.client_id,
+                o.side,
+                o.price_ticks,
+                o.leaves_lots,
+                o.leaves_lots,
+                now,
+                OrderType.LIMIT,
+                post_only=True,
+                reduce_only=False,
+                acked=True,
             )
             if not adopt:
                 self._cancel(now, o.client_id, "found open on start")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tradetui.core.accounting import PnlSnapshot
-from tradetui.core.types import Fill, Side
+from tradetui.core.types import Fill, OrderType, Side
 from tradetui.risk.guard import RiskDecision
 from tradetui.strategy.avellaneda import QuoteDecision
 
@@ -59,6 +59,9 @@ class OrderUpdate:
     qty_lots: int
     status: OrderStatus
     reason: str = ""
+    order_type: OrderType = OrderType.LIMIT
+    post_only: bool = True
+    reduce_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

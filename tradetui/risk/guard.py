@@ -115,7 +115,8 @@ class RiskGuard:
         self._session_peak = 0.0
         self._day = -1
         self._day_peak = 0.0
-        self._hour: deque[tuple[int, float]] = deque()  # (t_ns, pnl) samples over an hour
+        # (t_ns, pnl) over the last hour, PnL strictly decreasing: the head is the hour's high.
+        self._hour: deque[tuple[int, float]] = deque()
         self._orders: deque[int] = deque()
         self._rejects: deque[int] = deque()
 
@@ -131,8 +132,10 @@ class RiskGuard:
             self._day_peak = pnl_total
         self._day_peak = max(self._day_peak, pnl_total)
         hour = self._hour
+        while hour and hour[-1][1] <= pnl_total:
+            hour.pop()
         hour.append((now_ns, pnl_total))
-        while hour and hour[0][0] < now_ns - _HOUR_NS:
+        while hour[0][0] < now_ns - _HOUR_NS:
             hour.popleft()
         if lim.max_drawdown_session and self._session_peak - pnl_total >= lim.max_drawdown_session:
             self._latch(
@@ -145,7 +148,7 @@ class RiskGuard:
                 f"risk.max_drawdown_day {lim.max_drawdown_day:.2f}"
             )
         if lim.max_loss_per_hour:
-            hour_max = max(p for _, p in hour)
+            hour_max = hour[0][1]
             if hour_max - pnl_total >= lim.max_loss_per_hour:
                 self._latch(
                     f"loss {hour_max - pnl_total:.2f} within the last hour ≥ "

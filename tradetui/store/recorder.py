@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from tradetui.core.accounting import PnlSnapshot
-from tradetui.core.types import OrderType
 from tradetui.engine.events import (
     DecisionMade,
     EngineEvent,
@@ -25,15 +23,6 @@ from tradetui.engine.events import (
     StateChanged,
 )
 from tradetui.store.rows import Kind, Row
-
-
-@dataclass(frozen=True, slots=True)
-class OrderInfo:
-    """What the order events do not carry: how the order was sent."""
-
-    order_type: OrderType
-    post_only: bool
-    reduce_only: bool
 
 
 def half_ticks(mid_ticks: float) -> int:
@@ -56,7 +45,6 @@ class SessionRecorder:
         sink: Callable[[Row], None],
         mid_ticks: Callable[[], float],
         pnl: Callable[[], PnlSnapshot],
-        order_info: Callable[[str], OrderInfo | None],
         snapshot_interval_ns: int = 1_000_000_000,
     ) -> None:
         self.session_id = session_id
@@ -65,7 +53,6 @@ class SessionRecorder:
         self.sink = sink
         self.mid_ticks = mid_ticks
         self.pnl = pnl
-        self.order_info = order_info
         self.snapshot_interval_ns = snapshot_interval_ns
         self._seq = 0
         self._next_snapshot_ns = 0
@@ -152,16 +139,15 @@ class SessionRecorder:
         sid = self.session_id
         status = str(ev.status)
         if ev.status is OrderStatus.SENT:
-            info = self.order_info(ev.client_id)
             params: tuple[Any, ...] = (
                 sid,
                 ev.client_id,
                 int(ev.side),
                 ev.price_ticks,
                 ev.qty_lots,
-                str(info.order_type) if info else None,
-                int(info.post_only) if info else None,
-                int(info.reduce_only) if info else None,
+                str(ev.order_type),
+                int(ev.post_only),
+                int(ev.reduce_only),
                 ev.ts_ns,
                 status,
                 ev.ts_ns,
