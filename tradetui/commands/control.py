@@ -70,35 +70,29 @@ def _command(
 def register(app: typer.Typer) -> None:
     """Add the control commands to the main app."""
 
-    @app.command()
-    def halt(
-        socket: SocketOpt = None,
-        reason: ReasonOpt = "kill switch (tradetui halt)",
-        wait: WaitOpt = True,
-        json_out: JsonOpt = False,
-    ) -> None:
-        """Kill switch: cancel all, flatten if risk.flatten_on_halt, stay halted."""
-        _command("halt", socket, reason, wait, json_out)
+    def add(name: str, default_reason: str, doc: str) -> None:
+        def command(
+            socket: SocketOpt = None,
+            reason: ReasonOpt = default_reason,
+            wait: WaitOpt = True,
+            json_out: JsonOpt = False,
+        ) -> None:
+            _command(name, socket, reason, wait, json_out)
 
-    @app.command()
-    def stop(
-        socket: SocketOpt = None,
-        reason: ReasonOpt = "tradetui stop",
-        wait: WaitOpt = True,
-        json_out: JsonOpt = False,
-    ) -> None:
-        """Cancel every working order and stop quoting."""
-        _command("stop", socket, reason, wait, json_out)
+        command.__doc__ = doc
+        app.command(name)(command)
 
-    @app.command()
-    def flatten(
-        socket: SocketOpt = None,
-        reason: ReasonOpt = "tradetui flatten",
-        wait: WaitOpt = True,
-        json_out: JsonOpt = False,
-    ) -> None:
-        """Cancel all, then close the position with reduce-only taker orders."""
-        _command("flatten", socket, reason, wait, json_out)
+    add(
+        "halt",
+        "kill switch (tradetui halt)",
+        "Kill switch: cancel all, flatten if risk.flatten_on_halt, stay halted.",
+    )
+    add("stop", "tradetui stop", "Cancel every working order and stop quoting.")
+    add(
+        "flatten",
+        "tradetui flatten",
+        "Cancel all, then close the position with reduce-only taker orders.",
+    )
 
     @app.command()
     def start(
