@@ -75,10 +75,20 @@ def _parse_speed(speed: str) -> float | None:
 
 
 @app.callback(invoke_without_command=True)
-def main_callback(ctx: typer.Context) -> None:
+def main_callback(
+    ctx: typer.Context,
+    market: Annotated[
+        str | None,
+        typer.Option("--market", help="Console market: synthetic or replay:PATH[,PATH...]."),
+    ] = None,
+    speed: Annotated[str, typer.Option(help="Console market speed: 1, N or max.")] = "1",
+    loop: Annotated[
+        bool | None, typer.Option("--loop/--no-loop", help="Replay: start over at the end.")
+    ] = None,
+) -> None:
     """Without a command: open the console on the simulated exchange (paper trading)."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(run)
+        ctx.invoke(run, market=market, speed=speed, loop=loop)
 
 
 @app.command()
@@ -113,11 +123,23 @@ def run(
             "--start/--no-start", help="Console: start quoting at once (paper), or wait for s."
         ),
     ] = True,
+    market: Annotated[
+        str | None,
+        typer.Option(
+            "--market",
+            help="synthetic, or replay:PATH[,PATH...] to trade recorded files from now "
+            "(default: market.source).",
+        ),
+    ] = None,
+    loop: Annotated[
+        bool | None,
+        typer.Option("--loop/--no-loop", help="Replay: start over when the files end."),
+    ] = None,
 ) -> None:
     """Paper-trade the built-in simulated exchange (console, or --headless) and summarize."""
     if duration is not None and not duration > 0:
         fail(f"--duration: must be > 0 seconds (got {duration})")
-    settings = _load(config)
+    settings = _with_market(_load(config), market, loop)
     pace = _parse_speed(speed)
     if not headless:
         _run_console(settings, seed, pace, no_mouse, db, json_out, start)
@@ -151,6 +173,21 @@ def run(
         from tradetui.engine.summary import format_summary
 
         typer.echo(format_summary(summary))
+
+
+def _with_market(settings: Settings, market: str | None, loop: bool | None) -> Settings:
+    """``settings`` with --market/--loop applied to the [market] section."""
+    from tradetui.config import ConfigError
+
+    changes: dict[str, Any] = {}
+    if market is not None:
+        changes["source"] = market
+    if loop is not None:
+        changes["loop"] = loop
+    try:
+        return settings.replace("market", **changes) if changes else settings
+    except ConfigError as exc:
+        fail(str(exc).replace("market.source", "--market", 1))
 
 
 def _run_console(
@@ -231,8 +268,14 @@ async def _run_headless(
         loop.add_signal_handler(sig, on_signal, sig.name)
     end_ns = session.start_ns + int(duration * 1e9) if duration is not None else None
 
+    replay = session.replay
+
     def trading_done() -> bool:
-        return signals["count"] > 0 or (end_ns is not None and host.now_ns() >= end_ns)
+        return (
+            signals["count"] > 0
+            or (end_ns is not None and host.now_ns() >= end_ns)
+            or (replay is not None and replay.ended)
+        )
 
     server = ControlServer(host, control) if control is not None else None
     host.engine.control(Command(CommandKind.START, reason="headless run"))
@@ -421,10 +464,12 @@ def main() -> None:
 
 
 def _register_command_modules() -> None:
-    from tradetui.commands import control, data
+    from tradetui.commands import control, data, ml, sandbox
 
     control.register(app)
     data.register(app)
+    ml.register(app)
+    sandbox.register(app)
 
 
 _register_command_modules()

@@ -43,6 +43,12 @@ def _one_of(*allowed: str) -> Callable[[str], str | None]:
     return check
 
 
+def _market_source(v: str) -> str | None:
+    if v == "synthetic" or (v.startswith("replay:") and v[len("replay:") :].strip(" ,")):
+        return None
+    return "must be 'synthetic' or 'replay:PATH[,PATH...]'"
+
+
 @dataclass(frozen=True, slots=True)
 class VenueSettings:
     exchange: str = _f("sim", "venue: 'sim' is the built-in simulated exchange", _one_of("sim"))
@@ -51,8 +57,14 @@ class VenueSettings:
 
 @dataclass(frozen=True, slots=True)
 class MarketSettings:
-    source: str = _f("synthetic", "paper market feeding the sim venue", _one_of("synthetic"))
+    source: str = _f(
+        "synthetic",
+        "paper market feeding the sim venue: 'synthetic', or 'replay:PATH[,PATH...]' to "
+        "replay recorded files (capture, Binance or tardis CSV) starting now",
+        _market_source,
+    )
     seed: int = _f(1, "random seed of the synthetic market (same seed, same market)")
+    loop: bool = _f(False, "replay: start the files over when they end (time runs on)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +245,28 @@ class StoreSettings:
     )
 
 
+def _probability(v: float) -> str | None:
+    return None if 0 < v <= 1 else "must be in (0, 1]"
+
+
+@dataclass(frozen=True, slots=True)
+class MlSettings:
+    enabled: bool = _f(False, "apply the ML filter to every quote decision")
+    model: str = _f("", "model directory written by `tradetui train` (model.json + card.json)")
+    skew_ticks: float = _f(2.0, "both quotes move by (p_up − p_down) × this, ticks", _non_negative)
+    widen_ticks: float = _f(
+        2.0, "bid drops by p_down × this, ask rises by p_up × this, ticks", _non_negative
+    )
+    pull_threshold: float = _f(
+        0.6, "pull the bid when p_down exceeds this, the ask when p_up does", _probability
+    )
+    on_error: str = _f(
+        "quote",
+        "when inference fails: 'quote' without the filter or 'pull' both sides",
+        _one_of("quote", "pull"),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     venue: VenueSettings = field(default_factory=VenueSettings)
@@ -244,6 +278,7 @@ class Settings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     paper: PaperSettings = field(default_factory=PaperSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    ml: MlSettings = field(default_factory=MlSettings)
 
     def replace(self, section: str, **changes: Any) -> Settings:
         """A copy with ``changes`` validated and applied to one section."""
@@ -321,6 +356,14 @@ def _cross_check(section: str, s: Any) -> None:
         )
     if isinstance(s, RiskSettings) and s.vol_widen_factor < 1:
         raise ConfigError(f"risk.vol_widen_factor: must be >= 1 (got {s.vol_widen_factor})")
+    if isinstance(s, MlSettings) and s.enabled:
+        # Only presence is checked here; the engine loads and verifies the model itself.
+        folder = Path(s.model).expanduser() if s.model else None
+        if folder is None or not (folder / "model.json").is_file():
+            raise ConfigError(
+                f"ml.model: no model.json in {s.model!r}; train one with `tradetui train "
+                "DATA... --out DIR` and set ml.model = DIR, or set ml.enabled = false"
+            )
     if isinstance(s, EngineSettings) and s.flatten_backoff_max_ms < s.flatten_backoff_ms:
         raise ConfigError(
             "engine.flatten_backoff_max_ms: must be >= engine.flatten_backoff_ms "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from tradetui.config import ConfigError, Settings
 from tradetui.core.clock import Clock, VirtualClock, WallClock
@@ -12,6 +13,8 @@ from tradetui.core.instrument import Instrument, btcusdt_perpetual
 from tradetui.core.types import MarketEvent
 from tradetui.engine.bus import Bus
 from tradetui.engine.engine import Engine
+from tradetui.market.feed import ReplayFeed, replay_paths
+from tradetui.market.files import ReplayError, infer_instrument
 from tradetui.market.synthetic import SyntheticMarket
 from tradetui.matching import MatchingConfig, QueueModel
 from tradetui.venues.sim import SimLatency, SimVenue
@@ -21,18 +24,34 @@ SIM_INSTRUMENTS = {"BTCUSDT": btcusdt_perpetual}
 
 
 def sim_instrument(settings: Settings) -> Instrument:
-    """The simulated instrument named by venue.symbol, with the configured fees."""
-    make = SIM_INSTRUMENTS.get(settings.venue.symbol.upper())
-    if make is None:
-        raise ConfigError(
-            f"venue.symbol: unknown symbol {settings.venue.symbol!r} for the sim exchange; "
-            "available: " + ", ".join(SIM_INSTRUMENTS)
-        )
+    """The simulated instrument with the configured fees: the replayed files' instrument when
+    market.source is a replay, else the one named by venue.symbol."""
+    paths = _replay_paths(settings)
+    if paths is not None:
+        try:
+            base = infer_instrument(paths)
+        except ReplayError as exc:
+            raise ConfigError(f"market.source: {exc}") from None
+    else:
+        make = SIM_INSTRUMENTS.get(settings.venue.symbol.upper())
+        if make is None:
+            raise ConfigError(
+                f"venue.symbol: unknown symbol {settings.venue.symbol!r} for the sim exchange; "
+                "available: " + ", ".join(SIM_INSTRUMENTS)
+            )
+        base = make()
     return dataclasses.replace(
-        make(),
+        base,
         maker_fee_rate=settings.sim.maker_fee_bps / 1e4,
         taker_fee_rate=settings.sim.taker_fee_bps / 1e4,
     )
+
+
+def _replay_paths(settings: Settings) -> list[Path] | None:
+    try:
+        return replay_paths(settings.market.source)
+    except ValueError as exc:
+        raise ConfigError(f"market.source: {exc}") from None
 
 
 @dataclass(slots=True)
@@ -42,6 +61,8 @@ class PaperSession:
     clock: Clock
     bus: Bus
     start_ns: int
+    # The replayed market when market.source is a replay (its ``ended`` ends a headless run).
+    replay: ReplayFeed | None = None
 
 
 def build_paper_session(
@@ -52,9 +73,11 @@ def build_paper_session(
     start_ns: int | None = None,
     events: Iterator[MarketEvent] | None = None,
 ) -> PaperSession:
-    """A paper session on the synthetic market (or on ``events`` when given, e.g. a
-    pre-generated list for benchmarks); ``virtual`` picks the virtual clock."""
+    """A paper session on the configured market (synthetic, or a replay of market.source
+    files starting now), or on ``events`` when given (e.g. a pre-generated list for
+    benchmarks); ``virtual`` picks the virtual clock. Raises ConfigError for bad settings."""
     instrument = sim_instrument(settings)
+    replay: ReplayFeed | None = None
     seed = settings.market.seed if seed is None else seed
     # Paper time starts now even on the virtual clock, so stored times read as today's. A
     # virtual run starts on a whole minute so sampling grids (σ's 1 s grid) keep the same
@@ -65,7 +88,15 @@ def build_paper_session(
     t0 = start_ns
     clock: Clock = VirtualClock(t0) if virtual else WallClock()
     if events is None:
-        events = SyntheticMarket(instrument, seed=seed, start_ns=t0).events()
+        paths = _replay_paths(settings)
+        if paths is None:
+            events = SyntheticMarket(instrument, seed=seed, start_ns=t0).events()
+        else:
+            try:
+                replay = ReplayFeed(paths, instrument, t0, loop=settings.market.loop)
+            except ReplayError as exc:
+                raise ConfigError(f"market.source: {exc}") from None
+            events = replay
     sim = settings.sim
     venue = SimVenue(
         instrument,
@@ -80,4 +111,4 @@ def build_paper_session(
     )
     bus = Bus()
     engine = Engine(settings, instrument, venue, clock, bus, seed=seed)
-    return PaperSession(engine, venue, clock, bus, t0)
+    return PaperSession(engine, venue, clock, bus, t0, replay)

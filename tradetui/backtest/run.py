@@ -12,6 +12,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tradetui.config import Settings
 from tradetui.core.clock import VirtualClock
@@ -93,13 +94,17 @@ def run_backtest(
     *,
     progress: Callable[[int, int], None] | None = None,
     seed: int = 0,
+    ml_model: Path | None = None,
 ) -> BacktestResult:
     """Trade ``events`` with the configured strategy from the first event to the last.
 
-    ``progress(done_ns, total_ns)`` is called every few seconds of market time.
+    ``progress(done_ns, total_ns)`` is called every few seconds of market time. ``ml_model``
+    (a directory from ``tradetui train``) turns the ML filter on with that model.
     """
     if not events:
         raise ValueError("no market events to backtest")
+    if ml_model is not None:
+        settings = settings.replace("ml", enabled=True, model=str(ml_model))
     sim = settings.sim
     inst = dataclasses.replace(
         instrument,

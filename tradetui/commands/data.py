@@ -126,9 +126,64 @@ def backtest(
         typer.echo(format_report(r))
 
 
+def record(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the hourly .gz files.")],
+    source: Annotated[
+        str, typer.Option("--source", help="Market to record: synthetic (live needs a venue).")
+    ] = "synthetic",
+    seconds: Annotated[float, typer.Option("--seconds", help="Market time to record, s.")] = 60.0,
+    symbol: Annotated[str, typer.Option("--symbol", help="Instrument, e.g. BTCUSDT.")] = "BTCUSDT",
+    seed: Annotated[int, typer.Option("--seed", help="Synthetic market seed.")] = 1,
+    speed: Annotated[
+        str, typer.Option("--speed", help="1 = real time, N = N× faster, max = unpaced.")
+    ] = "max",
+) -> None:
+    """Record a market in the capture format (gzip, hourly files, flushed every second)."""
+    import time
+
+    from tradetui.config import ConfigError, Settings
+    from tradetui.market.recorder import CaptureEncoder, CaptureWriter, record_events
+    from tradetui.market.synthetic import SyntheticMarket
+    from tradetui.session import sim_instrument
+
+    if source != "synthetic":
+        _fail(f"--source: only 'synthetic' can be recorded yet (got {source!r})")
+    if not seconds > 0:
+        _fail(f"--seconds: must be > 0 (got {seconds})")
+    pace = None if speed.strip().lower() == "max" else _speed(speed)
+    try:
+        inst = sim_instrument(Settings().replace("venue", symbol=symbol))
+    except ConfigError as exc:
+        _fail(str(exc).replace("venue.symbol", "--symbol"))
+    start_ns = time.time_ns()
+    encoder = CaptureEncoder(inst)
+    try:
+        writer = CaptureWriter(out, f"{source}_{inst.symbol.lower()}", encoder.snapshot)
+    except OSError as exc:
+        _fail(f"{out}: cannot write ({exc.strerror or exc})")
+    with writer:
+        market = SyntheticMarket(inst, seed=seed, start_ns=start_ns).events()
+        record_events(market, encoder, writer, start_ns + int(seconds * 1e9), speed=pace)
+    typer.echo(f"{writer.lines:,} messages in " + ", ".join(str(p) for p in writer.files))
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        _fail(f"--speed: expected a number like 1 or 10, or 'max' (got {text!r})")
+    if not value > 0:
+        _fail(f"--speed: must be > 0 or 'max' (got {text!r})")
+    return value
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``data check`` and ``backtest`` to ``app``."""
+    """Add ``data check``, ``backtest``, ``record`` and ``sweep`` to ``app``."""
+    from tradetui.commands.sweep import sweep
+
     data_app = typer.Typer(help="Inspect recorded market data.")
     data_app.command("check")(data_check)
     app.add_typer(data_app, name="data")
     app.command("backtest")(backtest)
+    app.command("record")(record)
+    app.command("sweep")(sweep)

@@ -53,6 +53,7 @@ from tradetui.engine.events import (
 )
 from tradetui.engine.flatten import CloseOrder, Finished, Flattener, FlattenOutcome, Wait
 from tradetui.engine.params import as_params, quote_policy, risk_limits
+from tradetui.ml.filter import MlFilter
 from tradetui.risk.guard import RiskAction, RiskDecision, RiskGuard, RiskInputs
 from tradetui.strategy.avellaneda import DesiredQuote, QuoteDecision, QuoteInputs, compute_quotes
 from tradetui.strategy.estimators import IntensityEstimator, VolatilityEstimator
@@ -189,6 +190,11 @@ class Engine:
             Fill: self._on_fill,
             AccountSnapshot: self._on_account,
         }
+        # The ML filter (off by default) sees every market event before any decision it triggers.
+        self.ml = MlFilter.from_settings(settings.ml) if settings.ml.enabled else None
+        if self.ml is not None:
+            for tp in (BookDelta, BestBidOffer, Trade, BookSnapshot):
+                self._handlers[tp] = self.ml.follow(self._handlers[tp], self.book, self.clock)
 
     # ---- settings -------------------------------------------------------------------------
 
@@ -369,6 +375,10 @@ class Engine:
             self.as_params,
             self.instrument,
         )
+        if self.ml is not None:
+            decision = self.ml.adjust(
+                decision, now, self.book, self.ledger.position_lots, self.bid_ticks, self.ask_ticks
+            )
         self.last_decision = decision
         check_s = self.settings.risk.account_check_s
         if check_s and now >= self._next_account_check_ns:

@@ -1,0 +1,110 @@
+"""ML filter latency per decision: feature row, compiled-tree inference, XGBoost inplace_predict.
+
+Usage: .venv/bin/python bench/ml_latency.py [MODEL_DIR [DATA]]
+Without a model directory a model is trained on synthetic rows (depth 3, 3 classes, 100
+rounds: larger than the one trained on the shared data). Features are timed over the recorded
+spot BTCUSDT file (one decision per 100 ms of data). Prints one JSON object (µs percentiles).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tradetui.core.book import OrderBook
+from tradetui.core.types import BookDelta, BookSnapshot, MarketEvent
+from tradetui.ml.features import N_FEATURES, FeatureState, new_row
+from tradetui.ml.model import FilterModel, load_model
+
+_DATA = Path(__file__).resolve().parents[1] / "../shared/data/binance-spot/btcusdt_20240808.gz"
+_DECISION_NS = 100_000_000
+
+
+def _pct(xs: list[int]) -> dict[str, float]:
+    s = sorted(xs)
+    n = len(s)
+    return {
+        "p50_us": s[n // 2] / 1e3,
+        "p99_us": s[min(n - 1, int(n * 0.99))] / 1e3,
+        "max_us": s[-1] / 1e3,
+        "n": n,
+    }
+
+
+def _synthetic_model(out: Path) -> FilterModel:
+    import xgboost as xgb
+
+    from tradetui.ml.features import FEATURE_NAMES
+    from tradetui.ml.train import write_model
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4000, N_FEATURES)).astype(np.float32)
+    y = (x[:, 1] + rng.normal(size=4000) > 0).astype(int) * 2
+    params = {"objective": "multi:softprob", "num_class": 3, "max_depth": 3, "nthread": 2}
+    booster = xgb.train(params, xgb.DMatrix(x, label=y), num_boost_round=100)
+    write_model(booster, {"features": list(FEATURE_NAMES), "horizon_s": 5.0}, out)
+    return load_model(out)
+
+
+def _events(path: Path) -> list[MarketEvent]:
+    from tradetui.market.cache import load_events
+    from tradetui.market.files import infer_instrument
+
+    if not path.exists():
+        sys.exit(f"{path}: recorded data not found")
+    return load_events([path], infer_instrument([path]))[0]
+
+
+def main() -> None:
+    args = [Path(a) for a in sys.argv[1:]]
+    with tempfile.TemporaryDirectory() as tmp:
+        model = load_model(args[0]) if args else _synthetic_model(Path(tmp))
+    events = _events(args[1] if len(args) > 1 else _DATA)
+    book, fs, row = OrderBook(), FeatureState(), new_row()
+    feat_ns: list[int] = []
+    ours_ns: list[int] = []
+    xgb_ns: list[int] = []
+    next_ns = 0
+    perf = time.perf_counter_ns
+    for ev in events:
+        now = ev.local_ns
+        if now >= next_ns:
+            t0 = perf()
+            ok = fs.compute(now, book, 0, row)
+            t1 = perf()
+            if ok:
+                feat_ns.append(t1 - t0)
+                t0 = perf()
+                model.predict(row)
+                ours_ns.append(perf() - t0)
+                t0 = perf()
+                model.predict_xgboost(row)
+                xgb_ns.append(perf() - t0)
+            next_ns = now + _DECISION_NS
+        tp = type(ev)
+        if tp is BookDelta:
+            book.apply_delta(ev.bids, ev.asks)  # type: ignore[union-attr]
+        elif tp is BookSnapshot:
+            book.apply_snapshot(ev.bids, ev.asks)  # type: ignore[union-attr]
+        fs.observe(ev, now, book)
+    t = model.trees
+    print(
+        json.dumps(
+            {
+                "model": {"trees": len(t.roots), "nodes": len(t.feat), "depth": t.depth},
+                "features": _pct(feat_ns),
+                "inference_compiled": _pct(ours_ns),
+                "inference_xgboost_inplace": _pct(xgb_ns),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

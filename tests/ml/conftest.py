@@ -1,0 +1,37 @@
+"""A tiny model for the ML tests: up when touch imbalance is high, down when it is low."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import xgboost as xgb
+
+from tradetui.ml.dataset import DOWN, FLAT, UP
+from tradetui.ml.features import FEATURE_NAMES, N_FEATURES
+from tradetui.ml.train import write_model
+
+
+def tiny_rows(n: int = 600, seed: int = 0) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, N_FEATURES)).astype(np.float32)
+    x[::5, 2:4] = np.nan
+    y = np.full(n, FLAT)
+    y[x[:, 1] > 0.5] = UP
+    y[x[:, 1] < -0.5] = DOWN
+    return x, y
+
+
+def tiny_model(out: Path, rounds: int = 10) -> Path:
+    x, y = tiny_rows()
+    params = {"objective": "multi:softprob", "num_class": 3, "max_depth": 3, "nthread": 1}
+    booster = xgb.train(params, xgb.DMatrix(x, label=y), num_boost_round=rounds)
+    write_model(booster, {"features": list(FEATURE_NAMES), "horizon_s": 5.0}, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_model(tmp_path_factory.mktemp("model"))

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tradetui.core.book import OrderBook
+from tradetui.core.types import BestBidOffer, BookSnapshot, Side, Trade
+from tradetui.ml.features import FEATURE_NAMES, FeatureState, new_row
+
+S = 1_000_000_000
+T0 = 1_000 * S
+
+
+def col(name: str) -> int:
+    return FEATURE_NAMES.index(name)
+
+
+def bbo(t: int, bid: int, ask: int, bq: int = 10, aq: int = 10, uid: int = 0) -> BestBidOffer:
+    return BestBidOffer(
+        exch_ns=t, local_ns=t, update_id=uid, bid_ticks=bid, bid_lots=bq, ask_ticks=ask, ask_lots=aq
+    )
+
+
+def trade(t: int, qty: int, side: Side) -> Trade:
+    return Trade(exch_ns=t, local_ns=t, trade_id=t, price_ticks=100, qty_lots=qty, aggressor=side)
+
+
+def test_touch_features_from_a_best_bid_offer() -> None:
+    fs, book, row = FeatureState(), OrderBook(), new_row()
+    fs.observe(bbo(T0, 100, 102, bq=30, aq=10), T0, book)
+    assert fs.compute(T0, book, 7, row)
+    r = row[0]
+    assert r[col("spread_ticks")] == 2
+    assert math.isclose(r[col("imbalance_1")], 0.5, rel_tol=1e-6)
+    # Microprice leans to the ask when the bid is bigger: (100·10 + 102·30)/40 = 101.5.
+    assert math.isclose(r[col("micro_minus_mid_ticks")], 0.5)
+    assert (r[col("bid_queue_lots")], r[col("ask_queue_lots")]) == (30, 10)
+    assert r[col("inventory_lots")] == 7
+
+
+def test_no_row_without_a_two_sided_touch() -> None:
+    assert not FeatureState().compute(T0, OrderBook(), 0, new_row())
+
+
+def test_depth_imbalance_is_missing_without_a_fresh_book() -> None:
+    fs, book, row = FeatureState(), OrderBook(), new_row()
+    fs.observe(bbo(T0, 100, 102), T0, book)
+    fs.compute(T0, book, 0, row)
+    assert math.isnan(row[0, col("imbalance_5")])
+
+
+def test_depth_imbalance_reads_the_book_when_it_agrees_with_the_touch() -> None:
+    fs, book, row = FeatureState(), OrderBook(), new_row()
+    bids = ((100, 10), (99, 10), (98, 60))
+    asks = ((102, 10), (103, 10))
+    book.apply_snapshot(bids, asks)
+    fs.observe(BookSnapshot(exch_ns=T0, local_ns=T0, update_id=5, bids=bids, asks=asks), T0, book)
+    fs.compute(T0, book, 0, row)
+    assert math.isclose(row[0, col("imbalance_5")], (80 - 20) / 100, rel_tol=1e-6)
+    assert row[0, col("imbalance_1")] == 0
+
+
+def test_signed_flow_drops_trades_past_each_window() -> None:
+    fs, book, row = FeatureState(), OrderBook(), new_row()
+    fs.observe(bbo(T0, 100, 102), T0, book)
+    fs.observe(trade(T0, 5, Side.BUY), T0, book)
+    fs.observe(trade(T0 + 2 * S, 3, Side.SELL), T0 + 2 * S, book)
+    fs.compute(T0 + 2 * S + S // 2, book, 0, row)
+    assert (row[0, col("flow_1s_lots")], row[0, col("flow_5s_lots")]) == (-3, 2)
+    fs.compute(T0 + 6 * S, book, 0, row)
+    assert (row[0, col("flow_1s_lots")], row[0, col("flow_5s_lots")]) == (0, -3)
+
+
+def test_mid_returns_look_back_each_window() -> None:
+    fs, book, row = FeatureState(), OrderBook(), new_row()
+    fs.observe(bbo(T0, 100, 102), T0, book)  # mid 101
+    fs.observe(bbo(T0 + 10 * S, 104, 106, uid=1), T0 + 10 * S, book)  # mid 105
+    fs.observe(bbo(T0 + 13 * S, 106, 108, uid=2), T0 + 13 * S, book)  # mid 107
+    fs.compute(T0 + 13 * S + S // 2, book, 0, row)
+    r = row[0]
+    assert (r[col("ret_1s_ticks")], r[col("ret_5s_ticks")], r[col("ret_30s_ticks")]) == (2, 6, 6)
+    # Two changes of 4 and 2 ticks in 30 s: √((16 + 4) / 30) ticks/√s.
+    assert math.isclose(r[col("rvol_30s_ticks")], math.sqrt(20 / 30), rel_tol=1e-6)
+
+
+def test_time_since_trade_is_capped() -> None:
+    fs, book, row = FeatureState(), OrderBook(), new_row()
+    fs.observe(bbo(T0, 100, 102), T0, book)
+    fs.compute(T0, book, 0, row)
+    assert row[0, col("since_trade_s")] == 60
+    fs.observe(trade(T0, 1, Side.BUY), T0, book)
+    fs.compute(T0 + 3 * S, book, 0, row)
+    assert row[0, col("since_trade_s")] == 3
+
+
+def test_stale_best_bid_offer_does_not_roll_the_touch_back() -> None:
+    fs, book = FeatureState(), OrderBook()
+    fs.observe(bbo(T0, 100, 102, uid=9), T0, book)
+    fs.observe(bbo(T0 + 1, 90, 92, uid=3), T0 + 1, book)
+    assert (fs.bid_ticks, fs.ask_ticks) == (100, 102)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3 * S), st.integers(1, 50), st.booleans()),
+        min_size=1,
+        max_size=40,
+    ),
+    st.integers(0, 8 * S),
+)
+def test_incremental_flow_equals_the_brute_force_sum(
+    gaps: list[tuple[int, int, bool]], after_ns: int
+) -> None:
+    fs, book, row = FeatureState(), OrderBook(), new_row()
+    fs.observe(bbo(T0, 100, 102), T0, book)
+    t = T0
+    seen: list[tuple[int, int]] = []
+    for gap, qty, buy in gaps:
+        t += gap
+        side = Side.BUY if buy else Side.SELL
+        fs.observe(trade(t, qty, side), t, book)
+        seen.append((t, qty if buy else -qty))
+        # Compute now and then mid-stream so the expiry pointers are exercised.
+        if qty % 3 == 0:
+            fs.compute(t, book, 0, row)
+    now = t + after_ns
+    fs.compute(now, book, 0, row)
+    assert row[0, col("flow_1s_lots")] == sum(q for ts, q in seen if ts > now - S)
+    assert row[0, col("flow_5s_lots")] == sum(q for ts, q in seen if ts > now - 5 * S)
+
+
+def test_book_update_may_reach_the_book_after_it_is_observed() -> None:
+    fs, book, row = FeatureState(), OrderBook(), new_row()
+    bids, asks = ((100, 4),), ((103, 1),)
+    fs.observe(BookSnapshot(exch_ns=T0, local_ns=T0, update_id=5, bids=bids, asks=asks), T0, book)
+    book.apply_snapshot(bids, asks)
+    assert fs.compute(T0, book, 0, row)
+    assert row[0, col("spread_ticks")] == 3
+    assert row[0, col("bid_queue_lots")] == 4

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.ml.conftest import tiny_rows
+from tradetui.ml.model import CARD_FILE, MODEL_FILE, ModelError, load_model
+
+
+def test_compiled_trees_match_xgboost_with_and_without_missing_values(model_dir: Path) -> None:
+    m = load_model(model_dir)
+    x, _ = tiny_rows(200, seed=3)
+    for r in x:
+        row = r.reshape(1, -1)
+        assert np.allclose(m.predict(row), m.predict_xgboost(row), atol=1e-5)
+
+
+def test_missing_model_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="no such file"):
+        load_model(tmp_path)
+
+
+def test_edited_model_fails_the_content_hash(model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "m"
+    shutil.copytree(model_dir, copy)
+    (copy / MODEL_FILE).write_text((copy / MODEL_FILE).read_text() + " ")
+    with pytest.raises(ModelError, match="content hash"):
+        load_model(copy)
+
+
+def test_feature_list_mismatch_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "m"
+    shutil.copytree(model_dir, copy)
+    card = json.loads((copy / CARD_FILE).read_text())
+    card["features"] = card["features"][:-1]
+    (copy / CARD_FILE).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="differ from this build"):
+        load_model(copy)
+
+
+def test_corrupt_model_file_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "m"
+    shutil.copytree(model_dir, copy)
+    (copy / MODEL_FILE).write_text("{not json")
+    card = json.loads((copy / CARD_FILE).read_text())
+    card["sha256"] = __import__("hashlib").sha256(b"{not json").hexdigest()
+    (copy / CARD_FILE).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="unreadable"):
+        load_model(copy)

@@ -1,0 +1,84 @@
+"""``tradetui sandbox exchange`` runs standalone, serves ccxt and stops cleanly on Ctrl+C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+
+import ccxt.async_support as ccxt_async
+import pytest
+
+from tests.sandbox.conftest import SYMBOL
+from tradetui.sandbox.client import loopback_client
+
+
+async def start(*flags: str) -> asyncio.subprocess.Process:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tradetui",
+        "sandbox",
+        "exchange",
+        "--port",
+        "0",
+        "--api-key",
+        "cli-key-7f3a",
+        "--api-secret",
+        "cli-secret-9c2e",
+        *flags,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+
+
+async def base_url(proc: asyncio.subprocess.Process) -> str:
+    assert proc.stdout is not None
+    banner = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+    url = re.search(r"http://127\.0\.0\.1:\d+", banner)
+    assert url is not None, banner
+    return url.group(0)
+
+
+async def test_command_serves_ccxt_until_interrupted() -> None:
+    proc = await start()
+    assert proc.stdout is not None
+    try:
+        banner = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        url = re.search(r"http://127\.0\.0\.1:\d+", banner)
+        assert url is not None, banner
+        client = loopback_client(url.group(0), "cli-key-7f3a", "cli-secret-9c2e")
+        try:
+            markets = await client.load_markets()
+            balance = await client.fetch_balance()
+        finally:
+            await client.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+
+    assert SYMBOL in markets
+    assert balance["USDT"]["total"] == 10_000.0
+    assert proc.returncode == 0
+    assert b"stopped" in out
+    assert b"cli-secret-9c2e" not in banner.encode() + out
+
+
+async def test_skew_flag_makes_signed_calls_invalid_nonce() -> None:
+    proc = await start("--skew-ms", "60000")
+    try:
+        client = loopback_client(await base_url(proc), "cli-key-7f3a", "cli-secret-9c2e")
+        try:
+            with pytest.raises(ccxt_async.InvalidNonce):
+                await client.fetch_balance()
+        finally:
+            await client.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.communicate(), 30)
+
+    assert proc.returncode == 0

@@ -1,0 +1,261 @@
+"""LiveVenue (REST) end to end: the real ccxt client against the sandbox exchange."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.sandbox.conftest import ASK_TICKS, BID_TICKS, KEY, SECRET, SYMBOL, ManualFeed
+from tradetui.core.instrument import btcusdt_perpetual
+from tradetui.core.types import (
+    AccountEvent,
+    AccountSnapshot,
+    CancelOrder,
+    CancelRejected,
+    Fill,
+    OpenOrderInfo,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRejected,
+    OrderType,
+    PlaceOrder,
+    RejectCode,
+    RequestAccount,
+    Side,
+)
+from tradetui.sandbox.client import loopback_client
+from tradetui.sandbox.exchange import SandboxExchange
+from tradetui.venues.base import Venue
+from tradetui.venues.live import LiveVenue
+
+WAIT_S = 5.0
+
+
+@pytest.fixture
+def feed() -> ManualFeed:
+    return ManualFeed()
+
+
+@pytest.fixture
+async def sandbox(feed: ManualFeed) -> AsyncIterator[SandboxExchange]:
+    server = SandboxExchange(btcusdt_perpetual(), feed, api_key=KEY, api_secret=SECRET)
+    async with server:
+        yield server
+
+
+@pytest.fixture
+async def venue(sandbox: SandboxExchange) -> AsyncIterator[LiveVenue]:
+    client = loopback_client(sandbox.rest_url, KEY, SECRET, recvWindow=800)
+    client.timeout = 250
+    await client.load_markets()
+    live = LiveVenue(client, btcusdt_perpetual(), SYMBOL, fill_poll_s=0.0, secrets=(KEY, SECRET))
+    try:
+        yield live
+    finally:
+        await live.close()
+        await client.close()
+
+
+async def outcome(venue: LiveVenue) -> AccountEvent:
+    """The next account event (waits for the running intents)."""
+    await asyncio.wait_for(venue.idle(), WAIT_S)
+    ev = venue.pop()
+    assert ev is not None
+    return ev
+
+
+def bid(client_id: str, price_ticks: int = BID_TICKS - 100, lots: int = 10) -> PlaceOrder:
+    return PlaceOrder(client_id=client_id, side=Side.BUY, price_ticks=price_ticks, qty_lots=lots)
+
+
+async def test_live_venue_is_a_venue(venue: LiveVenue) -> None:
+    as_venue: Venue = venue
+
+    assert as_venue.name == "live:binanceusdm"
+    assert as_venue.instrument.symbol == "BTCUSDT"
+
+
+async def test_post_only_order_is_accepted_and_listed_in_the_account(venue: LiveVenue) -> None:
+    venue.submit(bid("q-1"))
+    accepted = await outcome(venue)
+    venue.submit(RequestAccount())
+    snapshot = await outcome(venue)
+
+    assert isinstance(accepted, OrderAccepted)
+    assert accepted.client_id == "q-1"
+    assert isinstance(snapshot, AccountSnapshot)
+    assert snapshot.position_lots == 0
+    assert snapshot.open_orders == (
+        OpenOrderInfo(client_id="q-1", side=Side.BUY, price_ticks=BID_TICKS - 100, leaves_lots=10),
+    )
+
+
+async def test_post_only_that_would_cross_is_rejected_as_such(venue: LiveVenue) -> None:
+    venue.submit(bid("q-2", price_ticks=ASK_TICKS))
+
+    rejected = await outcome(venue)
+
+    assert isinstance(rejected, OrderRejected)
+    assert rejected.code is RejectCode.POST_ONLY_WOULD_CROSS
+
+
+async def test_below_min_notional_is_rejected_as_such(venue: LiveVenue) -> None:
+    venue.submit(bid("q-3", lots=1))
+
+    rejected = await outcome(venue)
+
+    assert isinstance(rejected, OrderRejected)
+    assert rejected.code is RejectCode.BELOW_MIN_NOTIONAL
+
+
+async def test_cancel_confirms_then_a_second_cancel_is_unknown_order(venue: LiveVenue) -> None:
+    venue.submit(bid("q-4"))
+    await outcome(venue)
+    venue.submit(CancelOrder(client_id="q-4"))
+    cancelled = await outcome(venue)
+    venue.submit(CancelOrder(client_id="q-4"))
+    refused = await outcome(venue)
+
+    assert isinstance(cancelled, OrderCancelled)
+    assert isinstance(refused, CancelRejected)
+    assert refused.code is RejectCode.UNKNOWN_ORDER
+
+
+async def test_resting_bid_filled_by_a_print_arrives_as_a_maker_fill(
+    venue: LiveVenue, sandbox: SandboxExchange, feed: ManualFeed
+) -> None:
+    venue.submit(bid("q-5", price_ticks=BID_TICKS))
+    await outcome(venue)
+    feed.trade(BID_TICKS - 1, 600, Side.SELL)
+    sandbox.advance()
+
+    assert await venue.poll_fills() == 1
+    fill = venue.pop()
+    assert isinstance(fill, Fill)
+    assert (fill.client_id, fill.price_ticks, fill.qty_lots, fill.leaves_lots) == (
+        "q-5",
+        BID_TICKS,
+        10,
+        0,
+    )
+    assert fill.is_maker
+    assert fill.fee_quote == pytest.approx(600.0 * 0.0002)
+    assert not venue.working
+
+
+async def test_fill_polling_stays_within_its_budget(
+    venue: LiveVenue, sandbox: SandboxExchange
+) -> None:
+    budgeted = LiveVenue(venue._client, btcusdt_perpetual(), SYMBOL, fill_poll_s=60.0)
+    await budgeted.poll_fills()
+    idle_polls = sandbox.requests.count(("GET", "/fapi/v1/userTrades"))
+    budgeted.submit(bid("q-6"))
+    await outcome(budgeted)
+    await budgeted.poll_fills()
+    await budgeted.poll_fills()
+    await budgeted.close()
+
+    assert idle_polls == 0
+    assert sandbox.requests.count(("GET", "/fapi/v1/userTrades")) == 1
+
+
+async def test_market_order_position_shows_in_the_account(venue: LiveVenue) -> None:
+    venue.submit(
+        PlaceOrder(
+            client_id="m-1",
+            side=Side.SELL,
+            price_ticks=0,
+            qty_lots=20,
+            order_type=OrderType.MARKET,
+            post_only=False,
+        )
+    )
+    await outcome(venue)
+    venue.submit(RequestAccount())
+
+    snapshot = await outcome(venue)
+
+    assert isinstance(snapshot, AccountSnapshot)
+    assert snapshot.position_lots == -20
+
+
+async def test_timed_out_place_that_landed_is_reconciled_not_resent(
+    venue: LiveVenue, sandbox: SandboxExchange
+) -> None:
+    sandbox.faults.delay_next(0.4)
+    venue.submit(bid("t-1"))
+
+    accepted = await outcome(venue)
+
+    assert isinstance(accepted, OrderAccepted)
+    assert [o.client_id for o in sandbox.account.open_orders] == ["t-1"]
+    assert sandbox.requests.count(("POST", "/fapi/v1/order")) == 1
+
+
+async def test_timed_out_place_that_arrived_too_late_is_rejected(
+    venue: LiveVenue, sandbox: SandboxExchange
+) -> None:
+    sandbox.faults.delay_next(1.0)
+    venue.submit(bid("t-2"))
+
+    rejected = await outcome(venue)
+
+    assert isinstance(rejected, OrderRejected)
+    assert "not at the venue" in rejected.reason
+    await asyncio.sleep(0.5)
+    assert sandbox.account.open_orders == []
+
+
+async def test_keys_and_signatures_stay_out_of_the_venue_log(
+    venue: LiveVenue, sandbox: SandboxExchange, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    sandbox.faults.delay_next(0.4)
+    venue.submit(bid("t-3"))
+    await outcome(venue)
+
+    assert "reconciling" in caplog.text
+    assert SECRET not in caplog.text
+    assert KEY not in caplog.text
+    assert "signature=<redacted>" in caplog.text
+
+
+async def test_clock_skew_resyncs_time_and_places_the_order_once(
+    venue: LiveVenue, sandbox: SandboxExchange
+) -> None:
+    sandbox.faults.skew_ms = 30_000
+    venue.submit(bid("s-1"))
+
+    accepted = await outcome(venue)
+
+    assert isinstance(accepted, OrderAccepted)
+    assert ("GET", "/fapi/v1/time") in sandbox.requests
+    assert [o.client_id for o in sandbox.account.open_orders] == ["s-1"]
+
+
+async def test_ip_ban_on_place_is_rejected_as_rate_limited(
+    venue: LiveVenue, sandbox: SandboxExchange
+) -> None:
+    sandbox.faults.fail_next(418)
+    venue.submit(bid("b-1"))
+
+    rejected = await outcome(venue)
+
+    assert isinstance(rejected, OrderRejected)
+    assert rejected.code is RejectCode.RATE_LIMITED
+    assert sandbox.account.open_orders == []
+
+
+async def test_account_read_is_retried_after_a_server_error(
+    venue: LiveVenue, sandbox: SandboxExchange
+) -> None:
+    sandbox.faults.fail_next(502)
+    venue.submit(RequestAccount())
+
+    snapshot = await outcome(venue)
+
+    assert isinstance(snapshot, AccountSnapshot)
+    assert snapshot.position_lots == 0

@@ -1,0 +1,98 @@
+"""``tradetui sandbox exchange``: a loopback Binance USD-M exchange for dry runs and tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+_DEFAULT_KEY = "sandbox-key"
+_DEFAULT_SECRET = "sandbox-secret"
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def sandbox_exchange(
+    port: Annotated[int, typer.Option("--port", help="TCP port (0 picks a free one).")] = 8765,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    market: Annotated[
+        str, typer.Option("--market", help="synthetic, or replay:PATH of a recorded file.")
+    ] = "synthetic",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic market.")] = 0,
+    api_key: Annotated[
+        str, typer.Option("--api-key", envvar="TRADETUI_SANDBOX_API_KEY", help="Accepted key.")
+    ] = _DEFAULT_KEY,
+    api_secret: Annotated[
+        str,
+        typer.Option(
+            "--api-secret", envvar="TRADETUI_SANDBOX_API_SECRET", help="Secret for signatures."
+        ),
+    ] = _DEFAULT_SECRET,
+    balance: Annotated[
+        float, typer.Option("--balance", help="Starting USDT wallet balance.")
+    ] = 10_000.0,
+    skew_ms: Annotated[
+        int, typer.Option("--skew-ms", help="Fault: server clock ahead (+) or behind (-), ms.")
+    ] = 0,
+    slow_ms: Annotated[
+        int, typer.Option("--slow-ms", help="Fault: hold every REST answer this long, ms.")
+    ] = 0,
+) -> None:
+    """Serve Binance USD-M REST on HOST:PORT until Ctrl+C (the key and secret are not shown)."""
+    from tradetui.core.instrument import btcusdt_perpetual
+    from tradetui.market.files import ReplayError
+    from tradetui.sandbox.exchange import SandboxExchange
+    from tradetui.sandbox.feeds import replay_feed, synthetic_feed
+
+    start_ns = time.time_ns()
+    if market == "synthetic":
+        instrument = btcusdt_perpetual()
+        feed = synthetic_feed(instrument, seed, start_ns)
+    elif market.startswith("replay:"):
+        path = Path(market.removeprefix("replay:"))
+        if not path.is_file():
+            _fail(f"--market {market}: no such file")
+        try:
+            instrument, feed = replay_feed([path], start_ns)
+        except ReplayError as exc:
+            _fail(str(exc))
+    else:
+        _fail(f"--market {market!r}: use synthetic or replay:PATH")
+    server = SandboxExchange(
+        instrument,
+        feed,
+        api_key=api_key,
+        api_secret=api_secret,
+        host=host,
+        port=port,
+        initial_balance=Decimal(str(balance)),
+    )
+    server.faults.skew_ms = skew_ms
+    server.faults.delay_next(slow_ms / 1000, count=-1)
+
+    async def serve() -> None:
+        async with server:
+            typer.echo(
+                f"sandbox exchange {instrument.symbol} on {server.rest_url} "
+                f"(market {market}); Ctrl+C stops",
+            )
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+    typer.echo("sandbox exchange stopped")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``sandbox exchange`` to ``app``."""
+    sandbox_app = typer.Typer(help="Loopback exchanges for dry runs and tests.")
+    sandbox_app.command("exchange")(sandbox_exchange)
+    app.add_typer(sandbox_app, name="sandbox")

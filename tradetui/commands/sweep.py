@@ -1,0 +1,83 @@
+"""``tradetui sweep``: backtest a grid of settings on recorded files, on all cores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tradetui.commands.data import FilesArg, JsonOpt, SymbolOpt, VenueOpt, _fail, _instrument
+
+_COLUMNS = (
+    ("pnl_total", "PnL", "{:+,.4f}"),
+    ("spread_capture", "spread", "{:+,.4f}"),
+    ("inventory_pnl", "inventory", "{:+,.4f}"),
+    ("fees", "fees", "{:+,.4f}"),
+    ("fills", "fills", "{:,}"),
+    ("max_abs_position_base", "max |pos|", "{:.4f}"),
+    ("markout_5s_bps", "markout 5s bps", "{:+.3f}"),
+)
+
+
+def sweep(
+    files: FilesArg,
+    param: Annotated[
+        list[str],
+        typer.Option("--param", help="section.key=v1,v2,... (repeat for more axes)."),
+    ],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML config.")] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Processes (default: all cores).")
+    ] = None,
+    latency_ms: Annotated[
+        float | None, typer.Option("--latency-ms", help="One-way order latency, ms (all legs).")
+    ] = None,
+    venue: VenueOpt = None,
+    symbol: SymbolOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Backtest every combination of the --param values on FILES; print a table of results."""
+    from tradetui.backtest.run import backtest_settings
+    from tradetui.backtest.sweep import grid_points, parse_axis, run_sweep
+    from tradetui.config import ConfigError, load_settings
+    from tradetui.market.cache import load_events
+    from tradetui.market.files import ReplayError
+
+    if jobs is not None and jobs < 1:
+        _fail(f"--jobs: must be >= 1 (got {jobs})")
+    try:
+        settings = backtest_settings(load_settings(config), latency_ms)
+        axes = [parse_axis(p) for p in param]
+    except ConfigError as exc:
+        _fail(str(exc))
+    inst = _instrument(files, venue, symbol)
+    try:
+        events, _, _ = load_events(files, inst)  # fills the cache the workers read
+    except ReplayError as exc:
+        _fail(str(exc))
+    if not events:
+        _fail("no market events in " + ", ".join(map(str, files)))
+    del events
+    try:
+        rows = run_sweep(files, inst, settings, grid_points(axes), jobs=jobs)
+    except ConfigError as exc:
+        _fail(f"--param: {exc}")
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"sweep: {len(rows)} backtests on {inst.symbol}")
+    keys = [a.key for a in axes]
+    for k in keys:
+        table.add_column(k, justify="right")
+    for _, title, _ in _COLUMNS:
+        table.add_column(title, justify="right")
+    for r in rows:
+        cells = [str(r["params"][k]) for k in keys]
+        cells += ["-" if r[c] is None else fmt.format(r[c]) for c, _, fmt in _COLUMNS]
+        table.add_row(*cells)
+    Console(width=200).print(table)

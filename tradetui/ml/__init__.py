@@ -1,0 +1,1 @@
+"""The ML filter: features, labels, training and the model inside the decision."""

@@ -1,0 +1,364 @@
+"""The sandbox exchange's state: one account trading one symbol on the shared matching engine.
+
+Pure and synchronous (no asyncio, no HTTP): the server feeds it wall-clock time and requests,
+and formats what it returns. Market events come from any event iterator (synthetic or
+replayed) and are applied up to the time asked. Money is quote currency; the wallet starts at
+``initial_balance`` and moves by realized PnL and fees. Errors carry Binance's codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+
+from tradetui.core.accounting import PositionLedger
+from tradetui.core.instrument import Instrument
+from tradetui.core.types import (
+    AccountEvent,
+    AccountSnapshot,
+    BookDelta,
+    BookSnapshot,
+    Fill,
+    MarketEvent,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRejected,
+    OrderType,
+    RejectCode,
+    Side,
+)
+from tradetui.matching import MatchingConfig, MatchingEngine
+
+_NS_PER_MS = 1_000_000
+
+# Our reject reasons in Binance USD-M's codes (a user of the real venue sees the same).
+_BINANCE_CODE = {
+    RejectCode.OFF_TICK: -4014,
+    RejectCode.OFF_STEP: -1111,
+    RejectCode.BELOW_MIN_QTY: -4003,
+    RejectCode.BELOW_MIN_NOTIONAL: -4164,
+    RejectCode.POST_ONLY_WOULD_CROSS: -5022,
+    RejectCode.REDUCE_ONLY_WOULD_INCREASE: -2022,
+    RejectCode.INSUFFICIENT_MARGIN: -2019,
+    RejectCode.NO_LIQUIDITY: -2020,
+    RejectCode.DUPLICATE_CLIENT_ID: -4116,
+    RejectCode.UNKNOWN_ORDER: -2011,
+    RejectCode.OTHER: -1102,
+}
+
+
+class ExchangeError(Exception):
+    """A Binance-style error answer: ``code`` (negative int), ``msg`` and the HTTP status."""
+
+    def __init__(self, code: int, msg: str, status: int = 400) -> None:
+        super().__init__(f"{code}: {msg}")
+        self.code = code
+        self.msg = msg
+        self.status = status
+
+
+def reject_error(code: RejectCode, reason: str) -> ExchangeError:
+    """The Binance error for one of our reject codes."""
+    return ExchangeError(_BINANCE_CODE[code], reason)
+
+
+@dataclass(slots=True)
+class SandboxOrder:
+    """One order as the exchange remembers it (ticks, lots; times in ms since the epoch)."""
+
+    order_id: int
+    client_id: str
+    side: Side
+    order_type: OrderType
+    time_in_force: str
+    price_ticks: int
+    orig_lots: int
+    reduce_only: bool
+    time_ms: int
+    executed_lots: int = 0
+    # Sum of price × size over the fills, in tick·lot units (average price = this / executed).
+    cum_ticklots: int = 0
+    status: str = "NEW"
+    update_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxTrade:
+    """One execution of our order (ticks, lots; fee in quote, < 0 is a rebate)."""
+
+    trade_id: int
+    order: SandboxOrder
+    price_ticks: int
+    qty_lots: int
+    fee_quote: float
+    is_maker: bool
+    realized_quote: float
+    time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """A change to one order for the user stream: execution type, the order's state right
+    after it (status, executed lots, cumulative tick·lots) and, for TRADE, the fill."""
+
+    execution: str
+    order: SandboxOrder
+    status: str
+    executed_lots: int
+    cum_ticklots: int
+    trade: SandboxTrade | None = None
+
+    @classmethod
+    def of(
+        cls, execution: str, order: SandboxOrder, trade: SandboxTrade | None = None
+    ) -> OrderUpdate:
+        """The update for ``order`` as it stands now."""
+        return cls(execution, order, order.status, order.executed_lots, order.cum_ticklots, trade)
+
+
+@dataclass(slots=True)
+class _Ids:
+    order: int = 8_000_000_000
+    client: int = 0
+    trade: int = 500_000_000
+
+
+@dataclass(slots=True)
+class SandboxAccount:
+    """Orders, trades, position and wallet of the one sandbox account on one symbol.
+
+    ``leverage`` bounds the initial margin (notional / leverage) of the position plus the open
+    orders by the margin balance; an order beyond it is refused with -2019.
+    """
+
+    instrument: Instrument
+    market: Iterator[MarketEvent]
+    initial_balance: Decimal = Decimal(10_000)
+    leverage: int = 20
+    matching_config: MatchingConfig = field(default_factory=MatchingConfig)
+    engine: MatchingEngine = field(init=False)
+    ledger: PositionLedger = field(init=False)
+    update_id: int = field(init=False, default=0)
+    orders: dict[int, SandboxOrder] = field(init=False, default_factory=dict)
+    trades: list[SandboxTrade] = field(init=False, default_factory=list)
+    updates: list[OrderUpdate] = field(init=False, default_factory=list)
+    _open: dict[str, SandboxOrder] = field(init=False, default_factory=dict)
+    _pending: MarketEvent | None = field(init=False, default=None)
+    _ids: _Ids = field(init=False, default_factory=_Ids)
+    _now_ms: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self.engine = MatchingEngine(self.instrument, self.matching_config)
+        self.ledger = PositionLedger(self.instrument)
+
+    # ---- time -------------------------------------------------------------------------------
+
+    def advance(self, now_ns: int) -> list[MarketEvent]:
+        """Apply every market event up to ``now_ns`` (ns); returns them in order."""
+        applied: list[MarketEvent] = []
+        while True:
+            ev = self._pending if self._pending is not None else next(self.market, None)
+            if ev is None:
+                self._pending = None
+                break
+            if ev.exch_ns > now_ns:
+                self._pending = ev
+                break
+            self._pending = None
+            if type(ev) is BookDelta:
+                self.update_id = ev.last_id
+            elif type(ev) is BookSnapshot:
+                self.update_id = ev.update_id
+            self._now_ms = ev.exch_ns // _NS_PER_MS
+            self._apply(self.engine.on_market(ev, ev.exch_ns))
+            applied.append(ev)
+        self._now_ms = max(self._now_ms, now_ns // _NS_PER_MS)
+        return applied
+
+    # ---- orders -----------------------------------------------------------------------------
+
+    def place(
+        self,
+        *,
+        side: Side,
+        order_type: OrderType,
+        time_in_force: str,
+        price: Decimal,
+        qty: Decimal,
+        reduce_only: bool,
+        client_id: str | None,
+    ) -> SandboxOrder:
+        """Accept an order or raise ExchangeError; the order comes back in its state after."""
+        if client_id is None:
+            self._ids.client += 1
+            client_id = f"sandbox-{self._ids.client}"
+        post_only = time_in_force == "GTX"
+        if order_type is OrderType.LIMIT and not reduce_only:
+            self._check_margin(side, price, qty)
+        events = self.engine.place(
+            client_id,
+            side,
+            price,
+            qty,
+            order_type=order_type,
+            post_only=post_only,
+            reduce_only=reduce_only,
+            t_ns=self._now_ms * _NS_PER_MS,
+        )
+        first = events[0]
+        if type(first) is OrderRejected:
+            raise reject_error(first.code, first.reason)
+        self._ids.order += 1
+        inst = self.instrument
+        order = SandboxOrder(
+            order_id=self._ids.order,
+            client_id=client_id,
+            side=side,
+            order_type=order_type,
+            time_in_force=time_in_force,
+            price_ticks=0 if order_type is OrderType.MARKET else inst.ticks_exact(price) or 0,
+            orig_lots=inst.lots_exact(qty) or 0,
+            reduce_only=reduce_only,
+            time_ms=self._now_ms,
+            update_ms=self._now_ms,
+        )
+        self.orders[order.order_id] = order
+        self._open[client_id] = order
+        self._apply(events)
+        return order
+
+    def cancel(self, order_id: int | None, client_id: str | None) -> SandboxOrder:
+        """Cancel an open order by exchange or client id, or raise -2011."""
+        order = self.find(order_id, client_id)
+        if order is None or order.client_id not in self._open:
+            raise ExchangeError(-2011, "Unknown order sent.")
+        self._apply(self.engine.cancel(order.client_id, self._now_ms * _NS_PER_MS))
+        return order
+
+    def take_updates(self) -> list[OrderUpdate]:
+        """Order updates since the last call, oldest first."""
+        out, self.updates = self.updates, []
+        return out
+
+    def cancel_all(self) -> list[SandboxOrder]:
+        """Cancel every open order; returns them."""
+        cancelled = list(self._open.values())
+        for order in cancelled:
+            self._apply(self.engine.cancel(order.client_id, self._now_ms * _NS_PER_MS))
+        return cancelled
+
+    def find(self, order_id: int | None, client_id: str | None) -> SandboxOrder | None:
+        """An order (open or not) by exchange id, else by client id."""
+        if order_id is not None:
+            return self.orders.get(order_id)
+        if client_id is not None:
+            hit = self._open.get(client_id)
+            if hit is not None:
+                return hit
+            for order in reversed(self.orders.values()):
+                if order.client_id == client_id:
+                    return order
+        return None
+
+    @property
+    def open_orders(self) -> list[SandboxOrder]:
+        """Open orders, oldest first."""
+        return list(self._open.values())
+
+    # ---- money ------------------------------------------------------------------------------
+
+    @property
+    def mark_ticks(self) -> float:
+        """Mark price in ticks: the mid, or the last fill price on an empty book."""
+        book = self.engine.book
+        if book.bid_ticks and book.ask_ticks:
+            return (book.bid_ticks + book.ask_ticks) / 2
+        return float(self.ledger.avg_entry_ticks)
+
+    def wallet_quote(self) -> float:
+        """Wallet balance in quote: initial plus realized PnL minus net fees."""
+        ledger = self.ledger
+        realized = float(ledger.realized_ticklots * self._unit())
+        return float(self.initial_balance) + realized - ledger.fees_quote + ledger.rebates_quote
+
+    def unrealized_quote(self) -> float:
+        """Unrealized PnL of the position at the mark, in quote."""
+        ledger = self.ledger
+        if not ledger.position_lots:
+            return 0.0
+        unreal = ledger.position_lots * Fraction(self.mark_ticks) - ledger.cost_ticklots
+        return float(unreal * self._unit())
+
+    def position_margin_quote(self) -> float:
+        """Initial margin held by the position at the mark, in quote."""
+        return self._notional(abs(self.ledger.position_lots), self.mark_ticks) / self.leverage
+
+    def order_margin_quote(self) -> float:
+        """Initial margin held by open orders at their prices, in quote."""
+        return sum(
+            self._notional(o.orig_lots - o.executed_lots, o.price_ticks)
+            for o in self._open.values()
+            if not o.reduce_only
+        ) / max(self.leverage, 1)
+
+    def available_quote(self) -> float:
+        """Margin balance not held by the position or open orders, in quote."""
+        margin_balance = self.wallet_quote() + self.unrealized_quote()
+        return margin_balance - self.position_margin_quote() - self.order_margin_quote()
+
+    def _check_margin(self, side: Side, price: Decimal, qty: Decimal) -> None:
+        needed = float(price * qty) / self.leverage
+        if needed > self.available_quote():
+            raise ExchangeError(-2019, "Margin is insufficient.")
+
+    def _notional(self, lots: int, price_ticks: float) -> float:
+        return lots * price_ticks * self.instrument.tick * self.instrument.lot
+
+    def _unit(self) -> Fraction:
+        return Fraction(self.instrument.tick_size) * Fraction(self.instrument.lot_size)
+
+    # ---- matching results -------------------------------------------------------------------
+
+    def _apply(self, events: list[AccountEvent]) -> None:
+        for ev in events:
+            if isinstance(ev, AccountSnapshot):
+                continue
+            order = self._open.get(ev.client_id)
+            if order is None:
+                continue
+            if type(ev) is OrderAccepted:
+                self.updates.append(OrderUpdate.of("NEW", order))
+            elif type(ev) is Fill:
+                self._on_fill(order, ev)
+            elif type(ev) is OrderCancelled:
+                del self._open[order.client_id]
+                expired = order.order_type is OrderType.MARKET or order.reduce_only
+                order.status = "EXPIRED" if expired and "expired" in ev.reason else "CANCELED"
+                order.update_ms = self._now_ms
+                self.updates.append(OrderUpdate.of(order.status, order))
+
+    def _on_fill(self, order: SandboxOrder, ev: Fill) -> None:
+        before = self.ledger.realized_ticklots
+        self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, ev.fee_quote, self.mark_ticks)
+        realized = float((self.ledger.realized_ticklots - before) * self._unit())
+        order.executed_lots += ev.qty_lots
+        order.cum_ticklots += ev.price_ticks * ev.qty_lots
+        order.status = "FILLED" if ev.leaves_lots == 0 else "PARTIALLY_FILLED"
+        order.update_ms = self._now_ms
+        if ev.leaves_lots == 0:
+            del self._open[order.client_id]
+        self._ids.trade += 1
+        trade = SandboxTrade(
+            trade_id=self._ids.trade,
+            order=order,
+            price_ticks=ev.price_ticks,
+            qty_lots=ev.qty_lots,
+            fee_quote=ev.fee_quote,
+            is_maker=ev.is_maker,
+            realized_quote=realized,
+            time_ms=self._now_ms,
+        )
+        self.trades.append(trade)
+        self.updates.append(OrderUpdate.of("TRADE", order, trade))

@@ -1,0 +1,449 @@
+"""A loopback HTTP server speaking Binance USD-M REST, backed by the shared matching engine.
+
+Signed endpoints check the ``X-MBX-APIKEY`` header, the HMAC-SHA256 signature of the query
+string plus body, and the timestamp against ``recvWindow`` (-1021), as Binance does. The
+market advances with the wall clock: every request first applies the market events up to now,
+and a background task does the same a few times a second so fills happen between requests.
+Fault switches (``SandboxExchange.faults``) make the server answer with clock skew, a forced
+HTTP status (429, 418, 5xx) or a delay. Keys and signatures are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from tradetui.core.instrument import Instrument
+from tradetui.core.types import MarketEvent, OrderType, Side
+from tradetui.sandbox import formats
+from tradetui.sandbox.account import ExchangeError, SandboxAccount
+from tradetui.sandbox.streams import StreamHub
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_NS_PER_MS = 1_000_000
+_DEFAULT_RECV_WINDOW_MS = 5_000
+_MAX_RECV_WINDOW_MS = 60_000
+# A timestamp this far ahead of the server clock is refused even inside the window (Binance).
+_AHEAD_LIMIT_MS = 1_000
+_ADVANCE_PERIOD_S = 0.05
+_REQUEST_LOG_LEN = 10_000
+_SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
+_TYPES = {"LIMIT": OrderType.LIMIT, "MARKET": OrderType.MARKET}
+_STATUS_BODY = {
+    429: (-1003, "Too many requests; current limit is 2400 request weight per 1 MINUTE."),
+    418: (-1003, "Way too many requests; IP banned until further notice."),
+}
+
+
+@dataclass(slots=True)
+class Faults:
+    """Switches for misbehaviour; all off by default.
+
+    ``skew_ms``: the server clock runs this far ahead of the wall clock (ms, may be negative).
+    ``status``/``status_count``: answer the next ``status_count`` requests (-1 = all) with HTTP
+    ``status`` (429 and 418 with Binance's -1003 body and Retry-After, others with a plain
+    body). ``delay_s``/``delay_count``: hold the next ``delay_count`` requests (-1 = all) this
+    long (s) before handling them, as if they arrived late.
+    """
+
+    skew_ms: int = 0
+    status: int = 0
+    status_count: int = 0
+    delay_s: float = 0.0
+    delay_count: int = -1
+
+    def fail_next(self, status: int, count: int = 1) -> None:
+        """Answer the next ``count`` requests (-1 = until cleared) with HTTP ``status``."""
+        self.status, self.status_count = status, count
+
+    def delay_next(self, seconds: float, count: int = 1) -> None:
+        """Hold the next ``count`` requests (-1 = until cleared) ``seconds`` (s)."""
+        self.delay_s, self.delay_count = seconds, count
+
+    def clear(self) -> None:
+        """Turn every fault off."""
+        self.skew_ms, self.status, self.status_count = 0, 0, 0
+        self.delay_s, self.delay_count = 0.0, -1
+
+    def take_delay(self) -> float:
+        """The delay for this request in seconds (0 = none), counting it down."""
+        if self.delay_s <= 0 or self.delay_count == 0:
+            return 0.0
+        if self.delay_count > 0:
+            self.delay_count -= 1
+        return self.delay_s
+
+    def take_status(self) -> int:
+        """The forced status for this request (0 = none), counting it down."""
+        if not self.status or self.status_count == 0:
+            return 0
+        if self.status_count > 0:
+            self.status_count -= 1
+        return self.status
+
+
+class SandboxExchange:
+    """One symbol, one account, Binance USD-M REST on ``http://host:port/fapi/...``."""
+
+    def __init__(
+        self,
+        instrument: Instrument,
+        market: Iterator[MarketEvent],
+        *,
+        api_key: str,
+        api_secret: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        initial_balance: Decimal = Decimal(10_000),
+        leverage: int = 20,
+    ) -> None:
+        self.instrument = instrument
+        self.account = SandboxAccount(
+            instrument, market, initial_balance=initial_balance, leverage=leverage
+        )
+        self.faults = Faults()
+        self.streams = StreamHub(instrument)
+        # The latest requests as (method, path), for tests and the bench; bounded for long runs.
+        self.requests: deque[tuple[str, str]] = deque(maxlen=_REQUEST_LOG_LEN)
+        self._api_key = api_key
+        self._secret = api_secret.encode()
+        self._host = host
+        self._port = port
+        self._listen_key = ""
+        self._runner: web.AppRunner | None = None
+        self._ticker: asyncio.Task[None] | None = None
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (the ephemeral one when started with port 0)."""
+        return self._port
+
+    @property
+    def rest_url(self) -> str:
+        """Scheme, host and port to put in front of ``/fapi/v1/...`` paths."""
+        return f"http://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        """Bind and serve; the market starts advancing."""
+        app = web.Application(middlewares=[self._middleware])
+        self._routes(app)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        self._port = int(self._runner.addresses[0][1])
+        self.advance()
+        self._ticker = asyncio.create_task(self._tick())
+
+    async def stop(self) -> None:
+        """Stop serving and the market."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        if self._runner is not None:
+            await self.streams.drop_all()
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> SandboxExchange:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def now_ns(self) -> int:
+        """Wall-clock time (ns); the market and order times follow it."""
+        return time.time_ns()
+
+    def server_ms(self) -> int:
+        """The server clock the client must sync to: wall clock plus the skew fault (ms)."""
+        return self.now_ns() // _NS_PER_MS + self.faults.skew_ms
+
+    async def drop_websockets(self) -> None:
+        """Close every websocket connection (the dropped-websocket fault)."""
+        await self.streams.drop_all()
+
+    def advance(self) -> None:
+        """Apply the market up to now and publish what changed on the websockets."""
+        now_ns = self.now_ns()
+        self.streams.publish_market(self.account.advance(now_ns))
+        self._publish_updates()
+
+    def _publish_updates(self) -> None:
+        updates = self.account.take_updates()
+        if updates:
+            self.streams.publish_updates(updates, self.server_ms())
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(_ADVANCE_PERIOD_S)
+            self.advance()
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    def _routes(self, app: web.Application) -> None:
+        add = app.router.add_route
+        add("GET", "/fapi/v1/ping", self._ping)
+        add("GET", "/fapi/v1/time", self._time)
+        add("GET", "/fapi/v1/exchangeInfo", self._exchange_info)
+        add("GET", "/fapi/v1/depth", self._depth)
+        for version in ("v2", "v3"):
+            add("GET", f"/fapi/{version}/account", self._signed(self._account))
+            add("GET", f"/fapi/{version}/positionRisk", self._signed(self._positions))
+        add("GET", "/fapi/v2/balance", self._signed(self._balance))
+        add("GET", "/fapi/v1/leverageBracket", self._signed(self._brackets))
+        add("POST", "/fapi/v1/leverage", self._signed(self._set_leverage))
+        add("POST", "/fapi/v1/order", self._signed(self._place))
+        add("GET", "/fapi/v1/order", self._signed(self._get_order))
+        add("DELETE", "/fapi/v1/order", self._signed(self._cancel))
+        add("GET", "/fapi/v1/openOrders", self._signed(self._open_orders))
+        add("DELETE", "/fapi/v1/allOpenOrders", self._signed(self._cancel_all))
+        add("GET", "/fapi/v1/userTrades", self._signed(self._user_trades))
+        for method in ("POST", "PUT", "DELETE"):
+            add(method, "/fapi/v1/listenKey", self._keyed(self._listen_key_call))
+        for prefix in ("/ws", "/public/ws", "/market/ws"):
+            add("GET", prefix, self._ws_market)
+            add("GET", prefix + "/{stream}", self._ws_market)
+        add("GET", "/private/ws", self._ws_private)
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        self.requests.append((request.method, request.path))
+        if not request.path.startswith("/fapi/"):
+            return await handler(request)
+        delay_s = self.faults.take_delay()
+        if delay_s > 0:
+            # The request has arrived whole; only its handling is late.
+            await request.read()
+            await asyncio.sleep(delay_s)
+        status = self.faults.take_status()
+        if status:
+            return _forced(status)
+        self.advance()
+        try:
+            return await handler(request)
+        except ExchangeError as exc:
+            return web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status)
+        finally:
+            self._publish_updates()
+
+    async def _ws_market(self, request: web.Request) -> web.StreamResponse:
+        return await self.streams.serve(request, private=False, allowed=lambda: True)
+
+    async def _ws_private(self, request: web.Request) -> web.StreamResponse:
+        key = request.query.get("listenKey", "")
+        return await self.streams.serve(
+            request,
+            private=True,
+            allowed=lambda: (
+                bool(self._listen_key)
+                and hmac.compare_digest(key.encode(), self._listen_key.encode())
+            ),
+        )
+
+    def _keyed(self, fn: Callable[[dict[str, str]], Any]) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            self._check_key(request)
+            return web.json_response(fn(dict(request.query)))
+
+        return handler
+
+    def _signed(self, fn: Callable[[dict[str, str]], Any]) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            self._check_key(request)
+            params = self._verify(request.query_string, await request.text())
+            return web.json_response(fn(params))
+
+        return handler
+
+    def _check_key(self, request: web.Request) -> None:
+        key = request.headers.get("X-MBX-APIKEY", "")
+        if not hmac.compare_digest(key.encode(), self._api_key.encode()):
+            raise ExchangeError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+
+    def _verify(self, query: str, body: str) -> dict[str, str]:
+        """Parameters of a signed request after the signature and timestamp checks."""
+        total = query + body if not query or not body else f"{query}&{body}"
+        parts = total.split("&")
+        given = [p[len("signature=") :] for p in parts if p.startswith("signature=")]
+        if len(given) != 1:
+            raise ExchangeError(-1102, "Mandatory parameter 'signature' was not sent.")
+        payload = "&".join(p for p in parts if not p.startswith("signature="))
+        expected = hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected.encode(), given[0].encode()):
+            raise ExchangeError(-1022, "Signature for this request is not valid.")
+        params = dict(parse_qsl(payload, keep_blank_values=True))
+        try:
+            stamp_ms = int(params["timestamp"])
+            window_ms = int(params.get("recvWindow", _DEFAULT_RECV_WINDOW_MS))
+        except (KeyError, ValueError):
+            raise ExchangeError(-1102, "Parameter 'timestamp' was not sent or malformed.") from None
+        if not 0 < window_ms <= _MAX_RECV_WINDOW_MS:
+            raise ExchangeError(-1131, "recvWindow must be less than 60000")
+        now_ms = self.server_ms()
+        if stamp_ms >= now_ms + _AHEAD_LIMIT_MS or now_ms - stamp_ms > window_ms:
+            raise ExchangeError(-1021, "Timestamp for this request is outside of the recvWindow.")
+        return params
+
+    def _symbol(self, params: dict[str, str], required: bool = True) -> None:
+        symbol = params.get("symbol")
+        if symbol is None and not required:
+            return
+        if symbol != self.instrument.symbol:
+            raise ExchangeError(-1121, "Invalid symbol.")
+
+    # ---- public -----------------------------------------------------------------------------
+
+    async def _ping(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({})
+
+    async def _time(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"serverTime": self.server_ms()})
+
+    async def _exchange_info(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(formats.exchange_info(self.instrument, self.server_ms()))
+
+    async def _depth(self, request: web.Request) -> web.StreamResponse:
+        params = dict(request.query)
+        self._symbol(params)
+        limit = _int(params, "limit", 500)
+        return web.json_response(formats.depth(self.account, limit, self.server_ms()))
+
+    # ---- account ----------------------------------------------------------------------------
+
+    def _account(self, params: dict[str, str]) -> Any:
+        return formats.account(self.account, self.server_ms())
+
+    def _balance(self, params: dict[str, str]) -> Any:
+        acct = formats.account(self.account, self.server_ms())["assets"][0]
+        return [{"accountAlias": "sandbox", **acct, "balance": acct["walletBalance"]}]
+
+    def _positions(self, params: dict[str, str]) -> Any:
+        self._symbol(params, required=False)
+        return [formats.position(self.account, self.server_ms())]
+
+    def _brackets(self, params: dict[str, str]) -> Any:
+        self._symbol(params, required=False)
+        return formats.leverage_brackets(self.instrument)
+
+    def _set_leverage(self, params: dict[str, str]) -> Any:
+        self._symbol(params)
+        leverage = _int(params, "leverage", 0)
+        if not 1 <= leverage <= 125:
+            raise ExchangeError(-4028, f"Leverage {leverage} is not valid")
+        self.account.leverage = leverage
+        return {"leverage": leverage, "maxNotionalValue": "50000", "symbol": self.instrument.symbol}
+
+    def _listen_key_call(self, params: dict[str, str]) -> Any:
+        if not self._listen_key:
+            self._listen_key = hashlib.sha256(str(time.time_ns()).encode()).hexdigest()
+        return {"listenKey": self._listen_key}
+
+    # ---- orders -----------------------------------------------------------------------------
+
+    def _place(self, params: dict[str, str]) -> Any:
+        self._symbol(params)
+        side = _SIDES.get(params.get("side", ""))
+        kind = _TYPES.get(params.get("type", ""))
+        if side is None or kind is None:
+            raise ExchangeError(-1116, "Invalid orderType or side.")
+        # IOC and FOK are not modelled: the sandbox serves a market maker's GTC and GTX quotes.
+        tif = params.get("timeInForce", "GTC")
+        if tif not in ("GTC", "GTX"):
+            raise ExchangeError(-1115, f"Invalid timeInForce {tif}.")
+        qty = _decimal(params, "quantity")
+        price = _decimal(params, "price") if kind is OrderType.LIMIT else Decimal(0)
+        order = self.account.place(
+            side=side,
+            order_type=kind,
+            time_in_force=tif,
+            price=price,
+            qty=qty,
+            reduce_only=params.get("reduceOnly", "false").lower() == "true",
+            client_id=params.get("newClientOrderId"),
+        )
+        return formats.order(self.instrument, order)
+
+    def _order_ref(self, params: dict[str, str]) -> tuple[int | None, str | None]:
+        self._symbol(params)
+        order_id = _int(params, "orderId", 0) or None
+        client_id = params.get("origClientOrderId")
+        if order_id is None and client_id is None:
+            raise ExchangeError(-1102, "Either orderId or origClientOrderId must be sent.")
+        return order_id, client_id
+
+    def _get_order(self, params: dict[str, str]) -> Any:
+        order = self.account.find(*self._order_ref(params))
+        if order is None:
+            raise ExchangeError(-2013, "Order does not exist.")
+        return formats.order(self.instrument, order)
+
+    def _cancel(self, params: dict[str, str]) -> Any:
+        return formats.order(self.instrument, self.account.cancel(*self._order_ref(params)))
+
+    def _open_orders(self, params: dict[str, str]) -> Any:
+        self._symbol(params, required=False)
+        return [formats.order(self.instrument, o) for o in self.account.open_orders]
+
+    def _cancel_all(self, params: dict[str, str]) -> Any:
+        self._symbol(params)
+        self.account.cancel_all()
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    def _user_trades(self, params: dict[str, str]) -> Any:
+        self._symbol(params)
+        from_id = _int(params, "fromId", 0)
+        start_ms = _int(params, "startTime", 0)
+        limit = min(_int(params, "limit", 500), 1000)
+        hits = [t for t in self.account.trades if t.trade_id >= from_id and t.time_ms >= start_ms]
+        return [formats.user_trade(self.instrument, t) for t in hits[:limit]]
+
+
+def _forced(status: int) -> web.Response:
+    code_msg = _STATUS_BODY.get(status)
+    if code_msg is None:
+        return web.Response(status=status, text="sandbox: injected server error")
+    code, msg = code_msg
+    return web.json_response(
+        {"code": code, "msg": msg}, status=status, headers={"Retry-After": "1"}
+    )
+
+
+def _int(params: dict[str, str], name: str, default: int) -> int:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ExchangeError(-1100, f"Illegal characters found in parameter '{name}'.") from None
+
+
+def _decimal(params: dict[str, str], name: str) -> Decimal:
+    raw = params.get(name)
+    if raw is None:
+        raise ExchangeError(-1102, f"Mandatory parameter '{name}' was not sent.")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ExchangeError(-1100, f"Illegal characters found in parameter '{name}'.") from None
+    if not value.is_finite() or value <= 0:
+        raise ExchangeError(-1100, f"Parameter '{name}' must be a positive number.")
+    return value

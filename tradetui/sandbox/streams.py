@@ -1,0 +1,173 @@
+"""The sandbox's websocket side: Binance USD-M market streams and the user data stream.
+
+Market connections (``/public/ws/<n>``, ``/market/ws/<n>``, ``/ws``) subscribe with
+``{"method": "SUBSCRIBE", "params": [...], "id": N}`` and get raw events (``depthUpdate``,
+``bookTicker``, ``trade``); private connections (``/private/ws?listenKey=K``) get
+``ORDER_TRADE_UPDATE``. Each connection has its own queue and writer task, so publishing never
+waits on a slow reader. Faults: depth updates dropped (a sequence gap), duplicated or swapped,
+and every connection dropped at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from tradetui.core.instrument import Instrument
+from tradetui.core.types import BestBidOffer, BookDelta, MarketEvent, Trade
+from tradetui.sandbox import formats
+from tradetui.sandbox.account import OrderUpdate
+
+_DEPTH_SPEEDS = ("", "@0ms", "@100ms", "@250ms", "@500ms")
+
+
+@dataclass(slots=True)
+class StreamFaults:
+    """Counts of depth updates to mistreat: dropped, sent twice, or swapped with the next."""
+
+    gap: int = 0
+    duplicate: int = 0
+    reorder: int = 0
+
+
+@dataclass(eq=False, slots=True)
+class _Conn:
+    ws: web.WebSocketResponse
+    private: bool
+    streams: set[str] = field(default_factory=set)
+    queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+
+
+class StreamHub:
+    """Every open websocket of the sandbox and what each has subscribed to."""
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.instrument = instrument
+        self.faults = StreamFaults()
+        sym = instrument.symbol.lower()
+        self._depth_names = frozenset(f"{sym}@depth{speed}" for speed in _DEPTH_SPEEDS)
+        self._bbo_name = f"{sym}@bookTicker"
+        self._trade_name = f"{sym}@trade"
+        self._conns: set[_Conn] = set()
+        self._held: str | None = None
+
+    @property
+    def connection_count(self) -> int:
+        """Open websocket connections (market and private)."""
+        return len(self._conns)
+
+    # ---- connections ------------------------------------------------------------------------
+
+    async def serve(
+        self, request: web.Request, *, private: bool, allowed: Callable[[], bool]
+    ) -> web.WebSocketResponse:
+        """Run one websocket until either side closes it; ``allowed`` gates private ones."""
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        if not allowed():
+            await ws.close(code=4001, message=b"invalid listenKey")
+            return ws
+        conn = _Conn(ws, private)
+        self._conns.add(conn)
+        writer = asyncio.create_task(self._write(conn))
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    self._on_request(conn, msg.data)
+        finally:
+            self._conns.discard(conn)
+            conn.queue.put_nowait(None)
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        return ws
+
+    async def _write(self, conn: _Conn) -> None:
+        while True:
+            text = await conn.queue.get()
+            if text is None or conn.ws.closed:
+                return
+            try:
+                await conn.ws.send_str(text)
+            except ConnectionError:
+                return
+
+    def _on_request(self, conn: _Conn, data: str) -> None:
+        try:
+            req = json.loads(data)
+            method, req_id = req["method"], req["id"]
+            params = [str(p) for p in req.get("params", [])]
+        except (ValueError, KeyError, TypeError):
+            conn.queue.put_nowait(json.dumps({"error": {"code": 3, "msg": "Invalid JSON"}}))
+            return
+        result: Any = None
+        if method == "SUBSCRIBE":
+            conn.streams.update(params)
+        elif method == "UNSUBSCRIBE":
+            conn.streams.difference_update(params)
+        elif method == "LIST_SUBSCRIPTIONS":
+            result = sorted(conn.streams)
+        else:
+            err = {"code": 2, "msg": f"Invalid request: unknown method {method!r}"}
+            conn.queue.put_nowait(json.dumps({"error": err, "id": req_id}))
+            return
+        conn.queue.put_nowait(json.dumps({"result": result, "id": req_id}))
+
+    async def drop_all(self) -> None:
+        """Close every connection at once (the dropped-websocket fault)."""
+        for conn in list(self._conns):
+            await conn.ws.close(code=1001, message=b"sandbox: connection dropped")
+
+    # ---- publishing -------------------------------------------------------------------------
+
+    def publish_market(self, events: list[MarketEvent]) -> None:
+        """Send market events to the connections subscribed to their streams."""
+        if not self._conns or not events:
+            return
+        inst = self.instrument
+        for ev in events:
+            if type(ev) is BookDelta:
+                for text in self._depth_texts(json.dumps(formats.depth_update(inst, ev))):
+                    self._send(text, self._depth_names)
+            elif type(ev) is BestBidOffer:
+                self._send(json.dumps(formats.book_ticker(inst, ev)), {self._bbo_name})
+            elif type(ev) is Trade:
+                self._send(json.dumps(formats.trade(inst, ev)), {self._trade_name})
+
+    def publish_updates(self, updates: list[OrderUpdate], now_ms: int) -> None:
+        """Send order updates to every private connection."""
+        private = [c for c in self._conns if c.private]
+        if not private:
+            return
+        for u in updates:
+            text = json.dumps(formats.order_trade_update(self.instrument, u, now_ms))
+            for conn in private:
+                conn.queue.put_nowait(text)
+
+    def _depth_texts(self, text: str) -> list[str]:
+        """The depth messages to send now for ``text``, after the sequence faults."""
+        f = self.faults
+        if f.gap > 0:
+            f.gap -= 1
+            return []
+        if f.duplicate > 0:
+            f.duplicate -= 1
+            return [text, text]
+        if self._held is not None:
+            held, self._held = self._held, None
+            return [text, held]
+        if f.reorder > 0:
+            f.reorder -= 1
+            self._held = text
+            return []
+        return [text]
+
+    def _send(self, text: str, names: set[str] | frozenset[str]) -> None:
+        for conn in self._conns:
+            if not conn.private and not conn.streams.isdisjoint(names):
+                conn.queue.put_nowait(text)
