@@ -69,7 +69,7 @@ async def test_f_asks_then_flattens_to_a_flat_position(
     async with app.run_test(size=FULL) as pilot:
         assert app.engine.ledger.position_lots != 0
         await pilot.press("f")
-        assert isinstance(top(app), ConfirmScreen)
+        assert await wait_for(pilot, lambda: isinstance(top(app), ConfirmScreen))
         await pilot.press("y")
         assert await wait_for(pilot, lambda: app.engine.state is EngineState.STOPPED)
         assert app.engine.ledger.position_lots == 0
@@ -117,7 +117,7 @@ async def test_start_after_halt_needs_confirmation(make_host: MakeHost, wait_for
         await pilot.press("k", "k")
         assert await wait_for(pilot, lambda: app.engine.state is EngineState.HALTED)
         await pilot.press("s")
-        assert isinstance(top(app), ConfirmScreen)
+        assert await wait_for(pilot, lambda: isinstance(top(app), ConfirmScreen))
         await pilot.press("n")
         await pilot.pause(0.05)
         assert app.engine.state is EngineState.HALTED
@@ -125,12 +125,26 @@ async def test_start_after_halt_needs_confirmation(make_host: MakeHost, wait_for
         assert await wait_for(pilot, lambda: app.engine.state is EngineState.RUNNING)
 
 
+async def open_params(pilot: Pilot[None], app: TradeApp, wait_for: WaitFor) -> ParamsScreen:
+    """Press p and wait until the editor's inputs are mounted (a loaded machine is slow)."""
+    await pilot.press("p")
+
+    def mounted() -> bool:
+        return isinstance(app.screen, ParamsScreen) and bool(
+            app.screen.query("#param-venue-symbol")
+        )
+
+    assert await wait_for(pilot, mounted)
+    screen = app.screen
+    assert isinstance(screen, ParamsScreen)
+    return screen
+
+
 async def test_valid_parameter_edit_applies_live(make_host: MakeHost, wait_for: WaitFor) -> None:
     app = app_for(make_host(seconds=5))
     async with app.run_test(size=FULL) as pilot:
-        await pilot.press("p")
-        assert isinstance(top(app), ParamsScreen)
-        top(app).query_one("#param-strategy-gamma", Input).value = "0.05"
+        screen = await open_params(pilot, app, wait_for)
+        screen.query_one("#param-strategy-gamma", Input).value = "0.05"
         await pilot.press("ctrl+s")
         assert not isinstance(top(app), ParamsScreen)
         assert await wait_for(pilot, lambda: app.engine.settings.strategy.gamma == 0.05)
@@ -142,9 +156,7 @@ async def test_invalid_parameter_shows_inline_error_and_applies_nothing(
     app = app_for(make_host(seconds=5))
     async with app.run_test(size=FULL) as pilot:
         before = app.engine.settings
-        await pilot.press("p")
-        screen = app.screen
-        assert isinstance(screen, ParamsScreen)
+        screen = await open_params(pilot, app, wait_for)
         screen.query_one("#param-strategy-gamma", Input).value = "0.05"
         screen.query_one("#param-strategy-min_spread_ticks", Input).value = "-3"
         await pilot.press("ctrl+s")
@@ -158,18 +170,18 @@ async def test_invalid_parameter_shows_inline_error_and_applies_nothing(
         assert app.host.inbox.empty()
 
 
-async def test_symbol_is_locked_while_running(make_host: MakeHost) -> None:
+async def test_symbol_is_locked_while_running(make_host: MakeHost, wait_for: WaitFor) -> None:
     app = app_for(make_host(seconds=5))
     async with app.run_test(size=FULL) as pilot:
-        await pilot.press("p")
-        assert app.screen.query_one("#param-venue-symbol", Input).disabled
+        screen = await open_params(pilot, app, wait_for)
+        assert screen.query_one("#param-venue-symbol", Input).disabled
 
 
-async def test_symbol_is_editable_when_stopped(make_host: MakeHost) -> None:
+async def test_symbol_is_editable_when_stopped(make_host: MakeHost, wait_for: WaitFor) -> None:
     app = app_for(make_host(started=False))
     async with app.run_test(size=FULL) as pilot:
-        await pilot.press("p")
-        assert not app.screen.query_one("#param-venue-symbol", Input).disabled
+        screen = await open_params(pilot, app, wait_for)
+        assert not screen.query_one("#param-venue-symbol", Input).disabled
 
 
 async def test_q_when_stopped_quits_at_once(make_host: MakeHost) -> None:
@@ -180,11 +192,13 @@ async def test_q_when_stopped_quits_at_once(make_host: MakeHost) -> None:
     assert app.return_code == 0
 
 
-async def test_q_when_running_asks_and_cancel_keeps_trading(make_host: MakeHost) -> None:
+async def test_q_when_running_asks_and_cancel_keeps_trading(
+    make_host: MakeHost, wait_for: WaitFor
+) -> None:
     app = app_for(make_host(seconds=5))
     async with app.run_test(size=FULL) as pilot:
         await pilot.press("q")
-        assert isinstance(top(app), ConfirmScreen)
+        assert await wait_for(pilot, lambda: isinstance(top(app), ConfirmScreen))
         await pilot.press("n")
         assert app.is_running
         assert app.engine.state is EngineState.RUNNING
@@ -202,11 +216,13 @@ async def test_q_when_running_and_confirmed_quits(make_host: MakeHost) -> None:
     assert not app.engine.orders
 
 
-async def test_question_mark_shows_help_and_escape_closes(make_host: MakeHost) -> None:
+async def test_question_mark_shows_help_and_escape_closes(
+    make_host: MakeHost, wait_for: WaitFor
+) -> None:
     app = app_for(make_host(started=False), live=False)
     async with app.run_test(size=FULL) as pilot:
         await pilot.press("question_mark")
-        assert isinstance(top(app), HelpScreen)
+        assert await wait_for(pilot, lambda: isinstance(top(app), HelpScreen))
         await pilot.press("escape")
         assert not isinstance(top(app), HelpScreen)
 
