@@ -8,9 +8,11 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from tradetui.commands.common import fail, parse_speed
 
 if TYPE_CHECKING:
     import sqlite3
@@ -47,12 +49,6 @@ DbOpt = Annotated[
 ]
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print one clear error line and exit non-zero."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
 def _load(config: Path | None) -> Settings:
     from tradetui.config import ConfigError, load_settings
 
@@ -60,18 +56,6 @@ def _load(config: Path | None) -> Settings:
         return load_settings(config)
     except ConfigError as exc:
         fail(str(exc))
-
-
-def _parse_speed(speed: str) -> float | None:
-    if speed.strip().lower() == "max":
-        return None
-    try:
-        value = float(speed)
-    except ValueError:
-        fail(f"--speed: expected a number like 1 or 10, or 'max' (got {speed!r})")
-    if not value > 0:
-        fail(f"--speed: must be > 0 or 'max' (got {speed!r})")
-    return value
 
 
 @app.callback(invoke_without_command=True)
@@ -140,7 +124,7 @@ def run(
     if duration is not None and not duration > 0:
         fail(f"--duration: must be > 0 seconds (got {duration})")
     settings = _with_market(_load(config), market, loop)
-    pace = _parse_speed(speed)
+    pace = parse_speed(speed)
     if not headless:
         _run_console(settings, seed, pace, no_mouse, db, json_out, start)
         return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +40,33 @@ def sim_instrument(settings: Settings) -> Instrument:
                 "available: " + ", ".join(SIM_INSTRUMENTS)
             )
         base = make()
+    return with_sim_fees(base, settings)
+
+
+def with_sim_fees(instrument: Instrument, settings: Settings) -> Instrument:
+    """``instrument`` with the simulated exchange's configured maker/taker fees."""
     return dataclasses.replace(
-        base,
+        instrument,
         maker_fee_rate=settings.sim.maker_fee_bps / 1e4,
         taker_fee_rate=settings.sim.taker_fee_bps / 1e4,
+    )
+
+
+def sim_venue(
+    settings: Settings, instrument: Instrument, events: Iterable[MarketEvent], clock: Clock
+) -> SimVenue:
+    """The simulated exchange over ``events`` with the configured latencies and queue model."""
+    sim = settings.sim
+    return SimVenue(
+        instrument,
+        events,
+        SimLatency(
+            entry_ns=int(sim.entry_latency_ms * 1e6),
+            ack_ns=int(sim.ack_latency_ms * 1e6),
+            cancel_ns=int(sim.cancel_latency_ms * 1e6),
+        ),
+        MatchingConfig(queue_model=QueueModel(sim.queue_model), power_exponent=sim.queue_power),
+        clock,
     )
 
 
@@ -97,18 +120,7 @@ def build_paper_session(
             except ReplayError as exc:
                 raise ConfigError(f"market.source: {exc}") from None
             events = replay
-    sim = settings.sim
-    venue = SimVenue(
-        instrument,
-        events,
-        SimLatency(
-            entry_ns=int(sim.entry_latency_ms * 1e6),
-            ack_ns=int(sim.ack_latency_ms * 1e6),
-            cancel_ns=int(sim.cancel_latency_ms * 1e6),
-        ),
-        MatchingConfig(queue_model=QueueModel(sim.queue_model), power_exponent=sim.queue_power),
-        clock,
-    )
+    venue = sim_venue(settings, instrument, events, clock)
     bus = Bus()
     engine = Engine(settings, instrument, venue, clock, bus, seed=seed)
     return PaperSession(engine, venue, clock, bus, t0, replay)

@@ -7,7 +7,6 @@ every fill with the position after it.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator
@@ -23,8 +22,8 @@ from tradetui.engine.engine import Command, CommandKind, Engine
 from tradetui.engine.events import EngineEvent, FillRecorded
 from tradetui.engine.runner import run_virtual, settle
 from tradetui.market.replay import drop_stale_bbo
-from tradetui.matching import MatchingConfig, QueueModel
-from tradetui.venues.sim import SimLatency, SimVenue
+from tradetui.session import sim_venue, with_sim_fees
+from tradetui.venues.sim import SimVenue
 
 _NS_PER_S = 1_000_000_000
 # Market time run between two progress callbacks.
@@ -105,27 +104,12 @@ def run_backtest(
         raise ValueError("no market events to backtest")
     if ml_model is not None:
         settings = settings.replace("ml", enabled=True, model=str(ml_model))
-    sim = settings.sim
-    inst = dataclasses.replace(
-        instrument,
-        maker_fee_rate=sim.maker_fee_bps / 1e4,
-        taker_fee_rate=sim.taker_fee_bps / 1e4,
-    )
+    inst = with_sim_fees(instrument, settings)
     start_ns = min(events[0].exch_ns, events[0].local_ns)
     end_ns = max(max(ev.exch_ns, ev.local_ns) for ev in events[-64:])
     clock = VirtualClock(start_ns)
     mids = MidPath()
-    venue = SimVenue(
-        inst,
-        mids.follow(drop_stale_bbo(events)),
-        SimLatency(
-            entry_ns=int(sim.entry_latency_ms * 1e6),
-            ack_ns=int(sim.ack_latency_ms * 1e6),
-            cancel_ns=int(sim.cancel_latency_ms * 1e6),
-        ),
-        MatchingConfig(queue_model=QueueModel(sim.queue_model), power_exponent=sim.queue_power),
-        clock,
-    )
+    venue = sim_venue(settings, inst, mids.follow(drop_stale_bbo(events)), clock)
     bus = Bus()
     fills: list[FillRecorded] = []
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
+
+from tradetui.commands.common import fail, parse_speed
 
 FilesArg = Annotated[
     list[Path], typer.Argument(help="Recorded files (capture, Binance or tardis CSV).")
@@ -20,21 +22,16 @@ SymbolOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
 def _instrument(files: list[Path], venue: str | None, symbol: str | None) -> Any:
     from tradetui.market.files import ReplayError, infer_instrument
 
     for f in files:
         if not f.is_file():
-            _fail(f"{f}: no such file")
+            fail(f"{f}: no such file")
     try:
         return infer_instrument(files, venue, symbol)
     except ReplayError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def data_check(
@@ -48,7 +45,7 @@ def data_check(
     try:
         r = check_files(files, inst)
     except ReplayError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps(r, indent=2))
         return
@@ -91,14 +88,14 @@ def backtest(
     try:
         settings = backtest_settings(load_settings(config), latency_ms)
     except ConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     inst = _instrument(files, venue, symbol)
     try:
         events, data, cached = load_events(files, inst, use_cache=not no_cache)
     except ReplayError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not events:
-        _fail("no market events in " + ", ".join(map(str, files)))
+        fail("no market events in " + ", ".join(map(str, files)))
     if as_json:
         result = run_backtest(settings, inst, events)
     else:
@@ -147,34 +144,24 @@ def record(
     from tradetui.session import sim_instrument
 
     if source != "synthetic":
-        _fail(f"--source: only 'synthetic' can be recorded yet (got {source!r})")
+        fail(f"--source: only 'synthetic' can be recorded yet (got {source!r})")
     if not seconds > 0:
-        _fail(f"--seconds: must be > 0 (got {seconds})")
-    pace = None if speed.strip().lower() == "max" else _speed(speed)
+        fail(f"--seconds: must be > 0 (got {seconds})")
+    pace = parse_speed(speed)
     try:
         inst = sim_instrument(Settings().replace("venue", symbol=symbol))
     except ConfigError as exc:
-        _fail(str(exc).replace("venue.symbol", "--symbol"))
+        fail(str(exc).replace("venue.symbol", "--symbol"))
     start_ns = time.time_ns()
     encoder = CaptureEncoder(inst)
     try:
         writer = CaptureWriter(out, f"{source}_{inst.symbol.lower()}", encoder.snapshot)
     except OSError as exc:
-        _fail(f"{out}: cannot write ({exc.strerror or exc})")
+        fail(f"{out}: cannot write ({exc.strerror or exc})")
     with writer:
         market = SyntheticMarket(inst, seed=seed, start_ns=start_ns).events()
         record_events(market, encoder, writer, start_ns + int(seconds * 1e9), speed=pace)
     typer.echo(f"{writer.lines:,} messages in " + ", ".join(str(p) for p in writer.files))
-
-
-def _speed(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        _fail(f"--speed: expected a number like 1 or 10, or 'max' (got {text!r})")
-    if not value > 0:
-        _fail(f"--speed: must be > 0 or 'max' (got {text!r})")
-    return value
 
 
 def register(app: typer.Typer) -> None:

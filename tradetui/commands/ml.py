@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from tradetui.commands.data import FilesArg, JsonOpt, SymbolOpt, VenueOpt, _fail, _instrument
+from tradetui.commands.common import fail
+from tradetui.commands.data import FilesArg, JsonOpt, SymbolOpt, VenueOpt, _instrument
 
 
 def train(
@@ -35,7 +36,7 @@ def train(
     from tradetui.ml.train import TrainConfig, TrainError, split_time, train_samples, write_model
 
     if horizon <= 0:
-        _fail(f"--horizon must be > 0 (got {horizon})")
+        fail(f"--horizon must be > 0 (got {horizon})")
     inst = _instrument(files, venue, symbol)
     try:
         events, _report, _cached = load_events(files, inst)
@@ -44,11 +45,11 @@ def train(
             last, _r, _c = load_events(files[-1:], inst)
             last_start = last[0].local_ns if last else None
     except ReplayError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     cfg = TrainConfig(horizon_s=horizon, threshold_ticks=threshold_ticks)
     samples = sample_features(events)
     if not len(samples.t_ns):
-        _fail("no feature rows: the data has no two-sided book")
+        fail("no feature rows: the data has no two-sided book")
     split_ns = split_time(samples.t_ns, last_start, cfg.test_fraction)
     try:
         if as_json:
@@ -64,7 +65,7 @@ def train(
                     samples, split_ns, cfg, lambda n: bar.update(task, completed=n)
                 )
     except TrainError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     card["data"] = [{"path": str(f), "bytes": f.stat().st_size} for f in files]
     card["instrument"] = {"symbol": inst.symbol, "kind": str(inst.kind)}
     card = write_model(booster, card, out)

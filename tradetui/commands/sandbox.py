@@ -11,13 +11,10 @@ from typing import Annotated
 
 import typer
 
+from tradetui.commands.common import fail
+
 _DEFAULT_KEY = "sandbox-key"
 _DEFAULT_SECRET = "sandbox-secret"
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def sandbox_exchange(
@@ -59,13 +56,13 @@ def sandbox_exchange(
     elif market.startswith("replay:"):
         path = Path(market.removeprefix("replay:"))
         if not path.is_file():
-            _fail(f"--market {market}: no such file")
+            fail(f"--market {market}: no such file")
         try:
             instrument, feed = replay_feed([path], start_ns)
         except ReplayError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     else:
-        _fail(f"--market {market!r}: use synthetic or replay:PATH")
+        fail(f"--market {market!r}: use synthetic or replay:PATH")
     server = SandboxExchange(
         instrument,
         feed,

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from tradetui.commands.data import FilesArg, JsonOpt, SymbolOpt, VenueOpt, _fail, _instrument
+from tradetui.commands.common import fail
+from tradetui.commands.data import FilesArg, JsonOpt, SymbolOpt, VenueOpt, _instrument
 
 _COLUMNS = (
     ("pnl_total", "PnL", "{:+,.4f}"),
@@ -46,24 +47,24 @@ def sweep(
     from tradetui.market.files import ReplayError
 
     if jobs is not None and jobs < 1:
-        _fail(f"--jobs: must be >= 1 (got {jobs})")
+        fail(f"--jobs: must be >= 1 (got {jobs})")
     try:
         settings = backtest_settings(load_settings(config), latency_ms)
         axes = [parse_axis(p) for p in param]
     except ConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     inst = _instrument(files, venue, symbol)
     try:
         events, _, _ = load_events(files, inst)  # fills the cache the workers read
     except ReplayError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not events:
-        _fail("no market events in " + ", ".join(map(str, files)))
+        fail("no market events in " + ", ".join(map(str, files)))
     del events
     try:
         rows = run_sweep(files, inst, settings, grid_points(axes), jobs=jobs)
     except ConfigError as exc:
-        _fail(f"--param: {exc}")
+        fail(f"--param: {exc}")
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
