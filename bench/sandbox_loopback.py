@@ -19,9 +19,9 @@ import time
 import ccxt.async_support as ccxt_async
 
 from tradetui.core.instrument import btcusdt_perpetual
+from tradetui.market.synthetic import SyntheticMarket
 from tradetui.sandbox.client import loopback_client, loopback_pro_client
 from tradetui.sandbox.exchange import SandboxExchange
-from tradetui.sandbox.feeds import synthetic_feed
 
 KEY, SECRET = "bench-key", "bench-secret"
 SYMBOL = "BTC/USDT:USDT"
@@ -98,7 +98,10 @@ async def recoveries(server: SandboxExchange, n: int) -> list[float]:
 async def run(orders: int, drops: int, seed: int) -> dict[str, object]:
     inst = btcusdt_perpetual()
     server = SandboxExchange(
-        inst, synthetic_feed(inst, seed, time.time_ns()), api_key=KEY, api_secret=SECRET
+        inst,
+        SyntheticMarket(inst, seed=seed, start_ns=time.time_ns()).events(),
+        api_key=KEY,
+        api_secret=SECRET,
     )
     async with server:
         creates, cancels = await rest_round_trips(server, orders)

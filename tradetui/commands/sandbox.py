@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -44,25 +44,31 @@ def sandbox_exchange(
     ] = 0,
 ) -> None:
     """Serve Binance USD-M REST on HOST:PORT until Ctrl+C (the key and secret are not shown)."""
-    from tradetui.core.instrument import btcusdt_perpetual
-    from tradetui.market.files import ReplayError
+    from tradetui.core.instrument import Instrument, btcusdt_perpetual
+    from tradetui.core.types import MarketEvent
+    from tradetui.market.feed import ReplayFeed, replay_paths
+    from tradetui.market.files import ReplayError, infer_instrument
+    from tradetui.market.synthetic import SyntheticMarket
     from tradetui.sandbox.exchange import SandboxExchange
-    from tradetui.sandbox.feeds import replay_feed, synthetic_feed
 
     start_ns = time.time_ns()
+    instrument: Instrument
+    feed: Iterator[MarketEvent]
+    try:
+        paths = replay_paths(market)
+    except ValueError as exc:
+        fail(f"--market {market}: {exc}")
     if market == "synthetic":
         instrument = btcusdt_perpetual()
-        feed = synthetic_feed(instrument, seed, start_ns)
-    elif market.startswith("replay:"):
-        path = Path(market.removeprefix("replay:"))
-        if not path.is_file():
-            fail(f"--market {market}: no such file")
+        feed = SyntheticMarket(instrument, seed=seed, start_ns=start_ns).events()
+    elif paths is not None:
         try:
-            instrument, feed = replay_feed([path], start_ns)
+            instrument = infer_instrument(paths)
+            feed = ReplayFeed(paths, instrument, start_ns)
         except ReplayError as exc:
             fail(str(exc))
     else:
-        fail(f"--market {market!r}: use synthetic or replay:PATH")
+        fail(f"--market {market!r}: use synthetic or replay:PATH[,PATH...]")
     server = SandboxExchange(
         instrument,
         feed,
