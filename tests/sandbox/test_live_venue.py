@@ -35,22 +35,10 @@ WAIT_S = 10.0
 
 
 @pytest.fixture
-def feed() -> ManualFeed:
-    return ManualFeed()
-
-
-@pytest.fixture
-async def sandbox(feed: ManualFeed) -> AsyncIterator[SandboxExchange]:
-    server = SandboxExchange(btcusdt_perpetual(), feed, api_key=KEY, api_secret=SECRET)
-    async with server:
-        yield server
-
-
-@pytest.fixture
-async def venue(sandbox: SandboxExchange) -> AsyncIterator[LiveVenue]:
+async def venue(live_sandbox: SandboxExchange) -> AsyncIterator[LiveVenue]:
     # recvWindow leaves 1.1 s of slack over the 0.4 s delays below, so a loaded machine
     # cannot turn a late-but-valid order into an expired one.
-    client = loopback_client(sandbox.rest_url, KEY, SECRET, recvWindow=1500)
+    client = loopback_client(live_sandbox.rest_url, KEY, SECRET, recvWindow=1500)
     client.timeout = 250
     await client.load_markets()
     live = LiveVenue(client, btcusdt_perpetual(), SYMBOL, fill_poll_s=0.0, secrets=(KEY, SECRET))
@@ -127,12 +115,12 @@ async def test_cancel_confirms_then_a_second_cancel_is_unknown_order(venue: Live
 
 
 async def test_resting_bid_filled_by_a_print_arrives_as_a_maker_fill(
-    venue: LiveVenue, sandbox: SandboxExchange, feed: ManualFeed
+    venue: LiveVenue, live_sandbox: SandboxExchange, feed: ManualFeed
 ) -> None:
     venue.submit(bid("q-5", price_ticks=BID_TICKS))
     await outcome(venue)
     feed.trade(BID_TICKS - 1, 600, Side.SELL)
-    sandbox.advance()
+    live_sandbox.advance()
 
     assert await venue.poll_fills() == 1
     fill = venue.pop()
@@ -149,11 +137,11 @@ async def test_resting_bid_filled_by_a_print_arrives_as_a_maker_fill(
 
 
 async def test_fill_polling_stays_within_its_budget(
-    venue: LiveVenue, sandbox: SandboxExchange
+    venue: LiveVenue, live_sandbox: SandboxExchange
 ) -> None:
     budgeted = LiveVenue(venue._client, btcusdt_perpetual(), SYMBOL, fill_poll_s=60.0)
     await budgeted.poll_fills()
-    idle_polls = sandbox.requests.count(("GET", "/fapi/v1/userTrades"))
+    idle_polls = live_sandbox.requests.count(("GET", "/fapi/v1/userTrades"))
     budgeted.submit(bid("q-6"))
     await outcome(budgeted)
     await budgeted.poll_fills()
@@ -161,7 +149,7 @@ async def test_fill_polling_stays_within_its_budget(
     await budgeted.close()
 
     assert idle_polls == 0
-    assert sandbox.requests.count(("GET", "/fapi/v1/userTrades")) == 1
+    assert live_sandbox.requests.count(("GET", "/fapi/v1/userTrades")) == 1
 
 
 async def test_market_order_position_shows_in_the_account(venue: LiveVenue) -> None:
@@ -185,22 +173,22 @@ async def test_market_order_position_shows_in_the_account(venue: LiveVenue) -> N
 
 
 async def test_timed_out_place_that_landed_is_reconciled_not_resent(
-    venue: LiveVenue, sandbox: SandboxExchange
+    venue: LiveVenue, live_sandbox: SandboxExchange
 ) -> None:
-    sandbox.faults.delay_next(0.4)
+    live_sandbox.faults.delay_next(0.4)
     venue.submit(bid("t-1"))
 
     accepted = await outcome(venue)
 
     assert isinstance(accepted, OrderAccepted)
-    assert [o.client_id for o in sandbox.account.open_orders] == ["t-1"]
-    assert sandbox.requests.count(("POST", "/fapi/v1/order")) == 1
+    assert [o.client_id for o in live_sandbox.account.open_orders] == ["t-1"]
+    assert live_sandbox.requests.count(("POST", "/fapi/v1/order")) == 1
 
 
 async def test_timed_out_place_that_arrived_too_late_is_rejected(
-    venue: LiveVenue, sandbox: SandboxExchange
+    venue: LiveVenue, live_sandbox: SandboxExchange
 ) -> None:
-    sandbox.faults.delay_next(2.2)  # arrives after timestamp + recvWindow
+    live_sandbox.faults.delay_next(2.2)  # arrives after timestamp + recvWindow
     venue.submit(bid("t-2"))
 
     rejected = await outcome(venue)
@@ -208,14 +196,14 @@ async def test_timed_out_place_that_arrived_too_late_is_rejected(
     assert isinstance(rejected, OrderRejected)
     assert "not at the venue" in rejected.reason
     await asyncio.sleep(1.0)
-    assert sandbox.account.open_orders == []
+    assert live_sandbox.account.open_orders == []
 
 
 async def test_keys_and_signatures_stay_out_of_the_venue_log(
-    venue: LiveVenue, sandbox: SandboxExchange, caplog: pytest.LogCaptureFixture
+    venue: LiveVenue, live_sandbox: SandboxExchange, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    sandbox.faults.delay_next(0.4)
+    live_sandbox.faults.delay_next(0.4)
     venue.submit(bid("t-3"))
     await outcome(venue)
 
@@ -226,35 +214,35 @@ async def test_keys_and_signatures_stay_out_of_the_venue_log(
 
 
 async def test_clock_skew_resyncs_time_and_places_the_order_once(
-    venue: LiveVenue, sandbox: SandboxExchange
+    venue: LiveVenue, live_sandbox: SandboxExchange
 ) -> None:
-    sandbox.faults.skew_ms = 30_000
+    live_sandbox.faults.skew_ms = 30_000
     venue.submit(bid("s-1"))
 
     accepted = await outcome(venue)
 
     assert isinstance(accepted, OrderAccepted)
-    assert ("GET", "/fapi/v1/time") in sandbox.requests
-    assert [o.client_id for o in sandbox.account.open_orders] == ["s-1"]
+    assert ("GET", "/fapi/v1/time") in live_sandbox.requests
+    assert [o.client_id for o in live_sandbox.account.open_orders] == ["s-1"]
 
 
 async def test_ip_ban_on_place_is_rejected_as_rate_limited(
-    venue: LiveVenue, sandbox: SandboxExchange
+    venue: LiveVenue, live_sandbox: SandboxExchange
 ) -> None:
-    sandbox.faults.fail_next(418)
+    live_sandbox.faults.fail_next(418)
     venue.submit(bid("b-1"))
 
     rejected = await outcome(venue)
 
     assert isinstance(rejected, OrderRejected)
     assert rejected.code is RejectCode.RATE_LIMITED
-    assert sandbox.account.open_orders == []
+    assert live_sandbox.account.open_orders == []
 
 
 async def test_account_read_is_retried_after_a_server_error(
-    venue: LiveVenue, sandbox: SandboxExchange
+    venue: LiveVenue, live_sandbox: SandboxExchange
 ) -> None:
-    sandbox.faults.fail_next(502)
+    live_sandbox.faults.fail_next(502)
     venue.submit(RequestAccount())
 
     snapshot = await outcome(venue)
