@@ -323,7 +323,9 @@ class TelegramSettings:
     alert_connection: str = _f("on", "venue disconnected or reconnected", _SWITCH)
     alert_fills: str = _f("silent", "fill digests (fills summed per digest_interval_s)", _SWITCH)
     alert_heartbeat: str = _f("silent", "periodic summary every heartbeat_interval_s", _SWITCH)
-    digest_interval_s: float = _f(60.0, "fills are summed into one message this often, s", _positive)
+    digest_interval_s: float = _f(
+        60.0, "fills are summed into one message this often, s", _positive
+    )
     heartbeat_interval_s: float = _f(3600.0, "wall seconds between heartbeat summaries", _positive)
     confirm_timeout_s: float = _f(
         60.0, "an unanswered /flatten or /halt confirmation button expires after this, s", _positive

@@ -123,9 +123,7 @@ def resolve_param(settings: Any, name: str) -> tuple[str, str, type[Any]]:
         hints = get_type_hints(type(obj))
         if key in hints and (sec != "venue" or key == "symbol"):
             return sec, key, hints[key]
-    raise ConfigError(
-        f"{name}: not a parameter /set can change; see /params for the names"
-    )
+    raise ConfigError(f"{name}: not a parameter /set can change; see /params for the names")
 
 
 class CommandBot:

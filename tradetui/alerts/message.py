@@ -99,8 +99,14 @@ class FillDigest:
     last_s: float = 0.0
 
     def add(
-        self, buy: bool, qty_base: float, price: float, fee_quote: float, position_base: float,
-        pnl_total: float, at_s: float,
+        self,
+        buy: bool,
+        qty_base: float,
+        price: float,
+        fee_quote: float,
+        position_base: float,
+        pnl_total: float,
+        at_s: float,
     ) -> None:
         """Count one fill."""
         if not self.fills:

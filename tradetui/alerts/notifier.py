@@ -172,9 +172,7 @@ class Notifier:
     def _on_flatten(self, ev: FlattenFinished) -> None:
         level = {"flat": Level.INFO, "dust": Level.WARNING}.get(ev.outcome, Level.CRITICAL)
         pos = self.instrument.qty(ev.position_lots)
-        details = (
-            f"{ev.detail}\nposition {pos:+} {self.instrument.base}, {ev.attempts} attempt(s)"
-        )
+        details = f"{ev.detail}\nposition {pos:+} {self.instrument.base}, {ev.attempts} attempt(s)"
         self.alert(level, AlertKind.FLATTEN, f"FLATTEN {ev.outcome.upper()}", details)
 
     def _on_risk(self, ev: RiskChanged) -> None:
@@ -221,9 +219,10 @@ class Notifier:
             self.stats.heartbeats += 1
             late = ""
             if slot.missed or now - slot.due_s > 2 * self.config.tick_s + 1.0:
-                late = (
-                    f"\nlate: due {utc(slot.due_s)}"
-                    + (f"; {slot.missed} earlier heartbeat(s) missed while paused" if slot.missed else "")
+                late = f"\nlate: due {utc(slot.due_s)}" + (
+                    f"; {slot.missed} earlier heartbeat(s) missed while paused"
+                    if slot.missed
+                    else ""
                 )
             self.alert(Level.INFO, AlertKind.HEARTBEAT, "HEARTBEAT", self.heartbeat_text() + late)
 
@@ -323,7 +322,7 @@ class Notifier:
                     log.error("telegram: chat %d refused the alert: %s", chat, exc)
                 return False
             except NetworkError as exc:
-                wait = backoff * (0.5 + random.random())  # noqa: S311 - jitter only
+                wait = backoff * (0.5 + random.random())
                 backoff = min(backoff * 2, self.config.backoff_max_s)
                 log.warning("telegram: %s; retrying in %.1f s", exc, wait)
             else:

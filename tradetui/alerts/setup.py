@@ -6,11 +6,16 @@ without importing python-telegram-bot when Telegram is off.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from tradetui.alerts.message import AlertKind
 from tradetui.config import ConfigError, Settings, TelegramSettings, parse_chats
+
+if TYPE_CHECKING:
+    from tradetui.host import EngineHost
 
 
 def trading_mode(settings: Settings) -> str:
@@ -61,3 +66,15 @@ def check_setup(t: TelegramSettings, env: Mapping[str, str] | None = None) -> st
             f"telegram.api_base_url: expected http(s)://host[:port] (got {t.api_base_url!r})"
         )
     return token
+
+
+def telegram_alongside(host: EngineHost) -> contextlib.AbstractAsyncContextManager[object]:
+    """Telegram for the duration of a block when telegram.enabled, else nothing.
+
+    python-telegram-bot is imported only when Telegram is on.
+    """
+    if not host.engine.settings.telegram.enabled:
+        return contextlib.nullcontext()
+    from tradetui.alerts.telegram import running_telegram
+
+    return running_telegram(host)

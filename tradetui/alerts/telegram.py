@@ -226,7 +226,7 @@ class TelegramService:
 
 
 @contextlib.asynccontextmanager
-async def telegram_alongside(host: EngineHost) -> AsyncIterator[TelegramService | None]:
+async def running_telegram(host: EngineHost) -> AsyncIterator[TelegramService | None]:
     """Run Telegram for the block when telegram.enabled (None otherwise or when it cannot).
 
     The setup (token, chats) is expected to have been checked before trading started; a

@@ -136,6 +136,8 @@ class SandboxBotApi:
         self.messages: list[SentMessage] = []
         # Chats that answer 403 "bot was blocked by the user" (for the doctor check).
         self.blocked_chats: set[int] = set()
+        # Called with every message the bot sends or edits (the CLI prints them).
+        self.listeners: list[Callable[[SentMessage], None]] = []
         self._updates: list[dict[str, Any]] = []
         self._next_update_id = 1
         self._next_message_id = 1
@@ -169,6 +171,10 @@ class SandboxBotApi:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
+        # For people trying the bot with curl: play a chat, read what the bot sent.
+        app.router.add_post("/sandbox/send", self._sandbox_send)
+        app.router.add_post("/sandbox/press", self._sandbox_press)
+        app.router.add_get("/sandbox/messages", self._sandbox_messages)
         # No access log: request paths carry the token.
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
@@ -269,6 +275,43 @@ class SandboxBotApi:
         await self.wait_until(lambda: find() is not None, timeout_s)
         return find()
 
+    # ---- the /sandbox endpoints -----------------------------------------------------------
+
+    async def _sandbox_send(self, request: web.Request) -> web.StreamResponse:
+        try:
+            chat = int(request.query["chat"])
+            text = request.query["text"]
+        except (KeyError, ValueError):
+            return web.json_response({"ok": False, "error": "need ?chat=ID&text=..."}, status=400)
+        return web.json_response({"ok": True, "update_id": self.inject_message(chat, text)})
+
+    async def _sandbox_press(self, request: web.Request) -> web.StreamResponse:
+        """Press the first button of the newest message with buttons in ``chat``."""
+        try:
+            chat = int(request.query["chat"])
+        except (KeyError, ValueError):
+            return web.json_response({"ok": False, "error": "need ?chat=ID"}, status=400)
+        which = int(request.query.get("button", "0"))
+        for m in reversed(self.sent_to(chat)):
+            if len(m.buttons) > which:
+                uid = self.inject_callback(chat, m.message_id, m.buttons[which][1])
+                return web.json_response({"ok": True, "update_id": uid})
+        return web.json_response({"ok": False, "error": "no message with buttons"}, status=404)
+
+    async def _sandbox_messages(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(
+            [
+                {
+                    "chat_id": m.chat_id,
+                    "message_id": m.message_id,
+                    "text": m.text,
+                    "buttons": [b[0] for b in m.buttons],
+                    "silent": m.silent,
+                }
+                for m in self.messages
+            ]
+        )
+
     # ---- protocol -------------------------------------------------------------------------
 
     async def _notify(self) -> None:
@@ -289,7 +332,12 @@ class SandboxBotApi:
         return mid
 
     def _me(self) -> dict[str, Any]:
-        return {"id": self.bot_id, "is_bot": True, "first_name": "tradetui", "username": self.username}
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "tradetui",
+            "username": self.username,
+        }
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
@@ -386,6 +434,7 @@ class SandboxBotApi:
             bool(params.get("disable_notification", False)),
         )
         self.messages.append(sent)
+        self._tell(sent)
         return self._message_json(sent, params.get("reply_markup"))
 
     def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -399,7 +448,12 @@ class SandboxBotApi:
         sent.text = str(params.get("text", ""))
         sent.buttons = _buttons(params.get("reply_markup"))
         sent.edits += 1
+        self._tell(sent)
         return self._message_json(sent, params.get("reply_markup"))
+
+    def _tell(self, sent: SentMessage) -> None:
+        for listener in self.listeners:
+            listener(sent)
 
     def _message_json(self, sent: SentMessage, markup: Any) -> dict[str, Any]:
         out: dict[str, Any] = {
