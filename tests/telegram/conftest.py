@@ -74,6 +74,8 @@ async def start_rig(api: SandboxBotApi, settings: Settings, speed: float | None 
     task = asyncio.create_task(host.run(lambda: done["v"]))
     host.send(Command(CommandKind.START, reason="test"))
     await asyncio.wait_for(service.ready.wait(), 10)
+    # Faults set by a test must meet the test's own messages, not the start alert in flight.
+    assert await api.wait_for_message(VIEWER, "STARTED", timeout_s=10) is not None
     return Rig(api, host, service, task, done)
 
 

@@ -306,7 +306,7 @@ class Notifier:
         return batch
 
     async def _deliver(self, chat: int, text: str, silent: bool) -> bool:
-        """Send until it goes through, Telegram refuses for good, or the notifier closes."""
+        """Send until it goes through or Telegram refuses for good (close() cancels it)."""
         backoff = self.config.backoff_min_s
         while True:
             try:
@@ -328,9 +328,6 @@ class Notifier:
             else:
                 self.stats.sent += 1
                 return True
-            if self._closing:
-                self.stats.failed += 1
-                return False
             self.stats.retries += 1
             await self.sleep(wait)
 
