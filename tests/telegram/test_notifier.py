@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from telegram.error import BadRequest, NetworkError, RetryAfter
@@ -62,24 +62,52 @@ def make(
 
     cfg = NotifierConfig(chats=[1, 2], **config)  # type: ignore[arg-type]
     return Notifier(
-        outbox, cfg, btcusdt_perpetual(), heartbeat_text=lambda: "all well", clock=clock,
+        outbox,
+        cfg,
+        btcusdt_perpetual(),
+        heartbeat_text=lambda: "all well",
+        clock=clock,
         sleep=sleep,
     )
 
 
 def pnl(position_base: float = 0.0, total: float = 0.0) -> PnlSnapshot:
     return PnlSnapshot(
-        position_base=position_base, position_lots=0, avg_entry=0.0, mark=0.0, realized=0.0,
-        unrealized=0.0, fees=0.0, rebates=0.0, net_fees=0.0, gross=0.0, total=total,
-        spread_capture=0.0, inventory_pnl=0.0, volume_quote=0.0, cost_per_10k=0.0, fills=0,
-        buy_lots=0, sell_lots=0, max_position_lots=0, min_position_lots=0,
+        position_base=position_base,
+        position_lots=0,
+        avg_entry=0.0,
+        mark=0.0,
+        realized=0.0,
+        unrealized=0.0,
+        fees=0.0,
+        rebates=0.0,
+        net_fees=0.0,
+        gross=0.0,
+        total=total,
+        spread_capture=0.0,
+        inventory_pnl=0.0,
+        volume_quote=0.0,
+        cost_per_10k=0.0,
+        fills=0,
+        buy_lots=0,
+        sell_lots=0,
+        max_position_lots=0,
+        min_position_lots=0,
     )
 
 
 def fill(side: Side, lots: int, ticks: int = 600_000) -> FillRecorded:
     f = Fill(
-        local_ns=1, exch_ns=1, client_id="c", trade_id="t", side=side, price_ticks=ticks,
-        qty_lots=lots, leaves_lots=0, fee_quote=0.01, is_maker=True,
+        local_ns=1,
+        exch_ns=1,
+        client_id="c",
+        trade_id="t",
+        side=side,
+        price_ticks=ticks,
+        qty_lots=lots,
+        leaves_lots=0,
+        fee_quote=0.01,
+        is_maker=True,
     )
     return FillRecorded(1, f, 0, pnl(0.003, -1.5))
 
@@ -222,7 +250,9 @@ async def test_backlog_is_merged_and_carries_the_drop_count() -> None:
 
 
 async def test_retry_after_is_honoured_and_network_errors_back_off() -> None:
-    out = Outbox(errors=[RetryAfter(timedelta(seconds=7)), NetworkError("reset"), NetworkError("reset")])
+    out = Outbox(
+        errors=[RetryAfter(timedelta(seconds=7)), NetworkError("reset"), NetworkError("reset")]
+    )
     sleeps: list[float] = []
     n = make(out, FakeClock(), sleeps=sleeps, backoff_min_s=0.5, tick_s=1000.0)
     n.alert(Level.CRITICAL, AlertKind.HALT, "HALTED", "x")
@@ -254,7 +284,9 @@ async def test_429_from_the_bot_api_is_retried_after_retry_after(api: SandboxBot
         rig.service.notifier.alert(Level.WARNING, AlertKind.ERROR, "ERROR", "after a 429")
         m = await api.wait_for_message(TRADER, "after a 429", timeout_s=10)
         assert m is not None
-        sends = [c for c in api.calls if c.method == "sendMessage" and "after a 429" in str(c.params)]
+        sends = [
+            c for c in api.calls if c.method == "sendMessage" and "after a 429" in str(c.params)
+        ]
         assert len(sends) >= 2
         assert sends[1].at_s - sends[0].at_s >= 0.9
     finally:
@@ -262,9 +294,7 @@ async def test_429_from_the_bot_api_is_retried_after_retry_after(api: SandboxBot
 
 
 @pytest.mark.parametrize("fault", ["drop", "502", "slow"])
-async def test_network_failures_are_retried_until_delivered(
-    api: SandboxBotApi, fault: str
-) -> None:
+async def test_network_failures_are_retried_until_delivered(api: SandboxBotApi, fault: str) -> None:
     rig = await start_rig(api, telegram_settings(api.base_url))
     try:
         only = ("sendMessage",)
