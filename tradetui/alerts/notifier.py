@@ -18,6 +18,7 @@ import contextlib
 import logging
 import random
 import threading
+import time
 import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -51,6 +52,8 @@ from tradetui.engine.events import (
 from tradetui.risk.guard import RiskAction
 
 log = logging.getLogger(__name__)
+
+_WARN_EVERY_S = 60.0
 
 Send = Callable[[int, str, bool], Awaitable[object]]
 """Send ``text`` to chat ``chat_id`` (``silent`` = no notification sound); raises on failure."""
@@ -117,6 +120,8 @@ class Notifier:
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._gave_up: set[tuple[int, str]] = set()
+        self._failing_since: float | None = None
+        self._last_warning_s = -_WARN_EVERY_S
         self._handlers: dict[type, Callable[[EngineEvent], None]] = {
             StateChanged: self._on_state,  # type: ignore[dict-item]
             FlattenFinished: self._on_flatten,  # type: ignore[dict-item]
@@ -294,6 +299,15 @@ class Notifier:
                 await self._deliver(chat, text, silent)
             self.stats.alerts_sent += len(batch)
 
+    def _warn(self, fmt: str, *args: object) -> None:
+        """Log a delivery problem: the first of an outage, then at most once a minute."""
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        if now - self._last_warning_s >= _WARN_EVERY_S:
+            self._last_warning_s = now
+            log.warning(fmt, *args)
+
     def _take_batch(self) -> list[Alert]:
         batch = [self.queue.popleft()]
         size = len(render(batch[0], self.config.mode))
@@ -313,7 +327,7 @@ class Notifier:
                 await self.send(chat, text, silent)
             except RetryAfter as exc:
                 wait = retry_after_s(exc)
-                log.warning("telegram: flood limit, retrying in %.0f s", wait)
+                self._warn("telegram: flood limit, retrying in %.0f s", wait)
             except (Forbidden, BadRequest, InvalidToken) as exc:
                 self.stats.failed += 1
                 key = (chat, type(exc).__name__)
@@ -324,9 +338,15 @@ class Notifier:
             except NetworkError as exc:
                 wait = backoff * (0.5 + random.random())
                 backoff = min(backoff * 2, self.config.backoff_max_s)
-                log.warning("telegram: %s; retrying in %.1f s", exc, wait)
+                self._warn("telegram: %s; retrying in %.1f s", exc, wait)
             else:
                 self.stats.sent += 1
+                if self._failing_since is not None:
+                    log.info(
+                        "telegram: delivering again after %.0f s",
+                        time.monotonic() - self._failing_since,
+                    )
+                    self._failing_since = None
                 return True
             self.stats.retries += 1
             await self.sleep(wait)

@@ -55,10 +55,15 @@ def protect_token(token: str) -> RedactSecrets:
         logger = logging.getLogger(name)
         if _redactor not in logger.filters:
             logger.addFilter(_redactor)
-    # httpx logs every request URL (with the token) at INFO: one line per long poll.
-    httpx_log = logging.getLogger("httpx")
-    if httpx_log.level == logging.NOTSET:
-        httpx_log.setLevel(logging.WARNING)
+    # httpx logs every request URL (with the token) at INFO: one line per long poll. The
+    # rate limiter logs each 429 with a traceback; the notifier already reports them.
+    for name, level in (
+        ("httpx", logging.WARNING),
+        ("telegram.ext.AIORateLimiter", logging.CRITICAL),
+    ):
+        quiet = logging.getLogger(name)
+        if quiet.level == logging.NOTSET:
+            quiet.setLevel(level)
     return _redactor
 
 
