@@ -1,20 +1,21 @@
 """Engine decision latency with the Telegram notifier attached while Telegram misbehaves.
 
-One process, one pre-generated synthetic market, the same paper session run four times
-through ``EngineHost`` paced at ``--speed`` × real time (so the engine and the notifier share
-the event loop and the wall clock as in a real run): without Telegram, with Telegram
-unreachable (connection refused), with every sendMessage answered 429 (retry_after 1 s), and
-without Telegram again (noise floor). The decision latency is measured inside the engine's
-synchronous handling of one event, so Telegram can only move it through the garbage
-collector or CPU it takes from the same process. While
-Telegram is attached an extra alert is queued every 5 ms of wall time on top of the engine's
-own (fill digests every 0.2 s, state changes), so the queue overflows and drops. Then, with a
-healthy loopback Bot API and the engine running at 10×, /status round trips are timed.
+One process, one pre-generated synthetic market, the same paper session run through
+``EngineHost`` paced at ``--speed`` × real time (so the engine and the notifier share the
+event loop and the wall clock as in a real run) in three cases, round robin ``--rounds``
+times so load from other processes hits each case alike: without Telegram, with Telegram
+unreachable (connection refused), and with every sendMessage answered 429 (retry_after 1 s).
+The decision latency is measured inside the engine's synchronous handling of one event, so
+Telegram can only move it through the garbage collector or the CPU it takes from the same
+process. While Telegram is attached an extra alert is queued every 5 ms of wall time on top
+of the engine's own (fill digests every 0.2 s, state changes), so the queue overflows and
+drops. Then, with a healthy loopback Bot API and the engine at 10×, /status round trips are
+timed.
 
-    python bench/telegram_overhead.py [--seconds 600] [--speed 20] [--seed 1]
+    python bench/telegram_overhead.py [--seconds 400] [--speed 40] [--rounds 3] [--seed 1]
 
-Prints one JSON object: decision latency p50/p99 (µs) per run and the p99 ratios against
-the no-Telegram run, plus /status reply latency (ms).
+Prints one JSON object: pooled decision latency p50/p99 (µs) per case and their ratios to
+the no-Telegram case, plus /status reply latency (ms).
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def _settings(base_url: str | None) -> Settings:
 
 async def _one_run(
     events: list[MarketEvent], seed: int, end_ns: int, speed: float, base_url: str | None
-) -> dict[str, Any]:
+) -> tuple[list[int], dict[str, int]]:
+    """Decision latencies (ns) of one paced run, and the notifier's counters."""
     settings = _settings(base_url)
     session = build_paper_session(
         settings, seed=seed, virtual=True, start_ns=T0_NS, events=iter(events)
@@ -91,19 +93,16 @@ async def _one_run(
     wall = time.perf_counter()
     await host.run(lambda: host.now_ns() >= end_ns)
     wall = time.perf_counter() - wall
-    out: dict[str, Any] = {
-        "wall_s": round(wall, 3),
-        "decisions": host.engine.latency_count,
-        "fills": host.engine.fills,
-        **{k: round(v, 2) for k, v in host.engine.latency_percentiles_us().items() if k != "count"},
-    }
+    engine = host.engine
+    latencies = list(engine.latencies_ns[: min(engine.latency_count, len(engine.latencies_ns))])
+    counts: dict[str, int] = {"fills": engine.fills}
     if service is not None:
         assert noise is not None
         noise.cancel()
         st = service.notifier.stats
-        out |= {"alerts_dropped": st.dropped, "send_retries": st.retries, "sent": st.sent}
+        counts |= {"alerts_dropped": st.dropped, "send_retries": st.retries, "sent": st.sent}
         await service.stop(drain_s=0.0)
-    return out
+    return latencies, counts
 
 
 async def _reply_latency(rounds: int) -> dict[str, float]:
@@ -136,7 +135,18 @@ async def _reply_latency(rounds: int) -> dict[str, float]:
     }
 
 
-async def _main(seconds: float, speed: float, seed: int) -> dict[str, Any]:
+def _pct(samples_ns: list[int]) -> dict[str, float]:
+    xs = sorted(samples_ns)
+    n = len(xs)
+    return {
+        "samples": n,
+        "p50_us": round(xs[n // 2] / 1e3, 2),
+        "p99_us": round(xs[min(n - 1, int(n * 0.99))] / 1e3, 2),
+        "max_us": round(xs[-1] / 1e3, 2),
+    }
+
+
+async def _main(seconds: float, speed: float, seed: int, rounds: int) -> dict[str, Any]:
     instrument = sim_instrument(Settings())
     end_ns = T0_NS + int(seconds * 1e9)
     events: list[MarketEvent] = []
@@ -144,37 +154,46 @@ async def _main(seconds: float, speed: float, seed: int) -> dict[str, Any]:
         if ev.exch_ns > end_ns:
             break
         events.append(ev)
-    runs: dict[str, Any] = {}
-    runs["no_telegram"] = await _one_run(events, seed, end_ns, speed, None)
-    runs["telegram_down"] = await _one_run(
-        events, seed, end_ns, speed, f"http://127.0.0.1:{_free_port()}"
-    )
+    names = ("no_telegram", "telegram_down", "telegram_429")
+    samples: dict[str, list[int]] = {n: [] for n in names}
+    extra: dict[str, dict[str, int]] = {n: {} for n in names}
+    down_url = f"http://127.0.0.1:{_free_port()}"
     async with SandboxBotApi(TOKEN) as api:
         # getMe and polling work; every alert is refused with a flood limit.
         api.faults.fail_next(429, count=-1, retry_after_s=1, methods=("sendMessage",))
-        runs["telegram_429"] = await _one_run(events, seed, end_ns, speed, api.base_url)
-        runs["telegram_429"]["sendMessage_calls"] = api.count("sendMessage")
-    runs["no_telegram_again"] = await _one_run(events, seed, end_ns, speed, None)
-    base = runs["no_telegram"]["p99"]
+        urls = {"no_telegram": None, "telegram_down": down_url, "telegram_429": api.base_url}
+        # Round robin, so load from other processes on the machine hits every case alike.
+        for _ in range(rounds):
+            for name in names:
+                lat, counts = await _one_run(events, seed, end_ns, speed, urls[name])
+                samples[name] += lat
+                for k, v in counts.items():
+                    extra[name][k] = extra[name].get(k, 0) + v
+        extra["telegram_429"]["sendMessage_calls"] = api.count("sendMessage")
+    runs = {n: _pct(samples[n]) | extra[n] for n in names}
+    base = runs["no_telegram"]
     return {
-        "market_seconds": seconds,
+        "market_seconds_per_run": seconds,
         "speed": speed,
+        "rounds": rounds,
         "seed": seed,
-        "runs": runs,
-        "p99_ratio_down": round(runs["telegram_down"]["p99"] / base, 3),
-        "p99_ratio_429": round(runs["telegram_429"]["p99"] / base, 3),
-        "p99_ratio_noise_floor": round(runs["no_telegram_again"]["p99"] / base, 3),
+        "decision_latency": runs,
+        "p50_ratio_down": round(runs["telegram_down"]["p50_us"] / base["p50_us"], 3),
+        "p99_ratio_down": round(runs["telegram_down"]["p99_us"] / base["p99_us"], 3),
+        "p50_ratio_429": round(runs["telegram_429"]["p50_us"] / base["p50_us"], 3),
+        "p99_ratio_429": round(runs["telegram_429"]["p99_us"] / base["p99_us"], 3),
         "status_reply": await _reply_latency(20),
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
-    ap.add_argument("--seconds", type=float, default=600.0, help="market time per run (s)")
-    ap.add_argument("--speed", type=float, default=20.0, help="× real time")
+    ap.add_argument("--seconds", type=float, default=400.0, help="market time per run (s)")
+    ap.add_argument("--rounds", type=int, default=3, help="runs of each case, round robin")
+    ap.add_argument("--speed", type=float, default=40.0, help="× real time")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    print(json.dumps(asyncio.run(_main(args.seconds, args.speed, args.seed))))
+    print(json.dumps(asyncio.run(_main(args.seconds, args.speed, args.seed, args.rounds))))
 
 
 if __name__ == "__main__":
