@@ -56,7 +56,7 @@ def test_setup_needs_token_from_the_named_variable_and_chats() -> None:
     with pytest.raises(ConfigError, match="does not look like a bot token"):
         check_setup(t, {"MY_BOT": "nocolon"})
     assert check_setup(t, {"MY_BOT": " 1:abc \n"}) == "1:abc"
-    with pytest.raises(ConfigError, match="telegram.chats: empty"):
+    with pytest.raises(ConfigError, match=r"telegram\.chats: empty"):
         check_setup(TelegramSettings(enabled=True), {"TRADETUI_TELEGRAM_TOKEN": "1:abc"})
 
 
