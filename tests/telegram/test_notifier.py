@@ -155,6 +155,7 @@ def test_risk_alerts_only_when_quotes_are_pulled_and_when_they_come_back() -> No
     n.on_event(risk(RiskAction.PULL, "stale market 7 s"))
     n.on_event(risk(RiskAction.ALLOW, "ok"))
     n.on_event(risk(RiskAction.CLAMP, "fat finger"))
+    n.on_event(risk(RiskAction.HALT, "drawdown"))  # told by the HALTED state alert
     assert [a.title for a in n.queue] == ["QUOTES PULLED", "QUOTES PULLED", "QUOTES BACK"]
     assert "stale market 6 s" in n.queue[0].details
 
@@ -232,6 +233,10 @@ def test_full_queue_drops_oldest_routine_alert_and_reports_the_count() -> None:
     n.alert(Level.CRITICAL, AlertKind.HALT, "HALTED", "second")
     assert [a.details for a in n.queue] == ["first", "routine 2", "second"]
     assert n.stats.dropped == 1
+    n.alert(Level.CRITICAL, AlertKind.HALT, "HALTED", "third")
+    n.alert(Level.INFO, AlertKind.STOP, "STOPPED", "routine 3")
+    assert [a.details for a in n.queue] == ["first", "second", "third"]
+    assert n.stats.dropped == 3
 
 
 async def test_backlog_is_merged_and_carries_the_drop_count() -> None:

@@ -158,10 +158,12 @@ class Notifier:
     def _enqueue(self, item: Alert) -> None:
         q = self.queue
         if len(q) >= self.config.queue_size:
-            victim = next((a for a in q if a.routine), q[0])
-            q.remove(victim)
             self.stats.dropped += 1
             self._dropped_unreported += 1
+            victim = next((a for a in q if a.routine), None)
+            if victim is None and item.routine:
+                return  # everything waiting matters more than this one
+            q.remove(victim if victim is not None else q[0])
         q.append(item)
         self._wake.set()
 
@@ -184,7 +186,8 @@ class Notifier:
 
     def _on_risk(self, ev: RiskChanged) -> None:
         pulled = ev.risk.action >= RiskAction.PULL
-        if pulled:
+        # A risk halt is told by the HALTED alert that follows it.
+        if ev.risk.action is RiskAction.PULL:
             self.alert(Level.WARNING, AlertKind.RISK, "QUOTES PULLED", ev.risk.summary)
         elif self._pulled:
             self.alert(Level.INFO, AlertKind.RISK, "QUOTES BACK", ev.risk.summary)
