@@ -106,6 +106,15 @@ async def test_telegram_test_fails_with_one_line(api: SandboxBotApi, tmp_path: P
     assert code != 0
     assert f"FAIL: chat {VIEWER} (viewer): Forbidden" in out
     assert "1 of 2 chat(s) unreachable" in err
+    api.inject_message(VIEWER, "hello bot")
+    code, out, err = await _run(
+        ["telegram", "test", "-c", str(_config(tmp_path, api, ""))], _env(tmp_path, TOKEN)
+    )
+    assert code != 0
+    assert (
+        'telegram.chats is empty; add e.g. chats = "CHAT_ID:trader"; '
+        f"chats that wrote to the bot lately: {VIEWER}" in err
+    )
 
 
 async def test_run_refuses_enabled_telegram_without_token(

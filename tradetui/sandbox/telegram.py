@@ -142,6 +142,7 @@ class SandboxBotApi:
         self._next_update_id = 1
         self._next_message_id = 1
         self._changed = asyncio.Condition()
+        self._wakers: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getMe": self._get_me,
@@ -322,8 +323,10 @@ class SandboxBotApi:
         uid = self._next_update_id
         self._next_update_id += 1
         self._updates.append({"update_id": uid, **body})
+        # Wake long polls; the task is kept referenced until it has run.
         task = asyncio.get_running_loop().create_task(self._notify())
-        task.add_done_callback(lambda t: None)
+        self._wakers.add(task)
+        task.add_done_callback(self._wakers.discard)
         return uid
 
     def _new_message_id(self) -> int:
