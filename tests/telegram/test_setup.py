@@ -62,3 +62,17 @@ def test_setup_needs_token_from_the_named_variable_and_chats() -> None:
 
 def test_mode_is_paper_on_the_sim_venue() -> None:
     assert trading_mode(Settings()) == "PAPER"
+
+
+def test_telegram_library_is_loaded_only_when_telegram_is_used() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, tradetui.cli, tradetui.alerts.setup, tradetui.tui.app; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'telegram'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
