@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,9 +67,6 @@ def test_mode_is_paper_on_the_sim_venue() -> None:
 
 
 def test_telegram_library_is_loaded_only_when_telegram_is_used() -> None:
-    import subprocess
-    import sys
-
     probe = (
         "import sys, tradetui.cli, tradetui.alerts.setup, tradetui.tui.app; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'telegram'))"
