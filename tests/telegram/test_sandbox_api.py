@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.telegram.conftest import TOKEN, TRADER, telegram_settings
+from tests.telegram.conftest import TOKEN, TRADER, start_rig, stop_rig, telegram_settings
 from tradetui.alerts.setup import telegram_alongside
 from tradetui.alerts.telegram import TelegramService
 from tradetui.config import Settings
@@ -122,3 +122,17 @@ async def test_disabled_telegram_is_nothing() -> None:
     host = EngineHost(build_paper_session(Settings(), virtual=True), None)
     async with telegram_alongside(host) as service:
         assert service is None
+
+
+@pytest.mark.parametrize("method", ["getMe", "deleteWebhook"])
+async def test_connecting_retries_until_the_bot_api_answers(
+    api: SandboxBotApi, method: str
+) -> None:
+    api.faults.fail_next(502, count=1, methods=(method,))
+    rig = await start_rig(api, telegram_settings(api.base_url))
+    try:
+        assert rig.service.ready.is_set()
+        assert api.count(method) >= 2
+        await rig.ask(TRADER, "/status", "running")
+    finally:
+        await stop_rig(rig)

@@ -167,11 +167,12 @@ class TelegramService:
         self._connector = asyncio.create_task(self._connect(), name="telegram-connect")
 
     async def _connect(self) -> None:
+        """Connect, retrying with backoff until it works, the token is refused or we stop."""
         backoff_s = 1.0
         while True:
             try:
-                await self.app.initialize()
-                break
+                await self._connect_once()
+                return
             except InvalidToken:
                 log.error(
                     "telegram: the bot token in %s was refused; alerts and commands are off",
@@ -180,15 +181,23 @@ class TelegramService:
                 return
             except TelegramError as exc:
                 log.warning("telegram: cannot reach the Bot API (%s); retrying", exc)
-                await asyncio.sleep(backoff_s)
-                backoff_s = min(backoff_s * 2, 60.0)
+            except Exception:
+                log.exception("telegram: connecting failed; alerts and commands are off")
+                return
+            await asyncio.sleep(backoff_s)
+            backoff_s = min(backoff_s * 2, 60.0)
+
+    async def _connect_once(self) -> None:
+        # Each step is skipped when an earlier attempt got that far.
+        await self.app.initialize()
         try:
             await self.app.bot.set_my_commands([BotCommand(n, d) for n, d, _ in COMMANDS])
         except TelegramError as exc:
             log.warning("telegram: could not publish the command list: %s", exc)
-        await self.app.start()
+        if not self.app.running:
+            await self.app.start()
         updater = self.app.updater
-        if updater is not None:
+        if updater is not None and not updater.running:
             await updater.start_polling(
                 timeout=timedelta(seconds=self.poll_timeout_s),
                 # Commands sent while tradetui was not running are stale: never act on them.
