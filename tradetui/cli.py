@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -125,6 +126,7 @@ def run(
         fail(f"--duration: must be > 0 seconds (got {duration})")
     settings = _with_market(_load(config), market, loop)
     pace = parse_speed(speed)
+    _check_telegram(settings)
     if not headless:
         _run_console(settings, seed, pace, no_mouse, db, json_out, start)
         return
@@ -157,6 +159,18 @@ def run(
         from tradetui.engine.summary import format_summary
 
         typer.echo(format_summary(summary))
+
+
+def _check_telegram(settings: Settings) -> None:
+    """Refuse to start when telegram.enabled but its token or chats are missing."""
+    if settings.telegram.enabled:
+        from tradetui.alerts.setup import check_setup
+        from tradetui.config import ConfigError
+
+        try:
+            check_setup(settings.telegram)
+        except ConfigError as exc:
+            fail(str(exc))
 
 
 def _with_market(settings: Settings, market: str | None, loop: bool | None) -> Settings:
@@ -233,6 +247,7 @@ async def _run_headless(
     store: StoreOptions | None = None,
     control: Path | None = None,
 ) -> dict[str, Any]:
+    from tradetui.alerts.setup import telegram_alongside
     from tradetui.control import ControlServer
     from tradetui.engine.engine import Command, CommandKind
     from tradetui.host import EngineHost
@@ -262,15 +277,19 @@ async def _run_headless(
         )
 
     server = ControlServer(host, control) if control is not None else None
+    alongside = contextlib.AsyncExitStack()
     host.engine.control(Command(CommandKind.START, reason="headless run"))
     summary: dict[str, Any] | None = None
     try:
         if server is not None:
             await server.start()
+        await alongside.enter_async_context(telegram_alongside(host))
         await host.run(trading_done)
         await host.wind_down(flatten, hurry=lambda: signals["count"] > 1)
         summary = host.summary()
     finally:
+        # Telegram goes last so it can still tell the stop or flatten that wound down.
+        await alongside.aclose()
         if server is not None:
             await server.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -448,12 +467,13 @@ def main() -> None:
 
 
 def _register_command_modules() -> None:
-    from tradetui.commands import control, data, ml, sandbox
+    from tradetui.commands import control, data, ml, sandbox, telegram
 
     control.register(app)
     data.register(app)
     ml.register(app)
     sandbox.register(app)
+    telegram.register(app)
 
 
 _register_command_modules()

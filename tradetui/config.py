@@ -267,6 +267,74 @@ class MlSettings:
     )
 
 
+TELEGRAM_ROLES = ("viewer", "trader")
+_SWITCH = _one_of("on", "silent", "off")
+
+
+def parse_chats(text: str) -> dict[int, str]:
+    """``'ID:ROLE, ID:ROLE'`` → chat id → role; raises ValueError naming the bad entry."""
+    chats: dict[int, str] = {}
+    for entry in text.replace(";", ",").split(","):
+        if not entry.strip():
+            continue
+        chat, _, role = entry.strip().partition(":")
+        role = role.strip().lower() or "viewer"
+        try:
+            chat_id = int(chat.strip())
+        except ValueError:
+            raise ValueError(f"{entry.strip()!r} is not CHAT_ID:ROLE (a whole number)") from None
+        if role not in TELEGRAM_ROLES:
+            raise ValueError(f"{entry.strip()!r}: role must be viewer or trader")
+        chats[chat_id] = role
+    return chats
+
+
+def _chats(v: str) -> str | None:
+    try:
+        parse_chats(v)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramSettings:
+    enabled: bool = _f(False, "send alerts to Telegram and accept commands from the chats below")
+    token_env: str = _f(
+        "TRADETUI_TELEGRAM_TOKEN",
+        "environment variable holding the bot token (the token never goes in this file)",
+    )
+    api_base_url: str = _f(
+        "https://api.telegram.org",
+        "Bot API server; point it at `tradetui sandbox telegram` to try without Telegram",
+    )
+    chats: str = _f(
+        "",
+        "allowed chats as 'CHAT_ID:ROLE, ...'; ROLE viewer (read only) or trader (may "
+        "command); alerts go to every chat listed",
+        _chats,
+    )
+    alert_start: str = _f("on", "engine started: 'on', 'silent' (no sound) or 'off'", _SWITCH)
+    alert_stop: str = _f("on", "engine stopped: on, silent or off", _SWITCH)
+    alert_halt: str = _f("on", "halt with its reason: on, silent or off", _SWITCH)
+    alert_flatten: str = _f("on", "flatten finished (flat, dust or timeout)", _SWITCH)
+    alert_risk: str = _f("on", "the risk guard pulled quotes, and when it lets them back", _SWITCH)
+    alert_errors: str = _f("on", "errors logged by tradetui", _SWITCH)
+    alert_connection: str = _f("on", "venue disconnected or reconnected", _SWITCH)
+    alert_fills: str = _f("silent", "fill digests (fills summed per digest_interval_s)", _SWITCH)
+    alert_heartbeat: str = _f("silent", "periodic summary every heartbeat_interval_s", _SWITCH)
+    digest_interval_s: float = _f(
+        60.0, "fills are summed into one message this often, s", _positive
+    )
+    heartbeat_interval_s: float = _f(3600.0, "wall seconds between heartbeat summaries", _positive)
+    confirm_timeout_s: float = _f(
+        60.0, "an unanswered /flatten or /halt confirmation button expires after this, s", _positive
+    )
+    queue_size: int = _f(
+        200, "alerts waiting for delivery before the oldest routine ones are dropped", _positive
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     venue: VenueSettings = field(default_factory=VenueSettings)
@@ -279,6 +347,7 @@ class Settings:
     paper: PaperSettings = field(default_factory=PaperSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     ml: MlSettings = field(default_factory=MlSettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
 
     def replace(self, section: str, **changes: Any) -> Settings:
         """A copy with ``changes`` validated and applied to one section."""
@@ -369,6 +438,26 @@ def _cross_check(section: str, s: Any) -> None:
             "engine.flatten_backoff_max_ms: must be >= engine.flatten_backoff_ms "
             f"(got {s.flatten_backoff_max_ms} < {s.flatten_backoff_ms})"
         )
+
+
+def parse_value(text: str, typ: type[Any], where: str) -> Any:
+    """A typed value (bool, int, float or str) from text a person typed; raises ConfigError."""
+    raw = text.strip()
+    try:
+        if typ is bool:
+            if raw.lower() in ("true", "yes", "1", "on"):
+                return True
+            if raw.lower() in ("false", "no", "0", "off"):
+                return False
+            raise ValueError
+        if typ is int:
+            return int(raw)
+        if typ is float:
+            return float(raw)
+    except ValueError:
+        kind = {bool: "true or false", int: "a whole number", float: "a number"}[typ]
+        raise ConfigError(f"{where}: expected {kind} (got {raw!r})") from None
+    return raw
 
 
 def _parse_env_value(raw: str) -> Any:

@@ -95,7 +95,10 @@ def sandbox_exchange(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``sandbox exchange`` to ``app``."""
+    """Add ``sandbox exchange`` and ``sandbox telegram`` to ``app``."""
+    from tradetui.commands.telegram import sandbox_telegram
+
     sandbox_app = typer.Typer(help="Loopback exchanges for dry runs and tests.")
     sandbox_app.command("exchange")(sandbox_exchange)
+    sandbox_app.command("telegram")(sandbox_telegram)
     app.add_typer(sandbox_app, name="sandbox")

@@ -89,6 +89,25 @@ class FlattenFinished:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class VenueConnection:
+    """A venue stream went down or came back; published by venues that hold connections.
+
+    ``stream``: which connection ("market", "account", "rest"); ``detail``: why, for people.
+    """
+
+    ts_ns: int
+    connected: bool
+    stream: str
+    detail: str
+
+
 EngineEvent = (
-    StateChanged | DecisionMade | OrderUpdate | FillRecorded | RiskChanged | FlattenFinished
+    StateChanged
+    | DecisionMade
+    | OrderUpdate
+    | FillRecorded
+    | RiskChanged
+    | FlattenFinished
+    | VenueConnection
 )

@@ -387,6 +387,7 @@ def run_console(
     (engine.control_socket) serves `tradetui halt|stop|flatten|status` while the console runs.
     Raises ConfigError or ValueError for bad settings (before the screen opens).
     """
+    from tradetui.alerts.setup import telegram_alongside
     from tradetui.control import control_server, socket_path
     from tradetui.session import build_paper_session
 
@@ -402,7 +403,10 @@ def run_console(
             await host.start_store()
         summary: dict[str, Any] | None = None
         try:
-            async with control_server(host, socket_path(settings.engine.control_socket)):
+            async with (
+                control_server(host, socket_path(settings.engine.control_socket)),
+                telegram_alongside(host),
+            ):
                 app = make_app(host, mode=mode)
                 with _stdout_on_terminal():
                     await app.run_async(mouse=not no_mouse)

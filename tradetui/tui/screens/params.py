@@ -17,30 +17,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
-from tradetui.config import ConfigError, Settings
+from tradetui.config import ConfigError, Settings, parse_value
 from tradetui.engine.engine import Command, CommandKind
 
 EDITABLE = ("strategy", "quoting")
-
-
-def parse_value(text: str, typ: type[Any], where: str) -> Any:
-    """A typed value from the editor's text; raises ConfigError naming the field."""
-    raw = text.strip()
-    try:
-        if typ is bool:
-            if raw.lower() in ("true", "yes", "1", "on"):
-                return True
-            if raw.lower() in ("false", "no", "0", "off"):
-                return False
-            raise ValueError
-        if typ is int:
-            return int(raw)
-        if typ is float:
-            return float(raw)
-    except ValueError:
-        kind = {bool: "true or false", int: "a whole number", float: "a number"}[typ]
-        raise ConfigError(f"{where}: expected {kind} (got {raw!r})") from None
-    return raw
 
 
 def plan_changes(

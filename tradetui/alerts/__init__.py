@@ -1,0 +1,1 @@
+"""Alerts and remote control: the Telegram notifier and command bot (issue 9)."""

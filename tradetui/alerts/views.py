@@ -1,0 +1,103 @@
+"""Plain-text answers for the chat commands and the heartbeat, from an engine snapshot.
+
+Pure functions of an ``EngineSnapshot`` (and settings): no I/O, so they are tested directly.
+Sizes in base units, money in quote units, prices in quote per base.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tradetui.config import Settings
+from tradetui.core.types import Side
+from tradetui.engine.snapshot import EngineSnapshot
+
+PARAM_SECTIONS = ("strategy", "quoting")
+
+
+def _dur(ns: int) -> str:
+    s = int(ns // 1_000_000_000)
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def status_text(snap: EngineSnapshot, mode: str) -> str:
+    """/status: state, risk, position, PnL, orders and market."""
+    lines = [
+        f"{snap.symbol} on {snap.venue} · {mode.upper()} · {snap.state}",
+    ]
+    if snap.halt_reason:
+        lines.append(f"halt reason: {snap.halt_reason}")
+    lines += [
+        f"risk: {snap.risk_status or '-'}",
+        f"position {snap.pnl.position_base:+.6g} ({snap.inventory_pct:.0f}% of limit), "
+        f"PnL {snap.pnl.total:+,.4f}",
+        f"open orders {len(snap.quotes)}, fills {snap.fills}, "
+        f"mid {snap.mid_ticks * snap.tick_size:,.2f}",
+        f"session {_dur(snap.session_ns)}",
+    ]
+    return "\n".join(lines)
+
+
+def pnl_text(snap: EngineSnapshot) -> str:
+    """/pnl: the PnL split (quote currency)."""
+    p = snap.pnl
+    return "\n".join(
+        [
+            f"PnL total {p.total:+,.4f}",
+            f"realized {p.realized:+,.4f}, unrealized {p.unrealized:+,.4f}",
+            f"spread capture {p.spread_capture:+,.4f}, inventory {p.inventory_pnl:+,.4f}",
+            f"fees -{p.fees:,.4f}, rebates +{p.rebates:,.4f}",
+            f"volume {p.volume_quote:,.2f}, cost per 10k {p.cost_per_10k:+.3f}",
+        ]
+    )
+
+
+def position_text(snap: EngineSnapshot) -> str:
+    """/position: size, entry, mark and share of the limit."""
+    p = snap.pnl
+    return (
+        f"position {p.position_base:+.6g} {snap.symbol}\n"
+        f"entry {p.avg_entry:,.2f}, mark {p.mark:,.2f}, unrealized {p.unrealized:+,.4f}\n"
+        f"{snap.inventory_pct:.0f}% of the position limit"
+    )
+
+
+def orders_text(snap: EngineSnapshot, limit: int = 20) -> str:
+    """/orders: working orders, best price first."""
+    if not snap.quotes:
+        return "no working orders"
+    lines = [f"{len(snap.quotes)} working order(s)"]
+    for q in snap.quotes[:limit]:
+        side = "BUY " if q.side is Side.BUY else "SELL"
+        flags = "".join(
+            [" cancelling" if q.cancel_pending else "", " unacked" if not q.acked else ""]
+        )
+        lines.append(
+            f"{side} {q.leaves_lots * snap.lot_size:.6g} @ {q.price_ticks * snap.tick_size:,.2f} "
+            f"({q.touch_distance_ticks:+d} ticks from touch, {q.age_ns / 1e9:.1f} s){flags}"
+        )
+    if len(snap.quotes) > limit:
+        lines.append(f"… {len(snap.quotes) - limit} more")
+    return "\n".join(lines)
+
+
+def params_text(settings: Settings) -> str:
+    """/params: every parameter /set can change, with its current value."""
+    lines = [f"venue.symbol = {settings.venue.symbol} (only while stopped)"]
+    for section in PARAM_SECTIONS:
+        obj = getattr(settings, section)
+        for f in dataclasses.fields(obj):
+            lines.append(f"{section}.{f.name} = {getattr(obj, f.name)}")
+    return "\n".join(lines)
+
+
+def heartbeat_text(snap: EngineSnapshot) -> str:
+    """The periodic summary: state, PnL, position, activity."""
+    return (
+        f"{snap.symbol} {snap.state}, session {_dur(snap.session_ns)}\n"
+        f"PnL {snap.pnl.total:+,.4f}, position {snap.pnl.position_base:+.6g}, "
+        f"fills {snap.fills}, open orders {len(snap.quotes)}\n"
+        f"risk: {snap.risk_status or '-'}"
+    )
