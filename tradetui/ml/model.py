@@ -141,6 +141,11 @@ class FilterModel:
     def horizon_s(self) -> float:
         return float(self.card["horizon_s"])
 
+    @property
+    def sha256(self) -> str:
+        """sha256 of ``model.json`` as recorded in the card (checked at load)."""
+        return str(self.card.get("sha256", ""))
+
     def predict(self, row: npt.NDArray[np.float32]) -> tuple[float, float, float]:
         """Class probabilities (down, flat, up) for ``row`` of shape (1, N_FEATURES)."""
         a, b, c = self.trees.margins(row[0]).tolist()
