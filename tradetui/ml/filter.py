@@ -72,6 +72,9 @@ class MlFilter:
         self.row = new_row()
         self.predictions = 0
         self.errors = 0
+        # Quote sides the policy moved to another price or pulled (one count per side).
+        self.sides_moved = 0
+        self.sides_pulled = 0
         self.p_down = 0.0
         self.p_up = 0.0
         self._failing = False
@@ -180,7 +183,34 @@ class MlFilter:
         self.monitor.record(now_ns, self.features.mid_ticks, p_down, p_flat, p_up)
         if self.predictions % _DRIFT_CHECK_EVERY == 0:
             self._check_drift(now_ns)
-        return apply_policy(d, p_down, p_up, best_bid_ticks, best_ask_ticks, self.params)
+        out = apply_policy(d, p_down, p_up, best_bid_ticks, best_ask_ticks, self.params)
+        for before, after in ((d.bid, out.bid), (d.ask, out.ask)):
+            if before is not None:
+                if after is None:
+                    self.sides_pulled += 1
+                elif after.price_ticks != before.price_ticks:
+                    self.sides_moved += 1
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """The filter's effect over the run, JSON-ready (rates in [0, 1], Brier in [0, 2])."""
+        st = self.monitor.stats()
+        return {
+            "model_sha256": self.model.sha256,
+            "predictions": self.predictions,
+            "inference_errors": self.errors,
+            "sides_moved": self.sides_moved,
+            "sides_pulled": self.sides_pulled,
+            "reloads": self.reloads,
+            "live_check": {
+                "resolved": st.n,
+                "hit_rate": round(st.hit_rate, 4),
+                "brier": round(st.brier, 4),
+                "brier_constant": round(st.brier_constant, 4),
+                "calibration_gap": round(st.calibration_gap, 4),
+                "drift_reasons": list(st.drift_reasons),
+            },
+        }
 
     def _check_drift(self, now_ns: int) -> None:
         st = self.monitor.stats()

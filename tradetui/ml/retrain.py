@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from tradetui.core.instrument import Instrument
-from tradetui.ml.dataset import future_move_ticks, labels, sample_features
+from tradetui.ml.dataset import Samples, future_move_ticks, labels, sample_features
 from tradetui.ml.metrics import log_loss
 from tradetui.ml.model import CARD_FILE, MODEL_FILE, FilterModel, ModelError, load_model
 from tradetui.ml.train import TrainConfig, TrainError, split_rows, split_time, train_samples
@@ -78,37 +79,49 @@ def retrain(
     last_file_start_ns: int | None,
     model_dir: Path,
     cfg: TrainConfig,
+    **kw: Any,
+) -> RetrainResult:
+    """Replay ``events`` into feature rows and run ``retrain_samples`` on them; the test
+    window starts at ``last_file_start_ns`` (else the last ``cfg.test_fraction`` of time)."""
+    samples = sample_features(events)
+    if not len(samples.t_ns):
+        raise TrainError("no feature rows: the data has no two-sided book")
+    split_ns = split_time(samples.t_ns, last_file_start_ns, cfg.test_fraction)
+    return retrain_samples(samples, split_ns, model_dir, cfg, **kw)
+
+
+def retrain_samples(
+    samples: Samples,
+    split_ns: int,
+    model_dir: Path,
+    cfg: TrainConfig,
     *,
     data: list[Path] | None = None,
     instrument: Instrument | None = None,
     min_gain: float = 0.0,
     write_model: Callable[[Any, dict[str, Any], Path], dict[str, Any]] = _write_model,
 ) -> RetrainResult:
-    """Train on ``events``, compare with the model in ``model_dir``, promote if better.
-
-    Raises TrainError when no candidate can be trained (too little data)."""
+    """Train a candidate on ``samples`` (test window from ``split_ns``), compare it with the
+    model in ``model_dir`` on that window, promote it if better. Raises TrainError when no
+    candidate can be trained (too little data)."""
     current, why_none = _current(model_dir)
     if current is not None:
         # Like-for-like: the candidate predicts the same move over the same horizon.
+        thr = current.card.get("threshold_ticks")
         cfg = replace(
             cfg,
             horizon_s=current.horizon_s,
-            threshold_ticks=float(current.card["threshold_ticks"]),
+            threshold_ticks=float(thr) if thr is not None else cfg.threshold_ticks,
         )
-    samples = sample_features(events)
-    if not len(samples.t_ns):
-        raise TrainError("no feature rows: the data has no two-sided book")
-    split_ns = split_time(samples.t_ns, last_file_start_ns, cfg.test_fraction)
     booster, card = train_samples(samples, split_ns, cfg)
-    cand_ll = float(card["metrics"]["model"]["log_loss"])
     horizon_ns = int(cfg.horizon_s * _NS)
     test = split_rows(samples.t_ns, split_ns, horizon_ns, int(cfg.gap_s * _NS)).test
     n_test = int(test.sum())
-    cur_ll: float | None = None
-    if current is not None:
-        y = labels(future_move_ticks(samples, horizon_ns), float(card["threshold_ticks"]))
-        p = np.asarray(current.booster.inplace_predict(samples.x[test]), dtype=np.float64)
-        cur_ll = log_loss(p.reshape(n_test, 3), y[test])
+    y = labels(future_move_ticks(samples, horizon_ns), float(card["threshold_ticks"]))[test]
+    x = samples.x[test]
+    # Both on the same rows and labels, unrounded (the card's metrics are rounded).
+    cand_ll = _log_loss(booster, x, y)
+    cur_ll = None if current is None else _log_loss(current.booster, x, y)
     if current is not None and cur_ll is not None and not cand_ll < cur_ll - min_gain:
         return RetrainResult(
             False,
@@ -135,6 +148,11 @@ def retrain(
             False, f"candidate rejected: {exc}", cand_ll, cur_ll, n_test, _sha(current)
         )
     return RetrainResult(True, reason, cand_ll, cur_ll, n_test, sha)
+
+
+def _log_loss(booster: Any, x: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> float:
+    p = np.asarray(booster.inplace_predict(x), dtype=np.float64).reshape(len(y), 3)
+    return log_loss(p, y)
 
 
 def _sha(model: FilterModel | None) -> str:
