@@ -1,4 +1,4 @@
-"""``tradetui backtest --model``: a usable model reports its effect; a bad one is one line, exit 2."""
+"""`backtest --model`: a usable model reports its effect; a bad one is one line, exit 2."""
 
 from __future__ import annotations
 

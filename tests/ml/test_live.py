@@ -72,7 +72,8 @@ def test_running_engine_swaps_in_a_new_model_without_missing_a_decision(
     assert decisions[-len(explained) :] == explained
     reloaded = [e for e in seen if isinstance(e, ModelReloaded)]
     assert len(reloaded) == 1
-    assert reloaded[0].previous_sha256 == first and reloaded[0].sha256 == other.sha256
+    assert reloaded[0].previous_sha256 == first
+    assert reloaded[0].sha256 == other.sha256
 
 
 def test_broken_model_files_keep_the_current_model(
@@ -92,7 +93,8 @@ def test_broken_model_files_keep_the_current_model(
     shutil.copy(good / MODEL_FILE, d / MODEL_FILE)
     shutil.copy(good / CARD_FILE, d / CARD_FILE)
     new = r.poll(3 * S)
-    assert new is not None and new.sha256 == load_model(good).sha256
+    assert new is not None
+    assert new.sha256 == load_model(good).sha256
 
 
 def test_drift_is_published_logged_and_shown(
@@ -104,14 +106,17 @@ def test_drift_is_published_logged_and_shown(
     with caplog.at_level(logging.WARNING, logger="tradetui.ml.filter"):
         run_for(s, 60)
     drift = [e for e in seen if isinstance(e, ModelDrift)]
-    assert drift and drift[0].drifting
+    assert drift
+    assert drift[0].drifting
     assert any(r.startswith("hit rate") for r in drift[0].reasons)
     assert "ml model drifting: hit rate" in caplog.text
     snap = take_snapshot(s.engine, 10)
-    assert snap.ml is not None and snap.ml.monitor.drifting
+    assert snap.ml is not None
+    assert snap.ml.monitor.drifting
     rows = dict(ml_rows(snap.ml))
     check = rows["ML check"]
-    assert isinstance(check, Text) and check.plain.startswith("DRIFT")
+    assert isinstance(check, Text)
+    assert check.plain.startswith("DRIFT")
 
 
 def _status(n: int, reasons: tuple[str, ...] = ()) -> MlStatus:

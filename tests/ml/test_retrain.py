@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,8 @@ def test_better_candidate_replaces_an_uninformed_model(tmp_path: Path) -> None:
     samples, split = planted()
     res = retrain_samples(samples, split, model, FAST)
     assert res.promoted, res.line()
-    assert res.candidate_log_loss is not None and res.current_log_loss is not None
+    assert res.candidate_log_loss is not None
+    assert res.current_log_loss is not None
     assert res.candidate_log_loss < res.current_log_loss
     new = load_model(model)
     assert new.sha256 == res.sha256 != old_sha
@@ -64,7 +66,8 @@ def test_worse_candidate_leaves_the_current_model_untouched(tmp_path: Path) -> N
     weak = TrainConfig(rounds=1, eta=0.001, gap_s=5.0, early_stopping=1)
     res = retrain_samples(samples, split, model, weak)
     assert not res.promoted
-    assert res.candidate_log_loss is not None and res.current_log_loss is not None
+    assert res.candidate_log_loss is not None
+    assert res.current_log_loss is not None
     assert res.candidate_log_loss > res.current_log_loss
     assert files_bytes(model) == before
     assert "kept current" in res.line()
@@ -119,7 +122,6 @@ def test_newest_recordings_skip_hidden_and_still_written_files(tmp_path: Path) -
     for name in ("a_01.gz", "a_02.gz", "a_03.gz", ".tmp.gz", "a_04.gz"):
         (tmp_path / name).write_text("x")
     now = (tmp_path / "a_04.gz").stat().st_mtime
-    import os
 
     for name in ("a_01.gz", "a_02.gz", "a_03.gz", ".tmp.gz"):
         os.utime(tmp_path / name, (now - 60, now - 60))
@@ -151,7 +153,8 @@ def test_watch_bad_arguments_are_one_line_exit_2(
 ) -> None:
     r = CliRunner().invoke(_app(), ["train", "--watch", str(tmp_path), *args])
     assert r.exit_code == 2
-    assert r.output.startswith("error: ") and message in r.output
+    assert r.output.startswith("error: ")
+    assert message in r.output
     assert len(r.output.strip().splitlines()) == 1
 
 
