@@ -15,8 +15,7 @@ def test_compiled_trees_match_xgboost_with_and_without_missing_values(model_dir:
     m = load_model(model_dir)
     x, _ = tiny_rows(200, seed=3)
     for r in x:
-        row = r.reshape(1, -1)
-        assert np.allclose(m.predict(row), m.predict_xgboost(row), atol=1e-5)
+        assert np.allclose(m.predict(r.tolist()), m.predict_xgboost(r.reshape(1, -1)), atol=1e-5)
 
 
 def test_missing_model_is_a_one_line_error(tmp_path: Path) -> None:

@@ -16,7 +16,9 @@ XGBoost treats as missing.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -53,9 +55,19 @@ FEATURE_NAMES: tuple[str, ...] = tuple(n for n, _ in FEATURES)
 N_FEATURES = len(FEATURES)
 
 
-def new_row() -> npt.NDArray[np.float32]:
-    """A preallocated feature row (float32, shape (1, N_FEATURES)) for ``compute``."""
-    return np.zeros((1, N_FEATURES), dtype=np.float32)
+Row: TypeAlias = "array[float]"
+"""A feature row: ``array('f')`` of N_FEATURES float32 values, in FEATURE_NAMES order."""
+
+
+def new_row() -> Row:
+    """A preallocated feature row for ``compute``. Values are stored as float32, as XGBoost
+    sees them in training, and read back as Python floats (no numpy call per decision)."""
+    return array("f", bytes(4 * N_FEATURES))
+
+
+def row_array(row: Row) -> npt.NDArray[np.float32]:
+    """A (1, N_FEATURES) float32 numpy copy of ``row`` (training, XGBoost's own predict)."""
+    return np.frombuffer(row, dtype=np.float32).reshape(1, N_FEATURES).copy()
 
 
 class FeatureState:
@@ -192,44 +204,47 @@ class FeatureState:
         while sq and sq[0][0] <= cutv:
             self._sq_sum -= sq.popleft()[1]
 
-    def compute(
-        self, now_ns: int, book: OrderBook, position_lots: int, out: npt.NDArray[np.float32]
-    ) -> bool:
-        """Write the features at ``now_ns`` into ``out[0]``; False (row untouched) without a
-        two-sided touch."""
+    def compute(self, now_ns: int, book: OrderBook, position_lots: int, out: Row) -> bool:
+        """Write the features at ``now_ns`` into ``out`` (a ``new_row()``); False (row
+        untouched) without a two-sided touch."""
         if self._pending_ns:
             self._sync_book(book)
-        if not 0 < self.bid_ticks < self.ask_ticks:
+        bid, ask = self.bid_ticks, self.ask_ticks
+        if not 0 < bid < ask:
             return False
         self._expire(now_ns)
-        row = out[0]
-        bid, ask, bq, aq = self.bid_ticks, self.ask_ticks, self.bid_lots, self.ask_lots
+        bq, aq = self.bid_lots, self.ask_lots
         mid = (bid + ask) * 0.5
-        row[0] = ask - bid
-        row[1] = (bq - aq) / (bq + aq) if bq + aq else 0.0
-        if self._book_fresh and book.bid_ticks == bid and book.ask_ticks == ask:
-            bids, asks = book.levels(Side.BUY, 10), book.levels(Side.SELL, 10)
-            row[2] = _imbalance(bids, asks, 5)
-            row[3] = _imbalance(bids, asks, 10)
+        touch = bq + aq
+        out[0] = ask - bid
+        if touch:
+            out[1] = (bq - aq) / touch
+            out[4] = (bid * aq + ask * bq) / touch - mid
         else:
-            row[2] = row[3] = math.nan
-        row[4] = ((bid * aq + ask * bq) / (bq + aq) if bq + aq else mid) - mid
-        row[5] = self._flow1
-        row[6] = self._flow5
+            out[1] = out[4] = 0.0
+        if self._book_fresh and book.bid_ticks == bid and book.ask_ticks == ask:
+            bs, az = book.top_sizes(Side.BUY, 10), book.top_sizes(Side.SELL, 10)
+            b, a = sum(bs[:5]), sum(az[:5])
+            out[2] = (b - a) / (b + a) if b + a else 0.0
+            b, a = sum(bs), sum(az)
+            out[3] = (b - a) / (b + a) if b + a else 0.0
+        else:
+            out[2] = out[3] = math.nan
+        out[5] = self._flow1
+        out[6] = self._flow5
         # Before a window's start the oldest known mid stands in for it.
         mids = self._mids
-        row[7] = mid - mids[self._mi1][1]
-        row[8] = mid - mids[self._mi5][1]
-        row[9] = mid - mids[0][1]
-        row[10] = math.sqrt(max(self._sq_sum, 0.0) * _NS / _VOL_WINDOW_NS)
-        row[11] = bq
-        row[12] = aq
-        row[13] = (
-            min((now_ns - self.last_trade_ns) / _NS, _SINCE_TRADE_CAP_S)
-            if self.last_trade_ns
-            else _SINCE_TRADE_CAP_S
-        )
-        row[14] = position_lots
+        out[7] = mid - mids[self._mi1][1]
+        out[8] = mid - mids[self._mi5][1]
+        out[9] = mid - mids[0][1]
+        sq = self._sq_sum
+        out[10] = math.sqrt(sq * _NS / _VOL_WINDOW_NS) if sq > 0.0 else 0.0
+        out[11] = bq
+        out[12] = aq
+        last = self.last_trade_ns
+        since = (now_ns - last) / _NS if last else _SINCE_TRADE_CAP_S
+        out[13] = since if since < _SINCE_TRADE_CAP_S else _SINCE_TRADE_CAP_S
+        out[14] = position_lots
         return True
 
 
@@ -239,9 +254,3 @@ def _advance(mids: deque[tuple[int, float]], i: int, cut_ns: int) -> int:
     while i + 1 < n and mids[i + 1][0] <= cut_ns:
         i += 1
     return i
-
-
-def _imbalance(bids: list[tuple[int, int]], asks: list[tuple[int, int]], n: int) -> float:
-    b = sum(q for _, q in bids[:n])
-    a = sum(q for _, q in asks[:n])
-    return (b - a) / (b + a) if b + a else 0.0
