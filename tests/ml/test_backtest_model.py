@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -64,6 +65,13 @@ def _corrupt(src: Path, dst: Path) -> None:
     (dst / MODEL_FILE).write_text(text[: len(text) // 3])
 
 
+def _corrupt_rehashed(src: Path, dst: Path) -> None:
+    _corrupt(src, dst)
+    card = json.loads((dst / CARD_FILE).read_text())
+    card["sha256"] = hashlib.sha256((dst / MODEL_FILE).read_bytes()).hexdigest()
+    (dst / CARD_FILE).write_text(json.dumps(card))
+
+
 def _mismatched(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst)
     card = json.loads((dst / CARD_FILE).read_text())
@@ -75,7 +83,8 @@ def _mismatched(src: Path, dst: Path) -> None:
     ("make", "says"),
     [
         (_missing, "no model.json"),
-        (_corrupt, "unreadable model or card"),
+        (_corrupt, "content hash differs"),
+        (_corrupt_rehashed, "not a usable XGBoost model"),
         (_mismatched, "differ from this build's"),
     ],
 )

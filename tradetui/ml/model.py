@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ CARD_FILE = "card.json"
 _N_CLASSES = 3
 _PROBE_ROWS = 64
 _PROBE_TOLERANCE = 1e-4
+# Pause before re-reading a model whose hash did not match its card (a swap in progress), s.
+_SWAP_PAUSE_S = 0.05
 
 
 class ModelError(Exception):
@@ -152,6 +155,36 @@ class FilterModel:
         return out
 
 
+def _first_line(exc: Exception) -> str:
+    """The first line of an error (XGBoost's carry a native backtrace after it)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _read_pair(directory: Path) -> tuple[dict[str, Any], bytes]:
+    """The card and the model bytes it describes (their sha256 checked).
+
+    The retrainer replaces ``model.json`` and then ``card.json``; a read that falls between
+    the two renames sees a hash mismatch, so a mismatch is read once more after a short pause
+    before it counts as an error."""
+    model_path, card_path = directory / MODEL_FILE, directory / CARD_FILE
+    for attempt in range(2):
+        try:
+            card = json.loads(card_path.read_bytes())
+            raw = model_path.read_bytes()
+        except (OSError, ValueError) as exc:
+            raise ModelError(
+                f"{directory}: unreadable model or card ({_first_line(exc)})"
+            ) from None
+        if not isinstance(card, dict) or "features" not in card or "sha256" not in card:
+            raise ModelError(f"{card_path}: not a model card (no features or sha256)")
+        if hashlib.sha256(raw).hexdigest() == card["sha256"]:
+            return card, raw
+        if attempt == 0:
+            time.sleep(_SWAP_PAUSE_S)
+    raise ModelError(f"{model_path}: content hash differs from the card's; retrain or recopy")
+
+
 def load_model(directory: Path) -> FilterModel:
     """Load and check a model directory; raises ModelError with a one-line reason."""
     import xgboost as xgb
@@ -160,15 +193,7 @@ def load_model(directory: Path) -> FilterModel:
     for p in (model_path, card_path):
         if not p.is_file():
             raise ModelError(f"{p}: no such file (train one with `tradetui train`)")
-    try:
-        card = json.loads(card_path.read_text())
-        model_json = json.loads(model_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{directory}: unreadable model or card ({exc})") from None
-    if not isinstance(card, dict) or "features" not in card or "sha256" not in card:
-        raise ModelError(f"{card_path}: not a model card (no features or sha256)")
-    if sha256_file(model_path) != card["sha256"]:
-        raise ModelError(f"{model_path}: content hash differs from the card's; retrain or recopy")
+    card, raw = _read_pair(directory)
     if list(card["features"]) != list(FEATURE_NAMES):
         raise ModelError(
             f"{card_path}: model features {card['features']} differ from this build's "
@@ -176,10 +201,10 @@ def load_model(directory: Path) -> FilterModel:
         )
     try:
         booster = xgb.Booster()
-        booster.load_model(str(model_path))
-        trees = compile_trees(model_json)
+        booster.load_model(bytearray(raw))  # the bytes that were hashed, not a re-read
+        trees = compile_trees(json.loads(raw))
     except (xgb.core.XGBoostError, KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{model_path}: not a usable XGBoost model ({exc})") from None
+        raise ModelError(f"{model_path}: not a usable XGBoost model ({_first_line(exc)})") from None
     if booster.num_features() != N_FEATURES:
         raise ModelError(
             f"{model_path}: model has {booster.num_features()} features, expected {N_FEATURES}"
