@@ -37,10 +37,6 @@ class ModelError(Exception):
     """A model that cannot be used; the message is one line saying why."""
 
 
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 _MAX_DEPTH = 48  # nested ``if`` levels the generated source may hold (Python allows ~100)
 
 Margins = Callable[[Sequence[float]], tuple[float, float, float]]
@@ -79,7 +75,9 @@ def compile_trees(model_json: dict[str, Any]) -> CompiledTrees:
     tree_info = [int(k) for k in gb["model"]["tree_info"]]
     if len(tree_info) != len(trees) or any(not 0 <= k < _N_CLASSES for k in tree_info):
         raise ModelError(f"tree_info does not map {len(trees)} trees to {_N_CLASSES} classes")
-    lines = ["def margins(x):", "    m0 = m1 = m2 = 0.0"]
+    # Features unpacked into locals once: each split is then a local load and a compare.
+    names = ", ".join(f"x{i}" for i in range(N_FEATURES))
+    lines = ["def margins(x):", f"    {names}, = x", "    m0 = m1 = m2 = 0.0"]
     nodes = 0
     depth = 0
     for t, k in zip(trees, tree_info, strict=True):
@@ -103,7 +101,7 @@ def compile_trees(model_json: dict[str, Any]) -> CompiledTrees:
             if not 0 <= f < N_FEATURES:
                 raise ModelError(f"a tree splits on feature {f}, beyond the {N_FEATURES} known")
             thr = float(np.float32(sc[node]))
-            cond = f"not x[{f}] >= {thr!r}" if dl[node] else f"x[{f}] < {thr!r}"
+            cond = f"not x{f} >= {thr!r}" if dl[node] else f"x{f} < {thr!r}"
             lines.append(f"{pad}if {cond}:")
             # Right subtree after the left one: pushed first, emitted under an "else:".
             stack.append((int(rc[node]), level + 1, "else:"))
