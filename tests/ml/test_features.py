@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import math
+import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradetui.core.book import OrderBook
 from tradetui.core.types import BestBidOffer, BookSnapshot, Side, Trade
-from tradetui.ml.features import FEATURE_NAMES, FeatureState, new_row
+from tradetui.ml.features import FEATURE_NAMES, FeatureState, TimedSums, new_row
 
 S = 1_000_000_000
 T0 = 1_000 * S
@@ -140,3 +141,25 @@ def test_book_update_may_reach_the_book_after_it_is_observed() -> None:
     assert fs.compute(T0, book, 0, row)
     assert row[col("spread_ticks")] == 3
     assert row[col("bid_queue_lots")] == 4
+
+
+def test_timed_sums_match_a_brute_force_window_across_compactions() -> None:
+    rng = random.Random(5)
+    ts = TimedSums()
+    kept: list[tuple[int, float]] = []
+    t = 0
+    for step in range(12_000):
+        t += rng.choice((0, 1, 1, 2, 50))
+        v = float(rng.randint(-5, 5))
+        ts.add(t, v)
+        kept.append((t, v))
+        if step % 7 == 0:
+            cut = t - 200
+            ts.drop_through(cut)
+            kept = [(a, b) for a, b in kept if a > cut]
+            assert len(ts) == len(kept)
+            assert ts.sum_all() == sum(b for _, b in kept)
+            assert ts.sum_after(t - 30) == sum(b for a, b in kept if a > t - 30)
+            if kept:
+                at = [b for a, b in kept if a <= t - 100]
+                assert ts.value_at(t - 100) == (at[-1] if at else kept[0][1])
