@@ -200,6 +200,8 @@ def load_model(directory: Path) -> FilterModel:
     try:
         booster = xgb.Booster()
         booster.load_model(bytearray(raw))  # the bytes that were hashed, not a re-read
+        # One thread: OpenMP workers spin after each call and would take the engine's core.
+        booster.set_param({"nthread": 1})
         trees = compile_trees(json.loads(raw))
     except (xgb.core.XGBoostError, KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{model_path}: not a usable XGBoost model ({_first_line(exc)})") from None
