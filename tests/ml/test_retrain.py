@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,28 @@ def test_train_without_files_or_watch_is_an_error() -> None:
     r = CliRunner().invoke(_app(), ["train"])
     assert r.exit_code == 2
     assert "--watch" in r.output
+
+
+def test_watch_cycle_promotes_then_keeps_on_recorded_files(tmp_path: Path) -> None:
+    from tradetui.commands.data import register as register_data
+
+    app = _app()
+    register_data(app)
+    rec = tmp_path / "rec"
+    r = CliRunner().invoke(app, ["record", "--out", str(rec), "--seconds", "120"])
+    assert r.exit_code == 0, r.output
+    old = time.time() - 60
+    for p in rec.iterdir():
+        os.utime(p, (old, old))  # finished recordings: not modified in the last seconds
+    model = tmp_path / "model"
+    env = {"TRADETUI_CACHE_DIR": str(tmp_path / "cache")}
+    args = ["train", "--watch", str(rec), "--once", "--json", "--horizon", "1", "--out"]
+    first = CliRunner().invoke(app, [*args, str(model)], env=env)
+    assert first.exit_code == 0, first.output
+    got = json.loads(first.output)
+    assert got["result"] == "promoted", got["line"]
+    assert load_model(model).sha256 == got["sha256"]
+    before = files_bytes(model)
+    again = CliRunner().invoke(app, [*args, str(model)], env=env)
+    assert json.loads(again.output)["result"] == "kept"
+    assert files_bytes(model) == before

@@ -134,15 +134,13 @@ class MlFilter:
         self.monitor = self._new_monitor(model)
         self.drifting = False
         self.reloads += 1
+        path = str(self.reloader.directory) if self.reloader else "?"
         ll = model.card.get("metrics", {}).get("model", {}).get("log_loss")
-        detail = (
-            f"ml model reloaded from {self.reloader.directory if self.reloader else '?'}: "
-            f"sha256 {old.sha256[:12]} → {model.sha256[:12]}"
-            + (f", held-out log loss {ll:.4f}" if isinstance(ll, float) else "")
-        )
+        detail = f"ml model reloaded from {path}: sha256 {old.sha256[:12]} → {model.sha256[:12]}"
+        if isinstance(ll, float):
+            detail += f", held-out log loss {ll:.4f}"
         log.info("%s", detail)
         if self.publish is not None:
-            path = str(self.reloader.directory) if self.reloader else ""
             self.publish(ModelReloaded(now_ns, path, model.sha256, old.sha256, detail))
 
     def follow(
