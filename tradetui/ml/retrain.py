@@ -22,8 +22,10 @@ import json
 import logging
 import os
 import shutil
+import signal
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -159,6 +161,17 @@ def _sha(model: FilterModel | None) -> str:
     return "" if model is None else str(model.card["sha256"])
 
 
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Defer SIGINT and SIGTERM for this thread while the block runs."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def promote(
     booster: Any,
     card: dict[str, Any],
@@ -175,8 +188,12 @@ def promote(
         write_model(booster, card, staging)
         load_model(staging)  # hash, features, compiled trees vs XGBoost: or ModelError
         written = (staging / CARD_FILE).read_bytes()
-        os.replace(staging / MODEL_FILE, model_dir / MODEL_FILE)
-        os.replace(staging / CARD_FILE, model_dir / CARD_FILE)
+        # Ctrl+C or SIGTERM must not land between the two renames (they wait until both are
+        # done); only a hard kill can leave the new model beside the old card, which the next
+        # cycle then replaces as an unusable model.
+        with _signals_held():
+            os.replace(staging / MODEL_FILE, model_dir / MODEL_FILE)
+            os.replace(staging / CARD_FILE, model_dir / CARD_FILE)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return str(json.loads(written)["sha256"])
