@@ -249,6 +249,10 @@ def _probability(v: float) -> str | None:
     return None if 0 < v <= 1 else "must be in (0, 1]"
 
 
+def _unit_interval(v: float) -> str | None:
+    return None if 0 <= v <= 1 else "must be in [0, 1]"
+
+
 @dataclass(frozen=True, slots=True)
 class MlSettings:
     enabled: bool = _f(False, "apply the ML filter to every quote decision")
@@ -273,8 +277,8 @@ class MlSettings:
     )
     drift_min_hit_rate: float = _f(
         0.34,
-        "drift when the hit rate (most likely class came true) falls below this, [0, 1]",
-        _probability,
+        "drift when the hit rate (most likely class came true) falls below this, [0, 1] (0 = off)",
+        _unit_interval,
     )
     drift_max_brier_excess: float = _f(
         0.0,
@@ -285,8 +289,8 @@ class MlSettings:
     drift_max_calibration_gap: float = _f(
         0.10,
         "drift when mean predicted p_up or p_down differs from the realized up/down rate by "
-        "more than this, [0, 1]",
-        _probability,
+        "more than this, [0, 1] (1 = off)",
+        _unit_interval,
     )
     reload_check_s: float = _f(
         5.0,
