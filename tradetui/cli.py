@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradetui.commands.common import fail, parse_speed
+from tradetui.commands.common import duration_s, fail, parse_speed
 
 if TYPE_CHECKING:
     import sqlite3
@@ -316,12 +316,11 @@ def _parse_since(text: str) -> int:
     import time as _time
     from datetime import UTC, datetime
 
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    t = text.strip()
-    if t[-1:] in units and t[:-1].replace(".", "", 1).isdigit():
-        return _time.time_ns() - int(float(t[:-1]) * units[t[-1]] * 1e9)
+    age = duration_s(text)
+    if age is not None:
+        return _time.time_ns() - int(age * 1e9)
     try:
-        when = datetime.fromisoformat(t)
+        when = datetime.fromisoformat(text.strip())
     except ValueError:
         fail(
             f"--since: expected an ISO time like 2024-05-01T12:00 or an age like 15m (got {text!r})"

@@ -249,6 +249,10 @@ def _probability(v: float) -> str | None:
     return None if 0 < v <= 1 else "must be in (0, 1]"
 
 
+def _unit_interval(v: float) -> str | None:
+    return None if 0 <= v <= 1 else "must be in [0, 1]"
+
+
 @dataclass(frozen=True, slots=True)
 class MlSettings:
     enabled: bool = _f(False, "apply the ML filter to every quote decision")
@@ -264,6 +268,35 @@ class MlSettings:
         "quote",
         "when inference fails: 'quote' without the filter or 'pull' both sides",
         _one_of("quote", "pull"),
+    )
+    monitor_window: int = _f(
+        600, "live monitor: score the model over this many latest resolved predictions", _positive
+    )
+    drift_min_predictions: int = _f(
+        100, "live monitor: resolved predictions needed before drift can be alerted", _positive
+    )
+    drift_min_hit_rate: float = _f(
+        0.34,
+        "drift when the hit rate (most likely class came true) falls below this, [0, 1] (0 = off)",
+        _unit_interval,
+    )
+    drift_max_brier_excess: float = _f(
+        0.0,
+        "drift when the Brier score exceeds a constant forecast of the window's own class "
+        "frequencies by more than this",
+        _non_negative,
+    )
+    drift_max_calibration_gap: float = _f(
+        0.10,
+        "drift when mean predicted p_up or p_down differs from the realized up/down rate by "
+        "more than this, [0, 1] (1 = off)",
+        _unit_interval,
+    )
+    reload_check_s: float = _f(
+        5.0,
+        "seconds between checks of the model files; a changed, valid model is loaded in the "
+        "background and swapped in between two decisions (0 = never reload)",
+        _non_negative,
     )
 
 
@@ -425,6 +458,11 @@ def _cross_check(section: str, s: Any) -> None:
         )
     if isinstance(s, RiskSettings) and s.vol_widen_factor < 1:
         raise ConfigError(f"risk.vol_widen_factor: must be >= 1 (got {s.vol_widen_factor})")
+    if isinstance(s, MlSettings) and s.drift_min_predictions > s.monitor_window:
+        raise ConfigError(
+            "ml.drift_min_predictions: must be <= ml.monitor_window "
+            f"(got {s.drift_min_predictions} > {s.monitor_window})"
+        )
     if isinstance(s, MlSettings) and s.enabled:
         # Only presence is checked here; the engine loads and verifies the model itself.
         folder = Path(s.model).expanduser() if s.model else None

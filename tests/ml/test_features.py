@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import math
+import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradetui.core.book import OrderBook
 from tradetui.core.types import BestBidOffer, BookSnapshot, Side, Trade
-from tradetui.ml.features import FEATURE_NAMES, FeatureState, new_row
+from tradetui.ml.features import FEATURE_NAMES, FeatureState, TimedSums, new_row
 
 S = 1_000_000_000
 T0 = 1_000 * S
@@ -31,7 +32,7 @@ def test_touch_features_from_a_best_bid_offer() -> None:
     fs, book, row = FeatureState(), OrderBook(), new_row()
     fs.observe(bbo(T0, 100, 102, bq=30, aq=10), T0, book)
     assert fs.compute(T0, book, 7, row)
-    r = row[0]
+    r = row
     assert r[col("spread_ticks")] == 2
     assert math.isclose(r[col("imbalance_1")], 0.5, rel_tol=1e-6)
     # Microprice leans to the ask when the bid is bigger: (100·10 + 102·30)/40 = 101.5.
@@ -48,7 +49,7 @@ def test_depth_imbalance_is_missing_without_a_fresh_book() -> None:
     fs, book, row = FeatureState(), OrderBook(), new_row()
     fs.observe(bbo(T0, 100, 102), T0, book)
     fs.compute(T0, book, 0, row)
-    assert math.isnan(row[0, col("imbalance_5")])
+    assert math.isnan(row[col("imbalance_5")])
 
 
 def test_depth_imbalance_reads_the_book_when_it_agrees_with_the_touch() -> None:
@@ -58,8 +59,8 @@ def test_depth_imbalance_reads_the_book_when_it_agrees_with_the_touch() -> None:
     book.apply_snapshot(bids, asks)
     fs.observe(BookSnapshot(exch_ns=T0, local_ns=T0, update_id=5, bids=bids, asks=asks), T0, book)
     fs.compute(T0, book, 0, row)
-    assert math.isclose(row[0, col("imbalance_5")], (80 - 20) / 100, rel_tol=1e-6)
-    assert row[0, col("imbalance_1")] == 0
+    assert math.isclose(row[col("imbalance_5")], (80 - 20) / 100, rel_tol=1e-6)
+    assert row[col("imbalance_1")] == 0
 
 
 def test_signed_flow_drops_trades_past_each_window() -> None:
@@ -68,9 +69,9 @@ def test_signed_flow_drops_trades_past_each_window() -> None:
     fs.observe(trade(T0, 5, Side.BUY), T0, book)
     fs.observe(trade(T0 + 2 * S, 3, Side.SELL), T0 + 2 * S, book)
     fs.compute(T0 + 2 * S + S // 2, book, 0, row)
-    assert (row[0, col("flow_1s_lots")], row[0, col("flow_5s_lots")]) == (-3, 2)
+    assert (row[col("flow_1s_lots")], row[col("flow_5s_lots")]) == (-3, 2)
     fs.compute(T0 + 6 * S, book, 0, row)
-    assert (row[0, col("flow_1s_lots")], row[0, col("flow_5s_lots")]) == (0, -3)
+    assert (row[col("flow_1s_lots")], row[col("flow_5s_lots")]) == (0, -3)
 
 
 def test_mid_returns_look_back_each_window() -> None:
@@ -79,7 +80,7 @@ def test_mid_returns_look_back_each_window() -> None:
     fs.observe(bbo(T0 + 10 * S, 104, 106, uid=1), T0 + 10 * S, book)  # mid 105
     fs.observe(bbo(T0 + 13 * S, 106, 108, uid=2), T0 + 13 * S, book)  # mid 107
     fs.compute(T0 + 13 * S + S // 2, book, 0, row)
-    r = row[0]
+    r = row
     assert (r[col("ret_1s_ticks")], r[col("ret_5s_ticks")], r[col("ret_30s_ticks")]) == (2, 6, 6)
     # Two changes of 4 and 2 ticks in 30 s: √((16 + 4) / 30) ticks/√s.
     assert math.isclose(r[col("rvol_30s_ticks")], math.sqrt(20 / 30), rel_tol=1e-6)
@@ -89,10 +90,10 @@ def test_time_since_trade_is_capped() -> None:
     fs, book, row = FeatureState(), OrderBook(), new_row()
     fs.observe(bbo(T0, 100, 102), T0, book)
     fs.compute(T0, book, 0, row)
-    assert row[0, col("since_trade_s")] == 60
+    assert row[col("since_trade_s")] == 60
     fs.observe(trade(T0, 1, Side.BUY), T0, book)
     fs.compute(T0 + 3 * S, book, 0, row)
-    assert row[0, col("since_trade_s")] == 3
+    assert row[col("since_trade_s")] == 3
 
 
 def test_stale_best_bid_offer_does_not_roll_the_touch_back() -> None:
@@ -128,8 +129,8 @@ def test_incremental_flow_equals_the_brute_force_sum(
             fs.compute(t, book, 0, row)
     now = t + after_ns
     fs.compute(now, book, 0, row)
-    assert row[0, col("flow_1s_lots")] == sum(q for ts, q in seen if ts > now - S)
-    assert row[0, col("flow_5s_lots")] == sum(q for ts, q in seen if ts > now - 5 * S)
+    assert row[col("flow_1s_lots")] == sum(q for ts, q in seen if ts > now - S)
+    assert row[col("flow_5s_lots")] == sum(q for ts, q in seen if ts > now - 5 * S)
 
 
 def test_book_update_may_reach_the_book_after_it_is_observed() -> None:
@@ -138,5 +139,27 @@ def test_book_update_may_reach_the_book_after_it_is_observed() -> None:
     fs.observe(BookSnapshot(exch_ns=T0, local_ns=T0, update_id=5, bids=bids, asks=asks), T0, book)
     book.apply_snapshot(bids, asks)
     assert fs.compute(T0, book, 0, row)
-    assert row[0, col("spread_ticks")] == 3
-    assert row[0, col("bid_queue_lots")] == 4
+    assert row[col("spread_ticks")] == 3
+    assert row[col("bid_queue_lots")] == 4
+
+
+def test_timed_sums_match_a_brute_force_window_across_compactions() -> None:
+    rng = random.Random(5)
+    ts = TimedSums()
+    kept: list[tuple[int, float]] = []
+    t = 0
+    for step in range(12_000):
+        t += rng.choice((0, 1, 1, 2, 50))
+        v = float(rng.randint(-5, 5))
+        ts.add(t, v)
+        kept.append((t, v))
+        if step % 7 == 0:
+            cut = t - 200
+            ts.drop_through(cut)
+            kept = [(a, b) for a, b in kept if a > cut]
+            assert len(ts) == len(kept)
+            assert ts.sum_all() == sum(b for _, b in kept)
+            assert ts.sum_after(t - 30) == sum(b for a, b in kept if a > t - 30)
+            if kept:
+                at = [b for a, b in kept if a <= t - 100]
+                assert ts.value_at(t - 100) == (at[-1] if at else kept[0][1])

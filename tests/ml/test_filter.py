@@ -72,3 +72,8 @@ def test_inference_failure_follows_on_error(
     assert (r.engine.orders_placed > 0) is quotes
     assert r.engine.last_decision is not None
     assert "ml inference failed" in r.engine.last_decision.adjustments[-1]
+
+
+def test_drift_needs_no_more_predictions_than_the_window_holds() -> None:
+    with pytest.raises(ConfigError, match=r"^ml\.drift_min_predictions: must be <= "):
+        Settings().replace("ml", drift_min_predictions=700, monitor_window=600)

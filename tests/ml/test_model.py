@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.ml.conftest import tiny_rows
+from tests.ml.conftest import tiny_model, tiny_rows
 from tradetui.ml.model import CARD_FILE, MODEL_FILE, ModelError, load_model
 
 
@@ -15,8 +16,7 @@ def test_compiled_trees_match_xgboost_with_and_without_missing_values(model_dir:
     m = load_model(model_dir)
     x, _ = tiny_rows(200, seed=3)
     for r in x:
-        row = r.reshape(1, -1)
-        assert np.allclose(m.predict(row), m.predict_xgboost(row), atol=1e-5)
+        assert np.allclose(m.predict(r.tolist()), m.predict_xgboost(r.reshape(1, -1)), atol=1e-5)
 
 
 def test_missing_model_is_a_one_line_error(tmp_path: Path) -> None:
@@ -49,5 +49,18 @@ def test_corrupt_model_file_is_refused(model_dir: Path, tmp_path: Path) -> None:
     card = json.loads((copy / CARD_FILE).read_text())
     card["sha256"] = __import__("hashlib").sha256(b"{not json").hexdigest()
     (copy / CARD_FILE).write_text(json.dumps(card))
-    with pytest.raises(ModelError, match="unreadable"):
+    with pytest.raises(ModelError, match="not a usable XGBoost model"):
         load_model(copy)
+
+
+def test_load_during_a_swap_waits_for_the_card(model_dir: Path, tmp_path: Path) -> None:
+    """Between the retrainer's two renames the card does not match the model yet."""
+    live = shutil.copytree(model_dir, tmp_path / "live")
+    other = tiny_model(tmp_path / "other", rounds=3)
+    shutil.copy(other / MODEL_FILE, live / MODEL_FILE)  # first rename done, card still old
+    later = threading.Timer(0.01, shutil.copy, (other / CARD_FILE, live / CARD_FILE))
+    later.start()
+    try:
+        assert load_model(live).sha256 == load_model(other).sha256
+    finally:
+        later.join()

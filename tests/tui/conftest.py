@@ -26,9 +26,14 @@ HostFactory = Callable[..., EngineHost]
 WaitFor = Callable[[Pilot[None], Callable[[], bool]], Awaitable[bool]]
 
 
-def _host(seconds: float = 0, speed: float | None = LIVE_SPEED, started: bool = True) -> EngineHost:
+def _host(
+    seconds: float = 0,
+    speed: float | None = LIVE_SPEED,
+    started: bool = True,
+    settings: Settings | None = None,
+) -> EngineHost:
     """A seeded paper session run for ``seconds`` of market time on the virtual clock."""
-    session = build_paper_session(Settings(), seed=SEED, virtual=True)
+    session = build_paper_session(settings or Settings(), seed=SEED, virtual=True)
     clock = session.clock
     assert isinstance(clock, VirtualClock)
     if started:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
@@ -12,6 +13,7 @@ from textual.widgets import Input, Label
 
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import EngineState
+from tradetui.engine.snapshot import take_snapshot
 from tradetui.host import EngineHost
 from tradetui.tui.app import TradeApp, make_app
 from tradetui.tui.screens.confirm import ConfirmScreen
@@ -318,3 +320,36 @@ async def test_refused_command_is_reported(make_host: MakeHost, wait_for: WaitFo
         assert await wait_for(pilot, lambda: bool(app.refusals))
         assert "halted" in app.refusals[0]
         assert app.engine.state is EngineState.HALTED
+
+
+async def test_ml_drift_reaches_the_log_pane_and_the_strategy_pane(
+    make_host: MakeHost, tmp_path: Path
+) -> None:
+    from tests.ml.conftest import tiny_model
+    from tradetui.config import Settings
+    from tradetui.core.clock import VirtualClock
+    from tradetui.engine.runner import run_virtual
+    from tradetui.tui.widgets.strategy import StrategyPane
+
+    # A 100 % hit rate is out of reach: the live check must report drift once 20 are scored.
+    settings = Settings().replace(
+        "ml",
+        enabled=True,
+        model=str(tiny_model(tmp_path / "m")),
+        drift_min_hit_rate=1.0,
+        drift_min_predictions=20,
+        monitor_window=50,
+    )
+    host = make_host(seconds=1, settings=settings)
+    app = app_for(host, live=False)
+    async with app.run_test(size=FULL) as pilot:
+        clock = host.session.clock
+        assert isinstance(clock, VirtualClock)
+        run_virtual(host.engine, host.session.venue, clock, clock.now_ns() + 60 * 10**9)
+        app.refresh_view()
+        await pilot.pause()
+        drift = [ln for ln in app.log_handler.history if "ml model drifting" in ln.message]
+        assert drift
+        assert drift[0].levelno == logging.WARNING
+        shown = app.query_one(StrategyPane).render_snapshot(take_snapshot(host.engine, 10))
+        assert "DRIFT hit" in shown.plain

@@ -8,7 +8,10 @@ cleared before painting.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+from tests.ml.conftest import tiny_model
+from tradetui.config import Settings
 from tradetui.host import EngineHost
 from tradetui.tui.app import TradeApp, make_app
 
@@ -16,8 +19,8 @@ MakeHost = Callable[..., EngineHost]
 SnapCompare = Callable[..., bool]
 
 
-def frozen_app(make_host: MakeHost) -> TradeApp:
-    host = make_host(seconds=20)
+def frozen_app(make_host: MakeHost, settings: Settings | None = None) -> TradeApp:
+    host = make_host(seconds=20, settings=settings)
     host.engine.latency_count = 0
     return make_app(host, live=False)
 
@@ -44,3 +47,13 @@ def test_flatten_confirm_dialog(make_host: MakeHost, snap_compare: SnapCompare) 
 
 def test_quit_confirm_dialog(make_host: MakeHost, snap_compare: SnapCompare) -> None:
     assert snap_compare(frozen_app(make_host), press=["q"], terminal_size=(120, 35))
+
+
+def test_main_screen_with_the_ml_filter(
+    make_host: MakeHost, snap_compare: SnapCompare, tmp_path: Path
+) -> None:
+    model = tiny_model(tmp_path / "model")
+    settings = Settings().replace(
+        "ml", enabled=True, model=str(model), drift_min_predictions=20, monitor_window=50
+    )
+    assert snap_compare(frozen_app(make_host, settings), terminal_size=(120, 35))

@@ -95,6 +95,8 @@ def build_report(result: BacktestResult, data: ReplayReport, cached: bool) -> di
             "inventory": inventory_path(result),
         }
     )
+    if result.engine.ml is not None:
+        summary["ml"] = result.engine.ml.summary()
     return summary
 
 
@@ -116,4 +118,12 @@ def format_report(r: dict[str, Any]) -> str:
         f"inventory     min {inv['min_base']:+.6f}  max {inv['max_base']:+.6f}  "
         f"final {inv['final_base']:+.6f}"
     )
+    ml = r.get("ml")
+    if ml is not None:
+        lc = ml["live_check"]
+        lines.append(
+            f"ml filter     {ml['predictions']:,} predictions, moved {ml['sides_moved']:,} and "
+            f"pulled {ml['sides_pulled']:,} quote sides; hit rate {lc['hit_rate']:.2f}, Brier "
+            f"{lc['brier']:.3f} vs constant {lc['brier_constant']:.3f} over {lc['resolved']}"
+        )
     return "\n".join(lines)

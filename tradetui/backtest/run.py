@@ -104,6 +104,9 @@ def run_backtest(
         raise ValueError("no market events to backtest")
     if ml_model is not None:
         settings = settings.replace("ml", enabled=True, model=str(ml_model))
+    if settings.ml.enabled:
+        # A backtest is deterministic: the model loaded at the start is used to the end.
+        settings = settings.replace("ml", reload_check_s=0.0)
     inst = with_sim_fees(instrument, settings)
     start_ns = min(events[0].exch_ns, events[0].local_ns)
     end_ns = max(max(ev.exch_ns, ev.local_ns) for ev in events[-64:])

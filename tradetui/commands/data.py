@@ -76,6 +76,10 @@ def backtest(
     symbol: SymbolOpt = None,
     as_json: JsonOpt = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Decode afresh.")] = False,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="ML filter model directory (from `tradetui train`)."),
+    ] = None,
 ) -> None:
     """Trade FILES with the configured strategy on the virtual clock; print a report."""
     from tradetui.backtest.report import build_report, format_report
@@ -87,6 +91,12 @@ def backtest(
 
     try:
         settings = backtest_settings(load_settings(config), latency_ms)
+        if model is not None:
+            settings = settings.replace("ml", enabled=True, model=str(model))
+        if settings.ml.enabled:
+            from tradetui.ml.filter import MlFilter
+
+            MlFilter.from_settings(settings.ml)  # a bad model fails here, before any replay
     except ConfigError as exc:
         fail(str(exc))
     inst = _instrument(files, venue, symbol)

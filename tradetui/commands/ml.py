@@ -1,19 +1,36 @@
-"""``tradetui train``: fit the ML filter's model on recorded files and write it with its card."""
+"""``tradetui train``: fit the ML filter's model on recorded files and write it with its card.
+
+``--watch DIR`` is the periodic retrain, meant to run as its own process beside a trading one:
+every ``--every`` it takes the newest ``--last`` recordings in DIR (by name, as the recorder's
+hourly files sort; files changed in the last ``_SETTLE_S`` seconds are still being written and
+wait), trains a candidate and replaces the model in ``--out`` only when the candidate has the
+lower log loss on the most recent held-out window (``tradetui.ml.retrain``). Each cycle prints
+one line (one JSON object with ``--json``) and logs it.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from tradetui.commands.common import fail
-from tradetui.commands.data import FilesArg, JsonOpt, SymbolOpt, VenueOpt, _instrument
+from tradetui.commands.common import duration_s, fail
+from tradetui.commands.data import JsonOpt, SymbolOpt, VenueOpt, _instrument
+
+log = logging.getLogger("tradetui.ml.retrain")
+
+_SETTLE_S = 10.0
 
 
 def train(
-    files: FilesArg,
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Recorded files (capture, Binance or tardis CSV)."),
+    ] = None,
     horizon: Annotated[
         float, typer.Option("--horizon", help="Label horizon in seconds (mid move over it).")
     ] = 5.0,
@@ -28,22 +45,49 @@ def train(
     venue: VenueOpt = None,
     symbol: SymbolOpt = None,
     as_json: JsonOpt = False,
+    watch: Annotated[
+        Path | None,
+        typer.Option(
+            "--watch",
+            help="Retrain periodically from the newest recordings in this folder; the model in "
+            "--out is replaced only by a better one.",
+        ),
+    ] = None,
+    every: Annotated[
+        str, typer.Option("--every", help="With --watch: time between retrains (90s, 15m, 1h).")
+    ] = "1h",
+    last: Annotated[
+        int, typer.Option("--last", help="With --watch: how many newest recordings to use.")
+    ] = 2,
+    once: Annotated[
+        bool, typer.Option("--once", help="With --watch: one retrain cycle, then exit.")
+    ] = False,
 ) -> None:
     """Replay FILES through the feature code, train XGBoost, score it on the last part."""
-    from tradetui.market.cache import load_events
     from tradetui.market.files import ReplayError
     from tradetui.ml.dataset import sample_features
     from tradetui.ml.train import TrainConfig, TrainError, split_time, train_samples, write_model
 
     if horizon <= 0:
         fail(f"--horizon must be > 0 (got {horizon})")
+    if watch is not None:
+        if files:
+            fail("give recorded FILES or --watch DIR, not both")
+        period = duration_s(every)
+        if period is None or period <= 0:
+            fail(f"--every: expected a duration like 90s, 15m or 1h (got {every!r})")
+        if last < 1:
+            fail(f"--last: must be >= 1 (got {last})")
+        if not watch.is_dir():
+            fail(f"--watch {watch}: not a directory")
+        cfg = TrainConfig(horizon_s=horizon, threshold_ticks=threshold_ticks)
+        _watch(watch, out, cfg, period, last, once, venue, symbol, as_json)
+        return
+    if not files:
+        fail("no recorded FILES given; pass them, or --watch DIR for periodic retraining")
     inst = _instrument(files, venue, symbol)
     try:
-        events, _report, _cached = load_events(files, inst)
-        last_start = None
-        if len(files) > 1:
-            last, _r, _c = load_events(files[-1:], inst)
-            last_start = last[0].local_ns if last else None
+        events, last_start = _events_and_test_start(files, inst)
     except ReplayError as exc:
         fail(str(exc))
     cfg = TrainConfig(horizon_s=horizon, threshold_ticks=threshold_ticks)
@@ -91,6 +135,93 @@ def _print_summary(out: Path, card: dict[str, Any]) -> None:
             f"{name:<15} log loss {m['log_loss']:.4f}  AUC up {auc['up']}  down {auc['down']}  "
             f"ECE up {m['calibration']['up']['ece']}  down {m['calibration']['down']['ece']}"
         )
+
+
+def _events_and_test_start(files: list[Path], inst: Any) -> tuple[list[Any], int | None]:
+    """Decoded events of ``files`` and, with several files, the last one's first local time
+    (the start of the test window). Raises ReplayError."""
+    from tradetui.market.cache import load_events
+
+    events, _r, _c = load_events(files, inst)
+    if len(files) < 2:
+        return events, None
+    tail, _r, _c = load_events(files[-1:], inst)
+    return events, tail[0].local_ns if tail else None
+
+
+def newest_recordings(folder: Path, last: int, now_s: float) -> list[Path]:
+    """The ``last`` newest finished recordings in ``folder`` (by name; hidden files and files
+    modified within ``_SETTLE_S`` seconds of ``now_s`` are left out)."""
+    done = [
+        p
+        for p in sorted(folder.iterdir())
+        if p.is_file() and not p.name.startswith(".") and now_s - p.stat().st_mtime >= _SETTLE_S
+    ]
+    return done[-last:]
+
+
+def _watch(
+    folder: Path,
+    out: Path,
+    cfg: Any,
+    period_s: float,
+    last: int,
+    once: bool,
+    venue: str | None,
+    symbol: str | None,
+    as_json: bool,
+) -> None:
+    """Retrain every ``period_s`` until interrupted (or once); one line per cycle."""
+    seen: list[tuple[str, int, float]] | None = None
+    try:
+        while True:
+            files = newest_recordings(folder, last, time.time())
+            key = [(str(p), p.stat().st_size, p.stat().st_mtime) for p in files]
+            if not files:
+                _report(
+                    {"result": "waiting", "line": f"retrain: no recordings in {folder} yet"},
+                    as_json,
+                )
+            elif key == seen:
+                _report({"result": "unchanged", "line": "retrain: no new recordings"}, as_json)
+            else:
+                seen = key
+                _report(_retrain_cycle(files, out, cfg, venue, symbol), as_json)
+            if once:
+                return
+            time.sleep(period_s)
+    except KeyboardInterrupt:
+        return
+
+
+def _retrain_cycle(
+    files: list[Path], out: Path, cfg: Any, venue: str | None, symbol: str | None
+) -> dict[str, Any]:
+    from tradetui.market.files import ReplayError, infer_instrument
+    from tradetui.ml.retrain import retrain
+    from tradetui.ml.train import TrainError
+
+    names = ", ".join(p.name for p in files)
+    try:
+        inst = infer_instrument(files, venue, symbol)
+        events, last_start = _events_and_test_start(files, inst)
+        res = retrain(events, last_start, out, cfg, data=files, instrument=inst)
+    except (ReplayError, TrainError) as exc:
+        return {"result": "skipped", "line": f"retrain on {names}: skipped ({exc})"}
+    return {
+        "result": "promoted" if res.promoted else "kept",
+        "line": f"{res.line()} (data: {names})",
+        "candidate_log_loss": res.candidate_log_loss,
+        "current_log_loss": res.current_log_loss,
+        "test_rows": res.test_rows,
+        "sha256": res.sha256,
+        "files": [str(p) for p in files],
+    }
+
+
+def _report(entry: dict[str, Any], as_json: bool) -> None:
+    log.info("%s", entry["line"])
+    typer.echo(json.dumps(entry) if as_json else entry["line"])
 
 
 def register(app: typer.Typer) -> None:

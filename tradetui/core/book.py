@@ -109,6 +109,14 @@ class OrderBook:
         keys = self._ask_keys[-n:] if n > 0 else []
         return [(-k, self._asks[-k]) for k in reversed(keys)]
 
+    def top_sizes(self, side: Side, n: int) -> list[int]:
+        """Sizes in lots of the best ``n`` levels of one side, best first (no price tuples)."""
+        if side is Side.BUY:
+            bids = self._bids
+            return [bids[p] for p in reversed(self._bid_keys[-n:])] if n > 0 else []
+        asks = self._asks
+        return [asks[-k] for k in reversed(self._ask_keys[-n:])] if n > 0 else []
+
     def depth_lots(self, side: Side, n: int) -> int:
         """Total size in lots over the best ``n`` levels of one side."""
         return sum(q for _, q in self.levels(side, n))

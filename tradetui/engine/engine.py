@@ -191,7 +191,9 @@ class Engine:
             AccountSnapshot: self._on_account,
         }
         # The ML filter (off by default) sees every market event before any decision it triggers.
-        self.ml = MlFilter.from_settings(settings.ml) if settings.ml.enabled else None
+        self.ml = (
+            MlFilter.from_settings(settings.ml, self.bus.publish) if settings.ml.enabled else None
+        )
         if self.ml is not None:
             for tp in (BookDelta, BestBidOffer, Trade, BookSnapshot):
                 self._handlers[tp] = self.ml.follow(self._handlers[tp], self.book, self.clock)

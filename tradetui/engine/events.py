@@ -102,6 +102,48 @@ class VenueConnection:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class ModelDrift:
+    """The ML filter's live check crossed its drift limits (``drifting``) or came back inside.
+
+    Figures are over the monitor's last ``n`` resolved predictions: hit rate and calibration
+    gap in [0, 1], Brier scores in [0, 2] (``brier_constant``: a constant forecast of the
+    window's class frequencies). ``reasons`` names the limits that fired (empty on recovery).
+    """
+
+    ts_ns: int
+    drifting: bool
+    reasons: tuple[str, ...]
+    n: int
+    hit_rate: float
+    brier: float
+    brier_constant: float
+    calibration_gap: float
+
+    @property
+    def summary(self) -> str:
+        """One line for logs and alerts."""
+        figures = (
+            f"hit rate {self.hit_rate:.2f}, Brier {self.brier:.3f} (constant "
+            f"{self.brier_constant:.3f}), calibration gap {self.calibration_gap:.2f} over the "
+            f"last {self.n} predictions"
+        )
+        if self.drifting:
+            return f"ml model drifting: {'; '.join(self.reasons)} ({figures})"
+        return f"ml model back within its drift limits ({figures})"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelReloaded:
+    """The ML filter swapped in a new model between two decisions (sha256 of model.json)."""
+
+    ts_ns: int
+    path: str
+    sha256: str
+    previous_sha256: str
+    detail: str
+
+
 EngineEvent = (
     StateChanged
     | DecisionMade
@@ -110,4 +152,6 @@ EngineEvent = (
     | RiskChanged
     | FlattenFinished
     | VenueConnection
+    | ModelDrift
+    | ModelReloaded
 )

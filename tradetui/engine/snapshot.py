@@ -15,6 +15,7 @@ from tradetui.core.accounting import PnlSnapshot
 from tradetui.core.types import Level, Side
 from tradetui.engine.engine import Engine
 from tradetui.engine.events import EngineState
+from tradetui.ml.filter import MlStatus
 from tradetui.strategy.avellaneda import QuoteDecision
 
 # Decision latency p99 is read over this many most recent samples, so a snapshot never sorts
@@ -53,7 +54,8 @@ class EngineSnapshot:
     """Everything the console shows, at one instant ``ts_ns`` of the engine's clock (ns).
 
     ``session_ns`` is the time since the engine first started (0 before); rates per minute
-    are over that time. ``bids``/``asks`` are the best levels, best first.
+    are over that time. ``bids``/``asks`` are the best levels, best first. ``ml`` is the ML
+    filter's state (None when the filter is off).
     """
 
     ts_ns: int
@@ -83,6 +85,7 @@ class EngineSnapshot:
     cancels_per_min: float
     decision_latency_p99_us: float
     market_events: int
+    ml: MlStatus | None = None
 
     @property
     def mid_ticks(self) -> float:
@@ -168,4 +171,5 @@ def take_snapshot(
         cancels_per_min=engine.orders_cancelled / minutes if minutes > 0 else 0.0,
         decision_latency_p99_us=recent_latency_p99_us(engine),
         market_events=engine.market_events,
+        ml=engine.ml.status() if engine.ml is not None else None,
     )

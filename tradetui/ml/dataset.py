@@ -9,6 +9,7 @@ FLAT otherwise. Rows whose horizon runs past the data are dropped.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -38,7 +39,7 @@ def sample_features(events: Iterable[MarketEvent], step_ns: int = STEP_NS) -> Sa
     book = OrderBook()
     fs = FeatureState()
     row = new_row()
-    rows: list[npt.NDArray[np.float32]] = []
+    rows = array("f")
     times: list[int] = []
     mids: list[float] = []
     next_ns = 0
@@ -48,7 +49,7 @@ def sample_features(events: Iterable[MarketEvent], step_ns: int = STEP_NS) -> Sa
             next_ns = (now // step_ns + 1) * step_ns
         while now >= next_ns:
             if fs.compute(next_ns, book, 0, row):
-                rows.append(row[0].copy())
+                rows.extend(row)
                 times.append(next_ns)
                 mids.append(fs.mid_ticks)
             next_ns += step_ns
@@ -58,7 +59,7 @@ def sample_features(events: Iterable[MarketEvent], step_ns: int = STEP_NS) -> Sa
         elif tp is BookSnapshot:
             book.apply_snapshot(ev.bids, ev.asks)  # type: ignore[union-attr]
         fs.observe(ev, now, book)
-    x = np.vstack(rows) if rows else np.zeros((0, N_FEATURES), dtype=np.float32)
+    x = np.frombuffer(rows, dtype=np.float32).reshape(-1, N_FEATURES).copy()
     return Samples(x, np.asarray(times, dtype=np.int64), np.asarray(mids, dtype=np.float64))
 
 

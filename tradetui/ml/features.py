@@ -16,7 +16,9 @@ XGBoost treats as missing.
 from __future__ import annotations
 
 import math
-from collections import deque
+from array import array
+from bisect import bisect_right
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -53,9 +55,82 @@ FEATURE_NAMES: tuple[str, ...] = tuple(n for n, _ in FEATURES)
 N_FEATURES = len(FEATURES)
 
 
-def new_row() -> npt.NDArray[np.float32]:
-    """A preallocated feature row (float32, shape (1, N_FEATURES)) for ``compute``."""
-    return np.zeros((1, N_FEATURES), dtype=np.float32)
+Row: TypeAlias = "array[float]"
+"""A feature row: ``array('f')`` of N_FEATURES float32 values, in FEATURE_NAMES order."""
+
+
+def new_row() -> Row:
+    """A preallocated feature row for ``compute``. Values are stored as float32, as XGBoost
+    sees them in training, and read back as Python floats (no numpy call per decision)."""
+    return array("f", bytes(4 * N_FEATURES))
+
+
+def row_array(row: Row) -> npt.NDArray[np.float32]:
+    """A (1, N_FEATURES) float32 numpy copy of ``row`` (training, XGBoost's own predict)."""
+    return np.frombuffer(row, dtype=np.float32).reshape(1, N_FEATURES).copy()
+
+
+class TimedSums:
+    """Values stamped with non-decreasing times (ns), with prefix sums, so a window's sum and
+    the value in force at a time are a binary search away: no per-entry loop when a burst of
+    entries leaves a window at once. Entries are dropped by moving a start index; the lists
+    are compacted (one C-level ``del`` of the dropped prefix) once that prefix is large."""
+
+    __slots__ = ("_cum", "_start", "_t", "_v")
+
+    _COMPACT = 4096
+
+    def __init__(self) -> None:
+        self._t: list[int] = []
+        self._v: list[float] = []
+        # _cum[k] − _cum[j] = sum of _v[j:k]; one element longer than _t.
+        self._cum: list[float] = [0]
+        self._start = 0
+
+    def __len__(self) -> int:
+        return len(self._t) - self._start
+
+    def add(self, t_ns: int, value: float) -> None:
+        times = self._t
+        if times and t_ns < times[-1]:
+            t_ns = times[-1]  # keep the times sorted: a late stamp counts as the latest
+        times.append(t_ns)
+        self._v.append(value)
+        self._cum.append(self._cum[-1] + value)
+
+    def drop_through(self, cut_ns: int) -> None:
+        """Forget entries stamped at or before ``cut_ns``."""
+        self._move_start(bisect_right(self._t, cut_ns, self._start))
+
+    def drop_before_last(self, cut_ns: int) -> None:
+        """Forget entries before the last one stamped at or before ``cut_ns`` (that one stays
+        as the anchor of look-backs past the oldest entry)."""
+        i = bisect_right(self._t, cut_ns, self._start) - 1
+        if i > self._start:
+            self._move_start(i)
+
+    def _move_start(self, i: int) -> None:
+        self._start = i
+        if i >= self._COMPACT and i * 2 >= len(self._t):
+            del self._t[:i], self._v[:i], self._cum[:i]
+            self._start = 0
+
+    def sum_all(self) -> float:
+        """Sum of the values kept."""
+        return self._cum[-1] - self._cum[self._start]
+
+    def sum_after(self, cut_ns: int) -> float:
+        """Sum of the values stamped after ``cut_ns``."""
+        return self._cum[-1] - self._cum[bisect_right(self._t, cut_ns, self._start)]
+
+    def value_at(self, t_ns: int) -> float:
+        """The last value stamped at or before ``t_ns``; the oldest kept when none is."""
+        i = bisect_right(self._t, t_ns, self._start) - 1
+        return self._v[i if i > self._start else self._start]
+
+    def first_value(self) -> float:
+        """The oldest value kept."""
+        return self._v[self._start]
 
 
 class FeatureState:
@@ -64,16 +139,10 @@ class FeatureState:
     __slots__ = (
         "_book_fresh",
         "_flow",
-        "_flow1",
-        "_flow5",
-        "_flow_i1",
-        "_mi1",
-        "_mi5",
         "_mids",
         "_pending_id",
         "_pending_ns",
         "_sq",
-        "_sq_sum",
         "ask_lots",
         "ask_ticks",
         "bid_lots",
@@ -93,19 +162,12 @@ class FeatureState:
         self._pending_ns = 0
         self._pending_id = -1
         self.last_trade_ns = 0
-        # Trades (ns, signed lots) of the last 5 s; the 1 s sum drops entries past _flow_i1.
-        self._flow: deque[tuple[int, int]] = deque()
-        self._flow1 = 0
-        self._flow5 = 0
-        self._flow_i1 = 0
+        # Trades (ns, signed lots) of the last 5 s.
+        self._flow = TimedSums()
         # Mid changes (ns, mid ticks) of the last 30 s plus one older point as the anchor.
-        self._mids: deque[tuple[int, float]] = deque()
-        # Index in _mids of the mid in force 1 s and 5 s ago.
-        self._mi1 = 0
-        self._mi5 = 0
-        # Squared mid changes (ns, ticks²) of the last 30 s and their running sum.
-        self._sq: deque[tuple[int, float]] = deque()
-        self._sq_sum = 0.0
+        self._mids = TimedSums()
+        # Squared mid changes (ns, ticks²) of the last 30 s.
+        self._sq = TimedSums()
 
     @property
     def mid_ticks(self) -> float:
@@ -148,100 +210,62 @@ class FeatureState:
         self._pending_ns = 0
 
     def _on_trade(self, now_ns: int, t: Trade) -> None:
-        signed = t.qty_lots if t.aggressor is Side.BUY else -t.qty_lots
         self.last_trade_ns = now_ns
-        self._flow.append((now_ns, signed))
-        self._flow1 += signed
-        self._flow5 += signed
+        self._flow.add(now_ns, t.qty_lots if t.aggressor is Side.BUY else -t.qty_lots)
 
     def _set_touch(self, now_ns: int, bid: int, ask: int, bid_lots: int, ask_lots: int) -> None:
         old = self.mid_ticks
         self.bid_ticks, self.ask_ticks, self.bid_lots, self.ask_lots = bid, ask, bid_lots, ask_lots
         mid = (bid + ask) * 0.5
         if mid != old:
-            self._mids.append((now_ns, mid))
+            self._mids.add(now_ns, mid)
             if old:
                 d = mid - old
-                self._sq.append((now_ns, d * d))
-                self._sq_sum += d * d
+                self._sq.add(now_ns, d * d)
 
-    def _expire(self, now_ns: int) -> None:
-        flow = self._flow
-        while flow and flow[0][0] <= now_ns - _FLOW_5S_NS:
-            _, q = flow.popleft()
-            self._flow5 -= q
-            if self._flow_i1 > 0:
-                self._flow_i1 -= 1
-            else:
-                self._flow1 -= q
-        # _flow_i1 counts entries already dropped from the 1 s sum, from the left.
-        cut1 = now_ns - _FLOW_1S_NS
-        while self._flow_i1 < len(flow) and flow[self._flow_i1][0] <= cut1:
-            self._flow1 -= flow[self._flow_i1][1]
-            self._flow_i1 += 1
-        mids = self._mids
-        cut30 = now_ns - _RET_WINDOWS_NS[-1]
-        while len(mids) > 1 and mids[1][0] <= cut30:
-            mids.popleft()
-            self._mi1 = max(self._mi1 - 1, 0)
-            self._mi5 = max(self._mi5 - 1, 0)
-        self._mi1 = _advance(mids, self._mi1, now_ns - _RET_WINDOWS_NS[0])
-        self._mi5 = _advance(mids, self._mi5, now_ns - _RET_WINDOWS_NS[1])
-        sq = self._sq
-        cutv = now_ns - _VOL_WINDOW_NS
-        while sq and sq[0][0] <= cutv:
-            self._sq_sum -= sq.popleft()[1]
-
-    def compute(
-        self, now_ns: int, book: OrderBook, position_lots: int, out: npt.NDArray[np.float32]
-    ) -> bool:
-        """Write the features at ``now_ns`` into ``out[0]``; False (row untouched) without a
-        two-sided touch."""
+    def compute(self, now_ns: int, book: OrderBook, position_lots: int, out: Row) -> bool:
+        """Write the features at ``now_ns`` into ``out`` (a ``new_row()``); False (row
+        untouched) without a two-sided touch."""
         if self._pending_ns:
             self._sync_book(book)
-        if not 0 < self.bid_ticks < self.ask_ticks:
+        bid, ask = self.bid_ticks, self.ask_ticks
+        if not 0 < bid < ask:
             return False
-        self._expire(now_ns)
-        row = out[0]
-        bid, ask, bq, aq = self.bid_ticks, self.ask_ticks, self.bid_lots, self.ask_lots
+        bq, aq = self.bid_lots, self.ask_lots
         mid = (bid + ask) * 0.5
-        row[0] = ask - bid
-        row[1] = (bq - aq) / (bq + aq) if bq + aq else 0.0
-        if self._book_fresh and book.bid_ticks == bid and book.ask_ticks == ask:
-            bids, asks = book.levels(Side.BUY, 10), book.levels(Side.SELL, 10)
-            row[2] = _imbalance(bids, asks, 5)
-            row[3] = _imbalance(bids, asks, 10)
+        touch = bq + aq
+        out[0] = ask - bid
+        if touch:
+            out[1] = (bq - aq) / touch
+            out[4] = (bid * aq + ask * bq) / touch - mid
         else:
-            row[2] = row[3] = math.nan
-        row[4] = ((bid * aq + ask * bq) / (bq + aq) if bq + aq else mid) - mid
-        row[5] = self._flow1
-        row[6] = self._flow5
-        # Before a window's start the oldest known mid stands in for it.
+            out[1] = out[4] = 0.0
+        if self._book_fresh and book.bid_ticks == bid and book.ask_ticks == ask:
+            bs, az = book.top_sizes(Side.BUY, 10), book.top_sizes(Side.SELL, 10)
+            b, a = sum(bs[:5]), sum(az[:5])
+            out[2] = (b - a) / (b + a) if b + a else 0.0
+            b, a = sum(bs), sum(az)
+            out[3] = (b - a) / (b + a) if b + a else 0.0
+        else:
+            out[2] = out[3] = math.nan
+        flow = self._flow
+        flow.drop_through(now_ns - _FLOW_5S_NS)
+        out[5] = flow.sum_after(now_ns - _FLOW_1S_NS)
+        out[6] = flow.sum_all()
+        # The mid in force at each look-back; before a window's start the oldest known mid.
         mids = self._mids
-        row[7] = mid - mids[self._mi1][1]
-        row[8] = mid - mids[self._mi5][1]
-        row[9] = mid - mids[0][1]
-        row[10] = math.sqrt(max(self._sq_sum, 0.0) * _NS / _VOL_WINDOW_NS)
-        row[11] = bq
-        row[12] = aq
-        row[13] = (
-            min((now_ns - self.last_trade_ns) / _NS, _SINCE_TRADE_CAP_S)
-            if self.last_trade_ns
-            else _SINCE_TRADE_CAP_S
-        )
-        row[14] = position_lots
+        mids.drop_before_last(now_ns - _RET_WINDOWS_NS[2])
+        out[7] = mid - mids.value_at(now_ns - _RET_WINDOWS_NS[0])
+        out[8] = mid - mids.value_at(now_ns - _RET_WINDOWS_NS[1])
+        out[9] = mid - mids.first_value()
+        sq = self._sq
+        sq.drop_through(now_ns - _VOL_WINDOW_NS)
+        sq_sum = sq.sum_all()
+        out[10] = math.sqrt(sq_sum * _NS / _VOL_WINDOW_NS) if sq_sum > 0.0 else 0.0
+        out[11] = bq
+        out[12] = aq
+        last = self.last_trade_ns
+        since = (now_ns - last) / _NS if last else _SINCE_TRADE_CAP_S
+        out[13] = since if since < _SINCE_TRADE_CAP_S else _SINCE_TRADE_CAP_S
+        out[14] = position_lots
         return True
-
-
-def _advance(mids: deque[tuple[int, float]], i: int, cut_ns: int) -> int:
-    """Move index ``i`` forward to the last entry at or before ``cut_ns``."""
-    n = len(mids)
-    while i + 1 < n and mids[i + 1][0] <= cut_ns:
-        i += 1
-    return i
-
-
-def _imbalance(bids: list[tuple[int, int]], asks: list[tuple[int, int]], n: int) -> float:
-    b = sum(q for _, q in bids[:n])
-    a = sum(q for _, q in asks[:n])
-    return (b - a) / (b + a) if b + a else 0.0

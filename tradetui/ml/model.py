@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,106 +29,88 @@ CARD_FILE = "card.json"
 _N_CLASSES = 3
 _PROBE_ROWS = 64
 _PROBE_TOLERANCE = 1e-4
+# Pause before re-reading a model whose hash did not match its card (a swap in progress), s.
+_SWAP_PAUSE_S = 0.05
 
 
 class ModelError(Exception):
     """A model that cannot be used; the message is one line saying why."""
 
 
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+_MAX_DEPTH = 48  # nested ``if`` levels the generated source may hold (Python allows ~100)
+
+Margins = Callable[[Sequence[float]], tuple[float, float, float]]
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledTrees:
-    """All trees as flat node arrays; leaves loop to themselves so every walk has ``depth``
-    steps. ``cls`` is the class each tree adds its leaf value to."""
+    """All trees as one generated Python function of the feature row.
 
-    roots: npt.NDArray[np.intp]
-    feat: npt.NDArray[np.intp]
-    thr: npt.NDArray[np.float32]
-    left: npt.NDArray[np.intp]
-    go_right_if_nan: npt.NDArray[np.bool_]
-    value: npt.NDArray[np.float64]
-    cls: npt.NDArray[np.intp]
+    ``fn(row)`` returns the three raw class margins without the base margins (``base``, taken
+    from XGBoost at load). Each split reads one float32 feature as a Python float and compares
+    it with the float32 threshold, going left when ``x < threshold`` like XGBoost; a missing
+    value (NaN) takes the split's default direction, which the generated comparison encodes
+    (``x < t`` is False for NaN; ``not x >= t`` is True for NaN).
+    """
+
+    fn: Margins
+    n_trees: int
+    n_nodes: int
     depth: int
-    base: npt.NDArray[np.float64]
+    base: list[float]
 
-    def margins(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        """Raw class margins for one feature vector ``x`` (shape (N_FEATURES,))."""
-        # Every node's condition at once, then one gather per tree level.
-        fv = x[self.feat]
-        if np.isnan(x).any():
-            right = np.where(np.isnan(fv), self.go_right_if_nan, fv >= self.thr)
-        else:
-            right = fv >= self.thr
-        step = self.left + right
-        cur = self.roots
-        for _ in range(self.depth):
-            cur = step[cur]
-        return self.base + np.bincount(self.cls, weights=self.value[cur], minlength=_N_CLASSES)
+    def margins(self, x: Sequence[float]) -> tuple[float, float, float]:
+        """Raw class margins (down, flat, up) for one feature row ``x``."""
+        a, b, c = self.fn(x)
+        base = self.base
+        return a + base[0], b + base[1], c + base[2]
 
 
 def compile_trees(model_json: dict[str, Any]) -> CompiledTrees:
-    """Flatten an XGBoost multi:softprob JSON model (base margins are set to 0 here)."""
+    """Generate and compile the margin function of an XGBoost multi:softprob JSON model."""
     gb = model_json["learner"]["gradient_booster"]
     if gb.get("name") != "gbtree":
         raise ModelError(f"booster {gb.get('name')!r} is not a tree model")
     trees = gb["model"]["trees"]
-    tree_info = gb["model"]["tree_info"]
-    feat: list[int] = []
-    thr: list[float] = []
-    left: list[int] = []
-    nan_right: list[bool] = []
-    value: list[float] = []
-    roots: list[int] = []
+    tree_info = [int(k) for k in gb["model"]["tree_info"]]
+    if len(tree_info) != len(trees) or any(not 0 <= k < _N_CLASSES for k in tree_info):
+        raise ModelError(f"tree_info does not map {len(trees)} trees to {_N_CLASSES} classes")
+    # Features unpacked into locals once: each split is then a local load and a compare.
+    names = ", ".join(f"x{i}" for i in range(N_FEATURES))
+    lines = ["def margins(x):", f"    {names}, = x", "    m0 = m1 = m2 = 0.0"]
+    nodes = 0
     depth = 0
-    for t in trees:
+    for t, k in zip(trees, tree_info, strict=True):
         lc, rc = t["left_children"], t["right_children"]
         si, sc, dl = t["split_indices"], t["split_conditions"], t["default_left"]
-        root = len(feat)
-        roots.append(root)
-        # Breadth-first renumbering puts each right child right after its left child.
-        ids = {0: root}
-        queue = [(0, 0)]
-        feat.append(0)
-        thr.append(0.0)
-        left.append(root)
-        nan_right.append(False)
-        value.append(0.0)
-        while queue:
-            node, d = queue.pop(0)
-            me = ids[node]
+        nodes += len(lc)
+        # Depth-first emission with an explicit stack: (node, indent, prefix line or None).
+        stack: list[tuple[int, int, str | None]] = [(0, 1, None)]
+        while stack:
+            node, level, before = stack.pop()
+            pad = "    " * level
+            if before is not None:
+                lines.append("    " * (level - 1) + before)
+            if level > _MAX_DEPTH:
+                raise ModelError(f"a tree is deeper than {_MAX_DEPTH} levels")
+            depth = max(depth, level - 1)
             if lc[node] == -1:
-                # A leaf points to itself and never goes right: nothing is ≥ +inf.
-                feat[me], thr[me], left[me], value[me] = 0, float("inf"), me, float(sc[node])
-                depth = max(depth, d)
+                lines.append(f"{pad}m{k} += {float(sc[node])!r}")
                 continue
-            base = len(feat)
-            for child in (lc[node], rc[node]):
-                ids[child] = len(feat)
-                feat.append(0)
-                thr.append(0.0)
-                left.append(len(feat) - 1)
-                nan_right.append(False)
-                value.append(0.0)
-                queue.append((child, d + 1))
-            feat[me], thr[me], left[me] = int(si[node]), float(sc[node]), base
-            nan_right[me] = not bool(dl[node])
-    for f in feat:
-        if f >= N_FEATURES:
-            raise ModelError(f"a tree splits on feature {f}, beyond the {N_FEATURES} known")
-    return CompiledTrees(
-        roots=np.asarray(roots, dtype=np.intp),
-        feat=np.asarray(feat, dtype=np.intp),
-        thr=np.asarray(thr, dtype=np.float32),
-        left=np.asarray(left, dtype=np.intp),
-        go_right_if_nan=np.asarray(nan_right, dtype=np.bool_),
-        value=np.asarray(value, dtype=np.float64),
-        cls=np.asarray(tree_info, dtype=np.intp),
-        depth=depth,
-        base=np.zeros(_N_CLASSES),
-    )
+            f = int(si[node])
+            if not 0 <= f < N_FEATURES:
+                raise ModelError(f"a tree splits on feature {f}, beyond the {N_FEATURES} known")
+            thr = float(np.float32(sc[node]))
+            cond = f"not x{f} >= {thr!r}" if dl[node] else f"x{f} < {thr!r}"
+            lines.append(f"{pad}if {cond}:")
+            # Right subtree after the left one: pushed first, emitted under an "else:".
+            stack.append((int(rc[node]), level + 1, "else:"))
+            stack.append((int(lc[node]), level + 1, None))
+    lines.append("    return m0, m1, m2")
+    # repr() writes infinities and NaN as names; give the generated code those names.
+    namespace: dict[str, Any] = {"inf": math.inf, "nan": math.nan}
+    exec(compile("\n".join(lines), "<xgboost trees>", "exec"), namespace)
+    return CompiledTrees(namespace["margins"], len(trees), nodes, depth, [0.0] * _N_CLASSES)
 
 
 class FilterModel:
@@ -141,20 +125,62 @@ class FilterModel:
     def horizon_s(self) -> float:
         return float(self.card["horizon_s"])
 
-    def predict(self, row: npt.NDArray[np.float32]) -> tuple[float, float, float]:
-        """Class probabilities (down, flat, up) for ``row`` of shape (1, N_FEATURES)."""
-        a, b, c = self.trees.margins(row[0]).tolist()
-        top = max(a, b, c)
+    @property
+    def sha256(self) -> str:
+        """sha256 of ``model.json`` as recorded in the card (checked at load)."""
+        return str(self.card.get("sha256", ""))
+
+    def predict(self, row: Sequence[float]) -> tuple[float, float, float]:
+        """Class probabilities (down, flat, up) for one feature row (``features.new_row``)."""
+        a, b, c = self.trees.fn(row)
+        base = self.trees.base
+        a += base[0]
+        b += base[1]
+        c += base[2]
+        top = a if a > b else b
+        if c > top:
+            top = c
         ea, eb, ec = math.exp(a - top), math.exp(b - top), math.exp(c - top)
         total = ea + eb + ec
         return ea / total, eb / total, ec / total
 
-    def predict_xgboost(self, row: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        """The same probabilities from XGBoost's in-place prediction (reference and bench)."""
+    def predict_xgboost(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """The same probabilities from XGBoost's in-place prediction on a (1, N_FEATURES)
+        float32 array (``features.row_array``; reference and bench)."""
         out: npt.NDArray[np.float64] = np.asarray(
-            self.booster.inplace_predict(row, validate_features=False), dtype=np.float64
+            self.booster.inplace_predict(x, validate_features=False), dtype=np.float64
         )[0]
         return out
+
+
+def _first_line(exc: Exception) -> str:
+    """The first line of an error (XGBoost's carry a native backtrace after it)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _read_pair(directory: Path) -> tuple[dict[str, Any], bytes]:
+    """The card and the model bytes it describes (their sha256 checked).
+
+    The retrainer replaces ``model.json`` and then ``card.json``; a read that falls between
+    the two renames sees a hash mismatch, so a mismatch is read once more after a short pause
+    before it counts as an error."""
+    model_path, card_path = directory / MODEL_FILE, directory / CARD_FILE
+    for attempt in range(2):
+        try:
+            card = json.loads(card_path.read_bytes())
+            raw = model_path.read_bytes()
+        except (OSError, ValueError) as exc:
+            raise ModelError(
+                f"{directory}: unreadable model or card ({_first_line(exc)})"
+            ) from None
+        if not isinstance(card, dict) or "features" not in card or "sha256" not in card:
+            raise ModelError(f"{card_path}: not a model card (no features or sha256)")
+        if hashlib.sha256(raw).hexdigest() == card["sha256"]:
+            return card, raw
+        if attempt == 0:
+            time.sleep(_SWAP_PAUSE_S)
+    raise ModelError(f"{model_path}: content hash differs from the card's; retrain or recopy")
 
 
 def load_model(directory: Path) -> FilterModel:
@@ -165,15 +191,7 @@ def load_model(directory: Path) -> FilterModel:
     for p in (model_path, card_path):
         if not p.is_file():
             raise ModelError(f"{p}: no such file (train one with `tradetui train`)")
-    try:
-        card = json.loads(card_path.read_text())
-        model_json = json.loads(model_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{directory}: unreadable model or card ({exc})") from None
-    if not isinstance(card, dict) or "features" not in card or "sha256" not in card:
-        raise ModelError(f"{card_path}: not a model card (no features or sha256)")
-    if sha256_file(model_path) != card["sha256"]:
-        raise ModelError(f"{model_path}: content hash differs from the card's; retrain or recopy")
+    card, raw = _read_pair(directory)
     if list(card["features"]) != list(FEATURE_NAMES):
         raise ModelError(
             f"{card_path}: model features {card['features']} differ from this build's "
@@ -181,10 +199,12 @@ def load_model(directory: Path) -> FilterModel:
         )
     try:
         booster = xgb.Booster()
-        booster.load_model(str(model_path))
-        trees = compile_trees(model_json)
+        booster.load_model(bytearray(raw))  # the bytes that were hashed, not a re-read
+        # One thread: OpenMP workers spin after each call and would take the engine's core.
+        booster.set_param({"nthread": 1})
+        trees = compile_trees(json.loads(raw))
     except (xgb.core.XGBoostError, KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{model_path}: not a usable XGBoost model ({exc})") from None
+        raise ModelError(f"{model_path}: not a usable XGBoost model ({_first_line(exc)})") from None
     if booster.num_features() != N_FEATURES:
         raise ModelError(
             f"{model_path}: model has {booster.num_features()} features, expected {N_FEATURES}"
@@ -194,12 +214,12 @@ def load_model(directory: Path) -> FilterModel:
 
 
 def _fit_base_and_check(trees: CompiledTrees, booster: Any, model_path: Path) -> None:
-    """Take the base margins from XGBoost itself, then check the compiled walk matches it."""
+    """Take the base margins from XGBoost itself, then check the compiled code matches it."""
     rng = np.random.default_rng(0)
     probe = rng.normal(0.0, 3.0, size=(_PROBE_ROWS, N_FEATURES)).astype(np.float32)
     probe[::4, 2:4] = np.nan
     ref = np.asarray(booster.inplace_predict(probe, predict_type="margin"), dtype=np.float64)
-    ours = np.stack([trees.margins(r) for r in probe])
-    trees.base[:] = ref[0] - ours[0]
-    if not np.allclose(ours + trees.base, ref, atol=_PROBE_TOLERANCE):
+    ours = np.array([trees.fn(r.tolist()) for r in probe])
+    trees.base[:] = (ref[0] - ours[0]).tolist()
+    if not np.allclose(ours + np.asarray(trees.base), ref, atol=_PROBE_TOLERANCE):
         raise ModelError(f"{model_path}: compiled trees disagree with XGBoost's prediction")

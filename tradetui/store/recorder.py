@@ -17,6 +17,8 @@ from tradetui.engine.events import (
     EngineEvent,
     FillRecorded,
     FlattenFinished,
+    ModelDrift,
+    ModelReloaded,
     OrderStatus,
     OrderUpdate,
     RiskChanged,
@@ -76,6 +78,10 @@ class SessionRecorder:
         elif isinstance(ev, FlattenFinished):
             detail = f"{ev.outcome}: {ev.detail} (position {ev.position_lots} lots)"
             self.event(ev.ts_ns, "flatten", ev.outcome, detail)
+        elif isinstance(ev, ModelDrift):
+            self.event(ev.ts_ns, "ml", "drifting" if ev.drifting else "ok", ev.summary)
+        elif isinstance(ev, ModelReloaded):
+            self.event(ev.ts_ns, "ml", "reloaded", ev.detail)
 
     def mark(self, ts_ns: int, mid_half_ticks: int) -> None:
         """Store one mid, and a position/equity snapshot when one is due."""

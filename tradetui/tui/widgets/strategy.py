@@ -5,12 +5,36 @@ from __future__ import annotations
 from rich.text import Text
 
 from tradetui.engine.snapshot import EngineSnapshot
+from tradetui.ml.filter import MlStatus
 from tradetui.tui import fmt
 from tradetui.tui.widgets.pane import SnapshotPane, rows
 
 
 def _half(value: float | None) -> str:
     return "pulled" if value is None else f"{value:.1f} ticks"
+
+
+def ml_rows(ml: MlStatus | None) -> list[tuple[str, str | Text]]:
+    """The filter's last probabilities with its rolling Brier score against a constant
+    forecast, and its live check (hit rate, calibration gap): at most 19 cells each."""
+    if ml is None:
+        return [("ML filter", Text("off", "dim"))]
+    st = ml.monitor
+    probs = f"↓{_p(ml.p_down)} ↑{_p(ml.p_up)}"
+    if st.n:
+        probs += f" B{_p(st.brier)}/{_p(st.brier_constant)}"
+    if st.drifting:
+        check = Text(f"DRIFT hit{st.hit_rate:.0%} cal{_p(st.calibration_gap)}", "bold red")
+    elif st.n < ml.min_predictions:
+        check = Text(f"warming up {st.n}/{ml.min_predictions}", "dim")
+    else:
+        check = Text(f"ok hit {st.hit_rate:.0%} cal {_p(st.calibration_gap)}", "green")
+    return [("ML filter", probs), ("ML check", check)]
+
+
+def _p(x: float) -> str:
+    """A value in [0, 2) in three cells: .31, 1.2."""
+    return f"{x:.2f}"[1:] if 0 <= x < 1 else f"{x:.1f}"
 
 
 class StrategyPane(SnapshotPane):
@@ -38,7 +62,7 @@ class StrategyPane(SnapshotPane):
                 ("σ", f"{d.sigma_ticks:.1f} ticks/√s"),
                 ("k / A", f"{d.k:.4f} /t   {d.a:.1f} /s"),
                 ("q / τ", f"{d.q:+.2f}   {d.tau_s:.2f} s"),
-                ("ML filter", Text("off", "dim")),
+                *ml_rows(snap.ml),
                 ("risk clamps", clamps),
                 ("requote", Text(snap.requote_reason or "-", "italic")),
             ]

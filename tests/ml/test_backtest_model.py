@@ -1,0 +1,101 @@
+"""`backtest --model`: a usable model reports its effect; a bad one is one line, exit 2."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from tradetui.commands.data import register
+from tradetui.ml.model import CARD_FILE, MODEL_FILE
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """Scratch app."""
+
+    register(app)
+    return app
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("rec")
+    r = CliRunner().invoke(_app(), ["record", "--out", str(out), "--seconds", "20"])
+    assert r.exit_code == 0, r.output
+    files = sorted(out.glob("*.gz"))
+    assert files
+    return files[0]
+
+
+def backtest(recording: Path, model: Path, tmp_path: Path) -> object:
+    return CliRunner().invoke(
+        _app(),
+        ["backtest", str(recording), "--model", str(model), "--json"],
+        env={"TRADETUI_CACHE_DIR": str(tmp_path / "cache")},
+    )
+
+
+def test_backtest_with_a_model_reports_the_filter(
+    recording: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    r = backtest(recording, model_dir, tmp_path)
+    assert r.exit_code == 0, r.output  # type: ignore[attr-defined]
+    ml = json.loads(r.output)["ml"]  # type: ignore[attr-defined]
+    assert ml["predictions"] > 0
+    assert ml["inference_errors"] == 0
+    assert ml["sides_moved"] + ml["sides_pulled"] >= 0
+
+
+def _missing(src: Path, dst: Path) -> None:
+    dst.mkdir()
+
+
+def _corrupt(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst)
+    text = (dst / MODEL_FILE).read_text()
+    (dst / MODEL_FILE).write_text(text[: len(text) // 3])
+
+
+def _corrupt_rehashed(src: Path, dst: Path) -> None:
+    _corrupt(src, dst)
+    card = json.loads((dst / CARD_FILE).read_text())
+    card["sha256"] = hashlib.sha256((dst / MODEL_FILE).read_bytes()).hexdigest()
+    (dst / CARD_FILE).write_text(json.dumps(card))
+
+
+def _mismatched(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst)
+    card = json.loads((dst / CARD_FILE).read_text())
+    card["features"] = [*card["features"][:-1], "inventory_usd"]
+    (dst / CARD_FILE).write_text(json.dumps(card))
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (_missing, "no model.json"),
+        (_corrupt, "content hash differs"),
+        (_corrupt_rehashed, "not a usable XGBoost model"),
+        (_mismatched, "differ from this build's"),
+    ],
+)
+def test_bad_model_is_one_line_exit_2(
+    recording: Path, model_dir: Path, tmp_path: Path, make: object, says: str
+) -> None:
+    bad = tmp_path / "bad"
+    make(model_dir, bad)  # type: ignore[operator]
+    r = backtest(recording, bad, tmp_path)
+    out: str = r.output  # type: ignore[attr-defined]
+    assert r.exit_code == 2, out  # type: ignore[attr-defined]
+    assert out.startswith("error: ml.model: ")
+    assert says in out
+    assert len(out.strip().splitlines()) == 1
