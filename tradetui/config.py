@@ -354,6 +354,9 @@ class TelegramSettings:
     alert_risk: str = _f("on", "the risk guard pulled quotes, and when it lets them back", _SWITCH)
     alert_errors: str = _f("on", "errors logged by tradetui", _SWITCH)
     alert_connection: str = _f("on", "venue disconnected or reconnected", _SWITCH)
+    alert_model: str = _f(
+        "on", "ML filter drifted past its limits, recovered, or reloaded", _SWITCH
+    )
     alert_fills: str = _f("silent", "fill digests (fills summed per digest_interval_s)", _SWITCH)
     alert_heartbeat: str = _f("silent", "periodic summary every heartbeat_interval_s", _SWITCH)
     digest_interval_s: float = _f(

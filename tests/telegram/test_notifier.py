@@ -20,6 +20,8 @@ from tradetui.engine.events import (
     EngineState,
     FillRecorded,
     FlattenFinished,
+    ModelDrift,
+    ModelReloaded,
     RiskChanged,
     StateChanged,
     VenueConnection,
@@ -168,6 +170,22 @@ def test_disconnect_and_reconnect_are_alerts() -> None:
         (Level.WARNING, "DISCONNECTED market"),
         (Level.INFO, "RECONNECTED market"),
     ]
+
+
+def test_model_drift_recovery_and_reload_are_alerts() -> None:
+    n = make(Outbox(), FakeClock())
+    n.on_event(ModelDrift(1, True, ("hit rate 0.31 < 0.40",), 100, 0.31, 0.7, 0.66, 0.2))
+    n.on_event(ModelDrift(2, False, (), 100, 0.45, 0.6, 0.66, 0.05))
+    n.on_event(ModelReloaded(3, "/m/model.json", "ab" * 32, "cd" * 32, "model swapped"))
+    assert [(a.level, a.kind, a.title) for a in n.queue] == [
+        (Level.WARNING, AlertKind.MODEL, "ML MODEL DRIFTING"),
+        (Level.INFO, AlertKind.MODEL, "ML MODEL BACK IN LIMITS"),
+        (Level.INFO, AlertKind.MODEL, "ML MODEL RELOADED"),
+    ]
+    assert "hit rate 0.31 < 0.40" in n.queue[0].details
+    off = make(Outbox(), FakeClock(), switches={AlertKind.MODEL: "off"})
+    off.on_event(ModelDrift(1, True, ("x",), 100, 0.31, 0.7, 0.66, 0.2))
+    assert not off.queue
 
 
 def test_switch_off_drops_and_silent_marks() -> None:

@@ -36,6 +36,7 @@ class AlertKind(StrEnum):
     RISK = "risk"
     ERROR = "errors"
     CONNECTION = "connection"
+    MODEL = "model"
     FILLS = "fills"
     HEARTBEAT = "heartbeat"
     TEST = "test"

@@ -46,6 +46,8 @@ from tradetui.engine.events import (
     EngineState,
     FillRecorded,
     FlattenFinished,
+    ModelDrift,
+    ModelReloaded,
     RiskChanged,
     StateChanged,
     VenueConnection,
@@ -130,6 +132,8 @@ class Notifier:
             RiskChanged: self._on_risk,
             FillRecorded: self._on_fill,
             VenueConnection: self._on_connection,
+            ModelDrift: self._on_model_drift,
+            ModelReloaded: self._on_model_reloaded,
         }
 
     # ---- intake (engine side: never blocks) -----------------------------------------------
@@ -198,6 +202,15 @@ class Notifier:
             self.alert(Level.INFO, AlertKind.CONNECTION, f"RECONNECTED {ev.stream}", ev.detail)
         else:
             self.alert(Level.WARNING, AlertKind.CONNECTION, f"DISCONNECTED {ev.stream}", ev.detail)
+
+    def _on_model_drift(self, ev: ModelDrift) -> None:
+        if ev.drifting:
+            self.alert(Level.WARNING, AlertKind.MODEL, "ML MODEL DRIFTING", ev.summary)
+        else:
+            self.alert(Level.INFO, AlertKind.MODEL, "ML MODEL BACK IN LIMITS", ev.summary)
+
+    def _on_model_reloaded(self, ev: ModelReloaded) -> None:
+        self.alert(Level.INFO, AlertKind.MODEL, "ML MODEL RELOADED", ev.detail)
 
     def _on_fill(self, ev: FillRecorded) -> None:
         if self.switch(AlertKind.FILLS) == "off":
