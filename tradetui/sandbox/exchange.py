@@ -221,6 +221,7 @@ class SandboxExchange:
         for prefix in ("/ws", "/public/ws", "/market/ws"):
             add("GET", prefix, self._ws_market)
             add("GET", prefix + "/{stream}", self._ws_market)
+        add("GET", "/stream", self._ws_combined)
         add("GET", "/private/ws", self._ws_private)
 
     @web.middleware
@@ -246,6 +247,9 @@ class SandboxExchange:
 
     async def _ws_market(self, request: web.Request) -> web.StreamResponse:
         return await self.streams.serve(request, private=False, allowed=lambda: True)
+
+    async def _ws_combined(self, request: web.Request) -> web.StreamResponse:
+        return await self.streams.serve(request, private=False, allowed=lambda: True, combined=True)
 
     async def _ws_private(self, request: web.Request) -> web.StreamResponse:
         key = request.query.get("listenKey", "")
