@@ -195,7 +195,7 @@ class BinanceStreamFeed:
         self.stats = FeedStats()
         self.report = ReplayReport()  # message counts by stream and time spans
         self._on_status = on_status
-        self._on_raw = on_raw
+        self.on_raw = on_raw  # may also be set after construction, before run()
         self._on_issue_cb = on_issue
         self._ping_interval_s = ping_interval_s
         self._ping_timeout_s = ping_timeout_s
@@ -417,7 +417,7 @@ class BinanceStreamFeed:
         book = decoder.book
         message = decoder.message
         get = queue.get
-        on_raw = self._on_raw
+        on_raw = self.on_raw
         synced = SyncState.SYNCED
         state = book.state
         book_id = -1  # update id of the book passed on; older bookTickers are dropped
