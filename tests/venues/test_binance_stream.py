@@ -439,7 +439,7 @@ async def test_every_message_reaches_on_raw_after_its_events(
     await probe.close()
     stats = probe.feed.stats
     assert len(probe.raw) == stats.messages + stats.snapshots
-    assert probe.raw[0][1].startswith(b'{"lastUpdateId"')
+    assert sum(r[1].startswith(b'{"lastUpdateId"') for r in probe.raw) == stats.snapshots == 1
     _, _, sunk = next(r for r in probe.raw if b'"trade"' in r[1])
     trade_at = next(i for i, e in enumerate(probe.events) if type(e) is Trade)
     assert trade_at < sunk
