@@ -129,6 +129,15 @@ async def manual() -> AsyncIterator[tuple[SandboxExchange, ManualFeed]]:
         yield server, market
 
 
+async def live_probe(manual: tuple[SandboxExchange, ManualFeed], **options: object) -> Probe:
+    """A feed on the manual market, started and LIVE."""
+    server, market = manual
+    probe = Probe(server, market, **options)
+    probe.start()
+    await probe.live()
+    return probe
+
+
 def synthetic_server(inst: Instrument = INST) -> SandboxExchange:
     events = SyntheticMarket(inst, seed=5, start_ns=time.time_ns()).events()
     return SandboxExchange(inst, events, api_key=KEY, api_secret=SECRET)
@@ -183,9 +192,7 @@ async def test_events_carry_exchange_time_and_receive_time(
     manual: tuple[SandboxExchange, ManualFeed],
 ) -> None:
     server, market = manual
-    probe = Probe(server, market)
-    probe.start()
-    await probe.live()
+    probe = await live_probe(manual)
     before = time.time_ns()
     await push(server, market, 1)
     await probe.until(lambda: any(type(e) is Trade for e in probe.events), "the trade")
@@ -203,9 +210,7 @@ async def test_gap_sends_an_empty_snapshot_then_resyncs(
     manual: tuple[SandboxExchange, ManualFeed],
 ) -> None:
     server, market = manual
-    probe = Probe(server, market)
-    probe.start()
-    await probe.live()
+    probe = await live_probe(manual)
     await push(server, market, 2)
     await probe.in_sync()
     server.streams.faults.gap = 1
@@ -227,9 +232,7 @@ async def test_duplicated_diff_is_skipped_and_the_book_stays_live(
     manual: tuple[SandboxExchange, ManualFeed],
 ) -> None:
     server, market = manual
-    probe = Probe(server, market)
-    probe.start()
-    await probe.live()
+    probe = await live_probe(manual)
     server.streams.faults.duplicate = 1
     await push(server, market, 3)
     await probe.in_sync()
@@ -244,9 +247,7 @@ async def test_reordered_diffs_resync_to_a_verified_book(
     manual: tuple[SandboxExchange, ManualFeed],
 ) -> None:
     server, market = manual
-    probe = Probe(server, market)
-    probe.start()
-    await probe.live()
+    probe = await live_probe(manual)
     server.streams.faults.reorder = 1
     await push(server, market, 3)
     await probe.until(lambda: probe.feed.stats.gaps == 1, "the gap")
@@ -260,9 +261,7 @@ async def test_garbage_and_unknown_messages_are_reported_not_fatal(
     manual: tuple[SandboxExchange, ManualFeed],
 ) -> None:
     server, market = manual
-    probe = Probe(server, market)
-    probe.start()
-    await probe.live()
+    probe = await live_probe(manual)
     server.streams.inject("this is not json")
     server.streams.inject('{"stream":"btcusdt@markPrice","data":{"e":"markPriceUpdate"}}')
     server.streams.inject('{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate"}}')
@@ -299,9 +298,7 @@ async def test_dropped_connection_reconnects_with_a_verified_book(
     manual: tuple[SandboxExchange, ManualFeed],
 ) -> None:
     server, market = manual
-    probe = Probe(server, market, reconnect=ReconnectPolicy(initial_s=0.01))
-    probe.start()
-    await probe.live()
+    probe = await live_probe(manual, reconnect=ReconnectPolicy(initial_s=0.01))
     await push(server, market, 2)
     await probe.in_sync()
     await server.drop_websockets()
@@ -416,10 +413,8 @@ async def test_close_is_prompt_while_waiting_to_reconnect() -> None:
 async def test_close_is_prompt_while_live_and_run_returns(
     manual: tuple[SandboxExchange, ManualFeed],
 ) -> None:
-    server, market = manual
-    probe = Probe(server, market)
-    probe.start()
-    await probe.live()
+    server, _ = manual
+    probe = await live_probe(manual)
     await probe.close()
     assert probe.task is not None
     assert probe.task.done()
@@ -431,9 +426,7 @@ async def test_every_message_reaches_on_raw_after_its_events(
     manual: tuple[SandboxExchange, ManualFeed],
 ) -> None:
     server, market = manual
-    probe = Probe(server, market)
-    probe.start()
-    await probe.live()
+    probe = await live_probe(manual)
     await push(server, market, 1)
     await probe.until(lambda: any(b'"trade"' in r[1] for r in probe.raw), "the trade message")
     await probe.close()
