@@ -17,6 +17,7 @@ from tradetui.core.book import OrderBook
 from tradetui.core.instrument import Instrument, btcusdt_perpetual
 from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, MarketEvent, Side, Trade
 from tradetui.market.feed import ReplayFeed
+from tradetui.market.files import infer_instrument
 from tradetui.market.synthetic import SyntheticMarket
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.venues.binance_stream import (
@@ -437,3 +438,28 @@ async def test_every_message_reaches_on_raw_after_its_events(
     trade_at = next(i for i, e in enumerate(probe.events) if type(e) is Trade)
     assert trade_at < sunk
     assert [r[0] for r in probe.raw] == sorted(r[0] for r in probe.raw)
+
+
+SPOT_FILE = USDM_FILE.parents[1] / "binance-spot/btcusdt_20240808.gz"
+
+
+@pytest.mark.skipif(not SPOT_FILE.is_file(), reason="../shared/data is not checked out beside us")
+async def test_spot_feed_chains_by_first_id_and_stays_the_sandbox_book() -> None:
+    inst = infer_instrument([SPOT_FILE])
+    feed = ReplayFeed([SPOT_FILE], inst, time.time_ns())
+    async with SandboxExchange(inst, feed, api_key=KEY, api_secret=SECRET) as server:
+        probe = Probe(server)
+        await probe.until(lambda: server.account.update_id > 0, "the replayed snapshot")
+        probe.start()
+        assert probe.feed.snapshot_url.endswith("/api/v3/depth?symbol=BTCUSDT&limit=1000")
+        assert probe.feed.names[0] == "btcusdt@depth@100ms"
+        for _ in range(2):
+            await asyncio.sleep(0.3)
+            await probe.in_sync()
+            probe.assert_books_equal()
+        await probe.close()
+    book = probe.feed.book
+    assert book is not None
+    assert book.spot
+    assert probe.feed.stats.gaps == 0
+    assert sum(type(e) is BookDelta for e in probe.events) > 2
