@@ -9,6 +9,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -463,3 +464,57 @@ async def test_spot_feed_chains_by_first_id_and_stays_the_sandbox_book() -> None
     assert book.spot
     assert probe.feed.stats.gaps == 0
     assert sum(type(e) is BookDelta for e in probe.events) > 2
+
+
+class LoopbackProxy:
+    """A tiny HTTP proxy: CONNECT tunnels (websockets) and absolute-URI requests (aiohttp)."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        method, target, version = head.split(b"\r\n", 1)[0].decode().split(" ")
+        self.requests.append(f"{method} {target}")
+        if method == "CONNECT":
+            host, port = target.rsplit(":", 1)
+            up_r, up_w = await asyncio.open_connection(host, int(port))
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        else:
+            url = urlsplit(target)
+            up_r, up_w = await asyncio.open_connection(url.hostname, url.port)
+            rest = head.split(b"\r\n", 1)[1]
+            path = url.path + (f"?{url.query}" if url.query else "")
+            up_w.write(f"{method} {path} {version}\r\n".encode() + rest)
+        await asyncio.gather(pipe(reader, up_w), pipe(up_r, writer), return_exceptions=True)
+
+
+async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    try:
+        while data := await src.read(65536):
+            dst.write(data)
+            await dst.drain()
+    finally:
+        dst.close()
+
+
+async def test_websocket_and_snapshot_go_through_the_configured_proxy(
+    manual: tuple[SandboxExchange, ManualFeed],
+) -> None:
+    proxy = LoopbackProxy()
+    async with proxy as proxy_url:
+        probe = await live_probe(manual, proxy=proxy_url)
+        await probe.close()
+    port = manual[0].port
+    assert f"CONNECT 127.0.0.1:{port}" in proxy.requests
+    assert any(r.startswith(f"GET http://127.0.0.1:{port}/fapi/v1/depth") for r in proxy.requests)
