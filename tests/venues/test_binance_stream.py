@@ -518,3 +518,25 @@ async def test_websocket_and_snapshot_go_through_the_configured_proxy(
     port = manual[0].port
     assert f"CONNECT 127.0.0.1:{port}" in proxy.requests
     assert any(r.startswith(f"GET http://127.0.0.1:{port}/fapi/v1/depth") for r in proxy.requests)
+
+
+@pytest.mark.parametrize("on", [BookSnapshot, BestBidOffer])
+async def test_a_sink_that_raises_ends_run_with_its_exception(
+    manual: tuple[SandboxExchange, ManualFeed], on: type
+) -> None:
+    server, market = manual
+    feed = BinanceStreamFeed(
+        INST, ws_url=f"ws://127.0.0.1:{server.port}", rest_url=server.rest_url, stale_s=0
+    )
+
+    def sink(ev: MarketEvent) -> None:
+        if type(ev) is on:
+            raise RuntimeError("sink broke")
+
+    task = asyncio.create_task(feed.run(sink))
+    await asyncio.sleep(0.2)
+    market.bbo((BID_TICKS, 500), (ASK_TICKS, 400))
+    server.advance()
+    with pytest.raises(RuntimeError, match="sink broke"):
+        await asyncio.wait_for(task, WAIT_S)
+    assert feed.state is FeedState.CLOSED

@@ -39,10 +39,28 @@ reported (``on_issue`` and the log) and skipped; they never stop the feed. ``on_
 body)`` sees every message (REST snapshots included) after its events reached the sink, so a
 recorder attached to it never delays a decision.
 
+State: LIVE once a diff has chained onto the snapshot (the proof); the full BookSnapshot
+reaches the sink when the snapshot arrives, so on a very quiet symbol the feed may sit in
+SYNCING with a good book until its first diff.
+
 Refinements of the agreed interface (notes/FEED_API.md), all compatible: extra keyword
-arguments after ``reconnect`` (heartbeat, staleness, depth limit and speed, proxy, on_issue);
-``stats``, ``report`` and ``book`` for monitoring and the recorder; ``close()`` may be called
-from any task but the one running ``run()``'s sink (it waits for ``run()`` to return).
+arguments after ``reconnect`` (heartbeat, staleness, depth limit and speed, proxy, on_issue,
+seed); ``from_settings(instrument, settings.feed, ws_url=, rest_url=, ...)`` builds one from
+the ``[feed]`` section; ``on_raw`` is also a public attribute that may be set before ``run()``
+(the recorder needs the feed's book, so it is made after the feed); ``stats``, ``report``
+(counts by stream), ``book`` (the current SequencedBook), ``url`` and ``snapshot_url`` for
+monitoring; ``close()`` may be called from any task but the sink's own (it waits for
+``run()`` to return). If the sink raises, ``run()`` ends with that exception.
+
+Recording a live session (the live wiring)::
+
+    feed = BinanceStreamFeed.from_settings(inst, settings.feed, ws_url=..., rest_url=...)
+    if settings.record.enabled:
+        recorder = FeedRecorder(recordings_dir(settings), f"live_{inst.symbol.lower()}", inst,
+                                lambda: feed.book, flush_s=settings.record.flush_s)
+        feed.on_raw = recorder.on_raw      # after each message reached the sink
+    ...                                    # run the session; at the end:
+    await feed.close(); recorder.close()
 """
 
 from __future__ import annotations
@@ -304,9 +322,11 @@ class BinanceStreamFeed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._closing.wait(), delay_s)
         finally:
-            self._forget_book(sink)
-            await self._http.close()
-            self._set(FeedState.CLOSED, "closed")
+            try:
+                self._forget_book(sink)
+            finally:
+                await self._http.close()
+                self._set(FeedState.CLOSED, "closed")
 
     async def _connection(
         self, sink: Callable[[MarketEvent], None], live_since: list[float]
@@ -336,9 +356,14 @@ class BinanceStreamFeed:
         try:
             self._set(FeedState.SYNCING, "connected; fetching the depth snapshot")
             session.fetch(0)
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                [*tasks, session.failed], return_when=asyncio.FIRST_COMPLETED
+            )
+            if session.failed.done():
+                session.failed.result()  # the sink raised on a REST snapshot: raise it here
             return next(iter(done)).result()
         finally:
+            session.failed.cancel()
             for t in [*tasks, session.fetching]:
                 if t is not None:
                     t.cancel()
@@ -374,7 +399,7 @@ class BinanceStreamFeed:
             if time.time_ns() - max(self.stats.last_rx_ns, start_ns) >= stale_ns:
                 return f"no message for {self._stale_s:g} s (stale stream)"
 
-    async def _fetch(self, handle: Callable[[int, bytes], None], attempt: int) -> None:
+    async def _fetch(self, apply: Callable[[int, bytes], None], attempt: int) -> None:
         """Fetch the REST depth snapshot and apply it, retrying with backoff until it comes."""
         http = self._http
         assert http is not None
@@ -389,7 +414,7 @@ class BinanceStreamFeed:
                     if resp.status == 200:
                         self.stats.snapshots += 1
                         # Applied between two frames, in arrival order, by the frames' path.
-                        handle(now, body)
+                        apply(now, body)
                         return
                     why = f"HTTP {resp.status} {body[:120].decode('utf-8', 'replace')}"
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -442,6 +467,7 @@ class _Session:
         "_sink",
         "_state",
         "decoder",
+        "failed",
         "fetching",
     )
 
@@ -465,11 +491,20 @@ class _Session:
         self._book_id = -1  # update id of the book passed on; older bookTickers are dropped
         self._failed_syncs = 0
         self.fetching: asyncio.Task[None] | None = None
+        # Set when the sink raised while a REST snapshot was applied (in the fetch task).
+        self.failed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     def fetch(self, attempt: int) -> None:
         """Start fetching a REST snapshot unless one is on its way."""
         if self.fetching is None or self.fetching.done():
-            self.fetching = asyncio.create_task(self._feed._fetch(self.handle, attempt))
+            self.fetching = asyncio.create_task(self._feed._fetch(self._snapshot, attempt))
+
+    def _snapshot(self, local_ns: int, body: bytes) -> None:
+        try:
+            self.handle(local_ns, body)
+        except Exception as exc:
+            if not self.failed.done():
+                self.failed.set_exception(exc)
 
     def handle(self, local_ns: int, body: bytes) -> None:
         """Decode, sequence and sink one message; then the recorder; then any state change."""
