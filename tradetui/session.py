@@ -15,6 +15,7 @@ from tradetui.engine.bus import Bus
 from tradetui.engine.engine import Engine
 from tradetui.market.feed import ReplayFeed, replay_paths
 from tradetui.market.files import ReplayError, infer_instrument
+from tradetui.market.recorder import CaptureEncoder, CaptureWriter, recorded
 from tradetui.market.synthetic import SyntheticMarket
 from tradetui.matching import MatchingConfig, QueueModel
 from tradetui.venues.sim import SimLatency, SimVenue
@@ -86,6 +87,8 @@ class PaperSession:
     start_ns: int
     # The replayed market when market.source is a replay (its ``ended`` ends a headless run).
     replay: ReplayFeed | None = None
+    # The recording of the market traded on, with record.enabled (closed by the host).
+    capture: CaptureWriter | None = None
 
 
 def build_paper_session(
@@ -120,7 +123,44 @@ def build_paper_session(
             except ReplayError as exc:
                 raise ConfigError(f"market.source: {exc}") from None
             events = replay
+    capture = _capture(settings, instrument)
+    if capture is not None:
+        events = recorded(events, *capture)
     venue = sim_venue(settings, instrument, events, clock)
     bus = Bus()
     engine = Engine(settings, instrument, venue, clock, bus, seed=seed)
-    return PaperSession(engine, venue, clock, bus, t0, replay)
+    return PaperSession(
+        engine, venue, clock, bus, t0, replay, capture[1] if capture is not None else None
+    )
+
+
+def recordings_dir(settings: Settings) -> Path:
+    """record.dir, or ``recordings`` in the user data directory when it is empty."""
+    if settings.record.dir:
+        return Path(settings.record.dir).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("tradetui") / "recordings"
+
+
+def _capture(
+    settings: Settings, instrument: Instrument
+) -> tuple[CaptureEncoder, CaptureWriter] | None:
+    """The encoder and writer recording a paper session's market (record.enabled)."""
+    if not settings.record.enabled:
+        return None
+    out = recordings_dir(settings)
+    encoder = CaptureEncoder(instrument)
+    try:
+        writer = CaptureWriter(
+            out,
+            f"paper_{instrument.symbol.lower()}",
+            encoder.snapshot,
+            flush_s=settings.record.flush_s,
+        )
+    except OSError as exc:
+        raise ConfigError(
+            f"record.dir: cannot write recordings in {out} ({exc.strerror or exc}); "
+            "set record.dir to a folder you can write to, or record.enabled = false"
+        ) from None
+    return encoder, writer

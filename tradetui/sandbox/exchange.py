@@ -204,6 +204,7 @@ class SandboxExchange:
         add("GET", "/fapi/v1/time", self._time)
         add("GET", "/fapi/v1/exchangeInfo", self._exchange_info)
         add("GET", "/fapi/v1/depth", self._depth)
+        add("GET", "/api/v3/depth", self._depth)  # spot's path, for a spot instrument
         for version in ("v2", "v3"):
             add("GET", f"/fapi/{version}/account", self._signed(self._account))
             add("GET", f"/fapi/{version}/positionRisk", self._signed(self._positions))
@@ -221,6 +222,7 @@ class SandboxExchange:
         for prefix in ("/ws", "/public/ws", "/market/ws"):
             add("GET", prefix, self._ws_market)
             add("GET", prefix + "/{stream}", self._ws_market)
+        add("GET", "/stream", self._ws_combined)
         add("GET", "/private/ws", self._ws_private)
 
     @web.middleware
@@ -246,6 +248,9 @@ class SandboxExchange:
 
     async def _ws_market(self, request: web.Request) -> web.StreamResponse:
         return await self.streams.serve(request, private=False, allowed=lambda: True)
+
+    async def _ws_combined(self, request: web.Request) -> web.StreamResponse:
+        return await self.streams.serve(request, private=False, allowed=lambda: True, combined=True)
 
     async def _ws_private(self, request: web.Request) -> web.StreamResponse:
         key = request.query.get("listenKey", "")
