@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
+from typing import TypeVar
 
 import pytest
 
@@ -26,6 +27,7 @@ from tradetui.venues.backoff import ReconnectPolicy
 from tradetui.venues.errors import SetupError
 from tradetui.venues.live import LiveOptions, LiveVenue
 
+E = TypeVar("E")
 WAIT_S = 5.0
 FAST = LiveOptions(
     fill_poll_s=0.05,
@@ -43,7 +45,7 @@ class Recorder:
         self.connections: list[tuple[bool, str]] = []
         self.halts: list[str] = []
 
-    def of(self, kind: type) -> list[AccountEvent]:
+    def of(self, kind: type[E]) -> list[E]:
         return [e for e in self.events if isinstance(e, kind)]
 
     async def until(self, check: Callable[[], bool]) -> None:
