@@ -245,6 +245,10 @@ class StoreSettings:
     )
 
 
+def _depth_limit(v: int) -> str | None:
+    return None if 5 <= v <= 5000 else "must be within 5..5000"
+
+
 def _probability(v: float) -> str | None:
     return None if 0 < v <= 1 else "must be in (0, 1]"
 
@@ -372,6 +376,50 @@ class TelegramSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedSettings:
+    """Live websocket market data (venues/binance_stream.py)."""
+
+    reconnect_initial_s: float = _f(
+        0.1, "first reconnect delay, seconds (doubles per failed attempt)", _positive
+    )
+    reconnect_max_s: float = _f(30.0, "cap of the reconnect delay, seconds", _positive)
+    reconnect_jitter: float = _f(
+        0.5, "random fraction taken off each reconnect delay, [0, 1]", _unit_interval
+    )
+    reconnect_healthy_s: float = _f(
+        30.0, "a connection live this long resets the reconnect delay, seconds", _positive
+    )
+    ping_interval_s: float = _f(
+        20.0, "seconds between our websocket pings (server pings are always answered)", _positive
+    )
+    ping_timeout_s: float = _f(
+        20.0, "close and reconnect when a ping is not answered within this, seconds", _positive
+    )
+    stale_s: float = _f(
+        10.0,
+        "reconnect when no message at all arrived for this long, seconds (0 = off)",
+        _non_negative,
+    )
+    depth_limit: int = _f(
+        1000, "levels per side of the REST depth snapshot (5..5000)", _depth_limit
+    )
+    proxy: str = _f(
+        "", "proxy for the websocket and the REST snapshot, e.g. http://host:3128 ('' = none)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSettings:
+    enabled: bool = _f(
+        False, "record the market a session trades on (capture format, gzip, hourly files)"
+    )
+    dir: str = _f("", "folder of the recordings ('' = recordings/ in the user data directory)")
+    flush_s: float = _f(
+        1.0, "sync-flush the open file this often, seconds (a crash loses at most this)", _positive
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     venue: VenueSettings = field(default_factory=VenueSettings)
     market: MarketSettings = field(default_factory=MarketSettings)
@@ -384,6 +432,8 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
     ml: MlSettings = field(default_factory=MlSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    feed: FeedSettings = field(default_factory=FeedSettings)
+    record: RecordSettings = field(default_factory=RecordSettings)
 
     def replace(self, section: str, **changes: Any) -> Settings:
         """A copy with ``changes`` validated and applied to one section."""
@@ -474,6 +524,11 @@ def _cross_check(section: str, s: Any) -> None:
                 f"ml.model: no model.json in {s.model!r}; train one with `tradetui train "
                 "DATA... --out DIR` and set ml.model = DIR, or set ml.enabled = false"
             )
+    if isinstance(s, FeedSettings) and s.reconnect_max_s < s.reconnect_initial_s:
+        raise ConfigError(
+            "feed.reconnect_max_s: must be >= feed.reconnect_initial_s "
+            f"(got {s.reconnect_max_s} < {s.reconnect_initial_s})"
+        )
     if isinstance(s, EngineSettings) and s.flatten_backoff_max_ms < s.flatten_backoff_ms:
         raise ConfigError(
             "engine.flatten_backoff_max_ms: must be >= engine.flatten_backoff_ms "

@@ -226,3 +226,25 @@ async def test_duplicated_depth_update_leaves_the_book_right(
         book = await asyncio.wait_for(pro.watch_order_book(SYMBOL), WAIT_S)
 
     assert book["bids"][0] == [60000.0, 0.8]
+
+
+async def test_combined_stream_wraps_subscribed_events_with_their_stream_name(
+    live_sandbox: SandboxExchange, feed: ManualFeed
+) -> None:
+    url = f"ws://127.0.0.1:{live_sandbox.port}/stream?streams=btcusdt@depth@0ms/btcusdt@trade"
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(url)
+        await asyncio.sleep(0.05)  # the server registers the connection
+        feed.bbo((BID_TICKS, 500), (ASK_TICKS, 400))  # not subscribed: never sent
+        feed.delta(bids=((BID_TICKS, 700),))
+        feed.trade(ASK_TICKS, 5, Side.BUY)
+        live_sandbox.advance()
+        texts = [(await asyncio.wait_for(ws.receive(), WAIT_S)).data for _ in range(2)]
+        await ws.close()
+
+    assert texts[0].startswith('{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate",')
+    assert " " not in texts[0]  # compact, as Binance sends it
+    depth, trade = json.loads(texts[0]), json.loads(texts[1])
+    assert (depth["data"]["U"], depth["data"]["pu"]) == (43, 42)
+    assert trade["stream"] == "btcusdt@trade"
+    assert (trade["data"]["p"], trade["data"]["q"]) == ("60000.1", "0.005")

@@ -14,6 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from tradetui.core.accounting import PositionLedger
+from tradetui.core.book import OrderBook
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import (
     AccountEvent,
@@ -144,6 +145,10 @@ class SandboxAccount:
     matching_config: MatchingConfig = field(default_factory=MatchingConfig)
     engine: MatchingEngine = field(init=False)
     ledger: PositionLedger = field(init=False)
+    # The L2 book the depth stream describes at ``update_id`` (snapshots and diffs only): what
+    # the REST depth snapshot serves. The matching engine's book also takes bookTicker
+    # touches, which run ahead of the diffs, so it cannot be the snapshot for that id.
+    depth: OrderBook = field(init=False, default_factory=OrderBook)
     update_id: int = field(init=False, default=0)
     orders: dict[int, SandboxOrder] = field(init=False, default_factory=dict)
     trades: list[SandboxTrade] = field(init=False, default_factory=list)
@@ -175,8 +180,10 @@ class SandboxAccount:
             self._pending = None
             if type(ev) is BookDelta:
                 self.update_id = ev.last_id
+                self.depth.apply_delta(ev.bids, ev.asks)
             elif type(ev) is BookSnapshot:
                 self.update_id = ev.update_id
+                self.depth.apply_snapshot(ev.bids, ev.asks)
             self._now_ms = ev.exch_ns // _NS_PER_MS
             self._apply(self.engine.on_market(ev, ev.exch_ns))
             applied.append(ev)

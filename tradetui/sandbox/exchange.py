@@ -244,6 +244,7 @@ class SandboxExchange:
         for prefix in ("/ws", "/public/ws", "/market/ws"):
             add("GET", prefix, self._ws_market)
             add("GET", prefix + "/{stream}", self._ws_market)
+        add("GET", "/stream", self._ws_combined)
         add("GET", "/private/ws", self._ws_private)
         add("POST", "/sandbox/faults", self._set_faults)
 
@@ -331,6 +332,9 @@ class SandboxExchange:
             "user_duplicate": sf.user_duplicate,
             "user_reorder": sf.user_reorder,
         }
+
+    async def _ws_combined(self, request: web.Request) -> web.StreamResponse:
+        return await self.streams.serve(request, private=False, allowed=lambda: True, combined=True)
 
     async def _ws_private(self, request: web.Request) -> web.StreamResponse:
         key = request.query.get("listenKey", "")

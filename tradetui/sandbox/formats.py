@@ -94,8 +94,9 @@ def exchange_info(inst: Instrument, now_ms: int) -> Json:
 
 
 def depth(acct: SandboxAccount, limit: int, now_ms: int) -> Json:
-    """``GET /fapi/v1/depth``: the top ``limit`` levels per side and the last update id."""
-    inst, book = acct.instrument, acct.engine.book
+    """``GET /fapi/v1/depth``: the top ``limit`` levels per side of the depth stream's book at
+    its last update id."""
+    inst, book = acct.instrument, acct.depth
     return {
         "lastUpdateId": acct.update_id,
         "E": now_ms,

@@ -2,10 +2,13 @@
 
 Market connections (``/public/ws/<n>``, ``/market/ws/<n>``, ``/ws``) subscribe with
 ``{"method": "SUBSCRIBE", "params": [...], "id": N}`` and get raw events (``depthUpdate``,
-``bookTicker``, ``trade``); private connections (``/private/ws?listenKey=K``) get
-``ORDER_TRADE_UPDATE``. Each connection has its own queue and writer task, so publishing never
-waits on a slow reader. Faults: depth updates dropped (a sequence gap), duplicated or swapped,
-and every connection dropped at once.
+``bookTicker``, ``trade``); combined-stream connections (``/stream?streams=a/b/c``) are
+subscribed by their URL (and may SUBSCRIBE more) and get each event wrapped as
+``{"stream":"<name>","data":{...}}``, compact JSON as Binance sends it; private connections
+(``/private/ws?listenKey=K``) get ``ORDER_TRADE_UPDATE``. Each connection has its own queue and
+writer task, so publishing never waits on a slow reader. Faults: depth updates dropped (a
+sequence gap), duplicated or swapped, a stalled stream (connections stay open but get no market
+data), raw text injected into every market connection, and every connection dropped at once.
 """
 
 from __future__ import annotations
@@ -30,11 +33,13 @@ _DEPTH_SPEEDS = ("", "@0ms", "@100ms", "@250ms", "@500ms")
 @dataclass(slots=True)
 class StreamFaults:
     """Counts of depth updates to mistreat: dropped, sent twice, or swapped with the next;
-    and of user-stream order updates sent twice or swapped with the next."""
+    ``stalled``: market connections stay open but get nothing (their diffs are lost); and
+    user-stream order updates sent twice or swapped with the next."""
 
     gap: int = 0
     duplicate: int = 0
     reorder: int = 0
+    stalled: bool = False
     user_duplicate: int = 0
     user_reorder: int = 0
 
@@ -43,6 +48,7 @@ class StreamFaults:
 class _Conn:
     ws: web.WebSocketResponse
     private: bool
+    combined: bool = False
     streams: set[str] = field(default_factory=set)
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
 
@@ -69,15 +75,26 @@ class StreamHub:
     # ---- connections ------------------------------------------------------------------------
 
     async def serve(
-        self, request: web.Request, *, private: bool, allowed: Callable[[], bool]
+        self,
+        request: web.Request,
+        *,
+        private: bool,
+        allowed: Callable[[], bool],
+        combined: bool = False,
     ) -> web.WebSocketResponse:
-        """Run one websocket until either side closes it; ``allowed`` gates private ones."""
+        """Run one websocket until either side closes it; ``allowed`` gates private ones.
+
+        ``combined``: a combined-stream connection subscribed to the ``streams`` query
+        parameter (names separated by ``/``), whose events are wrapped with their stream name.
+        """
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         if not allowed():
             await ws.close(code=4001, message=b"invalid listenKey")
             return ws
-        conn = _Conn(ws, private)
+        conn = _Conn(ws, private, combined)
+        if combined:
+            conn.streams.update(n for n in request.query.get("streams", "").split("/") if n)
         self._conns.add(conn)
         writer = asyncio.create_task(self._write(conn))
         try:
@@ -132,17 +149,23 @@ class StreamHub:
 
     def publish_market(self, events: list[MarketEvent]) -> None:
         """Send market events to the connections subscribed to their streams."""
-        if not self._conns or not events:
+        if not self._conns or not events or self.faults.stalled:
             return
         inst = self.instrument
         for ev in events:
             if type(ev) is BookDelta:
-                for text in self._depth_texts(json.dumps(formats.depth_update(inst, ev))):
+                for text in self._depth_texts(_compact(formats.depth_update(inst, ev))):
                     self._send(text, self._depth_names)
             elif type(ev) is BestBidOffer:
-                self._send(json.dumps(formats.book_ticker(inst, ev)), {self._bbo_name})
+                self._send(_compact(formats.book_ticker(inst, ev)), {self._bbo_name})
             elif type(ev) is Trade:
-                self._send(json.dumps(formats.trade(inst, ev)), {self._trade_name})
+                self._send(_compact(formats.trade(inst, ev)), {self._trade_name})
+
+    def inject(self, text: str) -> None:
+        """Send ``text`` as it is to every market connection (garbage, unknown streams...)."""
+        for conn in self._conns:
+            if not conn.private:
+                conn.queue.put_nowait(text)
 
     def publish_updates(self, updates: list[OrderUpdate], now_ms: int) -> None:
         """Send order updates to every private connection."""
@@ -191,5 +214,15 @@ class StreamHub:
 
     def _send(self, text: str, names: set[str] | frozenset[str]) -> None:
         for conn in self._conns:
-            if not conn.private and not conn.streams.isdisjoint(names):
+            if conn.private or conn.streams.isdisjoint(names):
+                continue
+            if conn.combined:
+                name = min(conn.streams & names)  # one copy even when subscribed twice
+                conn.queue.put_nowait(f'{{"stream":"{name}","data":{text}}}')
+            else:
                 conn.queue.put_nowait(text)
+
+
+def _compact(obj: Any) -> str:
+    """JSON without spaces, as Binance's streams send it."""
+    return json.dumps(obj, separators=(",", ":"))
