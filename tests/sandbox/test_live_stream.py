@@ -23,7 +23,7 @@ from tradetui.core.types import (
 )
 from tradetui.sandbox.client import loopback_pro_client
 from tradetui.sandbox.exchange import SandboxExchange
-from tradetui.venues.backoff import ReconnectPolicy
+from tradetui.venues.binance_stream import ReconnectPolicy
 from tradetui.venues.errors import SetupError
 from tradetui.venues.live import LiveOptions, LiveVenue
 
@@ -31,8 +31,8 @@ E = TypeVar("E")
 WAIT_S = 5.0
 FAST = LiveOptions(
     fill_poll_s=0.05,
-    backoff=ReconnectPolicy(0.01, 0.05),
-    reconnect=ReconnectPolicy(0.02, 0.1),
+    backoff=ReconnectPolicy(0.01, max_s=0.05),
+    reconnect=ReconnectPolicy(0.02, max_s=0.1),
     connect_timeout_s=5.0,
 )
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -45,7 +46,7 @@ from tradetui.core.types import (
     RequestAccount,
     Side,
 )
-from tradetui.venues.backoff import ReconnectPolicy
+from tradetui.venues.binance_stream import ReconnectPolicy
 from tradetui.venues.errors import (
     AuthFailedError,
     ClockSkewError,
@@ -92,7 +93,7 @@ class LiveOptions:
 
     fill_poll_s: float = 0.5
     read_attempts: int = 4
-    backoff: ReconnectPolicy = field(default_factory=lambda: ReconnectPolicy(0.05, 2.0))
+    backoff: ReconnectPolicy = field(default_factory=lambda: ReconnectPolicy(0.05, max_s=2.0))
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
     user_stream: bool = True
     leverage: int = 0
@@ -151,6 +152,7 @@ class LiveVenue:
         self._banned = ""
         self._resync_lock = asyncio.Lock()
         self._closing = False
+        self._rng = random.Random()
         self.equity_quote: float | None = None
         self.free_quote: float | None = None
         self._redact = RedactSecrets()
@@ -626,7 +628,7 @@ class LiveVenue:
                     self._ban(err)
                 if track:
                     self._stream_changed(False, str(err))
-                delay = self.options.reconnect.delay_s(attempt)
+                delay = self.options.reconnect.delay_s(attempt, self._rng)
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
@@ -748,7 +750,7 @@ class LiveVenue:
                 if attempt + 1 == attempts:
                     raise
                 log.warning("request failed (%s); retrying", exc)
-            await asyncio.sleep(self.options.backoff.delay_s(attempt))
+            await asyncio.sleep(self.options.backoff.delay_s(attempt, self._rng))
         raise AssertionError("unreachable")  # the last attempt returns or raises
 
     def _rate_limited(self, exc: RateLimitedError) -> None:
