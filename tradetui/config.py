@@ -129,6 +129,11 @@ class VenueSettings:
         "live: while the user stream is down, poll fills by REST at most this often, s",
         _positive,
     )
+    rate_limit: bool = _f(
+        True,
+        "live: pace requests with ccxt's rate limiter (its Binance weights allow about 5 "
+        "orders/s); turn off only against the sandbox",
+    )
 
 
 @dataclass(frozen=True, slots=True)

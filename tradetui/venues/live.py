@@ -486,6 +486,8 @@ class LiveVenue:
         positions = await self._read(lambda: self._client.fetch_positions([self._symbol]))
         orders = await self._read(lambda: self._client.fetch_open_orders(self._symbol))
         position_lots = sum(self._position_lots(p) for p in positions)
+        entries = [p.get("entryPrice") for p in positions if self._position_lots(p)]
+        entry_ticks = to_ticks(inst, entries[0]) if len(entries) == 1 and entries[0] else 0
         listed = []
         for o in orders:
             cid = str(o.get("clientOrderId") or "")
@@ -507,7 +509,11 @@ class LiveVenue:
         now = time.time_ns()
         self._deliver(
             AccountSnapshot(
-                exch_ns=now, local_ns=now, position_lots=position_lots, open_orders=tuple(listed)
+                exch_ns=now,
+                local_ns=now,
+                position_lots=position_lots,
+                open_orders=tuple(listed),
+                entry_price_ticks=entry_ticks,
             )
         )
 
