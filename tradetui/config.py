@@ -129,6 +129,12 @@ class VenueSettings:
         "live: while the user stream is down, poll fills by REST at most this often, s",
         _positive,
     )
+    request_timeout_ms: int = _f(
+        10_000,
+        "live: a REST request without an answer after this long is a timeout (an order is "
+        "then looked up by its client id, never resent), ms",
+        _positive,
+    )
     rate_limit: bool = _f(
         True,
         "live: pace requests with ccxt's rate limiter (its Binance weights allow about 5 "

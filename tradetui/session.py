@@ -215,6 +215,7 @@ async def open_live_session(
         "recv_window_ms": v.recv_window_ms,
         "proxy": f.proxy,
         "rate_limit": v.rate_limit,
+        "timeout_ms": v.request_timeout_ms,
     }
     client = make_client(v.exchange, api_key=keys.key, api_secret=keys.secret, **common)
     clients: list[Any] = [client]

@@ -65,6 +65,8 @@ class Faults:
     status_count: int = 0
     delay_s: float = 0.0
     delay_count: int = -1
+    # Only requests "METHOD /path" are delayed when set (e.g. "POST /fapi/v1/order").
+    delay_only: str = ""
     reject_code: int = 0
     reject_count: int = 0
 
@@ -72,9 +74,11 @@ class Faults:
         """Answer the next ``count`` requests (-1 = until cleared) with HTTP ``status``."""
         self.status, self.status_count = status, count
 
-    def delay_next(self, seconds: float, count: int = 1) -> None:
-        """Hold the next ``count`` requests (-1 = until cleared) ``seconds`` (s)."""
+    def delay_next(self, seconds: float, count: int = 1, only: str = "") -> None:
+        """Hold the next ``count`` requests (-1 = until cleared) ``seconds`` (s); with
+        ``only`` ("METHOD /path") just those requests."""
         self.delay_s, self.delay_count = seconds, count
+        self.delay_only = only
 
     def reject_next(self, code: int, count: int = 1) -> None:
         """Refuse the next ``count`` new orders (-1 = until cleared) with Binance ``code``."""
@@ -83,7 +87,7 @@ class Faults:
     def clear(self) -> None:
         """Turn every fault off."""
         self.skew_ms, self.status, self.status_count = 0, 0, 0
-        self.delay_s, self.delay_count = 0.0, -1
+        self.delay_s, self.delay_count, self.delay_only = 0.0, -1, ""
         self.reject_code, self.reject_count = 0, 0
 
     def take_reject(self) -> int:
@@ -94,9 +98,11 @@ class Faults:
             self.reject_count -= 1
         return self.reject_code
 
-    def take_delay(self) -> float:
+    def take_delay(self, method: str = "", path: str = "") -> float:
         """The delay for this request in seconds (0 = none), counting it down."""
         if self.delay_s <= 0 or self.delay_count == 0:
+            return 0.0
+        if self.delay_only and self.delay_only != f"{method} {path}":
             return 0.0
         if self.delay_count > 0:
             self.delay_count -= 1
@@ -253,7 +259,7 @@ class SandboxExchange:
         self.requests.append((request.method, request.path))
         if not request.path.startswith("/fapi/"):
             return await handler(request)
-        delay_s = self.faults.take_delay()
+        delay_s = self.faults.take_delay(request.method, request.path)
         if delay_s > 0:
             # The request has arrived whole; only its handling is late.
             await request.read()

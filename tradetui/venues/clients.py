@@ -92,6 +92,7 @@ def make_client(
     recv_window_ms: int = 5_000,
     proxy: str = "",
     rate_limit: bool = True,
+    timeout_ms: int = 10_000,
     options: dict[str, Any] | None = None,
 ) -> Any:
     """A ccxt.pro client (REST and websockets) for ``exchange_id``; raises SetupError for an
@@ -113,6 +114,7 @@ def make_client(
             "apiKey": api_key,
             "secret": api_secret,
             "enableRateLimit": rate_limit,
+            "timeout": timeout_ms,
             "options": {
                 "fetchCurrencies": False,
                 "adjustForTimeDifference": False,

@@ -443,12 +443,12 @@ class LiveVenue:
         try:
             # Cancels are idempotent (a second one is "unknown order"), so retrying is safe.
             await self._read(
-                lambda: self._client.cancel_order(order_id, self._symbol, {"clientOrderId": cid}),
-                retry_rate_limits=True,
+                lambda: self._client.cancel_order(order_id, self._symbol, {"clientOrderId": cid})
             )
         except RefusedError as exc:
-            if exc.code is RejectCode.UNKNOWN_ORDER and not self._stream_up:
-                # Gone already: most likely filled; fetch the fill now rather than at the poll.
+            if exc.code is RejectCode.UNKNOWN_ORDER:
+                # Gone already, most likely filled: ask REST for the fill now rather than trust
+                # that the stream's report is on its way (it is deduplicated if it is).
                 self._spawn(self.poll_fills(force=True))
             self._cancel_rejected(cid, exc.code, str(exc))
             return
@@ -730,11 +730,11 @@ class LiveVenue:
         call: Callable[[], Awaitable[T]],
         *,
         resync: bool = True,
-        retry_rate_limits: bool = False,
     ) -> T:
         """``call`` retried on no answer (and on a clock skew, after a resync) with capped
-        exponential backoff and jitter; rate limits are retried only when asked, after the
-        exchange's Retry-After; a ban or a refusal is raised at once."""
+        exponential backoff and jitter, and on a rate limit after the exchange's Retry-After
+        (placements are not reads: they cool down instead); a ban or a refusal is raised at
+        once."""
         attempts = self.options.read_attempts
         for attempt in range(attempts):
             try:
@@ -742,8 +742,8 @@ class LiveVenue:
             except IpBannedError:
                 raise
             except RateLimitedError as exc:
-                if not retry_rate_limits or attempt + 1 == attempts:
-                    self._rate_limited(exc)
+                self._rate_limited(exc)
+                if attempt + 1 == attempts:
                     raise
                 await asyncio.sleep(exc.retry_after_s)
                 continue
