@@ -224,7 +224,11 @@ class EngineHost:
         self.session.bus.subscribe(self.recorder.on_event)
 
     async def close_store(self, summary: dict[str, Any] | None) -> dict[str, Any]:
-        """Record the session end, drain every queued row and close; the store's figures."""
+        """Record the session end, drain every queued row and close; the store's figures.
+
+        A recording of the session's market (record.enabled) is finished here too."""
+        if self.session.capture is not None:
+            self.session.capture.close()
         writer, recorder, opened = self.writer, self.recorder, self.store
         if writer is None or recorder is None or opened is None:
             return {}

@@ -21,6 +21,7 @@ from tradetui.engine.engine import Engine
 from tradetui.engine.events import VenueConnection
 from tradetui.market.feed import ReplayFeed, replay_paths
 from tradetui.market.files import ReplayError, infer_instrument
+from tradetui.market.recorder import CaptureEncoder, CaptureWriter, recorded
 from tradetui.market.synthetic import SyntheticMarket
 from tradetui.matching import MatchingConfig, QueueModel
 from tradetui.venues.sim import SimLatency, SimVenue
@@ -97,6 +98,8 @@ class PaperSession:
     start_ns: int
     # The replayed market when market.source is a replay (its ``ended`` ends a headless run).
     replay: ReplayFeed | None = None
+    # The recording of the market traded on, with record.enabled (closed by the host).
+    capture: CaptureWriter | None = None
 
 
 def build_paper_session(
@@ -131,6 +134,9 @@ def build_paper_session(
             except ReplayError as exc:
                 raise ConfigError(f"market.source: {exc}") from None
             events = replay
+    capture = _capture(settings, instrument)
+    if capture is not None:
+        events = recorded(events, *capture)
     venue = sim_venue(settings, instrument, events, clock)
     bus = Bus()
     engine = Engine(
@@ -142,7 +148,41 @@ def build_paper_session(
         seed=seed,
         client_id_prefix=settings.venue.client_id_prefix,
     )
-    return PaperSession(engine, venue, clock, bus, t0, replay)
+    return PaperSession(
+        engine, venue, clock, bus, t0, replay, capture[1] if capture is not None else None
+    )
+
+
+def recordings_dir(settings: Settings) -> Path:
+    """record.dir, or ``recordings`` in the user data directory when it is empty."""
+    if settings.record.dir:
+        return Path(settings.record.dir).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("tradetui") / "recordings"
+
+
+def _capture(
+    settings: Settings, instrument: Instrument
+) -> tuple[CaptureEncoder, CaptureWriter] | None:
+    """The encoder and writer recording a paper session's market (record.enabled)."""
+    if not settings.record.enabled:
+        return None
+    out = recordings_dir(settings)
+    encoder = CaptureEncoder(instrument)
+    try:
+        writer = CaptureWriter(
+            out,
+            f"paper_{instrument.symbol.lower()}",
+            encoder.snapshot,
+            flush_s=settings.record.flush_s,
+        )
+    except OSError as exc:
+        raise ConfigError(
+            f"record.dir: cannot write recordings in {out} ({exc.strerror or exc}); "
+            "set record.dir to a folder you can write to, or record.enabled = false"
+        ) from None
+    return encoder, writer
 
 
 # Binance USD-M's own endpoints, used when venue.rest_url / ws_url are empty.
@@ -171,6 +211,8 @@ class LiveSession:
     driver: LiveDriver
     clients: tuple[Any, ...]
     replay: ReplayFeed | None = None
+    # The recording of the market traded on, with record.enabled (closed by the host).
+    capture: CaptureWriter | None = None
     _feed_task: asyncio.Task[None] | None = None
 
     def start_feed(self) -> None:
@@ -200,9 +242,11 @@ async def open_live_session(
     """
     from tradetui.credentials import load_keys
     from tradetui.engine.live import LiveDriver
+    from tradetui.market.recorder import FeedRecorder
     from tradetui.venues.binance_stream import BinanceStreamFeed, ReconnectPolicy
     from tradetui.venues.ccxt_feed import CcxtFeed
     from tradetui.venues.clients import make_client
+    from tradetui.venues.errors import SetupError
     from tradetui.venues.live import LiveOptions, LiveVenue
     from tradetui.venues.redact import redact_every_record
 
@@ -252,15 +296,39 @@ async def open_live_session(
             bus, up, stream, detail
         )
         feed: MarketFeed
+        capture: FeedRecorder | None = None
         if v.exchange == "binanceusdm":
-            feed = BinanceStreamFeed.from_settings(
+            binance: BinanceStreamFeed | None = None
+            if settings.record.enabled:
+                out = recordings_dir(settings)
+                try:
+                    capture = FeedRecorder(
+                        out,
+                        f"{v.exchange}_{instrument.symbol.lower()}",
+                        instrument,
+                        lambda: binance.book if binance is not None else None,
+                        flush_s=settings.record.flush_s,
+                    )
+                except OSError as exc:
+                    raise ConfigError(
+                        f"record.dir: cannot write recordings in {out} ({exc.strerror or exc}); "
+                        "set record.dir to a folder you can write to, or record.enabled = false"
+                    ) from None
+            binance = BinanceStreamFeed.from_settings(
                 instrument,
                 f,
                 ws_url=v.ws_url or BINANCE_USDM_WS,
                 rest_url=v.rest_url or BINANCE_USDM_REST,
                 on_status=_feed_status(bus),
+                on_raw=capture.on_raw if capture is not None else None,
             )
+            feed = binance
         else:
+            if settings.record.enabled:
+                raise SetupError(
+                    f"record.enabled: recording a live market needs the Binance feed; "
+                    f"{v.exchange} has none yet (set record.enabled = false)"
+                )
             # Market data on a second, keyless client: its websockets are public.
             public = make_client(v.exchange, **common)
             clients.append(public)
@@ -274,7 +342,17 @@ async def open_live_session(
             with contextlib.suppress(Exception):
                 await c.close()
         raise
-    session = LiveSession(engine, venue, clock, bus, clock.now_ns(), feed, driver, tuple(clients))
+    session = LiveSession(
+        engine,
+        venue,
+        clock,
+        bus,
+        clock.now_ns(),
+        feed,
+        driver,
+        tuple(clients),
+        capture=capture.writer if capture is not None else None,
+    )
     session.start_feed()
     return session
 

@@ -503,3 +503,36 @@ def test_shared_spot_files_chain_across_the_day_boundary() -> None:
     assert r["gaps"] == 0
     assert r["issues"] == 0
     assert r["bbo_agreement"]["agree_fraction"] == 1.0
+
+
+def test_check_compares_nothing_to_the_unknown_book_between_a_gap_and_the_resync(
+    tmp_path: Path,
+) -> None:
+    events = [e for e in synthetic(20) if not isinstance(e, BookSnapshot) or e.update_id]
+    deltas = [i for i, e in enumerate(events) if isinstance(e, BookDelta)]
+    lost, resync_at = deltas[len(deltas) // 3], deltas[len(deltas) // 2]
+    book = OrderBook()
+    for e in events[:resync_at]:
+        if isinstance(e, BookSnapshot):
+            book.apply_snapshot(e.bids, e.asks)
+        elif isinstance(e, BookDelta):
+            book.apply_delta(e.bids, e.asks)
+    prior = events[resync_at - 1]
+    last_id = max(e.last_id for e in events[:resync_at] if isinstance(e, BookDelta))
+    fresh = BookSnapshot(
+        exch_ns=prior.exch_ns,
+        local_ns=prior.local_ns,
+        update_id=last_id,
+        bids=tuple(book.levels(Side.BUY, 10_000)),
+        asks=tuple(book.levels(Side.SELL, 10_000)),
+    )
+    order = [*events[:lost], *events[lost + 1 : resync_at], fresh, *events[resync_at:]]
+    path = write_lines(tmp_path / "gap_btcusdt.txt", capture_lines(order, INST))
+    r = check_files([path], INST)
+    assert r["gaps"] == 1
+    assert r["snapshots"] == 2
+    tickers_while_unknown = sum(isinstance(e, BestBidOffer) for e in events[lost + 1 : resync_at])
+    assert tickers_while_unknown > 5
+    a = r["bbo_agreement"]
+    assert a["agree_fraction"] == 1.0
+    assert a["comparable"] <= a["book_tickers"] - tickers_while_unknown

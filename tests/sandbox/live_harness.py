@@ -109,3 +109,5 @@ async def running_live(
         with contextlib.suppress(asyncio.CancelledError):
             await mover
         await session.close()
+        if session.capture is not None:
+            session.capture.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import pytest
 
@@ -19,10 +20,14 @@ _SIGNATURE = re.compile(r"signature=[0-9a-f]{64}")
 
 
 async def test_live_session_starts_quotes_fills_stops_and_flattens(
-    live_sandbox: SandboxExchange, feed: ManualFeed, caplog: pytest.LogCaptureFixture
+    live_sandbox: SandboxExchange,
+    feed: ManualFeed,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    async with running_live(live_sandbox, feed, live_settings(live_sandbox)) as live:
+    settings = live_settings(live_sandbox, record={"enabled": True, "dir": str(tmp_path)})
+    async with running_live(live_sandbox, feed, settings) as live:
         engine = live.engine
         await live.until(lambda: engine.book.valid)
         ok, _ = await live.command(CommandKind.START, reason="test")
@@ -51,6 +56,8 @@ async def test_live_session_starts_quotes_fills_stops_and_flattens(
         )
         assert live_sandbox.account.ledger.position_lots == 0
 
+    # The market traded on was recorded through the feed's raw-message hook.
+    assert [p.name.startswith("binanceusdm_btcusdt") for p in tmp_path.iterdir()] == [True]
     text = caplog.text
     assert "signature=<redacted>" in text  # ccxt's signed-request log was captured
     assert '"listenKey": "<redacted>"' in text  # the answer that carries it

@@ -9,6 +9,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -17,6 +18,7 @@ from tradetui.core.book import OrderBook
 from tradetui.core.instrument import Instrument, btcusdt_perpetual
 from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, MarketEvent, Side, Trade
 from tradetui.market.feed import ReplayFeed
+from tradetui.market.files import infer_instrument
 from tradetui.market.synthetic import SyntheticMarket
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.venues.binance_stream import (
@@ -129,6 +131,15 @@ async def manual() -> AsyncIterator[tuple[SandboxExchange, ManualFeed]]:
         yield server, market
 
 
+async def live_probe(manual: tuple[SandboxExchange, ManualFeed], **options: object) -> Probe:
+    """A feed on the manual market, started and LIVE."""
+    server, market = manual
+    probe = Probe(server, market, **options)
+    probe.start()
+    await probe.live()
+    return probe
+
+
 def synthetic_server(inst: Instrument = INST) -> SandboxExchange:
     events = SyntheticMarket(inst, seed=5, start_ns=time.time_ns()).events()
     return SandboxExchange(inst, events, api_key=KEY, api_secret=SECRET)
@@ -183,9 +194,7 @@ async def test_events_carry_exchange_time_and_receive_time(
     manual: tuple[SandboxExchange, ManualFeed],
 ) -> None:
     server, market = manual
-    probe = Probe(server, market)
-    probe.start()
-    await probe.live()
+    probe = await live_probe(manual)
     before = time.time_ns()
     await push(server, market, 1)
     await probe.until(lambda: any(type(e) is Trade for e in probe.events), "the trade")
@@ -203,9 +212,7 @@ async def test_gap_sends_an_empty_snapshot_then_resyncs(
     manual: tuple[SandboxExchange, ManualFeed],
 ) -> None:
     server, market = manual
-    probe = Probe(server, market)
-    probe.start()
-    await probe.live()
+    probe = await live_probe(manual)
     await push(server, market, 2)
     await probe.in_sync()
     server.streams.faults.gap = 1
@@ -227,9 +234,7 @@ async def test_duplicated_diff_is_skipped_and_the_book_stays_live(
     manual: tuple[SandboxExchange, ManualFeed],
 ) -> None:
     server, market = manual
-    probe = Probe(server, market)
-    probe.start()
-    await probe.live()
+    probe = await live_probe(manual)
     server.streams.faults.duplicate = 1
     await push(server, market, 3)
     await probe.in_sync()
@@ -244,9 +249,7 @@ async def test_reordered_diffs_resync_to_a_verified_book(
     manual: tuple[SandboxExchange, ManualFeed],
 ) -> None:
     server, market = manual
-    probe = Probe(server, market)
-    probe.start()
-    await probe.live()
+    probe = await live_probe(manual)
     server.streams.faults.reorder = 1
     await push(server, market, 3)
     await probe.until(lambda: probe.feed.stats.gaps == 1, "the gap")
@@ -260,9 +263,7 @@ async def test_garbage_and_unknown_messages_are_reported_not_fatal(
     manual: tuple[SandboxExchange, ManualFeed],
 ) -> None:
     server, market = manual
-    probe = Probe(server, market)
-    probe.start()
-    await probe.live()
+    probe = await live_probe(manual)
     server.streams.inject("this is not json")
     server.streams.inject('{"stream":"btcusdt@markPrice","data":{"e":"markPriceUpdate"}}')
     server.streams.inject('{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate"}}')
@@ -299,9 +300,7 @@ async def test_dropped_connection_reconnects_with_a_verified_book(
     manual: tuple[SandboxExchange, ManualFeed],
 ) -> None:
     server, market = manual
-    probe = Probe(server, market, reconnect=ReconnectPolicy(initial_s=0.01))
-    probe.start()
-    await probe.live()
+    probe = await live_probe(manual, reconnect=ReconnectPolicy(initial_s=0.01))
     await push(server, market, 2)
     await probe.in_sync()
     await server.drop_websockets()
@@ -416,10 +415,8 @@ async def test_close_is_prompt_while_waiting_to_reconnect() -> None:
 async def test_close_is_prompt_while_live_and_run_returns(
     manual: tuple[SandboxExchange, ManualFeed],
 ) -> None:
-    server, market = manual
-    probe = Probe(server, market)
-    probe.start()
-    await probe.live()
+    server, _ = manual
+    probe = await live_probe(manual)
     await probe.close()
     assert probe.task is not None
     assert probe.task.done()
@@ -431,16 +428,115 @@ async def test_every_message_reaches_on_raw_after_its_events(
     manual: tuple[SandboxExchange, ManualFeed],
 ) -> None:
     server, market = manual
-    probe = Probe(server, market)
-    probe.start()
-    await probe.live()
+    probe = await live_probe(manual)
     await push(server, market, 1)
     await probe.until(lambda: any(b'"trade"' in r[1] for r in probe.raw), "the trade message")
     await probe.close()
     stats = probe.feed.stats
     assert len(probe.raw) == stats.messages + stats.snapshots
-    assert probe.raw[0][1].startswith(b'{"lastUpdateId"')
+    assert sum(r[1].startswith(b'{"lastUpdateId"') for r in probe.raw) == stats.snapshots == 1
     _, _, sunk = next(r for r in probe.raw if b'"trade"' in r[1])
     trade_at = next(i for i, e in enumerate(probe.events) if type(e) is Trade)
     assert trade_at < sunk
     assert [r[0] for r in probe.raw] == sorted(r[0] for r in probe.raw)
+
+
+SPOT_FILE = USDM_FILE.parents[1] / "binance-spot/btcusdt_20240808.gz"
+
+
+@pytest.mark.skipif(not SPOT_FILE.is_file(), reason="../shared/data is not checked out beside us")
+async def test_spot_feed_chains_by_first_id_and_stays_the_sandbox_book() -> None:
+    inst = infer_instrument([SPOT_FILE])
+    feed = ReplayFeed([SPOT_FILE], inst, time.time_ns())
+    async with SandboxExchange(inst, feed, api_key=KEY, api_secret=SECRET) as server:
+        probe = Probe(server)
+        await probe.until(lambda: server.account.update_id > 0, "the replayed snapshot")
+        probe.start()
+        assert probe.feed.snapshot_url.endswith("/api/v3/depth?symbol=BTCUSDT&limit=1000")
+        assert probe.feed.names[0] == "btcusdt@depth@100ms"
+        for _ in range(2):
+            await asyncio.sleep(0.3)
+            await probe.in_sync()
+            probe.assert_books_equal()
+        await probe.close()
+    book = probe.feed.book
+    assert book is not None
+    assert book.spot
+    assert probe.feed.stats.gaps == 0
+    assert sum(type(e) is BookDelta for e in probe.events) > 2
+
+
+class LoopbackProxy:
+    """A tiny HTTP proxy: CONNECT tunnels (websockets) and absolute-URI requests (aiohttp)."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        method, target, version = head.split(b"\r\n", 1)[0].decode().split(" ")
+        self.requests.append(f"{method} {target}")
+        if method == "CONNECT":
+            host, port = target.rsplit(":", 1)
+            up_r, up_w = await asyncio.open_connection(host, int(port))
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        else:
+            url = urlsplit(target)
+            up_r, up_w = await asyncio.open_connection(url.hostname, url.port)
+            rest = head.split(b"\r\n", 1)[1]
+            path = url.path + (f"?{url.query}" if url.query else "")
+            up_w.write(f"{method} {path} {version}\r\n".encode() + rest)
+        await asyncio.gather(pipe(reader, up_w), pipe(up_r, writer), return_exceptions=True)
+
+
+async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    try:
+        while data := await src.read(65536):
+            dst.write(data)
+            await dst.drain()
+    finally:
+        dst.close()
+
+
+async def test_websocket_and_snapshot_go_through_the_configured_proxy(
+    manual: tuple[SandboxExchange, ManualFeed],
+) -> None:
+    proxy = LoopbackProxy()
+    async with proxy as proxy_url:
+        probe = await live_probe(manual, proxy=proxy_url)
+        await probe.close()
+    port = manual[0].port
+    assert f"CONNECT 127.0.0.1:{port}" in proxy.requests
+    assert any(r.startswith(f"GET http://127.0.0.1:{port}/fapi/v1/depth") for r in proxy.requests)
+
+
+@pytest.mark.parametrize("on", [BookSnapshot, BestBidOffer])
+async def test_a_sink_that_raises_ends_run_with_its_exception(
+    manual: tuple[SandboxExchange, ManualFeed], on: type
+) -> None:
+    server, market = manual
+    feed = BinanceStreamFeed(
+        INST, ws_url=f"ws://127.0.0.1:{server.port}", rest_url=server.rest_url, stale_s=0
+    )
+
+    def sink(ev: MarketEvent) -> None:
+        if type(ev) is on:
+            raise RuntimeError("sink broke")
+
+    task = asyncio.create_task(feed.run(sink))
+    await asyncio.sleep(0.2)
+    market.bbo((BID_TICKS, 500), (ASK_TICKS, 400))
+    server.advance()
+    with pytest.raises(RuntimeError, match="sink broke"):
+        await asyncio.wait_for(task, WAIT_S)
+    assert feed.state is FeedState.CLOSED

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tradetui.commands.common import fail, parse_speed
+from tradetui.commands.common import fail
 
 FilesArg = Annotated[
     list[Path], typer.Argument(help="Recorded files (capture, Binance or tardis CSV).")
@@ -133,49 +133,9 @@ def backtest(
         typer.echo(format_report(r))
 
 
-def record(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the hourly .gz files.")],
-    source: Annotated[
-        str, typer.Option("--source", help="Market to record: synthetic (live needs a venue).")
-    ] = "synthetic",
-    seconds: Annotated[float, typer.Option("--seconds", help="Market time to record, s.")] = 60.0,
-    symbol: Annotated[str, typer.Option("--symbol", help="Instrument, e.g. BTCUSDT.")] = "BTCUSDT",
-    seed: Annotated[int, typer.Option("--seed", help="Synthetic market seed.")] = 1,
-    speed: Annotated[
-        str, typer.Option("--speed", help="1 = real time, N = N× faster, max = unpaced.")
-    ] = "max",
-) -> None:
-    """Record a market in the capture format (gzip, hourly files, flushed every second)."""
-    import time
-
-    from tradetui.config import ConfigError, Settings
-    from tradetui.market.recorder import CaptureEncoder, CaptureWriter, record_events
-    from tradetui.market.synthetic import SyntheticMarket
-    from tradetui.session import sim_instrument
-
-    if source != "synthetic":
-        fail(f"--source: only 'synthetic' can be recorded yet (got {source!r})")
-    if not seconds > 0:
-        fail(f"--seconds: must be > 0 (got {seconds})")
-    pace = parse_speed(speed)
-    try:
-        inst = sim_instrument(Settings().replace("venue", symbol=symbol))
-    except ConfigError as exc:
-        fail(str(exc).replace("venue.symbol", "--symbol"))
-    start_ns = time.time_ns()
-    encoder = CaptureEncoder(inst)
-    try:
-        writer = CaptureWriter(out, f"{source}_{inst.symbol.lower()}", encoder.snapshot)
-    except OSError as exc:
-        fail(f"{out}: cannot write ({exc.strerror or exc})")
-    with writer:
-        market = SyntheticMarket(inst, seed=seed, start_ns=start_ns).events()
-        record_events(market, encoder, writer, start_ns + int(seconds * 1e9), speed=pace)
-    typer.echo(f"{writer.lines:,} messages in " + ", ".join(str(p) for p in writer.files))
-
-
 def register(app: typer.Typer) -> None:
     """Add ``data check``, ``backtest``, ``record`` and ``sweep`` to ``app``."""
+    from tradetui.commands.record import record
     from tradetui.commands.sweep import sweep
 
     data_app = typer.Typer(help="Inspect recorded market data.")

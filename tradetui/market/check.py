@@ -5,7 +5,9 @@ Our book after a diff ending at id u_k stays the exchange's book for every updat
 (not including) the next diff's first id: the chain proves nothing changed in between. A
 bookTicker whose id falls in such a window is comparable and must match our touch exactly
 (prices and sizes); one whose id falls inside a batched diff shows a state the diff stream
-never publishes, and is not comparable.
+never publishes, and is not comparable. A snapshot in the middle of a recording (a resync
+after a gap or a reconnect) ends the window of the book before it at that book's own id: the
+diffs in between may be missing or recorded after the snapshot.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ _SHOWN = 5
 _NS_PER_S = 1e9
 
 Touch = tuple[int, int, int, int]  # bid_ticks, bid_lots, ask_ticks, ask_lots
+_UNKNOWN: Touch = (0, 0, 0, 0)  # the touch of an empty book
 
 
 def check_files(paths: list[Path], instrument: Instrument) -> dict[str, Any]:
@@ -44,8 +47,12 @@ def check_files(paths: list[Path], instrument: Instrument) -> dict[str, Any]:
             _state(book, ev.last_id, last_ids, until_ids, touches)
         elif tp is BookSnapshot:
             assert isinstance(ev, BookSnapshot)
-            if until_ids:
-                until_ids[-1] = ev.update_id if ev.bids or ev.asks else -1
+            if until_ids and touches[-1] != _UNKNOWN:
+                # The diffs that led from the book before to the snapshot may arrive after it
+                # (and are dropped as contained in it) or not at all (a gap, a reconnect):
+                # the book before is only known to hold at its own id. An unknown book
+                # (after a gap) holds at no id.
+                until_ids[-1] = last_ids[-1] + 1
             book.apply_snapshot(ev.bids, ev.asks)
             _state(book, ev.update_id, last_ids, until_ids, touches)
             if not (ev.bids or ev.asks):

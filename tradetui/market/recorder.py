@@ -6,7 +6,13 @@ sync-flushes the gzip stream at least every ``flush_s`` seconds: after a crash t
 back (as a truncated gzip) up to the last flush, so at most that much is lost.
 
 ``CaptureEncoder`` turns our MarketEvents back into Binance combined-stream JSON (USD-M or spot
-flavour, by the instrument), so a market we generate records exactly like a live one.
+flavour, by the instrument), so a market we generate records exactly like a live one;
+``recorded(events, ...)`` records a paper session's market as the engine consumes it.
+
+``FeedRecorder`` records a live feed's raw messages (its ``on_raw`` hook). A file opens only
+while the feed's book is in sync, with that book as its depth snapshot (it is the exchange's
+book at that update id, proven by the diff chain), so every file replays on its own; REST
+snapshots fetched on a resync are recorded where they arrived.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import gzip
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -34,12 +40,15 @@ from tradetui.core.types import (
     Side,
     Trade,
 )
+from tradetui.market.books import SequencedBook, SyncState
+from tradetui.market.messages import is_depth_snapshot
 
 _NS_PER_S = 1_000_000_000
 _NS_PER_MS = 1_000_000
 _HOUR_NS = 3600 * _NS_PER_S
 # More levels than any book holds: a snapshot carries the whole book.
 _ALL_LEVELS = 1 << 30
+_JSON = msgspec.json.Encoder()
 
 
 class CaptureWriter:
@@ -92,6 +101,16 @@ class CaptureWriter:
             self._gz.write(b"%d %b\n" % (local_ns, body))
             self.lines += 1
             self._dirty = True
+
+    def opens_file(self, local_ns: int) -> bool:
+        """True when a message received at ``local_ns`` would open a new file."""
+        return local_ns // _HOUR_NS != self._hour
+
+    def end_file(self) -> None:
+        """Finish the open file now; the next write opens a new one (with a snapshot)."""
+        with self._lock:
+            self._close_file()
+            self._hour = -1
 
     def flush(self) -> None:
         """Sync-flush the open file: everything written so far becomes readable."""
@@ -169,7 +188,6 @@ class CaptureEncoder:
         self._depth = f"{sym}@depth@{'100ms' if self.spot else '0ms'}"
         self._ticker = f"{sym}@bookTicker"
         self._trade = f"{sym}@trade"
-        self._json = msgspec.json.Encoder()
 
     def encode(self, ev: MarketEvent) -> bytes:
         """The message body for ``ev`` (a snapshot becomes a REST depth snapshot body)."""
@@ -213,18 +231,11 @@ class CaptureEncoder:
             return self.snapshot()
         else:
             raise TypeError(f"not a market event: {type(ev).__name__}")
-        return self._json.encode(obj)
+        return _JSON.encode(obj)
 
     def snapshot(self) -> bytes:
         """A REST depth snapshot body of the current book (all levels)."""
-        book = self.book
-        obj: dict[str, object] = {"lastUpdateId": self.update_id}
-        if not self.spot:
-            e_ms = self.exch_ns // _NS_PER_MS
-            obj |= {"E": e_ms, "T": e_ms}
-        obj["bids"] = self._levels(book.levels(Side.BUY, _ALL_LEVELS))
-        obj["asks"] = self._levels(book.levels(Side.SELL, _ALL_LEVELS))
-        return self._json.encode(obj)
+        return depth_snapshot_body(self.instrument, self.book, self.update_id, self.exch_ns)
 
     def _px(self, ticks: int) -> str:
         return format(self.instrument.price(ticks), "f")
@@ -233,8 +244,80 @@ class CaptureEncoder:
         return format(self.instrument.qty(lots), "f")
 
     def _levels(self, levels: tuple[Level, ...] | list[Level]) -> list[list[str]]:
-        px, qty = self._px, self._qty
-        return [[px(p), qty(q)] for p, q in levels]
+        return _levels(self.instrument, levels)
+
+
+def _levels(inst: Instrument, levels: tuple[Level, ...] | list[Level]) -> list[list[str]]:
+    price, qty = inst.price, inst.qty
+    return [[format(price(p), "f"), format(qty(q), "f")] for p, q in levels]
+
+
+def depth_snapshot_body(inst: Instrument, book: OrderBook, update_id: int, exch_ns: int) -> bytes:
+    """``book`` (all levels) as a REST depth snapshot body at ``update_id``; USD-M bodies carry
+    the exchange time ``exch_ns`` as ``E``/``T`` (ms), spot ones carry no time, as Binance."""
+    obj: dict[str, object] = {"lastUpdateId": update_id}
+    if inst.kind is not InstrumentKind.SPOT:
+        e_ms = exch_ns // _NS_PER_MS
+        obj |= {"E": e_ms, "T": e_ms}
+    obj["bids"] = _levels(inst, book.levels(Side.BUY, _ALL_LEVELS))
+    obj["asks"] = _levels(inst, book.levels(Side.SELL, _ALL_LEVELS))
+    return _JSON.encode(obj)
+
+
+class FeedRecorder:
+    """A live feed's raw messages into hourly capture files; ``on_raw`` is the feed's hook.
+
+    ``book()`` returns the feed's sequenced book (None before it connects). A file opens at the
+    first message while that book is in sync, with the book as its snapshot line; at the turn
+    of the hour the next file opens the same way (when the book is unknown then, the old file
+    ends and the next one waits until it is known again).
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        prefix: str,
+        instrument: Instrument,
+        book: Callable[[], SequencedBook | None],
+        *,
+        flush_s: float = 1.0,
+    ) -> None:
+        self.instrument = instrument
+        self._book = book
+        self.writer = CaptureWriter(out_dir, prefix, self._opening, flush_s=flush_s)
+
+    def on_raw(self, local_ns: int, body: bytes) -> None:
+        """Record one message (called after the feed applied it)."""
+        w = self.writer
+        snapshot = is_depth_snapshot(body)
+        if w.opens_file(local_ns):
+            book = self._book()
+            if book is None or book.state is not SyncState.SYNCED:
+                w.end_file()
+                return
+            if snapshot:
+                # The book already holds this snapshot and the buffered diffs applied on it;
+                # the snapshot alone would miss those diffs, which went into no file.
+                w.write(local_ns, self._opening(), snapshot=True)
+                return
+        w.write(local_ns, body, snapshot=snapshot)
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def _opening(self) -> bytes:
+        book = self._book()
+        assert book is not None, "a file opens only while the feed has a book"
+        return depth_snapshot_body(self.instrument, book.book, book.last_id, book.last_exch_ns)
+
+
+def recorded(
+    events: Iterable[MarketEvent], encoder: CaptureEncoder, writer: CaptureWriter
+) -> Iterator[MarketEvent]:
+    """``events`` passed on unchanged, each recorded (as Binance JSON) when it is taken."""
+    for ev in events:
+        writer.write(ev.local_ns, encoder.encode(ev), snapshot=type(ev) is BookSnapshot)
+        yield ev
 
 
 def record_events(
@@ -251,18 +334,24 @@ def record_events(
     None records as fast as the events come.
     """
     written = 0
+    for _ in recorded(_paced(events, end_ns, speed), encoder, writer):
+        written += 1
+    return written
+
+
+def _paced(
+    events: Iterable[MarketEvent], end_ns: int, speed: float | None
+) -> Iterator[MarketEvent]:
     wall0_ns = time.monotonic_ns()
     t0_ns: int | None = None
     for ev in events:
         local_ns = ev.local_ns
         if local_ns >= end_ns:
-            break
+            return
         if speed is not None:
             if t0_ns is None:
                 t0_ns = local_ns
             ahead_s = ((local_ns - t0_ns) / speed - (time.monotonic_ns() - wall0_ns)) / 1e9
             if ahead_s > 0:
                 time.sleep(ahead_s)
-        writer.write(local_ns, encoder.encode(ev), snapshot=type(ev) is BookSnapshot)
-        written += 1
-    return written
+        yield ev

@@ -232,6 +232,7 @@ class SandboxExchange:
         add("GET", "/fapi/v1/time", self._time)
         add("GET", "/fapi/v1/exchangeInfo", self._exchange_info)
         add("GET", "/fapi/v1/depth", self._depth)
+        add("GET", "/api/v3/depth", self._depth)  # spot's path, for a spot instrument
         for version in ("v2", "v3"):
             add("GET", f"/fapi/{version}/account", self._signed(self._account))
             add("GET", f"/fapi/{version}/positionRisk", self._signed(self._positions))

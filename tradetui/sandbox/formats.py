@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from tradetui.core.instrument import Instrument
+from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import BestBidOffer, BookDelta, OrderType, Side, Trade
 from tradetui.sandbox.account import OrderUpdate, SandboxAccount, SandboxOrder, SandboxTrade
 
@@ -94,16 +95,15 @@ def exchange_info(inst: Instrument, now_ms: int) -> Json:
 
 
 def depth(acct: SandboxAccount, limit: int, now_ms: int) -> Json:
-    """``GET /fapi/v1/depth``: the top ``limit`` levels per side of the depth stream's book at
-    its last update id."""
+    """``GET /fapi/v1/depth`` (``/api/v3/depth`` for a spot instrument, which carries no
+    times): the top ``limit`` levels per side of the depth stream's book at its last id."""
     inst, book = acct.instrument, acct.depth
-    return {
-        "lastUpdateId": acct.update_id,
-        "E": now_ms,
-        "T": now_ms,
-        "bids": [[str(inst.price(p)), str(inst.qty(q))] for p, q in book.levels(Side.BUY, limit)],
-        "asks": [[str(inst.price(p)), str(inst.qty(q))] for p, q in book.levels(Side.SELL, limit)],
-    }
+    out: Json = {"lastUpdateId": acct.update_id}
+    if not _spot(inst):
+        out |= {"E": now_ms, "T": now_ms}
+    out["bids"] = _levels(inst, book.levels(Side.BUY, limit))
+    out["asks"] = _levels(inst, book.levels(Side.SELL, limit))
+    return out
 
 
 def order(inst: Instrument, o: SandboxOrder) -> Json:
@@ -251,30 +251,32 @@ def leverage_brackets(inst: Instrument) -> list[Json]:
 # ---- websocket events ----------------------------------------------------------------------
 
 
-def _levels(inst: Instrument, levels: tuple[tuple[int, int], ...]) -> list[list[str]]:
+def _levels(inst: Instrument, levels: Sequence[tuple[int, int]]) -> list[list[str]]:
     return [[str(inst.price(p)), str(inst.qty(q))] for p, q in levels]
 
 
+def _spot(inst: Instrument) -> bool:
+    return inst.kind is InstrumentKind.SPOT
+
+
 def depth_update(inst: Instrument, ev: BookDelta) -> Json:
-    """A ``depthUpdate`` event (diff stream, ids ``U``..``u`` chained by ``pu``)."""
+    """A ``depthUpdate`` event (diff stream, ids ``U``..``u`` chained by ``pu``; spot sends no
+    ``pu`` nor ``T`` and chains by ``U`` = previous ``u`` + 1)."""
     t_ms = ev.exch_ns // _NS_PER_MS
-    return {
-        "e": "depthUpdate",
-        "E": t_ms,
-        "T": t_ms,
-        "s": inst.symbol,
-        "U": ev.first_id,
-        "u": ev.last_id,
-        "pu": ev.prev_id,
-        "b": _levels(inst, ev.bids),
-        "a": _levels(inst, ev.asks),
-    }
+    out: Json = {"e": "depthUpdate", "E": t_ms}
+    if not _spot(inst):
+        out["T"] = t_ms
+    out |= {"s": inst.symbol, "U": ev.first_id, "u": ev.last_id}
+    if not _spot(inst):
+        out["pu"] = ev.prev_id
+    out |= {"b": _levels(inst, ev.bids), "a": _levels(inst, ev.asks)}
+    return out
 
 
 def book_ticker(inst: Instrument, ev: BestBidOffer) -> Json:
-    """A ``bookTicker`` event."""
+    """A ``bookTicker`` event (spot's carries no times)."""
     t_ms = ev.exch_ns // _NS_PER_MS
-    return {
+    out: Json = {
         "e": "bookTicker",
         "u": ev.update_id,
         "s": inst.symbol,
@@ -282,9 +284,10 @@ def book_ticker(inst: Instrument, ev: BestBidOffer) -> Json:
         "B": str(inst.qty(ev.bid_lots)),
         "a": str(inst.price(ev.ask_ticks)),
         "A": str(inst.qty(ev.ask_lots)),
-        "T": t_ms,
-        "E": t_ms,
     }
+    if not _spot(inst):
+        out |= {"T": t_ms, "E": t_ms}
+    return out
 
 
 def trade(inst: Instrument, ev: Trade) -> Json:

@@ -27,18 +27,40 @@ Policies, one of each per feed:
   (a half-open TCP connection is noticed within interval + timeout).
 - staleness: a watchdog closes and reconnects when no message at all arrived for ``stale_s``
   (a stream that answers pings but sends nothing is as dead as a closed one); 0 turns it off.
-- one queue per feed: a reader task stamps each frame and puts it on the feed's queue; REST
-  snapshots join the same queue, so one consumer applies everything in arrival order.
+- one queue per feed: the connection's own receive buffer (``_MAX_QUEUE`` frames; beyond it
+  the socket is not read, so TCP holds the rest and nothing is dropped). The reader takes a
+  frame, stamps it and runs it through decode → sequence → sink at once, with no hand-off to
+  another task (a hand-off made the first frame of a burst wait for the whole burst to be
+  read). A REST snapshot is applied by the same code when its response arrives, between two
+  frames, so everything reaches the sink in arrival order.
 
 Messages that cannot be read (garbage, off-grid prices) or streams we did not ask for are
 reported (``on_issue`` and the log) and skipped; they never stop the feed. ``on_raw(local_ns,
 body)`` sees every message (REST snapshots included) after its events reached the sink, so a
 recorder attached to it never delays a decision.
 
+State: LIVE once a diff has chained onto the snapshot (the proof); the full BookSnapshot
+reaches the sink when the snapshot arrives, so on a very quiet symbol the feed may sit in
+SYNCING with a good book until its first diff.
+
 Refinements of the agreed interface (notes/FEED_API.md), all compatible: extra keyword
-arguments after ``reconnect`` (heartbeat, staleness, depth limit and speed, proxy, on_issue);
-``stats``, ``report`` and ``book`` for monitoring and the recorder; ``close()`` may be called
-from any task but the one running ``run()``'s sink (it waits for ``run()`` to return).
+arguments after ``reconnect`` (heartbeat, staleness, depth limit and speed, proxy, on_issue,
+seed); ``from_settings(instrument, settings.feed, ws_url=, rest_url=, ...)`` builds one from
+the ``[feed]`` section; ``on_raw`` is also a public attribute that may be set before ``run()``
+(the recorder needs the feed's book, so it is made after the feed); ``stats``, ``report``
+(counts by stream), ``book`` (the current SequencedBook), ``url`` and ``snapshot_url`` for
+monitoring; ``close()`` may be called from any task but the sink's own (it waits for
+``run()`` to return). If the sink raises, ``run()`` ends with that exception.
+
+Recording a live session (the live wiring)::
+
+    feed = BinanceStreamFeed.from_settings(inst, settings.feed, ws_url=..., rest_url=...)
+    if settings.record.enabled:
+        recorder = FeedRecorder(recordings_dir(settings), f"live_{inst.symbol.lower()}", inst,
+                                lambda: feed.book, flush_s=settings.record.flush_s)
+        feed.on_raw = recorder.on_raw      # after each message reached the sink
+    ...                                    # run the session; at the end:
+    await feed.close(); recorder.close()
 """
 
 from __future__ import annotations
@@ -73,6 +95,9 @@ _ISSUE_LOG_EVERY = 1000
 # Largest websocket frame accepted, bytes (a depth diff of a busy second is ~100 kB).
 _MAX_FRAME = 16 * 1024 * 1024
 _CLOSE_TIMEOUT_S = 1.0
+# Frames the connection buffers while we are busy before it stops reading the socket (TCP
+# then holds the rest): the feed's one message queue.
+_MAX_QUEUE = 1024
 # SequencedBook's gap message ends with this; the status says what happens instead.
 _BOOK_CLEARED = "; book cleared until the next snapshot"
 
@@ -129,12 +154,6 @@ class FeedStats:
     snapshots: int = 0  # REST snapshots fetched
     connects: int = 0  # websocket connections opened
     last_rx_ns: int = 0  # receive time of the newest message
-
-
-class _End(msgspec.Struct, frozen=True):
-    """A queue item that ends the current connection, with the reason."""
-
-    reason: str
 
 
 def stream_names(instrument: Instrument, depth_speed: str | None = None) -> list[str]:
@@ -195,7 +214,7 @@ class BinanceStreamFeed:
         self.stats = FeedStats()
         self.report = ReplayReport()  # message counts by stream and time spans
         self._on_status = on_status
-        self._on_raw = on_raw
+        self.on_raw = on_raw  # may also be set after construction, before run()
         self._on_issue_cb = on_issue
         self._ping_interval_s = ping_interval_s
         self._ping_timeout_s = ping_timeout_s
@@ -303,9 +322,11 @@ class BinanceStreamFeed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._closing.wait(), delay_s)
         finally:
-            self._forget_book(sink)
-            await self._http.close()
-            self._set(FeedState.CLOSED, "closed")
+            try:
+                self._forget_book(sink)
+            finally:
+                await self._http.close()
+                self._set(FeedState.CLOSED, "closed")
 
     async def _connection(
         self, sink: Callable[[MarketEvent], None], live_since: list[float]
@@ -320,72 +341,66 @@ class BinanceStreamFeed:
                 open_timeout=self._open_timeout_s,
                 close_timeout=_CLOSE_TIMEOUT_S,
                 max_size=_MAX_FRAME,
+                max_queue=_MAX_QUEUE,
                 compression=None,
                 proxy=self._proxy,
             )
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
             return f"connect failed: {_one_line(exc)}"
         self.stats.connects += 1
-        queue: asyncio.Queue[tuple[int, bytes] | _End] = asyncio.Queue()
-        decoder = StreamDecoder(
-            self.instrument,
-            self.report,
-            self._issue,
-            spot=self.spot,
-            on_unknown=lambda name: self._issue(f"message of an unexpected stream {name!r}"),
-        )
-        self._decoder = decoder
-        helpers = [
-            asyncio.create_task(self._read(ws, queue), name="binance-stream-read"),
-            asyncio.create_task(self._watch(ws, queue), name="binance-stream-watchdog"),
-        ]
-        fetch: list[asyncio.Task[None]] = []
+        session = _Session(self, sink, live_since)
+        self._decoder = session.decoder
+        tasks = [asyncio.create_task(self._read(ws, session.handle), name="binance-stream-read")]
+        if self._stale_s:
+            tasks.append(asyncio.create_task(self._watch(), name="binance-stream-watchdog"))
         try:
             self._set(FeedState.SYNCING, "connected; fetching the depth snapshot")
-            fetch.append(asyncio.create_task(self._fetch(queue, 0)))
-            return await self._consume(queue, decoder, sink, fetch, live_since)
+            session.fetch(0)
+            done, _ = await asyncio.wait(
+                [*tasks, session.failed], return_when=asyncio.FIRST_COMPLETED
+            )
+            if session.failed.done():
+                session.failed.result()  # the sink raised on a REST snapshot: raise it here
+            return next(iter(done)).result()
         finally:
-            for t in helpers + fetch:
-                t.cancel()
-            for t in helpers + fetch:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await t
+            session.failed.cancel()
+            for t in [*tasks, session.fetching]:
+                if t is not None:
+                    t.cancel()
+            for t in [*tasks, session.fetching]:
+                if t is not None:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await t
             await ws.close()
 
-    async def _read(
-        self, ws: ClientConnection, queue: asyncio.Queue[tuple[int, bytes] | _End]
-    ) -> None:
+    async def _read(self, ws: ClientConnection, handle: Callable[[int, bytes], None]) -> str:
+        """The per-message path: read a frame, stamp it, decode + sequence + sink it."""
         stats = self.stats
-        put = queue.put_nowait
+        recv = ws.recv
+        clock = time.time_ns
         try:
             while True:
-                raw = await ws.recv(decode=False)
-                now = time.time_ns()
+                raw = await recv(decode=False)
+                now = clock()
                 stats.last_rx_ns = now
                 stats.messages += 1
-                put((now, raw))
+                handle(now, raw)
         except websockets.ConnectionClosed as exc:
-            put(_End(_closed_reason(exc)))
+            return _closed_reason(exc)
         except (OSError, websockets.WebSocketException) as exc:
-            put(_End(f"websocket failed: {_one_line(exc)}"))
+            return f"websocket failed: {_one_line(exc)}"
 
-    async def _watch(
-        self, ws: ClientConnection, queue: asyncio.Queue[tuple[int, bytes] | _End]
-    ) -> None:
+    async def _watch(self) -> str:
         """Staleness watchdog: end the connection when nothing arrived for ``stale_s``."""
-        if not self._stale_s:
-            return
         stale_ns = int(self._stale_s * 1e9)
         start_ns = time.time_ns()
         while True:
             await asyncio.sleep(self._stale_s / 4)
-            last = max(self.stats.last_rx_ns, start_ns)
-            if time.time_ns() - last >= stale_ns:
-                queue.put_nowait(_End(f"no message for {self._stale_s:g} s (stale stream)"))
-                return
+            if time.time_ns() - max(self.stats.last_rx_ns, start_ns) >= stale_ns:
+                return f"no message for {self._stale_s:g} s (stale stream)"
 
-    async def _fetch(self, queue: asyncio.Queue[tuple[int, bytes] | _End], attempt: int) -> None:
-        """Fetch the REST depth snapshot into the queue, retrying with backoff until it comes."""
+    async def _fetch(self, apply: Callable[[int, bytes], None], attempt: int) -> None:
+        """Fetch the REST depth snapshot and apply it, retrying with backoff until it comes."""
         http = self._http
         assert http is not None
         while True:
@@ -398,69 +413,13 @@ class BinanceStreamFeed:
                     now = time.time_ns()
                     if resp.status == 200:
                         self.stats.snapshots += 1
-                        queue.put_nowait((now, body))
+                        # Applied between two frames, in arrival order, by the frames' path.
+                        apply(now, body)
                         return
                     why = f"HTTP {resp.status} {body[:120].decode('utf-8', 'replace')}"
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 why = _one_line(exc) or type(exc).__name__
             self._set(FeedState.SYNCING, f"depth snapshot failed ({why}); retrying")
-
-    async def _consume(
-        self,
-        queue: asyncio.Queue[tuple[int, bytes] | _End],
-        decoder: StreamDecoder,
-        sink: Callable[[MarketEvent], None],
-        fetch: list[asyncio.Task[None]],
-        live_since: list[float],
-    ) -> str:
-        """The per-message path: decode, sequence, sink; then the recorder."""
-        book = decoder.book
-        message = decoder.message
-        get = queue.get
-        on_raw = self._on_raw
-        synced = SyncState.SYNCED
-        state = book.state
-        book_id = -1  # update id of the book passed on; older bookTickers are dropped
-        failed_syncs = 0
-        while True:
-            item = await get()
-            if type(item) is _End:
-                return item.reason
-            local_ns, body = item  # type: ignore[misc]
-            try:
-                events = message(local_ns, body)
-            except (ValueError, msgspec.DecodeError) as exc:
-                self._issue(f"unreadable message skipped ({_one_line(exc)}): {body[:80]!r}")
-                events = []
-            for ev in events:
-                tp = type(ev)
-                if tp is BestBidOffer:
-                    if ev.update_id < book_id:  # type: ignore[union-attr]
-                        continue
-                elif tp is BookDelta:
-                    book_id = ev.last_id  # type: ignore[union-attr]
-                elif tp is BookSnapshot:
-                    book_id = ev.update_id  # type: ignore[union-attr]
-                    self._book_known = bool(ev.bids or ev.asks)  # type: ignore[union-attr]
-                sink(ev)
-            if events:
-                self._last_id, self._last_exch_ns = book.last_id, book.last_exch_ns
-            if on_raw is not None:
-                on_raw(local_ns, body)
-            if book.state is not state:
-                state = book.state
-                if state is synced:
-                    failed_syncs = 0
-                    if not live_since:
-                        live_since.append(time.monotonic())
-                    self._set(FeedState.LIVE, f"book in sync at update id {book.last_id}")
-                elif state is SyncState.WAITING:
-                    self.stats.gaps += 1
-                    why = self._last_issue.removesuffix(_BOOK_CLEARED)
-                    self._set(FeedState.SYNCING, f"{why}; resyncing from a fresh snapshot")
-                    if fetch[0].done():
-                        fetch[0] = asyncio.create_task(self._fetch(queue, failed_syncs))
-                    failed_syncs += 1
 
     # ---- helpers ---------------------------------------------------------------------------
 
@@ -495,6 +454,101 @@ class BinanceStreamFeed:
             log.warning("%s feed issue #%d: %s", self.instrument.symbol, n, message)
         if self._on_issue_cb is not None:
             self._on_issue_cb(message)
+
+
+class _Session:
+    """One connection's decoder and book, and the per-message path that feeds the sink."""
+
+    __slots__ = (
+        "_book_id",
+        "_failed_syncs",
+        "_feed",
+        "_live_since",
+        "_sink",
+        "_state",
+        "decoder",
+        "failed",
+        "fetching",
+    )
+
+    def __init__(
+        self,
+        feed: BinanceStreamFeed,
+        sink: Callable[[MarketEvent], None],
+        live_since: list[float],
+    ) -> None:
+        self._feed = feed
+        self._sink = sink
+        self._live_since = live_since
+        self.decoder = StreamDecoder(
+            feed.instrument,
+            feed.report,
+            feed._issue,
+            spot=feed.spot,
+            on_unknown=lambda name: feed._issue(f"message of an unexpected stream {name!r}"),
+        )
+        self._state = self.decoder.book.state
+        self._book_id = -1  # update id of the book passed on; older bookTickers are dropped
+        self._failed_syncs = 0
+        self.fetching: asyncio.Task[None] | None = None
+        # Set when the sink raised while a REST snapshot was applied (in the fetch task).
+        self.failed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def fetch(self, attempt: int) -> None:
+        """Start fetching a REST snapshot unless one is on its way."""
+        if self.fetching is None or self.fetching.done():
+            self.fetching = asyncio.create_task(self._feed._fetch(self._snapshot, attempt))
+
+    def _snapshot(self, local_ns: int, body: bytes) -> None:
+        try:
+            self.handle(local_ns, body)
+        except Exception as exc:
+            if not self.failed.done():
+                self.failed.set_exception(exc)
+
+    def handle(self, local_ns: int, body: bytes) -> None:
+        """Decode, sequence and sink one message; then the recorder; then any state change."""
+        feed = self._feed
+        try:
+            events = self.decoder.message(local_ns, body)
+        except (ValueError, msgspec.DecodeError) as exc:
+            feed._issue(f"unreadable message skipped ({_one_line(exc)}): {body[:80]!r}")
+            events = []
+        sink = self._sink
+        for ev in events:
+            tp = type(ev)
+            if tp is BestBidOffer:
+                if ev.update_id < self._book_id:  # type: ignore[union-attr]
+                    continue
+            elif tp is BookDelta:
+                self._book_id = ev.last_id  # type: ignore[union-attr]
+            elif tp is BookSnapshot:
+                self._book_id = ev.update_id  # type: ignore[union-attr]
+                feed._book_known = bool(ev.bids or ev.asks)  # type: ignore[union-attr]
+            sink(ev)
+        book = self.decoder.book
+        if events:
+            feed._last_id, feed._last_exch_ns = book.last_id, book.last_exch_ns
+        on_raw = feed.on_raw
+        if on_raw is not None:
+            on_raw(local_ns, body)
+        if book.state is not self._state:
+            self._state = book.state
+            self._changed(book)
+
+    def _changed(self, book: SequencedBook) -> None:
+        feed = self._feed
+        if book.state is SyncState.SYNCED:
+            self._failed_syncs = 0
+            if not self._live_since:
+                self._live_since.append(time.monotonic())
+            feed._set(FeedState.LIVE, f"book in sync at update id {book.last_id}")
+        elif book.state is SyncState.WAITING:
+            feed.stats.gaps += 1
+            why = feed._last_issue.removesuffix(_BOOK_CLEARED)
+            feed._set(FeedState.SYNCING, f"{why}; resyncing from a fresh snapshot")
+            self.fetch(self._failed_syncs)
+            self._failed_syncs += 1
 
 
 def _closed_reason(exc: websockets.ConnectionClosed) -> str:
