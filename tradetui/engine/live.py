@@ -5,6 +5,10 @@ engine the moment they arrive, in the task that received them: the engine never 
 each event is handled whole before the next, and nothing queues between a depth message and
 the decision it triggers. ``run`` handles the rest: commands from the host's inbox and the
 engine's timers (``wakeup_ns``), until ``done()``.
+
+While the engine runs, a decision falls due at the first market event after the decision
+interval, so it reacts to the newest message; the timer makes the decision only when no event
+came within ``decision_grace_ns`` after that (a quiet market).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from tradetui.core.clock import Clock
 from tradetui.core.types import AccountEvent, MarketEvent
 from tradetui.engine.engine import Command, CommandRefusedError, Engine
+from tradetui.engine.events import EngineState
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +37,10 @@ class EngineFailedError(RuntimeError):
 class LiveDriver:
     """Sinks for the feed and the venue, and the loop for commands and timers."""
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, decision_grace_ns: int = 50_000_000) -> None:
         self.engine = engine
         self.clock = clock
+        self.decision_grace_ns = decision_grace_ns
         self.failure: BaseException | None = None
         self._kick = asyncio.Event()
         self._sleeping_until: int | None = None
@@ -77,6 +83,8 @@ class LiveDriver:
                     self._apply(inbox.get_nowait(), on_done)
                 now = clock.now_ns()
                 w = engine.wakeup_ns
+                if w is not None and engine.state is EngineState.RUNNING:
+                    w += self.decision_grace_ns
                 if w is not None and w <= now:
                     engine.on_timer()
                     continue
