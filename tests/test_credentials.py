@@ -73,3 +73,25 @@ def test_bad_venue_settings_are_refused_naming_the_key(
 ) -> None:
     with pytest.raises(ConfigError, match=f"venue.{key}: .*{message}"):
         settings_from_mapping({"venue": {key: value}})
+
+
+def test_config_check_reports_live_keys_present_without_showing_them() -> None:
+    from typer.testing import CliRunner
+
+    from tradetui.cli import app
+
+    env = {
+        "TRADETUI_VENUE__EXCHANGE": "binanceusdm",
+        "TRADETUI_API_KEY": "k-visible-nowhere",
+        "TRADETUI_API_SECRET": "s-visible-nowhere",
+    }
+    ok = CliRunner().invoke(app, ["config", "check", "--config", "/dev/null"], env=env)
+    missing = CliRunner().invoke(
+        app, ["config", "check", "--config", "/dev/null"], env={**env, "TRADETUI_API_KEY": ""}
+    )
+
+    assert ok.exit_code == 0
+    assert "API keys present (TRADETUI_API_KEY/TRADETUI_API_SECRET)" in ok.stdout
+    assert "visible-nowhere" not in ok.stdout + ok.stderr
+    assert missing.exit_code == 2
+    assert "TRADETUI_API_KEY is not set" in missing.stderr

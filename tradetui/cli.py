@@ -505,8 +505,20 @@ def config_check(config: ConfigOpt = None) -> None:
     """Validate the config file and environment overrides."""
     from tradetui.config import find_config
 
-    _load(config)
+    settings = _load(config)
     found = find_config(config)
+    if settings.venue.exchange != "sim":
+        from tradetui.config import ConfigError
+        from tradetui.credentials import load_keys
+
+        v = settings.venue
+        try:
+            load_keys(v)
+        except ConfigError as exc:
+            fail(str(exc))
+        where = v.secrets_file or f"{v.api_key_env}/{v.api_secret_env}"
+        target = v.rest_url or f"{v.exchange}'s own endpoints"
+        typer.echo(f"live: {v.exchange} {v.symbol} on {target}; API keys present ({where})")
     typer.echo(f"ok: {found if found else 'defaults (no config file found)'}")
 
 

@@ -311,7 +311,12 @@ class EngineSettings:
 
 @dataclass(frozen=True, slots=True)
 class PaperSettings:
-    equity: float = _f(10_000.0, "paper account equity in quote currency (USDT)", _positive)
+    equity: float = _f(
+        10_000.0,
+        "paper account equity in quote currency (USDT); live sessions use the balance read "
+        "from the exchange at start instead",
+        _positive,
+    )
 
 
 @dataclass(frozen=True, slots=True)

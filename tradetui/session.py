@@ -178,11 +178,16 @@ def _capture(
             flush_s=settings.record.flush_s,
         )
     except OSError as exc:
-        raise ConfigError(
-            f"record.dir: cannot write recordings in {out} ({exc.strerror or exc}); "
-            "set record.dir to a folder you can write to, or record.enabled = false"
-        ) from None
+        raise unwritable_recordings(out, exc) from None
     return encoder, writer
+
+
+def unwritable_recordings(out: Path, exc: OSError) -> ConfigError:
+    """The one-line error for a record.dir that cannot be written."""
+    return ConfigError(
+        f"record.dir: cannot write recordings in {out} ({exc.strerror or exc}); "
+        "set record.dir to a folder you can write to, or record.enabled = false"
+    )
 
 
 # Binance USD-M's own endpoints, used when venue.rest_url / ws_url are empty.
@@ -310,10 +315,7 @@ async def open_live_session(
                         flush_s=settings.record.flush_s,
                     )
                 except OSError as exc:
-                    raise ConfigError(
-                        f"record.dir: cannot write recordings in {out} ({exc.strerror or exc}); "
-                        "set record.dir to a folder you can write to, or record.enabled = false"
-                    ) from None
+                    raise unwritable_recordings(out, exc) from None
             binance = BinanceStreamFeed.from_settings(
                 instrument,
                 f,

@@ -21,8 +21,9 @@ from typing import Any
 
 from tradetui.core.clock import Clock
 from tradetui.core.types import AccountEvent, MarketEvent
-from tradetui.engine.engine import Command, CommandRefusedError, Engine
+from tradetui.engine.engine import Command, Engine
 from tradetui.engine.events import EngineState
+from tradetui.engine.runner import apply_command
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class LiveDriver:
                 if done():
                     return
                 while not inbox.empty():
-                    self._apply(inbox.get_nowait(), on_done)
+                    apply_command(engine, inbox.get_nowait(), on_done)
                 now = clock.now_ns()
                 w = engine.wakeup_ns
                 if w is not None and engine.state is EngineState.RUNNING:
@@ -101,7 +102,7 @@ class LiveDriver:
                 )
                 self._sleeping_until = None
                 if getter in finished:
-                    self._apply(getter.result(), on_done)
+                    apply_command(engine, getter.result(), on_done)
                     getter = None
                 if kicked in finished:
                     kicked = None
@@ -114,13 +115,3 @@ class LiveDriver:
             if getter is not None and getter.done() and not getter.cancelled():
                 # A command taken off the queue but not applied goes back for the next run.
                 inbox.put_nowait(getter.result())
-
-    def _apply(self, cmd: Command, on_done: Callable[[Command, bool, str], None] | None) -> None:
-        try:
-            result = self.engine.control(cmd)
-        except CommandRefusedError as exc:
-            if on_done is not None:
-                on_done(cmd, False, str(exc))
-        else:
-            if on_done is not None:
-                on_done(cmd, True, result)
