@@ -297,6 +297,9 @@ async def open_live_session(
         )
         driver = LiveDriver(engine, clock)
         venue.on_event = driver.on_event
+        # Anything the user stream reported while connecting goes to the engine first.
+        while (early := venue.pop()) is not None:
+            driver.on_event(early)
         venue.on_connection = lambda up, stream, detail: _publish_connection(
             bus, up, stream, detail
         )

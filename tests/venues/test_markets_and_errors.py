@@ -144,3 +144,30 @@ def test_every_record_of_every_logger_is_redacted(caplog: pytest.LogCaptureFixtu
         assert caplog.text.count(REDACTED) == 3
     finally:
         logging.setLogRecordFactory(factory)
+
+
+def test_client_urls_proxy_and_clock_options_follow_the_settings() -> None:
+    from tradetui.venues.clients import make_client
+
+    client = make_client(
+        "binanceusdm",
+        rest_url="http://127.0.0.1:8765",
+        ws_url="ws://127.0.0.1:8766",
+        recv_window_ms=3000,
+        proxy="http://127.0.0.1:3128",
+        timeout_ms=700,
+    )
+
+    assert client.urls["api"]["fapiPrivate"].startswith("http://127.0.0.1:8765/fapi/")
+    assert client.urls["api"]["ws"]["linear"].startswith("ws://127.0.0.1:8766/")
+    assert (client.https_proxy, client.wss_proxy) == ("http://127.0.0.1:3128",) * 2
+    assert client.options["recvWindow"] == 3000
+    assert client.timeout == 700
+    assert client.enableRateLimit
+
+
+def test_unknown_exchange_id_is_refused_by_name() -> None:
+    from tradetui.venues.clients import make_client
+
+    with pytest.raises(SetupError, match="'nosuchx' is not a ccxt exchange"):
+        make_client("nosuchx")
