@@ -36,10 +36,19 @@ async def quoting(live: Live) -> None:
     await live.until(lambda: len(live.quotes()) == 2)
 
 
-def resized(live: Live) -> bool:
-    """Both quotes rest at the venue with the size set to 0.02 (20 lots)."""
-    sizes = sorted(o.qty_lots for o in live.engine.orders.values())
-    return sizes == [20, 20] and len(live.quotes()) == 2
+async def resize(live: Live, timeout_s: float = 8.0) -> None:
+    """Change the quote size to 0.02 (a requote of both sides) and wait until both quotes of
+    that size (20 lots) rest at the venue."""
+    ok, why = await live.command(
+        CommandKind.SET_PARAMS, section="strategy", changes=(("order_size", 0.02),)
+    )
+    assert ok, why
+
+    def resized() -> bool:
+        sizes = sorted(o.qty_lots for o in live.engine.orders.values())
+        return sizes == [20, 20] and len(live.quotes()) == 2
+
+    await live.until(resized, timeout_s)
 
 
 def resting(sandbox: SandboxExchange) -> list[str]:
@@ -66,16 +75,7 @@ async def test_clock_skew_is_synced_at_start_and_resynced_on_minus_1021(
     async with running_live(live_sandbox, feed, live_settings(live_sandbox)) as live:
         await quoting(live)
         live_sandbox.faults.skew_ms = -20_000  # the exchange clock jumps: signed requests -1021
-        ok, _ = await live.command(
-            CommandKind.SET_PARAMS, section="strategy", changes=(("order_size", 0.02),)
-        )
-        assert ok
-        await live.until(
-            lambda: (
-                sorted(o.qty_lots for o in live.engine.orders.values()) == [20, 20]
-                and len(live.quotes()) == 2
-            )
-        )
+        await resize(live)
 
         assert live.engine.state is EngineState.RUNNING
         assert live_sandbox.requests.count(("GET", "/fapi/v1/time")) >= 2
@@ -88,12 +88,8 @@ async def test_rate_limit_pauses_quoting_then_it_resumes_without_a_halt(
     async with running_live(live_sandbox, feed, live_settings(live_sandbox)) as live:
         await quoting(live)
         live_sandbox.faults.fail_next(429, 2)
-        ok, _ = await live.command(
-            CommandKind.SET_PARAMS, section="strategy", changes=(("order_size", 0.02),)
-        )
-        assert ok
-        await live.until(lambda: live.engine.orders_rejected >= 1)
-        await live.until(lambda: resized(live), timeout_s=5.0)
+        await resize(live, timeout_s=5.0)
+        assert live.engine.orders_rejected >= 1
 
         assert live.engine.state is EngineState.RUNNING
         rejected = [u for u in live.of(OrderUpdate) if u.status is OrderStatus.REJECTED]
@@ -144,16 +140,7 @@ async def test_slow_order_answer_is_reconciled_by_client_id_not_resent(
         await quoting(live)
         before = live_sandbox.requests.count(("POST", "/fapi/v1/order"))
         live_sandbox.faults.delay_next(0.4, 1, only="POST /fapi/v1/order")
-        ok, _ = await live.command(
-            CommandKind.SET_PARAMS, section="strategy", changes=(("order_size", 0.02),)
-        )
-        assert ok
-        await live.until(
-            lambda: (
-                sorted(o.qty_lots for o in live.engine.orders.values()) == [20, 20]
-                and len(live.quotes()) == 2
-            )
-        )
+        await resize(live)
 
         ids = placed_ids(live_sandbox)
         assert len(ids) == len(set(ids))
