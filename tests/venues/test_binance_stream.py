@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import random
 import re
 import socket
@@ -540,3 +542,77 @@ async def test_a_sink_that_raises_ends_run_with_its_exception(
     with pytest.raises(RuntimeError, match="sink broke"):
         await asyncio.wait_for(task, WAIT_S)
     assert feed.state is FeedState.CLOSED
+
+
+class BareWebsocketServer:
+    """A websocket server that pings the client once and never answers the client's pings
+    (nor sends data): the heartbeat's two duties, seen from the server."""
+
+    def __init__(self) -> None:
+        self.pong_payloads: list[bytes] = []
+        self.client_pings = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"ws://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        key = re.search(r"(?i)sec-websocket-key: *(\S+)", head)
+        assert key is not None
+        magic = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+        accept = base64.b64encode(hashlib.sha1(key.group(1).encode() + magic).digest())
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        writer.write(b"\x89\x04beat")  # a server ping, as Binance sends every few minutes
+        try:
+            while True:
+                b0, b1 = await reader.readexactly(2)
+                size = b1 & 0x7F
+                if size == 126:
+                    size = int.from_bytes(await reader.readexactly(2))
+                mask = await reader.readexactly(4)
+                data = bytes(c ^ mask[i % 4] for i, c in enumerate(await reader.readexactly(size)))
+                if b0 & 0x0F == 0xA:
+                    self.pong_payloads.append(data)
+                elif b0 & 0x0F == 0x9:
+                    self.client_pings += 1  # never answered
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+
+async def test_heartbeat_answers_server_pings_and_drops_a_peer_that_never_pongs(
+    manual: tuple[SandboxExchange, ManualFeed],
+) -> None:
+    server, _ = manual
+    statuses: list[FeedStatus] = []
+    bare = BareWebsocketServer()
+    async with bare as ws_url:
+        feed = BinanceStreamFeed(
+            INST,
+            ws_url=ws_url,
+            rest_url=server.rest_url,
+            on_status=statuses.append,
+            ping_interval_s=0.05,
+            ping_timeout_s=0.1,
+            stale_s=0,
+            reconnect=ReconnectPolicy(initial_s=5),
+        )
+        task = asyncio.create_task(feed.run(lambda _ev: None))
+        deadline = time.monotonic() + WAIT_S
+        while not any(s.state is FeedState.DISCONNECTED for s in statuses):
+            assert time.monotonic() < deadline, "the feed never dropped the silent peer"
+            await asyncio.sleep(0.01)
+        await feed.close()
+        await task
+    assert bare.pong_payloads[:1] == [b"beat"]
+    assert bare.client_pings >= 1
+    dropped = next(s for s in statuses if s.state is FeedState.DISCONNECTED)
+    assert "1011" in dropped.detail
