@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from tradetui.config import Settings
     from tradetui.host import StoreOptions
-    from tradetui.session import PaperSession
+    from tradetui.session import LiveSession, PaperSession
 
 app = typer.Typer(
     name="tradetui",
@@ -103,11 +103,13 @@ def run(
         bool, typer.Option("--no-mouse", help="Console: no mouse tracking (slow SSH links).")
     ] = False,
     start: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--start/--no-start", help="Console: start quoting at once (paper), or wait for s."
+            "--start/--no-start",
+            help="Console: start quoting at once, or wait for s (default: start when paper, "
+            "wait when live).",
         ),
-    ] = True,
+    ] = None,
     market: Annotated[
         str | None,
         typer.Option(
@@ -121,14 +123,22 @@ def run(
         typer.Option("--loop/--no-loop", help="Replay: start over when the files end."),
     ] = None,
 ) -> None:
-    """Paper-trade the built-in simulated exchange (console, or --headless) and summarize."""
+    """Trade (console, or --headless) and summarize: paper on the built-in simulated exchange,
+    or live when venue.exchange names a ccxt exchange."""
     if duration is not None and not duration > 0:
         fail(f"--duration: must be > 0 seconds (got {duration})")
     settings = _with_market(_load(config), market, loop)
     pace = parse_speed(speed)
+    live = settings.venue.exchange != "sim"
+    if live and pace != 1.0:
+        fail(f"--speed {speed}: a live session ({settings.venue.exchange}) runs in real time")
+    if live and market is not None:
+        fail("--market: a live session trades the exchange's own market; drop --market")
     _check_telegram(settings)
     if not headless:
-        _run_console(settings, seed, pace, no_mouse, db, json_out, start)
+        _run_console(
+            settings, seed, pace, no_mouse, db, json_out, start if start is not None else not live
+        )
         return
     logging.basicConfig(
         level=logging.INFO,
@@ -136,23 +146,33 @@ def run(
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     from tradetui.config import ConfigError
-    from tradetui.session import build_paper_session
-
-    try:
-        session = build_paper_session(settings, seed=seed, virtual=pace != 1.0)
-    except (ConfigError, ValueError) as exc:
-        fail(str(exc))
     from tradetui.control import ControlError, socket_path
     from tradetui.store.schema import StoreError
 
     store = _store_options(settings, db)
     control = socket_path(settings.engine.control_socket)
-    try:
-        summary = asyncio.run(
-            _run_headless(session, duration, pace, flatten_on_exit, store, control)
-        )
-    except (StoreError, ControlError) as exc:
-        fail(str(exc))
+    if live:
+        from tradetui.venues.errors import VenueError
+
+        try:
+            summary = asyncio.run(
+                _run_live_headless(settings, duration, flatten_on_exit, store, control)
+            )
+        except (ConfigError, VenueError, StoreError, ControlError) as exc:
+            fail(str(exc))
+    else:
+        from tradetui.session import build_paper_session
+
+        try:
+            session = build_paper_session(settings, seed=seed, virtual=pace != 1.0)
+        except (ConfigError, ValueError) as exc:
+            fail(str(exc))
+        try:
+            summary = asyncio.run(
+                _run_headless(session, duration, pace, flatten_on_exit, store, control)
+            )
+        except (StoreError, ControlError) as exc:
+            fail(str(exc))
     if json_out:
         typer.echo(json.dumps(summary))
     else:
@@ -202,6 +222,7 @@ def _run_console(
     from tradetui.engine.summary import format_summary
     from tradetui.store.schema import StoreError
     from tradetui.tui.app import run_console
+    from tradetui.venues.errors import VenueError
 
     try:
         summary = run_console(
@@ -212,15 +233,19 @@ def _run_console(
             store=_store_options(settings, db),
             autostart=start,
         )
-    except (ConfigError, ValueError, StoreError, ControlError) as exc:
+    except (ConfigError, ValueError, StoreError, ControlError, VenueError) as exc:
         fail(str(exc))
     typer.echo(json.dumps(summary) if json_out else format_summary(summary))
+
+
+def _mode(settings: Settings) -> str:
+    return "paper" if settings.venue.exchange == "sim" else "live"
 
 
 def _db_path(settings: Settings, db: Path | None) -> Path:
     from tradetui.store.paths import default_db_path
 
-    return db if db is not None else default_db_path("paper", settings.store.dir)
+    return db if db is not None else default_db_path(_mode(settings), settings.store.dir)
 
 
 def _store_options(settings: Settings, db: Path | None) -> StoreOptions:
@@ -235,12 +260,36 @@ def _store_options(settings: Settings, db: Path | None) -> StoreOptions:
         busy_timeout_ms=st.busy_timeout_ms,
     )
     return StoreOptions(
-        _db_path(settings, db), "paper", writer, snapshot_interval_s=st.snapshot_interval_s
+        _db_path(settings, db), _mode(settings), writer, snapshot_interval_s=st.snapshot_interval_s
     )
 
 
+async def _run_live_headless(
+    settings: Settings,
+    duration: float | None,
+    flatten: bool,
+    store: StoreOptions | None,
+    control: Path | None,
+) -> dict[str, Any]:
+    """A headless live session: connect, trade until done, wind down, disconnect."""
+    from tradetui.session import open_live_session
+
+    session = await open_live_session(settings)
+    try:
+        return await _run_headless(session, duration, 1.0, flatten, store, control)
+    except BaseException:
+        # The engine could not wind down: cancel our orders at the venue directly.
+        prefix = settings.venue.client_id_prefix
+        with contextlib.suppress(Exception):
+            n = await asyncio.wait_for(session.venue.cancel_all_ours(prefix), 10.0)
+            log.error("trading stopped on an error; cancelled %d order(s) at the venue", n)
+        raise
+    finally:
+        await session.close()
+
+
 async def _run_headless(
-    session: PaperSession,
+    session: PaperSession | LiveSession,
     duration: float | None,
     speed: float | None,
     flatten: bool,
@@ -456,8 +505,20 @@ def config_check(config: ConfigOpt = None) -> None:
     """Validate the config file and environment overrides."""
     from tradetui.config import find_config
 
-    _load(config)
+    settings = _load(config)
     found = find_config(config)
+    if settings.venue.exchange != "sim":
+        from tradetui.config import ConfigError
+        from tradetui.credentials import load_keys
+
+        v = settings.venue
+        try:
+            load_keys(v)
+        except ConfigError as exc:
+            fail(str(exc))
+        where = v.secrets_file or f"{v.api_key_env}/{v.api_secret_env}"
+        target = v.rest_url or f"{v.exchange}'s own endpoints"
+        typer.echo(f"live: {v.exchange} {v.symbol} on {target}; API keys present ({where})")
     typer.echo(f"ok: {found if found else 'defaults (no config file found)'}")
 
 

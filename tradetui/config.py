@@ -49,10 +49,97 @@ def _market_source(v: str) -> str | None:
     return "must be 'synthetic' or 'replay:PATH[,PATH...]'"
 
 
+def _exchange_id(v: str) -> str | None:
+    if v == "sim" or (v.isascii() and v.isalnum() and v.islower()):
+        return None
+    return "must be 'sim' or a ccxt exchange id such as 'binanceusdm'"
+
+
+def _url_or_empty(v: str) -> str | None:
+    if not v or (v.split("://", 1)[0] in ("http", "https", "ws", "wss") and "://" in v):
+        return None
+    return "must be empty or scheme://host[:port] (http, https, ws or wss)"
+
+
+def _client_id_prefix(v: str) -> str | None:
+    if 1 <= len(v) <= 8 and v.isascii() and v.isalnum():
+        return None
+    return "must be 1 to 8 letters or digits (client order ids are at most 36 characters)"
+
+
+def _recv_window(v: int) -> str | None:
+    return None if 0 < v <= 60_000 else "must be within 1..60000 ms (Binance's limit)"
+
+
 @dataclass(frozen=True, slots=True)
 class VenueSettings:
-    exchange: str = _f("sim", "venue: 'sim' is the built-in simulated exchange", _one_of("sim"))
-    symbol: str = _f("BTCUSDT", "instrument to trade; locked while the engine runs")
+    exchange: str = _f(
+        "sim",
+        "'sim' is the built-in simulated exchange (paper); a ccxt exchange id such as "
+        "'binanceusdm' trades live with real money",
+        _exchange_id,
+    )
+    symbol: str = _f(
+        "BTCUSDT",
+        "instrument to trade (the exchange's id or ccxt's BTC/USDT:USDT); locked while the "
+        "engine runs",
+    )
+    rest_url: str = _f(
+        "",
+        "live: REST base URL override, e.g. http://127.0.0.1:8765 for `tradetui sandbox "
+        "exchange` ('' = the exchange's own)",
+        _url_or_empty,
+    )
+    ws_url: str = _f(
+        "",
+        "live: websocket base URL override, e.g. ws://127.0.0.1:8765 ('' = the exchange's own)",
+        _url_or_empty,
+    )
+    api_key_env: str = _f(
+        "TRADETUI_API_KEY", "live: environment variable holding the API key (never this file)"
+    )
+    api_secret_env: str = _f(
+        "TRADETUI_API_SECRET", "live: environment variable holding the API secret"
+    )
+    secrets_file: str = _f(
+        "",
+        "live: TOML file with api_key and api_secret instead of the environment; must be "
+        "mode 0600 ('' = use the environment)",
+    )
+    client_id_prefix: str = _f(
+        "tt",
+        "start of every client order id we send; orders with it found open at start are ours",
+        _client_id_prefix,
+    )
+    recv_window_ms: int = _f(
+        5000,
+        "live: ms a signed request stays valid after its timestamp (clock jitter tolerance)",
+        _recv_window,
+    )
+    leverage: int = _f(
+        0, "live: leverage set on the symbol at start (0 = leave as is)", _non_negative
+    )
+    margin_mode: str = _f(
+        "",
+        "live: margin mode set at start: 'cross', 'isolated' or '' (leave as is)",
+        _one_of("", "cross", "isolated"),
+    )
+    fill_poll_s: float = _f(
+        0.5,
+        "live: while the user stream is down, poll fills by REST at most this often, s",
+        _positive,
+    )
+    request_timeout_ms: int = _f(
+        10_000,
+        "live: a REST request without an answer after this long is a timeout (an order is "
+        "then looked up by its client id, never resent), ms",
+        _positive,
+    )
+    rate_limit: bool = _f(
+        True,
+        "live: pace requests with ccxt's rate limiter (its Binance weights allow about 5 "
+        "orders/s); turn off only against the sandbox",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +311,12 @@ class EngineSettings:
 
 @dataclass(frozen=True, slots=True)
 class PaperSettings:
-    equity: float = _f(10_000.0, "paper account equity in quote currency (USDT)", _positive)
+    equity: float = _f(
+        10_000.0,
+        "paper account equity in quote currency (USDT); live sessions use the balance read "
+        "from the exchange at start instead",
+        _positive,
+    )
 
 
 @dataclass(frozen=True, slots=True)

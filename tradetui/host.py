@@ -1,4 +1,4 @@
-"""The engine host: one paper session running inside an asyncio loop.
+"""The engine host: one paper or live session running inside an asyncio loop.
 
 Shared by the headless CLI and the console, so both start, command and wind down the engine
 the same way. Commands from any surface go through one inbox queue and are applied between
@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import EngineState
 from tradetui.engine.runner import run_paced
 from tradetui.engine.summary import session_summary
-from tradetui.session import PaperSession
+from tradetui.session import LiveSession, PaperSession
 from tradetui.store.lifecycle import OpenedSession, SessionMeta, begin_session, unlock
 from tradetui.store.queries import iso_utc
 from tradetui.store.recorder import SessionRecorder
@@ -47,6 +48,14 @@ class StoreOptions:
     snapshot_interval_s: float = 1.0
 
 
+def venue_label(exchange: str, rest_url: str) -> str:
+    """The venue a session's fills belong to: the exchange id, plus the host when its URL is
+    overridden (a sandbox numbers its trades apart from the real exchange)."""
+    if not rest_url:
+        return exchange
+    return f"{exchange}@{urlsplit(rest_url).netloc}"
+
+
 def _version() -> str:
     try:
         return version("tradetui")
@@ -55,9 +64,10 @@ def _version() -> str:
 
 
 class EngineHost:
-    """Runs a session's engine against its venue; ``speed`` None = unpaced."""
+    """Runs a session's engine against its venue; ``speed`` None = unpaced (paper only: a
+    live session runs on the wall clock, event by event)."""
 
-    def __init__(self, session: PaperSession, speed: float | None) -> None:
+    def __init__(self, session: PaperSession | LiveSession, speed: float | None) -> None:
         self.session = session
         self.engine = session.engine
         self.speed = speed
@@ -70,6 +80,11 @@ class EngineHost:
         self.store: OpenedSession | None = None
         self.writer: StoreWriter | None = None
         self.recorder: SessionRecorder | None = None
+        if isinstance(session, LiveSession):
+            # The venue asks for a halt (IP ban, refused keys) through the same inbox as people.
+            session.venue.on_halt = lambda reason: self.send(
+                Command(CommandKind.HALT, reason=reason)
+            )
 
     def _done(self, cmd: Command, ok: bool, message: str) -> None:
         if not ok:
@@ -101,6 +116,9 @@ class EngineHost:
     async def run(self, done: Callable[[], bool]) -> None:
         """Run until ``done()`` is true."""
         s = self.session
+        if isinstance(s, LiveSession):
+            await s.driver.run(self.inbox, done, self._done)
+            return
         await run_paced(s.engine, s.venue, s.clock, self.inbox, self.speed, done, self._done)
 
     async def wind_down(self, flatten: bool, hurry: Callable[[], bool] = lambda: False) -> None:
@@ -151,7 +169,7 @@ class EngineHost:
         ).hexdigest()[:16]
         meta = SessionMeta(
             mode=options.mode,
-            venue=settings.venue.exchange,
+            venue=venue_label(settings.venue.exchange, settings.venue.rest_url),
             symbol=inst.symbol,
             quote_asset=inst.quote,
             tick_size=str(inst.tick_size),

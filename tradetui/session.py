@@ -1,11 +1,16 @@
-"""Wiring: settings → instrument, market, venue, clock and engine for one paper session."""
+"""Wiring: settings → instrument, market, venue, clock and engine for one session: paper (the
+simulated exchange) or live (a ccxt exchange, built by ``open_live_session``)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tradetui.config import ConfigError, Settings
 from tradetui.core.clock import Clock, VirtualClock, WallClock
@@ -13,12 +18,18 @@ from tradetui.core.instrument import Instrument, btcusdt_perpetual
 from tradetui.core.types import MarketEvent
 from tradetui.engine.bus import Bus
 from tradetui.engine.engine import Engine
+from tradetui.engine.events import VenueConnection
 from tradetui.market.feed import ReplayFeed, replay_paths
 from tradetui.market.files import ReplayError, infer_instrument
 from tradetui.market.recorder import CaptureEncoder, CaptureWriter, recorded
 from tradetui.market.synthetic import SyntheticMarket
 from tradetui.matching import MatchingConfig, QueueModel
 from tradetui.venues.sim import SimLatency, SimVenue
+
+if TYPE_CHECKING:
+    from tradetui.engine.live import LiveDriver
+    from tradetui.venues.binance_stream import FeedStatus
+    from tradetui.venues.live import LiveVenue
 
 # The synthetic market is calibrated to these instruments only.
 SIM_INSTRUMENTS = {"BTCUSDT": btcusdt_perpetual}
@@ -128,7 +139,15 @@ def build_paper_session(
         events = recorded(events, *capture)
     venue = sim_venue(settings, instrument, events, clock)
     bus = Bus()
-    engine = Engine(settings, instrument, venue, clock, bus, seed=seed)
+    engine = Engine(
+        settings,
+        instrument,
+        venue,
+        clock,
+        bus,
+        seed=seed,
+        client_id_prefix=settings.venue.client_id_prefix,
+    )
     return PaperSession(
         engine, venue, clock, bus, t0, replay, capture[1] if capture is not None else None
     )
@@ -159,8 +178,207 @@ def _capture(
             flush_s=settings.record.flush_s,
         )
     except OSError as exc:
-        raise ConfigError(
-            f"record.dir: cannot write recordings in {out} ({exc.strerror or exc}); "
-            "set record.dir to a folder you can write to, or record.enabled = false"
-        ) from None
+        raise unwritable_recordings(out, exc) from None
     return encoder, writer
+
+
+def unwritable_recordings(out: Path, exc: OSError) -> ConfigError:
+    """The one-line error for a record.dir that cannot be written."""
+    return ConfigError(
+        f"record.dir: cannot write recordings in {out} ({exc.strerror or exc}); "
+        "set record.dir to a folder you can write to, or record.enabled = false"
+    )
+
+
+# Binance USD-M's own endpoints, used when venue.rest_url / ws_url are empty.
+BINANCE_USDM_REST = "https://fapi.binance.com"
+BINANCE_USDM_WS = "wss://fstream.binance.com"
+
+
+class MarketFeed(Protocol):
+    """What a live session needs of a market-data feed (BinanceStreamFeed, CcxtFeed)."""
+
+    async def run(self, sink: Callable[[MarketEvent], None]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class LiveSession:
+    """A live session: the engine on a ccxt venue, fed by a websocket market feed."""
+
+    engine: Engine
+    venue: LiveVenue
+    clock: Clock
+    bus: Bus
+    start_ns: int
+    feed: MarketFeed
+    driver: LiveDriver
+    clients: tuple[Any, ...]
+    replay: ReplayFeed | None = None
+    # The recording of the market traded on, with record.enabled (closed by the host).
+    capture: CaptureWriter | None = None
+    _feed_task: asyncio.Task[None] | None = None
+
+    def start_feed(self) -> None:
+        """Start the market feed into the engine (once)."""
+        if self._feed_task is None:
+            self._feed_task = asyncio.create_task(self.feed.run(self.driver.on_event), name="feed")
+
+    async def close(self) -> None:
+        """Stop the feed and the venue's streams, and close the exchange clients."""
+        await self.feed.close()
+        if self._feed_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._feed_task, 5.0)
+        await self.venue.close()
+        for client in self.clients:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+
+async def open_live_session(
+    settings: Settings, env: Mapping[str, str] | None = None
+) -> LiveSession:
+    """Connect to the configured exchange and build the live session (the feed starts too).
+
+    Raises ConfigError for missing or unsafe keys and VenueError (one line) when the
+    exchange cannot be traded as configured; nothing is left open then.
+    """
+    from tradetui.credentials import load_keys
+    from tradetui.engine.live import LiveDriver
+    from tradetui.market.recorder import FeedRecorder
+    from tradetui.venues.binance_stream import BinanceStreamFeed, ReconnectPolicy
+    from tradetui.venues.ccxt_feed import CcxtFeed
+    from tradetui.venues.clients import make_client
+    from tradetui.venues.errors import SetupError
+    from tradetui.venues.live import LiveOptions, LiveVenue
+    from tradetui.venues.redact import redact_every_record
+
+    v, f = settings.venue, settings.feed
+    keys = load_keys(v, env)
+    redact_every_record(keys.key, keys.secret)
+    common: dict[str, Any] = {
+        "rest_url": v.rest_url,
+        "ws_url": v.ws_url,
+        "recv_window_ms": v.recv_window_ms,
+        "proxy": f.proxy,
+        "rate_limit": v.rate_limit,
+        "timeout_ms": v.request_timeout_ms,
+    }
+    client = make_client(v.exchange, api_key=keys.key, api_secret=keys.secret, **common)
+    clients: list[Any] = [client]
+    reconnect = ReconnectPolicy(
+        initial_s=f.reconnect_initial_s,
+        max_s=f.reconnect_max_s,
+        jitter=f.reconnect_jitter,
+        healthy_s=f.reconnect_healthy_s,
+    )
+    venue = LiveVenue(
+        client,
+        v.symbol,
+        options=LiveOptions(
+            fill_poll_s=v.fill_poll_s,
+            reconnect=reconnect,
+            leverage=v.leverage,
+            margin_mode=v.margin_mode,
+        ),
+        secrets=(keys.key, keys.secret),
+    )
+    try:
+        instrument = await venue.connect()
+        if venue.equity_quote is not None:
+            # The risk guard sizes against the exchange's balance, never a made-up figure.
+            settings = settings.replace("paper", equity=max(venue.equity_quote, 1e-9))
+        bus = Bus()
+        clock = WallClock()
+        engine = Engine(
+            settings, instrument, venue, clock, bus, client_id_prefix=v.client_id_prefix
+        )
+        driver = LiveDriver(engine, clock)
+        venue.on_event = driver.on_event
+        # Anything the user stream reported while connecting goes to the engine first.
+        while (early := venue.pop()) is not None:
+            driver.on_event(early)
+        venue.on_connection = lambda up, stream, detail: _publish_connection(
+            bus, up, stream, detail
+        )
+        feed: MarketFeed
+        capture: FeedRecorder | None = None
+        if v.exchange == "binanceusdm":
+            binance: BinanceStreamFeed | None = None
+            if settings.record.enabled:
+                out = recordings_dir(settings)
+                try:
+                    capture = FeedRecorder(
+                        out,
+                        f"{v.exchange}_{instrument.symbol.lower()}",
+                        instrument,
+                        lambda: binance.book if binance is not None else None,
+                        flush_s=settings.record.flush_s,
+                    )
+                except OSError as exc:
+                    raise unwritable_recordings(out, exc) from None
+            binance = BinanceStreamFeed.from_settings(
+                instrument,
+                f,
+                ws_url=v.ws_url or BINANCE_USDM_WS,
+                rest_url=v.rest_url or BINANCE_USDM_REST,
+                on_status=_feed_status(bus),
+                on_raw=capture.on_raw if capture is not None else None,
+            )
+            feed = binance
+        else:
+            if settings.record.enabled:
+                raise SetupError(
+                    f"record.enabled: recording a live market needs the Binance feed; "
+                    f"{v.exchange} has none yet (set record.enabled = false)"
+                )
+            # Market data on a second, keyless client: its websockets are public.
+            public = make_client(v.exchange, **common)
+            clients.append(public)
+            await public.load_markets()
+            feed = CcxtFeed(
+                instrument, public, venue.symbol, on_status=_feed_status(bus), reconnect=reconnect
+            )
+    except BaseException:
+        await venue.close()
+        for c in clients:
+            with contextlib.suppress(Exception):
+                await c.close()
+        raise
+    session = LiveSession(
+        engine,
+        venue,
+        clock,
+        bus,
+        clock.now_ns(),
+        feed,
+        driver,
+        tuple(clients),
+        capture=capture.writer if capture is not None else None,
+    )
+    session.start_feed()
+    return session
+
+
+def _publish_connection(bus: Bus, up: bool, stream: str, detail: str) -> None:
+    bus.publish(VenueConnection(time.time_ns(), up, stream, detail))
+
+
+def _feed_status(bus: Bus) -> Callable[[FeedStatus], None]:
+    """The feed's state changes as VenueConnection events: down, and back once live again."""
+    from tradetui.venues.binance_stream import FeedState
+
+    was_down = False
+
+    def on_status(status: FeedStatus) -> None:
+        nonlocal was_down
+        if status.state is FeedState.DISCONNECTED and not was_down:
+            was_down = True
+            bus.publish(VenueConnection(status.at_ns, False, "market", status.detail))
+        elif status.state is FeedState.LIVE and was_down:
+            was_down = False
+            bus.publish(VenueConnection(status.at_ns, True, "market", status.detail))
+
+    return on_status

@@ -82,3 +82,54 @@ async def test_skew_flag_makes_signed_calls_invalid_nonce() -> None:
         await asyncio.wait_for(proc.communicate(), 30)
 
     assert proc.returncode == 0
+
+
+async def test_fault_flags_apply_from_the_start() -> None:
+    proc = await start("--fail", "418:1", "--reject", "2019:1")
+    try:
+        client = loopback_client(await base_url(proc), "cli-key-7f3a", "cli-secret-9c2e")
+        try:
+            with pytest.raises(ccxt_async.DDoSProtection, match="418"):
+                await client.fetch_time()
+            await client.load_markets()
+            with pytest.raises(ccxt_async.InsufficientFunds):
+                await client.create_order(SYMBOL, "limit", "buy", 0.01, 50_000.0)
+        finally:
+            await client.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.communicate(), 30)
+
+
+async def test_faults_switch_on_while_running_through_the_fault_api() -> None:
+    import aiohttp
+
+    proc = await start()
+    try:
+        url = await base_url(proc)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{url}/sandbox/faults?status=429&count=1") as resp:
+                state = await resp.json()
+            async with http.post(f"{url}/sandbox/faults?bogus=1") as bad:
+                refused = (bad.status, await bad.json())
+        client = loopback_client(url, "cli-key-7f3a", "cli-secret-9c2e")
+        try:
+            with pytest.raises(ccxt_async.DDoSProtection, match="429"):
+                await client.fetch_time()
+        finally:
+            await client.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.communicate(), 30)
+
+    assert (state["status"], state["count"]) == (429, 1)
+    assert refused[0] == 400
+    assert "unknown fault 'bogus'" in refused[1]["error"]
+
+
+async def test_malformed_fault_flag_is_one_line_and_exit_2() -> None:
+    proc = await start("--fail", "teapot")
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+
+    assert proc.returncode == 2
+    assert b"--fail 'teapot': expected CODE[:COUNT]" in err

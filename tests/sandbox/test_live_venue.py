@@ -29,7 +29,7 @@ from tradetui.core.types import (
 from tradetui.sandbox.client import loopback_client
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.venues.base import Venue
-from tradetui.venues.live import LiveVenue
+from tradetui.venues.live import LiveOptions, LiveVenue
 
 WAIT_S = 10.0
 
@@ -41,7 +41,13 @@ async def venue(live_sandbox: SandboxExchange) -> AsyncIterator[LiveVenue]:
     client = loopback_client(live_sandbox.rest_url, KEY, SECRET, recvWindow=1500)
     client.timeout = 250
     await client.load_markets()
-    live = LiveVenue(client, btcusdt_perpetual(), SYMBOL, fill_poll_s=0.0, secrets=(KEY, SECRET))
+    live = LiveVenue(
+        client,
+        SYMBOL,
+        options=LiveOptions(fill_poll_s=0.0, user_stream=False),
+        secrets=(KEY, SECRET),
+        instrument=btcusdt_perpetual(),
+    )
     try:
         yield live
     finally:
@@ -139,7 +145,12 @@ async def test_resting_bid_filled_by_a_print_arrives_as_a_maker_fill(
 async def test_fill_polling_stays_within_its_budget(
     venue: LiveVenue, live_sandbox: SandboxExchange
 ) -> None:
-    budgeted = LiveVenue(venue._client, btcusdt_perpetual(), SYMBOL, fill_poll_s=60.0)
+    budgeted = LiveVenue(
+        venue._client,
+        SYMBOL,
+        options=LiveOptions(fill_poll_s=60.0, user_stream=False),
+        instrument=btcusdt_perpetual(),
+    )
     await budgeted.poll_fills()
     idle_polls = live_sandbox.requests.count(("GET", "/fapi/v1/userTrades"))
     budgeted.submit(bid("q-6"))

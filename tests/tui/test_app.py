@@ -15,6 +15,7 @@ from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import EngineState
 from tradetui.engine.snapshot import take_snapshot
 from tradetui.host import EngineHost
+from tradetui.session import PaperSession
 from tradetui.tui.app import TradeApp, make_app
 from tradetui.tui.screens.confirm import ConfirmScreen
 from tradetui.tui.screens.help import HelpScreen
@@ -347,6 +348,7 @@ async def test_ml_drift_reaches_the_log_pane_and_the_strategy_pane(
     async with app.run_test(size=FULL) as pilot:
         clock = host.session.clock
         assert isinstance(clock, VirtualClock)
+        assert isinstance(host.session, PaperSession)
         run_virtual(host.engine, host.session.venue, clock, clock.now_ns() + 60 * 10**9)
         app.refresh_view()
         await pilot.pause()

@@ -7,11 +7,14 @@ import contextlib
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tradetui.commands.common import fail
+
+if TYPE_CHECKING:
+    from tradetui.sandbox.exchange import SandboxExchange
 
 _DEFAULT_KEY = "sandbox-key"
 _DEFAULT_SECRET = "sandbox-secret"
@@ -42,8 +45,43 @@ def sandbox_exchange(
     slow_ms: Annotated[
         int, typer.Option("--slow-ms", help="Fault: hold every REST answer this long, ms.")
     ] = 0,
+    fail_status: Annotated[
+        str,
+        typer.Option(
+            "--fail",
+            help="Fault: answer the next COUNT requests with HTTP STATUS (429, 418, "
+            "502...), as STATUS[:COUNT], COUNT -1 = always.",
+        ),
+    ] = "",
+    reject: Annotated[
+        str,
+        typer.Option(
+            "--reject",
+            help="Fault: refuse the next COUNT new orders with a Binance code, as CODE[:COUNT] "
+            "(2019 margin insufficient, 5022 post-only would cross).",
+        ),
+    ] = "",
+    gap: Annotated[int, typer.Option("--gap", help="Fault: drop this many depth updates.")] = 0,
+    duplicate: Annotated[
+        int, typer.Option("--duplicate", help="Fault: send this many depth updates twice.")
+    ] = 0,
+    reorder: Annotated[
+        int, typer.Option("--reorder", help="Fault: swap this many depth updates with the next.")
+    ] = 0,
+    user_duplicate: Annotated[
+        int, typer.Option("--user-duplicate", help="Fault: send this many order updates twice.")
+    ] = 0,
+    user_reorder: Annotated[
+        int,
+        typer.Option("--user-reorder", help="Fault: swap this many order updates with the next."),
+    ] = 0,
+    drop_every_s: Annotated[
+        float,
+        typer.Option("--drop-every", help="Fault: close every websocket this often, seconds."),
+    ] = 0.0,
 ) -> None:
-    """Serve Binance USD-M REST on HOST:PORT until Ctrl+C (the key and secret are not shown)."""
+    """Serve Binance USD-M REST and websockets on HOST:PORT until Ctrl+C (the key and secret
+    are not shown). Faults can also be switched while it runs: POST /sandbox/faults?..."""
     from tradetui.core.instrument import Instrument, btcusdt_perpetual
     from tradetui.core.types import MarketEvent
     from tradetui.market.feed import ReplayFeed, replay_paths
@@ -80,18 +118,56 @@ def sandbox_exchange(
     )
     server.faults.skew_ms = skew_ms
     server.faults.delay_next(slow_ms / 1000, count=-1)
+    spec: dict[str, str] = {
+        name: str(value)
+        for name, value in (
+            ("gap", gap),
+            ("duplicate", duplicate),
+            ("reorder", reorder),
+            ("user_duplicate", user_duplicate),
+            ("user_reorder", user_reorder),
+        )
+        if value
+    }
+    if fail_status:
+        spec["status"], spec["count"] = _code_count("--fail", fail_status)
+    if reject:
+        code, count = _code_count("--reject", reject)
+        spec["reject"], spec["reject_count"] = str(-abs(int(code))), count
 
     async def serve() -> None:
         async with server:
+            await server.apply_faults(spec)
+            dropper = asyncio.create_task(_drop_every(server, drop_every_s))
             typer.echo(
                 f"sandbox exchange {instrument.symbol} on {server.rest_url} "
                 f"(market {market}); Ctrl+C stops",
             )
-            await asyncio.Event().wait()
+            try:
+                await asyncio.Event().wait()
+            finally:
+                dropper.cancel()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())
     typer.echo("sandbox exchange stopped")
+
+
+def _code_count(flag: str, text: str) -> tuple[str, str]:
+    """``CODE[:COUNT]`` → (code, count) as strings; exits with one line when malformed."""
+    code, _, count = text.partition(":")
+    try:
+        int(code)
+        int(count or "1")
+    except ValueError:
+        fail(f"{flag} {text!r}: expected CODE[:COUNT] with whole numbers, e.g. 429:3")
+    return code, count or "1"
+
+
+async def _drop_every(server: SandboxExchange, period_s: float) -> None:
+    while period_s > 0:
+        await asyncio.sleep(period_s)
+        await server.drop_websockets()
 
 
 def register(app: typer.Typer) -> None:

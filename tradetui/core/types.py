@@ -143,10 +143,12 @@ class OpenOrderInfo(msgspec.Struct, frozen=True, gc=False, kw_only=True):
 
 
 class AccountSnapshot(_Event, frozen=True, gc=False, kw_only=True, tag="account"):
-    """The venue's view of our account: position and every open order on the symbol."""
+    """The venue's view of our account: position, its entry price when the venue says
+    (0 = unknown), and every open order on the symbol."""
 
     position_lots: int
     open_orders: tuple[OpenOrderInfo, ...]
+    entry_price_ticks: int = 0
 
 
 AccountEvent = (

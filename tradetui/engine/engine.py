@@ -9,6 +9,7 @@ same engine runs live, in paper mode and in backtests; only the venue and the cl
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from array import array
 from dataclasses import dataclass
@@ -147,7 +148,8 @@ class Engine:
         self._book_id = -1
         self._cid_root = client_id_prefix
         self._start_deadline_ns = 0
-        self._cid_prefix = f"{client_id_prefix}{_base36(clock.now_ns() // 1_000_000_000 % 36**6)}-"
+        # Start time in ms (8 base-36 digits span 89 years), so ids never repeat across restarts.
+        self._cid_prefix = f"{client_id_prefix}{_base36(clock.now_ns() // 1_000_000 % 36**8)}-"
         self._cid_seq = 0
         self._next_decision_ns = 0
         self._force_replace = False
@@ -300,6 +302,9 @@ class Engine:
     def _on_snapshot(self, ev: BookSnapshot) -> None:
         self.market_events += 1
         self.last_market_ns = ev.local_ns
+        if not ev.bids or not ev.asks:
+            self._book_unknown()
+            return
         self.book.apply_snapshot(ev.bids, ev.asks)
         self._book_id = ev.update_id
         self._touch_from_book(ev.update_id)
@@ -335,6 +340,18 @@ class Engine:
             mid = (self.bid_ticks + self.ask_ticks) * 0.5
             self.intensity.on_trade(ev.local_ns, ev.price_ticks, ev.qty_lots, mid)
         self._maybe_decide()
+
+    def _book_unknown(self) -> None:
+        """A feed's empty snapshot: the book is unknown until the next full one. Quotes are
+        pulled and no touch (book diff or bookTicker) counts until then."""
+        self.book.apply_snapshot((), ())
+        self.bid_ticks = self.ask_ticks = 0
+        self._touch_id = sys.maxsize
+        if self.state is EngineState.RUNNING:
+            now = self.clock.now_ns()
+            for cid, o in list(self.orders.items()):
+                if not o.reduce_only:
+                    self._cancel(now, cid, "book unknown: the feed is resyncing")
 
     def _touch_from_book(self, update_id: int) -> None:
         b = self.book
@@ -533,6 +550,9 @@ class Engine:
             # Normal when the touch moved while the order travelled; the next decision requotes.
             self.post_only_rejects += 1
             log.debug("post-only reject %s: %s", ev.client_id, ev.reason)
+        elif ev.code is RejectCode.RATE_LIMITED:
+            # The venue is pacing us (it cools down by itself); a ban halts through the host.
+            log.warning("order %s not placed: %s", ev.client_id, ev.reason)
         else:
             self.guard.on_reject(ev.local_ns)
             log.warning("order %s rejected (%s): %s", ev.client_id, ev.code, ev.reason)
@@ -621,6 +641,7 @@ class Engine:
                 ", ".join(foreign[:10]),
             )
         pos = self.ledger.position_lots
+        adopted = ""
         if ev.position_lots != pos:
             if pos != 0:
                 self._set_state(
@@ -629,19 +650,20 @@ class Engine:
                     f"the engine's {pos} lots; flatten at the venue or restart",
                 )
                 return
-            entry = round(self.mid_ticks)
+            entry = ev.entry_price_ticks or round(self.mid_ticks)
             self.ledger.adopt(ev.position_lots, entry)
-            log.warning(
-                "adopted a venue position of %s %s at %s",
-                self.instrument.qty(ev.position_lots),
-                self.instrument.base,
-                self.instrument.price(entry),
+            adopted = (
+                f"adopted a venue position of {self.instrument.qty(ev.position_lots)} "
+                f"{self.instrument.base} at {self.instrument.price(entry)}"
             )
+            log.warning("%s", adopted)
         self.started_ns = self.started_ns or now
         self._next_decision_ns = now
         self._next_account_check_ns = now + int(self.settings.risk.account_check_s * 1e9)
         self._position_mismatches = 0
-        self._set_state(EngineState.RUNNING, "account read; quoting")
+        self._set_state(
+            EngineState.RUNNING, "account read; quoting" + (f" ({adopted})" if adopted else "")
+        )
 
     def _check_position(self, now: int, venue_lots: int) -> None:
         # One disagreement can be a fill report still on its way; two in a row is drift.

@@ -82,6 +82,20 @@ def settle(engine: Engine, venue: SimVenue, clock: VirtualClock, max_ns: int) ->
         _step(engine, venue, t)
 
 
+def apply_command(
+    engine: Engine, cmd: Command, on_done: Callable[[Command, bool, str], None] | None
+) -> None:
+    """Apply one command and tell ``on_done`` (accepted, message) either way."""
+    try:
+        result = engine.control(cmd)
+    except CommandRefusedError as exc:
+        if on_done is not None:
+            on_done(cmd, False, str(exc))
+    else:
+        if on_done is not None:
+            on_done(cmd, True, result)
+
+
 async def run_paced(
     engine: Engine,
     venue: SimVenue,
@@ -102,14 +116,7 @@ async def run_paced(
     handled = 0
 
     def apply(cmd: Command) -> None:
-        try:
-            result = engine.control(cmd)
-        except CommandRefusedError as exc:
-            if on_done is not None:
-                on_done(cmd, False, str(exc))
-        else:
-            if on_done is not None:
-                on_done(cmd, True, result)
+        apply_command(engine, cmd, on_done)
 
     while not done():
         while not inbox.empty():

@@ -138,6 +138,10 @@ class SandboxAccount:
     market: Iterator[MarketEvent]
     initial_balance: Decimal = Decimal(10_000)
     leverage: int = 20
+    # First order and trade ids (0 = fixed defaults); the server passes the time in ms so ids
+    # never repeat across restarts, as a real exchange's do not.
+    id_base: int = 0
+    margin_type: str = "CROSSED"
     matching_config: MatchingConfig = field(default_factory=MatchingConfig)
     engine: MatchingEngine = field(init=False)
     ledger: PositionLedger = field(init=False)
@@ -157,6 +161,8 @@ class SandboxAccount:
     def __post_init__(self) -> None:
         self.engine = MatchingEngine(self.instrument, self.matching_config)
         self.ledger = PositionLedger(self.instrument)
+        if self.id_base:
+            self._ids = _Ids(order=self.id_base, trade=self.id_base)
 
     # ---- time -------------------------------------------------------------------------------
 

@@ -55,7 +55,9 @@ class Faults:
     ``status``/``status_count``: answer the next ``status_count`` requests (-1 = all) with HTTP
     ``status`` (429 and 418 with Binance's -1003 body and Retry-After, others with a plain
     body). ``delay_s``/``delay_count``: hold the next ``delay_count`` requests (-1 = all) this
-    long (s) before handling them, as if they arrived late.
+    long (s) before handling them, as if they arrived late. ``reject_code``/``reject_count``:
+    refuse the next ``reject_count`` new orders (-1 = all) with that Binance code (-2019
+    margin insufficient, -5022 post-only would cross, ...).
     """
 
     skew_ms: int = 0
@@ -63,23 +65,44 @@ class Faults:
     status_count: int = 0
     delay_s: float = 0.0
     delay_count: int = -1
+    # Only requests "METHOD /path" are delayed when set (e.g. "POST /fapi/v1/order").
+    delay_only: str = ""
+    reject_code: int = 0
+    reject_count: int = 0
 
     def fail_next(self, status: int, count: int = 1) -> None:
         """Answer the next ``count`` requests (-1 = until cleared) with HTTP ``status``."""
         self.status, self.status_count = status, count
 
-    def delay_next(self, seconds: float, count: int = 1) -> None:
-        """Hold the next ``count`` requests (-1 = until cleared) ``seconds`` (s)."""
+    def delay_next(self, seconds: float, count: int = 1, only: str = "") -> None:
+        """Hold the next ``count`` requests (-1 = until cleared) ``seconds`` (s); with
+        ``only`` ("METHOD /path") just those requests."""
         self.delay_s, self.delay_count = seconds, count
+        self.delay_only = only
+
+    def reject_next(self, code: int, count: int = 1) -> None:
+        """Refuse the next ``count`` new orders (-1 = until cleared) with Binance ``code``."""
+        self.reject_code, self.reject_count = code, count
 
     def clear(self) -> None:
         """Turn every fault off."""
         self.skew_ms, self.status, self.status_count = 0, 0, 0
-        self.delay_s, self.delay_count = 0.0, -1
+        self.delay_s, self.delay_count, self.delay_only = 0.0, -1, ""
+        self.reject_code, self.reject_count = 0, 0
 
-    def take_delay(self) -> float:
+    def take_reject(self) -> int:
+        """The forced reject code for this new order (0 = none), counting it down."""
+        if not self.reject_code or self.reject_count == 0:
+            return 0
+        if self.reject_count > 0:
+            self.reject_count -= 1
+        return self.reject_code
+
+    def take_delay(self, method: str = "", path: str = "") -> float:
         """The delay for this request in seconds (0 = none), counting it down."""
         if self.delay_s <= 0 or self.delay_count == 0:
+            return 0.0
+        if self.delay_only and self.delay_only != f"{method} {path}":
             return 0.0
         if self.delay_count > 0:
             self.delay_count -= 1
@@ -111,7 +134,11 @@ class SandboxExchange:
     ) -> None:
         self.instrument = instrument
         self.account = SandboxAccount(
-            instrument, market, initial_balance=initial_balance, leverage=leverage
+            instrument,
+            market,
+            initial_balance=initial_balance,
+            leverage=leverage,
+            id_base=time.time_ns() // _NS_PER_MS,
         )
         self.faults = Faults()
         self.streams = StreamHub(instrument)
@@ -176,9 +203,10 @@ class SandboxExchange:
         """The server clock the client must sync to: wall clock plus the skew fault (ms)."""
         return self.now_ns() // _NS_PER_MS + self.faults.skew_ms
 
-    async def drop_websockets(self) -> None:
-        """Close every websocket connection (the dropped-websocket fault)."""
-        await self.streams.drop_all()
+    async def drop_websockets(self, *, private_only: bool = False) -> None:
+        """Close every websocket connection, or only the user streams (the dropped-websocket
+        fault)."""
+        await self.streams.drop_all(private_only=private_only)
 
     def advance(self) -> None:
         """Apply the market up to now and publish what changed on the websockets."""
@@ -211,6 +239,7 @@ class SandboxExchange:
         add("GET", "/fapi/v2/balance", self._signed(self._balance))
         add("GET", "/fapi/v1/leverageBracket", self._signed(self._brackets))
         add("POST", "/fapi/v1/leverage", self._signed(self._set_leverage))
+        add("POST", "/fapi/v1/marginType", self._signed(self._set_margin_type))
         add("POST", "/fapi/v1/order", self._signed(self._place))
         add("GET", "/fapi/v1/order", self._signed(self._get_order))
         add("DELETE", "/fapi/v1/order", self._signed(self._cancel))
@@ -224,13 +253,14 @@ class SandboxExchange:
             add("GET", prefix + "/{stream}", self._ws_market)
         add("GET", "/stream", self._ws_combined)
         add("GET", "/private/ws", self._ws_private)
+        add("POST", "/sandbox/faults", self._set_faults)
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
         if not request.path.startswith("/fapi/"):
             return await handler(request)
-        delay_s = self.faults.take_delay()
+        delay_s = self.faults.take_delay(request.method, request.path)
         if delay_s > 0:
             # The request has arrived whole; only its handling is late.
             await request.read()
@@ -248,6 +278,67 @@ class SandboxExchange:
 
     async def _ws_market(self, request: web.Request) -> web.StreamResponse:
         return await self.streams.serve(request, private=False, allowed=lambda: True)
+
+    async def _set_faults(self, request: web.Request) -> web.StreamResponse:
+        """``POST /sandbox/faults?...``: switch faults on a running server (dry runs, demos)."""
+        try:
+            state = await self.apply_faults(dict(request.query))
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(state)
+
+    async def apply_faults(self, spec: dict[str, str]) -> dict[str, Any]:
+        """Apply fault switches named as in ``POST /sandbox/faults``; returns them all.
+
+        ``clear``; ``skew_ms``; ``status`` with ``count``; ``delay_ms`` with ``delay_count``;
+        ``reject`` (a Binance code) with ``reject_count``; ``gap``, ``duplicate``, ``reorder``
+        (depth updates); ``user_duplicate``, ``user_reorder`` (user-stream updates);
+        ``drop`` = all | private (close websockets). Counts of -1 mean until cleared.
+        """
+        f, sf = self.faults, self.streams.faults
+        known = {"clear", "skew_ms", "status", "count", "delay_ms", "delay_count", "reject"}
+        known |= {"reject_count", "gap", "duplicate", "reorder", "user_duplicate"}
+        known |= {"user_reorder", "drop"}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise ValueError(f"unknown fault {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        try:
+            n = {k: int(v) for k, v in spec.items() if k not in ("drop", "clear")}
+        except ValueError:
+            raise ValueError("fault values must be whole numbers") from None
+        if "clear" in spec:
+            f.clear()
+            sf.gap = sf.duplicate = sf.reorder = sf.user_duplicate = sf.user_reorder = 0
+        if "skew_ms" in n:
+            f.skew_ms = n["skew_ms"]
+        if "status" in n:
+            f.fail_next(n["status"], n.get("count", 1))
+        if "delay_ms" in n:
+            f.delay_next(n["delay_ms"] / 1000, n.get("delay_count", 1))
+        if "reject" in n:
+            f.reject_next(n["reject"], n.get("reject_count", 1))
+        for name in ("gap", "duplicate", "reorder", "user_duplicate", "user_reorder"):
+            if name in n:
+                setattr(sf, name, n[name])
+        drop = spec.get("drop")
+        if drop is not None:
+            if drop not in ("all", "private"):
+                raise ValueError("drop must be all or private")
+            await self.drop_websockets(private_only=drop == "private")
+        return {
+            "skew_ms": f.skew_ms,
+            "status": f.status,
+            "count": f.status_count,
+            "delay_ms": round(f.delay_s * 1000),
+            "delay_count": f.delay_count,
+            "reject": f.reject_code,
+            "reject_count": f.reject_count,
+            "gap": sf.gap,
+            "duplicate": sf.duplicate,
+            "reorder": sf.reorder,
+            "user_duplicate": sf.user_duplicate,
+            "user_reorder": sf.user_reorder,
+        }
 
     async def _ws_combined(self, request: web.Request) -> web.StreamResponse:
         return await self.streams.serve(request, private=False, allowed=lambda: True, combined=True)
@@ -356,6 +447,16 @@ class SandboxExchange:
         self.account.leverage = leverage
         return {"leverage": leverage, "maxNotionalValue": "50000", "symbol": self.instrument.symbol}
 
+    def _set_margin_type(self, params: dict[str, str]) -> Any:
+        self._symbol(params)
+        wanted = params.get("marginType", "").upper()
+        if wanted not in ("CROSSED", "ISOLATED"):
+            raise ExchangeError(-1116, "Invalid marginType.")
+        if wanted == self.account.margin_type:
+            raise ExchangeError(-4046, "No need to change margin type.")
+        self.account.margin_type = wanted
+        return {"code": 200, "msg": "success"}
+
     def _listen_key_call(self, params: dict[str, str]) -> Any:
         if not self._listen_key:
             self._listen_key = hashlib.sha256(str(time.time_ns()).encode()).hexdigest()
@@ -373,6 +474,9 @@ class SandboxExchange:
         tif = params.get("timeInForce", "GTC")
         if tif not in ("GTC", "GTX"):
             raise ExchangeError(-1115, f"Invalid timeInForce {tif}.")
+        forced = self.faults.take_reject()
+        if forced:
+            raise ExchangeError(forced, _FORCED_REJECTS.get(forced, "sandbox: injected reject"))
         qty = _decimal(params, "quantity")
         price = _decimal(params, "price") if kind is OrderType.LIMIT else Decimal(0)
         order = self.account.place(
@@ -419,6 +523,13 @@ class SandboxExchange:
         limit = min(_int(params, "limit", 500), 1000)
         hits = [t for t in self.account.trades if t.trade_id >= from_id and t.time_ms >= start_ms]
         return [formats.user_trade(self.instrument, t) for t in hits[:limit]]
+
+
+_FORCED_REJECTS = {
+    -2019: "Margin is insufficient.",
+    -5022: "Due to the order could not be executed as maker, the Post Only order will be "
+    "rejected. The order will not be recorded in the order history",
+}
 
 
 def _forced(status: int) -> web.Response:

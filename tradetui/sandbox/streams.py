@@ -33,12 +33,15 @@ _DEPTH_SPEEDS = ("", "@0ms", "@100ms", "@250ms", "@500ms")
 @dataclass(slots=True)
 class StreamFaults:
     """Counts of depth updates to mistreat: dropped, sent twice, or swapped with the next;
-    ``stalled``: market connections stay open but get nothing (their diffs are lost)."""
+    ``stalled``: market connections stay open but get nothing (their diffs are lost); and
+    user-stream order updates sent twice or swapped with the next."""
 
     gap: int = 0
     duplicate: int = 0
     reorder: int = 0
     stalled: bool = False
+    user_duplicate: int = 0
+    user_reorder: int = 0
 
 
 @dataclass(eq=False, slots=True)
@@ -62,6 +65,7 @@ class StreamHub:
         self._trade_name = f"{sym}@trade"
         self._conns: set[_Conn] = set()
         self._held: str | None = None
+        self._held_update: str | None = None
 
     @property
     def connection_count(self) -> int:
@@ -135,10 +139,11 @@ class StreamHub:
             return
         conn.queue.put_nowait(json.dumps({"result": result, "id": req_id}))
 
-    async def drop_all(self) -> None:
-        """Close every connection at once (the dropped-websocket fault)."""
+    async def drop_all(self, *, private_only: bool = False) -> None:
+        """Close every connection (or every user stream) at once: the dropped-websocket fault."""
         for conn in list(self._conns):
-            await conn.ws.close(code=1001, message=b"sandbox: connection dropped")
+            if conn.private or not private_only:
+                await conn.ws.close(code=1001, message=b"sandbox: connection dropped")
 
     # ---- publishing -------------------------------------------------------------------------
 
@@ -169,8 +174,25 @@ class StreamHub:
             return
         for u in updates:
             text = json.dumps(formats.order_trade_update(self.instrument, u, now_ms))
-            for conn in private:
-                conn.queue.put_nowait(text)
+            for out in self._update_texts(text):
+                for conn in private:
+                    conn.queue.put_nowait(out)
+
+    def _update_texts(self, text: str) -> list[str]:
+        """The user-stream messages to send now for ``text``, after the duplicate and
+        reorder faults."""
+        f = self.faults
+        if f.user_duplicate > 0:
+            f.user_duplicate -= 1
+            return [text, text]
+        if self._held_update is not None:
+            held, self._held_update = self._held_update, None
+            return [text, held]
+        if f.user_reorder > 0:
+            f.user_reorder -= 1
+            self._held_update = text
+            return []
+        return [text]
 
     def _depth_texts(self, text: str) -> list[str]:
         """The depth messages to send now for ``text``, after the sequence faults."""

@@ -374,30 +374,44 @@ def run_console(
     seed: int | None = None,
     speed: float | None = 1.0,
     no_mouse: bool = False,
-    mode: Mode = Mode.PAPER,
     store: StoreOptions | None = None,
     autostart: bool = False,
 ) -> dict[str, Any]:
-    """Open the console on a paper session; on quit cancel everything and return the summary.
+    """Open the console on a paper session, or a live one when venue.exchange is not 'sim'
+    (LIVE in red in the status bar); on quit cancel everything and return the summary.
 
     With ``autostart`` the engine starts quoting at once, as if `s` were pressed.
 
     ``speed`` 1 = real time on the wall clock, N = N× on a virtual clock, None = unpaced.
     With ``store`` the session is persisted exactly as a headless run is. The control socket
     (engine.control_socket) serves `tradetui halt|stop|flatten|status` while the console runs.
-    Raises ConfigError or ValueError for bad settings (before the screen opens).
+    Raises ConfigError or ValueError for bad settings and VenueError when the exchange cannot
+    be traded (before the screen opens).
     """
     from tradetui.alerts.setup import telegram_alongside
     from tradetui.control import control_server, socket_path
-    from tradetui.session import build_paper_session
+    from tradetui.session import LiveSession, PaperSession, build_paper_session, open_live_session
 
-    session = build_paper_session(settings, seed=seed, virtual=speed != 1.0)
-    host = EngineHost(session, speed)
-    if autostart:
-        # Applied by the engine task as soon as it runs, like a press of `s`.
-        host.send(Command(CommandKind.START, reason="console start"))
+    live = settings.venue.exchange != "sim"
+    paper: PaperSession | None = None
+    if not live:
+        paper = build_paper_session(settings, seed=seed, virtual=speed != 1.0)
 
     async def main() -> dict[str, Any]:
+        session: PaperSession | LiveSession = (
+            paper if paper is not None else await open_live_session(settings)
+        )
+        try:
+            return await console(session)
+        finally:
+            if isinstance(session, LiveSession):
+                await session.close()
+
+    async def console(session: PaperSession | LiveSession) -> dict[str, Any]:
+        host = EngineHost(session, speed)
+        if autostart:
+            # Applied by the engine task as soon as it runs, like a press of `s`.
+            host.send(Command(CommandKind.START, reason="console start"))
         if store is not None:
             host.open_store(store)
             await host.start_store()
@@ -407,7 +421,7 @@ def run_console(
                 control_server(host, socket_path(settings.engine.control_socket)),
                 telegram_alongside(host),
             ):
-                app = make_app(host, mode=mode)
+                app = make_app(host, mode=Mode.LIVE if live else Mode.PAPER)
                 with _stdout_on_terminal():
                     await app.run_async(mouse=not no_mouse)
                 await app.engine_stopped()

@@ -385,6 +385,9 @@ class BinanceStreamFeed:
                 stats.last_rx_ns = now
                 stats.messages += 1
                 handle(now, raw)
+                # Frames already buffered return from recv() without suspending; yield so an
+                # order the last frame triggered goes out before the next frame is decoded.
+                await asyncio.sleep(0)
         except websockets.ConnectionClosed as exc:
             return _closed_reason(exc)
         except (OSError, websockets.WebSocketException) as exc:

@@ -1,11 +1,19 @@
-"""A live venue on a ccxt Binance USD-M client, over REST only (no websockets yet).
+"""A live venue on a ccxt client (REST through ccxt.async_support, user stream through ccxt.pro).
 
-``submit`` never blocks: each intent runs as an asyncio task and its outcome is queued as an
-account event (``pop``/``wait``). Orders are post-only limits (GTX) sent with our client order
-id; a ``create_order`` that fails without an answer (timeout, connection lost) is never resent
-but reconciled by that id. Fills come from polling ``fetch_my_trades`` at most once per
-``fill_poll_s`` while we have orders working (the budget). Reads are retried with exponential
-backoff and jitter; writes are not. Log lines never carry keys or signatures.
+``connect`` loads the market (refusing one whose tick, step, min qty or min notional cannot be
+read), syncs the clock, checks the exchange has what tradetui needs, sets leverage and margin
+mode when configured, reads the balance and starts the user stream. ``submit`` never blocks:
+each intent runs as an asyncio task and its outcome is delivered as an account event, to
+``on_event`` when set, else queued for ``pop``/``wait``.
+
+Hygiene: orders are post-only limits (GTX) under our client order id; a ``create_order``
+without an answer is never resent but looked up by that id once ``recvWindow`` has passed;
+-1021 resyncs the clock (and only then is a refused order sent again); reads and cancels are
+retried with exponential backoff and jitter; a 429 cools placements down for the exchange's
+Retry-After; a 418 (IP ban) stops every request and asks for a halt. Fills come from the user
+stream (``watch_my_trades``) and, while it is down, from polling ``fetch_my_trades`` at most
+once per ``fill_poll_s``; both paths are deduplicated by trade id. Messages never carry keys,
+signatures or the listenKey.
 """
 
 from __future__ import annotations
@@ -13,14 +21,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
-
-import ccxt.async_support as ccxt_async
 
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import (
@@ -40,87 +46,238 @@ from tradetui.core.types import (
     RequestAccount,
     Side,
 )
+from tradetui.venues.binance_stream import ReconnectPolicy
+from tradetui.venues.errors import (
+    AuthFailedError,
+    ClockSkewError,
+    IpBannedError,
+    RateLimitedError,
+    RefusedError,
+    SetupError,
+    VenueError,
+    VenueUnavailableError,
+    map_error,
+)
+from tradetui.venues.markets import (
+    find_market,
+    instrument_from_market,
+    missing_capabilities,
+    to_lots,
+    to_ticks,
+)
 from tradetui.venues.redact import RedactSecrets
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _NS_PER_MS = 1_000_000
-_CODE = re.compile(r'"code"\s*:\s*(-?\d+)')
-# Binance USD-M error codes in our words; anything else is OTHER with the exchange's message.
-_REJECT_BY_CODE = {
-    -4014: RejectCode.OFF_TICK,
-    -1111: RejectCode.OFF_STEP,
-    -4003: RejectCode.BELOW_MIN_QTY,
-    -4164: RejectCode.BELOW_MIN_NOTIONAL,
-    -5022: RejectCode.POST_ONLY_WOULD_CROSS,
-    -2022: RejectCode.REDUCE_ONLY_WOULD_INCREASE,
-    -2019: RejectCode.INSUFFICIENT_MARGIN,
-    -4116: RejectCode.DUPLICATE_CLIENT_ID,
-    -2011: RejectCode.UNKNOWN_ORDER,
-    -2013: RejectCode.UNKNOWN_ORDER,
-    -1003: RejectCode.RATE_LIMITED,
-}
+_MAX_CLIENT_ID = 36  # Binance's limit; the engine's ids are far shorter
+_SEEN_TRADES = 20_000
+_HELD_TRADES = 1_000
 _SIDE_NAME = {Side.BUY: "buy", Side.SELL: "sell"}
+_TERMINAL = ("canceled", "cancelled", "expired", "rejected")
+
+ConnectionCallback = Callable[[bool, str, str], None]
+"""(connected, stream, detail): the user stream went down (False) or came back (True)."""
 
 
-def reject_code(exc: Exception) -> RejectCode:
-    """Our reject code for a ccxt error, from the Binance code in its message."""
-    if isinstance(exc, ccxt_async.DDoSProtection):
-        return RejectCode.RATE_LIMITED
-    match = _CODE.search(str(exc))
-    return _REJECT_BY_CODE.get(int(match.group(1)), RejectCode.OTHER) if match else RejectCode.OTHER
+@dataclass(frozen=True, slots=True)
+class LiveOptions:
+    """How the live venue talks to the exchange (times in seconds unless named otherwise).
+
+    ``fill_poll_s``: at most one REST fill poll per this long, and only while the user stream
+    is down (or off). ``read_attempts``/``backoff``: retries of reads and cancels.
+    ``reconnect``: the user stream's reconnect policy. ``leverage`` (0 = leave as is) and
+    ``margin_mode`` ('' = leave, 'cross' or 'isolated') are set at connect.
+    """
+
+    fill_poll_s: float = 0.5
+    read_attempts: int = 4
+    backoff: ReconnectPolicy = field(default_factory=lambda: ReconnectPolicy(0.05, max_s=2.0))
+    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+    user_stream: bool = True
+    leverage: int = 0
+    margin_mode: str = ""
+    # The longest wait for the user stream's first connection at connect.
+    connect_timeout_s: float = 10.0
+
+
+@dataclass(slots=True)
+class _Tracked:
+    """One order of ours the venue knows: its size, what has filled, its exchange id."""
+
+    orig_lots: int
+    filled_lots: int = 0
+    order_id: str = ""
+    done: bool = False
 
 
 class LiveVenue:
-    """One symbol on a ccxt binanceusdm client (REST); results come back as account events.
+    """One symbol on a ccxt client; results come back as account events.
 
-    ``symbol`` is ccxt's unified symbol (``BTC/USDT:USDT``). ``fill_poll_s``: at most one
-    ``fetch_my_trades`` per this many seconds (s). ``read_attempts``/``backoff_s``: retries of
-    reads on network errors, the n-th waiting ``backoff_s × 2**n`` plus up to as much jitter (s).
+    ``symbol``: ccxt's unified symbol (``BTC/USDT:USDT``) or the exchange's id (``BTCUSDT``).
+    ``instrument`` may be given for REST-only use without ``connect``.
     """
 
     def __init__(
         self,
         client: Any,
-        instrument: Instrument,
         symbol: str,
         *,
-        fill_poll_s: float = 0.5,
-        read_attempts: int = 3,
-        backoff_s: float = 0.05,
+        options: LiveOptions | None = None,
         secrets: tuple[str, ...] = (),
+        instrument: Instrument | None = None,
     ) -> None:
         self._client = client
-        self._inst = instrument
         self._symbol = symbol
-        self._fill_poll_s = fill_poll_s
-        self._read_attempts = read_attempts
-        self._backoff_s = backoff_s
+        self.options = options or LiveOptions()
+        self._inst = instrument
+        self.on_event: Callable[[AccountEvent], None] | None = None
+        self.on_connection: ConnectionCallback | None = None
+        self.on_halt: Callable[[str], None] | None = None
         self._events: deque[AccountEvent] = deque()
         self._ready = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._orig_lots: dict[str, int] = {}
-        self._filled_lots: dict[str, int] = {}
-        self._client_by_order_id: dict[str, str] = {}
-        self._last_trade_id = 0
+        self._streams: list[asyncio.Task[None]] = []
+        self._orders: dict[str, _Tracked] = {}
+        self._cid_by_order_id: dict[str, str] = {}
+        self._seen: set[str] = set()
+        self._seen_order: deque[str] = deque()
+        self._held: dict[str, list[dict[str, Any]]] = {}
+        self._since_ms = 0
         self._last_poll = -float("inf")
+        self._stream_up = False
+        self._was_up = False
+        self._cool_until = 0.0
+        self._banned = ""
+        self._resync_lock = asyncio.Lock()
+        self._closing = False
+        self._rng = random.Random()
+        self.equity_quote: float | None = None
+        self.free_quote: float | None = None
         self._redact = RedactSecrets()
         self._redact.add(*secrets)
         log.addFilter(self._redact)
 
+    # ---- identity ---------------------------------------------------------------------------
+
     @property
     def instrument(self) -> Instrument:
+        if self._inst is None:
+            raise RuntimeError("LiveVenue.instrument is known only after connect()")
         return self._inst
 
     @property
     def name(self) -> str:
         return f"live:{self._client.id}"
 
+    @property
+    def symbol(self) -> str:
+        """ccxt's unified symbol of the market traded."""
+        return self._symbol
+
+    @property
+    def stream_up(self) -> bool:
+        """True while the user stream is connected."""
+        return self._stream_up
+
+    @property
+    def banned(self) -> str:
+        """Why the exchange refuses us (418), or '' when it does not."""
+        return self._banned
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    async def connect(self) -> Instrument:
+        """Load the market, sync the clock, check capabilities, configure, read the balance and
+        start the user stream; raises VenueError (one line) when the venue cannot be traded."""
+        client = self._client
+        markets = await self._read(client.load_markets)
+        market = find_market(markets, self._symbol, client.id)
+        self._symbol = str(market["symbol"])
+        self._inst = instrument_from_market(market, client.precisionMode)
+        if self.options.user_stream:
+            missing = missing_capabilities(client.has)
+            if missing:
+                raise SetupError(
+                    f"venue.exchange: {client.id} lacks what tradetui needs: {', '.join(missing)}"
+                )
+        await self.sync_clock()
+        await self._configure()
+        await self.read_balance()
+        self._since_ms = client.milliseconds() - 1_000
+        if self.options.user_stream:
+            self._streams = [
+                asyncio.create_task(self._watch_trades(), name="user-stream-trades"),
+                asyncio.create_task(self._watch_orders(), name="user-stream-orders"),
+            ]
+            await self._wait_stream_up()
+        self._streams.append(asyncio.create_task(self._poll_loop(), name="fill-poll"))
+        return self._inst
+
+    async def _wait_stream_up(self) -> None:
+        deadline = time.monotonic() + self.options.connect_timeout_s
+        while not self._stream_up:
+            if time.monotonic() > deadline:
+                raise VenueUnavailableError(
+                    f"{self._client.id}: the user stream did not connect within "
+                    f"{self.options.connect_timeout_s:g} s"
+                )
+            await asyncio.sleep(0.01)
+
+    async def _configure(self) -> None:
+        client, o = self._client, self.options
+        if o.margin_mode:
+            try:
+                await self._read(lambda: client.set_margin_mode(o.margin_mode, self._symbol))
+            except RefusedError as exc:
+                if "no need to change" not in str(exc).lower():
+                    raise SetupError(f"venue.margin_mode: {exc}") from None
+            log.info("margin mode %s on %s", o.margin_mode, self._symbol)
+        if o.leverage:
+            try:
+                await self._read(lambda: client.set_leverage(o.leverage, self._symbol))
+            except RefusedError as exc:
+                raise SetupError(f"venue.leverage: {exc}") from None
+            log.info("leverage %d× on %s", o.leverage, self._symbol)
+
+    async def sync_clock(self) -> None:
+        """Measure the offset to the exchange clock (ccxt signs with it); one at a time."""
+        if not hasattr(self._client, "load_time_difference"):
+            return
+        if self._resync_lock.locked():
+            async with self._resync_lock:
+                return  # someone else just did it
+        async with self._resync_lock:
+            await self._read(self._client.load_time_difference, resync=False)
+            offset = self._client.options.get("timeDifference", 0)
+            log.info("exchange clock offset %s ms", offset)
+
+    async def read_balance(self) -> tuple[float, float]:
+        """Total and free balance of the quote asset (retried; raises rather than guess)."""
+        quote = self.instrument.quote
+        balance = await self._read(self._client.fetch_balance)
+        entry = balance.get(quote) or {}
+        total, free = entry.get("total"), entry.get("free")
+        if total is None:
+            raise VenueError(f"{self._client.id}: the balance has no {quote} total")
+        self.equity_quote, self.free_quote = float(total), float(free or 0.0)
+        log.info("balance %s %s (free %s)", total, quote, free)
+        return self.equity_quote, self.free_quote
+
+    async def close(self) -> None:
+        """Stop the streams and the intents still running; detach the log filter."""
+        self._closing = True
+        for task in [*self._streams, *self._tasks]:
+            task.cancel()
+        await asyncio.gather(*self._streams, *self._tasks, return_exceptions=True)
+        self._streams = []
+        log.removeFilter(self._redact)
+
     # ---- engine side ------------------------------------------------------------------------
 
     def submit(self, intent: OrderIntent) -> None:
-        """Start the place, cancel or account request; its outcome is queued later."""
+        """Start the place, cancel or account request; its outcome is delivered later."""
         if isinstance(intent, PlaceOrder):
             self._spawn(self._place(intent))
         elif isinstance(intent, CancelOrder):
@@ -129,7 +286,7 @@ class LiveVenue:
             self._spawn(self._account(intent))
 
     def pop(self) -> AccountEvent | None:
-        """The oldest queued account event, or None."""
+        """The oldest queued account event, or None (when no ``on_event`` is set)."""
         if not self._events:
             self._ready.clear()
             return None
@@ -144,68 +301,37 @@ class LiveVenue:
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def close(self) -> None:
-        """Cancel the intents still running and detach the log filter."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        log.removeFilter(self._redact)
-
-    # ---- fills ------------------------------------------------------------------------------
-
     @property
     def working(self) -> bool:
         """True while some order of ours may still fill."""
-        return any(self._filled_lots[c] < lots for c, lots in self._orig_lots.items())
+        return any(not t.done for t in self._orders.values())
 
-    async def poll_fills(self, force: bool = False) -> int:
-        """Fetch our new trades (within the poll budget unless ``force``); returns fills queued."""
-        now = time.monotonic()
-        if not force and (now - self._last_poll < self._fill_poll_s or not self.working):
-            return 0
-        self._last_poll = now
-        params = {"fromId": self._last_trade_id + 1} if self._last_trade_id else {}
-        trades = await self._read(
-            lambda: self._client.fetch_my_trades(self._symbol, None, None, params)
-        )
+    async def cancel_all_ours(self, prefix: str) -> int:
+        """Cancel every open order whose client id starts with ``prefix`` (the last resort when
+        the engine cannot); foreign orders are left alone. Returns how many were cancelled."""
+        orders = await self._read(lambda: self._client.fetch_open_orders(self._symbol))
         count = 0
-        for t in trades:
-            trade_id = int(t["id"])
-            if trade_id <= self._last_trade_id:
-                continue
-            self._last_trade_id = trade_id
-            client_id = self._client_by_order_id.get(str(t["order"]))
-            if client_id is None:
-                continue
-            self._queue(self._fill(client_id, t))
-            count += 1
+        for o in orders:
+            cid = str(o.get("clientOrderId") or "")
+            if cid.startswith(prefix):
+                await self._cancel(CancelOrder(client_id=cid))
+                count += 1
         return count
-
-    def _fill(self, client_id: str, t: dict[str, Any]) -> Fill:
-        info = t["info"]
-        inst = self._inst
-        lots = inst.lots_exact(Decimal(info["qty"])) or 0
-        self._filled_lots[client_id] += lots
-        return Fill(
-            exch_ns=int(info["time"]) * _NS_PER_MS,
-            local_ns=time.time_ns(),
-            client_id=client_id,
-            trade_id=str(t["id"]),
-            side=Side.BUY if info["side"] == "BUY" else Side.SELL,
-            price_ticks=inst.ticks_exact(Decimal(info["price"])) or 0,
-            qty_lots=lots,
-            leaves_lots=max(self._orig_lots[client_id] - self._filled_lots[client_id], 0),
-            fee_quote=float(info["commission"]),
-            is_maker=bool(info["maker"]),
-        )
 
     # ---- intents ----------------------------------------------------------------------------
 
     async def _place(self, intent: PlaceOrder) -> None:
-        inst, cid = self._inst, intent.client_id
-        params: dict[str, Any] = {"newClientOrderId": cid}
+        cid = intent.client_id
+        refusal = self._place_refusal(cid)
+        if refusal:
+            self._reject(
+                cid, RejectCode.RATE_LIMITED if self._limited() else RejectCode.OTHER, refusal
+            )
+            return
+        inst = self.instrument
+        params: dict[str, Any] = {"clientOrderId": cid}
         if intent.post_only and intent.order_type is OrderType.LIMIT:
-            params["timeInForce"] = "GTX"
+            params["postOnly"] = True
         if intent.reduce_only:
             params["reduceOnly"] = True
         price = None if intent.order_type is OrderType.MARKET else inst.price(intent.price_ticks)
@@ -217,129 +343,443 @@ class LiveVenue:
             None if price is None else float(price),
             params,
         )
+        # Tracked before sending: the user stream may report a fill before the REST answer.
+        self._orders[cid] = _Tracked(intent.qty_lots)
         sent = time.monotonic()
         try:
             try:
-                order = await self._client.create_order(*args)
-            except ccxt_async.InvalidNonce:
+                order = await self._call(lambda: self._client.create_order(*args))
+            except ClockSkewError:
                 # -1021 is a definite refusal, so sending again after a clock resync is safe.
                 log.warning("place %s: timestamp outside recvWindow; resyncing the clock", cid)
-                await self._client.load_time_difference()
+                await self.sync_clock()
                 sent = time.monotonic()
-                order = await self._client.create_order(*args)
-        except (ccxt_async.RequestTimeout, ccxt_async.ExchangeNotAvailable) as exc:
-            # The order may or may not exist: ask for it by our id instead of sending it again.
-            log.warning("place %s: no answer (%s); reconciling by client id", cid, exc)
-            # Binance refuses a request arriving after timestamp + recvWindow, so once that has
-            # passed the order either exists now or never will.
-            window_s = float(self._client.options.get("recvWindow", 10_000)) / 1000
-            await asyncio.sleep(max(window_s - (time.monotonic() - sent), 0.0))
-            order = await self._reconcile(cid)
-            if order is None:
+                order = await self._call(lambda: self._client.create_order(*args))
+        except VenueUnavailableError as exc:
+            found = await self._reconcile(cid, sent, exc)
+            if found is None:
+                self._orders.pop(cid, None)
                 self._reject(cid, RejectCode.OTHER, f"no answer and not at the venue: {exc}")
                 return
-        except ccxt_async.BaseError as exc:
-            self._reject(cid, reject_code(exc), str(exc))
+            order = found
+        except VenueError as exc:
+            self._orders.pop(cid, None)
+            self._refused(cid, exc)
             return
-        self._orig_lots[cid] = intent.qty_lots
-        self._filled_lots[cid] = 0
-        self._client_by_order_id[str(order["id"])] = cid
+        self._on_placed(cid, order)
+
+    def _place_refusal(self, cid: str) -> str:
+        if self._banned:
+            return f"not sent: {self._banned}"
+        if self._limited():
+            left = self._cool_until - time.monotonic()
+            return f"not sent: cooling down {left:.1f} s after a rate limit (429)"
+        if len(cid) > _MAX_CLIENT_ID or not cid:
+            return f"client order id {cid!r} is not 1 to {_MAX_CLIENT_ID} characters"
+        return ""
+
+    def _limited(self) -> bool:
+        return bool(self._banned) or time.monotonic() < self._cool_until
+
+    def _refused(self, cid: str, exc: VenueError) -> None:
+        if isinstance(exc, RateLimitedError):
+            self._rate_limited(exc)
+            self._reject(cid, RejectCode.RATE_LIMITED, str(exc))
+        elif isinstance(exc, RefusedError):
+            self._reject(cid, exc.code, str(exc))
+        else:
+            if isinstance(exc, AuthFailedError):
+                self._ask_halt(f"the exchange refused our API key: {exc}")
+            self._reject(cid, RejectCode.OTHER, str(exc))
+
+    async def _reconcile(self, cid: str, sent: float, exc: VenueError) -> dict[str, Any] | None:
+        """The order by our id once it can no longer arrive, or None when it never landed."""
+        log.warning("place %s: no answer (%s); reconciling by client id", cid, exc)
+        # Binance refuses a request arriving after timestamp + recvWindow, so once that has
+        # passed the order either exists now or never will.
+        window_s = float(self._client.options.get("recvWindow", 10_000)) / 1000
+        await asyncio.sleep(max(window_s - (time.monotonic() - sent), 0.0))
+        try:
+            found: dict[str, Any] = await self._read(
+                lambda: self._client.fetch_order(None, self._symbol, {"clientOrderId": cid})
+            )
+        except RefusedError as refused:
+            if refused.code is RejectCode.UNKNOWN_ORDER:
+                return None
+            raise
+        return found
+
+    def _on_placed(self, cid: str, order: dict[str, Any]) -> None:
+        tracked = self._orders.get(cid)
+        if tracked is None:
+            return
+        order_id = str(order.get("id") or "")
+        tracked.order_id = order_id
+        if order_id:
+            self._cid_by_order_id[order_id] = cid
         now = time.time_ns()
         stamp = order.get("timestamp")
-        self._queue(
+        self._deliver(
             OrderAccepted(
                 exch_ns=int(stamp) * _NS_PER_MS if stamp else now,
                 local_ns=now,
                 client_id=cid,
-                venue_id=str(order["id"]),
+                venue_id=order_id,
             )
         )
-
-    async def _reconcile(self, client_id: str) -> dict[str, Any] | None:
-        try:
-            found: dict[str, Any] = await self._read(
-                lambda: self._client.fetch_order(
-                    None, self._symbol, {"origClientOrderId": client_id}
-                )
-            )
-        except ccxt_async.OrderNotFound:
-            return None
-        return found
+        for trade in self._held.pop(order_id, []):
+            self._on_trade(trade)
+        if str(order.get("status") or "") in _TERMINAL:
+            # A market order that found too little liquidity, or an order the venue dropped.
+            self._terminal(cid, f"order {order.get('status')} at the venue")
 
     async def _cancel(self, intent: CancelOrder) -> None:
         cid = intent.client_id
-        now = time.time_ns()
+        if self._banned:
+            self._cancel_rejected(cid, RejectCode.RATE_LIMITED, f"not sent: {self._banned}")
+            return
+        tracked = self._orders.get(cid)
+        order_id = tracked.order_id if tracked is not None and tracked.order_id else None
         try:
-            await self._client.cancel_order(None, self._symbol, {"origClientOrderId": cid})
-        except ccxt_async.BaseError as exc:
-            self._queue(
-                CancelRejected(
-                    exch_ns=now,
-                    local_ns=time.time_ns(),
-                    client_id=cid,
-                    code=reject_code(exc),
-                    reason=str(exc),
-                )
+            # Cancels are idempotent (a second one is "unknown order"), so retrying is safe.
+            await self._read(
+                lambda: self._client.cancel_order(order_id, self._symbol, {"clientOrderId": cid})
+            )
+        except RefusedError as exc:
+            if exc.code is RejectCode.UNKNOWN_ORDER:
+                # Gone already, most likely filled: ask REST for the fill now rather than trust
+                # that the stream's report is on its way (it is deduplicated if it is).
+                self._spawn(self.poll_fills(force=True))
+            self._cancel_rejected(cid, exc.code, str(exc))
+            return
+        except VenueError as exc:
+            if isinstance(exc, IpBannedError):
+                self._ban(exc)
+            self._cancel_rejected(
+                cid,
+                RejectCode.RATE_LIMITED if isinstance(exc, RateLimitedError) else RejectCode.OTHER,
+                str(exc),
             )
             return
-        self._orig_lots.pop(cid, None)
-        self._filled_lots.pop(cid, None)
-        self._queue(
-            OrderCancelled(
-                exch_ns=now, local_ns=time.time_ns(), client_id=cid, reason="cancelled on request"
-            )
+        self._terminal(cid, "cancelled on request")
+
+    def _terminal(self, cid: str, reason: str) -> None:
+        tracked = self._orders.get(cid)
+        if tracked is None or tracked.done:
+            return
+        tracked.done = True
+        now = time.time_ns()
+        self._deliver(OrderCancelled(exch_ns=now, local_ns=now, client_id=cid, reason=reason))
+
+    def _cancel_rejected(self, cid: str, code: RejectCode, reason: str) -> None:
+        now = time.time_ns()
+        if code is RejectCode.UNKNOWN_ORDER:
+            tracked = self._orders.get(cid)
+            if tracked is not None:
+                tracked.done = True
+        self._deliver(
+            CancelRejected(exch_ns=now, local_ns=now, client_id=cid, code=code, reason=reason)
         )
 
     async def _account(self, intent: RequestAccount) -> None:
-        inst = self._inst
+        inst = self.instrument
         positions = await self._read(lambda: self._client.fetch_positions([self._symbol]))
         orders = await self._read(lambda: self._client.fetch_open_orders(self._symbol))
-        position_lots = 0
-        for p in positions:
-            amt = Decimal(str(p["info"]["positionAmt"]))
-            position_lots += inst.lots_exact(amt) or 0
+        position_lots = sum(self._position_lots(p) for p in positions)
+        entries = [p.get("entryPrice") for p in positions if self._position_lots(p)]
+        entry_ticks = to_ticks(inst, entries[0]) if len(entries) == 1 and entries[0] else 0
+        listed = []
+        for o in orders:
+            cid = str(o.get("clientOrderId") or "")
+            side = Side.BUY if o.get("side") == "buy" else Side.SELL
+            orig = to_lots(inst, o.get("amount") or 0)
+            filled = to_lots(inst, o.get("filled") or 0)
+            if cid and cid not in self._orders:
+                # An order from before this start: known from now on, so its fills count.
+                self._orders[cid] = _Tracked(orig, filled, str(o.get("id") or ""))
+                self._cid_by_order_id[str(o.get("id") or "")] = cid
+            listed.append(
+                OpenOrderInfo(
+                    client_id=cid,
+                    side=side,
+                    price_ticks=to_ticks(inst, o.get("price") or 0),
+                    leaves_lots=orig - filled,
+                )
+            )
         now = time.time_ns()
-        self._queue(
+        self._deliver(
             AccountSnapshot(
                 exch_ns=now,
                 local_ns=now,
                 position_lots=position_lots,
-                open_orders=tuple(
-                    OpenOrderInfo(
-                        client_id=str(o["clientOrderId"]),
-                        side=Side.BUY if o["side"] == "buy" else Side.SELL,
-                        price_ticks=inst.ticks_exact(Decimal(o["info"]["price"])) or 0,
-                        leaves_lots=(inst.lots_exact(Decimal(o["info"]["origQty"])) or 0)
-                        - (inst.lots_exact(Decimal(o["info"]["executedQty"])) or 0),
-                    )
-                    for o in orders
-                ),
+                open_orders=tuple(listed),
+                entry_price_ticks=entry_ticks,
             )
         )
 
+    def _position_lots(self, p: dict[str, Any]) -> int:
+        inst = self.instrument
+        info = p.get("info") or {}
+        if "positionAmt" in info:  # Binance: signed, exact
+            return to_lots(inst, info["positionAmt"])
+        contracts = Decimal(str(p.get("contracts") or 0)) * Decimal(str(p.get("contractSize") or 1))
+        lots = to_lots(inst, contracts)
+        return -lots if p.get("side") == "short" else lots
+
+    # ---- fills ------------------------------------------------------------------------------
+
+    async def poll_fills(self, force: bool = False) -> int:
+        """Fetch our recent trades by REST (within the poll budget unless ``force``); returns
+        the fills delivered (trades already seen are skipped)."""
+        now = time.monotonic()
+        if not force and (now - self._last_poll < self.options.fill_poll_s or not self.working):
+            return 0
+        self._last_poll = now
+        since = self._since_ms or None
+        trades = await self._read(lambda: self._client.fetch_my_trades(self._symbol, since))
+        return sum(self._on_trade(t) for t in trades)
+
+    def _on_trade(self, t: dict[str, Any]) -> bool:
+        """Deliver one trade of ours as a Fill unless seen before; True when delivered."""
+        trade_id = str(t.get("id") or "")
+        if not trade_id or trade_id in self._seen:
+            return False
+        info = t.get("info") or {}
+        order_id = str(t.get("order") or "")
+        cid = str(info.get("c") or info.get("clientOrderId") or "")
+        if cid not in self._orders:
+            cid = self._cid_by_order_id.get(order_id, "")
+        if not cid:
+            if order_id and self._placing() and len(self._held) < _HELD_TRADES:
+                # Our placement's answer (which names the order) may still be on its way.
+                self._held.setdefault(order_id, []).append(t)
+            else:
+                log.debug("trade %s of order %s is not ours; ignored", trade_id, order_id)
+            return False
+        self._remember(trade_id)
+        stamp = int(t.get("timestamp") or 0)
+        self._since_ms = max(self._since_ms, stamp - 1_000)
+        inst = self.instrument
+        tracked = self._orders[cid]
+        lots = to_lots(inst, t.get("amount") or 0)
+        tracked.filled_lots += lots
+        leaves = max(tracked.orig_lots - tracked.filled_lots, 0)
+        if leaves == 0:
+            tracked.done = True
+        fee = t.get("fee") or {}
+        fee_quote = float(fee.get("cost") or 0.0)
+        if fee.get("currency") not in (None, inst.quote):
+            log.warning(
+                "fee of trade %s paid in %s, counted as %s",
+                trade_id,
+                fee.get("currency"),
+                inst.quote,
+            )
+        self._deliver(
+            Fill(
+                exch_ns=stamp * _NS_PER_MS if stamp else time.time_ns(),
+                local_ns=time.time_ns(),
+                client_id=cid,
+                trade_id=trade_id,
+                side=Side.BUY if t.get("side") == "buy" else Side.SELL,
+                price_ticks=to_ticks(inst, t.get("price") or 0),
+                qty_lots=lots,
+                leaves_lots=leaves,
+                fee_quote=fee_quote,
+                is_maker=t.get("takerOrMaker") == "maker",
+            )
+        )
+        return True
+
+    def _placing(self) -> bool:
+        return any(not t.order_id and not t.done for t in self._orders.values())
+
+    def _remember(self, trade_id: str) -> None:
+        self._seen.add(trade_id)
+        self._seen_order.append(trade_id)
+        if len(self._seen_order) > _SEEN_TRADES:
+            self._seen.discard(self._seen_order.popleft())
+
+    # ---- user stream ------------------------------------------------------------------------
+
+    async def _watch_trades(self) -> None:
+        await self._watch(self._client.watch_my_trades, self._on_trade, track=True)
+
+    async def _watch_orders(self) -> None:
+        await self._watch(self._client.watch_orders, self._on_order_update, track=False)
+
+    async def _watch(
+        self,
+        watch: Callable[..., Awaitable[list[dict[str, Any]]]],
+        handle: Callable[[dict[str, Any]], object],
+        *,
+        track: bool,
+    ) -> None:
+        """Watch one user-stream channel forever; ``track`` makes this loop the one that tells
+        when the stream goes down and comes back."""
+        attempt = 0
+        while not self._closing:
+            call = asyncio.ensure_future(watch(self._symbol))
+            try:
+                if track and not self._stream_up:
+                    await self._until_connected(call)
+                    attempt = 0
+                items = await call
+            except asyncio.CancelledError:
+                call.cancel()
+                raise
+            except Exception as exc:
+                err = self._mapped(exc)
+                if isinstance(err, IpBannedError):
+                    self._ban(err)
+                if track:
+                    self._stream_changed(False, str(err))
+                delay = self.options.reconnect.delay_s(attempt, self._rng)
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            for item in items:
+                handle(item)
+
+    async def _until_connected(self, call: asyncio.Future[Any]) -> None:
+        """Wait until the watch's websocket is open (then mark the stream up) or it fails."""
+        while not call.done():
+            if self._ws_open():
+                self._stream_changed(True, "user stream connected")
+                return
+            await asyncio.sleep(0.005)
+        call.result()  # raises the failure
+        self._stream_changed(True, "user stream connected")
+
+    def _ws_open(self) -> bool:
+        for ws in list(getattr(self._client, "clients", {}).values()):
+            fut = ws.connected
+            conn = getattr(ws, "connection", None)
+            if (
+                fut.done()
+                and not fut.cancelled()
+                and fut.exception() is None
+                and conn is not None
+                and not conn.closed
+            ):
+                return True
+        return False
+
+    def _stream_changed(self, up: bool, detail: str) -> None:
+        if up == self._stream_up:
+            return
+        self._stream_up = up
+        if up:
+            log.info(
+                "%s user stream %s", self._client.id, "reconnected" if self._was_up else "connected"
+            )
+            if self._was_up:
+                # Fills made while we were away arrive only by REST: fetch them now.
+                self._spawn(self.poll_fills(force=True))
+                self._tell(True, "user stream reconnected")
+            self._was_up = True
+        else:
+            log.warning("%s user stream down: %s", self._client.id, detail)
+            self._tell(False, detail)
+
+    def _tell(self, up: bool, detail: str) -> None:
+        if self.on_connection is not None:
+            self.on_connection(up, "account", detail)
+
+    def _on_order_update(self, o: dict[str, Any]) -> None:
+        cid = str(o.get("clientOrderId") or "")
+        if cid not in self._orders:
+            cid = self._cid_by_order_id.get(str(o.get("id") or ""), "")
+        status = str(o.get("status") or "")
+        if cid and status in _TERMINAL:
+            self._terminal(cid, f"order {status} at the venue")
+
+    async def _poll_loop(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(self.options.fill_poll_s)
+            if (not self._stream_up or not self.options.user_stream) and self.working:
+                try:
+                    await self.poll_fills()
+                except VenueError as exc:
+                    log.warning("fill poll failed: %s", exc)
+
     # ---- plumbing ---------------------------------------------------------------------------
 
-    async def _read(self, call: Callable[[], Awaitable[T]]) -> T:
-        """``call`` retried on network errors other than rate limits (those must slow us down)."""
-        for attempt in range(self._read_attempts):
-            try:
-                return await call()
-            except ccxt_async.InvalidNonce:
-                await self._client.load_time_difference()
-            except ccxt_async.DDoSProtection:
-                raise
-            except ccxt_async.NetworkError as exc:
-                if attempt + 1 == self._read_attempts:
-                    raise
-                log.warning("read failed (%s); retrying", exc)
-            delay = self._backoff_s * 2**attempt
-            await asyncio.sleep(delay + random.uniform(0, delay))
-        return await call()
+    def _mapped(self, exc: Exception) -> VenueError:
+        if isinstance(exc, VenueError):
+            return exc
+        headers = getattr(self._client, "last_response_headers", None) or {}
+        try:
+            retry_after = float(headers.get("Retry-After", 1.0))
+        except (TypeError, ValueError):
+            retry_after = 1.0
+        return map_error(exc, self._redact.redact, min(max(retry_after, 0.5), 60.0))
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
+        """One request; its failure as our error type (a ban also stops everything)."""
+        try:
+            return await call()
+        except Exception as exc:
+            err = self._mapped(exc)
+            if isinstance(err, IpBannedError):
+                self._ban(err)
+            raise err from None
+
+    async def _read(
+        self,
+        call: Callable[[], Awaitable[T]],
+        *,
+        resync: bool = True,
+    ) -> T:
+        """``call`` retried on no answer (and on a clock skew, after a resync) with capped
+        exponential backoff and jitter, and on a rate limit after the exchange's Retry-After
+        (placements are not reads: they cool down instead); a ban or a refusal is raised at
+        once."""
+        attempts = self.options.read_attempts
+        for attempt in range(attempts):
+            try:
+                return await self._call(call)
+            except IpBannedError:
+                raise
+            except RateLimitedError as exc:
+                self._rate_limited(exc)
+                if attempt + 1 == attempts:
+                    raise
+                await asyncio.sleep(exc.retry_after_s)
+                continue
+            except ClockSkewError:
+                if not resync or attempt + 1 == attempts:
+                    raise
+                await self.sync_clock()
+                continue
+            except VenueUnavailableError as exc:
+                if attempt + 1 == attempts:
+                    raise
+                log.warning("request failed (%s); retrying", exc)
+            await asyncio.sleep(self.options.backoff.delay_s(attempt, self._rng))
+        raise AssertionError("unreachable")  # the last attempt returns or raises
+
+    def _rate_limited(self, exc: RateLimitedError) -> None:
+        self._cool_until = max(self._cool_until, time.monotonic() + exc.retry_after_s)
+        log.warning("rate limited: placements pause %.1f s (%s)", exc.retry_after_s, exc)
+
+    def _ban(self, exc: IpBannedError) -> None:
+        if self._banned:
+            return
+        self._banned = f"{self._client.id} banned this IP (418): {exc}"
+        log.error("%s; no further requests will be sent", self._banned)
+        self._ask_halt(self._banned)
+
+    def _ask_halt(self, reason: str) -> None:
+        if self.on_halt is not None:
+            self.on_halt(reason)
+
+    def _spawn(self, coro: Awaitable[object]) -> None:
         async def run() -> None:
             try:
                 await coro
+            except VenueError as exc:
+                log.error("venue request failed: %s", exc)
             except Exception:
                 log.exception("venue request failed")
 
@@ -349,10 +789,13 @@ class LiveVenue:
 
     def _reject(self, client_id: str, code: RejectCode, reason: str) -> None:
         now = time.time_ns()
-        self._queue(
+        self._deliver(
             OrderRejected(exch_ns=now, local_ns=now, client_id=client_id, code=code, reason=reason)
         )
 
-    def _queue(self, ev: AccountEvent) -> None:
+    def _deliver(self, ev: AccountEvent) -> None:
+        if self.on_event is not None:
+            self.on_event(ev)
+            return
         self._events.append(ev)
         self._ready.set()

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 _SIGNATURE = re.compile(r"signature=[0-9a-fA-F]+")
 _KEY_HEADER = re.compile(r"(X-MBX-APIKEY['\"]?\s*[:=]\s*['\"]?)[^'\",\s}]+", re.IGNORECASE)
+# The user stream's listenKey reads our orders and fills: in URLs and in JSON answers.
+_LISTEN_KEY = re.compile(r"(listenKey['\"]?\s*[:=]\s*['\"]?)[A-Za-z0-9]{16,}")
 REDACTED = "<redacted>"
 
 
@@ -29,6 +32,7 @@ class RedactSecrets(logging.Filter):
         """``text`` with every secret replaced by ``<redacted>``."""
         text = _SIGNATURE.sub(f"signature={REDACTED}", text)
         text = _KEY_HEADER.sub(rf"\g<1>{REDACTED}", text)
+        text = _LISTEN_KEY.sub(rf"\g<1>{REDACTED}", text)
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
         return text
@@ -55,4 +59,27 @@ def redact_ccxt_logs(*secrets: str) -> RedactSecrets:
     redactor = RedactSecrets()
     redactor.add(*secrets)
     logger.addFilter(redactor)
+    return redactor
+
+
+def redact_every_record(*secrets: str) -> RedactSecrets:
+    """Redact ``secrets``, signatures, key headers and listenKeys from every log record the
+    process makes from now on, whichever logger or handler it goes through (a live session
+    installs this: asyncio and aiohttp may log ccxt's signed URLs too). Returns the redactor;
+    later calls add their secrets to it."""
+    current = logging.getLogRecordFactory()
+    existing = getattr(current, "redactor", None)
+    if isinstance(existing, RedactSecrets):
+        existing.add(*secrets)
+        return existing
+    redactor = RedactSecrets()
+    redactor.add(*secrets)
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        redactor.filter(record)
+        return record
+
+    factory.redactor = redactor  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
     return redactor

@@ -1,0 +1,217 @@
+"""Live decision latency against the sandbox exchange (prints one JSON object).
+
+A live session — engine, LiveVenue on the real ccxt.pro client, BinanceStreamFeed — trades
+the synthetic market of a `tradetui sandbox exchange` process on loopback (a separate
+process, so its work does not share our event loop). For every order placed on a depth message
+(BookDelta), three spans from the moment the feed read that websocket frame (its
+``local_ns``):
+
+- ``to_submit``: the engine has decided and handed the order to the venue;
+- ``to_ccxt``: the venue's task calls ccxt ``create_order`` (one event-loop hop later);
+- ``to_http``: ccxt hands the signed request to its HTTP transport (``fetch``), i.e. the
+  request is sent. With ccxt's rate limiter on (``venue.rate_limit``, the default) this
+  includes its pacing wait, so it is measured both ways.
+
+Target: ``to_http`` p99 <= 1 ms in-process with the limiter off (the limiter's wait is a
+chosen pacing, not processing). Websocket recovery is measured by bench/feed_recovery.py.
+
+    python bench/live_latency.py [--seconds 20] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import sys
+import time
+from typing import Any
+
+from tradetui.config import settings_from_mapping
+from tradetui.core.types import (
+    BestBidOffer,
+    BookDelta,
+    BookSnapshot,
+    MarketEvent,
+    OrderIntent,
+    PlaceOrder,
+    Trade,
+)
+from tradetui.engine.engine import Command, CommandKind
+from tradetui.host import EngineHost
+from tradetui.session import open_live_session
+
+KEY, SECRET = "bench-key", "bench-secret"
+KINDS = {BookDelta: "depth", BestBidOffer: "bookTicker", Trade: "trade", BookSnapshot: "snapshot"}
+
+
+def pct(xs: list[float], q: float) -> float:
+    """The q-quantile of ``xs`` (nearest rank), in the units of ``xs``."""
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(q * len(s)))] if s else 0.0
+
+
+def summary_us(xs_ns: list[int]) -> dict[str, float]:
+    xs = [x / 1e3 for x in xs_ns]
+    return {
+        "n": len(xs),
+        "p50_us": round(pct(xs, 0.5), 1),
+        "p99_us": round(pct(xs, 0.99), 1),
+        "max_us": round(max(xs), 1) if xs else 0.0,
+    }
+
+
+async def run_once(seconds: float, seed: int, rate_limit: bool) -> dict[str, Any]:
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tradetui",
+        "sandbox",
+        "exchange",
+        "--port",
+        "0",
+        "--seed",
+        str(seed),
+        "--api-key",
+        KEY,
+        "--api-secret",
+        SECRET,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert server.stdout is not None
+    banner = (await asyncio.wait_for(server.stdout.readline(), 60)).decode()
+    found = re.search(r"http://127\.0\.0\.1:\d+", banner)
+    if found is None:
+        raise SystemExit(f"sandbox did not start: {banner!r}")
+    rest_url = found.group(0)
+    try:
+        return await measure(rest_url, seconds, rate_limit)
+    finally:
+        server.send_signal(signal.SIGINT)
+        await server.communicate()
+
+
+async def measure(rest_url: str, seconds: float, rate_limit: bool) -> dict[str, Any]:
+    settings = settings_from_mapping(
+        {
+            "venue": {
+                "exchange": "binanceusdm",
+                "rest_url": rest_url,
+                "ws_url": rest_url.replace("http://", "ws://"),
+                "rate_limit": rate_limit,
+            },
+            # Requote on every tick of movement: many orders per run.
+            "quoting": {"price_tolerance_ticks": 0, "min_age_ms": 0.0},
+            "risk": {"order_budget": 0, "max_open_orders": 0},
+        },
+        {},
+    )
+    env = {"TRADETUI_API_KEY": KEY, "TRADETUI_API_SECRET": SECRET}
+    session = await open_live_session(settings, env)
+    venue, engine, client = session.venue, session.engine, session.clients[0]
+    current: dict[str, Any] = {"rx_ns": 0, "kind": "", "placed": 0}
+    trigger: dict[str, tuple[str, int, int]] = {}  # client id → (message kind, rx ns, rank)
+    to_submit: dict[str, list[int]] = {}
+    called: dict[str, int] = {}
+    sent: dict[str, int] = {}
+
+    on_event = engine.on_event
+
+    def probe_event(ev: MarketEvent) -> None:
+        current["rx_ns"], current["kind"] = ev.local_ns, KINDS.get(type(ev), "")
+        current["placed"] = 0
+        on_event(ev)
+        current["kind"] = ""
+
+    submit = venue.submit
+
+    def probe_submit(intent: OrderIntent) -> None:
+        if isinstance(intent, PlaceOrder) and current["kind"]:
+            current["placed"] += 1
+            trigger[intent.client_id] = (current["kind"], current["rx_ns"], current["placed"])
+            span = time.time_ns() - current["rx_ns"]
+            to_submit.setdefault(current["kind"], []).append(span)
+        submit(intent)
+
+    create_order = client.create_order
+
+    async def probe_create(*args: Any, **kwargs: Any) -> Any:
+        params = args[5] if len(args) > 5 else kwargs.get("params", {})
+        called[str(params.get("clientOrderId"))] = time.time_ns()
+        return await create_order(*args, **kwargs)
+
+    fetch = client.fetch
+
+    async def probe_fetch(
+        url: str, method: str = "GET", headers: Any = None, body: Any = None
+    ) -> Any:
+        if method == "POST" and url.endswith("/fapi/v1/order") and body:
+            for part in str(body).split("&"):
+                if part.startswith("newClientOrderId="):
+                    sent[part.split("=", 1)[1]] = time.time_ns()
+        return await fetch(url, method, headers, body)
+
+    # The driver looks the engine's handler up per event, so the probe sees every event.
+    engine.on_event = probe_event  # type: ignore[method-assign,assignment]
+    venue.submit = probe_submit  # type: ignore[method-assign]
+    client.create_order = probe_create
+    client.fetch = probe_fetch
+    host = EngineHost(session, 1.0)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(host.run(stop.is_set))
+    await host.request(Command(CommandKind.START, reason="bench"))
+    await asyncio.sleep(seconds)
+    stats = {
+        "orders_placed": engine.orders_placed,
+        "fills": engine.fills,
+        "post_only_rejects": engine.post_only_rejects,
+        "engine_decision_us": engine.latency_percentiles_us(),
+    }
+    await host.wind_down(flatten=True)
+    stop.set()
+    await runner
+    await session.close()
+    out: dict[str, Any] = {"rate_limit": rate_limit, **stats}
+    for kind in ("depth", "any"):
+        picked = {c: v for c, v in trigger.items() if kind == "any" or v[0] == kind}
+        first = {c: v for c, v in picked.items() if v[2] == 1}
+        subs = [x for k, xs in to_submit.items() if kind in ("any", k) for x in xs]
+        out[kind] = {
+            "to_submit": summary_us(subs),
+            "to_ccxt": summary_us([called[c] - v[1] for c, v in picked.items() if c in called]),
+            "to_http": summary_us([sent[c] - v[1] for c, v in picked.items() if c in sent]),
+            "to_http_first_order": summary_us(
+                [sent[c] - v[1] for c, v in first.items() if c in sent]
+            ),
+        }
+    return out
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    runs = [
+        await run_once(args.seconds, args.seed, rate_limit=False),
+        await run_once(args.seconds, args.seed, rate_limit=True),
+    ]
+    print(
+        json.dumps(
+            {
+                "bench": "live_latency",
+                "seconds": args.seconds,
+                "load_1m": round(os.getloadavg()[0], 2),
+                "runs": runs,
+                "target_to_http_p99_us": 1000,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,139 @@
+"""ccxt clients for a configured exchange: keys, clock options, proxy and URL overrides.
+
+``rest_url`` / ``ws_url`` replace the scheme and host of every REST / websocket URL the
+exchange class knows (paths are kept: they carry the API version), which is how tests and dry
+runs point the real ccxt client at ``tradetui sandbox exchange``. ccxt's Binance picks its
+futures error table by the URL's host, so an overridden Binance client keeps the USD-M table
+(``-5022`` stays OrderNotFillable, ``-2019`` InsufficientFunds). ccxt logs requests with keys
+and signatures at DEBUG; the ccxt logger gets a redacting filter for both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import ccxt.async_support as ccxt_async
+import ccxt.pro as ccxt_pro
+
+from tradetui.venues.errors import SetupError
+from tradetui.venues.redact import redact_ccxt_logs
+
+
+def _linear_exceptions(exchange: Any, url: str | None, exact_or_broad: str) -> dict[str, Any]:
+    if url is None:
+        return {}
+    linear = exchange.safe_dict(exchange.exceptions, "linear", {})
+    table: dict[str, Any] = exchange.safe_dict(linear, exact_or_broad, {})
+    return table
+
+
+class LoopbackBinanceUsdm(ccxt_async.binanceusdm):  # type: ignore[misc]
+    """binanceusdm (REST) whose error mapping ignores the host it talks to."""
+
+    def get_exceptions_by_url(self, url: str | None, exactOrBroad: str) -> dict[str, Any]:  # noqa: N803
+        return _linear_exceptions(self, url, exactOrBroad)
+
+
+class LoopbackBinanceUsdmPro(ccxt_pro.binanceusdm):  # type: ignore[misc]
+    """binanceusdm (REST and websockets) whose error mapping ignores the host it talks to."""
+
+    def get_exceptions_by_url(self, url: str | None, exactOrBroad: str) -> dict[str, Any]:  # noqa: N803
+        return _linear_exceptions(self, url, exactOrBroad)
+
+
+def rewrite_urls(api: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """A copy of ccxt's ``urls['api']`` with every URL's scheme and host replaced by
+    ``base_url``'s (paths kept: they carry the API version)."""
+    target = urlsplit(base_url)
+    out: dict[str, Any] = {}
+    for name, value in api.items():
+        if isinstance(value, dict):
+            out[name] = rewrite_urls(value, base_url)
+        elif isinstance(value, str) and "://" in value:
+            parts = urlsplit(value)
+            scheme = target.scheme
+            if parts.scheme in ("ws", "wss"):
+                scheme = "wss" if target.scheme in ("https", "wss") else "ws"
+            elif scheme in ("ws", "wss"):
+                scheme = "https" if scheme == "wss" else "http"
+            out[name] = parts._replace(scheme=scheme, netloc=target.netloc).geturl()
+        else:
+            out[name] = value
+    return out
+
+
+def _check_url(name: str, url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.netloc:
+        raise SetupError(f"venue.{name}: expected scheme://host[:port] (got {url!r})")
+
+
+def _proxy(client: Any, proxy: str) -> None:
+    """Route REST and websockets through ``proxy`` (http(s):// or socks5://)."""
+    scheme = urlsplit(proxy).scheme
+    if scheme.startswith("socks"):
+        client.socks_proxy = proxy
+        client.ws_socks_proxy = proxy
+    elif scheme in ("http", "https"):
+        client.https_proxy = proxy
+        client.wss_proxy = proxy
+    else:
+        raise SetupError(f"venue.proxy: expected http://, https:// or socks5:// (got {scheme!r})")
+
+
+def make_client(
+    exchange_id: str,
+    *,
+    api_key: str = "",
+    api_secret: str = "",
+    rest_url: str = "",
+    ws_url: str = "",
+    recv_window_ms: int = 5_000,
+    proxy: str = "",
+    rate_limit: bool = True,
+    timeout_ms: int = 10_000,
+    options: dict[str, Any] | None = None,
+) -> Any:
+    """A ccxt.pro client (REST and websockets) for ``exchange_id``; raises SetupError for an
+    unknown exchange or a malformed URL. ``options`` are merged into ccxt's options."""
+    overridden = bool(rest_url or ws_url)
+    cls: Any
+    if exchange_id == "binanceusdm" and overridden:
+        cls = LoopbackBinanceUsdmPro
+    else:
+        cls = getattr(ccxt_pro, exchange_id, None)
+        if cls is None or exchange_id not in ccxt_pro.exchanges:
+            raise SetupError(
+                f"venue.exchange: {exchange_id!r} is not a ccxt exchange with websocket support; "
+                "use 'sim' or an id such as 'binanceusdm'"
+            )
+    redact_ccxt_logs(api_key, api_secret)
+    client = cls(
+        {
+            "apiKey": api_key,
+            "secret": api_secret,
+            "enableRateLimit": rate_limit,
+            "timeout": timeout_ms,
+            "options": {
+                "fetchCurrencies": False,
+                "adjustForTimeDifference": False,
+                "recvWindow": recv_window_ms,
+                **(options or {}),
+            },
+        }
+    )
+    if rest_url:
+        _check_url("rest_url", rest_url)
+        client.urls["api"] = rewrite_urls(client.urls["api"], rest_url)
+    if ws_url:
+        _check_url("ws_url", ws_url)
+        api = client.urls["api"]
+        if isinstance(api.get("ws"), dict):
+            api["ws"] = rewrite_urls(api["ws"], ws_url)
+    if overridden:
+        # ccxt waits this long (ms) in close() for TLS shutdown; plain loopback needs none.
+        client.timeout_on_exit = 0
+    if proxy:
+        _proxy(client, proxy)
+    return client
