@@ -1,4 +1,4 @@
-"""OrderBook against a plain dict model under random snapshots, deltas and level sets."""
+"""OrderBook against a plain dict model under random snapshots, deltas, touches and level sets."""
 
 from __future__ import annotations
 
@@ -52,6 +52,18 @@ class BookMachine(RuleBasedStateMachine):
     def set_level(self, side: Side, price: int, qty: int) -> None:
         self.book.set_level(side, price, qty)
         self._model_set(side, price, qty)
+
+    @rule(bid=st.integers(0, 40), bid_lots=sizes, ask=st.integers(0, 40), ask_lots=sizes)
+    def touch(self, bid: int, bid_lots: int, ask: int, ask_lots: int) -> None:
+        self.book.set_touch(bid, bid_lots, ask, ask_lots)
+        # A best bid/offer removes every level better than it; price 0 means an empty side.
+        bids, asks = self.model[Side.BUY], self.model[Side.SELL]
+        self.model[Side.BUY] = {p: q for p, q in bids.items() if p <= bid}
+        self.model[Side.SELL] = {p: q for p, q in asks.items() if ask and p >= ask}
+        if bid:
+            self._model_set(Side.BUY, bid, bid_lots)
+        if ask:
+            self._model_set(Side.SELL, ask, ask_lots)
 
     @rule(side=st.sampled_from(Side))
     def remove_best(self, side: Side) -> None:

@@ -1,28 +1,47 @@
 """L2 order book on integer ticks and lots.
 
-Each side keeps a dict price → size plus a sorted list of keys arranged so that the best price
-is at the end (bids ascending; asks stored negated, ascending). Changes near the touch are
-the common case, so inserts and removals move only a few list slots.
+Each side keeps a dict price → size plus a sorted list of its keys arranged so that the best
+price is at the end (bids ascending; asks stored negated, ascending). A removed level stays in
+both as a zero-size entry (a tombstone) unless it was the best: a feed removes and re-adds the
+same prices near the touch all the time, and a dict write is far cheaper than moving list
+slots. A delta is thus one ``dict.update`` plus a list insert per price never seen before.
+Zero-size entries are invisible to every read; the best price is never one (they are popped
+off the end as they surface), and they are swept out once they outnumber the live levels.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import insort
 from collections.abc import Iterable
 
 from tradetui.core.types import Level, Side
+
+# Sweep zero-size entries when a side holds more than this many keys and twice its live
+# levels at the last sweep: memory stays bounded on long sessions at an amortized O(1) cost.
+_SWEEP_MIN_KEYS = 4096
 
 
 class OrderBook:
     """A price-level book. Best prices are cached in ``bid_ticks`` / ``ask_ticks`` (0 = none)."""
 
-    __slots__ = ("_ask_keys", "_asks", "_bid_keys", "_bids", "ask_ticks", "bid_ticks")
+    __slots__ = (
+        "_ask_keys",
+        "_ask_sweep",
+        "_asks",
+        "_bid_keys",
+        "_bid_sweep",
+        "_bids",
+        "ask_ticks",
+        "bid_ticks",
+    )
 
     def __init__(self) -> None:
-        self._bids: dict[int, int] = {}
+        self._bids: dict[int, int] = {}  # price → size; 0 = removed (a tombstone)
         self._asks: dict[int, int] = {}
         self._bid_keys: list[int] = []  # ascending prices; best bid last
         self._ask_keys: list[int] = []  # ascending negated prices; best ask last
+        self._bid_sweep = _SWEEP_MIN_KEYS  # key count that triggers the next sweep
+        self._ask_sweep = _SWEEP_MIN_KEYS
         self.bid_ticks = 0
         self.ask_ticks = 0
 
@@ -43,44 +62,88 @@ class OrderBook:
         self._asks.update((p, q) for p, q in asks if q > 0)
         self._bid_keys.extend(sorted(self._bids))
         self._ask_keys.extend(sorted(-p for p in self._asks))
-        self._refresh_best()
+        self._bid_sweep = max(_SWEEP_MIN_KEYS, 2 * len(self._bids))
+        self._ask_sweep = max(_SWEEP_MIN_KEYS, 2 * len(self._asks))
+        self.bid_ticks = self._bid_keys[-1] if self._bid_keys else 0
+        self.ask_ticks = -self._ask_keys[-1] if self._ask_keys else 0
 
     def apply_delta(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         """Set each level's absolute size; size 0 removes the level."""
-        for p, q in bids:
-            self._set(self._bids, self._bid_keys, p, p, q)
-        for p, q in asks:
-            self._set(self._asks, self._ask_keys, p, -p, q)
-        self._refresh_best()
+        if bids:
+            levels = self._bids
+            keys = self._bid_keys
+            new = [p for p, _ in bids if p not in levels]
+            levels.update(bids)
+            if new:
+                for p in dict.fromkeys(new) if len(new) > 1 else new:
+                    if not keys or p > keys[-1]:
+                        keys.append(p)
+                    else:
+                        insort(keys, p)
+                if len(keys) > self._bid_sweep:
+                    self._bid_sweep = _sweep(levels, keys, False)
+            while keys and levels[keys[-1]] <= 0:
+                del levels[keys.pop()]
+            self.bid_ticks = keys[-1] if keys else 0
+        if asks:
+            levels = self._asks
+            keys = self._ask_keys
+            new = [p for p, _ in asks if p not in levels]
+            levels.update(asks)
+            if new:
+                for p in dict.fromkeys(new) if len(new) > 1 else new:
+                    if not keys or -p > keys[-1]:
+                        keys.append(-p)
+                    else:
+                        insort(keys, -p)
+                if len(keys) > self._ask_sweep:
+                    self._ask_sweep = _sweep(levels, keys, True)
+            while keys and levels[-keys[-1]] <= 0:
+                del levels[-keys.pop()]
+            self.ask_ticks = -keys[-1] if keys else 0
 
     def set_level(self, side: Side, price_ticks: int, qty_lots: int) -> None:
         """Set one level's absolute size (0 removes it)."""
         if side is Side.BUY:
-            self._set(self._bids, self._bid_keys, price_ticks, price_ticks, qty_lots)
+            self.apply_delta(((price_ticks, qty_lots),), ())
         else:
-            self._set(self._asks, self._ask_keys, price_ticks, -price_ticks, qty_lots)
-        self._refresh_best()
+            self.apply_delta((), ((price_ticks, qty_lots),))
 
-    @staticmethod
-    def _set(levels: dict[int, int], keys: list[int], price: int, key: int, qty: int) -> None:
-        if qty > 0:
-            if price not in levels:
-                # Fast path: a new best level goes at the end.
-                if not keys or key > keys[-1]:
-                    keys.append(key)
+    def set_touch(self, bid_ticks: int, bid_lots: int, ask_ticks: int, ask_lots: int) -> None:
+        """Apply a best bid/offer: set both touch levels and remove every level better than
+        them (a price of 0 empties that side)."""
+        levels, keys = self._bids, self._bid_keys
+        if self.bid_ticks > bid_ticks:
+            while keys and keys[-1] > bid_ticks:
+                del levels[keys.pop()]
+        if bid_ticks:
+            if bid_ticks in levels:
+                levels[bid_ticks] = bid_lots
+            elif bid_lots > 0:
+                levels[bid_ticks] = bid_lots
+                if not keys or bid_ticks > keys[-1]:
+                    keys.append(bid_ticks)
                 else:
-                    keys.insert(bisect_left(keys, key), key)
-            levels[price] = qty
-        elif price in levels:
-            del levels[price]
-            if keys[-1] == key:
-                keys.pop()
-            else:
-                del keys[bisect_left(keys, key)]
-
-    def _refresh_best(self) -> None:
-        self.bid_ticks = self._bid_keys[-1] if self._bid_keys else 0
-        self.ask_ticks = -self._ask_keys[-1] if self._ask_keys else 0
+                    insort(keys, bid_ticks)
+        while keys and levels[keys[-1]] <= 0:
+            del levels[keys.pop()]
+        self.bid_ticks = keys[-1] if keys else 0
+        levels, keys = self._asks, self._ask_keys
+        if self.ask_ticks and (not ask_ticks or self.ask_ticks < ask_ticks):
+            while keys and (not ask_ticks or -keys[-1] < ask_ticks):
+                del levels[-keys.pop()]
+        if ask_ticks:
+            if ask_ticks in levels:
+                levels[ask_ticks] = ask_lots
+            elif ask_lots > 0:
+                levels[ask_ticks] = ask_lots
+                if not keys or -ask_ticks > keys[-1]:
+                    keys.append(-ask_ticks)
+                else:
+                    insort(keys, -ask_ticks)
+        while keys and levels[-keys[-1]] <= 0:
+            del levels[-keys.pop()]
+        self.ask_ticks = -keys[-1] if keys else 0
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -103,26 +166,38 @@ class OrderBook:
 
     def levels(self, side: Side, n: int) -> list[Level]:
         """The best ``n`` levels of one side, best first."""
+        out: list[Level] = []
+        if n <= 0:
+            return out
         if side is Side.BUY:
-            keys = self._bid_keys[-n:] if n > 0 else []
-            return [(p, self._bids[p]) for p in reversed(keys)]
-        keys = self._ask_keys[-n:] if n > 0 else []
-        return [(-k, self._asks[-k]) for k in reversed(keys)]
+            levels = self._bids
+            for p in reversed(self._bid_keys):
+                q = levels[p]
+                if q > 0:
+                    out.append((p, q))
+                    if len(out) == n:
+                        break
+        else:
+            levels = self._asks
+            for k in reversed(self._ask_keys):
+                q = levels[-k]
+                if q > 0:
+                    out.append((-k, q))
+                    if len(out) == n:
+                        break
+        return out
 
     def top_sizes(self, side: Side, n: int) -> list[int]:
         """Sizes in lots of the best ``n`` levels of one side, best first (no price tuples)."""
-        if side is Side.BUY:
-            bids = self._bids
-            return [bids[p] for p in reversed(self._bid_keys[-n:])] if n > 0 else []
-        asks = self._asks
-        return [asks[-k] for k in reversed(self._ask_keys[-n:])] if n > 0 else []
+        return [q for _, q in self.levels(side, n)]
 
     def depth_lots(self, side: Side, n: int) -> int:
         """Total size in lots over the best ``n`` levels of one side."""
         return sum(q for _, q in self.levels(side, n))
 
     def level_count(self, side: Side) -> int:
-        return len(self._bids if side is Side.BUY else self._asks)
+        levels = self._bids if side is Side.BUY else self._asks
+        return sum(1 for q in levels.values() if q > 0)
 
     def mid_ticks(self) -> float:
         """Mid price in ticks (float; x.5 when the spread is odd). 0 when a side is empty."""
@@ -145,3 +220,12 @@ class OrderBook:
         b = self.depth_lots(Side.BUY, n)
         a = self.depth_lots(Side.SELL, n)
         return (b - a) / (b + a) if b + a else 0.0
+
+
+def _sweep(levels: dict[int, int], keys: list[int], negated: bool) -> int:
+    """Drop zero-size entries of one side in place; returns the key count of the next sweep."""
+    live = {p: q for p, q in levels.items() if q > 0}
+    levels.clear()
+    levels.update(live)
+    keys[:] = sorted(-p for p in live) if negated else sorted(live)
+    return max(_SWEEP_MIN_KEYS, 2 * len(live))

@@ -38,7 +38,6 @@ from tradetui.core.types import (
     BookSnapshot,
     CancelRejected,
     Fill,
-    Level,
     MarketEvent,
     OrderAccepted,
     OrderCancelled,
@@ -196,7 +195,8 @@ class MatchingEngine:
             return []
         prev_bid, prev_ask = book.bid_ticks, book.ask_ticks
         if type(ev) is BestBidOffer:
-            self._apply_bbo(ev)
+            # A best bid/offer also says every level better than it is gone.
+            book.set_touch(ev.bid_ticks, ev.bid_lots, ev.ask_ticks, ev.ask_lots)
             if not self._orders:
                 return []
             # Only our levels at or through the new touch can have changed.
@@ -213,33 +213,6 @@ class MatchingEngine:
         if book.ask_ticks != prev_ask or book.bid_ticks != prev_bid:
             return self._cross(prev_bid, prev_ask, t_ns)
         return []
-
-    def _apply_bbo(self, ev: BestBidOffer) -> None:
-        # A best bid/offer also says every level better than it is gone. One apply_delta call
-        # is cheaper than per-level set_level calls.
-        book = self._book
-        bid, ask = ev.bid_ticks, ev.ask_ticks
-        bids: list[Level] = [(bid, ev.bid_lots)] if bid else []
-        asks: list[Level] = [(ask, ev.ask_lots)] if ask else []
-        if book.bid_ticks > bid:
-            bids += self._stale(_BUY, bid)
-        if book.ask_ticks and (not ask or book.ask_ticks < ask):
-            asks += self._stale(_SELL, ask)
-        book.apply_delta(bids, asks)
-
-    def _stale(self, side: Side, touch_ticks: int) -> list[Level]:
-        """Removals for the book levels on ``side`` better than ``touch_ticks`` (0 = all)."""
-        book = self._book
-        n = 8
-        while True:
-            shown = book.levels(side, n)
-            if side is _BUY:
-                stale = [(p, 0) for p, _ in shown if p > touch_ticks]
-            else:
-                stale = [(p, 0) for p, _ in shown if not touch_ticks or p < touch_ticks]
-            if len(stale) < n:
-                return stale
-            n *= 8
 
     def _resync(self, side: Side, levels: dict[int, _Level], always: bool) -> None:
         """Bring our levels' sizes in line with the book after a BBO or snapshot."""
