@@ -1,21 +1,25 @@
 """L2 order book on integer ticks and lots.
 
-Each side keeps a dict price → size plus a sorted list of its keys arranged so that the best
-price is at the end (bids ascending; asks stored negated, ascending). A removed level stays in
-both as a zero-size entry (a tombstone) unless it was the best: a feed removes and re-adds the
-same prices near the touch all the time, and a dict write is far cheaper than moving list
-slots. A delta is thus one ``dict.update`` plus a list insert per price never seen before.
-Zero-size entries are invisible to every read; the best price is never one (they are popped
-off the end as they surface), and they are swept out once they outnumber the live levels.
+Each side is a dict price → size plus its cached best price; no sorted index is kept, so a
+delta costs one ``dict.update`` per side. A removed level may stay in the dict as a zero-size
+entry (a tombstone): feeds remove and re-add the same prices near the touch all the time.
+After a delta the best price is the delta's own best positive level when that beats the old
+best; when the best level went away the next one is found by stepping tick by tick from it
+(books are dense near the touch), with a scan of the whole side as the bounded fallback.
+Reads of the top levels step the same way; reads of a whole side sort it. Zero-size entries
+are invisible to every read and swept out once they outnumber the live levels.
 """
 
 from __future__ import annotations
 
-from bisect import insort
 from collections.abc import Iterable
 
 from tradetui.core.types import Level, Side
 
+# Ticks stepped away from the touch before a read of the top levels sorts the side instead.
+_STEP_LIMIT = 64
+# Ticks stepped to find the next best price before scanning the whole side for it.
+_BEST_STEP_LIMIT = 1024
 # Sweep zero-size entries when a side holds more than this many keys and twice its live
 # levels at the last sweep: memory stays bounded on long sessions at an amortized O(1) cost.
 _SWEEP_MIN_KEYS = 4096
@@ -24,22 +28,11 @@ _SWEEP_MIN_KEYS = 4096
 class OrderBook:
     """A price-level book. Best prices are cached in ``bid_ticks`` / ``ask_ticks`` (0 = none)."""
 
-    __slots__ = (
-        "_ask_keys",
-        "_ask_sweep",
-        "_asks",
-        "_bid_keys",
-        "_bid_sweep",
-        "_bids",
-        "ask_ticks",
-        "bid_ticks",
-    )
+    __slots__ = ("_ask_sweep", "_asks", "_bid_sweep", "_bids", "ask_ticks", "bid_ticks")
 
     def __init__(self) -> None:
-        self._bids: dict[int, int] = {}  # price → size; 0 = removed (a tombstone)
+        self._bids: dict[int, int] = {}  # price → size; size 0 = removed (a tombstone)
         self._asks: dict[int, int] = {}
-        self._bid_keys: list[int] = []  # ascending prices; best bid last
-        self._ask_keys: list[int] = []  # ascending negated prices; best ask last
         self._bid_sweep = _SWEEP_MIN_KEYS  # key count that triggers the next sweep
         self._ask_sweep = _SWEEP_MIN_KEYS
         self.bid_ticks = 0
@@ -50,8 +43,6 @@ class OrderBook:
     def clear(self) -> None:
         self._bids.clear()
         self._asks.clear()
-        self._bid_keys.clear()
-        self._ask_keys.clear()
         self.bid_ticks = 0
         self.ask_ticks = 0
 
@@ -60,47 +51,43 @@ class OrderBook:
         self.clear()
         self._bids.update((p, q) for p, q in bids if q > 0)
         self._asks.update((p, q) for p, q in asks if q > 0)
-        self._bid_keys.extend(sorted(self._bids))
-        self._ask_keys.extend(sorted(-p for p in self._asks))
         self._bid_sweep = max(_SWEEP_MIN_KEYS, 2 * len(self._bids))
         self._ask_sweep = max(_SWEEP_MIN_KEYS, 2 * len(self._asks))
-        self.bid_ticks = self._bid_keys[-1] if self._bid_keys else 0
-        self.ask_ticks = -self._ask_keys[-1] if self._ask_keys else 0
+        self.bid_ticks = max(self._bids, default=0)
+        self.ask_ticks = min(self._asks, default=0)
 
     def apply_delta(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         """Set each level's absolute size; size 0 removes the level."""
         if bids:
             levels = self._bids
-            keys = self._bid_keys
-            new = [p for p, _ in bids if p not in levels]
             levels.update(bids)
-            if new:
-                for p in dict.fromkeys(new) if len(new) > 1 else new:
-                    if not keys or p > keys[-1]:
-                        keys.append(p)
-                    else:
-                        insort(keys, p)
-                if len(keys) > self._bid_sweep:
-                    self._bid_sweep = _sweep(levels, keys, False)
-            while keys and levels[keys[-1]] <= 0:
-                del levels[keys.pop()]
-            self.bid_ticks = keys[-1] if keys else 0
+            best = self.bid_ticks
+            top = max(bids)
+            if top[0] > best:
+                # The delta's highest price is the new best unless it is a removal; then a
+                # lower positive level of the delta may still beat the old best.
+                new = top[0] if top[1] > 0 else max((p for p, q in bids if q > 0), default=0)
+                if new > best:
+                    best = new
+            if levels.get(best, 0) <= 0:
+                best = _bid_below(levels, best)
+            self.bid_ticks = best
+            if len(levels) > self._bid_sweep:
+                self._bid_sweep = _sweep(levels)
         if asks:
             levels = self._asks
-            keys = self._ask_keys
-            new = [p for p, _ in asks if p not in levels]
             levels.update(asks)
-            if new:
-                for p in dict.fromkeys(new) if len(new) > 1 else new:
-                    if not keys or -p > keys[-1]:
-                        keys.append(-p)
-                    else:
-                        insort(keys, -p)
-                if len(keys) > self._ask_sweep:
-                    self._ask_sweep = _sweep(levels, keys, True)
-            while keys and levels[-keys[-1]] <= 0:
-                del levels[-keys.pop()]
-            self.ask_ticks = -keys[-1] if keys else 0
+            best = self.ask_ticks
+            top = min(asks)
+            if not best or top[0] < best:
+                new = top[0] if top[1] > 0 else min((p for p, q in asks if q > 0), default=0)
+                if new and (not best or new < best):
+                    best = new
+            if levels.get(best, 0) <= 0:
+                best = _ask_above(levels, best)
+            self.ask_ticks = best
+            if len(levels) > self._ask_sweep:
+                self._ask_sweep = _sweep(levels)
 
     def set_level(self, side: Side, price_ticks: int, qty_lots: int) -> None:
         """Set one level's absolute size (0 removes it)."""
@@ -112,38 +99,36 @@ class OrderBook:
     def set_touch(self, bid_ticks: int, bid_lots: int, ask_ticks: int, ask_lots: int) -> None:
         """Apply a best bid/offer: set both touch levels and remove every level better than
         them (a price of 0 empties that side)."""
-        levels, keys = self._bids, self._bid_keys
-        if self.bid_ticks > bid_ticks:
-            while keys and keys[-1] > bid_ticks:
-                del levels[keys.pop()]
-        if bid_ticks:
-            if bid_ticks in levels:
+        levels = self._bids
+        best = self.bid_ticks
+        if not bid_ticks:
+            levels.clear()
+            self.bid_ticks = 0
+        else:
+            if best > bid_ticks:
+                _zero(levels, bid_ticks + 1, best + 1)
+            if bid_lots > 0:
                 levels[bid_ticks] = bid_lots
-            elif bid_lots > 0:
-                levels[bid_ticks] = bid_lots
-                if not keys or bid_ticks > keys[-1]:
-                    keys.append(bid_ticks)
-                else:
-                    insort(keys, bid_ticks)
-        while keys and levels[keys[-1]] <= 0:
-            del levels[keys.pop()]
-        self.bid_ticks = keys[-1] if keys else 0
-        levels, keys = self._asks, self._ask_keys
-        if self.ask_ticks and (not ask_ticks or self.ask_ticks < ask_ticks):
-            while keys and (not ask_ticks or -keys[-1] < ask_ticks):
-                del levels[-keys.pop()]
-        if ask_ticks:
-            if ask_ticks in levels:
+                self.bid_ticks = bid_ticks
+            else:
+                levels.pop(bid_ticks, None)
+                if best >= bid_ticks:
+                    self.bid_ticks = _bid_below(levels, bid_ticks)
+        levels = self._asks
+        best = self.ask_ticks
+        if not ask_ticks:
+            levels.clear()
+            self.ask_ticks = 0
+        else:
+            if best and best < ask_ticks:
+                _zero(levels, best, ask_ticks)
+            if ask_lots > 0:
                 levels[ask_ticks] = ask_lots
-            elif ask_lots > 0:
-                levels[ask_ticks] = ask_lots
-                if not keys or -ask_ticks > keys[-1]:
-                    keys.append(-ask_ticks)
-                else:
-                    insort(keys, -ask_ticks)
-        while keys and levels[-keys[-1]] <= 0:
-            del levels[-keys.pop()]
-        self.ask_ticks = -keys[-1] if keys else 0
+                self.ask_ticks = ask_ticks
+            else:
+                levels.pop(ask_ticks, None)
+                if not best or best <= ask_ticks:
+                    self.ask_ticks = _ask_above(levels, ask_ticks)
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -162,29 +147,39 @@ class OrderBook:
 
     def qty_at(self, side: Side, price_ticks: int) -> int:
         """Displayed size in lots at a price on one side (0 when empty)."""
-        return (self._bids if side is Side.BUY else self._asks).get(price_ticks, 0)
+        q = (self._bids if side is Side.BUY else self._asks).get(price_ticks, 0)
+        return q if q > 0 else 0
 
     def levels(self, side: Side, n: int) -> list[Level]:
         """The best ``n`` levels of one side, best first."""
         out: list[Level] = []
         if n <= 0:
             return out
-        if side is Side.BUY:
-            levels = self._bids
-            for p in reversed(self._bid_keys):
-                q = levels[p]
-                if q > 0:
-                    out.append((p, q))
-                    if len(out) == n:
-                        break
-        else:
-            levels = self._asks
-            for k in reversed(self._ask_keys):
-                q = levels[-k]
-                if q > 0:
-                    out.append((-k, q))
-                    if len(out) == n:
-                        break
+        buy = side is Side.BUY
+        levels = self._bids if buy else self._asks
+        p = self.bid_ticks if buy else self.ask_ticks
+        if not p:
+            return out
+        step = -1 if buy else 1
+        get = levels.get
+        # Step from the touch while the levels found keep pace with the ticks walked.
+        budget = _STEP_LIMIT
+        while budget > 0 and p > 0:
+            q = get(p, 0)
+            if q > 0:
+                out.append((p, q))
+                if len(out) == n:
+                    return out
+                budget += 1
+            budget -= 1
+            p += step
+        if p <= 0:
+            return out
+        rest = sorted(
+            ((k, q) for k, q in levels.items() if q > 0 and (k <= p if buy else k >= p)),
+            reverse=buy,
+        )
+        out += rest[: n - len(out)]
         return out
 
     def top_sizes(self, side: Side, n: int) -> list[int]:
@@ -222,10 +217,37 @@ class OrderBook:
         return (b - a) / (b + a) if b + a else 0.0
 
 
-def _sweep(levels: dict[int, int], keys: list[int], negated: bool) -> int:
+def _bid_below(levels: dict[int, int], price_ticks: int) -> int:
+    """The best bid once ``price_ticks`` and everything above it are gone; 0 when none."""
+    get = levels.get
+    for p in range(price_ticks - 1, max(price_ticks - _BEST_STEP_LIMIT, 0), -1):
+        if get(p, 0) > 0:
+            return p
+    return max((k for k, q in levels.items() if q > 0), default=0)
+
+
+def _ask_above(levels: dict[int, int], price_ticks: int) -> int:
+    """The best ask once ``price_ticks`` and everything below it are gone; 0 when none."""
+    if price_ticks:
+        get = levels.get
+        for p in range(price_ticks + 1, price_ticks + _BEST_STEP_LIMIT):
+            if get(p, 0) > 0:
+                return p
+    return min((k for k, q in levels.items() if q > 0), default=0)
+
+
+def _zero(levels: dict[int, int], lo_ticks: int, hi_ticks: int) -> None:
+    """Remove every level with lo_ticks <= price < hi_ticks."""
+    if hi_ticks - lo_ticks <= _STEP_LIMIT:
+        for p in range(lo_ticks, hi_ticks):
+            levels.pop(p, None)
+    else:
+        for p in [k for k in levels if lo_ticks <= k < hi_ticks]:
+            del levels[p]
+
+
+def _sweep(levels: dict[int, int]) -> int:
     """Drop zero-size entries of one side in place; returns the key count of the next sweep."""
-    live = {p: q for p, q in levels.items() if q > 0}
-    levels.clear()
-    levels.update(live)
-    keys[:] = sorted(-p for p in live) if negated else sorted(live)
-    return max(_SWEEP_MIN_KEYS, 2 * len(live))
+    for p in [k for k, q in levels.items() if q <= 0]:
+        del levels[p]
+    return max(_SWEEP_MIN_KEYS, 2 * len(levels))

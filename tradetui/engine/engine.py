@@ -62,6 +62,9 @@ from tradetui.strategy.quoting import WorkingOrder, plan
 log = logging.getLogger(__name__)
 
 _LATENCY_RING = 1 << 16
+# Global and attribute lookups cost tens of ns; the per-event paths use these.
+_RUNNING = EngineState.RUNNING
+_perf_ns = time.perf_counter_ns
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -130,6 +133,7 @@ class Engine:
         self.instrument = instrument
         self.venue = venue
         self.clock = clock
+        self._now = clock.now_ns
         self.bus = bus or Bus()
         self.state = EngineState.STOPPED
         self.book = OrderBook()
@@ -221,7 +225,7 @@ class Engine:
 
     def on_event(self, ev: MarketEvent | AccountEvent) -> None:
         """Handle one market or account event."""
-        self._t_in_ns = time.perf_counter_ns()
+        self._t_in_ns = _perf_ns()
         self._latency_recorded = False
         self._handlers[type(ev)](ev)
 
@@ -305,28 +309,39 @@ class Engine:
         self._touch_from_book(ev.update_id)
         self._maybe_decide()
 
+    # The three handlers below run for every market message: they inline ``_maybe_decide``.
+
     def _on_delta(self, ev: BookDelta) -> None:
         self.market_events += 1
         self.last_market_ns = ev.local_ns
-        self.book.apply_delta(ev.bids, ev.asks)
-        self._book_id = ev.last_id
-        if ev.last_id >= self._touch_id:
-            self._touch_from_book(ev.last_id)
-        self._maybe_decide()
+        book = self.book
+        book.apply_delta(ev.bids, ev.asks)
+        last_id = self._book_id = ev.last_id
+        if last_id >= self._touch_id and 0 < book.bid_ticks < book.ask_ticks:
+            bid, ask = self.bid_ticks, self.ask_ticks = book.bid_ticks, book.ask_ticks
+            self._touch_id = last_id
+            self._note_mid(self._now(), (bid + ask) * 0.5)
+        if self.state is _RUNNING:
+            now = self._now()
+            if now >= self._next_decision_ns:
+                self._decide(now)
 
     def _on_bbo(self, ev: BestBidOffer) -> None:
         self.market_events += 1
-        self.last_market_ns = ev.local_ns
+        local_ns = self.last_market_ns = ev.local_ns
         # Smoothed feed latency (local receive − exchange time), 1/16 weight per update.
-        self.feed_latency_ns += (ev.local_ns - ev.exch_ns - self.feed_latency_ns) >> 4
-        if ev.update_id >= self._touch_id and ev.bid_ticks < ev.ask_ticks:
-            self.bid_ticks = ev.bid_ticks
-            self.ask_ticks = ev.ask_ticks
+        self.feed_latency_ns += (local_ns - ev.exch_ns - self.feed_latency_ns) >> 4
+        bid = ev.bid_ticks
+        ask = ev.ask_ticks
+        if ev.update_id >= self._touch_id and bid < ask:
+            self.bid_ticks = bid
+            self.ask_ticks = ask
             self._touch_id = ev.update_id
-            mid = (ev.bid_ticks + ev.ask_ticks) * 0.5
-            self.vol.update(ev.local_ns, mid)
-            self.vol_slow.update(ev.local_ns, mid)
-        self._maybe_decide()
+            self._note_mid(local_ns, (bid + ask) * 0.5)
+        if self.state is _RUNNING:
+            now = self._now()
+            if now >= self._next_decision_ns:
+                self._decide(now)
 
     def _on_trade(self, ev: Trade) -> None:
         self.market_events += 1
@@ -334,7 +349,10 @@ class Engine:
         if self.bid_ticks:
             mid = (self.bid_ticks + self.ask_ticks) * 0.5
             self.intensity.on_trade(ev.local_ns, ev.price_ticks, ev.qty_lots, mid)
-        self._maybe_decide()
+        if self.state is _RUNNING:
+            now = self._now()
+            if now >= self._next_decision_ns:
+                self._decide(now)
 
     def _touch_from_book(self, update_id: int) -> None:
         b = self.book
@@ -342,13 +360,15 @@ class Engine:
             self.bid_ticks = b.bid_ticks
             self.ask_ticks = b.ask_ticks
             self._touch_id = update_id
-            now = self.clock.now_ns()
-            self.vol.update(now, (b.bid_ticks + b.ask_ticks) * 0.5)
-            self.vol_slow.update(now, (b.bid_ticks + b.ask_ticks) * 0.5)
+            self._note_mid(self._now(), (b.bid_ticks + b.ask_ticks) * 0.5)
+
+    def _note_mid(self, t_ns: int, mid_ticks: float) -> None:
+        self.vol.update(t_ns, mid_ticks)
+        self.vol_slow.update(t_ns, mid_ticks)
 
     def _maybe_decide(self) -> None:
-        if self.state is EngineState.RUNNING:
-            now = self.clock.now_ns()
+        if self.state is _RUNNING:
+            now = self._now()
             if now >= self._next_decision_ns:
                 self._decide(now)
 
