@@ -238,7 +238,7 @@ def _ask_above(levels: dict[int, int], price_ticks: int) -> int:
 
 def _zero(levels: dict[int, int], lo_ticks: int, hi_ticks: int) -> None:
     """Remove every level with lo_ticks <= price < hi_ticks."""
-    if hi_ticks - lo_ticks <= _STEP_LIMIT:
+    if hi_ticks - lo_ticks <= len(levels):
         for p in range(lo_ticks, hi_ticks):
             levels.pop(p, None)
     else:

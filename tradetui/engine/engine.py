@@ -220,6 +220,13 @@ class Engine:
         self.intensity = IntensityEstimator(
             prior_a=s.a_prior, prior_k=s.k_prior, window_s=s.intensity_window_s
         )
+        # The newest touch mid not yet passed to the σ estimators (see ``_note_mid``).
+        assert self.vol.sample_interval_ns == self.vol_slow.sample_interval_ns
+        self._mid_started = False
+        self._mid_pending = False
+        self._mid_t_ns = 0
+        self._mid_ticks = 0.0
+        self._mid_lo_ns = self._mid_hi_ns = 0
 
     # ---- event entry points ---------------------------------------------------------------
 
@@ -363,8 +370,35 @@ class Engine:
             self._note_mid(self._now(), (b.bid_ticks + b.ask_ticks) * 0.5)
 
     def _note_mid(self, t_ns: int, mid_ticks: float) -> None:
-        self.vol.update(t_ns, mid_ticks)
-        self.vol_slow.update(t_ns, mid_ticks)
+        """Feed a touch mid to the σ estimators, lazily.
+
+        Within one interval of their sampling grid an update only replaces the mid held for
+        the next grid point, so of a run of updates inside one interval only the last needs
+        to reach them: it waits here until an update falls outside that interval or σ is
+        read (``_flush_mid``). The very first update goes through at once (it starts the grid).
+        The estimators end up in exactly the state that feeding every update would give.
+        """
+        if self._mid_lo_ns <= t_ns < self._mid_hi_ns:
+            self._mid_t_ns = t_ns
+            self._mid_ticks = mid_ticks
+            self._mid_pending = True
+            return
+        self._flush_mid()
+        interval_ns = self.vol.sample_interval_ns
+        self._mid_lo_ns = t_ns - t_ns % interval_ns
+        self._mid_hi_ns = self._mid_lo_ns + interval_ns
+        self._mid_t_ns = t_ns
+        self._mid_ticks = mid_ticks
+        self._mid_pending = True
+        if not self._mid_started:
+            self._mid_started = True
+            self._flush_mid()
+
+    def _flush_mid(self) -> None:
+        if self._mid_pending:
+            self._mid_pending = False
+            self.vol.update(self._mid_t_ns, self._mid_ticks)
+            self.vol_slow.update(self._mid_t_ns, self._mid_ticks)
 
     def _maybe_decide(self) -> None:
         if self.state is _RUNNING:
@@ -380,6 +414,7 @@ class Engine:
 
     def _decide(self, now: int) -> None:
         self._next_decision_ns = now + self.decision_interval_ns
+        self._flush_mid()
         if not 0 < self.bid_ticks < self.ask_ticks:
             return
         decision = compute_quotes(

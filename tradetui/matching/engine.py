@@ -165,7 +165,25 @@ class MatchingEngine:
     def on_market(self, ev: MarketEvent, t_ns: int) -> list[AccountEvent]:
         """Apply a market event at exchange time ``t_ns`` (ns); returns fills of our orders."""
         book = self._book
-        if type(ev) is BookDelta:
+        if type(ev) is BestBidOffer:
+            prev_bid, prev_ask = book.bid_ticks, book.ask_ticks
+            # A best bid/offer also says every level better than it is gone.
+            book.set_touch(ev.bid_ticks, ev.bid_lots, ev.ask_ticks, ev.ask_lots)
+            if not self._orders:
+                return []
+            # Only our levels at or through the new touch can have changed.
+            if self._best_bid_ticks and self._best_bid_ticks >= ev.bid_ticks:
+                self._resync(_BUY, self._bids, False)
+            if self._best_ask_ticks and (not ev.ask_ticks or self._best_ask_ticks <= ev.ask_ticks):
+                self._resync(_SELL, self._asks, False)
+        elif type(ev) is Trade:
+            if ev.aggressor is _BUY:
+                if self._best_ask_ticks and ev.price_ticks >= self._best_ask_ticks:
+                    return self._trade(ev, self._asks, t_ns)
+            elif self._best_bid_ticks and ev.price_ticks <= self._best_bid_ticks:
+                return self._trade(ev, self._bids, t_ns)
+            return []
+        elif type(ev) is BookDelta:
             if not self._orders:
                 book.apply_delta(ev.bids, ev.asks)
                 return []
@@ -183,34 +201,18 @@ class MatchingEngine:
                     lvl = levels.get(p)
                     if lvl is not None:
                         self._depth(lvl, q)
-            if book.ask_ticks != prev_ask or book.bid_ticks != prev_bid:
-                return self._cross(prev_bid, prev_ask, t_ns)
-            return []
-        if type(ev) is Trade:
-            if ev.aggressor is _BUY:
-                if self._best_ask_ticks and ev.price_ticks >= self._best_ask_ticks:
-                    return self._trade(ev, self._asks, t_ns)
-            elif self._best_bid_ticks and ev.price_ticks <= self._best_bid_ticks:
-                return self._trade(ev, self._bids, t_ns)
-            return []
-        prev_bid, prev_ask = book.bid_ticks, book.ask_ticks
-        if type(ev) is BestBidOffer:
-            # A best bid/offer also says every level better than it is gone.
-            book.set_touch(ev.bid_ticks, ev.bid_lots, ev.ask_ticks, ev.ask_lots)
-            if not self._orders:
-                return []
-            # Only our levels at or through the new touch can have changed.
-            if self._best_bid_ticks and self._best_bid_ticks >= ev.bid_ticks:
-                self._resync(_BUY, self._bids, False)
-            if self._best_ask_ticks and (not ev.ask_ticks or self._best_ask_ticks <= ev.ask_ticks):
-                self._resync(_SELL, self._asks, False)
         elif type(ev) is BookSnapshot:
+            prev_bid, prev_ask = book.bid_ticks, book.ask_ticks
             book.apply_snapshot(ev.bids, ev.asks)
             if not self._orders:
                 return []
             self._resync(_BUY, self._bids, True)
             self._resync(_SELL, self._asks, True)
-        if book.ask_ticks != prev_ask or book.bid_ticks != prev_bid:
+        # The same tests as ``_cross`` makes, so most touch changes skip the call.
+        ask, bid = book.ask_ticks, book.bid_ticks
+        if (ask and ask != prev_ask and self._best_bid_ticks and ask <= self._best_bid_ticks) or (
+            bid and bid != prev_bid and self._best_ask_ticks and bid >= self._best_ask_ticks
+        ):
             return self._cross(prev_bid, prev_ask, t_ns)
         return []
 
