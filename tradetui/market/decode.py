@@ -69,8 +69,18 @@ class Grid:
         try:
             return tuple([(p_cache[lv.price], q_cache[lv.qty]) for lv in raw])
         except KeyError:
-            # A value not seen yet: convert (and cache) one by one.
-            return tuple([(prices.steps(lv.price), self.steps(lv.qty)) for lv in raw])
+            pass
+        # Some value not seen yet: convert (and cache) the missing ones.
+        out: list[tuple[int, int]] = []
+        for lv in raw:
+            pt = p_cache.get(lv.price)
+            if pt is None:
+                pt = prices.steps(lv.price)
+            ql = q_cache.get(lv.qty)
+            if ql is None:
+                ql = self.steps(lv.qty)
+            out.append((pt, ql))
+        return tuple(out)
 
     def _convert(self, text: str) -> int:
         whole, _, frac = text.partition(".")
