@@ -135,9 +135,16 @@ class SimVenue:
                 return feed.popleft()[2]
         if self._settle() is None:
             return None
+        return self._take()
+
+    def _take(self) -> MarketEvent | AccountEvent:
+        """The first of the feed and the reports by (delivery time, creation order); call only
+        after ``_settle`` found an event due."""
+        feed = self._feed
+        reports = self._reports
         if feed:
-            head = feed[0]
             if reports:
+                head = feed[0]
                 top = reports[0]
                 if top[0] < head[0] or (top[0] == head[0] and top[1] < head[1]):
                     return heappop(reports)[2]
@@ -151,51 +158,24 @@ class SimVenue:
         The same steps as ``peek_ns`` / ``pop`` with the runner's rule (a timer due at or before
         the next delivery runs first), in one loop: a backtest spends its time here.
         """
-        feed = self._feed
-        reports = self._reports
-        requests = self._requests
         on_event = engine.on_event
         on_timer = engine.on_timer
         advance = clock.advance_to
-        apply_market = self._apply_market
+        settle = self._settle
+        take = self._take
         while True:
-            # Exchange-side happenings due before the next delivery (as ``_settle``).
-            while True:
-                deliver_ns = feed[0][0] if feed else _NEVER_NS
-                if reports and reports[0][0] < deliver_ns:
-                    deliver_ns = reports[0][0]
-                market = self._next_market
-                market_ns = market.exch_ns if market is not None else _NEVER_NS
-                if requests:
-                    request_ns = requests[0][0]
-                    if request_ns < market_ns:
-                        if request_ns > deliver_ns:
-                            break
-                        self._arrive(heappop(requests)[2], request_ns)
-                        continue
-                if market is None or market_ns > deliver_ns:
-                    break
-                apply_market(market)
+            deliver_ns = settle()
             wake_ns = engine.wakeup_ns
-            if wake_ns is not None and wake_ns <= deliver_ns:
+            if wake_ns is not None and (deliver_ns is None or wake_ns <= deliver_ns):
                 if wake_ns > until_ns:
                     break
                 advance(wake_ns)
                 on_timer()
                 continue
-            if deliver_ns > until_ns:
+            if deliver_ns is None or deliver_ns > until_ns:
                 break
             advance(deliver_ns)
-            if feed:
-                if reports:
-                    head = feed[0]
-                    top = reports[0]
-                    if top[0] < head[0] or (top[0] == head[0] and top[1] < head[1]):
-                        on_event(heappop(reports)[2])
-                        continue
-                on_event(feed.popleft()[2])
-            else:
-                on_event(heappop(reports)[2])
+            on_event(take())
         advance(until_ns)
 
     # ---- exchange-side state (ahead of what the engine has been told) ------------------------
