@@ -1,4 +1,4 @@
-"""OrderBook against a plain dict model under random snapshots, deltas and level sets."""
+"""OrderBook against a plain dict model under random snapshots, deltas, touches and level sets."""
 
 from __future__ import annotations
 
@@ -52,6 +52,18 @@ class BookMachine(RuleBasedStateMachine):
     def set_level(self, side: Side, price: int, qty: int) -> None:
         self.book.set_level(side, price, qty)
         self._model_set(side, price, qty)
+
+    @rule(bid=st.integers(0, 40), bid_lots=sizes, ask=st.integers(0, 40), ask_lots=sizes)
+    def touch(self, bid: int, bid_lots: int, ask: int, ask_lots: int) -> None:
+        self.book.set_touch(bid, bid_lots, ask, ask_lots)
+        # A best bid/offer removes every level better than it; price 0 means an empty side.
+        bids, asks = self.model[Side.BUY], self.model[Side.SELL]
+        self.model[Side.BUY] = {p: q for p, q in bids.items() if p <= bid}
+        self.model[Side.SELL] = {p: q for p, q in asks.items() if ask and p >= ask}
+        if bid:
+            self._model_set(Side.BUY, bid, bid_lots)
+        if ask:
+            self._model_set(Side.SELL, ask, ask_lots)
 
     @rule(side=st.sampled_from(Side))
     def remove_best(self, side: Side) -> None:
@@ -156,3 +168,40 @@ def test_one_sided_book_has_no_mid(bids: list[Level]) -> None:
     assert book.mid_ticks() == 0.0
     assert book.microprice_ticks() == 0.0
     assert not book.valid
+
+
+# Prices far apart (more than the book's tick-stepping budgets) exercise its fallbacks.
+wide_levels = st.lists(
+    st.tuples(st.integers(min_value=1, max_value=200_000), sizes), min_size=1, max_size=8
+)
+
+
+@given(st.lists(st.tuples(wide_levels, wide_levels), min_size=1, max_size=25))
+@settings(max_examples=100, deadline=None)
+def test_sparse_books_find_their_best_and_top_levels(
+    deltas: list[tuple[list[Level], list[Level]]],
+) -> None:
+    book = OrderBook()
+    model: dict[Side, dict[int, int]] = {Side.BUY: {}, Side.SELL: {}}
+    for bids, asks in deltas:
+        book.apply_delta(bids, asks)
+        for side, levels in ((Side.BUY, bids), (Side.SELL, asks)):
+            for p, q in levels:
+                if q > 0:
+                    model[side][p] = q
+                else:
+                    model[side].pop(p, None)
+        for side in Side:
+            ordered = sorted(model[side].items(), reverse=side is Side.BUY)
+            assert book.levels(side, 3) == ordered[:3]
+            assert book.levels(side, 10**6) == ordered
+        assert book.bid_ticks == max(model[Side.BUY], default=0)
+        assert book.ask_ticks == min(model[Side.SELL], default=0)
+
+
+def test_a_negative_size_reads_as_no_level() -> None:
+    book = make_book([(100, 1), (99, 2)], [(101, 1)])
+    book.apply_delta([(100, -1)], [])
+    assert (book.bid_ticks, book.bid_lots) == (99, 2)
+    assert book.qty_at(Side.BUY, 100) == 0
+    assert book.levels(Side.BUY, 5) == [(99, 2)]

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +20,7 @@ from tradetui.core.instrument import Instrument, btcusdt_perpetual
 from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, MarketEvent, Side, Trade
 from tradetui.market.books import SequencedBook, SyncState
 from tradetui.market.check import check_files
-from tradetui.market.decode import Grid, OffGridError
+from tradetui.market.decode import DEPTH, Grid, OffGridError
 from tradetui.market.files import (
     Format,
     ReplayError,
@@ -161,6 +162,23 @@ def test_grid_refuses_values_off_the_grid() -> None:
         Grid(Decimal("0.1")).steps("61800.25")
     with pytest.raises(OffGridError):
         Grid(Decimal("0.1")).steps("abc")
+
+
+def _depth_body(levels_json: str) -> bytes:
+    return f'{{"stream":"x@depth","data":{{"E":1,"U":1,"u":2,"b":{levels_json},"a":[]}}}}'.encode()
+
+
+def test_depth_levels_decode_to_exact_ticks_and_lots() -> None:
+    d = DEPTH.decode(_depth_body('[["61800.20","1.234"],["61800.10","0.000"]]')).data
+    ticks, lots = Grid(Decimal("0.1")), Grid(Decimal("0.001"))
+    assert lots.levels(ticks, d.b) == ((618002, 1234), (618001, 0))
+    assert [tuple(lv) for lv in d.b] == [("61800.20", "1.234"), ("61800.10", "0.000")]
+
+
+@pytest.mark.parametrize("levels_json", ['[["1.0",2]]', '[["1.0","2","3"]]', '[["1.0"]]'])
+def test_depth_levels_that_are_not_string_pairs_are_errors(levels_json: str) -> None:
+    with pytest.raises(msgspec.ValidationError):
+        DEPTH.decode(_depth_body(levels_json))
 
 
 @given(

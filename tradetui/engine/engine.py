@@ -63,6 +63,9 @@ from tradetui.strategy.quoting import WorkingOrder, plan
 log = logging.getLogger(__name__)
 
 _LATENCY_RING = 1 << 16
+# Global and attribute lookups cost tens of ns; the per-event paths use these.
+_RUNNING = EngineState.RUNNING
+_perf_ns = time.perf_counter_ns
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -131,6 +134,7 @@ class Engine:
         self.instrument = instrument
         self.venue = venue
         self.clock = clock
+        self._now = clock.now_ns
         self.bus = bus or Bus()
         self.state = EngineState.STOPPED
         self.book = OrderBook()
@@ -218,12 +222,19 @@ class Engine:
         self.intensity = IntensityEstimator(
             prior_a=s.a_prior, prior_k=s.k_prior, window_s=s.intensity_window_s
         )
+        # The newest touch mid not yet passed to the σ estimators (see ``_note_mid``).
+        assert self.vol.sample_interval_ns == self.vol_slow.sample_interval_ns
+        self._mid_started = False
+        self._mid_pending = False
+        self._mid_t_ns = 0
+        self._mid_ticks = 0.0
+        self._mid_lo_ns = self._mid_hi_ns = 0
 
     # ---- event entry points ---------------------------------------------------------------
 
     def on_event(self, ev: MarketEvent | AccountEvent) -> None:
         """Handle one market or account event."""
-        self._t_in_ns = time.perf_counter_ns()
+        self._t_in_ns = _perf_ns()
         self._latency_recorded = False
         self._handlers[type(ev)](ev)
 
@@ -310,28 +321,39 @@ class Engine:
         self._touch_from_book(ev.update_id)
         self._maybe_decide()
 
+    # The three handlers below run for every market message: they inline ``_maybe_decide``.
+
     def _on_delta(self, ev: BookDelta) -> None:
         self.market_events += 1
         self.last_market_ns = ev.local_ns
-        self.book.apply_delta(ev.bids, ev.asks)
-        self._book_id = ev.last_id
-        if ev.last_id >= self._touch_id:
-            self._touch_from_book(ev.last_id)
-        self._maybe_decide()
+        book = self.book
+        book.apply_delta(ev.bids, ev.asks)
+        last_id = self._book_id = ev.last_id
+        if last_id >= self._touch_id and 0 < book.bid_ticks < book.ask_ticks:
+            bid, ask = self.bid_ticks, self.ask_ticks = book.bid_ticks, book.ask_ticks
+            self._touch_id = last_id
+            self._note_mid(self._now(), (bid + ask) * 0.5)
+        if self.state is _RUNNING:
+            now = self._now()
+            if now >= self._next_decision_ns:
+                self._decide(now)
 
     def _on_bbo(self, ev: BestBidOffer) -> None:
         self.market_events += 1
-        self.last_market_ns = ev.local_ns
+        local_ns = self.last_market_ns = ev.local_ns
         # Smoothed feed latency (local receive − exchange time), 1/16 weight per update.
-        self.feed_latency_ns += (ev.local_ns - ev.exch_ns - self.feed_latency_ns) >> 4
-        if ev.update_id >= self._touch_id and ev.bid_ticks < ev.ask_ticks:
-            self.bid_ticks = ev.bid_ticks
-            self.ask_ticks = ev.ask_ticks
+        self.feed_latency_ns += (local_ns - ev.exch_ns - self.feed_latency_ns) >> 4
+        bid = ev.bid_ticks
+        ask = ev.ask_ticks
+        if ev.update_id >= self._touch_id and bid < ask:
+            self.bid_ticks = bid
+            self.ask_ticks = ask
             self._touch_id = ev.update_id
-            mid = (ev.bid_ticks + ev.ask_ticks) * 0.5
-            self.vol.update(ev.local_ns, mid)
-            self.vol_slow.update(ev.local_ns, mid)
-        self._maybe_decide()
+            self._note_mid(local_ns, (bid + ask) * 0.5)
+        if self.state is _RUNNING:
+            now = self._now()
+            if now >= self._next_decision_ns:
+                self._decide(now)
 
     def _on_trade(self, ev: Trade) -> None:
         self.market_events += 1
@@ -339,7 +361,10 @@ class Engine:
         if self.bid_ticks:
             mid = (self.bid_ticks + self.ask_ticks) * 0.5
             self.intensity.on_trade(ev.local_ns, ev.price_ticks, ev.qty_lots, mid)
-        self._maybe_decide()
+        if self.state is _RUNNING:
+            now = self._now()
+            if now >= self._next_decision_ns:
+                self._decide(now)
 
     def _book_unknown(self) -> None:
         """A feed's empty snapshot: the book is unknown until the next full one. Quotes are
@@ -359,13 +384,42 @@ class Engine:
             self.bid_ticks = b.bid_ticks
             self.ask_ticks = b.ask_ticks
             self._touch_id = update_id
-            now = self.clock.now_ns()
-            self.vol.update(now, (b.bid_ticks + b.ask_ticks) * 0.5)
-            self.vol_slow.update(now, (b.bid_ticks + b.ask_ticks) * 0.5)
+            self._note_mid(self._now(), (b.bid_ticks + b.ask_ticks) * 0.5)
+
+    def _note_mid(self, t_ns: int, mid_ticks: float) -> None:
+        """Feed a touch mid to the σ estimators, lazily.
+
+        Within one interval of their sampling grid an update only replaces the mid held for
+        the next grid point, so of a run of updates inside one interval only the last needs
+        to reach them: it waits here until an update falls outside that interval or σ is
+        read (``_flush_mid``). The very first update goes through at once (it starts the grid).
+        The estimators end up in exactly the state that feeding every update would give.
+        """
+        if self._mid_lo_ns <= t_ns < self._mid_hi_ns:
+            self._mid_t_ns = t_ns
+            self._mid_ticks = mid_ticks
+            self._mid_pending = True
+            return
+        self._flush_mid()
+        interval_ns = self.vol.sample_interval_ns
+        self._mid_lo_ns = t_ns - t_ns % interval_ns
+        self._mid_hi_ns = self._mid_lo_ns + interval_ns
+        self._mid_t_ns = t_ns
+        self._mid_ticks = mid_ticks
+        self._mid_pending = True
+        if not self._mid_started:
+            self._mid_started = True
+            self._flush_mid()
+
+    def _flush_mid(self) -> None:
+        if self._mid_pending:
+            self._mid_pending = False
+            self.vol.update(self._mid_t_ns, self._mid_ticks)
+            self.vol_slow.update(self._mid_t_ns, self._mid_ticks)
 
     def _maybe_decide(self) -> None:
-        if self.state is EngineState.RUNNING:
-            now = self.clock.now_ns()
+        if self.state is _RUNNING:
+            now = self._now()
             if now >= self._next_decision_ns:
                 self._decide(now)
 
@@ -377,6 +431,7 @@ class Engine:
 
     def _decide(self, now: int) -> None:
         self._next_decision_ns = now + self.decision_interval_ns
+        self._flush_mid()
         if not 0 < self.bid_ticks < self.ask_ticks:
             return
         decision = compute_quotes(

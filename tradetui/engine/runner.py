@@ -51,24 +51,15 @@ def run_virtual(
     commands: Sequence[tuple[int, Command]] = (),
 ) -> None:
     """Run on the virtual clock until ``until_ns`` (ns), applying timed commands in order."""
-    pending = sorted(commands, key=lambda tc: tc[0])
-    i = 0
-    while True:
-        t = _next_time(engine, venue)
-        if i < len(pending) and (t is None or pending[i][0] <= t):
-            t_cmd, cmd = pending[i]
-            i += 1
-            if t_cmd > until_ns:
-                break
-            clock.advance_to(t_cmd)
-            with contextlib.suppress(CommandRefusedError):
-                engine.control(cmd)
-            continue
-        if t is None or t > until_ns:
+    for t_cmd, cmd in sorted(commands, key=lambda tc: tc[0]):
+        if t_cmd > until_ns:
             break
-        clock.advance_to(t)
-        _step(engine, venue, t)
-    clock.advance_to(until_ns)
+        # Everything due before the command happens first; what is due at its time, after it.
+        venue.run(engine, clock, t_cmd - 1)
+        clock.advance_to(t_cmd)
+        with contextlib.suppress(CommandRefusedError):
+            engine.control(cmd)
+    venue.run(engine, clock, until_ns)
 
 
 def settle(engine: Engine, venue: SimVenue, clock: VirtualClock, max_ns: int) -> None:

@@ -7,12 +7,26 @@ ever touches a price, and a value off the grid is an error, not a rounding.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
 import msgspec
 
-# Decimal-string pairs as Binance sends them: [price, qty].
-RawLevel = tuple[str, str]
+
+class RawLevel(msgspec.Struct, array_like=True, frozen=True, gc=False, forbid_unknown_fields=True):
+    """A [price, qty] pair of decimal strings as Binance sends it.
+
+    A Struct rather than a tuple: the garbage collector does not track it, and a depth diff
+    decodes dozens of them (tuples made the collector run every few messages).
+    """
+
+    price: str
+    qty: str
+
+    def __iter__(self) -> Iterator[str]:
+        yield self.price
+        yield self.qty
+
 
 # Converted strings are cached (prices and sizes repeat); the cache is dropped when it grows
 # past this many entries so memory stays bounded on long files.
@@ -52,14 +66,19 @@ class Grid:
     def levels(self, prices: Grid, raw: list[RawLevel]) -> tuple[tuple[int, int], ...]:
         """(price_ticks, qty_lots) pairs: ``prices`` converts the price, this grid the size."""
         p_cache, q_cache = prices._cache, self._cache
+        try:
+            return tuple([(p_cache[lv.price], q_cache[lv.qty]) for lv in raw])
+        except KeyError:
+            pass
+        # Some value not seen yet: convert (and cache) the missing ones.
         out: list[tuple[int, int]] = []
-        for p, q in raw:
-            pt = p_cache.get(p)
+        for lv in raw:
+            pt = p_cache.get(lv.price)
             if pt is None:
-                pt = prices.steps(p)
-            ql = q_cache.get(q)
+                pt = prices.steps(lv.price)
+            ql = q_cache.get(lv.qty)
             if ql is None:
-                ql = self.steps(q)
+                ql = self.steps(lv.qty)
             out.append((pt, ql))
         return tuple(out)
 

@@ -38,7 +38,6 @@ from tradetui.core.types import (
     BookSnapshot,
     CancelRejected,
     Fill,
-    Level,
     MarketEvent,
     OrderAccepted,
     OrderCancelled,
@@ -166,7 +165,25 @@ class MatchingEngine:
     def on_market(self, ev: MarketEvent, t_ns: int) -> list[AccountEvent]:
         """Apply a market event at exchange time ``t_ns`` (ns); returns fills of our orders."""
         book = self._book
-        if type(ev) is BookDelta:
+        if type(ev) is BestBidOffer:
+            prev_bid, prev_ask = book.bid_ticks, book.ask_ticks
+            # A best bid/offer also says every level better than it is gone.
+            book.set_touch(ev.bid_ticks, ev.bid_lots, ev.ask_ticks, ev.ask_lots)
+            if not self._orders:
+                return []
+            # Only our levels at or through the new touch can have changed.
+            if self._best_bid_ticks and self._best_bid_ticks >= ev.bid_ticks:
+                self._resync(_BUY, self._bids, False)
+            if self._best_ask_ticks and (not ev.ask_ticks or self._best_ask_ticks <= ev.ask_ticks):
+                self._resync(_SELL, self._asks, False)
+        elif type(ev) is Trade:
+            if ev.aggressor is _BUY:
+                if self._best_ask_ticks and ev.price_ticks >= self._best_ask_ticks:
+                    return self._trade(ev, self._asks, t_ns)
+            elif self._best_bid_ticks and ev.price_ticks <= self._best_bid_ticks:
+                return self._trade(ev, self._bids, t_ns)
+            return []
+        elif type(ev) is BookDelta:
             if not self._orders:
                 book.apply_delta(ev.bids, ev.asks)
                 return []
@@ -184,62 +201,20 @@ class MatchingEngine:
                     lvl = levels.get(p)
                     if lvl is not None:
                         self._depth(lvl, q)
-            if book.ask_ticks != prev_ask or book.bid_ticks != prev_bid:
-                return self._cross(prev_bid, prev_ask, t_ns)
-            return []
-        if type(ev) is Trade:
-            if ev.aggressor is _BUY:
-                if self._best_ask_ticks and ev.price_ticks >= self._best_ask_ticks:
-                    return self._trade(ev, self._asks, t_ns)
-            elif self._best_bid_ticks and ev.price_ticks <= self._best_bid_ticks:
-                return self._trade(ev, self._bids, t_ns)
-            return []
-        prev_bid, prev_ask = book.bid_ticks, book.ask_ticks
-        if type(ev) is BestBidOffer:
-            self._apply_bbo(ev)
-            if not self._orders:
-                return []
-            # Only our levels at or through the new touch can have changed.
-            if self._best_bid_ticks and self._best_bid_ticks >= ev.bid_ticks:
-                self._resync(_BUY, self._bids, False)
-            if self._best_ask_ticks and (not ev.ask_ticks or self._best_ask_ticks <= ev.ask_ticks):
-                self._resync(_SELL, self._asks, False)
         elif type(ev) is BookSnapshot:
+            prev_bid, prev_ask = book.bid_ticks, book.ask_ticks
             book.apply_snapshot(ev.bids, ev.asks)
             if not self._orders:
                 return []
             self._resync(_BUY, self._bids, True)
             self._resync(_SELL, self._asks, True)
-        if book.ask_ticks != prev_ask or book.bid_ticks != prev_bid:
+        # The same tests as ``_cross`` makes, so most touch changes skip the call.
+        ask, bid = book.ask_ticks, book.bid_ticks
+        if (ask and ask != prev_ask and self._best_bid_ticks and ask <= self._best_bid_ticks) or (
+            bid and bid != prev_bid and self._best_ask_ticks and bid >= self._best_ask_ticks
+        ):
             return self._cross(prev_bid, prev_ask, t_ns)
         return []
-
-    def _apply_bbo(self, ev: BestBidOffer) -> None:
-        # A best bid/offer also says every level better than it is gone. One apply_delta call
-        # is cheaper than per-level set_level calls.
-        book = self._book
-        bid, ask = ev.bid_ticks, ev.ask_ticks
-        bids: list[Level] = [(bid, ev.bid_lots)] if bid else []
-        asks: list[Level] = [(ask, ev.ask_lots)] if ask else []
-        if book.bid_ticks > bid:
-            bids += self._stale(_BUY, bid)
-        if book.ask_ticks and (not ask or book.ask_ticks < ask):
-            asks += self._stale(_SELL, ask)
-        book.apply_delta(bids, asks)
-
-    def _stale(self, side: Side, touch_ticks: int) -> list[Level]:
-        """Removals for the book levels on ``side`` better than ``touch_ticks`` (0 = all)."""
-        book = self._book
-        n = 8
-        while True:
-            shown = book.levels(side, n)
-            if side is _BUY:
-                stale = [(p, 0) for p, _ in shown if p > touch_ticks]
-            else:
-                stale = [(p, 0) for p, _ in shown if not touch_ticks or p < touch_ticks]
-            if len(stale) < n:
-                return stale
-            n *= 8
 
     def _resync(self, side: Side, levels: dict[int, _Level], always: bool) -> None:
         """Bring our levels' sizes in line with the book after a BBO or snapshot."""

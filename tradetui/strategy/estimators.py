@@ -102,6 +102,11 @@ class VolatilityEstimator:
         return math.sqrt(self._var)
 
     @property
+    def sample_interval_ns(self) -> int:
+        """Spacing of the sampling grid (ns)."""
+        return self._interval_ns
+
+    @property
     def samples(self) -> int:
         """Grid intervals observed since the last (re)start."""
         return self._samples

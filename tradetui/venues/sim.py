@@ -15,10 +15,11 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from heapq import heappop, heappush
+from typing import TYPE_CHECKING
 
 import msgspec
 
-from tradetui.core.clock import Clock
+from tradetui.core.clock import Clock, VirtualClock
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import (
     AccountEvent,
@@ -35,6 +36,9 @@ from tradetui.core.types import (
     PlaceOrder,
 )
 from tradetui.matching.engine import MatchingConfig, MatchingEngine
+
+if TYPE_CHECKING:
+    from tradetui.engine.engine import Engine
 
 _NEVER_NS = sys.maxsize
 
@@ -131,14 +135,48 @@ class SimVenue:
                 return feed.popleft()[2]
         if self._settle() is None:
             return None
+        return self._take()
+
+    def _take(self) -> MarketEvent | AccountEvent:
+        """The first of the feed and the reports by (delivery time, creation order); call only
+        after ``_settle`` found an event due."""
+        feed = self._feed
+        reports = self._reports
         if feed:
-            head = feed[0]
             if reports:
+                head = feed[0]
                 top = reports[0]
                 if top[0] < head[0] or (top[0] == head[0] and top[1] < head[1]):
                     return heappop(reports)[2]
             return feed.popleft()[2]
         return heappop(reports)[2]
+
+    def run(self, engine: Engine, clock: VirtualClock, until_ns: int) -> None:
+        """Drive ``engine`` on the virtual ``clock`` through every delivery and timer due at or
+        before ``until_ns`` (ns), then set the clock to ``until_ns``.
+
+        The same steps as ``peek_ns`` / ``pop`` with the runner's rule (a timer due at or before
+        the next delivery runs first), in one loop: a backtest spends its time here.
+        """
+        on_event = engine.on_event
+        on_timer = engine.on_timer
+        advance = clock.advance_to
+        settle = self._settle
+        take = self._take
+        while True:
+            deliver_ns = settle()
+            wake_ns = engine.wakeup_ns
+            if wake_ns is not None and (deliver_ns is None or wake_ns <= deliver_ns):
+                if wake_ns > until_ns:
+                    break
+                advance(wake_ns)
+                on_timer()
+                continue
+            if deliver_ns is None or deliver_ns > until_ns:
+                break
+            advance(deliver_ns)
+            on_event(take())
+        advance(until_ns)
 
     # ---- exchange-side state (ahead of what the engine has been told) ------------------------
 
