@@ -52,7 +52,7 @@ def test_backtest_with_a_model_reports_the_filter(
     ml = json.loads(r.output)["ml"]  # type: ignore[attr-defined]
     assert ml["predictions"] > 0
     assert ml["inference_errors"] == 0
-    assert ml["sides_moved"] + ml["sides_pulled"] >= 0
+    assert ml["sides_moved"] + ml["sides_pulled"] > 0
 
 
 def _missing(src: Path, dst: Path) -> None:
@@ -72,6 +72,13 @@ def _corrupt_rehashed(src: Path, dst: Path) -> None:
     (dst / CARD_FILE).write_text(json.dumps(card))
 
 
+def _card_without_horizon(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst)
+    card = json.loads((dst / CARD_FILE).read_text())
+    del card["horizon_s"]
+    (dst / CARD_FILE).write_text(json.dumps(card))
+
+
 def _mismatched(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst)
     card = json.loads((dst / CARD_FILE).read_text())
@@ -86,6 +93,7 @@ def _mismatched(src: Path, dst: Path) -> None:
         (_corrupt, "content hash differs"),
         (_corrupt_rehashed, "not a usable XGBoost model"),
         (_mismatched, "differ from this build's"),
+        (_card_without_horizon, "horizon_s: missing"),
     ],
 )
 def test_bad_model_is_one_line_exit_2(
