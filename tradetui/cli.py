@@ -462,7 +462,18 @@ def config_check(config: ConfigOpt = None) -> None:
 
 
 def main() -> None:
-    app()
+    """The console script: a bad argument is one ``error:`` line and exit 2 (no usage box)."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # the parser's errors: bad value, unknown option...
+        message = " ".join(exc.format_message().split())
+        ctx = getattr(exc, "ctx", None)
+        hint = f"; see `{ctx.command_path} --help`" if ctx is not None else ""
+        typer.echo(f"error: {message}{hint}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _register_command_modules() -> None:
