@@ -61,10 +61,6 @@ def check_setup(t: TelegramSettings, env: Mapping[str, str] | None = None) -> st
             'telegram.chats: empty; add your chat id with a role, e.g. chats = "123456789:trader" '
             "(message your bot, then `tradetui telegram test` lists the chats that wrote to it)"
         )
-    if not t.api_base_url.startswith(("http://", "https://")):
-        raise ConfigError(
-            f"telegram.api_base_url: expected http(s)://host[:port] (got {t.api_base_url!r})"
-        )
     return token
 
 
