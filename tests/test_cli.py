@@ -175,6 +175,8 @@ def test_cli_import_stays_light() -> None:
         (("train", "x.gz", "--horizon", "abc"), "Invalid value for '--horizon'"),
         (("backtest", "x.gz", "--latency-ms", "soon"), "Invalid value for '--latency-ms'"),
         (("sandbox", "telegram", "--port", "http"), "Invalid value for '--port'"),
+        (("sandbox", "telegram", "--port", "99999"), "Invalid value for '--port'"),
+        (("sandbox", "exchange", "--port", "-1"), "Invalid value for '--port'"),
         (("backtest", "x.gz", "--no-such-flag"), "No such option: --no-such-flag"),
         (("telegram", "tset"), "No such command 'tset'"),
     ],

@@ -117,6 +117,19 @@ async def test_telegram_test_fails_with_one_line(api: SandboxBotApi, tmp_path: P
     )
 
 
+async def test_telegram_test_refuses_a_malformed_token_before_any_call(
+    api: SandboxBotApi, tmp_path: Path
+) -> None:
+    cfg = _config(tmp_path, api, f"{TRADER}:trader")
+    code, _, err = await _run(["telegram", "test", "-c", str(cfg)], _env(tmp_path, "abc def"))
+    assert code != 0
+    assert err.strip() == (
+        "error: TRADETUI_TELEGRAM_TOKEN: does not look like a bot token "
+        "(expected <bot id>:<secret> from @BotFather)"
+    )
+    assert api.calls == type(api.calls)(), "nothing was sent"
+
+
 async def test_run_refuses_enabled_telegram_without_token(
     api: SandboxBotApi, tmp_path: Path
 ) -> None:

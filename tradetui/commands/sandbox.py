@@ -11,14 +11,16 @@ from typing import Annotated
 
 import typer
 
-from tradetui.commands.common import fail
+from tradetui.commands.common import PORT_RANGE, cannot_listen, fail
 
 _DEFAULT_KEY = "sandbox-key"
 _DEFAULT_SECRET = "sandbox-secret"
 
 
 def sandbox_exchange(
-    port: Annotated[int, typer.Option("--port", help="TCP port (0 picks a free one).")] = 8765,
+    port: Annotated[
+        int, typer.Option("--port", help="TCP port (0 picks a free one).", **PORT_RANGE)
+    ] = 8765,
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     market: Annotated[
         str, typer.Option("--market", help="synthetic, or replay:PATH of a recorded file.")
@@ -82,12 +84,18 @@ def sandbox_exchange(
     server.faults.delay_next(slow_ms / 1000, count=-1)
 
     async def serve() -> None:
-        async with server:
+        try:
+            await server.start()
+        except OSError as exc:
+            cannot_listen(host, port, exc)
+        try:
             typer.echo(
                 f"sandbox exchange {instrument.symbol} on {server.rest_url} "
                 f"(market {market}); Ctrl+C stops",
             )
             await asyncio.Event().wait()
+        finally:
+            await server.stop()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())
