@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -170,12 +172,24 @@ async def test_headless_run_alerts_answers_ignores_and_flattens(
         status = await api.wait_for_message(TRADER, "running", timeout_s=5, after=before)
         assert status is not None
         assert "BTCUSDT on sim · PAPER" in status.text
-        api.inject_message(TRADER, "/flatten")
-        question = await api.wait_for_message(TRADER, "Flatten the position", timeout_s=5)
+        # Flatten only once there is a position, so the flatten has something to close.
+        question = None
+        for _ in range(40):
+            before = len(api.sent_to(TRADER))
+            api.inject_message(TRADER, "/flatten")
+            question = await api.wait_for_message(
+                TRADER, "Flatten the position", timeout_s=5, after=before
+            )
+            assert question is not None
+            if not question.text.startswith("Flatten the position (+0 BTC)"):
+                break
+            await asyncio.sleep(0.5)
         assert question is not None
+        assert not question.text.startswith("Flatten the position (+0 BTC)"), "never a position"
         api.inject_callback(TRADER, question.message_id, question.buttons[0][1])
         done = await api.wait_for_message(TRADER, "FLATTEN FLAT · PAPER", timeout_s=10)
         assert done is not None
+        assert re.search(r"flat after [1-9]\d* close attempt", done.text), done.text
         assert await api.wait_until(lambda: "✅ flatten: flattening" in question.text)
         assert api.sent_to(STRANGER) == []
     finally:
@@ -187,4 +201,7 @@ async def test_headless_run_alerts_answers_ignores_and_flattens(
     assert f"ignoring chat {STRANGER}" in log
     assert "engine flattening → stopped" in log
     assert TOKEN.split(":", 1)[1] not in log
-    assert '"state": "stopped"' in out.decode()
+    summary = json.loads(out.decode())
+    assert summary["state"] == "stopped"
+    assert summary["position_base"] == 0
+    assert summary["open_orders"] == 0
