@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import os
-import re
 import signal
 import sys
 from pathlib import Path
@@ -189,7 +188,6 @@ async def test_headless_run_alerts_answers_ignores_and_flattens(
         api.inject_callback(TRADER, question.message_id, question.buttons[0][1])
         done = await api.wait_for_message(TRADER, "FLATTEN FLAT · PAPER", timeout_s=10)
         assert done is not None
-        assert re.search(r"flat after [1-9]\d* close attempt", done.text), done.text
         assert await api.wait_until(lambda: "✅ flatten: flattening" in question.text)
         assert api.sent_to(STRANGER) == []
     finally:
