@@ -10,29 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from tests.backtest.test_backtest import INST, market
+from tests.backtest.test_backtest import INST, _app, market
 from tradetui.backtest.plot import plot_series, write_plot
 from tradetui.backtest.report import build_report
 from tradetui.backtest.run import BacktestResult, run_backtest
-from tradetui.commands.data import register
 from tradetui.config import Settings
 from tradetui.market.files import ReplayReport
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Scratch app."""
-
-    register(app)
-    return app
 
 
 def png_size(path: Path) -> tuple[int, int]:
