@@ -454,9 +454,16 @@ def config_example() -> None:
 @config_app.command("check")
 def config_check(config: ConfigOpt = None) -> None:
     """Validate the config file and environment overrides."""
-    from tradetui.config import find_config
+    from tradetui.config import ConfigError, find_config
 
-    _load(config)
+    settings = _load(config)
+    if settings.ml.enabled:  # the model is part of the setup: load and verify it as a run would
+        from tradetui.ml.filter import MlFilter
+
+        try:
+            MlFilter.from_settings(settings.ml)
+        except ConfigError as exc:
+            fail(str(exc))
     found = find_config(config)
     typer.echo(f"ok: {found if found else 'defaults (no config file found)'}")
 
