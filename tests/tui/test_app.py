@@ -82,8 +82,10 @@ async def test_flatten_declined_changes_nothing(make_host: MakeHost, wait_for: W
     app = app_for(make_host(seconds=20))
     async with app.run_test(size=FULL) as pilot:
         await pilot.press("f")
+        # Under load the dialog can take longer than one key press to open: wait for it.
+        assert await wait_for(pilot, lambda: isinstance(top(app), ConfirmScreen))
         await pilot.press("n")
-        assert not isinstance(top(app), ConfirmScreen)
+        assert await wait_for(pilot, lambda: not isinstance(top(app), ConfirmScreen))
         await pilot.pause(0.05)
         assert app.engine.state is EngineState.RUNNING
         assert app.host.inbox.empty()
