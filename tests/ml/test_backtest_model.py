@@ -11,6 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from tests.ml.conftest import record_within_one_hour
 from tradetui.commands.data import register
 from tradetui.ml.model import CARD_FILE, MODEL_FILE
 
@@ -29,10 +30,10 @@ def _app() -> typer.Typer:
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("rec")
-    r = CliRunner().invoke(_app(), ["record", "--out", str(out), "--seconds", "20"])
+    r = record_within_one_hour(_app(), out, 20)
     assert r.exit_code == 0, r.output
     files = sorted(out.glob("*.gz"))
-    assert files
+    assert len(files) == 1
     return files[0]
 
 
