@@ -129,7 +129,7 @@ def write_plot(s: PlotSeries, path: Path) -> None:
         s.sell_t_s, s.sell_price, marker="v", s=22, color="tab:red", label="our sells", zorder=3
     )
     price.set_ylabel(f"price ({s.quote})")
-    price.legend(loc="upper left", fontsize="small")
+    price.legend(loc="best", fontsize="small", framealpha=0.8)
     price.ticklabel_format(axis="y", useOffset=False, style="plain")
     inventory.step(s.inventory_t_s, s.inventory_base, where="post", color="tab:blue")
     inventory.axhline(0.0, color="0.6", linewidth=0.6)
