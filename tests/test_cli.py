@@ -167,3 +167,26 @@ def test_cli_import_stays_light() -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("train", "x.gz", "--horizon", "abc"), "Invalid value for '--horizon'"),
+        (("backtest", "x.gz", "--latency-ms", "soon"), "Invalid value for '--latency-ms'"),
+        (("sandbox", "telegram", "--port", "http"), "Invalid value for '--port'"),
+        (("sandbox", "telegram", "--port", "99999"), "Invalid value for '--port'"),
+        (("sandbox", "exchange", "--port", "-1"), "Invalid value for '--port'"),
+        (("backtest", "x.gz", "--no-such-flag"), "No such option: --no-such-flag"),
+        (("telegram", "tset"), "No such command 'tset'"),
+    ],
+)
+def test_argument_the_parser_rejects_is_one_line_exit_2(
+    tmp_path: Path, args: tuple[str, ...], needle: str
+) -> None:
+    r = _run(*args, cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: ")
+    assert needle in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "--help" in r.stderr

@@ -503,12 +503,18 @@ def config_example() -> None:
 @config_app.command("check")
 def config_check(config: ConfigOpt = None) -> None:
     """Validate the config file and environment overrides."""
-    from tradetui.config import find_config
+    from tradetui.config import ConfigError, find_config
 
     settings = _load(config)
+    if settings.ml.enabled:  # the model is part of the setup: load and verify it as a run would
+        from tradetui.ml.filter import MlFilter
+
+        try:
+            MlFilter.from_settings(settings.ml)
+        except ConfigError as exc:
+            fail(str(exc))
     found = find_config(config)
     if settings.venue.exchange != "sim":
-        from tradetui.config import ConfigError
         from tradetui.credentials import load_keys
 
         v = settings.venue
@@ -523,7 +529,18 @@ def config_check(config: ConfigOpt = None) -> None:
 
 
 def main() -> None:
-    app()
+    """The console script: a bad argument is one ``error:`` line and exit 2 (no usage box)."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # the parser's errors: bad value, unknown option...
+        message = " ".join(exc.format_message().split())
+        ctx = getattr(exc, "ctx", None)
+        hint = f"; see `{ctx.command_path} --help`" if ctx is not None else ""
+        typer.echo(f"error: {message}{hint}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _register_command_modules() -> None:

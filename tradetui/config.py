@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -414,8 +415,22 @@ def parse_chats(text: str) -> dict[int, str]:
             raise ValueError(f"{entry.strip()!r} is not CHAT_ID:ROLE (a whole number)") from None
         if role not in TELEGRAM_ROLES:
             raise ValueError(f"{entry.strip()!r}: role must be viewer or trader")
+        if chat_id in chats:
+            raise ValueError(f"chat {chat_id} is listed twice; keep one entry with its role")
         chats[chat_id] = role
     return chats
+
+
+def _env_name(v: str) -> str | None:
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+        return None
+    return "must be an environment variable name (letters, digits, _)"
+
+
+def _http_url(v: str) -> str | None:
+    if re.fullmatch(r"https?://[^\s/:]+(:\d+)?(/\S*)?", v):
+        return None
+    return "expected http(s)://host[:port][/path]"
 
 
 def _chats(v: str) -> str | None:
@@ -432,15 +447,17 @@ class TelegramSettings:
     token_env: str = _f(
         "TRADETUI_TELEGRAM_TOKEN",
         "environment variable holding the bot token (the token never goes in this file)",
+        _env_name,
     )
     api_base_url: str = _f(
         "https://api.telegram.org",
         "Bot API server; point it at `tradetui sandbox telegram` to try without Telegram",
+        _http_url,
     )
     chats: str = _f(
         "",
-        "allowed chats as 'CHAT_ID:ROLE, ...'; ROLE viewer (read only) or trader (may "
-        "command); alerts go to every chat listed",
+        "allowed chats as 'CHAT_ID:ROLE, ...'; ROLE viewer (read only, the default when "
+        "left out) or trader (may command); alerts go to every chat listed",
         _chats,
     )
     alert_start: str = _f("on", "engine started: 'on', 'silent' (no sound) or 'off'", _SWITCH)

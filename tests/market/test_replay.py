@@ -406,6 +406,16 @@ def test_stale_bbo_is_dropped_from_the_trading_stream() -> None:
     assert list(drop_stale_bbo(events)) == [events[0]]
 
 
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"\x1f\x8b\x08\x00broken"])
+def test_instrument_of_a_file_without_data_lines_says_so(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "btcusdt_20240808.gz"
+    path.write_bytes(content)
+    with pytest.raises(
+        ReplayError, match=r"btcusdt_20240808\.gz: no data lines \(the file is empty"
+    ):
+        infer_instrument([path])
+
+
 # ---- CSV formats ------------------------------------------------------------------------------
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+import typer
 import xgboost as xgb
+from typer.testing import CliRunner, Result
 
 from tradetui.ml.dataset import DOWN, FLAT, UP
 from tradetui.ml.features import FEATURE_NAMES, N_FEATURES
@@ -35,3 +38,14 @@ def tiny_model(out: Path, rounds: int = 10) -> Path:
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_model(tmp_path_factory.mktemp("model"))
+
+
+def record_within_one_hour(app: typer.Typer, out: Path, seconds: float) -> Result:
+    """`tradetui record` on a clock set to just after the top of the current UTC hour: the
+    recorder starts a new file every hour, and a test must not get two files because it
+    happened to run at, say, 09:59."""
+    hour_ns = 3600 * 10**9
+    start_ns = time.time_ns() // hour_ns * hour_ns + 10**9
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(time, "time_ns", lambda: start_ns)
+        return CliRunner().invoke(app, ["record", "--out", str(out), "--seconds", str(seconds)])

@@ -11,6 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from tests.ml.conftest import record_within_one_hour
 from tradetui.commands.data import register
 from tradetui.ml.model import CARD_FILE, MODEL_FILE
 
@@ -29,10 +30,10 @@ def _app() -> typer.Typer:
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("rec")
-    r = CliRunner().invoke(_app(), ["record", "--out", str(out), "--seconds", "20"])
+    r = record_within_one_hour(_app(), out, 20)
     assert r.exit_code == 0, r.output
     files = sorted(out.glob("*.gz"))
-    assert files
+    assert len(files) == 1
     return files[0]
 
 
@@ -52,7 +53,7 @@ def test_backtest_with_a_model_reports_the_filter(
     ml = json.loads(r.output)["ml"]  # type: ignore[attr-defined]
     assert ml["predictions"] > 0
     assert ml["inference_errors"] == 0
-    assert ml["sides_moved"] + ml["sides_pulled"] >= 0
+    assert ml["sides_moved"] + ml["sides_pulled"] > 0
 
 
 def _missing(src: Path, dst: Path) -> None:
@@ -72,6 +73,13 @@ def _corrupt_rehashed(src: Path, dst: Path) -> None:
     (dst / CARD_FILE).write_text(json.dumps(card))
 
 
+def _card_without_horizon(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst)
+    card = json.loads((dst / CARD_FILE).read_text())
+    del card["horizon_s"]
+    (dst / CARD_FILE).write_text(json.dumps(card))
+
+
 def _mismatched(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst)
     card = json.loads((dst / CARD_FILE).read_text())
@@ -86,6 +94,7 @@ def _mismatched(src: Path, dst: Path) -> None:
         (_corrupt, "content hash differs"),
         (_corrupt_rehashed, "not a usable XGBoost model"),
         (_mismatched, "differ from this build's"),
+        (_card_without_horizon, "horizon_s: missing"),
     ],
 )
 def test_bad_model_is_one_line_exit_2(

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -163,3 +166,45 @@ def test_timed_sums_match_a_brute_force_window_across_compactions() -> None:
             if kept:
                 at = [b for a, b in kept if a <= t - 100]
                 assert ts.value_at(t - 100) == (at[-1] if at else kept[0][1])
+
+
+SPOT_0808 = (
+    Path(__file__).resolve().parents[2] / ".." / "shared/data/binance-spot/btcusdt_20240808.gz"
+)
+# Column sums (float64 over the float32 rows, NaN left out) of the features sampled every
+# 100 ms from the spot 0808 file, as computed before the features were rewritten as prefix
+# sums (the two versions were compared cell by cell: identical, 6,505 rows on 0808 + 0809).
+# A change to the feature code that moves any of them changes what the model was trained on.
+PINNED_ROWS, PINNED_MISSING = 3459, 352
+PINNED_SUMS = [
+    11532.0,
+    -227.84209797537187,
+    -190.14179588516708,
+    -107.46459202608094,
+    -1363.2523727742955,
+    -18790564728.0,
+    -93799194256.0,
+    -151640.0,
+    -752264.0,
+    -4473684.5,
+    1175928.6019821167,
+    720115944144.0,
+    850409845704.0,
+    715.4391054802629,
+    0.0,
+]
+
+
+@pytest.mark.skipif(not SPOT_0808.exists(), reason=f"shared recording not found: {SPOT_0808}")
+def test_features_on_the_shared_file_stay_as_pinned(tmp_path: Path) -> None:
+    from tradetui.market.cache import load_events
+    from tradetui.market.files import infer_instrument
+    from tradetui.ml.dataset import sample_features
+
+    files = [SPOT_0808]
+    events, _, _ = load_events(files, infer_instrument(files), use_cache=False)
+    x = sample_features(events).x
+    assert x.shape == (PINNED_ROWS, len(FEATURE_NAMES))
+    assert int(np.isnan(x).sum()) == PINNED_MISSING
+    sums = [float(np.nansum(x[:, i].astype(np.float64))) for i in range(x.shape[1])]
+    assert sums == pytest.approx(PINNED_SUMS, rel=1e-9, abs=1e-9)

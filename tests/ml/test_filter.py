@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import itertools
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,24 @@ def test_inference_failure_follows_on_error(
 def test_drift_needs_no_more_predictions_than_the_window_holds() -> None:
     with pytest.raises(ConfigError, match=r"^ml\.drift_min_predictions: must be <= "):
         Settings().replace("ml", drift_min_predictions=700, monitor_window=600)
+
+
+def test_config_check_loads_the_model_it_names(model_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tradetui.cli import app
+
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    card = json.loads((bad / "card.json").read_text())
+    del card["horizon_s"]
+    (bad / "card.json").write_text(json.dumps(card))
+    for model, code in ((model_dir, 0), (bad, 2)):
+        cfg = tmp_path / "config.toml"
+        cfg.write_text(f'[ml]\nenabled = true\nmodel = "{model}"\n')
+        r = CliRunner().invoke(app, ["config", "check", "-c", str(cfg)])
+        assert r.exit_code == code, r.output
+    assert (
+        r.output.strip()
+        == f"error: ml.model: {bad}/card.json: horizon_s: missing; retrain with `tradetui train`"
+    )

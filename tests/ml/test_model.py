@@ -64,3 +64,34 @@ def test_load_during_a_swap_waits_for_the_card(model_dir: Path, tmp_path: Path) 
         assert load_model(live).sha256 == load_model(other).sha256
     finally:
         later.join()
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda c: c.pop("horizon_s"), "horizon_s: missing"),
+        (lambda c: c.update(horizon_s="5s"), "horizon_s: expected a number of seconds > 0"),
+        (lambda c: c.update(horizon_s=-5.0), "horizon_s: expected a number of seconds > 0"),
+        (lambda c: c.update(threshold_ticks=None), "threshold_ticks: expected a number >= 0"),
+        (lambda c: c.update(features="spread_ticks"), "differ from this build"),
+    ],
+)
+def test_edited_card_is_refused_with_the_field_named(
+    model_dir: Path, tmp_path: Path, edit: object, says: str
+) -> None:
+    copy = tmp_path / "m"
+    shutil.copytree(model_dir, copy)
+    card = json.loads((copy / CARD_FILE).read_text())
+    edit(card)  # type: ignore[operator]
+    (copy / CARD_FILE).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=says) as err:
+        load_model(copy)
+    assert len(str(err.value).splitlines()) == 1
+
+
+def test_card_that_is_not_json_says_so(model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "m"
+    shutil.copytree(model_dir, copy)
+    (copy / CARD_FILE).write_text("{")
+    with pytest.raises(ModelError, match=r"card.json: not valid JSON"):
+        load_model(copy)

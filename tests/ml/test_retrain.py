@@ -13,7 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tests.ml.conftest import tiny_model
+from tests.ml.conftest import record_within_one_hour, tiny_model
 from tradetui.commands.ml import newest_recordings, register
 from tradetui.ml.dataset import Samples
 from tradetui.ml.features import FEATURE_NAMES, N_FEATURES
@@ -179,7 +179,7 @@ def test_watch_cycle_promotes_then_keeps_on_recorded_files(tmp_path: Path) -> No
     app = _app()
     register_data(app)
     rec = tmp_path / "rec"
-    r = CliRunner().invoke(app, ["record", "--out", str(rec), "--seconds", "120"])
+    r = record_within_one_hour(app, rec, 120)
     assert r.exit_code == 0, r.output
     old = time.time() - 60
     for p in rec.iterdir():

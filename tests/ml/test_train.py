@@ -92,6 +92,19 @@ def test_too_little_data_is_a_clear_error() -> None:
         train_samples(s, int(t[50]), TrainConfig())
 
 
+def test_threshold_that_leaves_a_class_empty_is_a_clear_error() -> None:
+    from tradetui.ml.train import TrainError
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    t = T0 + np.arange(n, dtype=np.int64) * (S // 10)
+    s = Samples(
+        rng.normal(size=(n, N_FEATURES)).astype(np.float32), t, np.cumsum(rng.normal(size=n))
+    )
+    with pytest.raises(TrainError, match=r"threshold 1e\+09 ticks leaves 0 up, 0 down"):
+        train_samples(s, int(t[2000]), TrainConfig(threshold_ticks=1e9, rounds=5, gap_s=5.0))
+
+
 def test_synthetic_market_replays_into_feature_rows() -> None:
     inst = btcusdt_perpetual()
     end = T0 + 20 * S
@@ -121,6 +134,26 @@ def test_cli_missing_file_is_one_line_exit_2(tmp_path: Path) -> None:
     assert r.exit_code == 2
     assert r.output.startswith("error: ")
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_cli_negative_threshold_is_one_line_exit_2(tmp_path: Path) -> None:
+    r = CliRunner().invoke(_app(), ["train", str(tmp_path / "x.gz"), "--threshold-ticks", "-5"])
+    assert r.exit_code == 2
+    assert r.output.startswith("error: --threshold-ticks must be >= 0")
+    assert len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind", ["file", "under_a_file"])
+def test_cli_out_that_cannot_be_a_directory_is_one_line_exit_2(tmp_path: Path, kind: str) -> None:
+    """Checked before any data is read, so no training is wasted."""
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a directory")
+    out = blocker if kind == "file" else blocker / "m"
+    r = CliRunner().invoke(_app(), ["train", str(tmp_path / "x.gz"), "--out", str(out)])
+    assert r.exit_code == 2
+    assert r.output.startswith(f"error: --out {out}: ")
+    assert len(r.output.strip().splitlines()) == 1
+    assert blocker.read_text() == "not a directory"
 
 
 @pytest.mark.skipif(not SPOT.exists(), reason=f"shared recordings not found at {SPOT}")

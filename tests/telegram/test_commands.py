@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 
@@ -24,6 +25,13 @@ from tradetui.engine.events import EngineState
 async def test_read_commands_answer_allowed_chats(rig: Rig, command: str, expect: str) -> None:
     await rig.ask(TRADER, command, expect)
     await rig.ask(VIEWER, command, expect if command != "/help" else "this chat is a viewer")
+
+
+async def test_positions_are_told_in_the_base_asset(rig: Rig) -> None:
+    assert re.match(r"position [+-][0-9.e+-]+ BTC\n", await rig.ask(VIEWER, "/position", "entry"))
+    assert re.search(r"\nposition [+-][0-9.e+-]+ BTC \(", await rig.ask(VIEWER, "/status", "risk"))
+    flatten = await rig.ask(TRADER, "/flatten", "Flatten the position")
+    assert re.match(r"Flatten the position \([+-][0-9.e+-]+ BTC\)\?", flatten)
 
 
 async def test_viewer_help_lists_no_trading_commands(rig: Rig) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -13,6 +14,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter
 from tests.telegram.conftest import TRADER, VIEWER, Rig, start_rig, stop_rig, telegram_settings
 from tradetui.alerts.message import Alert, AlertKind, HeartbeatSchedule, Level, Slot, render
 from tradetui.alerts.notifier import Notifier, NotifierConfig
+from tradetui.config import Settings, TelegramSettings
 from tradetui.core.accounting import PnlSnapshot
 from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.core.types import Fill, Side
@@ -369,3 +371,36 @@ async def test_silent_alerts_are_sent_without_notification(rig: Rig) -> None:
     m = await rig.api.wait_for_message(TRADER, "quiet one")
     assert m is not None
     assert m.silent
+
+
+async def test_sends_to_a_group_keep_to_twenty_a_minute(api: SandboxBotApi) -> None:
+    """Telegram allows a group 20 messages a minute: a burst past that is spread out."""
+    group = -100777
+    t = TelegramSettings(
+        enabled=True,
+        api_base_url=api.base_url,
+        chats=f"{TRADER}:trader, {VIEWER}:viewer, {group}:viewer",
+    )
+    rig = await start_rig(api, dataclasses.replace(Settings(), telegram=t))
+    try:
+        assert await api.wait_for_message(group, "STARTED") is not None
+        bot = rig.service.app.bot
+        burst = asyncio.gather(*(bot.send_message(group, f"burst {i}") for i in range(20)))
+
+        def to_group() -> list[float]:
+            return [
+                c.at_s
+                for c in api.calls
+                if c.method == "sendMessage" and str(c.params.get("chat_id")) == str(group)
+            ]
+
+        await asyncio.sleep(1.5)
+        assert len(to_group()) <= 20, "the start alert and the burst stop at the group limit"
+        await asyncio.wait_for(burst, 15)
+        times = to_group()
+        assert len(times) == 21
+        assert times[-1] - times[0] >= 2.5
+        # Private chats are not held back by the group's limit.
+        await rig.ask(TRADER, "/status", "running", timeout_s=2)
+    finally:
+        await stop_rig(rig)

@@ -26,6 +26,28 @@ def test_chats_parse_ids_and_roles() -> None:
         parse_chats("me:trader")
 
 
+def test_a_chat_listed_twice_is_refused() -> None:
+    with pytest.raises(ValueError, match="chat 123 is listed twice"):
+        parse_chats("123:trader, 123:viewer")
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ('token_env = ""', r"telegram\.token_env: must be an environment variable name"),
+        ('token_env = "MY BOT"', r"telegram\.token_env: must be an environment variable name"),
+        ('api_base_url = "ftp://x"', r"telegram\.api_base_url: expected http\(s\)://host"),
+        ('api_base_url = "127.0.0.1:8081"', r"telegram\.api_base_url: expected http\(s\)://host"),
+    ],
+)
+def test_bad_telegram_keys_are_one_line_at_load(tmp_path: Path, line: str, says: str) -> None:
+    p = tmp_path / "config.toml"
+    p.write_text(f"[telegram]\n{line}\n")
+    with pytest.raises(ConfigError, match=says) as err:
+        load_settings(p, {})
+    assert len(str(err.value).splitlines()) == 1
+
+
 def test_bad_chats_in_the_file_is_one_line_naming_the_key(tmp_path: Path) -> None:
     p = tmp_path / "config.toml"
     p.write_text('[telegram]\nchats = "42:boss"\n')

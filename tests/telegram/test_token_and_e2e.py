@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -117,6 +118,19 @@ async def test_telegram_test_fails_with_one_line(api: SandboxBotApi, tmp_path: P
     )
 
 
+async def test_telegram_test_refuses_a_malformed_token_before_any_call(
+    api: SandboxBotApi, tmp_path: Path
+) -> None:
+    cfg = _config(tmp_path, api, f"{TRADER}:trader")
+    code, _, err = await _run(["telegram", "test", "-c", str(cfg)], _env(tmp_path, "abc def"))
+    assert code != 0
+    assert err.strip() == (
+        "error: TRADETUI_TELEGRAM_TOKEN: does not look like a bot token "
+        "(expected <bot id>:<secret> from @BotFather)"
+    )
+    assert api.calls == type(api.calls)(), "nothing was sent"
+
+
 async def test_run_refuses_enabled_telegram_without_token(
     api: SandboxBotApi, tmp_path: Path
 ) -> None:
@@ -157,9 +171,20 @@ async def test_headless_run_alerts_answers_ignores_and_flattens(
         status = await api.wait_for_message(TRADER, "running", timeout_s=5, after=before)
         assert status is not None
         assert "BTCUSDT on sim · PAPER" in status.text
-        api.inject_message(TRADER, "/flatten")
-        question = await api.wait_for_message(TRADER, "Flatten the position", timeout_s=5)
+        # Flatten only once there is a position, so the flatten has something to close.
+        question = None
+        for _ in range(40):
+            before = len(api.sent_to(TRADER))
+            api.inject_message(TRADER, "/flatten")
+            question = await api.wait_for_message(
+                TRADER, "Flatten the position", timeout_s=5, after=before
+            )
+            assert question is not None
+            if not question.text.startswith("Flatten the position (+0 BTC)"):
+                break
+            await asyncio.sleep(0.5)
         assert question is not None
+        assert not question.text.startswith("Flatten the position (+0 BTC)"), "never a position"
         api.inject_callback(TRADER, question.message_id, question.buttons[0][1])
         done = await api.wait_for_message(TRADER, "FLATTEN FLAT · PAPER", timeout_s=10)
         assert done is not None
@@ -174,4 +199,7 @@ async def test_headless_run_alerts_answers_ignores_and_flattens(
     assert f"ignoring chat {STRANGER}" in log
     assert "engine flattening → stopped" in log
     assert TOKEN.split(":", 1)[1] not in log
-    assert '"state": "stopped"' in out.decode()
+    summary = json.loads(out.decode())
+    assert summary["state"] == "stopped"
+    assert summary["position_base"] == 0
+    assert summary["open_orders"] == 0

@@ -83,7 +83,7 @@ async def test_flatten_declined_changes_nothing(make_host: MakeHost, wait_for: W
     app = app_for(make_host(seconds=20))
     async with app.run_test(size=FULL) as pilot:
         await pilot.press("f")
-        # Under load the dialog can open after a key pressed at once: answer it when it shows.
+        # Under load the dialog can take longer than one key press to open: wait for it.
         assert await wait_for(pilot, lambda: isinstance(top(app), ConfirmScreen))
         await pilot.press("n")
         assert await wait_for(pilot, lambda: not isinstance(top(app), ConfirmScreen))

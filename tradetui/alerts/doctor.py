@@ -13,7 +13,7 @@ from telegram.request import HTTPXRequest
 from tradetui.alerts import setup
 from tradetui.alerts.message import Alert, AlertKind, Level, now_s, render
 from tradetui.alerts.telegram import protect_token
-from tradetui.config import Settings
+from tradetui.config import ConfigError, Settings
 
 
 class DoctorError(Exception):
@@ -29,6 +29,10 @@ async def run_doctor(settings: Settings, echo: Callable[[str], object]) -> list[
             f"no bot token: the environment variable {t.token_env} is empty; "
             f"export {t.token_env}=<token from @BotFather>"
         )
+    try:
+        setup.check_token(token, t)
+    except ConfigError as exc:
+        raise DoctorError(str(exc)) from None
     redactor = protect_token(token)
     echo(f"ok: token found in {t.token_env}")
     base = t.api_base_url.rstrip("/")

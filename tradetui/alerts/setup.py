@@ -43,6 +43,15 @@ def switches(t: TelegramSettings) -> dict[AlertKind, str]:
     }
 
 
+def check_token(token: str, t: TelegramSettings) -> None:
+    """ConfigError when a non-empty ``token`` cannot be a bot token (checked before any call)."""
+    if ":" not in token or any(c.isspace() for c in token):
+        raise ConfigError(
+            f"{t.token_env}: does not look like a bot token (expected <bot id>:<secret> from "
+            "@BotFather)"
+        )
+
+
 def check_setup(t: TelegramSettings, env: Mapping[str, str] | None = None) -> str:
     """The token, or ConfigError (one line: what is missing and how to fix it)."""
     token = read_token(t, env)
@@ -51,19 +60,11 @@ def check_setup(t: TelegramSettings, env: Mapping[str, str] | None = None) -> st
             f"telegram.enabled is true but the environment variable {t.token_env} is empty; "
             f"export {t.token_env}=<token from @BotFather> or set telegram.enabled = false"
         )
-    if ":" not in token or any(c.isspace() for c in token):
-        raise ConfigError(
-            f"{t.token_env}: does not look like a bot token (expected <bot id>:<secret> from "
-            "@BotFather)"
-        )
+    check_token(token, t)
     if not chats(t):
         raise ConfigError(
             'telegram.chats: empty; add your chat id with a role, e.g. chats = "123456789:trader" '
             "(message your bot, then `tradetui telegram test` lists the chats that wrote to it)"
-        )
-    if not t.api_base_url.startswith(("http://", "https://")):
-        raise ConfigError(
-            f"telegram.api_base_url: expected http(s)://host[:port] (got {t.api_base_url!r})"
         )
     return token
 

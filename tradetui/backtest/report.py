@@ -126,4 +126,6 @@ def format_report(r: dict[str, Any]) -> str:
             f"pulled {ml['sides_pulled']:,} quote sides; hit rate {lc['hit_rate']:.2f}, Brier "
             f"{lc['brier']:.3f} vs constant {lc['brier_constant']:.3f} over {lc['resolved']}"
         )
+    if "plot" in r:
+        lines.append(f"plot          {r['plot']} (price with our fills, inventory, PnL)")
     return "\n".join(lines)

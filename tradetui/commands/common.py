@@ -13,6 +13,16 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+PORT_RANGE = {"min": 0, "max": 65535}
+"""typer.Option bounds of a TCP port (0 picks a free one)."""
+
+
+def cannot_listen(host: str, port: int, exc: OSError) -> NoReturn:
+    """The one-line exit of a server that cannot bind ``host:port``."""
+    why = exc.strerror or str(exc)
+    fail(f"cannot listen on {host}:{port} ({why}); pick another --port or --host")
+
+
 def parse_speed(text: str) -> float | None:
     """--speed: a positive multiple of real time, or 'max' (None: unpaced)."""
     if text.strip().lower() == "max":

@@ -80,6 +80,10 @@ def backtest(
         Path | None,
         typer.Option("--model", help="ML filter model directory (from `tradetui train`)."),
     ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Write price (with our fills), inventory and PnL to a PNG."),
+    ] = None,
 ) -> None:
     """Trade FILES with the configured strategy on the virtual clock; print a report."""
     from tradetui.backtest.report import build_report, format_report
@@ -89,6 +93,12 @@ def backtest(
     from tradetui.market.cache import load_events
     from tradetui.market.files import ReplayError
 
+    if plot is not None:
+        from tradetui.backtest.plot import plot_path_problem
+
+        problem = plot_path_problem(plot)
+        if problem:
+            fail(f"--plot {plot}: {problem}")
     try:
         settings = backtest_settings(load_settings(config), latency_ms)
         if model is not None:
@@ -126,6 +136,14 @@ def backtest(
                 progress=lambda done, total: bar.update(task, completed=done / max(total, 1)),
             )
     r = build_report(result, data, cached)
+    if plot is not None:
+        from tradetui.backtest.plot import plot_series, write_plot
+
+        try:
+            write_plot(plot_series(result), plot)
+        except OSError as exc:
+            fail(f"--plot {plot}: cannot write the PNG ({exc.strerror or exc})")
+        r["plot"] = str(plot)
     if as_json:
         typer.echo(json.dumps(r, indent=2))
     else:

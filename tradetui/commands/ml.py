@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -70,6 +71,13 @@ def train(
 
     if horizon <= 0:
         fail(f"--horizon must be > 0 (got {horizon})")
+    if threshold_ticks is not None and not threshold_ticks >= 0:
+        fail(
+            f"--threshold-ticks must be >= 0 (got {threshold_ticks}); leave it out for the default"
+        )
+    problem = _unwritable_dir(out)
+    if problem:
+        fail(f"--out {out}: {problem}; give a directory path to create or reuse")
     if watch is not None:
         if files:
             fail("give recorded FILES or --watch DIR, not both")
@@ -112,11 +120,28 @@ def train(
         fail(str(exc))
     card["data"] = [{"path": str(f), "bytes": f.stat().st_size} for f in files]
     card["instrument"] = {"symbol": inst.symbol, "kind": str(inst.kind)}
-    card = write_model(booster, card, out)
+    try:
+        card = write_model(booster, card, out)
+    except OSError as exc:
+        fail(f"--out {out}: cannot write the model ({exc.strerror or exc})")
     if as_json:
         typer.echo(json.dumps({"out": str(out), **card}, indent=2))
         return
     _print_summary(out, card)
+
+
+def _unwritable_dir(out: Path) -> str:
+    """Why ``out`` cannot be (made) a model directory, or '' when it can."""
+    if out.exists():
+        return "" if out.is_dir() else "exists and is not a directory"
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is a file, not a directory"
+    if not os.access(parent, os.W_OK):
+        return f"{parent} is not writable"
+    return ""
 
 
 def _print_summary(out: Path, card: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tradetui.commands.common import fail
+from tradetui.commands.common import PORT_RANGE, cannot_listen, fail
 
 if TYPE_CHECKING:
     from tradetui.sandbox.exchange import SandboxExchange
@@ -21,7 +21,9 @@ _DEFAULT_SECRET = "sandbox-secret"
 
 
 def sandbox_exchange(
-    port: Annotated[int, typer.Option("--port", help="TCP port (0 picks a free one).")] = 8765,
+    port: Annotated[
+        int, typer.Option("--port", help="TCP port (0 picks a free one).", **PORT_RANGE)
+    ] = 8765,
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     market: Annotated[
         str, typer.Option("--market", help="synthetic, or replay:PATH of a recorded file.")
@@ -136,7 +138,11 @@ def sandbox_exchange(
         spec["reject"], spec["reject_count"] = str(-abs(int(code))), count
 
     async def serve() -> None:
-        async with server:
+        try:
+            await server.start()
+        except OSError as exc:
+            cannot_listen(host, port, exc)
+        try:
             await server.apply_faults(spec)
             dropper = asyncio.create_task(_drop_every(server, drop_every_s))
             typer.echo(
@@ -147,6 +153,8 @@ def sandbox_exchange(
                 await asyncio.Event().wait()
             finally:
                 dropper.cancel()
+        finally:
+            await server.stop()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from tradetui.commands.common import fail
+from tradetui.commands.common import PORT_RANGE, cannot_listen, fail
 
 _SANDBOX_TOKEN = "123456:sandbox-token"
 
@@ -37,7 +37,9 @@ def telegram_test(
 
 
 def sandbox_telegram(
-    port: Annotated[int, typer.Option("--port", help="TCP port (0 picks a free one).")] = 8081,
+    port: Annotated[
+        int, typer.Option("--port", help="TCP port (0 picks a free one).", **PORT_RANGE)
+    ] = 8081,
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     token: Annotated[
         str,
@@ -62,7 +64,7 @@ def sandbox_telegram(
         try:
             await server.start()
         except OSError as exc:
-            fail(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror}); pick another")
+            cannot_listen(host, port, exc)
         base = server.base_url
         typer.echo(
             f'sandbox Telegram Bot API on {base}; set telegram.api_base_url = "{base}" and '

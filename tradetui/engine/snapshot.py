@@ -65,6 +65,7 @@ class EngineSnapshot:
     risk_status: str
     venue: str
     symbol: str
+    base: str  # the base asset, the unit of positions (BTC for BTCUSDT)
     tick_size: float
     lot_size: float
     bids: tuple[Level, ...]
@@ -151,6 +152,7 @@ def take_snapshot(
         risk_status=str(getattr(engine, "risk_status", "")),
         venue=str(getattr(engine.venue, "name", "?")),
         symbol=engine.instrument.symbol,
+        base=engine.instrument.base,
         tick_size=engine.instrument.tick,
         lot_size=engine.instrument.lot,
         bids=tuple(engine.book.levels(Side.BUY, depth_levels)),

@@ -243,11 +243,13 @@ def infer_instrument(
         raise ReplayError(f"--venue: unknown venue {venue!r}; use usdm or spot")
     v = Venue(venue.lower()) if venue else None
     sym = symbol.upper() if symbol else None
+    empty: list[Path] = []
     for path in paths:
         if v and sym:
             break
         fmt = detect_format(path)
         if fmt is None:
+            empty.append(path)
             continue
         sv, ss = _sniff_market(path)
         v = v or sv or _venue_from_path(path)
@@ -255,6 +257,11 @@ def infer_instrument(
             v = v or Venue.USDM  # Binance publishes bookTicker archives for futures only
         m = _SYMBOL_IN_NAME.match(path.name)
         sym = sym or ss or (m.group(1).upper() if m else None)
+    if empty and len(empty) == len(paths):
+        raise ReplayError(
+            f"{empty[0]}: no data lines (the file is empty, or not readable as text or gzip); "
+            "pick another recording"
+        )
     if sym is None:
         raise ReplayError(f"{paths[0]}: cannot tell the symbol; pass --symbol (e.g. BTCUSDT)")
     if v is None:

@@ -1,11 +1,11 @@
-"""A trained filter model loaded for the engine: the XGBoost JSON model compiled to numpy.
+"""A trained filter model loaded for the engine: the XGBoost JSON model compiled to Python.
 
 A model directory holds ``model.json`` (XGBoost's JSON format) and ``card.json`` (features in
 order, horizon, data, metrics, versions and the sha256 of ``model.json``). Loading checks the
-hash and the feature list against this build, then flattens every tree into node arrays laid
-out so a node's right child is its left child + 1; ``predict`` walks all trees at once, one
-numpy step per tree level, with no per-call allocation beyond the level arrays. The compiled
-trees are checked against XGBoost's own prediction on probe rows at load.
+hash, the feature list and the card fields the engine reads, then generates one Python
+function holding every tree as nested comparisons (``compile_trees``); ``predict`` calls it
+and takes the softmax, with no numpy call per decision. The compiled trees are checked
+against XGBoost's own prediction on probe rows at load.
 """
 
 from __future__ import annotations
@@ -168,11 +168,17 @@ def _read_pair(directory: Path) -> tuple[dict[str, Any], bytes]:
     model_path, card_path = directory / MODEL_FILE, directory / CARD_FILE
     for attempt in range(2):
         try:
-            card = json.loads(card_path.read_bytes())
+            card_bytes = card_path.read_bytes()
             raw = model_path.read_bytes()
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
             raise ModelError(
                 f"{directory}: unreadable model or card ({_first_line(exc)})"
+            ) from None
+        try:
+            card = json.loads(card_bytes)
+        except ValueError as exc:
+            raise ModelError(
+                f"{card_path}: not valid JSON ({_first_line(exc)}); retrain or recopy"
             ) from None
         if not isinstance(card, dict) or "features" not in card or "sha256" not in card:
             raise ModelError(f"{card_path}: not a model card (no features or sha256)")
@@ -181,6 +187,33 @@ def _read_pair(directory: Path) -> tuple[dict[str, Any], bytes]:
         if attempt == 0:
             time.sleep(_SWAP_PAUSE_S)
     raise ModelError(f"{model_path}: content hash differs from the card's; retrain or recopy")
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_card(card: dict[str, Any], card_path: Path) -> None:
+    """The card fields the engine reads: features, horizon_s, threshold_ticks (optional)."""
+    if not isinstance(card["features"], list) or card["features"] != list(FEATURE_NAMES):
+        raise ModelError(
+            f"{card_path}: model features {card['features']} differ from this build's "
+            f"{list(FEATURE_NAMES)}; retrain with `tradetui train`"
+        )
+    if "horizon_s" not in card:
+        raise ModelError(f"{card_path}: horizon_s: missing; retrain with `tradetui train`")
+    horizon = card["horizon_s"]
+    if not _is_number(horizon) or horizon <= 0:
+        raise ModelError(
+            f"{card_path}: horizon_s: expected a number of seconds > 0 (got {horizon!r}); "
+            "retrain with `tradetui train`"
+        )
+    threshold = card.get("threshold_ticks", 0.0)
+    if not _is_number(threshold) or threshold < 0:
+        raise ModelError(
+            f"{card_path}: threshold_ticks: expected a number >= 0 (got {threshold!r}); "
+            "retrain with `tradetui train`"
+        )
 
 
 def load_model(directory: Path) -> FilterModel:
@@ -192,11 +225,7 @@ def load_model(directory: Path) -> FilterModel:
         if not p.is_file():
             raise ModelError(f"{p}: no such file (train one with `tradetui train`)")
     card, raw = _read_pair(directory)
-    if list(card["features"]) != list(FEATURE_NAMES):
-        raise ModelError(
-            f"{card_path}: model features {card['features']} differ from this build's "
-            f"{list(FEATURE_NAMES)}; retrain with `tradetui train`"
-        )
+    _check_card(card, card_path)
     try:
         booster = xgb.Booster()
         booster.load_model(bytearray(raw))  # the bytes that were hashed, not a re-read

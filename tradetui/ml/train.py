@@ -30,6 +30,8 @@ from tradetui.ml.model import CARD_FILE, MODEL_FILE
 _NS = 1_000_000_000
 _IMBALANCE_COL = FEATURE_NAMES.index("imbalance_1")
 _VALID_FRACTION = 0.2
+# Fewest fit rows of each class (down, flat, up) worth training on.
+_MIN_CLASS_ROWS = 10
 
 
 class TrainError(Exception):
@@ -151,6 +153,15 @@ def train_samples(
     if thr is None:
         thr = float(np.percentile(np.abs(move[sp.fit]), 100 / 3))
     y = labels(move, thr)
+    fit_counts = np.bincount(y[sp.fit], minlength=len(CLASSES))
+    if fit_counts.min() < _MIN_CLASS_ROWS:
+        down, flat, up = (int(c) for c in fit_counts)
+        raise TrainError(
+            f"label threshold {thr:g} ticks leaves {up} up, {down} down and {flat} flat rows in "
+            f"the fit window (need {_MIN_CLASS_ROWS} of each); the median |move| is "
+            f"{float(np.median(np.abs(move[sp.fit]))):g} ticks: set --threshold-ticks near it, "
+            "or give more data"
+        )
     x = samples.x
     booster = _fit(x[sp.fit], y[sp.fit], x[sp.valid], y[sp.valid], cfg, cfg.max_depth, progress)
     xi = x[:, [_IMBALANCE_COL]]
