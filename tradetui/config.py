@@ -138,8 +138,9 @@ class VenueSettings:
     )
     rate_limit: bool = _f(
         True,
-        "live: pace requests with ccxt's rate limiter (its Binance weights allow about 5 "
-        "orders/s); turn off only against the sandbox",
+        "live: pace requests by ccxt's per-request costs in a token bucket (Binance USD-M: "
+        "about 5 orders/s sustained, bursts of up to 10 go at once); turn off only against "
+        "the sandbox",
     )
 
 

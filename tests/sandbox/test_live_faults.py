@@ -159,6 +159,15 @@ async def test_dropped_websockets_pull_quotes_reconnect_both_streams_and_requote
         await live_sandbox.drop_websockets()
         await live.until(lambda: bool(live.quotes()) and not set(live.engine.orders) & first)
         await live.until(lambda: len(live.quotes()) == 2)
+        # The market feed is LIVE again once a diff chains onto the fresh snapshot; this
+        # still market sends none by itself.
+        feed.delta(bids=((600_000, 5),))
+
+        def market_back() -> bool:
+            states = [e.connected for e in live.of(VenueConnection) if e.stream == "market"]
+            return False in states and states[-1]
+
+        await live.until(market_back)
 
         changes = {(e.stream, e.connected) for e in live.of(VenueConnection)}
         assert {

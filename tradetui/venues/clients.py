@@ -10,6 +10,8 @@ and signatures at DEBUG; the ccxt logger gets a redacting filter for both.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,6 +42,37 @@ class LoopbackBinanceUsdmPro(ccxt_pro.binanceusdm):  # type: ignore[misc]
 
     def get_exceptions_by_url(self, url: str | None, exactOrBroad: str) -> dict[str, Any]:  # noqa: N803
         return _linear_exceptions(self, url, exactOrBroad)
+
+
+# A quiet client may spend this much of its sustained request budget at once (ms of refill).
+_BURST_MS = 2_000.0
+
+
+class RequestBucket:
+    """Paces ccxt's per-request costs with a token bucket that refills with elapsed time.
+
+    ccxt's own leaky bucket credits no idle time: after any request the next one waits that
+    request's full cost (200 ms after each Binance USD-M order), however long the client was
+    quiet, so every requote went out late. Here tokens refill continuously at ccxt's rate
+    (one per ``rate_limit_ms``) up to ``burst_ms`` worth; a request that finds enough tokens
+    goes at once, one that does not waits its turn (callers are served in order, and the
+    sustained rate is ccxt's).
+    """
+
+    def __init__(self, rate_limit_ms: float, burst_ms: float = _BURST_MS) -> None:
+        self._per_s = 1000.0 / rate_limit_ms  # tokens per second
+        self._capacity = burst_ms / rate_limit_ms
+        self._tokens = self._capacity
+        self._stamp = time.monotonic()
+
+    async def __call__(self, cost: float | None = None) -> None:
+        now = time.monotonic()
+        tokens = min(self._tokens + (now - self._stamp) * self._per_s, self._capacity)
+        self._stamp = now
+        # Reserve at once (a negative balance is the queue ahead), then wait it out.
+        self._tokens = tokens - (1.0 if cost is None else float(cost))
+        if self._tokens < 0:
+            await asyncio.sleep(-self._tokens / self._per_s)
 
 
 def rewrite_urls(api: dict[str, Any], base_url: str) -> dict[str, Any]:
@@ -131,6 +164,8 @@ def make_client(
         api = client.urls["api"]
         if isinstance(api.get("ws"), dict):
             api["ws"] = rewrite_urls(api["ws"], ws_url)
+    if rate_limit:
+        client.throttler = RequestBucket(float(client.rateLimit))
     if overridden:
         # ccxt waits this long (ms) in close() for TLS shutdown; plain loopback needs none.
         client.timeout_on_exit = 0
