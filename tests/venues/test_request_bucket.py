@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
-from tradetui.venues import clients
 from tradetui.venues.clients import RequestBucket, make_client
 
 
@@ -24,8 +26,8 @@ class _Time:
 @pytest.fixture
 def fake_time(monkeypatch: pytest.MonkeyPatch) -> _Time:
     t = _Time()
-    monkeypatch.setattr(clients.time, "monotonic", t.monotonic)
-    monkeypatch.setattr(clients.asyncio, "sleep", t.sleep)
+    monkeypatch.setattr(time, "monotonic", t.monotonic)
+    monkeypatch.setattr(asyncio, "sleep", t.sleep)
     return t
 
 
