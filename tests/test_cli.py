@@ -190,3 +190,28 @@ def test_argument_the_parser_rejects_is_one_line_exit_2(
     assert needle in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "--help" in r.stderr
+
+
+def test_the_console_takes_config_before_any_command(tmp_path: Path) -> None:
+    # `tradetui --config FILE` is how README opens the console on a config (e.g. a dry run).
+    r = _run("--config", str(tmp_path / "none.toml"), cwd=tmp_path)
+    assert r.returncode == 2
+    assert "none.toml: config file not found" in r.stderr
+
+
+def test_a_console_option_before_a_command_is_one_line(tmp_path: Path) -> None:
+    r = _run("--db", str(tmp_path / "x.db"), "sessions", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "--db before 'sessions' is a console option" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_status_without_xdg_runtime_dir_says_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    env["XDG_CONFIG_HOME"] = str(tmp_path)
+    r = subprocess.run(
+        [*TRADETUI, "status"], capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path
+    )
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()]
+    assert "no running tradetui" in r.stderr

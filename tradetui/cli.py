@@ -59,9 +59,26 @@ def _load(config: Path | None) -> Settings:
         fail(str(exc))
 
 
+NoMouseOpt = Annotated[
+    bool, typer.Option("--no-mouse", help="Console: no mouse tracking (slow SSH links).")
+]
+StartOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--start/--no-start",
+        help="Console: start quoting at once, or wait for s (default: start when paper, "
+        "wait when live).",
+    ),
+]
+
+
 @app.callback(invoke_without_command=True)
 def main_callback(
     ctx: typer.Context,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    no_mouse: NoMouseOpt = False,
+    start: StartOpt = None,
     market: Annotated[
         str | None,
         typer.Option("--market", help="Console market: synthetic or replay:PATH[,PATH...]."),
@@ -71,9 +88,38 @@ def main_callback(
         bool | None, typer.Option("--loop/--no-loop", help="Replay: start over at the end.")
     ] = None,
 ) -> None:
-    """Without a command: open the console on the simulated exchange (paper trading)."""
+    """Without a command: open the console (paper trading the simulated exchange unless the
+    config says live)."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(run, market=market, speed=speed, loop=loop)
+        ctx.invoke(
+            run,
+            config=config,
+            db=db,
+            no_mouse=no_mouse,
+            start=start,
+            market=market,
+            speed=speed,
+            loop=loop,
+        )
+        return
+    given = [
+        name
+        for name, value, default in (
+            ("--config", config, None),
+            ("--db", db, None),
+            ("--no-mouse", no_mouse, False),
+            ("--start/--no-start", start, None),
+            ("--market", market, None),
+            ("--speed", speed, "1"),
+            ("--loop/--no-loop", loop, None),
+        )
+        if value != default
+    ]
+    if given:
+        fail(
+            f"{given[0]} before {ctx.invoked_subcommand!r} is a console option; options of "
+            f"a command go after it (see tradetui {ctx.invoked_subcommand} --help)"
+        )
 
 
 @app.command()
@@ -99,17 +145,8 @@ def run(
         bool, typer.Option("--flatten-on-exit", help="Flatten the position when stopping.")
     ] = False,
     db: DbOpt = None,
-    no_mouse: Annotated[
-        bool, typer.Option("--no-mouse", help="Console: no mouse tracking (slow SSH links).")
-    ] = False,
-    start: Annotated[
-        bool | None,
-        typer.Option(
-            "--start/--no-start",
-            help="Console: start quoting at once, or wait for s (default: start when paper, "
-            "wait when live).",
-        ),
-    ] = None,
+    no_mouse: NoMouseOpt = False,
+    start: StartOpt = None,
     market: Annotated[
         str | None,
         typer.Option(

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import socket
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,11 @@ def default_socket_path(mode: str = "paper") -> Path:
     """Where a ``mode`` instance listens unless engine.control_socket says otherwise."""
     from platformdirs import user_runtime_path
 
-    return user_runtime_path("tradetui") / f"{mode}.sock"
+    with warnings.catch_warnings():
+        # Without $XDG_RUNTIME_DIR (root in a container, cron) platformdirs warns and falls
+        # back to /tmp/runtime-<uid>; that folder is fine for a 0600 socket, so say nothing.
+        warnings.simplefilter("ignore", UserWarning)
+        return user_runtime_path("tradetui") / f"{mode}.sock"
 
 
 def socket_path(configured: str, mode: str = "paper") -> Path:
