@@ -12,6 +12,8 @@ from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
 
+import msgspec
+
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import Side
 from tradetui.strategy.avellaneda import DesiredQuote
@@ -74,8 +76,7 @@ class RiskLimits:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class RiskDecision:
+class RiskDecision(msgspec.Struct, frozen=True, gc=False):
     """The verdict: quotes to work, the action, the limits that acted and why (for people)."""
 
     action: RiskAction
@@ -92,8 +93,7 @@ class RiskDecision:
         return f"{self.action.name.lower()}: " + "; ".join(self.reasons)
 
 
-@dataclass(frozen=True, slots=True)
-class RiskInputs:
+class RiskInputs(msgspec.Struct, frozen=True, gc=False):
     now_ns: int
     mid_ticks: float
     position_lots: int

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -145,8 +146,7 @@ def time_to_horizon_s(params: ASParams, now_ns: int, session_start_ns: int) -> f
 # ---- the live decision -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class DesiredQuote:
+class DesiredQuote(msgspec.Struct, frozen=True, gc=False):
     """One side's target order: price in ticks, size in lots."""
 
     side: Side
@@ -154,8 +154,7 @@ class DesiredQuote:
     qty_lots: int
 
 
-@dataclass(frozen=True, slots=True)
-class QuoteInputs:
+class QuoteInputs(msgspec.Struct, frozen=True, gc=False):
     """Market state for one decision: prices in ticks, σ ticks/√s, k 1/ticks, A 1/s, ns times."""
 
     mid_ticks: float
@@ -169,8 +168,7 @@ class QuoteInputs:
     session_start_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class QuoteDecision:
+class QuoteDecision(msgspec.Struct, frozen=True, gc=False):
     """Quotes plus every number that produced them (ticks, seconds, order units)."""
 
     bid: DesiredQuote | None

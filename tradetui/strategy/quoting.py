@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from tradetui.core.types import Side
 from tradetui.strategy.avellaneda import DesiredQuote
 
 _NS_PER_S = 1_000_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class WorkingOrder:
+class WorkingOrder(msgspec.Struct, frozen=True, gc=False):
     """One of our resting orders as the engine tracks it: ticks, lots, ns."""
 
     client_id: str
@@ -82,14 +83,12 @@ class QuotePolicy:
                 raise ValueError(message)
 
 
-@dataclass(frozen=True, slots=True)
-class PlaceStep:
+class PlaceStep(msgspec.Struct, frozen=True, gc=False):
     quote: DesiredQuote
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class CancelStep:
+class CancelStep(msgspec.Struct, frozen=True, gc=False):
     client_id: str
     reason: str
 
@@ -97,8 +96,7 @@ class CancelStep:
 PlanStep = PlaceStep | CancelStep
 
 
-@dataclass(frozen=True, slots=True)
-class QuotePlan:
+class QuotePlan(msgspec.Struct, frozen=True, gc=False):
     """Actions in the order they must be sent, each with its human-readable reason."""
 
     steps: tuple[PlanStep, ...]
