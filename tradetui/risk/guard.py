@@ -15,7 +15,7 @@ from enum import IntEnum
 import msgspec
 
 from tradetui.core.instrument import Instrument
-from tradetui.core.types import Side
+from tradetui.core.types import BUY, SELL, Side
 from tradetui.strategy.avellaneda import DesiredQuote
 
 _DAY_NS = 86_400 * 1_000_000_000
@@ -272,11 +272,11 @@ class RiskGuard:
         else:
             self.one_sided = False
 
-        quotes: dict[Side, DesiredQuote | None] = {Side.BUY: bid, Side.SELL: ask}
+        quotes: dict[Side, DesiredQuote | None] = {BUY: bid, SELL: ask}
         for side, q in quotes.items():
             if q is None:
                 continue
-            name = "bid" if side is Side.BUY else "ask"
+            name = "bid" if side is BUY else "ask"
             if self.one_sided and pos * side > 0:
                 quotes[side] = None
                 action = max(action, RiskAction.ONE_SIDED)
@@ -312,9 +312,7 @@ class RiskGuard:
                 continue
             if price != q.price_ticks or qty != q.qty_lots:
                 quotes[side] = DesiredQuote(side, price, qty)
-        return RiskDecision(
-            action, quotes[Side.BUY], quotes[Side.SELL], tuple(reasons), tuple(fired)
-        )
+        return RiskDecision(action, quotes[BUY], quotes[SELL], tuple(reasons), tuple(fired))
 
     def _clamp_size(
         self, side: Side, price: int, qty: int, factor: float, pos: int, limit: int

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tradetui.core.instrument import Instrument
-from tradetui.core.types import Side
+from tradetui.core.types import BUY, SELL, Side
 
 F = TypeVar("F", float, npt.NDArray[np.float64])
 
@@ -224,8 +224,8 @@ def compute_quotes(inputs: QuoteInputs, params: ASParams, instrument: Instrument
         notes.append(f"max spread clamp {spread:.4g}→{params.max_spread_ticks} ticks")
 
     tick = instrument.tick
-    bid_px = instrument.quantize_price((r - used / 2.0) * tick, Side.BUY)
-    ask_px = instrument.quantize_price((r + used / 2.0) * tick, Side.SELL)
+    bid_px = instrument.quantize_price((r - used / 2.0) * tick, BUY)
+    ask_px = instrument.quantize_price((r + used / 2.0) * tick, SELL)
     if bid_px > best_ask - 1:
         notes.append(f"bid lowered to best ask−1 for post-only ({bid_px}→{best_ask - 1})")
         bid_px = best_ask - 1
@@ -235,14 +235,10 @@ def compute_quotes(inputs: QuoteInputs, params: ASParams, instrument: Instrument
 
     # Hummingbot-style skew: only the side that would grow |inventory| shrinks.
     skew = math.exp(-params.eta * abs(q))
-    bid_lots = _side_lots(
-        Side.BUY, bid_px, q, skew, inputs.position_lots, params, instrument, notes
-    )
-    ask_lots = _side_lots(
-        Side.SELL, ask_px, q, skew, inputs.position_lots, params, instrument, notes
-    )
-    bid = DesiredQuote(Side.BUY, bid_px, bid_lots) if bid_lots else None
-    ask = DesiredQuote(Side.SELL, ask_px, ask_lots) if ask_lots else None
+    bid_lots = _side_lots(BUY, bid_px, q, skew, inputs.position_lots, params, instrument, notes)
+    ask_lots = _side_lots(SELL, ask_px, q, skew, inputs.position_lots, params, instrument, notes)
+    bid = DesiredQuote(BUY, bid_px, bid_lots) if bid_lots else None
+    ask = DesiredQuote(SELL, ask_px, ask_lots) if ask_lots else None
     return QuoteDecision(
         bid,
         ask,
@@ -272,7 +268,7 @@ def _side_lots(
     notes: list[str],
 ) -> int:
     """Size in lots for one side, or 0 when the side is pulled (the reason goes to ``notes``)."""
-    name = "bid" if side is Side.BUY else "ask"
+    name = "bid" if side is BUY else "ask"
     if price_ticks <= 0:
         notes.append(f"{name} pulled: price {price_ticks} ticks ≤ 0")
         return 0
@@ -294,7 +290,7 @@ def _side_lots(
         base = instrument.base
         notes.append(
             f"{name} pulled: position {instrument.qty(position_lots)} {base} "
-            f"{'+' if side is Side.BUY else '−'} {instrument.qty(lots)} would exceed "
+            f"{'+' if side is BUY else '−'} {instrument.qty(lots)} would exceed "
             f"max {instrument.qty(params.max_position_lots)} {base}"
         )
         return 0

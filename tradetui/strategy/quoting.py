@@ -10,26 +10,38 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import msgspec
 
-from tradetui.core.types import Side
+from tradetui.core.types import BUY, SELL, Side
 from tradetui.strategy.avellaneda import DesiredQuote
 
 _NS_PER_S = 1_000_000_000
 
 
-class WorkingOrder(msgspec.Struct, frozen=True, gc=False):
-    """One of our resting orders as the engine tracks it: ticks, lots, ns."""
+class WorkingOrder(Protocol):
+    """One of our resting orders as the engine tracks it: ticks, lots, ns; read only here.
 
-    client_id: str
-    side: Side
-    price_ticks: int
-    qty_lots: int  # original size
-    leaves_lots: int
-    placed_ns: int
-    acked: bool
-    cancel_pending: bool
+    The engine hands its own order records to ``plan``, so a decision copies none of them.
+    """
+
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def side(self) -> Side: ...
+    @property
+    def price_ticks(self) -> int: ...
+    @property
+    def qty_lots(self) -> int: ...  # original size
+    @property
+    def leaves_lots(self) -> int: ...
+    @property
+    def placed_ns(self) -> int: ...
+    @property
+    def acked(self) -> bool: ...
+    @property
+    def cancel_pending(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +145,7 @@ def plan(
     waits for min age. Sides are planned independently, bid first.
     """
     steps: list[PlanStep] = []
-    for side in (Side.BUY, Side.SELL):
+    for side in (BUY, SELL):
         mine = [o for o in working if o.side is side]
         steps.extend(_plan_side(side, desired.get(side), mine, now_ns, policy, force_replace))
     return QuotePlan(tuple(steps))
@@ -147,7 +159,7 @@ def _plan_side(
     policy: QuotePolicy,
     force_replace: bool,
 ) -> list[PlanStep]:
-    name = "bid" if side is Side.BUY else "ask"
+    name = "bid" if side is BUY else "ask"
     live = [o for o in orders if not o.cancel_pending]
     pending_lots = sum(o.leaves_lots for o in orders if o.cancel_pending)
 
