@@ -58,9 +58,9 @@ from tradetui.engine.flatten import CloseOrder, Finished, Flattener, FlattenOutc
 from tradetui.engine.params import as_params, quote_policy, risk_limits
 from tradetui.ml.filter import MlFilter
 from tradetui.risk.guard import RiskAction, RiskDecision, RiskGuard, RiskInputs
-from tradetui.strategy.avellaneda import DesiredQuote, QuoteDecision, QuoteInputs, compute_quotes
+from tradetui.strategy.avellaneda import QuoteDecision, QuoteInputs, compute_quotes
 from tradetui.strategy.estimators import IntensityEstimator, VolatilityEstimator
-from tradetui.strategy.quoting import plan
+from tradetui.strategy.quoting import PlaceStep, plan
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +217,8 @@ class Engine:
         self.as_params = as_params(self.settings, self.instrument)
         self.policy = quote_policy(self.settings, self.instrument)
         self.decision_interval_ns = int(s.decision_interval_ms * 1e6)
+        # [risk] cannot change at run time (``_set_params``), so this is read once.
+        self._account_check_ns = int(self.settings.risk.account_check_s * 1e9)
         self.vol = VolatilityEstimator(
             prior_sigma_ticks=s.sigma_prior_ticks, halflife_s=s.vol_halflife_s
         )
@@ -439,17 +441,21 @@ class Engine:
     def _decide(self, now: int) -> None:
         self._next_decision_ns = now + self.decision_interval_ns
         self._flush_mid()
-        if not 0 < self.bid_ticks < self.ask_ticks:
+        bid, ask = self.bid_ticks, self.ask_ticks
+        if not 0 < bid < ask:
             return
+        mid = (bid + ask) * 0.5
+        sigma = self.vol.sigma_ticks
+        position = self.ledger.position_lots
         decision = compute_quotes(
             QuoteInputs(
-                mid_ticks=self.mid_ticks,
-                best_bid_ticks=self.bid_ticks,
-                best_ask_ticks=self.ask_ticks,
-                sigma_ticks=self.vol.sigma_ticks,
+                mid_ticks=mid,
+                best_bid_ticks=bid,
+                best_ask_ticks=ask,
+                sigma_ticks=sigma,
                 k=self.intensity.k,
                 a=self.intensity.a,
-                position_lots=self.ledger.position_lots,
+                position_lots=position,
                 now_ns=now,
                 session_start_ns=self.started_ns,
             ),
@@ -457,29 +463,26 @@ class Engine:
             self.instrument,
         )
         if self.ml is not None:
-            decision = self.ml.adjust(
-                decision, now, self.book, self.ledger.position_lots, self.bid_ticks, self.ask_ticks
-            )
+            decision = self.ml.adjust(decision, now, self.book, position, bid, ask)
         self.last_decision = decision
-        check_s = self.settings.risk.account_check_s
-        if check_s and now >= self._next_account_check_ns:
-            self._next_account_check_ns = now + int(check_s * 1e9)
+        if self._account_check_ns and now >= self._next_account_check_ns:
+            self._next_account_check_ns = now + self._account_check_ns
             self.venue.submit(RequestAccount(created_ns=now))
         if now >= self._next_pnl_check_ns:
             self._next_pnl_check_ns = now + 1_000_000_000
-            self.guard.on_pnl(now, self.ledger.total_quote(self.mid_ticks))
+            self.guard.on_pnl(now, self.ledger.total_quote(mid))
         risk = self.guard.check(
             decision.bid,
             decision.ask,
             RiskInputs(
                 now_ns=now,
-                mid_ticks=self.mid_ticks,
-                position_lots=self.ledger.position_lots,
+                mid_ticks=mid,
+                position_lots=position,
                 open_orders=len(self.orders),
                 last_market_ns=self.last_market_ns,
                 last_account_ns=self.last_account_ns,
                 feed_latency_ns=self.feed_latency_ns,
-                sigma_ratio=self.vol.sigma_ticks / self.vol_slow.sigma_ticks,
+                sigma_ratio=sigma / self.vol_slow.sigma_ticks,
             ),
         )
         self.last_risk = risk
@@ -487,24 +490,29 @@ class Engine:
         if risk.action is _HALT:
             self._halt(now, "risk: " + risk.summary)
             return
-        p = plan(
+        steps = plan(
             {BUY: risk.bid, SELL: risk.ask},
             [o for o in self.orders.values() if not o.reduce_only],
             now,
             self.policy,
             force_replace=self._force_replace,
-        )
+        ).steps
         self._force_replace = False
-        for action in p.actions:
-            if isinstance(action, DesiredQuote):
-                self._place(now, action.side, action.price_ticks, action.qty_lots)
+        placed = 0
+        for step in steps:
+            if isinstance(step, PlaceStep):
+                q = step.quote
+                self._place(now, q.side, q.price_ticks, q.qty_lots)
+                placed += 1
             else:
-                self._cancel(now, action, "requote")
-        if p.reasons:
-            self.last_requote_reason = p.reasons[-1]
+                self._cancel(now, step.client_id, "requote")
+        # Most decisions keep the working orders: no steps, nothing to explain.
+        reasons = tuple(step.reason for step in steps) if steps else ()
+        if steps:
+            self.last_requote_reason = steps[-1].reason
         if self.bus.active:
             self.bus.publish(
-                DecisionMade(now, decision, risk, p.reasons, len(p.places), len(p.cancels))
+                DecisionMade(now, decision, risk, reasons, placed, len(steps) - placed)
             )
 
     def _next_cid(self) -> str:
@@ -707,7 +715,7 @@ class Engine:
             log.warning("%s", adopted)
         self.started_ns = self.started_ns or now
         self._next_decision_ns = now
-        self._next_account_check_ns = now + int(self.settings.risk.account_check_s * 1e9)
+        self._next_account_check_ns = now + self._account_check_ns
         self._position_mismatches = 0
         self._set_state(
             EngineState.RUNNING, "account read; quoting" + (f" ({adopted})" if adopted else "")

@@ -184,6 +184,8 @@ class RiskGuard:
     def position_limit_lots(self, mid_ticks: float) -> int:
         """The tightest enabled position limit in lots at this mid (0 = unlimited)."""
         lim = self.limits
+        if not (lim.max_position_notional or (lim.max_equity_fraction and lim.equity)):
+            return lim.max_position_lots  # the usual case: a limit in lots, whatever the mid
         inst = self.instrument
         caps: list[int] = []
         if lim.max_position_lots:

@@ -71,6 +71,9 @@ class HorizonMode(StrEnum):
     ROLLING = "rolling"
 
 
+_ROLLING = HorizonMode.ROLLING  # a module global: an enum member off its class costs ~160 ns
+
+
 @dataclass(frozen=True, slots=True)
 class ASParams:
     """Strategy parameters; defaults are a starting point for BTCUSDT USD-M, not a tuning.
@@ -137,7 +140,7 @@ def _require(ok: bool, message: str) -> None:
 
 def time_to_horizon_s(params: ASParams, now_ns: int, session_start_ns: int) -> float:
     """τ in seconds for ``now_ns``: constant when rolling, T − (elapsed mod T) when finite."""
-    if params.horizon_mode is HorizonMode.ROLLING:
+    if params.horizon_mode is _ROLLING:
         return params.horizon_s
     elapsed_s = (now_ns - session_start_ns) / _NS_PER_S
     return params.horizon_s - elapsed_s % params.horizon_s

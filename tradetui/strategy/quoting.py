@@ -160,8 +160,13 @@ def _plan_side(
     force_replace: bool,
 ) -> list[PlanStep]:
     name = "bid" if side is BUY else "ask"
-    live = [o for o in orders if not o.cancel_pending]
-    pending_lots = sum(o.leaves_lots for o in orders if o.cancel_pending)
+    live: list[WorkingOrder] = []
+    pending_lots = 0
+    for o in orders:
+        if o.cancel_pending:
+            pending_lots += o.leaves_lots
+        else:
+            live.append(o)
 
     # A pull is a risk decision, so it ignores min age.
     if target is None:
@@ -171,12 +176,16 @@ def _plan_side(
 
     # One live order per side: keep the one nearest the target (newest on ties). Extras are
     # exposure we never meant to have, not a requote, so they go at once like a pull.
-    keep = min(live, key=lambda o: (abs(o.price_ticks - target.price_ticks), -o.placed_ns))
-    steps: list[PlanStep] = [
-        CancelStep(o.client_id, f"{name} extra order {o.client_id}: one live order per side")
-        for o in live
-        if o is not keep
-    ]
+    if len(live) == 1:  # the usual case, no choice to make
+        keep = live[0]
+        steps: list[PlanStep] = []
+    else:
+        keep = min(live, key=lambda o: (abs(o.price_ticks - target.price_ticks), -o.placed_ns))
+        steps = [
+            CancelStep(o.client_id, f"{name} extra order {o.client_id}: one live order per side")
+            for o in live
+            if o is not keep
+        ]
     why = _replace_reason(name, keep, target, now_ns, policy, force_replace)
     # An unacked order may not be on the book yet; replacing it races its own ack.
     if why is None or not keep.acked or now_ns - keep.placed_ns < policy.min_age_ns:
