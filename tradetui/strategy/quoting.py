@@ -186,9 +186,12 @@ def _plan_side(
             for o in live
             if o is not keep
         ]
+    # An unacked order may not be on the book yet; replacing it races its own ack. Tested
+    # before the reason, which is only worth writing for an order that may go.
+    if not keep.acked or now_ns - keep.placed_ns < policy.min_age_ns:
+        return steps
     why = _replace_reason(name, keep, target, now_ns, policy, force_replace)
-    # An unacked order may not be on the book yet; replacing it races its own ack.
-    if why is None or not keep.acked or now_ns - keep.placed_ns < policy.min_age_ns:
+    if why is None:
         return steps
 
     cancel = CancelStep(keep.client_id, why)
