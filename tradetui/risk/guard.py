@@ -76,6 +76,7 @@ class RiskLimits:
             )
 
 
+# Built per decision: Structs, as the decision's values (see strategy.avellaneda).
 class RiskDecision(msgspec.Struct, frozen=True, gc=False):
     """The verdict: quotes to work, the action, the limits that acted and why (for people)."""
 

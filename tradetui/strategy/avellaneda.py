@@ -149,6 +149,9 @@ def time_to_horizon_s(params: ASParams, now_ns: int, session_start_ns: int) -> f
 # ---- the live decision -----------------------------------------------------------------------
 
 
+# The values of a decision are frozen msgspec Structs rather than frozen dataclasses: they are
+# built on every decision (thousands a second in a backtest), and a frozen dataclass costs
+# about 0.1 µs a field to build. Both compare, hash and print alike.
 class DesiredQuote(msgspec.Struct, frozen=True, gc=False):
     """One side's target order: price in ticks, size in lots."""
 

@@ -95,6 +95,7 @@ class QuotePolicy:
                 raise ValueError(message)
 
 
+# Built per decision: Structs, as the decision's values (see strategy.avellaneda).
 class PlaceStep(msgspec.Struct, frozen=True, gc=False):
     quote: DesiredQuote
     reason: str
