@@ -9,7 +9,7 @@ every 100 ms) with queue-aware fills from the cached decoded form, ``--runs`` ti
 all reported: the machine is shared, so single runs are noisy). "Events" counts each level
 change of a snapshot or diff, each trade and each best bid/offer. One more run times every
 decision (``Engine._decide``: strategy, risk guard, quote planning and the intents it sends)
-and reports its mean cost in µs and its share of that run; the timer adds about 0.2 µs to
+and reports its mean cost in µs and its share of that run; the timer adds well under 1 µs to
 each decision and is left out of the best-of runs.
 
     python bench/replay_throughput.py [FILE] [--runs N]
