@@ -7,7 +7,10 @@ ticks/lots → sequenced book → MarketEvents). "Cold" is the first pass over t
 fresh process, "warm" the best of three passes. The backtest runs the AS strategy (decision
 every 100 ms) with queue-aware fills from the cached decoded form, ``--runs`` times (best and
 all reported: the machine is shared, so single runs are noisy). "Events" counts each level
-change of a snapshot or diff, each trade and each best bid/offer.
+change of a snapshot or diff, each trade and each best bid/offer. One more run times every
+decision (``Engine._decide``: strategy, risk guard, quote planning and the intents it sends)
+and reports its mean cost in µs and its share of that run; the timer adds well under 1 µs to
+each decision and is left out of the best-of runs.
 
     python bench/replay_throughput.py [FILE] [--runs N]
 """
@@ -28,6 +31,7 @@ import msgspec
 from tradetui.backtest.run import count_events, run_backtest
 from tradetui.config import Settings
 from tradetui.core.types import BookDelta
+from tradetui.engine.engine import Engine
 from tradetui.market import decode
 from tradetui.market.cache import load_events
 from tradetui.market.files import ReplayReport, infer_instrument, read_lines
@@ -41,6 +45,30 @@ DEFAULT = (
     / "binance-usdm"
     / ("btcusdt_20240808.gz")
 )
+
+
+def decision_cost(settings: Settings, inst: Any, events: list[Any]) -> dict[str, float]:
+    """One backtest with every decision timed: count, mean µs, share of the run."""
+    spent = [0, 0]
+    plain = Engine._decide
+
+    def timed(self: Engine, now: int) -> None:
+        t = time.perf_counter_ns()
+        plain(self, now)
+        spent[0] += time.perf_counter_ns() - t
+        spent[1] += 1
+
+    Engine._decide = timed  # type: ignore[method-assign]
+    try:
+        gc.collect()
+        result = run_backtest(settings, inst, events)
+    finally:
+        Engine._decide = plain  # type: ignore[method-assign]
+    return {
+        "decisions": spent[1],
+        "decision_us": round(spent[0] / max(1, spent[1]) / 1e3, 1),
+        "decision_share_of_run": round(spent[0] / 1e9 / result.run_s, 3),
+    }
 
 
 def main() -> None:
@@ -105,6 +133,7 @@ def main() -> None:
         gc.collect()
         runs.append(run_backtest(Settings(), inst, cached))
     result = min(runs, key=lambda r: r.run_s)
+    decisions = decision_cost(Settings(), inst, cached)
     print(
         json.dumps(
             {
@@ -130,6 +159,7 @@ def main() -> None:
                 "backtest_messages_per_s": round(result.messages / result.run_s),
                 "backtest_run_s": round(result.run_s, 3),
                 "backtest_run_s_all": [round(r.run_s, 3) for r in runs],
+                **decisions,
                 "fills": result.engine.fills,
                 "orders_placed": result.engine.orders_placed,
             },

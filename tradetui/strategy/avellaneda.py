@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
 from tradetui.core.instrument import Instrument
-from tradetui.core.types import Side
+from tradetui.core.types import BUY, SELL, Side
 
 F = TypeVar("F", float, npt.NDArray[np.float64])
 
@@ -68,6 +69,9 @@ class HorizonMode(StrEnum):
 
     FINITE = "finite"
     ROLLING = "rolling"
+
+
+_ROLLING = HorizonMode.ROLLING  # a module global: an enum member off its class costs ~160 ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +140,7 @@ def _require(ok: bool, message: str) -> None:
 
 def time_to_horizon_s(params: ASParams, now_ns: int, session_start_ns: int) -> float:
     """τ in seconds for ``now_ns``: constant when rolling, T − (elapsed mod T) when finite."""
-    if params.horizon_mode is HorizonMode.ROLLING:
+    if params.horizon_mode is _ROLLING:
         return params.horizon_s
     elapsed_s = (now_ns - session_start_ns) / _NS_PER_S
     return params.horizon_s - elapsed_s % params.horizon_s
@@ -145,8 +149,10 @@ def time_to_horizon_s(params: ASParams, now_ns: int, session_start_ns: int) -> f
 # ---- the live decision -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class DesiredQuote:
+# The values of a decision are frozen msgspec Structs rather than frozen dataclasses: they are
+# built on every decision (thousands a second in a backtest), and a frozen dataclass costs
+# about 0.1 µs a field to build. Both compare, hash and print alike.
+class DesiredQuote(msgspec.Struct, frozen=True, gc=False):
     """One side's target order: price in ticks, size in lots."""
 
     side: Side
@@ -154,8 +160,7 @@ class DesiredQuote:
     qty_lots: int
 
 
-@dataclass(frozen=True, slots=True)
-class QuoteInputs:
+class QuoteInputs(msgspec.Struct, frozen=True, gc=False):
     """Market state for one decision: prices in ticks, σ ticks/√s, k 1/ticks, A 1/s, ns times."""
 
     mid_ticks: float
@@ -169,8 +174,7 @@ class QuoteInputs:
     session_start_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class QuoteDecision:
+class QuoteDecision(msgspec.Struct, frozen=True, gc=False):
     """Quotes plus every number that produced them (ticks, seconds, order units)."""
 
     bid: DesiredQuote | None
@@ -226,8 +230,8 @@ def compute_quotes(inputs: QuoteInputs, params: ASParams, instrument: Instrument
         notes.append(f"max spread clamp {spread:.4g}→{params.max_spread_ticks} ticks")
 
     tick = instrument.tick
-    bid_px = instrument.quantize_price((r - used / 2.0) * tick, Side.BUY)
-    ask_px = instrument.quantize_price((r + used / 2.0) * tick, Side.SELL)
+    bid_px = instrument.quantize_price((r - used / 2.0) * tick, BUY)
+    ask_px = instrument.quantize_price((r + used / 2.0) * tick, SELL)
     if bid_px > best_ask - 1:
         notes.append(f"bid lowered to best ask−1 for post-only ({bid_px}→{best_ask - 1})")
         bid_px = best_ask - 1
@@ -237,14 +241,10 @@ def compute_quotes(inputs: QuoteInputs, params: ASParams, instrument: Instrument
 
     # Hummingbot-style skew: only the side that would grow |inventory| shrinks.
     skew = math.exp(-params.eta * abs(q))
-    bid_lots = _side_lots(
-        Side.BUY, bid_px, q, skew, inputs.position_lots, params, instrument, notes
-    )
-    ask_lots = _side_lots(
-        Side.SELL, ask_px, q, skew, inputs.position_lots, params, instrument, notes
-    )
-    bid = DesiredQuote(Side.BUY, bid_px, bid_lots) if bid_lots else None
-    ask = DesiredQuote(Side.SELL, ask_px, ask_lots) if ask_lots else None
+    bid_lots = _side_lots(BUY, bid_px, q, skew, inputs.position_lots, params, instrument, notes)
+    ask_lots = _side_lots(SELL, ask_px, q, skew, inputs.position_lots, params, instrument, notes)
+    bid = DesiredQuote(BUY, bid_px, bid_lots) if bid_lots else None
+    ask = DesiredQuote(SELL, ask_px, ask_lots) if ask_lots else None
     return QuoteDecision(
         bid,
         ask,
@@ -274,7 +274,7 @@ def _side_lots(
     notes: list[str],
 ) -> int:
     """Size in lots for one side, or 0 when the side is pulled (the reason goes to ``notes``)."""
-    name = "bid" if side is Side.BUY else "ask"
+    name = "bid" if side is BUY else "ask"
     if price_ticks <= 0:
         notes.append(f"{name} pulled: price {price_ticks} ticks ≤ 0")
         return 0
@@ -296,7 +296,7 @@ def _side_lots(
         base = instrument.base
         notes.append(
             f"{name} pulled: position {instrument.qty(position_lots)} {base} "
-            f"{'+' if side is Side.BUY else '−'} {instrument.qty(lots)} would exceed "
+            f"{'+' if side is BUY else '−'} {instrument.qty(lots)} would exceed "
             f"max {instrument.qty(params.max_position_lots)} {base}"
         )
         return 0

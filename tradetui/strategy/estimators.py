@@ -257,9 +257,11 @@ class IntensityEstimator:
         if self._first_ns is None:
             self._first_ns = t_ns
         level = bisect_right(self._grid, abs(price_ticks - mid_ticks))
-        self._events.append((t_ns, level))
+        events = self._events
+        events.append((t_ns, level))
         self._hist[level] += 1
-        self._expire(t_ns)
+        if events[0][0] <= t_ns - self._window_ns:  # most trades expire nothing
+            self._expire(t_ns)
         if self._last_fit_ns is None or t_ns - self._last_fit_ns >= self._fit_interval_ns:
             self._fit(t_ns)
 

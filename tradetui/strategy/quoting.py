@@ -10,25 +10,38 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from tradetui.core.types import Side
+import msgspec
+
+from tradetui.core.types import BUY, SELL, Side
 from tradetui.strategy.avellaneda import DesiredQuote
 
 _NS_PER_S = 1_000_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class WorkingOrder:
-    """One of our resting orders as the engine tracks it: ticks, lots, ns."""
+class WorkingOrder(Protocol):
+    """One of our resting orders as the engine tracks it: ticks, lots, ns; read only here.
 
-    client_id: str
-    side: Side
-    price_ticks: int
-    qty_lots: int  # original size
-    leaves_lots: int
-    placed_ns: int
-    acked: bool
-    cancel_pending: bool
+    The engine hands its own order records to ``plan``, so a decision copies none of them.
+    """
+
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def side(self) -> Side: ...
+    @property
+    def price_ticks(self) -> int: ...
+    @property
+    def qty_lots(self) -> int: ...  # original size
+    @property
+    def leaves_lots(self) -> int: ...
+    @property
+    def placed_ns(self) -> int: ...
+    @property
+    def acked(self) -> bool: ...
+    @property
+    def cancel_pending(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,14 +95,13 @@ class QuotePolicy:
                 raise ValueError(message)
 
 
-@dataclass(frozen=True, slots=True)
-class PlaceStep:
+# Built per decision: Structs, as the decision's values (see strategy.avellaneda).
+class PlaceStep(msgspec.Struct, frozen=True, gc=False):
     quote: DesiredQuote
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class CancelStep:
+class CancelStep(msgspec.Struct, frozen=True, gc=False):
     client_id: str
     reason: str
 
@@ -97,8 +109,7 @@ class CancelStep:
 PlanStep = PlaceStep | CancelStep
 
 
-@dataclass(frozen=True, slots=True)
-class QuotePlan:
+class QuotePlan(msgspec.Struct, frozen=True, gc=False):
     """Actions in the order they must be sent, each with its human-readable reason."""
 
     steps: tuple[PlanStep, ...]
@@ -135,7 +146,7 @@ def plan(
     waits for min age. Sides are planned independently, bid first.
     """
     steps: list[PlanStep] = []
-    for side in (Side.BUY, Side.SELL):
+    for side in (BUY, SELL):
         mine = [o for o in working if o.side is side]
         steps.extend(_plan_side(side, desired.get(side), mine, now_ns, policy, force_replace))
     return QuotePlan(tuple(steps))
@@ -149,9 +160,14 @@ def _plan_side(
     policy: QuotePolicy,
     force_replace: bool,
 ) -> list[PlanStep]:
-    name = "bid" if side is Side.BUY else "ask"
-    live = [o for o in orders if not o.cancel_pending]
-    pending_lots = sum(o.leaves_lots for o in orders if o.cancel_pending)
+    name = "bid" if side is BUY else "ask"
+    live: list[WorkingOrder] = []
+    pending_lots = 0
+    for o in orders:
+        if o.cancel_pending:
+            pending_lots += o.leaves_lots
+        else:
+            live.append(o)
 
     # A pull is a risk decision, so it ignores min age.
     if target is None:
@@ -161,15 +177,22 @@ def _plan_side(
 
     # One live order per side: keep the one nearest the target (newest on ties). Extras are
     # exposure we never meant to have, not a requote, so they go at once like a pull.
-    keep = min(live, key=lambda o: (abs(o.price_ticks - target.price_ticks), -o.placed_ns))
-    steps: list[PlanStep] = [
-        CancelStep(o.client_id, f"{name} extra order {o.client_id}: one live order per side")
-        for o in live
-        if o is not keep
-    ]
+    if len(live) == 1:  # the usual case, no choice to make
+        keep = live[0]
+        steps: list[PlanStep] = []
+    else:
+        keep = min(live, key=lambda o: (abs(o.price_ticks - target.price_ticks), -o.placed_ns))
+        steps = [
+            CancelStep(o.client_id, f"{name} extra order {o.client_id}: one live order per side")
+            for o in live
+            if o is not keep
+        ]
+    # An unacked order may not be on the book yet; replacing it races its own ack. Tested
+    # before the reason, which is only worth writing for an order that may go.
+    if not keep.acked or now_ns - keep.placed_ns < policy.min_age_ns:
+        return steps
     why = _replace_reason(name, keep, target, now_ns, policy, force_replace)
-    # An unacked order may not be on the book yet; replacing it races its own ack.
-    if why is None or not keep.acked or now_ns - keep.placed_ns < policy.min_age_ns:
+    if why is None:
         return steps
 
     cancel = CancelStep(keep.client_id, why)

@@ -163,8 +163,27 @@ class SimVenue:
         advance = clock.advance_to
         settle = self._settle
         take = self._take
+        apply_market = self._apply_market
+        feed = self._feed
+        popleft = feed.popleft
+        reports = self._reports
+        requests = self._requests
+        deliver_ns: int | None
         while True:
-            deliver_ns = settle()
+            if reports or requests:
+                deliver_ns = settle()
+            else:
+                # No order traffic in flight, so only the market moves: ``_settle``'s steps
+                # without the heaps, until a market event fills one of our orders.
+                market = self._next_market
+                while market is not None and (not feed or market.exch_ns <= feed[0][0]):
+                    apply_market(market)
+                    if reports:
+                        break
+                    market = self._next_market
+                if reports:
+                    continue
+                deliver_ns = feed[0][0] if feed else None
             wake_ns = engine.wakeup_ns
             if wake_ns is not None and (deliver_ns is None or wake_ns <= deliver_ns):
                 if wake_ns > until_ns:
@@ -175,7 +194,7 @@ class SimVenue:
             if deliver_ns is None or deliver_ns > until_ns:
                 break
             advance(deliver_ns)
-            on_event(take())
+            on_event(take() if reports else popleft()[2])
         advance(until_ns)
 
     # ---- exchange-side state (ahead of what the engine has been told) ------------------------
