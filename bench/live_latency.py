@@ -8,12 +8,15 @@ process, so its work does not share our event loop). For every order placed on a
 
 - ``to_submit``: the engine has decided and handed the order to the venue;
 - ``to_ccxt``: the venue's task calls ccxt ``create_order`` (one event-loop hop later);
-- ``to_http``: ccxt hands the signed request to its HTTP transport (``fetch``), i.e. the
-  request is sent. With ccxt's rate limiter on (``venue.rate_limit``, the default) this
-  includes its pacing wait, so it is measured both ways.
+- ``to_http``: ccxt hands the signed request to its HTTP transport (``fetch``). With request
+  pacing on (``venue.rate_limit``, the default) this includes its wait, so it is measured
+  both ways;
+- ``to_wire``: the request's bytes are written to the socket (the asyncio transport's
+  ``write``), i.e. the request is sent; the rest is the kernel's loopback.
 
 Target: ``to_http`` p99 <= 1 ms in-process with the limiter off (the limiter's wait is a
-chosen pacing, not processing). Websocket recovery is measured by bench/feed_recovery.py.
+chosen pacing, not processing); ``to_wire`` is what the exchange sees. Websocket recovery is
+measured by bench/feed_recovery.py.
 
     python bench/live_latency.py [--seconds 20] [--seed 1]
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import asyncio.selector_events
 import json
 import os
 import re
@@ -45,6 +49,7 @@ from tradetui.host import EngineHost
 from tradetui.session import open_live_session
 
 KEY, SECRET = "bench-key", "bench-secret"
+_CID = re.compile(rb"newClientOrderId=([^&\s]+)")
 KINDS = {BookDelta: "depth", BestBidOffer: "bookTicker", Trade: "trade", BookSnapshot: "snapshot"}
 
 
@@ -118,6 +123,7 @@ async def measure(rest_url: str, seconds: float, rate_limit: bool) -> dict[str, 
     to_submit: dict[str, list[int]] = {}
     called: dict[str, int] = {}
     sent: dict[str, int] = {}
+    wired: dict[str, int] = {}
 
     on_event = engine.on_event
 
@@ -155,11 +161,23 @@ async def measure(rest_url: str, seconds: float, rate_limit: bool) -> dict[str, 
                     sent[part.split("=", 1)[1]] = time.time_ns()
         return await fetch(url, method, headers, body)
 
+    transport = asyncio.selector_events._SelectorSocketTransport  # type: ignore[attr-defined]
+    write = transport.write
+
+    def probe_write(self: Any, data: Any) -> None:
+        # An order's first write that names its client id: the request leaves the process.
+        if b"newClientOrderId=" in data:
+            found = _CID.search(bytes(data))
+            if found is not None:
+                wired.setdefault(found.group(1).decode(), time.time_ns())
+        write(self, data)
+
     # The driver looks the engine's handler up per event, so the probe sees every event.
     engine.on_event = probe_event  # type: ignore[method-assign,assignment]
     venue.submit = probe_submit  # type: ignore[method-assign]
     client.create_order = probe_create
     client.fetch = probe_fetch
+    transport.write = probe_write
     host = EngineHost(session, 1.0)
     stop = asyncio.Event()
     runner = asyncio.create_task(host.run(stop.is_set))
@@ -175,6 +193,7 @@ async def measure(rest_url: str, seconds: float, rate_limit: bool) -> dict[str, 
     stop.set()
     await runner
     await session.close()
+    transport.write = write
     out: dict[str, Any] = {"rate_limit": rate_limit, **stats}
     for kind in ("depth", "any"):
         picked = {c: v for c, v in trigger.items() if kind == "any" or v[0] == kind}
@@ -186,6 +205,10 @@ async def measure(rest_url: str, seconds: float, rate_limit: bool) -> dict[str, 
             "to_http": summary_us([sent[c] - v[1] for c, v in picked.items() if c in sent]),
             "to_http_first_order": summary_us(
                 [sent[c] - v[1] for c, v in first.items() if c in sent]
+            ),
+            "to_wire": summary_us([wired[c] - v[1] for c, v in picked.items() if c in wired]),
+            "to_wire_first_order": summary_us(
+                [wired[c] - v[1] for c, v in first.items() if c in wired]
             ),
         }
     return out
