@@ -34,8 +34,10 @@ from tradetui.venues.live import LiveOptions, LiveVenue
 WAIT_S = 10.0
 
 
-@pytest.fixture
-async def venue(live_sandbox: SandboxExchange) -> AsyncIterator[LiveVenue]:
+@pytest.fixture(params=[True, False], ids=["native-orders", "unified-orders"])
+async def venue(
+    live_sandbox: SandboxExchange, request: pytest.FixtureRequest
+) -> AsyncIterator[LiveVenue]:
     # recvWindow leaves 1.1 s of slack over the 0.4 s delays below, so a loaded machine
     # cannot turn a late-but-valid order into an expired one.
     client = loopback_client(live_sandbox.rest_url, KEY, SECRET, recvWindow=1500)
@@ -44,7 +46,7 @@ async def venue(live_sandbox: SandboxExchange) -> AsyncIterator[LiveVenue]:
     live = LiveVenue(
         client,
         SYMBOL,
-        options=LiveOptions(fill_poll_s=0.0, user_stream=False),
+        options=LiveOptions(fill_poll_s=0.0, user_stream=False, native_orders=request.param),
         secrets=(KEY, SECRET),
         instrument=btcusdt_perpetual(),
     )
