@@ -11,7 +11,9 @@ Binance USD-M clients send an order's signed parameters in the query string of i
 rather than in a form body: Binance takes either, and aiohttp writes a request without a body
 to the socket at once, while a body waits for a task of its own (on Python 3.11 it went out
 1.5-2 ms after ccxt handed the request over, behind whatever else the loop had queued). The
-signature is ccxt's, over the same query.
+signature is ccxt's, over the same query, which they also encode faster: half of ccxt's
+signing time went to ``urllib.parse.urlencode`` percent-encoding parameters that need none
+(``plain_query``; anything else still goes through ccxt's encoder, byte for byte the same).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt_async
 import ccxt.pro as ccxt_pro
+from ccxt.base.exchange import Exchange as CcxtExchange
 
 from tradetui.venues.errors import SetupError
 from tradetui.venues.redact import redact_ccxt_logs
@@ -47,8 +50,43 @@ def order_query_in_url(request: dict[str, Any], path: str, api: Any, method: str
     return request
 
 
+# What urllib.parse.quote leaves as it is with safe='': the URL's unreserved characters.
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def _plain(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as ccxt writes booleans
+    if isinstance(value, str | int | float):
+        text = str(value)
+        return text if _UNRESERVED.issuperset(text) else None
+    return None
+
+
+def plain_query(params: dict[str, Any]) -> str | None:
+    """``k=v&...`` when no key or value needs percent-encoding (then it equals ccxt's
+    ``urlencode``), else None."""
+    parts = []
+    for key, value in params.items():
+        text = _plain(value)
+        if text is None or not _UNRESERVED.issuperset(key):
+            return None
+        parts.append(f"{key}={text}")
+    return "&".join(parts)
+
+
 class _OrderQueryInUrl:
-    """Binance USD-M signing with new orders' parameters in the URL (``order_query_in_url``)."""
+    """Binance USD-M signing with new orders' parameters in the URL (``order_query_in_url``)
+    and a fast path for queries that need no percent-encoding (``plain_query``)."""
+
+    @staticmethod
+    def urlencode(params: Any = None, doseq: bool = False, sort: bool = False) -> str:
+        params = {} if params is None else params
+        plain = None if doseq or not isinstance(params, dict) else plain_query(params)
+        if plain is not None:
+            return plain
+        encoded: str = CcxtExchange.urlencode(params, doseq, sort)
+        return encoded
 
     def sign(
         self, path: str, api: Any = ("public",), method: str = "GET", params: Any = None
