@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -107,6 +109,26 @@ async def test_below_min_notional_is_rejected_as_such(venue: LiveVenue) -> None:
 
     assert isinstance(rejected, OrderRejected)
     assert rejected.code is RejectCode.BELOW_MIN_NOTIONAL
+
+
+async def test_an_account_read_lets_orders_submitted_after_it_go_out_first(
+    venue: LiveVenue,
+) -> None:
+    client = venue._client
+    fetch = client.fetch
+    sent: list[tuple[str, str]] = []
+
+    async def record(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        sent.append((method, urlsplit(url).path))
+        return await fetch(url, method, headers, body)
+
+    client.fetch = record
+    venue.submit(RequestAccount())  # the engine's periodic check, early in a decision
+    venue.submit(bid("r-1"))
+    await asyncio.wait_for(venue.idle(), WAIT_S)
+
+    assert sent[0] == ("POST", "/fapi/v1/order")
+    assert len(sent) > 1
 
 
 async def test_cancel_confirms_then_a_second_cancel_is_unknown_order(venue: LiveVenue) -> None:

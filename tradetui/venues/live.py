@@ -8,13 +8,13 @@ each intent runs as an asyncio task and its outcome is delivered as an account e
 
 Hygiene: orders are post-only limits (GTX) under our client order id, placed and cancelled
 through ccxt (venues/orders.py: on Binance USD-M its own order endpoints, elsewhere the unified
-calls); a placement without an answer is never resent but looked up by that id once ``recvWindow`` has passed;
--1021 resyncs the clock (and only then is a refused order sent again); reads and cancels are
-retried with exponential backoff and jitter; a 429 cools placements down for the exchange's
-Retry-After; a 418 (IP ban) stops every request and asks for a halt. Fills come from the user
-stream (``watch_my_trades``) and, while it is down, from polling ``fetch_my_trades`` at most
-once per ``fill_poll_s``; both paths are deduplicated by trade id. Messages never carry keys,
-signatures or the listenKey.
+calls); a placement without an answer is never resent but looked up by that id once
+``recvWindow`` has passed; -1021 resyncs the clock (and only then is a refused order sent
+again); reads and cancels are retried with exponential backoff and jitter; a 429 cools
+placements down for the exchange's Retry-After; a 418 (IP ban) stops every request and asks
+for a halt. Fills come from the user stream (``watch_my_trades``) and, while it is down, from
+polling ``fetch_my_trades`` at most once per ``fill_poll_s``; both paths are deduplicated by
+trade id. Messages never carry keys, signatures or the listenKey.
 """
 
 from __future__ import annotations
@@ -288,7 +288,7 @@ class LiveVenue:
         elif isinstance(intent, CancelOrder):
             self._spawn(self._cancel(intent))
         else:
-            self._spawn(self._account(intent))
+            self._spawn(self._account(intent), after_orders=True)
 
     def pop(self) -> AccountEvent | None:
         """The oldest queued account event, or None (when no ``on_event`` is set)."""
@@ -447,7 +447,7 @@ class LiveVenue:
             if exc.code is RejectCode.UNKNOWN_ORDER:
                 # Gone already, most likely filled: ask REST for the fill now rather than trust
                 # that the stream's report is on its way (it is deduplicated if it is).
-                self._spawn(self.poll_fills(force=True))
+                self._spawn(self.poll_fills(force=True), after_orders=True)
             self._cancel_rejected(cid, exc.code, str(exc))
             return
         except VenueError as exc:
@@ -673,7 +673,7 @@ class LiveVenue:
             )
             if self._was_up:
                 # Fills made while we were away arrive only by REST: fetch them now.
-                self._spawn(self.poll_fills(force=True))
+                self._spawn(self.poll_fills(force=True), after_orders=True)
                 self._tell(True, "user stream reconnected")
             self._was_up = True
         else:
@@ -772,9 +772,14 @@ class LiveVenue:
         if self.on_halt is not None:
             self.on_halt(reason)
 
-    def _spawn(self, coro: Awaitable[object]) -> None:
+    def _spawn(self, coro: Awaitable[object], *, after_orders: bool = False) -> None:
+        """Run ``coro`` as a task; ``after_orders`` lets the order requests submitted in the
+        same loop step (the rest of a decision) build and send theirs first."""
+
         async def run() -> None:
             try:
+                if after_orders:
+                    await asyncio.sleep(0)
                 await coro
             except VenueError as exc:
                 log.error("venue request failed: %s", exc)
