@@ -18,7 +18,7 @@ Target: ``to_http`` p99 <= 1 ms in-process with the limiter off (the limiter's w
 chosen pacing, not processing); ``to_wire`` is what the exchange sees. Websocket recovery is
 measured by bench/feed_recovery.py.
 
-    python bench/live_latency.py [--seconds 20] [--seed 1]
+    python bench/live_latency.py [--seconds 20] [--seed 1] [--no-store]
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ import os
 import re
 import signal
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from tradetui.config import settings_from_mapping
@@ -45,7 +47,7 @@ from tradetui.core.types import (
     Trade,
 )
 from tradetui.engine.engine import Command, CommandKind
-from tradetui.host import EngineHost
+from tradetui.host import EngineHost, StoreOptions
 from tradetui.session import open_live_session
 
 KEY, SECRET = "bench-key", "bench-secret"
@@ -69,7 +71,7 @@ def summary_us(xs_ns: list[int]) -> dict[str, float]:
     }
 
 
-async def run_once(seconds: float, seed: int, rate_limit: bool) -> dict[str, Any]:
+async def run_once(seconds: float, seed: int, rate_limit: bool, store: bool) -> dict[str, Any]:
     server = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -94,13 +96,17 @@ async def run_once(seconds: float, seed: int, rate_limit: bool) -> dict[str, Any
         raise SystemExit(f"sandbox did not start: {banner!r}")
     rest_url = found.group(0)
     try:
-        return await measure(rest_url, seconds, rate_limit)
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "live.db" if store else None
+            return await measure(rest_url, seconds, rate_limit, db)
     finally:
         server.send_signal(signal.SIGINT)
         await server.communicate()
 
 
-async def measure(rest_url: str, seconds: float, rate_limit: bool) -> dict[str, Any]:
+async def measure(
+    rest_url: str, seconds: float, rate_limit: bool, db: Path | None
+) -> dict[str, Any]:
     settings = settings_from_mapping(
         {
             "venue": {
@@ -143,22 +149,32 @@ async def measure(rest_url: str, seconds: float, rate_limit: bool) -> dict[str, 
             to_submit.setdefault(current["kind"], []).append(span)
         submit(intent)
 
+    def cid_of(text: str) -> str:
+        found = _CID.search(text.encode())
+        return found.group(1).decode() if found is not None else ""
+
+    # The venue calls ccxt: the unified create_order, or Binance USD-M's order endpoint.
     create_order = client.create_order
+    post_order = client.fapiPrivatePostOrder
 
     async def probe_create(*args: Any, **kwargs: Any) -> Any:
         params = args[5] if len(args) > 5 else kwargs.get("params", {})
         called[str(params.get("clientOrderId"))] = time.time_ns()
         return await create_order(*args, **kwargs)
 
+    async def probe_post(request: dict[str, Any]) -> Any:
+        called[str(request.get("newClientOrderId"))] = time.time_ns()
+        return await post_order(request)
+
     fetch = client.fetch
 
     async def probe_fetch(
         url: str, method: str = "GET", headers: Any = None, body: Any = None
     ) -> Any:
-        if method == "POST" and url.endswith("/fapi/v1/order") and body:
-            for part in str(body).split("&"):
-                if part.startswith("newClientOrderId="):
-                    sent[part.split("=", 1)[1]] = time.time_ns()
+        if method == "POST" and "/fapi/v1/order" in url:
+            cid = cid_of(f"{url}&{body or ''}")
+            if cid:
+                sent[cid] = time.time_ns()
         return await fetch(url, method, headers, body)
 
     transport = asyncio.selector_events._SelectorSocketTransport  # type: ignore[attr-defined]
@@ -176,9 +192,14 @@ async def measure(rest_url: str, seconds: float, rate_limit: bool) -> dict[str, 
     engine.on_event = probe_event  # type: ignore[method-assign,assignment]
     venue.submit = probe_submit  # type: ignore[method-assign]
     client.create_order = probe_create
+    client.fapiPrivatePostOrder = probe_post
     client.fetch = probe_fetch
     transport.write = probe_write
     host = EngineHost(session, 1.0)
+    if db is not None:
+        # As `tradetui run --headless` records a live session: the writer thread, the recorder.
+        host.open_store(StoreOptions(db, mode="live"))
+        await host.start_store()
     stop = asyncio.Event()
     runner = asyncio.create_task(host.run(stop.is_set))
     await host.request(Command(CommandKind.START, reason="bench"))
@@ -192,9 +213,10 @@ async def measure(rest_url: str, seconds: float, rate_limit: bool) -> dict[str, 
     await host.wind_down(flatten=True)
     stop.set()
     await runner
+    await host.close_store(host.summary())
     await session.close()
     transport.write = write
-    out: dict[str, Any] = {"rate_limit": rate_limit, **stats}
+    out: dict[str, Any] = {"rate_limit": rate_limit, "store": db is not None, **stats}
     for kind in ("depth", "any"):
         picked = {c: v for c, v in trigger.items() if kind == "any" or v[0] == kind}
         first = {c: v for c, v in picked.items() if v[2] == 1}
@@ -218,10 +240,14 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-store", action="store_true", help="run without the SQLite store (and its thread)"
+    )
     args = parser.parse_args()
+    store = not args.no_store
     runs = [
-        await run_once(args.seconds, args.seed, rate_limit=False),
-        await run_once(args.seconds, args.seed, rate_limit=True),
+        await run_once(args.seconds, args.seed, rate_limit=False, store=store),
+        await run_once(args.seconds, args.seed, rate_limit=True, store=store),
     ]
     print(
         json.dumps(
