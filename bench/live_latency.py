@@ -1,33 +1,47 @@
 """Live decision latency against the sandbox exchange (prints one JSON object).
 
-A live session — engine, LiveVenue on the real ccxt.pro client, BinanceStreamFeed — trades
-the synthetic market of a `tradetui sandbox exchange` process on loopback (a separate
-process, so its work does not share our event loop). For every order placed on a depth message
-(BookDelta), three spans from the moment the feed read that websocket frame (its
-``local_ns``):
+A live session — engine, LiveVenue on the real ccxt.pro client, BinanceStreamFeed, and the
+SQLite store with its writer thread as ``tradetui run --headless`` has it (``--no-store``
+leaves it out) — trades the synthetic market of a `tradetui sandbox exchange` process on
+loopback (a separate process, so its work does not share our event loop). Quoting follows
+every tick (tolerance 0, no minimum age), so most decisions replace both quotes: place bid,
+cancel bid, place ask, cancel ask. For every order placed on a depth message (BookDelta),
+spans from the moment the feed read that websocket frame (its ``local_ns``):
 
 - ``to_submit``: the engine has decided and handed the order to the venue;
-- ``to_ccxt``: the venue's task calls ccxt ``create_order`` (one event-loop hop later);
-- ``to_http``: ccxt hands the signed request to its HTTP transport (``fetch``), i.e. the
-  request is sent. With ccxt's rate limiter on (``venue.rate_limit``, the default) this
-  includes its pacing wait, so it is measured both ways.
+- ``to_ccxt``: the venue's task calls ccxt (Binance USD-M's order endpoint, or the unified
+  ``create_order`` elsewhere), at least one event-loop hop later;
+- ``to_http``: ccxt hands the signed request to its HTTP transport (``fetch``). With request
+  pacing on (``venue.rate_limit``, the default) this includes its wait, so it is measured
+  both ways;
+- ``to_wire``: the request's bytes are written to the socket (the asyncio transport's
+  ``write``), i.e. the request is sent; the rest is the kernel's loopback.
+
+``*_first_order`` keep the first order of each decision only, ``*_later_orders`` the others:
+a later order's request is built after the requests before it in that decision (about 0.5 ms
+each on a cold interpreter: ccxt signing, aiohttp), one loop thread doing them in the
+engine's order.
 
 Target: ``to_http`` p99 <= 1 ms in-process with the limiter off (the limiter's wait is a
-chosen pacing, not processing). Websocket recovery is measured by bench/feed_recovery.py.
+chosen pacing, not processing); ``to_wire`` is what the exchange sees. Websocket recovery is
+measured by bench/feed_recovery.py.
 
-    python bench/live_latency.py [--seconds 20] [--seed 1]
+    python bench/live_latency.py [--seconds 20] [--seed 1] [--no-store]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import asyncio.selector_events
 import json
 import os
 import re
 import signal
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from tradetui.config import settings_from_mapping
@@ -41,10 +55,11 @@ from tradetui.core.types import (
     Trade,
 )
 from tradetui.engine.engine import Command, CommandKind
-from tradetui.host import EngineHost
+from tradetui.host import EngineHost, StoreOptions
 from tradetui.session import open_live_session
 
 KEY, SECRET = "bench-key", "bench-secret"
+_CID = re.compile(rb"newClientOrderId=([^&\s]+)")
 KINDS = {BookDelta: "depth", BestBidOffer: "bookTicker", Trade: "trade", BookSnapshot: "snapshot"}
 
 
@@ -64,7 +79,7 @@ def summary_us(xs_ns: list[int]) -> dict[str, float]:
     }
 
 
-async def run_once(seconds: float, seed: int, rate_limit: bool) -> dict[str, Any]:
+async def run_once(seconds: float, seed: int, rate_limit: bool, store: bool) -> dict[str, Any]:
     server = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -89,13 +104,17 @@ async def run_once(seconds: float, seed: int, rate_limit: bool) -> dict[str, Any
         raise SystemExit(f"sandbox did not start: {banner!r}")
     rest_url = found.group(0)
     try:
-        return await measure(rest_url, seconds, rate_limit)
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "live.db" if store else None
+            return await measure(rest_url, seconds, rate_limit, db)
     finally:
         server.send_signal(signal.SIGINT)
         await server.communicate()
 
 
-async def measure(rest_url: str, seconds: float, rate_limit: bool) -> dict[str, Any]:
+async def measure(
+    rest_url: str, seconds: float, rate_limit: bool, db: Path | None
+) -> dict[str, Any]:
     settings = settings_from_mapping(
         {
             "venue": {
@@ -118,6 +137,7 @@ async def measure(rest_url: str, seconds: float, rate_limit: bool) -> dict[str, 
     to_submit: dict[str, list[int]] = {}
     called: dict[str, int] = {}
     sent: dict[str, int] = {}
+    wired: dict[str, int] = {}
 
     on_event = engine.on_event
 
@@ -137,30 +157,57 @@ async def measure(rest_url: str, seconds: float, rate_limit: bool) -> dict[str, 
             to_submit.setdefault(current["kind"], []).append(span)
         submit(intent)
 
+    def cid_of(text: str) -> str:
+        found = _CID.search(text.encode())
+        return found.group(1).decode() if found is not None else ""
+
+    # The venue calls ccxt: the unified create_order, or Binance USD-M's order endpoint.
     create_order = client.create_order
+    post_order = client.fapiPrivatePostOrder
 
     async def probe_create(*args: Any, **kwargs: Any) -> Any:
         params = args[5] if len(args) > 5 else kwargs.get("params", {})
         called[str(params.get("clientOrderId"))] = time.time_ns()
         return await create_order(*args, **kwargs)
 
+    async def probe_post(request: dict[str, Any]) -> Any:
+        called[str(request.get("newClientOrderId"))] = time.time_ns()
+        return await post_order(request)
+
     fetch = client.fetch
 
     async def probe_fetch(
         url: str, method: str = "GET", headers: Any = None, body: Any = None
     ) -> Any:
-        if method == "POST" and url.endswith("/fapi/v1/order") and body:
-            for part in str(body).split("&"):
-                if part.startswith("newClientOrderId="):
-                    sent[part.split("=", 1)[1]] = time.time_ns()
+        if method == "POST" and "/fapi/v1/order" in url:
+            cid = cid_of(f"{url}&{body or ''}")
+            if cid:
+                sent[cid] = time.time_ns()
         return await fetch(url, method, headers, body)
+
+    transport = asyncio.selector_events._SelectorSocketTransport  # type: ignore[attr-defined]
+    write = transport.write
+
+    def probe_write(self: Any, data: Any) -> None:
+        # An order's first write that names its client id: the request leaves the process.
+        if b"newClientOrderId=" in data:
+            found = _CID.search(bytes(data))
+            if found is not None:
+                wired.setdefault(found.group(1).decode(), time.time_ns())
+        write(self, data)
 
     # The driver looks the engine's handler up per event, so the probe sees every event.
     engine.on_event = probe_event  # type: ignore[method-assign,assignment]
     venue.submit = probe_submit  # type: ignore[method-assign]
     client.create_order = probe_create
+    client.fapiPrivatePostOrder = probe_post
     client.fetch = probe_fetch
+    transport.write = probe_write
     host = EngineHost(session, 1.0)
+    if db is not None:
+        # As `tradetui run --headless` records a live session: the writer thread, the recorder.
+        host.open_store(StoreOptions(db, mode="live"))
+        await host.start_store()
     stop = asyncio.Event()
     runner = asyncio.create_task(host.run(stop.is_set))
     await host.request(Command(CommandKind.START, reason="bench"))
@@ -174,11 +221,14 @@ async def measure(rest_url: str, seconds: float, rate_limit: bool) -> dict[str, 
     await host.wind_down(flatten=True)
     stop.set()
     await runner
+    await host.close_store(host.summary())
     await session.close()
-    out: dict[str, Any] = {"rate_limit": rate_limit, **stats}
+    transport.write = write
+    out: dict[str, Any] = {"rate_limit": rate_limit, "store": db is not None, **stats}
     for kind in ("depth", "any"):
         picked = {c: v for c, v in trigger.items() if kind == "any" or v[0] == kind}
         first = {c: v for c, v in picked.items() if v[2] == 1}
+        later = {c: v for c, v in picked.items() if v[2] > 1}
         subs = [x for k, xs in to_submit.items() if kind in ("any", k) for x in xs]
         out[kind] = {
             "to_submit": summary_us(subs),
@@ -186,6 +236,13 @@ async def measure(rest_url: str, seconds: float, rate_limit: bool) -> dict[str, 
             "to_http": summary_us([sent[c] - v[1] for c, v in picked.items() if c in sent]),
             "to_http_first_order": summary_us(
                 [sent[c] - v[1] for c, v in first.items() if c in sent]
+            ),
+            "to_wire": summary_us([wired[c] - v[1] for c, v in picked.items() if c in wired]),
+            "to_wire_first_order": summary_us(
+                [wired[c] - v[1] for c, v in first.items() if c in wired]
+            ),
+            "to_wire_later_orders": summary_us(
+                [wired[c] - v[1] for c, v in later.items() if c in wired]
             ),
         }
     return out
@@ -195,10 +252,14 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-store", action="store_true", help="run without the SQLite store (and its thread)"
+    )
     args = parser.parse_args()
+    store = not args.no_store
     runs = [
-        await run_once(args.seconds, args.seed, rate_limit=False),
-        await run_once(args.seconds, args.seed, rate_limit=True),
+        await run_once(args.seconds, args.seed, rate_limit=False, store=store),
+        await run_once(args.seconds, args.seed, rate_limit=True, store=store),
     ]
     print(
         json.dumps(

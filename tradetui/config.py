@@ -139,7 +139,7 @@ class VenueSettings:
     rate_limit: bool = _f(
         True,
         "live: pace requests by ccxt's per-request costs in a token bucket (Binance USD-M: "
-        "about 5 orders/s sustained, bursts of up to 10 go at once); turn off only against "
+        "about 5 orders/s sustained, bursts of up to 50 go at once); turn off only against "
         "the sandbox",
     )
 

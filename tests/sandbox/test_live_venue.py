@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -34,8 +36,10 @@ from tradetui.venues.live import LiveOptions, LiveVenue
 WAIT_S = 10.0
 
 
-@pytest.fixture
-async def venue(live_sandbox: SandboxExchange) -> AsyncIterator[LiveVenue]:
+@pytest.fixture(params=[True, False], ids=["native-orders", "unified-orders"])
+async def venue(
+    live_sandbox: SandboxExchange, request: pytest.FixtureRequest
+) -> AsyncIterator[LiveVenue]:
     # recvWindow leaves 1.1 s of slack over the 0.4 s delays below, so a loaded machine
     # cannot turn a late-but-valid order into an expired one.
     client = loopback_client(live_sandbox.rest_url, KEY, SECRET, recvWindow=1500)
@@ -44,7 +48,7 @@ async def venue(live_sandbox: SandboxExchange) -> AsyncIterator[LiveVenue]:
     live = LiveVenue(
         client,
         SYMBOL,
-        options=LiveOptions(fill_poll_s=0.0, user_stream=False),
+        options=LiveOptions(fill_poll_s=0.0, user_stream=False, native_orders=request.param),
         secrets=(KEY, SECRET),
         instrument=btcusdt_perpetual(),
     )
@@ -105,6 +109,26 @@ async def test_below_min_notional_is_rejected_as_such(venue: LiveVenue) -> None:
 
     assert isinstance(rejected, OrderRejected)
     assert rejected.code is RejectCode.BELOW_MIN_NOTIONAL
+
+
+async def test_an_account_read_lets_orders_submitted_after_it_go_out_first(
+    venue: LiveVenue,
+) -> None:
+    client = venue._client
+    fetch = client.fetch
+    sent: list[tuple[str, str]] = []
+
+    async def record(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        sent.append((method, urlsplit(url).path))
+        return await fetch(url, method, headers, body)
+
+    client.fetch = record
+    venue.submit(RequestAccount())  # the engine's periodic check, early in a decision
+    venue.submit(bid("r-1"))
+    await asyncio.wait_for(venue.idle(), WAIT_S)
+
+    assert sent[0] == ("POST", "/fapi/v1/order")
+    assert len(sent) > 1
 
 
 async def test_cancel_confirms_then_a_second_cancel_is_unknown_order(venue: LiveVenue) -> None:

@@ -70,3 +70,35 @@ def test_clients_pace_requests_with_the_bucket_only_when_rate_limited() -> None:
     unpaced = make_client("binanceusdm", rest_url="http://127.0.0.1:1", rate_limit=False)
     assert not isinstance(unpaced.throttler, RequestBucket)
     assert unpaced.enableRateLimit is False
+
+
+def _most_in_window(stamps: list[float], window_s: float, weights: list[float]) -> float:
+    """The largest total weight of the stamps inside any window of ``window_s``."""
+    best, start, total = 0.0, 0, 0.0
+    for end, t in enumerate(stamps):
+        total += weights[end]
+        while t - stamps[start] >= window_s:
+            total -= weights[start]
+            start += 1
+        best = max(best, total)
+    return best
+
+
+async def test_default_burst_keeps_binance_usdm_within_its_published_limits(
+    fake_time: _Time,
+) -> None:
+    client = make_client("binanceusdm", rest_url="http://127.0.0.1:1")
+    bucket = client.throttler  # ccxt's rate (50 ms a unit) and our default burst
+    order_cost = client.api["fapiPrivate"]["post"]["order"]["cost"]
+    stamps: list[float] = []
+    while fake_time.now < 1000.0 + 120.0:  # orders back to back for two minutes, full bucket
+        await bucket(order_cost)
+        stamps.append(fake_time.now)
+    orders = [1.0] * len(stamps)
+
+    assert _most_in_window(stamps, 10.0, orders) <= 300  # orders per 10 s per account
+    assert _most_in_window(stamps, 60.0, orders) <= 1200  # orders per minute per account
+    # Request weight per minute per IP, counting every ccxt cost unit as weight.
+    assert _most_in_window(stamps, 60.0, [float(order_cost)] * len(stamps)) <= 2400
+    # The burst itself: this many orders go at once from a quiet start.
+    assert stamps.count(1000.0) == 50

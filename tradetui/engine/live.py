@@ -9,12 +9,22 @@ engine's timers (``wakeup_ns``), until ``done()``.
 While the engine runs, a decision falls due at the first market event after the decision
 interval, so it reacts to the newest message; the timer makes the decision only when no event
 came within ``decision_grace_ns`` after that (a quiet market).
+
+Garbage collection: while ``run`` runs, Python's automatic collector is off and the objects
+that existed when it started (markets, clients, modules) are frozen out of every collection.
+The young generations are collected instead right after a decision, once the venue's tasks
+have put that decision's requests on the wire — the one moment the next decision is a whole
+decision interval away — and on the loop's periodic wake-ups, by CPython's own thresholds. An
+automatic collection could otherwise land between a depth message and the order it triggers
+(measured on the live bench: a young collection inside about one order span in ten, 0.1 ms;
+the middle generation's 0.7-1.8 ms several times a minute; a full one 20-80 ms).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +41,38 @@ log = logging.getLogger(__name__)
 _CHECK_S = 0.05
 
 
+def collect_due() -> int:
+    """Collect the oldest generation whose count has reached its threshold (CPython's own rule
+    for automatic collections); returns the generation collected, or -1 when none was due."""
+    t0, t1, t2 = gc.get_threshold()
+    c0, c1, c2 = gc.get_count()
+    if c0 < t0:
+        return -1
+    generation = 2 if c1 >= t1 and c2 >= t2 else 1 if c1 >= t1 else 0
+    gc.collect(generation)
+    return generation
+
+
+_collector = {"drivers": 0, "was_enabled": False}
+
+
+def _collector_off() -> None:
+    """Automatic collection off and today's objects frozen, while any driver runs."""
+    if _collector["drivers"] == 0:
+        _collector["was_enabled"] = gc.isenabled()
+        gc.disable()
+        gc.freeze()
+    _collector["drivers"] += 1
+
+
+def _collector_back() -> None:
+    _collector["drivers"] -= 1
+    if _collector["drivers"] == 0:
+        gc.unfreeze()
+        if _collector["was_enabled"]:
+            gc.enable()
+
+
 class EngineFailedError(RuntimeError):
     """The engine raised while handling an event; trading cannot go on."""
 
@@ -45,12 +87,14 @@ class LiveDriver:
         self.failure: BaseException | None = None
         self._kick = asyncio.Event()
         self._sleeping_until: int | None = None
+        self._collect_handle: asyncio.Handle | None = None
 
     def on_event(self, ev: MarketEvent | AccountEvent) -> None:
         """Hand one event to the engine now (the feed's and the venue's sink)."""
         if self.failure is not None:
             return
         engine = self.engine
+        before = engine.wakeup_ns
         try:
             engine.on_event(ev)
         except Exception as exc:
@@ -58,10 +102,23 @@ class LiveDriver:
             self.failure = exc
             self._kick.set()
             return
-        # Wake the loop only when the engine now needs a timer sooner than it is sleeping.
         w = engine.wakeup_ns
+        if w != before:
+            self._collect_soon()  # a decision ran
+        # Wake the loop only when the engine now needs a timer sooner than it is sleeping.
         if w is not None and (self._sleeping_until is None or w < self._sleeping_until):
             self._kick.set()
+
+    def _collect_soon(self) -> None:
+        """Collect what is due once the callbacks queued by now have run: the venue's tasks
+        for orders just submitted go first (a collection already planned moves behind them)."""
+        if self._collect_handle is not None:
+            self._collect_handle.cancel()
+        self._collect_handle = asyncio.get_running_loop().call_soon(self._collect)
+
+    def _collect(self) -> None:
+        self._collect_handle = None
+        collect_due()
 
     async def run(
         self,
@@ -74,6 +131,7 @@ class LiveDriver:
         engine, clock = self.engine, self.clock
         getter: asyncio.Future[Command] | None = None
         kicked: asyncio.Future[Any] | None = None
+        _collector_off()
         try:
             while True:
                 if self.failure is not None:
@@ -92,6 +150,7 @@ class LiveDriver:
                 timeout = _CHECK_S if w is None else min(_CHECK_S, (w - now) / 1e9)
                 self._sleeping_until = w
                 self._kick.clear()
+                self._collect_soon()
                 if getter is None:
                     getter = asyncio.ensure_future(inbox.get())
                 if kicked is None:
@@ -107,6 +166,7 @@ class LiveDriver:
                 if kicked in finished:
                     kicked = None
         finally:
+            _collector_back()
             for fut in (getter, kicked):
                 if fut is not None and not fut.done():
                     fut.cancel()

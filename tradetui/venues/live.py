@@ -6,14 +6,15 @@ mode when configured, reads the balance and starts the user stream. ``submit`` n
 each intent runs as an asyncio task and its outcome is delivered as an account event, to
 ``on_event`` when set, else queued for ``pop``/``wait``.
 
-Hygiene: orders are post-only limits (GTX) under our client order id; a ``create_order``
-without an answer is never resent but looked up by that id once ``recvWindow`` has passed;
--1021 resyncs the clock (and only then is a refused order sent again); reads and cancels are
-retried with exponential backoff and jitter; a 429 cools placements down for the exchange's
-Retry-After; a 418 (IP ban) stops every request and asks for a halt. Fills come from the user
-stream (``watch_my_trades``) and, while it is down, from polling ``fetch_my_trades`` at most
-once per ``fill_poll_s``; both paths are deduplicated by trade id. Messages never carry keys,
-signatures or the listenKey.
+Hygiene: orders are post-only limits (GTX) under our client order id, placed and cancelled
+through ccxt (venues/orders.py: on Binance USD-M its own order endpoints, elsewhere the unified
+calls); a placement without an answer is never resent but looked up by that id once
+``recvWindow`` has passed; -1021 resyncs the clock (and only then is a refused order sent
+again); reads and cancels are retried with exponential backoff and jitter; a 429 cools
+placements down for the exchange's Retry-After; a 418 (IP ban) stops every request and asks
+for a halt. Fills come from the user stream (``watch_my_trades``) and, while it is down, from
+polling ``fetch_my_trades`` at most once per ``fill_poll_s``; both paths are deduplicated by
+trade id. Messages never carry keys, signatures or the listenKey.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ from tradetui.core.types import (
     OrderCancelled,
     OrderIntent,
     OrderRejected,
-    OrderType,
     PlaceOrder,
     RejectCode,
     RequestAccount,
@@ -65,6 +65,7 @@ from tradetui.venues.markets import (
     to_lots,
     to_ticks,
 )
+from tradetui.venues.orders import OrderRoute, order_route
 from tradetui.venues.redact import RedactSecrets
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,6 @@ _NS_PER_MS = 1_000_000
 _MAX_CLIENT_ID = 36  # Binance's limit; the engine's ids are far shorter
 _SEEN_TRADES = 20_000
 _HELD_TRADES = 1_000
-_SIDE_NAME = {Side.BUY: "buy", Side.SELL: "sell"}
 _TERMINAL = ("canceled", "cancelled", "expired", "rejected")
 
 ConnectionCallback = Callable[[bool, str, str], None]
@@ -89,6 +89,8 @@ class LiveOptions:
     is down (or off). ``read_attempts``/``backoff``: retries of reads and cancels.
     ``reconnect``: the user stream's reconnect policy. ``leverage`` (0 = leave as is) and
     ``margin_mode`` ('' = leave, 'cross' or 'isolated') are set at connect.
+    ``native_orders``: on Binance USD-M, orders go through ccxt's own order endpoints rather
+    than its unified layer (venues/orders.py; False = unified, as on every other exchange).
     """
 
     fill_poll_s: float = 0.5
@@ -100,6 +102,7 @@ class LiveOptions:
     margin_mode: str = ""
     # The longest wait for the user stream's first connection at connect.
     connect_timeout_s: float = 10.0
+    native_orders: bool = True
 
 
 @dataclass(slots=True)
@@ -132,6 +135,7 @@ class LiveVenue:
         self._symbol = symbol
         self.options = options or LiveOptions()
         self._inst = instrument
+        self._orders_route: OrderRoute | None = None
         self.on_event: Callable[[AccountEvent], None] | None = None
         self.on_connection: ConnectionCallback | None = None
         self.on_halt: Callable[[str], None] | None = None
@@ -196,6 +200,7 @@ class LiveVenue:
         market = find_market(markets, self._symbol, client.id)
         self._symbol = str(market["symbol"])
         self._inst = instrument_from_market(market, client.precisionMode)
+        self._orders_route = None  # chosen again for this market
         if self.options.user_stream:
             missing = missing_capabilities(client.has)
             if missing:
@@ -283,7 +288,7 @@ class LiveVenue:
         elif isinstance(intent, CancelOrder):
             self._spawn(self._cancel(intent))
         else:
-            self._spawn(self._account(intent))
+            self._spawn(self._account(intent), after_orders=True)
 
     def pop(self) -> AccountEvent | None:
         """The oldest queued account event, or None (when no ``on_event`` is set)."""
@@ -328,33 +333,19 @@ class LiveVenue:
                 cid, RejectCode.RATE_LIMITED if self._limited() else RejectCode.OTHER, refusal
             )
             return
-        inst = self.instrument
-        params: dict[str, Any] = {"clientOrderId": cid}
-        if intent.post_only and intent.order_type is OrderType.LIMIT:
-            params["postOnly"] = True
-        if intent.reduce_only:
-            params["reduceOnly"] = True
-        price = None if intent.order_type is OrderType.MARKET else inst.price(intent.price_ticks)
-        args = (
-            self._symbol,
-            intent.order_type.value,
-            _SIDE_NAME[intent.side],
-            float(inst.qty(intent.qty_lots)),
-            None if price is None else float(price),
-            params,
-        )
         # Tracked before sending: the user stream may report a fill before the REST answer.
         self._orders[cid] = _Tracked(intent.qty_lots)
+        route = self._route()
         sent = time.monotonic()
         try:
             try:
-                order = await self._call(lambda: self._client.create_order(*args))
+                order = await self._call(lambda: route.place(intent))
             except ClockSkewError:
                 # -1021 is a definite refusal, so sending again after a clock resync is safe.
                 log.warning("place %s: timestamp outside recvWindow; resyncing the clock", cid)
                 await self.sync_clock()
                 sent = time.monotonic()
-                order = await self._call(lambda: self._client.create_order(*args))
+                order = await self._call(lambda: route.place(intent))
         except VenueUnavailableError as exc:
             found = await self._reconcile(cid, sent, exc)
             if found is None:
@@ -367,6 +358,14 @@ class LiveVenue:
             self._refused(cid, exc)
             return
         self._on_placed(cid, order)
+
+    def _route(self) -> OrderRoute:
+        """How orders go out (chosen once the market is known)."""
+        if self._orders_route is None:
+            self._orders_route = order_route(
+                self._client, self._symbol, self.instrument, self.options.native_orders
+            )
+        return self._orders_route
 
     def _place_refusal(self, cid: str) -> str:
         if self._banned:
@@ -442,14 +441,13 @@ class LiveVenue:
         order_id = tracked.order_id if tracked is not None and tracked.order_id else None
         try:
             # Cancels are idempotent (a second one is "unknown order"), so retrying is safe.
-            await self._read(
-                lambda: self._client.cancel_order(order_id, self._symbol, {"clientOrderId": cid})
-            )
+            route = self._route()
+            await self._read(lambda: route.cancel(cid, order_id))
         except RefusedError as exc:
             if exc.code is RejectCode.UNKNOWN_ORDER:
                 # Gone already, most likely filled: ask REST for the fill now rather than trust
                 # that the stream's report is on its way (it is deduplicated if it is).
-                self._spawn(self.poll_fills(force=True))
+                self._spawn(self.poll_fills(force=True), after_orders=True)
             self._cancel_rejected(cid, exc.code, str(exc))
             return
         except VenueError as exc:
@@ -675,7 +673,7 @@ class LiveVenue:
             )
             if self._was_up:
                 # Fills made while we were away arrive only by REST: fetch them now.
-                self._spawn(self.poll_fills(force=True))
+                self._spawn(self.poll_fills(force=True), after_orders=True)
                 self._tell(True, "user stream reconnected")
             self._was_up = True
         else:
@@ -774,9 +772,14 @@ class LiveVenue:
         if self.on_halt is not None:
             self.on_halt(reason)
 
-    def _spawn(self, coro: Awaitable[object]) -> None:
+    def _spawn(self, coro: Awaitable[object], *, after_orders: bool = False) -> None:
+        """Run ``coro`` as a task; ``after_orders`` lets the order requests submitted in the
+        same loop step (the rest of a decision) build and send theirs first."""
+
         async def run() -> None:
             try:
+                if after_orders:
+                    await asyncio.sleep(0)
                 await coro
             except VenueError as exc:
                 log.error("venue request failed: %s", exc)
