@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import signal
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -42,6 +40,7 @@ from tradetui.market.messages import StreamDecoder
 from tradetui.market.recorder import FeedRecorder
 from tradetui.market.synthetic import SyntheticMarket
 from tradetui.sandbox.exchange import SandboxExchange
+from tradetui.sandbox.process import sandbox_url, spawn_sandbox
 from tradetui.venues.binance_stream import BinanceStreamFeed, FeedState, ReconnectPolicy
 
 INST = btcusdt_perpetual()
@@ -190,23 +189,12 @@ def decode_costs() -> dict[str, Any] | None:
 
 async def sandbox_process() -> tuple[asyncio.subprocess.Process, str]:
     """`tradetui sandbox exchange` in its own process (so it does not share our loop)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tradetui",
-        "sandbox",
-        "exchange",
-        "--port",
-        "0",
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-    m = re.search(r"on (http://[0-9.]+:[0-9]+)", line)
-    if m is None:
+    proc = await spawn_sandbox()
+    try:
+        return proc, await sandbox_url(proc)
+    except (RuntimeError, TimeoutError):
         proc.kill()
-        raise RuntimeError(f"sandbox did not start: {line!r}")
-    return proc, m.group(1)
+        raise
 
 
 async def run(drops: int, seconds: float, levels: int) -> dict[str, Any]:

@@ -38,7 +38,6 @@ import json
 import os
 import re
 import signal
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -56,6 +55,7 @@ from tradetui.core.types import (
 )
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.host import EngineHost, StoreOptions
+from tradetui.sandbox.process import sandbox_url, spawn_sandbox
 from tradetui.session import open_live_session
 
 KEY, SECRET = "bench-key", "bench-secret"
@@ -80,29 +80,12 @@ def summary_us(xs_ns: list[int]) -> dict[str, float]:
 
 
 async def run_once(seconds: float, seed: int, rate_limit: bool, store: bool) -> dict[str, Any]:
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tradetui",
-        "sandbox",
-        "exchange",
-        "--port",
-        "0",
-        "--seed",
-        str(seed),
-        "--api-key",
-        KEY,
-        "--api-secret",
-        SECRET,
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert server.stdout is not None
-    banner = (await asyncio.wait_for(server.stdout.readline(), 60)).decode()
-    found = re.search(r"http://127\.0\.0\.1:\d+", banner)
-    if found is None:
-        raise SystemExit(f"sandbox did not start: {banner!r}")
-    rest_url = found.group(0)
+    server = await spawn_sandbox("--seed", str(seed), "--api-key", KEY, "--api-secret", SECRET)
+    try:
+        rest_url = await sandbox_url(server, 60)
+    except (RuntimeError, TimeoutError) as exc:
+        server.kill()
+        raise SystemExit(str(exc)) from None
     try:
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "live.db" if store else None

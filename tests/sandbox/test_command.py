@@ -3,45 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import sys
 
 import ccxt.async_support as ccxt_async
 import pytest
 
 from tests.sandbox.conftest import SYMBOL
 from tradetui.sandbox.client import loopback_client
+from tradetui.sandbox.process import sandbox_url, spawn_sandbox
 
 
 async def start(*flags: str) -> asyncio.subprocess.Process:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tradetui",
-        "sandbox",
-        "exchange",
-        "--port",
-        "0",
+    return await spawn_sandbox(
         "--api-key",
         "cli-key-7f3a",
         "--api-secret",
         "cli-secret-9c2e",
         *flags,
-        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=env,
     )
 
 
 async def base_url(proc: asyncio.subprocess.Process) -> str:
-    assert proc.stdout is not None
-    banner = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-    url = re.search(r"http://127\.0\.0\.1:\d+", banner)
-    assert url is not None, banner
-    return url.group(0)
+    return await sandbox_url(proc)
 
 
 async def test_command_serves_ccxt_until_interrupted() -> None:
