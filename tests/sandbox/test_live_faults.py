@@ -163,11 +163,12 @@ async def test_dropped_websockets_pull_quotes_reconnect_both_streams_and_requote
         # still market sends none by itself.
         feed.delta(bids=((600_000, 5),))
 
-        def market_back() -> bool:
-            states = [e.connected for e in live.of(VenueConnection) if e.stream == "market"]
+        def back(stream: str) -> bool:
+            states = [e.connected for e in live.of(VenueConnection) if e.stream == stream]
             return False in states and states[-1]
 
-        await live.until(market_back)
+        # Quotes may return before the user stream does (fills are polled meanwhile).
+        await live.until(lambda: back("market") and back("account"))
 
         changes = {(e.stream, e.connected) for e in live.of(VenueConnection)}
         assert {
