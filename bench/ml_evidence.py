@@ -70,7 +70,7 @@ def held_out(events: list[MarketEvent], split_ns: int) -> list[MarketEvent]:
             )
             return [snap, *events[i:]]
         if type(ev) is BookDelta:
-            book.apply_delta(ev.bids, ev.asks)
+            book.apply_delta(ev)
             update_id = ev.last_id
         elif type(ev) is BookSnapshot:
             book.apply_snapshot(ev.bids, ev.asks)

@@ -94,7 +94,7 @@ def main() -> None:
             next_ns = now + _DECISION_NS
         tp = type(ev)
         if tp is BookDelta:
-            book.apply_delta(ev.bids, ev.asks)  # type: ignore[union-attr]
+            book.apply_delta(ev)  # type: ignore[arg-type]
         elif tp is BookSnapshot:
             book.apply_snapshot(ev.bids, ev.asks)  # type: ignore[union-attr]
         fs.observe(ev, now, book)

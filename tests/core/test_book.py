@@ -8,13 +8,19 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from tradetui.core.book import OrderBook
-from tradetui.core.types import Level, Side
+from tradetui.core.types import BookDelta, Level, Side
 
 # A narrow price band makes updates hit existing levels, the best level and removals often.
 prices = st.integers(min_value=1, max_value=40)
 sizes = st.integers(min_value=0, max_value=5)  # 0 removes (or is ignored in a snapshot)
 level_lists = st.lists(st.tuples(prices, sizes), max_size=12)
 depths = st.integers(min_value=0, max_value=45)
+
+
+def delta(bids: list[Level], asks: list[Level]) -> BookDelta:
+    return BookDelta.of(
+        exch_ns=0, local_ns=0, first_id=0, last_id=0, prev_id=0, bids=tuple(bids), asks=tuple(asks)
+    )
 
 
 class BookMachine(RuleBasedStateMachine):
@@ -42,7 +48,7 @@ class BookMachine(RuleBasedStateMachine):
 
     @rule(bids=level_lists, asks=level_lists)
     def delta(self, bids: list[Level], asks: list[Level]) -> None:
-        self.book.apply_delta(bids, asks)
+        self.book.apply_delta(delta(bids, asks))
         for p, q in bids:
             self._model_set(Side.BUY, p, q)
         for p, q in asks:
@@ -144,7 +150,7 @@ def test_imbalance_is_signed_by_the_heavier_side() -> None:
 def test_removing_the_best_level_exposes_the_next() -> None:
     book = make_book([(100, 1), (99, 2), (97, 3)], [(101, 1), (103, 2)])
     book.set_level(Side.BUY, 100, 0)
-    book.apply_delta([], [(101, 0)])
+    book.apply_delta(delta([], [(101, 0)]))
     assert (book.bid_ticks, book.bid_lots) == (99, 2)
     assert (book.ask_ticks, book.ask_lots) == (103, 2)
 
@@ -184,7 +190,7 @@ def test_sparse_books_find_their_best_and_top_levels(
     book = OrderBook()
     model: dict[Side, dict[int, int]] = {Side.BUY: {}, Side.SELL: {}}
     for bids, asks in deltas:
-        book.apply_delta(bids, asks)
+        book.apply_delta(delta(bids, asks))
         for side, levels in ((Side.BUY, bids), (Side.SELL, asks)):
             for p, q in levels:
                 if q > 0:
@@ -201,7 +207,7 @@ def test_sparse_books_find_their_best_and_top_levels(
 
 def test_a_negative_size_reads_as_no_level() -> None:
     book = make_book([(100, 1), (99, 2)], [(101, 1)])
-    book.apply_delta([(100, -1)], [])
+    book.apply_delta(delta([(100, -1)], []))
     assert (book.bid_ticks, book.bid_lots) == (99, 2)
     assert book.qty_at(Side.BUY, 100) == 0
     assert book.levels(Side.BUY, 5) == [(99, 2)]

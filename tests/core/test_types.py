@@ -18,7 +18,9 @@ from tradetui.core.types import (
 
 MARKET_EVENTS: list[MarketEvent] = [
     BookSnapshot(exch_ns=1, local_ns=2, update_id=7, bids=((100, 3), (99, 1)), asks=((101, 2),)),
-    BookDelta(exch_ns=3, local_ns=4, first_id=8, last_id=9, prev_id=7, bids=((100, 0),), asks=()),
+    BookDelta.of(
+        exch_ns=3, local_ns=4, first_id=8, last_id=9, prev_id=7, bids=((100, 0),), asks=()
+    ),
     BestBidOffer(
         exch_ns=5, local_ns=6, update_id=10, bid_ticks=99, bid_lots=1, ask_ticks=101, ask_lots=2
     ),
@@ -78,3 +80,21 @@ def test_each_market_event_decodes_to_its_own_type(event: MarketEvent) -> None:
 def test_unknown_tag_is_refused() -> None:
     with pytest.raises(msgspec.ValidationError):
         msgspec.json.decode(b'{"type":"nope","exch_ns":1,"local_ns":2}', type=MarketEvent)
+
+
+def test_a_delta_carries_its_best_positive_levels() -> None:
+    d = BookDelta.of(
+        exch_ns=0,
+        local_ns=0,
+        first_id=1,
+        last_id=1,
+        prev_id=0,
+        # The highest bid and the lowest ask are removals: the tops are the best positive ones.
+        bids=((99, 2), (101, 0), (100, 4)),
+        asks=((103, 1), (102, 0), (104, 3)),
+    )
+    assert (d.top_bid_ticks, d.top_ask_ticks) == (100, 103)
+    only_removals = BookDelta.of(
+        exch_ns=0, local_ns=0, first_id=1, last_id=1, prev_id=0, bids=((5, 0),), asks=()
+    )
+    assert (only_removals.top_bid_ticks, only_removals.top_ask_ticks) == (0, 0)

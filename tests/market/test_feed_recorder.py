@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from tests.sandbox.conftest import KEY, SECRET
 from tradetui.cli import app
 from tradetui.core.instrument import Instrument, btcusdt_perpetual
-from tradetui.core.types import BookSnapshot, MarketEvent, Side
+from tradetui.core.types import BookDelta, BookSnapshot, MarketEvent, Side
 from tradetui.market.books import SequencedBook
 from tradetui.market.check import check_files
 from tradetui.market.files import ReplayReport, read_lines
@@ -43,8 +43,8 @@ def final_book(files: list[Path]) -> list[list[tuple[int, int]]]:
     for ev in replay_events(files, INST, report):
         if type(ev) is BookSnapshot:
             book.book.apply_snapshot(ev.bids, ev.asks)
-        elif hasattr(ev, "first_id"):
-            book.book.apply_delta(ev.bids, ev.asks)  # type: ignore[union-attr]
+        elif type(ev) is BookDelta:
+            book.book.apply_delta(ev)
     return [book.book.levels(Side.BUY, 200), book.book.levels(Side.SELL, 200)]
 
 

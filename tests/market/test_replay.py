@@ -127,7 +127,7 @@ def read(paths: list[Path], inst: Instrument = INST) -> tuple[list[MarketEvent],
 
 
 def delta(first: int, last: int, prev: int, bids: tuple[tuple[int, int], ...] = ()) -> BookDelta:
-    return BookDelta(
+    return BookDelta.of(
         exch_ns=first,
         local_ns=first,
         first_id=first,
@@ -544,7 +544,7 @@ def test_check_compares_nothing_to_the_unknown_book_between_a_gap_and_the_resync
         if isinstance(e, BookSnapshot):
             book.apply_snapshot(e.bids, e.asks)
         elif isinstance(e, BookDelta):
-            book.apply_delta(e.bids, e.asks)
+            book.apply_delta(e)
     prior = events[resync_at - 1]
     last_id = max(e.last_id for e in events[:resync_at] if isinstance(e, BookDelta))
     fresh = BookSnapshot(

@@ -47,7 +47,7 @@ def _replay(events: list[MarketEvent]) -> Iterator[tuple[MarketEvent, OrderBook]
         if isinstance(ev, BookSnapshot):
             book.apply_snapshot(ev.bids, ev.asks)
         elif isinstance(ev, BookDelta):
-            book.apply_delta(ev.bids, ev.asks)
+            book.apply_delta(ev)
         yield ev, book
 
 

@@ -61,7 +61,9 @@ def snapshot(bids: tuple[Level, ...], asks: tuple[Level, ...]) -> BookSnapshot:
 
 
 def delta(bids: tuple[Level, ...] = (), asks: tuple[Level, ...] = ()) -> BookDelta:
-    return BookDelta(exch_ns=0, local_ns=0, first_id=0, last_id=0, prev_id=0, bids=bids, asks=asks)
+    return BookDelta.of(
+        exch_ns=0, local_ns=0, first_id=0, last_id=0, prev_id=0, bids=bids, asks=asks
+    )
 
 
 def trade(price_ticks: int, qty_lots: int, aggressor: Side) -> Trade:

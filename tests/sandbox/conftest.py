@@ -85,7 +85,7 @@ class ManualFeed:
         """Push a depth change; returns it."""
         now = time.time_ns()
         first = self.last_id + 1
-        ev = BookDelta(
+        ev = BookDelta.of(
             exch_ns=now,
             local_ns=now,
             first_id=first,

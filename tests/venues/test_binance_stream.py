@@ -69,7 +69,7 @@ class Probe:
         if type(ev) is BookSnapshot:
             self.received_book.apply_snapshot(ev.bids, ev.asks)
         elif type(ev) is BookDelta:
-            self.received_book.apply_delta(ev.bids, ev.asks)
+            self.received_book.apply_delta(ev)
 
     def start(self) -> None:
         self.task = asyncio.create_task(self.feed.run(self.sink))

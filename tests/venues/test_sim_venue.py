@@ -57,7 +57,7 @@ def snapshot(exch_ms: float, feed_ms: float = 2) -> BookSnapshot:
 
 
 def bid_delta(exch_ms: float, level: Level, feed_ms: float = 2) -> BookDelta:
-    return BookDelta(
+    return BookDelta.of(
         exch_ns=int(exch_ms * MS),
         local_ns=int((exch_ms + feed_ms) * MS),
         first_id=0,

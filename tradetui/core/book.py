@@ -4,8 +4,9 @@ Each side is a dict price → size plus its cached best price; no sorted index i
 delta costs one ``dict.update`` per side. A removed level may stay in the dict as a zero-size
 entry (a tombstone): feeds remove and re-add the same prices near the touch all the time.
 After a delta the best price is the delta's own best positive level when that beats the old
-best; when the best level went away the next one is found by stepping tick by tick from it
-(books are dense near the touch), with a scan of the whole side as the bounded fallback.
+best (the delta carries it, worked out once where it was decoded); when the best level went
+away the next one is found by stepping tick by tick from it (books are dense near the
+touch), with a scan of the whole side as the bounded fallback.
 Reads of the top levels step the same way; reads of a whole side sort it. Zero-size entries
 are invisible to every read and swept out once they outnumber the live levels.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tradetui.core.types import Level, Side
+from tradetui.core.types import BookDelta, Level, Side
 
 # Ticks stepped away from the touch before a read of the top levels sorts the side instead.
 _STEP_LIMIT = 64
@@ -56,45 +57,46 @@ class OrderBook:
         self.bid_ticks = max(self._bids, default=0)
         self.ask_ticks = min(self._asks, default=0)
 
-    def apply_delta(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
-        """Set each level's absolute size; size 0 removes the level."""
-        if bids:
-            levels = self._bids
-            levels.update(bids)
-            best = self.bid_ticks
-            top = max(bids)
-            if top[0] > best:
-                # The delta's highest price is the new best unless it is a removal; then a
-                # lower positive level of the delta may still beat the old best.
-                new = top[0] if top[1] > 0 else max((p for p, q in bids if q > 0), default=0)
-                if new > best:
-                    best = new
-            if levels.get(best, 0) <= 0:
-                best = _bid_below(levels, best)
-            self.bid_ticks = best
-            if len(levels) > self._bid_sweep:
-                self._bid_sweep = _sweep(levels)
-        if asks:
-            levels = self._asks
-            levels.update(asks)
-            best = self.ask_ticks
-            top = min(asks)
-            if not best or top[0] < best:
-                new = top[0] if top[1] > 0 else min((p for p, q in asks if q > 0), default=0)
-                if new and (not best or new < best):
-                    best = new
-            if levels.get(best, 0) <= 0:
-                best = _ask_above(levels, best)
-            self.ask_ticks = best
-            if len(levels) > self._ask_sweep:
-                self._ask_sweep = _sweep(levels)
+    def apply_delta(self, delta: BookDelta) -> None:
+        """Set each listed level's absolute size; size 0 removes the level."""
+        if delta.bids:
+            self._update_bids(delta.bids, delta.top_bid_ticks)
+        if delta.asks:
+            self._update_asks(delta.asks, delta.top_ask_ticks)
 
     def set_level(self, side: Side, price_ticks: int, qty_lots: int) -> None:
         """Set one level's absolute size (0 removes it)."""
+        top = price_ticks if qty_lots > 0 else 0
         if side is Side.BUY:
-            self.apply_delta(((price_ticks, qty_lots),), ())
+            self._update_bids(((price_ticks, qty_lots),), top)
         else:
-            self.apply_delta((), ((price_ticks, qty_lots),))
+            self._update_asks(((price_ticks, qty_lots),), top)
+
+    def _update_bids(self, bids: Iterable[Level], top_ticks: int) -> None:
+        """``top_ticks``: the highest of ``bids`` with a positive size (0 when none)."""
+        levels = self._bids
+        levels.update(bids)
+        best = self.bid_ticks
+        if top_ticks > best:
+            best = top_ticks
+        if levels.get(best, 0) <= 0:
+            best = _bid_below(levels, best)
+        self.bid_ticks = best
+        if len(levels) > self._bid_sweep:
+            self._bid_sweep = _sweep(levels)
+
+    def _update_asks(self, asks: Iterable[Level], top_ticks: int) -> None:
+        """``top_ticks``: the lowest of ``asks`` with a positive size (0 when none)."""
+        levels = self._asks
+        levels.update(asks)
+        best = self.ask_ticks
+        if top_ticks and (not best or top_ticks < best):
+            best = top_ticks
+        if levels.get(best, 0) <= 0:
+            best = _ask_above(levels, best)
+        self.ask_ticks = best
+        if len(levels) > self._ask_sweep:
+            self._ask_sweep = _sweep(levels)
 
     def set_touch(self, bid_ticks: int, bid_lots: int, ask_ticks: int, ask_lots: int) -> None:
         """Apply a best bid/offer: set both touch levels and remove every level better than

@@ -72,13 +72,65 @@ class BookSnapshot(_Event, frozen=True, gc=False, kw_only=True, tag="snapshot"):
 
 
 class BookDelta(_Event, frozen=True, gc=False, kw_only=True, tag="delta"):
-    """Changed levels (absolute new size; 0 removes) covering update ids first_id..last_id."""
+    """Changed levels (absolute new size; 0 removes) covering update ids first_id..last_id.
+
+    ``top_bid_ticks`` / ``top_ask_ticks`` are the highest bid and the lowest ask the delta
+    lists with a positive size (0 when a side lists none): a book applying the delta finds
+    its new best price from them without a pass over the levels. Build deltas with
+    ``BookDelta.of``, which works them out once, where the delta is decoded.
+    """
 
     first_id: int
     last_id: int
     prev_id: int
     bids: tuple[Level, ...]
     asks: tuple[Level, ...]
+    top_bid_ticks: int
+    top_ask_ticks: int
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        exch_ns: int,
+        local_ns: int,
+        first_id: int,
+        last_id: int,
+        prev_id: int,
+        bids: tuple[Level, ...],
+        asks: tuple[Level, ...],
+    ) -> BookDelta:
+        return cls(
+            exch_ns=exch_ns,
+            local_ns=local_ns,
+            first_id=first_id,
+            last_id=last_id,
+            prev_id=prev_id,
+            bids=bids,
+            asks=asks,
+            top_bid_ticks=_top_bid(bids),
+            top_ask_ticks=_top_ask(asks),
+        )
+
+
+def _top_bid(levels: tuple[Level, ...]) -> int:
+    """The highest price listed with a positive size; 0 when none."""
+    if not levels:
+        return 0
+    top = max(levels)
+    if top[1] > 0:
+        return top[0]
+    return max((p for p, q in levels if q > 0), default=0)
+
+
+def _top_ask(levels: tuple[Level, ...]) -> int:
+    """The lowest price listed with a positive size; 0 when none."""
+    if not levels:
+        return 0
+    top = min(levels)
+    if top[1] > 0:
+        return top[0]
+    return min((p for p, q in levels if q > 0), default=0)
 
 
 class BestBidOffer(_Event, frozen=True, gc=False, kw_only=True, tag="bbo"):

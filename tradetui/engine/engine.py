@@ -336,7 +336,7 @@ class Engine:
         self.market_events += 1
         self.last_market_ns = ev.local_ns
         book = self.book
-        book.apply_delta(ev.bids, ev.asks)
+        book.apply_delta(ev)
         last_id = self._book_id = ev.last_id
         if last_id >= self._touch_id and 0 < book.bid_ticks < book.ask_ticks:
             bid, ask = self.bid_ticks, self.ask_ticks = book.bid_ticks, book.ask_ticks

@@ -103,7 +103,7 @@ class SequencedBook:
 
     def _apply(self, d: BookDelta) -> list[MarketEvent]:
         book = self.book
-        book.apply_delta(d.bids, d.asks)
+        book.apply_delta(d)
         self.last_id = d.last_id
         self.last_exch_ns = d.exch_ns
         self.state = SyncState.SYNCED

@@ -43,7 +43,7 @@ def check_files(paths: list[Path], instrument: Instrument) -> dict[str, Any]:
             assert isinstance(ev, BookDelta)
             if until_ids:
                 until_ids[-1] = ev.first_id
-            book.apply_delta(ev.bids, ev.asks)
+            book.apply_delta(ev)
             _state(book, ev.last_id, last_ids, until_ids, touches)
         elif tp is BookSnapshot:
             assert isinstance(ev, BookSnapshot)

@@ -182,7 +182,7 @@ def read_tardis_book(path: Path, inst: Instrument, report: ReplayReport) -> Iter
         else:
             report.count("depth")
             out = builder.on_diff(
-                BookDelta(
+                BookDelta.of(
                     exch_ns=exch_ns,
                     local_ns=local_ns,
                     first_id=next_id,

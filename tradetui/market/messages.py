@@ -109,7 +109,7 @@ class StreamDecoder:
             if not self._chain_known:
                 self.book.spot, self._chain_known = d.pu is None, True
             return self.book.on_diff(
-                BookDelta(
+                BookDelta.of(
                     exch_ns=exch_ns,
                     local_ns=local_ns,
                     first_id=d.U,

@@ -196,7 +196,7 @@ class CaptureEncoder:
         px, qty = self._px, self._qty
         obj: dict[str, object]
         if type(ev) is BookDelta:
-            self.book.apply_delta(ev.bids, ev.asks)
+            self.book.apply_delta(ev)
             self.update_id = ev.last_id
             data: dict[str, object] = {
                 "e": "depthUpdate",

@@ -610,7 +610,7 @@ class SyntheticMarket:
             self._pend_b.clear()
             self._pend_a.clear()
             out.append(
-                BookDelta(
+                BookDelta.of(
                     exch_ns=t_ns,
                     local_ns=t_ns + lat,
                     first_id=prev + 1,

@@ -184,10 +184,10 @@ class MatchingEngine:
             return []
         elif type(ev) is BookDelta:
             if not self._orders:
-                book.apply_delta(ev.bids, ev.asks)
+                book.apply_delta(ev)
                 return []
             prev_bid, prev_ask = book.bid_ticks, book.ask_ticks
-            book.apply_delta(ev.bids, ev.asks)
+            book.apply_delta(ev)
             # We rest at a level or two, a delta lists dozens: look ours up in the delta
             # (one dict built in C) rather than each delta level in ours. A price listed
             # twice counts once, at its last size, as in the book.

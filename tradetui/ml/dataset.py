@@ -55,7 +55,7 @@ def sample_features(events: Iterable[MarketEvent], step_ns: int = STEP_NS) -> Sa
             next_ns += step_ns
         tp = type(ev)
         if tp is BookDelta:
-            book.apply_delta(ev.bids, ev.asks)  # type: ignore[union-attr]
+            book.apply_delta(ev)  # type: ignore[arg-type]
         elif tp is BookSnapshot:
             book.apply_snapshot(ev.bids, ev.asks)  # type: ignore[union-attr]
         fs.observe(ev, now, book)

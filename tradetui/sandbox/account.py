@@ -180,7 +180,7 @@ class SandboxAccount:
             self._pending = None
             if type(ev) is BookDelta:
                 self.update_id = ev.last_id
-                self.depth.apply_delta(ev.bids, ev.asks)
+                self.depth.apply_delta(ev)
             elif type(ev) is BookSnapshot:
                 self.update_id = ev.update_id
                 self.depth.apply_snapshot(ev.bids, ev.asks)
