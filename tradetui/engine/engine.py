@@ -170,6 +170,9 @@ class Engine:
         self._after_flatten = EngineState.STOPPED
         self._t_in_ns = 0
         self._latency_recorded = False
+        # The next time the engine needs a timer call even if no event arrives (ns); None
+        # while stopped or halted. Kept current by ``_rewake``.
+        self.wakeup_ns: int | None = None
         self.latencies_ns = array("q", bytes(8 * _LATENCY_RING))
         self.latency_count = 0
         # Session counters.
@@ -246,19 +249,21 @@ class Engine:
         self._latency_recorded = False
         self._handlers[type(ev)](ev)
 
-    @property
-    def wakeup_ns(self) -> int | None:
-        """The next time the engine needs a timer call even if no event arrives (ns)."""
+    def _rewake(self) -> None:
+        """Bring ``wakeup_ns`` in line with the state and its deadline; called after every
+        change of either (runners read ``wakeup_ns`` after every event, so it is a plain
+        attribute rather than a property)."""
         state = self.state
         if state is _RUNNING:
-            return self._next_decision_ns
-        if state is _FLATTENING:
-            return self._flatten_wake_ns
-        if state is _STOPPING:
-            return self._stop_deadline_ns
-        if state is _STARTING:
-            return self._start_deadline_ns
-        return None
+            self.wakeup_ns = self._next_decision_ns
+        elif state is _FLATTENING:
+            self.wakeup_ns = self._flatten_wake_ns
+        elif state is _STOPPING:
+            self.wakeup_ns = self._stop_deadline_ns
+        elif state is _STARTING:
+            self.wakeup_ns = self._start_deadline_ns
+        else:
+            self.wakeup_ns = None
 
     def on_timer(self) -> None:
         """Called by the runner at or after ``wakeup_ns``."""
@@ -299,6 +304,7 @@ class Engine:
             # Read the venue's orders and position first; quoting starts once they are known.
             self._start_deadline_ns = now + int(self.settings.engine.start_timeout_s * 1e9)
             self._set_state(EngineState.STARTING, cmd.reason or "start")
+            self._rewake()
             self.venue.submit(RequestAccount(created_ns=now))
             return "starting"
         if k is CommandKind.STOP:
@@ -446,6 +452,7 @@ class Engine:
 
     def _decide(self, now: int) -> None:
         self._next_decision_ns = now + self.decision_interval_ns
+        self._rewake()
         self._flush_mid()
         bid, ask = self.bid_ticks, self.ask_ticks
         if not 0 < bid < ask:
@@ -726,6 +733,7 @@ class Engine:
         self._set_state(
             EngineState.RUNNING, "account read; quoting" + (f" ({adopted})" if adopted else "")
         )
+        self._rewake()
 
     def _check_position(self, now: int, venue_lots: int) -> None:
         # One disagreement can be a fill report still on its way; two in a row is drift.
@@ -756,6 +764,7 @@ class Engine:
             return
         self._stop_deadline_ns = now + int(self.settings.engine.stop_timeout_s * 1e9)
         self._set_state(EngineState.STOPPING, reason)
+        self._rewake()
 
     def _begin_flatten(self, now: int, reason: str, after: EngineState) -> None:
         e = self.settings.engine
@@ -780,6 +789,7 @@ class Engine:
         step = f.step(now, pos, len(self.orders), self.instrument.min_qty_lots)
         if isinstance(step, Wait):
             self._flatten_wake_ns = step.until_ns
+            self._rewake()
         elif isinstance(step, CloseOrder):
             side = SELL if pos > 0 else BUY
             self._place(
@@ -792,6 +802,7 @@ class Engine:
             )
             # The close order's reports call us back; the deadline is the backstop.
             self._flatten_wake_ns = f.deadline_ns
+            self._rewake()
         else:
             self._finish_flatten(now, f, step, pos)
 
@@ -834,6 +845,7 @@ class Engine:
         if state is self.state:
             return
         previous, self.state = self.state, state
+        self._rewake()
         log.info("engine %s → %s: %s", previous, state, reason)
         if self.bus.active:
             self.bus.publish(StateChanged(self.clock.now_ns(), state, previous, reason))
