@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import typer
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -24,3 +25,16 @@ def _private_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
             os.environ.pop(n, None)
         else:
             os.environ[n] = v
+
+
+def scratch_app(register: Callable[[typer.Typer], None]) -> typer.Typer:
+    """A bare typer app holding only the commands that ``register`` adds (a group, so each
+    command is invoked by its name as in the real CLI)."""
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """Scratch app."""
+
+    register(app)
+    return app

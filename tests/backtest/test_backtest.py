@@ -10,6 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from tests.conftest import scratch_app
 from tradetui.backtest.report import build_report
 from tradetui.backtest.run import backtest_settings, run_backtest
 from tradetui.commands.data import register
@@ -71,14 +72,7 @@ def test_same_market_same_result() -> None:
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Scratch app."""
-
-    register(app)
-    return app
+    return scratch_app(register)
 
 
 def test_cli_errors_are_one_line_with_exit_2(tmp_path: Path) -> None:

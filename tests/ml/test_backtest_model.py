@@ -11,20 +11,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from tests.conftest import scratch_app
 from tests.ml.conftest import record_within_one_hour
 from tradetui.commands.data import register
 from tradetui.ml.model import CARD_FILE, MODEL_FILE
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Scratch app."""
-
-    register(app)
-    return app
+    return scratch_app(register)
 
 
 @pytest.fixture(scope="module")

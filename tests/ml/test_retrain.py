@@ -13,6 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from tests.conftest import scratch_app
 from tests.ml.conftest import record_within_one_hour, tiny_model
 from tradetui.commands.ml import newest_recordings, register
 from tradetui.ml.dataset import Samples
@@ -131,14 +132,7 @@ def test_newest_recordings_skip_hidden_and_still_written_files(tmp_path: Path) -
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Scratch app."""
-
-    register(app)
-    return app
+    return scratch_app(register)
 
 
 @pytest.mark.parametrize(

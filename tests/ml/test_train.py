@@ -9,6 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from tests.conftest import scratch_app
 from tradetui.commands.ml import register
 from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.core.types import BestBidOffer
@@ -119,14 +120,7 @@ def test_synthetic_market_replays_into_feature_rows() -> None:
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Scratch app."""
-
-    register(app)
-    return app
+    return scratch_app(register)
 
 
 def test_cli_missing_file_is_one_line_exit_2(tmp_path: Path) -> None:
