@@ -497,3 +497,28 @@ def test_fills_never_exceed_order_qty_and_queue_stays_within_level(
         for cid, o in e.open_orders.items():
             assert o.leaves_lots == qty[cid] - filled[cid] > 0
             assert 0.0 <= o.queue_ahead_lots <= e.book.qty_at(o.side, o.price_ticks)
+
+
+@pytest.mark.parametrize(
+    ("relisted", "ahead_after"),
+    [
+        # Relisting the size after a trade says 3 lots joined behind us: the later drop to 6
+        # is 2 lots cancelled, shared 5 : 3 between ahead of us and behind us.
+        (True, 5 - 2 * 5 / 8),
+        # A delta that does not list our price says nothing about it: the drop to 6 is less
+        # than the 3 lots already traded there, so nothing was cancelled.
+        (False, 5.0),
+    ],
+)
+def test_a_delta_relisting_our_level_after_a_trade_counts_as_a_depth_update(
+    relisted: bool, ahead_after: float
+) -> None:
+    e = make_engine(QueueModel.PROPORTIONAL)
+    e.on_market(snapshot(bids=((999, 8),), asks=((1001, 2),)), 0)
+    place(e, "a", BUY, 999, 1)
+    assert fills(e.on_market(trade(999, 3, SELL), 1)) == []
+    assert ahead(e, "a") == 5
+    e.on_market(delta(bids=((999, 8),) if relisted else ((990, 1),)), 2)
+    assert ahead(e, "a") == 5
+    e.on_market(delta(bids=((999, 6),)), 3)
+    assert ahead(e, "a") == pytest.approx(ahead_after)

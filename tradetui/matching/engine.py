@@ -188,23 +188,12 @@ class MatchingEngine:
                 return []
             prev_bid, prev_ask = book.bid_ticks, book.ask_ticks
             book.apply_delta(ev)
-            # We rest at a level or two, a delta lists dozens: look ours up in the delta
-            # (one dict built in C) rather than each delta level in ours. A price listed
-            # twice counts once, at its last size, as in the book.
-            levels = self._bids
-            if levels:
-                sizes = dict(ev.bids)
-                for p, lvl in levels.items():
-                    q = sizes.get(p)
-                    if q is not None:
-                        self._depth(lvl, q)
-            levels = self._asks
-            if levels:
-                sizes = dict(ev.asks)
-                for p, lvl in levels.items():
-                    q = sizes.get(p)
-                    if q is not None:
-                        self._depth(lvl, q)
+            # We rest at a level or two, a delta lists dozens: read our levels' new sizes
+            # off the book (a price listed twice counts at its last size, as in the book).
+            if self._bids:
+                self._after_delta(BUY, self._bids, ev.bids)
+            if self._asks:
+                self._after_delta(SELL, self._asks, ev.asks)
         elif type(ev) is BookSnapshot:
             prev_bid, prev_ask = book.bid_ticks, book.ask_ticks
             book.apply_snapshot(ev.bids, ev.asks)
@@ -219,6 +208,23 @@ class MatchingEngine:
         ):
             return self._cross(prev_bid, prev_ask, t_ns)
         return []
+
+    def _after_delta(
+        self, side: Side, levels: dict[int, _Level], listed: tuple[tuple[int, int], ...]
+    ) -> None:
+        """Bring our levels in line with the book after a delta that listed ``listed``.
+
+        A level the delta did not list keeps its size. One it listed at an unchanged size
+        needs a depth update only when trades were counted there since the last one (with
+        none counted, the update changes nothing), so the delta is searched for it only then.
+        """
+        qty_at = self._book.qty_at
+        for p, lvl in levels.items():
+            new_lots = qty_at(side, p)
+            if new_lots != lvl.size_lots or (
+                lvl.traded_lots and any(price == p for price, _ in listed)
+            ):
+                self._depth(lvl, new_lots)
 
     def _resync(self, side: Side, levels: dict[int, _Level], always: bool) -> None:
         """Bring our levels' sizes in line with the book after a BBO or snapshot."""
