@@ -304,7 +304,6 @@ class Engine:
             # Read the venue's orders and position first; quoting starts once they are known.
             self._start_deadline_ns = now + int(self.settings.engine.start_timeout_s * 1e9)
             self._set_state(EngineState.STARTING, cmd.reason or "start")
-            self._rewake()
             self.venue.submit(RequestAccount(created_ns=now))
             return "starting"
         if k is CommandKind.STOP:
@@ -733,7 +732,6 @@ class Engine:
         self._set_state(
             EngineState.RUNNING, "account read; quoting" + (f" ({adopted})" if adopted else "")
         )
-        self._rewake()
 
     def _check_position(self, now: int, venue_lots: int) -> None:
         # One disagreement can be a fill report still on its way; two in a row is drift.
@@ -764,7 +762,7 @@ class Engine:
             return
         self._stop_deadline_ns = now + int(self.settings.engine.stop_timeout_s * 1e9)
         self._set_state(EngineState.STOPPING, reason)
-        self._rewake()
+        self._rewake()  # a second stop while stopping moves the deadline, not the state
 
     def _begin_flatten(self, now: int, reason: str, after: EngineState) -> None:
         e = self.settings.engine
