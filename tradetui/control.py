@@ -68,7 +68,7 @@ def _status(host: EngineHost) -> dict[str, Any]:
         "state": str(e.state),
         "halt_reason": e.halt_reason,
         "risk": e.risk_status,
-        "position_base": pnl.position_base,
+        "position_base": pnl.position_size,
         "pnl_total": pnl.total,
         "open_orders": len(e.orders),
         "fills": e.fills,

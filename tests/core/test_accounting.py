@@ -41,7 +41,7 @@ def ledger_after(fills: list[FillArgs]) -> PositionLedger:
 def test_buy_then_sell_higher_realizes_the_difference() -> None:
     ledger = ledger_after([(BUY, 600_000, 10, 0.0, 600_000), (SELL, 600_100, 10, 0.0, 600_100)])
     snap = ledger.snapshot(600_100)
-    assert ledger.realized_ticklots == 10 * 100
+    assert ledger.realized_units == 10 * 100
     assert snap.realized == pytest.approx(1000 * UNIT_QUOTE)  # 10 USDT move on 0.01 BTC
     assert snap.position_lots == 0
     assert snap.unrealized == 0.0
@@ -49,14 +49,14 @@ def test_buy_then_sell_higher_realizes_the_difference() -> None:
 
 def test_short_then_buy_lower_realizes_a_gain() -> None:
     ledger = ledger_after([(SELL, 1_000, 4, 0.0, 1_000), (BUY, 990, 4, 0.0, 990)])
-    assert ledger.realized_ticklots == 40
+    assert ledger.realized_units == 40
 
 
 def test_partial_close_uses_the_average_cost() -> None:
     ledger = ledger_after(
         [(BUY, 100, 10, 0.0, 100), (BUY, 110, 10, 0.0, 110), (SELL, 120, 5, 0.0, 120)]
     )
-    assert ledger.realized_ticklots == 5 * (120 - 105)
+    assert ledger.realized_units == 5 * (120 - 105)
     assert ledger.avg_entry_ticks == 105
     assert ledger.position_lots == 15
     assert ledger.snapshot(120).unrealized == pytest.approx(15 * 15 * UNIT_QUOTE)
@@ -70,11 +70,11 @@ def test_average_entry_stays_exact() -> None:
 
 def test_fill_through_zero_closes_at_average_and_opens_the_rest_at_fill_price() -> None:
     ledger = ledger_after([(BUY, 100, 10, 0.0, 100), (SELL, 90, 15, 0.0, 90)])
-    assert ledger.realized_ticklots == 10 * (90 - 100)
+    assert ledger.realized_units == 10 * (90 - 100)
     assert ledger.position_lots == -5
     assert ledger.avg_entry_ticks == 90
     ledger.on_fill(BUY, 80, 8, 0.0, 80)
-    assert ledger.realized_ticklots == -100 + 5 * (90 - 80)
+    assert ledger.realized_units == -100 + 5 * (90 - 80)
     assert ledger.position_lots == 3
     assert ledger.avg_entry_ticks == 80
 
@@ -92,13 +92,13 @@ def test_fees_and_rebates_are_kept_apart_and_both_count_in_total() -> None:
 
 def test_passive_fills_inside_the_mid_earn_positive_spread_capture() -> None:
     ledger = ledger_after([(BUY, 99, 2, 0.0, 100.0), (SELL, 102, 3, 0.0, 100.5)])
-    assert ledger.spread_capture_ticklots == 2 * 1 + 3 * Fraction(3, 2)
+    assert ledger.spread_capture_units == 2 * 1 + 3 * Fraction(3, 2)
     assert ledger.snapshot(100).spread_capture == pytest.approx(6.5 * UNIT_QUOTE)
 
 
 def test_crossing_the_mid_costs_spread_capture() -> None:
     ledger = ledger_after([(BUY, 101, 4, 0.0, 100.5)])
-    assert ledger.spread_capture_ticklots == -2
+    assert ledger.spread_capture_units == -2
 
 
 def test_inventory_pnl_is_what_price_moves_did_beyond_the_captured_edge() -> None:
@@ -112,7 +112,7 @@ def test_inventory_pnl_is_what_price_moves_did_beyond_the_captured_edge() -> Non
 
 def test_fill_without_a_mid_counts_no_edge() -> None:
     ledger = ledger_after([(BUY, 99, 10, 0.0, 0.0), (SELL, 99, 1, 0.0, float("nan"))])
-    assert ledger.spread_capture_ticklots == 0
+    assert ledger.spread_capture_units == 0
 
 
 def test_cost_per_10k_is_minus_total_over_volume_in_basis_points() -> None:
@@ -145,7 +145,7 @@ def test_snapshot_reports_sizes_prices_and_counts_in_their_units() -> None:
     ledger = ledger_after([(BUY, 600_000, 30, 0.0, 600_000), (SELL, 600_010, 50, 0.0, 600_010)])
     snap = ledger.snapshot(600_020)
     assert snap.position_lots == -20
-    assert snap.position_base == pytest.approx(-0.02)
+    assert snap.position_size == pytest.approx(-0.02)
     assert snap.avg_entry == pytest.approx(60_001.0)
     assert snap.mark == pytest.approx(60_002.0)
     assert (snap.fills, snap.buy_lots, snap.sell_lots) == (2, 30, 50)
@@ -169,9 +169,9 @@ def test_gross_equals_cash_flow_plus_marked_position_exactly(
     ledger = ledger_after(fills)
     cash = -sum(int(side) * price * qty for side, price, qty, _, _ in fills)
     position = sum(int(side) * qty for side, _, qty, _, _ in fills)
-    assert ledger.cash_flow_ticklots == cash
+    assert ledger.cash_flow_units == cash
     assert ledger.position_lots == position
-    assert ledger.gross_ticklots(mark) == cash + position * Fraction(mark)
+    assert ledger.gross_units(mark) == cash + position * Fraction(mark)
 
 
 @given(fill_seqs)
@@ -179,10 +179,10 @@ def test_fills_that_grow_the_position_leave_realized_unchanged(fills: list[FillA
     ledger = PositionLedger(INS)
     for args in fills:
         side = args[0]
-        before_pos, before_realized = ledger.position_lots, ledger.realized_ticklots
+        before_pos, before_realized = ledger.position_lots, ledger.realized_units
         ledger.on_fill(*args)
         if before_pos * int(side) >= 0:  # flat, or adding to the same side
-            assert ledger.realized_ticklots == before_realized
+            assert ledger.realized_units == before_realized
 
 
 @given(fill_seqs)
@@ -196,9 +196,9 @@ def test_flat_position_has_no_unrealized_and_total_is_realized_net_of_fees(
         ledger.on_fill(side, 1_000, abs(ledger.position_lots), 0.1, 1_000.0)
     snap = ledger.snapshot(1_234.5)
     assert snap.unrealized == 0.0
-    assert ledger.cost_ticklots == 0
+    assert ledger.cost_units == 0
     assert snap.total == snap.realized - snap.fees + snap.rebates
-    assert ledger.realized_ticklots == ledger.cash_flow_ticklots
+    assert ledger.realized_units == ledger.cash_flow_units
 
 
 @given(fill_seqs)
@@ -257,9 +257,9 @@ def plain_fifo_realized(fills: list[FillArgs]) -> int:
 def test_realized_agrees_with_a_plain_average_cost_loop(fills: list[FillArgs]) -> None:
     ledger = ledger_after(fills)
     realized, avg, capture = plain_average_cost(fills)
-    assert ledger.realized_ticklots == realized
+    assert ledger.realized_units == realized
     assert ledger.avg_entry_ticks == avg
-    assert ledger.spread_capture_ticklots == capture
+    assert ledger.spread_capture_units == capture
 
 
 @given(fill_seqs)
@@ -269,10 +269,10 @@ def test_round_trip_realized_agrees_with_fifo_once_flat(fills: list[FillArgs]) -
     if position:
         closing = [(SELL if position > 0 else BUY, 777, abs(position), 0.0, 777.0)]
     ledger = ledger_after(fills + closing)
-    assert ledger.realized_ticklots == plain_fifo_realized(fills + closing)
+    assert ledger.realized_units == plain_fifo_realized(fills + closing)
 
 
 @given(fill_seqs, marks)
 def test_fast_total_agrees_with_the_exact_snapshot(fills: list[FillArgs], mark: int) -> None:
     ledger = ledger_after(fills)
-    assert ledger.total_quote(mark) == pytest.approx(ledger.snapshot(mark).total, abs=1e-6)
+    assert ledger.total_settle(mark) == pytest.approx(ledger.snapshot(mark).total, abs=1e-6)

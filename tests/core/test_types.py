@@ -44,7 +44,7 @@ def test_fill_and_intent_cannot_be_modified() -> None:
         price_ticks=100,
         qty_lots=1,
         leaves_lots=0,
-        fee_quote=-0.01,
+        fee=-0.01,
         is_maker=True,
     )
     place = PlaceOrder(client_id="a", side=Side.BUY, price_ticks=100, qty_lots=1)

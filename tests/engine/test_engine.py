@@ -119,7 +119,7 @@ class Harness:
                 price_ticks=p.price_ticks if price is None else price,
                 qty_lots=qty,
                 leaves_lots=p.qty_lots - qty,
-                fee_quote=0.01,
+                fee=0.01,
                 is_maker=True,
             )
         )

@@ -210,8 +210,8 @@ def test_market_order_walks_book_with_taker_fee(eng: MatchingEngine) -> None:
         (1001, 2, 2, False),
         (1002, 2, 0, False),
     ]
-    assert got[0].fee_quote == pytest.approx(100.1 * 2 * 0.0005)
-    assert got[1].fee_quote == pytest.approx(100.2 * 2 * 0.0005)
+    assert got[0].fee == pytest.approx(100.1 * 2 * 0.0005)
+    assert got[1].fee == pytest.approx(100.2 * 2 * 0.0005)
     assert eng.position_lots == 4
     # The market is exogenous: our taker fills leave the displayed book as it was.
     assert eng.book.levels(SELL, 2) == [(1001, 2), (1002, 3)]
@@ -413,8 +413,8 @@ def test_maker_rebate_negative_fee() -> None:
     e.on_market(snapshot(bids=((1000, 5),), asks=((1004, 1),)), 0)
     place(e, "a", SELL, 1003, 2)
     got = fills(e.on_market(trade(1003, 2, BUY), 1))
-    assert got[0].fee_quote == pytest.approx(-100.3 * 2 * 0.0001)
-    assert got[0].fee_quote < 0
+    assert got[0].fee == pytest.approx(-100.3 * 2 * 0.0001)
+    assert got[0].fee < 0
 
 
 def test_fill_trade_ids_are_unique(eng: MatchingEngine) -> None:

@@ -170,7 +170,7 @@ async def test_fill_arrives_by_the_user_stream_without_polling(
         0,
     )
     assert fill.is_maker
-    assert fill.fee_quote == pytest.approx(600.0 * 0.0002)
+    assert fill.fee == pytest.approx(600.0 * 0.0002)
     assert ("GET", "/fapi/v1/userTrades") not in live_sandbox.requests
 
 

@@ -162,7 +162,7 @@ async def test_resting_bid_filled_by_a_print_arrives_as_a_maker_fill(
         0,
     )
     assert fill.is_maker
-    assert fill.fee_quote == pytest.approx(600.0 * 0.0002)
+    assert fill.fee == pytest.approx(600.0 * 0.0002)
     assert not venue.working
 
 

@@ -24,7 +24,7 @@ def naive_total(fills: list[StoredFill], mark_half_ticks: int) -> Decimal:
         qty = f.qty_lots * INST.lot_size
         cash -= int(f.side) * price * qty
         position += int(f.side) * qty
-        cash -= Decimal(repr(f.fee_quote))
+        cash -= Decimal(repr(f.fee))
     return cash + position * mark_half_ticks * INST.tick_size / 2
 
 

@@ -77,7 +77,8 @@ def make(
 
 def pnl(position_base: float = 0.0, total: float = 0.0) -> PnlSnapshot:
     return PnlSnapshot(
-        position_base=position_base,
+        settle="USDT",
+        position_size=position_base,
         position_lots=0,
         avg_entry=0.0,
         mark=0.0,
@@ -91,6 +92,7 @@ def pnl(position_base: float = 0.0, total: float = 0.0) -> PnlSnapshot:
         spread_capture=0.0,
         inventory_pnl=0.0,
         volume_quote=0.0,
+        volume_settle=0.0,
         cost_per_10k=0.0,
         fills=0,
         buy_lots=0,
@@ -110,7 +112,7 @@ def fill(side: Side, lots: int, ticks: int = 600_000) -> FillRecorded:
         price_ticks=ticks,
         qty_lots=lots,
         leaves_lots=0,
-        fee_quote=0.01,
+        fee=0.01,
         is_maker=True,
     )
     return FillRecorded(1, f, 0, pnl(0.003, -1.5))

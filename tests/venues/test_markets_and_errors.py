@@ -50,8 +50,36 @@ def test_instrument_carries_the_exchange_grids_minimums_and_fees() -> None:
 
     assert (inst.symbol, inst.base, inst.quote) == ("BTCUSDT", "BTC", "USDT")
     assert (inst.tick_size, inst.lot_size) == (Decimal("0.1"), Decimal("0.001"))
-    assert (inst.min_qty, inst.min_notional) == (Decimal("0.001"), Decimal("100.0"))
+    assert (inst.min_qty, inst.min_notional) == (Decimal("0.001"), Decimal("100"))
     assert (inst.maker_fee_rate, inst.taker_fee_rate) == (0.0002, 0.0005)
+
+
+def test_an_inverse_contract_carries_its_contract_size_and_coin_settlement() -> None:
+    inst = instrument_from_market(
+        market(
+            symbol="BTC/USD:BTC",
+            id="BTCUSD_PERP",
+            quote="USD",
+            settle="BTC",
+            linear=False,
+            inverse=True,
+            contract=True,
+            contractSize=100.0,
+            precision={"price": 0.1, "amount": 1},
+            limits={"amount": {"min": 1.0, "max": 1_000_000}, "cost": {"min": None}},
+        ),
+        TICK_SIZE_MODE,
+        "binancecoinm",
+    )
+
+    assert (inst.symbol, inst.inverse, inst.contract_size) == ("BTCUSD_PERP", True, Decimal(100))
+    assert (inst.settle, inst.venue, inst.min_notional) == ("BTC", "binancecoinm", Decimal(0))
+    assert inst.max_qty == Decimal(1_000_000)
+
+
+def test_a_contract_without_a_contract_size_is_refused_naming_it() -> None:
+    with pytest.raises(SetupError, match="contract size"):
+        instrument_from_market(market(contract=True), TICK_SIZE_MODE)
 
 
 def test_decimal_places_precision_becomes_a_grid() -> None:

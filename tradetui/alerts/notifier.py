@@ -224,8 +224,8 @@ class Notifier:
             f.side is Side.BUY,
             f.qty_lots * inst.lot,
             f.price_ticks * inst.tick,
-            f.fee_quote,
-            ev.pnl.position_base,
+            f.fee,
+            ev.pnl.position_size,
             ev.pnl.total,
             at,
         )

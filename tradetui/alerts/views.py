@@ -31,7 +31,7 @@ def status_text(snap: EngineSnapshot, mode: str) -> str:
         lines.append(f"halt reason: {snap.halt_reason}")
     lines += [
         f"risk: {snap.risk_status or '-'}",
-        f"position {snap.pnl.position_base:+.6g} {snap.base} ({snap.inventory_pct:.0f}% of limit), "
+        f"position {snap.pnl.position_size:+.6g} {snap.base} ({snap.inventory_pct:.0f}% of limit), "
         f"PnL {snap.pnl.total:+,.4f}",
         f"open orders {len(snap.quotes)}, fills {snap.fills}, "
         f"mid {snap.mid_ticks * snap.tick_size:,.2f}",
@@ -58,7 +58,7 @@ def position_text(snap: EngineSnapshot) -> str:
     """/position: size, entry, mark and share of the limit."""
     p = snap.pnl
     return (
-        f"position {p.position_base:+.6g} {snap.base}\n"
+        f"position {p.position_size:+.6g} {snap.base}\n"
         f"entry {p.avg_entry:,.2f}, mark {p.mark:,.2f}, unrealized {p.unrealized:+,.4f}\n"
         f"{snap.inventory_pct:.0f}% of the position limit"
     )
@@ -97,7 +97,7 @@ def heartbeat_text(snap: EngineSnapshot) -> str:
     """The periodic summary: state, PnL, position, activity."""
     return (
         f"{snap.symbol} {snap.state}, session {_dur(snap.session_ns)}\n"
-        f"PnL {snap.pnl.total:+,.4f}, position {snap.pnl.position_base:+.6g} {snap.base}, "
+        f"PnL {snap.pnl.total:+,.4f}, position {snap.pnl.position_size:+.6g} {snap.base}, "
         f"fills {snap.fills}, open orders {len(snap.quotes)}\n"
         f"risk: {snap.risk_status or '-'}"
     )

@@ -72,17 +72,17 @@ def plot_series(result: BacktestResult, max_points: int = _MAX_POINTS) -> PlotSe
         t_ns, mid = times[k], mids[k]
         while i < len(fills) and fills[i].fill.exch_ns <= t_ns:
             f = fills[i].fill
-            ledger.on_fill(f.side, f.price_ticks, f.qty_lots, f.fee_quote, mid)
+            ledger.on_fill(f.side, f.price_ticks, f.qty_lots, f.fee, mid)
             i += 1
         s.t_s.append((t_ns - start) / _NS_PER_S)
         s.mid.append(mid * tick)
-        s.equity.append(ledger.total_quote(mid))
+        s.equity.append(ledger.total_settle(mid))
     if s.equity and i < len(fills):  # fills after the last mid change count at that mid
         last_mid = mids[n - 1]
         for fr in fills[i:]:
             f = fr.fill
-            ledger.on_fill(f.side, f.price_ticks, f.qty_lots, f.fee_quote, last_mid)
-        s.equity[-1] = ledger.total_quote(last_mid)
+            ledger.on_fill(f.side, f.price_ticks, f.qty_lots, f.fee, last_mid)
+        s.equity[-1] = ledger.total_settle(last_mid)
     pnl = s.equity[-1] if s.equity else 0.0
     span_s = (result.end_ns - start) / _NS_PER_S
     s.inventory_t_s.append(max(span_s, s.inventory_t_s[-1]))  # held until the end of the run

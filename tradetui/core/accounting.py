@@ -1,9 +1,12 @@
-"""Position and PnL accounting on the average-cost method, exact in tick·lot units.
+"""Position and PnL accounting on the average-cost method, exact in value units.
 
-A linear contract (perpetual) gains qty × price change; spot inventory is treated the same
-way, as a signed base position relative to the session start. Money inside the ledger is in
-tick·lot units (one tick of price on one lot of size), kept as ``int`` or ``Fraction`` so a
-long session accumulates no float drift; fees arrive as quote-currency floats and stay so.
+One accounting for every contract type: a lot held at price p is worth the instrument's
+``value(p)`` value units of the settlement asset (``Instrument.value_unit`` each). Linear
+contracts and spot inventory (a signed base position relative to the session start) value a
+lot at its price; inverse contracts at ``-scale / price``, so their PnL comes out in the coin
+and the average entry is the harmonic mean of fill prices. Money inside the ledger is kept as
+``int`` or ``Fraction`` value units, so a long session accumulates no float drift; fees
+arrive as floats in the settlement asset and stay so.
 """
 
 from __future__ import annotations
@@ -18,14 +21,18 @@ from tradetui.core.types import Side
 
 @dataclass(frozen=True, slots=True)
 class PnlSnapshot:
-    """PnL at one mark. Money in quote currency, prices in quote per base, sizes in base.
+    """PnL at one mark. Money in the settlement asset (``settle``: the quote for linear and
+    spot, the coin for inverse), prices in quote per base, sizes in order units (base, or
+    contracts for inverse); ``volume_quote`` is the traded notional in quote (USD face value
+    for inverse) and ``volume_settle`` the same in the settlement asset.
 
     ``gross = realized + unrealized``; ``total = gross - fees + rebates``;
-    ``inventory_pnl = gross - spread_capture``; ``cost_per_10k = -total / volume_quote × 1e4``
+    ``inventory_pnl = gross - spread_capture``; ``cost_per_10k = -total / volume_settle × 1e4``
     (basis points of traded notional; negative means the session earned money).
     """
 
-    position_base: float
+    settle: str
+    position_size: float
     position_lots: int
     avg_entry: float
     mark: float
@@ -39,6 +46,7 @@ class PnlSnapshot:
     spread_capture: float
     inventory_pnl: float
     volume_quote: float
+    volume_settle: float
     fills: int
     cost_per_10k: float
     buy_lots: int
@@ -50,43 +58,49 @@ class PnlSnapshot:
 class PositionLedger:
     """The engine's running position and PnL for one instrument (engine-owned, mutable).
 
-    Exact fields are in tick·lot units: ``cost_ticklots`` is the signed cost of the open
-    position (long > 0), so ``avg_entry_ticks = cost_ticklots / position_lots`` and
-    ``realized_ticklots - cost_ticklots == cash_flow_ticklots`` after every fill.
+    Exact fields are in value units (see the module docstring): ``cost_units`` is the signed
+    value of the open position at entry (long > 0 for linear), so ``avg_entry_ticks`` is the
+    price whose value is ``cost_units / position_lots``, and
+    ``realized_units - cost_units == cash_flow_units`` after every fill.
     """
 
     __slots__ = (
+        "_face_quote",
+        "_unit",
         "_unit_float",
-        "_unit_quote",
         "buy_lots",
-        "cash_flow_ticklots",
-        "cost_ticklots",
-        "fees_quote",
+        "cash_flow_units",
+        "cost_units",
+        "fees",
         "fills",
         "instrument",
         "max_position_lots",
         "min_position_lots",
         "position_lots",
-        "realized_ticklots",
-        "rebates_quote",
+        "realized_units",
+        "rebates",
         "sell_lots",
-        "spread_capture_ticklots",
-        "volume_ticklots",
+        "spread_capture_units",
+        "volume_lots",
+        "volume_units",
     )
 
     def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument
-        # Quote currency per tick·lot, exact, so each conversion rounds only once.
-        self._unit_quote = Fraction(instrument.tick_size) * Fraction(instrument.lot_size)
-        self._unit_float = float(self._unit_quote)
+        # Settlement asset per value unit, exact, so each conversion rounds only once.
+        self._unit = instrument.value_unit
+        self._unit_float = float(self._unit)
+        self._face_quote = Fraction(instrument.lot_size) * Fraction(instrument.contract_size)
         self.position_lots = 0
-        self.cost_ticklots = Fraction(0)
-        self.realized_ticklots = Fraction(0)
-        self.cash_flow_ticklots = 0
-        self.spread_capture_ticklots = Fraction(0)
-        self.volume_ticklots = 0
-        self.fees_quote = 0.0
-        self.rebates_quote = 0.0
+        self.cost_units = Fraction(0)
+        self.realized_units = Fraction(0)
+        self.cash_flow_units = 0
+        self.spread_capture_units = Fraction(0)
+        # Traded notional: in value units (|value| × lots) and in lots.
+        self.volume_units = 0
+        self.volume_lots = 0
+        self.fees = 0.0
+        self.rebates = 0.0
         self.fills = 0
         self.buy_lots = 0
         self.sell_lots = 0
@@ -95,35 +109,37 @@ class PositionLedger:
 
     @property
     def avg_entry_ticks(self) -> Fraction:
-        """Average entry price of the open position in ticks (0 when flat)."""
+        """Average entry price of the open position in ticks (0 when flat); the harmonic mean
+        of fill prices for inverse contracts."""
         if self.position_lots == 0:
             return Fraction(0)
-        return self.cost_ticklots / self.position_lots
+        return self.instrument.price_of_value(self.cost_units / self.position_lots)
 
     def on_fill(
-        self, side: Side, price_ticks: int, qty_lots: int, fee_quote: float, mid_ticks: float
+        self, side: Side, price_ticks: int, qty_lots: int, fee: float, mid_ticks: float
     ) -> None:
-        """Book one execution. Fee in quote (< 0 is a rebate); mid in ticks at fill time.
-
-        A ``mid_ticks`` that is not a positive finite number (no book) counts as zero edge.
-        """
+        """Book one execution. Fee in the settlement asset (< 0 is a rebate); mid in ticks
+        at fill time. A ``mid_ticks`` that is not a positive finite number (no book) counts
+        as zero edge."""
         if qty_lots <= 0 or price_ticks <= 0:
             raise ValueError(f"fill needs positive price and size, got {price_ticks}×{qty_lots}")
+        inst = self.instrument
         sign = int(side)
-        notional = price_ticks * qty_lots
+        value = inst.value(price_ticks)
         pos = self.position_lots
 
         # Only the part against the open position realizes; the rest opens at the fill price.
         closing = min(qty_lots, abs(pos)) if pos * sign < 0 else 0
         if closing:
-            released = self.cost_ticklots * closing / abs(pos)
-            self.realized_ticklots += -sign * closing * price_ticks - released
-            self.cost_ticklots -= released
-        self.cost_ticklots += sign * (qty_lots - closing) * price_ticks
+            released = self.cost_units * closing / abs(pos)
+            self.realized_units += -sign * closing * value - released
+            self.cost_units -= released
+        self.cost_units += sign * (qty_lots - closing) * value
         self.position_lots = pos + sign * qty_lots
 
-        self.cash_flow_ticklots -= sign * notional
-        self.volume_ticklots += notional
+        self.cash_flow_units -= sign * qty_lots * value
+        self.volume_units += qty_lots * abs(value)
+        self.volume_lots += qty_lots
         self.fills += 1
         if side is Side.BUY:
             self.buy_lots += qty_lots
@@ -131,12 +147,12 @@ class PositionLedger:
             self.sell_lots += qty_lots
         self.max_position_lots = max(self.max_position_lots, self.position_lots)
         self.min_position_lots = min(self.min_position_lots, self.position_lots)
-        if fee_quote >= 0:
-            self.fees_quote += fee_quote
+        if fee >= 0:
+            self.fees += fee
         else:
-            self.rebates_quote -= fee_quote
+            self.rebates -= fee
         if 0 < mid_ticks < math.inf:
-            self.spread_capture_ticklots += sign * (Fraction(mid_ticks) - price_ticks) * qty_lots
+            self.spread_capture_units += sign * (inst.value_at(mid_ticks) - value) * qty_lots
 
     def adopt(self, position_lots: int, entry_ticks: int) -> None:
         """Take over a position found at the venue, valued at ``entry_ticks`` (ticks).
@@ -146,27 +162,35 @@ class PositionLedger:
         """
         if self.position_lots != 0:
             raise ValueError(f"cannot adopt a position while holding {self.position_lots} lots")
+        value = self.instrument.value(entry_ticks)
         self.position_lots = position_lots
-        self.cost_ticklots = Fraction(position_lots * entry_ticks)
-        self.cash_flow_ticklots -= position_lots * entry_ticks
+        self.cost_units = Fraction(position_lots * value)
+        self.cash_flow_units -= position_lots * value
         self.max_position_lots = max(self.max_position_lots, position_lots)
         self.min_position_lots = min(self.min_position_lots, position_lots)
 
-    def gross_ticklots(self, mark_ticks: float) -> Fraction:
-        """Realized plus unrealized PnL at ``mark_ticks``, exact, in tick·lot units."""
-        return self.realized_ticklots + self._unrealized_ticklots(self._mark(mark_ticks))
+    def gross_units(self, mark_ticks: float) -> Fraction:
+        """Realized plus unrealized PnL at ``mark_ticks``, exact, in value units."""
+        return self.realized_units + self._unrealized_units(self._mark_value(mark_ticks))
 
-    def total_quote(self, mark_ticks: float) -> float:
-        """Total PnL (after fees and rebates) in quote at ``mark_ticks``, in float arithmetic.
+    def gross_settle(self, mark_ticks: float) -> float:
+        """Realized plus unrealized PnL at ``mark_ticks`` in the settlement asset."""
+        return float(self.gross_units(mark_ticks) * self._unit)
+
+    def total_settle(self, mark_ticks: float) -> float:
+        """Total PnL (after fees and rebates) in the settlement asset at ``mark_ticks``, in
+        float arithmetic.
 
         Cheap enough for every decision (the risk guard's drawdown checks); ``snapshot`` is
         the exact account.
         """
         unrealized = 0.0
         if 0 < mark_ticks < math.inf and self.position_lots:
-            unrealized = self.position_lots * mark_ticks - float(self.cost_ticklots)
-        gross = (float(self.realized_ticklots) + unrealized) * self._unit_float
-        return gross - self.fees_quote + self.rebates_quote
+            unrealized = self.position_lots * self.instrument.value_float(mark_ticks) - float(
+                self.cost_units
+            )
+        gross = (float(self.realized_units) + unrealized) * self._unit_float
+        return gross - self.fees + self.rebates
 
     def snapshot(self, mark_ticks: float) -> PnlSnapshot:
         """PnL with the open position marked at ``mark_ticks`` (normally the mid).
@@ -174,20 +198,26 @@ class PositionLedger:
         A mark that is not a positive finite number (no book) values the position at its
         average entry, so an empty book never shows as a loss of the whole position.
         """
-        mark = self._mark(mark_ticks)
-        realized = self._quote(self.realized_ticklots)
-        unrealized = self._quote(self._unrealized_ticklots(mark))
-        capture = self._quote(self.spread_capture_ticklots)
-        volume = self._quote(self.volume_ticklots)
-        fees, rebates = self.fees_quote, self.rebates_quote
+        inst = self.instrument
+        mark_value = self._mark_value(mark_ticks)
+        realized = self._settle(self.realized_units)
+        unrealized = self._settle(self._unrealized_units(mark_value))
+        capture = self._settle(self.spread_capture_units)
+        volume_settle = self._settle(self.volume_units)
+        # Inverse contracts trade a fixed face value in quote; linear ones their settle notional.
+        face = float(self.volume_lots * self._face_quote)
+        volume_quote = face if inst.inverse else volume_settle
+        fees, rebates = self.fees, self.rebates
         gross = realized + unrealized
         total = gross - fees + rebates
-        tick = self.instrument.tick_size
+        tick = Fraction(inst.tick_size)
+        mark = inst.price_of_value(mark_value) if mark_value else Fraction(0)
         return PnlSnapshot(
-            position_base=float(self.position_lots * self.instrument.lot_size),
+            settle=inst.settle,
+            position_size=float(self.position_lots * inst.lot_size),
             position_lots=self.position_lots,
-            avg_entry=float(self.avg_entry_ticks * Fraction(tick)),
-            mark=float(mark * Fraction(tick)),
+            avg_entry=float(self.avg_entry_ticks * tick),
+            mark=float(mark * tick),
             realized=realized,
             unrealized=unrealized,
             fees=fees,
@@ -197,22 +227,25 @@ class PositionLedger:
             total=total,
             spread_capture=capture,
             inventory_pnl=gross - capture,
-            volume_quote=volume,
+            volume_quote=volume_quote,
+            volume_settle=volume_settle,
             fills=self.fills,
-            cost_per_10k=-total / volume * 10_000.0 if volume else 0.0,
+            cost_per_10k=-total / volume_settle * 10_000.0 if volume_settle else 0.0,
             buy_lots=self.buy_lots,
             sell_lots=self.sell_lots,
             max_position_lots=self.max_position_lots,
             min_position_lots=self.min_position_lots,
         )
 
-    def _mark(self, mark_ticks: float) -> Fraction:
+    def _mark_value(self, mark_ticks: float) -> Fraction:
         if 0 < mark_ticks < math.inf:
-            return Fraction(mark_ticks)
-        return self.avg_entry_ticks
+            return self.instrument.value_at(mark_ticks)
+        if self.position_lots == 0:
+            return Fraction(0)
+        return self.cost_units / self.position_lots
 
-    def _unrealized_ticklots(self, mark: Fraction) -> Fraction:
-        return self.position_lots * mark - self.cost_ticklots
+    def _unrealized_units(self, mark_value: Fraction) -> Fraction:
+        return self.position_lots * mark_value - self.cost_units
 
-    def _quote(self, ticklots: Fraction | int) -> float:
-        return float(ticklots * self._unit_quote)
+    def _settle(self, units: Fraction | int) -> float:
+        return float(units * self._unit)

@@ -179,7 +179,7 @@ class CancelRejected(_Event, frozen=True, gc=False, kw_only=True, tag="cancel_re
 
 
 class Fill(_Event, frozen=True, gc=False, kw_only=True, tag="fill"):
-    """One execution of our order. ``fee_quote`` < 0 is a rebate."""
+    """One execution of our order. ``fee`` is in the settlement asset; < 0 is a rebate."""
 
     client_id: str
     trade_id: str
@@ -187,7 +187,7 @@ class Fill(_Event, frozen=True, gc=False, kw_only=True, tag="fill"):
     price_ticks: int
     qty_lots: int
     leaves_lots: int
-    fee_quote: float
+    fee: float
     is_maker: bool
 
 

@@ -482,7 +482,7 @@ class Engine:
             self.venue.submit(RequestAccount(created_ns=now))
         if now >= self._next_pnl_check_ns:
             self._next_pnl_check_ns = now + 1_000_000_000
-            self.guard.on_pnl(now, self.ledger.total_quote(mid))
+            self.guard.on_pnl(now, self.ledger.total_settle(mid))
         risk = self.guard.check(
             decision.bid,
             decision.ask,
@@ -651,7 +651,7 @@ class Engine:
     def _on_fill(self, ev: Fill) -> None:
         o = self.orders.get(ev.client_id)
         self.fills += 1
-        self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, ev.fee_quote, self.mid_ticks)
+        self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, ev.fee, self.mid_ticks)
         pos = self.ledger.position_lots
         if abs(pos) > self.max_abs_position_lots:
             self.max_abs_position_lots = abs(pos)

@@ -28,7 +28,7 @@ def session_summary(engine: Engine, duration_s: float) -> dict[str, Any]:
         "fees": pnl.fees,
         "rebates": pnl.rebates,
         "cost_per_10k": pnl.cost_per_10k,
-        "position_base": pnl.position_base,
+        "position_base": pnl.position_size,
         "max_abs_position_base": float(inst.qty(engine.max_abs_position_lots)),
         "mid": float(engine.mid_ticks * inst.tick),
         "orders_placed": engine.orders_placed,

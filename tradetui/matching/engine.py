@@ -530,7 +530,7 @@ class MatchingEngine:
                 price_ticks=price_ticks,
                 qty_lots=lots,
                 leaves_lots=order.leaves_lots,
-                fee_quote=self._inst.notional(price_ticks, lots) * rate,
+                fee=self._inst.notional_settle(price_ticks, lots) * rate,
                 is_maker=is_maker,
             )
         )

@@ -93,7 +93,7 @@ class SandboxTrade:
     order: SandboxOrder
     price_ticks: int
     qty_lots: int
-    fee_quote: float
+    fee: float
     is_maker: bool
     realized_quote: float
     time_ms: int
@@ -293,15 +293,15 @@ class SandboxAccount:
     def wallet_quote(self) -> float:
         """Wallet balance in quote: initial plus realized PnL minus net fees."""
         ledger = self.ledger
-        realized = float(ledger.realized_ticklots * self._unit())
-        return float(self.initial_balance) + realized - ledger.fees_quote + ledger.rebates_quote
+        realized = float(ledger.realized_units * self._unit())
+        return float(self.initial_balance) + realized - ledger.fees + ledger.rebates
 
     def unrealized_quote(self) -> float:
         """Unrealized PnL of the position at the mark, in quote."""
         ledger = self.ledger
         if not ledger.position_lots:
             return 0.0
-        unreal = ledger.position_lots * Fraction(self.mark_ticks) - ledger.cost_ticklots
+        unreal = ledger.position_lots * Fraction(self.mark_ticks) - ledger.cost_units
         return float(unreal * self._unit())
 
     def position_margin_quote(self) -> float:
@@ -353,9 +353,9 @@ class SandboxAccount:
                 self.updates.append(OrderUpdate.of(order.status, order))
 
     def _on_fill(self, order: SandboxOrder, ev: Fill) -> None:
-        before = self.ledger.realized_ticklots
-        self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, ev.fee_quote, self.mark_ticks)
-        realized = float((self.ledger.realized_ticklots - before) * self._unit())
+        before = self.ledger.realized_units
+        self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, ev.fee, self.mark_ticks)
+        realized = float((self.ledger.realized_units - before) * self._unit())
         order.executed_lots += ev.qty_lots
         order.cum_ticklots += ev.price_ticks * ev.qty_lots
         order.status = "FILLED" if ev.leaves_lots == 0 else "PARTIALLY_FILLED"
@@ -368,7 +368,7 @@ class SandboxAccount:
             order=order,
             price_ticks=ev.price_ticks,
             qty_lots=ev.qty_lots,
-            fee_quote=ev.fee_quote,
+            fee=ev.fee,
             is_maker=ev.is_maker,
             realized_quote=realized,
             time_ms=self._now_ms,

@@ -144,7 +144,7 @@ def user_trade(inst: Instrument, t: SandboxTrade) -> Json:
     price, qty = inst.price(t.price_ticks), inst.qty(t.qty_lots)
     return {
         "buyer": t.order.side is Side.BUY,
-        "commission": f"{t.fee_quote:.8f}",
+        "commission": f"{t.fee:.8f}",
         "commissionAsset": inst.quote,
         "id": t.trade_id,
         "maker": t.is_maker,
@@ -332,7 +332,7 @@ def order_trade_update(inst: Instrument, u: OrderUpdate, now_ms: int) -> Json:
             "z": str(inst.qty(u.executed_lots)),
             "L": str(inst.price(t.price_ticks)) if t else "0",
             "N": inst.quote,
-            "n": f"{t.fee_quote:.8f}" if t else "0",
+            "n": f"{t.fee:.8f}" if t else "0",
             "T": t.time_ms if t else now_ms,
             "t": t.trade_id if t else 0,
             "b": "0",

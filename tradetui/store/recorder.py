@@ -131,7 +131,7 @@ class SessionRecorder:
             f.price_ticks,
             f.qty_lots,
             f.leaves_lots,
-            f.fee_quote,
+            f.fee,
             self.fee_asset,
             int(f.is_maker),
             f.exch_ns,

@@ -31,7 +31,7 @@ class StoredFill:
     side: Side
     price_ticks: int
     qty_lots: int
-    fee_quote: float
+    fee: float
     is_maker: bool
     local_ns: int
     mid_half_ticks: int
@@ -47,7 +47,7 @@ class StoredMark:
 
 
 def _replay(ledger: PositionLedger, f: StoredFill) -> None:
-    ledger.on_fill(f.side, f.price_ticks, f.qty_lots, f.fee_quote, f.mid_half_ticks / 2)
+    ledger.on_fill(f.side, f.price_ticks, f.qty_lots, f.fee, f.mid_half_ticks / 2)
 
 
 def markouts(
@@ -129,7 +129,7 @@ def build_report(
             flat_ns += dt
         t_prev = max(t_prev, t)
         pos_prev = ledger.position_lots
-        equity = float(ledger.gross_ticklots(mid) * unit) - ledger.fees_quote + ledger.rebates_quote
+        equity = float(ledger.gross_units(mid) * unit) - ledger.fees + ledger.rebates
         peak = max(peak, equity)
         max_dd = max(max_dd, peak - equity)
         minute_equity[(t - start_ns) // _NS_PER_MIN] = equity
@@ -157,7 +157,7 @@ def build_report(
         "rebates": snap.rebates,
         "cost_per_10k": snap.cost_per_10k,
         "mark": snap.mark,
-        "position_base": snap.position_base,
+        "position_base": snap.position_size,
         "markouts": markouts(instrument, fills, marks),
         "max_drawdown_quote": max_dd,
         "sharpe_per_minute": _sharpe(per_minute),

@@ -199,7 +199,7 @@ class LiveVenue:
         markets = await self._read(client.load_markets)
         market = find_market(markets, self._symbol, client.id)
         self._symbol = str(market["symbol"])
-        self._inst = instrument_from_market(market, client.precisionMode)
+        self._inst = instrument_from_market(market, client.precisionMode, client.id)
         self._orders_route = None  # chosen again for this market
         if self.options.user_stream:
             missing = missing_capabilities(client.has)
@@ -565,13 +565,13 @@ class LiveVenue:
         if leaves == 0:
             tracked.done = True
         fee = t.get("fee") or {}
-        fee_quote = float(fee.get("cost") or 0.0)
-        if fee.get("currency") not in (None, inst.quote):
+        fee_settle = float(fee.get("cost") or 0.0)
+        if fee.get("currency") not in (None, inst.settle):
             log.warning(
                 "fee of trade %s paid in %s, counted as %s",
                 trade_id,
                 fee.get("currency"),
-                inst.quote,
+                inst.settle,
             )
         self._deliver(
             Fill(
@@ -583,7 +583,7 @@ class LiveVenue:
                 price_ticks=to_ticks(inst, t.get("price") or 0),
                 qty_lots=lots,
                 leaves_lots=leaves,
-                fee_quote=fee_quote,
+                fee=fee_settle,
                 is_maker=t.get("takerOrMaker") == "maker",
             )
         )

@@ -58,7 +58,10 @@ def _decimal(value: Any) -> Decimal | None:
         d = Decimal(str(value))
     except InvalidOperation:
         return None
-    return d if d.is_finite() and d > 0 else None
+    if not d.is_finite() or d <= 0:
+        return None
+    # ccxt hands floats (100.0); keep the shortest exact form ('100', '0.001').
+    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
 
 
 def _grid(value: Any, mode: int) -> Decimal | None:
@@ -73,15 +76,43 @@ def _grid(value: Any, mode: int) -> Decimal | None:
     return None  # significant digits give no fixed grid
 
 
-def instrument_from_market(market: dict[str, Any], precision_mode: int) -> Instrument:
-    """Our Instrument for a ccxt market; raises SetupError when a constraint is unreadable."""
+def _kind(market: dict[str, Any]) -> InstrumentKind:
+    if market.get("spot"):
+        return InstrumentKind.SPOT
+    if market.get("future") and not market.get("swap"):
+        return InstrumentKind.FUTURE
+    return InstrumentKind.PERPETUAL
+
+
+def _filter(market: dict[str, Any], name: str) -> dict[str, Any]:
+    """One of the exchange's own filters (Binance's ``info.filters``), or {}."""
+    info = market.get("info")
+    filters = info.get("filters") if isinstance(info, dict) else None
+    for f in filters if isinstance(filters, list) else ():
+        if isinstance(f, dict) and f.get("filterType") == name:
+            return f
+    return {}
+
+
+def instrument_from_market(
+    market: dict[str, Any], precision_mode: int, exchange_id: str = ""
+) -> Instrument:
+    """Our Instrument for a ccxt market; raises SetupError when a constraint is unreadable.
+
+    An inverse contract's minimum is in contracts (its lot), so a missing min notional means
+    none there; for spot and linear markets it must be stated.
+    """
     symbol = str(market.get("symbol", "?"))
     precision = market.get("precision") or {}
     limits = market.get("limits") or {}
     tick = _grid(precision.get("price"), precision_mode)
     step = _grid(precision.get("amount"), precision_mode)
     min_qty = _decimal((limits.get("amount") or {}).get("min"))
+    inverse = bool(market.get("inverse"))
     min_notional = _decimal((limits.get("cost") or {}).get("min"))
+    if min_notional is None and inverse:
+        min_notional = Decimal(0)
+    contract_size = _decimal(market.get("contractSize")) if market.get("contract") else None
     missing = [
         name
         for name, value in (
@@ -92,6 +123,8 @@ def instrument_from_market(market: dict[str, Any], precision_mode: int) -> Instr
         )
         if value is None
     ]
+    if market.get("contract") and contract_size is None:
+        missing.append("contract size")
     if missing or tick is None or step is None or min_qty is None or min_notional is None:
         raise SetupError(
             f"venue.symbol: the exchange does not say the {', '.join(missing)} of {symbol}; "
@@ -99,6 +132,8 @@ def instrument_from_market(market: dict[str, Any], precision_mode: int) -> Instr
         )
     maker = market.get("maker")
     taker = market.get("taker")
+    percent = _filter(market, "PERCENT_PRICE")
+    price_limits = limits.get("price") or {}
     return Instrument(
         symbol=str(market.get("id", symbol)),
         base=str(market.get("base", "")),
@@ -107,9 +142,19 @@ def instrument_from_market(market: dict[str, Any], precision_mode: int) -> Instr
         lot_size=step,
         min_qty=min_qty,
         min_notional=min_notional,
-        kind=InstrumentKind.SPOT if market.get("spot") else InstrumentKind.PERPETUAL,
+        kind=_kind(market),
         maker_fee_rate=float(maker) if maker is not None else 0.0,
         taker_fee_rate=float(taker) if taker is not None else 0.0,
+        inverse=inverse,
+        contract_size=contract_size or Decimal(1),
+        settle=str(market.get("settle") or ""),
+        margin_asset=str((market.get("info") or {}).get("marginAsset") or ""),
+        venue=exchange_id,
+        max_qty=_decimal((limits.get("amount") or {}).get("max")),
+        min_price=_decimal(price_limits.get("min")),
+        max_price=_decimal(price_limits.get("max")),
+        percent_price_up=_decimal(percent.get("multiplierUp")),
+        percent_price_down=_decimal(percent.get("multiplierDown")),
     )
 
 

@@ -1,0 +1,190 @@
+"""The instrument catalog: every market an exchange lists, from its own metadata, cached on disk.
+
+``sync_catalog`` reads an exchange's markets through ccxt's ``load_markets`` and turns each into
+an Instrument (tick, step, minimums, contract terms, fees); ``save_catalog`` writes one JSON file
+per exchange with the time it was fetched; offline commands read them back with
+``load_catalog`` / ``find_instrument``. Nothing here holds an instrument of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tradetui.core.instrument import Instrument
+from tradetui.venues.errors import SetupError
+from tradetui.venues.markets import instrument_from_market
+
+CATALOG_VERSION = 1
+
+# The short venue names recordings and CLI flags use, and the ccxt exchange each stands for.
+VENUE_EXCHANGES = {"usdm": "binanceusdm", "coinm": "binancecoinm", "spot": "binance"}
+
+
+class CatalogError(Exception):
+    """A catalog that cannot be read or written (the message names the file and the fix)."""
+
+
+def exchange_id(venue: str) -> str:
+    """The ccxt exchange id for a short venue name ('usdm') or an exchange id as it is."""
+    v = venue.strip().lower()
+    return VENUE_EXCHANGES.get(v, v)
+
+
+def catalog_dir() -> Path:
+    """$TRADETUI_CATALOG_DIR, else the user cache folder (platformdirs) / markets."""
+    env = os.environ.get("TRADETUI_CATALOG_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("tradetui")) / "markets"
+
+
+@dataclass(slots=True)
+class Catalog:
+    """One exchange's markets as fetched at ``fetched_ns`` (wall clock, ns) from ``source``."""
+
+    exchange: str
+    fetched_ns: int
+    source: str
+    instruments: dict[str, Instrument] = field(default_factory=dict)
+    # Markets listed but not tradable by us, with the reason (e.g. no tick size given).
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def get(self, symbol: str) -> Instrument | None:
+        """The instrument for an exchange id ('BTCUSD_PERP') or a unified-looking name
+        ('BTC/USD:BTC' matches no id, so it is looked up with separators removed)."""
+        key = symbol.strip().upper()
+        hit = self.instruments.get(key)
+        if hit is not None:
+            return hit
+        return self.instruments.get(key.replace("/", "").replace("-", "").split(":")[0])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": CATALOG_VERSION,
+            "exchange": self.exchange,
+            "fetched_ns": self.fetched_ns,
+            "source": self.source,
+            "instruments": [i.to_spec() for i in self.instruments.values()],
+            "skipped": self.skipped,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> Catalog:
+        if not isinstance(data, dict) or data.get("version") != CATALOG_VERSION:
+            raise CatalogError(
+                f"{where}: not a tradetui catalog of version {CATALOG_VERSION}; "
+                "run `tradetui markets sync` to rebuild it"
+            )
+        try:
+            instruments = [Instrument.from_spec(s) for s in data["instruments"]]
+            return cls(
+                exchange=str(data["exchange"]),
+                fetched_ns=int(data["fetched_ns"]),
+                source=str(data.get("source", "")),
+                instruments={i.symbol.upper(): i for i in instruments},
+                skipped={str(k): str(v) for k, v in dict(data.get("skipped") or {}).items()},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CatalogError(
+                f"{where}: damaged catalog ({exc}); run `tradetui markets sync` to rebuild it"
+            ) from None
+
+
+def catalog_path(exchange: str, folder: Path | None = None) -> Path:
+    return (folder or catalog_dir()) / f"{exchange_id(exchange)}.json"
+
+
+def save_catalog(catalog: Catalog, folder: Path | None = None) -> Path:
+    """Write ``catalog`` atomically (a reader never sees half a file); returns its path."""
+    path = catalog_path(catalog.exchange, folder)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(catalog.to_json(), indent=1) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise CatalogError(
+            f"{path}: cannot write the catalog ({exc.strerror or exc}); "
+            "set TRADETUI_CATALOG_DIR to a writable folder"
+        ) from None
+    return path
+
+
+def load_catalog(exchange: str, folder: Path | None = None) -> Catalog | None:
+    """The cached catalog of ``exchange`` ('usdm' or 'binanceusdm'), or None if never synced."""
+    path = catalog_path(exchange, folder)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read the catalog ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        raise CatalogError(
+            f"{path}: damaged catalog (not JSON); run `tradetui markets sync` to rebuild it"
+        ) from None
+    return Catalog.from_json(data, str(path))
+
+
+def cached_catalogs(folder: Path | None = None) -> list[Catalog]:
+    """Every cached catalog, by exchange id."""
+    root = folder or catalog_dir()
+    out = []
+    for path in sorted(root.glob("*.json")) if root.is_dir() else ():
+        cat = load_catalog(path.stem, root)
+        if cat is not None:
+            out.append(cat)
+    return out
+
+
+def find_instrument(
+    symbol: str, exchanges: Iterable[str] | None = None, folder: Path | None = None
+) -> Instrument | None:
+    """The cached instrument ``symbol`` on the first of ``exchanges`` (all cached ones when
+    None) that lists it."""
+    if exchanges is None:
+        catalogs = cached_catalogs(folder)
+    else:
+        catalogs = [c for e in exchanges if (c := load_catalog(e, folder)) is not None]
+    for cat in catalogs:
+        hit = cat.get(symbol)
+        if hit is not None:
+            return hit
+    return None
+
+
+def catalog_from_markets(
+    exchange: str, markets: dict[str, Any], precision_mode: int, source: str
+) -> Catalog:
+    """A catalog of ccxt's ``markets`` (as ``load_markets`` returns them)."""
+    cat = Catalog(exchange=exchange, fetched_ns=time.time_ns(), source=source)
+    for market in markets.values():
+        mid = str(market.get("id") or market.get("symbol"))
+        try:
+            inst = instrument_from_market(market, precision_mode, exchange)
+        except SetupError as exc:
+            cat.skipped[mid] = str(exc).split("; ")[0].removeprefix("venue.symbol: ")
+            continue
+        # One exchange id can be listed under several unified symbols; the first one wins.
+        cat.instruments.setdefault(inst.symbol.upper(), inst)
+    return cat
+
+
+async def sync_catalog(client: Any) -> Catalog:
+    """Fetch every market of the ccxt ``client`` (async) and build its catalog."""
+    markets = await client.load_markets(True)
+    api = client.urls.get("api")
+    source = ""
+    if isinstance(api, dict):
+        source = next((str(v) for v in api.values() if isinstance(v, str)), "")
+    return catalog_from_markets(str(client.id), markets, int(client.precisionMode), source)
