@@ -108,6 +108,12 @@ def instrument_from_market(
     tick = _grid(precision.get("price"), precision_mode)
     step = _grid(precision.get("amount"), precision_mode)
     min_qty = _decimal((limits.get("amount") or {}).get("min"))
+    base_grid = _grid(precision.get("base"), precision_mode)
+    if market.get("spot") and step is not None and base_grid is not None and base_grid < step:
+        # Spot books publish sizes to the base asset's precision (25.426189 BTC), finer than
+        # the order step: sizes count in that precision, and the step is the smallest order.
+        min_qty = max(min_qty or step, step)
+        step = base_grid
     inverse = bool(market.get("inverse"))
     min_notional = _decimal((limits.get("cost") or {}).get("min"))
     if min_notional is None and inverse:

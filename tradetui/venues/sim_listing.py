@@ -1,0 +1,56 @@
+"""What the simulated exchanges list: the in-process sim venue and the loopback sandbox.
+
+Both play Binance, so their listing is kept in Binance's own ``exchangeInfo`` format
+(``listings/usdm.json`` for ``/fapi``, ``coinm.json`` for ``/dapi``, ``spot.json`` for
+``/api``) and read through ccxt's parser, exactly as a listing fetched from Binance would be.
+The figures are Binance's published ones for these markets: ticks, steps, minimums and
+contract sizes as in ``../shared/data/README.md`` and PROTOCOLS.md (COIN-M: 100 USD a
+BTCUSD_PERP contract, 10 USD for the others; no MIN_NOTIONAL filter), filters as Binance's
+exchange-information documentation lists them.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from tradetui.core.instrument import Instrument
+from tradetui.venues.catalog import VENUE_EXCHANGES, Catalog, catalog_from_markets, exchange_id
+
+# ccxt's precision mode for Binance (tick sizes, not decimal places).
+_TICK_SIZE = 4
+
+
+def listing_entries(exchange: str) -> list[dict[str, Any]]:
+    """The raw ``exchangeInfo.symbols`` entries the simulated ``exchange`` lists."""
+    ex = exchange_id(exchange)
+    short = next((k for k, v in VENUE_EXCHANGES.items() if v == ex), None)
+    if short is None:
+        return []
+    text = resources.files("tradetui.venues").joinpath(f"listings/{short}.json").read_text()
+    entries: list[dict[str, Any]] = json.loads(text)["symbols"]
+    return entries
+
+
+@cache
+def sim_catalog(exchange: str) -> Catalog:
+    """The simulated ``exchange``'s markets, parsed by ccxt as a fetched listing would be."""
+    import ccxt
+
+    ex_id = exchange_id(exchange)
+    client = getattr(ccxt, ex_id)()
+    # Spot parsing consults margin-pair lists that load_markets would have fetched.
+    client.options.setdefault("crossMarginPairsData", [])
+    client.options.setdefault("isolatedMarginPairsData", [])
+    markets = {}
+    for entry in listing_entries(ex_id):
+        market = client.parse_market(entry)
+        markets[market["symbol"]] = market
+    return catalog_from_markets(ex_id, markets, _TICK_SIZE, "built-in simulated exchange")
+
+
+def sim_instrument(symbol: str, exchange: str = "binanceusdm") -> Instrument | None:
+    """The simulated ``exchange``'s instrument ``symbol``, or None when it does not list it."""
+    return sim_catalog(exchange_id(exchange)).get(symbol)
