@@ -9,7 +9,8 @@ from typing import Any
 
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Input, Label
+from textual.widgets import Footer, Input, Label
+from textual.widgets._footer import FooterKey
 
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import EngineState
@@ -357,3 +358,62 @@ async def test_ml_drift_reaches_the_log_pane_and_the_strategy_pane(
         assert drift[0].levelno == logging.WARNING
         shown = app.query_one(StrategyPane).render_snapshot(take_snapshot(host.engine, 10))
         assert "DRIFT hit" in shown.plain
+
+
+COMPACT = (80, 24)
+
+
+async def test_search_typed_at_80x24_never_reaches_the_trading_keys(
+    make_host: MakeHost, wait_for: WaitFor
+) -> None:
+    app = app_for(make_host(started=False), live=False)
+    async with app.run_test(size=COMPACT) as pilot:
+        await pilot.pause()
+        assert app.engine.state is EngineState.STOPPED
+        await pilot.press("slash", *"starts", "enter")
+        await pilot.pause()
+        assert app.engine.state is EngineState.STOPPED
+        assert app.query_one(LogPane).needle == "starts"
+
+
+async def test_search_typed_at_80x24_never_stops_a_running_engine(
+    make_host: MakeHost, wait_for: WaitFor
+) -> None:
+    app = app_for(make_host(seconds=20))
+    async with app.run_test(size=COMPACT) as pilot:
+        assert app.engine.state is EngineState.RUNNING
+        await pilot.press("slash", *"exit", "escape")
+        await pilot.pause()
+        assert app.engine.state is EngineState.RUNNING
+        assert app.engine.orders
+
+
+async def test_help_and_quit_keys_show_in_the_footer_at_80x24(
+    make_host: MakeHost, wait_for: WaitFor
+) -> None:
+    app = app_for(make_host(started=False), live=False)
+    async with app.run_test(size=COMPACT) as pilot:
+        footer = app.query_one(Footer)
+        assert await wait_for(pilot, lambda: bool(footer.query(FooterKey)))
+        await pilot.pause()
+        shown = [
+            k.key
+            for k in footer.query(FooterKey)
+            if k.region.area > 0 and k.region.right <= COMPACT[0]
+        ]
+        assert "question_mark" in shown
+        assert "q" in shown
+
+
+async def test_parameter_editor_buttons_are_reachable_at_80x24(make_host: MakeHost) -> None:
+    app = app_for(make_host(started=False), live=False)
+    async with app.run_test(size=COMPACT) as pilot:
+        await pilot.press("p")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ParamsScreen)
+        for button in ("#apply", "#cancel"):
+            region = screen.query_one(button).region
+            assert region.area > 0, button
+            assert region.right <= COMPACT[0], button
+            assert region.bottom <= COMPACT[1], button

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.events import Resize
+from textual.events import Key, Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 MIN_SIZE = (80, 24)
 FULL_SIZE = (120, 35)
+# Bindings that change what the engine does; none fires while a text box owns the keys.
+_TRADING_ACTIONS = frozenset({"start", "stop", "flatten", "halt", "params", "quit"})
 HALT_DOUBLE_PRESS_S = 2.0
 _IDLE = (EngineState.STOPPED, EngineState.HALTED)
 
@@ -67,10 +69,11 @@ class TradeApp(App[None]):
         Binding("f", "flatten", "Flatten"),
         Binding("k", "halt", "Halt(kk)"),
         Binding("p", "params", "Params"),
-        Binding("slash", "search", "Search"),
-        Binding("l", "log_level", "Log lvl"),
+        # Help and quit before the log keys, so an 80-column footer still shows them.
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
+        Binding("slash", "search", "Search"),
+        Binding("l", "log_level", "Log lvl"),
         Binding("escape", "clear_search", "Clear search", show=False),
     ]
 
@@ -294,10 +297,17 @@ class TradeApp(App[None]):
         locked = self.state is not EngineState.STOPPED
         self.push_screen(ParamsScreen(self.engine.settings, symbol_locked=locked), apply)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # While the search box is open every key is text: no binding may trade.
+        return not (action in _TRADING_ACTIONS and self._log_pane.search_open)
+
+    def on_key(self, event: Key) -> None:
+        pane = self._log_pane
+        if pane.search_open and event.is_printable and event.character:
+            event.stop()
+            pane.type_ahead(event.character)
+
     def action_search(self) -> None:
-        if self._log_pane.region.area == 0:
-            self.notify("the log pane is hidden at this size; enlarge the window")
-            return
         self._log_pane.open_search()
 
     def action_clear_search(self) -> None:

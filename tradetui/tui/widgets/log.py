@@ -81,9 +81,29 @@ class LogPane(Vertical):
         self.refilter()
 
     def open_search(self) -> None:
+        """Show the search box and give it the keys; a layout that hides the log (80×24)
+        shows it while a search is open or kept, so typed text never reaches a binding."""
         search = self._search
+        self._set_searching(True)
         search.display = True
         search.focus()
+
+    def type_ahead(self, text: str) -> None:
+        """Text typed after ``/`` but before the box took focus (focus moves a frame later)."""
+        self._search.insert_text_at_cursor(text)
+
+    @property
+    def search_open(self) -> bool:
+        """True while the search box is shown (it owns the keyboard)."""
+        return bool(self._search.display)
+
+    def _set_searching(self, active: bool) -> None:
+        # Inline display wins over the compact layout's rule at once (a class would only
+        # apply at the next refresh, and the box cannot take focus while hidden).
+        if active:
+            self.display = True
+        else:
+            self.styles.clear_rule("display")
 
     @on(Input.Changed, "#log-search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -94,6 +114,7 @@ class LogPane(Vertical):
     def _search_done(self) -> None:
         search = self._search
         search.display = False
+        self._set_searching(bool(self.needle))
         self.screen.set_focus(None)
 
     def close_search(self) -> None:
@@ -102,4 +123,5 @@ class LogPane(Vertical):
         search.value = ""
         search.display = False
         self.needle = ""
+        self._set_searching(False)
         self.refilter()
