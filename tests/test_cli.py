@@ -215,3 +215,62 @@ def test_status_without_xdg_runtime_dir_says_one_line(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [r.stderr.strip()]
     assert "no running tradetui" in r.stderr
+
+
+def _config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_halted_session_exits_3(tmp_path: Path) -> None:
+    cfg = _config(
+        tmp_path,
+        f'[risk]\nmax_drawdown_session = 0.0001\n[engine]\ncontrol_socket = "{tmp_path}/c.sock"\n',
+    )
+    r = _run(
+        "run", "--headless", "--duration", "300", "--speed", "max", "--json",
+        "--config", str(cfg), "--db", str(tmp_path / "h.db"), cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 3, r.stderr
+    assert json.loads(r.stdout)["state"] == "halted"
+
+
+def test_a_session_whose_store_failed_exits_4(tmp_path: Path) -> None:
+    cfg = _config(
+        tmp_path, f'[store]\nqueue_rows = 1\n[engine]\ncontrol_socket = "{tmp_path}/c.sock"\n'
+    )
+    r = _run(
+        "run", "--headless", "--duration", "60", "--speed", "max", "--json",
+        "--config", str(cfg), "--db", str(tmp_path / "f.db"), cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 4, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["store_failed"]
+    assert summary["fills_journaled"] + summary["fills_stored"] == summary["fills"]
+
+
+def test_a_start_refused_because_another_instance_runs_exits_5(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, f'[engine]\ncontrol_socket = "{tmp_path}/c.sock"\n')
+    first = subprocess.Popen(
+        [*TRADETUI, "run", "--headless", "--duration", "60", "--config", str(cfg),
+         "--db", str(tmp_path / "a.db")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        for _ in range(300):
+            if (tmp_path / "c.sock").exists():
+                break
+            time.sleep(0.1)
+        r = _run(
+            "run", "--headless", "--duration", "5", "--config", str(cfg),
+            "--db", str(tmp_path / "b.db"), cwd=tmp_path,
+        )  # fmt: skip
+        assert r.returncode == 5, r.stderr
+        errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+        assert len(errors) == 1
+        assert "another tradetui is running" in errors[0]
+        assert "Traceback" not in r.stderr
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.wait(timeout=60)

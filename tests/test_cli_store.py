@@ -154,12 +154,12 @@ def test_bad_database_file_is_one_line_exit_2_untouched(tmp_path: Path, make: ob
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.db"]
 
 
-def crash_trial(tmp: Path, db: Path, kill_after_s: float) -> dict[str, Any]:
-    """kill -9 a paced run after ``kill_after_s`` of trading; check what it said it stored."""
+def crash_trial(tmp: Path, db: Path, kill_after_s: float, speed: str = "10") -> dict[str, Any]:
+    """kill -9 a run after ``kill_after_s`` of trading; check what it said it stored."""
     log = tmp / f"{db.name}.stderr"
     with log.open("w") as err:
         p = subprocess.Popen(
-            [*TRADETUI, "run", "--headless", "--speed", "10", "--db", str(db)],
+            [*TRADETUI, "run", "--headless", "--speed", speed, "--db", str(db)],
             stdout=subprocess.DEVNULL,
             stderr=err,
             cwd=tmp,
@@ -209,3 +209,13 @@ def test_kill_9_loses_no_reported_fill_and_is_detected(tmp_path: Path, trial: in
     assert result["next_returncode"] == 0
     assert result["next_unclean"] == [result["session"]]
     assert result["next_warned"]
+
+
+def test_kill_9_of_an_unpaced_run_keeps_what_it_traded(tmp_path: Path) -> None:
+    # --speed max never sleeps; the store must still commit while it trades.
+    db = tmp_path / "crash.db"
+    result = crash_trial(tmp_path, db, 3.0, speed="max")
+    assert result["integrity"] == "ok"
+    assert result["reported_stored"] > 0
+    assert result["present"] >= result["reported_stored"]
+    assert result["next_unclean"] == [result["session"]]

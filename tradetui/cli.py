@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradetui.commands.common import duration_s, fail, parse_speed
+from tradetui.commands.common import (
+    EXIT_REFUSED,
+    duration_s,
+    fail,
+    parse_speed,
+    session_exit_code,
+)
 
 if TYPE_CHECKING:
     import sqlite3
@@ -195,7 +201,9 @@ def run(
             summary = asyncio.run(
                 _run_live_headless(settings, duration, flatten_on_exit, store, control)
             )
-        except (ConfigError, VenueError, StoreError, ControlError) as exc:
+        except (VenueError, ControlError) as exc:
+            fail(str(exc), EXIT_REFUSED)
+        except (ConfigError, StoreError) as exc:
             fail(str(exc))
     else:
         from tradetui.session import build_paper_session
@@ -208,7 +216,9 @@ def run(
             summary = asyncio.run(
                 _run_headless(session, duration, pace, flatten_on_exit, store, control)
             )
-        except (StoreError, ControlError) as exc:
+        except ControlError as exc:
+            fail(str(exc), EXIT_REFUSED)
+        except StoreError as exc:
             fail(str(exc))
     if json_out:
         typer.echo(json.dumps(summary))
@@ -216,6 +226,14 @@ def run(
         from tradetui.engine.summary import format_summary
 
         typer.echo(format_summary(summary))
+    _exit_for(summary)
+
+
+def _exit_for(summary: dict[str, Any]) -> None:
+    """Exit non-zero when the session did not end cleanly (README, "Exit codes")."""
+    code = session_exit_code(summary)
+    if code:
+        raise typer.Exit(code)
 
 
 def _check_telegram(settings: Settings) -> None:
@@ -270,9 +288,12 @@ def _run_console(
             store=_store_options(settings, db),
             autostart=start,
         )
-    except (ConfigError, ValueError, StoreError, ControlError, VenueError) as exc:
+    except (ControlError, VenueError) as exc:
+        fail(str(exc), EXIT_REFUSED)
+    except (ConfigError, ValueError, StoreError) as exc:
         fail(str(exc))
     typer.echo(json.dumps(summary) if json_out else format_summary(summary))
+    _exit_for(summary)
 
 
 def _mode(settings: Settings) -> str:

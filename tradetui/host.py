@@ -119,7 +119,18 @@ class EngineHost:
         if isinstance(s, LiveSession):
             await s.driver.run(self.inbox, done, self._done)
             return
-        await run_paced(s.engine, s.venue, s.clock, self.inbox, self.speed, done, self._done)
+        await run_paced(
+            s.engine, s.venue, s.clock, self.inbox, self.speed, done, self._done, self._turn
+        )
+
+    async def _turn(self) -> None:
+        """An unpaced run's pause: one turn of the loop (the store's thread works meanwhile),
+        and a wait whenever more than two batches are queued, so the store commits on its
+        cadence and its queue (memory) stays short however long the run."""
+        await asyncio.sleep(0)
+        writer = self.writer
+        if writer is not None:
+            await writer.wait_below(2 * writer.config.batch_rows)
 
     async def wind_down(self, flatten: bool, hurry: Callable[[], bool] = lambda: False) -> None:
         """Cancel everything (and flatten if asked); bounded in market and wall time.

@@ -120,3 +120,36 @@ async def test_persistence_failure_halts_the_engine_and_journals_the_fills(
     conn.close()
     assert stored == summary["fills"]
     assert halts == 1
+
+
+async def test_an_unpaced_run_commits_while_it_trades_and_keeps_the_queue_short(
+    tmp_path: Path,
+) -> None:
+    # Unpaced (--speed max) runs never sleep: the store must still get its turn, so a kill
+    # at any moment loses at most about one batch, and memory stays flat.
+    path = tmp_path / "paper.db"
+    session = build_paper_session(Settings(), seed=3, virtual=True)
+    host = EngineHost(session, None)
+    host.open_store(StoreOptions(path, writer=WriterConfig(batch_rows=200)))
+    await host.start_store()
+    writer = host.writer
+    assert writer is not None
+    end = session.start_ns + int(600 * 1e9)
+    half = session.start_ns + int(300 * 1e9)
+    seen: dict[str, int] = {"max_pending": 0, "fills_at_half": -1, "engine_fills_at_half": 0}
+
+    def done() -> bool:
+        seen["max_pending"] = max(seen["max_pending"], writer.pending)
+        if seen["fills_at_half"] < 0 and host.now_ns() >= half:
+            seen["fills_at_half"] = writer.fills_stored
+            seen["engine_fills_at_half"] = host.engine.ledger.fills
+        return host.now_ns() >= end
+
+    host.engine.control(Command(CommandKind.START, reason="test"))
+    await host.run(done)
+    await host.wind_down(flatten=False)
+    await host.close_store(host.summary())
+
+    assert seen["engine_fills_at_half"] > 10
+    assert seen["fills_at_half"] >= seen["engine_fills_at_half"] - 20
+    assert seen["max_pending"] <= 5 * 200

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Mapping
+from typing import Any, NoReturn
 
 import typer
 
+# Exit codes of a trading session (README, "Exit codes"); 1 is a command the engine refused.
+EXIT_BAD_INPUT = 2  # a bad flag, config, file or database: nothing was traded
+EXIT_HALTED = 3  # the session ended HALTED (risk guard, reject burst, exchange ban)
+EXIT_STORE_FAILED = 4  # persistence failed: rows went to the journal, replayed next start
+EXIT_REFUSED = 5  # the start was refused (venue or keys, control socket in use)
 
-def fail(message: str, code: int = 2) -> NoReturn:
+
+def session_exit_code(summary: Mapping[str, Any]) -> int:
+    """0 for a clean end, else why the session ended badly (persistence failure first: it
+    also halts, and the journal is what the user must know about)."""
+    if summary.get("store_failed"):
+        return EXIT_STORE_FAILED
+    if summary.get("state") == "halted":
+        return EXIT_HALTED
+    return 0
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print one clear error line and exit non-zero."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from tradetui.core.clock import Clock, VirtualClock
 from tradetui.engine.engine import Command, CommandRefusedError, Engine
@@ -95,11 +95,14 @@ async def run_paced(
     speed: float | None,
     done: Callable[[], bool],
     on_done: Callable[[Command, bool, str], None] | None = None,
+    turn: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Run until ``done()``; ``speed`` None = as fast as possible, else × wall clock.
 
     With speed 1 the clock should be the wall clock and event times are wall times; with any
-    other speed the clock is virtual and advanced to each event's time.
+    other speed the clock is virtual and advanced to each event's time. An unpaced run never
+    sleeps, so every ``_YIELD_EVERY`` events it awaits ``turn()`` (e.g. until the store has
+    caught up), or just yields once to the loop.
     """
     virtual = clock if isinstance(clock, VirtualClock) else None
     wall0 = time.time_ns()
@@ -129,4 +132,4 @@ async def run_paced(
         _step(engine, venue, t)
         handled += 1
         if handled % _YIELD_EVERY == 0:
-            await asyncio.sleep(0)
+            await (turn() if turn is not None else asyncio.sleep(0))

@@ -14,6 +14,8 @@ Row = tuple[int, tuple[Param, ...]]
 
 
 class Kind(IntEnum):
+    """Row kinds, numbered in the order a batch may write them (an order before its status)."""
+
     FILL = 0
     ORDER_NEW = 1
     ORDER_STATUS = 2

@@ -64,6 +64,8 @@ class StoreWriter:
         self.failed = ""
         self._pending: deque[Row] = deque()
         self._wake = asyncio.Event()
+        # Set after every transaction (and at failure or close): ``wait_below`` waits on it.
+        self._progressed = asyncio.Event()
         self._closing = False
         self._conn: aiosqlite.Connection | None = None
         self._task: asyncio.Task[None] | None = None
@@ -92,6 +94,17 @@ class StoreWriter:
         if n > self.config.queue_rows and not self.failed:
             self._fail(f"store queue over {self.config.queue_rows} rows: the database is too slow")
 
+    async def wait_below(self, rows: int) -> None:
+        """Return once at most ``rows`` rows wait (at once if so already, or if the writer
+        has failed over to the journal or stopped): an unpaced run, which never sleeps,
+        awaits this to give the store its turn."""
+        while len(self._pending) > rows and not self.failed and self._task is not None:
+            if self._task.done():
+                return
+            self._wake.set()
+            self._progressed.clear()
+            await self._progressed.wait()
+
     async def close(self) -> None:
         """Drain every queued row (to the database, or the journal after a failure) and close."""
         self._closing = True
@@ -104,6 +117,7 @@ class StoreWriter:
 
     def _fail(self, reason: str) -> None:
         self.failed = reason
+        self._progressed.set()
         log.error("persistence failed: %s; unwritten rows go to %s", reason, self.journal)
         self._wake.set()
         if self.on_failure is not None:
@@ -118,6 +132,7 @@ class StoreWriter:
                 self._wake.clear()
             if not self._pending:
                 if self._closing:
+                    self._progressed.set()
                     return
                 continue
             take = len(self._pending) if self.failed else min(len(self._pending), cfg.batch_rows)
@@ -133,9 +148,13 @@ class StoreWriter:
     async def _commit(self, batch: list[Row]) -> None:
         conn = self._conn
         assert conn is not None
+        # One executemany per kind (each is a round trip to aiosqlite's thread, taken only when
+        # the loop gets a turn). The sort is stable and the kinds are numbered so that an
+        # order's insert comes before its status updates and the session's end comes last.
+        ordered = sorted(batch, key=lambda r: r[0])
         await conn.execute("BEGIN IMMEDIATE")
         try:
-            for kind, group in groupby(batch, key=lambda r: r[0]):
+            for kind, group in groupby(ordered, key=lambda r: r[0]):
                 await conn.executemany(SQL[kind], [p for _, p in group])
             await conn.execute("COMMIT")
         except sqlite3.Error:
@@ -146,6 +165,7 @@ class StoreWriter:
         self.fills_stored += fills
         self.rows_stored += len(batch)
         self.batches += 1
+        self._progressed.set()
         if fills:
             self._progress()
 
