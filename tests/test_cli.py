@@ -274,3 +274,39 @@ def test_a_start_refused_because_another_instance_runs_exits_5(tmp_path: Path) -
     finally:
         first.send_signal(signal.SIGINT)
         first.wait(timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--duration", "inf"], "--duration: must be > 0 and at most"),
+        (["--duration", "1e300"], "--duration: must be > 0 and at most"),
+        (["--speed", "1e-300"], "--speed: must be between 0.001 and 1e+06"),
+        (["--speed", "inf"], "--speed: must be between 0.001 and 1e+06"),
+    ],
+)
+def test_unbounded_run_options_are_refused_in_one_line(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    r = _run("run", "--headless", "--db", str(tmp_path / "x.db"), *args, cwd=tmp_path, timeout=30)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().startswith(f"error: {message}"), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_control_socket_that_cannot_exist_refuses_the_start_and_exits(tmp_path: Path) -> None:
+    # A socket path under a regular file used to raise after the store started, whose thread
+    # then kept the process alive for ever.
+    (tmp_path / "plain").write_text("")
+    cfg = _config(tmp_path, f'[engine]\ncontrol_socket = "{tmp_path}/plain/c.sock"\n')
+    r = _run(
+        "run", "--headless", "--duration", "5", "--speed", "max", "--config", str(cfg),
+        "--db", str(tmp_path / "x.db"), cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 5, r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert errors == [
+        f"error: engine.control_socket: cannot listen on {tmp_path}/plain/c.sock "
+        "(File exists); set it to a path in a folder you own"
+    ]
+    assert "Traceback" not in r.stderr

@@ -53,10 +53,10 @@ def _start_run(tmp_path: Path) -> subprocess.Popen[str]:
     raise AssertionError("the headless run never started quoting")
 
 
-def _finish(p: subprocess.Popen[str]) -> dict[str, Any]:
+def _finish(p: subprocess.Popen[str], code: int = 0) -> dict[str, Any]:
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=60)
-    assert p.returncode == 0, err
+    assert p.returncode == code, err
     summary: dict[str, Any] = json.loads(out)
     return summary
 
@@ -86,7 +86,7 @@ def test_halt_from_the_cli_leaves_engine_halted_and_flat(tmp_path: Path) -> None
         assert refused.returncode == 1
         assert "confirm" in json.loads(refused.stdout)["message"]
     finally:
-        summary = _finish(p)
+        summary = _finish(p, code=3)  # a session that ended halted exits 3
     assert summary["state"] == "halted"
     assert summary["position_base"] == 0.0
 

@@ -15,6 +15,7 @@ import typer
 
 from tradetui.commands.common import (
     EXIT_REFUSED,
+    MAX_DURATION_S,
     duration_s,
     fail,
     parse_speed,
@@ -168,8 +169,8 @@ def run(
 ) -> None:
     """Trade (console, or --headless) and summarize: paper on the built-in simulated exchange,
     or live when venue.exchange names a ccxt exchange."""
-    if duration is not None and not duration > 0:
-        fail(f"--duration: must be > 0 seconds (got {duration})")
+    if duration is not None and not 0 < duration <= MAX_DURATION_S:
+        fail(f"--duration: must be > 0 and at most {MAX_DURATION_S} seconds (got {duration})")
     settings = _with_market(_load(config), market, loop)
     pace = parse_speed(speed)
     live = settings.venue.exchange != "sim"
@@ -359,22 +360,9 @@ async def _run_headless(
     from tradetui.engine.engine import Command, CommandKind
     from tradetui.host import EngineHost
 
-    host = EngineHost(session, speed)
-    if store is not None:
-        host.open_store(store)
-        await host.start_store()
-    signals = {"count": 0}
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signame: str) -> None:
-        signals["count"] += 1
-        log.warning("%s received: %s", signame, "stopping" if signals["count"] == 1 else "now")
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal, sig.name)
     end_ns = session.start_ns + int(duration * 1e9) if duration is not None else None
-
     replay = session.replay
+    signals = {"count": 0}
 
     def trading_done() -> bool:
         return (
@@ -383,11 +371,24 @@ async def _run_headless(
             or (replay is not None and replay.ended)
         )
 
+    def on_signal(signame: str) -> None:
+        signals["count"] += 1
+        log.warning("%s received: %s", signame, "stopping" if signals["count"] == 1 else "now")
+
+    host = EngineHost(session, speed)
+    if store is not None:
+        host.open_store(store)
+    loop = asyncio.get_running_loop()
     server = ControlServer(host, control) if control is not None else None
     alongside = contextlib.AsyncExitStack()
-    host.engine.control(Command(CommandKind.START, reason="headless run"))
     summary: dict[str, Any] | None = None
+    # From the store's start on, every path out closes it: its thread would keep the process
+    # alive after an exception, and its queue holds rows not yet stored.
+    await host.start_store()
     try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal, sig.name)
+        host.engine.control(Command(CommandKind.START, reason="headless run"))
         if server is not None:
             await server.start()
         await alongside.enter_async_context(telegram_alongside(host))
@@ -395,14 +396,16 @@ async def _run_headless(
         await host.wind_down(flatten, hurry=lambda: signals["count"] > 1)
         summary = host.summary()
     finally:
-        # Telegram goes last so it can still tell the stop or flatten that wound down.
-        await alongside.aclose()
-        if server is not None:
-            await server.close()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        # Drains the queue even when trading raised, so no stored-looking fill is lost.
-        figures = await host.close_store(summary)
+        try:
+            # Telegram goes last so it can still tell the stop or flatten that wound down.
+            await alongside.aclose()
+            if server is not None:
+                await server.close()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+        finally:
+            # Drains the queue even when trading raised, so no stored-looking fill is lost.
+            figures = await host.close_store(summary)
     assert summary is not None
     if store is not None:
         summary |= figures | {"db": str(store.path)}

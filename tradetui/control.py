@@ -84,24 +84,32 @@ class ControlServer:
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self) -> None:
-        """Listen; refuses when another live instance already owns the socket."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if self.path.exists():
-            if _alive(self.path):
-                raise ControlError(
-                    f"another tradetui is running with control socket {self.path}; stop it "
-                    "first or set engine.control_socket to another path"
-                )
-            self.path.unlink()  # left behind by a crashed run
-        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path))
-        os.chmod(self.path, 0o600)
+        """Listen; refuses when another live instance already owns the socket, or when the
+        path cannot hold a socket (one line naming it)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if self.path.exists():
+                if _alive(self.path):
+                    raise ControlError(
+                        f"another tradetui is running with control socket {self.path}; stop "
+                        "it first or set engine.control_socket to another path"
+                    )
+                self.path.unlink()  # left behind by a crashed run
+            self._server = await asyncio.start_unix_server(self._serve, path=str(self.path))
+            os.chmod(self.path, 0o600)
+        except OSError as exc:
+            raise ControlError(
+                f"engine.control_socket: cannot listen on {self.path} "
+                f"({exc.strerror or exc}); set it to a path in a folder you own"
+            ) from None
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-        with contextlib.suppress(FileNotFoundError):
+        if self._server is None:
+            return  # never listened: the path (maybe another instance's) is not ours
+        self._server.close()
+        await self._server.wait_closed()
+        self._server = None
+        with contextlib.suppress(OSError):
             self.path.unlink()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -48,9 +48,20 @@ def parse_speed(text: str) -> float | None:
         value = float(text)
     except ValueError:
         fail(f"--speed: expected a number like 1 or 10, or 'max' (got {text!r})")
-    if not value > 0:
-        fail(f"--speed: must be > 0 or 'max' (got {text!r})")
+    if not MIN_SPEED <= value <= MAX_SPEED:
+        fail(
+            f"--speed: must be between {MIN_SPEED:g} and {MAX_SPEED:g} times real time, "
+            f"or 'max' (got {text!r})"
+        )
     return value
+
+
+# --speed bounds: slower than 1/1000 would take a day per 90 market seconds (and sleep through
+# signals between events); faster than a million is what 'max' is for.
+MIN_SPEED = 1e-3
+MAX_SPEED = 1e6
+# --duration bound, market seconds: ten years (nanosecond times stay far inside int64).
+MAX_DURATION_S = 10 * 365 * 86_400
 
 
 _UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
