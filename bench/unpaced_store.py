@@ -58,7 +58,7 @@ def main() -> None:
         samples: list[tuple[float, float, int]] = []
         while proc.poll() is None:
             rss = _rss_mb(proc.pid)
-            if rss is not None:
+            if rss:  # 0 (or None) until the interpreter has started
                 samples.append((time.monotonic() - t0, rss, _stored_fills(db)))
             time.sleep(1.0)
         out, _ = proc.communicate()
@@ -71,6 +71,7 @@ def main() -> None:
                 "duration_market_s": args.duration,
                 "exit_code": proc.returncode,
                 "state": summary.get("state"),
+                "halt_reason": summary.get("halt_reason"),
                 "wall_s": round(wall_s, 1),
                 "fills": summary.get("fills"),
                 "fills_stored": summary.get("fills_stored"),

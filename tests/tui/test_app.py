@@ -9,7 +9,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label
+from textual.widgets import Footer, Input, Label, Static
 from textual.widgets._footer import FooterKey
 
 from tradetui.engine.engine import Command, CommandKind
@@ -19,6 +19,7 @@ from tradetui.host import EngineHost
 from tradetui.session import PaperSession
 from tradetui.tui.app import TradeApp, make_app
 from tradetui.tui.screens.confirm import ConfirmScreen
+from tradetui.tui.screens.fills import FillsScreen
 from tradetui.tui.screens.help import HelpScreen
 from tradetui.tui.screens.params import ParamsScreen
 from tradetui.tui.widgets.log import LogPane
@@ -417,3 +418,36 @@ async def test_parameter_editor_buttons_are_reachable_at_80x24(make_host: MakeHo
             assert region.area > 0, button
             assert region.right <= COMPACT[0], button
             assert region.bottom <= COMPACT[1], button
+
+
+async def test_a_fill_shows_in_the_fills_pane_and_the_log_at_the_next_repaint(
+    make_host: MakeHost, wait_for: WaitFor
+) -> None:
+    app = app_for(make_host(seconds=20))
+    async with app.run_test(size=FULL) as pilot:
+        assert await wait_for(pilot, lambda: app.fills_seen > 0)
+        app.refresh_view()
+        first = app.fills[0]
+        pane_text = str(app.query_one("#fills", Static).render())
+        price = f"{first.fill.price_ticks * app.engine.instrument.tick:,.1f}"
+        assert price in pane_text
+        assert "no fills yet" not in pane_text
+        logged = [ln.message for ln in app.log_handler.history if ln.message.startswith("fill ")]
+        assert logged
+        assert price in logged[0]
+        assert ("BUY" if first.fill.side > 0 else "SELL") in logged[0]
+
+
+async def test_h_lists_the_session_fills_at_80x24(make_host: MakeHost, wait_for: WaitFor) -> None:
+    app = app_for(make_host(seconds=20))
+    async with app.run_test(size=COMPACT) as pilot:
+        assert await wait_for(pilot, lambda: app.fills_seen > 0)
+        await pilot.press("h")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, FillsScreen)
+        title = str(screen.query_one("#dialog-title", Label).render())
+        shown = int(title.removeprefix("Fills this session: ").split()[0])
+        assert 0 < shown <= app.fills_seen
+        await pilot.press("escape")
+        assert not isinstance(app.screen, FillsScreen)

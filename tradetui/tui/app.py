@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
@@ -26,13 +27,15 @@ from textual.widgets import Footer, Static
 
 from tradetui.config import Settings
 from tradetui.engine.engine import Command, CommandKind
-from tradetui.engine.events import EngineState
+from tradetui.engine.events import EngineState, FillRecorded
 from tradetui.engine.snapshot import EngineSnapshot, QueueAhead, take_snapshot
 from tradetui.host import EngineHost, StoreOptions
 from tradetui.tui.logbuffer import BufferingLogHandler
 from tradetui.tui.screens.confirm import ConfirmScreen
+from tradetui.tui.screens.fills import FillsScreen
 from tradetui.tui.screens.help import HelpScreen
 from tradetui.tui.screens.params import ParamsScreen
+from tradetui.tui.widgets.fills import KEPT, FillsPane, fill_line
 from tradetui.tui.widgets.log import LogPane
 from tradetui.tui.widgets.orderbook import OrderBookView
 from tradetui.tui.widgets.pane import SnapshotPane
@@ -43,6 +46,8 @@ from tradetui.tui.widgets.status import Mode, StatusBar
 from tradetui.tui.widgets.strategy import StrategyPane
 
 log = logging.getLogger(__name__)
+# Fill lines in the console's log pane (its own name, so they can be filtered by "fill").
+_fills_log = logging.getLogger("tradetui.fills")
 
 MIN_SIZE = (80, 24)
 FULL_SIZE = (120, 35)
@@ -72,6 +77,7 @@ class TradeApp(App[None]):
         # Help and quit before the log keys, so an 80-column footer still shows them.
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
+        Binding("h", "fills", "Fills"),
         Binding("slash", "search", "Search"),
         Binding("l", "log_level", "Log lvl"),
         Binding("escape", "clear_search", "Clear search", show=False),
@@ -107,6 +113,9 @@ class TradeApp(App[None]):
         self._engine_task: asyncio.Task[None] | None = None
         self._halt_armed_at: float | None = None
         self._tradetui_log = logging.getLogger("tradetui")
+        # The session's newest fills (pane and fills screen) and how many there were.
+        self.fills: deque[FillRecorded] = deque(maxlen=KEPT)
+        self.fills_seen = 0
         self._tradetui_level = self._tradetui_log.level
 
     # ---- layout ---------------------------------------------------------------------------
@@ -123,7 +132,9 @@ class TradeApp(App[None]):
                 with Vertical(id="right"):
                     yield StrategyPane(id="strategy")
                     yield SessionChart(id="chart")
-            yield LogPane(self.log_handler.history, id="log")
+            with Horizontal(id="bottom"):
+                yield LogPane(self.log_handler.history, id="log")
+                yield FillsPane(id="fills")
         yield Static(id="too-small")
         yield Footer()
 
@@ -143,12 +154,15 @@ class TradeApp(App[None]):
             self.query_one(SessionChart),
         )
         self._log_pane = self.query_one(LogPane)
+        self._fills_pane = self.query_one(FillsPane)
+        self.host.session.bus.subscribe(self._on_engine_event)
         if self.live:
             self._engine_task = asyncio.create_task(self._run_engine(), name="engine")
         self.refresh_view()
         self.set_interval(self.refresh_s, self.refresh_view)
 
     def on_unmount(self) -> None:
+        self.host.session.bus.unsubscribe(self._on_engine_event)
         self._engine_done = True
         self._tradetui_log.removeHandler(self.log_handler)
         self._tradetui_log.setLevel(self._tradetui_level)
@@ -213,9 +227,20 @@ class TradeApp(App[None]):
         self._status.show(snap, self.feed_per_s, uptime_ns)
         for pane in self._panes:
             pane.show(snap)
+        self._fills_pane.show(
+            self.fills, self.fills_seen, snap.tick_size, snap.lot_size, snap.pnl.settle
+        )
         lines = self.log_handler.drain()
         if lines:
             self._log_pane.append(lines)
+
+    def _on_engine_event(self, event: object) -> None:
+        # Called inside the engine's step: keep it to a deque append and one log record.
+        if isinstance(event, FillRecorded):
+            self.fills.append(event)
+            self.fills_seen += 1
+            inst = self.engine.instrument
+            _fills_log.info("fill %s", fill_line(event, inst.tick, inst.lot, inst.settle))
 
     def _update_feed_rate(self, snap: EngineSnapshot) -> None:
         """Market events per second of engine time, over windows of at least one second."""
@@ -306,6 +331,10 @@ class TradeApp(App[None]):
         if pane.search_open and event.is_printable and event.character:
             event.stop()
             pane.type_ahead(event.character)
+
+    def action_fills(self) -> None:
+        inst = self.engine.instrument
+        self.push_screen(FillsScreen(self.fills, self.fills_seen, inst.tick, inst.lot, inst.settle))
 
     def action_search(self) -> None:
         self._log_pane.open_search()

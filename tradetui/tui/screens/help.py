@@ -15,6 +15,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("f", "flatten: cancel all and close the position (confirm)"),
     ("k k", "halt (kill switch): press twice within 2 s"),
     ("p", "parameters: edit strategy and quoting live"),
+    ("h", "fills of this session, newest first (also in the log and the fills pane)"),
     ("/", "search the log (Esc clears)"),
     ("l", "log level filter: cycle DEBUG → INFO → WARNING → ERROR"),
     ("ctrl+p", "command palette: the same actions by name"),

@@ -48,8 +48,11 @@ class LogPane(Vertical):
         self.min_level = logging.INFO
         self.needle = ""
         self._lines = RichLog(max_lines=MAX_LINES, wrap=False, id="log-lines")
+        # No select-on-focus: text typed ahead of the focus must not be replaced.
         self._search = Input(
-            placeholder="search the log (Enter keeps it, Esc clears)", id="log-search"
+            placeholder="search the log (Enter keeps it, Esc clears)",
+            id="log-search",
+            select_on_focus=False,
         )
         self._update_title()
 

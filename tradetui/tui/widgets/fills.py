@@ -1,0 +1,70 @@
+"""Fills: the session's executions, newest first, as the pane and the log show them."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tradetui.core.types import Side
+from tradetui.engine.events import FillRecorded
+from tradetui.tui import fmt
+
+# Fills kept for the pane and the fills screen (the database has them all).
+KEPT = 500
+HEADER = "time      side      price        size  liq      fee  position"
+
+
+def fee_text(fee: float) -> str:
+    """A fee in the settlement asset to 8 decimals, trailing zeros trimmed (no float noise);
+    positive is paid, negative a rebate."""
+    text = f"{fee:+.8f}".rstrip("0").rstrip(".")
+    return "0" if text in ("+0", "-0") else text
+
+
+def fill_line(rec: FillRecorded, tick_size: float, lot_size: float, settle: str) -> str:
+    """One fill: UTC time, side, price, size, maker/taker, fee (settlement asset), position."""
+    f = rec.fill
+    pos = rec.position_lots
+    position = ("+" if pos > 0 else "-" if pos < 0 else " ") + fmt.qty(abs(pos), lot_size)
+    clock = time.strftime("%H:%M:%S", time.gmtime(rec.ts_ns // 1_000_000_000))
+    side = "BUY " if f.side is Side.BUY else "SELL"
+    return (
+        f"{clock}  {side} {fmt.price(f.price_ticks, tick_size):>10} "
+        f"{fmt.qty(f.qty_lots, lot_size):>11}  {'M' if f.is_maker else 'T'}  "
+        f"{fee_text(f.fee):>8} {settle}  {position:>9}"
+    )
+
+
+class FillsPane(Static):
+    """The newest fills, one line each (newest first)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Fills (fee −: rebate)"
+        self._shown = -1
+
+    def show(
+        self, fills: deque[FillRecorded], count: int, tick: float, lot: float, settle: str
+    ) -> None:
+        """Repaint when ``count`` (fills seen so far) moved since the last paint."""
+        if count == self._shown:
+            return
+        self._shown = count
+        self.update(render_fills(reversed(fills), tick, lot, settle, count))
+
+
+def render_fills(
+    newest_first: Iterable[FillRecorded], tick: float, lot: float, settle: str, count: int
+) -> Text:
+    out = Text(HEADER, style="dim")
+    if not count:
+        out.append("\nno fills yet this session", style="dim")
+    for rec in newest_first:
+        style = "green" if rec.fill.side is Side.BUY else "red"
+        out.append("\n")
+        out.append(fill_line(rec, tick, lot, settle), style=style)
+    return out
