@@ -4,9 +4,11 @@ stay flat? (prints one JSON object)
 Runs ``tradetui run --headless --speed max --duration D --db X --json`` and samples, once a
 second, the process's resident memory and how many fills the database holds (read-only, as
 another reader would). Reports RSS at the first and last sample and its peak, the fills
-stored at half the wall time, and the session's own summary figures.
+stored at half the wall time, and the session's own summary figures. The default strategy
+loses money over long runs, so the run's config turns the drawdown and hourly-loss halts off
+(the question here is the store, not the strategy); --config replaces it.
 
-    python bench/unpaced_store.py [--duration 20000] [--seed 1]
+    python bench/unpaced_store.py [--duration 20000] [--seed 1] [--config FILE]
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+_NO_LOSS_HALTS = "[risk]\nmax_drawdown_session = 0\nmax_drawdown_day = 0\nmax_loss_per_hour = 0\n"
 
 
 def _rss_mb(pid: int) -> float | None:
@@ -47,12 +51,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=20_000, help="market seconds")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--config", type=Path, help="config file (default: loss halts off)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "unpaced.db"
+        config = args.config
+        if config is None:
+            config = Path(tmp) / "config.toml"
+            config.write_text(_NO_LOSS_HALTS + f'[engine]\ncontrol_socket = "{tmp}/c.sock"\n')
         cmd = [sys.executable, "-m", "tradetui", "run", "--headless", "--speed", "max"]
         cmd += ["--duration", str(args.duration), "--seed", str(args.seed), "--json"]
-        cmd += ["--db", str(db)]
+        cmd += ["--db", str(db), "--config", str(config)]
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=tmp)
         samples: list[tuple[float, float, int]] = []
