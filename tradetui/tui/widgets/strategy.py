@@ -14,6 +14,14 @@ def _half(value: float | None) -> str:
     return "pulled" if value is None else f"{value:.1f} ticks"
 
 
+def _reservation(reservation_ticks: float, mid_ticks: float, tick: float) -> str:
+    """The reservation price and where it sits against the mid, in words (the inventory
+    term's sign convention is the model's, not the reader's)."""
+    off = reservation_ticks - mid_ticks
+    where = "at mid" if abs(off) < 0.05 else f"{abs(off):.1f} t {'above' if off > 0 else 'below'}"
+    return f"{fmt.price(reservation_ticks, tick)} ({where})"
+
+
 def ml_rows(ml: MlStatus | None) -> list[tuple[str, str | Text]]:
     """The filter's last probabilities with its rolling Brier score against a constant
     forecast, and its live check (hit rate, calibration gap): at most 19 cells each."""
@@ -52,10 +60,7 @@ class StrategyPane(SnapshotPane):
         return rows(
             [
                 ("mid", fmt.price(d.mid_ticks, tick)),
-                (
-                    "reservation",
-                    f"{fmt.price(d.reservation_ticks, tick)} ({d.inventory_term_ticks:+.1f} t)",
-                ),
+                ("reservation", _reservation(d.reservation_ticks, d.mid_ticks, tick)),
                 ("model spread", f"{d.spread_ticks:.1f} ticks"),
                 ("bid half", _half(d.bid_half_spread_ticks)),
                 ("ask half", _half(d.ask_half_spread_ticks)),
