@@ -111,10 +111,10 @@ def test_live_run_with_an_open_secrets_file_is_refused(tmp_path: Path) -> None:
     assert SECRET not in err
 
 
-def test_unreachable_exchange_is_one_line_and_exit_2(tmp_path: Path) -> None:
+def test_unreachable_exchange_is_one_line_and_a_refused_start(tmp_path: Path) -> None:
     env = live_env("http://127.0.0.1:9", tmp_path) | {"TRADETUI_VENUE__REQUEST_TIMEOUT_MS": "300"}
 
     code, err = run_in_process(env)
 
-    assert code == 2
+    assert code == 5  # the start was refused (README, "Exit codes")
     assert err.strip().splitlines()[-1].startswith("error: binanceusdm")
