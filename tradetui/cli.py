@@ -581,10 +581,11 @@ def main() -> None:
 
 
 def _register_command_modules() -> None:
-    from tradetui.commands import control, data, ml, sandbox, telegram
+    from tradetui.commands import control, data, markets, ml, sandbox, telegram
 
     control.register(app)
     data.register(app)
+    markets.register(app)
     ml.register(app)
     sandbox.register(app)
     telegram.register(app)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tradetui.core.instrument import Instrument
 from tradetui.venues.errors import SetupError
@@ -180,11 +181,27 @@ def catalog_from_markets(
     return cat
 
 
+# The ccxt URL key of the API each Binance exchange reads its markets from (exchangeInfo).
+_MARKETS_API = {"binanceusdm": "fapiPublic", "binancecoinm": "dapiPublic", "binance": "public"}
+
+
+def markets_source(client: Any) -> str:
+    """The base URL (scheme and host) ``client`` reads its markets from."""
+    api = client.urls.get("api")
+    if not isinstance(api, dict):
+        return str(api or "")
+    key = _MARKETS_API.get(str(client.id))
+    urls = [(str(k), str(v)) for k, v in api.items() if isinstance(v, str) and "://" in v]
+    picked = next((v for k, v in urls if k == key), None)
+    picked = picked or next((v for k, v in urls if "public" in k.lower()), None)
+    picked = picked or (urls[0][1] if urls else "")
+    parts = urlsplit(picked)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else picked
+
+
 async def sync_catalog(client: Any) -> Catalog:
     """Fetch every market of the ccxt ``client`` (async) and build its catalog."""
     markets = await client.load_markets(True)
-    api = client.urls.get("api")
-    source = ""
-    if isinstance(api, dict):
-        source = next((str(v) for v in api.values() if isinstance(v, str)), "")
-    return catalog_from_markets(str(client.id), markets, int(client.precisionMode), source)
+    return catalog_from_markets(
+        str(client.id), markets, int(client.precisionMode), markets_source(client)
+    )
