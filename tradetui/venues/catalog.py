@@ -9,6 +9,7 @@ per exchange with the time it was fetched; offline commands read them back with
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Iterable
@@ -20,6 +21,8 @@ from urllib.parse import urlsplit
 from tradetui.core.instrument import Instrument
 from tradetui.venues.errors import SetupError
 from tradetui.venues.markets import instrument_from_market
+
+log = logging.getLogger(__name__)
 
 CATALOG_VERSION = 1
 
@@ -205,3 +208,19 @@ async def sync_catalog(client: Any) -> Catalog:
     return catalog_from_markets(
         str(client.id), markets, int(client.precisionMode), markets_source(client)
     )
+
+
+def cache_loaded_markets(client: Any, folder: Path | None = None) -> Path | None:
+    """Write the markets a ccxt ``client`` has loaded as its exchange's catalog (a session
+    refreshing the cache at no extra request). Best effort: a failure is a logged warning."""
+    markets = getattr(client, "markets", None)
+    if not markets:
+        return None
+    try:
+        cat = catalog_from_markets(
+            str(client.id), markets, int(client.precisionMode), markets_source(client)
+        )
+        return save_catalog(cat, folder)
+    except Exception as exc:  # a cache we cannot write must never stop a session trading
+        log.warning("instrument catalog not refreshed: %s", exc)
+        return None
