@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -117,3 +119,31 @@ def test_inverse_sizes_follow_the_contract_size() -> None:
     # 988.8 USD of ETH is 98.88 contracts of 10 USD.
     assert _median(eth.trade_size_quantiles_units) == pytest.approx(98.88)
     assert _listed("ETHUSD_PERP", "coinm").contract_size == Decimal(10)
+
+
+COINM = Path(__file__).resolve().parents[3] / "shared" / "data" / "binance-coinm"
+
+
+@pytest.mark.skipif(not COINM.is_dir(), reason="needs ../shared/data (recorded Binance data)")
+def test_a_coinm_capture_calibrates_a_market_that_measures_like_it(tmp_path: Path) -> None:
+    out = tmp_path / "eth.json"
+    script = Path(__file__).resolve().parents[2] / "bench" / "calibrate_synthetic.py"
+    capture = COINM / "ethusd_perp_20240808.gz"
+    args = ["--symbol", "ETHUSD_PERP", "--venue", "coinm", "--out", str(out)]
+    run = subprocess.run(
+        [sys.executable, str(script), str(capture), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+
+    figures = json.loads(run.stdout)
+    params = load_params(out)
+    assert (params.symbol, params.inverse, params.contract_size) == ("ETHUSD_PERP", True, 10.0)
+    assert params.start_price_quote == pytest.approx(2682, abs=20)
+    real, synthetic = figures["real"], figures["synthetic"]
+    for key in ("trades_per_s", "mid_change_1s_std_quote", "book_ticker_per_s"):
+        assert synthetic[key] == pytest.approx(real[key], rel=0.25), key
+    both = "touch_size_units_median"
+    assert synthetic[both]["both"] == pytest.approx(real[both]["both"], rel=0.25)
