@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -22,8 +24,8 @@ from tradetui.commands import markets
 from tradetui.core.instrument import Instrument
 from tradetui.market.synthetic import SyntheticMarket
 from tradetui.sandbox.exchange import SandboxExchange
-from tradetui.venues.catalog import load_catalog, save_catalog
-from tradetui.venues.sim_listing import sim_catalog, sim_instrument
+from tradetui.venues.catalog import catalog_from_markets, load_catalog, save_catalog
+from tradetui.venues.sim_listing import listing_entries, sim_catalog, sim_instrument
 
 APP = scratch_app(markets.register)
 
@@ -221,3 +223,30 @@ def test_a_damaged_cache_is_the_catalog_error_line(catalog_folder: Path) -> None
     line = one_error_line(r)
     assert "binanceusdm.json: damaged catalog" in line
     assert line.endswith("run `tradetui markets sync` to rebuild it")
+
+
+def _parsed_usdm_markets() -> dict[str, dict[str, Any]]:
+    import ccxt
+
+    client = ccxt.binanceusdm()
+    return {m["symbol"]: m for m in map(client.parse_market, listing_entries("usdm"))}
+
+
+def test_sync_groups_skipped_markets_by_reason() -> None:
+    markets_ = _parsed_usdm_markets()
+    for name in ("XUSDT", "YUSDT"):
+        bad = copy.deepcopy(markets_["BTC/USDT:USDT"])
+        bad["precision"]["price"], bad["id"], bad["symbol"] = None, name, f"{name}:USDT"
+        markets_[name] = bad
+    gone = copy.deepcopy(markets_["ETH/USDT:USDT"])
+    gone["active"], gone["id"] = False, "ZUSDT"
+    markets_["ZUSDT"] = gone
+
+    cat = catalog_from_markets("binanceusdm", markets_, 4, "http://x")
+    text = markets.format_sync(markets.sync_report(cat, "/c/binanceusdm.json"))
+
+    assert text.splitlines() == [
+        "binanceusdm: 2 instruments, 3 skipped → /c/binanceusdm.json",
+        "  skipped 2: the exchange does not say the tick size",
+        "  skipped 1: not trading",
+    ]

@@ -171,3 +171,20 @@ def test_unknown_paper_symbol_is_one_line_naming_markets_sync() -> None:
 def test_a_malformed_synthetic_source_is_refused_by_the_config() -> None:
     with pytest.raises(ConfigError, match=r"market.source: must be 'synthetic', 'synthetic:"):
         _settings(source="synthetic:coinm:")
+
+
+def test_btcusd_perp_from_the_catalog_takes_the_cached_terms() -> None:
+    cat = sim_catalog("coinm")
+    cached = dataclasses.replace(cat.instruments["BTCUSD_PERP"], min_qty=Decimal(2))
+    save_catalog(dataclasses.replace(cat, instruments={"BTCUSD_PERP": cached}))
+
+    inst = sim_instrument(_settings(source="synthetic:coinm:BTCUSD_PERP"))
+    other = sim_instrument(_settings(source="synthetic:coinm:ETHUSD_PERP", start_price=2600.0))
+
+    assert (inst.min_qty, inst.min_qty_lots, inst.inverse) == (Decimal(2), 2, True)
+    # A symbol the cache lacks still comes from the simulated exchange's listing.
+    assert other == dataclasses.replace(
+        cat.instruments["ETHUSD_PERP"],
+        maker_fee_rate=other.maker_fee_rate,
+        taker_fee_rate=other.taker_fee_rate,
+    )

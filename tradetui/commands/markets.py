@@ -4,6 +4,7 @@ read offline from its cache."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from tradetui.venues.catalog import Catalog
 
 DEFAULT_VENUES = ("usdm", "coinm", "spot")
+_OF_SYMBOL = re.compile(r" of \S+$")
 # Exit code of a sync that could not fetch a venue's markets (a user error exits 2).
 SYNC_FAILED = 1
 
@@ -70,12 +72,12 @@ def sync(
             path = save_catalog(outcome)
         except CatalogError as exc:
             fail(str(exc))
-        results.append(_sync_line(outcome, str(path)))
+        results.append(sync_report(outcome, str(path)))
     if json_out:
         typer.echo(json.dumps({"synced": results, "failed": failures}))
     else:
         for r in results:
-            typer.echo(_format_sync(r))
+            typer.echo(format_sync(r))
     for line in failures:
         typer.echo(f"error: {line}", err=True)
     if failures:
@@ -103,10 +105,12 @@ async def _fetch_all(exchanges: list[str], rest_url: str) -> list[Catalog | str]
     return out
 
 
-def _sync_line(cat: Catalog, path: str) -> dict[str, Any]:
+def sync_report(cat: Catalog, path: str) -> dict[str, Any]:
     reasons: dict[str, int] = {}
     for why in cat.skipped.values():
-        reasons[why] = reasons.get(why, 0) + 1
+        # "the exchange does not say the tick size of X/Y:Z": one group for every symbol.
+        group = _OF_SYMBOL.sub("", why)
+        reasons[group] = reasons.get(group, 0) + 1
     return {
         "exchange": cat.exchange,
         "instruments": len(cat.instruments),
@@ -117,7 +121,7 @@ def _sync_line(cat: Catalog, path: str) -> dict[str, Any]:
     }
 
 
-def _format_sync(r: dict[str, Any]) -> str:
+def format_sync(r: dict[str, Any]) -> str:
     n = r["instruments"]
     head = f"{r['exchange']}: {_count(n, 'instrument')}, {r['skipped']} skipped → {r['path']}"
     lines = [head] + [f"  skipped {n}: {why}" for why, n in r["skipped_by_reason"].items()]

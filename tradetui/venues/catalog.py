@@ -174,6 +174,10 @@ def catalog_from_markets(
     cat = Catalog(exchange=exchange, fetched_ns=time.time_ns(), source=source)
     for market in markets.values():
         mid = str(market.get("id") or market.get("symbol"))
+        if market.get("active") is False:
+            # Delisted or settling (Binance status other than TRADING): nothing to quote.
+            cat.skipped[mid] = "not trading"
+            continue
         try:
             inst = instrument_from_market(market, precision_mode, exchange)
         except SetupError as exc:
