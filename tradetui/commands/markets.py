@@ -57,7 +57,8 @@ def sync(
     for ex in exchanges:
         if ex not in ccxt_pro.exchanges:
             fail(
-                f"--venue {ex}: not a ccxt exchange; use usdm, coinm, spot or a ccxt id such as okx"
+                f"--venue {ex}: not a ccxt exchange with websockets (ccxt.pro); use usdm, coinm, "
+                "spot or an id such as okx"
             )
     try:
         fetched = asyncio.run(_fetch_all(exchanges, rest_url))
@@ -106,6 +107,7 @@ async def _fetch_all(exchanges: list[str], rest_url: str) -> list[Catalog | str]
 
 
 def sync_report(cat: Catalog, path: str) -> dict[str, Any]:
+    """What one venue's sync cached and skipped (reasons grouped), as printed or --json."""
     reasons: dict[str, int] = {}
     for why in cat.skipped.values():
         # "the exchange does not say the tick size of X/Y:Z": one group for every symbol.
@@ -122,6 +124,7 @@ def sync_report(cat: Catalog, path: str) -> dict[str, Any]:
 
 
 def format_sync(r: dict[str, Any]) -> str:
+    """``sync_report`` as text: one line, then one line per skip reason."""
     n = r["instruments"]
     head = f"{r['exchange']}: {_count(n, 'instrument')}, {r['skipped']} skipped → {r['path']}"
     lines = [head] + [f"  skipped {n}: {why}" for why, n in r["skipped_by_reason"].items()]
