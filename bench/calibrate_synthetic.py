@@ -1,10 +1,16 @@
-"""Measure market statistics from a real Binance USD-M recording and from the synthetic market.
+"""Measure market statistics from a real Binance recording and from the synthetic market, and
+write a calibration of the synthetic market from the recording.
 
-Usage: ``.venv/bin/python bench/calibrate_synthetic.py [--data PATH] [--seconds N]``
+Usage: ``python bench/calibrate_synthetic.py [FILE] [--seconds N] [--out params.json]
+[--symbol S --venue V]``
 
 Prints one JSON object ``{"source": path, "real": {...}, "synthetic": {...}}``. Both sides go
-through the same statistics code, so the figures are comparable: prices in USD or ticks, sizes in
-BTC, rates per second of exchange time. The synthetic side also reports its generation speed.
+through the same statistics code, so the figures are comparable: prices in the quote currency
+or ticks, sizes in the instrument's order units (base, or contracts for inverse contracts),
+rates per second of exchange time. The synthetic side runs on the measured calibration (with
+``--out``, else the built-in one) and also reports its generation speed. ``--out`` writes the
+calibration for ``market.synthetic_params``. The instrument comes from the file (stream names,
+folders), or ``--symbol``/``--venue`` from the catalog cache or the simulated listing.
 """
 
 from __future__ import annotations
@@ -23,15 +29,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tradetui.core.instrument import Instrument, btcusdt_perpetual
+from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, Side, Trade
-from tradetui.market.synthetic import SyntheticMarket
+from tradetui.market.calibration import params_to_json
+from tradetui.market.files import ReplayError, infer_instrument
+from tradetui.market.synthetic import DepthBands, SyntheticMarket, SyntheticParams
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "binance-usdm" / "btcusdt_20240808.gz"
 )
 NEAR_TOUCH_TICKS = 10
-TRADE_MID_BANDS_USD = (0.05, 0.5, 2.0, 5.0)
+TRADE_MID_BANDS_QUOTE = (0.05, 0.5, 2.0, 5.0)
 _NS_PER_S = 1_000_000_000
 _NS_PER_MS = 1_000_000
 
@@ -70,6 +78,10 @@ class _Tape:
     bbo: list[tuple[int, int, int, int, int]] = field(default_factory=list)
     trades: list[tuple[int, int, int, int, int]] = field(default_factory=list)  # +order key
     diff_levels: list[int] = field(default_factory=list)
+    # Sizes (lots) of the non-zero levels the depth diffs set: the spread of deep sizes.
+    diff_lots: list[int] = field(default_factory=list)
+    # The whole book right after the first snapshot (ticks → lots): the depth profile.
+    snapshot_book: _Book | None = None
     snapshot_bids: list[int] = field(default_factory=list)
     snapshot_asks: list[int] = field(default_factory=list)
     snapshot_levels: int = 0
@@ -126,6 +138,7 @@ def read_real(path: Path, inst: Instrument) -> _Tape:
                 )
             else:
                 tape.diff_levels.append(len(data["b"]) + len(data["a"]))
+                tape.diff_lots.extend(q for _, q in _levels(data["b"] + data["a"], inst) if q)
                 if not tape.snapshot_levels:
                     early.append(data)
                     continue
@@ -148,6 +161,7 @@ def _load_snapshot(tape: _Tape, book: _Book, msg: dict[str, Any], inst: Instrume
     bids, asks = _levels(msg["bids"], inst), _levels(msg["asks"], inst)
     book.apply(book.bids, bids)
     book.apply(book.asks, asks)
+    tape.snapshot_book = _Book(dict(book.bids), dict(book.asks))
     tape.snapshot_levels = max(len(bids), len(asks))
     tape.snapshot_bids, tape.snapshot_asks = book.near_touch()
 
@@ -178,9 +192,11 @@ def _mark_orders(tape: _Tape) -> None:
 # ---- synthetic market ---------------------------------------------------------------------------
 
 
-def read_synthetic(inst: Instrument, seconds: float, seed: int) -> tuple[_Tape, dict[str, float]]:
+def read_synthetic(
+    inst: Instrument, params: SyntheticParams, seconds: float, seed: int
+) -> tuple[_Tape, dict[str, float]]:
     """Generate ``seconds`` of synthetic market and reduce it like a recording."""
-    market = SyntheticMarket(inst, seed=seed)
+    market = SyntheticMarket(inst, params, seed=seed)
     end_ns = int(seconds * _NS_PER_S)
     started = time.perf_counter()
     events = list(itertools.takewhile(lambda e: e.exch_ns < end_ns, market.events()))
@@ -238,20 +254,20 @@ def statistics(tape: _Tape, inst: Instrument) -> dict[str, Any]:
     trd = np.array(tape.trades, dtype=np.int64)
     t0 = min(bbo[0, 0], trd[0, 0])
     span_s = (max(bbo[-1, 0], trd[-1, 0]) - t0) / _NS_PER_S
-    size_btc = trd[:, 2] * inst.lot
+    size_units = trd[:, 2] * inst.lot
     spread_ticks = (bbo[:, 3] - bbo[:, 1]).astype(np.float64)
-    touch_btc = np.concatenate([bbo[:, 2], bbo[:, 4]]) * inst.lot
-    mid_usd = (bbo[:, 1] + bbo[:, 3]) * 0.5 * inst.tick
+    touch_units = np.concatenate([bbo[:, 2], bbo[:, 4]]) * inst.lot
+    mid_quote = (bbo[:, 1] + bbo[:, 3]) * 0.5 * inst.tick
 
     # Mid at each whole exchange second: the last bookTicker at or before it.
     grid = np.arange(t0 // _NS_PER_S + 1, bbo[-1, 0] // _NS_PER_S + 1) * _NS_PER_S
-    mid_1s = mid_usd[np.searchsorted(bbo[:, 0], grid, side="right") - 1]
+    mid_1s = mid_quote[np.searchsorted(bbo[:, 0], grid, side="right") - 1]
     dmid_1s = np.diff(mid_1s)
 
     # Prior mid: the last bookTicker strictly before the trade in exchange time.
     prior = np.searchsorted(bbo[:, 0], trd[:, 0], side="left") - 1
     ok = prior >= 0
-    dist_usd = np.abs(trd[ok, 1] * inst.tick - mid_usd[prior[ok]])
+    dist_quote = np.abs(trd[ok, 1] * inst.tick - mid_quote[prior[ok]])
     _, prints_per_order = np.unique(trd[:, 4], return_counts=True)
 
     diff_levels = np.array(tape.diff_levels, dtype=np.float64)
@@ -260,11 +276,11 @@ def statistics(tape: _Tape, inst: Instrument) -> dict[str, Any]:
         "trades_per_s": round(len(trd) / span_s, 2),
         "taker_orders_per_s": round(len(prints_per_order) / span_s, 2),
         "prints_per_order_mean": round(float(prints_per_order.mean()), 2),
-        "trade_size_btc": {
-            "median": _q(size_btc, 0.5),
-            "p90": _q(size_btc, 0.9),
-            "p99": _q(size_btc, 0.99),
-            "mean": round(float(size_btc.mean()), 4),
+        "trade_size_units": {
+            "median": _q(size_units, 0.5),
+            "p90": _q(size_units, 0.9),
+            "p99": _q(size_units, 0.99),
+            "mean": round(float(size_units.mean()), 4),
         },
         "buyer_maker_share": round(float(trd[:, 3].mean()), 4),
         "spread_ticks": {
@@ -272,15 +288,15 @@ def statistics(tape: _Tape, inst: Instrument) -> dict[str, Any]:
             "p99": _q(spread_ticks, 0.99),
             "one_tick_share": round(float((spread_ticks == 1).mean()), 4),
         },
-        "touch_size_btc_median": {
+        "touch_size_units_median": {
             "bid": _q(bbo[:, 2] * inst.lot, 0.5),
             "ask": _q(bbo[:, 4] * inst.lot, 0.5),
-            "both": _q(touch_btc, 0.5),
+            "both": _q(touch_units, 0.5),
         },
-        "mid_change_1s_std_usd": round(float(dmid_1s.std()), 3),
-        "mid_changes_per_s": round(float((np.diff(mid_usd) != 0).sum()) / span_s, 2),
-        "trade_within_usd_of_prior_mid": {
-            str(b): round(float((dist_usd <= b + 1e-9).mean()), 4) for b in TRADE_MID_BANDS_USD
+        "mid_change_1s_std_quote": round(float(dmid_1s.std()), 3),
+        "mid_changes_per_s": round(float((np.diff(mid_quote) != 0).sum()) / span_s, 2),
+        "trade_within_quote_of_prior_mid": {
+            str(b): round(float((dist_quote <= b + 1e-9).mean()), 4) for b in TRADE_MID_BANDS_QUOTE
         },
         "depth_profile": _depth_profile(tape, inst),
         "book_ticker_per_s": round(len(bbo) / span_s, 2),
@@ -291,10 +307,10 @@ def statistics(tape: _Tape, inst: Instrument) -> dict[str, Any]:
 
 
 def _depth_profile(tape: _Tape, inst: Instrument) -> dict[str, Any]:
-    """Sizes (BTC) at touch + 0..9 ticks: snapshot, and book medians sampled once a second."""
+    """Sizes (order units) at touch + 0..9 ticks: snapshot, and book medians sampled each second."""
     out: dict[str, Any] = {
         "snapshot_levels_per_side": tape.snapshot_levels,
-        "snapshot_btc": {
+        "snapshot_units": {
             "bid": [round(q * inst.lot, 3) for q in tape.snapshot_bids],
             "ask": [round(q * inst.lot, 3) for q in tape.snapshot_asks],
         },
@@ -303,9 +319,9 @@ def _depth_profile(tape: _Tape, inst: Instrument) -> dict[str, Any]:
         s = np.array(samples, dtype=np.float64) * inst.lot
         present = s > 0
         out[f"book_{side}"] = {
-            "median_btc": [round(float(np.median(s[:, k])), 3) for k in range(NEAR_TOUCH_TICKS)],
+            "median_units": [round(float(np.median(s[:, k])), 3) for k in range(NEAR_TOUCH_TICKS)],
             "occupied_share": [round(float(present[:, k].mean()), 3) for k in range(s.shape[1])],
-            "median_when_present_btc": [
+            "median_when_present_units": [
                 round(float(np.median(s[present[:, k], k])), 3) if present[:, k].any() else 0.0
                 for k in range(NEAR_TOUCH_TICKS)
             ],
@@ -313,26 +329,142 @@ def _depth_profile(tape: _Tape, inst: Instrument) -> dict[str, Any]:
     return out
 
 
+# ---- a calibration from the recording ------------------------------------------------------
+
+# Knots of the measured quantile tables (the built-in calibration's).
+_KNOTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0)
+# Depth bands by distance from the own touch, ticks (the built-in calibration's).
+_BAND_STARTS = (1, 10, 50, 200)
+# The generator's touch changes publish about 1.5 level updates per bookTicker: the built-in
+# calibration's 1,288 level updates/s less 1.5 x 191.9 bookTickers/s left its 1,000 deep ones.
+_TOUCH_UPDATES_PER_BOOK_TICKER = 1.5
+
+
+def _table(values: FloatArray, floor: float) -> tuple[tuple[float, float], ...]:
+    """Quantiles at the knots, at least ``floor`` (the sampler works on log values)."""
+    if not len(values):
+        return ((0.0, floor), (1.0, floor))
+    qs = np.maximum(np.quantile(values, _KNOTS), floor)
+    return tuple((p, round(float(v), 10)) for p, v in zip(_KNOTS, qs, strict=True))
+
+
+def _bands(book: _Book | None, inst: Instrument, half_width: int) -> DepthBands:
+    """Occupied share and median size (order units) of each band behind the snapshot's touch."""
+    if book is None or not book.bids or not book.asks:
+        return SyntheticParams().depth_bands
+    bid, ask = max(book.bids), min(book.asks)
+    out = []
+    ends = [*_BAND_STARTS[1:], half_width + 1]
+    for start, end in zip(_BAND_STARTS, ends, strict=True):
+        if start >= half_width:
+            break
+        dist = range(start, min(end, half_width + 1))
+        sizes = [book.bids.get(bid - d, 0) for d in dist] + [
+            book.asks.get(ask + d, 0) for d in dist
+        ]
+        present = [q for q in sizes if q]
+        share = len(present) / len(sizes)
+        median = float(np.median(present)) * inst.lot if present else inst.lot
+        out.append((start, round(max(share, 0.01), 3), round(median, 10)))
+    return tuple(out)
+
+
+def measure_params(tape: _Tape, inst: Instrument, stats: dict[str, Any]) -> SyntheticParams:
+    """SyntheticParams measured from a recording's tape (see SyntheticParams for each one)."""
+    bbo = np.array(tape.bbo, dtype=np.int64)
+    trd = np.array(tape.trades, dtype=np.int64)
+    start_price = float((bbo[0, 1] + bbo[0, 3]) * 0.5 * inst.tick)
+    moves = np.abs(np.diff(bbo[:, 1]))
+    spreads = (bbo[:, 3] - bbo[:, 1]).astype(np.float64)
+    _, prints = np.unique(trd[:, 4], return_counts=True)
+    sizes = trd[:, 2] * inst.lot
+    touch = np.concatenate([bbo[:, 2], bbo[:, 4]]) * inst.lot
+    half_width = min(SyntheticParams().book_half_width_ticks, int(start_price / inst.tick) // 4)
+    diff_lots = np.array(tape.diff_lots, dtype=np.float64)
+    p25, p75 = np.quantile(np.log(diff_lots), (0.25, 0.75)) if len(diff_lots) else (0.0, 0.0)
+    deep = (
+        stats["level_updates_per_s"] - _TOUCH_UPDATES_PER_BOOK_TICKER * stats["book_ticker_per_s"]
+    )
+    return SyntheticParams(
+        venue=inst.venue,
+        symbol=inst.symbol,
+        base=inst.base,
+        quote=inst.quote,
+        inverse=inst.inverse,
+        contract_size=float(inst.contract_size),
+        start_price_quote=start_price,
+        mid_std_1s_quote=stats["mid_change_1s_std_quote"],
+        jump_quantiles_ticks=_table(moves[moves > 0].astype(np.float64), 1.0),
+        trade_rate_per_s=stats["trades_per_s"],
+        trade_size_quantiles_units=_table(sizes, inst.lot),
+        prints_per_order_quantiles=_table(prints.astype(np.float64), 1.0),
+        buyer_maker_share=stats["buyer_maker_share"],
+        one_tick_spread_share=stats["spread_ticks"]["one_tick_share"],
+        wide_spread_quantiles_ticks=_table(spreads[spreads > 1], 2.0),
+        touch_size_quantiles_units=_table(touch[touch > 0], inst.lot),
+        depth_bands=_bands(tape.snapshot_book, inst, half_width),
+        # A normal's interquartile range is 1.349 sigma.
+        depth_size_log_sigma=round(float(p75 - p25) / 1.349, 3) or 1.0,
+        book_half_width_ticks=half_width,
+        depth_diff_interval_ns=int(1e9 / stats["depth_diffs_per_s"]),
+        deep_updates_per_s=round(max(deep, 1.0), 1),
+        book_ticker_rate_per_s=stats["book_ticker_per_s"],
+    )
+
+
+def _instrument(path: Path, symbol: str | None, venue: str | None) -> Instrument:
+    """The recording's instrument: from the file, else by symbol from the catalog cache or
+    the simulated listing."""
+    from tradetui.venues.lookup import UnknownInstrumentError, resolve_instrument
+
+    if symbol is None:
+        try:
+            return infer_instrument([path], venue)
+        except ReplayError as exc:
+            sys.exit(f"calibrate_synthetic: {exc}")
+    try:
+        return resolve_instrument(symbol, venue)
+    except UnknownInstrumentError as exc:
+        sys.exit(f"calibrate_synthetic: {exc}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="recording (.gz)")
+    parser.add_argument("file", nargs="?", type=Path, help="recording (.gz capture)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="recording (old flag)")
     parser.add_argument(
         "--seconds", type=float, default=0.0, help="synthetic span in s (default: the real span)"
     )
     parser.add_argument("--seed", type=int, default=0, help="synthetic market seed")
+    parser.add_argument("--out", type=Path, help="write the calibration here (JSON)")
+    parser.add_argument("--symbol", help="the recording's symbol, e.g. ETHUSD_PERP")
+    parser.add_argument("--venue", help="usdm, coinm or a ccxt exchange id")
     args = parser.parse_args()
-    if not args.data.is_file():
+    data: Path = args.file or args.data
+    if not data.is_file():
         sys.exit(
-            f"calibrate_synthetic: data file {args.data} not found; "
-            "pass --data PATH to a Binance USD-M recording (see shared/data/README.md)"
+            f"calibrate_synthetic: data file {data} not found; "
+            "pass a Binance futures capture (see shared/data/README.md)"
         )
-    inst = btcusdt_perpetual()
-    real = statistics(read_real(args.data, inst), inst)
+    inst = _instrument(data, args.symbol, args.venue)
+    if inst.kind is InstrumentKind.SPOT:
+        sys.exit(
+            f"calibrate_synthetic: {data} is a spot capture, whose bookTickers carry no exchange "
+            "time; calibrate from a USD-M or COIN-M capture"
+        )
+    tape = read_real(data, inst)
+    real = statistics(tape, inst)
+    params = measure_params(tape, inst, real) if args.out else SyntheticParams()
+    if args.out:
+        fields = params_to_json(params).items()
+        args.out.write_text(
+            "{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in fields) + "\n}\n"
+        )
     seconds = args.seconds or real["span_s"]
-    synth_tape, speed = read_synthetic(inst, seconds, args.seed)
+    synth_tape, speed = read_synthetic(inst, params, seconds, args.seed)
     synthetic = statistics(synth_tape, inst)
     synthetic["generation"] = speed
-    print(json.dumps({"source": str(args.data), "real": real, "synthetic": synthetic}))
+    print(json.dumps({"source": str(data), "real": real, "synthetic": synthetic}))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.core.types import MarketEvent, Side
 from tradetui.market import decode
 from tradetui.market.decode import Grid
@@ -42,8 +41,9 @@ from tradetui.market.synthetic import SyntheticMarket
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.sandbox.process import sandbox_url, spawn_sandbox
 from tradetui.venues.binance_stream import BinanceStreamFeed, FeedState, ReconnectPolicy
+from tradetui.venues.sim_listing import listed_instrument
 
-INST = btcusdt_perpetual()
+INST = listed_instrument("BTCUSDT", "usdm")
 USDM_FILE = Path(__file__).parents[1] / "../shared/data/binance-usdm/btcusdt_20240808.gz"
 _VERIFY_TIMEOUT_S = 10.0
 _DROP_EVERY_S = 0.5

@@ -18,10 +18,10 @@ import time
 
 import ccxt.async_support as ccxt_async
 
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.market.synthetic import SyntheticMarket
 from tradetui.sandbox.client import loopback_client, loopback_pro_client
 from tradetui.sandbox.exchange import SandboxExchange
+from tradetui.venues.sim_listing import listed_instrument
 
 KEY, SECRET = "bench-key", "bench-secret"
 SYMBOL = "BTC/USDT:USDT"
@@ -96,7 +96,7 @@ async def recoveries(server: SandboxExchange, n: int) -> list[float]:
 
 
 async def run(orders: int, drops: int, seed: int) -> dict[str, object]:
-    inst = btcusdt_perpetual()
+    inst = listed_instrument("BTCUSDT", "usdm")
     server = SandboxExchange(
         inst,
         SyntheticMarket(inst, seed=seed, start_ns=time.time_ns()).events(),

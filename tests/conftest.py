@@ -38,3 +38,14 @@ def scratch_app(register: Callable[[typer.Typer], None]) -> typer.Typer:
 
     register(app)
     return app
+
+
+@pytest.fixture(autouse=True)
+def _private_catalog(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test its own instrument catalog folder: a live test's cached markets never
+    decide another test's paper instrument."""
+    folder = tmp_path_factory.mktemp("catalog")
+    monkeypatch.setenv("TRADETUI_CATALOG_DIR", str(folder))
+    return folder

@@ -70,7 +70,10 @@ def test_human_summary_is_readable(tmp_path: Path) -> None:
         ('[strategy]\ngamma = "x"\n', "strategy.gamma: expected float"),
         ("[strategy]\norder_size = -1\n", "strategy.order_size: must be > 0"),
         ("[strategy]\ngamma = 0\n", "strategy.gamma: must be > 0"),
-        ('[venue]\nsymbol = "DOGEUSDT"\n', "venue.symbol: unknown symbol 'DOGEUSDT'"),
+        (
+            '[venue]\nsymbol = "DOGEUSDT"\n',
+            "venue.symbol: no instrument 'DOGEUSDT' in the catalog cache",
+        ),
         ("[strategy]\norder_size = 0.0001\n", "strategy.order_size: 0.0001 is below one lot"),
     ],
 )

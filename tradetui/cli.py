@@ -88,7 +88,10 @@ def main_callback(
     start: StartOpt = None,
     market: Annotated[
         str | None,
-        typer.Option("--market", help="Console market: synthetic or replay:PATH[,PATH...]."),
+        typer.Option(
+            "--market",
+            help="Console market: synthetic[:[VENUE:]SYMBOL] or replay:PATH[,PATH...].",
+        ),
     ] = None,
     speed: Annotated[str, typer.Option(help="Console market speed: 1, N or max.")] = "1",
     loop: Annotated[
@@ -158,8 +161,8 @@ def run(
         str | None,
         typer.Option(
             "--market",
-            help="synthetic, or replay:PATH[,PATH...] to trade recorded files from now "
-            "(default: market.source).",
+            help="synthetic[:[VENUE:]SYMBOL] (e.g. synthetic:coinm:BTCUSD_PERP), or "
+            "replay:PATH[,PATH...] to trade recorded files from now (default: market.source).",
         ),
     ] = None,
     loop: Annotated[
@@ -605,10 +608,11 @@ def main() -> None:
 
 
 def _register_command_modules() -> None:
-    from tradetui.commands import control, data, ml, sandbox, telegram
+    from tradetui.commands import control, data, markets, ml, sandbox, telegram
 
     control.register(app)
     data.register(app)
+    markets.register(app)
     ml.register(app)
     sandbox.register(app)
     telegram.register(app)

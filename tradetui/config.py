@@ -44,10 +44,34 @@ def _one_of(*allowed: str) -> Callable[[str], str | None]:
     return check
 
 
-def _market_source(v: str) -> str | None:
-    if v == "synthetic" or (v.startswith("replay:") and v[len("replay:") :].strip(" ,")):
+def synthetic_source(source: str) -> tuple[str, str] | None:
+    """(venue, symbol) of a "synthetic[:[VENUE:]SYMBOL]" market source, '' for what it
+    leaves out; None for any other source. Raises ValueError for an empty part."""
+    kind, _, rest = source.partition(":")
+    if kind != "synthetic":
         return None
-    return "must be 'synthetic' or 'replay:PATH[,PATH...]'"
+    if not _:
+        return "", ""
+    venue, _, symbol = rest.rpartition(":")
+    if not symbol.strip() or (_ and not venue.strip()):
+        raise ValueError(
+            f"{source!r}: expected synthetic, synthetic:SYMBOL or synthetic:VENUE:SYMBOL"
+        )
+    return venue.strip(), symbol.strip()
+
+
+def _market_source(v: str) -> str | None:
+    try:
+        if synthetic_source(v) is not None:
+            return None
+    except ValueError:
+        pass
+    if v.startswith("replay:") and v[len("replay:") :].strip(" ,"):
+        return None
+    return (
+        "must be 'synthetic', 'synthetic:[VENUE:]SYMBOL' (e.g. synthetic:coinm:BTCUSD_PERP) "
+        "or 'replay:PATH[,PATH...]'"
+    )
 
 
 def _exchange_id(v: str) -> str | None:
@@ -148,11 +172,26 @@ class VenueSettings:
 class MarketSettings:
     source: str = _f(
         "synthetic",
-        "paper market feeding the sim venue: 'synthetic', or 'replay:PATH[,PATH...]' to "
-        "replay recorded files (capture, Binance or tardis CSV) starting now",
+        "paper market feeding the sim venue: 'synthetic' (venue.symbol), "
+        "'synthetic:[VENUE:]SYMBOL' (VENUE usdm, coinm, spot or a ccxt id; the instrument "
+        "comes from the catalog cache, else the simulated exchange's listing), or "
+        "'replay:PATH[,PATH...]' to replay recorded files (capture, Binance or tardis CSV) "
+        "starting now",
         _market_source,
     )
     seed: int = _f(1, "random seed of the synthetic market (same seed, same market)")
+    synthetic_params: str = _f(
+        "",
+        "synthetic market calibration file written by `python bench/calibrate_synthetic.py "
+        "FILE --out PATH` ('' = the built-in BTCUSDT one)",
+    )
+    start_price: float = _f(
+        0.0,
+        "synthetic market start price in the instrument's quote currency; scales the "
+        "calibration to it (needed for an instrument of another base asset; 0 = the "
+        "calibration's own)",
+        _non_negative,
+    )
     loop: bool = _f(False, "replay: start the files over when they end (time runs on)")
 
 

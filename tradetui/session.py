@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tradetui.config import ConfigError, Settings
+from tradetui.config import ConfigError, Settings, synthetic_source
 from tradetui.core.clock import Clock, VirtualClock, WallClock
-from tradetui.core.instrument import Instrument, btcusdt_perpetual
+from tradetui.core.instrument import Instrument
 from tradetui.core.types import MarketEvent
 from tradetui.engine.bus import Bus
 from tradetui.engine.engine import Engine
@@ -22,7 +22,7 @@ from tradetui.engine.events import VenueConnection
 from tradetui.market.feed import ReplayFeed, replay_paths
 from tradetui.market.files import ReplayError, infer_instrument
 from tradetui.market.recorder import CaptureEncoder, CaptureWriter, recorded
-from tradetui.market.synthetic import SyntheticMarket
+from tradetui.market.synthetic import SyntheticMarket, SyntheticParams
 from tradetui.matching import MatchingConfig, QueueModel
 from tradetui.venues.sim import SimLatency, SimVenue
 
@@ -31,13 +31,11 @@ if TYPE_CHECKING:
     from tradetui.venues.binance_stream import FeedStatus
     from tradetui.venues.live import LiveVenue
 
-# The synthetic market is calibrated to these instruments only.
-SIM_INSTRUMENTS = {"BTCUSDT": btcusdt_perpetual}
-
 
 def sim_instrument(settings: Settings) -> Instrument:
     """The simulated instrument with the configured fees: the replayed files' instrument when
-    market.source is a replay, else the one named by venue.symbol."""
+    market.source is a replay, else the one named by market.source ("synthetic:[VENUE:]SYMBOL")
+    or venue.symbol, from the catalog cache or else the simulated exchange's listing."""
     paths = _replay_paths(settings)
     if paths is not None:
         try:
@@ -45,14 +43,38 @@ def sim_instrument(settings: Settings) -> Instrument:
         except ReplayError as exc:
             raise ConfigError(f"market.source: {exc}") from None
     else:
-        make = SIM_INSTRUMENTS.get(settings.venue.symbol.upper())
-        if make is None:
-            raise ConfigError(
-                f"venue.symbol: unknown symbol {settings.venue.symbol!r} for the sim exchange; "
-                "available: " + ", ".join(SIM_INSTRUMENTS)
-            )
-        base = make()
+        base = _listed_instrument(settings)
     return with_sim_fees(base, settings)
+
+
+def _listed_instrument(settings: Settings) -> Instrument:
+    from tradetui.venues.catalog import CatalogError
+    from tradetui.venues.lookup import UnknownInstrumentError, resolve_instrument
+
+    venue, symbol = synthetic_source(settings.market.source) or ("", "")
+    key = "market.source" if symbol else "venue.symbol"
+    try:
+        return resolve_instrument(symbol or settings.venue.symbol, venue or None)
+    except (UnknownInstrumentError, CatalogError) as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def synthetic_params(settings: Settings, instrument: Instrument) -> SyntheticParams:
+    """The synthetic market's parameters for ``instrument``: market.synthetic_params (else the
+    built-in calibration) scaled to it as market.start_price says (market/calibration.py)."""
+    from tradetui.market.calibration import CalibrationError, load_params, params_for
+
+    m = settings.market
+    try:
+        calibration = (
+            load_params(Path(m.synthetic_params).expanduser()) if m.synthetic_params else None
+        )
+        return params_for(instrument, calibration, m.start_price)
+    except CalibrationError as exc:
+        text = str(exc)
+        raise ConfigError(
+            text if text.startswith("market.") else f"market.synthetic_params: {text}"
+        ) from None
 
 
 def with_sim_fees(instrument: Instrument, settings: Settings) -> Instrument:
@@ -127,7 +149,8 @@ def build_paper_session(
     if events is None:
         paths = _replay_paths(settings)
         if paths is None:
-            events = SyntheticMarket(instrument, seed=seed, start_ns=t0).events()
+            params = synthetic_params(settings, instrument)
+            events = SyntheticMarket(instrument, params, seed=seed, start_ns=t0).events()
         else:
             try:
                 replay = ReplayFeed(paths, instrument, t0, loop=settings.market.loop)

@@ -198,7 +198,7 @@ def test_trade_size_median_matches_calibration(
     five_minutes: list[MarketEvent], inst: Instrument
 ) -> None:
     sizes = [ev.qty_lots * inst.lot for ev in five_minutes if isinstance(ev, Trade)]
-    target = dict(PARAMS.trade_size_quantiles_btc)[0.5]
+    target = dict(PARAMS.trade_size_quantiles_units)[0.5]
     assert float(np.median(sizes)) == pytest.approx(target, rel=0.25)
 
 
@@ -216,7 +216,7 @@ def test_mid_volatility_matches_calibration(
     five_minutes: list[MarketEvent], inst: Instrument
 ) -> None:
     changes = np.diff(_mid_1s_usd(five_minutes, inst))
-    assert float(changes.std()) == pytest.approx(PARAMS.mid_std_1s_usd, rel=0.25)
+    assert float(changes.std()) == pytest.approx(PARAMS.mid_std_1s_quote, rel=0.25)
 
 
 def test_mid_has_no_systematic_drift(five_minutes: list[MarketEvent], inst: Instrument) -> None:

@@ -84,12 +84,13 @@ def sandbox_exchange(
 ) -> None:
     """Serve Binance USD-M REST and websockets on HOST:PORT until Ctrl+C (the key and secret
     are not shown). Faults can also be switched while it runs: POST /sandbox/faults?..."""
-    from tradetui.core.instrument import Instrument, btcusdt_perpetual
+    from tradetui.core.instrument import Instrument
     from tradetui.core.types import MarketEvent
     from tradetui.market.feed import ReplayFeed, replay_paths
     from tradetui.market.files import ReplayError, infer_instrument
     from tradetui.market.synthetic import SyntheticMarket
     from tradetui.sandbox.exchange import SandboxExchange
+    from tradetui.venues.sim_listing import listed_instrument
 
     start_ns = time.time_ns()
     instrument: Instrument
@@ -99,7 +100,7 @@ def sandbox_exchange(
     except ValueError as exc:
         fail(f"--market {market}: {exc}")
     if market == "synthetic":
-        instrument = btcusdt_perpetual()
+        instrument = listed_instrument("BTCUSDT", "usdm")
         feed = SyntheticMarket(instrument, seed=seed, start_ns=start_ns).events()
     elif paths is not None:
         try:

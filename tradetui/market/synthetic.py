@@ -1,4 +1,10 @@
-"""A synthetic L2 market calibrated to Binance USD-M BTCUSDT, emitted as venue events.
+"""A synthetic L2 market for any instrument, emitted as venue events.
+
+The default parameters are measured on Binance USD-M BTCUSDT; ``params_for`` scales them (or a
+calibration measured from any recording by ``bench/calibrate_synthetic.py --out``) to another
+instrument: volatility kept relative to the price, sizes kept as quote notional and expressed
+in the instrument's order units (contracts for inverse contracts), the tick-level shape
+(spreads, touch moves, depth profile) kept in ticks of the instrument.
 
 The model, in ticks and lots of the instrument:
 
@@ -41,7 +47,8 @@ from tradetui.core.types import (
 # Quantile tables are (cumulative probability, value) knots sampled by inverse CDF with
 # log-linear interpolation between knots, so heavy right tails are kept without a fitted form.
 QuantileTable = tuple[tuple[float, float], ...]
-# Depth bands: (first distance from the own touch in ticks, occupied share, median size BTC).
+# Depth bands: (first distance from the own touch in ticks, occupied share, median size in
+# order units).
 DepthBands = tuple[tuple[int, float, float], ...]
 
 _CHUNK = 4096
@@ -56,15 +63,28 @@ T = TypeVar("T", int, float)
 
 @dataclass(frozen=True, slots=True)
 class SyntheticParams:
-    """Model parameters; the defaults are measured from a real recording (see each comment)."""
+    """Model parameters; the defaults are measured from a real recording (see each comment).
 
+    Prices are in the quote currency of the instrument measured (``venue``:``symbol``), sizes
+    in its order units (base for spot and linear contracts, contracts for inverse ones),
+    distances in its ticks.
+    """
+
+    # The instrument the figures were measured on, and what one of its order units is worth
+    # (base per unit when linear, quote per contract when inverse).
+    venue: str = "binanceusdm"
+    symbol: str = "BTCUSDT"
+    base: str = "BTC"
+    quote: str = "USDT"
+    inverse: bool = False
+    contract_size: float = 1.0
     # Mid of the recording's REST snapshot (61800.20 / 61800.30).
-    start_price_usd: float = 61_800.0
+    start_price_quote: float = 61_800.0
     # Std of 1 s mid changes 7.46 USD (≈75 ticks; reference 7.49).  BTCUSDT USD-M 2024-08-08,
     # bench/calibrate_synthetic.py
-    mid_std_1s_usd: float = 7.46
+    mid_std_1s_quote: float = 7.46
     # Touch moves (absolute best-bid change, ticks), 3.9/s; only their shape is used, the rate
-    # follows from mid_std_1s_usd.  BTCUSDT USD-M 2024-08-08, bench/calibrate_synthetic.py
+    # follows from mid_std_1s_quote.  BTCUSDT USD-M 2024-08-08, bench/calibrate_synthetic.py
     jump_quantiles_ticks: QuantileTable = (
         (0.0, 1),
         (0.2, 2),
@@ -86,7 +106,7 @@ class SyntheticParams:
     trade_rate_per_s: float = 61.9
     # Print size, BTC: median 0.016, p90 0.265, p99 1.146, mean 0.114.  BTCUSDT USD-M
     # 2024-08-08, bench/calibrate_synthetic.py
-    trade_size_quantiles_btc: QuantileTable = (
+    trade_size_quantiles_units: QuantileTable = (
         (0.0, 0.001),
         (0.1, 0.002),
         (0.2, 0.002),
@@ -147,7 +167,7 @@ class SyntheticParams:
     )
     # Touch size, BTC: median 2.68 a side.  BTCUSDT USD-M 2024-08-08,
     # bench/calibrate_synthetic.py
-    touch_size_quantiles_btc: QuantileTable = (
+    touch_size_quantiles_units: QuantileTable = (
         (0.0, 0.001),
         (0.1, 0.08),
         (0.2, 0.362),
@@ -253,7 +273,7 @@ class _Rates:
         sweep_print_share = float(prints[is_sweep].sum() / prints.sum())
         k2_all = float((_as_ticks(jump(_grid())) ** 2).mean())
         k2_sweep = float((_as_ticks(jump(_grid(p.sweep_jump_quantile))) ** 2).mean())
-        var_ticks2 = (p.mid_std_1s_usd / tick) ** 2
+        var_ticks2 = (p.mid_std_1s_quote / tick) ** 2
         quiet = max(0.0, var_ticks2 - order * float(is_sweep.mean()) * k2_sweep) / k2_all
         # Sweeps are side-neutral (no drift), so ordinary orders carry the seller imbalance.
         p_sell = (p.buyer_maker_share - 0.5 * sweep_print_share) / (1.0 - sweep_print_share)
@@ -284,8 +304,8 @@ class SyntheticMarket:
 
         jump = _inverse_cdf(p.jump_quantiles_ticks)
         prints = _inverse_cdf(p.prints_per_order_quantiles)
-        size = _inverse_cdf(p.trade_size_quantiles_btc)
-        touch = _inverse_cdf(p.touch_size_quantiles_btc)
+        size = _inverse_cdf(p.trade_size_quantiles_units)
+        touch = _inverse_cdf(p.touch_size_quantiles_units)
         wide = _inverse_cdf(p.wide_spread_quantiles_ticks)
         q_sweep = p.sweep_jump_quantile
 
@@ -319,9 +339,9 @@ class SyntheticMarket:
         self._w = w
         self._occ = np.zeros(w + 1)
         self._log_med = np.zeros(w + 1)
-        for start, occupied, median_btc in p.depth_bands:
+        for start, occupied, median_units in p.depth_bands:
             self._occ[start:] = occupied
-            self._log_med[start:] = math.log(median_btc / lot)
+            self._log_med[start:] = math.log(median_units / lot)
         # A picked level flips presence with these odds, which keeps its occupancy stationary.
         scale = 1.0 / np.maximum(self._occ[1:], 1.0 - self._occ[1:])
         self._p_add = np.r_[0.0, self._occ[1:] * scale]
@@ -380,7 +400,7 @@ class SyntheticMarket:
 
     def _start(self) -> list[MarketEvent]:
         inst, w = self.instrument, self._w
-        self._anchor = max(w + 2, inst.quantize_price(self.params.start_price_usd, Side.BUY))
+        self._anchor = max(w + 2, inst.quantize_price(self.params.start_price_quote, Side.BUY))
         self._rebase()
         spread = self._spread.next()
         self._bid, self._ask = self._touch_targets(spread)

@@ -9,16 +9,20 @@ per exchange with the time it was fetched; offline commands read them back with
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tradetui.core.instrument import Instrument
 from tradetui.venues.errors import SetupError
 from tradetui.venues.markets import instrument_from_market
+
+log = logging.getLogger(__name__)
 
 CATALOG_VERSION = 1
 
@@ -170,6 +174,10 @@ def catalog_from_markets(
     cat = Catalog(exchange=exchange, fetched_ns=time.time_ns(), source=source)
     for market in markets.values():
         mid = str(market.get("id") or market.get("symbol"))
+        if market.get("active") is False:
+            # Delisted or settling (Binance status other than TRADING): nothing to quote.
+            cat.skipped[mid] = "not trading"
+            continue
         try:
             inst = instrument_from_market(market, precision_mode, exchange)
         except SetupError as exc:
@@ -180,11 +188,43 @@ def catalog_from_markets(
     return cat
 
 
+# The ccxt URL key of the API each Binance exchange reads its markets from (exchangeInfo).
+_MARKETS_API = {"binanceusdm": "fapiPublic", "binancecoinm": "dapiPublic", "binance": "public"}
+
+
+def markets_source(client: Any) -> str:
+    """The base URL (scheme and host) ``client`` reads its markets from."""
+    api = client.urls.get("api")
+    if not isinstance(api, dict):
+        return str(api or "")
+    key = _MARKETS_API.get(str(client.id))
+    urls = [(str(k), str(v)) for k, v in api.items() if isinstance(v, str) and "://" in v]
+    picked = next((v for k, v in urls if k == key), None)
+    picked = picked or next((v for k, v in urls if "public" in k.lower()), None)
+    picked = picked or (urls[0][1] if urls else "")
+    parts = urlsplit(picked)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else picked
+
+
 async def sync_catalog(client: Any) -> Catalog:
     """Fetch every market of the ccxt ``client`` (async) and build its catalog."""
     markets = await client.load_markets(True)
-    api = client.urls.get("api")
-    source = ""
-    if isinstance(api, dict):
-        source = next((str(v) for v in api.values() if isinstance(v, str)), "")
-    return catalog_from_markets(str(client.id), markets, int(client.precisionMode), source)
+    return catalog_from_markets(
+        str(client.id), markets, int(client.precisionMode), markets_source(client)
+    )
+
+
+def cache_loaded_markets(client: Any, folder: Path | None = None) -> Path | None:
+    """Write the markets a ccxt ``client`` has loaded as its exchange's catalog (a session
+    refreshing the cache at no extra request). Best effort: a failure is a logged warning."""
+    markets = getattr(client, "markets", None)
+    if not markets:
+        return None
+    try:
+        cat = catalog_from_markets(
+            str(client.id), markets, int(client.precisionMode), markets_source(client)
+        )
+        return save_catalog(cat, folder)
+    except Exception as exc:  # a cache we cannot write must never stop a session trading
+        log.warning("instrument catalog not refreshed: %s", exc)
+        return None

@@ -47,6 +47,7 @@ from tradetui.core.types import (
     Side,
 )
 from tradetui.venues.binance_stream import ReconnectPolicy
+from tradetui.venues.catalog import cache_loaded_markets
 from tradetui.venues.errors import (
     AuthFailedError,
     ClockSkewError,
@@ -197,6 +198,8 @@ class LiveVenue:
         start the user stream; raises VenueError (one line) when the venue cannot be traded."""
         client = self._client
         markets = await self._read(client.load_markets)
+        # The markets just loaded refresh the instrument catalog (no extra request).
+        await asyncio.to_thread(cache_loaded_markets, client)
         market = find_market(markets, self._symbol, client.id)
         self._symbol = str(market["symbol"])
         self._inst = instrument_from_market(market, client.precisionMode, client.id)

@@ -54,3 +54,12 @@ def sim_catalog(exchange: str) -> Catalog:
 def sim_instrument(symbol: str, exchange: str = "binanceusdm") -> Instrument | None:
     """The simulated ``exchange``'s instrument ``symbol``, or None when it does not list it."""
     return sim_catalog(exchange_id(exchange)).get(symbol)
+
+
+def listed_instrument(symbol: str, exchange: str = "binanceusdm") -> Instrument:
+    """``sim_instrument`` for a symbol the simulated ``exchange`` is known to list (the
+    sandbox's and the benches' markets); raises LookupError when it does not."""
+    inst = sim_instrument(symbol, exchange)
+    if inst is None:
+        raise LookupError(f"the simulated {exchange_id(exchange)} does not list {symbol}")
+    return inst
