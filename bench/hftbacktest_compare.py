@@ -42,7 +42,7 @@ from tradetui.backtest.run import count_events, run_backtest
 from tradetui.config import Settings
 from tradetui.core.types import BestBidOffer
 from tradetui.market.cache import load_events
-from tradetui.market.files import infer_instrument
+from tradetui.market.instruments import infer_instrument
 
 DEFAULT = (
     Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "binance-usdm"
@@ -56,7 +56,7 @@ def _skip(file: Path, why: str) -> None:
 
 def _ours(path: Path, runs: int) -> dict[str, Any]:
     paths = [path]
-    inst = infer_instrument(paths)
+    inst = infer_instrument(paths).instrument
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TRADETUI_CACHE_DIR"] = tmp
         t = time.perf_counter()

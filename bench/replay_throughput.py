@@ -33,7 +33,8 @@ from tradetui.config import Settings
 from tradetui.engine.engine import Engine
 from tradetui.market import decode
 from tradetui.market.cache import load_events
-from tradetui.market.files import ReplayReport, infer_instrument, read_lines
+from tradetui.market.files import ReplayReport, read_lines
+from tradetui.market.instruments import infer_instrument
 from tradetui.market.replay import replay_events
 
 DEFAULT = (
@@ -76,7 +77,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="backtest runs (best is reported)")
     args = ap.parse_args()
     paths = [args.file]
-    inst = infer_instrument(paths)
+    inst = infer_instrument(paths).instrument
 
     lines = list(read_lines(args.file, lambda _n, _m: None))
     decoders: dict[str, msgspec.json.Decoder[Any]] = {
