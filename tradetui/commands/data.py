@@ -204,25 +204,28 @@ def backtest(
             raise no_market_data(files, data)
     except ReplayError as exc:
         fail(str(exc))
-    if as_json:
-        result = run_backtest(settings, inst, events)
-    else:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    try:
+        if as_json:
+            result = run_backtest(settings, inst, events)
+        else:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        with Progress(
-            TextColumn("backtest"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-            transient=True,
-        ) as bar:
-            task = bar.add_task("run", total=1.0)
-            result = run_backtest(
-                settings,
-                inst,
-                events,
-                progress=lambda done, total: bar.update(task, completed=done / max(total, 1)),
-            )
+            with Progress(
+                TextColumn("backtest"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(),
+                transient=True,
+            ) as bar:
+                task = bar.add_task("run", total=1.0)
+                result = run_backtest(
+                    settings,
+                    inst,
+                    events,
+                    progress=lambda done, total: bar.update(task, completed=done / max(total, 1)),
+                )
+    except ConfigError as exc:  # settings this instrument cannot trade (order size < lot)
+        fail(str(exc))
     r = build_report(result, data, cached)
     r["instrument_source"] = found.source
     if plot is not None:
