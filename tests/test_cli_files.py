@@ -16,11 +16,13 @@ from typer.testing import CliRunner
 from tests.market.test_feed_recorder import ThreadedSandbox
 from tests.sandbox.conftest import KEY, SECRET
 from tradetui.cli import app
+from tradetui.commands.record import LIVE_VENUES, live_instrument
 from tradetui.core.instrument import Instrument
 from tradetui.market.files import read_lines, recorded_instrument
 from tradetui.market.recorder import CaptureEncoder, CaptureWriter, record_events
 from tradetui.market.synthetic import SyntheticMarket
 from tradetui.sandbox.client import loopback_client
+from tradetui.venues.binance_stream import BinanceStreamFeed
 from tradetui.venues.catalog import Catalog, load_catalog, save_catalog, sync_catalog
 from tradetui.venues.sim_listing import sim_catalog, sim_instrument
 
@@ -172,6 +174,26 @@ def test_flags_alone_describe_the_instrument(ethusdt: tuple[Path, Path], empty: 
 
 
 # ---- COIN-M captures ------------------------------------------------------------------------
+
+
+def test_recording_coinm_subscribes_coinm_streams_and_the_dapi_snapshot() -> None:
+    inst = live_instrument("coinm", "BTCUSD_PERP")
+    ws, rest = LIVE_VENUES[inst.venue]
+    feed = BinanceStreamFeed(inst, ws_url=ws, rest_url=rest)
+    assert feed.url == (
+        "wss://dstream.binance.com/stream?streams="
+        "btcusd_perp@depth@0ms/btcusd_perp@bookTicker/btcusd_perp@trade"
+    )
+    assert (
+        feed.snapshot_url == "https://dapi.binance.com/dapi/v1/depth?symbol=BTCUSD_PERP&limit=1000"
+    )
+
+
+def test_record_coinm_asks_the_dapi_depth_endpoint(tmp_path: Path) -> None:
+    args = ["record", "--venue", "coinm", "--symbol", "BTCUSD_PERP", "--out", str(tmp_path)]
+    res = CliRunner().invoke(app, [*args, "--rest-url", "http://127.0.0.1:9"])
+    msg = one_error_line(res.exit_code, res.output)
+    assert msg.startswith("--rest-url: cannot reach http://127.0.0.1:9/dapi/v1/depth")
 
 
 def test_coinm_recording_uses_coinm_stream_names_and_snapshot(btcusd_perp: Path) -> None:

@@ -19,7 +19,7 @@ from tradetui.core.instrument import Instrument, btcusdt_perpetual
 from tradetui.core.types import BookDelta, BookSnapshot, MarketEvent, Side
 from tradetui.market.books import SequencedBook
 from tradetui.market.check import check_files
-from tradetui.market.files import ReplayReport, read_lines
+from tradetui.market.files import ReplayReport, read_lines, recorded_instrument
 from tradetui.market.recorder import CaptureEncoder, FeedRecorder
 from tradetui.market.replay import replay_events
 from tradetui.market.synthetic import SyntheticMarket
@@ -283,6 +283,9 @@ def test_paper_session_records_the_market_it_trades_on(
     assert res.exit_code == 0, res.output
     files = sorted((tmp_path / "rec").glob("paper_btcusdt_*.gz"))
     assert files
+    recorded = recorded_instrument(files[0])
+    assert recorded is not None
+    assert recorded.symbol == "BTCUSDT"
     r = check_files(files, INST)
     assert r["gaps"] == 0
     assert r["bbo_agreement"]["agree_fraction"] == 1.0
