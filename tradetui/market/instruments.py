@@ -11,6 +11,7 @@ value read: a value off them is a refusal (``ReplayReport.strict_grid``).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import re
 from dataclasses import dataclass
@@ -77,6 +78,28 @@ class FilesInstrument:
     instrument: Instrument
     source: str  # "recording", "catalog", "flags", or "recording+flags" / "catalog+flags"
     strict_grid: bool  # the grids came from flags: data off them is a refusal
+
+
+def add_flag_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command line's instrument flags on an argparse parser (the bench scripts)."""
+    parser.add_argument("--venue", help="usdm, coinm or spot (default: from the files)")
+    parser.add_argument("--symbol", help="e.g. ETHUSDT or BTCUSD_PERP (default: from the files)")
+    parser.add_argument("--tick-size", type=Decimal, help="price step, quote currency")
+    parser.add_argument("--lot-size", type=Decimal, help="size step: base, or contracts")
+    parser.add_argument("--contract-size", type=Decimal, help="base, or USD a contract")
+    parser.add_argument("--inverse", action=argparse.BooleanOptionalAction, default=None)
+
+
+def flags_from_arguments(args: argparse.Namespace) -> InstrumentFlags:
+    """The flags ``add_flag_arguments`` added, as parsed."""
+    return InstrumentFlags(
+        venue=args.venue,
+        symbol=args.symbol,
+        tick_size=args.tick_size,
+        lot_size=args.lot_size,
+        contract_size=args.contract_size,
+        inverse=args.inverse,
+    )
 
 
 def short_venue(venue: str) -> str:
