@@ -307,11 +307,18 @@ def test_data_of_another_symbol_is_refused_not_skipped(
         save_catalog(sim_catalog(venue), catalogs)
     for command in (["data", "check"], ["backtest", "--json"]):
         msg = one_error_line(
+            *cli([*command, str(btcusd_perp), "--symbol", "ETHUSD_PERP"], catalogs)
+        )
+        assert msg == (
+            f"{btcusd_perp}:1: the data is BTCUSD_PERP, not ETHUSD_PERP; pass --symbol "
+            "BTCUSD_PERP (or give only files of one market)"
+        )
+        msg = one_error_line(
             *cli([*command, str(btcusd_perp), "--venue", "usdm", "--symbol", "BTCUSDT"], catalogs)
         )
         assert msg == (
-            f"{btcusd_perp}:1: the data is BTCUSD_PERP, not BTCUSDT; pass --symbol BTCUSD_PERP "
-            "(or give only files of one market)"
+            f"{btcusd_perp}: the data is coinm (its messages show it), not --venue usdm; "
+            "leave --venue out"
         )
     recording, _ = ethusdt
     msg = one_error_line(*cli(["data", "check", str(recording), "--symbol", "BTCUSDT"], catalogs))

@@ -134,9 +134,12 @@ def infer_instrument(paths: list[Path], flags: InstrumentFlags | None = None) ->
         return _with_flags(spec, "recording", flags)
     nonempty = _nonempty(paths)
     for path, fmt in nonempty:
-        if venue and symbol:
-            break
         v, s = _sniff(path, fmt)
+        if venue and v and v != venue:
+            raise ReplayError(
+                f"{path}: the data is {v} (its messages show it), not --venue {venue}; "
+                "leave --venue out"
+            )
         symbol = symbol or s
         venue = venue or v or _venue_from_path(path)
     if symbol is None:
