@@ -36,11 +36,24 @@ def _cache_simulated_catalogs() -> None:
     COIN-M and spot BTC and ETH), as after `tradetui markets sync` against the sandbox, so
     recorded files find their instrument. A test of "no catalog" points
     TRADETUI_CATALOG_DIR at an empty folder."""
-    from tradetui.venues.catalog import VENUE_EXCHANGES, save_catalog
+    from tradetui.venues.catalog import VENUE_EXCHANGES, catalog_dir, save_catalog
     from tradetui.venues.sim_listing import sim_catalog
 
     for exchange in VENUE_EXCHANGES.values():
         save_catalog(sim_catalog(exchange))
+    os.environ[_SIMULATED_CATALOGS] = str(catalog_dir())
+
+
+_SIMULATED_CATALOGS = "TRADETUI_TEST_SIMULATED_CATALOGS"
+
+
+@pytest.fixture
+def simulated_catalogs(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The catalog cache is the session's one holding the simulated listing, whatever folder
+    another fixture gave this test: for tests of files whose instrument comes from a catalog."""
+    folder = os.environ[_SIMULATED_CATALOGS]
+    monkeypatch.setenv("TRADETUI_CATALOG_DIR", folder)
+    return Path(folder)
 
 
 def scratch_app(register: Callable[[typer.Typer], None]) -> typer.Typer:

@@ -31,6 +31,8 @@ COINM = DATA / "binance-coinm" / "ethusd_perp_20240808.gz"
 needs_coinm = pytest.mark.skipif(
     not COINM.exists(), reason=f"shared COIN-M capture not found at {COINM}"
 )
+# Files here find their instrument in the simulated exchanges' catalog.
+pytestmark = pytest.mark.usefixtures("simulated_catalogs")
 ETHUSDT = sim_instrument("ETHUSDT", "usdm")
 BTCUSD_PERP = sim_instrument("BTCUSD_PERP", "coinm")
 T0_NS = 1_700_000_000 * 1_000_000_000

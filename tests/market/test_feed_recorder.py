@@ -26,6 +26,8 @@ from tradetui.market.synthetic import SyntheticMarket
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.venues.binance_stream import BinanceStreamFeed, FeedState, ReconnectPolicy
 
+# Files here find their instrument in the simulated exchanges' catalog.
+pytestmark = pytest.mark.usefixtures("simulated_catalogs")
 INST = btcusdt_perpetual()
 HOUR_NS = 3600 * 1_000_000_000
 WAIT_S = 10.0

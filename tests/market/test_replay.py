@@ -36,6 +36,8 @@ USDM = DATA / "binance-usdm" / "btcusdt_20240808.gz"
 needs_data = pytest.mark.skipif(
     not USDM.exists(), reason=f"shared recordings not found at {DATA} (checkout without ../shared)"
 )
+# Files here find their instrument in the simulated exchanges' catalog.
+pytestmark = pytest.mark.usefixtures("simulated_catalogs")
 INST = btcusdt_perpetual()
 T0_NS = 1_700_000_000_000_000_000
 MS = 1_000_000

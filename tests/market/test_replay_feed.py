@@ -29,6 +29,8 @@ from tradetui.venues.sim_listing import sim_catalog
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 USDM = DATA / "binance-usdm" / "btcusdt_20240808.gz"
+# Files here find their instrument in the simulated exchanges' catalog.
+pytestmark = pytest.mark.usefixtures("simulated_catalogs")
 INST = btcusdt_perpetual()
 T0_NS = 1_700_000_000 * 1_000_000_000
 START_NS = 1_800_000_000 * 1_000_000_000

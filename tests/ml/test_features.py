@@ -196,6 +196,7 @@ PINNED_SUMS = [
 
 
 @pytest.mark.skipif(not SPOT_0808.exists(), reason=f"shared recording not found: {SPOT_0808}")
+@pytest.mark.usefixtures("simulated_catalogs")
 def test_features_on_the_shared_file_stay_as_pinned(tmp_path: Path) -> None:
     from tradetui.market.cache import load_events
     from tradetui.market.instruments import infer_instrument

@@ -447,6 +447,7 @@ SPOT_FILE = USDM_FILE.parents[1] / "binance-spot/btcusdt_20240808.gz"
 
 
 @pytest.mark.skipif(not SPOT_FILE.is_file(), reason="../shared/data is not checked out beside us")
+@pytest.mark.usefixtures("simulated_catalogs")
 async def test_spot_feed_chains_by_first_id_and_stays_the_sandbox_book() -> None:
     inst = infer_instrument([SPOT_FILE]).instrument
     feed = ReplayFeed([SPOT_FILE], inst, time.time_ns())

@@ -1,8 +1,8 @@
 """A decoded form of recorded files, cached on disk so later runs skip parsing.
 
 The cache holds the events and the reading report as msgpack; its key covers the files
-(absolute path, size, modification time), the instrument's symbol, venue, grids and contract
-terms, and the cache version, so a changed file or instrument is decoded afresh.
+(absolute path, size, modification time), the instrument's symbol and grids and the cache
+version, so a changed file or instrument is decoded afresh.
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ def cache_dir() -> Path:
 
 def cache_key(paths: list[Path], instrument: Instrument) -> str:
     h = hashlib.sha256(f"v{CACHE_VERSION}".encode())
-    i = instrument
+    # The decoded form depends on the symbol and the grids only: contract terms (inverse,
+    # contract size) and the venue change what the events are worth, not the events.
     h.update(
-        f"{i.symbol}|{i.venue}|{i.kind}|{i.tick_size}|{i.lot_size}|{i.inverse}|{i.contract_size}".encode()
+        f"{instrument.symbol}|{instrument.kind}|{instrument.tick_size}|{instrument.lot_size}".encode()
     )
     for p in paths:
         st = p.stat()

@@ -170,8 +170,8 @@ def stream_url(ws_url: str, names: list[str]) -> str:
 
 
 def depth_url(rest_url: str, instrument: Instrument, limit: int) -> str:
-    """The REST depth snapshot URL (USD-M ``/fapi/v1/depth``, COIN-M (Binance's inverse
-    contracts) ``/dapi/v1/depth``, spot ``/api/v3/depth``)."""
+    """The REST depth snapshot URL (USD-M ``/fapi/v1/depth``, COIN-M ``/dapi/v1/depth`` for an
+    inverse contract, spot ``/api/v3/depth``)."""
     if instrument.kind is InstrumentKind.SPOT:
         path = "/api/v3/depth"
     else:
