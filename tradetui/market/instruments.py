@@ -133,6 +133,8 @@ def infer_instrument(paths: list[Path], flags: InstrumentFlags | None = None) ->
             )
         return _with_flags(spec, "recording", flags)
     nonempty = _nonempty(paths)
+    shown: str | None = None  # the venue the files' content shows
+    named: str | None = None  # the venue their folders name
     for path, fmt in nonempty:
         v, s = _sniff(path, fmt)
         if venue and v and v != venue:
@@ -141,7 +143,9 @@ def infer_instrument(paths: list[Path], flags: InstrumentFlags | None = None) ->
                 "leave --venue out"
             )
         symbol = symbol or s
-        venue = venue or v or _venue_from_path(path)
+        shown = shown or v
+        named = named or _venue_from_path(path)
+    venue = venue or shown or named
     if symbol is None:
         raise ReplayError(
             f"{paths[0]}: cannot tell the symbol; pass --symbol (e.g. BTCUSDT or BTCUSD_PERP)"
