@@ -274,6 +274,18 @@ def test_no_instrument_says_which_command_or_flag_fixes_it(
     )
 
 
+def test_paper_replay_without_an_instrument_names_the_sync(
+    ethusdt: tuple[Path, Path], empty: Path
+) -> None:
+    foreign = without_instrument_line(ethusdt[0], empty.parent / "ethusdt_paper.gz")
+    args = ["run", "--headless", "--market", f"replay:{foreign}", "--db", str(empty / "p.db")]
+    code, out = cli(args, empty)
+    msg = one_error_line(code, out)
+    assert msg.endswith(
+        f"{foreign}: no instrument for usdm:ETHUSDT; run `tradetui markets sync --venue usdm`"
+    )
+
+
 def test_inverse_flags_without_a_contract_size_are_refused(btcusd_perp: Path, empty: Path) -> None:
     flags = ["--tick-size", "0.1", "--lot-size", "1"]
     msg = one_error_line(*cli(["data", "check", str(btcusd_perp), *flags], empty))

@@ -42,7 +42,7 @@ def sim_instrument(settings: Settings) -> Instrument:
     paths = _replay_paths(settings)
     if paths is not None:
         try:
-            base = infer_instrument(paths).instrument
+            base = infer_instrument(paths, has_flags=False).instrument
         except ReplayError as exc:
             raise ConfigError(f"market.source: {exc}") from None
     else:

@@ -104,7 +104,7 @@ def sandbox_exchange(
         feed = SyntheticMarket(instrument, seed=seed, start_ns=start_ns).events()
     elif paths is not None:
         try:
-            instrument = infer_instrument(paths).instrument
+            instrument = infer_instrument(paths, has_flags=False).instrument
             feed = ReplayFeed(paths, instrument, start_ns)
         except ReplayError as exc:
             fail(str(exc))

@@ -113,8 +113,11 @@ def short_venue(venue: str) -> str:
     raise ReplayError(f"--venue: unknown venue {venue!r}; use usdm, coinm or spot")
 
 
-def infer_instrument(paths: list[Path], flags: InstrumentFlags | None = None) -> FilesInstrument:
-    """The instrument of ``paths`` (see the module doc). Raises ReplayError (one line)."""
+def infer_instrument(
+    paths: list[Path], flags: InstrumentFlags | None = None, *, has_flags: bool = True
+) -> FilesInstrument:
+    """The instrument of ``paths`` (see the module doc). Raises ReplayError (one line);
+    ``has_flags`` False: the caller offers no instrument flags, so the fix named is the sync."""
     flags = flags or InstrumentFlags()
     venue = short_venue(flags.venue) if flags.venue else None
     symbol = flags.symbol.strip().upper() if flags.symbol else None
@@ -163,9 +166,10 @@ def infer_instrument(paths: list[Path], flags: InstrumentFlags | None = None) ->
         )
     if flags.tick_size is not None and flags.lot_size is not None:
         return FilesInstrument(_from_flags(symbol, venue, flags), "flags", strict_grid=True)
+    alternative = f" or pass {_FIX_FLAGS}" if has_flags else ""
     raise ReplayError(
         f"{paths[0]}: no instrument for {venue}:{symbol}; run `tradetui markets sync --venue "
-        f"{venue}` or pass {_FIX_FLAGS}"
+        f"{venue}`{alternative}"
     )
 
 
