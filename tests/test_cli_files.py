@@ -348,3 +348,18 @@ def test_a_run_over_no_market_data_is_an_error(ethusdt: tuple[Path, Path], tmp_p
     for command in (["data", "check"], ["backtest", "--json"]):
         msg = one_error_line(*cli([*command, str(snapshot_only)], catalogs))
         assert msg.startswith(f"no market data in {snapshot_only} (read: snapshot 1; 0 issue(s)")
+
+
+def test_a_damaged_instrument_line_is_refused_at_line_one(
+    ethusdt: tuple[Path, Path], tmp_path: Path
+) -> None:
+    lines = list(read_lines(ethusdt[0], lambda _n, _m: None))
+    stamp = lines[0].split(b" ", 1)[0]
+    lines[0] = stamp + b' {"tradetui":{"instrument":{"symbol":"ETHUSDT"}}}'
+    damaged = tmp_path / "damaged.gz"
+    damaged.write_bytes(gzip.compress(b"".join(ln + b"\n" for ln in lines)))
+    msg = one_error_line(*cli(["data", "check", str(damaged)], ethusdt[1]))
+    assert msg == (
+        f"{damaged}:1: damaged instrument line (instrument spec: tick_size is missing); "
+        "delete that line to read the file with the catalog or flags"
+    )

@@ -194,24 +194,29 @@ def spec_body(instrument: Instrument) -> bytes:
     ).encode()
 
 
-def parse_spec(body: bytes, where: str) -> Instrument:
-    """The instrument of an instrument line's body; ReplayError naming ``where`` if damaged."""
+def parse_spec(body: bytes) -> Instrument:
+    """The instrument of an instrument line's body; ValueError when it is damaged."""
     try:
-        spec = json.loads(body)["tradetui"]["instrument"]
-        return Instrument.from_spec(spec)
+        return Instrument.from_spec(json.loads(body)["tradetui"]["instrument"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise ReplayError(
-            f"{where}: damaged instrument line ({exc}); pass --symbol and the instrument flags"
-        ) from None
+        raise ValueError(f"damaged instrument line ({exc})") from None
 
 
 def recorded_instrument(path: Path) -> Instrument | None:
-    """The instrument a capture of ours names on its first line, or None (other captures)."""
+    """The instrument a capture of ours names on its first line, or None (other captures).
+    Raises ReplayError for a damaged one."""
     head = head_lines(path, 1)
     if not head:
         return None
     _, _, body = head[0].partition(b" ")
-    return parse_spec(body, f"{path}:1") if body.startswith(SPEC_PREFIX) else None
+    if not body.startswith(SPEC_PREFIX):
+        return None
+    try:
+        return parse_spec(body)
+    except ValueError as exc:
+        raise ReplayError(
+            f"{path}:1: {exc}; delete that line to read the file with the catalog or flags"
+        ) from None
 
 
 def no_market_data(paths: list[Path], report: ReplayReport) -> ReplayError:

@@ -98,7 +98,7 @@ class StreamDecoder:
         name = decode.stream_name(body)
         if name is None:
             if body.startswith(SPEC_PREFIX):
-                self._check_symbol(parse_spec(body, "instrument line").symbol, "instrument")
+                self._check_symbol(parse_spec(body).symbol, "instrument")
                 return []
             if not body.startswith(_SNAPSHOT_PREFIX):
                 raise ValueError("neither a stream message nor a depth snapshot")
