@@ -180,7 +180,7 @@ def test_flags_alone_describe_the_instrument(ethusdt: tuple[Path, Path], empty: 
 
 def test_recording_coinm_subscribes_coinm_streams_and_the_dapi_snapshot() -> None:
     inst = live_instrument("coinm", "BTCUSD_PERP")
-    ws, rest = LIVE_VENUES[inst.venue]
+    ws, rest = LIVE_VENUES["binancecoinm"]
     feed = BinanceStreamFeed(inst, ws_url=ws, rest_url=rest)
     assert feed.url == (
         "wss://dstream.binance.com/stream?streams="

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import signal
 import tempfile
@@ -119,7 +118,7 @@ def live_instrument(venue: str, symbol: str) -> Instrument:
     LIVE_VENUES); ValueError (one line saying how to fix it) when unknown."""
     from tradetui.market.files import ReplayError
     from tradetui.market.instruments import short_venue
-    from tradetui.venues.catalog import CatalogError, exchange_id, load_catalog
+    from tradetui.venues.catalog import CatalogError, load_catalog
 
     try:
         short = short_venue(venue)
@@ -133,8 +132,6 @@ def live_instrument(venue: str, symbol: str) -> Instrument:
             f"--symbol {symbol}: {listed}; run `tradetui markets sync --venue {short}` "
             f"(or check the symbol with `tradetui markets list --venue {short}`)"
         )
-    if inst.venue != exchange_id(short):
-        inst = dataclasses.replace(inst, venue=exchange_id(short))
     return inst
 
 
@@ -150,13 +147,15 @@ def _record_live(
     from tradetui.config import ConfigError, load_settings
     from tradetui.market.recorder import FeedRecorder
     from tradetui.venues.binance_stream import BinanceStreamFeed, FeedStatus
+    from tradetui.venues.catalog import exchange_id
 
     try:
         inst = live_instrument(venue, symbol)
         settings = load_settings(config)
     except (ValueError, ConfigError) as exc:
         fail(str(exc))
-    default_ws, default_rest = LIVE_VENUES[inst.venue]
+    exchange = exchange_id(venue)
+    default_ws, default_rest = LIVE_VENUES[exchange]
 
     def status(s: FeedStatus) -> None:
         typer.echo(f"feed {s.state}: {s.detail}", err=True)
@@ -175,7 +174,7 @@ def _record_live(
     asyncio.run(_preflight(feed, venue))
     recorder = FeedRecorder(
         out,
-        f"{inst.venue}_{inst.symbol.lower()}",
+        f"{exchange}_{inst.symbol.lower()}",
         inst,
         lambda: feed.book,
         flush_s=settings.record.flush_s,
