@@ -33,6 +33,7 @@ import io
 import json
 import math
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,9 +41,15 @@ from typing import Any
 
 from tradetui.backtest.run import count_events, run_backtest
 from tradetui.config import Settings
+from tradetui.core.instrument import Instrument
 from tradetui.core.types import BestBidOffer
 from tradetui.market.cache import load_events
-from tradetui.market.files import infer_instrument
+from tradetui.market.files import ReplayError
+from tradetui.market.instruments import (
+    add_flag_arguments,
+    flags_from_arguments,
+    infer_instrument,
+)
 
 DEFAULT = (
     Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "binance-usdm"
@@ -54,9 +61,8 @@ def _skip(file: Path, why: str) -> None:
     print(json.dumps({"bench": "hftbacktest_compare", "file": file.name, "skipped": why}))
 
 
-def _ours(path: Path, runs: int) -> dict[str, Any]:
+def _ours(path: Path, runs: int, inst: Instrument) -> dict[str, Any]:
     paths = [path]
-    inst = infer_instrument(paths)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TRADETUI_CACHE_DIR"] = tmp
         t = time.perf_counter()
@@ -256,17 +262,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("file", nargs="?", type=Path, default=DEFAULT)
     ap.add_argument("--runs", type=int, default=3, help="timed runs per side (best is kept)")
+    add_flag_arguments(ap)
     args = ap.parse_args()
     if not args.file.exists():
         _skip(args.file, f"data file not found: {args.file}")
         return
+    try:
+        inst = infer_instrument([args.file], flags_from_arguments(args)).instrument
+    except ReplayError as exc:
+        sys.exit(f"error: {exc}")
     try:
         import hftbacktest  # noqa: F401
         import numba  # noqa: F401
     except ImportError as exc:
         _skip(args.file, f"hftbacktest is not installed ({exc}); see this file's docstring")
         return
-    ours = _ours(args.file, args.runs)
+    ours = _ours(args.file, args.runs, inst)
     theirs = _theirs(args.file, args.runs)
     print(
         json.dumps(

@@ -28,7 +28,7 @@ from tradetui.config import Settings
 from tradetui.core.book import OrderBook
 from tradetui.core.types import BookDelta, BookSnapshot, MarketEvent, Side
 from tradetui.market.cache import load_events
-from tradetui.market.files import infer_instrument
+from tradetui.market.instruments import infer_instrument
 from tradetui.ml.dataset import Samples, sample_features
 from tradetui.ml.train import TrainConfig, train_samples, write_model
 
@@ -108,7 +108,7 @@ def main() -> None:
     ] or [None]
     card = json.loads((model_dir / "card.json").read_text())
     files = [Path(d["path"]) for d in card["data"]]
-    inst = infer_instrument(files)
+    inst = infer_instrument(files).instrument
     chained, data, cached = load_events(files, inst)
     events = held_out(chained, card["split"]["split_ns"])
     base = Settings()

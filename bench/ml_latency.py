@@ -59,11 +59,11 @@ def _synthetic_model(out: Path) -> FilterModel:
 
 def _events(path: Path) -> list[MarketEvent]:
     from tradetui.market.cache import load_events
-    from tradetui.market.files import infer_instrument
+    from tradetui.market.instruments import infer_instrument
 
     if not path.exists():
         sys.exit(f"{path}: recorded data not found")
-    return load_events([path], infer_instrument([path]))[0]
+    return load_events([path], infer_instrument([path]).instrument)[0]
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ import argparse
 import gc
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,7 +34,12 @@ from tradetui.config import Settings
 from tradetui.engine.engine import Engine
 from tradetui.market import decode
 from tradetui.market.cache import load_events
-from tradetui.market.files import ReplayReport, infer_instrument, read_lines
+from tradetui.market.files import ReplayError, ReplayReport, read_lines
+from tradetui.market.instruments import (
+    add_flag_arguments,
+    flags_from_arguments,
+    infer_instrument,
+)
 from tradetui.market.replay import replay_events
 
 DEFAULT = (
@@ -74,9 +80,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("file", nargs="?", type=Path, default=DEFAULT)
     ap.add_argument("--runs", type=int, default=3, help="backtest runs (best is reported)")
+    add_flag_arguments(ap)
     args = ap.parse_args()
     paths = [args.file]
-    inst = infer_instrument(paths)
+    try:
+        inst = infer_instrument(paths, flags_from_arguments(args)).instrument
+    except ReplayError as exc:
+        sys.exit(f"error: {exc}")
 
     lines = list(read_lines(args.file, lambda _n, _m: None))
     decoders: dict[str, msgspec.json.Decoder[Any]] = {

@@ -19,12 +19,41 @@ def _private_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         d = Path(root, n.lower())
         d.mkdir(mode=0o700)
         os.environ[n] = str(d)
+    saved_catalogs = os.environ.pop("TRADETUI_CATALOG_DIR", None)
+    _cache_simulated_catalogs()
     yield
     for n, v in saved.items():
         if v is None:
             os.environ.pop(n, None)
         else:
             os.environ[n] = v
+    if saved_catalogs is not None:
+        os.environ["TRADETUI_CATALOG_DIR"] = saved_catalogs
+
+
+def _cache_simulated_catalogs() -> None:
+    """The session's private catalog cache holds what the simulated exchanges list (USD-M,
+    COIN-M and spot BTC and ETH), as after `tradetui markets sync` against the sandbox, so
+    recorded files find their instrument. A test of "no catalog" points
+    TRADETUI_CATALOG_DIR at an empty folder."""
+    from tradetui.venues.catalog import VENUE_EXCHANGES, catalog_dir, save_catalog
+    from tradetui.venues.sim_listing import sim_catalog
+
+    for exchange in VENUE_EXCHANGES.values():
+        save_catalog(sim_catalog(exchange))
+    os.environ[_SIMULATED_CATALOGS] = str(catalog_dir())
+
+
+_SIMULATED_CATALOGS = "TRADETUI_TEST_SIMULATED_CATALOGS"
+
+
+@pytest.fixture
+def simulated_catalogs(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The catalog cache is the session's one holding the simulated listing, whatever folder
+    another fixture gave this test: for tests of files whose instrument comes from a catalog."""
+    folder = os.environ[_SIMULATED_CATALOGS]
+    monkeypatch.setenv("TRADETUI_CATALOG_DIR", folder)
+    return Path(folder)
 
 
 def scratch_app(register: Callable[[typer.Typer], None]) -> typer.Typer:

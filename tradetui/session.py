@@ -20,7 +20,8 @@ from tradetui.engine.bus import Bus
 from tradetui.engine.engine import Engine
 from tradetui.engine.events import VenueConnection
 from tradetui.market.feed import ReplayFeed, replay_paths
-from tradetui.market.files import ReplayError, infer_instrument
+from tradetui.market.files import ReplayError
+from tradetui.market.instruments import infer_instrument
 from tradetui.market.recorder import CaptureEncoder, CaptureWriter, recorded
 from tradetui.market.synthetic import SyntheticMarket, SyntheticParams
 from tradetui.matching import MatchingConfig, QueueModel
@@ -39,7 +40,7 @@ def sim_instrument(settings: Settings) -> Instrument:
     paths = _replay_paths(settings)
     if paths is not None:
         try:
-            base = infer_instrument(paths)
+            base = infer_instrument(paths, has_flags=False).instrument
         except ReplayError as exc:
             raise ConfigError(f"market.source: {exc}") from None
     else:
@@ -198,6 +199,7 @@ def _capture(
             out,
             f"paper_{instrument.symbol.lower()}",
             encoder.snapshot,
+            instrument=instrument,
             flush_s=settings.record.flush_s,
         )
     except OSError as exc:

@@ -87,6 +87,7 @@ def test_cli_errors_are_one_line_with_exit_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not USDM.exists(), reason=f"shared recordings not found at {DATA}")
+@pytest.mark.usefixtures("simulated_catalogs")
 def test_cli_backtest_on_the_shared_file_reports_fills_and_markouts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,7 +25,8 @@ T0_NS = 1_700_000_000 * 1_000_000_000
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     events = SyntheticMarket(INST, seed=7, start_ns=T0_NS).events()
     encoder = CaptureEncoder(INST)
-    with CaptureWriter(tmp_path_factory.mktemp("sweep"), "btc", encoder.snapshot) as writer:
+    out = tmp_path_factory.mktemp("sweep")
+    with CaptureWriter(out, "btc", encoder.snapshot, instrument=INST) as writer:
         record_events(events, encoder, writer, T0_NS + 40 * 1_000_000_000)
     return writer.files[0]
 

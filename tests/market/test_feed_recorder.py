@@ -19,13 +19,15 @@ from tradetui.core.instrument import Instrument, btcusdt_perpetual
 from tradetui.core.types import BookDelta, BookSnapshot, MarketEvent, Side
 from tradetui.market.books import SequencedBook
 from tradetui.market.check import check_files
-from tradetui.market.files import ReplayReport, read_lines
+from tradetui.market.files import ReplayReport, read_lines, recorded_instrument
 from tradetui.market.recorder import CaptureEncoder, FeedRecorder
 from tradetui.market.replay import replay_events
 from tradetui.market.synthetic import SyntheticMarket
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.venues.binance_stream import BinanceStreamFeed, FeedState, ReconnectPolicy
 
+# Files here find their instrument in the simulated exchanges' catalog.
+pytestmark = pytest.mark.usefixtures("simulated_catalogs")
 INST = btcusdt_perpetual()
 HOUR_NS = 3600 * 1_000_000_000
 WAIT_S = 10.0
@@ -34,7 +36,7 @@ PAPER_RUN = ["run", "--headless", "--duration", "15", "--speed", "max"]
 
 
 def first_lines(path: Path) -> list[bytes]:
-    return list(itertools.islice(read_lines(path, lambda _n, _m: None), 2))
+    return list(itertools.islice(read_lines(path, lambda _n, _m: None), 3))
 
 
 def final_book(files: list[Path]) -> list[list[tuple[int, int]]]:
@@ -92,7 +94,7 @@ async def test_live_recording_checks_at_full_agreement_and_replays_the_sandbox_b
 
     files = recorder.writer.files
     assert len(files) == 1
-    assert first_lines(files[0])[0].split(b" ", 1)[1].startswith(b'{"lastUpdateId"')
+    assert first_lines(files[0])[1].split(b" ", 1)[1].startswith(b'{"lastUpdateId"')
     r = check_files(files, INST)
     assert r["bbo_agreement"]["agree_fraction"] == 1.0
     assert r["bbo_agreement"]["comparable"] > 100
@@ -130,7 +132,7 @@ def test_files_open_only_in_sync_and_rotate_on_the_hour_with_the_feeds_book(
     files = recorder.writer.files
     assert len(files) == 2
     for f in files:
-        assert first_lines(f)[0].split(b" ", 1)[1].startswith(b'{"lastUpdateId"')
+        assert first_lines(f)[1].split(b" ", 1)[1].startswith(b'{"lastUpdateId"')
         r = check_files([f], INST)
         assert r["gaps"] == 0
         assert r["issues"] == 0
@@ -155,7 +157,7 @@ def test_an_hour_turning_while_the_book_is_unknown_waits_for_the_resync(tmp_path
     recorder.on_raw(t0 + HOUR_NS + 1, b'{"stream":"btcusdt@trade","data":{}}')
     recorder.close()
     assert len(recorder.writer.files) == 2
-    assert [len(list(read_lines(f, lambda _n, _m: None))) for f in recorder.writer.files] == [2, 2]
+    assert [len(list(read_lines(f, lambda _n, _m: None))) for f in recorder.writer.files] == [3, 3]
 
 
 # ---- the command -----------------------------------------------------------------------------
@@ -218,8 +220,11 @@ def test_record_command_records_the_sandbox_and_the_file_backtests(
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--venue", "kraken"], "--venue: unknown venue 'kraken'; use one of binance, binanceusdm"),
-        (["--venue", "binanceusdm", "--symbol", "DOGEUSDT"], "--symbol: 'DOGEUSDT' is not known"),
+        (["--venue", "kraken"], "--venue: unknown venue 'kraken'; use usdm, coinm or spot"),
+        (
+            ["--venue", "usdm", "--symbol", "DOGEUSDT"],
+            "--symbol DOGEUSDT: not in the usdm catalog; run `tradetui markets sync --venue usdm`",
+        ),
         (["--venue", "binanceusdm", "--ws-url", "http://x"], "expected a ws or wss:// URL"),
         (["--venue", "binanceusdm", "--duration", "0"], "--duration: must be > 0"),
         (["--ws-url", "ws://x"], "only for a live recording"),
@@ -280,6 +285,9 @@ def test_paper_session_records_the_market_it_trades_on(
     assert res.exit_code == 0, res.output
     files = sorted((tmp_path / "rec").glob("paper_btcusdt_*.gz"))
     assert files
+    recorded = recorded_instrument(files[0])
+    assert recorded is not None
+    assert recorded.symbol == "BTCUSDT"
     r = check_files(files, INST)
     assert r["gaps"] == 0
     assert r["bbo_agreement"]["agree_fraction"] == 1.0

@@ -19,7 +19,7 @@ from tradetui.cli import app
 from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, MarketEvent, Trade
 from tradetui.market.check import check_files
-from tradetui.market.files import ReplayReport, read_lines
+from tradetui.market.files import ReplayReport, read_lines, recorded_instrument
 from tradetui.market.recorder import CaptureEncoder, CaptureWriter, record_events
 from tradetui.market.replay import replay_events
 from tradetui.market.synthetic import SyntheticMarket
@@ -38,7 +38,7 @@ def market(seconds: float, start_ns: int = T0_NS) -> list[MarketEvent]:
 
 def record(events: list[MarketEvent], out: Path) -> list[Path]:
     encoder = CaptureEncoder(INST)
-    with CaptureWriter(out, "test_btcusdt", encoder.snapshot) as writer:
+    with CaptureWriter(out, "test_btcusdt", encoder.snapshot, instrument=INST) as writer:
         record_events(events, encoder, writer, events[-1].local_ns + 1)
     return writer.files
 
@@ -80,7 +80,9 @@ def test_files_rotate_on_the_hour_and_each_opens_with_a_snapshot(tmp_path: Path)
     files = record(events, tmp_path)
     assert len(files) == 2
     for f in files:
-        first = next(iter(read_lines(f, lambda _n, _m: None)))
+        spec, first = itertools.islice(read_lines(f, lambda _n, _m: None), 2)
+        assert recorded_instrument(f) == INST
+        assert spec.split(b" ", 1)[1].startswith(b'{"tradetui":{"instrument":')
         assert b'{"lastUpdateId"' in first
     report = ReplayReport()
     back = list(replay_events(files, INST, report))
@@ -93,13 +95,13 @@ def test_files_rotate_on_the_hour_and_each_opens_with_a_snapshot(tmp_path: Path)
 def test_flushed_lines_read_back_while_the_file_is_open(tmp_path: Path) -> None:
     encoder = CaptureEncoder(INST)
     events = market(5)
-    writer = CaptureWriter(tmp_path, "open", encoder.snapshot, flush_s=3600)
+    writer = CaptureWriter(tmp_path, "open", encoder.snapshot, instrument=INST, flush_s=3600)
     try:
         record_events(events, encoder, writer, events[-1].local_ns + 1)
         writer.flush()
         issues: list[str] = []
         lines = list(read_lines(writer.files[0], lambda _n, m: issues.append(m)))
-        assert len(lines) == len(events)
+        assert len(lines) == len(events) + 1  # and the instrument line
         assert issues
         assert "truncated" in issues[0]
     finally:
@@ -155,4 +157,4 @@ def test_record_refuses_an_unknown_source(tmp_path: Path) -> None:
 @pytest.mark.parametrize("flush_s", [0.0, -1.0])
 def test_writer_refuses_a_non_positive_flush_interval(tmp_path: Path, flush_s: float) -> None:
     with pytest.raises(ValueError, match="flush_s"):
-        CaptureWriter(tmp_path, "x", lambda: b"{}", flush_s=flush_s)
+        CaptureWriter(tmp_path, "x", lambda: b"{}", instrument=INST, flush_s=flush_s)

@@ -26,8 +26,8 @@ from tradetui.market.files import (
     ReplayError,
     ReplayReport,
     detect_format,
-    infer_instrument,
 )
+from tradetui.market.instruments import infer_instrument
 from tradetui.market.replay import drop_stale_bbo, replay_events
 from tradetui.market.synthetic import SyntheticMarket
 
@@ -36,6 +36,8 @@ USDM = DATA / "binance-usdm" / "btcusdt_20240808.gz"
 needs_data = pytest.mark.skipif(
     not USDM.exists(), reason=f"shared recordings not found at {DATA} (checkout without ../shared)"
 )
+# Files here find their instrument in the simulated exchanges' catalog.
+pytestmark = pytest.mark.usefixtures("simulated_catalogs")
 INST = btcusdt_perpetual()
 T0_NS = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -426,7 +428,7 @@ def test_binance_book_ticker_csv(tmp_path: Path) -> None:
         "5123107839020,61800.20,2.507,61800.30,2.510,1723161256313,1723161256314\n"
     )
     assert detect_format(path) is Format.BINANCE_BOOK_TICKER
-    assert infer_instrument([path]).symbol == "BTCUSDT"
+    assert infer_instrument([path]).instrument.symbol == "BTCUSDT"
     got, _ = read([path])
     assert got == [
         BestBidOffer(
@@ -491,7 +493,7 @@ def test_tardis_book_and_trades(tmp_path: Path) -> None:
         "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
         "binance-futures,BTCUSDT,1723161256001800,1723161256001900,42,sell,61800.2,0.5\n"
     )
-    inst = infer_instrument([book, trades])
+    inst = infer_instrument([book, trades]).instrument
     got, report = read([book, trades], inst)
     kinds = [type(e).__name__ for e in got]
     assert kinds == ["BookSnapshot", "BestBidOffer", "Trade", "BookDelta", "BestBidOffer"]
@@ -513,7 +515,7 @@ def test_tardis_book_and_trades(tmp_path: Path) -> None:
 
 @needs_data
 def test_shared_usdm_book_agrees_with_every_comparable_book_ticker() -> None:
-    r = check_files([USDM], infer_instrument([USDM]))
+    r = check_files([USDM], infer_instrument([USDM]).instrument)
     assert r["gaps"] == 0
     assert r["crossed"] == 0
     assert r["issues"] == 0
@@ -525,7 +527,7 @@ def test_shared_usdm_book_agrees_with_every_comparable_book_ticker() -> None:
 @needs_data
 def test_shared_spot_files_chain_across_the_day_boundary() -> None:
     paths = sorted((DATA / "binance-spot").glob("ethusdt_*.gz"))
-    inst = infer_instrument(paths)
+    inst = infer_instrument(paths).instrument
     assert (inst.symbol, str(inst.kind)) == ("ETHUSDT", "spot")
     r = check_files(paths, inst)
     assert r["gaps"] == 0

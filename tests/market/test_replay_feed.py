@@ -21,14 +21,16 @@ from tradetui.core.types import BookSnapshot, MarketEvent
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.runner import run_virtual
 from tradetui.market.feed import ReplayFeed, replay_paths
-from tradetui.market.files import INSTRUMENTS, Venue
 from tradetui.market.recorder import CaptureEncoder, CaptureWriter, record_events
 from tradetui.market.replay import replay_events
 from tradetui.market.synthetic import SyntheticMarket
 from tradetui.session import build_paper_session
+from tradetui.venues.sim_listing import sim_catalog
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 USDM = DATA / "binance-usdm" / "btcusdt_20240808.gz"
+# Files here find their instrument in the simulated exchanges' catalog.
+pytestmark = pytest.mark.usefixtures("simulated_catalogs")
 INST = btcusdt_perpetual()
 T0_NS = 1_700_000_000 * 1_000_000_000
 START_NS = 1_800_000_000 * 1_000_000_000
@@ -37,11 +39,11 @@ SECONDS = 20
 
 def capture(out: Path, seconds: float = SECONDS, *, spot: bool = False) -> Path:
     """A synthetic market recorded as a capture file (spot: as Binance ETHUSDT spot)."""
-    inst = INSTRUMENTS[(Venue.SPOT, "ETHUSDT")]() if spot else INST
+    inst = sim_catalog("spot").instruments["ETHUSDT"] if spot else INST
     end = T0_NS + int(seconds * 1e9)
     events = SyntheticMarket(INST, seed=5, start_ns=T0_NS).events()
     encoder = CaptureEncoder(inst)
-    with CaptureWriter(out, "eth" if spot else "btc", encoder.snapshot) as writer:
+    with CaptureWriter(out, "eth" if spot else "btc", encoder.snapshot, instrument=inst) as writer:
         record_events(events, encoder, writer, end)
     return writer.files[0]
 

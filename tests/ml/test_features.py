@@ -196,13 +196,14 @@ PINNED_SUMS = [
 
 
 @pytest.mark.skipif(not SPOT_0808.exists(), reason=f"shared recording not found: {SPOT_0808}")
+@pytest.mark.usefixtures("simulated_catalogs")
 def test_features_on_the_shared_file_stay_as_pinned(tmp_path: Path) -> None:
     from tradetui.market.cache import load_events
-    from tradetui.market.files import infer_instrument
+    from tradetui.market.instruments import infer_instrument
     from tradetui.ml.dataset import sample_features
 
     files = [SPOT_0808]
-    events, _, _ = load_events(files, infer_instrument(files), use_cache=False)
+    events, _, _ = load_events(files, infer_instrument(files).instrument, use_cache=False)
     x = sample_features(events).x
     assert x.shape == (PINNED_ROWS, len(FEATURE_NAMES))
     assert int(np.isnan(x).sum()) == PINNED_MISSING

@@ -20,7 +20,7 @@ from tradetui.core.book import OrderBook
 from tradetui.core.instrument import Instrument, btcusdt_perpetual
 from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, MarketEvent, Side, Trade
 from tradetui.market.feed import ReplayFeed
-from tradetui.market.files import infer_instrument
+from tradetui.market.instruments import infer_instrument
 from tradetui.market.synthetic import SyntheticMarket
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.venues.binance_stream import (
@@ -447,8 +447,9 @@ SPOT_FILE = USDM_FILE.parents[1] / "binance-spot/btcusdt_20240808.gz"
 
 
 @pytest.mark.skipif(not SPOT_FILE.is_file(), reason="../shared/data is not checked out beside us")
+@pytest.mark.usefixtures("simulated_catalogs")
 async def test_spot_feed_chains_by_first_id_and_stays_the_sandbox_book() -> None:
-    inst = infer_instrument([SPOT_FILE])
+    inst = infer_instrument([SPOT_FILE]).instrument
     feed = ReplayFeed([SPOT_FILE], inst, time.time_ns())
     async with SandboxExchange(inst, feed, api_key=KEY, api_secret=SECRET) as server:
         probe = Probe(server)

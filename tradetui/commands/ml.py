@@ -15,12 +15,25 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tradetui.commands.common import duration_s, fail
-from tradetui.commands.data import JsonOpt, SymbolOpt, VenueOpt, _instrument
+from tradetui.commands.data import (
+    ContractOpt,
+    InverseOpt,
+    JsonOpt,
+    LotOpt,
+    SymbolOpt,
+    TickOpt,
+    VenueOpt,
+    files_instrument,
+    instrument_flags,
+)
+
+if TYPE_CHECKING:
+    from tradetui.market.instruments import FilesInstrument, InstrumentFlags
 
 log = logging.getLogger("tradetui.ml.retrain")
 
@@ -45,6 +58,10 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="Model directory to write.")] = Path("model"),
     venue: VenueOpt = None,
     symbol: SymbolOpt = None,
+    tick_size: TickOpt = None,
+    lot_size: LotOpt = None,
+    contract_size: ContractOpt = None,
+    inverse: InverseOpt = None,
     as_json: JsonOpt = False,
     watch: Annotated[
         Path | None,
@@ -69,6 +86,7 @@ def train(
     from tradetui.ml.dataset import sample_features
     from tradetui.ml.train import TrainConfig, TrainError, split_time, train_samples, write_model
 
+    flags = instrument_flags(venue, symbol, tick_size, lot_size, contract_size, inverse)
     if horizon <= 0:
         fail(f"--horizon must be > 0 (got {horizon})")
     if threshold_ticks is not None and not threshold_ticks >= 0:
@@ -89,13 +107,14 @@ def train(
         if not watch.is_dir():
             fail(f"--watch {watch}: not a directory")
         cfg = TrainConfig(horizon_s=horizon, threshold_ticks=threshold_ticks)
-        _watch(watch, out, cfg, period, last, once, venue, symbol, as_json)
+        _watch(watch, out, cfg, period, last, once, flags, as_json)
         return
     if not files:
         fail("no recorded FILES given; pass them, or --watch DIR for periodic retraining")
-    inst = _instrument(files, venue, symbol)
+    found = files_instrument(files, flags)
+    inst = found.instrument
     try:
-        events, last_start = _events_and_test_start(files, inst)
+        events, last_start = _events_and_test_start(files, found)
     except ReplayError as exc:
         fail(str(exc))
     cfg = TrainConfig(horizon_s=horizon, threshold_ticks=threshold_ticks)
@@ -162,15 +181,22 @@ def _print_summary(out: Path, card: dict[str, Any]) -> None:
         )
 
 
-def _events_and_test_start(files: list[Path], inst: Any) -> tuple[list[Any], int | None]:
+def _events_and_test_start(
+    files: list[Path], found: FilesInstrument
+) -> tuple[list[Any], int | None]:
     """Decoded events of ``files`` and, with several files, the last one's first local time
-    (the start of the test window). Raises ReplayError."""
+    (the start of the test window). Raises ReplayError, also when there is no market data."""
     from tradetui.market.cache import load_events
+    from tradetui.market.files import no_market_data
+    from tradetui.market.replay import has_market_data
 
-    events, _r, _c = load_events(files, inst)
+    inst, strict = found.instrument, found.strict_grid
+    events, report, _c = load_events(files, inst, strict_grid=strict)
+    if not has_market_data(events):
+        raise no_market_data(files, report)
     if len(files) < 2:
         return events, None
-    tail, _r, _c = load_events(files[-1:], inst)
+    tail, _r, _c = load_events(files[-1:], inst, strict_grid=strict)
     return events, tail[0].local_ns if tail else None
 
 
@@ -192,8 +218,7 @@ def _watch(
     period_s: float,
     last: int,
     once: bool,
-    venue: str | None,
-    symbol: str | None,
+    flags: InstrumentFlags,
     as_json: bool,
 ) -> None:
     """Retrain every ``period_s`` until interrupted (or once); one line per cycle."""
@@ -211,7 +236,7 @@ def _watch(
                 _report({"result": "unchanged", "line": "retrain: no new recordings"}, as_json)
             else:
                 seen = key
-                _report(_retrain_cycle(files, out, cfg, venue, symbol), as_json)
+                _report(_retrain_cycle(files, out, cfg, flags), as_json)
             if once:
                 return
             time.sleep(period_s)
@@ -220,16 +245,18 @@ def _watch(
 
 
 def _retrain_cycle(
-    files: list[Path], out: Path, cfg: Any, venue: str | None, symbol: str | None
+    files: list[Path], out: Path, cfg: Any, flags: InstrumentFlags
 ) -> dict[str, Any]:
-    from tradetui.market.files import ReplayError, infer_instrument
+    from tradetui.market.files import ReplayError
+    from tradetui.market.instruments import infer_instrument
     from tradetui.ml.retrain import retrain
     from tradetui.ml.train import TrainError
 
     names = ", ".join(p.name for p in files)
     try:
-        inst = infer_instrument(files, venue, symbol)
-        events, last_start = _events_and_test_start(files, inst)
+        found = infer_instrument(files, flags)
+        inst = found.instrument
+        events, last_start = _events_and_test_start(files, found)
         res = retrain(events, last_start, out, cfg, data=files, instrument=inst)
     except (ReplayError, TrainError) as exc:
         return {"result": "skipped", "line": f"retrain on {names}: skipped ({exc})"}

@@ -18,10 +18,12 @@ if TYPE_CHECKING:
     from tradetui.core.instrument import Instrument
     from tradetui.venues.binance_stream import BinanceStreamFeed
 
-# ccxt's ids for the venues a live recording can read, with Binance's public endpoints.
+# The venues a live recording can read (ccxt's exchange ids), with Binance's public websocket
+# and REST bases (USD-M fstream/fapi, COIN-M dstream/dapi, spot).
 LIVE_VENUES = {
-    "binanceusdm": ("usdm", "wss://fstream.binance.com", "https://fapi.binance.com"),
-    "binance": ("spot", "wss://stream.binance.com:9443", "https://api.binance.com"),
+    "binanceusdm": ("wss://fstream.binance.com", "https://fapi.binance.com"),
+    "binancecoinm": ("wss://dstream.binance.com", "https://dapi.binance.com"),
+    "binance": ("wss://stream.binance.com:9443", "https://api.binance.com"),
 }
 _PREFLIGHT_TIMEOUT_S = 10.0
 
@@ -31,10 +33,13 @@ def record(
     venue: Annotated[
         str | None,
         typer.Option(
-            "--venue", help="Record a live feed: binanceusdm (USD-M futures) or binance (spot)."
+            "--venue",
+            help="Record a live feed: usdm (USD-M futures), coinm (COIN-M futures) or spot.",
         ),
     ] = None,
-    symbol: Annotated[str, typer.Option("--symbol", help="Instrument, e.g. BTCUSDT.")] = "BTCUSDT",
+    symbol: Annotated[
+        str, typer.Option("--symbol", help="Instrument, e.g. BTCUSDT or BTCUSD_PERP.")
+    ] = "BTCUSDT",
     ws_url: Annotated[
         str | None,
         typer.Option("--ws-url", help="Live: websocket base (default: Binance's; the sandbox's)."),
@@ -67,7 +72,7 @@ def record(
         _record_live(out, venue, symbol, ws_url, rest_url, duration, config)
         return
     if ws_url is not None or rest_url is not None:
-        fail("--ws-url/--rest-url: only for a live recording; add --venue binanceusdm")
+        fail("--ws-url/--rest-url: only for a live recording; add --venue usdm, coinm or spot")
     _record_synthetic(out, source, duration or seconds, symbol, seed, speed)
 
 
@@ -101,29 +106,33 @@ def _record_synthetic(
     _writable(out)
     start_ns = time.time_ns()
     encoder = CaptureEncoder(inst)
-    with CaptureWriter(out, f"{source}_{inst.symbol.lower()}", encoder.snapshot) as writer:
+    prefix = f"{source}_{inst.symbol.lower()}"
+    with CaptureWriter(out, prefix, encoder.snapshot, instrument=inst) as writer:
         market = SyntheticMarket(inst, seed=seed, start_ns=start_ns).events()
         record_events(market, encoder, writer, start_ns + int(seconds * 1e9), speed=pace)
     typer.echo(f"{writer.lines:,} messages in " + ", ".join(str(p) for p in writer.files))
 
 
 def live_instrument(venue: str, symbol: str) -> Instrument:
-    """The instrument of ``symbol`` on ``venue`` (a key of LIVE_VENUES); ValueError if unknown.
+    """The catalog's instrument of ``symbol`` on ``venue`` (usdm, coinm, spot or a ccxt id of
+    LIVE_VENUES); ValueError (one line saying how to fix it) when unknown."""
+    from tradetui.market.files import ReplayError
+    from tradetui.market.instruments import short_venue
+    from tradetui.venues.catalog import CatalogError, load_catalog
 
-    Only instruments the replay readers know are recorded, so every recording replays.
-    """
-    from tradetui.market.files import INSTRUMENTS, Venue
-
-    if venue not in LIVE_VENUES:
+    try:
+        short = short_venue(venue)
+        catalog = load_catalog(short)
+    except (ReplayError, CatalogError) as exc:
+        raise ValueError(str(exc)) from None
+    inst = catalog.get(symbol) if catalog is not None else None
+    if inst is None:
+        listed = "no catalog cached" if catalog is None else f"not in the {short} catalog"
         raise ValueError(
-            f"--venue: unknown venue {venue!r}; use one of " + ", ".join(sorted(LIVE_VENUES))
+            f"--symbol {symbol}: {listed}; run `tradetui markets sync --venue {short}` "
+            f"(or check the symbol with `tradetui markets list --venue {short}`)"
         )
-    kind = Venue(LIVE_VENUES[venue][0])
-    make = INSTRUMENTS.get((kind, symbol.upper()))
-    if make is None:
-        known = ", ".join(s for v, s in INSTRUMENTS if v is kind)
-        raise ValueError(f"--symbol: {symbol!r} is not known for {venue}; known: {known}")
-    return make()
+    return inst
 
 
 def _record_live(
@@ -138,13 +147,15 @@ def _record_live(
     from tradetui.config import ConfigError, load_settings
     from tradetui.market.recorder import FeedRecorder
     from tradetui.venues.binance_stream import BinanceStreamFeed, FeedStatus
+    from tradetui.venues.catalog import exchange_id
 
     try:
         inst = live_instrument(venue, symbol)
         settings = load_settings(config)
     except (ValueError, ConfigError) as exc:
         fail(str(exc))
-    _, default_ws, default_rest = LIVE_VENUES[venue]
+    exchange = exchange_id(venue)
+    default_ws, default_rest = LIVE_VENUES[exchange]
 
     def status(s: FeedStatus) -> None:
         typer.echo(f"feed {s.state}: {s.detail}", err=True)
@@ -163,7 +174,7 @@ def _record_live(
     asyncio.run(_preflight(feed, venue))
     recorder = FeedRecorder(
         out,
-        f"{venue}_{inst.symbol.lower()}",
+        f"{exchange}_{inst.symbol.lower()}",
         inst,
         lambda: feed.book,
         flush_s=settings.record.flush_s,

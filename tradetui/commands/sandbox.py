@@ -87,7 +87,8 @@ def sandbox_exchange(
     from tradetui.core.instrument import Instrument
     from tradetui.core.types import MarketEvent
     from tradetui.market.feed import ReplayFeed, replay_paths
-    from tradetui.market.files import ReplayError, infer_instrument
+    from tradetui.market.files import ReplayError
+    from tradetui.market.instruments import infer_instrument
     from tradetui.market.synthetic import SyntheticMarket
     from tradetui.sandbox.exchange import SandboxExchange
     from tradetui.venues.sim_listing import listed_instrument
@@ -104,7 +105,7 @@ def sandbox_exchange(
         feed = SyntheticMarket(instrument, seed=seed, start_ns=start_ns).events()
     elif paths is not None:
         try:
-            instrument = infer_instrument(paths)
+            instrument = infer_instrument(paths, has_flags=False).instrument
             feed = ReplayFeed(paths, instrument, start_ns)
         except ReplayError as exc:
             fail(str(exc))

@@ -9,7 +9,18 @@ from typing import Annotated
 import typer
 
 from tradetui.commands.common import fail
-from tradetui.commands.data import FilesArg, JsonOpt, SymbolOpt, VenueOpt, _instrument
+from tradetui.commands.data import (
+    ContractOpt,
+    FilesArg,
+    InverseOpt,
+    JsonOpt,
+    LotOpt,
+    SymbolOpt,
+    TickOpt,
+    VenueOpt,
+    files_instrument,
+    instrument_flags,
+)
 
 _COLUMNS = (
     ("pnl_total", "PnL", "{:+,.4f}"),
@@ -37,6 +48,10 @@ def sweep(
     ] = None,
     venue: VenueOpt = None,
     symbol: SymbolOpt = None,
+    tick_size: TickOpt = None,
+    lot_size: LotOpt = None,
+    contract_size: ContractOpt = None,
+    inverse: InverseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Backtest every combination of the --param values on FILES; print a table of results."""
@@ -44,7 +59,8 @@ def sweep(
     from tradetui.backtest.sweep import grid_points, parse_axis, run_sweep
     from tradetui.config import ConfigError, load_settings
     from tradetui.market.cache import load_events
-    from tradetui.market.files import ReplayError
+    from tradetui.market.files import ReplayError, no_market_data
+    from tradetui.market.replay import has_market_data
 
     if jobs is not None and jobs < 1:
         fail(f"--jobs: must be >= 1 (got {jobs})")
@@ -53,13 +69,16 @@ def sweep(
         axes = [parse_axis(p) for p in param]
     except ConfigError as exc:
         fail(str(exc))
-    inst = _instrument(files, venue, symbol)
+    flags = instrument_flags(venue, symbol, tick_size, lot_size, contract_size, inverse)
+    found = files_instrument(files, flags)
+    inst = found.instrument
     try:
-        events, _, _ = load_events(files, inst)  # fills the cache the workers read
+        # Fills the cache the workers read.
+        events, data, _ = load_events(files, inst, strict_grid=found.strict_grid)
+        if not has_market_data(events):
+            raise no_market_data(files, data)
     except ReplayError as exc:
         fail(str(exc))
-    if not events:
-        fail("no market events in " + ", ".join(map(str, files)))
     del events
     try:
         rows = run_sweep(files, inst, settings, grid_points(axes), jobs=jobs)

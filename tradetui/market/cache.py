@@ -1,8 +1,8 @@
 """A decoded form of recorded files, cached on disk so later runs skip parsing.
 
 The cache holds the events and the reading report as msgpack; its key covers the files
-(absolute path, size, modification time), the instrument grids and the cache version, so a
-changed file or instrument is decoded afresh.
+(absolute path, size, modification time), the instrument's symbol and grids and the cache
+version, so a changed file or instrument is decoded afresh.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tradetui.market.files import ReplayReport
 from tradetui.market.replay import replay_events
 
 # Bump when the decoded form or the reading rules change.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 _DECODER = msgspec.msgpack.Decoder(tuple[ReplayReport, list[MarketEvent]])
 
@@ -33,6 +33,8 @@ def cache_dir() -> Path:
 
 def cache_key(paths: list[Path], instrument: Instrument) -> str:
     h = hashlib.sha256(f"v{CACHE_VERSION}".encode())
+    # The decoded form depends on the symbol and the grids only: contract terms (inverse,
+    # contract size) and the venue change what the events are worth, not the events.
     h.update(
         f"{instrument.symbol}|{instrument.kind}|{instrument.tick_size}|{instrument.lot_size}".encode()
     )
@@ -43,10 +45,12 @@ def cache_key(paths: list[Path], instrument: Instrument) -> str:
 
 
 def load_events(
-    paths: list[Path], instrument: Instrument, *, use_cache: bool = True
+    paths: list[Path], instrument: Instrument, *, use_cache: bool = True, strict_grid: bool = False
 ) -> tuple[list[MarketEvent], ReplayReport, bool]:
     """(events, report, came_from_cache) for ``paths``; decodes and writes the cache on a miss.
 
+    ``strict_grid`` refuses a value off the instrument's grids (ReplayError) instead of
+    reporting it; a cached decode that skipped such values is decoded again to say where.
     An unreadable cache file is ignored and rewritten; a cache folder that cannot be written
     only costs the next run a fresh decode.
     """
@@ -54,10 +58,11 @@ def load_events(
     if target is not None and target.exists():
         try:
             report, events = _DECODER.decode(target.read_bytes())
-            return events, report, True
+            if not (strict_grid and report.off_grid):
+                return events, report, True
         except (msgspec.DecodeError, OSError):
             pass
-    report = ReplayReport()
+    report = ReplayReport(strict_grid=strict_grid)
     events = list(replay_events(paths, instrument, report))
     if target is not None:
         try:

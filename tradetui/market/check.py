@@ -19,7 +19,7 @@ from typing import Any
 from tradetui.core.book import OrderBook
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot
-from tradetui.market.files import ReplayReport
+from tradetui.market.files import ReplayReport, no_market_data
 from tradetui.market.replay import replay_events
 
 _SHOWN = 5
@@ -29,9 +29,16 @@ Touch = tuple[int, int, int, int]  # bid_ticks, bid_lots, ask_ticks, ask_lots
 _UNKNOWN: Touch = (0, 0, 0, 0)  # the touch of an empty book
 
 
-def check_files(paths: list[Path], instrument: Instrument) -> dict[str, Any]:
-    """The check report (JSON-ready) for ``paths`` read as one market of ``instrument``."""
-    report = ReplayReport()
+def check_files(
+    paths: list[Path], instrument: Instrument, *, strict_grid: bool = False
+) -> dict[str, Any]:
+    """The check report (JSON-ready) for ``paths`` read as one market of ``instrument``.
+
+    Raises ReplayError when nothing but snapshots was read: a check of no data proves nothing.
+    ``strict_grid`` refuses values off the instrument's grids (see ReplayReport).
+    """
+    report = ReplayReport(strict_grid=strict_grid)
+    updates = 0
     book = OrderBook()
     last_ids: list[int] = []  # id of the book state k (ascending while the chain holds)
     until_ids: list[int] = []  # first id of the diff that ended state k (exclusive bound)
@@ -39,6 +46,7 @@ def check_files(paths: list[Path], instrument: Instrument) -> dict[str, Any]:
     tickers: list[tuple[int, Touch]] = []
     for ev in replay_events(paths, instrument, report):
         tp = type(ev)
+        updates += tp is not BookSnapshot
         if tp is BookDelta:
             assert isinstance(ev, BookDelta)
             if until_ids:
@@ -60,6 +68,8 @@ def check_files(paths: list[Path], instrument: Instrument) -> dict[str, Any]:
         elif tp is BestBidOffer:
             assert isinstance(ev, BestBidOffer)
             tickers.append((ev.update_id, (ev.bid_ticks, ev.bid_lots, ev.ask_ticks, ev.ask_lots)))
+    if not updates:
+        raise no_market_data(paths, report)
     if until_ids:
         until_ids[-1] = -1  # the book after the last diff is valid for an unknown span
     return {

@@ -25,7 +25,7 @@ from tradetui.core.types import (
 )
 from tradetui.market.books import SequencedBook
 from tradetui.market.decode import Grid, OffGridError
-from tradetui.market.files import Format, ReplayReport, read_lines
+from tradetui.market.files import Format, ReplayReport, other_symbol, read_lines
 
 _HEADER_FIRST = frozenset({"exchange", "update_id", "id", "agg_trade_id"})
 
@@ -57,7 +57,10 @@ def _rows(path: Path, report: ReplayReport) -> Iterator[tuple[int, list[str]]]:
 
 
 def _bad(report: ReplayReport, path: Path, lineno: int, exc: Exception) -> None:
-    report.issue(str(path), lineno, f"unreadable row skipped: {exc}")
+    if isinstance(exc, OffGridError):
+        report.off_grid_value(str(path), lineno, str(exc))
+    else:
+        report.issue(str(path), lineno, f"unreadable row skipped: {exc}")
 
 
 def read_book_ticker(path: Path, inst: Instrument, report: ReplayReport) -> Iterator[MarketEvent]:
@@ -130,8 +133,7 @@ def read_tardis_trades(path: Path, inst: Instrument, report: ReplayReport) -> It
     for lineno, r in _rows(path, report):
         try:
             if r[1].upper() != symbol:
-                report.count(f"other:{r[1]}")
-                continue
+                raise other_symbol(f"{path}:{lineno}", r[1], symbol)
             side = r[5].lower()
             if side not in ("buy", "sell"):
                 raise ValueError(f"taker side must be buy or sell (got {r[5]!r})")
@@ -216,8 +218,7 @@ def read_tardis_book(path: Path, inst: Instrument, report: ReplayReport) -> Iter
             where[0] = lineno
             try:
                 if r[1].upper() != symbol:
-                    report.count(f"other:{r[1]}")
-                    continue
+                    raise other_symbol(f"{path}:{lineno}", r[1], symbol)
                 snap_flag = r[4].lower() == "true"
                 exch_ns, local_ns = to_ns(r[2]), to_ns(r[3])
                 level = (prices.steps(r[6]), sizes.steps(r[7]))

@@ -153,12 +153,13 @@ class AggTradeMsg(msgspec.Struct, kw_only=True, gc=False):
 class SnapshotMsg(
     msgspec.Struct, kw_only=True, gc=False, rename={"last_update_id": "lastUpdateId"}
 ):
-    """REST depth snapshot: spot sends no ``E``."""
+    """REST depth snapshot: spot sends no ``E``; only COIN-M names its ``symbol``."""
 
     last_update_id: int
     bids: list[RawLevel]
     asks: list[RawLevel]
     E: int = 0
+    symbol: str = ""
 
 
 # Combined-stream envelopes. The "stream" name is read by ``stream_name`` to pick the decoder,

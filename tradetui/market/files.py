@@ -1,6 +1,6 @@
-"""Recorded market files: opening (plain, gzip, zip), format detection, instrument inference.
+"""Recorded market files: opening (plain, gzip, zip), format detection, the instrument line.
 
-Errors a user can cause (unknown format, unknown symbol, unreadable file) raise ReplayError
+Errors a user can cause (unknown format, another symbol, unreadable file) raise ReplayError
 with one line naming the file; damage inside a file is reported as an Issue and reading goes
 on wherever that is safe.
 """
@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
-from tradetui.core.instrument import Instrument, InstrumentKind, btcusdt_perpetual
+from tradetui.core.instrument import Instrument
 
 # Issues kept verbatim per report; the rest are only counted.
 _ISSUES_KEPT = 50
-_SNIFF_LINES = 400
 
 
 class ReplayError(Exception):
@@ -36,11 +35,6 @@ class Format(StrEnum):
     BINANCE_AGG_TRADES = "binance-aggtrades-csv"
     TARDIS_BOOK = "tardis-incremental-book-l2"
     TARDIS_TRADES = "tardis-trades"
-
-
-class Venue(StrEnum):
-    USDM = "usdm"
-    SPOT = "spot"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +61,24 @@ class ReplayReport:
     last_exch_ns: int = 0
     first_local_ns: int = 0
     last_local_ns: int = 0
+    # Values off the instrument's tick or lot grid (each also an issue).
+    off_grid: int = 0
+    # True when the grids came from the user's flags: a value off them is a refusal.
+    strict_grid: bool = False
 
     def issue(self, path: str, line: int, message: str) -> None:
         self.issue_count += 1
         if len(self.issues) < _ISSUES_KEPT:
             self.issues.append(Issue(path, line, message))
+
+    def off_grid_value(self, path: str, line: int, message: str) -> None:
+        """A price or size off the grid: an issue, or a refusal when the grid was a flag's."""
+        if self.strict_grid:
+            raise ReplayError(
+                f"{path}:{line}: {message}; the --tick-size/--lot-size given contradict the data"
+            )
+        self.off_grid += 1
+        self.issue(path, line, f"off-grid value skipped: {message}")
 
     def count(self, stream: str) -> None:
         self.messages[stream] = self.messages.get(stream, 0) + 1
@@ -120,7 +127,8 @@ def read_lines(path: Path, on_issue: Callable[[int, str], None]) -> Iterator[byt
             on_issue(n + 1, f"compressed data is damaged or truncated after line {n} ({exc})")
 
 
-def _head(path: Path, n: int) -> list[bytes]:
+def head_lines(path: Path, n: int) -> list[bytes]:
+    """The first ``n`` non-blank lines of ``path`` (fewer when it is shorter)."""
     out: list[bytes] = []
     for line in read_lines(path, lambda _line, _msg: None):
         if line.strip():
@@ -150,7 +158,7 @@ _NAME_HINTS = (
 def detect_format(path: Path) -> Format | None:
     """The format of ``path`` from its first line (and name, for headerless archives);
     None for an empty file. Raises ReplayError for an unknown format."""
-    head = _head(path, 1)
+    head = head_lines(path, 1)
     if not head:
         return None
     first = head[0]
@@ -172,102 +180,58 @@ def detect_format(path: Path) -> Format | None:
     )
 
 
-# ---- instruments -------------------------------------------------------------------------------
+# ---- the instrument line of our own recordings ----------------------------------------------
+
+# A capture we write opens every file with ``<ns> {"tradetui":{"instrument":{...}}}`` (the
+# spec of Instrument.to_spec), so it replays without a catalog; readers skip it as data.
+SPEC_PREFIX = b'{"tradetui":'
 
 
-def _spot(symbol: str, base: str, step: str) -> Instrument:
-    # Book sizes on spot are published to the base asset's precision (1e-8; e.g. 25.426189
-    # BTC), finer than the order step, so the lot is 1e-8 and the step is the minimum size.
-    return Instrument(
-        symbol=symbol,
-        base=base,
-        quote="USDT",
-        tick_size=Decimal("0.01"),
-        lot_size=Decimal("0.00000001"),
-        min_qty=Decimal(step),
-        min_notional=Decimal("5"),
-        kind=InstrumentKind.SPOT,
-        maker_fee_rate=0.001,
-        taker_fee_rate=0.001,
+def spec_body(instrument: Instrument) -> bytes:
+    """The instrument line's JSON body for ``instrument``."""
+    return json.dumps(
+        {"tradetui": {"instrument": instrument.to_spec()}}, separators=(",", ":")
+    ).encode()
+
+
+def parse_spec(body: bytes) -> Instrument:
+    """The instrument of an instrument line's body; ValueError when it is damaged."""
+    try:
+        return Instrument.from_spec(json.loads(body)["tradetui"]["instrument"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"damaged instrument line ({exc})") from None
+
+
+def recorded_instrument(path: Path) -> Instrument | None:
+    """The instrument a capture of ours names on its first line, or None (other captures).
+    Raises ReplayError for a damaged one."""
+    head = head_lines(path, 1)
+    if not head:
+        return None
+    _, _, body = head[0].partition(b" ")
+    if not body.startswith(SPEC_PREFIX):
+        return None
+    try:
+        return parse_spec(body)
+    except ValueError as exc:
+        raise ReplayError(
+            f"{path}:1: {exc}; delete that line to read the file with the catalog or flags"
+        ) from None
+
+
+def no_market_data(paths: list[Path], report: ReplayReport) -> ReplayError:
+    """The refusal of a run that read no market update (no diff, bookTicker or trade)."""
+    read = ", ".join(f"{k} {v:,}" for k, v in sorted(report.messages.items())) or "nothing"
+    why = f"; first issue: {report.issues[0]}" if report.issues else ""
+    return ReplayError(
+        f"no market data in {', '.join(map(str, paths))} (read: {read}; "
+        f"{report.issue_count:,} issue(s){why})"
     )
 
 
-INSTRUMENTS: dict[tuple[Venue, str], Callable[[], Instrument]] = {
-    (Venue.USDM, "BTCUSDT"): btcusdt_perpetual,
-    (Venue.SPOT, "BTCUSDT"): lambda: _spot("BTCUSDT", "BTC", "0.00001"),
-    (Venue.SPOT, "ETHUSDT"): lambda: _spot("ETHUSDT", "ETH", "0.0001"),
-}
-
-_SYMBOL_IN_NAME = re.compile(r"^([a-z0-9]+?usdt|[a-z0-9]+?usdc|[a-z0-9]+?busd)[_\-.]", re.I)
-_STREAM = re.compile(rb'"stream":"([a-z0-9]+)@([a-zA-Z]+)')
-
-
-def _sniff_market(path: Path) -> tuple[Venue | None, str | None]:
-    venue: Venue | None = None
-    symbol: str | None = None
-    for line in _head(path, _SNIFF_LINES):
-        m = _STREAM.search(line)
-        if m:
-            symbol = symbol or m.group(1).decode().upper()
-            if m.group(2) == b"depth":
-                venue = Venue.USDM if b'"pu":' in line else Venue.SPOT
-        elif line.count(b",") >= 7 and not line[:1].isdigit():
-            parts = line.decode("utf-8", "replace").split(",")
-            if parts[0] in ("binance-futures", "binance-delivery"):
-                venue, symbol = Venue.USDM, parts[1].upper()
-            elif parts[0] in ("binance", "binance-us"):
-                venue, symbol = Venue.SPOT, parts[1].upper()
-        if venue and symbol:
-            break
-    return venue, symbol
-
-
-def _venue_from_path(path: Path) -> Venue | None:
-    parts = {p.lower() for p in path.resolve().parts[:-1]}
-    words = set()
-    for p in parts:
-        words.update(re.split(r"[^a-z0-9]+", p))
-    if words & {"usdm", "um", "futures"}:
-        return Venue.USDM
-    if "spot" in words:
-        return Venue.SPOT
-    return None
-
-
-def infer_instrument(
-    paths: list[Path], venue: str | None = None, symbol: str | None = None
-) -> Instrument:
-    """The instrument of recorded files: ``venue``/``symbol`` when given, else from the
-    stream names and content, the folder names and the file name. Raises ReplayError."""
-    if venue and venue.lower() not in {x.value for x in Venue}:
-        raise ReplayError(f"--venue: unknown venue {venue!r}; use usdm or spot")
-    v = Venue(venue.lower()) if venue else None
-    sym = symbol.upper() if symbol else None
-    empty: list[Path] = []
-    for path in paths:
-        if v and sym:
-            break
-        fmt = detect_format(path)
-        if fmt is None:
-            empty.append(path)
-            continue
-        sv, ss = _sniff_market(path)
-        v = v or sv or _venue_from_path(path)
-        if fmt is Format.BINANCE_BOOK_TICKER:
-            v = v or Venue.USDM  # Binance publishes bookTicker archives for futures only
-        m = _SYMBOL_IN_NAME.match(path.name)
-        sym = sym or ss or (m.group(1).upper() if m else None)
-    if empty and len(empty) == len(paths):
-        raise ReplayError(
-            f"{empty[0]}: no data lines (the file is empty, or not readable as text or gzip); "
-            "pick another recording"
-        )
-    if sym is None:
-        raise ReplayError(f"{paths[0]}: cannot tell the symbol; pass --symbol (e.g. BTCUSDT)")
-    if v is None:
-        raise ReplayError(f"{paths[0]}: cannot tell the venue; pass --venue usdm or spot")
-    make = INSTRUMENTS.get((v, sym))
-    if make is None:
-        known = ", ".join(f"{a}:{b}" for a, b in INSTRUMENTS)
-        raise ReplayError(f"no instrument for {v}:{sym}; known: {known}")
-    return make()
+def other_symbol(where: str, theirs: str, ours: str) -> ReplayError:
+    """The refusal of data that names another market than the one chosen."""
+    return ReplayError(
+        f"{where}: the data is {theirs.upper()}, not {ours.upper()}; "
+        f"pass --symbol {theirs.upper()} (or give only files of one market)"
+    )

@@ -21,7 +21,7 @@ from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, MarketEve
 from tradetui.market import decode
 from tradetui.market.books import SequencedBook
 from tradetui.market.decode import Grid
-from tradetui.market.files import ReplayReport
+from tradetui.market.files import SPEC_PREFIX, ReplayReport, parse_spec
 
 _MS = 1_000_000
 _SNAPSHOT_PREFIX = b'{"lastUpdateId"'
@@ -48,12 +48,16 @@ class StreamDecoder:
     rule; None infers it from the data (a snapshot without ``E`` or a diff without ``pu`` is
     spot). ``first_offset`` gives the exchange − receive offset (ns) to use before any message
     carried an event time; ``on_unknown`` is told the name of a stream this decoder does not
-    read. Messages of other symbols are counted as ``other:<stream>`` and skipped.
+    read. Messages of other symbols are counted as ``other:<stream>`` and skipped, unless
+    ``on_other`` is given: it is told the other symbol (and may raise to refuse the data).
+    The instrument line of our recordings (files.SPEC_PREFIX) is no data: it is skipped, and
+    one naming another symbol is another symbol's message.
     """
 
     __slots__ = (
         "_chain_known",
         "_first_offset",
+        "_on_other",
         "_on_unknown",
         "_prices",
         "_sizes",
@@ -72,6 +76,7 @@ class StreamDecoder:
         spot: bool | None = None,
         first_offset: Callable[[], int] = _no_offset,
         on_unknown: Callable[[str], None] = _ignore,
+        on_other: Callable[[str], None] | None = None,
     ) -> None:
         self._prices, self._sizes = Grid(instrument.tick_size), Grid(instrument.lot_size)
         self._symbol = instrument.symbol.lower()
@@ -79,6 +84,7 @@ class StreamDecoder:
         self._chain_known = spot is not None
         self._first_offset = first_offset
         self._on_unknown = on_unknown
+        self._on_other = on_other
         self.offset_ns: int | None = None  # exchange time − receive time, from the latest ``E``
         self.report = report
 
@@ -91,13 +97,16 @@ class StreamDecoder:
         report = self.report
         name = decode.stream_name(body)
         if name is None:
+            if body.startswith(SPEC_PREFIX):
+                self._check_symbol(parse_spec(body).symbol, "instrument")
+                return []
             if not body.startswith(_SNAPSHOT_PREFIX):
                 raise ValueError("neither a stream message nor a depth snapshot")
             return self._snapshot(local_ns, body)
         sym, _, rest = name.partition("@")
         kind = rest.partition("@")[0]
         if sym != self._symbol:
-            report.count(f"other:{name}")
+            self._check_symbol(sym, name)
             return []
         report.count(kind)
         prices, sizes = self._prices, self._sizes
@@ -164,6 +173,13 @@ class StreamDecoder:
         self._on_unknown(name)
         return []
 
+    def _check_symbol(self, symbol: str, stream: str) -> None:
+        if symbol.lower() == self._symbol:
+            return
+        if self._on_other is not None:
+            self._on_other(symbol)
+        self.report.count(f"other:{stream}")
+
     def _offset(self) -> int:
         if self.offset_ns is None:
             self.offset_ns = self._first_offset()
@@ -171,6 +187,9 @@ class StreamDecoder:
 
     def _snapshot(self, local_ns: int, body: bytes) -> list[MarketEvent]:
         s = decode.SNAPSHOT.decode(body)
+        if s.symbol and s.symbol.lower() != self._symbol:
+            self._check_symbol(s.symbol, "snapshot")
+            return []
         prices, sizes = self._prices, self._sizes
         if s.E:
             self.offset_ns = s.E * _MS - local_ns

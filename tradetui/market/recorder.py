@@ -1,12 +1,14 @@
 """Recording markets in the capture format: ``<local ns> <JSON>`` lines, gzip, one file an hour.
 
 ``CaptureWriter`` takes raw messages (bytes as the venue sent them) and writes them as they
-come; every file starts with a REST depth snapshot so it replays on its own. A flusher thread
+come; every file starts with the instrument line (files.SPEC_PREFIX: the instrument's spec, so
+it replays on any machine without a catalog) and a REST depth snapshot, so it replays on its
+own. A flusher thread
 sync-flushes the gzip stream at least every ``flush_s`` seconds: after a crash the file reads
 back (as a truncated gzip) up to the last flush, so at most that much is lost.
 
-``CaptureEncoder`` turns our MarketEvents back into Binance combined-stream JSON (USD-M or spot
-flavour, by the instrument), so a market we generate records exactly like a live one;
+``CaptureEncoder`` turns our MarketEvents back into Binance combined-stream JSON (USD-M, COIN-M
+or spot flavour, by the instrument), so a market we generate records exactly like a live one;
 ``recorded(events, ...)`` records a paper session's market as the engine consumes it.
 
 ``FeedRecorder`` records a live feed's raw messages (its ``on_raw`` hook). A file opens only
@@ -41,6 +43,7 @@ from tradetui.core.types import (
     Trade,
 )
 from tradetui.market.books import SequencedBook, SyncState
+from tradetui.market.files import spec_body
 from tradetui.market.messages import is_depth_snapshot
 
 _NS_PER_S = 1_000_000_000
@@ -52,7 +55,8 @@ _JSON = msgspec.json.Encoder()
 
 
 class CaptureWriter:
-    """Raw messages to ``DIR/<prefix>_<YYYYMMDD>_<HH>.gz`` (UTC hour of the receive time).
+    """Raw messages of ``instrument`` to ``DIR/<prefix>_<YYYYMMDD>_<HH>.gz`` (UTC hour of the
+    receive time); each file opens with the instrument line.
 
     ``snapshot()`` returns the REST depth snapshot body that opens each new file (live: a fresh
     REST call; for our own markets, the current book). Thread-safe: the flusher thread and the
@@ -65,6 +69,7 @@ class CaptureWriter:
         prefix: str,
         snapshot: Callable[[], bytes],
         *,
+        instrument: Instrument,
         flush_s: float = 1.0,
         clock_ns: Callable[[], int] | None = None,
     ) -> None:
@@ -72,6 +77,7 @@ class CaptureWriter:
             raise ValueError(f"flush_s must be > 0 (got {flush_s})")
         self.out_dir = out_dir
         self.prefix = prefix
+        self._spec = spec_body(instrument)
         self.files: list[Path] = []
         self.lines = 0
         self._snapshot = snapshot
@@ -148,7 +154,7 @@ class CaptureWriter:
         self._hour = hour
         self.files.append(path)
         body = snapshot if snapshot is not None else self._snapshot()
-        self._gz.write(b"%d %b\n" % (local_ns, body))
+        self._gz.write(b"%d %b\n%d %b\n" % (local_ns, self._spec, local_ns, body))
         self.lines += 1
         self._dirty = True
 
@@ -181,6 +187,7 @@ class CaptureEncoder:
     def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument
         self.spot = instrument.kind is InstrumentKind.SPOT
+        self._pair = _coinm_pair(instrument)
         self.book = OrderBook()
         self.update_id = 0
         self.exch_ns = 0
@@ -203,9 +210,10 @@ class CaptureEncoder:
                 "E": e_ms,
                 "T": e_ms,
                 "s": self.instrument.symbol,
-                "U": ev.first_id,
-                "u": ev.last_id,
             }
+            if self._pair:
+                data["ps"] = self._pair
+            data |= {"U": ev.first_id, "u": ev.last_id}
             if not self.spot:
                 data["pu"] = ev.prev_id
             data["b"] = self._levels(ev.bids)
@@ -213,6 +221,8 @@ class CaptureEncoder:
             obj = {"stream": self._depth, "data": data}
         elif type(ev) is BestBidOffer:
             data = {"e": "bookTicker", "u": ev.update_id, "s": self.instrument.symbol}
+            if self._pair:
+                data["ps"] = self._pair
             data |= {"b": px(ev.bid_ticks), "B": qty(ev.bid_lots)}
             data |= {"a": px(ev.ask_ticks), "A": qty(ev.ask_lots)}
             if not self.spot:
@@ -252,13 +262,25 @@ def _levels(inst: Instrument, levels: tuple[Level, ...] | list[Level]) -> list[l
     return [[format(price(p), "f"), format(qty(q), "f")] for p, q in levels]
 
 
+def _coinm_pair(inst: Instrument) -> str:
+    """The ``pair`` COIN-M messages name (ETHUSD for ETHUSD_PERP), '' for other venues.
+
+    Binance's COIN-M contracts are its inverse ones; a pair is base and quote asset.
+    """
+    return f"{inst.base}{inst.quote}" if inst.inverse else ""
+
+
 def depth_snapshot_body(inst: Instrument, book: OrderBook, update_id: int, exch_ns: int) -> bytes:
-    """``book`` (all levels) as a REST depth snapshot body at ``update_id``; USD-M bodies carry
-    the exchange time ``exch_ns`` as ``E``/``T`` (ms), spot ones carry no time, as Binance."""
+    """``book`` (all levels) as a REST depth snapshot body at ``update_id``; futures bodies
+    carry the exchange time ``exch_ns`` as ``E``/``T`` (ms), spot ones carry no time, and
+    COIN-M ones name ``symbol`` and ``pair``, as Binance's."""
     obj: dict[str, object] = {"lastUpdateId": update_id}
     if inst.kind is not InstrumentKind.SPOT:
         e_ms = exch_ns // _NS_PER_MS
         obj |= {"E": e_ms, "T": e_ms}
+    pair = _coinm_pair(inst)
+    if pair:
+        obj |= {"symbol": inst.symbol, "pair": pair}
     obj["bids"] = _levels(inst, book.levels(Side.BUY, _ALL_LEVELS))
     obj["asks"] = _levels(inst, book.levels(Side.SELL, _ALL_LEVELS))
     return _JSON.encode(obj)
@@ -284,7 +306,9 @@ class FeedRecorder:
     ) -> None:
         self.instrument = instrument
         self._book = book
-        self.writer = CaptureWriter(out_dir, prefix, self._opening, flush_s=flush_s)
+        self.writer = CaptureWriter(
+            out_dir, prefix, self._opening, instrument=instrument, flush_s=flush_s
+        )
 
     def on_raw(self, local_ns: int, body: bytes) -> None:
         """Record one message (called after the feed applied it)."""

@@ -28,11 +28,13 @@ from tradetui.core.types import (
 )
 from tradetui.market import decode
 from tradetui.market.csvfiles import CSV_READERS
+from tradetui.market.decode import OffGridError
 from tradetui.market.files import (
     Format,
     ReplayError,
     ReplayReport,
     detect_format,
+    other_symbol,
     read_lines,
 )
 from tradetui.market.messages import StreamDecoder
@@ -49,7 +51,16 @@ def read_capture(
     def on_issue(message: str) -> None:
         report.issue(str(where[0]), int(where[1]), message)
 
-    decoder = StreamDecoder(instrument, report, on_issue, first_offset=lambda: _first_offset(paths))
+    def on_other(symbol: str) -> None:
+        raise other_symbol(f"{where[0]}:{where[1]}", symbol, instrument.symbol)
+
+    decoder = StreamDecoder(
+        instrument,
+        report,
+        on_issue,
+        first_offset=lambda: _first_offset(paths),
+        on_other=on_other,
+    )
     builder = decoder.book
     try:
         for path in paths:
@@ -64,6 +75,9 @@ def read_capture(
                 sp = line.find(b" ")
                 try:
                     events = decoder.message(int(line[:sp]), line[sp + 1 :])
+                except OffGridError as exc:
+                    report.off_grid_value(str(path), lineno, str(exc))
+                    continue
                 except (ValueError, msgspec.DecodeError) as exc:
                     report.issue(str(path), lineno, f"unreadable line skipped: {exc}")
                     continue
@@ -116,6 +130,12 @@ def replay_events(
     if len(streams) == 1:
         return streams[0]
     return heapq.merge(*streams, key=_exch_ns)
+
+
+def has_market_data(events: Iterable[MarketEvent]) -> bool:
+    """True when ``events`` hold a market update (a diff, best bid/offer or trade), not
+    only snapshots: a run over no update has nothing to say."""
+    return any(type(ev) is not BookSnapshot for ev in events)
 
 
 def _exch_ns(ev: MarketEvent) -> int:

@@ -170,8 +170,12 @@ def stream_url(ws_url: str, names: list[str]) -> str:
 
 
 def depth_url(rest_url: str, instrument: Instrument, limit: int) -> str:
-    """The REST depth snapshot URL (USD-M ``/fapi/v1/depth``, spot ``/api/v3/depth``)."""
-    path = "/api/v3/depth" if instrument.kind is InstrumentKind.SPOT else "/fapi/v1/depth"
+    """The REST depth snapshot URL (USD-M ``/fapi/v1/depth``, COIN-M ``/dapi/v1/depth`` for an
+    inverse contract, spot ``/api/v3/depth``)."""
+    if instrument.kind is InstrumentKind.SPOT:
+        path = "/api/v3/depth"
+    else:
+        path = "/dapi/v1/depth" if instrument.inverse else "/fapi/v1/depth"
     return f"{rest_url.rstrip('/')}{path}?symbol={instrument.symbol}&limit={limit}"
 
 
