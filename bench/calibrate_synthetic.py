@@ -32,7 +32,8 @@ import numpy.typing as npt
 from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, Side, Trade
 from tradetui.market.calibration import params_to_json
-from tradetui.market.files import ReplayError, infer_instrument
+from tradetui.market.files import ReplayError
+from tradetui.market.instruments import InstrumentFlags, infer_instrument
 from tradetui.market.synthetic import DepthBands, SyntheticMarket, SyntheticParams
 
 DEFAULT_DATA = (
@@ -419,7 +420,7 @@ def _instrument(path: Path, symbol: str | None, venue: str | None) -> Instrument
 
     if symbol is None:
         try:
-            return infer_instrument([path], venue)
+            return infer_instrument([path], InstrumentFlags(venue=venue)).instrument
         except ReplayError as exc:
             sys.exit(f"calibrate_synthetic: {exc}")
     try:
