@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tradetui.core.instrument import Instrument
 from tradetui.venues.sim_listing import sim_instrument
 
@@ -11,3 +13,12 @@ def coinm(symbol: str) -> Instrument:
     inst = sim_instrument(symbol, "coinm")
     assert inst is not None, f"the simulated COIN-M listing has no {symbol}"
     return inst
+
+
+def shared_data() -> Path:
+    """The shared recordings folder (../shared/data next to the checkout or a parent of it)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared" / "data"
+    return here.parents[1] / ".." / "shared" / "data"

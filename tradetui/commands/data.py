@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tradetui.commands.common import fail
+
+if TYPE_CHECKING:
+    from tradetui.backtest.run import BacktestResult
+    from tradetui.config import Settings
+    from tradetui.core.instrument import Instrument
+    from tradetui.core.types import MarketEvent
+    from tradetui.engine.bus import Bus
+    from tradetui.engine.engine import Engine
 
 FilesArg = Annotated[
     list[Path], typer.Argument(help="Recorded files (capture, Binance or tardis CSV).")
@@ -84,14 +93,22 @@ def backtest(
         Path | None,
         typer.Option("--plot", help="Write price (with our fills), inventory and PnL to a PNG."),
     ] = None,
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            "--db", help="Also store the run as a session here (`tradetui report --db` reads it)."
+        ),
+    ] = None,
 ) -> None:
     """Trade FILES with the configured strategy on the virtual clock; print a report."""
     from tradetui.backtest.report import build_report, format_report
-    from tradetui.backtest.run import backtest_settings, run_backtest
+    from tradetui.backtest.run import backtest_settings
+    from tradetui.backtest.store import BacktestStore
     from tradetui.config import ConfigError, load_settings
     from tradetui.engine.summary import format_summary
     from tradetui.market.cache import load_events
     from tradetui.market.files import ReplayError
+    from tradetui.store.schema import StoreError
 
     if plot is not None:
         from tradetui.backtest.plot import plot_path_problem
@@ -116,8 +133,46 @@ def backtest(
         fail(str(exc))
     if not events:
         fail("no market events in " + ", ".join(map(str, files)))
+    store = BacktestStore(db) if db is not None else None
+    hook = store.attach if store is not None else None
+    try:
+        result = _run(settings, inst, events, as_json, hook)
+    except StoreError as exc:
+        fail(str(exc))
+    r = build_report(result, data, cached)
+    if store is not None:
+        try:
+            r["session_id"] = store.finish(result.engine.clock.now_ns(), r["state"], r)
+        except StoreError as exc:
+            fail(str(exc))
+        r["db"] = str(db)
+    if plot is not None:
+        from tradetui.backtest.plot import plot_series, write_plot
+
+        try:
+            write_plot(plot_series(result), plot)
+        except OSError as exc:
+            fail(f"--plot {plot}: cannot write the PNG ({exc.strerror or exc})")
+        r["plot"] = str(plot)
     if as_json:
-        result = run_backtest(settings, inst, events)
+        typer.echo(json.dumps(r, indent=2))
+    else:
+        typer.echo(format_summary(r))
+        typer.echo(format_report(r))
+
+
+def _run(
+    settings: Settings,
+    inst: Instrument,
+    events: list[MarketEvent],
+    quiet: bool,
+    on_engine: Callable[[Engine, Bus], None] | None,
+) -> BacktestResult:
+    """The backtest, with a progress bar unless ``quiet``."""
+    from tradetui.backtest.run import run_backtest
+
+    if quiet:
+        result = run_backtest(settings, inst, events, on_engine=on_engine)
     else:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -134,21 +189,9 @@ def backtest(
                 inst,
                 events,
                 progress=lambda done, total: bar.update(task, completed=done / max(total, 1)),
+                on_engine=on_engine,
             )
-    r = build_report(result, data, cached)
-    if plot is not None:
-        from tradetui.backtest.plot import plot_series, write_plot
-
-        try:
-            write_plot(plot_series(result), plot)
-        except OSError as exc:
-            fail(f"--plot {plot}: cannot write the PNG ({exc.strerror or exc})")
-        r["plot"] = str(plot)
-    if as_json:
-        typer.echo(json.dumps(r, indent=2))
-    else:
-        typer.echo(format_summary(r))
-        typer.echo(format_report(r))
+    return result
 
 
 def register(app: typer.Typer) -> None:
