@@ -13,7 +13,7 @@ from tradetui.backtest.store import BacktestStore
 from tradetui.core.types import Fill, PlaceOrder, Side
 from tradetui.engine.summary import format_summary, session_summary
 from tradetui.store.format import format_report
-from tradetui.store.queries import list_fills, session_report
+from tradetui.store.queries import list_fills, list_sessions, session_report
 
 HAND_WORKED_BTC = -0.000000298169
 
@@ -76,3 +76,5 @@ def test_round_trip_reads_the_same_in_the_summary_and_the_stored_report(tmp_path
         ("buy", "61838.8", "1", "contracts"),
     ]
     assert {f["fee_asset"] for f in fills} == {"BTC"}
+    listed = list_sessions(conn)
+    assert (listed[0]["volume_quote"], listed[0]["quote_asset"]) == (200.0, "USD")
