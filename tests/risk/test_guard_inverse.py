@@ -134,3 +134,14 @@ def test_order_contracts_below_one_contract_is_refused_naming_the_unit() -> None
     assert str(exc.value) == (
         "strategy.order_contracts: 0.5 is below one lot step (1 contracts on BTCUSD_PERP); raise it"
     )
+
+
+def test_a_position_limit_worth_less_than_one_contract_allows_no_position() -> None:
+    # 50 USD is half a contract: no room at all, not "no limit".
+    g = _guard(max_position_quote=50.0)
+    assert g.position_limit(MID) == (0, "risk.max_position_quote")
+    d = g.check(BID, ASK, _inputs())
+    assert (d.bid, d.ask) == (None, None)
+    assert d.reasons[0] == (
+        "bid size 80→0 lots to stay within the position limit 0 lots (risk.max_position_quote)"
+    )

@@ -219,29 +219,32 @@ class RiskGuard:
     # ---- the check ------------------------------------------------------------------------
 
     def position_limit_lots(self, mid_ticks: float) -> int:
-        """The tightest enabled position limit in lots at this mid (0 = unlimited)."""
+        """The tightest enabled position limit in lots at this mid (0 = unlimited, or a
+        limit below one lot)."""
         return self.position_limit(mid_ticks)[0]
 
     def position_limit(self, mid_ticks: float) -> tuple[int, str]:
-        """The tightest enabled position limit in lots at this mid and its key ((0, "") when
-        none is set)."""
-        caps = self._position_caps
-        if not self._priced_position:
-            return caps[0] if caps else (0, "")  # the usual case: limits in lots
+        """The tightest enabled position limit in lots at this mid and its key; the key is ''
+        when no limit is set (a limit worth less than one lot is (0, key): no position)."""
+        best = self._position_caps[0] if self._position_caps else (0, "")
+        if not self._priced_position or mid_ticks <= 0:
+            return best  # the usual case: limits in lots
         lim = self.limits
         inst = self.instrument
-        priced = list(caps)
-        if mid_ticks > 0:
-            quote_lot = inst.notional(mid_ticks, 1)
-            settle_lot = inst.notional_settle(mid_ticks, 1)
-            if lim.max_position_quote:
-                priced.append((_lots(lim.max_position_quote, quote_lot), "risk.max_position_quote"))
-            if inst.inverse and lim.max_position_base:
-                priced.append((_lots(lim.max_position_base, settle_lot), "risk.max_position_base"))
-            if lim.max_equity_fraction and lim.equity:
-                room = lim.max_equity_fraction * lim.equity * lim.leverage
-                priced.append((_lots(room, settle_lot), "risk.max_equity_fraction"))
-        return min(priced) if priced else (0, "")
+        if lim.max_position_quote:
+            lots = _lots(lim.max_position_quote, inst.notional(mid_ticks, 1))
+            if not best[1] or lots < best[0]:
+                best = (lots, "risk.max_position_quote")
+        if inst.inverse and lim.max_position_base:
+            lots = _lots(lim.max_position_base, inst.notional_settle(mid_ticks, 1))
+            if not best[1] or lots < best[0]:
+                best = (lots, "risk.max_position_base")
+        if lim.max_equity_fraction and lim.equity:
+            room = lim.max_equity_fraction * lim.equity * lim.leverage
+            lots = _lots(room, inst.notional_settle(mid_ticks, 1))
+            if not best[1] or lots < best[0]:
+                best = (lots, "risk.max_equity_fraction")
+        return best
 
     def check(
         self, bid: DesiredQuote | None, ask: DesiredQuote | None, x: RiskInputs
@@ -311,7 +314,7 @@ class RiskGuard:
 
         limit, limit_key = self.position_limit(mid)
         pos = x.position_lots
-        if limit:
+        if limit_key:
             if not self.one_sided and abs(pos) >= lim.one_sided_enter * limit:
                 self.one_sided = True
             elif self.one_sided and abs(pos) <= lim.one_sided_exit * limit:
@@ -370,26 +373,19 @@ class RiskGuard:
         why = ""
         if factor != 1.0:
             qty = max(1, math.floor(qty * factor))
-        caps = self._order_caps
-        if price > 0 and (lim.max_order_quote or (inst.inverse and lim.max_order_base)):
-            caps = list(caps)
-            if lim.max_order_quote:
-                caps.append(
-                    (_lots(lim.max_order_quote, inst.notional(price, 1)), "risk.max_order_quote")
-                )
-            if inst.inverse and lim.max_order_base:
-                caps.append(
-                    (
-                        _lots(lim.max_order_base, inst.notional_settle(price, 1)),
-                        "risk.max_order_base",
-                    )
-                )
-        if caps:
-            cap, cap_key = min(caps)
-            if qty > cap:
-                why = f"size {qty}→{cap} lots by {cap_key}"
-                qty = cap
-        if limit and pos * side >= 0:
+        cap, cap_key = self._order_caps[0] if self._order_caps else (0, "")
+        if price > 0 and lim.max_order_quote:
+            lots = _lots(lim.max_order_quote, inst.notional(price, 1))
+            if not cap_key or lots < cap:
+                cap, cap_key = lots, "risk.max_order_quote"
+        if price > 0 and inst.inverse and lim.max_order_base:
+            lots = _lots(lim.max_order_base, inst.notional_settle(price, 1))
+            if not cap_key or lots < cap:
+                cap, cap_key = lots, "risk.max_order_base"
+        if cap_key and qty > cap:
+            why = f"size {qty}→{cap} lots by {cap_key}"
+            qty = cap
+        if key and pos * side >= 0:
             room = limit - abs(pos)
             if qty > room:
                 why = (
