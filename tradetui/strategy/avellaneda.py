@@ -295,11 +295,11 @@ def _side_lots(
         lots = min_lots
     after = position_lots + side * lots
     if abs(after) > params.max_position_lots and abs(after) > abs(position_lots):
-        base = instrument.base
+        unit = instrument.size_unit
         notes.append(
-            f"{name} pulled: position {instrument.qty(position_lots)} {base} "
+            f"{name} pulled: position {instrument.qty(position_lots)} {unit} "
             f"{'+' if side is BUY else '−'} {instrument.qty(lots)} would exceed "
-            f"max {instrument.qty(params.max_position_lots)} {base}"
+            f"max {instrument.qty(params.max_position_lots)} {unit}"
         )
         return 0
     return lots
