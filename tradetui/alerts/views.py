@@ -11,7 +11,7 @@ import dataclasses
 
 from tradetui.config import Settings
 from tradetui.core.types import Side
-from tradetui.core.units import money_decimals
+from tradetui.core.units import money
 from tradetui.engine.snapshot import EngineSnapshot
 
 PARAM_SECTIONS = ("strategy", "quoting")
@@ -25,8 +25,7 @@ def _dur(ns: int) -> str:
 
 
 def _money(snap: EngineSnapshot, amount: float) -> str:
-    settle = snap.pnl.settle
-    return f"{amount:+,.{money_decimals(settle, snap.quote)}f} {settle}"
+    return money(amount, snap.pnl.settle, snap.quote)
 
 
 def _size(snap: EngineSnapshot, size: float) -> str:

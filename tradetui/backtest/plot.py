@@ -89,9 +89,8 @@ def plot_series(result: BacktestResult, max_points: int = _MAX_POINTS) -> PlotSe
     span_s = (result.end_ns - start) / _NS_PER_S
     s.inventory_t_s.append(max(span_s, s.inventory_t_s[-1]))  # held until the end of the run
     s.inventory_size.append(s.inventory_size[-1])
-    s.title = (
-        f"backtest {inst.symbol}: {len(fills)} fills, PnL {money(pnl, inst)} over {span_s:,.0f} s"
-    )
+    pnl_text = money(pnl, inst.settle, inst.quote)
+    s.title = f"backtest {inst.symbol}: {len(fills)} fills, PnL {pnl_text} over {span_s:,.0f} s"
     return s
 
 

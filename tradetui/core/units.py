@@ -23,27 +23,16 @@ def money_decimals(settle: str, quote: str) -> int:
     return _COIN_DECIMALS if settle != quote else _QUOTE_DECIMALS
 
 
-def money(amount: float, instrument: Instrument) -> str:
-    """``+1.2345 USDT`` or ``-0.00000030 BTC``: a signed amount in the settlement asset."""
-    d = money_decimals(instrument.settle, instrument.quote)
-    return f"{amount:+,.{d}f} {instrument.settle}"
-
-
-def size(lots: int, instrument: Instrument) -> str:
-    """``+3 contracts`` or ``+0.004 BTC``: a signed size in order units, named."""
-    return f"{float(instrument.qty(lots)):+g} {instrument.size_unit}"
-
-
-def quote_rate(snap: PnlSnapshot, instrument: Instrument) -> float:
-    """Quote per unit of the settlement asset at the snapshot's mark (1 when they are one)."""
-    return snap.mark if instrument.settle != instrument.quote else 1.0
+def money(amount: float, settle: str, quote: str) -> str:
+    """``+1.2345 USDT`` or ``-0.00000030 BTC``: a signed amount in ``settle``, named."""
+    return f"{amount:+,.{money_decimals(settle, quote)}f} {settle}"
 
 
 def in_quote(snap: PnlSnapshot, instrument: Instrument) -> dict[str, float | str]:
     """The snapshot's money in the quote asset: settlement-asset figures × the mark (the same
     numbers when the market settles in quote), and the traded volume in quote (exact: USD
     face value for inverse contracts, not valued at the mark)."""
-    rate = quote_rate(snap, instrument)
+    rate = snap.mark if instrument.settle != instrument.quote else 1.0
     return {
         "asset": instrument.quote,
         "at_mark": snap.mark,
