@@ -16,7 +16,7 @@ from bisect import bisect_right
 from typing import Any
 
 from tradetui.backtest.run import BacktestResult
-from tradetui.core.units import money_decimals
+from tradetui.core.units import money_decimals, size_decimals
 from tradetui.engine.summary import session_summary
 from tradetui.market.files import ReplayReport
 
@@ -129,9 +129,10 @@ def format_report(r: dict[str, Any]) -> str:
             amount += f" = {m['total_quote']:+,.2f} {quote}"
         lines.append(f"markout {h:<5} {m['mean_bps']:+.3f} bps  ({amount} over {m['fills']} fills)")
     inv = r["inventory"]
+    n = size_decimals(inv["size_unit"])
     lines.append(
-        f"inventory     min {inv['min_size']:+.6f}  max {inv['max_size']:+.6f}  "
-        f"final {inv['final_size']:+.6f} {inv['size_unit']}"
+        f"inventory     min {inv['min_size']:+.{n}f}  max {inv['max_size']:+.{n}f}  "
+        f"final {inv['final_size']:+.{n}f} {inv['size_unit']}"
     )
     ml = r.get("ml")
     if ml is not None:

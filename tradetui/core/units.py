@@ -23,6 +23,11 @@ def money_decimals(settle: str, quote: str) -> int:
     return _COIN_DECIMALS if settle != quote else _QUOTE_DECIMALS
 
 
+def size_decimals(size_unit: str) -> int:
+    """Digits after the point for a size: whole contracts, base amounts to 1e-6."""
+    return 0 if size_unit == "contracts" else 6
+
+
 def money(amount: float, settle: str, quote: str) -> str:
     """``+1.2345 USDT`` or ``-0.00000030 BTC``: a signed amount in ``settle``, named."""
     return f"{amount:+,.{money_decimals(settle, quote)}f} {settle}"

@@ -66,6 +66,7 @@ def format_summary(s: dict[str, Any]) -> str:
     """A compact aligned text block for people."""
     lat = s["decision_latency_us"]
     unit = s["size_unit"]
+    n = units.size_decimals(unit)
     rows = [
         ("state", s["state"]),
         ("duration", f"{s['duration_s']:.1f} s, {s['market_events']:,} market events"),
@@ -74,7 +75,7 @@ def format_summary(s: dict[str, Any]) -> str:
         ("cost per 10k", f"{s['cost_per_10k']:+.3f}"),
         (
             "position",
-            f"{s['position_size']:+.6f} {unit} (max |{s['max_abs_position_size']:.6f}|)",
+            f"{s['position_size']:+.{n}f} {unit} (max |{s['max_abs_position_size']:.{n}f}|)",
         ),
         (
             "orders",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tradetui.core.units import money_decimals, money_rows
+from tradetui.core.units import money_decimals, money_rows, size_decimals
 
 
 def _opt(v: float | None, fmt: str) -> str:
@@ -17,6 +17,9 @@ def format_report(r: dict[str, Any]) -> str:
     inv = r["inventory"]
     settle, quote, unit = r["settle_asset"], r["quote_asset"], r["size_unit"]
     d = money_decimals(settle, quote)
+    n = size_decimals(unit)
+    # Time-weighted means are fractions of a contract too.
+    mean_d = max(n, 2)
     rows = [
         ("session", f"{r['session']} ({r['mode']}, {r['venue']}, {r['symbol']})"),
         ("time", f"{r['started']} → {r['ended'] or 'running'} ({r['end_state']})"),
@@ -39,11 +42,11 @@ def format_report(r: dict[str, Any]) -> str:
             )
         )
     rows += [
-        ("position", f"{r['position_size']:+.6f} {unit}".rstrip()),
+        ("position", f"{r['position_size']:+.{n}f} {unit}".rstrip()),
         (
             "inventory",
-            f"mean {inv['mean_size']:+.6f}, mean |q| {inv['mean_abs_size']:.6f}, "
-            f"range {inv['max_short_size']:+.6f} … {inv['max_long_size']:+.6f} {unit}, "
+            f"mean {inv['mean_size']:+.{mean_d}f}, mean |q| {inv['mean_abs_size']:.{mean_d}f}, "
+            f"range {inv['max_short_size']:+.{n}f} … {inv['max_long_size']:+.{n}f} {unit}, "
             f"flat {inv['flat_fraction']:.1%}",
         ),
     ]
