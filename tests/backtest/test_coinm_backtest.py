@@ -87,7 +87,7 @@ def test_coinm_money_is_in_eth_and_in_usd_at_the_final_mark(
     r, _ = run
     usd = r["in_quote"]
     mark = r["mid"]
-    assert usd["asset"] == "USD"
+    assert (usd["asset"], usd["valued_at"]) == ("USD", "final mark")
     assert usd["at_mark"] == mark
     for key in ("pnl_total", "pnl_realized", "fees", "spread_capture"):
         assert usd[key] == r[key] * mark, key

@@ -37,9 +37,11 @@ def in_quote(snap: PnlSnapshot, instrument: Instrument) -> dict[str, float | str
     """The snapshot's money in the quote asset: settlement-asset figures × the mark (the same
     numbers when the market settles in quote), and the traded volume in quote (exact: USD
     face value for inverse contracts, not valued at the mark)."""
-    rate = snap.mark if instrument.settle != instrument.quote else 1.0
+    coin = instrument.settle != instrument.quote
+    rate = snap.mark if coin else 1.0
     return {
         "asset": instrument.quote,
+        "valued_at": "final mark" if coin else "settles in quote",
         "at_mark": snap.mark,
         "pnl_total": snap.total * rate,
         "pnl_realized": snap.realized * rate,
