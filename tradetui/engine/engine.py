@@ -722,7 +722,7 @@ class Engine:
             self.ledger.adopt(ev.position_lots, entry)
             adopted = (
                 f"adopted a venue position of {self.instrument.qty(ev.position_lots)} "
-                f"{self.instrument.base} at {self.instrument.price(entry)}"
+                f"{self.instrument.size_unit} at {self.instrument.price(entry)}"
             )
             log.warning("%s", adopted)
         self.started_ns = self.started_ns or now
