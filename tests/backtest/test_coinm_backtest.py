@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from tests.coinm import coinm, shared_data
 from tests.conftest import scratch_app
+from tradetui.backtest.plot import plot_series
 from tradetui.backtest.report import build_report, format_report
 from tradetui.backtest.run import run_backtest
 from tradetui.backtest.store import BacktestStore
@@ -54,19 +55,22 @@ pytestmark = pytest.mark.skipif(not COINM.exists(), reason=f"shared recordings n
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(backtest report, report rebuilt from the stored session)."""
+    """(backtest report with the plot's title and axis units, report rebuilt from the stored
+    session)."""
     events, data, cached = load_events([COINM], INST, use_cache=False)
     db = tmp_path_factory.mktemp("coinm") / "runs.db"
     store = BacktestStore(db)
     result = run_backtest(Settings(), INST, events, on_engine=store.attach)
     r = json.loads(json.dumps(build_report(result, data, cached)))
+    series = plot_series(result)
+    plot = {"title": series.title, "size_unit": series.size_unit, "settle": series.settle}
     session = store.finish(result.engine.clock.now_ns(), r["state"], r)
     conn = sqlite3.connect(db)
     try:
         stored = session_report(conn, session)
     finally:
         conn.close()
-    return r, json.loads(json.dumps(stored))
+    return r | {"plot": plot}, json.loads(json.dumps(stored))
 
 
 def test_coinm_backtest_quotes_and_fills_whole_contracts(
@@ -116,6 +120,12 @@ def test_coinm_texts_name_eth_and_usd(run: tuple[dict[str, Any], dict[str, Any]]
     assert f"volume            {r['volume_quote']:,.2f} USD ({r['volume_settle']:,.8f} ETH)" in text
     assert " ETH = " in text  # markouts in ETH and USD
     assert "contracts" in text
+
+
+def test_coinm_plot_draws_contracts_and_eth(run: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    plot = run[0]["plot"]
+    assert (plot["size_unit"], plot["settle"]) == ("contracts", "ETH")
+    assert f"PnL {run[0]['pnl_total']:+,.8f} ETH over " in plot["title"]
 
 
 def _cli() -> typer.Typer:
