@@ -110,7 +110,7 @@ def _theirs(path: Path, runs: int) -> dict[str, Any]:
     # Plain numbers: numba freezes them into the compiled loop.
     tick, lot = 0.1, 0.001
     order_lots = round(st.order_size / lot)
-    max_lots = round(risk.max_position / lot)
+    max_lots = round(risk.max_position_base / lot)
     one_sided_lots = risk.one_sided_enter * max_lots
     gamma, tau, k, eta = st.gamma, st.horizon_s, st.k_prior, st.eta
     min_spread, max_spread = float(st.min_spread_ticks), float(st.max_spread_ticks)

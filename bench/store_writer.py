@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from tradetui.config import Settings
+from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.host import EngineHost, StoreOptions
 from tradetui.session import build_paper_session
-from tradetui.store.lifecycle import SessionMeta, begin_session, unlock
+from tradetui.store.lifecycle import SessionMeta, begin_session, session_meta, unlock
 from tradetui.store.rows import Kind, Row
 from tradetui.store.writer import StoreWriter, WriterConfig
 
@@ -43,7 +44,7 @@ T0_NS = 1_700_000_000_000_000_000
 
 
 def _meta() -> SessionMeta:
-    return SessionMeta("paper", "bench", "BTCUSDT", "USDT", "0.1", "0.001", "-", "-", 0, T0_NS)
+    return session_meta("paper", "bench", btcusdt_perpetual(), Settings(), 0, T0_NS)
 
 
 def _fill(session_id: int, n: int) -> Row:

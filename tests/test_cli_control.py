@@ -117,7 +117,7 @@ def test_tiny_position_limit_holds_across_a_long_run_checked_from_stored_fills(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "tiny.db"
-    env = _env(tmp_path, TRADETUI_RISK__MAX_POSITION="0.02")
+    env = _env(tmp_path, TRADETUI_RISK__MAX_POSITION_BASE="0.02")
     args = ["run", "--headless", "--speed", "max", "--duration", "900", "--seed", "5"]
     run = subprocess.run(
         [*TRADETUI, *args, "--db", str(db), "--json"],

@@ -60,16 +60,6 @@ def without_instrument_line(src: Path, dst: Path, keep: int | None = None) -> Pa
     return dst
 
 
-def one_contract(folder: Path) -> str:
-    """A config quoting one contract a side (the default order size is in base units), with
-    no quote-notional caps (the risk guard prices a contract linearly: another slice)."""
-    config = folder / "contracts.toml"
-    config.write_text(
-        "[strategy]\norder_size = 1\n[risk]\nmax_order_notional = 0\nmax_position_notional = 0\n"
-    )
-    return str(config)
-
-
 async def _sync(rest_url: str) -> Catalog:
     client = loopback_client(rest_url, KEY, SECRET)
     try:
@@ -220,12 +210,13 @@ def test_coinm_capture_is_recognised_and_checked_with_the_catalog(btcusd_perp: P
         "100",
     )
     assert r["bbo_agreement"]["agree_fraction"] == 1.0
-    config = one_contract(btcusd_perp.parent)
-    code, out = cli(["backtest", str(btcusd_perp), "--json", "--no-cache", "-c", config], catalogs)
+    # Default settings: one contract a side, limits that price contracts as inverse.
+    code, out = cli(["backtest", str(btcusd_perp), "--json", "--no-cache"], catalogs)
     assert code == 0, out
     bt = json.loads(out)
     assert (bt["symbol"], bt["instrument_source"]) == ("BTCUSD_PERP", "catalog")
     assert bt["fills"] > 0
+    assert bt["settle_asset"] == "BTC"
 
 
 def test_coinm_flags_take_inverse_from_the_venue(btcusd_perp: Path, empty: Path) -> None:
@@ -247,11 +238,12 @@ def test_shared_coinm_capture_checks_and_backtests_with_a_catalog(tmp_path: Path
     assert r["gaps"] == 0
     assert r["bbo_agreement"]["agree_fraction"] == 1.0
     assert r["bbo_agreement"]["comparable"] > 1000
-    code, out = cli(["backtest", str(COINM), "--json", "-c", one_contract(tmp_path)], tmp_path)
+    code, out = cli(["backtest", str(COINM), "--json"], tmp_path)
     assert code == 0, out
     bt = json.loads(out)
     assert (bt["symbol"], bt["instrument_source"]) == ("ETHUSD_PERP", "catalog")
     assert bt["fills"] > 0
+    assert bt["settle_asset"] == "ETH"
 
 
 # ---- refusals --------------------------------------------------------------------------------

@@ -471,7 +471,17 @@ def sessions(
     if json_out:
         typer.echo(json.dumps(rows))
         return
-    cols = ["id", "mode", "symbol", "started", "ended", "end_state", "fills", "volume_quote"]
+    cols = [
+        "id",
+        "mode",
+        "symbol",
+        "started",
+        "ended",
+        "end_state",
+        "fills",
+        "volume_quote",
+        "quote_asset",
+    ]
     _table("sessions", rows, cols)
 
 
@@ -508,7 +518,8 @@ def fills(
         out.writeheader()
         out.writerows(rows)
     else:
-        cols = ["session", "time", "side", "price", "qty", "fee", "liquidity", "trade_id"]
+        cols = ["session", "time", "side", "price", "qty", "size_unit", "fee", "fee_asset"]
+        cols += ["liquidity", "trade_id"]
         _table(f"fills ({len(rows)})", rows, cols)
 
 

@@ -225,7 +225,14 @@ class StrategySettings:
         _one_of("rolling", "finite"),
     )
     horizon_s: float = _f(1.0, "τ in seconds (rolling) or the cycle length T (finite)", _positive)
-    order_size: float = _f(0.01, "quote size per side in base units (BTC)", _positive)
+    order_size: float = _f(
+        0.01, "quote size per side in the base asset (BTC), linear and spot markets", _positive
+    )
+    order_contracts: float = _f(
+        1.0,
+        "quote size per side in contracts, inverse contracts (BTCUSD_PERP: 1 = 100 USD)",
+        _positive,
+    )
     eta: float = _f(
         0.5, "size skew: the side that adds inventory shrinks by exp(−η·|q|)", _non_negative
     )
@@ -256,12 +263,28 @@ class QuotingSettings:
 
 @dataclass(frozen=True, slots=True)
 class RiskSettings:
-    max_position: float = _f(0.1, "largest |position| in base units (0 = off)", _non_negative)
-    max_position_notional: float = _f(
-        10_000.0, "largest |position| value in quote (0 = off)", _non_negative
+    max_position_base: float = _f(
+        0.1,
+        "largest |position| in the base asset (BTC); an inverse contract position counts its "
+        "value in the coin at the mid (0 = off)",
+        _non_negative,
+    )
+    max_position_contracts: float = _f(
+        0.0,
+        "largest |position| in order units: contracts for inverse contracts (BTCUSD_PERP: "
+        "100 USD each), the base asset for linear and spot (0 = off)",
+        _non_negative,
+    )
+    max_position_quote: float = _f(
+        10_000.0,
+        "largest |position| value in the quote asset (USDT; USD face value for inverse "
+        "contracts) (0 = off)",
+        _non_negative,
     )
     max_equity_fraction: float = _f(
-        0.0, "|position value| ≤ this × paper.equity × leverage (0 = off)", _non_negative
+        0.0,
+        "|position value| ≤ this × paper.equity × leverage, both in the margin asset (0 = off)",
+        _non_negative,
     )
     leverage: float = _f(1.0, "leverage used by max_equity_fraction", _positive)
     one_sided_enter: float = _f(
@@ -270,11 +293,23 @@ class RiskSettings:
     one_sided_exit: float = _f(
         0.5, "back to two-sided below this fraction of the position limit", _positive
     )
-    max_order_size: float = _f(
-        0.05, "fat finger: largest order in base units (0 = off)", _non_negative
+    max_order_base: float = _f(
+        0.05,
+        "fat finger: largest order in the base asset (inverse contracts: its value in the coin "
+        "at the order price) (0 = off)",
+        _non_negative,
     )
-    max_order_notional: float = _f(
-        5_000.0, "fat finger: largest order value in quote (0 = off)", _non_negative
+    max_order_contracts: float = _f(
+        0.0,
+        "fat finger: largest order in order units (contracts for inverse contracts, base for "
+        "linear and spot) (0 = off)",
+        _non_negative,
+    )
+    max_order_quote: float = _f(
+        5_000.0,
+        "fat finger: largest order value in the quote asset (USD face value for inverse "
+        "contracts) (0 = off)",
+        _non_negative,
     )
     price_band_bps: float = _f(
         100.0, "pull a quote farther than this from mid, bps (0 = off)", _non_negative
@@ -283,13 +318,20 @@ class RiskSettings:
         10, "pull everything above this many open orders (0 = off)", _non_negative
     )
     max_drawdown_session: float = _f(
-        250.0, "halt at this drop from the session PnL peak, quote (0 = off)", _non_negative
+        250.0,
+        "halt at this drop from the session PnL peak, quote (inverse contracts: the coin PnL "
+        "valued at the mid) (0 = off)",
+        _non_negative,
     )
     max_drawdown_day: float = _f(
-        500.0, "halt at this drop from the UTC day's PnL peak, quote (0 = off)", _non_negative
+        500.0,
+        "halt at this drop from the UTC day's PnL peak, quote, as above (0 = off)",
+        _non_negative,
     )
     max_loss_per_hour: float = _f(
-        250.0, "halt at this loss within a rolling hour, quote (0 = off)", _non_negative
+        250.0,
+        "halt at this loss within a rolling hour, quote, as above (0 = off)",
+        _non_negative,
     )
     stale_market_s: float = _f(
         5.0, "pull quotes when no market data for this long, s (0 = off)", _non_negative
@@ -354,7 +396,8 @@ class EngineSettings:
 class PaperSettings:
     equity: float = _f(
         10_000.0,
-        "paper account equity in quote currency (USDT); live sessions use the balance read "
+        "paper account equity in the margin asset: USDT for USD-M and spot, the coin for "
+        "COIN-M (set it: 10000 BTC is no real account); live sessions use the balance read "
         "from the exchange at start instead",
         _positive,
     )
@@ -620,10 +663,23 @@ def _coerce(value: Any, typ: type[Any], where: str) -> Any:
     )
 
 
+# Keys renamed to carry their unit (issue 17: inverse contracts size in contracts, value in
+# USD and in the coin); an old key is refused with its new name rather than guessed at.
+RENAMED_KEYS: dict[str, str] = {
+    "risk.max_position": "risk.max_position_base",
+    "risk.max_position_notional": "risk.max_position_quote",
+    "risk.max_order_size": "risk.max_order_base",
+    "risk.max_order_notional": "risk.max_order_quote",
+}
+
+
 def _build_section(cls: type[Any], table: Mapping[str, Any], section: str) -> Any:
     hints = get_type_hints(cls)
     known = {f.name: f for f in dataclasses.fields(cls)}
     for key in table:
+        renamed = RENAMED_KEYS.get(f"{section}.{key}")
+        if renamed is not None:
+            raise ConfigError(f"{section}.{key}: renamed to {renamed} (same unit); rename the key")
         if key not in known:
             raise ConfigError(
                 f"{section}.{key}: unknown key; valid keys in [{section}] are " + ", ".join(known)

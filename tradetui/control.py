@@ -62,17 +62,26 @@ async def control_server(host: EngineHost, path: Path) -> AsyncIterator[ControlS
 
 
 def _status(host: EngineHost) -> dict[str, Any]:
+    """Position in ``size_unit`` (``position_base`` too where that is the base asset), PnL in
+    ``settle_asset``."""
     e = host.engine
+    inst = e.instrument
     pnl = e.pnl()
-    return {
+    out: dict[str, Any] = {
         "state": str(e.state),
         "halt_reason": e.halt_reason,
         "risk": e.risk_status,
-        "position_base": pnl.position_size,
+        "position_size": pnl.position_size,
+        "size_unit": inst.size_unit,
         "pnl_total": pnl.total,
+        "settle_asset": inst.settle,
+        "quote_asset": inst.quote,
         "open_orders": len(e.orders),
         "fills": e.fills,
     }
+    if not inst.inverse:
+        out["position_base"] = pnl.position_size
+    return out
 
 
 class ControlServer:

@@ -12,15 +12,11 @@ without a record of fills is worse than not trading.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import hashlib
-import json
 import logging
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,7 +26,7 @@ from tradetui.engine.events import EngineState
 from tradetui.engine.runner import run_paced
 from tradetui.engine.summary import session_summary
 from tradetui.session import LiveSession, PaperSession
-from tradetui.store.lifecycle import OpenedSession, SessionMeta, begin_session, unlock
+from tradetui.store.lifecycle import OpenedSession, begin_session, session_meta, unlock
 from tradetui.store.queries import iso_utc
 from tradetui.store.recorder import SessionRecorder
 from tradetui.store.writer import StoreWriter, WriterConfig
@@ -54,13 +50,6 @@ def venue_label(exchange: str, rest_url: str) -> str:
     if not rest_url:
         return exchange
     return f"{exchange}@{urlsplit(rest_url).netloc}"
-
-
-def _version() -> str:
-    try:
-        return version("tradetui")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 class EngineHost:
@@ -175,20 +164,13 @@ class EngineHost:
         engine = self.engine
         inst = engine.instrument
         settings = engine.settings
-        digest = hashlib.sha256(
-            json.dumps(dataclasses.asdict(settings), sort_keys=True).encode()
-        ).hexdigest()[:16]
-        meta = SessionMeta(
-            mode=options.mode,
-            venue=venue_label(settings.venue.exchange, settings.venue.rest_url),
-            symbol=inst.symbol,
-            quote_asset=inst.quote,
-            tick_size=str(inst.tick_size),
-            lot_size=str(inst.lot_size),
-            config_digest=digest,
-            version=_version(),
-            seed=engine.seed,
-            started_ns=self.session.start_ns,
+        meta = session_meta(
+            options.mode,
+            venue_label(settings.venue.exchange, settings.venue.rest_url),
+            inst,
+            settings,
+            engine.seed,
+            self.session.start_ns,
         )
         opened = begin_session(options.path, meta, options.writer.busy_timeout_ms)
         if opened.replayed_rows:
@@ -209,7 +191,7 @@ class EngineHost:
         self.recorder = SessionRecorder(
             opened.session_id,
             venue_key,
-            inst.quote,
+            inst.settle,
             writer.put,
             lambda: engine.mid_ticks,
             engine.pnl,

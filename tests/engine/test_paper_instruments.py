@@ -104,13 +104,8 @@ def test_btcusd_perp_from_the_listing_counts_sizes_in_contracts() -> None:
     assert (inst.symbol, inst.inverse, inst.contract_size) == ("BTCUSD_PERP", True, Decimal(100))
     # The BTCUSDT median print of 0.016 BTC is about 989 USD: ten contracts of 100 USD.
     assert 5 <= statistics.median(t.qty_lots for t in trades) <= 20
-    # Notional limits off: the risk guard's inverse notional is another change of issue 17.
-    risk = {"max_position": 10.0, "max_order_size": 5.0, "max_order_notional": 0.0}
-    session, summary = _run(
-        settings.replace("strategy", order_size=1.0).replace(
-            "risk", max_position_notional=0.0, **risk
-        )
-    )
+    # Default settings: one contract a side, limits that price contracts as inverse.
+    session, summary = _run(settings)
     assert summary["fills"] > 0
     assert session.engine.ledger.position_lots == 0
 

@@ -51,7 +51,7 @@ def test_venue_and_engine_agree_on_position() -> None:
 
 
 def test_position_never_exceeds_limit_by_more_than_one_order() -> None:
-    settings = Settings().replace("risk", max_position=0.02)
+    settings = Settings().replace("risk", max_position_base=0.02)
     _session, s = _run(seed=6, seconds=600, settings=settings)
     assert s["fills"] > 0
     assert s["max_abs_position_base"] <= 0.02 + 0.01 + 1e-12

@@ -49,12 +49,12 @@ def test_fat_finger_size_is_clamped() -> None:
     assert d.action is RiskAction.CLAMP
     assert d.bid is not None
     assert d.bid.qty_lots == 4
-    assert "max_order_size" in d.reasons[0]
+    assert "max_order_contracts" in d.reasons[0]
 
 
 def test_order_notional_cap_pulls_when_below_venue_minimum() -> None:
     # 50 USDT cap is below the 100 USDT minimum notional: the side cannot be quoted.
-    d = _guard(max_order_notional=50.0).check(BID, ASK, _inputs())
+    d = _guard(max_order_quote=50.0).check(BID, ASK, _inputs())
     assert d.bid is None
     assert d.ask is None
 
@@ -69,7 +69,7 @@ def test_position_limit_clamps_the_adding_side_to_the_room_left() -> None:
 
 
 def test_position_limit_in_notional_and_equity_fraction() -> None:
-    g = _guard(max_position_notional=1000.0)
+    g = _guard(max_position_quote=1000.0)
     # 1000 USDT at ~61,700 is 16 lots of 0.001 BTC.
     assert g.position_limit_lots(MID) == 16
     g2 = _guard(equity=10_000.0, leverage=2.0, max_equity_fraction=0.05)
@@ -135,10 +135,10 @@ def test_rejects_spread_out_do_not_halt() -> None:
 
 def test_session_drawdown_halts() -> None:
     g = _guard(max_drawdown_session=50.0)
-    g.on_pnl(1 * S, 30.0)
-    g.on_pnl(2 * S, -10.0)
+    g.on_pnl(1 * S, 30.0, MID)
+    g.on_pnl(2 * S, -10.0, MID)
     assert g.check(BID, ASK, _inputs()).action is RiskAction.ALLOW
-    g.on_pnl(3 * S, -20.0)
+    g.on_pnl(3 * S, -20.0, MID)
     d = g.check(BID, ASK, _inputs())
     assert d.action is RiskAction.HALT
     assert "max_drawdown_session" in d.reasons[0]
@@ -147,19 +147,19 @@ def test_session_drawdown_halts() -> None:
 def test_day_drawdown_resets_at_utc_midnight() -> None:
     day = 86_400 * S
     g = _guard(max_drawdown_day=50.0)
-    g.on_pnl(day - S, 40.0)
-    g.on_pnl(day + S, 0.0)  # a new UTC day starts its own peak at 0
+    g.on_pnl(day - S, 40.0, MID)
+    g.on_pnl(day + S, 0.0, MID)  # a new UTC day starts its own peak at 0
     assert g.check(BID, ASK, _inputs()).action is RiskAction.ALLOW
-    g.on_pnl(day + 2 * S, -50.0)
+    g.on_pnl(day + 2 * S, -50.0, MID)
     assert g.check(BID, ASK, _inputs()).action is RiskAction.HALT
 
 
 def test_loss_per_rolling_hour_forgets_old_peaks() -> None:
     g = _guard(max_loss_per_hour=30.0)
-    g.on_pnl(0, 100.0)
-    g.on_pnl(3_700 * S, 75.0)  # the 100 peak is more than an hour old
+    g.on_pnl(0, 100.0, MID)
+    g.on_pnl(3_700 * S, 75.0, MID)  # the 100 peak is more than an hour old
     assert g.check(BID, ASK, _inputs()).action is RiskAction.ALLOW
-    g.on_pnl(3_800 * S, 44.0)
+    g.on_pnl(3_800 * S, 44.0, MID)
     assert g.check(BID, ASK, _inputs()).action is RiskAction.HALT
 
 
@@ -226,9 +226,9 @@ def test_stale_account_pulls() -> None:
 
 def test_rolling_hour_high_survives_lower_samples_and_expires() -> None:
     g = _guard(max_loss_per_hour=30.0)
-    g.on_pnl(0, 100.0)
+    g.on_pnl(0, 100.0, MID)
     for t in range(1, 50):
-        g.on_pnl(t * 60 * S, 90.0 - t * 0.1)  # drifting down from 90, never 30 below 100
+        g.on_pnl(t * 60 * S, 90.0 - t * 0.1, MID)  # drifting down from 90, never 30 below 100
     assert g.check(BID, ASK, _inputs()).action is RiskAction.ALLOW
-    g.on_pnl(50 * 60 * S, 69.0)  # 31 below the hour's high of 100
+    g.on_pnl(50 * 60 * S, 69.0, MID)  # 31 below the hour's high of 100
     assert g.check(BID, ASK, _inputs()).action is RiskAction.HALT

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tradetui.store.paths import default_db_path
+from tradetui.store.queries import session_report
 from tradetui.store.schema import (
     APPLICATION_ID,
     MIGRATIONS,
@@ -116,3 +117,32 @@ def test_missing_file_is_not_created_by_queries(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no such database"):
         open_readonly(tmp_path / "none.db")
     assert not (tmp_path / "none.db").exists()
+
+
+def test_a_database_from_before_instrument_specs_reports_as_before(tmp_path: Path) -> None:
+    # Schema 1 (no instrument_json): a linear session with one round trip of 0.002 BTC.
+    path = tmp_path / "old.db"
+    conn = open_db(path, "paper", migrations=MIGRATIONS[:1])
+    conn.execute(
+        "INSERT INTO sessions (uuid, mode, venue, symbol, quote_asset, tick_size, lot_size, "
+        "config_digest, version, seed, started_ns) VALUES "
+        "('u', 'paper', 'sim', 'BTCUSDT', 'USDT', '0.1', '0.001', 'd', 'v', 1, 0)"
+    )
+    for seq, side, price in ((1, 1, 600_000), (2, -1, 600_010)):
+        conn.execute(
+            "INSERT INTO fills (session_id, seq, venue, trade_id, client_id, side, price_ticks, "
+            "qty_lots, leaves_lots, fee_quote, fee_asset, is_maker, exch_ns, local_ns, "
+            "mid_half_ticks, position_lots) VALUES "
+            "(1, ?, 'sim', ?, 'c', ?, ?, 2, 0, 0.0, 'USDT', 1, ?, ?, 1200010, 0)",
+            (seq, str(seq), side, price, seq, seq),
+        )
+    conn.close()
+    conn = open_readonly(path)  # migrates forward
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    report = session_report(conn, 1)
+    conn.close()
+    # Bought 0.002 at 60,000.0, sold at 60,001.0: +0.002 USDT, read as linear as it always was.
+    assert report["pnl_realized"] == pytest.approx(0.002, abs=1e-12)
+    assert report["volume_quote"] == pytest.approx(240.002, abs=1e-9)
+    assert (report["settle_asset"], report["quote_asset"]) == ("USDT", "USDT")
+    assert report["position_base"] == 0.0

@@ -9,9 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from tradetui.config import Settings
+from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.store import journal
 from tradetui.store.journal import write_rows
-from tradetui.store.lifecycle import OpenedSession, SessionMeta, begin_session, unlock
+from tradetui.store.lifecycle import (
+    OpenedSession,
+    SessionMeta,
+    begin_session,
+    session_meta,
+    unlock,
+)
 from tradetui.store.rows import Kind, Row
 from tradetui.store.schema import StoreError
 from tradetui.store.writer import StoreWriter, WriterConfig
@@ -20,18 +28,7 @@ T0_NS = 1_700_000_000_000_000_000
 
 
 def meta(mode: str = "paper") -> SessionMeta:
-    return SessionMeta(
-        mode=mode,
-        venue="sim",
-        symbol="BTCUSDT",
-        quote_asset="USDT",
-        tick_size="0.1",
-        lot_size="0.001",
-        config_digest="test",
-        version="test",
-        seed=1,
-        started_ns=T0_NS,
-    )
+    return session_meta(mode, "sim", btcusdt_perpetual(), Settings(), 1, T0_NS)
 
 
 def start(path: Path) -> OpenedSession:

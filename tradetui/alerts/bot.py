@@ -263,7 +263,7 @@ class CommandBot:
         await self._ask(
             update,
             "flatten",
-            f"Flatten the position ({snap.pnl.position_size:+.6g} {snap.base})?\n"
+            f"Flatten the position ({snap.pnl.position_size:+.6g} {snap.size_unit})?\n"
             "Cancels every order and closes the position at market.",
         )
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 
+from tradetui.core.units import money_decimals
+
 
 class Level(IntEnum):
     """How urgent an alert is; routine alerts are the first dropped when the queue is full."""
@@ -86,15 +88,17 @@ def now_s() -> float:
 
 @dataclass(slots=True)
 class FillDigest:
-    """Fills summed between two digest messages (sizes and prices in base/quote units)."""
+    """Fills summed between two digest messages: sizes in order units (the base asset, or
+    contracts), notional in quote (USD face value for inverse contracts), fees and PnL in the
+    settlement asset."""
 
     fills: int = 0
     buys: int = 0
     sells: int = 0
-    volume_base: float = 0.0
+    volume_size: float = 0.0
     volume_quote: float = 0.0
-    fees_quote: float = 0.0
-    position_base: float = 0.0
+    fees: float = 0.0
+    position_size: float = 0.0
     pnl_total: float = 0.0
     first_s: float = 0.0
     last_s: float = 0.0
@@ -102,10 +106,10 @@ class FillDigest:
     def add(
         self,
         buy: bool,
-        qty_base: float,
-        price: float,
-        fee_quote: float,
-        position_base: float,
+        size: float,
+        notional_quote: float,
+        fee: float,
+        position_size: float,
         pnl_total: float,
         at_s: float,
     ) -> None:
@@ -117,20 +121,22 @@ class FillDigest:
             self.buys += 1
         else:
             self.sells += 1
-        self.volume_base += qty_base
-        self.volume_quote += qty_base * price
-        self.fees_quote += fee_quote
-        self.position_base = position_base
+        self.volume_size += size
+        self.volume_quote += notional_quote
+        self.fees += fee
+        self.position_size = position_size
         self.pnl_total = pnl_total
         self.last_s = at_s
 
-    def text(self, base: str, quote: str) -> str:
-        """The digest's details lines."""
+    def text(self, size_unit: str, quote: str, settle: str) -> str:
+        """The digest's details lines (coin amounts to a satoshi, quote amounts to 1e-4)."""
+        d = money_decimals(settle, quote)
         return (
             f"{self.fills} fills ({self.buys} buy, {self.sells} sell), "
-            f"{self.volume_base:.6g} {base} = {self.volume_quote:,.2f} {quote}, "
-            f"fees {self.fees_quote:,.4f}\n"
-            f"position {self.position_base:+.6g} {base}, PnL {self.pnl_total:+,.4f} {quote}"
+            f"{self.volume_size:.6g} {size_unit} = {self.volume_quote:,.2f} {quote}, "
+            f"fees {self.fees:,.{d}f} {settle}\n"
+            f"position {self.position_size:+.6g} {size_unit}, "
+            f"PnL {self.pnl_total:+,.{d}f} {settle}"
         )
 
 

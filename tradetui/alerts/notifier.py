@@ -185,7 +185,8 @@ class Notifier:
     def _on_flatten(self, ev: FlattenFinished) -> None:
         level = {"flat": Level.INFO, "dust": Level.WARNING}.get(ev.outcome, Level.CRITICAL)
         pos = self.instrument.qty(ev.position_lots)
-        details = f"{ev.detail}\nposition {pos:+} {self.instrument.base}, {ev.attempts} attempt(s)"
+        unit = self.instrument.size_unit
+        details = f"{ev.detail}\nposition {pos:+} {unit}, {ev.attempts} attempt(s)"
         self.alert(level, AlertKind.FLATTEN, f"FLATTEN {ev.outcome.upper()}", details)
 
     def _on_risk(self, ev: RiskChanged) -> None:
@@ -222,8 +223,8 @@ class Notifier:
             self._digest_due_s = at + self.config.digest_interval_s
         self.digest.add(
             f.side is Side.BUY,
-            f.qty_lots * inst.lot,
-            f.price_ticks * inst.tick,
+            float(inst.qty(f.qty_lots)),
+            inst.notional(f.price_ticks, f.qty_lots),
             f.fee,
             ev.pnl.position_size,
             ev.pnl.total,
@@ -256,7 +257,9 @@ class Notifier:
             return
         self.digest = FillDigest()
         inst = self.instrument
-        self.alert(Level.INFO, AlertKind.FILLS, "FILLS", d.text(inst.base, inst.quote))
+        self.alert(
+            Level.INFO, AlertKind.FILLS, "FILLS", d.text(inst.size_unit, inst.quote, inst.settle)
+        )
 
     # ---- delivery -------------------------------------------------------------------------
 

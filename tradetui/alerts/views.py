@@ -1,7 +1,8 @@
 """Plain-text answers for the chat commands and the heartbeat, from an engine snapshot.
 
 Pure functions of an ``EngineSnapshot`` (and settings): no I/O, so they are tested directly.
-Sizes in base units, money in quote units, prices in quote per base.
+Sizes in the snapshot's ``size_unit`` (the base asset, or contracts), money in the settlement
+asset (the quote asset, or the coin of an inverse contract) and named, prices in quote per base.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import dataclasses
 
 from tradetui.config import Settings
 from tradetui.core.types import Side
+from tradetui.core.units import money
 from tradetui.engine.snapshot import EngineSnapshot
 
 PARAM_SECTIONS = ("strategy", "quoting")
@@ -22,6 +24,14 @@ def _dur(ns: int) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
+def _money(snap: EngineSnapshot, amount: float) -> str:
+    return money(amount, snap.pnl.settle, snap.quote)
+
+
+def _size(snap: EngineSnapshot, size: float) -> str:
+    return f"{size:+.6g} {snap.size_unit}"
+
+
 def status_text(snap: EngineSnapshot, mode: str) -> str:
     """/status: state, risk, position, PnL, orders and market."""
     lines = [
@@ -31,8 +41,8 @@ def status_text(snap: EngineSnapshot, mode: str) -> str:
         lines.append(f"halt reason: {snap.halt_reason}")
     lines += [
         f"risk: {snap.risk_status or '-'}",
-        f"position {snap.pnl.position_size:+.6g} {snap.base} ({snap.inventory_pct:.0f}% of limit), "
-        f"PnL {snap.pnl.total:+,.4f}",
+        f"position {_size(snap, snap.pnl.position_size)} ({snap.inventory_pct:.0f}% of limit), "
+        f"PnL {_money(snap, snap.pnl.total)}",
         f"open orders {len(snap.quotes)}, fills {snap.fills}, "
         f"mid {snap.mid_ticks * snap.tick_size:,.2f}",
         f"session {_dur(snap.session_ns)}",
@@ -41,15 +51,20 @@ def status_text(snap: EngineSnapshot, mode: str) -> str:
 
 
 def pnl_text(snap: EngineSnapshot) -> str:
-    """/pnl: the PnL split (quote currency)."""
+    """/pnl: the PnL split in the settlement asset; an inverse contract's total again in quote
+    at the mark."""
     p = snap.pnl
+    total = f"PnL total {_money(snap, p.total)}"
+    if p.settle != snap.quote:
+        total += f" ({p.total * p.mark:+,.2f} {snap.quote} at {p.mark:,.2f})"
     return "\n".join(
         [
-            f"PnL total {p.total:+,.4f}",
-            f"realized {p.realized:+,.4f}, unrealized {p.unrealized:+,.4f}",
-            f"spread capture {p.spread_capture:+,.4f}, inventory {p.inventory_pnl:+,.4f}",
-            f"fees -{p.fees:,.4f}, rebates +{p.rebates:,.4f}",
-            f"volume {p.volume_quote:,.2f}, cost per 10k {p.cost_per_10k:+.3f}",
+            total,
+            f"realized {_money(snap, p.realized)}, unrealized {_money(snap, p.unrealized)}",
+            f"spread capture {_money(snap, p.spread_capture)}, "
+            f"inventory {_money(snap, p.inventory_pnl)}",
+            f"fees {_money(snap, -p.fees)}, rebates {_money(snap, p.rebates)}",
+            f"volume {p.volume_quote:,.2f} {snap.quote}, cost per 10k {p.cost_per_10k:+.3f}",
         ]
     )
 
@@ -58,8 +73,8 @@ def position_text(snap: EngineSnapshot) -> str:
     """/position: size, entry, mark and share of the limit."""
     p = snap.pnl
     return (
-        f"position {p.position_size:+.6g} {snap.base}\n"
-        f"entry {p.avg_entry:,.2f}, mark {p.mark:,.2f}, unrealized {p.unrealized:+,.4f}\n"
+        f"position {_size(snap, p.position_size)}\n"
+        f"entry {p.avg_entry:,.2f}, mark {p.mark:,.2f}, unrealized {_money(snap, p.unrealized)}\n"
         f"{snap.inventory_pct:.0f}% of the position limit"
     )
 
@@ -75,7 +90,8 @@ def orders_text(snap: EngineSnapshot, limit: int = 20) -> str:
             [" cancelling" if q.cancel_pending else "", " unacked" if not q.acked else ""]
         )
         lines.append(
-            f"{side} {q.leaves_lots * snap.lot_size:.6g} @ {q.price_ticks * snap.tick_size:,.2f} "
+            f"{side} {q.leaves_lots * snap.lot_size:.6g} {snap.size_unit} "
+            f"@ {q.price_ticks * snap.tick_size:,.2f} "
             f"({q.touch_distance_ticks:+d} ticks from touch, {q.age_ns / 1e9:.1f} s){flags}"
         )
     if len(snap.quotes) > limit:
@@ -97,7 +113,7 @@ def heartbeat_text(snap: EngineSnapshot) -> str:
     """The periodic summary: state, PnL, position, activity."""
     return (
         f"{snap.symbol} {snap.state}, session {_dur(snap.session_ns)}\n"
-        f"PnL {snap.pnl.total:+,.4f}, position {snap.pnl.position_size:+.6g} {snap.base}, "
+        f"PnL {_money(snap, snap.pnl.total)}, position {_size(snap, snap.pnl.position_size)}, "
         f"fills {snap.fills}, open orders {len(snap.quotes)}\n"
         f"risk: {snap.risk_status or '-'}"
     )

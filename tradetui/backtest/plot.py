@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tradetui.backtest.run import BacktestResult
 from tradetui.core.accounting import PositionLedger
+from tradetui.core.units import money
 
 _NS_PER_S = 1_000_000_000
 # Mid/equity samples drawn at most (a replay has one mid change per few ms).
@@ -26,13 +27,14 @@ class PlotSeries:
     """What the plot shows; times in seconds from the start of the run."""
 
     title: str
-    base: str
+    size_unit: str  # positions count this: the base asset, or contracts
+    settle: str  # PnL is in this: the quote asset, or the coin of an inverse contract
     quote: str
     t_s: list[float] = field(default_factory=list)
     mid: list[float] = field(default_factory=list)  # quote per base
-    equity: list[float] = field(default_factory=list)  # PnL total marked at the mid, quote
+    equity: list[float] = field(default_factory=list)  # PnL total marked at the mid, settle
     inventory_t_s: list[float] = field(default_factory=list)
-    inventory_base: list[float] = field(default_factory=list)  # position after each fill
+    inventory_size: list[float] = field(default_factory=list)  # position after each fill
     buy_t_s: list[float] = field(default_factory=list)
     buy_price: list[float] = field(default_factory=list)
     sell_t_s: list[float] = field(default_factory=list)
@@ -46,14 +48,14 @@ def plot_series(result: BacktestResult, max_points: int = _MAX_POINTS) -> PlotSe
     tick, lot = inst.tick, inst.lot
     start = result.start_ns
     fills = sorted(result.fills, key=lambda fr: fr.fill.exch_ns)
-    s = PlotSeries(title="", base=inst.base, quote=inst.quote)
+    s = PlotSeries(title="", size_unit=inst.size_unit, settle=inst.settle, quote=inst.quote)
     s.inventory_t_s.append(0.0)
-    s.inventory_base.append(0.0)
+    s.inventory_size.append(0.0)
     for fr in fills:
         f = fr.fill
         t = (f.exch_ns - start) / _NS_PER_S
         s.inventory_t_s.append(t)
-        s.inventory_base.append(fr.position_lots * lot)
+        s.inventory_size.append(fr.position_lots * lot)
         if int(f.side) > 0:
             s.buy_t_s.append(t)
             s.buy_price.append(f.price_ticks * tick)
@@ -86,11 +88,9 @@ def plot_series(result: BacktestResult, max_points: int = _MAX_POINTS) -> PlotSe
     pnl = s.equity[-1] if s.equity else 0.0
     span_s = (result.end_ns - start) / _NS_PER_S
     s.inventory_t_s.append(max(span_s, s.inventory_t_s[-1]))  # held until the end of the run
-    s.inventory_base.append(s.inventory_base[-1])
-    s.title = (
-        f"backtest {inst.symbol}: {len(fills)} fills, PnL {pnl:+,.2f} {inst.quote} "
-        f"over {span_s:,.0f} s"
-    )
+    s.inventory_size.append(s.inventory_size[-1])
+    pnl_text = money(pnl, inst.settle, inst.quote)
+    s.title = f"backtest {inst.symbol}: {len(fills)} fills, PnL {pnl_text} over {span_s:,.0f} s"
     return s
 
 
@@ -131,12 +131,12 @@ def write_plot(s: PlotSeries, path: Path) -> None:
     price.set_ylabel(f"price ({s.quote})")
     price.legend(loc="best", fontsize="small", framealpha=0.8)
     price.ticklabel_format(axis="y", useOffset=False, style="plain")
-    inventory.step(s.inventory_t_s, s.inventory_base, where="post", color="tab:blue")
+    inventory.step(s.inventory_t_s, s.inventory_size, where="post", color="tab:blue")
     inventory.axhline(0.0, color="0.6", linewidth=0.6)
-    inventory.set_ylabel(f"inventory ({s.base})")
+    inventory.set_ylabel(f"inventory ({s.size_unit})")
     equity.plot(s.t_s, s.equity, color="tab:purple", linewidth=1.0)
     equity.axhline(0.0, color="0.6", linewidth=0.6)
-    equity.set_ylabel(f"PnL ({s.quote})")
+    equity.set_ylabel(f"PnL ({s.settle})")
     equity.set_xlabel("time since start (s)")
     for ax in (price, inventory, equity):
         ax.grid(True, linewidth=0.3, alpha=0.6)

@@ -1,9 +1,13 @@
 """The backtest report: the session summary plus markouts and the inventory path.
 
-Markout of a fill at horizon h: ``side × (mid(t + h) − fill price)`` in quote currency per
-base unit, where t is the fill's exchange time and mid is the replayed mid at or before
-t + h. Reported per horizon as the total over fills (quote) and the volume-weighted mean in
-basis points of fill notional; fills whose horizon runs past the data are left out.
+Markout of a fill at horizon h: what the fill earned against the mid h later,
+``side × size × (value(mid(t + h)) − value(fill price))`` in the settlement asset (for linear
+markets ``side × (mid − price)`` per base unit in quote; for inverse contracts the coin a
+contract gains from price to mid), where t is the fill's exchange time and mid is the replayed
+mid at or before t + h. Reported per horizon as the total over fills in the settlement asset
+(``total_settle``) and in quote (``total_quote``: each fill's markout at its later mid), and
+the mean in basis points of the fills' notional; fills whose horizon runs past the data are
+left out.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from bisect import bisect_right
 from typing import Any
 
 from tradetui.backtest.run import BacktestResult
+from tradetui.core.units import money_decimals, size_decimals
 from tradetui.engine.summary import session_summary
 from tradetui.market.files import ReplayReport
 
@@ -22,16 +27,17 @@ _NS_PER_S = 1_000_000_000
 
 
 def markouts(result: BacktestResult) -> dict[str, dict[str, float | int]]:
-    """Per horizon ("1s", ...): fills counted, total markout (quote), mean (bps of notional)."""
+    """Per horizon ("1s", ...): fills counted, total markout (settlement asset and quote),
+    mean (bps of notional)."""
     inst = result.engine.instrument
+    unit = float(inst.value_unit)
     times, mids = result.mids.t_ns, result.mids.mid_ticks
     last_t = times[-1] if times else 0
     out: dict[str, dict[str, float | int]] = {}
     for h in MARKOUT_HORIZONS_S:
         h_ns = h * _NS_PER_S
         n = 0
-        total_ticklots = 0.0
-        notional_ticklots = 0.0
+        total_settle = total_quote = notional_settle = 0.0
         for fr in result.fills:
             f = fr.fill
             t = f.exch_ns + h_ns
@@ -41,36 +47,43 @@ def markouts(result: BacktestResult) -> dict[str, dict[str, float | int]]:
             if i < 0:
                 continue
             n += 1
-            total_ticklots += int(f.side) * (mids[i] - f.price_ticks) * f.qty_lots
-            notional_ticklots += f.price_ticks * f.qty_lots
-        unit = inst.tick * inst.lot
+            gain_units = inst.value_float(mids[i]) - inst.value(f.price_ticks)
+            markout = int(f.side) * gain_units * f.qty_lots * unit
+            total_settle += markout
+            total_quote += inst.to_quote(markout, mids[i])
+            notional_settle += inst.notional_settle(f.price_ticks, f.qty_lots)
         out[f"{h}s"] = {
             "fills": n,
-            "total_quote": total_ticklots * unit,
-            "mean_bps": total_ticklots / notional_ticklots * 1e4 if notional_ticklots else 0.0,
+            "total_settle": total_settle,
+            "total_quote": total_quote,
+            "mean_bps": total_settle / notional_settle * 1e4 if notional_settle else 0.0,
         }
     return out
 
 
 def inventory_path(result: BacktestResult) -> dict[str, Any]:
-    """Position (base units) after fills: extremes, final value and a thinned path."""
+    """Position (order units: base, or contracts) after fills: extremes, final value and a
+    thinned path; the ``_base`` keys only where sizes count the base asset."""
     inst = result.engine.instrument
     pts = [(fr.fill.exch_ns, fr.position_lots) for fr in result.fills]
-    if not pts:
-        return {"min_base": 0.0, "max_base": 0.0, "final_base": 0.0, "path": []}
     step = max(1, len(pts) // _PATH_POINTS)
     kept = pts[::step]
-    if kept[-1] != pts[-1]:
+    if kept and kept[-1] != pts[-1]:
         kept.append(pts[-1])
-    lots = [p for _, p in pts]
-    return {
-        "min_base": float(inst.qty(min(lots))),
-        "max_base": float(inst.qty(max(lots))),
-        "final_base": float(inst.qty(lots[-1])),
+    lots = [p for _, p in pts] or [0]
+    out: dict[str, Any] = {
+        "size_unit": inst.size_unit,
+        "min_size": float(inst.qty(min(lots))),
+        "max_size": float(inst.qty(max(lots))),
+        "final_size": float(inst.qty(lots[-1])),
         "path": [
             [round((t - result.start_ns) / _NS_PER_S, 3), float(inst.qty(p))] for t, p in kept
         ],
     }
+    if not inst.inverse:
+        out |= {"min_base": out["min_size"], "max_base": out["max_size"]}
+        out["final_base"] = out["final_size"]
+    return out
 
 
 def build_report(result: BacktestResult, data: ReplayReport, cached: bool) -> dict[str, Any]:
@@ -108,15 +121,18 @@ def format_report(r: dict[str, Any]) -> str:
         + (" (decoded form from cache)" if r["data"]["decoded_from_cache"] else ""),
         f"speed         {r['events_per_s']:,} events/s ({r['run_s']:.2f} s)",
     ]
+    settle, quote = r["settle_asset"], r["quote_asset"]
+    d = money_decimals(settle, quote)
     for h, m in r["markouts"].items():
-        lines.append(
-            f"markout {h:<5} {m['mean_bps']:+.3f} bps  ({m['total_quote']:+,.4f} quote "
-            f"over {m['fills']} fills)"
-        )
+        amount = f"{m['total_settle']:+,.{d}f} {settle}"
+        if settle != quote:
+            amount += f" = {m['total_quote']:+,.2f} {quote}"
+        lines.append(f"markout {h:<5} {m['mean_bps']:+.3f} bps  ({amount} over {m['fills']} fills)")
     inv = r["inventory"]
+    n = size_decimals(inv["size_unit"])
     lines.append(
-        f"inventory     min {inv['min_base']:+.6f}  max {inv['max_base']:+.6f}  "
-        f"final {inv['final_base']:+.6f}"
+        f"inventory     min {inv['min_size']:+.{n}f}  max {inv['max_size']:+.{n}f}  "
+        f"final {inv['final_size']:+.{n}f} {inv['size_unit']}"
     )
     ml = r.get("ml")
     if ml is not None:

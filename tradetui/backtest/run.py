@@ -96,11 +96,14 @@ def run_backtest(
     progress: Callable[[int, int], None] | None = None,
     seed: int = 0,
     ml_model: Path | None = None,
+    on_engine: Callable[[Engine, Bus], None] | None = None,
 ) -> BacktestResult:
     """Trade ``events`` with the configured strategy from the first event to the last.
 
     ``progress(done_ns, total_ns)`` is called every few seconds of market time. ``ml_model``
     (a directory from ``tradetui train``) turns the ML filter on with that model.
+    ``on_engine(engine, bus)`` runs once the engine exists, before it starts (a store
+    subscribes there).
     """
     if not events:
         raise ValueError("no market events to backtest")
@@ -128,6 +131,8 @@ def run_backtest(
 
     bus.subscribe(on_engine_event)
     engine = Engine(settings, inst, venue, clock, bus, seed=seed)
+    if on_engine is not None:
+        on_engine(engine, bus)
     engine.control(Command(CommandKind.START, reason="backtest"))
     t0 = time.perf_counter() - prep_s
     t = start_ns

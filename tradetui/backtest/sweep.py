@@ -99,22 +99,28 @@ def run_point(
     point: Point,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """One backtest of ``point``: its parameters and headline figures (JSON-ready)."""
+    """One backtest of ``point``: its parameters and headline figures (JSON-ready; money in
+    ``settle_asset``, sizes in ``size_unit``, as in the session summary)."""
     result = run_backtest(apply_point(settings, point), instrument, events, seed=seed)
     s = session_summary(result.engine, (result.end_ns - result.start_ns) / 1e9)
     marks = markouts(result)
-    return {
+    row = {
         "params": dict(point),
+        "settle_asset": s["settle_asset"],
+        "size_unit": s["size_unit"],
         "pnl_total": s["pnl_total"],
         "spread_capture": s["spread_capture"],
         "inventory_pnl": s["inventory_pnl"],
         "fees": s["fees"],
         "fills": s["fills"],
         "volume_quote": s["volume_quote"],
-        "max_abs_position_base": s["max_abs_position_base"],
+        "max_abs_position_size": s["max_abs_position_size"],
         "markout_5s_bps": marks["5s"]["mean_bps"] if "5s" in marks else None,
         "run_s": round(result.run_s, 3),
     }
+    if "max_abs_position_base" in s:
+        row["max_abs_position_base"] = s["max_abs_position_base"]
+    return row
 
 
 def run_sweep(

@@ -42,10 +42,15 @@ def _show(answer: dict[str, Any], json_out: bool) -> None:
     if json_out:
         typer.echo(json.dumps(answer))
         return
+    from tradetui.core.units import money_decimals
+
+    settle = answer.get("settle_asset", "")
+    d = money_decimals(settle, answer.get("quote_asset", ""))
     typer.echo(
         f"{answer.get('message', '')}: state {answer.get('state')}, "
-        f"position {answer.get('position_base', 0.0):+.6f}, "
-        f"open orders {answer.get('open_orders')}, PnL {answer.get('pnl_total', 0.0):+.4f}"
+        f"position {answer.get('position_size', 0.0):+.6f} {answer.get('size_unit', '')}, "
+        f"open orders {answer.get('open_orders')}, "
+        f"PnL {answer.get('pnl_total', 0.0):+.{d}f} {settle}"
         + (f", halt reason: {answer['halt_reason']}" if answer.get("halt_reason") else "")
     )
 

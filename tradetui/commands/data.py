@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -12,6 +13,12 @@ import typer
 from tradetui.commands.common import fail
 
 if TYPE_CHECKING:
+    from tradetui.backtest.run import BacktestResult
+    from tradetui.config import Settings
+    from tradetui.core.instrument import Instrument
+    from tradetui.core.types import MarketEvent
+    from tradetui.engine.bus import Bus
+    from tradetui.engine.engine import Engine
     from tradetui.market.instruments import FilesInstrument, InstrumentFlags
 
 FilesArg = Annotated[
@@ -167,15 +174,23 @@ def backtest(
         Path | None,
         typer.Option("--plot", help="Write price (with our fills), inventory and PnL to a PNG."),
     ] = None,
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            "--db", help="Also store the run as a session here (`tradetui report --db` reads it)."
+        ),
+    ] = None,
 ) -> None:
     """Trade FILES with the configured strategy on the virtual clock; print a report."""
     from tradetui.backtest.report import build_report, format_report
-    from tradetui.backtest.run import backtest_settings, run_backtest
+    from tradetui.backtest.run import backtest_settings
+    from tradetui.backtest.store import BacktestStore
     from tradetui.config import ConfigError, load_settings
     from tradetui.engine.summary import format_summary
     from tradetui.market.cache import load_events
     from tradetui.market.files import ReplayError, no_market_data
     from tradetui.market.replay import has_market_data
+    from tradetui.store.schema import StoreError
 
     if plot is not None:
         from tradetui.backtest.plot import plot_path_problem
@@ -204,30 +219,22 @@ def backtest(
             raise no_market_data(files, data)
     except ReplayError as exc:
         fail(str(exc))
+    store = BacktestStore(db) if db is not None else None
+    hook = store.attach if store is not None else None
     try:
-        if as_json:
-            result = run_backtest(settings, inst, events)
-        else:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            with Progress(
-                TextColumn("backtest"),
-                BarColumn(),
-                TextColumn("{task.percentage:>3.0f}%"),
-                TimeElapsedColumn(),
-                transient=True,
-            ) as bar:
-                task = bar.add_task("run", total=1.0)
-                result = run_backtest(
-                    settings,
-                    inst,
-                    events,
-                    progress=lambda done, total: bar.update(task, completed=done / max(total, 1)),
-                )
+        result = _run(settings, inst, events, as_json, hook)
     except ConfigError as exc:  # settings this instrument cannot trade (order size < lot)
+        fail(str(exc))
+    except StoreError as exc:
         fail(str(exc))
     r = build_report(result, data, cached)
     r["instrument_source"] = found.source
+    if store is not None:
+        try:
+            r["session_id"] = store.finish(result.engine.clock.now_ns(), r["state"], r)
+        except StoreError as exc:
+            fail(str(exc))
+        r["db"] = str(db)
     if plot is not None:
         from tradetui.backtest.plot import plot_series, write_plot
 
@@ -241,6 +248,39 @@ def backtest(
     else:
         typer.echo(format_summary(r))
         typer.echo(format_report(r))
+
+
+def _run(
+    settings: Settings,
+    inst: Instrument,
+    events: list[MarketEvent],
+    quiet: bool,
+    on_engine: Callable[[Engine, Bus], None] | None,
+) -> BacktestResult:
+    """The backtest, with a progress bar unless ``quiet``."""
+    from tradetui.backtest.run import run_backtest
+
+    if quiet:
+        result = run_backtest(settings, inst, events, on_engine=on_engine)
+    else:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn("backtest"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            transient=True,
+        ) as bar:
+            task = bar.add_task("run", total=1.0)
+            result = run_backtest(
+                settings,
+                inst,
+                events,
+                progress=lambda done, total: bar.update(task, completed=done / max(total, 1)),
+                on_engine=on_engine,
+            )
+    return result
 
 
 def register(app: typer.Typer) -> None:

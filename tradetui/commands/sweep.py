@@ -22,13 +22,14 @@ from tradetui.commands.data import (
     instrument_flags,
 )
 
+# (key, title, format); money is formatted to the settlement asset's decimals (``{d}``).
 _COLUMNS = (
-    ("pnl_total", "PnL", "{:+,.4f}"),
-    ("spread_capture", "spread", "{:+,.4f}"),
-    ("inventory_pnl", "inventory", "{:+,.4f}"),
-    ("fees", "fees", "{:+,.4f}"),
+    ("pnl_total", "PnL", "{:+,.{d}f}"),
+    ("spread_capture", "spread", "{:+,.{d}f}"),
+    ("inventory_pnl", "inventory", "{:+,.{d}f}"),
+    ("fees", "fees", "{:+,.{d}f}"),
     ("fills", "fills", "{:,}"),
-    ("max_abs_position_base", "max |pos|", "{:.4f}"),
+    ("max_abs_position_size", "max |pos|", "{:.4f}"),
     ("markout_5s_bps", "markout 5s bps", "{:+.3f}"),
 )
 
@@ -58,6 +59,7 @@ def sweep(
     from tradetui.backtest.run import backtest_settings
     from tradetui.backtest.sweep import grid_points, parse_axis, run_sweep
     from tradetui.config import ConfigError, load_settings
+    from tradetui.core.units import money_decimals
     from tradetui.market.cache import load_events
     from tradetui.market.files import ReplayError, no_market_data
     from tradetui.market.replay import has_market_data
@@ -90,7 +92,11 @@ def sweep(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"sweep: {len(rows)} backtests on {inst.symbol}")
+    d = money_decimals(inst.settle, inst.quote)
+    table = Table(
+        title=f"sweep: {len(rows)} backtests on {inst.symbol} "
+        f"(money in {inst.settle}, sizes in {inst.size_unit})"
+    )
     keys = [a.key for a in axes]
     for k in keys:
         table.add_column(k, justify="right")
@@ -98,6 +104,9 @@ def sweep(
         table.add_column(title, justify="right")
     for r in rows:
         cells = [str(r["params"][k]) for k in keys]
-        cells += ["-" if r[c] is None else fmt.format(r[c]) for c, _, fmt in _COLUMNS]
+        cells += [
+            "-" if r[c] is None else fmt.replace("{d}", str(d)).format(r[c])
+            for c, _, fmt in _COLUMNS
+        ]
         table.add_row(*cells)
     Console(width=200).print(table)

@@ -482,7 +482,7 @@ class Engine:
             self.venue.submit(RequestAccount(created_ns=now))
         if now >= self._next_pnl_check_ns:
             self._next_pnl_check_ns = now + 1_000_000_000
-            self.guard.on_pnl(now, self.ledger.total_settle(mid))
+            self.guard.on_pnl(now, self.ledger.total_settle(mid), mid)
         risk = self.guard.check(
             decision.bid,
             decision.ask,
@@ -722,7 +722,7 @@ class Engine:
             self.ledger.adopt(ev.position_lots, entry)
             adopted = (
                 f"adopted a venue position of {self.instrument.qty(ev.position_lots)} "
-                f"{self.instrument.base} at {self.instrument.price(entry)}"
+                f"{self.instrument.size_unit} at {self.instrument.price(entry)}"
             )
             log.warning("%s", adopted)
         self.started_ns = self.started_ns or now
@@ -862,13 +862,13 @@ class Engine:
             new = self.settings.replace(cmd.section, **changes)
         except ConfigError as exc:
             raise CommandRefusedError(str(exc)) from None
-        old_size = self.settings.strategy.order_size
+        old_lots = self.as_params.order_lots
         self.settings = new
         s = new.strategy
         self.as_params = as_params(new, self.instrument)
         self.policy = quote_policy(new, self.instrument)
         self.decision_interval_ns = int(s.decision_interval_ms * 1e6)
-        if s.order_size != old_size:
+        if self.as_params.order_lots != old_lots:
             self._force_replace = True
         log.info("parameters changed: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
         return "applied " + ", ".join(f"{cmd.section}.{k}={v}" for k, v in changes.items())

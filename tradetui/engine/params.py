@@ -1,34 +1,57 @@
-"""Settings (base units, seconds) → strategy parameters (lots, ticks, ns)."""
+"""Settings (base, contracts, quote, seconds) → strategy parameters (lots, ticks, ns)."""
 
 from __future__ import annotations
 
 from tradetui.config import ConfigError, Settings
 from tradetui.core.instrument import Instrument
-from tradetui.risk.guard import RiskLimits
+from tradetui.risk.guard import RiskLimits, base_lots
 from tradetui.strategy.avellaneda import ASParams, HorizonMode
 from tradetui.strategy.quoting import QuotePolicy
+
+
+def order_lots(settings: Settings, instrument: Instrument) -> int:
+    """The order size per side in lots: ``strategy.order_contracts`` for inverse contracts,
+    ``strategy.order_size`` (base asset) otherwise; rounded down to the lot step."""
+    s = settings.strategy
+    if instrument.inverse:
+        key, size, unit = "order_contracts", s.order_contracts, "contracts"
+    else:
+        key, size, unit = "order_size", s.order_size, instrument.base
+    lots = instrument.quantize_qty(size)
+    if lots < 1:
+        raise ConfigError(
+            f"strategy.{key}: {size} is below one lot step ({instrument.lot_size} {unit} "
+            f"on {instrument.symbol}); raise it"
+        )
+    return lots
+
+
+def static_position_lots(settings: Settings, instrument: Instrument) -> int:
+    """The tightest position limit fixed in lots whatever the price (0 = none): contracts,
+    and base units of a linear or spot market."""
+    r = settings.risk
+    caps = [instrument.quantize_qty(r.max_position_contracts)]
+    if not instrument.inverse:
+        caps.append(base_lots(instrument, r.max_position_base))
+    return min((c for c in caps if c > 0), default=0)
 
 
 def as_params(settings: Settings, instrument: Instrument) -> ASParams:
     """AS parameters; sizes quantized down to the lot step (never larger than configured)."""
     s = settings.strategy
-    order_lots = instrument.quantize_qty(s.order_size)
-    if order_lots < 1:
-        raise ConfigError(
-            f"strategy.order_size: {s.order_size} is below one lot step "
-            f"({instrument.lot_size} {instrument.base}); raise it"
-        )
+    lots = order_lots(settings, instrument)
     try:
         return ASParams(
             gamma=s.gamma,
             horizon_mode=HorizonMode(s.horizon),
             horizon_s=s.horizon_s,
-            order_lots=order_lots,
+            order_lots=lots,
             min_spread_ticks=s.min_spread_ticks,
             max_spread_ticks=s.max_spread_ticks,
             eta=s.eta,
-            # The AS side pull and the risk guard share one position limit; 0 = unlimited.
-            max_position_lots=instrument.quantize_qty(settings.risk.max_position) or 2**62,
+            # The AS side pull and the risk guard share the position limit fixed in lots;
+            # limits that move with the price (quote, an inverse coin value) are the guard's.
+            max_position_lots=static_position_lots(settings, instrument) or 2**62,
         )
     except ValueError as exc:
         raise ConfigError(f"strategy: {exc}") from None
@@ -37,14 +60,14 @@ def as_params(settings: Settings, instrument: Instrument) -> ASParams:
 def quote_policy(settings: Settings, instrument: Instrument) -> QuotePolicy:
     """Requote policy; new-before-cancel may briefly hold two orders of one side."""
     q = settings.quoting
-    order_lots = instrument.quantize_qty(settings.strategy.order_size)
+    lots = order_lots(settings, instrument)
     try:
         return QuotePolicy(
             price_tolerance_ticks=q.price_tolerance_ticks,
             max_age_ns=int(q.max_age_s * 1e9),
             min_age_ns=int(q.min_age_ms * 1e6),
             new_before_cancel=q.new_before_cancel,
-            max_side_lots=2 * order_lots,
+            max_side_lots=2 * lots,
             size_tolerance=q.size_tolerance,
         )
     except ValueError as exc:
@@ -52,19 +75,22 @@ def quote_policy(settings: Settings, instrument: Instrument) -> QuotePolicy:
 
 
 def risk_limits(settings: Settings, instrument: Instrument) -> RiskLimits:
-    """Risk limits in engine units (lots, ns); sizes quantized down to the lot step."""
+    """Risk limits in engine units (lots, ns) or named assets; sizes quantized down to the
+    lot step. ``paper.equity`` is in the margin asset (the exchange's balance when live)."""
     r = settings.risk
     try:
         return RiskLimits(
-            max_position_lots=instrument.quantize_qty(r.max_position),
-            max_position_notional=r.max_position_notional,
+            max_position_lots=instrument.quantize_qty(r.max_position_contracts),
+            max_position_base=r.max_position_base,
+            max_position_quote=r.max_position_quote,
             equity=settings.paper.equity,
             leverage=r.leverage,
             max_equity_fraction=r.max_equity_fraction,
             one_sided_enter=r.one_sided_enter,
             one_sided_exit=r.one_sided_exit,
-            max_order_lots=instrument.quantize_qty(r.max_order_size),
-            max_order_notional=r.max_order_notional,
+            max_order_lots=instrument.quantize_qty(r.max_order_contracts),
+            max_order_base=r.max_order_base,
+            max_order_quote=r.max_order_quote,
             price_band_bps=r.price_band_bps,
             max_open_orders=r.max_open_orders,
             max_drawdown_session=r.max_drawdown_session,

@@ -65,7 +65,9 @@ class EngineSnapshot:
     risk_status: str
     venue: str
     symbol: str
-    base: str  # the base asset, the unit of positions (BTC for BTCUSDT)
+    base: str  # the base asset (BTC for BTCUSDT and BTCUSD_PERP)
+    size_unit: str  # what sizes count: the base asset, or contracts (inverse contracts)
+    quote: str  # the quote asset (USDT; USD for COIN-M); money is in pnl.settle
     tick_size: float
     lot_size: float
     bids: tuple[Level, ...]
@@ -153,6 +155,8 @@ def take_snapshot(
         venue=str(getattr(engine.venue, "name", "?")),
         symbol=engine.instrument.symbol,
         base=engine.instrument.base,
+        size_unit=engine.instrument.size_unit,
+        quote=engine.instrument.quote,
         tick_size=engine.instrument.tick,
         lot_size=engine.instrument.lot,
         bids=tuple(engine.book.levels(Side.BUY, depth_levels)),
@@ -161,7 +165,9 @@ def take_snapshot(
         best_ask_ticks=ask,
         quotes=quotes,
         position_lots=engine.ledger.position_lots,
-        max_position_lots=engine.as_params.max_position_lots,
+        # The guard's tightest limit at this mid (quote and coin limits move with the price).
+        max_position_lots=engine.guard.position_limit_lots(engine.mid_ticks)
+        or engine.as_params.max_position_lots,
         pnl=engine.pnl(),
         decision=engine.last_decision,
         requote_reason=engine.last_requote_reason,

@@ -1,9 +1,19 @@
-"""The end-of-session summary a user reads (and scripts parse with --json)."""
+"""The end-of-session summary a user reads (and scripts parse with --json).
+
+Money (``pnl_*``, ``spread_capture``, ``inventory_pnl``, ``fees``, ``rebates``) is in
+``settle_asset``: the quote asset for linear and spot markets, the coin for inverse contracts.
+``in_quote`` repeats it in ``quote_asset`` valued at the final mark (the same numbers when the
+two are one). ``volume_quote`` is the traded notional in quote (USD face value for inverse
+contracts), ``volume_settle`` the same in the settlement asset. Sizes (``position_size``,
+``max_abs_position_size``) count ``size_unit``: the base asset, or contracts; the ``_base``
+keys are present only where sizes count the base asset.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from tradetui.core import units
 from tradetui.engine.engine import Engine
 
 
@@ -13,13 +23,16 @@ def session_summary(engine: Engine, duration_s: float) -> dict[str, Any]:
     inst = engine.instrument
     minutes = duration_s / 60 if duration_s > 0 else 0.0
     lat = engine.latency_percentiles_us()
-    return {
+    max_abs_size = float(inst.qty(engine.max_abs_position_lots))
+    out: dict[str, Any] = {
         "symbol": inst.symbol,
+        **units.asset_names(inst),
         "state": str(engine.state),
         "duration_s": round(duration_s, 3),
         "market_events": engine.market_events,
         "fills": engine.fills,
         "volume_quote": pnl.volume_quote,
+        "volume_settle": pnl.volume_settle,
         "pnl_total": pnl.total,
         "pnl_realized": pnl.realized,
         "pnl_unrealized": pnl.unrealized,
@@ -28,8 +41,9 @@ def session_summary(engine: Engine, duration_s: float) -> dict[str, Any]:
         "fees": pnl.fees,
         "rebates": pnl.rebates,
         "cost_per_10k": pnl.cost_per_10k,
-        "position_base": pnl.position_size,
-        "max_abs_position_base": float(inst.qty(engine.max_abs_position_lots)),
+        "in_quote": units.in_quote(pnl, inst),
+        "position_size": pnl.position_size,
+        "max_abs_position_size": max_abs_size,
         "mid": float(engine.mid_ticks * inst.tick),
         "orders_placed": engine.orders_placed,
         "orders_cancelled": engine.orders_cancelled,
@@ -42,24 +56,27 @@ def session_summary(engine: Engine, duration_s: float) -> dict[str, Any]:
         "last_requote_reason": engine.last_requote_reason,
         "halt_reason": engine.halt_reason,
     }
+    if not inst.inverse:
+        out["position_base"] = pnl.position_size
+        out["max_abs_position_base"] = max_abs_size
+    return out
 
 
 def format_summary(s: dict[str, Any]) -> str:
     """A compact aligned text block for people."""
     lat = s["decision_latency_us"]
+    unit = s["size_unit"]
+    n = units.size_decimals(unit)
     rows = [
         ("state", s["state"]),
         ("duration", f"{s['duration_s']:.1f} s, {s['market_events']:,} market events"),
         ("fills", f"{s['fills']}  ({s['fills_per_min']:.1f}/min)"),
-        ("volume", f"{s['volume_quote']:,.2f} quote"),
-        ("PnL total", f"{s['pnl_total']:+,.4f}"),
-        ("  realized", f"{s['pnl_realized']:+,.4f}"),
-        ("  unrealized", f"{s['pnl_unrealized']:+,.4f}"),
-        ("  spread capture", f"{s['spread_capture']:+,.4f}"),
-        ("  inventory", f"{s['inventory_pnl']:+,.4f}"),
-        ("  fees / rebates", f"-{s['fees']:,.4f} / +{s['rebates']:,.4f}"),
+        *units.money_rows(s),
         ("cost per 10k", f"{s['cost_per_10k']:+.3f}"),
-        ("position", f"{s['position_base']:+.6f} (max |{s['max_abs_position_base']:.6f}|)"),
+        (
+            "position",
+            f"{s['position_size']:+.{n}f} {unit} (max |{s['max_abs_position_size']:.{n}f}|)",
+        ),
         (
             "orders",
             f"{s['orders_placed']} placed, {s['orders_cancelled']} cancelled "

@@ -20,6 +20,9 @@ from tradetui.strategy.avellaneda import DesiredQuote
 
 _DAY_NS = 86_400 * 1_000_000_000
 _HOUR_NS = 3_600 * 1_000_000_000
+# Tolerance, in lots, for a limit that is a whole number of lots in decimal but lands a hair
+# below it in binary floating point (0.1 / 0.001 == 99.99999999999999).
+_LOT_EPS = 1e-7
 
 
 class RiskAction(IntEnum):
@@ -34,17 +37,27 @@ class RiskAction(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class RiskLimits:
-    """Limits in engine units (lots, ticks, ns, quote currency). 0 disables a limit."""
+    """Limits in engine units (lots, ticks, ns) or in the asset their name ends with.
+
+    0 disables a limit. ``_lots`` limits count order units (contracts for inverse contracts,
+    the base asset for linear and spot); ``_base`` limits count the base asset (an inverse
+    position's value in the coin at the mid); ``_quote`` limits the quote asset (USD face
+    value for inverse contracts). ``equity`` is in the margin asset (the settlement asset:
+    the coin for inverse contracts). Drawdowns are in quote; an inverse account's coin PnL is
+    valued at the mid.
+    """
 
     max_position_lots: int = 0
-    max_position_notional: float = 0.0  # quote
-    equity: float = 0.0  # quote
+    max_position_base: float = 0.0
+    max_position_quote: float = 0.0
+    equity: float = 0.0
     leverage: float = 1.0
-    max_equity_fraction: float = 0.0  # |position notional| ≤ fraction × equity × leverage
+    max_equity_fraction: float = 0.0  # |position value| ≤ fraction × equity × leverage
     one_sided_enter: float = 0.8  # fraction of the position limit that starts one-sided mode
     one_sided_exit: float = 0.5  # fraction below which two-sided quoting resumes
     max_order_lots: int = 0
-    max_order_notional: float = 0.0  # quote
+    max_order_base: float = 0.0
+    max_order_quote: float = 0.0
     price_band_bps: float = 0.0  # quotes farther than this from mid are pulled
     max_open_orders: int = 0
     max_drawdown_session: float = 0.0  # quote, from the session's PnL peak
@@ -120,12 +133,35 @@ class RiskGuard:
         self._hour: deque[tuple[int, float]] = deque()
         self._orders: deque[int] = deque()
         self._rejects: deque[int] = deque()
+        # Quote per unit of the settlement asset at the last mid (drawdowns are in quote).
+        self._quote_per_settle = 0.0 if instrument.inverse else 1.0
+        # Limits fixed in lots whatever the price, tightest first: (lots, key).
+        position_caps = [(limits.max_position_lots, "risk.max_position_contracts")]
+        order_caps = [(limits.max_order_lots, "risk.max_order_contracts")]
+        if not instrument.inverse:
+            position_caps.append(
+                (base_lots(instrument, limits.max_position_base), "risk.max_position_base")
+            )
+            order_caps.append((base_lots(instrument, limits.max_order_base), "risk.max_order_base"))
+        self._position_caps = sorted(c for c in position_caps if c[0] > 0)
+        self._order_caps = sorted(c for c in order_caps if c[0] > 0)
+        # Whether some position limit moves with the price (checked per decision).
+        self._priced_position = bool(
+            limits.max_position_quote
+            or (limits.max_equity_fraction and limits.equity)
+            or (instrument.inverse and limits.max_position_base)
+        )
 
     # ---- observations ---------------------------------------------------------------------
 
-    def on_pnl(self, now_ns: int, pnl_total: float) -> None:
-        """Record the session PnL (quote); checks drawdowns and the rolling-hour loss."""
+    def on_pnl(self, now_ns: int, pnl_settle: float, mid_ticks: float) -> None:
+        """Record the session PnL (settlement asset) at ``mid_ticks``; checks drawdowns and
+        the rolling-hour loss, in quote (an inverse account's coin PnL valued at the mid)."""
         lim = self.limits
+        if mid_ticks > 0:
+            self._quote_per_settle = self.instrument.to_quote(1.0, mid_ticks)
+        pnl_total = pnl_settle * self._quote_per_settle
+        q = self.instrument.quote
         self._session_peak = max(self._session_peak, pnl_total)
         day = now_ns // _DAY_NS
         if day != self._day:
@@ -140,20 +176,20 @@ class RiskGuard:
             hour.popleft()
         if lim.max_drawdown_session and self._session_peak - pnl_total >= lim.max_drawdown_session:
             self._latch(
-                f"session drawdown {self._session_peak - pnl_total:.2f} ≥ "
-                f"risk.max_drawdown_session {lim.max_drawdown_session:.2f}"
+                f"session drawdown {self._session_peak - pnl_total:.2f} {q} ≥ "
+                f"risk.max_drawdown_session {lim.max_drawdown_session:.2f} {q}"
             )
         if lim.max_drawdown_day and self._day_peak - pnl_total >= lim.max_drawdown_day:
             self._latch(
-                f"UTC-day drawdown {self._day_peak - pnl_total:.2f} ≥ "
-                f"risk.max_drawdown_day {lim.max_drawdown_day:.2f}"
+                f"UTC-day drawdown {self._day_peak - pnl_total:.2f} {q} ≥ "
+                f"risk.max_drawdown_day {lim.max_drawdown_day:.2f} {q}"
             )
         if lim.max_loss_per_hour:
             hour_max = hour[0][1]
             if hour_max - pnl_total >= lim.max_loss_per_hour:
                 self._latch(
-                    f"loss {hour_max - pnl_total:.2f} within the last hour ≥ "
-                    f"risk.max_loss_per_hour {lim.max_loss_per_hour:.2f}"
+                    f"loss {hour_max - pnl_total:.2f} {q} within the last hour ≥ "
+                    f"risk.max_loss_per_hour {lim.max_loss_per_hour:.2f} {q}"
                 )
 
     def on_order_sent(self, now_ns: int) -> None:
@@ -183,21 +219,32 @@ class RiskGuard:
     # ---- the check ------------------------------------------------------------------------
 
     def position_limit_lots(self, mid_ticks: float) -> int:
-        """The tightest enabled position limit in lots at this mid (0 = unlimited)."""
+        """The tightest enabled position limit in lots at this mid (0 = unlimited, or a
+        limit below one lot)."""
+        return self.position_limit(mid_ticks)[0]
+
+    def position_limit(self, mid_ticks: float) -> tuple[int, str]:
+        """The tightest enabled position limit in lots at this mid and its key; the key is ''
+        when no limit is set (a limit worth less than one lot is (0, key): no position)."""
+        best = self._position_caps[0] if self._position_caps else (0, "")
+        if not self._priced_position or mid_ticks <= 0:
+            return best  # the usual case: limits in lots
         lim = self.limits
-        if not (lim.max_position_notional or (lim.max_equity_fraction and lim.equity)):
-            return lim.max_position_lots  # the usual case: a limit in lots, whatever the mid
         inst = self.instrument
-        caps: list[int] = []
-        if lim.max_position_lots:
-            caps.append(lim.max_position_lots)
-        unit = mid_ticks * inst.tick * inst.lot  # quote value of one lot
-        if unit > 0:
-            if lim.max_position_notional:
-                caps.append(int(lim.max_position_notional / unit))
-            if lim.max_equity_fraction and lim.equity:
-                caps.append(int(lim.max_equity_fraction * lim.equity * lim.leverage / unit))
-        return min(caps) if caps else 0
+        if lim.max_position_quote:
+            lots = _lots(lim.max_position_quote, inst.notional(mid_ticks, 1))
+            if not best[1] or lots < best[0]:
+                best = (lots, "risk.max_position_quote")
+        if inst.inverse and lim.max_position_base:
+            lots = _lots(lim.max_position_base, inst.notional_settle(mid_ticks, 1))
+            if not best[1] or lots < best[0]:
+                best = (lots, "risk.max_position_base")
+        if lim.max_equity_fraction and lim.equity:
+            room = lim.max_equity_fraction * lim.equity * lim.leverage
+            lots = _lots(room, inst.notional_settle(mid_ticks, 1))
+            if not best[1] or lots < best[0]:
+                best = (lots, "risk.max_equity_fraction")
+        return best
 
     def check(
         self, bid: DesiredQuote | None, ask: DesiredQuote | None, x: RiskInputs
@@ -265,9 +312,9 @@ class RiskGuard:
         if widen or high_vol or size_factor != 1.0:
             action = RiskAction.CLAMP
 
-        limit = self.position_limit_lots(mid)
+        limit, limit_key = self.position_limit(mid)
         pos = x.position_lots
-        if limit:
+        if limit_key:
             if not self.one_sided and abs(pos) >= lim.one_sided_enter * limit:
                 self.one_sided = True
             elif self.one_sided and abs(pos) <= lim.one_sided_exit * limit:
@@ -296,7 +343,7 @@ class RiskGuard:
                 price = self.instrument.quantize_price(
                     (mid - side * half) * self.instrument.tick, side
                 )
-            qty, why = self._clamp_size(side, price, q.qty_lots, size_factor, pos, limit)
+            qty, why = self._clamp_size(side, price, q.qty_lots, size_factor, pos, limit, limit_key)
             if why:
                 reasons.append(f"{name} {why}")
                 action = max(action, RiskAction.CLAMP)
@@ -318,7 +365,7 @@ class RiskGuard:
         return RiskDecision(action, quotes[BUY], quotes[SELL], tuple(reasons), tuple(fired))
 
     def _clamp_size(
-        self, side: Side, price: int, qty: int, factor: float, pos: int, limit: int
+        self, side: Side, price: int, qty: int, factor: float, pos: int, limit: int, key: str
     ) -> tuple[int, str]:
         """Size after fat-finger and position caps (lots) and why it changed ('' if not)."""
         lim = self.limits
@@ -326,23 +373,40 @@ class RiskGuard:
         why = ""
         if factor != 1.0:
             qty = max(1, math.floor(qty * factor))
-        if lim.max_order_lots and qty > lim.max_order_lots:
-            why = f"size {qty}→{lim.max_order_lots} lots by risk.max_order_size"
-            qty = lim.max_order_lots
-        if lim.max_order_notional and price > 0:
-            cap = int(lim.max_order_notional / (price * inst.tick * inst.lot))
-            if qty > cap:
-                why = f"size {qty}→{cap} lots by risk.max_order_notional"
-                qty = cap
-        if limit and pos * side >= 0:
+        cap, cap_key = self._order_caps[0] if self._order_caps else (0, "")
+        if price > 0 and lim.max_order_quote:
+            lots = _lots(lim.max_order_quote, inst.notional(price, 1))
+            if not cap_key or lots < cap:
+                cap, cap_key = lots, "risk.max_order_quote"
+        if price > 0 and inst.inverse and lim.max_order_base:
+            lots = _lots(lim.max_order_base, inst.notional_settle(price, 1))
+            if not cap_key or lots < cap:
+                cap, cap_key = lots, "risk.max_order_base"
+        if cap_key and qty > cap:
+            why = f"size {qty}→{cap} lots by {cap_key}"
+            qty = cap
+        if key and pos * side >= 0:
             room = limit - abs(pos)
             if qty > room:
-                why = f"size {qty}→{max(room, 0)} lots to stay within the position limit {limit}"
+                why = (
+                    f"size {qty}→{max(room, 0)} lots to stay within the position limit "
+                    f"{limit} lots ({key})"
+                )
                 qty = max(room, 0)
         if 0 < qty < inst.min_lots_at(price):
             why = f"pulled: size {qty} lots below the venue minimum after risk clamps"
             qty = 0
         return qty, why
+
+
+def base_lots(instrument: Instrument, base: float) -> int:
+    """Lots of a linear or spot market holding ``base`` of the base asset, rounded down."""
+    return instrument.quantize_qty(base / float(instrument.contract_size))
+
+
+def _lots(amount: float, per_lot: float) -> int:
+    """Whole lots within ``amount`` at ``per_lot`` each (same asset), rounded down."""
+    return math.floor(amount / per_lot + _LOT_EPS) if per_lot > 0 else 0
 
 
 def _expire(times: deque[int], cutoff_ns: int) -> None:

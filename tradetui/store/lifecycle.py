@@ -6,15 +6,21 @@ Runs synchronously before the engine starts (nothing is trading yet, so blocking
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
+import hashlib
+import json
 import os
 import sqlite3
 import uuid
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import msgspec
 
+from tradetui.config import Settings
+from tradetui.core.instrument import Instrument
 from tradetui.store import journal
 from tradetui.store.schema import StoreError, open_db
 
@@ -33,6 +39,38 @@ class SessionMeta:
     version: str
     seed: int | None
     started_ns: int
+    instrument_json: str  # Instrument.to_spec() as JSON
+
+
+def session_meta(
+    mode: str,
+    venue: str,
+    instrument: Instrument,
+    settings: Settings,
+    seed: int | None,
+    started_ns: int,
+) -> SessionMeta:
+    """The session row of a run of ``settings`` on ``instrument`` (its spec kept as JSON)."""
+    digest = hashlib.sha256(
+        json.dumps(dataclasses.asdict(settings), sort_keys=True).encode()
+    ).hexdigest()[:16]
+    try:
+        build = version("tradetui")
+    except PackageNotFoundError:
+        build = "unknown"
+    return SessionMeta(
+        mode=mode,
+        venue=venue,
+        symbol=instrument.symbol,
+        quote_asset=instrument.quote,
+        tick_size=str(instrument.tick_size),
+        lot_size=str(instrument.lot_size),
+        config_digest=digest,
+        version=build,
+        seed=seed,
+        started_ns=started_ns,
+        instrument_json=json.dumps(instrument.to_spec(), sort_keys=True),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +154,8 @@ def begin_session(path: Path, meta: SessionMeta, busy_timeout_ms: int) -> Opened
             sid_uuid = uuid.uuid4().hex
             cur = conn.execute(
                 "INSERT INTO sessions (uuid, mode, venue, symbol, quote_asset, tick_size, "
-                "lot_size, config_digest, version, seed, started_ns) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "lot_size, config_digest, version, seed, started_ns, instrument_json) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     sid_uuid,
                     meta.mode,
@@ -130,6 +168,7 @@ def begin_session(path: Path, meta: SessionMeta, busy_timeout_ms: int) -> Opened
                     meta.version,
                     meta.seed,
                     meta.started_ns,
+                    meta.instrument_json,
                 ),
             )
             conn.execute("COMMIT")

@@ -1,11 +1,13 @@
 """Read queries behind ``tradetui sessions``, ``fills`` and ``report`` (synchronous sqlite3).
 
 Prices and sizes come back as exact decimal text built from integer ticks/lots and the
-session's tick and lot size.
+session's tick and lot size; sizes count the session instrument's ``size_unit`` (the base
+asset, or contracts), fees its settlement asset (``fee_asset``).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,18 +26,46 @@ def iso_utc(ns: int | None) -> str:
     return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds")
 
 
+def stored_instrument(
+    symbol: str, quote: str, tick: str, lot: str, spec_json: str | None
+) -> Instrument:
+    """The instrument a session traded: its stored spec, or for sessions stored before specs
+    were kept (all linear) one rebuilt from the symbol, quote asset, tick and lot size."""
+    if spec_json is not None:
+        try:
+            return Instrument.from_spec(json.loads(spec_json))
+        except (ValueError, TypeError) as exc:
+            raise StoreError(f"session {symbol}: stored instrument unreadable ({exc})") from None
+    return Instrument(
+        symbol=symbol,
+        base="",
+        quote=quote,
+        tick_size=Decimal(tick),
+        lot_size=Decimal(lot),
+        min_qty=Decimal(lot),
+        min_notional=Decimal(0),
+    )
+
+
 def list_sessions(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every session, newest first, with its fill count and traded volume (quote)."""
+    """Every session, newest first, with its fill count and traded volume in quote (USD face
+    value for inverse contracts)."""
     rows = conn.execute(
         "SELECT s.id, s.mode, s.venue, s.symbol, s.started_ns, s.ended_ns, s.end_state, "
-        "s.tick_size, s.lot_size, s.seed, "
+        "s.quote_asset, s.tick_size, s.lot_size, s.instrument_json, s.seed, "
         "(SELECT count(*) FROM fills f WHERE f.session_id = s.id), "
         "(SELECT coalesce(sum(f.price_ticks * f.qty_lots), 0) FROM fills f "
-        " WHERE f.session_id = s.id) "
+        " WHERE f.session_id = s.id), "
+        "(SELECT coalesce(sum(f.qty_lots), 0) FROM fills f WHERE f.session_id = s.id) "
         "FROM sessions s ORDER BY s.id DESC"
     ).fetchall()
     out = []
-    for sid, mode, venue, symbol, started, ended, state, tick, lot, seed, n, ticklots in rows:
+    for r in rows:
+        sid, mode, venue, symbol, started, ended, state = r[:7]
+        quote, tick, lot, spec, seed, n, ticklots, lots = r[7:]
+        inst = stored_instrument(symbol, quote, tick, lot, spec)
+        face = inst.lot_size * inst.contract_size
+        volume = lots * face if inst.inverse else ticklots * inst.tick_size * face
         out.append(
             {
                 "id": sid,
@@ -47,7 +77,8 @@ def list_sessions(conn: sqlite3.Connection) -> list[dict[str, Any]]:
                 "ended": iso_utc(ended),
                 "end_state": state if state is not None else "running",
                 "fills": n,
-                "volume_quote": float(Decimal(ticklots) * Decimal(tick) * Decimal(lot)),
+                "volume_quote": float(volume),
+                "quote_asset": quote,
             }
         )
     return out
@@ -79,32 +110,36 @@ def list_fills(
     sql = (
         "SELECT f.session_id, f.local_ns, f.exch_ns, f.venue, f.trade_id, f.client_id, f.side, "
         "f.price_ticks, f.qty_lots, f.fee_quote, f.fee_asset, f.is_maker, f.position_lots, "
-        "s.symbol, s.tick_size, s.lot_size FROM fills f JOIN sessions s ON s.id = f.session_id"
+        "s.symbol, s.quote_asset, s.tick_size, s.lot_size, s.instrument_json "
+        "FROM fills f JOIN sessions s ON s.id = f.session_id"
         + (" WHERE " + " AND ".join(where) if where else "")
         + " ORDER BY f.session_id, f.seq"
     )
     out = []
+    instruments: dict[int, Instrument] = {}
     for r in conn.execute(sql, args):
         sid, local, exch, venue, trade, cid, side, pt, ql, fee, asset, maker, pos = r[:13]
-        symbol, tick, lot = r[13:]
-        tick_d, lot_d = Decimal(tick), Decimal(lot)
+        if sid not in instruments:
+            instruments[sid] = stored_instrument(*r[13:])
+        inst = instruments[sid]
         out.append(
             {
                 "session": sid,
                 "time": iso_utc(local),
                 "local_ns": local,
                 "exch_ns": exch,
-                "symbol": symbol,
+                "symbol": inst.symbol,
                 "venue": venue,
                 "trade_id": trade,
                 "client_id": cid,
                 "side": "buy" if side > 0 else "sell",
-                "price": str(pt * tick_d),
-                "qty": str(ql * lot_d),
+                "price": str(inst.price(pt)),
+                "qty": str(inst.qty(ql)),
+                "size_unit": inst.size_unit if inst.base else "",
                 "fee": repr(fee),
                 "fee_asset": asset,
                 "liquidity": "maker" if maker else "taker",
-                "position": str(pos * lot_d),
+                "position": str(inst.qty(pos)),
             }
         )
     return out
@@ -113,20 +148,12 @@ def list_fills(
 def session_report(conn: sqlite3.Connection, session_id: int) -> dict[str, Any]:
     """The report of one stored session (see reports.build_report) plus its identity."""
     row = conn.execute(
-        "SELECT id, mode, venue, symbol, quote_asset, tick_size, lot_size, started_ns, "
-        "ended_ns, end_state FROM sessions WHERE id = ?",
+        "SELECT id, mode, venue, symbol, quote_asset, tick_size, lot_size, instrument_json, "
+        "started_ns, ended_ns, end_state FROM sessions WHERE id = ?",
         (session_id,),
     ).fetchone()
-    sid, mode, venue, symbol, quote, tick, lot, started, ended, state = row
-    inst = Instrument(
-        symbol=symbol,
-        base="",
-        quote=quote,
-        tick_size=Decimal(tick),
-        lot_size=Decimal(lot),
-        min_qty=Decimal(lot),
-        min_notional=Decimal(0),
-    )
+    sid, mode, venue, symbol, quote, tick, lot, spec, started, ended, state = row
+    inst = stored_instrument(symbol, quote, tick, lot, spec)
     fills = [
         StoredFill(seq, Side(side), pt, ql, fee, bool(maker), local, mid)
         for seq, side, pt, ql, fee, maker, local, mid in conn.execute(

@@ -3,7 +3,10 @@
 PnL comes from the same PositionLedger the engine uses, fed the stored fills in the order the
 engine saw them, each with the mid stored at its fill; the open position is valued at the last
 stored mid. So a report of a cleanly finished session equals the run's own summary.
-Mids are integer half-ticks; money is quote currency; sizes are base units.
+Mids are integer half-ticks; money is in the instrument's settlement asset (``settle_asset``:
+the quote asset, or the coin of an inverse contract) and again in quote at the final mark
+(``in_quote``); sizes count its ``size_unit`` (the base asset, or contracts), and the
+``_base`` keys are present only where sizes count the base asset.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
+from tradetui.core import units
 from tradetui.core.accounting import PositionLedger
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import Side
@@ -56,28 +59,34 @@ def markouts(
     """Signed mid move after each fill at 1, 5 and 30 s (> 0: the mid moved our way).
 
     Per horizon: ``count`` fills with a mid stored that far after them, ``mean_ticks`` and
-    ``mean_bps`` per fill, ``total_quote`` weighted by fill size.
+    ``mean_bps`` per fill, ``total_settle`` (settlement asset) and ``total_quote`` (quote, each
+    fill's at its later mid) weighted by fill size.
     """
     times = [m.ts_ns for m in marks]
-    unit = instrument.tick * instrument.lot
+    unit = float(instrument.value_unit)
     out: dict[str, dict[str, float | int]] = {}
     for h in MARKOUT_HORIZONS_S:
-        n, sum_ticks, sum_bps, total = 0, 0.0, 0.0, 0.0
+        n, sum_ticks, sum_bps, total, total_quote = 0, 0.0, 0.0, 0.0, 0.0
         for f in fills:
             target = f.local_ns + h * 1_000_000_000
             if f.mid_half_ticks <= 0 or bisect_left(times, target) >= len(times):
                 continue
-            after = marks[bisect_right(times, target) - 1].mid_half_ticks
-            move_ticks = int(f.side) * (after - f.mid_half_ticks) / 2
+            after = marks[bisect_right(times, target) - 1].mid_half_ticks / 2
+            before = f.mid_half_ticks / 2
+            move_ticks = int(f.side) * (after - before)
+            gain_units = instrument.value_float(after) - instrument.value_float(before)
+            markout = int(f.side) * gain_units * f.qty_lots * unit
             n += 1
             sum_ticks += move_ticks
-            sum_bps += move_ticks / (f.mid_half_ticks / 2) * 1e4
-            total += move_ticks * f.qty_lots * unit
+            sum_bps += move_ticks / before * 1e4
+            total += markout
+            total_quote += instrument.to_quote(markout, after)
         out[f"{h}s"] = {
             "count": n,
             "mean_ticks": sum_ticks / n if n else 0.0,
             "mean_bps": sum_bps / n if n else 0.0,
-            "total_quote": total,
+            "total_settle": total,
+            "total_quote": total_quote,
         }
     return out
 
@@ -98,7 +107,6 @@ def build_report(
 ) -> dict[str, Any]:
     """The full report of one session (fills and marks each in ``seq`` order)."""
     ledger = PositionLedger(instrument)
-    unit = Fraction(instrument.tick_size) * Fraction(instrument.lot_size)
     lot = instrument.lot
     # Walk fills and marks in the engine's order, tracking equity and inventory over time.
     mid = 0.0
@@ -129,7 +137,7 @@ def build_report(
             flat_ns += dt
         t_prev = max(t_prev, t)
         pos_prev = ledger.position_lots
-        equity = float(ledger.gross_units(mid) * unit) - ledger.fees + ledger.rebates
+        equity = ledger.gross_settle(mid) - ledger.fees + ledger.rebates
         peak = max(peak, equity)
         max_dd = max(max_dd, peak - equity)
         minute_equity[(t - start_ns) // _NS_PER_MIN] = equity
@@ -143,11 +151,20 @@ def build_report(
             per_minute.append(value - last)
             last = value
     makers = sum(1 for f in fills if f.is_maker)
-    return {
+    inventory = {
+        "mean_size": weighted_pos / span_ns * lot if span_ns > 0 else 0.0,
+        "mean_abs_size": weighted_abs / span_ns * lot if span_ns > 0 else 0.0,
+        "max_long_size": snap.max_position_lots * lot,
+        "max_short_size": snap.min_position_lots * lot,
+        "flat_fraction": flat_ns / span_ns if span_ns > 0 else 1.0,
+    }
+    report: dict[str, Any] = {
+        **units.asset_names(instrument),
         "fills": snap.fills,
         "maker_fills": makers,
         "taker_fills": snap.fills - makers,
         "volume_quote": snap.volume_quote,
+        "volume_settle": snap.volume_settle,
         "pnl_total": snap.total,
         "pnl_realized": snap.realized,
         "pnl_unrealized": snap.unrealized,
@@ -156,18 +173,19 @@ def build_report(
         "fees": snap.fees,
         "rebates": snap.rebates,
         "cost_per_10k": snap.cost_per_10k,
+        "in_quote": units.in_quote(snap, instrument),
         "mark": snap.mark,
-        "position_base": snap.position_size,
+        "position_size": snap.position_size,
         "markouts": markouts(instrument, fills, marks),
-        "max_drawdown_quote": max_dd,
+        "max_drawdown_settle": max_dd,
         "sharpe_per_minute": _sharpe(per_minute),
         "minutes": len(per_minute),
-        "inventory": {
-            "mean_base": weighted_pos / span_ns * lot if span_ns > 0 else 0.0,
-            "mean_abs_base": weighted_abs / span_ns * lot if span_ns > 0 else 0.0,
-            "max_long_base": snap.max_position_lots * lot,
-            "max_short_base": snap.min_position_lots * lot,
-            "flat_fraction": flat_ns / span_ns if span_ns > 0 else 1.0,
-        },
+        "inventory": inventory,
         "duration_s": span_ns / 1e9,
     }
+    if not instrument.inverse:
+        report["position_base"] = snap.position_size
+        report["max_drawdown_quote"] = max_dd
+        for key in ("mean", "mean_abs", "max_long", "max_short"):
+            inventory[f"{key}_base"] = inventory[f"{key}_size"]
+    return report

@@ -113,6 +113,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session_id, seq)
     ) STRICT;
     """,
+    # 2: the instrument a session traded, as Instrument.to_spec() JSON (contract size,
+    # inverse, settlement asset...), so a report rebuilds its contract math; NULL for sessions
+    # stored before, which were all linear.
+    """
+    ALTER TABLE sessions ADD COLUMN instrument_json TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

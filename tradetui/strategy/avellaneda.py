@@ -108,7 +108,8 @@ class ASParams:
         _require(
             self.order_lots >= 1,
             f"order_lots must be >= 1 (got {self.order_lots}); "
-            "set strategy.order_size to at least one lot",
+            "set strategy.order_size (strategy.order_contracts for inverse contracts) to at "
+            "least one lot",
         )
         _require(
             self.min_spread_ticks >= 1,
@@ -129,7 +130,8 @@ class ASParams:
             self.max_position_lots >= self.order_lots,
             f"max_position_lots must be >= order_lots ({self.order_lots}) "
             f"(got {self.max_position_lots}); "
-            "raise strategy.max_position to at least strategy.order_size",
+            "raise risk.max_position_base or risk.max_position_contracts to at least one "
+            "order (strategy.order_size, or strategy.order_contracts for inverse contracts)",
         )
 
 
@@ -293,11 +295,11 @@ def _side_lots(
         lots = min_lots
     after = position_lots + side * lots
     if abs(after) > params.max_position_lots and abs(after) > abs(position_lots):
-        base = instrument.base
+        unit = instrument.size_unit
         notes.append(
-            f"{name} pulled: position {instrument.qty(position_lots)} {base} "
+            f"{name} pulled: position {instrument.qty(position_lots)} {unit} "
             f"{'+' if side is BUY else '−'} {instrument.qty(lots)} would exceed "
-            f"max {instrument.qty(params.max_position_lots)} {base}"
+            f"max {instrument.qty(params.max_position_lots)} {unit}"
         )
         return 0
     return lots

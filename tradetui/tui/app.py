@@ -283,7 +283,7 @@ class TradeApp(App[None]):
 
     def action_flatten(self) -> None:
         snap = self.snapshot
-        size = f"{snap.pnl.position_size:+g}" if snap is not None else "?"
+        size = f"{snap.pnl.position_size:+g} {snap.size_unit}" if snap is not None else "?"
         self._confirm(
             "Flatten the position?",
             f"Cancel every order and close the position ({size}) at market.",

@@ -22,9 +22,9 @@ def qty(lots: float, lot_size: float) -> str:
     return f"{lots * lot_size:.{decimals(lot_size)}f}"
 
 
-def money(value: float) -> str:
-    """A signed quote-currency amount."""
-    return f"{value:+,.4f}"
+def money(value: float, decimals: int = 4) -> str:
+    """A signed amount (a quote asset to 4 decimals, a coin to 8)."""
+    return f"{value:+,.{decimals}f}"
 
 
 def duration(ns: int) -> str:

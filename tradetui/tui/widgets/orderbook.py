@@ -17,6 +17,7 @@ from textual.widget import Widget
 from tradetui.core.types import Level, Side
 from tradetui.engine.snapshot import EngineSnapshot
 from tradetui.tui import fmt
+from tradetui.tui.widgets.pane import sized_title
 
 _BAR = "█"
 _PARTIAL = " ▏▎▍▌▋▊▉"
@@ -91,6 +92,7 @@ class OrderBookView(Widget):
     def show(self, snap: EngineSnapshot) -> None:
         """Take a new snapshot; repaints only if the visible ladder changed."""
         self._snapshot = snap
+        self.border_title = sized_title("Book", snap)
         key = self._ladder_key(snap)
         if key != self._key:
             self._key = key

@@ -40,3 +40,8 @@ def rows(pairs: list[tuple[str, str | Text]], label_width: int = 0) -> Text:
         out.append(label.ljust(width) + "  ", style="dim")
         out.append(value)
     return out
+
+
+def sized_title(title: str, snap: EngineSnapshot) -> str:
+    """A pane title naming the size unit where it is not the base asset (contracts)."""
+    return title if snap.size_unit == snap.base else f"{title} (sizes in {snap.size_unit})"

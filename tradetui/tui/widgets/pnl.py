@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Sparkline
 
+from tradetui.core.units import money_decimals
 from tradetui.engine.snapshot import EngineSnapshot
 from tradetui.tui import fmt
 from tradetui.tui.widgets.pane import SnapshotPane, rows
@@ -19,25 +20,39 @@ SAMPLE_EVERY_NS = 1_000_000_000
 _SAMPLES = 240
 
 
-def _signed(value: float) -> Text:
-    return Text(f"{fmt.money(value):>12}", "green" if value > 0 else "red" if value < 0 else "")
+def _signed(value: float, decimals: int, unit: str) -> Text:
+    return Text(
+        f"{fmt.money(value, decimals):>12}{unit}",
+        "green" if value > 0 else "red" if value < 0 else "",
+    )
 
 
 class PnlPane(SnapshotPane):
-    """Realized, unrealized, fees and rebates, total, volume, cost per 10k, rates."""
+    """Realized, unrealized, fees and rebates, total, volume, cost per 10k, rates.
+
+    Money is in the settlement asset; on an inverse contract it is the coin, shown to eight
+    decimals with its name, and the volume in quote is named too (a linear market's panes
+    read as they always did: all in the quote asset)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("PnL", id=id)
 
     def render_snapshot(self, snap: EngineSnapshot) -> Text:
         p = snap.pnl
+        coin = p.settle != snap.quote
+        d = money_decimals(p.settle, snap.quote)
+        unit = f" {p.settle}" if coin else ""
+        volume_unit = f" {snap.quote}" if coin else ""
         return rows(
             [
-                ("realized", _signed(p.realized)),
-                ("unrealized", _signed(p.unrealized)),
-                ("fees", f"{-p.fees:>+12,.4f}  rebates {p.rebates:+,.4f}"),
-                ("total", _signed(p.total)),
-                ("volume", f"{p.volume_quote:>12,.2f}  cost/10k {p.cost_per_10k:+.2f}"),
+                ("realized", _signed(p.realized, d, unit)),
+                ("unrealized", _signed(p.unrealized, d, unit)),
+                ("fees", f"{-p.fees:>+12,.{d}f}  rebates {p.rebates:+,.{d}f}{unit}"),
+                ("total", _signed(p.total, d, unit)),
+                (
+                    "volume",
+                    f"{p.volume_quote:>12,.2f}{volume_unit}  cost/10k {p.cost_per_10k:+.2f}",
+                ),
                 ("fills/min", f"{snap.fills_per_min:>12.1f}  cxl/min {snap.cancels_per_min:.1f}"),
             ]
         )
@@ -71,4 +86,7 @@ class SessionChart(Vertical):
         self.inventory.append(float(snap.pnl.position_lots))
         self._equity_chart.data = list(self.equity)
         self._inventory_chart.data = list(self.inventory)
-        self._equity_label.update(f"equity {fmt.money(snap.pnl.total)}", layout=False)
+        p = snap.pnl
+        unit = f" {p.settle}" if p.settle != snap.quote else ""
+        d = money_decimals(p.settle, snap.quote)
+        self._equity_label.update(f"equity {fmt.money(p.total, d)}{unit}", layout=False)

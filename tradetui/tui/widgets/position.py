@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from tradetui.core.units import money_decimals
 from tradetui.engine.snapshot import EngineSnapshot
 from tradetui.tui import fmt
 from tradetui.tui.widgets.pane import SnapshotPane, rows
@@ -22,12 +23,21 @@ class PositionPane(SnapshotPane):
         pct = snap.inventory_pct
         inv_style = "bold red" if pct >= 90 else "yellow" if pct >= 60 else ""
         entry = fmt.price(p.avg_entry / snap.tick_size, snap.tick_size) if p.position_lots else "-"
+        # An inverse contract counts contracts and settles in the coin: say so; a linear
+        # market's pane reads as it always did (base asset, quote money).
+        coin = p.settle != snap.quote
+        size_unit = f" {snap.size_unit}" if coin else ""
+        money_unit = f" {p.settle}" if coin else ""
+        unrealized = fmt.money(p.unrealized, money_decimals(p.settle, snap.quote))
         return rows(
             [
-                ("size", f"{fmt.qty(p.position_lots, snap.lot_size):>12}"),
+                ("size", f"{fmt.qty(p.position_lots, snap.lot_size):>12}{size_unit}"),
                 ("avg entry", f"{entry:>12}"),
                 ("mark", f"{fmt.price(snap.mid_ticks, snap.tick_size):>12}"),
-                ("unrealized", Text(f"{fmt.money(p.unrealized):>12}", _pnl_style(p.unrealized))),
+                (
+                    "unrealized",
+                    Text(f"{unrealized:>12}{money_unit}", _pnl_style(p.unrealized)),
+                ),
                 ("inventory", Text(f"{pct:>11.0f}% of limit", inv_style)),
             ]
         )

@@ -7,7 +7,7 @@ from rich.text import Text
 from tradetui.core.types import Side
 from tradetui.engine.snapshot import EngineSnapshot, WorkingQuote
 from tradetui.tui import fmt
-from tradetui.tui.widgets.pane import SnapshotPane
+from tradetui.tui.widgets.pane import SnapshotPane, sized_title
 
 _HEADER = f"{'side':<4} {'price':>9} {'size':>6} {'age':>6} {'touch':>5} {'ahead':>6} state"
 
@@ -28,6 +28,7 @@ class QuotesPane(SnapshotPane):
         super().__init__("Quotes", id=id)
 
     def render_snapshot(self, snap: EngineSnapshot) -> Text:
+        self.border_title = sized_title("Quotes", snap)
         out = Text(_HEADER, style="dim")
         if not snap.quotes:
             out.append("\nno working orders", style="dim italic")

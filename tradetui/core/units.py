@@ -1,0 +1,96 @@
+"""Money and sizes named by their asset, for reports and screens.
+
+Money in a ``PnlSnapshot`` is in the settlement asset: the quote asset (USDT) for linear and
+spot markets, the coin for inverse contracts. Sizes count order units
+(``Instrument.size_unit``): the base asset, or contracts. People read coin amounts to eight
+decimals (a satoshi) and quote amounts to four.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tradetui.core.accounting import PnlSnapshot
+from tradetui.core.instrument import Instrument
+
+_COIN_DECIMALS = 8
+_QUOTE_DECIMALS = 4
+
+
+def money_decimals(settle: str, quote: str) -> int:
+    """Digits after the point for an amount in ``settle`` on a market quoted in ``quote``."""
+    return _COIN_DECIMALS if settle != quote else _QUOTE_DECIMALS
+
+
+def size_decimals(size_unit: str) -> int:
+    """Digits after the point for a size: whole contracts, base amounts to 1e-6."""
+    return 0 if size_unit == "contracts" else 6
+
+
+def money(amount: float, settle: str, quote: str) -> str:
+    """``+1.2345 USDT`` or ``-0.00000030 BTC``: a signed amount in ``settle``, named."""
+    return f"{amount:+,.{money_decimals(settle, quote)}f} {settle}"
+
+
+def in_quote(snap: PnlSnapshot, instrument: Instrument) -> dict[str, float | str]:
+    """The snapshot's money in the quote asset: settlement-asset figures × the mark (the same
+    numbers when the market settles in quote), and the traded volume in quote (exact: USD
+    face value for inverse contracts, not valued at the mark)."""
+    coin = instrument.settle != instrument.quote
+    rate = snap.mark if coin else 1.0
+    return {
+        "asset": instrument.quote,
+        "valued_at": "final mark" if coin else "settles in quote",
+        "at_mark": snap.mark,
+        "pnl_total": snap.total * rate,
+        "pnl_realized": snap.realized * rate,
+        "pnl_unrealized": snap.unrealized * rate,
+        "spread_capture": snap.spread_capture * rate,
+        "inventory_pnl": snap.inventory_pnl * rate,
+        "fees": snap.fees * rate,
+        "rebates": snap.rebates * rate,
+        "volume": snap.volume_quote,
+    }
+
+
+def asset_names(instrument: Instrument) -> dict[str, str]:
+    """The assets a report's figures are in (JSON keys ``settle_asset``, ``quote_asset``,
+    ``size_unit``)."""
+    return {
+        "settle_asset": instrument.settle,
+        "quote_asset": instrument.quote,
+        "size_unit": instrument.size_unit,
+    }
+
+
+def money_rows(r: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Volume and the PnL split of a summary or report as (label, text) rows, each amount
+    with its asset; an inverse market's amounts are followed by their value in quote at the
+    final mark."""
+    settle, quote = r["settle_asset"], r["quote_asset"]
+    coin = settle != quote
+    d = money_decimals(settle, quote)
+    q = r["in_quote"]
+
+    def amount(key: str) -> str:
+        text = f"{r[key]:+,.{d}f} {settle}"
+        return f"{text}  ({q[key]:+,.2f} {quote})" if coin else text
+
+    volume = f"{r['volume_quote']:,.2f} {quote}"
+    fees = f"-{r['fees']:,.{d}f} / +{r['rebates']:,.{d}f} {settle}"
+    if coin:
+        volume += f" ({r['volume_settle']:,.{d}f} {settle})"
+        fees += f"  (-{q['fees']:,.2f} / +{q['rebates']:,.2f} {quote})"
+    rows = [
+        ("volume", volume),
+        ("PnL total", amount("pnl_total")),
+        ("  realized", amount("pnl_realized")),
+        ("  unrealized", amount("pnl_unrealized")),
+        ("  spread capture", amount("spread_capture")),
+        ("  inventory", amount("inventory_pnl")),
+        ("  fees / rebates", fees),
+    ]
+    if coin:
+        rows.append((f"  in {quote}", f"valued at the final mark {q['at_mark']:,.2f}"))
+    return rows
