@@ -57,11 +57,14 @@ class Recorder:
 
 
 async def open_venue(
-    sandbox: SandboxExchange, options: LiveOptions = FAST, **client_options: Any
+    sandbox: SandboxExchange,
+    options: LiveOptions = FAST,
+    symbol: str = "BTCUSDT",
+    **client_options: Any,
 ) -> tuple[LiveVenue, Recorder]:
     client = loopback_pro_client(sandbox.rest_url, KEY, SECRET, **client_options)
     client.timeout = 1_000
-    venue = LiveVenue(client, "BTCUSDT", options=options, secrets=(KEY, SECRET))
+    venue = LiveVenue(client, symbol, options=options, secrets=(KEY, SECRET))
     rec = Recorder()
     venue.on_event = rec.events.append
     venue.on_connection = lambda up, stream, detail: rec.connections.append((up, stream))
@@ -75,15 +78,20 @@ async def open_venue(
     return venue, rec
 
 
+async def close_venue(venue: LiveVenue) -> None:
+    """Close ``venue`` and the ccxt client ``open_venue`` made for it."""
+    client = venue._client
+    await venue.close()
+    await client.close()
+
+
 @pytest.fixture
 async def opened(live_sandbox: SandboxExchange) -> AsyncIterator[tuple[LiveVenue, Recorder]]:
     venue, rec = await open_venue(live_sandbox)
     try:
         yield venue, rec
     finally:
-        client = venue._client
-        await venue.close()
-        await client.close()
+        await close_venue(venue)
 
 
 def bid(cid: str, price_ticks: int = BID_TICKS, lots: int = 10) -> PlaceOrder:
@@ -121,9 +129,7 @@ async def test_connect_reads_the_instrument_syncs_the_clock_and_configures_the_a
         assert venue.equity_margin == pytest.approx(10_000.0)
         assert venue.stream_up
     finally:
-        client = venue._client
-        await venue.close()
-        await client.close()
+        await close_venue(venue)
 
 
 async def test_unknown_symbol_is_refused_with_the_symbol_named(

@@ -34,6 +34,7 @@ from tradetui.core.types import (
 from tradetui.matching import MatchingConfig, MatchingEngine
 
 _NS_PER_MS = 1_000_000
+_FEE_DECIMALS = 8
 
 # Our reject reasons in Binance USD-M's codes (a user of the real venue sees the same).
 _BINANCE_CODE = {
@@ -358,8 +359,10 @@ class SandboxAccount:
 
     def _on_fill(self, order: SandboxOrder, ev: Fill) -> None:
         inst = self.instrument
+        # Binance charges the commission it reports, to 8 decimals of the asset.
+        fee = round(ev.fee, _FEE_DECIMALS)
         before = self.ledger.realized_units
-        self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, ev.fee, self.mark_ticks)
+        self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, fee, self.mark_ticks)
         realized = float((self.ledger.realized_units - before) * inst.value_unit)
         order.executed_lots += ev.qty_lots
         order.cum_value += inst.value(ev.price_ticks) * ev.qty_lots
@@ -373,7 +376,7 @@ class SandboxAccount:
             order=order,
             price_ticks=ev.price_ticks,
             qty_lots=ev.qty_lots,
-            fee=ev.fee,
+            fee=fee,
             is_maker=ev.is_maker,
             realized_settle=realized,
             time_ms=self._now_ms,
