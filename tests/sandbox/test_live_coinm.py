@@ -7,25 +7,37 @@ issue 17 makes them unit-aware), so the session here sets them for contracts of 
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
 
 from tests.sandbox.conftest import BID_TICKS, COINM_BALANCE_BTC, ManualFeed
 from tests.sandbox.live_harness import live_settings, running_live
-from tests.sandbox.test_live_stream import Recorder, bid, close_venue, fills, open_venue, place
+from tests.sandbox.test_live_stream import (
+    FAST,
+    Recorder,
+    bid,
+    close_venue,
+    fills,
+    open_venue,
+    place,
+)
 from tradetui.core.types import AccountSnapshot, RequestAccount, Side
 from tradetui.engine.engine import CommandKind
 from tradetui.engine.events import EngineState
 from tradetui.sandbox.exchange import SandboxExchange
-from tradetui.venues.live import LiveVenue
+from tradetui.venues.live import LiveOptions, LiveVenue
+from tradetui.venues.orders import BinanceFuturesOrders, UnifiedOrders
 
 MAKER = 0.0001  # the listing's maker rate for BTCUSD_PERP (ccxt's binancecoinm fees)
 
 
-async def open_coinm(sandbox: SandboxExchange) -> tuple[LiveVenue, Recorder]:
+async def open_coinm(
+    sandbox: SandboxExchange, options: LiveOptions = FAST
+) -> tuple[LiveVenue, Recorder]:
     """A connected LiveVenue on the COIN-M sandbox's BTCUSD_PERP (binancecoinm clients)."""
-    return await open_venue(sandbox, symbol="BTCUSD_PERP", exchange="binancecoinm")
+    return await open_venue(sandbox, options, symbol="BTCUSD_PERP", exchange="binancecoinm")
 
 
 def coin(contracts: int, price: float) -> float:
@@ -48,11 +60,13 @@ async def test_live_venue_reads_the_contract_as_inverse_and_the_balance_in_the_c
         await close_venue(venue)
 
 
+@pytest.mark.parametrize("native", [True, False], ids=["dapi-orders", "unified-orders"])
 async def test_live_venue_fill_counts_contracts_and_pays_its_fee_in_the_coin(
-    coinm_live: SandboxExchange, feed: ManualFeed
+    coinm_live: SandboxExchange, feed: ManualFeed, native: bool
 ) -> None:
-    venue, rec = await open_coinm(coinm_live)
+    venue, rec = await open_coinm(coinm_live, dataclasses.replace(FAST, native_orders=native))
     try:
+        route = venue._route()
         await place(venue, rec, bid("c-1", lots=10))
         feed.trade(BID_TICKS - 1, 600, Side.SELL)
         coinm_live.advance()
@@ -67,6 +81,7 @@ async def test_live_venue_fill_counts_contracts_and_pays_its_fee_in_the_coin(
     assert fill.fee == round(coin(10, 60_000.0) * MAKER, 8)
     snap = rec.of(AccountSnapshot)[0]
     assert (snap.position_lots, snap.entry_price_ticks) == (10, BID_TICKS)
+    assert isinstance(route, BinanceFuturesOrders if native else UnifiedOrders)
     assert ("POST", "/dapi/v1/order") in coinm_live.requests
     assert not [path for _, path in coinm_live.requests if path.startswith("/fapi")]
 
