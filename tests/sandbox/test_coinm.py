@@ -6,6 +6,8 @@ BTCUSD_PERP on the still book: bid 60000.0, ask 60000.1; 100 USD a contract; wal
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import ccxt.async_support as ccxt_async
@@ -108,20 +110,27 @@ async def test_margin_is_checked_in_the_coin_and_refused_as_insufficient_funds(
     assert len(coinm.account.open_orders) == 1
 
 
-async def test_pro_client_streams_the_book_and_user_fills_in_the_coin(
-    coinm_live: SandboxExchange,
-) -> None:
-    pro = loopback_pro_client(coinm_live.rest_url, KEY, SECRET, exchange="binancecoinm")
+@contextlib.asynccontextmanager
+async def pro_client(server: SandboxExchange) -> AsyncIterator[Any]:
+    """A ccxt.pro binancecoinm on ``server`` with its markets loaded, closed at the end."""
+    pro = loopback_pro_client(server.rest_url, KEY, SECRET, exchange="binancecoinm")
     pro.timeout = 2_000
     try:
         await pro.load_markets()
+        yield pro
+    finally:
+        await pro.close()
+
+
+async def test_pro_client_streams_the_book_and_user_fills_in_the_coin(
+    coinm_live: SandboxExchange,
+) -> None:
+    async with pro_client(coinm_live) as pro:
         book = await asyncio.wait_for(pro.watch_order_book(COINM_SYMBOL), 5)
         fills = asyncio.ensure_future(pro.watch_my_trades(COINM_SYMBOL))
         await asyncio.sleep(0.3)  # the user stream connects before the fill
         await pro.create_order(COINM_SYMBOL, "market", "sell", 2)
         trades = await asyncio.wait_for(fills, 5)
-    finally:
-        await pro.close()
 
     assert (book["bids"][0], book["asks"][0]) == ([60_000.0, 500.0], [ASK, 400.0])
     assert [(t["amount"], t["side"], t["fee"]["currency"]) for t in trades] == [
@@ -130,3 +139,18 @@ async def test_pro_client_streams_the_book_and_user_fills_in_the_coin(
     key = coinm_live._listen_key
     assert ("GET", f"/ws/{key}") in coinm_live.requests
     assert ("GET", "/dapi/v1/depth") in coinm_live.requests
+
+
+async def test_user_stream_pushes_the_coin_balance_after_a_fill(
+    coinm_live: SandboxExchange,
+) -> None:
+    async with pro_client(coinm_live) as pro:
+        balance = asyncio.ensure_future(pro.watch_balance())
+        await asyncio.sleep(0.3)  # the user stream connects before the fill
+        await pro.create_order(COINM_SYMBOL, "market", "buy", 3)
+        pushed = await asyncio.wait_for(balance, 5)
+
+    fee = round(coin(3, ASK) * TAKER, 8)
+    assert pushed["BTC"]["total"] == pytest.approx(COINM_BALANCE_BTC - fee, abs=1e-12)
+    update = pushed["info"]
+    assert (update["e"], update["a"]["P"][0]["pa"]) == ("ACCOUNT_UPDATE", "3")

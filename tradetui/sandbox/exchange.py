@@ -249,7 +249,11 @@ class SandboxExchange:
     def _publish_updates(self) -> None:
         updates = self.account.take_updates()
         if updates:
-            self.streams.publish_updates(updates, self.server_ms())
+            now_ms = self.server_ms()
+            # Binance pushes the balance and position after fills; one event covers the batch.
+            filled = any(u.trade is not None for u in updates)
+            account = formats.account_update(self.account, now_ms) if filled else None
+            self.streams.publish_updates(updates, now_ms, account)
 
     async def _tick(self) -> None:
         while True:

@@ -455,3 +455,29 @@ def order_trade_update(inst: Instrument, u: OrderUpdate, now_ms: int) -> Json:
     if inst.inverse:
         out["o"]["ma"] = inst.margin_asset
     return out
+
+
+def account_update(acct: SandboxAccount, now_ms: int) -> Json:
+    """An ``ACCOUNT_UPDATE`` user-stream event after fills (reason ``ORDER``): the margin
+    asset's wallet (``wb``, ``cw``; ``bc``, the change other than PnL and commission, is 0)
+    and the position with its accumulated realized PnL (``cr``), both in the settlement asset.
+    COIN-M's names the account alias (``i``) and has no break-even price (Binance COIN-M user
+    data stream, "Event: Balance and Position Update")."""
+    inst, ledger = acct.instrument, acct.ledger
+    wallet = _coin(acct.wallet_settle())
+    entry = f"{float(ledger.avg_entry_ticks) * inst.tick:.8f}"
+    pos: Json = {"s": inst.symbol, "pa": str(inst.qty(ledger.position_lots)), "ep": entry}
+    if not inst.inverse:
+        pos["bep"] = entry
+    pos |= {
+        "cr": _coin(ledger.realized_units * inst.value_unit),
+        "up": _coin(acct.unrealized_settle()),
+        "mt": "cross",
+        "iw": "0",
+        "ps": "BOTH",
+    }
+    out: Json = {"e": "ACCOUNT_UPDATE", "E": now_ms, "T": now_ms}
+    if inst.inverse:
+        out["i"] = "sandbox"
+    balance = {"a": inst.margin_asset, "wb": wallet, "cw": wallet, "bc": "0"}
+    return out | {"a": {"m": "ORDER", "B": [balance], "P": [pos]}}
