@@ -14,7 +14,7 @@ from tradetui.cli import app
 from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.sandbox.client import loopback_client
 from tradetui.sandbox.exchange import SandboxExchange
-from tradetui.venues.sim_listing import listing_entries
+from tradetui.venues.sim_listing import listing_entries, sim_instrument
 
 
 async def test_exchange_info_lists_every_listed_symbol_as_the_listing_has_it(
@@ -28,6 +28,21 @@ async def test_exchange_info_lists_every_listed_symbol_as_the_listing_has_it(
 
     assert info["symbols"] == listing_entries("binanceusdm")
     assert [a["asset"] for a in info["assets"]] == ["USDT"]
+
+
+async def test_a_spot_sandbox_lists_the_spot_listing_under_api_v3() -> None:
+    inst = sim_instrument("ETHUSDT", "binance")
+    assert inst is not None
+    server = SandboxExchange(inst, still_market(), api_key=KEY, api_secret=SECRET)
+    async with (
+        server,
+        aiohttp.ClientSession() as http,
+        http.get(f"{server.rest_url}/api/v3/exchangeInfo") as resp,
+    ):
+        info = await resp.json()
+
+    assert info["symbols"] == listing_entries("binance")
+    assert "assets" not in info
 
 
 async def test_ccxt_loads_every_listed_market(sandbox: SandboxExchange) -> None:

@@ -134,6 +134,7 @@ def order(inst: Instrument, o: SandboxOrder) -> Json:
     if inst.inverse:
         out["cumBase"] = _coin(abs(o.cum_value) * inst.value_unit)
     else:
+        # The value unit (tick × lot × contract size) in Decimal, for an exact string.
         out["cumQuote"] = str(inst.tick_size * inst.lot_size * inst.contract_size * o.cum_value)
     return out | {
         "timeInForce": o.time_in_force,
@@ -177,7 +178,7 @@ def user_trade(inst: Instrument, t: SandboxTrade) -> Json:
             "baseQty": _coin(inst.notional_settle(t.price_ticks, t.qty_lots)),
         }
     else:
-        out["quoteQty"] = str(price * qty)
+        out["quoteQty"] = str(price * qty * inst.contract_size)
     return out | {
         "realizedPnl": f"{t.realized_settle:.8f}",
         "side": _SIDE[t.order.side],
