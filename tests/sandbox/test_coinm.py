@@ -96,6 +96,14 @@ async def test_a_fill_is_counted_in_contracts_and_settled_in_the_coin(
     # Initial margin at the default 20× leverage, in BTC.
     assert btc["used"] == pytest.approx(coin(3, MARK) / 20, abs=1e-8)
     assert "USDT" not in balance
+    # The endpoints ccxt 4.5.90's binancecoinm calls for these (after exchangeInfo).
+    assert list(coinm.requests)[1:] == [
+        ("POST", "/dapi/v1/order"),
+        ("GET", "/dapi/v1/userTrades"),
+        ("GET", "/dapi/v2/leverageBracket"),
+        ("GET", "/dapi/v1/positionRisk"),
+        ("GET", "/dapi/v1/account"),
+    ]
 
 
 async def test_margin_is_checked_in_the_coin_and_refused_as_insufficient_funds(
