@@ -546,9 +546,9 @@ class SandboxExchange:
     def _place(self, params: dict[str, str]) -> Any:
         if not self._symbol(params):
             # Listed, but the sandbox runs no market for it: refused as Binance refuses an
-            # order on a symbol that is not trading (-1122 INVALID_SYMBOLSTATUS, Binance
-            # futures "Error Codes", 11xx request issues).
-            raise ExchangeError(-1122, "Invalid symbol status.")
+            # order on a symbol that is not trading (Binance "Error Codes", 11xx request
+            # issues: -1122 INVALID_SYMBOLSTATUS, "Invalid symbolStatus.").
+            raise ExchangeError(-1122, "Invalid symbolStatus.")
         side = _SIDES.get(params.get("side", ""))
         kind = _TYPES.get(params.get("type", ""))
         if side is None or kind is None:
