@@ -215,11 +215,6 @@ def unwritable_recordings(out: Path, exc: OSError) -> ConfigError:
     )
 
 
-# Binance USD-M's own endpoints, used when venue.rest_url / ws_url are empty.
-BINANCE_USDM_REST = "https://fapi.binance.com"
-BINANCE_USDM_WS = "wss://fstream.binance.com"
-
-
 class MarketFeed(Protocol):
     """What a live session needs of a market-data feed (BinanceStreamFeed, CcxtFeed)."""
 
@@ -273,7 +268,7 @@ async def open_live_session(
     from tradetui.credentials import load_keys
     from tradetui.engine.live import LiveDriver
     from tradetui.market.recorder import FeedRecorder
-    from tradetui.venues.binance_stream import BinanceStreamFeed, ReconnectPolicy
+    from tradetui.venues.binance_stream import BinanceStreamFeed, ReconnectPolicy, feed_hosts
     from tradetui.venues.ccxt_feed import CcxtFeed
     from tradetui.venues.clients import make_client
     from tradetui.venues.errors import SetupError
@@ -312,9 +307,10 @@ async def open_live_session(
     )
     try:
         instrument = await venue.connect()
-        if venue.equity_quote is not None:
-            # The risk guard sizes against the exchange's balance, never a made-up figure.
-            settings = settings.replace("paper", equity=max(venue.equity_quote, 1e-9))
+        if venue.equity_margin is not None:
+            # The risk guard sizes against the exchange's balance, never a made-up figure; it
+            # is in the margin asset (the coin on an inverse market such as COIN-M).
+            settings = settings.replace("paper", equity=max(venue.equity_margin, 1e-9))
         bus = Bus()
         clock = WallClock()
         engine = Engine(
@@ -330,7 +326,8 @@ async def open_live_session(
         )
         feed: MarketFeed
         capture: FeedRecorder | None = None
-        if v.exchange == "binanceusdm":
+        hosts = feed_hosts(client.id)
+        if hosts is not None:
             binance: BinanceStreamFeed | None = None
             if settings.record.enabled:
                 out = recordings_dir(settings)
@@ -347,8 +344,8 @@ async def open_live_session(
             binance = BinanceStreamFeed.from_settings(
                 instrument,
                 f,
-                ws_url=v.ws_url or BINANCE_USDM_WS,
-                rest_url=v.rest_url or BINANCE_USDM_REST,
+                ws_url=v.ws_url or hosts[0],
+                rest_url=v.rest_url or hosts[1],
                 on_status=_feed_status(bus),
                 on_raw=capture.on_raw if capture is not None else None,
             )

@@ -23,8 +23,10 @@ from tradetui.market.files import ReplayReport, read_lines, recorded_instrument
 from tradetui.market.recorder import CaptureEncoder, FeedRecorder
 from tradetui.market.replay import replay_events
 from tradetui.market.synthetic import SyntheticMarket
+from tradetui.sandbox import exchange as sandbox_exchange
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.venues.binance_stream import BinanceStreamFeed, FeedState, ReconnectPolicy
+from tradetui.venues.sim_listing import listing_entries
 
 # Files here find their instrument in the simulated exchanges' catalog.
 pytestmark = pytest.mark.usefixtures("simulated_catalogs")
@@ -260,7 +262,12 @@ def test_record_names_an_unreachable_rest_url(tmp_path: Path) -> None:
     assert "--rest-url: cannot reach http://127.0.0.1:9/fapi/v1/depth" in res.output
 
 
-def test_record_names_a_symbol_the_exchange_does_not_list(tmp_path: Path) -> None:
+def test_record_names_a_symbol_the_exchange_does_not_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An exchange listing ETHUSDT alone (the simulated listing also has BTCUSDT).
+    eth = [e for e in listing_entries("binanceusdm") if e["symbol"] == "ETHUSDT"]
+    monkeypatch.setattr(sandbox_exchange, "listing_entries", lambda exchange: eth)
     with ThreadedSandbox(dataclasses.replace(INST, symbol="ETHUSDT")) as server:
         res = CliRunner().invoke(
             app,

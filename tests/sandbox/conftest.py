@@ -1,10 +1,14 @@
-"""A sandbox exchange on an ephemeral loopback port over a still book, and a ccxt client on it."""
+"""A sandbox exchange on an ephemeral loopback port over a still book, and a ccxt client on it;
+the same on Binance COIN-M (BTCUSD_PERP, whose tick is BTCUSDT's: the still book serves both)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -25,10 +29,14 @@ from tradetui.sandbox.client import (
     loopback_pro_client,
 )
 from tradetui.sandbox.exchange import SandboxExchange
+from tradetui.venues.sim_listing import sim_instrument
 
 KEY = "sandbox-test-key-0123456789"
 SECRET = "sandbox-test-secret-abcdefghij"
 SYMBOL = "BTC/USDT:USDT"
+COINM_SYMBOL = "BTC/USD:BTC"
+# The COIN-M sandbox's wallet, BTC.
+COINM_BALANCE_BTC = 1
 # The still book: best bid 60000.0, best ask 60000.1 (ticks of 0.1, lots of 0.001).
 BID_TICKS = 600_000
 ASK_TICKS = 600_001
@@ -52,14 +60,21 @@ async def sandbox() -> AsyncIterator[SandboxExchange]:
         yield server
 
 
+@contextlib.asynccontextmanager
+async def rest_client(server: SandboxExchange, exchange: str = "binanceusdm") -> AsyncIterator[Any]:
+    """A ccxt ``exchange`` (REST only) on ``server``, closed at the end of the block."""
+    client = loopback_client(server.rest_url, KEY, SECRET, exchange=exchange)
+    client.timeout = 2_000
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
 @pytest.fixture
 async def client(sandbox: SandboxExchange) -> AsyncIterator[LoopbackBinanceUsdm]:
-    exchange = loopback_client(sandbox.rest_url, KEY, SECRET)
-    exchange.timeout = 2_000
-    try:
+    async with rest_client(sandbox) as exchange:
         yield exchange
-    finally:
-        await exchange.close()
 
 
 class ManualFeed:
@@ -150,3 +165,37 @@ async def pro(live_sandbox: SandboxExchange) -> AsyncIterator[LoopbackBinanceUsd
         yield exchange
     finally:
         await exchange.close()
+
+
+def coinm_sandbox(market: Iterator[MarketEvent]) -> SandboxExchange:
+    """A COIN-M sandbox trading the listing's BTCUSD_PERP (100 USD a contract) on ``market``,
+    its wallet ``COINM_BALANCE_BTC``."""
+    inst = sim_instrument("BTCUSD_PERP", "binancecoinm")
+    assert inst is not None
+    return SandboxExchange(
+        inst,
+        market,
+        api_key=KEY,
+        api_secret=SECRET,
+        initial_balance=Decimal(COINM_BALANCE_BTC),
+    )
+
+
+@pytest.fixture
+async def coinm() -> AsyncIterator[SandboxExchange]:
+    async with coinm_sandbox(still_market()) as server:
+        yield server
+
+
+@pytest.fixture
+async def coinm_client(coinm: SandboxExchange) -> AsyncIterator[Any]:
+    """A ccxt binancecoinm (REST) on the COIN-M sandbox, its markets loaded."""
+    async with rest_client(coinm, "binancecoinm") as exchange:
+        await exchange.load_markets()
+        yield exchange
+
+
+@pytest.fixture
+async def coinm_live(feed: ManualFeed) -> AsyncIterator[SandboxExchange]:
+    async with coinm_sandbox(feed) as server:
+        yield server

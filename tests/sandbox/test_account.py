@@ -89,15 +89,15 @@ def test_maker_fee_is_taken_from_the_wallet() -> None:
     bid(acct, "60000.0", "0.01")
     acct.advance(3_000 * MS)
 
-    assert acct.wallet_quote() == pytest.approx(10_000 - 600.0 * 0.0002)
+    assert acct.wallet_settle() == pytest.approx(10_000 - 600.0 * 0.0002)
 
 
 def test_open_orders_hold_margin_at_their_price_over_the_leverage() -> None:
     acct = account()
     bid(acct, "59000.0", "0.1")
 
-    assert acct.order_margin_quote() == pytest.approx(5900.0 / 20)
-    assert acct.available_quote() == pytest.approx(10_000 - 295.0)
+    assert acct.order_margin_settle() == pytest.approx(5900.0 / 20)
+    assert acct.available_settle() == pytest.approx(10_000 - 295.0)
 
 
 def test_cancel_of_a_filled_order_is_unknown_order() -> None:

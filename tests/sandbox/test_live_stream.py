@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -57,11 +57,14 @@ class Recorder:
 
 
 async def open_venue(
-    sandbox: SandboxExchange, options: LiveOptions = FAST, **client_options: object
+    sandbox: SandboxExchange,
+    options: LiveOptions = FAST,
+    symbol: str = "BTCUSDT",
+    **client_options: Any,
 ) -> tuple[LiveVenue, Recorder]:
     client = loopback_pro_client(sandbox.rest_url, KEY, SECRET, **client_options)
     client.timeout = 1_000
-    venue = LiveVenue(client, "BTCUSDT", options=options, secrets=(KEY, SECRET))
+    venue = LiveVenue(client, symbol, options=options, secrets=(KEY, SECRET))
     rec = Recorder()
     venue.on_event = rec.events.append
     venue.on_connection = lambda up, stream, detail: rec.connections.append((up, stream))
@@ -75,15 +78,20 @@ async def open_venue(
     return venue, rec
 
 
+async def close_venue(venue: LiveVenue) -> None:
+    """Close ``venue`` and the ccxt client ``open_venue`` made for it."""
+    client = venue._client
+    await venue.close()
+    await client.close()
+
+
 @pytest.fixture
 async def opened(live_sandbox: SandboxExchange) -> AsyncIterator[tuple[LiveVenue, Recorder]]:
     venue, rec = await open_venue(live_sandbox)
     try:
         yield venue, rec
     finally:
-        client = venue._client
-        await venue.close()
-        await client.close()
+        await close_venue(venue)
 
 
 def bid(cid: str, price_ticks: int = BID_TICKS, lots: int = 10) -> PlaceOrder:
@@ -118,21 +126,19 @@ async def test_connect_reads_the_instrument_syncs_the_clock_and_configures_the_a
         assert ("GET", "/fapi/v1/time") in live_sandbox.requests
         assert live_sandbox.account.leverage == 5
         assert live_sandbox.account.margin_type == "ISOLATED"
-        assert venue.equity_quote == pytest.approx(10_000.0)
+        assert venue.equity_margin == pytest.approx(10_000.0)
         assert venue.stream_up
     finally:
-        client = venue._client
-        await venue.close()
-        await client.close()
+        await close_venue(venue)
 
 
 async def test_unknown_symbol_is_refused_with_the_symbol_named(
     live_sandbox: SandboxExchange,
 ) -> None:
     client = loopback_pro_client(live_sandbox.rest_url, KEY, SECRET)
-    venue = LiveVenue(client, "ETHUSDT", options=FAST)
+    venue = LiveVenue(client, "SOLUSDT", options=FAST)
     try:
-        with pytest.raises(SetupError, match="no market 'ETHUSDT'"):
+        with pytest.raises(SetupError, match="no market 'SOLUSDT'"):
             await venue.connect()
     finally:
         await venue.close()

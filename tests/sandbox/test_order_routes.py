@@ -17,7 +17,7 @@ from tradetui.core.types import OrderType, PlaceOrder, Side
 from tradetui.sandbox.client import LoopbackBinanceUsdmPro
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.venues.clients import make_client, order_query_in_url
-from tradetui.venues.orders import BinanceUsdmOrders, UnifiedOrders, order_route
+from tradetui.venues.orders import BinanceFuturesOrders, UnifiedOrders, order_route
 
 INTENTS = [
     PlaceOrder(client_id="po-1", side=Side.BUY, price_ticks=BID_TICKS - 100, qty_lots=12),
@@ -79,7 +79,7 @@ async def test_native_request_matches_what_create_order_sends(
 ) -> None:
     inst = btcusdt_perpetual()
     unified = UnifiedOrders(pro, SYMBOL, inst)
-    native = BinanceUsdmOrders(pro, "BTCUSDT", inst)
+    native = BinanceFuturesOrders(pro, "BTCUSDT", inst)
 
     by_ccxt = await _captured(pro, lambda: unified.place(intent))
     ours = await _captured(pro, lambda: native.place(intent))
@@ -92,7 +92,7 @@ async def test_native_request_matches_what_create_order_sends(
 async def test_native_placement_answers_id_status_and_time(
     pro: LoopbackBinanceUsdmPro, live_sandbox: SandboxExchange
 ) -> None:
-    native = BinanceUsdmOrders(pro, "BTCUSDT", btcusdt_perpetual())
+    native = BinanceFuturesOrders(pro, "BTCUSDT", btcusdt_perpetual())
 
     order = await native.place(INTENTS[0])
     await native.cancel("po-1", None)
@@ -107,7 +107,7 @@ async def test_native_placement_answers_id_status_and_time(
 
 
 def test_prices_and_sizes_are_written_exactly_without_exponents() -> None:
-    native = BinanceUsdmOrders(None, "BTCUSDT", btcusdt_perpetual())  # tick 0.1, lot 0.001
+    native = BinanceFuturesOrders(None, "BTCUSDT", btcusdt_perpetual())  # tick 0.1, lot 0.001
 
     fields = native.request(
         PlaceOrder(client_id="x", side=Side.BUY, price_ticks=1, qty_lots=1_000_000)
@@ -136,7 +136,7 @@ async def test_binance_clients_choose_the_native_route_others_the_unified_one(
     unloaded = make_client("binanceusdm", rest_url="http://127.0.0.1:1")
     other = make_client("okx")
     try:
-        assert isinstance(order_route(pro, SYMBOL, inst, native=True), BinanceUsdmOrders)
+        assert isinstance(order_route(pro, SYMBOL, inst, native=True), BinanceFuturesOrders)
         assert isinstance(order_route(pro, SYMBOL, inst, native=False), UnifiedOrders)
         assert isinstance(order_route(unloaded, SYMBOL, inst, native=True), UnifiedOrders)
         assert isinstance(order_route(other, "BTC/USDT:USDT", inst, native=True), UnifiedOrders)

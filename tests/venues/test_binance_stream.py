@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import random
 import re
 import socket
@@ -28,8 +29,10 @@ from tradetui.venues.binance_stream import (
     FeedState,
     FeedStatus,
     ReconnectPolicy,
+    feed_hosts,
     stream_url,
 )
+from tradetui.venues.sim_listing import sim_instrument
 
 INST = btcusdt_perpetual()
 USDM_FILE = Path(__file__).parents[2] / "../shared/data/binance-usdm/btcusdt_20240808.gz"
@@ -467,6 +470,33 @@ async def test_spot_feed_chains_by_first_id_and_stays_the_sandbox_book() -> None
     assert book.spot
     assert probe.feed.stats.gaps == 0
     assert sum(type(e) is BookDelta for e in probe.events) > 2
+
+
+async def test_coinm_feed_syncs_from_the_dapi_snapshot_and_stays_the_sandbox_book() -> None:
+    inst = sim_instrument("BTCUSD_PERP", "binancecoinm")
+    assert inst is not None
+    async with synthetic_server(inst) as server:
+        probe = Probe(server)
+        probe.start()
+        assert probe.feed.snapshot_url.endswith("/dapi/v1/depth?symbol=BTCUSD_PERP&limit=1000")
+        assert probe.feed.names[0] == "btcusd_perp@depth@0ms"
+        for _ in range(2):
+            await asyncio.sleep(0.3)
+            await probe.in_sync()
+            probe.assert_books_equal()
+        await probe.close()
+    assert probe.feed.stats.issues == 0
+    # COIN-M's messages name the pair, as the recorded COIN-M capture's do.
+    diff = next(json.loads(r[1]) for r in probe.raw if b"depthUpdate" in r[1])
+    snapshot = next(json.loads(r[1]) for r in probe.raw if r[1].startswith(b'{"lastUpdateId"'))
+    assert (diff["data"]["s"], diff["data"]["ps"]) == ("BTCUSD_PERP", "BTCUSD")
+    assert (snapshot["symbol"], snapshot["pair"]) == ("BTCUSD_PERP", "BTCUSD")
+
+
+def test_feed_hosts_are_binance_usdm_and_coinm_only() -> None:
+    assert feed_hosts("binancecoinm") == ("wss://dstream.binance.com", "https://dapi.binance.com")
+    assert feed_hosts("binanceusdm") == ("wss://fstream.binance.com", "https://fapi.binance.com")
+    assert feed_hosts("okx") is None
 
 
 class LoopbackProxy:

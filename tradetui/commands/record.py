@@ -92,15 +92,17 @@ def _record_synthetic(
     from tradetui.config import ConfigError, Settings
     from tradetui.market.recorder import CaptureEncoder, CaptureWriter, record_events
     from tradetui.market.synthetic import SyntheticMarket
-    from tradetui.session import sim_instrument
+    from tradetui.session import sim_instrument, synthetic_params
 
     if source != "synthetic":
         fail(f"--source: only 'synthetic' (or a live --venue) can be recorded (got {source!r})")
     if not seconds > 0:
         fail(f"--seconds: must be > 0 (got {seconds})")
     pace = parse_speed(speed)
+    settings = Settings().replace("venue", symbol=symbol)
     try:
-        inst = sim_instrument(Settings().replace("venue", symbol=symbol))
+        inst = sim_instrument(settings)
+        params = synthetic_params(settings, inst)
     except ConfigError as exc:
         fail(str(exc).replace("venue.symbol", "--symbol"))
     _writable(out)
@@ -108,7 +110,7 @@ def _record_synthetic(
     encoder = CaptureEncoder(inst)
     prefix = f"{source}_{inst.symbol.lower()}"
     with CaptureWriter(out, prefix, encoder.snapshot, instrument=inst) as writer:
-        market = SyntheticMarket(inst, seed=seed, start_ns=start_ns).events()
+        market = SyntheticMarket(inst, params, seed=seed, start_ns=start_ns).events()
         record_events(market, encoder, writer, start_ns + int(seconds * 1e9), speed=pace)
     typer.echo(f"{writer.lines:,} messages in " + ", ".join(str(p) for p in writer.files))
 

@@ -1,4 +1,5 @@
-"""``tradetui sandbox exchange``: a loopback Binance USD-M exchange for dry runs and tests."""
+"""``tradetui sandbox exchange``: a loopback Binance USD-M or COIN-M exchange for dry runs and
+tests."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import typer
 from tradetui.commands.common import PORT_RANGE, cannot_listen, fail
 
 if TYPE_CHECKING:
+    from tradetui.core.instrument import Instrument
     from tradetui.sandbox.exchange import SandboxExchange
 
 _DEFAULT_KEY = "sandbox-key"
@@ -28,7 +30,31 @@ def sandbox_exchange(
     market: Annotated[
         str, typer.Option("--market", help="synthetic, or replay:PATH of a recorded file.")
     ] = "synthetic",
+    venue: Annotated[
+        str,
+        typer.Option(
+            "--venue",
+            help="Exchange played: usdm (Binance USD-M, /fapi), coinm (COIN-M inverse, /dapi) "
+            "or spot; a ccxt id (binancecoinm) also works.",
+        ),
+    ] = "usdm",
+    symbol: Annotated[
+        str,
+        typer.Option(
+            "--symbol",
+            help="Symbol traded, one the simulated listing has (BTCUSDT, BTCUSD_PERP, ...); "
+            "default: the listing's first (BTC's).",
+        ),
+    ] = "",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic market.")] = 0,
+    start_price: Annotated[
+        float,
+        typer.Option(
+            "--start-price",
+            help="Synthetic market: the symbol's price in its quote asset, to scale the "
+            "built-in BTCUSDT calibration to another asset (0: BTC symbols need none).",
+        ),
+    ] = 0.0,
     api_key: Annotated[
         str, typer.Option("--api-key", envvar="TRADETUI_SANDBOX_API_KEY", help="Accepted key.")
     ] = _DEFAULT_KEY,
@@ -39,8 +65,13 @@ def sandbox_exchange(
         ),
     ] = _DEFAULT_SECRET,
     balance: Annotated[
-        float, typer.Option("--balance", help="Starting USDT wallet balance.")
-    ] = 10_000.0,
+        float | None,
+        typer.Option(
+            "--balance",
+            help="Starting wallet balance in the margin asset [default: 10000 USDT; 1 coin "
+            "on COIN-M].",
+        ),
+    ] = None,
     skew_ms: Annotated[
         int, typer.Option("--skew-ms", help="Fault: server clock ahead (+) or behind (-), ms.")
     ] = 0,
@@ -82,16 +113,16 @@ def sandbox_exchange(
         typer.Option("--drop-every", help="Fault: close every websocket this often, seconds."),
     ] = 0.0,
 ) -> None:
-    """Serve Binance USD-M REST and websockets on HOST:PORT until Ctrl+C (the key and secret
-    are not shown). Faults can also be switched while it runs: POST /sandbox/faults?..."""
-    from tradetui.core.instrument import Instrument
+    """Serve Binance USD-M (or COIN-M) REST and websockets on HOST:PORT until Ctrl+C (the key
+    and secret are not shown). Faults can also be switched while it runs: POST
+    /sandbox/faults?..."""
     from tradetui.core.types import MarketEvent
+    from tradetui.market.calibration import CalibrationError, params_for
     from tradetui.market.feed import ReplayFeed, replay_paths
     from tradetui.market.files import ReplayError
     from tradetui.market.instruments import infer_instrument
     from tradetui.market.synthetic import SyntheticMarket
     from tradetui.sandbox.exchange import SandboxExchange
-    from tradetui.venues.sim_listing import listed_instrument
 
     start_ns = time.time_ns()
     instrument: Instrument
@@ -101,8 +132,12 @@ def sandbox_exchange(
     except ValueError as exc:
         fail(f"--market {market}: {exc}")
     if market == "synthetic":
-        instrument = listed_instrument("BTCUSDT", "usdm")
-        feed = SyntheticMarket(instrument, seed=seed, start_ns=start_ns).events()
+        instrument = _listed(venue, symbol)
+        try:
+            params = params_for(instrument, start_price=start_price)
+        except CalibrationError as exc:
+            fail(str(exc).replace("market.start_price", "--start-price", 1))
+        feed = SyntheticMarket(instrument, params, seed=seed, start_ns=start_ns).events()
     elif paths is not None:
         try:
             instrument = infer_instrument(paths, has_flags=False).instrument
@@ -111,15 +146,20 @@ def sandbox_exchange(
             fail(str(exc))
     else:
         fail(f"--market {market!r}: use synthetic or replay:PATH[,PATH...]")
-    server = SandboxExchange(
-        instrument,
-        feed,
-        api_key=api_key,
-        api_secret=api_secret,
-        host=host,
-        port=port,
-        initial_balance=Decimal(str(balance)),
-    )
+    if balance is None:
+        balance = 1.0 if instrument.inverse else 10_000.0
+    try:
+        server = SandboxExchange(
+            instrument,
+            feed,
+            api_key=api_key,
+            api_secret=api_secret,
+            host=host,
+            port=port,
+            initial_balance=Decimal(str(balance)),
+        )
+    except ValueError as exc:
+        fail(f"--market {market}: {exc}")
     server.faults.skew_ms = skew_ms
     server.faults.delay_next(slow_ms / 1000, count=-1)
     spec: dict[str, str] = {
@@ -148,7 +188,7 @@ def sandbox_exchange(
             await server.apply_faults(spec)
             dropper = asyncio.create_task(_drop_every(server, drop_every_s))
             typer.echo(
-                f"sandbox exchange {instrument.symbol} on {server.rest_url} "
+                f"sandbox exchange {server.exchange_id} {instrument.symbol} on {server.rest_url} "
                 f"(market {market}); Ctrl+C stops",
             )
             try:
@@ -161,6 +201,23 @@ def sandbox_exchange(
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())
     typer.echo("sandbox exchange stopped")
+
+
+def _listed(venue: str, symbol: str) -> Instrument:
+    """The simulated listing's instrument for ``--venue``/``--symbol``; exits with one line
+    naming what the listing has when it has no such venue or symbol."""
+    from tradetui.venues.catalog import VENUE_EXCHANGES
+    from tradetui.venues.sim_listing import listing_entries, sim_instrument
+
+    entries = listing_entries(venue)
+    if not entries:
+        fail(f"--venue {venue!r}: the sandbox plays {', '.join(VENUE_EXCHANGES)}")
+    wanted = symbol or str(entries[0]["symbol"])
+    instrument = sim_instrument(wanted, venue)
+    if instrument is None:
+        listed = ", ".join(str(e["symbol"]) for e in entries)
+        fail(f"--symbol {wanted!r}: the simulated {venue} listing has {listed}")
+    return instrument
 
 
 def _code_count(flag: str, text: str) -> tuple[str, str]:

@@ -2,8 +2,10 @@
 
 Pure and synchronous (no asyncio, no HTTP): the server feeds it wall-clock time and requests,
 and formats what it returns. Market events come from any event iterator (synthetic or
-replayed) and are applied up to the time asked. Money is quote currency; the wallet starts at
-``initial_balance`` and moves by realized PnL and fees. Errors carry Binance's codes.
+replayed) and are applied up to the time asked. Money is in the instrument's settlement (and
+margin) asset: USDT on Binance USD-M, the coin on COIN-M, where margin is contracts × contract
+size / price / leverage coin. The wallet starts at ``initial_balance`` and moves by realized PnL
+and fees. Errors carry Binance's codes.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from fractions import Fraction
 
 from tradetui.core.accounting import PositionLedger
 from tradetui.core.book import OrderBook
@@ -33,6 +34,7 @@ from tradetui.core.types import (
 from tradetui.matching import MatchingConfig, MatchingEngine
 
 _NS_PER_MS = 1_000_000
+_FEE_DECIMALS = 8
 
 # Our reject reasons in Binance USD-M's codes (a user of the real venue sees the same).
 _BINANCE_CODE = {
@@ -79,15 +81,19 @@ class SandboxOrder:
     reduce_only: bool
     time_ms: int
     executed_lots: int = 0
-    # Sum of price × size over the fills, in tick·lot units (average price = this / executed).
-    cum_ticklots: int = 0
+    # Sum of lots × the lot's value at the fill price over the fills, in the instrument's value
+    # units (Instrument.value): the average price is the price of ``cum_value / executed``
+    # (a harmonic mean for inverse contracts) and |cum_value| × value_unit the notional in the
+    # settlement asset (cumQuote on USD-M, cumBase on COIN-M).
+    cum_value: int = 0
     status: str = "NEW"
     update_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class SandboxTrade:
-    """One execution of our order (ticks, lots; fee in quote, < 0 is a rebate)."""
+    """One execution of our order (ticks, lots; fee and realized PnL in the settlement asset,
+    a fee < 0 is a rebate)."""
 
     trade_id: int
     order: SandboxOrder
@@ -95,20 +101,20 @@ class SandboxTrade:
     qty_lots: int
     fee: float
     is_maker: bool
-    realized_quote: float
+    realized_settle: float
     time_ms: int
 
 
 @dataclass(frozen=True, slots=True)
 class OrderUpdate:
     """A change to one order for the user stream: execution type, the order's state right
-    after it (status, executed lots, cumulative tick·lots) and, for TRADE, the fill."""
+    after it (status, executed lots, cumulative value units) and, for TRADE, the fill."""
 
     execution: str
     order: SandboxOrder
     status: str
     executed_lots: int
-    cum_ticklots: int
+    cum_value: int
     trade: SandboxTrade | None = None
 
     @classmethod
@@ -116,7 +122,7 @@ class OrderUpdate:
         cls, execution: str, order: SandboxOrder, trade: SandboxTrade | None = None
     ) -> OrderUpdate:
         """The update for ``order`` as it stands now."""
-        return cls(execution, order, order.status, order.executed_lots, order.cum_ticklots, trade)
+        return cls(execution, order, order.status, order.executed_lots, order.cum_value, trade)
 
 
 @dataclass(slots=True)
@@ -130,8 +136,9 @@ class _Ids:
 class SandboxAccount:
     """Orders, trades, position and wallet of the one sandbox account on one symbol.
 
-    ``leverage`` bounds the initial margin (notional / leverage) of the position plus the open
-    orders by the margin balance; an order beyond it is refused with -2019.
+    ``leverage`` bounds the initial margin (notional in the margin asset / leverage) of the
+    position plus the open orders by the margin balance; an order beyond it is refused with
+    -2019. ``initial_balance`` is in the margin asset.
     """
 
     instrument: Instrument
@@ -209,7 +216,7 @@ class SandboxAccount:
             client_id = f"sandbox-{self._ids.client}"
         post_only = time_in_force == "GTX"
         if order_type is OrderType.LIMIT and not reduce_only:
-            self._check_margin(side, price, qty)
+            self._check_margin(price, qty)
         events = self.engine.place(
             client_id,
             side,
@@ -290,47 +297,45 @@ class SandboxAccount:
             return (book.bid_ticks + book.ask_ticks) / 2
         return float(self.ledger.avg_entry_ticks)
 
-    def wallet_quote(self) -> float:
-        """Wallet balance in quote: initial plus realized PnL minus net fees."""
+    def wallet_settle(self) -> float:
+        """Wallet balance in the settlement asset: initial plus realized PnL minus net fees."""
         ledger = self.ledger
-        realized = float(ledger.realized_units * self._unit())
+        realized = float(ledger.realized_units * self.instrument.value_unit)
         return float(self.initial_balance) + realized - ledger.fees + ledger.rebates
 
-    def unrealized_quote(self) -> float:
-        """Unrealized PnL of the position at the mark, in quote."""
+    def unrealized_settle(self) -> float:
+        """Unrealized PnL of the position at the mark, in the settlement asset."""
         ledger = self.ledger
         if not ledger.position_lots:
             return 0.0
-        unreal = ledger.position_lots * Fraction(self.mark_ticks) - ledger.cost_units
-        return float(unreal * self._unit())
+        return ledger.gross_settle(self.mark_ticks) - float(
+            ledger.realized_units * self.instrument.value_unit
+        )
 
-    def position_margin_quote(self) -> float:
-        """Initial margin held by the position at the mark, in quote."""
-        return self._notional(abs(self.ledger.position_lots), self.mark_ticks) / self.leverage
+    def position_margin_settle(self) -> float:
+        """Initial margin held by the position at the mark, in the margin asset."""
+        lots = abs(self.ledger.position_lots)
+        return self.instrument.notional_settle(self.mark_ticks, lots) / self.leverage
 
-    def order_margin_quote(self) -> float:
-        """Initial margin held by open orders at their prices, in quote."""
+    def order_margin_settle(self) -> float:
+        """Initial margin held by open orders at their prices, in the margin asset."""
+        notional = self.instrument.notional_settle
         return sum(
-            self._notional(o.orig_lots - o.executed_lots, o.price_ticks)
+            notional(o.price_ticks, o.orig_lots - o.executed_lots)
             for o in self._open.values()
             if not o.reduce_only
         ) / max(self.leverage, 1)
 
-    def available_quote(self) -> float:
-        """Margin balance not held by the position or open orders, in quote."""
-        margin_balance = self.wallet_quote() + self.unrealized_quote()
-        return margin_balance - self.position_margin_quote() - self.order_margin_quote()
+    def available_settle(self) -> float:
+        """Margin balance not held by the position or open orders, in the margin asset."""
+        margin_balance = self.wallet_settle() + self.unrealized_settle()
+        return margin_balance - self.position_margin_settle() - self.order_margin_settle()
 
-    def _check_margin(self, side: Side, price: Decimal, qty: Decimal) -> None:
-        needed = float(price * qty) / self.leverage
-        if needed > self.available_quote():
+    def _check_margin(self, price: Decimal, qty: Decimal) -> None:
+        inst = self.instrument
+        needed = inst.notional_settle(float(price / inst.tick_size), float(qty / inst.lot_size))
+        if needed / self.leverage > self.available_settle():
             raise ExchangeError(-2019, "Margin is insufficient.")
-
-    def _notional(self, lots: int, price_ticks: float) -> float:
-        return lots * price_ticks * self.instrument.tick * self.instrument.lot
-
-    def _unit(self) -> Fraction:
-        return Fraction(self.instrument.tick_size) * Fraction(self.instrument.lot_size)
 
     # ---- matching results -------------------------------------------------------------------
 
@@ -353,11 +358,14 @@ class SandboxAccount:
                 self.updates.append(OrderUpdate.of(order.status, order))
 
     def _on_fill(self, order: SandboxOrder, ev: Fill) -> None:
+        inst = self.instrument
+        # Binance charges the commission it reports, to 8 decimals of the asset.
+        fee = round(ev.fee, _FEE_DECIMALS)
         before = self.ledger.realized_units
-        self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, ev.fee, self.mark_ticks)
-        realized = float((self.ledger.realized_units - before) * self._unit())
+        self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, fee, self.mark_ticks)
+        realized = float((self.ledger.realized_units - before) * inst.value_unit)
         order.executed_lots += ev.qty_lots
-        order.cum_ticklots += ev.price_ticks * ev.qty_lots
+        order.cum_value += inst.value(ev.price_ticks) * ev.qty_lots
         order.status = "FILLED" if ev.leaves_lots == 0 else "PARTIALLY_FILLED"
         order.update_ms = self._now_ms
         if ev.leaves_lots == 0:
@@ -368,9 +376,9 @@ class SandboxAccount:
             order=order,
             price_ticks=ev.price_ticks,
             qty_lots=ev.qty_lots,
-            fee=ev.fee,
+            fee=fee,
             is_maker=ev.is_maker,
-            realized_quote=realized,
+            realized_settle=realized,
             time_ms=self._now_ms,
         )
         self.trades.append(trade)

@@ -1,8 +1,10 @@
-"""ccxt Binance USD-M clients pointed at a loopback server (the sandbox, or any mock).
+"""ccxt Binance futures clients (USD-M, or COIN-M) pointed at a loopback server (the sandbox,
+or any mock).
 
 Thin wrappers over ``tradetui.venues.clients`` for tests and benches: no rate limiter (the
-sandbox has no limits to respect), no currency or time-difference calls at load, the USD-M
-error table kept on loopback and keys and signatures redacted from ccxt's request log.
+sandbox has no limits to respect), no currency or time-difference calls at load, the
+exchange's own error table kept on loopback and keys and signatures redacted from ccxt's
+request log.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from tradetui.venues.clients import (
+    LoopbackBinanceCoinm,
     LoopbackBinanceUsdm,
     LoopbackBinanceUsdmPro,
     make_client,
@@ -18,6 +21,7 @@ from tradetui.venues.clients import (
 from tradetui.venues.redact import redact_ccxt_logs
 
 __all__ = [
+    "LoopbackBinanceCoinm",
     "LoopbackBinanceUsdm",
     "LoopbackBinanceUsdmPro",
     "loopback_client",
@@ -26,13 +30,19 @@ __all__ = [
 ]
 
 
+_REST_CLASSES: dict[str, Any] = {
+    "binanceusdm": LoopbackBinanceUsdm,
+    "binancecoinm": LoopbackBinanceCoinm,
+}
+
+
 def loopback_client(
-    base_url: str, api_key: str, api_secret: str, **options: Any
-) -> LoopbackBinanceUsdm:
-    """A ccxt async (REST only) binanceusdm on ``base_url`` (e.g. ``http://127.0.0.1:8765``);
-    ``options`` are merged into ccxt's options."""
+    base_url: str, api_key: str, api_secret: str, *, exchange: str = "binanceusdm", **options: Any
+) -> Any:
+    """A ccxt async (REST only) ``exchange`` (binanceusdm or binancecoinm) on ``base_url``
+    (e.g. ``http://127.0.0.1:8765``); ``options`` are merged into ccxt's options."""
     redact_ccxt_logs(api_key, api_secret)
-    client = LoopbackBinanceUsdm(
+    client = _REST_CLASSES[exchange](
         {
             "apiKey": api_key,
             "secret": api_secret,
@@ -46,11 +56,12 @@ def loopback_client(
 
 
 def loopback_pro_client(
-    base_url: str, api_key: str, api_secret: str, **options: Any
-) -> LoopbackBinanceUsdmPro:
-    """A ccxt.pro binanceusdm on ``base_url``: REST there, websockets on ``ws://.../ws``."""
-    client: LoopbackBinanceUsdmPro = make_client(
-        "binanceusdm",
+    base_url: str, api_key: str, api_secret: str, *, exchange: str = "binanceusdm", **options: Any
+) -> Any:
+    """A ccxt.pro ``exchange`` (binanceusdm or binancecoinm) on ``base_url``: REST there,
+    websockets on ``ws://.../ws``."""
+    client: Any = make_client(
+        exchange,
         api_key=api_key,
         api_secret=api_secret,
         rest_url=base_url,

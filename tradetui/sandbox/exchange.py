@@ -1,4 +1,9 @@
-"""A loopback HTTP server speaking Binance USD-M REST, backed by the shared matching engine.
+"""A loopback HTTP server speaking Binance futures REST, backed by the shared matching engine.
+
+It plays the exchange of its instrument: Binance USD-M under ``/fapi`` for a linear contract,
+COIN-M under ``/dapi`` for an inverse one (spot instruments get spot's ``/api/v3`` market data).
+``exchangeInfo`` lists every market of the simulated listing (venues/sim_listing.py); only the
+traded symbol has a market, the others answer as symbols with no activity and refuse orders.
 
 Signed endpoints check the ``X-MBX-APIKEY`` header, the HMAC-SHA256 signature of the query
 string plus body, and the timestamp against ``recvWindow`` (-1021), as Binance does. The
@@ -24,11 +29,12 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from tradetui.core.instrument import Instrument
+from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import MarketEvent, OrderType, Side
 from tradetui.sandbox import formats
 from tradetui.sandbox.account import ExchangeError, SandboxAccount
 from tradetui.sandbox.streams import StreamHub
+from tradetui.venues.sim_listing import listing_entries
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -117,8 +123,23 @@ class Faults:
         return self.status
 
 
+def exchange_of(inst: Instrument) -> str:
+    """The ccxt id of the Binance exchange ``inst`` trades on: its own ``venue`` when it names
+    one, else by its kind (spot, inverse COIN-M, linear USD-M)."""
+    if inst.venue:
+        return inst.venue
+    if inst.kind is InstrumentKind.SPOT:
+        return "binance"
+    return "binancecoinm" if inst.inverse else "binanceusdm"
+
+
 class SandboxExchange:
-    """One symbol, one account, Binance USD-M REST on ``http://host:port/fapi/...``."""
+    """One traded symbol, one account: Binance USD-M REST on ``http://host:port/fapi/...``,
+    or COIN-M's on ``/dapi/...`` for an inverse instrument.
+
+    Raises ValueError (one line) when the simulated listing of the instrument's exchange does
+    not list its symbol. ``initial_balance`` is in the margin asset (USDT, or the coin).
+    """
 
     def __init__(
         self,
@@ -133,6 +154,17 @@ class SandboxExchange:
         leverage: int = 20,
     ) -> None:
         self.instrument = instrument
+        self.exchange_id = exchange_of(instrument)
+        self.listing = {str(e["symbol"]): e for e in listing_entries(self.exchange_id)}
+        if instrument.symbol not in self.listing:
+            listed = ", ".join(self.listing) or "nothing"
+            raise ValueError(
+                f"sandbox: {self.exchange_id} does not list {instrument.symbol} "
+                f"(the simulated listing has {listed})"
+            )
+        # Binance's REST root for the instrument's exchange: futures under /fapi (USD-M) or
+        # /dapi (COIN-M); spot's market data is under /api/v3 beside the /fapi account routes.
+        self.api = "/dapi" if instrument.inverse else "/fapi"
         self.account = SandboxAccount(
             instrument,
             market,
@@ -161,7 +193,7 @@ class SandboxExchange:
 
     @property
     def rest_url(self) -> str:
-        """Scheme, host and port to put in front of ``/fapi/v1/...`` paths."""
+        """Scheme, host and port to put in front of ``/fapi/v1/...`` (``/dapi``) paths."""
         return f"http://{self._host}:{self._port}"
 
     async def start(self) -> None:
@@ -217,7 +249,11 @@ class SandboxExchange:
     def _publish_updates(self) -> None:
         updates = self.account.take_updates()
         if updates:
-            self.streams.publish_updates(updates, self.server_ms())
+            now_ms = self.server_ms()
+            # Binance pushes the balance and position after fills; one event covers the batch.
+            filled = any(u.trade is not None for u in updates)
+            account = formats.account_update(self.account, now_ms) if filled else None
+            self.streams.publish_updates(updates, now_ms, account)
 
     async def _tick(self) -> None:
         while True:
@@ -228,29 +264,45 @@ class SandboxExchange:
 
     def _routes(self, app: web.Application) -> None:
         add = app.router.add_route
-        add("GET", "/fapi/v1/ping", self._ping)
-        add("GET", "/fapi/v1/time", self._time)
-        add("GET", "/fapi/v1/exchangeInfo", self._exchange_info)
-        add("GET", "/fapi/v1/depth", self._depth)
-        add("GET", "/api/v3/depth", self._depth)  # spot's path, for a spot instrument
-        for version in ("v2", "v3"):
-            add("GET", f"/fapi/{version}/account", self._signed(self._account))
-            add("GET", f"/fapi/{version}/positionRisk", self._signed(self._positions))
-        add("GET", "/fapi/v2/balance", self._signed(self._balance))
-        add("GET", "/fapi/v1/leverageBracket", self._signed(self._brackets))
-        add("POST", "/fapi/v1/leverage", self._signed(self._set_leverage))
-        add("POST", "/fapi/v1/marginType", self._signed(self._set_margin_type))
-        add("POST", "/fapi/v1/order", self._signed(self._place))
-        add("GET", "/fapi/v1/order", self._signed(self._get_order))
-        add("DELETE", "/fapi/v1/order", self._signed(self._cancel))
-        add("GET", "/fapi/v1/openOrders", self._signed(self._open_orders))
-        add("DELETE", "/fapi/v1/allOpenOrders", self._signed(self._cancel_all))
-        add("GET", "/fapi/v1/userTrades", self._signed(self._user_trades))
+        api = self.api
+        add("GET", f"{api}/v1/ping", self._ping)
+        add("GET", f"{api}/v1/time", self._time)
+        if self.instrument.kind is InstrumentKind.SPOT:
+            add("GET", "/api/v3/exchangeInfo", self._exchange_info)
+            add("GET", "/api/v3/depth", self._depth)
+        else:
+            add("GET", f"{api}/v1/exchangeInfo", self._exchange_info)
+            add("GET", f"{api}/v1/depth", self._depth)
+        if self.instrument.inverse:
+            # COIN-M: account, balance and positions under v1, brackets under v2 (what ccxt's
+            # binancecoinm calls: dapiPrivateGetAccount, ...PositionRisk, ...V2GetLeverageBracket).
+            add("GET", f"{api}/v1/account", self._signed(self._account))
+            add("GET", f"{api}/v1/positionRisk", self._signed(self._positions))
+            add("GET", f"{api}/v1/balance", self._signed(self._balance))
+            add("GET", f"{api}/v2/leverageBracket", self._signed(self._brackets))
+        else:
+            for version in ("v2", "v3"):
+                add("GET", f"{api}/{version}/account", self._signed(self._account))
+                add("GET", f"{api}/{version}/positionRisk", self._signed(self._positions))
+            add("GET", f"{api}/v2/balance", self._signed(self._balance))
+            add("GET", f"{api}/v1/leverageBracket", self._signed(self._brackets))
+        add("POST", f"{api}/v1/leverage", self._signed(self._set_leverage))
+        add("POST", f"{api}/v1/marginType", self._signed(self._set_margin_type))
+        add("POST", f"{api}/v1/order", self._signed(self._place))
+        add("GET", f"{api}/v1/order", self._signed(self._get_order))
+        add("DELETE", f"{api}/v1/order", self._signed(self._cancel))
+        add("GET", f"{api}/v1/openOrders", self._signed(self._open_orders))
+        add("DELETE", f"{api}/v1/allOpenOrders", self._signed(self._cancel_all))
+        add("GET", f"{api}/v1/userTrades", self._signed(self._user_trades))
         for method in ("POST", "PUT", "DELETE"):
-            add(method, "/fapi/v1/listenKey", self._keyed(self._listen_key_call))
-        for prefix in ("/ws", "/public/ws", "/market/ws"):
+            add(method, f"{api}/v1/listenKey", self._keyed(self._listen_key_call))
+        for prefix in ("/public/ws", "/market/ws"):
             add("GET", prefix, self._ws_market)
             add("GET", prefix + "/{stream}", self._ws_market)
+        add("GET", "/ws", self._ws_market)
+        # COIN-M's user stream is /ws/<listenKey> (ccxt.pro derives it from the 'inverse' URL);
+        # any other /ws/<name> is a market connection.
+        add("GET", "/ws/{stream}", self._ws_path)
         add("GET", "/stream", self._ws_combined)
         add("GET", "/private/ws", self._ws_private)
         add("POST", "/sandbox/faults", self._set_faults)
@@ -258,7 +310,7 @@ class SandboxExchange:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
-        if not request.path.startswith("/fapi/"):
+        if not request.path.startswith(self.api + "/"):
             return await handler(request)
         delay_s = self.faults.take_delay(request.method, request.path)
         if delay_s > 0:
@@ -343,8 +395,15 @@ class SandboxExchange:
     async def _ws_combined(self, request: web.Request) -> web.StreamResponse:
         return await self.streams.serve(request, private=False, allowed=lambda: True, combined=True)
 
+    async def _ws_path(self, request: web.Request) -> web.StreamResponse:
+        if self._listen_key and request.match_info["stream"] == self._listen_key:
+            return await self._ws_user(request, self._listen_key)
+        return await self._ws_market(request)
+
     async def _ws_private(self, request: web.Request) -> web.StreamResponse:
-        key = request.query.get("listenKey", "")
+        return await self._ws_user(request, request.query.get("listenKey", ""))
+
+    async def _ws_user(self, request: web.Request, key: str) -> web.StreamResponse:
         return await self.streams.serve(
             request,
             private=True,
@@ -398,12 +457,18 @@ class SandboxExchange:
             raise ExchangeError(-1021, "Timestamp for this request is outside of the recvWindow.")
         return params
 
-    def _symbol(self, params: dict[str, str], required: bool = True) -> None:
+    def _symbol(self, params: dict[str, str], required: bool = True) -> bool:
+        """True when the request names the traded symbol (or none, when not ``required``),
+        False for another listed symbol (no market here: it answers as a symbol with no
+        activity); -1121 for a symbol the listing does not have."""
         symbol = params.get("symbol")
         if symbol is None and not required:
-            return
-        if symbol != self.instrument.symbol:
-            raise ExchangeError(-1121, "Invalid symbol.")
+            return True
+        if symbol == self.instrument.symbol:
+            return True
+        if symbol in self.listing:
+            return False
+        raise ExchangeError(-1121, "Invalid symbol.")
 
     # ---- public -----------------------------------------------------------------------------
 
@@ -414,12 +479,15 @@ class SandboxExchange:
         return web.json_response({"serverTime": self.server_ms()})
 
     async def _exchange_info(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response(formats.exchange_info(self.instrument, self.server_ms()))
+        entries = list(self.listing.values())
+        return web.json_response(formats.exchange_info(self.instrument, entries, self.server_ms()))
 
     async def _depth(self, request: web.Request) -> web.StreamResponse:
         params = dict(request.query)
-        self._symbol(params)
         limit = _int(params, "limit", 500)
+        if not self._symbol(params):
+            entry = self.listing[params["symbol"]]
+            return web.json_response(formats.idle_depth(entry, self.instrument, self.server_ms()))
         return web.json_response(formats.depth(self.account, limit, self.server_ms()))
 
     # ---- account ----------------------------------------------------------------------------
@@ -428,11 +496,11 @@ class SandboxExchange:
         return formats.account(self.account, self.server_ms())
 
     def _balance(self, params: dict[str, str]) -> Any:
-        acct = formats.account(self.account, self.server_ms())["assets"][0]
-        return [{"accountAlias": "sandbox", **acct, "balance": acct["walletBalance"]}]
+        return formats.balance(self.account, self.server_ms())
 
     def _positions(self, params: dict[str, str]) -> Any:
-        self._symbol(params, required=False)
+        if not self._symbol(params, required=False):
+            return []
         return [formats.position(self.account, self.server_ms())]
 
     def _brackets(self, params: dict[str, str]) -> Any:
@@ -444,14 +512,25 @@ class SandboxExchange:
         leverage = _int(params, "leverage", 0)
         if not 1 <= leverage <= 125:
             raise ExchangeError(-4028, f"Leverage {leverage} is not valid")
-        self.account.leverage = leverage
-        return {"leverage": leverage, "maxNotionalValue": "50000", "symbol": self.instrument.symbol}
+        symbol = params["symbol"]
+        if symbol == self.instrument.symbol:
+            self.account.leverage = leverage
+        if self.instrument.inverse:
+            # COIN-M answers with the largest position allowed at that leverage, in contracts.
+            return {
+                "leverage": leverage,
+                "maxQty": str(self.instrument.max_qty or 0),
+                "symbol": symbol,
+            }
+        return {"leverage": leverage, "maxNotionalValue": "50000", "symbol": symbol}
 
     def _set_margin_type(self, params: dict[str, str]) -> Any:
-        self._symbol(params)
+        traded = self._symbol(params)
         wanted = params.get("marginType", "").upper()
         if wanted not in ("CROSSED", "ISOLATED"):
             raise ExchangeError(-1116, "Invalid marginType.")
+        if not traded:
+            return {"code": 200, "msg": "success"}
         if wanted == self.account.margin_type:
             raise ExchangeError(-4046, "No need to change margin type.")
         self.account.margin_type = wanted
@@ -465,7 +544,11 @@ class SandboxExchange:
     # ---- orders -----------------------------------------------------------------------------
 
     def _place(self, params: dict[str, str]) -> Any:
-        self._symbol(params)
+        if not self._symbol(params):
+            # Listed, but the sandbox runs no market for it: refused as Binance refuses an
+            # order on a symbol that is not trading (Binance "Error Codes", 11xx request
+            # issues: -1122 INVALID_SYMBOLSTATUS, "Invalid symbolStatus.").
+            raise ExchangeError(-1122, "Invalid symbolStatus.")
         side = _SIDES.get(params.get("side", ""))
         kind = _TYPES.get(params.get("type", ""))
         if side is None or kind is None:
@@ -491,7 +574,8 @@ class SandboxExchange:
         return formats.order(self.instrument, order)
 
     def _order_ref(self, params: dict[str, str]) -> tuple[int | None, str | None]:
-        self._symbol(params)
+        if not self._symbol(params):
+            return None, None  # no order of a symbol with no activity exists
         order_id = _int(params, "orderId", 0) or None
         client_id = params.get("origClientOrderId")
         if order_id is None and client_id is None:
@@ -508,16 +592,18 @@ class SandboxExchange:
         return formats.order(self.instrument, self.account.cancel(*self._order_ref(params)))
 
     def _open_orders(self, params: dict[str, str]) -> Any:
-        self._symbol(params, required=False)
+        if not self._symbol(params, required=False):
+            return []
         return [formats.order(self.instrument, o) for o in self.account.open_orders]
 
     def _cancel_all(self, params: dict[str, str]) -> Any:
-        self._symbol(params)
-        self.account.cancel_all()
+        if self._symbol(params):
+            self.account.cancel_all()
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
     def _user_trades(self, params: dict[str, str]) -> Any:
-        self._symbol(params)
+        if not self._symbol(params):
+            return []
         from_id = _int(params, "fromId", 0)
         start_ms = _int(params, "startTime", 0)
         limit = min(_int(params, "limit", 500), 1000)

@@ -1,8 +1,10 @@
-"""Binance USD-M JSON shapes for the sandbox's state (decimal strings, times in ms)."""
+"""Binance JSON shapes for the sandbox's state (decimal strings, times in ms): USD-M, and COIN-M
+(inverse) where its shapes differ, as Binance's COIN-M API documentation gives them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 from tradetui.core.instrument import Instrument, InstrumentKind
@@ -14,6 +16,8 @@ Json = dict[str, Any]
 _NS_PER_MS = 1_000_000
 
 _SIDE = {Side.BUY: "BUY", Side.SELL: "SELL"}
+# Maintenance margin as a fraction of notional: the first leverage bracket's ratio.
+_MAINT_MARGIN_RATIO = 0.004
 # Binance's current USD-M rate limits, advertised as exchangeInfo does.
 _RATE_LIMITS = [
     {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
@@ -22,105 +26,117 @@ _RATE_LIMITS = [
 ]
 
 
-def _places(step: str) -> int:
-    return len(step.split(".")[1].rstrip("0")) if "." in step else 0
+# Binance's current rate limits as each exchangeInfo advertises them: COIN-M's REQUEST_WEIGHT is
+# 2400 a minute and ORDERS 1200 a minute (COIN-M "General Info", Limits); spot's per the spot
+# API's exchangeInfo (6000 weight a minute, 100 orders per 10 s, 200,000 a day).
+_COINM_RATE_LIMITS = [
+    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+    {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+]
+_SPOT_RATE_LIMITS = [
+    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+    {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+]
 
 
-def exchange_info(inst: Instrument, now_ms: int) -> Json:
-    """``GET /fapi/v1/exchangeInfo`` for the one symbol."""
-    tick, step = str(inst.tick_size), str(inst.lot_size)
-    symbol = {
-        "symbol": inst.symbol,
-        "pair": inst.symbol,
-        "contractType": "PERPETUAL",
-        "deliveryDate": 4133404800000,
-        "onboardDate": 1569398400000,
-        "status": "TRADING",
-        "maintMarginPercent": "2.5000",
-        "requiredMarginPercent": "5.0000",
-        "baseAsset": inst.base,
-        "quoteAsset": inst.quote,
-        "marginAsset": inst.quote,
-        "pricePrecision": _places(tick),
-        "quantityPrecision": _places(step),
-        "baseAssetPrecision": 8,
-        "quotePrecision": 8,
-        "underlyingType": "COIN",
-        "underlyingSubType": [],
-        "triggerProtect": "0.0500",
-        "liquidationFee": "0.012500",
-        "marketTakeBound": "0.05",
-        "maxMoveOrderLimit": 10000,
-        "filters": [
-            {
-                "filterType": "PRICE_FILTER",
-                "minPrice": tick,
-                "maxPrice": "4529764",
-                "tickSize": tick,
-            },
-            {
-                "filterType": "LOT_SIZE",
-                "minQty": str(inst.min_qty),
-                "maxQty": "1000",
-                "stepSize": step,
-            },
-            {
-                "filterType": "MARKET_LOT_SIZE",
-                "minQty": str(inst.min_qty),
-                "maxQty": "120",
-                "stepSize": step,
-            },
-            {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-            {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
-            {"filterType": "MIN_NOTIONAL", "notional": str(inst.min_notional)},
-            {
-                "filterType": "PERCENT_PRICE",
-                "multiplierUp": "1.0500",
-                "multiplierDown": "0.9500",
-                "multiplierDecimal": "4",
-            },
-        ],
-        "orderTypes": ["LIMIT", "MARKET"],
-        "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
-    }
-    return {
-        "timezone": "UTC",
-        "serverTime": now_ms,
+def exchange_info(inst: Instrument, entries: list[Json], now_ms: int) -> Json:
+    """``GET /fapi/v1/exchangeInfo`` (``/dapi/v1/...`` for COIN-M, ``/api/v3/...`` for spot):
+    every symbol the simulated listing holds, its entries as they are (Binance's own format),
+    in the envelope of ``inst``'s exchange. COIN-M's has no ``assets`` nor ``futuresType``
+    (Binance's COIN-M "Exchange Information" response)."""
+    out: Json = {"timezone": "UTC", "serverTime": now_ms}
+    if _spot(inst):
+        return out | {"rateLimits": _SPOT_RATE_LIMITS, "exchangeFilters": [], "symbols": entries}
+    if inst.inverse:
+        return out | {"rateLimits": _COINM_RATE_LIMITS, "exchangeFilters": [], "symbols": entries}
+    margin = sorted({str(e.get("marginAsset")) for e in entries if e.get("marginAsset")})
+    return out | {
         "futuresType": "U_MARGINED",
         "rateLimits": _RATE_LIMITS,
         "exchangeFilters": [],
-        "assets": [{"asset": inst.quote, "marginAvailable": True, "autoAssetExchange": "-10000"}],
-        "symbols": [symbol],
+        "assets": [
+            {"asset": a, "marginAvailable": True, "autoAssetExchange": "-10000"} for a in margin
+        ],
+        "symbols": entries,
     }
 
 
+def _pair(inst: Instrument) -> str:
+    """A COIN-M contract's ``pair``, its underlying: base then quote ('BTCUSD' for
+    BTCUSD_PERP), as the listing and every COIN-M message name it."""
+    return inst.base + inst.quote
+
+
+def _coin(amount: float | Fraction) -> str:
+    """An amount of the settlement asset with Binance's 8 decimals."""
+    return f"{float(amount):.8f}"
+
+
 def depth(acct: SandboxAccount, limit: int, now_ms: int) -> Json:
-    """``GET /fapi/v1/depth`` (``/api/v3/depth`` for a spot instrument, which carries no
-    times): the top ``limit`` levels per side of the depth stream's book at its last id."""
-    inst, book = acct.instrument, acct.depth
-    out: Json = {"lastUpdateId": acct.update_id}
-    if not _spot(inst):
-        out |= {"E": now_ms, "T": now_ms}
-    out["bids"] = _levels(inst, book.levels(Side.BUY, limit))
-    out["asks"] = _levels(inst, book.levels(Side.SELL, limit))
+    """``GET /fapi/v1/depth`` (``/api/v3/depth`` for spot, which carries no times;
+    ``/dapi/v1/depth``, which also names ``symbol`` and ``pair``, as the COIN-M snapshot in
+    ../shared/data does): the top ``limit`` levels per side of the depth stream's book at its
+    last id."""
+    inst = acct.instrument
+    out = _depth_head(inst.symbol, inst, acct.update_id, now_ms)
+    out["bids"] = _levels(inst, acct.depth.levels(Side.BUY, limit))
+    out["asks"] = _levels(inst, acct.depth.levels(Side.SELL, limit))
     return out
 
 
+def idle_depth(entry: Json, traded: Instrument, now_ms: int) -> Json:
+    """The depth of a listed symbol the sandbox keeps no market for (listing ``entry``, on
+    ``traded``'s exchange): an empty book, as for a symbol with no activity."""
+    out = _depth_head(str(entry["symbol"]), traded, 0, now_ms)
+    if "pair" in out:
+        out["pair"] = str(entry.get("pair", out["pair"]))
+    return out | {"bids": [], "asks": []}
+
+
+def _depth_head(symbol: str, inst: Instrument, update_id: int, now_ms: int) -> Json:
+    out: Json = {"lastUpdateId": update_id}
+    if not _spot(inst):
+        out |= {"E": now_ms, "T": now_ms}
+    if inst.inverse:
+        out |= {"symbol": symbol, "pair": _pair(inst)}
+    return out
+
+
+def _avg_price(inst: Instrument, cum_value: int, executed_lots: int) -> str:
+    """The average fill price: the price of the mean lot value (value-weighted; a harmonic
+    mean of prices for inverse contracts, as Binance COIN-M averages)."""
+    if not executed_lots:
+        return "0.00"
+    if not inst.inverse:
+        return str(inst.price(1) * cum_value / executed_lots)
+    ticks = inst.price_of_value(Fraction(cum_value, executed_lots))
+    return _coin(ticks * Fraction(inst.tick_size))
+
+
 def order(inst: Instrument, o: SandboxOrder) -> Json:
-    """An order as ``POST/GET/DELETE /fapi/v1/order`` and ``openOrders`` return it."""
-    avg = str(inst.price(1) * o.cum_ticklots / o.executed_lots) if o.executed_lots else "0.00"
+    """An order as ``POST/GET/DELETE /fapi/v1/order`` and ``openOrders`` return it; COIN-M's
+    (``/dapi/v1/order``) carries ``pair`` and the filled notional in the coin as ``cumBase``
+    where USD-M has ``cumQuote`` (Binance COIN-M "New Order" response)."""
     kind = "MARKET" if o.order_type is OrderType.MARKET else "LIMIT"
-    return {
-        "orderId": o.order_id,
-        "symbol": inst.symbol,
+    out: Json = {"orderId": o.order_id, "symbol": inst.symbol}
+    if inst.inverse:
+        out["pair"] = _pair(inst)
+    out |= {
         "status": o.status,
         "clientOrderId": o.client_id,
         "price": str(inst.price(o.price_ticks)),
-        "avgPrice": avg,
+        "avgPrice": _avg_price(inst, o.cum_value, o.executed_lots),
         "origQty": str(inst.qty(o.orig_lots)),
         "executedQty": str(inst.qty(o.executed_lots)),
         "cumQty": str(inst.qty(o.executed_lots)),
-        "cumQuote": str(inst.tick_size * inst.lot_size * o.cum_ticklots),
+    }
+    if inst.inverse:
+        out["cumBase"] = _coin(abs(o.cum_value) * inst.value_unit)
+    else:
+        # The value unit (tick × lot × contract size) in Decimal, for an exact string.
+        out["cumQuote"] = str(inst.tick_size * inst.lot_size * inst.contract_size * o.cum_value)
+    return out | {
         "timeInForce": o.time_in_force,
         "type": kind,
         "origType": kind,
@@ -140,19 +156,31 @@ def order(inst: Instrument, o: SandboxOrder) -> Json:
 
 
 def user_trade(inst: Instrument, t: SandboxTrade) -> Json:
-    """A fill as ``GET /fapi/v1/userTrades`` returns it."""
+    """A fill as ``GET /fapi/v1/userTrades`` returns it; COIN-M's (``/dapi/v1/userTrades``)
+    names ``pair``, ``marginAsset`` and the notional in the coin as ``baseQty`` instead of
+    ``quoteQty``, with commission and realized PnL in the coin (Binance COIN-M "Account Trade
+    List")."""
     price, qty = inst.price(t.price_ticks), inst.qty(t.qty_lots)
-    return {
+    out: Json = {
         "buyer": t.order.side is Side.BUY,
         "commission": f"{t.fee:.8f}",
-        "commissionAsset": inst.quote,
+        "commissionAsset": inst.settle,
         "id": t.trade_id,
         "maker": t.is_maker,
         "orderId": t.order.order_id,
         "price": str(price),
         "qty": str(qty),
-        "quoteQty": str(price * qty),
-        "realizedPnl": f"{t.realized_quote:.8f}",
+    }
+    if inst.inverse:
+        out |= {
+            "pair": _pair(inst),
+            "marginAsset": inst.margin_asset,
+            "baseQty": _coin(inst.notional_settle(t.price_ticks, t.qty_lots)),
+        }
+    else:
+        out["quoteQty"] = str(price * qty * inst.contract_size)
+    return out | {
+        "realizedPnl": f"{t.realized_settle:.8f}",
         "side": _SIDE[t.order.side],
         "positionSide": "BOTH",
         "symbol": inst.symbol,
@@ -161,28 +189,46 @@ def user_trade(inst: Instrument, t: SandboxTrade) -> Json:
 
 
 def position(acct: SandboxAccount, now_ms: int) -> Json:
-    """The one-way position as ``GET /fapi/v3/positionRisk`` returns it."""
+    """The one-way position as ``GET /fapi/v3/positionRisk`` returns it; COIN-M's
+    (``/dapi/v1/positionRisk``) states the notional in the coin as ``notionalValue`` and the
+    size cap as ``maxQty`` in contracts (Binance COIN-M "Position Information")."""
     inst, ledger = acct.instrument, acct.ledger
-    mark = acct.mark_ticks * inst.tick
+    mark_ticks = acct.mark_ticks
+    mark = mark_ticks * inst.tick
     amt = inst.qty(ledger.position_lots)
     entry = float(ledger.avg_entry_ticks) * inst.tick
-    return {
+    sign = 1 if ledger.position_lots >= 0 else -1
+    notional = sign * inst.notional_settle(mark_ticks, abs(ledger.position_lots))
+    out: Json = {
         "symbol": inst.symbol,
         "positionSide": "BOTH",
         "positionAmt": str(amt),
         "entryPrice": f"{entry:.8f}",
         "breakEvenPrice": f"{entry:.8f}",
         "markPrice": f"{mark:.8f}",
-        "unRealizedProfit": f"{acct.unrealized_quote():.8f}",
+        "unRealizedProfit": _coin(acct.unrealized_settle()),
         "liquidationPrice": "0",
         "isolatedMargin": "0",
-        "notional": f"{float(amt) * mark:.8f}",
-        "marginAsset": inst.quote,
+    }
+    if inst.inverse:
+        return out | {
+            "leverage": str(acct.leverage),
+            "maxQty": str(inst.max_qty or 0),
+            "marginType": "cross",
+            "isAutoAddMargin": "false",
+            "notionalValue": _coin(notional),
+            "isolatedWallet": "0",
+            "updateTime": now_ms,
+        }
+    pos_margin, ord_margin = acct.position_margin_settle(), acct.order_margin_settle()
+    return out | {
+        "notional": _coin(notional),
+        "marginAsset": inst.margin_asset,
         "isolatedWallet": "0",
-        "initialMargin": f"{acct.position_margin_quote() + acct.order_margin_quote():.8f}",
-        "maintMargin": f"{float(abs(amt)) * mark * 0.004:.8f}",
-        "positionInitialMargin": f"{acct.position_margin_quote():.8f}",
-        "openOrderInitialMargin": f"{acct.order_margin_quote():.8f}",
+        "initialMargin": _coin(pos_margin + ord_margin),
+        "maintMargin": _coin(abs(notional) * _MAINT_MARGIN_RATIO),
+        "positionInitialMargin": _coin(pos_margin),
+        "openOrderInitialMargin": _coin(ord_margin),
         "adl": 0,
         "bidNotional": "0",
         "askNotional": "0",
@@ -192,26 +238,60 @@ def position(acct: SandboxAccount, now_ms: int) -> Json:
     }
 
 
-def account(acct: SandboxAccount, now_ms: int) -> Json:
-    """``GET /fapi/v2|v3/account``: the quote asset's balances and the position."""
-    inst = acct.instrument
-    wallet, unreal = acct.wallet_quote(), acct.unrealized_quote()
-    pos_margin, ord_margin = acct.position_margin_quote(), acct.order_margin_quote()
-    available = acct.available_quote()
-    money = {
-        "walletBalance": f"{wallet:.8f}",
-        "unrealizedProfit": f"{unreal:.8f}",
-        "marginBalance": f"{wallet + unreal:.8f}",
+def _money(acct: SandboxAccount, now_ms: int) -> Json:
+    """The margin asset's balances, as ``assets`` entries name them."""
+    wallet, unreal = acct.wallet_settle(), acct.unrealized_settle()
+    pos_margin, ord_margin = acct.position_margin_settle(), acct.order_margin_settle()
+    available = acct.available_settle()
+    return {
+        "walletBalance": _coin(wallet),
+        "unrealizedProfit": _coin(unreal),
+        "marginBalance": _coin(wallet + unreal),
         "maintMargin": "0",
-        "initialMargin": f"{pos_margin + ord_margin:.8f}",
-        "positionInitialMargin": f"{pos_margin:.8f}",
-        "openOrderInitialMargin": f"{ord_margin:.8f}",
-        "crossWalletBalance": f"{wallet:.8f}",
-        "crossUnPnl": f"{unreal:.8f}",
-        "availableBalance": f"{available:.8f}",
-        "maxWithdrawAmount": f"{max(available, 0.0):.8f}",
+        "initialMargin": _coin(pos_margin + ord_margin),
+        "positionInitialMargin": _coin(pos_margin),
+        "openOrderInitialMargin": _coin(ord_margin),
+        "crossWalletBalance": _coin(wallet),
+        "crossUnPnl": _coin(unreal),
+        "availableBalance": _coin(available),
+        "maxWithdrawAmount": _coin(max(available, 0.0)),
     }
-    pos = position(acct, now_ms)
+
+
+def account(acct: SandboxAccount, now_ms: int) -> Json:
+    """``GET /fapi/v2|v3/account``: the margin asset's balances and the position. COIN-M's
+    ``GET /dapi/v1/account`` has no account-wide totals (its assets are separate coins) and
+    lists positions with their margins (Binance COIN-M "Account Information")."""
+    inst = acct.instrument
+    money = _money(acct, now_ms)
+    asset = {"asset": inst.margin_asset, **money, "updateTime": now_ms}
+    if inst.inverse:
+        pos = position(acct, now_ms)
+        pos_margin, ord_margin = acct.position_margin_settle(), acct.order_margin_settle()
+        entry = {
+            "symbol": inst.symbol,
+            "positionAmt": pos["positionAmt"],
+            "initialMargin": _coin(pos_margin + ord_margin),
+            "maintMargin": _coin(abs(float(pos["notionalValue"])) * _MAINT_MARGIN_RATIO),
+            "unrealizedProfit": pos["unRealizedProfit"],
+            "positionInitialMargin": _coin(pos_margin),
+            "openOrderInitialMargin": _coin(ord_margin),
+            "leverage": pos["leverage"],
+            "isolated": False,
+            "positionSide": "BOTH",
+            "entryPrice": pos["entryPrice"],
+            "maxQty": pos["maxQty"],
+            "updateTime": now_ms,
+        }
+        return {
+            "assets": [asset],
+            "positions": [entry],
+            "canDeposit": True,
+            "canTrade": True,
+            "canWithdraw": True,
+            "feeTier": 0,
+            "updateTime": now_ms,
+        }
     return {
         "totalInitialMargin": money["initialMargin"],
         "totalMaintMargin": "0",
@@ -230,21 +310,36 @@ def account(acct: SandboxAccount, now_ms: int) -> Json:
         "feeTier": 0,
         "multiAssetsMargin": False,
         "updateTime": now_ms,
-        "assets": [{"asset": inst.quote, **money, "marginAvailable": True, "updateTime": now_ms}],
-        "positions": [pos],
+        "assets": [asset | {"marginAvailable": True}],
+        "positions": [position(acct, now_ms)],
     }
+
+
+def balance(acct: SandboxAccount, now_ms: int) -> list[Json]:
+    """``GET /fapi/v2/balance`` (``/dapi/v1/balance``): the margin asset's balance."""
+    money = _money(acct, now_ms)
+    return [
+        {
+            "accountAlias": "sandbox",
+            "asset": acct.instrument.margin_asset,
+            **money,
+            "balance": money["walletBalance"],
+            "updateTime": now_ms,
+        }
+    ]
 
 
 def leverage_brackets(inst: Instrument) -> list[Json]:
-    """``GET /fapi/v1/leverageBracket``: one bracket, enough for ccxt's position maths."""
-    bracket = {
-        "bracket": 1,
-        "initialLeverage": 125,
-        "notionalCap": 50000,
-        "notionalFloor": 0,
-        "maintMarginRatio": 0.004,
-        "cum": 0.0,
-    }
+    """``GET /fapi/v1/leverageBracket``: one bracket, enough for ccxt's position maths.
+    COIN-M's ``GET /dapi/v2/leverageBracket`` bounds brackets in the coin (``qtyFloor`` /
+    ``qtyCap``) where USD-M's use quote notional (Binance COIN-M "Notional Bracket for
+    Symbol")."""
+    bracket: Json = {"bracket": 1, "initialLeverage": 125}
+    if inst.inverse:
+        bracket |= {"qtyCap": 5, "qtyFloor": 0}
+    else:
+        bracket |= {"notionalCap": 50000, "notionalFloor": 0}
+    bracket |= {"maintMarginRatio": _MAINT_MARGIN_RATIO, "cum": 0.0}
     return [{"symbol": inst.symbol, "brackets": [bracket]}]
 
 
@@ -261,12 +356,16 @@ def _spot(inst: Instrument) -> bool:
 
 def depth_update(inst: Instrument, ev: BookDelta) -> Json:
     """A ``depthUpdate`` event (diff stream, ids ``U``..``u`` chained by ``pu``; spot sends no
-    ``pu`` nor ``T`` and chains by ``U`` = previous ``u`` + 1)."""
+    ``pu`` nor ``T`` and chains by ``U`` = previous ``u`` + 1; COIN-M's also name the pair as
+    ``ps``, as in ../shared/data/binance-coinm)."""
     t_ms = ev.exch_ns // _NS_PER_MS
     out: Json = {"e": "depthUpdate", "E": t_ms}
     if not _spot(inst):
         out["T"] = t_ms
-    out |= {"s": inst.symbol, "U": ev.first_id, "u": ev.last_id}
+    out["s"] = inst.symbol
+    if inst.inverse:
+        out["ps"] = _pair(inst)
+    out |= {"U": ev.first_id, "u": ev.last_id}
     if not _spot(inst):
         out["pu"] = ev.prev_id
     out |= {"b": _levels(inst, ev.bids), "a": _levels(inst, ev.asks)}
@@ -274,12 +373,12 @@ def depth_update(inst: Instrument, ev: BookDelta) -> Json:
 
 
 def book_ticker(inst: Instrument, ev: BestBidOffer) -> Json:
-    """A ``bookTicker`` event (spot's carries no times)."""
+    """A ``bookTicker`` event (spot's carries no times; COIN-M's names the pair as ``ps``)."""
     t_ms = ev.exch_ns // _NS_PER_MS
-    out: Json = {
-        "e": "bookTicker",
-        "u": ev.update_id,
-        "s": inst.symbol,
+    out: Json = {"e": "bookTicker", "u": ev.update_id, "s": inst.symbol}
+    if inst.inverse:
+        out["ps"] = _pair(inst)
+    out |= {
         "b": str(inst.price(ev.bid_ticks)),
         "B": str(inst.qty(ev.bid_lots)),
         "a": str(inst.price(ev.ask_ticks)),
@@ -307,11 +406,13 @@ def trade(inst: Instrument, ev: Trade) -> Json:
 
 
 def order_trade_update(inst: Instrument, u: OrderUpdate, now_ms: int) -> Json:
-    """An ``ORDER_TRADE_UPDATE`` user-stream event for one order update."""
+    """An ``ORDER_TRADE_UPDATE`` user-stream event for one order update; commission and
+    realized PnL are in the settlement asset, and COIN-M's also names the margin asset as
+    ``ma`` (Binance COIN-M user data stream, "Event: Order Update")."""
     o, t = u.order, u.trade
     kind = "MARKET" if o.order_type is OrderType.MARKET else "LIMIT"
-    avg = inst.price(1) * u.cum_ticklots / u.executed_lots if u.executed_lots else 0
-    return {
+    avg = _avg_price(inst, u.cum_value, u.executed_lots) if u.executed_lots else "0"
+    out: Json = {
         "e": "ORDER_TRADE_UPDATE",
         "E": now_ms,
         "T": now_ms,
@@ -323,7 +424,7 @@ def order_trade_update(inst: Instrument, u: OrderUpdate, now_ms: int) -> Json:
             "f": o.time_in_force,
             "q": str(inst.qty(o.orig_lots)),
             "p": str(inst.price(o.price_ticks)),
-            "ap": str(avg),
+            "ap": avg,
             "sp": "0",
             "x": u.execution,
             "X": u.status,
@@ -331,7 +432,7 @@ def order_trade_update(inst: Instrument, u: OrderUpdate, now_ms: int) -> Json:
             "l": str(inst.qty(t.qty_lots)) if t else "0",
             "z": str(inst.qty(u.executed_lots)),
             "L": str(inst.price(t.price_ticks)) if t else "0",
-            "N": inst.quote,
+            "N": inst.settle,
             "n": f"{t.fee:.8f}" if t else "0",
             "T": t.time_ms if t else now_ms,
             "t": t.trade_id if t else 0,
@@ -343,7 +444,7 @@ def order_trade_update(inst: Instrument, u: OrderUpdate, now_ms: int) -> Json:
             "ot": kind,
             "ps": "BOTH",
             "cp": False,
-            "rp": f"{t.realized_quote:.8f}" if t else "0",
+            "rp": f"{t.realized_settle:.8f}" if t else "0",
             "pP": False,
             "si": 0,
             "ss": 0,
@@ -352,3 +453,32 @@ def order_trade_update(inst: Instrument, u: OrderUpdate, now_ms: int) -> Json:
             "gtd": 0,
         },
     }
+    if inst.inverse:
+        out["o"]["ma"] = inst.margin_asset
+    return out
+
+
+def account_update(acct: SandboxAccount, now_ms: int) -> Json:
+    """An ``ACCOUNT_UPDATE`` user-stream event after fills (reason ``ORDER``): the margin
+    asset's wallet (``wb``, ``cw``; ``bc``, the change other than PnL and commission, is 0)
+    and the position with its accumulated realized PnL (``cr``), both in the settlement asset.
+    COIN-M's names the account alias (``i``) and has no break-even price (Binance COIN-M user
+    data stream, "Event: Balance and Position Update")."""
+    inst, ledger = acct.instrument, acct.ledger
+    wallet = _coin(acct.wallet_settle())
+    entry = f"{float(ledger.avg_entry_ticks) * inst.tick:.8f}"
+    pos: Json = {"s": inst.symbol, "pa": str(inst.qty(ledger.position_lots)), "ep": entry}
+    if not inst.inverse:
+        pos["bep"] = entry
+    pos |= {
+        "cr": _coin(ledger.realized_units * inst.value_unit),
+        "up": _coin(acct.unrealized_settle()),
+        "mt": "cross",
+        "iw": "0",
+        "ps": "BOTH",
+    }
+    out: Json = {"e": "ACCOUNT_UPDATE", "E": now_ms, "T": now_ms}
+    if inst.inverse:
+        out["i"] = "sandbox"
+    balance = {"a": inst.margin_asset, "wb": wallet, "cw": wallet, "bc": "0"}
+    return out | {"a": {"m": "ORDER", "B": [balance], "P": [pos]}}

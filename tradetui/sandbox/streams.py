@@ -5,7 +5,8 @@ Market connections (``/public/ws/<n>``, ``/market/ws/<n>``, ``/ws``) subscribe w
 ``bookTicker``, ``trade``); combined-stream connections (``/stream?streams=a/b/c``) are
 subscribed by their URL (and may SUBSCRIBE more) and get each event wrapped as
 ``{"stream":"<name>","data":{...}}``, compact JSON as Binance sends it; private connections
-(``/private/ws?listenKey=K``) get ``ORDER_TRADE_UPDATE``. Each connection has its own queue and
+(``/private/ws?listenKey=K``, COIN-M's ``/ws/K``) get ``ORDER_TRADE_UPDATE`` and, after fills,
+``ACCOUNT_UPDATE``. Each connection has its own queue and
 writer task, so publishing never waits on a slow reader. Faults: depth updates dropped (a
 sequence gap), duplicated or swapped, a stalled stream (connections stay open but get no market
 data), raw text injected into every market connection, and every connection dropped at once.
@@ -167,8 +168,11 @@ class StreamHub:
             if not conn.private:
                 conn.queue.put_nowait(text)
 
-    def publish_updates(self, updates: list[OrderUpdate], now_ms: int) -> None:
-        """Send order updates to every private connection."""
+    def publish_updates(
+        self, updates: list[OrderUpdate], now_ms: int, account: dict[str, Any] | None = None
+    ) -> None:
+        """Send order updates to every private connection, then ``account`` (an
+        ``ACCOUNT_UPDATE`` event) when given."""
         private = [c for c in self._conns if c.private]
         if not private:
             return
@@ -177,6 +181,10 @@ class StreamHub:
             for out in self._update_texts(text):
                 for conn in private:
                     conn.queue.put_nowait(out)
+        if account is not None:
+            text = json.dumps(account)
+            for conn in private:
+                conn.queue.put_nowait(text)
 
     def _update_texts(self, text: str) -> list[str]:
         """The user-stream messages to send now for ``text``, after the duplicate and

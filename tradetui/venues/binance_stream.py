@@ -1,12 +1,13 @@
-"""Live Binance market data (USD-M perpetuals and spot) over the combined websocket stream.
+"""Live Binance market data (USD-M and COIN-M futures, spot) over the combined websocket stream.
 
 ``BinanceStreamFeed`` connects to ``{ws_url}/stream?streams=<sym>@depth@<speed>/<sym>@bookTicker/
-<sym>@trade``, fetches the REST depth snapshot (USD-M ``{rest_url}/fapi/v1/depth``, spot
-``{rest_url}/api/v3/depth``) and turns every message into our MarketEvents through
-market/messages.py — the decoder and ``SequencedBook`` that replays use, so the live book is
-built by the same code that ``tradetui data check`` proves against the exchange's bookTicker.
-Events go to ``sink`` synchronously and in receive order; ``local_ns`` is ``time.time_ns()``
-taken when the frame was read, ``exch_ns`` the exchange's ``E``.
+<sym>@trade``, fetches the REST depth snapshot (USD-M ``{rest_url}/fapi/v1/depth``, COIN-M
+``{rest_url}/dapi/v1/depth``, spot ``{rest_url}/api/v3/depth``) and turns every message into
+our MarketEvents through market/messages.py — the decoder and ``SequencedBook`` that replays
+use, so the live book is built by the same code that ``tradetui data check`` proves against
+the exchange's bookTicker. Events go to ``sink`` synchronously and in receive order;
+``local_ns`` is ``time.time_ns()`` taken when the frame was read, ``exch_ns`` the exchange's
+``E``.
 
 Book sync: diffs that arrive before the snapshot are buffered and the diff straddling the
 snapshot id applies first (USD-M chains ``pu == previous u``, spot ``U == previous u + 1``).
@@ -177,6 +178,20 @@ def depth_url(rest_url: str, instrument: Instrument, limit: int) -> str:
     else:
         path = "/dapi/v1/depth" if instrument.inverse else "/fapi/v1/depth"
     return f"{rest_url.rstrip('/')}{path}?symbol={instrument.symbol}&limit={limit}"
+
+
+# Binance's market-data hosts (websocket base, REST base) by ccxt exchange id: USD-M's and
+# COIN-M's (Binance's derivatives "General Info": fstream/fapi and dstream/dapi).
+_FEED_HOSTS = {
+    "binanceusdm": ("wss://fstream.binance.com", "https://fapi.binance.com"),
+    "binancecoinm": ("wss://dstream.binance.com", "https://dapi.binance.com"),
+}
+
+
+def feed_hosts(exchange_id: str) -> tuple[str, str] | None:
+    """The (websocket, REST) bases of the Binance exchange ``exchange_id`` for this feed, or
+    None when the feed does not serve that exchange."""
+    return _FEED_HOSTS.get(exchange_id)
 
 
 class BinanceStreamFeed:

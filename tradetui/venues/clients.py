@@ -3,9 +3,10 @@
 ``rest_url`` / ``ws_url`` replace the scheme and host of every REST / websocket URL the
 exchange class knows (paths are kept: they carry the API version), which is how tests and dry
 runs point the real ccxt client at ``tradetui sandbox exchange``. ccxt's Binance picks its
-futures error table by the URL's host, so an overridden Binance client keeps the USD-M table
-(``-5022`` stays OrderNotFillable, ``-2019`` InsufficientFunds). ccxt logs requests with keys
-and signatures at DEBUG; the ccxt logger gets a redacting filter for both.
+futures error table by the URL's host, so an overridden Binance futures client keeps its own
+table: USD-M the 'linear' one (``-5022`` stays OrderNotFillable, ``-2019`` InsufficientFunds),
+COIN-M the 'inverse' one (``-2019`` InsufficientFunds), as on the real hosts. ccxt logs
+requests with keys and signatures at DEBUG; the ccxt logger gets a redacting filter for both.
 
 Binance USD-M clients send an order's signed parameters in the query string of its POST
 rather than in a form body: Binance takes either, and aiohttp writes a request without a body
@@ -31,11 +32,15 @@ from tradetui.venues.errors import SetupError
 from tradetui.venues.redact import redact_ccxt_logs
 
 
-def _linear_exceptions(exchange: Any, url: str | None, exact_or_broad: str) -> dict[str, Any]:
+def _market_exceptions(
+    exchange: Any, url: str | None, exact_or_broad: str, market_type: str
+) -> dict[str, Any]:
+    """ccxt's error table for ``market_type`` ('linear', 'inverse'), whatever host ``url``
+    names (ccxt's own lookup knows only the real hosts)."""
     if url is None:
         return {}
-    linear = exchange.safe_dict(exchange.exceptions, "linear", {})
-    table: dict[str, Any] = exchange.safe_dict(linear, exact_or_broad, {})
+    tables = exchange.safe_dict(exchange.exceptions, market_type, {})
+    table: dict[str, Any] = exchange.safe_dict(tables, exact_or_broad, {})
     return table
 
 
@@ -103,14 +108,35 @@ class LoopbackBinanceUsdm(_OrderQueryInUrl, ccxt_async.binanceusdm):  # type: ig
     """binanceusdm (REST) whose error mapping ignores the host it talks to."""
 
     def get_exceptions_by_url(self, url: str | None, exactOrBroad: str) -> dict[str, Any]:  # noqa: N803
-        return _linear_exceptions(self, url, exactOrBroad)
+        return _market_exceptions(self, url, exactOrBroad, "linear")
 
 
 class LoopbackBinanceUsdmPro(BinanceUsdmPro):
     """binanceusdm (REST and websockets) whose error mapping ignores the host it talks to."""
 
     def get_exceptions_by_url(self, url: str | None, exactOrBroad: str) -> dict[str, Any]:  # noqa: N803
-        return _linear_exceptions(self, url, exactOrBroad)
+        return _market_exceptions(self, url, exactOrBroad, "linear")
+
+
+class LoopbackBinanceCoinm(ccxt_async.binancecoinm):  # type: ignore[misc]
+    """binancecoinm (REST) whose error mapping ignores the host it talks to."""
+
+    def get_exceptions_by_url(self, url: str | None, exactOrBroad: str) -> dict[str, Any]:  # noqa: N803
+        return _market_exceptions(self, url, exactOrBroad, "inverse")
+
+
+class LoopbackBinanceCoinmPro(ccxt_pro.binancecoinm):  # type: ignore[misc]
+    """binancecoinm (REST and websockets) whose error mapping ignores the host it talks to."""
+
+    def get_exceptions_by_url(self, url: str | None, exactOrBroad: str) -> dict[str, Any]:  # noqa: N803
+        return _market_exceptions(self, url, exactOrBroad, "inverse")
+
+
+# Exchanges whose ccxt class is replaced: (the class, the class on an overridden URL).
+_CLASSES: dict[str, tuple[Any, Any]] = {
+    "binanceusdm": (BinanceUsdmPro, LoopbackBinanceUsdmPro),
+    "binancecoinm": (ccxt_pro.binancecoinm, LoopbackBinanceCoinmPro),
+}
 
 
 # A quiet client may spend this much of its sustained request budget at once (ms of refill).
@@ -207,8 +233,9 @@ def make_client(
     unknown exchange or a malformed URL. ``options`` are merged into ccxt's options."""
     overridden = bool(rest_url or ws_url)
     cls: Any
-    if exchange_id == "binanceusdm":
-        cls = LoopbackBinanceUsdmPro if overridden else BinanceUsdmPro
+    if exchange_id in _CLASSES:
+        plain, loopback = _CLASSES[exchange_id]
+        cls = loopback if overridden else plain
     else:
         cls = getattr(ccxt_pro, exchange_id, None)
         if cls is None or exchange_id not in ccxt_pro.exchanges:

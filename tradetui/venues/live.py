@@ -158,8 +158,9 @@ class LiveVenue:
         self._resync_lock = asyncio.Lock()
         self._closing = False
         self._rng = random.Random()
-        self.equity_quote: float | None = None
-        self.free_quote: float | None = None
+        # Balance of the margin asset (USDT on USD-M, the coin on COIN-M), from read_balance.
+        self.equity_margin: float | None = None
+        self.free_margin: float | None = None
         self._redact = RedactSecrets()
         self._redact.add(*secrets)
         log.addFilter(self._redact)
@@ -262,16 +263,17 @@ class LiveVenue:
             log.info("exchange clock offset %s ms", offset)
 
     async def read_balance(self) -> tuple[float, float]:
-        """Total and free balance of the quote asset (retried; raises rather than guess)."""
-        quote = self.instrument.quote
+        """Total and free balance of the margin asset (the quote on linear markets, the coin
+        on inverse ones), retried; raises rather than guess."""
+        asset = self.instrument.margin_asset
         balance = await self._read(self._client.fetch_balance)
-        entry = balance.get(quote) or {}
+        entry = balance.get(asset) or {}
         total, free = entry.get("total"), entry.get("free")
         if total is None:
-            raise VenueError(f"{self._client.id}: the balance has no {quote} total")
-        self.equity_quote, self.free_quote = float(total), float(free or 0.0)
-        log.info("balance %s %s (free %s)", total, quote, free)
-        return self.equity_quote, self.free_quote
+            raise VenueError(f"{self._client.id}: the balance has no {asset} total")
+        self.equity_margin, self.free_margin = float(total), float(free or 0.0)
+        log.info("balance %s %s (free %s)", total, asset, free)
+        return self.equity_margin, self.free_margin
 
     async def close(self) -> None:
         """Stop the streams and the intents still running; detach the log filter."""

@@ -1,10 +1,12 @@
-"""How a live venue's orders reach the exchange: ccxt's unified calls, or Binance USD-M's own.
+"""How a live venue's orders reach the exchange: ccxt's unified calls, or Binance futures' own.
 
 Both go through ccxt: it signs, paces, sends and maps the exchange's errors to its exception
 classes in either case. ``UnifiedOrders`` (any exchange) calls ``create_order`` /
-``cancel_order``. ``BinanceUsdmOrders`` calls the endpoints those end in
-(``fapiPrivatePostOrder`` / ``fapiPrivateDeleteOrder``) with the request fields ccxt's unified
-layer would send, prices and sizes written exactly from integer ticks and lots. It skips the
+``cancel_order``. ``BinanceFuturesOrders`` calls the endpoints those end in on Binance USD-M
+(``fapiPrivatePostOrder`` / ``fapiPrivateDeleteOrder``) and COIN-M (``dapiPrivatePostOrder`` /
+``dapiPrivateDeleteOrder``: the same fields, Binance COIN-M "New Order") with the request fields
+ccxt's unified layer would send, prices and sizes written exactly from integer ticks and lots
+(contracts on COIN-M). It skips the
 unified layer's per-order work — market lookups, option parsing, ``decimal_to_precision``
 going in and the full order structure coming back — about 0.3 ms of a loop that is deciding
 the next quote in the meantime (bench/live_latency.py).
@@ -65,17 +67,28 @@ def _decimal_text(value: Any) -> str:
     return format(value, "f")
 
 
-class BinanceUsdmOrders:
-    """Binance USD-M orders through ccxt's implicit order endpoints (``market_id``: 'BTCUSDT')."""
+# ccxt's implicit order endpoints (place, cancel) of Binance's futures exchanges, by ccxt id.
+_NATIVE_ENDPOINTS = {
+    "binanceusdm": ("fapiPrivatePostOrder", "fapiPrivateDeleteOrder"),
+    "binancecoinm": ("dapiPrivatePostOrder", "dapiPrivateDeleteOrder"),
+}
+
+
+class BinanceFuturesOrders:
+    """Binance USD-M or COIN-M orders through ccxt's implicit order endpoints of the client's
+    exchange (``market_id``: 'BTCUSDT', 'BTCUSD_PERP')."""
 
     def __init__(self, client: Any, market_id: str, instrument: Instrument) -> None:
         self._client = client
         self._market_id = market_id
         self._inst = instrument
+        place, cancel = _NATIVE_ENDPOINTS[getattr(client, "id", "binanceusdm")]
+        self._post: Any = getattr(client, place, None)
+        self._delete: Any = getattr(client, cancel, None)
 
     def request(self, intent: PlaceOrder) -> dict[str, str]:
-        """The POST /fapi/v1/order fields for ``intent``, as ccxt's ``create_order`` builds
-        them (before ccxt adds timestamp, recvWindow and signature)."""
+        """The POST /fapi/v1/order (/dapi/v1/order) fields for ``intent``, as ccxt's
+        ``create_order`` builds them (before ccxt adds timestamp, recvWindow and signature)."""
         inst = self._inst
         fields = {
             "symbol": self._market_id,
@@ -95,7 +108,7 @@ class BinanceUsdmOrders:
 
     async def place(self, intent: PlaceOrder) -> dict[str, Any]:
         client = self._client
-        raw: dict[str, Any] = await client.fapiPrivatePostOrder(self.request(intent))
+        raw: dict[str, Any] = await self._post(self.request(intent))
         order_id = raw.get("orderId")
         stamp = raw.get("updateTime")
         return {
@@ -107,21 +120,20 @@ class BinanceUsdmOrders:
 
     async def cancel(self, client_id: str, order_id: str | None) -> None:
         # By our id, as ccxt's cancel_order does when given a clientOrderId.
-        await self._client.fapiPrivateDeleteOrder(
-            {"symbol": self._market_id, "origClientOrderId": client_id}
-        )
+        await self._delete({"symbol": self._market_id, "origClientOrderId": client_id})
 
 
 def order_route(client: Any, symbol: str, instrument: Instrument, native: bool) -> OrderRoute:
-    """Binance USD-M's own endpoints when ``native`` and the client is a Binance USD-M one with
-    its markets loaded, else ccxt's unified calls."""
+    """Binance futures' own endpoints when ``native`` and the client is a Binance USD-M or
+    COIN-M one with its markets loaded, else ccxt's unified calls."""
     markets = getattr(client, "markets", None)
+    endpoints = _NATIVE_ENDPOINTS.get(getattr(client, "id", ""))
     if (
         native
-        and getattr(client, "id", "") == "binanceusdm"
-        and hasattr(client, "fapiPrivatePostOrder")
+        and endpoints is not None
+        and all(hasattr(client, name) for name in endpoints)
         and markets
         and symbol in markets
     ):
-        return BinanceUsdmOrders(client, str(markets[symbol]["id"]), instrument)
+        return BinanceFuturesOrders(client, str(markets[symbol]["id"]), instrument)
     return UnifiedOrders(client, symbol, instrument)
