@@ -89,19 +89,14 @@ async def test_headless_run_trades_the_sandbox_live_and_records_a_live_db(
     assert "account read; quoting" in err
 
 
-# Binance COIN-M BTCUSD_PERP in contracts of 100 USD. The risk guard's limits are in base units
-# and quote with USDT-sized defaults (another part of issue 17 makes them unit-aware), so they
-# are set here for contracts; quotes stay within 2 ticks of mid so the synthetic prints fill.
+# Binance COIN-M BTCUSD_PERP in contracts of 100 USD, with the default sizing and risk limits
+# (one contract a side; limits priced as inverse); quotes stay within 2 ticks of mid so the
+# synthetic prints fill.
 COINM_ENV = {
     "TRADETUI_VENUE__EXCHANGE": "binancecoinm",
     "TRADETUI_VENUE__SYMBOL": "BTCUSD_PERP",
-    "TRADETUI_STRATEGY__ORDER_SIZE": "1",
     "TRADETUI_STRATEGY__MAX_SPREAD_TICKS": "4",
     "TRADETUI_QUOTING__MIN_AGE_MS": "0",
-    "TRADETUI_RISK__MAX_POSITION": "10",
-    "TRADETUI_RISK__MAX_ORDER_SIZE": "5",
-    "TRADETUI_RISK__MAX_POSITION_NOTIONAL": "0",
-    "TRADETUI_RISK__MAX_ORDER_NOTIONAL": "0",
 }
 
 
@@ -128,13 +123,19 @@ async def test_headless_run_trades_coinm_live_and_reconciles_with_the_exchange(
     summary = json.loads(out)
     assert summary["symbol"] == "BTCUSD_PERP"
     assert summary["fills"] > 0
-    assert summary["position_base"] == 0
+    assert summary["position_size"] == 0
+    assert (summary["size_unit"], summary["settle_asset"]) == ("contracts", "BTC")
     assert (summary["state"], summary["open_orders"]) == ("stopped", 0)
     assert [p["contracts"] for p in positions if p["contracts"]] == []
     assert still_open == []
     # Every fill the exchange made is in the store with its commission (BTC, 8 decimals).
-    stored = sqlite3.connect(db).execute("SELECT trade_id, qty_lots, fee_quote FROM fills")
-    ours = sorted((str(t), q, round(f, 8)) for t, q, f in stored.fetchall())
+    stored = (
+        sqlite3.connect(db)
+        .execute("SELECT trade_id, qty_lots, fee_quote, fee_asset FROM fills")
+        .fetchall()
+    )
+    assert {a for *_, a in stored} == {"BTC"}
+    ours = sorted((str(t), q, round(f, 8)) for t, q, f, _ in stored)
     theirs = sorted((t["id"], int(t["amount"]), t["fee"]["cost"]) for t in at_exchange)
     assert {t["fee"]["currency"] for t in at_exchange} == {"BTC"}
     assert ours == theirs

@@ -92,13 +92,7 @@ async def test_live_session_on_coinm_quotes_fills_in_the_coin_and_flattens(
     settings = live_settings(
         coinm_live,
         venue={"exchange": "binancecoinm", "symbol": "BTCUSD_PERP"},
-        strategy={"order_size": 2},
-        risk={
-            "max_position": 10,
-            "max_order_size": 5,
-            "max_position_notional": 0,
-            "max_order_notional": 0,
-        },
+        strategy={"order_contracts": 2},
     )
     async with running_live(coinm_live, feed, settings) as live:
         engine = live.engine
