@@ -60,8 +60,8 @@ def without_instrument_line(src: Path, dst: Path, keep: int | None = None) -> Pa
     return dst
 
 
-async def _sync(rest_url: str) -> Catalog:
-    client = loopback_client(rest_url, KEY, SECRET)
+async def _sync(rest_url: str, exchange: str = "binanceusdm") -> Catalog:
+    client = loopback_client(rest_url, KEY, SECRET, exchange=exchange)
     try:
         return await sync_catalog(client)
     finally:
@@ -84,6 +84,25 @@ def ethusdt(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     files = sorted((root / "rec").glob("binanceusdm_ethusdt_*.gz"))
     assert len(files) == 1
     return files[0], catalogs
+
+
+@pytest.fixture(scope="module")
+def coinm_sandbox(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(a COIN-M BTCUSD_PERP recording of the sandbox without our instrument line, the catalog
+    folder synced from that sandbox: BTCUSD_PERP and ETHUSD_PERP as it lists them)."""
+    assert BTCUSD_PERP is not None
+    root = tmp_path_factory.mktemp("coinm-sandbox")
+    catalogs = root / "catalogs"
+    with ThreadedSandbox(BTCUSD_PERP) as server:
+        save_catalog(asyncio.run(_sync(server.rest_url, "binancecoinm")), catalogs)
+        port = server.port
+        args = ["record", "--venue", "coinm", "--symbol", "BTCUSD_PERP", "--out", str(root / "rec")]
+        args += ["--ws-url", f"ws://127.0.0.1:{port}", "--rest-url", server.rest_url]
+        code, out = cli([*args, "--duration", "3"], catalogs)
+    assert code == 0, out
+    files = sorted((root / "rec").glob("binancecoinm_btcusd_perp_*.gz"))
+    assert len(files) == 1
+    return without_instrument_line(files[0], root / "btcusd_perp_sandbox.gz"), catalogs
 
 
 def coinm_capture(out: Path, inst: Instrument) -> Path:
@@ -227,10 +246,35 @@ def test_coinm_flags_take_inverse_from_the_venue(btcusd_perp: Path, empty: Path)
     assert (spec["inverse"], spec["settle"], spec["venue"]) == (True, "BTC", "binancecoinm")
 
 
+def test_coinm_sandbox_recording_checks_and_backtests_with_only_the_sandbox_catalog(
+    coinm_sandbox: tuple[Path, Path],
+) -> None:
+    recording, catalogs = coinm_sandbox
+    assert {c.exchange for c in [load_catalog("coinm", catalogs)] if c} == {"binancecoinm"}
+    code, out = cli(["data", "check", str(recording), "--json"], catalogs)
+    assert code == 0, out
+    r = json.loads(out)
+    assert r["instrument"]["source"] == "catalog"
+    assert (r["symbol"], r["instrument"]["inverse"]) == ("BTCUSD_PERP", True)
+    assert r["bbo_agreement"]["agree_fraction"] == 1.0
+    assert r["bbo_agreement"]["comparable"] > 10
+    code, out = cli(["backtest", str(recording), "--json", "--no-cache"], catalogs)
+    assert code == 0, out
+    bt = json.loads(out)
+    assert (bt["symbol"], bt["instrument_source"], bt["settle_asset"]) == (
+        "BTCUSD_PERP",
+        "catalog",
+        "BTC",
+    )
+    assert bt["market_events"] > 100
+
+
 @needs_coinm
-def test_shared_coinm_capture_checks_and_backtests_with_a_catalog(tmp_path: Path) -> None:
-    save_catalog(sim_catalog("coinm"), tmp_path)
-    code, out = cli(["data", "check", str(COINM), "--json"], tmp_path)
+def test_shared_coinm_capture_checks_and_backtests_with_the_sandbox_catalog(
+    coinm_sandbox: tuple[Path, Path],
+) -> None:
+    _, catalogs = coinm_sandbox
+    code, out = cli(["data", "check", str(COINM), "--json"], catalogs)
     assert code == 0, out
     r = json.loads(out)
     assert r["symbol"] == "ETHUSD_PERP"
@@ -238,7 +282,7 @@ def test_shared_coinm_capture_checks_and_backtests_with_a_catalog(tmp_path: Path
     assert r["gaps"] == 0
     assert r["bbo_agreement"]["agree_fraction"] == 1.0
     assert r["bbo_agreement"]["comparable"] > 1000
-    code, out = cli(["backtest", str(COINM), "--json"], tmp_path)
+    code, out = cli(["backtest", str(COINM), "--json"], catalogs)
     assert code == 0, out
     bt = json.loads(out)
     assert (bt["symbol"], bt["instrument_source"]) == ("ETHUSD_PERP", "catalog")

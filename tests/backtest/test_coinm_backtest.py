@@ -132,6 +132,7 @@ def _cli() -> typer.Typer:
     return scratch_app(register)
 
 
+@pytest.mark.usefixtures("simulated_catalogs")  # the file finds its instrument there
 @pytest.mark.skipif(not USDM.exists(), reason=f"shared recordings not found at {DATA}")
 def test_cli_backtest_db_then_report_json_agree(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -18,11 +18,12 @@ from tradetui.cli import app
 from tradetui.core.instrument import Instrument, btcusdt_perpetual
 from tradetui.core.types import BookDelta, BookSnapshot, MarketEvent, Side
 from tradetui.market.books import SequencedBook
+from tradetui.market.calibration import CalibrationError, params_for
 from tradetui.market.check import check_files
 from tradetui.market.files import ReplayReport, read_lines, recorded_instrument
 from tradetui.market.recorder import CaptureEncoder, FeedRecorder
 from tradetui.market.replay import replay_events
-from tradetui.market.synthetic import SyntheticMarket
+from tradetui.market.synthetic import SyntheticMarket, SyntheticParams
 from tradetui.sandbox import exchange as sandbox_exchange
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.venues.binance_stream import BinanceStreamFeed, FeedState, ReconnectPolicy
@@ -60,7 +61,11 @@ async def until(cond: object, what: str) -> None:
 
 
 def synthetic_server(inst: Instrument = INST) -> SandboxExchange:
-    events = SyntheticMarket(inst, seed=9, start_ns=time.time_ns()).events()
+    try:  # scaled to the instrument where the calibration prices its asset (BTCUSD_PERP)
+        params = params_for(inst)
+    except CalibrationError:  # another asset: BTC-like prices on its grid do for file tests
+        params = SyntheticParams()
+    events = SyntheticMarket(inst, params, seed=9, start_ns=time.time_ns()).events()
     return SandboxExchange(inst, events, api_key=KEY, api_secret=SECRET)
 
 

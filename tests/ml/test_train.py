@@ -150,6 +150,7 @@ def test_cli_out_that_cannot_be_a_directory_is_one_line_exit_2(tmp_path: Path, k
     assert blocker.read_text() == "not a directory"
 
 
+@pytest.mark.usefixtures("simulated_catalogs")  # the file finds its instrument there
 @pytest.mark.skipif(not SPOT.exists(), reason=f"shared recordings not found at {SPOT}")
 def test_cli_trains_on_the_shared_spot_files_and_scores_the_later_day(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
