@@ -240,7 +240,8 @@ class TradeApp(App[None]):
             self.fills.append(event)
             self.fills_seen += 1
             inst = self.engine.instrument
-            _fills_log.info("fill %s", fill_line(event, inst.tick, inst.lot, inst.settle))
+            line = fill_line(event, inst.tick, inst.lot, inst.settle, clock=False)
+            _fills_log.info("fill %s", line)
 
     def _update_feed_rate(self, snap: EngineSnapshot) -> None:
         """Market events per second of engine time, over windows of at least one second."""

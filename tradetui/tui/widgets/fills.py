@@ -15,7 +15,7 @@ from tradetui.tui import fmt
 
 # Fills kept for the pane and the fills screen (the database has them all).
 KEPT = 500
-HEADER = "time      side      price        size  liq      fee  position"
+HEADER = f"{'time':9}side {'price':>10} {'size':>10} L {'fee':>11} {'':4} {'position':>9}"
 
 
 def fee_text(fee: float) -> str:
@@ -25,17 +25,20 @@ def fee_text(fee: float) -> str:
     return "0" if text in ("+0", "-0") else text
 
 
-def fill_line(rec: FillRecorded, tick_size: float, lot_size: float, settle: str) -> str:
-    """One fill: UTC time, side, price, size, maker/taker, fee (settlement asset), position."""
+def fill_line(
+    rec: FillRecorded, tick_size: float, lot_size: float, settle: str, *, clock: bool = True
+) -> str:
+    """One fill: UTC time (unless ``clock`` is off: a log line has its own), side, price,
+    size, maker/taker, fee (settlement asset), position after."""
     f = rec.fill
     pos = rec.position_lots
     position = ("+" if pos > 0 else "-" if pos < 0 else " ") + fmt.qty(abs(pos), lot_size)
-    clock = time.strftime("%H:%M:%S", time.gmtime(rec.ts_ns // 1_000_000_000))
+    when = time.strftime("%H:%M:%S ", time.gmtime(rec.ts_ns // 1_000_000_000)) if clock else ""
     side = "BUY " if f.side is Side.BUY else "SELL"
     return (
-        f"{clock}  {side} {fmt.price(f.price_ticks, tick_size):>10} "
-        f"{fmt.qty(f.qty_lots, lot_size):>11}  {'M' if f.is_maker else 'T'}  "
-        f"{fee_text(f.fee):>8} {settle}  {position:>9}"
+        f"{when}{side} {fmt.price(f.price_ticks, tick_size):>10} "
+        f"{fmt.qty(f.qty_lots, lot_size):>10} {'M' if f.is_maker else 'T'} "
+        f"{fee_text(f.fee):>11} {settle:<4} {position:>9}"
     )
 
 
