@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 
@@ -35,6 +36,8 @@ POLICY = QuotePolicy(
     new_before_cancel=True,
     max_side_lots=20,
     size_tolerance=0.1,
+    tick_size=Decimal("0.1"),  # reasons read in prices and sizes: BTCUSDT's grids
+    lot_size=Decimal("0.001"),
 )
 
 
@@ -73,7 +76,7 @@ def test_places_a_new_order_on_an_empty_side() -> None:
     p = plan({Side.BUY: bid(), Side.SELL: None}, [], NOW, POLICY)
     assert p.places == (bid(),)
     assert p.cancels == ()
-    assert p.reasons == ("bid new at 612338 × 5 lots",)
+    assert p.reasons == ("bid new at 61,233.8 × 0.005",)
 
 
 def test_keeps_an_order_within_price_tolerance() -> None:
@@ -85,13 +88,13 @@ def test_replaces_an_order_off_target_by_more_than_tolerance() -> None:
     p = plan({Side.BUY: bid(612_338)}, [order(price=612_340)], NOW, POLICY)
     assert p.places == (bid(612_338),)
     assert p.cancels == ("b1",)
-    assert "bid 612340 → 612338: off target by 2 ticks > tolerance 1" in p.reasons
+    assert "bid 61,234.0 → 61,233.8: off target by 2 ticks > tolerance 1" in p.reasons
 
 
 def test_replaces_an_order_whose_size_is_off_by_more_than_tolerance() -> None:
     p = plan({Side.BUY: bid(qty=8)}, [order(qty=5)], NOW, POLICY)
     assert p.cancels == ("b1",)
-    assert "bid size 5 → 8 lots: off by 38% > tolerance 10%" in p.reasons
+    assert "bid size 0.005 → 0.008: off by 38% > tolerance 10%" in p.reasons
 
 
 def test_keeps_a_partially_filled_order_judged_by_its_original_size() -> None:
@@ -157,7 +160,7 @@ def test_new_order_goes_before_the_cancel_when_exposure_allows() -> None:
     p = plan({Side.BUY: bid()}, [order(price=612_300)], NOW, POLICY)
     assert isinstance(p.steps[0], PlaceStep)
     assert isinstance(p.steps[1], CancelStep)
-    assert p.steps[0].reason == "bid place 612338 × 5 lots before cancelling b1"
+    assert p.steps[0].reason == "bid place 61,233.8 × 0.005 before cancelling b1"
     assert p.actions == (bid(), "b1")
 
 
@@ -166,7 +169,7 @@ def test_cancel_goes_first_when_combined_leaves_exceed_max_side() -> None:
     p = plan({Side.BUY: bid()}, [order(price=612_300)], NOW, policy)
     assert isinstance(p.steps[0], CancelStep)
     assert isinstance(p.steps[1], PlaceStep)
-    assert p.steps[1].reason.endswith("(side would hold 10 > max 9 lots)")
+    assert p.steps[1].reason.endswith("(side would hold 10 > max 9)")
     assert p.actions == ("b1", bid())
 
 

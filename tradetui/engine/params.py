@@ -69,6 +69,8 @@ def quote_policy(settings: Settings, instrument: Instrument) -> QuotePolicy:
             new_before_cancel=q.new_before_cancel,
             max_side_lots=2 * lots,
             size_tolerance=q.size_tolerance,
+            tick_size=instrument.tick_size,
+            lot_size=instrument.lot_size,
         )
     except ValueError as exc:
         raise ConfigError(f"quoting: {exc}") from None

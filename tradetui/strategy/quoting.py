@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol
 
 import msgspec
@@ -61,6 +62,17 @@ class QuotePolicy:
     new_before_cancel: bool = True
     max_side_lots: int = 40
     size_tolerance: float = 0.1
+    # Grids the reasons are written in (a reason shows prices and sizes, not tick counts).
+    tick_size: Decimal = Decimal(1)
+    lot_size: Decimal = Decimal(1)
+
+    def px(self, ticks: int) -> str:
+        """A price for a reason: exact, from ticks."""
+        return f"{ticks * self.tick_size:,f}"
+
+    def qty(self, lots: int) -> str:
+        """A size for a reason (order units: base, or contracts): exact, from lots."""
+        return f"{lots * self.lot_size:f}"
 
     def __post_init__(self) -> None:
         checks = (
@@ -173,7 +185,12 @@ def _plan_side(
     if target is None:
         return [CancelStep(o.client_id, f"{name} pulled: no desired quote") for o in live]
     if not live:
-        return [PlaceStep(target, f"{name} new at {target.price_ticks} × {target.qty_lots} lots")]
+        return [
+            PlaceStep(
+                target,
+                f"{name} new at {policy.px(target.price_ticks)} × {policy.qty(target.qty_lots)}",
+            )
+        ]
 
     # One live order per side: keep the one nearest the target (newest on ties). Extras are
     # exposure we never meant to have, not a requote, so they go at once like a pull.
@@ -200,14 +217,15 @@ def _plan_side(
     if policy.new_before_cancel and exposure <= policy.max_side_lots:
         place = PlaceStep(
             target,
-            f"{name} place {target.price_ticks} × {target.qty_lots} lots "
+            f"{name} place {policy.px(target.price_ticks)} × {policy.qty(target.qty_lots)} "
             f"before cancelling {keep.client_id}",
         )
         return [*steps, place, cancel]
     place = PlaceStep(
         target,
-        f"{name} place {target.price_ticks} × {target.qty_lots} lots after cancelling "
-        f"{keep.client_id} (side would hold {exposure} > max {policy.max_side_lots} lots)",
+        f"{name} place {policy.px(target.price_ticks)} × {policy.qty(target.qty_lots)} after "
+        f"cancelling {keep.client_id} (side would hold {policy.qty(exposure)} > max "
+        f"{policy.qty(policy.max_side_lots)})",
     )
     return [*steps, cancel, place]
 
@@ -224,13 +242,13 @@ def _replace_reason(
     off_ticks = abs(order.price_ticks - target.price_ticks)
     if off_ticks > policy.price_tolerance_ticks:
         return (
-            f"{name} {order.price_ticks} → {target.price_ticks}: off target by {off_ticks} "
-            f"ticks > tolerance {policy.price_tolerance_ticks}"
+            f"{name} {policy.px(order.price_ticks)} → {policy.px(target.price_ticks)}: off "
+            f"target by {off_ticks} ticks > tolerance {policy.price_tolerance_ticks}"
         )
     off_lots = abs(order.qty_lots - target.qty_lots)
     if off_lots > policy.size_tolerance * target.qty_lots:
         return (
-            f"{name} size {order.qty_lots} → {target.qty_lots} lots: off by "
+            f"{name} size {policy.qty(order.qty_lots)} → {policy.qty(target.qty_lots)}: off by "
             f"{off_lots / max(target.qty_lots, 1):.0%} > tolerance {policy.size_tolerance:.0%}"
         )
     age_ns = now_ns - order.placed_ns
