@@ -162,3 +162,8 @@ async def test_user_stream_pushes_the_coin_balance_after_a_fill(
     assert pushed["BTC"]["total"] == pytest.approx(COINM_BALANCE_BTC - fee, abs=1e-12)
     update = pushed["info"]
     assert (update["e"], update["a"]["P"][0]["pa"]) == ("ACCOUNT_UPDATE", "3")
+
+
+async def test_depth_limit_binance_does_not_serve_is_refused_4021(coinm_client: Any) -> None:
+    with pytest.raises(ccxt_async.BadRequest, match="-4021"):
+        await coinm_client.fetch_order_book(COINM_SYMBOL, 200)

@@ -42,6 +42,14 @@ async def test_order_book_is_the_matching_engines_book(client: LoopbackBinanceUs
     assert book["nonce"] == 42
 
 
+@pytest.mark.parametrize("limit", [7, 5000])
+async def test_depth_limit_binance_does_not_serve_is_refused_4021(
+    client: LoopbackBinanceUsdm, limit: int
+) -> None:
+    with pytest.raises(ccxt_async.BadRequest, match=f"-4021.*'{limit}' is not valid depth limit"):
+        await client.fetch_order_book(SYMBOL, limit)
+
+
 async def test_post_only_order_rests_and_is_listed_open(client: LoopbackBinanceUsdm) -> None:
     await client.load_markets()
     order = await client.create_order(

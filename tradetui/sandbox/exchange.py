@@ -45,6 +45,10 @@ _MAX_RECV_WINDOW_MS = 60_000
 _AHEAD_LIMIT_MS = 1_000
 _ADVANCE_PERIOD_S = 0.05
 _REQUEST_LOG_LEN = 10_000
+# The futures depth snapshot's limits: "Valid limits:[5, 10, 20, 50, 100, 500, 1000]", others
+# refused with -4021 INVALID_DEPTH_LIMIT (Binance USD-M and COIN-M "Order Book" and "Error
+# Codes": developers.binance.com/docs/derivatives/{usds,coin}-margined-futures/...).
+_DEPTH_LIMITS = frozenset((5, 10, 20, 50, 100, 500, 1000))
 _SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
 _TYPES = {"LIMIT": OrderType.LIMIT, "MARKET": OrderType.MARKET}
 _STATUS_BODY = {
@@ -485,6 +489,8 @@ class SandboxExchange:
     async def _depth(self, request: web.Request) -> web.StreamResponse:
         params = dict(request.query)
         limit = _int(params, "limit", 500)
+        if self.instrument.kind is not InstrumentKind.SPOT and limit not in _DEPTH_LIMITS:
+            raise ExchangeError(-4021, f"'{limit}' is not valid depth limit.")
         if not self._symbol(params):
             entry = self.listing[params["symbol"]]
             return web.json_response(formats.idle_depth(entry, self.instrument, self.server_ms()))
