@@ -22,7 +22,7 @@ import hmac
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
@@ -157,7 +157,6 @@ class SandboxExchange:
         initial_balance: Decimal = Decimal(10_000),
         leverage: int = 20,
     ) -> None:
-        self.instrument = instrument
         self.exchange_id = exchange_of(instrument)
         self.listing = {str(e["symbol"]): e for e in listing_entries(self.exchange_id)}
         if instrument.symbol not in self.listing:
@@ -169,6 +168,9 @@ class SandboxExchange:
         # Binance's REST root for the instrument's exchange: futures under /fapi (USD-M) or
         # /dapi (COIN-M); spot's market data is under /api/v3 beside the /fapi account routes.
         self.api = "/dapi" if instrument.inverse else "/fapi"
+        if instrument.kind is not InstrumentKind.SPOT:
+            instrument = _with_listed_filters(instrument, self.listing[instrument.symbol])
+        self.instrument = instrument
         self.account = SandboxAccount(
             instrument,
             market,
@@ -566,7 +568,7 @@ class SandboxExchange:
         forced = self.faults.take_reject()
         if forced:
             raise ExchangeError(forced, _FORCED_REJECTS.get(forced, "sandbox: injected reject"))
-        qty = _decimal(params, "quantity")
+        qty = _decimal(params, "quantity", (-4003, "Quantity less than or equal to zero."))
         price = _decimal(params, "price") if kind is OrderType.LIMIT else Decimal(0)
         order = self.account.place(
             side=side,
@@ -624,6 +626,27 @@ _FORCED_REJECTS = {
 }
 
 
+def _with_listed_filters(inst: Instrument, entry: dict[str, Any]) -> Instrument:
+    """``inst`` bound by the order filters its listing ``entry`` advertises, which the
+    matching engine then enforces: PRICE_FILTER's minPrice/maxPrice (0 disables either),
+    LOT_SIZE's maxQty and PERCENT_PRICE's multipliers (Binance futures "Common Definition",
+    Filters)."""
+    filters = {str(f.get("filterType")): f for f in entry.get("filters", [])}
+
+    def value(kind: str, key: str) -> Decimal | None:
+        raw = filters.get(kind, {}).get(key)
+        return Decimal(str(raw)) if raw is not None and Decimal(str(raw)) > 0 else None
+
+    return replace(
+        inst,
+        max_qty=value("LOT_SIZE", "maxQty"),
+        min_price=value("PRICE_FILTER", "minPrice"),
+        max_price=value("PRICE_FILTER", "maxPrice"),
+        percent_price_up=value("PERCENT_PRICE", "multiplierUp"),
+        percent_price_down=value("PERCENT_PRICE", "multiplierDown"),
+    )
+
+
 def _forced(status: int) -> web.Response:
     code_msg = _STATUS_BODY.get(status)
     if code_msg is None:
@@ -644,7 +667,9 @@ def _int(params: dict[str, str], name: str, default: int) -> int:
         raise ExchangeError(-1100, f"Illegal characters found in parameter '{name}'.") from None
 
 
-def _decimal(params: dict[str, str], name: str) -> Decimal:
+def _decimal(
+    params: dict[str, str], name: str, not_positive: tuple[int, str] | None = None
+) -> Decimal:
     raw = params.get(name)
     if raw is None:
         raise ExchangeError(-1102, f"Mandatory parameter '{name}' was not sent.")
@@ -652,6 +677,10 @@ def _decimal(params: dict[str, str], name: str) -> Decimal:
         value = Decimal(raw)
     except InvalidOperation:
         raise ExchangeError(-1100, f"Illegal characters found in parameter '{name}'.") from None
-    if not value.is_finite() or value <= 0:
-        raise ExchangeError(-1100, f"Parameter '{name}' must be a positive number.")
+    if not value.is_finite():
+        raise ExchangeError(-1100, f"Illegal characters found in parameter '{name}'.")
+    if value <= 0:
+        # Binance has its own code for a quantity of zero or less: -4003 QTY_LESS_THAN_ZERO,
+        # "Quantity less than or equal to zero." as the exchange words it.
+        raise ExchangeError(*(not_positive or (-1100, f"Parameter '{name}' must be positive.")))
     return value
