@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -164,14 +165,8 @@ def test_invalid_instrument_raises(tick: str, lot: str, min_qty: str, min_notion
 
 
 def test_band_edges_and_limits_on_the_grids() -> None:
-    inst = Instrument(
-        symbol="TEST",
-        base="B",
-        quote="Q",
-        tick_size=Decimal("0.1"),
-        lot_size=Decimal("0.001"),
-        min_qty=Decimal("0.001"),
-        min_notional=Decimal("100"),
+    inst = replace(
+        make(),
         max_qty=Decimal("1000"),
         min_price=Decimal("0.1"),
         max_price=Decimal("4529764"),

@@ -13,7 +13,7 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 import pytest
 
-from tests.sandbox.conftest import COINM_BALANCE_BTC, COINM_SYMBOL, KEY, SECRET
+from tests.sandbox.conftest import COINM_BALANCE_BTC, COINM_SYMBOL, KEY, SECRET, refused_order
 from tradetui.sandbox.client import loopback_client, loopback_pro_client
 from tradetui.sandbox.exchange import SandboxExchange
 
@@ -185,18 +185,10 @@ async def test_depth_limit_binance_does_not_serve_is_refused_4021(coinm_client: 
 async def test_order_outside_the_filters_is_refused_with_binances_code_and_message(
     coinm_client: Any, side: str, price: str, quantity: str, code: int, msg: str
 ) -> None:
-    params = {
-        "symbol": "BTCUSD_PERP",
-        "side": side,
-        "type": "LIMIT",
-        "timeInForce": "GTX",
-        "price": price,
-        "quantity": quantity,
-    }
-    with pytest.raises(ccxt_async.ExchangeError) as info:
-        await coinm_client.dapiPrivatePostOrder(params)
+    post = coinm_client.dapiPrivatePostOrder
+    refusal = await refused_order(post, "BTCUSD_PERP", side, price, quantity)
 
-    assert f'"code": {code}, "msg": "{msg}"' in str(info.value)
+    assert f'"code": {code}, "msg": "{msg}"' in refusal
 
 
 async def test_one_contract_has_no_minimum_notional(coinm_client: Any) -> None:

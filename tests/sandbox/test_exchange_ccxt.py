@@ -10,7 +10,14 @@ from decimal import Decimal
 import ccxt.async_support as ccxt_async
 import pytest
 
-from tests.sandbox.conftest import KEY, SECRET, SYMBOL, rest_client, still_market
+from tests.sandbox.conftest import (
+    KEY,
+    SECRET,
+    SYMBOL,
+    refused_order,
+    rest_client,
+    still_market,
+)
 from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.sandbox.client import LoopbackBinanceUsdm, loopback_client
 from tradetui.sandbox.exchange import SandboxExchange
@@ -138,18 +145,10 @@ async def test_order_below_min_notional_is_invalid_order(client: LoopbackBinance
 async def test_order_outside_the_filters_is_refused_with_binances_code_and_message(
     client: LoopbackBinanceUsdm, side: str, price: str, quantity: str, code: int, msg: str
 ) -> None:
-    params = {
-        "symbol": "BTCUSDT",
-        "side": side,
-        "type": "LIMIT",
-        "timeInForce": "GTX",
-        "price": price,
-        "quantity": quantity,
-    }
-    with pytest.raises(ccxt_async.ExchangeError) as info:
-        await client.fapiPrivatePostOrder(params)
+    post = client.fapiPrivatePostOrder
+    refusal = await refused_order(post, "BTCUSDT", side, price, quantity)
 
-    assert f'"code": {code}, "msg": "{msg}"' in str(info.value)
+    assert f'"code": {code}, "msg": "{msg}"' in refusal
     assert await client.fetch_open_orders(SYMBOL) == []
 
 
@@ -171,19 +170,11 @@ async def test_quantity_below_the_minimum_is_refused_4004() -> None:
         SandboxExchange(two_lot_minimum, still_market(), api_key=KEY, api_secret=SECRET) as server,
         rest_client(server) as exchange,
     ):
-        with pytest.raises(ccxt_async.BadRequest) as info:
-            await exchange.fapiPrivatePostOrder(
-                {
-                    "symbol": "BTCUSDT",
-                    "side": "BUY",
-                    "type": "LIMIT",
-                    "timeInForce": "GTX",
-                    "price": "59000.0",
-                    "quantity": "0.001",
-                }
-            )
+        refusal = await refused_order(
+            exchange.fapiPrivatePostOrder, "BTCUSDT", "BUY", "59000.0", "0.001"
+        )
 
-    assert '"code": -4004, "msg": "Quantity less than min quantity."' in str(info.value)
+    assert '"code": -4004, "msg": "Quantity less than min quantity."' in refusal
 
 
 async def test_fetch_balance_starts_at_the_initial_wallet(client: LoopbackBinanceUsdm) -> None:

@@ -344,10 +344,15 @@ class RiskGuard:
                     (mid - side * half) * self.instrument.tick, side
                 )
             qty, why = self._clamp_size(side, price, q.qty_lots, size_factor, pos, limit, limit_key)
-            if why:
-                reasons.append(f"{name} {why}")
-                action = max(action, RiskAction.CLAMP)
-                fired.append(f"size_{name}")
+            notes = [(f"size_{name}", why)]
+            if qty:
+                price, qty, why = self._venue_filters(side, price, qty, mid)
+                notes.append((f"venue_filter_{name}", why))
+            for key, text in notes:
+                if text:
+                    reasons.append(f"{name} {text}")
+                    action = max(action, RiskAction.CLAMP)
+                    fired.append(key)
             if qty == 0:
                 quotes[side] = None
                 continue
@@ -360,14 +365,6 @@ class RiskGuard:
                     f"risk.price_band_bps {lim.price_band_bps:g}"
                 )
                 continue
-            price, qty, why = self._venue_filters(side, price, qty, mid)
-            if why:
-                reasons.append(f"{name} {why}")
-                action = max(action, RiskAction.CLAMP)
-                fired.append(f"venue_filter_{name}")
-                if qty == 0:
-                    quotes[side] = None
-                    continue
             if price != q.price_ticks or qty != q.qty_lots:
                 quotes[side] = DesiredQuote(side, price, qty)
         return RiskDecision(action, quotes[BUY], quotes[SELL], tuple(reasons), tuple(fired))
