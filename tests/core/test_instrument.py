@@ -186,4 +186,10 @@ def test_band_edges_and_limits_on_the_grids() -> None:
     )
     assert inst.check(600_000, 1_000_001) is RejectCode.ABOVE_MAX_QTY
     assert inst.check_price(Side.BUY, 630_001, 600_000.5) is RejectCode.ABOVE_PRICE_BAND
+    assert inst.check_price(Side.BUY, 630_000, 600_000.5) is None
+    assert inst.check_price(Side.SELL, 570_000, 600_000.5) is RejectCode.BELOW_PRICE_BAND
+    assert inst.check_price(Side.SELL, 570_001, 600_000.5) is None
+    # Exactly on the edge (600000 × 1.05 = 630000, × 0.95 = 570000) is inside: "price <=".
+    assert inst.check_price(Side.BUY, 630_000, 600_000) is None
+    assert inst.check_price(Side.SELL, 570_000, 600_000) is None
     assert inst.check_price(Side.SELL, 45_297_641, 0) is RejectCode.ABOVE_MAX_PRICE

@@ -31,6 +31,8 @@ class InstrumentKind(StrEnum):
 # denominators grow with every new price. One unit is ``lot × contract size / (tick × scale)``
 # of the settlement coin: 1e-27 BTC for BTCUSD_PERP, far below any exchange's 1e-8.
 _INVERSE_SCALE = 10**24
+# Relative float error allowed when comparing a price with a band edge; closer, exact math.
+_BAND_EPS = 1e-12
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,12 +258,16 @@ class Instrument:
             return RejectCode.ABOVE_MAX_PRICE
         if price_ticks < self.min_price_ticks:
             return RejectCode.BELOW_MIN_PRICE
-        edge = self.band_limit_ticks(side, mark_ticks)
-        if edge is not None:
-            if side is BUY and price_ticks > edge:
-                return RejectCode.ABOVE_PRICE_BAND
-            if side is not BUY and price_ticks < edge:
-                return RejectCode.BELOW_PRICE_BAND
+        mult = self.percent_price_up if side is BUY else self.percent_price_down
+        if mult is None or not mark_ticks > 0:
+            return None
+        # A whole-tick price is beyond the edge exactly when it is beyond mark × multiplier;
+        # floats decide unless the price sits within their error of it (per-order hot path).
+        beyond = (price_ticks - mark_ticks * float(mult)) * side
+        if abs(beyond) <= _BAND_EPS * price_ticks:
+            beyond = float((price_ticks - Fraction(mark_ticks) * Fraction(mult)) * side)
+        if beyond > 0:
+            return RejectCode.ABOVE_PRICE_BAND if side is BUY else RejectCode.BELOW_PRICE_BAND
         return None
 
     # ---- a self-describing spec (recordings, the catalog cache, the store) -----------------
