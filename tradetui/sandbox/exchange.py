@@ -680,7 +680,8 @@ def _decimal(
     if not value.is_finite():
         raise ExchangeError(-1100, f"Illegal characters found in parameter '{name}'.")
     if value <= 0:
-        # Binance has its own code for a quantity of zero or less: -4003 QTY_LESS_THAN_ZERO,
-        # "Quantity less than or equal to zero." as the exchange words it.
+        # Binance has its own code for a quantity of zero or less: -4003 QTY_LESS_THAN_ZERO
+        # ("Error Codes"); its answers read "Quantity less than or equal to zero." (as quoted
+        # from the live exchange in public bug reports, e.g. python-binance issue 1308).
         raise ExchangeError(*(not_positive or (-1100, f"Parameter '{name}' must be positive.")))
     return value
