@@ -55,6 +55,10 @@ def test_bool_is_not_a_number(tmp_path: Path) -> None:
         ("[strategy]\ngamma = -1\n", r"strategy\.gamma: must be > 0"),
         ("[strategy]\norder_size = -0.01\n", r"strategy\.order_size: must be > 0"),
         ("[sim]\nqueue_model = 'fifo'\n", r"sim\.queue_model: must be one of"),
+        (
+            "[feed]\ndepth_limit = 200\n",
+            r"feed\.depth_limit: must be one of 5, 10, 20, 50, 100, 500, 1000 ",
+        ),
     ],
 )
 def test_bad_values_explain_the_fix(tmp_path: Path, text: str, pattern: str) -> None:

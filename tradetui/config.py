@@ -421,8 +421,16 @@ class StoreSettings:
     )
 
 
+# The limits Binance's futures depth snapshot accepts (USD-M ``GET /fapi/v1/depth`` and COIN-M
+# ``GET /dapi/v1/depth``, "Order Book": "Valid limits:[5, 10, 20, 50, 100, 500, 1000]"; any
+# other value is refused with -4021). Spot's /api/v3/depth accepts each of them too.
+DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
+
+
 def _depth_limit(v: int) -> str | None:
-    return None if 5 <= v <= 5000 else "must be within 5..5000"
+    if v in DEPTH_LIMITS:
+        return None
+    return f"must be one of {', '.join(map(str, DEPTH_LIMITS))} (Binance's depth snapshot limits)"
 
 
 def _probability(v: float) -> str | None:
@@ -593,7 +601,9 @@ class FeedSettings:
         _non_negative,
     )
     depth_limit: int = _f(
-        1000, "levels per side of the REST depth snapshot (5..5000)", _depth_limit
+        1000,
+        "levels per side of the REST depth snapshot (5, 10, 20, 50, 100, 500 or 1000)",
+        _depth_limit,
     )
     proxy: str = _f(
         "", "proxy for the websocket and the REST snapshot, e.g. http://host:3128 ('' = none)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -161,3 +162,34 @@ def test_min_notional_is_rounded_up_to_whole_tick_lots() -> None:
 def test_invalid_instrument_raises(tick: str, lot: str, min_qty: str, min_notional: str) -> None:
     with pytest.raises(ValueError, match="TEST"):
         make(tick, lot, min_qty, min_notional)
+
+
+def test_band_edges_and_limits_on_the_grids() -> None:
+    inst = replace(
+        make(),
+        max_qty=Decimal("1000"),
+        min_price=Decimal("0.1"),
+        max_price=Decimal("4529764"),
+        percent_price_up=Decimal("1.0500"),
+        percent_price_down=Decimal("0.9500"),
+    )
+
+    # Mark 60000.05 (600000.5 ticks): 630000.525 rounds down for buys, 570000.475 up for sells.
+    assert inst.band_limit_ticks(Side.BUY, 600_000.5) == 630_000
+    assert inst.band_limit_ticks(Side.SELL, 600_000.5) == 570_001
+    assert inst.band_limit_ticks(Side.BUY, 0.0) is None
+    assert make().band_limit_ticks(Side.BUY, 600_000.5) is None
+    assert (inst.max_qty_lots, inst.min_price_ticks, inst.max_price_ticks) == (
+        1_000_000,
+        1,
+        45_297_640,
+    )
+    assert inst.check(600_000, 1_000_001) is RejectCode.ABOVE_MAX_QTY
+    assert inst.check_price(Side.BUY, 630_001, 600_000.5) is RejectCode.ABOVE_PRICE_BAND
+    assert inst.check_price(Side.BUY, 630_000, 600_000.5) is None
+    assert inst.check_price(Side.SELL, 570_000, 600_000.5) is RejectCode.BELOW_PRICE_BAND
+    assert inst.check_price(Side.SELL, 570_001, 600_000.5) is None
+    # Exactly on the edge (600000 × 1.05 = 630000, × 0.95 = 570000) is inside: "price <=".
+    assert inst.check_price(Side.BUY, 630_000, 600_000) is None
+    assert inst.check_price(Side.SELL, 570_000, 600_000) is None
+    assert inst.check_price(Side.SELL, 45_297_641, 0) is RejectCode.ABOVE_MAX_PRICE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -160,6 +161,36 @@ def test_off_tick_off_step_below_min_rejected(eng: MatchingEngine) -> None:
     assert go("99.9", "1.5") is RejectCode.OFF_STEP
     assert go("99.9", "0") is RejectCode.BELOW_MIN_QTY
     assert go("0.5", "1") is RejectCode.BELOW_MIN_NOTIONAL
+
+
+def test_price_limits_max_qty_and_the_band_around_the_mid_refuse_as_binance_does() -> None:
+    inst = replace(
+        make_instrument(),
+        max_qty=Decimal(100),
+        min_price=Decimal(50),
+        max_price=Decimal(200),
+        percent_price_up=Decimal("1.05"),
+        percent_price_down=Decimal("0.95"),
+    )
+    e = MatchingEngine(inst, MatchingConfig())
+    e.on_market(snapshot(bids=((1000, 5),), asks=((1001, 2),)), 0)
+
+    def go(side: Side, price: str, qty: int = 1) -> RejectCode | None:
+        refused = e.refusal("x", side, Decimal(price), Decimal(qty))
+        return None if refused is None else refused[0]
+
+    # Mid 100.05: a buy may go up to 105.0 (× 1.05, down to the tick), a sell down to 95.1.
+    assert go(BUY, "105.1") is RejectCode.ABOVE_PRICE_BAND
+    assert go(BUY, "105.0") is None
+    assert go(SELL, "95.0") is RejectCode.BELOW_PRICE_BAND
+    assert go(SELL, "95.1") is None
+    # One edge per side: a deep bid or a far ask is no band breach.
+    assert go(BUY, "60.0") is None
+    assert go(SELL, "150.0") is None
+    assert go(SELL, "200.1") is RejectCode.ABOVE_MAX_PRICE
+    assert go(BUY, "49.9") is RejectCode.BELOW_MIN_PRICE
+    assert go(BUY, "99.9", 101) is RejectCode.ABOVE_MAX_QTY
+    assert reject_code(place(e, "y", BUY, 1051, 1)) is RejectCode.ABOVE_PRICE_BAND
 
 
 def test_client_id_longer_than_36_characters_rejected(eng: MatchingEngine) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
+import ccxt.async_support as ccxt_async
 import pytest
 
 from tradetui.core.instrument import btcusdt_perpetual
@@ -199,3 +200,25 @@ async def coinm_client(coinm: SandboxExchange) -> AsyncIterator[Any]:
 async def coinm_live(feed: ManualFeed) -> AsyncIterator[SandboxExchange]:
     async with coinm_sandbox(feed) as server:
         yield server
+
+
+async def refused_order(
+    post: Callable[[dict[str, str]], Awaitable[Any]],
+    symbol: str,
+    side: str,
+    price: str,
+    quantity: str,
+) -> str:
+    """The error a post-only limit order, sent exactly as written through ccxt's raw order
+    call ``post`` (no rounding by ccxt), is refused with; fails the test when it is accepted."""
+    params = {
+        "symbol": symbol,
+        "side": side,
+        "type": "LIMIT",
+        "timeInForce": "GTX",
+        "price": price,
+        "quantity": quantity,
+    }
+    with pytest.raises(ccxt_async.ExchangeError) as info:
+        await post(params)
+    return str(info.value)

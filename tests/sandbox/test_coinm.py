@@ -13,7 +13,7 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 import pytest
 
-from tests.sandbox.conftest import COINM_BALANCE_BTC, COINM_SYMBOL, KEY, SECRET
+from tests.sandbox.conftest import COINM_BALANCE_BTC, COINM_SYMBOL, KEY, SECRET, refused_order
 from tradetui.sandbox.client import loopback_client, loopback_pro_client
 from tradetui.sandbox.exchange import SandboxExchange
 
@@ -162,3 +162,39 @@ async def test_user_stream_pushes_the_coin_balance_after_a_fill(
     assert pushed["BTC"]["total"] == pytest.approx(COINM_BALANCE_BTC - fee, abs=1e-12)
     update = pushed["info"]
     assert (update["e"], update["a"]["P"][0]["pa"]) == ("ACCOUNT_UPDATE", "3")
+
+
+async def test_depth_limit_binance_does_not_serve_is_refused_4021(coinm_client: Any) -> None:
+    with pytest.raises(ccxt_async.BadRequest, match="-4021"):
+        await coinm_client.fetch_order_book(COINM_SYMBOL, 200)
+
+
+# BTCUSD_PERP on the still book (mid 60000.05): PERCENT_PRICE lets a buy go up to 63000.0 and a
+# sell down to 57000.1; LOT_SIZE maxQty is 1000000 contracts, PRICE_FILTER maxPrice 4520958.
+@pytest.mark.parametrize(
+    ("side", "price", "quantity", "code", "msg"),
+    [
+        ("BUY", "59000.05", "1", -4014, "Price not increased by tick size."),
+        ("BUY", "59000.0", "1.5", -4023, "Qty not increased by step size."),
+        ("SELL", "61000.0", "1000001", -4005, "Quantity greater than max quantity."),
+        ("SELL", "4520958.1", "1", -4002, "Price greater than max price."),
+        ("BUY", "63000.1", "1", -4016, "Price is higher than mark price multiplier cap."),
+        ("SELL", "57000.0", "1", -4024, "Price is lower than mark price multiplier floor."),
+    ],
+)
+async def test_order_outside_the_filters_is_refused_with_binances_code_and_message(
+    coinm_client: Any, side: str, price: str, quantity: str, code: int, msg: str
+) -> None:
+    post = coinm_client.dapiPrivatePostOrder
+    refusal = await refused_order(post, "BTCUSD_PERP", side, price, quantity)
+
+    assert f'"code": {code}, "msg": "{msg}"' in refusal
+
+
+async def test_one_contract_has_no_minimum_notional(coinm_client: Any) -> None:
+    # COIN-M lists no MIN_NOTIONAL filter: one 100 USD contract is a valid order.
+    placed = await coinm_client.create_order(
+        COINM_SYMBOL, "limit", "buy", 1, 59_000.0, {"postOnly": True}
+    )
+
+    assert placed["status"] == "open"

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
+from decimal import Decimal
 
 import ccxt.async_support as ccxt_async
 import pytest
 
-from tests.sandbox.conftest import KEY, SECRET, SYMBOL
+from tests.sandbox.conftest import (
+    KEY,
+    SECRET,
+    SYMBOL,
+    refused_order,
+    rest_client,
+    still_market,
+)
+from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.sandbox.client import LoopbackBinanceUsdm, loopback_client
 from tradetui.sandbox.exchange import SandboxExchange
 
@@ -40,6 +50,14 @@ async def test_order_book_is_the_matching_engines_book(client: LoopbackBinanceUs
     assert book["bids"][0] == [60000.0, 0.5]
     assert book["asks"][0] == [60000.1, 0.4]
     assert book["nonce"] == 42
+
+
+@pytest.mark.parametrize("limit", [7, 5000])
+async def test_depth_limit_binance_does_not_serve_is_refused_4021(
+    client: LoopbackBinanceUsdm, limit: int
+) -> None:
+    with pytest.raises(ccxt_async.BadRequest, match=f"-4021.*'{limit}' is not valid depth limit"):
+        await client.fetch_order_book(SYMBOL, limit)
 
 
 async def test_post_only_order_rests_and_is_listed_open(client: LoopbackBinanceUsdm) -> None:
@@ -102,22 +120,61 @@ async def test_order_below_min_notional_is_invalid_order(client: LoopbackBinance
         await client.create_order(SYMBOL, "limit", "buy", 0.001, 59000.0, params={"postOnly": True})
 
 
+# On the still book (mid 60000.05): the PERCENT_PRICE band (×1.05 up, ×0.95 down) lets a buy go
+# up to 63000.0 and a sell down to 57000.1; LOT_SIZE maxQty is 1000, PRICE_FILTER maxPrice
+# 4529764, MIN_NOTIONAL 100 USDT.
 @pytest.mark.parametrize(
-    ("price", "quantity", "code"), [("59000.05", "0.01", "-4014"), ("59000.0", "0.0105", "-1111")]
+    ("side", "price", "quantity", "code", "msg"),
+    [
+        ("BUY", "59000.05", "0.01", -4014, "Price not increased by tick size."),
+        ("BUY", "59000.0", "0.0105", -4023, "Qty not increased by step size."),
+        ("BUY", "59000.0", "0", -4003, "Quantity less than or equal to zero."),
+        ("SELL", "61000.0", "1000.001", -4005, "Quantity greater than max quantity."),
+        ("SELL", "4529764.1", "0.001", -4002, "Price greater than max price."),
+        ("BUY", "63000.1", "0.01", -4016, "Price is higher than mark price multiplier cap."),
+        ("SELL", "57000.0", "0.01", -4024, "Price is lower than mark price multiplier floor."),
+        (
+            "BUY",
+            "59000.0",
+            "0.001",
+            -4164,
+            "Order's notional must be no smaller than 100 (unless you choose reduce only)",
+        ),
+    ],
 )
-async def test_off_grid_price_or_size_is_refused_with_binances_code(
-    client: LoopbackBinanceUsdm, price: str, quantity: str, code: str
+async def test_order_outside_the_filters_is_refused_with_binances_code_and_message(
+    client: LoopbackBinanceUsdm, side: str, price: str, quantity: str, code: int, msg: str
 ) -> None:
-    params = {
-        "symbol": "BTCUSDT",
-        "side": "BUY",
-        "type": "LIMIT",
-        "timeInForce": "GTX",
-        "price": price,
-        "quantity": quantity,
-    }
-    with pytest.raises(ccxt_async.BadRequest, match=code):
-        await client.fapiPrivatePostOrder(params)
+    post = client.fapiPrivatePostOrder
+    refusal = await refused_order(post, "BTCUSDT", side, price, quantity)
+
+    assert f'"code": {code}, "msg": "{msg}"' in refusal
+    assert await client.fetch_open_orders(SYMBOL) == []
+
+
+async def test_a_buy_far_below_the_band_and_a_sell_far_above_it_are_accepted(
+    client: LoopbackBinanceUsdm,
+) -> None:
+    await client.load_markets()
+    # PERCENT_PRICE bounds a buy from above and a sell from below only.
+    await client.create_order(SYMBOL, "limit", "buy", 0.01, 50000.0, params={"postOnly": True})
+    await client.create_order(SYMBOL, "limit", "sell", 0.01, 70000.0, params={"postOnly": True})
+
+    assert len(await client.fetch_open_orders(SYMBOL)) == 2
+
+
+async def test_quantity_below_the_minimum_is_refused_4004() -> None:
+    # The listed BTCUSDT's minimum is one step; a market whose minimum is two steps refuses one.
+    two_lot_minimum = replace(btcusdt_perpetual(), min_qty=Decimal("0.002"))
+    async with (
+        SandboxExchange(two_lot_minimum, still_market(), api_key=KEY, api_secret=SECRET) as server,
+        rest_client(server) as exchange,
+    ):
+        refusal = await refused_order(
+            exchange.fapiPrivatePostOrder, "BTCUSDT", "BUY", "59000.0", "0.001"
+        )
+
+    assert '"code": -4004, "msg": "Quantity less than min quantity."' in refusal
 
 
 async def test_fetch_balance_starts_at_the_initial_wallet(client: LoopbackBinanceUsdm) -> None:

@@ -148,6 +148,29 @@ def test_refusals_carry_our_reject_code() -> None:
     assert margin.code is RejectCode.INSUFFICIENT_MARGIN
 
 
+@pytest.mark.parametrize(
+    ("binance", "ours"),
+    [
+        (-4014, RejectCode.OFF_TICK),
+        (-4023, RejectCode.OFF_STEP),
+        (-4004, RejectCode.BELOW_MIN_QTY),
+        (-4005, RejectCode.ABOVE_MAX_QTY),
+        (-4002, RejectCode.ABOVE_MAX_PRICE),
+        (-4013, RejectCode.BELOW_MIN_PRICE),
+        (-4016, RejectCode.ABOVE_PRICE_BAND),
+        (-4024, RejectCode.BELOW_PRICE_BAND),
+        (-4164, RejectCode.BELOW_MIN_NOTIONAL),
+    ],
+)
+def test_binance_order_filter_codes_are_refusals_with_our_code(
+    binance: int, ours: RejectCode
+) -> None:
+    mapped = map_error(ccxt_async.BadRequest(f'binanceusdm {{"code": {binance}, "msg": "m"}}'), str)
+
+    assert isinstance(mapped, RefusedError)
+    assert mapped.code is ours
+
+
 def test_mapped_messages_are_one_redacted_line() -> None:
     exc = ccxt_async.ExchangeNotAvailable("GET http://h/x?a=1&signature=abcdef0123\n502 Bad")
 

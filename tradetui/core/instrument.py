@@ -31,6 +31,8 @@ class InstrumentKind(StrEnum):
 # denominators grow with every new price. One unit is ``lot × contract size / (tick × scale)``
 # of the settlement coin: 1e-27 BTC for BTCUSD_PERP, far below any exchange's 1e-8.
 _INVERSE_SCALE = 10**24
+# Relative float error allowed when comparing a price with a band edge; closer, exact math.
+_BAND_EPS = 1e-12
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,10 @@ class Instrument:
     min_qty_lots: int = field(init=False)
     min_notional_ticklots: int = field(init=False)
     min_notional_lots: int = field(init=False)
+    # ``max_qty``, ``max_price`` and ``min_price`` on the grids; 0 where the venue sets none.
+    max_qty_lots: int = field(init=False)
+    max_price_ticks: int = field(init=False)
+    min_price_ticks: int = field(init=False)
     value_unit: Fraction = field(init=False)
 
     def __post_init__(self) -> None:
@@ -94,6 +100,15 @@ class Instrument:
             self,
             "min_qty_lots",
             int((self.min_qty / self.lot_size).to_integral_value(rounding=ROUND_CEILING)),
+        )
+        set_(self, "max_qty_lots", int(self.max_qty / self.lot_size) if self.max_qty else 0)
+        set_(self, "max_price_ticks", int(self.max_price / self.tick_size) if self.max_price else 0)
+        set_(
+            self,
+            "min_price_ticks",
+            int((self.min_price / self.tick_size).to_integral_value(rounding=ROUND_CEILING))
+            if self.min_price
+            else 0,
         )
         face = self.lot_size * self.contract_size
         if self.inverse:
@@ -215,8 +230,44 @@ class Instrument:
         """The reason a venue would refuse this size/price, or None when it is acceptable."""
         if qty_lots < max(self.min_qty_lots, self.min_notional_lots, 1):
             return RejectCode.BELOW_MIN_QTY
+        if self.max_qty_lots and qty_lots > self.max_qty_lots:
+            return RejectCode.ABOVE_MAX_QTY
         if price_ticks > 0 and price_ticks * qty_lots < self.min_notional_ticklots:
             return RejectCode.BELOW_MIN_NOTIONAL
+        return None
+
+    def band_limit_ticks(self, side: Side, mark_ticks: float) -> int | None:
+        """The price band's edge for ``side`` at ``mark_ticks``: the highest buy price
+        (mark × ``percent_price_up``, rounded down) or the lowest sell price (mark ×
+        ``percent_price_down``, rounded up), in ticks; None without a band or a mark.
+
+        One edge per side, as Binance futures' PERCENT_PRICE filter states it: "BUY: price <=
+        markPrice * multiplierUp; SELL: price >= markPrice * multiplierDown" (USD-M and COIN-M
+        "Common Definition", Filters); a bid far below the mark is not refused.
+        """
+        mult = self.percent_price_up if side is BUY else self.percent_price_down
+        if mult is None or not mark_ticks > 0:
+            return None
+        edge = Fraction(mark_ticks) * Fraction(mult)
+        return math.floor(edge) if side is BUY else math.ceil(edge)
+
+    def check_price(self, side: Side, price_ticks: int, mark_ticks: float) -> RejectCode | None:
+        """The reason a venue would refuse this limit price (its price limits, then its band
+        around the mark ``mark_ticks``; 0 = no mark), or None when it is acceptable."""
+        if self.max_price_ticks and price_ticks > self.max_price_ticks:
+            return RejectCode.ABOVE_MAX_PRICE
+        if price_ticks < self.min_price_ticks:
+            return RejectCode.BELOW_MIN_PRICE
+        mult = self.percent_price_up if side is BUY else self.percent_price_down
+        if mult is None or not mark_ticks > 0:
+            return None
+        # A whole-tick price is beyond the edge exactly when it is beyond mark × multiplier;
+        # floats decide unless the price sits within their error of it (per-order hot path).
+        beyond = (price_ticks - mark_ticks * float(mult)) * side
+        if abs(beyond) <= _BAND_EPS * price_ticks:
+            beyond = float((price_ticks - Fraction(mark_ticks) * Fraction(mult)) * side)
+        if beyond > 0:
+            return RejectCode.ABOVE_PRICE_BAND if side is BUY else RejectCode.BELOW_PRICE_BAND
         return None
 
     # ---- a self-describing spec (recordings, the catalog cache, the store) -----------------

@@ -41,6 +41,12 @@ class RejectCode(StrEnum):
     OFF_STEP = "off_step"
     BELOW_MIN_QTY = "below_min_qty"
     BELOW_MIN_NOTIONAL = "below_min_notional"
+    ABOVE_MAX_QTY = "above_max_qty"
+    ABOVE_MAX_PRICE = "above_max_price"
+    BELOW_MIN_PRICE = "below_min_price"
+    # Outside the exchange's price band around its mark price (Binance's PERCENT_PRICE).
+    ABOVE_PRICE_BAND = "above_price_band"
+    BELOW_PRICE_BAND = "below_price_band"
     POST_ONLY_WOULD_CROSS = "post_only_would_cross"
     REDUCE_ONLY_WOULD_INCREASE = "reduce_only_would_increase"
     INSUFFICIENT_MARGIN = "insufficient_margin"

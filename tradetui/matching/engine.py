@@ -314,75 +314,18 @@ class MatchingEngine:
         """
         inst = self._inst
         book = self._book
-        if not 0 < len(client_id) <= MAX_CLIENT_ID_LEN:
-            return self._reject(
-                client_id,
-                RejectCode.OTHER,
-                f"client order id must be 1 to {MAX_CLIENT_ID_LEN} characters",
-                t_ns,
-            )
-        if client_id in self._orders:
-            return self._reject(
-                client_id,
-                RejectCode.DUPLICATE_CLIENT_ID,
-                f"client order id {client_id!r} is already used by an open order",
-                t_ns,
-            )
+        refused = self.refusal(
+            client_id, side, price, qty, order_type=order_type, reduce_only=reduce_only
+        )
+        if refused is not None:
+            return self._reject(client_id, *refused, t_ns)
         is_market = order_type is OrderType.MARKET
         if is_market:
             price_ticks = book.ask_ticks if side is BUY else book.bid_ticks
         else:
-            ticks = inst.ticks_exact(price)
-            if ticks is None:
-                return self._reject(
-                    client_id,
-                    RejectCode.OFF_TICK,
-                    f"price {price} is not a multiple of the tick size {inst.tick_size}",
-                    t_ns,
-                )
-            if ticks <= 0:
-                return self._reject(
-                    client_id, RejectCode.OTHER, f"price {price} must be positive", t_ns
-                )
-            price_ticks = ticks
-        lots = inst.lots_exact(qty)
-        if lots is None:
-            return self._reject(
-                client_id,
-                RejectCode.OFF_STEP,
-                f"quantity {qty} is not a multiple of the step size {inst.lot_size}",
-                t_ns,
-            )
-        if is_market and not price_ticks:
-            return self._reject(
-                client_id,
-                RejectCode.NO_LIQUIDITY,
-                f"market {side.name.lower()} has nothing to trade against: the book is empty",
-                t_ns,
-            )
-        code = inst.check(price_ticks, lots)
-        if code is RejectCode.BELOW_MIN_QTY:
-            return self._reject(
-                client_id, code, f"quantity {qty} is below the minimum {inst.min_qty}", t_ns
-            )
-        # Binance exempts reduce-only orders from the minimum notional.
-        if code is RejectCode.BELOW_MIN_NOTIONAL and not reduce_only:
-            notional = inst.price(price_ticks) * inst.qty(lots)
-            return self._reject(
-                client_id,
-                code,
-                f"order value {notional} is below the minimum {inst.min_notional}",
-                t_ns,
-            )
+            price_ticks = inst.ticks_exact(price) or 0
+        lots = inst.lots_exact(qty) or 0
         if reduce_only:
-            if self._position_lots * side >= 0:
-                return self._reject(
-                    client_id,
-                    RejectCode.REDUCE_ONLY_WOULD_INCREASE,
-                    f"reduce-only {side.name.lower()} would increase the position "
-                    f"({inst.qty(self._position_lots)})",
-                    t_ns,
-                )
             lots = min(lots, abs(self._position_lots))
         touch = book.ask_ticks if side is BUY else book.bid_ticks
         crosses = bool(touch) and (price_ticks >= touch if side is BUY else price_ticks <= touch)
@@ -417,6 +360,89 @@ class MatchingEngine:
             else:
                 self._rest(order)
         return out
+
+    def refusal(
+        self,
+        client_id: str,
+        side: Side,
+        price: Decimal,
+        qty: Decimal,
+        *,
+        order_type: OrderType = OrderType.LIMIT,
+        reduce_only: bool = False,
+    ) -> tuple[RejectCode, str] | None:
+        """Why the venue's rules refuse this order as it stands now (code, reason), or None:
+        client id, price and quantity filters, the price band around the mid, the minimum
+        notional and reduce-only direction. Whether a post-only order would cross is decided
+        on placement."""
+        inst = self._inst
+        book = self._book
+        if not 0 < len(client_id) <= MAX_CLIENT_ID_LEN:
+            return (
+                RejectCode.OTHER,
+                f"client order id must be 1 to {MAX_CLIENT_ID_LEN} characters",
+            )
+        if client_id in self._orders:
+            return (
+                RejectCode.DUPLICATE_CLIENT_ID,
+                f"client order id {client_id!r} is already used by an open order",
+            )
+        is_market = order_type is OrderType.MARKET
+        if is_market:
+            price_ticks = book.ask_ticks if side is BUY else book.bid_ticks
+        else:
+            ticks = inst.ticks_exact(price)
+            if ticks is None:
+                return (
+                    RejectCode.OFF_TICK,
+                    f"price {price} is not a multiple of the tick size {inst.tick_size}",
+                )
+            if ticks <= 0:
+                return (RejectCode.OTHER, f"price {price} must be positive")
+            price_ticks = ticks
+            code = inst.check_price(side, ticks, 0)
+            if code is RejectCode.ABOVE_MAX_PRICE:
+                return (code, f"price {price} is above the maximum {inst.max_price}")
+            if code is RejectCode.BELOW_MIN_PRICE:
+                return (code, f"price {price} is below the minimum {inst.min_price}")
+        lots = inst.lots_exact(qty)
+        if lots is None:
+            return (
+                RejectCode.OFF_STEP,
+                f"quantity {qty} is not a multiple of the step size {inst.lot_size}",
+            )
+        if is_market and not price_ticks:
+            return (
+                RejectCode.NO_LIQUIDITY,
+                f"market {side.name.lower()} has nothing to trade against: the book is empty",
+            )
+        code = inst.check(price_ticks, lots)
+        if code is RejectCode.BELOW_MIN_QTY:
+            return (code, f"quantity {qty} is below the minimum {inst.min_qty}")
+        if code is RejectCode.ABOVE_MAX_QTY:
+            return (code, f"quantity {qty} is above the maximum {inst.max_qty}")
+        if not is_market and book.bid_ticks and book.ask_ticks:
+            # The band is around the exchange's mark price; the mid stands in for it here.
+            mark = (book.bid_ticks + book.ask_ticks) / 2
+            band = inst.check_price(side, price_ticks, mark)
+            if band is not None:
+                edge = inst.band_limit_ticks(side, mark) or 0
+                return (
+                    band,
+                    f"price {price} is {'above' if side is BUY else 'below'} the venue's "
+                    f"price band {inst.price(edge)} around the mark {mark * inst.tick:g}",
+                )
+        # Binance exempts reduce-only orders from the minimum notional.
+        if code is RejectCode.BELOW_MIN_NOTIONAL and not reduce_only:
+            notional = inst.price(price_ticks) * inst.qty(lots)
+            return (code, f"order value {notional} is below the minimum {inst.min_notional}")
+        if reduce_only and self._position_lots * side >= 0:
+            return (
+                RejectCode.REDUCE_ONLY_WOULD_INCREASE,
+                f"reduce-only {side.name.lower()} would increase the position "
+                f"({inst.qty(self._position_lots)})",
+            )
+        return None
 
     def cancel(self, client_id: str, t_ns: int) -> list[AccountEvent]:
         """Cancel an open order arriving at exchange time ``t_ns`` (ns)."""

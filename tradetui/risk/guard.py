@@ -344,10 +344,15 @@ class RiskGuard:
                     (mid - side * half) * self.instrument.tick, side
                 )
             qty, why = self._clamp_size(side, price, q.qty_lots, size_factor, pos, limit, limit_key)
-            if why:
-                reasons.append(f"{name} {why}")
-                action = max(action, RiskAction.CLAMP)
-                fired.append(f"size_{name}")
+            notes = [(f"size_{name}", why)]
+            if qty:
+                price, qty, why = self._venue_filters(side, price, qty, mid)
+                notes.append((f"venue_filter_{name}", why))
+            for key, text in notes:
+                if text:
+                    reasons.append(f"{name} {text}")
+                    action = max(action, RiskAction.CLAMP)
+                    fired.append(key)
             if qty == 0:
                 quotes[side] = None
                 continue
@@ -397,6 +402,38 @@ class RiskGuard:
             why = f"pulled: size {qty} lots below the venue minimum after risk clamps"
             qty = 0
         return qty, why
+
+    def _venue_filters(self, side: Side, price: int, qty: int, mid: float) -> tuple[int, int, str]:
+        """Price (ticks) and size (lots, 0 = pulled) the exchange's order filters accept, and
+        why they changed ('' if not): the refusals (-4005, -4016/-4024, -4002/-4013) our side
+        can see coming. The price band is taken around the mid, the exchange's mark price
+        being close to it. Only ever less aggressive: a bid moves down, an ask up, a size
+        down; a price no move can fix pulls the side."""
+        inst = self.instrument
+        whys: list[str] = []
+        if inst.max_qty_lots and qty > inst.max_qty_lots:
+            whys.append(f"size {qty}→{inst.max_qty_lots} lots: the exchange's maximum")
+            qty = inst.max_qty_lots
+        edge = inst.band_limit_ticks(side, mid)
+        if edge is not None and (price - edge) * side > 0:
+            mult = inst.percent_price_up if side is BUY else inst.percent_price_down
+            whys.append(
+                f"price {price}→{edge} ticks: outside the exchange's price band "
+                f"(PERCENT_PRICE, mid × {mult})"
+            )
+            price = edge
+        # The price limit a side can retreat to, and the one that pulls it.
+        top, floor = inst.max_price_ticks, inst.min_price_ticks
+        if side is BUY and top and price > top:
+            whys.append(f"price {price}→{top} ticks: the exchange's maximum")
+            price = top
+        elif side is SELL and price < floor:
+            whys.append(f"price {price}→{floor} ticks: the exchange's minimum")
+            price = floor
+        if price < floor or (top and price > top) or qty < inst.min_lots_at(price):
+            whys.append("pulled: no price within the exchange's limits takes this size")
+            qty = 0
+        return price, qty, "; ".join(whys)
 
 
 def base_lots(instrument: Instrument, base: float) -> int:

@@ -36,19 +36,30 @@ from tradetui.matching import MatchingConfig, MatchingEngine
 _NS_PER_MS = 1_000_000
 _FEE_DECIMALS = 8
 
-# Our reject reasons in Binance USD-M's codes (a user of the real venue sees the same).
-_BINANCE_CODE = {
-    RejectCode.OFF_TICK: -4014,
-    RejectCode.OFF_STEP: -1111,
-    RejectCode.BELOW_MIN_QTY: -4003,
-    RejectCode.BELOW_MIN_NOTIONAL: -4164,
-    RejectCode.POST_ONLY_WOULD_CROSS: -5022,
-    RejectCode.REDUCE_ONLY_WOULD_INCREASE: -2022,
-    RejectCode.INSUFFICIENT_MARGIN: -2019,
-    RejectCode.NO_LIQUIDITY: -2020,
-    RejectCode.DUPLICATE_CLIENT_ID: -4116,
-    RejectCode.UNKNOWN_ORDER: -2011,
-    RejectCode.OTHER: -1102,
+# Our reject reasons in Binance's codes and messages (a user of the real venue sees the same);
+# the order filters' (40xx) messages are Binance's own, from "Error Codes" of USD-M and COIN-M
+# futures (developers.binance.com/docs/derivatives/usds-margined-futures/error-code and
+# .../coin-margined-futures/error-code); "" keeps our reason as the message.
+_BINANCE_CODE: dict[RejectCode, tuple[int, str]] = {
+    RejectCode.OFF_TICK: (-4014, "Price not increased by tick size."),
+    RejectCode.OFF_STEP: (-4023, "Qty not increased by step size."),
+    RejectCode.BELOW_MIN_QTY: (-4004, "Quantity less than min quantity."),
+    RejectCode.ABOVE_MAX_QTY: (-4005, "Quantity greater than max quantity."),
+    RejectCode.ABOVE_MAX_PRICE: (-4002, "Price greater than max price."),
+    RejectCode.BELOW_MIN_PRICE: (-4013, "Price less than min price."),
+    RejectCode.ABOVE_PRICE_BAND: (-4016, "Price is higher than mark price multiplier cap."),
+    RejectCode.BELOW_PRICE_BAND: (-4024, "Price is lower than mark price multiplier floor."),
+    RejectCode.BELOW_MIN_NOTIONAL: (
+        -4164,
+        "Order's notional must be no smaller than {min_notional} (unless you choose reduce only)",
+    ),
+    RejectCode.POST_ONLY_WOULD_CROSS: (-5022, ""),
+    RejectCode.REDUCE_ONLY_WOULD_INCREASE: (-2022, ""),
+    RejectCode.INSUFFICIENT_MARGIN: (-2019, ""),
+    RejectCode.NO_LIQUIDITY: (-2020, ""),
+    RejectCode.DUPLICATE_CLIENT_ID: (-4116, ""),
+    RejectCode.UNKNOWN_ORDER: (-2011, ""),
+    RejectCode.OTHER: (-1102, ""),
 }
 
 
@@ -62,9 +73,10 @@ class ExchangeError(Exception):
         self.status = status
 
 
-def reject_error(code: RejectCode, reason: str) -> ExchangeError:
-    """The Binance error for one of our reject codes."""
-    return ExchangeError(_BINANCE_CODE[code], reason)
+def reject_error(code: RejectCode, reason: str, inst: Instrument) -> ExchangeError:
+    """The Binance error for one of our reject codes on ``inst``."""
+    number, msg = _BINANCE_CODE[code]
+    return ExchangeError(number, msg.format(min_notional=inst.min_notional) or reason)
 
 
 @dataclass(slots=True)
@@ -215,6 +227,13 @@ class SandboxAccount:
             self._ids.client += 1
             client_id = f"sandbox-{self._ids.client}"
         post_only = time_in_force == "GTX"
+        # Binance checks the symbol's filters before the margin (a -4005 order too large for
+        # the filter is refused as such even from an account that could not afford it).
+        refused = self.engine.refusal(
+            client_id, side, price, qty, order_type=order_type, reduce_only=reduce_only
+        )
+        if refused is not None:
+            raise reject_error(*refused, self.instrument)
         if order_type is OrderType.LIMIT and not reduce_only:
             self._check_margin(price, qty)
         events = self.engine.place(
@@ -229,7 +248,7 @@ class SandboxAccount:
         )
         first = events[0]
         if type(first) is OrderRejected:
-            raise reject_error(first.code, first.reason)
+            raise reject_error(first.code, first.reason, self.instrument)
         self._ids.order += 1
         inst = self.instrument
         order = SandboxOrder(

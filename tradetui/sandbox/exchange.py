@@ -22,7 +22,7 @@ import hmac
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
@@ -45,6 +45,10 @@ _MAX_RECV_WINDOW_MS = 60_000
 _AHEAD_LIMIT_MS = 1_000
 _ADVANCE_PERIOD_S = 0.05
 _REQUEST_LOG_LEN = 10_000
+# The futures depth snapshot's limits: "Valid limits:[5, 10, 20, 50, 100, 500, 1000]", others
+# refused with -4021 INVALID_DEPTH_LIMIT (Binance USD-M and COIN-M "Order Book" and "Error
+# Codes": developers.binance.com/docs/derivatives/{usds,coin}-margined-futures/...).
+_DEPTH_LIMITS = frozenset((5, 10, 20, 50, 100, 500, 1000))
 _SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
 _TYPES = {"LIMIT": OrderType.LIMIT, "MARKET": OrderType.MARKET}
 _STATUS_BODY = {
@@ -153,7 +157,6 @@ class SandboxExchange:
         initial_balance: Decimal = Decimal(10_000),
         leverage: int = 20,
     ) -> None:
-        self.instrument = instrument
         self.exchange_id = exchange_of(instrument)
         self.listing = {str(e["symbol"]): e for e in listing_entries(self.exchange_id)}
         if instrument.symbol not in self.listing:
@@ -165,6 +168,9 @@ class SandboxExchange:
         # Binance's REST root for the instrument's exchange: futures under /fapi (USD-M) or
         # /dapi (COIN-M); spot's market data is under /api/v3 beside the /fapi account routes.
         self.api = "/dapi" if instrument.inverse else "/fapi"
+        if instrument.kind is not InstrumentKind.SPOT:
+            instrument = _with_listed_filters(instrument, self.listing[instrument.symbol])
+        self.instrument = instrument
         self.account = SandboxAccount(
             instrument,
             market,
@@ -485,6 +491,8 @@ class SandboxExchange:
     async def _depth(self, request: web.Request) -> web.StreamResponse:
         params = dict(request.query)
         limit = _int(params, "limit", 500)
+        if self.instrument.kind is not InstrumentKind.SPOT and limit not in _DEPTH_LIMITS:
+            raise ExchangeError(-4021, f"'{limit}' is not valid depth limit.")
         if not self._symbol(params):
             entry = self.listing[params["symbol"]]
             return web.json_response(formats.idle_depth(entry, self.instrument, self.server_ms()))
@@ -560,7 +568,7 @@ class SandboxExchange:
         forced = self.faults.take_reject()
         if forced:
             raise ExchangeError(forced, _FORCED_REJECTS.get(forced, "sandbox: injected reject"))
-        qty = _decimal(params, "quantity")
+        qty = _decimal(params, "quantity", (-4003, "Quantity less than or equal to zero."))
         price = _decimal(params, "price") if kind is OrderType.LIMIT else Decimal(0)
         order = self.account.place(
             side=side,
@@ -618,6 +626,27 @@ _FORCED_REJECTS = {
 }
 
 
+def _with_listed_filters(inst: Instrument, entry: dict[str, Any]) -> Instrument:
+    """``inst`` bound by the order filters its listing ``entry`` advertises, which the
+    matching engine then enforces: PRICE_FILTER's minPrice/maxPrice (0 disables either),
+    LOT_SIZE's maxQty and PERCENT_PRICE's multipliers (Binance futures "Common Definition",
+    Filters)."""
+    filters = {str(f.get("filterType")): f for f in entry.get("filters", [])}
+
+    def value(kind: str, key: str) -> Decimal | None:
+        raw = filters.get(kind, {}).get(key)
+        return Decimal(str(raw)) if raw is not None and Decimal(str(raw)) > 0 else None
+
+    return replace(
+        inst,
+        max_qty=value("LOT_SIZE", "maxQty"),
+        min_price=value("PRICE_FILTER", "minPrice"),
+        max_price=value("PRICE_FILTER", "maxPrice"),
+        percent_price_up=value("PERCENT_PRICE", "multiplierUp"),
+        percent_price_down=value("PERCENT_PRICE", "multiplierDown"),
+    )
+
+
 def _forced(status: int) -> web.Response:
     code_msg = _STATUS_BODY.get(status)
     if code_msg is None:
@@ -638,7 +667,9 @@ def _int(params: dict[str, str], name: str, default: int) -> int:
         raise ExchangeError(-1100, f"Illegal characters found in parameter '{name}'.") from None
 
 
-def _decimal(params: dict[str, str], name: str) -> Decimal:
+def _decimal(
+    params: dict[str, str], name: str, not_positive: tuple[int, str] | None = None
+) -> Decimal:
     raw = params.get(name)
     if raw is None:
         raise ExchangeError(-1102, f"Mandatory parameter '{name}' was not sent.")
@@ -646,6 +677,11 @@ def _decimal(params: dict[str, str], name: str) -> Decimal:
         value = Decimal(raw)
     except InvalidOperation:
         raise ExchangeError(-1100, f"Illegal characters found in parameter '{name}'.") from None
-    if not value.is_finite() or value <= 0:
-        raise ExchangeError(-1100, f"Parameter '{name}' must be a positive number.")
+    if not value.is_finite():
+        raise ExchangeError(-1100, f"Illegal characters found in parameter '{name}'.")
+    if value <= 0:
+        # Binance has its own code for a quantity of zero or less: -4003 QTY_LESS_THAN_ZERO
+        # ("Error Codes"); its answers read "Quantity less than or equal to zero." (as quoted
+        # from the live exchange in public bug reports, e.g. python-binance issue 1308).
+        raise ExchangeError(*(not_positive or (-1100, f"Parameter '{name}' must be positive.")))
     return value

@@ -81,7 +81,7 @@ import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tradetui.config import FeedSettings
+from tradetui.config import DEPTH_LIMITS, FeedSettings
 from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, MarketEvent
 from tradetui.market.books import SequencedBook, SyncState
@@ -222,8 +222,8 @@ class BinanceStreamFeed:
                 raise ValueError(f"{scheme_url!r}: expected a {' or '.join(schemes)}:// URL")
         if not (ping_interval_s > 0 and ping_timeout_s > 0 and stale_s >= 0):
             raise ValueError("ping_interval_s and ping_timeout_s must be > 0, stale_s >= 0")
-        if not 5 <= depth_limit <= 5000:
-            raise ValueError(f"depth_limit must be within 5..5000 (got {depth_limit})")
+        if depth_limit not in DEPTH_LIMITS:
+            raise ValueError(f"depth_limit must be one of {DEPTH_LIMITS} (got {depth_limit})")
         self.instrument = instrument
         self.spot = instrument.kind is InstrumentKind.SPOT
         self.names = stream_names(instrument, depth_speed)
