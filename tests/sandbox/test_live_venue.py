@@ -22,8 +22,8 @@ from tradetui.core.types import (
     OrderAccepted,
     OrderCancelled,
     OrderRejected,
-    OrderUnknown,
     OrderType,
+    OrderUnknown,
     PlaceOrder,
     RejectCode,
     RequestAccount,
@@ -217,7 +217,8 @@ async def test_timed_out_place_that_landed_is_reconciled_not_resent(
     unknown = await outcome(venue)
     accepted = await outcome(venue)
 
-    assert isinstance(unknown, OrderUnknown) and not unknown.cancel
+    assert isinstance(unknown, OrderUnknown)
+    assert not unknown.cancel
     assert isinstance(accepted, OrderAccepted)
     assert [o.client_id for o in live_sandbox.account.open_orders] == ["t-1"]
     assert live_sandbox.requests.count(("POST", "/fapi/v1/order")) == 1

@@ -70,10 +70,11 @@ class Faults:
     """Switches for misbehaviour; all off by default.
 
     ``skew_ms``: the server clock runs this far ahead of the wall clock (ms, may be negative).
-    ``status``/``status_count``: answer the next ``status_count`` requests (-1 = all) with HTTP
-    ``status`` without handling them (429 and 418 with Binance's -1003 body and Retry-After,
-    5xx with Binance's body for ``status_code``, or an empty body when it is 0, as a proxy in
-    front of the exchange answers). ``lost_status``/``lost_count``/``lost_only``: handle the
+    ``status``/``status_count``: answer the next ``status_count`` requests (-1 = all; with
+    ``status_only`` = "METHOD /path" just those) with HTTP ``status`` without handling them
+    (429 and 418 with Binance's -1003 body and Retry-After, 5xx with Binance's body for
+    ``status_code``, or an empty body when it is 0, as a proxy in front of the exchange
+    answers). ``lost_status``/``lost_count``/``lost_only``: handle the
     next ``lost_count`` requests (-1 = all; with ``lost_only`` = "METHOD /path" just those)
     and then lose the answer: HTTP ``lost_status`` with the body for ``status_code``, or, when
     ``lost_status`` is 0, the connection closed without an answer.
@@ -93,14 +94,18 @@ class Faults:
     reject_code: int = 0
     reject_count: int = 0
     status_code: int = _DEFAULT_5XX_CODE
+    status_only: str = ""
     lost_status: int = 0
     lost_count: int = 0
     lost_only: str = ""
 
-    def fail_next(self, status: int, count: int = 1, code: int = _DEFAULT_5XX_CODE) -> None:
-        """Answer the next ``count`` requests (-1 = until cleared) with HTTP ``status`` (a 5xx
-        with Binance's body for ``code``, 0 = no body)."""
+    def fail_next(
+        self, status: int, count: int = 1, code: int = _DEFAULT_5XX_CODE, only: str = ""
+    ) -> None:
+        """Answer the next ``count`` requests (-1 = until cleared; ``only`` = "METHOD /path"
+        just those) with HTTP ``status`` (a 5xx with Binance's body for ``code``, 0 = none)."""
         self.status, self.status_count, self.status_code = status, count, code
+        self.status_only = only
 
     def lose_next(
         self, status: int = 0, count: int = 1, only: str = "", code: int = _DEFAULT_5XX_CODE
@@ -126,7 +131,7 @@ class Faults:
         self.skew_ms, self.status, self.status_count = 0, 0, 0
         self.delay_s, self.delay_count, self.delay_only = 0.0, -1, ""
         self.reject_code, self.reject_count = 0, 0
-        self.status_code = _DEFAULT_5XX_CODE
+        self.status_code, self.status_only = _DEFAULT_5XX_CODE, ""
         self.lost_status, self.lost_count, self.lost_only = 0, 0, ""
 
     def take_lost(self, method: str, path: str) -> int | None:
@@ -156,9 +161,11 @@ class Faults:
             self.delay_count -= 1
         return self.delay_s
 
-    def take_status(self) -> int:
+    def take_status(self, method: str = "", path: str = "") -> int:
         """The forced status for this request (0 = none), counting it down."""
         if not self.status or self.status_count == 0:
+            return 0
+        if self.status_only and self.status_only != f"{method} {path}":
             return 0
         if self.status_count > 0:
             self.status_count -= 1
@@ -359,7 +366,7 @@ class SandboxExchange:
             # The request has arrived whole; only its handling is late.
             await request.read()
             await asyncio.sleep(delay_s)
-        status = self.faults.take_status()
+        status = self.faults.take_status(request.method, request.path)
         if status:
             return _forced(status, self.faults.status_code)
         lost = self.faults.take_lost(request.method, request.path)
@@ -394,18 +401,19 @@ class SandboxExchange:
     async def apply_faults(self, spec: dict[str, str]) -> dict[str, Any]:
         """Apply fault switches named as in ``POST /sandbox/faults``; returns them all.
 
-        ``clear``; ``skew_ms``; ``status`` with ``count`` and ``code`` (the Binance code of a
-        5xx body, 0 = none); ``lost`` (a 5xx, or 0 = connection closed) with ``lost_count`` and
-        ``lost_only`` ("METHOD /path"): carried out, answer lost; ``delay_ms`` with ``delay_count``;
-        ``reject`` (a Binance code) with ``reject_count``; ``gap``, ``duplicate``, ``reorder``
-        (depth updates); ``user_duplicate``, ``user_reorder`` (user-stream updates);
-        ``drop`` = all | private (close websockets). Counts of -1 mean until cleared.
+        ``clear``; ``skew_ms``; ``status`` with ``count``, ``code`` (the Binance code of a
+        5xx body, 0 = none) and ``only`` ("METHOD /path"); ``lost`` (a 5xx, or 0 = connection
+        closed) with ``lost_count`` and ``lost_only`` ("METHOD /path"): carried out, answer
+        lost; ``delay_ms`` with ``delay_count``; ``reject`` (a Binance code) with
+        ``reject_count``; ``gap``, ``duplicate``, ``reorder`` (depth updates);
+        ``user_duplicate``, ``user_reorder`` (user-stream updates); ``drop`` = all | private
+        (close websockets). Counts of -1 mean until cleared.
         """
         f, sf = self.faults, self.streams.faults
         known = {"clear", "skew_ms", "status", "count", "delay_ms", "delay_count", "reject"}
         known |= {"reject_count", "gap", "duplicate", "reorder", "user_duplicate"}
-        known |= {"user_reorder", "drop", "code", "lost", "lost_count", "lost_only"}
-        text = ("drop", "clear", "lost_only")
+        known |= {"user_reorder", "drop", "code", "only", "lost", "lost_count", "lost_only"}
+        text = ("drop", "clear", "only", "lost_only")
         unknown = sorted(set(spec) - known)
         if unknown:
             raise ValueError(f"unknown fault {unknown[0]!r}; known: {', '.join(sorted(known))}")
@@ -422,7 +430,7 @@ class SandboxExchange:
         if code and code not in UNKNOWN_STATUS_MSGS:
             raise ValueError(f"code must be 0 or one of {sorted(UNKNOWN_STATUS_MSGS)}")
         if "status" in n:
-            f.fail_next(n["status"], n.get("count", 1), code)
+            f.fail_next(n["status"], n.get("count", 1), code, spec.get("only", ""))
         if "lost" in n:
             lost = n["lost"]
             if lost and not 500 <= lost <= 599:
@@ -445,6 +453,7 @@ class SandboxExchange:
             "status": f.status,
             "count": f.status_count,
             "code": f.status_code,
+            "only": f.status_only,
             "lost": f.lost_status,
             "lost_count": f.lost_count,
             "lost_only": f.lost_only,
