@@ -17,6 +17,7 @@ import pytest
 from tests.sandbox.conftest import ManualFeed
 from tests.sandbox.live_harness import Live, live_settings, running_live
 from tests.sandbox.test_live_faults import quoting, resize
+from tradetui.config import Settings
 from tradetui.core.types import Side
 from tradetui.engine.engine import CommandKind
 from tradetui.engine.events import EngineState, OrderStatus, OrderUpdate, StateChanged
@@ -26,7 +27,7 @@ PLACE = "POST /fapi/v1/order"
 CANCEL = "DELETE /fapi/v1/order"
 
 
-def settings(sandbox: SandboxExchange) -> object:
+def settings(sandbox: SandboxExchange) -> Settings:
     # A short recvWindow bounds how long an order not found stays unknown; quotes stay put
     # (no age requotes) so only the test's requote and fills move them.
     return live_settings(sandbox, venue={"recv_window_ms": 500}, quoting={"max_age_s": 600.0})
