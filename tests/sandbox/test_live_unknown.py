@@ -196,3 +196,24 @@ async def test_a_cancel_whose_answer_is_lost_after_its_order_filled_books_the_fi
 
         assert_settled(live, live_sandbox)
     assert_stored_once(db, live_sandbox)
+
+
+async def test_an_unknown_placement_is_asked_about_until_the_exchange_answers(
+    live_sandbox: SandboxExchange, feed: ManualFeed, tmp_path: Path
+) -> None:
+    db = tmp_path / "live.sqlite"
+    async with running_live(live_sandbox, feed, settings(live_sandbox), db) as live:
+        await quoting(live)
+        # The answer is lost and the next queries fail too (more than one read's retries).
+        live_sandbox.faults.lose_next(503, 1, only=PLACE)
+        live_sandbox.faults.fail_next(503, 6, code=-1001, only="GET /fapi/v1/order")
+        await resize(live)
+        [cid] = unknown_ids(live)
+
+        assert live_sandbox.requests.count(("GET", "/fapi/v1/order")) >= 7
+        assert OrderStatus.ACCEPTED in updates(live, cid)
+        await fill(live, feed, live_sandbox, cid)
+        await stop(live)
+
+        assert_settled(live, live_sandbox)
+    assert_stored_once(db, live_sandbox)
