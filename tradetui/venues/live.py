@@ -14,11 +14,11 @@ have failed: the order is reported unknown (``OrderUnknown``) and asked of the e
 that id until it answers (a placement not found is asked again once ``recvWindow`` has passed,
 after which it can no longer land); a cancel of an order whose placement is unsettled waits
 for it. -1021 resyncs the clock (and only then is a refused order sent again); reads are
-retried with exponential backoff and jitter; a 429 cools
-placements down for the exchange's Retry-After; a 418 (IP ban) stops every request and asks
-for a halt. Fills come from the user stream (``watch_my_trades``) and, while it is down, from
-polling ``fetch_my_trades`` at most once per ``fill_poll_s``; both paths are deduplicated by
-trade id. Messages never carry keys, signatures or the listenKey.
+retried with exponential backoff and jitter; a 429 cools placements down for the exchange's
+Retry-After; a 418 (IP ban) stops every request and asks for a halt. Fills come from the user
+stream (``watch_my_trades``) and, while it is down, from polling ``fetch_my_trades`` at most
+once per ``fill_poll_s``; both paths are deduplicated by trade id. Messages never carry keys,
+signatures or the listenKey.
 """
 
 from __future__ import annotations
