@@ -23,6 +23,7 @@ from tradetui.core.types import (
     OrderIntent,
     OrderRejected,
     OrderType,
+    OrderUnknown,
     PlaceOrder,
     RejectCode,
     RequestAccount,
@@ -30,7 +31,15 @@ from tradetui.core.types import (
 )
 from tradetui.engine.bus import Bus
 from tradetui.engine.engine import Command, CommandKind, CommandRefusedError, Engine
-from tradetui.engine.events import DecisionMade, EngineEvent, EngineState, FlattenFinished
+from tradetui.engine.events import (
+    DecisionMade,
+    EngineEvent,
+    EngineState,
+    FlattenFinished,
+    OrderStatus,
+    OrderUpdate,
+)
+from tradetui.engine.snapshot import take_snapshot
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -476,3 +485,34 @@ def test_engine_reads_the_account_periodically_while_running() -> None:
         h.engine.on_timer()
     after = sum(isinstance(i, RequestAccount) for i in h.venue.sent)
     assert after - before == 2  # every risk.account_check_s = 10 s
+
+
+def test_an_unknown_placement_holds_its_side_and_shows_as_unknown_until_answered() -> None:
+    h = Harness(Settings().replace("quoting", min_age_ms=0.0))
+    h.start()
+    first = h.venue.places()[0]
+    h.engine.on_event(
+        OrderUnknown(
+            exch_ns=h.now(),
+            local_ns=h.now(),
+            client_id=first.client_id,
+            cancel=False,
+            reason="HTTP 503 -1001",
+        )
+    )
+    for _ in range(5):
+        h.advance(200)
+        h.engine.on_timer()
+
+    # Worst case: it may be on the book, so it stays a working order and no second quote
+    # goes to its side; the snapshot and the order events say it is unknown.
+    assert len(h.venue.places()) == 2
+    assert not h.venue.cancels()
+    [quote] = [q for q in take_snapshot(h.engine, 1).quotes if q.client_id == first.client_id]
+    assert quote.unknown
+    statuses = [
+        e.status for e in h.events if isinstance(e, OrderUpdate) and e.client_id == first.client_id
+    ]
+    assert statuses == [OrderStatus.SENT, OrderStatus.UNKNOWN]
+    h.ack_all()
+    assert not h.engine.orders[first.client_id].unknown

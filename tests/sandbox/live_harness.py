@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from tests.sandbox.conftest import KEY, SECRET, ManualFeed
 from tradetui.config import Settings, settings_from_mapping
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import EngineEvent
-from tradetui.host import EngineHost
+from tradetui.host import EngineHost, StoreOptions
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.session import LiveSession, open_live_session
 
@@ -88,13 +89,17 @@ async def keep_market_moving(feed: ManualFeed, sandbox: SandboxExchange) -> None
 
 @contextlib.asynccontextmanager
 async def running_live(
-    sandbox: SandboxExchange, feed: ManualFeed, settings: Settings
+    sandbox: SandboxExchange, feed: ManualFeed, settings: Settings, store: Path | None = None
 ) -> AsyncIterator[Live]:
-    """Open the session on the sandbox and run its host until the block ends."""
+    """Open the session on the sandbox and run its host until the block ends; with ``store``
+    the session is recorded in that SQLite file (closed when the block ends)."""
     mover = asyncio.create_task(keep_market_moving(feed, sandbox))
     session = await open_live_session(settings, ENV)
     host = EngineHost(session, 1.0)
     live = Live(session, host)
+    if store is not None:
+        host.open_store(StoreOptions(store, "live"))
+        await host.start_store()
     stop = asyncio.Event()
     runner = asyncio.create_task(host.run(stop.is_set))
     try:
@@ -108,6 +113,7 @@ async def running_live(
         mover.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await mover
+        await host.close_store(host.summary())
         await session.close()
         if session.capture is not None:
             session.capture.close()

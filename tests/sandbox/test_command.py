@@ -118,3 +118,22 @@ async def test_malformed_fault_flag_is_one_line_and_exit_2() -> None:
 
     assert proc.returncode == 2
     assert b"--fail 'teapot': expected CODE[:COUNT]" in err
+
+
+async def test_lose_flag_carries_the_placement_out_and_loses_its_answer() -> None:
+    proc = await start("--lose", "503:1")
+    try:
+        client = loopback_client(await base_url(proc), "cli-key-7f3a", "cli-secret-9c2e")
+        try:
+            with pytest.raises(ccxt_async.OperationFailed, match="-1001"):
+                await client.create_order(
+                    SYMBOL, "limit", "buy", 0.01, 50_000.0, {"clientOrderId": "cli-lost-1"}
+                )
+            found = await client.fetch_order(None, SYMBOL, {"clientOrderId": "cli-lost-1"})
+        finally:
+            await client.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.communicate(), 30)
+
+    assert found["status"] == "open"

@@ -231,21 +231,27 @@ async def test_clock_skew_is_invalid_nonce_until_the_time_difference_is_loaded(
 
 
 @pytest.mark.parametrize(
-    ("status", "error"),
+    ("status", "code", "error"),
     [
-        (429, ccxt_async.DDoSProtection),
-        (418, ccxt_async.DDoSProtection),
-        (502, ccxt_async.ExchangeNotAvailable),
-        (503, ccxt_async.ExchangeNotAvailable),
+        (429, -1001, ccxt_async.DDoSProtection),
+        (418, -1001, ccxt_async.DDoSProtection),
+        # Binance's 5xx bodies: ccxt raises OperationFailed (-1000/-1001/-1006) or
+        # RequestTimeout (-1007); a bodiless 5xx (a proxy's) is ExchangeNotAvailable.
+        (502, -1001, ccxt_async.OperationFailed),
+        (503, -1006, ccxt_async.OperationFailed),
+        (500, -1000, ccxt_async.OperationFailed),
+        (503, -1007, ccxt_async.RequestTimeout),
+        (503, 0, ccxt_async.ExchangeNotAvailable),
     ],
 )
 async def test_forced_status_maps_to_ccxts_error_then_clears(
     sandbox: SandboxExchange,
     client: LoopbackBinanceUsdm,
     status: int,
+    code: int,
     error: type[Exception],
 ) -> None:
-    sandbox.faults.fail_next(status)
+    sandbox.faults.fail_next(status, code=code)
     with pytest.raises(error):
         await client.fetch_balance()
 
@@ -300,3 +306,45 @@ async def test_keys_and_signatures_never_reach_the_logs(
     assert SECRET not in caplog.text
     assert re.search(r"signature=[0-9a-f]{64}", caplog.text) is None
     assert "signature=<redacted>" in caplog.text
+
+
+@pytest.mark.parametrize("status", [503, 0])
+async def test_a_lost_answer_leaves_the_order_placed(
+    sandbox: SandboxExchange, client: LoopbackBinanceUsdm, status: int
+) -> None:
+    sandbox.faults.lose_next(status, 1, only="POST /fapi/v1/order")
+    with pytest.raises(ccxt_async.OperationFailed):
+        await client.create_order(
+            SYMBOL, "limit", "buy", 0.01, 59_000.0, {"clientOrderId": "lost-1"}
+        )
+
+    found = await client.fetch_order(None, SYMBOL, {"clientOrderId": "lost-1"})
+    assert found["status"] == "open"
+
+
+async def test_a_forced_5xx_leaves_the_order_unplaced(
+    sandbox: SandboxExchange, client: LoopbackBinanceUsdm
+) -> None:
+    sandbox.faults.fail_next(503, 1, only="POST /fapi/v1/order")
+    with pytest.raises(ccxt_async.OperationFailed):
+        await client.create_order(
+            SYMBOL, "limit", "buy", 0.01, 59_000.0, {"clientOrderId": "unplaced-1"}
+        )
+
+    with pytest.raises(ccxt_async.OrderNotFound):
+        await client.fetch_order(None, SYMBOL, {"clientOrderId": "unplaced-1"})
+
+
+async def test_the_fault_api_switches_lost_answers_and_refuses_unknown_codes(
+    sandbox: SandboxExchange,
+) -> None:
+    state = await sandbox.apply_faults(
+        {"lost": "503", "lost_count": "2", "lost_only": "POST /fapi/v1/order", "code": "-1006"}
+    )
+
+    assert (state["lost"], state["lost_count"], state["code"]) == (503, 2, -1006)
+    assert state["lost_only"] == "POST /fapi/v1/order"
+    with pytest.raises(ValueError, match="code must be"):
+        await sandbox.apply_faults({"status": "503", "code": "-2019"})
+    with pytest.raises(ValueError, match="lost must be"):
+        await sandbox.apply_faults({"lost": "429"})

@@ -23,6 +23,7 @@ from tradetui.core.types import (
     OrderCancelled,
     OrderRejected,
     OrderType,
+    OrderUnknown,
     PlaceOrder,
     RejectCode,
     RequestAccount,
@@ -213,8 +214,11 @@ async def test_timed_out_place_that_landed_is_reconciled_not_resent(
     live_sandbox.faults.delay_next(0.4)
     venue.submit(bid("t-1"))
 
+    unknown = await outcome(venue)
     accepted = await outcome(venue)
 
+    assert isinstance(unknown, OrderUnknown)
+    assert not unknown.cancel
     assert isinstance(accepted, OrderAccepted)
     assert [o.client_id for o in live_sandbox.account.open_orders] == ["t-1"]
     assert live_sandbox.requests.count(("POST", "/fapi/v1/order")) == 1
@@ -226,6 +230,7 @@ async def test_timed_out_place_that_arrived_too_late_is_rejected(
     live_sandbox.faults.delay_next(2.2)  # arrives after timestamp + recvWindow
     venue.submit(bid("t-2"))
 
+    assert isinstance(await outcome(venue), OrderUnknown)
     rejected = await outcome(venue)
 
     assert isinstance(rejected, OrderRejected)
@@ -242,7 +247,7 @@ async def test_keys_and_signatures_stay_out_of_the_venue_log(
     venue.submit(bid("t-3"))
     await outcome(venue)
 
-    assert "reconciling" in caplog.text
+    assert "outcome unknown" in caplog.text
     assert SECRET not in caplog.text
     assert KEY not in caplog.text
     assert "signature=<redacted>" in caplog.text

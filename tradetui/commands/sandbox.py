@@ -86,6 +86,15 @@ def sandbox_exchange(
             "502...), as STATUS[:COUNT], COUNT -1 = always.",
         ),
     ] = "",
+    lose: Annotated[
+        str,
+        typer.Option(
+            "--lose",
+            help="Fault: carry out the next COUNT order placements, then lose the answer: "
+            "STATUS 5xx answers Binance's -1001 body, 0 closes the connection; as "
+            "STATUS[:COUNT], COUNT -1 = always.",
+        ),
+    ] = "",
     reject: Annotated[
         str,
         typer.Option(
@@ -175,6 +184,11 @@ def sandbox_exchange(
     }
     if fail_status:
         spec["status"], spec["count"] = _code_count("--fail", fail_status)
+    if lose:
+        lost, spec["lost_count"] = _code_count("--lose", lose)
+        if lost != "0" and not 500 <= int(lost) <= 599:
+            fail(f"--lose {lose!r}: STATUS must be 0 (connection closed) or a 5xx, e.g. 503:1")
+        spec["lost"], spec["lost_only"] = lost, f"POST {server.api}/v1/order"
     if reject:
         code, count = _code_count("--reject", reject)
         spec["reject"], spec["reject_count"] = str(-abs(int(code))), count

@@ -184,6 +184,16 @@ class CancelRejected(_Event, frozen=True, gc=False, kw_only=True, tag="cancel_re
     reason: str
 
 
+class OrderUnknown(_Event, frozen=True, gc=False, kw_only=True, tag="unknown"):
+    """A request about our order (``cancel``: a cancel, else its placement) got no answer
+    that settles it: the order may be working. Only the exchange's answer to a query resolves
+    it; the venue reports that answer later as the usual events."""
+
+    client_id: str
+    cancel: bool
+    reason: str
+
+
 class Fill(_Event, frozen=True, gc=False, kw_only=True, tag="fill"):
     """One execution of our order. ``fee`` is in the settlement asset; < 0 is a rebate."""
 
@@ -216,7 +226,13 @@ class AccountSnapshot(_Event, frozen=True, gc=False, kw_only=True, tag="account"
 
 
 AccountEvent = (
-    OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | Fill | AccountSnapshot
+    OrderAccepted
+    | OrderRejected
+    | OrderCancelled
+    | CancelRejected
+    | OrderUnknown
+    | Fill
+    | AccountSnapshot
 )
 
 

@@ -37,6 +37,7 @@ from tradetui.core.types import (
     OrderCancelled,
     OrderRejected,
     OrderType,
+    OrderUnknown,
     PlaceOrder,
     RejectCode,
     RequestAccount,
@@ -117,6 +118,10 @@ class _Order:
     reduce_only: bool
     acked: bool = False
     cancel_pending: bool = False
+    # The venue is asking the exchange whether a placement or cancel of this order took
+    # effect. Until it answers the order counts as working: toward risk.max_open_orders and
+    # its side's exposure, and an unacked one keeps its side from a second quote.
+    unknown: bool = False
 
 
 class CommandRefusedError(Exception):
@@ -202,6 +207,7 @@ class Engine:
             OrderRejected: self._on_rejected,
             OrderCancelled: self._on_cancelled,
             CancelRejected: self._on_cancel_rejected,
+            OrderUnknown: self._on_unknown,
             Fill: self._on_fill,
             AccountSnapshot: self._on_account,
         }
@@ -609,6 +615,7 @@ class Engine:
         o = self.orders.get(ev.client_id)
         if o is not None:
             o.acked = True
+            o.unknown = False
             self._order_update(ev.local_ns, o, OrderStatus.ACCEPTED, "")
 
     def _on_rejected(self, ev: OrderRejected) -> None:
@@ -646,7 +653,17 @@ class Engine:
             self._after_order_gone()
         else:
             o.cancel_pending = False
+            o.unknown = False
             log.warning("cancel of %s rejected (%s): %s", ev.client_id, ev.code, ev.reason)
+
+    def _on_unknown(self, ev: OrderUnknown) -> None:
+        o = self.orders.get(ev.client_id)
+        if o is None:
+            return
+        o.unknown = True
+        what = "cancel" if ev.cancel else "placement"
+        log.warning("%s of %s has an unknown outcome: %s", what, ev.client_id, ev.reason)
+        self._order_update(ev.local_ns, o, OrderStatus.UNKNOWN, f"{what}: {ev.reason}")
 
     def _on_fill(self, ev: Fill) -> None:
         o = self.orders.get(ev.client_id)

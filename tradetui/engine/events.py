@@ -32,6 +32,8 @@ class OrderStatus(StrEnum):
     CANCEL_SENT = "cancel_sent"
     CANCELLED = "cancelled"
     CANCEL_REJECTED = "cancel_rejected"
+    # A placement or cancel without an answer that settles it; the venue is asking.
+    UNKNOWN = "unknown"
     FILLED = "filled"
 
 

@@ -47,6 +47,8 @@ class WorkingQuote:
     acked: bool
     cancel_pending: bool
     reduce_only: bool
+    # A placement or cancel whose outcome the venue is still asking the exchange about.
+    unknown: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,7 @@ def take_snapshot(
             acked=o.acked,
             cancel_pending=o.cancel_pending,
             reduce_only=o.reduce_only,
+            unknown=o.unknown,
         )
         for o in sorted(engine.orders.values(), key=lambda o: -o.price_ticks)
     )

@@ -10,7 +10,8 @@ string plus body, and the timestamp against ``recvWindow`` (-1021), as Binance d
 market advances with the wall clock: every request first applies the market events up to now,
 and a background task does the same a few times a second so fills happen between requests.
 Fault switches (``SandboxExchange.faults``) make the server answer with clock skew, a forced
-HTTP status (429, 418, 5xx) or a delay. Keys and signatures are never logged.
+HTTP status (429, 418, 5xx) or a delay, or carry a request out and then lose its answer (a 5xx
+or a closed connection). Keys and signatures are never logged.
 """
 
 from __future__ import annotations
@@ -55,6 +56,17 @@ _STATUS_BODY = {
     429: (-1003, "Too many requests; current limit is 2400 request weight per 1 MINUTE."),
     418: (-1003, "Way too many requests; IP banned until further notice."),
 }
+# Binance USD-M "Error Codes", 10xx (General Server or Network issues): the bodies of its 5xx
+# answers, whose execution status is unknown ("General Info": a 5XX "could have been a
+# success"). -1001 is what a busy matching engine answers most, so it is the default.
+UNKNOWN_STATUS_MSGS = {
+    -1000: "An unknown error occured while processing the request.",
+    -1001: "Internal error; unable to process your request. Please try again.",
+    -1006: "An unexpected response was received from the message bus. Execution status unknown.",
+    -1007: "Timeout waiting for response from backend server. Send status unknown; "
+    "execution status unknown.",
+}
+_DEFAULT_5XX_CODE = -1001
 
 
 @dataclass(slots=True)
@@ -62,10 +74,16 @@ class Faults:
     """Switches for misbehaviour; all off by default.
 
     ``skew_ms``: the server clock runs this far ahead of the wall clock (ms, may be negative).
-    ``status``/``status_count``: answer the next ``status_count`` requests (-1 = all) with HTTP
-    ``status`` (429 and 418 with Binance's -1003 body and Retry-After, others with a plain
-    body). ``delay_s``/``delay_count``: hold the next ``delay_count`` requests (-1 = all) this
-    long (s) before handling them, as if they arrived late. ``reject_code``/``reject_count``:
+    ``status``/``status_count``: answer the next ``status_count`` requests (-1 = all; with
+    ``status_only`` = "METHOD /path" just those) with HTTP ``status`` without handling them
+    (429 and 418 with Binance's -1003 body and Retry-After, 5xx with Binance's body for
+    ``status_code``, or an empty body when it is 0, as a proxy in front of the exchange
+    answers). ``lost_status``/``lost_count``/``lost_only``: handle the
+    next ``lost_count`` requests (-1 = all; with ``lost_only`` = "METHOD /path" just those)
+    and then lose the answer: HTTP ``lost_status`` with the body for ``status_code``, or, when
+    ``lost_status`` is 0, the connection closed without an answer.
+    ``delay_s``/``delay_count``: hold the next ``delay_count`` requests (-1 = all) this long
+    (s) before handling them, as if they arrived late. ``reject_code``/``reject_count``:
     refuse the next ``reject_count`` new orders (-1 = all) with that Binance code (-2019
     margin insufficient, -5022 post-only would cross, ...).
     """
@@ -79,10 +97,28 @@ class Faults:
     delay_only: str = ""
     reject_code: int = 0
     reject_count: int = 0
+    status_code: int = _DEFAULT_5XX_CODE
+    status_only: str = ""
+    lost_status: int = 0
+    lost_count: int = 0
+    lost_only: str = ""
 
-    def fail_next(self, status: int, count: int = 1) -> None:
-        """Answer the next ``count`` requests (-1 = until cleared) with HTTP ``status``."""
-        self.status, self.status_count = status, count
+    def fail_next(
+        self, status: int, count: int = 1, code: int = _DEFAULT_5XX_CODE, only: str = ""
+    ) -> None:
+        """Answer the next ``count`` requests (-1 = until cleared; ``only`` = "METHOD /path"
+        just those) with HTTP ``status`` (a 5xx with Binance's body for ``code``, 0 = none)."""
+        self.status, self.status_count, self.status_code = status, count, code
+        self.status_only = only
+
+    def lose_next(
+        self, status: int = 0, count: int = 1, only: str = "", code: int = _DEFAULT_5XX_CODE
+    ) -> None:
+        """Carry out the next ``count`` requests (-1 = until cleared; ``only`` = "METHOD
+        /path" just those) and lose their answers: HTTP ``status`` (a 5xx) with Binance's body
+        for ``code``, or the connection closed when ``status`` is 0."""
+        self.lost_status, self.lost_count, self.lost_only = status, count, only
+        self.status_code = code
 
     def delay_next(self, seconds: float, count: int = 1, only: str = "") -> None:
         """Hold the next ``count`` requests (-1 = until cleared) ``seconds`` (s); with
@@ -99,6 +135,17 @@ class Faults:
         self.skew_ms, self.status, self.status_count = 0, 0, 0
         self.delay_s, self.delay_count, self.delay_only = 0.0, -1, ""
         self.reject_code, self.reject_count = 0, 0
+        self.status_code, self.status_only = _DEFAULT_5XX_CODE, ""
+        self.lost_status, self.lost_count, self.lost_only = 0, 0, ""
+
+    def take_lost(self, method: str, path: str) -> int | None:
+        """How this request's answer is lost (an HTTP status, 0 = connection closed), or None
+        when it is answered, counting it down."""
+        if self.lost_count == 0 or (self.lost_only and self.lost_only != f"{method} {path}"):
+            return None
+        if self.lost_count > 0:
+            self.lost_count -= 1
+        return self.lost_status
 
     def take_reject(self) -> int:
         """The forced reject code for this new order (0 = none), counting it down."""
@@ -118,9 +165,11 @@ class Faults:
             self.delay_count -= 1
         return self.delay_s
 
-    def take_status(self) -> int:
+    def take_status(self, method: str = "", path: str = "") -> int:
         """The forced status for this request (0 = none), counting it down."""
         if not self.status or self.status_count == 0:
+            return 0
+        if self.status_only and self.status_only != f"{method} {path}":
             return 0
         if self.status_count > 0:
             self.status_count -= 1
@@ -323,16 +372,26 @@ class SandboxExchange:
             # The request has arrived whole; only its handling is late.
             await request.read()
             await asyncio.sleep(delay_s)
-        status = self.faults.take_status()
+        status = self.faults.take_status(request.method, request.path)
         if status:
-            return _forced(status)
+            return _forced(status, self.faults.status_code)
+        lost = self.faults.take_lost(request.method, request.path)
         self.advance()
         try:
-            return await handler(request)
+            answer = await handler(request)
         except ExchangeError as exc:
-            return web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status)
+            answer = web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status)
         finally:
             self._publish_updates()
+        if lost is None:
+            return answer
+        if lost:
+            return _forced(lost, self.faults.status_code)
+        # Done, and the answer never leaves: the client sees the connection close (aiohttp
+        # drops a response written to a closed transport).
+        if request.transport is not None:
+            request.transport.close()
+        return answer
 
     async def _ws_market(self, request: web.Request) -> web.StreamResponse:
         return await self.streams.serve(request, private=False, allowed=lambda: True)
@@ -348,20 +407,24 @@ class SandboxExchange:
     async def apply_faults(self, spec: dict[str, str]) -> dict[str, Any]:
         """Apply fault switches named as in ``POST /sandbox/faults``; returns them all.
 
-        ``clear``; ``skew_ms``; ``status`` with ``count``; ``delay_ms`` with ``delay_count``;
-        ``reject`` (a Binance code) with ``reject_count``; ``gap``, ``duplicate``, ``reorder``
-        (depth updates); ``user_duplicate``, ``user_reorder`` (user-stream updates);
-        ``drop`` = all | private (close websockets). Counts of -1 mean until cleared.
+        ``clear``; ``skew_ms``; ``status`` with ``count``, ``code`` (the Binance code of a
+        5xx body, 0 = none) and ``only`` ("METHOD /path"); ``lost`` (a 5xx, or 0 = connection
+        closed) with ``lost_count`` and ``lost_only`` ("METHOD /path"): carried out, answer
+        lost; ``delay_ms`` with ``delay_count``; ``reject`` (a Binance code) with
+        ``reject_count``; ``gap``, ``duplicate``, ``reorder`` (depth updates);
+        ``user_duplicate``, ``user_reorder`` (user-stream updates); ``drop`` = all | private
+        (close websockets). Counts of -1 mean until cleared.
         """
         f, sf = self.faults, self.streams.faults
         known = {"clear", "skew_ms", "status", "count", "delay_ms", "delay_count", "reject"}
         known |= {"reject_count", "gap", "duplicate", "reorder", "user_duplicate"}
-        known |= {"user_reorder", "drop"}
+        known |= {"user_reorder", "drop", "code", "only", "lost", "lost_count", "lost_only"}
+        text = ("drop", "clear", "only", "lost_only")
         unknown = sorted(set(spec) - known)
         if unknown:
             raise ValueError(f"unknown fault {unknown[0]!r}; known: {', '.join(sorted(known))}")
         try:
-            n = {k: int(v) for k, v in spec.items() if k not in ("drop", "clear")}
+            n = {k: int(v) for k, v in spec.items() if k not in text}
         except ValueError:
             raise ValueError("fault values must be whole numbers") from None
         if "clear" in spec:
@@ -369,8 +432,16 @@ class SandboxExchange:
             sf.gap = sf.duplicate = sf.reorder = sf.user_duplicate = sf.user_reorder = 0
         if "skew_ms" in n:
             f.skew_ms = n["skew_ms"]
+        code = n.get("code", f.status_code)
+        if code and code not in UNKNOWN_STATUS_MSGS:
+            raise ValueError(f"code must be 0 or one of {sorted(UNKNOWN_STATUS_MSGS)}")
         if "status" in n:
-            f.fail_next(n["status"], n.get("count", 1))
+            f.fail_next(n["status"], n.get("count", 1), code, spec.get("only", ""))
+        if "lost" in n:
+            lost = n["lost"]
+            if lost and not 500 <= lost <= 599:
+                raise ValueError("lost must be 0 (connection closed) or a 5xx status")
+            f.lose_next(lost, n.get("lost_count", 1), spec.get("lost_only", ""), code)
         if "delay_ms" in n:
             f.delay_next(n["delay_ms"] / 1000, n.get("delay_count", 1))
         if "reject" in n:
@@ -387,6 +458,11 @@ class SandboxExchange:
             "skew_ms": f.skew_ms,
             "status": f.status,
             "count": f.status_count,
+            "code": f.status_code,
+            "only": f.status_only,
+            "lost": f.lost_status,
+            "lost_count": f.lost_count,
+            "lost_only": f.lost_only,
             "delay_ms": round(f.delay_s * 1000),
             "delay_count": f.delay_count,
             "reject": f.reject_code,
@@ -647,14 +723,20 @@ def _with_listed_filters(inst: Instrument, entry: dict[str, Any]) -> Instrument:
     )
 
 
-def _forced(status: int) -> web.Response:
+def _forced(status: int, code_5xx: int) -> web.Response:
+    """A forced answer: 429/418 with -1003 and Retry-After; a 5xx with Binance's body for
+    ``code_5xx`` (none when 0); any other status bare."""
     code_msg = _STATUS_BODY.get(status)
-    if code_msg is None:
-        return web.Response(status=status, text="sandbox: injected server error")
-    code, msg = code_msg
-    return web.json_response(
-        {"code": code, "msg": msg}, status=status, headers={"Retry-After": "1"}
-    )
+    if code_msg is not None:
+        code, msg = code_msg
+        return web.json_response(
+            {"code": code, "msg": msg}, status=status, headers={"Retry-After": "1"}
+        )
+    if 500 <= status <= 599 and code_5xx:
+        return web.json_response(
+            {"code": code_5xx, "msg": UNKNOWN_STATUS_MSGS[code_5xx]}, status=status
+        )
+    return web.Response(status=status)
 
 
 def _int(params: dict[str, str], name: str, default: int) -> int:

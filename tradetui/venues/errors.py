@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import aiohttp
 import ccxt.async_support as ccxt_async
 
 from tradetui.core.types import RejectCode
@@ -38,6 +39,11 @@ _REJECT_BY_CODE = {
     -2013: RejectCode.UNKNOWN_ORDER,
     -1003: RejectCode.RATE_LIMITED,
 }
+# Binance "Error Codes" (10xx) and "General Info" (HTTP 5XX): the request reached Binance and
+# its execution status is unknown, it "could have been a success" (-1000 unknown error, -1001
+# internal error, -1006 unexpected response, -1007 timeout). ccxt 4.5 raises OperationFailed
+# or RequestTimeout for these, or ExchangeError where a market type overrides them.
+_UNKNOWN_OUTCOME_CODES = frozenset({-1000, -1001, -1006, -1007})
 # ccxt's unified classes for exchanges whose codes we do not know, most specific first.
 _REJECT_BY_CLASS: tuple[tuple[type[Exception], RejectCode], ...] = (
     (ccxt_async.OrderImmediatelyFillable, RejectCode.POST_ONLY_WOULD_CROSS),
@@ -53,8 +59,9 @@ class VenueError(Exception):
 
 
 class VenueUnavailableError(VenueError):
-    """No usable answer (timeout, connection refused, 5xx): a read may be retried; a write's
-    outcome is unknown and must be reconciled, never resent."""
+    """No answer that settles the outcome (timeout, connection lost, 5xx with or without a
+    body, Binance's -1000/-1001/-1006/-1007): a read may be retried; a write's outcome is
+    unknown and only asking the exchange settles it, never resending nor assuming."""
 
 
 class ClockSkewError(VenueError):
@@ -118,6 +125,18 @@ def map_error(
         return ClockSkewError(text)
     if isinstance(exc, ccxt_async.AuthenticationError | ccxt_async.PermissionDenied):
         return AuthFailedError(text)
-    if isinstance(exc, ccxt_async.NetworkError | OSError | TimeoutError):
+    if _unknown_outcome(exc):
         return VenueUnavailableError(text)
     return RefusedError(text, reject_code(exc))
+
+
+def _unknown_outcome(exc: Exception) -> bool:
+    """True when ``exc`` leaves a request's outcome unknown: no answer, a lost connection
+    (also one cut while the answer was read, which ccxt raises as a bare ExchangeError), or
+    an answer saying so. ccxt's OperationFailed (NetworkError's parent) means exactly that."""
+    if isinstance(exc, ccxt_async.OperationFailed | OSError | TimeoutError):
+        return True
+    if isinstance(exc.__cause__, aiohttp.ClientError | OSError):
+        return True
+    match = _CODE.search(str(exc))
+    return match is not None and int(match.group(1)) in _UNKNOWN_OUTCOME_CODES

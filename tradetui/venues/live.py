@@ -8,13 +8,17 @@ each intent runs as an asyncio task and its outcome is delivered as an account e
 
 Hygiene: orders are post-only limits (GTX) under our client order id, placed and cancelled
 through ccxt (venues/orders.py: on Binance USD-M its own order endpoints, elsewhere the unified
-calls); a placement without an answer is never resent but looked up by that id once
-``recvWindow`` has passed; -1021 resyncs the clock (and only then is a refused order sent
-again); reads and cancels are retried with exponential backoff and jitter; a 429 cools
-placements down for the exchange's Retry-After; a 418 (IP ban) stops every request and asks
-for a halt. Fills come from the user stream (``watch_my_trades``) and, while it is down, from
-polling ``fetch_my_trades`` at most once per ``fill_poll_s``; both paths are deduplicated by
-trade id. Messages never carry keys, signatures or the listenKey.
+calls). A placement or cancel whose answer does not settle its outcome (no answer, a lost
+connection, a 5xx, Binance's -1000/-1001/-1006/-1007) is never resent blindly nor assumed to
+have failed: the order is reported unknown (``OrderUnknown``) and asked of the exchange by
+that id until it answers (a placement not found is asked again once ``recvWindow`` has passed,
+after which it can no longer land); a cancel of an order whose placement is unsettled waits
+for it. -1021 resyncs the clock (and only then is a refused order sent again); reads are
+retried with exponential backoff and jitter; a 429 cools placements down for the exchange's
+Retry-After; a 418 (IP ban) stops every request and asks for a halt. Fills come from the user
+stream (``watch_my_trades``) and, while it is down, from polling ``fetch_my_trades`` at most
+once per ``fill_poll_s``; both paths are deduplicated by trade id. Messages never carry keys,
+signatures or the listenKey.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from tradetui.core.types import (
     OrderCancelled,
     OrderIntent,
     OrderRejected,
+    OrderUnknown,
     PlaceOrder,
     RejectCode,
     RequestAccount,
@@ -145,6 +150,8 @@ class LiveVenue:
         self._tasks: set[asyncio.Task[None]] = set()
         self._streams: list[asyncio.Task[None]] = []
         self._orders: dict[str, _Tracked] = {}
+        # Placements not yet settled (answered, or resolved by asking): set once they are.
+        self._unsettled: dict[str, asyncio.Event] = {}
         self._cid_by_order_id: dict[str, str] = {}
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
@@ -340,29 +347,43 @@ class LiveVenue:
             return
         # Tracked before sending: the user stream may report a fill before the REST answer.
         self._orders[cid] = _Tracked(intent.qty_lots)
+        settled = self._unsettled[cid] = asyncio.Event()
+        try:
+            order = await self._send_place(intent)
+            if order is not None:
+                self._on_placed(cid, order)
+        finally:
+            del self._unsettled[cid]
+            settled.set()
+
+    async def _send_place(self, intent: PlaceOrder) -> dict[str, Any] | None:
+        """The exchange's order for ``intent``, or None once it is refused (reported)."""
+        cid = intent.client_id
         route = self._route()
         sent = time.monotonic()
         try:
             try:
-                order = await self._call(lambda: route.place(intent))
+                return await self._call(lambda: route.place(intent))
             except ClockSkewError:
                 # -1021 is a definite refusal, so sending again after a clock resync is safe.
                 log.warning("place %s: timestamp outside recvWindow; resyncing the clock", cid)
                 await self.sync_clock()
                 sent = time.monotonic()
-                order = await self._call(lambda: route.place(intent))
+                return await self._call(lambda: route.place(intent))
         except VenueUnavailableError as exc:
-            found = await self._reconcile(cid, sent, exc)
+            self._unknown(cid, False, f"{exc}; asking the exchange by client id")
+            found = await self._reconcile(cid, sent)
             if found is None:
                 self._orders.pop(cid, None)
-                self._reject(cid, RejectCode.OTHER, f"no answer and not at the venue: {exc}")
-                return
-            order = found
+                self._reject(cid, RejectCode.OTHER, f"not at the venue after: {exc}")
+            elif to_lots(self.instrument, found.get("filled") or 0):
+                # It traded while unknown: fetch its fills now (the stream's are deduplicated).
+                self._spawn(self.poll_fills(force=True), after_orders=True)
+            return found
         except VenueError as exc:
             self._orders.pop(cid, None)
             self._refused(cid, exc)
-            return
-        self._on_placed(cid, order)
+            return None
 
     def _route(self) -> OrderRoute:
         """How orders go out (chosen once the market is known)."""
@@ -396,22 +417,47 @@ class LiveVenue:
                 self._ask_halt(f"the exchange refused our API key: {exc}")
             self._reject(cid, RejectCode.OTHER, str(exc))
 
-    async def _reconcile(self, cid: str, sent: float, exc: VenueError) -> dict[str, Any] | None:
-        """The order by our id once it can no longer arrive, or None when it never landed."""
-        log.warning("place %s: no answer (%s); reconciling by client id", cid, exc)
+    async def _reconcile(self, cid: str, sent: float) -> dict[str, Any] | None:
+        """The order placed under our id (``sent`` at this monotonic time, s), or None when
+        the exchange says it does not exist once it can no longer arrive."""
+        found = await self._query(cid)
         # Binance refuses a request arriving after timestamp + recvWindow, so once that has
         # passed the order either exists now or never will.
         window_s = float(self._client.options.get("recvWindow", 10_000)) / 1000
-        await asyncio.sleep(max(window_s - (time.monotonic() - sent), 0.0))
-        try:
-            found: dict[str, Any] = await self._read(
-                lambda: self._client.fetch_order(None, self._symbol, {"clientOrderId": cid})
-            )
-        except RefusedError as refused:
-            if refused.code is RejectCode.UNKNOWN_ORDER:
-                return None
-            raise
+        wait_s = window_s - (time.monotonic() - sent)
+        if found is None and wait_s > 0:
+            await asyncio.sleep(wait_s)
+            found = await self._query(cid)
         return found
+
+    async def _query(self, cid: str) -> dict[str, Any] | None:
+        """Our order by client id as the exchange has it, or None when it says there is no
+        such order; asked again after a backoff until it answers (a ban or a refusal other
+        than "no such order" is raised)."""
+        attempt = 0
+        while True:
+            try:
+                found: dict[str, Any] = await self._read(
+                    lambda: self._client.fetch_order(None, self._symbol, {"clientOrderId": cid})
+                )
+                return found
+            except IpBannedError:
+                raise
+            except RefusedError as refused:
+                if refused.code is RejectCode.UNKNOWN_ORDER:
+                    return None
+                raise
+            except (VenueUnavailableError, RateLimitedError, ClockSkewError) as exc:
+                log.warning("order %s still unknown (%s); asking again", cid, exc)
+            await asyncio.sleep(self.options.reconnect.delay_s(attempt, self._rng))
+            attempt += 1
+
+    def _unknown(self, cid: str, cancel: bool, reason: str) -> None:
+        log.warning("%s %s: outcome unknown: %s", "cancel" if cancel else "place", cid, reason)
+        now = time.time_ns()
+        self._deliver(
+            OrderUnknown(exch_ns=now, local_ns=now, client_id=cid, cancel=cancel, reason=reason)
+        )
 
     def _on_placed(self, cid: str, order: dict[str, Any]) -> None:
         tracked = self._orders.get(cid)
@@ -442,29 +488,66 @@ class LiveVenue:
         if self._banned:
             self._cancel_rejected(cid, RejectCode.RATE_LIMITED, f"not sent: {self._banned}")
             return
+        settling = self._unsettled.get(cid)
+        if settling is not None:
+            # Sent now, the cancel could meet "unknown order" and the order land afterwards
+            # with nothing left to cancel it: wait until the placement is settled.
+            await settling.wait()
+            if cid not in self._orders:
+                return  # never placed: the engine has its rejection
         tracked = self._orders.get(cid)
         order_id = tracked.order_id if tracked is not None and tracked.order_id else None
+        route = self._route()
+        for _ in range(self.options.read_attempts):
+            try:
+                await self._read(lambda: route.cancel(cid, order_id), retry_unavailable=False)
+            except VenueUnavailableError as exc:
+                self._unknown(cid, True, f"{exc}; asking the exchange by client id")
+                order = await self._query(cid)
+                if order is not None and order.get("status") == "open":
+                    continue  # still working: cancel it again
+                await self._cancel_settled(cid, order)
+                return
+            except VenueError as exc:
+                self._cancel_failed(cid, exc)
+                return
+            self._terminal(cid, "cancelled on request")
+            return
+        self._cancel_rejected(cid, RejectCode.OTHER, "still open after cancels without an answer")
+
+    async def _cancel_settled(self, cid: str, order: dict[str, Any] | None) -> None:
+        """A cancel whose answer was lost, ended by the exchange's view of the order (None:
+        no such order): its fills are fetched first, then it is cancelled or gone."""
         try:
-            # Cancels are idempotent (a second one is "unknown order"), so retrying is safe.
-            route = self._route()
-            await self._read(lambda: route.cancel(cid, order_id))
-        except RefusedError as exc:
+            await self.poll_fills(force=True)
+        except VenueError as exc:
+            log.warning("fill poll after an unsettled cancel failed: %s", exc)
+        status = str((order or {}).get("status") or "")
+        if status in _TERMINAL:
+            self._terminal(cid, f"order {status} at the venue")
+        else:
+            self._cancel_rejected(
+                cid,
+                RejectCode.UNKNOWN_ORDER,
+                f"not open at the venue ({status or 'no such order'})",
+            )
+
+    def _cancel_failed(self, cid: str, exc: VenueError) -> None:
+        """The cancel was answered with a refusal, or not sent."""
+        if isinstance(exc, RefusedError):
             if exc.code is RejectCode.UNKNOWN_ORDER:
                 # Gone already, most likely filled: ask REST for the fill now rather than trust
                 # that the stream's report is on its way (it is deduplicated if it is).
                 self._spawn(self.poll_fills(force=True), after_orders=True)
             self._cancel_rejected(cid, exc.code, str(exc))
             return
-        except VenueError as exc:
-            if isinstance(exc, IpBannedError):
-                self._ban(exc)
-            self._cancel_rejected(
-                cid,
-                RejectCode.RATE_LIMITED if isinstance(exc, RateLimitedError) else RejectCode.OTHER,
-                str(exc),
-            )
-            return
-        self._terminal(cid, "cancelled on request")
+        if isinstance(exc, IpBannedError):
+            self._ban(exc)
+        self._cancel_rejected(
+            cid,
+            RejectCode.RATE_LIMITED if isinstance(exc, RateLimitedError) else RejectCode.OTHER,
+            str(exc),
+        )
 
     def _terminal(self, cid: str, reason: str) -> None:
         tracked = self._orders.get(cid)
@@ -733,11 +816,12 @@ class LiveVenue:
         call: Callable[[], Awaitable[T]],
         *,
         resync: bool = True,
+        retry_unavailable: bool = True,
     ) -> T:
-        """``call`` retried on no answer (and on a clock skew, after a resync) with capped
-        exponential backoff and jitter, and on a rate limit after the exchange's Retry-After
-        (placements are not reads: they cool down instead); a ban or a refusal is raised at
-        once."""
+        """``call`` retried on no answer (unless not ``retry_unavailable``; and on a clock
+        skew, after a resync) with capped exponential backoff and jitter, and on a rate limit
+        after the exchange's Retry-After (placements are not reads: they cool down instead); a
+        ban or a refusal is raised at once."""
         attempts = self.options.read_attempts
         for attempt in range(attempts):
             try:
@@ -756,7 +840,7 @@ class LiveVenue:
                 await self.sync_clock()
                 continue
             except VenueUnavailableError as exc:
-                if attempt + 1 == attempts:
+                if not retry_unavailable or attempt + 1 == attempts:
                     raise
                 log.warning("request failed (%s); retrying", exc)
             await asyncio.sleep(self.options.backoff.delay_s(attempt, self._rng))

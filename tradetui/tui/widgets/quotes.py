@@ -13,7 +13,10 @@ _HEADER = f"{'side':<4} {'price':>9} {'size':>6} {'age':>6} {'touch':>5} {'ahead
 
 
 def _state(q: WorkingQuote) -> str:
-    """Four letters: cxl = cancel sent, cls = closing order, live = acked, sent = in flight."""
+    """Four letters: unk? = outcome unknown (the venue is asking the exchange), cxl = cancel
+    sent, cls = closing order, live = acked, sent = in flight."""
+    if q.unknown:
+        return "unk?"
     if q.cancel_pending:
         return "cxl"
     if q.reduce_only:
