@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, Side, Trade
-from tradetui.market.calibration import params_to_json
+from tradetui.market.calibration import measured_on, params_to_json
 from tradetui.market.files import ReplayError
 from tradetui.market.instruments import InstrumentFlags, infer_instrument
 from tradetui.market.synthetic import DepthBands, SyntheticMarket, SyntheticParams
@@ -387,12 +387,7 @@ def measure_params(tape: _Tape, inst: Instrument, stats: dict[str, Any]) -> Synt
         stats["level_updates_per_s"] - _TOUCH_UPDATES_PER_BOOK_TICKER * stats["book_ticker_per_s"]
     )
     return SyntheticParams(
-        venue=inst.venue,
-        symbol=inst.symbol,
-        base=inst.base,
-        quote=inst.quote,
-        inverse=inst.inverse,
-        contract_size=float(inst.contract_size),
+        **measured_on(inst),
         start_price_quote=start_price,
         mid_std_1s_quote=stats["mid_change_1s_std_quote"],
         jump_quantiles_ticks=_table(moves[moves > 0].astype(np.float64), 1.0),

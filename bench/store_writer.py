@@ -32,19 +32,19 @@ from pathlib import Path
 from typing import Any
 
 from tradetui.config import Settings
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.host import EngineHost, StoreOptions
 from tradetui.session import build_paper_session
 from tradetui.store.lifecycle import SessionMeta, begin_session, session_meta, unlock
 from tradetui.store.rows import Kind, Row
 from tradetui.store.writer import StoreWriter, WriterConfig
+from tradetui.venues.sim_listing import listed_instrument
 
 T0_NS = 1_700_000_000_000_000_000
 
 
 def _meta() -> SessionMeta:
-    return session_meta("paper", "bench", btcusdt_perpetual(), Settings(), 0, T0_NS)
+    return session_meta("paper", "bench", listed_instrument("BTCUSDT"), Settings(), 0, T0_NS)
 
 
 def _fill(session_id: int, n: int) -> Row:

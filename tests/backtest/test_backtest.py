@@ -11,11 +11,11 @@ import typer
 from typer.testing import CliRunner
 
 from tests.conftest import scratch_app
+from tests.instruments import btcusdt_perpetual
 from tradetui.backtest.report import build_report
 from tradetui.backtest.run import backtest_settings, run_backtest
 from tradetui.commands.data import register
 from tradetui.config import Settings
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.core.types import MarketEvent
 from tradetui.market.cache import load_events
 from tradetui.market.files import ReplayReport

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.instruments import btcusdt_perpetual
 from tradetui.backtest.sweep import Axis, grid_points, parse_axis, run_point, run_sweep
 from tradetui.cli import app
 from tradetui.config import ConfigError, Settings
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.market.cache import load_events
 from tradetui.market.recorder import CaptureEncoder, CaptureWriter, record_events
 from tradetui.market.synthetic import SyntheticMarket

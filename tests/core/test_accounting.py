@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.instruments import btcusdt_perpetual
 from tradetui.core.accounting import PositionLedger
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.core.types import Side
 
 BUY, SELL = Side.BUY, Side.SELL

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradetui.core.instrument import Instrument, btcusdt_perpetual
+from tests.instruments import btcusdt_perpetual
+from tradetui.core.instrument import Instrument
 from tradetui.core.types import RejectCode, Side
 
 # The float tolerance quantization allows for noise at exact grid points, in ticks or lots.

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
+from tests.instruments import btcusdt_perpetual
 from tradetui.config import Settings
 from tradetui.core.clock import VirtualClock
-from tradetui.core.instrument import Instrument, btcusdt_perpetual
+from tradetui.core.instrument import Instrument
 from tradetui.core.types import (
     AccountSnapshot,
     BestBidOffer,

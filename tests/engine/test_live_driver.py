@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from tests.instruments import btcusdt_perpetual
 from tradetui.config import Settings
 from tradetui.core.clock import WallClock
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.core.types import (
     AccountSnapshot,
     BookSnapshot,

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tests.instruments import btcusdt_perpetual
 from tradetui.cli import app
 from tradetui.config import ConfigError, Settings
 from tradetui.core.clock import VirtualClock
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.core.types import BestBidOffer, Trade
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.runner import run_virtual, settle

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.instruments import btcusdt_perpetual
 from tests.sandbox.conftest import KEY, SECRET
 from tradetui.cli import app
-from tradetui.core.instrument import Instrument, btcusdt_perpetual
+from tradetui.core.instrument import Instrument
 from tradetui.core.types import BookDelta, BookSnapshot, MarketEvent, Side
 from tradetui.market.books import SequencedBook
 from tradetui.market.calibration import CalibrationError, params_for

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.instruments import btcusdt_perpetual
 from tradetui.cli import app
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, MarketEvent, Trade
 from tradetui.market.check import check_files
 from tradetui.market.files import ReplayReport, read_lines, recorded_instrument

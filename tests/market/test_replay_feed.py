@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.instruments import btcusdt_perpetual
 from tradetui.cli import app
 from tradetui.config import ConfigError, Settings
 from tradetui.core.clock import VirtualClock
-from tradetui.core.instrument import InstrumentKind, btcusdt_perpetual
+from tradetui.core.instrument import InstrumentKind
 from tradetui.core.types import BookSnapshot, MarketEvent
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.runner import run_virtual

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.instruments import btcusdt_perpetual
 from tradetui.backtest.run import run_backtest
 from tradetui.config import ConfigError, Settings
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.core.types import MarketEvent
 from tradetui.market.synthetic import SyntheticMarket
 from tradetui.ml.filter import MlFilter

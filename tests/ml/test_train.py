@@ -10,8 +10,8 @@ import typer
 from typer.testing import CliRunner
 
 from tests.conftest import scratch_app
+from tests.instruments import btcusdt_perpetual
 from tradetui.commands.ml import register
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.core.types import BestBidOffer
 from tradetui.market.synthetic import SyntheticMarket
 from tradetui.ml.dataset import DOWN, FLAT, UP, Samples, future_move_ticks, labels, sample_features

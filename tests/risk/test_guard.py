@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradetui.core.instrument import btcusdt_perpetual
+from tests.instruments import btcusdt_perpetual
 from tradetui.core.types import Side
 from tradetui.risk.guard import RiskAction, RiskGuard, RiskInputs, RiskLimits
 from tradetui.strategy.avellaneda import DesiredQuote

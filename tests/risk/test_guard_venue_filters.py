@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from tradetui.core.instrument import btcusdt_perpetual
+from tests.instruments import btcusdt_perpetual
 from tradetui.core.types import BookSnapshot, Side
 from tradetui.matching import MatchingConfig, MatchingEngine
 from tradetui.risk.guard import RiskAction, RiskDecision, RiskGuard, RiskInputs, RiskLimits

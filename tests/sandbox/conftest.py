@@ -13,7 +13,7 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 import pytest
 
-from tradetui.core.instrument import btcusdt_perpetual
+from tests.instruments import btcusdt_perpetual
 from tradetui.core.types import (
     BestBidOffer,
     BookDelta,

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tradetui.core.instrument import btcusdt_perpetual
+from tests.instruments import btcusdt_perpetual
 from tradetui.core.types import BookSnapshot, MarketEvent, OrderType, Side, Trade
 from tradetui.sandbox.account import ExchangeError, SandboxAccount
 

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from tests.instruments import btcusdt_perpetual
 from tests.sandbox.conftest import BID_TICKS, SYMBOL, ManualFeed
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.core.types import BookSnapshot, MarketEvent, Side, Trade
 from tradetui.sandbox.client import LoopbackBinanceUsdmPro
 from tradetui.sandbox.exchange import SandboxExchange

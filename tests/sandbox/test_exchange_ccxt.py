@@ -10,6 +10,7 @@ from decimal import Decimal
 import ccxt.async_support as ccxt_async
 import pytest
 
+from tests.instruments import btcusdt_perpetual
 from tests.sandbox.conftest import (
     KEY,
     SECRET,
@@ -18,7 +19,6 @@ from tests.sandbox.conftest import (
     rest_client,
     still_market,
 )
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.sandbox.client import LoopbackBinanceUsdm, loopback_client
 from tradetui.sandbox.exchange import SandboxExchange
 

@@ -9,9 +9,9 @@ import ccxt.async_support as ccxt_async
 import pytest
 from typer.testing import CliRunner
 
+from tests.instruments import btcusdt_perpetual
 from tests.sandbox.conftest import KEY, SECRET, still_market
 from tradetui.cli import app
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.sandbox.client import loopback_client
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.venues.sim_listing import listing_entries, sim_instrument

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from tests.instruments import btcusdt_perpetual
 from tests.sandbox.conftest import KEY, SECRET, SYMBOL, ManualFeed
 from tests.sandbox.live_harness import Live, live_settings, running_live
 from tradetui.alerts.notifier import Notifier, NotifierConfig
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.core.types import RejectCode, Side
 from tradetui.engine.engine import CommandKind
 from tradetui.engine.events import (

@@ -11,8 +11,9 @@ from decimal import Decimal
 
 import pytest
 
+from tests.instruments import btcusdt_perpetual
 from tests.sandbox.conftest import BID_TICKS, KEY, SECRET, coinm_sandbox, still_market
-from tradetui.core.instrument import Instrument, btcusdt_perpetual
+from tradetui.core.instrument import Instrument
 from tradetui.core.types import MarketEvent, OrderRejected, PlaceOrder, RejectCode, Side
 from tradetui.sandbox.client import loopback_client
 from tradetui.sandbox.exchange import SandboxExchange

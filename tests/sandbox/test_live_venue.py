@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.instruments import btcusdt_perpetual
 from tests.sandbox.conftest import ASK_TICKS, BID_TICKS, KEY, SECRET, SYMBOL, ManualFeed
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.core.types import (
     AccountEvent,
     AccountSnapshot,

@@ -11,8 +11,8 @@ from urllib.parse import parse_qsl, urlsplit
 import ccxt.async_support as ccxt
 import pytest
 
+from tests.instruments import btcusdt_perpetual
 from tests.sandbox.conftest import ASK_TICKS, BID_TICKS, SYMBOL
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.core.types import OrderType, PlaceOrder, Side
 from tradetui.sandbox.client import LoopbackBinanceUsdmPro
 from tradetui.sandbox.exchange import SandboxExchange

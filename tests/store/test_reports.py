@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradetui.core.instrument import btcusdt_perpetual
+from tests.instruments import btcusdt_perpetual
 from tradetui.core.types import Side
 from tradetui.store.reports import StoredFill, StoredMark, build_report, markouts
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.instruments import btcusdt_perpetual
 from tradetui.config import Settings
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.store import journal
 from tradetui.store.journal import write_rows
 from tradetui.store.lifecycle import (

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradetui.core.instrument import Instrument, btcusdt_perpetual
+from tests.instruments import btcusdt_perpetual
+from tradetui.core.instrument import Instrument
 from tradetui.strategy.avellaneda import (
     ASParams,
     HorizonMode,

@@ -11,12 +11,12 @@ from datetime import timedelta
 import pytest
 from telegram.error import BadRequest, NetworkError, RetryAfter
 
+from tests.instruments import btcusdt_perpetual
 from tests.telegram.conftest import TRADER, VIEWER, Rig, start_rig, stop_rig, telegram_settings
 from tradetui.alerts.message import Alert, AlertKind, HeartbeatSchedule, Level, Slot, render
 from tradetui.alerts.notifier import Notifier, NotifierConfig
 from tradetui.config import Settings, TelegramSettings
 from tradetui.core.accounting import PnlSnapshot
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.core.types import Fill, Side
 from tradetui.engine.events import (
     EngineState,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.instruments import btcusdt_perpetual
 from tests.sandbox.conftest import KEY, SECRET, ManualFeed
 from tests.sandbox.live_harness import ENV, keep_market_moving, live_settings
 from tests.tui.conftest import WaitFor
-from tradetui.core.instrument import btcusdt_perpetual
 from tradetui.engine.events import EngineState
 from tradetui.host import EngineHost
 from tradetui.sandbox.exchange import SandboxExchange

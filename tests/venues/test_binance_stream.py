@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.instruments import btcusdt_perpetual
 from tests.sandbox.conftest import ASK_TICKS, BID_TICKS, KEY, SECRET, ManualFeed
 from tradetui.core.book import OrderBook
-from tradetui.core.instrument import Instrument, btcusdt_perpetual
+from tradetui.core.instrument import Instrument
 from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, MarketEvent, Side, Trade
 from tradetui.market.feed import ReplayFeed
 from tradetui.market.instruments import infer_instrument

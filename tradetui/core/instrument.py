@@ -377,19 +377,3 @@ _OPTIONAL_DECIMALS = ("max_qty", "min_price", "max_price", "percent_price_up", "
 def _req(value: Decimal | None) -> Decimal:
     assert value is not None  # dec(required=True) raised otherwise
     return value
-
-
-def btcusdt_perpetual() -> Instrument:
-    """Binance USD-M BTCUSDT perpetual constraints (tick 0.1, step 0.001, min notional 100)."""
-    return Instrument(
-        symbol="BTCUSDT",
-        base="BTC",
-        quote="USDT",
-        tick_size=Decimal("0.1"),
-        lot_size=Decimal("0.001"),
-        min_qty=Decimal("0.001"),
-        min_notional=Decimal("100"),
-        kind=InstrumentKind.PERPETUAL,
-        maker_fee_rate=0.0002,
-        taker_fee_rate=0.0005,
-    )

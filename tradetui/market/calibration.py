@@ -91,12 +91,7 @@ def scaled(params: SyntheticParams, inst: Instrument, price: float) -> Synthetic
     )
     return dataclasses.replace(
         params,
-        venue=inst.venue,
-        symbol=inst.symbol,
-        base=inst.base,
-        quote=inst.quote,
-        inverse=inst.inverse,
-        contract_size=float(inst.contract_size),
+        **measured_on(inst),
         start_price_quote=price,
         mid_std_1s_quote=params.mid_std_1s_quote * price / params.start_price_quote,
         trade_size_quantiles_units=tuple(
@@ -112,6 +107,18 @@ def scaled(params: SyntheticParams, inst: Instrument, price: float) -> Synthetic
         ),
         book_half_width_ticks=half_width,
     )
+
+
+def measured_on(inst: Instrument) -> dict[str, Any]:
+    """The SyntheticParams fields naming the instrument a calibration describes."""
+    return {
+        "venue": inst.venue,
+        "symbol": inst.symbol,
+        "base": inst.base,
+        "quote": inst.quote,
+        "inverse": inst.inverse,
+        "contract_size": float(inst.contract_size),
+    }
 
 
 def params_for(
