@@ -101,3 +101,36 @@ def test_replace_validates_changes() -> None:
     assert s.replace("strategy", gamma=0.5).strategy.gamma == 0.5
     with pytest.raises(ConfigError, match=r"strategy\.gamma: must be > 0"):
         s.replace("strategy", gamma=-0.5)
+
+
+# A Binance-style API key (64 letters and digits), a Telegram bot token, and a secret with
+# symbols: what a user pastes into a setting that wants a variable's name.
+PASTED = [
+    "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
+    "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+    "s3cr3t/with+symbols==",
+]
+
+
+@pytest.mark.parametrize("key", ["venue.api_key_env", "venue.api_secret_env", "telegram.token_env"])
+@pytest.mark.parametrize("secret", PASTED)
+def test_a_secret_pasted_where_a_variable_name_belongs_is_refused_unechoed(
+    tmp_path: Path, key: str, secret: str
+) -> None:
+    section, name = key.split(".")
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, f'[{section}]\n{name} = "{secret}"\n')
+    msg = str(info.value)
+    assert f"{key}: " in msg
+    assert "the value is not shown" in msg
+    assert secret not in msg
+    assert secret[:8] not in msg
+    env = f"TRADETUI_{section.upper()}__{name.upper()}"
+    with pytest.raises(ConfigError) as from_env:
+        _load(tmp_path, "", {env: secret})
+    assert secret not in str(from_env.value)
+
+
+def test_ordinary_variable_names_are_accepted(tmp_path: Path) -> None:
+    s = _load(tmp_path, '[venue]\napi_key_env = "BINANCE_KEY_2"\napi_secret_env = "MY_SECRET"\n')
+    assert (s.venue.api_key_env, s.venue.api_secret_env) == ("BINANCE_KEY_2", "MY_SECRET")

@@ -25,8 +25,12 @@ class ConfigError(ValueError):
     """A user-fixable settings problem; the message is one line naming the key and the fix."""
 
 
-def _f(default: Any, doc: str, check: Callable[[Any], str | None] | None = None) -> Any:
-    return field(default=default, metadata={"doc": doc, "check": check})
+def _f(
+    default: Any, doc: str, check: Callable[[Any], str | None] | None = None, *, hide: bool = False
+) -> Any:
+    """A setting: its default, its doc line, a check returning the problem (None if fine), and
+    ``hide`` for settings a user may fill with a secret by mistake (errors never echo them)."""
+    return field(default=default, metadata={"doc": doc, "check": check, "hide": hide})
 
 
 def _positive(v: float) -> str | None:
@@ -35,6 +39,22 @@ def _positive(v: float) -> str | None:
 
 def _non_negative(v: float) -> str | None:
     return None if v >= 0 else "must be >= 0"
+
+
+def _env_name(v: str) -> str | None:
+    """A variable name, not the secret it should hold: keys and tokens pasted here by mistake
+    (a Binance key is 64 letters and digits, a bot token has a colon) are refused unechoed."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+        return (
+            "must be the name of an environment variable (letters, digits, _), not the secret "
+            "itself; the value is not shown"
+        )
+    if len(v) >= 32 or (len(v) >= 16 and re.search(r"[a-z]", v) and re.search(r"[0-9]", v)):
+        return (
+            "looks like a key or token, not an environment variable name; put the secret in "
+            "the environment (export NAME=...) and write NAME here; the value is not shown"
+        )
+    return None
 
 
 def _one_of(*allowed: str) -> Callable[[str], str | None]:
@@ -121,10 +141,16 @@ class VenueSettings:
         _url_or_empty,
     )
     api_key_env: str = _f(
-        "TRADETUI_API_KEY", "live: environment variable holding the API key (never this file)"
+        "TRADETUI_API_KEY",
+        "live: environment variable holding the API key (never this file)",
+        _env_name,
+        hide=True,
     )
     api_secret_env: str = _f(
-        "TRADETUI_API_SECRET", "live: environment variable holding the API secret"
+        "TRADETUI_API_SECRET",
+        "live: environment variable holding the API secret",
+        _env_name,
+        hide=True,
     )
     secrets_file: str = _f(
         "",
@@ -512,12 +538,6 @@ def parse_chats(text: str) -> dict[int, str]:
     return chats
 
 
-def _env_name(v: str) -> str | None:
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
-        return None
-    return "must be an environment variable name (letters, digits, _)"
-
-
 def _http_url(v: str) -> str | None:
     if re.fullmatch(r"https?://[^\s/:]+(:\d+)?(/\S*)?", v):
         return None
@@ -539,6 +559,7 @@ class TelegramSettings:
         "TRADETUI_TELEGRAM_TOKEN",
         "environment variable holding the bot token (the token never goes in this file)",
         _env_name,
+        hide=True,
     )
     api_base_url: str = _f(
         "https://api.telegram.org",
@@ -703,7 +724,8 @@ def _build_section(cls: type[Any], table: Mapping[str, Any], section: str) -> An
         check = fld.metadata.get("check")
         problem = check(v) if check else None
         if problem:
-            raise ConfigError(f"{where}: {problem} (got {v!r}); {fld.metadata['doc']}")
+            got = "" if fld.metadata["hide"] else f" (got {v!r})"
+            raise ConfigError(f"{where}: {problem}{got}; {fld.metadata['doc']}")
         values[name] = v
     built = cls(**values)
     _cross_check(section, built)

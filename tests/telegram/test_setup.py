@@ -34,8 +34,11 @@ def test_a_chat_listed_twice_is_refused() -> None:
 @pytest.mark.parametrize(
     ("line", "says"),
     [
-        ('token_env = ""', r"telegram\.token_env: must be an environment variable name"),
-        ('token_env = "MY BOT"', r"telegram\.token_env: must be an environment variable name"),
+        ('token_env = ""', r"telegram\.token_env: must be the name of an environment variable"),
+        (
+            'token_env = "MY BOT"',
+            r"telegram\.token_env: must be the name of an environment variable",
+        ),
         ('api_base_url = "ftp://x"', r"telegram\.api_base_url: expected http\(s\)://host"),
         ('api_base_url = "127.0.0.1:8081"', r"telegram\.api_base_url: expected http\(s\)://host"),
     ],
