@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import socket
+import stat
 import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -84,6 +85,22 @@ def _status(host: EngineHost) -> dict[str, Any]:
     return out
 
 
+def _check_private(folder: Path) -> None:
+    """Refuse a socket folder another user owns or may write in (one line, with the fix)."""
+    st = folder.stat()
+    if st.st_uid != os.getuid():
+        raise ControlError(
+            f"engine.control_socket: {folder} belongs to another user; set "
+            "engine.control_socket to a path in a folder only you own"
+        )
+    if st.st_mode & 0o022:
+        raise ControlError(
+            f"engine.control_socket: others may write in {folder} (mode "
+            f"{stat.S_IMODE(st.st_mode):o}) and could replace the socket; run `chmod go-w "
+            f"{folder}` or set engine.control_socket to a path in a private folder"
+        )
+
+
 class ControlServer:
     """Serves control requests for one host until closed."""
 
@@ -93,10 +110,14 @@ class ControlServer:
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self) -> None:
-        """Listen; refuses when another live instance already owns the socket, or when the
-        path cannot hold a socket (one line naming it)."""
+        """Listen; refuses when another live instance already owns the socket, when the
+        folder is not the user's alone (another user could put their own socket there and
+        answer `tradetui halt` with "halted"), or when the path cannot hold a socket. The
+        socket is bound under a private name and renamed into place once it is 0600."""
+        folder = self.path.parent
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _check_private(folder)
             if self.path.exists():
                 if _alive(self.path):
                     raise ControlError(
@@ -104,8 +125,12 @@ class ControlServer:
                         "it first or set engine.control_socket to another path"
                     )
                 self.path.unlink()  # left behind by a crashed run
-            self._server = await asyncio.start_unix_server(self._serve, path=str(self.path))
-            os.chmod(self.path, 0o600)
+            staging = folder / f".{self.path.name}.{os.getpid()}"
+            with contextlib.suppress(FileNotFoundError):
+                staging.unlink()
+            self._server = await asyncio.start_unix_server(self._serve, path=str(staging))
+            os.chmod(staging, 0o600)
+            os.replace(staging, self.path)
         except OSError as exc:
             raise ControlError(
                 f"engine.control_socket: cannot listen on {self.path} "

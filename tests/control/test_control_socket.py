@@ -94,3 +94,33 @@ async def test_stale_socket_file_is_replaced(tmp_path: Path) -> None:
 def test_client_without_server_says_how_to_fix(tmp_path: Path) -> None:
     with pytest.raises(ControlError, match="no running tradetui"):
         send_request(tmp_path / "none.sock", {"command": "status"})
+
+
+async def test_a_folder_others_may_write_in_is_refused(tmp_path: Path) -> None:
+    # Another local user could replace the socket there and answer `halt` with "halted".
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    session = build_paper_session(Settings(), seed=2, virtual=True)
+    server = ControlServer(EngineHost(session, speed=None), shared / "ctl.sock")
+    with pytest.raises(ControlError) as info:
+        await server.start()
+    assert str(info.value) == (
+        f"engine.control_socket: others may write in {shared} (mode 777) and could replace "
+        f"the socket; run `chmod go-w {shared}` or set engine.control_socket to a path in a "
+        "private folder"
+    )
+    assert list(shared.iterdir()) == []
+    await server.close()  # never listened: nothing to remove, no error
+
+
+async def test_the_socket_appears_only_when_it_is_private(tmp_path: Path) -> None:
+    _host, server = await _host_with_server(tmp_path)
+    try:
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["ctl.sock"]  # no staging name
+        assert server.path.stat().st_mode & 0o777 == 0o600
+        answer = await _ask(server.path, {"command": "status"})
+        assert answer["ok"] is True
+    finally:
+        await server.close()
+    assert not server.path.exists()
