@@ -286,6 +286,8 @@ def test_a_start_refused_because_another_instance_runs_exits_5(tmp_path: Path) -
         (["--duration", "1e300"], "--duration: must be > 0 and at most"),
         (["--speed", "1e-300"], "--speed: must be between 0.001 and 1e+06"),
         (["--speed", "inf"], "--speed: must be between 0.001 and 1e+06"),
+        (["--seed", str(2**70)], "Invalid value for '--seed'"),
+        (["--seed", "-5"], "Invalid value for '--seed'"),
     ],
 )
 def test_unbounded_run_options_are_refused_in_one_line(

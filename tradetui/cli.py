@@ -16,6 +16,7 @@ import typer
 from tradetui.commands.common import (
     EXIT_REFUSED,
     MAX_DURATION_S,
+    SEED_RANGE,
     duration_s,
     fail,
     parse_speed,
@@ -143,7 +144,7 @@ def run(
         typer.Option(help="Stop after this many seconds of market time (default: until Ctrl+C)."),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Synthetic market seed (default: market.seed).")
+        int | None, typer.Option(help="Synthetic market seed (default: market.seed).", **SEED_RANGE)
     ] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON object.")
@@ -553,7 +554,7 @@ def report(
 def verify_as_paper(
     gamma: Annotated[float, typer.Option(help="Risk aversion γ of the paper's setting.")] = 0.1,
     paths: Annotated[int, typer.Option(help="Number of simulated paths.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed.", **SEED_RANGE)] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Run Avellaneda & Stoikov (2008)'s simulation through our strategy code."""

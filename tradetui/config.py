@@ -205,7 +205,11 @@ class MarketSettings:
         "starting now",
         _market_source,
     )
-    seed: int = _f(1, "random seed of the synthetic market (same seed, same market)")
+    seed: int = _f(
+        1,
+        "random seed of the synthetic market (same seed, same market)",
+        lambda v: None if 0 <= v < 2**63 else "must be from 0 to 2**63 - 1",
+    )
     synthetic_params: str = _f(
         "",
         "synthetic market calibration file written by `python bench/calibrate_synthetic.py "

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tradetui.commands.common import fail, parse_speed
+from tradetui.commands.common import SEED_RANGE, fail, parse_speed
 
 if TYPE_CHECKING:
     from tradetui.core.instrument import Instrument
@@ -57,7 +57,7 @@ def record(
     seconds: Annotated[
         float, typer.Option("--seconds", help="Synthetic: market time to record, s.")
     ] = 60.0,
-    seed: Annotated[int, typer.Option("--seed", help="Synthetic market seed.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Synthetic market seed.", **SEED_RANGE)] = 1,
     speed: Annotated[
         str, typer.Option("--speed", help="Synthetic: 1 = real time, N = N× faster, max = unpaced.")
     ] = "max",

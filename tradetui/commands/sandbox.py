@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tradetui.commands.common import PORT_RANGE, cannot_listen, fail
+from tradetui.commands.common import PORT_RANGE, SEED_RANGE, cannot_listen, fail
 
 if TYPE_CHECKING:
     from tradetui.core.instrument import Instrument
@@ -46,7 +46,9 @@ def sandbox_exchange(
             "default: the listing's first (BTC's).",
         ),
     ] = "",
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic market.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the synthetic market.", **SEED_RANGE)
+    ] = 0,
     start_price: Annotated[
         float,
         typer.Option(
