@@ -344,15 +344,16 @@ class RiskGuard:
                     (mid - side * half) * self.instrument.tick, side
                 )
             qty, why = self._clamp_size(side, price, q.qty_lots, size_factor, pos, limit, limit_key)
-            notes = [(f"size_{name}", why)]
+            if why:
+                reasons.append(f"{name} {why}")
+                action = max(action, RiskAction.CLAMP)
+                fired.append(f"size_{name}")
             if qty:
                 price, qty, why = self._venue_filters(side, price, qty, mid)
-                notes.append((f"venue_filter_{name}", why))
-            for key, text in notes:
-                if text:
-                    reasons.append(f"{name} {text}")
+                if why:
+                    reasons.append(f"{name} {why}")
                     action = max(action, RiskAction.CLAMP)
-                    fired.append(key)
+                    fired.append(f"venue_filter_{name}")
             if qty == 0:
                 quotes[side] = None
                 continue
@@ -410,11 +411,12 @@ class RiskGuard:
         being close to it. Only ever less aggressive: a bid moves down, an ask up, a size
         down; a price no move can fix pulls the side."""
         inst = self.instrument
+        edge = inst.band_limit_ticks(side, mid)
+        top, floor = inst.max_price_ticks, inst.min_price_ticks
         whys: list[str] = []
         if inst.max_qty_lots and qty > inst.max_qty_lots:
             whys.append(f"size {qty}→{inst.max_qty_lots} lots: the exchange's maximum")
             qty = inst.max_qty_lots
-        edge = inst.band_limit_ticks(side, mid)
         if edge is not None and (price - edge) * side > 0:
             mult = inst.percent_price_up if side is BUY else inst.percent_price_down
             whys.append(
@@ -423,7 +425,6 @@ class RiskGuard:
             )
             price = edge
         # The price limit a side can retreat to, and the one that pulls it.
-        top, floor = inst.max_price_ticks, inst.min_price_ticks
         if side is BUY and top and price > top:
             whys.append(f"price {price}→{top} ticks: the exchange's maximum")
             price = top
