@@ -123,7 +123,7 @@ async def test_headless_run_trades_coinm_live_and_reconciles_with_the_exchange(
     summary = json.loads(out)
     assert summary["symbol"] == "BTCUSD_PERP"
     assert summary["fills"] > 0
-    assert summary["position_size"] == 0
+    assert summary["position_size"] == 0, err[-6000:]
     assert (summary["size_unit"], summary["settle_asset"]) == ("contracts", "BTC")
     assert (summary["state"], summary["open_orders"]) == ("stopped", 0)
     assert [p["contracts"] for p in positions if p["contracts"]] == []

@@ -119,6 +119,7 @@ class _Tracked:
     filled_lots: int = 0
     order_id: str = ""
     done: bool = False
+    placed_ms: int = 0  # the exchange's time of the placement answer (0: not known)
 
 
 class LiveVenue:
@@ -469,6 +470,7 @@ class LiveVenue:
             self._cid_by_order_id[order_id] = cid
         now = time.time_ns()
         stamp = order.get("timestamp")
+        tracked.placed_ms = int(stamp or 0)
         self._deliver(
             OrderAccepted(
                 exch_ns=int(stamp) * _NS_PER_MS if stamp else now,
@@ -479,9 +481,10 @@ class LiveVenue:
         )
         for trade in self._held.pop(order_id, []):
             self._on_trade(trade)
-        if str(order.get("status") or "") in _TERMINAL:
+        status = str(order.get("status") or "")
+        if status in _TERMINAL:
             # A market order that found too little liquidity, or an order the venue dropped.
-            self._terminal(cid, f"order {order.get('status')} at the venue")
+            self._end(cid, order, lambda: self._terminal(cid, f"order {status} at the venue"))
 
     async def _cancel(self, intent: CancelOrder) -> None:
         cid = intent.client_id
@@ -500,7 +503,9 @@ class LiveVenue:
         route = self._route()
         for _ in range(self.options.read_attempts):
             try:
-                await self._read(lambda: route.cancel(cid, order_id), retry_unavailable=False)
+                ended = await self._read(
+                    lambda: route.cancel(cid, order_id), retry_unavailable=False
+                )
             except VenueUnavailableError as exc:
                 self._unknown(cid, True, f"{exc}; asking the exchange by client id")
                 order = await self._query(cid)
@@ -509,36 +514,45 @@ class LiveVenue:
                 await self._cancel_settled(cid, order)
                 return
             except VenueError as exc:
-                self._cancel_failed(cid, exc)
+                await self._cancel_failed(cid, exc)
                 return
-            self._terminal(cid, "cancelled on request")
+            self._end(cid, ended, lambda: self._terminal(cid, "cancelled on request"))
             return
         self._cancel_rejected(cid, RejectCode.OTHER, "still open after cancels without an answer")
 
-    async def _cancel_settled(self, cid: str, order: dict[str, Any] | None) -> None:
-        """A cancel whose answer was lost, ended by the exchange's view of the order (None:
-        no such order): its fills are fetched first, then it is cancelled or gone."""
-        try:
-            await self.poll_fills(force=True)
-        except VenueError as exc:
-            log.warning("fill poll after an unsettled cancel failed: %s", exc)
+    async def _cancel_settled(
+        self, cid: str, order: dict[str, Any] | None, refusal: str = ""
+    ) -> None:
+        """A cancel whose answer was lost (or, with ``refusal``, was "unknown order"), ended by
+        the exchange's view of the order (None: no such order) once its fills are in."""
         status = str((order or {}).get("status") or "")
-        if status in _TERMINAL:
-            self._terminal(cid, f"order {status} at the venue")
+        if status == "open":
+            # Still working although the cancel did not end it: the engine keeps it and
+            # cancels again.
+            self._cancel_rejected(cid, RejectCode.OTHER, "still open at the venue")
+        elif status in _TERMINAL and not refusal:
+            await self._ended(
+                cid, order, lambda: self._terminal(cid, f"order {status} at the venue")
+            )
         else:
-            self._cancel_rejected(
-                cid,
-                RejectCode.UNKNOWN_ORDER,
-                f"not open at the venue ({status or 'no such order'})",
+            reason = refusal or f"not open at the venue ({status or 'no such order'})"
+            await self._ended(
+                cid, order, lambda: self._cancel_rejected(cid, RejectCode.UNKNOWN_ORDER, reason)
             )
 
-    def _cancel_failed(self, cid: str, exc: VenueError) -> None:
+    async def _cancel_failed(self, cid: str, exc: VenueError) -> None:
         """The cancel was answered with a refusal, or not sent."""
         if isinstance(exc, RefusedError):
             if exc.code is RejectCode.UNKNOWN_ORDER:
-                # Gone already, most likely filled: ask REST for the fill now rather than trust
-                # that the stream's report is on its way (it is deduplicated if it is).
-                self._spawn(self.poll_fills(force=True), after_orders=True)
+                # Gone already, most likely filled: how much it filled is asked of the exchange
+                # and those fills are delivered before the order's end.
+                try:
+                    order = await self._query(cid)
+                except VenueError as query_exc:
+                    log.warning("order %s could not be asked after %s: %s", cid, exc, query_exc)
+                    order = None
+                await self._cancel_settled(cid, order, str(exc))
+                return
             self._cancel_rejected(cid, exc.code, str(exc))
             return
         if isinstance(exc, IpBannedError):
@@ -548,6 +562,48 @@ class LiveVenue:
             RejectCode.RATE_LIMITED if isinstance(exc, RateLimitedError) else RejectCode.OTHER,
             str(exc),
         )
+
+    def _end(self, cid: str, order: dict[str, Any] | None, report: Callable[[], None]) -> None:
+        """Deliver an order's end (``report``) now, or once the fills the exchange counts for
+        it (``order['filled']``) have all been delivered: the engine must never see an order
+        gone while a fill of it is still on its way (a flatten would call itself done)."""
+        if self._fills_missing(cid, order):
+            self._spawn(self._ended(cid, order, report))
+        else:
+            report()
+
+    def _fills_missing(self, cid: str, order: dict[str, Any] | None) -> int:
+        tracked = self._orders.get(cid)
+        if tracked is None or not order or order.get("filled") is None:
+            return 0
+        return max(to_lots(self.instrument, order["filled"]) - tracked.filled_lots, 0)
+
+    async def _ended(
+        self, cid: str, order: dict[str, Any] | None, report: Callable[[], None]
+    ) -> None:
+        """``report`` once the order's fills are in: the user stream usually brings them
+        within moments; failing that they are fetched by REST, a few times with backoff."""
+        tracked = self._orders.get(cid)
+        for attempt in range(self.options.read_attempts):
+            if not self._fills_missing(cid, order):
+                break
+            await asyncio.sleep(self.options.backoff.delay_s(attempt, self._rng))
+            if not self._fills_missing(cid, order):
+                break
+            since = tracked.placed_ms - 1_000 if tracked and tracked.placed_ms else None
+            try:
+                await self.poll_fills(force=True, since_ms=since)
+            except VenueError as exc:
+                log.warning("fills of %s could not be fetched: %s", cid, exc)
+        missing = self._fills_missing(cid, order)
+        if missing:
+            log.error(
+                "order %s: the exchange counts %d lot(s) filled that never reached us; the "
+                "position check will tell",
+                cid,
+                missing,
+            )
+        report()
 
     def _terminal(self, cid: str, reason: str) -> None:
         tracked = self._orders.get(cid)
@@ -614,14 +670,15 @@ class LiveVenue:
 
     # ---- fills ------------------------------------------------------------------------------
 
-    async def poll_fills(self, force: bool = False) -> int:
-        """Fetch our recent trades by REST (within the poll budget unless ``force``); returns
-        the fills delivered (trades already seen are skipped)."""
+    async def poll_fills(self, force: bool = False, since_ms: int | None = None) -> int:
+        """Fetch our recent trades by REST (within the poll budget unless ``force``; from
+        ``since_ms`` when given, else from shortly before the last trade seen); returns the
+        fills delivered (trades already seen are skipped)."""
         now = time.monotonic()
         if not force and (now - self._last_poll < self.options.fill_poll_s or not self.working):
             return 0
         self._last_poll = now
-        since = self._since_ms or None
+        since = since_ms if since_ms is not None else self._since_ms or None
         trades = await self._read(lambda: self._client.fetch_my_trades(self._symbol, since))
         return sum(self._on_trade(t) for t in trades)
 
@@ -778,7 +835,7 @@ class LiveVenue:
             cid = self._cid_by_order_id.get(str(o.get("id") or ""), "")
         status = str(o.get("status") or "")
         if cid and status in _TERMINAL:
-            self._terminal(cid, f"order {status} at the venue")
+            self._end(cid, o, lambda: self._terminal(cid, f"order {status} at the venue"))
 
     async def _poll_loop(self) -> None:
         while not self._closing:

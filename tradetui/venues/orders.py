@@ -12,8 +12,10 @@ going in and the full order structure coming back — about 0.3 ms of a loop tha
 the next quote in the meantime (bench/live_latency.py).
 
 A placement answers with what the venue needs of an order: ``id``, ``clientOrderId``,
-``timestamp`` (ms) and ccxt's unified ``status`` ('open', 'closed', 'canceled', 'expired',
-'rejected').
+``timestamp`` (ms), ccxt's unified ``status`` ('open', 'closed', 'canceled', 'expired',
+'rejected') and ``filled`` (the executed size as the exchange wrote it). A cancel answers with
+the order as it ended (``status`` and ``filled`` at least), or None where the exchange says
+nothing: the size it filled before the cancel is what the venue waits to have seen.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class OrderRoute(Protocol):
 
     async def place(self, intent: PlaceOrder) -> dict[str, Any]: ...
 
-    async def cancel(self, client_id: str, order_id: str | None) -> None: ...
+    async def cancel(self, client_id: str, order_id: str | None) -> dict[str, Any] | None: ...
 
 
 class UnifiedOrders:
@@ -58,8 +60,11 @@ class UnifiedOrders:
         )
         return order
 
-    async def cancel(self, client_id: str, order_id: str | None) -> None:
-        await self._client.cancel_order(order_id, self._symbol, {"clientOrderId": client_id})
+    async def cancel(self, client_id: str, order_id: str | None) -> dict[str, Any] | None:
+        order: dict[str, Any] | None = await self._client.cancel_order(
+            order_id, self._symbol, {"clientOrderId": client_id}
+        )
+        return order
 
 
 def _decimal_text(value: Any) -> str:
@@ -109,18 +114,26 @@ class BinanceFuturesOrders:
     async def place(self, intent: PlaceOrder) -> dict[str, Any]:
         client = self._client
         raw: dict[str, Any] = await self._post(self.request(intent))
-        order_id = raw.get("orderId")
-        stamp = raw.get("updateTime")
-        return {
-            "id": None if order_id is None else str(order_id),
-            "clientOrderId": raw.get("clientOrderId"),
-            "timestamp": None if stamp is None else int(stamp),
-            "status": client.parse_order_status(raw.get("status")),
-        }
+        return _order_fields(client, raw)
 
-    async def cancel(self, client_id: str, order_id: str | None) -> None:
-        # By our id, as ccxt's cancel_order does when given a clientOrderId.
-        await self._delete({"symbol": self._market_id, "origClientOrderId": client_id})
+    async def cancel(self, client_id: str, order_id: str | None) -> dict[str, Any] | None:
+        # By our id, as ccxt's cancel_order does when given a clientOrderId. Binance answers
+        # with the order as it ended, executedQty included ("Cancel Order (TRADE)").
+        raw = await self._delete({"symbol": self._market_id, "origClientOrderId": client_id})
+        return _order_fields(self._client, raw) if isinstance(raw, dict) else None
+
+
+def _order_fields(client: Any, raw: dict[str, Any]) -> dict[str, Any]:
+    """What the venue reads of a Binance futures order answer, in ccxt's unified names."""
+    order_id = raw.get("orderId")
+    stamp = raw.get("updateTime")
+    return {
+        "id": None if order_id is None else str(order_id),
+        "clientOrderId": raw.get("clientOrderId"),
+        "timestamp": None if stamp is None else int(stamp),
+        "status": client.parse_order_status(raw.get("status")),
+        "filled": raw.get("executedQty"),
+    }
 
 
 def order_route(client: Any, symbol: str, instrument: Instrument, native: bool) -> OrderRoute:
