@@ -121,7 +121,8 @@ class VenueSettings:
     exchange: str = _f(
         "sim",
         "'sim' is the built-in simulated exchange (paper); a ccxt exchange id such as "
-        "'binanceusdm' trades live with real money",
+        "'binanceusdm' trades live with real money (a futures account must be in one-way "
+        "position mode: hedge mode is refused at start)",
         _exchange_id,
     )
     symbol: str = _f(

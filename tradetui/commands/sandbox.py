@@ -74,6 +74,14 @@ def sandbox_exchange(
             "on COIN-M].",
         ),
     ] = None,
+    hedge_mode: Annotated[
+        bool,
+        typer.Option(
+            "--hedge-mode",
+            help="Account setting: start in hedge mode (Binance's dualSidePosition=true; "
+            "POST .../positionSide/dual switches it back).",
+        ),
+    ] = False,
     skew_ms: Annotated[
         int, typer.Option("--skew-ms", help="Fault: server clock ahead (+) or behind (-), ms.")
     ] = 0,
@@ -168,6 +176,7 @@ def sandbox_exchange(
             host=host,
             port=port,
             initial_balance=Decimal(str(balance)),
+            hedge_mode=hedge_mode,
         )
     except ValueError as exc:
         fail(f"--market {market}: {exc}")

@@ -161,6 +161,10 @@ class SandboxAccount:
     # never repeat across restarts, as a real exchange's do not.
     id_base: int = 0
     margin_type: str = "CROSSED"
+    # Binance's position mode (``dualSidePosition``): False = one-way (one net position,
+    # positionSide BOTH), True = hedge mode. Hedge-mode orders are checked but not booked (see
+    # SandboxExchange), so the account is always flat while it is True.
+    dual_side_position: bool = False
     matching_config: MatchingConfig = field(default_factory=MatchingConfig)
     engine: MatchingEngine = field(init=False)
     ledger: PositionLedger = field(init=False)

@@ -51,6 +51,16 @@ _REQUEST_LOG_LEN = 10_000
 # Codes": developers.binance.com/docs/derivatives/{usds,coin}-margined-futures/...).
 _DEPTH_LIMITS = frozenset((5, 10, 20, 50, 100, 500, 1000))
 _SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
+# Position mode, as Binance USD-M and COIN-M document it (sources in docs/position-mode.md):
+# "New Order": positionSide "Default BOTH for One-way Mode; LONG or SHORT for Hedge Mode. It
+# must be sent in Hedge Mode", reduceOnly "Cannot be sent in Hedge Mode"; "Error Codes":
+# -4060 INVALID_POSITION_SIDE, -4061 POSITION_SIDE_NOT_MATCH (also no positionSide, or BOTH,
+# in hedge mode: dev.binance.vision/t/5970), -1106 PARAM_NOT_REQUIRED (reduceOnly in hedge
+# mode, as quoted from the live exchange in nautilus_trader issue 4231 and go-binance issue
+# 521), and for "Change Position Mode" -4059 (unchanged), -4067 (open orders), -4068 (a
+# position).
+_POSITION_SIDES = frozenset(("BOTH", "LONG", "SHORT"))
+_NOT_MATCH = (-4061, "Order's position side does not match user's setting.")
 _TYPES = {"LIMIT": OrderType.LIMIT, "MARKET": OrderType.MARKET}
 _STATUS_BODY = {
     429: (-1003, "Too many requests; current limit is 2400 request weight per 1 MINUTE."),
@@ -192,6 +202,9 @@ class SandboxExchange:
 
     Raises ValueError (one line) when the simulated listing of the instrument's exchange does
     not list its symbol. ``initial_balance`` is in the margin asset (USDT, or the coin).
+    ``hedge_mode``: the account starts in Binance's hedge mode (``dualSidePosition`` true;
+    ``POST .../positionSide/dual`` switches it as Binance does): orders must then carry
+    positionSide LONG or SHORT and no reduceOnly, and such orders are refused as not modelled.
     """
 
     def __init__(
@@ -205,6 +218,7 @@ class SandboxExchange:
         port: int = 0,
         initial_balance: Decimal = Decimal(10_000),
         leverage: int = 20,
+        hedge_mode: bool = False,
     ) -> None:
         self.exchange_id = exchange_of(instrument)
         self.listing = {str(e["symbol"]): e for e in listing_entries(self.exchange_id)}
@@ -226,6 +240,7 @@ class SandboxExchange:
             initial_balance=initial_balance,
             leverage=leverage,
             id_base=time.time_ns() // _NS_PER_MS,
+            dual_side_position=hedge_mode,
         )
         self.faults = Faults()
         self.streams = StreamHub(instrument)
@@ -343,6 +358,8 @@ class SandboxExchange:
             add("GET", f"{api}/v1/leverageBracket", self._signed(self._brackets))
         add("POST", f"{api}/v1/leverage", self._signed(self._set_leverage))
         add("POST", f"{api}/v1/marginType", self._signed(self._set_margin_type))
+        add("GET", f"{api}/v1/positionSide/dual", self._signed(self._position_mode))
+        add("POST", f"{api}/v1/positionSide/dual", self._signed(self._set_position_mode))
         add("POST", f"{api}/v1/order", self._signed(self._place))
         add("GET", f"{api}/v1/order", self._signed(self._get_order))
         add("DELETE", f"{api}/v1/order", self._signed(self._cancel))
@@ -585,7 +602,12 @@ class SandboxExchange:
     def _positions(self, params: dict[str, str]) -> Any:
         if not self._symbol(params, required=False):
             return []
-        return [formats.position(self.account, self.server_ms())]
+        position = formats.position(self.account, self.server_ms())
+        if self.account.dual_side_position:
+            # Hedge mode lists a LONG and a SHORT entry per symbol (Binance "Position
+            # Information"); both flat here, as no hedge-mode order is booked.
+            return [position | {"positionSide": side} for side in ("LONG", "SHORT")]
+        return [position]
 
     def _brackets(self, params: dict[str, str]) -> Any:
         self._symbol(params, required=False)
@@ -620,6 +642,32 @@ class SandboxExchange:
         self.account.margin_type = wanted
         return {"code": 200, "msg": "success"}
 
+    def _position_mode(self, params: dict[str, str]) -> Any:
+        """``GET /fapi/v1/positionSide/dual`` (COIN-M: /dapi): true = hedge mode."""
+        return {"dualSidePosition": self.account.dual_side_position}
+
+    def _set_position_mode(self, params: dict[str, str]) -> Any:
+        """``POST /fapi/v1/positionSide/dual`` ("Change Position Mode"): refused unchanged
+        (-4059), with open orders (-4067) or with a position (-4068)."""
+        raw = params.get("dualSidePosition", "").lower()
+        if raw not in ("true", "false"):
+            raise ExchangeError(
+                -1102,
+                "Mandatory parameter 'dualSidePosition' was not sent, was empty/null, "
+                "or malformed.",
+            )
+        wanted, acct = raw == "true", self.account
+        if wanted == acct.dual_side_position:
+            raise ExchangeError(-4059, "No need to change position side.")
+        if acct.open_orders:
+            raise ExchangeError(
+                -4067, "Position side cannot be changed if there exists open orders."
+            )
+        if acct.ledger.position_lots:
+            raise ExchangeError(-4068, "Position side cannot be changed if there exists position.")
+        acct.dual_side_position = wanted
+        return {"code": 200, "msg": "success"}
+
     def _listen_key_call(self, params: dict[str, str]) -> Any:
         if not self._listen_key:
             self._listen_key = hashlib.sha256(str(time.time_ns()).encode()).hexdigest()
@@ -641,6 +689,7 @@ class SandboxExchange:
         tif = params.get("timeInForce", "GTC")
         if tif not in ("GTC", "GTX"):
             raise ExchangeError(-1115, f"Invalid timeInForce {tif}.")
+        self._check_position_side(params)
         forced = self.faults.take_reject()
         if forced:
             raise ExchangeError(forced, _FORCED_REJECTS.get(forced, "sandbox: injected reject"))
@@ -656,6 +705,23 @@ class SandboxExchange:
             client_id=params.get("newClientOrderId"),
         )
         return formats.order(self.instrument, order)
+
+    def _check_position_side(self, params: dict[str, str]) -> None:
+        """A new order's positionSide and reduceOnly against the account's position mode."""
+        hedge = self.account.dual_side_position
+        if hedge and "reduceOnly" in params:
+            raise ExchangeError(-1106, "Parameter 'reduceonly' sent when not required.")
+        side = params.get("positionSide", "BOTH")
+        if side not in _POSITION_SIDES:
+            raise ExchangeError(-4060, "Invalid position side.")
+        if (side == "BOTH") == hedge:
+            raise ExchangeError(*_NOT_MATCH)
+        if hedge:
+            # A well-formed hedge-mode order: Binance books it on its LONG or SHORT position;
+            # the sandbox keeps one net position and says so rather than net it silently.
+            raise ExchangeError(
+                -1020, "This operation is not supported. (sandbox: hedge-mode positions)"
+            )
 
     def _order_ref(self, params: dict[str, str]) -> tuple[int | None, str | None]:
         if not self._symbol(params):

@@ -1,10 +1,11 @@
 """A live venue on a ccxt client (REST through ccxt.async_support, user stream through ccxt.pro).
 
 ``connect`` loads the market (refusing one whose tick, step, min qty or min notional cannot be
-read), syncs the clock, checks the exchange has what tradetui needs, sets leverage and margin
-mode when configured, reads the balance and starts the user stream. ``submit`` never blocks:
-each intent runs as an asyncio task and its outcome is delivered as an account event, to
-``on_event`` when set, else queued for ``pop``/``wait``.
+read), syncs the clock, checks the exchange has what tradetui needs, refuses a hedge-mode
+(dual-side) account before anything is sent, sets leverage and margin mode when configured,
+reads the balance and starts the user stream. ``submit`` never blocks: each intent runs as an
+asyncio task and its outcome is delivered as an account event, to ``on_event`` when set, else
+queued for ``pop``/``wait``.
 
 Hygiene: orders are post-only limits (GTX) under our client order id, placed and cancelled
 through ccxt (venues/orders.py: on Binance USD-M its own order endpoints, elsewhere the unified
@@ -109,6 +110,22 @@ class LiveOptions:
     # The longest wait for the user stream's first connection at connect.
     connect_timeout_s: float = 10.0
     native_orders: bool = True
+
+
+def _hedge_mode_refusal(exchange_id: str, inverse: bool) -> str:
+    """The one line refusing a hedge-mode account, with how to switch it to one-way mode."""
+    how = "in the exchange's position mode settings"
+    if exchange_id.startswith("binance"):
+        path = "/dapi" if inverse else "/fapi"
+        how = (
+            f"(Binance Futures' settings: Position Mode, One-way Mode; or "
+            f"POST {path}/v1/positionSide/dual dualSidePosition=false)"
+        )
+    return (
+        f"venue.exchange: the {exchange_id} account is in hedge mode (dual-side positions) and "
+        f"tradetui trades one net position: with no order or position open, switch it to "
+        f"one-way mode {how}, then start again"
+    )
 
 
 @dataclass(slots=True)
@@ -220,6 +237,7 @@ class LiveVenue:
                     f"venue.exchange: {client.id} lacks what tradetui needs: {', '.join(missing)}"
                 )
         await self.sync_clock()
+        await self._check_position_mode(market)
         await self._configure()
         await self.read_balance()
         self._since_ms = client.milliseconds() - 1_000
@@ -241,6 +259,18 @@ class LiveVenue:
                     f"{self.options.connect_timeout_s:g} s"
                 )
             await asyncio.sleep(0.01)
+
+    async def _check_position_mode(self, market: dict[str, Any]) -> None:
+        """Refuse a hedge-mode account (Binance ``GET /fapi|dapi/v1/positionSide/dual`` true),
+        where every order must name a LONG or SHORT position: the engine's ledger, risk guard
+        and flatten hold one signed position per symbol (docs/position-mode.md). Contracts on
+        exchanges that can tell only."""
+        client = self._client
+        if not market.get("contract") or not client.has.get("fetchPositionMode"):
+            return
+        mode = await self._read(lambda: client.fetch_position_mode(self._symbol))
+        if mode.get("hedged"):
+            raise SetupError(_hedge_mode_refusal(client.id, bool(market.get("inverse"))))
 
     async def _configure(self) -> None:
         client, o = self._client, self.options
