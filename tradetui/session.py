@@ -285,6 +285,7 @@ async def open_live_session(
         "proxy": f.proxy,
         "rate_limit": v.rate_limit,
         "timeout_ms": v.request_timeout_ms,
+        "ws_routing": f.ws_routing,
     }
     client = make_client(v.exchange, api_key=keys.key, api_secret=keys.secret, **common)
     clients: list[Any] = [client]

@@ -123,6 +123,15 @@ def sandbox_exchange(
         float,
         typer.Option("--drop-every", help="Fault: close every websocket this often, seconds."),
     ] = 0.0,
+    legacy_ws: Annotated[
+        bool,
+        typer.Option(
+            "--legacy-ws",
+            help="USD-M: also serve every stream and the user stream on the legacy /ws and "
+            "/stream bases (Binance before 2026-04-23); by default they carry /public streams "
+            "only, as on Binance now.",
+        ),
+    ] = False,
 ) -> None:
     """Serve Binance USD-M (or COIN-M) REST and websockets on HOST:PORT until Ctrl+C (the key
     and secret are not shown). Faults can also be switched while it runs: POST
@@ -168,6 +177,7 @@ def sandbox_exchange(
             host=host,
             port=port,
             initial_balance=Decimal(str(balance)),
+            legacy_ws=legacy_ws,
         )
     except ValueError as exc:
         fail(f"--market {market}: {exc}")

@@ -34,7 +34,7 @@ from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import MarketEvent, OrderType, Side
 from tradetui.sandbox import formats
 from tradetui.sandbox.account import ExchangeError, SandboxAccount
-from tradetui.sandbox.streams import StreamHub
+from tradetui.sandbox.streams import PUBLIC, StreamHub
 from tradetui.venues.sim_listing import listing_entries
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -192,6 +192,16 @@ class SandboxExchange:
 
     Raises ValueError (one line) when the simulated listing of the instrument's exchange does
     not list its symbol. ``initial_balance`` is in the margin asset (USDT, or the coin).
+
+    Websockets as Binance serves them since it retired USD-M's legacy bases (2026-04-23):
+    ``/public`` and ``/market`` (``/ws/<names>`` and ``/stream?streams=``) for market data,
+    ``/private/ws?listenKey=K`` for the user stream; the legacy ``/ws`` and ``/stream`` are
+    served as ``/public`` ("a connection with no routed path only receives /public data",
+    Binance's CAAS "Market Data Streams"), so a user stream there gets nothing.
+    ``legacy_ws=True`` plays Binance before the retirement instead: the legacy bases carry
+    every stream and the user stream (``/ws/<listenKey>``). COIN-M and spot have no routed
+    bases (Binance lists ``wss://dstream.binance.com`` and ``wss://stream.binance.com``
+    alone): they always serve the legacy ones.
     """
 
     def __init__(
@@ -205,8 +215,12 @@ class SandboxExchange:
         port: int = 0,
         initial_balance: Decimal = Decimal(10_000),
         leverage: int = 20,
+        legacy_ws: bool = False,
     ) -> None:
         self.exchange_id = exchange_of(instrument)
+        # USD-M's websocket bases are routed by category (see the class docstring).
+        self.routed_ws = instrument.kind is not InstrumentKind.SPOT and not instrument.inverse
+        self.legacy_ws = legacy_ws or not self.routed_ws
         self.listing = {str(e["symbol"]): e for e in listing_entries(self.exchange_id)}
         if instrument.symbol not in self.listing:
             listed = ", ".join(self.listing) or "nothing"
@@ -351,15 +365,18 @@ class SandboxExchange:
         add("GET", f"{api}/v1/userTrades", self._signed(self._user_trades))
         for method in ("POST", "PUT", "DELETE"):
             add(method, f"{api}/v1/listenKey", self._keyed(self._listen_key_call))
-        for prefix in ("/public/ws", "/market/ws"):
-            add("GET", prefix, self._ws_market)
-            add("GET", prefix + "/{stream}", self._ws_market)
-        add("GET", "/ws", self._ws_market)
-        # COIN-M's user stream is /ws/<listenKey> (ccxt.pro derives it from the 'inverse' URL);
-        # any other /ws/<name> is a market connection.
-        add("GET", "/ws/{stream}", self._ws_path)
-        add("GET", "/stream", self._ws_combined)
-        add("GET", "/private/ws", self._ws_private)
+        if self.routed_ws:
+            for category in ("public", "market"):
+                market = self._ws_routed(category)
+                add("GET", f"/{category}/ws", market)
+                add("GET", f"/{category}/ws/{{names:.+}}", market)
+                add("GET", f"/{category}/stream", market)
+            add("GET", "/private/ws", self._ws_private)
+        add("GET", "/ws", self._ws_legacy)
+        # The legacy user stream is /ws/<listenKey> (COIN-M's today; ccxt.pro derives it from
+        # the 'inverse' URL); any other /ws/<names> is a market connection.
+        add("GET", "/ws/{names:.+}", self._ws_legacy)
+        add("GET", "/stream", self._ws_legacy)
         add("POST", "/sandbox/faults", self._set_faults)
 
     @web.middleware
@@ -393,8 +410,33 @@ class SandboxExchange:
             request.transport.close()
         return answer
 
-    async def _ws_market(self, request: web.Request) -> web.StreamResponse:
-        return await self.streams.serve(request, private=False, allowed=lambda: True)
+    def _ws_routed(self, category: str) -> Handler:
+        """The handler of USD-M's market base ``/<category>``: its streams only."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return await self._ws_market(request, category)
+
+        return handler
+
+    async def _ws_market(self, request: web.Request, category: str | None) -> web.StreamResponse:
+        return await self.streams.serve(
+            request,
+            private=False,
+            allowed=lambda: True,
+            combined=request.path.endswith("/stream"),
+            category=category,
+            names=request.match_info.get("names", ""),
+        )
+
+    async def _ws_legacy(self, request: web.Request) -> web.StreamResponse:
+        """A legacy base (``/ws``, ``/ws/<names>``, ``/stream``): every stream and the user
+        stream with ``legacy_ws``, else served as ``/public`` (Binance after the retirement)."""
+        if not self.legacy_ws:
+            return await self._ws_market(request, PUBLIC)
+        names = request.match_info.get("names", "")
+        if self._listen_key and names == self._listen_key:
+            return await self._ws_user(request, self._listen_key)
+        return await self._ws_market(request, None)
 
     async def _set_faults(self, request: web.Request) -> web.StreamResponse:
         """``POST /sandbox/faults?...``: switch faults on a running server (dry runs, demos)."""
@@ -473,14 +515,6 @@ class SandboxExchange:
             "user_duplicate": sf.user_duplicate,
             "user_reorder": sf.user_reorder,
         }
-
-    async def _ws_combined(self, request: web.Request) -> web.StreamResponse:
-        return await self.streams.serve(request, private=False, allowed=lambda: True, combined=True)
-
-    async def _ws_path(self, request: web.Request) -> web.StreamResponse:
-        if self._listen_key and request.match_info["stream"] == self._listen_key:
-            return await self._ws_user(request, self._listen_key)
-        return await self._ws_market(request)
 
     async def _ws_private(self, request: web.Request) -> web.StreamResponse:
         return await self._ws_user(request, request.query.get("listenKey", ""))
