@@ -85,7 +85,9 @@ class Faults:
     ``delay_s``/``delay_count``: hold the next ``delay_count`` requests (-1 = all) this long
     (s) before handling them, as if they arrived late. ``reject_code``/``reject_count``:
     refuse the next ``reject_count`` new orders (-1 = all) with that Binance code (-2019
-    margin insufficient, -5022 post-only would cross, ...).
+    margin insufficient, -5022 post-only would cross, ...). ``legacy_ws_404``: USD-M's legacy
+    websocket bases (``/ws``, ``/stream``) answer HTTP 404, stricter than Binance (which serves
+    them as ``/public``), to prove a client uses only the routed bases.
     """
 
     skew_ms: int = 0
@@ -102,6 +104,7 @@ class Faults:
     lost_status: int = 0
     lost_count: int = 0
     lost_only: str = ""
+    legacy_ws_404: bool = False
 
     def fail_next(
         self, status: int, count: int = 1, code: int = _DEFAULT_5XX_CODE, only: str = ""
@@ -137,6 +140,7 @@ class Faults:
         self.reject_code, self.reject_count = 0, 0
         self.status_code, self.status_only = _DEFAULT_5XX_CODE, ""
         self.lost_status, self.lost_count, self.lost_only = 0, 0, ""
+        self.legacy_ws_404 = False
 
     def take_lost(self, method: str, path: str) -> int | None:
         """How this request's answer is lost (an HTTP status, 0 = connection closed), or None
@@ -432,6 +436,8 @@ class SandboxExchange:
         """A legacy base (``/ws``, ``/ws/<names>``, ``/stream``): every stream and the user
         stream with ``legacy_ws``, else served as ``/public`` (Binance after the retirement)."""
         if not self.legacy_ws:
+            if self.faults.legacy_ws_404:
+                raise web.HTTPNotFound(text="sandbox: legacy websocket base refused (fault)")
             return await self._ws_market(request, PUBLIC)
         names = request.match_info.get("names", "")
         if self._listen_key and names == self._listen_key:
@@ -455,12 +461,14 @@ class SandboxExchange:
         lost; ``delay_ms`` with ``delay_count``; ``reject`` (a Binance code) with
         ``reject_count``; ``gap``, ``duplicate``, ``reorder`` (depth updates);
         ``user_duplicate``, ``user_reorder`` (user-stream updates); ``drop`` = all | private
-        (close websockets). Counts of -1 mean until cleared.
+        (close websockets); ``legacy_ws_404`` = 1 | 0 (USD-M's legacy websocket bases answer
+        HTTP 404). Counts of -1 mean until cleared.
         """
         f, sf = self.faults, self.streams.faults
         known = {"clear", "skew_ms", "status", "count", "delay_ms", "delay_count", "reject"}
         known |= {"reject_count", "gap", "duplicate", "reorder", "user_duplicate"}
         known |= {"user_reorder", "drop", "code", "only", "lost", "lost_count", "lost_only"}
+        known |= {"legacy_ws_404"}
         text = ("drop", "clear", "only", "lost_only")
         unknown = sorted(set(spec) - known)
         if unknown:
@@ -488,6 +496,8 @@ class SandboxExchange:
             f.delay_next(n["delay_ms"] / 1000, n.get("delay_count", 1))
         if "reject" in n:
             f.reject_next(n["reject"], n.get("reject_count", 1))
+        if "legacy_ws_404" in n:
+            f.legacy_ws_404 = bool(n["legacy_ws_404"])
         for name in ("gap", "duplicate", "reorder", "user_duplicate", "user_reorder"):
             if name in n:
                 setattr(sf, name, n[name])
@@ -509,6 +519,7 @@ class SandboxExchange:
             "delay_count": f.delay_count,
             "reject": f.reject_code,
             "reject_count": f.reject_count,
+            "legacy_ws_404": int(f.legacy_ws_404),
             "gap": sf.gap,
             "duplicate": sf.duplicate,
             "reorder": sf.reorder,

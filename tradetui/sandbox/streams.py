@@ -91,6 +91,11 @@ class StreamHub:
         """Open websocket connections (market and private)."""
         return len(self._conns)
 
+    @property
+    def private_count(self) -> int:
+        """Open user-stream connections."""
+        return sum(c.private for c in self._conns)
+
     # ---- connections ------------------------------------------------------------------------
 
     async def serve(

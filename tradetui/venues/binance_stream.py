@@ -52,7 +52,8 @@ the ``[feed]`` section; ``on_raw`` is also a public attribute that may be set be
 (the recorder needs the feed's book, so it is made after the feed); ``stats``, ``report``
 (counts by stream), ``book`` (the current SequencedBook), ``url`` and ``snapshot_url`` for
 monitoring; ``close()`` may be called from any task but the sink's own (it waits for
-``run()`` to return). If the sink raises, ``run()`` ends with that exception.
+``run()`` to return). If the sink raises, ``run()`` ends with that exception; when the
+websocket base answers HTTP 404 (not served: e.g. a retired base) it ends with SetupError.
 
 Recording a live session (the live wiring)::
 
@@ -88,6 +89,7 @@ from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, MarketEve
 from tradetui.market.books import SequencedBook, SyncState
 from tradetui.market.files import ReplayReport
 from tradetui.market.messages import StreamDecoder
+from tradetui.venues.errors import SetupError
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,8 @@ _CLOSE_TIMEOUT_S = 1.0
 # Frames the connection buffers while we are busy before it stops reading the socket (TCP
 # then holds the rest): the feed's one message queue.
 _MAX_QUEUE = 1024
+# The handshake answer of a websocket base the server does not have: the feed stops.
+_NOT_SERVED = 404
 # SequencedBook's gap message ends with this; the status says what happens instead.
 _BOOK_CLEARED = "; book cleared until the next snapshot"
 
@@ -403,6 +407,15 @@ class BinanceStreamFeed:
                 compression=None,
                 proxy=self._proxy,
             )
+        except websockets.InvalidStatus as exc:
+            if exc.response.status_code != _NOT_SERVED:
+                return f"connect failed: {_one_line(exc)}"
+            # The base itself is not there (no retry mends that): end with what to change.
+            raise SetupError(
+                f"market feed: {urlsplit(self.url).path} answered HTTP 404, that websocket base "
+                "is not served (Binance retired USD-M's /ws and /stream bases on 2026-04-23); "
+                "set feed.ws_routing = 'split', or check venue.ws_url"
+            ) from None
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
             return f"connect failed: {_one_line(exc)}"
         self.stats.connects += 1
