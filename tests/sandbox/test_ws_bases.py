@@ -20,6 +20,7 @@ from tradetui.core.types import BookDelta, MarketEvent, Side, Trade
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.venues.binance_stream import BinanceStreamFeed, FeedState
 from tradetui.venues.errors import SetupError
+from tradetui.venues.redact import REDACTED, RedactSecrets
 
 WAIT_S = 5.0
 
@@ -206,3 +207,14 @@ async def test_legacy_user_stream_fills_arrive_on_the_legacy_base(
     paths = ws_paths(legacy_sandbox)
     assert "/private/ws" not in paths
     assert any(p.startswith("/ws/") and len(p) > 40 for p in paths)  # /ws/<listenKey>
+
+
+def test_a_listen_key_in_a_legacy_user_stream_path_stays_out_of_the_logs() -> None:
+    key = "Ab3" * 21  # Binance's listenKeys are 64 letters and digits
+    text = f"404, message='Invalid response status', url='ws://127.0.0.1:1/ws/{key}'"
+
+    redacted = RedactSecrets().redact(text)
+
+    assert key not in redacted
+    assert redacted.endswith(f"/ws/{REDACTED}'")
+    assert RedactSecrets().redact("ws://h/ws/btcusdt@depth@0ms") == "ws://h/ws/btcusdt@depth@0ms"
