@@ -16,6 +16,7 @@ import pytest
 from tests.instruments import btcusdt_perpetual
 from tests.sandbox.conftest import ASK_TICKS, BID_TICKS, KEY, SECRET, ManualFeed
 from tests.sandbox.test_live_stream import bid, close_venue, fills, open_venue, place
+from tradetui.config import ConfigError, settings_from_mapping
 from tradetui.core.types import BookDelta, MarketEvent, Side, Trade
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.venues.binance_stream import BinanceStreamFeed, FeedState
@@ -218,3 +219,10 @@ def test_a_listen_key_in_a_legacy_user_stream_path_stays_out_of_the_logs() -> No
     assert key not in redacted
     assert redacted.endswith(f"/ws/{REDACTED}'")
     assert RedactSecrets().redact("ws://h/ws/btcusdt@depth@0ms") == "ws://h/ws/btcusdt@depth@0ms"
+
+
+def test_ws_routing_setting_is_split_by_default_and_checked() -> None:
+    assert settings_from_mapping({}, {}).feed.ws_routing == "split"
+    assert settings_from_mapping({"feed": {"ws_routing": "legacy"}}, {}).feed.ws_routing == "legacy"
+    with pytest.raises(ConfigError, match=r"feed\.ws_routing: must be one of 'split', 'legacy'"):
+        settings_from_mapping({"feed": {"ws_routing": "public"}}, {})
