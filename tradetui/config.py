@@ -458,6 +458,10 @@ class StoreSettings:
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 
 
+# How the Binance USD-M websockets are addressed (venues/binance_stream.py, venues/clients.py).
+WS_ROUTINGS = ("split", "legacy")
+
+
 def _depth_limit(v: int) -> str | None:
     if v in DEPTH_LIMITS:
         return None
@@ -633,6 +637,12 @@ class FeedSettings:
     )
     proxy: str = _f(
         "", "proxy for the websocket and the REST snapshot, e.g. http://host:3128 ('' = none)"
+    )
+    ws_routing: str = _f(
+        "split",
+        "Binance USD-M websocket bases: 'split' (/public book and trades, /private user data) "
+        "or 'legacy' (/stream and /ws, retired by Binance on 2026-04-23)",
+        _one_of(*WS_ROUTINGS),
     )
 
 

@@ -131,6 +131,15 @@ def sandbox_exchange(
         float,
         typer.Option("--drop-every", help="Fault: close every websocket this often, seconds."),
     ] = 0.0,
+    legacy_ws: Annotated[
+        bool,
+        typer.Option(
+            "--legacy-ws",
+            help="USD-M: also serve every stream and the user stream on the legacy /ws and "
+            "/stream bases (Binance before 2026-04-23); by default they carry /public streams "
+            "only, as on Binance now.",
+        ),
+    ] = False,
 ) -> None:
     """Serve Binance USD-M (or COIN-M) REST and websockets on HOST:PORT until Ctrl+C (the key
     and secret are not shown). Faults can also be switched while it runs: POST
@@ -177,6 +186,7 @@ def sandbox_exchange(
             port=port,
             initial_balance=Decimal(str(balance)),
             hedge_mode=hedge_mode,
+            legacy_ws=legacy_ws,
         )
     except ValueError as exc:
         fail(f"--market {market}: {exc}")

@@ -34,7 +34,7 @@ from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import MarketEvent, OrderType, Side
 from tradetui.sandbox import formats
 from tradetui.sandbox.account import ExchangeError, SandboxAccount
-from tradetui.sandbox.streams import StreamHub
+from tradetui.sandbox.streams import PUBLIC, StreamHub
 from tradetui.venues.sim_listing import listing_entries
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -95,7 +95,9 @@ class Faults:
     ``delay_s``/``delay_count``: hold the next ``delay_count`` requests (-1 = all) this long
     (s) before handling them, as if they arrived late. ``reject_code``/``reject_count``:
     refuse the next ``reject_count`` new orders (-1 = all) with that Binance code (-2019
-    margin insufficient, -5022 post-only would cross, ...).
+    margin insufficient, -5022 post-only would cross, ...). ``legacy_ws_404``: USD-M's legacy
+    websocket bases (``/ws``, ``/stream``) answer HTTP 404, stricter than Binance (which serves
+    them as ``/public``), to prove a client uses only the routed bases.
     """
 
     skew_ms: int = 0
@@ -112,6 +114,7 @@ class Faults:
     lost_status: int = 0
     lost_count: int = 0
     lost_only: str = ""
+    legacy_ws_404: bool = False
 
     def fail_next(
         self, status: int, count: int = 1, code: int = _DEFAULT_5XX_CODE, only: str = ""
@@ -147,6 +150,7 @@ class Faults:
         self.reject_code, self.reject_count = 0, 0
         self.status_code, self.status_only = _DEFAULT_5XX_CODE, ""
         self.lost_status, self.lost_count, self.lost_only = 0, 0, ""
+        self.legacy_ws_404 = False
 
     def take_lost(self, method: str, path: str) -> int | None:
         """How this request's answer is lost (an HTTP status, 0 = connection closed), or None
@@ -205,6 +209,16 @@ class SandboxExchange:
     ``hedge_mode``: the account starts in Binance's hedge mode (``dualSidePosition`` true;
     ``POST .../positionSide/dual`` switches it as Binance does): orders must then carry
     positionSide LONG or SHORT and no reduceOnly, and such orders are refused as not modelled.
+
+    Websockets as Binance serves them since it retired USD-M's legacy bases (2026-04-23):
+    ``/public`` and ``/market`` (``/ws/<names>`` and ``/stream?streams=``) for market data,
+    ``/private/ws?listenKey=K`` for the user stream; the legacy ``/ws`` and ``/stream`` are
+    served as ``/public`` ("a connection with no routed path only receives /public data",
+    Binance's CAAS "Market Data Streams"), so a user stream there gets nothing.
+    ``legacy_ws=True`` plays Binance before the retirement instead: the legacy bases carry
+    every stream and the user stream (``/ws/<listenKey>``). COIN-M and spot have no routed
+    bases (Binance lists ``wss://dstream.binance.com`` and ``wss://stream.binance.com``
+    alone): they always serve the legacy ones.
     """
 
     def __init__(
@@ -219,8 +233,12 @@ class SandboxExchange:
         initial_balance: Decimal = Decimal(10_000),
         leverage: int = 20,
         hedge_mode: bool = False,
+        legacy_ws: bool = False,
     ) -> None:
         self.exchange_id = exchange_of(instrument)
+        # USD-M's websocket bases are routed by category (see the class docstring).
+        self.routed_ws = instrument.kind is not InstrumentKind.SPOT and not instrument.inverse
+        self.legacy_ws = legacy_ws or not self.routed_ws
         self.listing = {str(e["symbol"]): e for e in listing_entries(self.exchange_id)}
         if instrument.symbol not in self.listing:
             listed = ", ".join(self.listing) or "nothing"
@@ -368,15 +386,18 @@ class SandboxExchange:
         add("GET", f"{api}/v1/userTrades", self._signed(self._user_trades))
         for method in ("POST", "PUT", "DELETE"):
             add(method, f"{api}/v1/listenKey", self._keyed(self._listen_key_call))
-        for prefix in ("/public/ws", "/market/ws"):
-            add("GET", prefix, self._ws_market)
-            add("GET", prefix + "/{stream}", self._ws_market)
-        add("GET", "/ws", self._ws_market)
-        # COIN-M's user stream is /ws/<listenKey> (ccxt.pro derives it from the 'inverse' URL);
-        # any other /ws/<name> is a market connection.
-        add("GET", "/ws/{stream}", self._ws_path)
-        add("GET", "/stream", self._ws_combined)
-        add("GET", "/private/ws", self._ws_private)
+        if self.routed_ws:
+            for category in ("public", "market"):
+                market = self._ws_routed(category)
+                add("GET", f"/{category}/ws", market)
+                add("GET", f"/{category}/ws/{{names:.+}}", market)
+                add("GET", f"/{category}/stream", market)
+            add("GET", "/private/ws", self._ws_private)
+        add("GET", "/ws", self._ws_legacy)
+        # The legacy user stream is /ws/<listenKey> (COIN-M's today; ccxt.pro derives it from
+        # the 'inverse' URL); any other /ws/<names> is a market connection.
+        add("GET", "/ws/{names:.+}", self._ws_legacy)
+        add("GET", "/stream", self._ws_legacy)
         add("POST", "/sandbox/faults", self._set_faults)
 
     @web.middleware
@@ -410,8 +431,35 @@ class SandboxExchange:
             request.transport.close()
         return answer
 
-    async def _ws_market(self, request: web.Request) -> web.StreamResponse:
-        return await self.streams.serve(request, private=False, allowed=lambda: True)
+    def _ws_routed(self, category: str) -> Handler:
+        """The handler of USD-M's market base ``/<category>``: its streams only."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return await self._ws_market(request, category)
+
+        return handler
+
+    async def _ws_market(self, request: web.Request, category: str | None) -> web.StreamResponse:
+        return await self.streams.serve(
+            request,
+            private=False,
+            allowed=lambda: True,
+            combined=request.path.endswith("/stream"),
+            category=category,
+            names=request.match_info.get("names", ""),
+        )
+
+    async def _ws_legacy(self, request: web.Request) -> web.StreamResponse:
+        """A legacy base (``/ws``, ``/ws/<names>``, ``/stream``): every stream and the user
+        stream with ``legacy_ws``, else served as ``/public`` (Binance after the retirement)."""
+        if not self.legacy_ws:
+            if self.faults.legacy_ws_404:
+                raise web.HTTPNotFound(text="sandbox: legacy websocket base refused (fault)")
+            return await self._ws_market(request, PUBLIC)
+        names = request.match_info.get("names", "")
+        if self._listen_key and names == self._listen_key:
+            return await self._ws_user(request, self._listen_key)
+        return await self._ws_market(request, None)
 
     async def _set_faults(self, request: web.Request) -> web.StreamResponse:
         """``POST /sandbox/faults?...``: switch faults on a running server (dry runs, demos)."""
@@ -430,12 +478,14 @@ class SandboxExchange:
         lost; ``delay_ms`` with ``delay_count``; ``reject`` (a Binance code) with
         ``reject_count``; ``gap``, ``duplicate``, ``reorder`` (depth updates);
         ``user_duplicate``, ``user_reorder`` (user-stream updates); ``drop`` = all | private
-        (close websockets). Counts of -1 mean until cleared.
+        (close websockets); ``legacy_ws_404`` = 1 | 0 (USD-M's legacy websocket bases answer
+        HTTP 404). Counts of -1 mean until cleared.
         """
         f, sf = self.faults, self.streams.faults
         known = {"clear", "skew_ms", "status", "count", "delay_ms", "delay_count", "reject"}
         known |= {"reject_count", "gap", "duplicate", "reorder", "user_duplicate"}
         known |= {"user_reorder", "drop", "code", "only", "lost", "lost_count", "lost_only"}
+        known |= {"legacy_ws_404"}
         text = ("drop", "clear", "only", "lost_only")
         unknown = sorted(set(spec) - known)
         if unknown:
@@ -463,6 +513,8 @@ class SandboxExchange:
             f.delay_next(n["delay_ms"] / 1000, n.get("delay_count", 1))
         if "reject" in n:
             f.reject_next(n["reject"], n.get("reject_count", 1))
+        if "legacy_ws_404" in n:
+            f.legacy_ws_404 = bool(n["legacy_ws_404"])
         for name in ("gap", "duplicate", "reorder", "user_duplicate", "user_reorder"):
             if name in n:
                 setattr(sf, name, n[name])
@@ -484,20 +536,13 @@ class SandboxExchange:
             "delay_count": f.delay_count,
             "reject": f.reject_code,
             "reject_count": f.reject_count,
+            "legacy_ws_404": int(f.legacy_ws_404),
             "gap": sf.gap,
             "duplicate": sf.duplicate,
             "reorder": sf.reorder,
             "user_duplicate": sf.user_duplicate,
             "user_reorder": sf.user_reorder,
         }
-
-    async def _ws_combined(self, request: web.Request) -> web.StreamResponse:
-        return await self.streams.serve(request, private=False, allowed=lambda: True, combined=True)
-
-    async def _ws_path(self, request: web.Request) -> web.StreamResponse:
-        if self._listen_key and request.match_info["stream"] == self._listen_key:
-            return await self._ws_user(request, self._listen_key)
-        return await self._ws_market(request)
 
     async def _ws_private(self, request: web.Request) -> web.StreamResponse:
         return await self._ws_user(request, request.query.get("listenKey", ""))
