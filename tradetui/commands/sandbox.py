@@ -123,6 +123,14 @@ def sandbox_exchange(
         float,
         typer.Option("--drop-every", help="Fault: close every websocket this often, seconds."),
     ] = 0.0,
+    listen_key_ttl_s: Annotated[
+        float,
+        typer.Option(
+            "--listen-key-ttl-s",
+            help="Seconds a listenKey lives without keepalive (Binance: 3600); on expiry the "
+            "user stream gets listenKeyExpired, then nothing, and a keepalive answers -1125.",
+        ),
+    ] = 3600.0,
 ) -> None:
     """Serve Binance USD-M (or COIN-M) REST and websockets on HOST:PORT until Ctrl+C (the key
     and secret are not shown). Faults can also be switched while it runs: POST
@@ -159,6 +167,8 @@ def sandbox_exchange(
         fail(f"--market {market!r}: use synthetic or replay:PATH[,PATH...]")
     if balance is None:
         balance = 1.0 if instrument.inverse else 10_000.0
+    if not listen_key_ttl_s > 0:
+        fail(f"--listen-key-ttl-s {listen_key_ttl_s:g}: must be more than 0 seconds, e.g. 5")
     try:
         server = SandboxExchange(
             instrument,
@@ -168,6 +178,7 @@ def sandbox_exchange(
             host=host,
             port=port,
             initial_balance=Decimal(str(balance)),
+            listen_key_ttl_s=listen_key_ttl_s,
         )
     except ValueError as exc:
         fail(f"--market {market}: {exc}")

@@ -6,10 +6,13 @@ Market connections (``/public/ws/<n>``, ``/market/ws/<n>``, ``/ws``) subscribe w
 subscribed by their URL (and may SUBSCRIBE more) and get each event wrapped as
 ``{"stream":"<name>","data":{...}}``, compact JSON as Binance sends it; private connections
 (``/private/ws?listenKey=K``, COIN-M's ``/ws/K``) get ``ORDER_TRADE_UPDATE`` and, after fills,
-``ACCOUNT_UPDATE``. Each connection has its own queue and
+``ACCOUNT_UPDATE``; when their key expires, ``listenKeyExpired`` and then nothing more (the
+socket stays open: Binance's event "is not related to the websocket disconnection"). Each
+connection has its own queue and
 writer task, so publishing never waits on a slow reader. Faults: depth updates dropped (a
 sequence gap), duplicated or swapped, a stalled stream (connections stay open but get no market
-data), raw text injected into every market connection, and every connection dropped at once.
+data), raw text injected into every market connection, every connection dropped at once, and
+user streams muted (open, but sent nothing more).
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ class _Conn:
     ws: web.WebSocketResponse
     private: bool
     combined: bool = False
+    key: str = ""  # a user stream's listenKey
+    muted: bool = False  # a user stream sent nothing more (its key expired, or a fault)
     streams: set[str] = field(default_factory=set)
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
 
@@ -82,8 +87,10 @@ class StreamHub:
         private: bool,
         allowed: Callable[[], bool],
         combined: bool = False,
+        key: str = "",
     ) -> web.WebSocketResponse:
-        """Run one websocket until either side closes it; ``allowed`` gates private ones.
+        """Run one websocket until either side closes it; ``allowed`` gates private ones
+        (``key``: a user stream's listenKey).
 
         ``combined``: a combined-stream connection subscribed to the ``streams`` query
         parameter (names separated by ``/``), whose events are wrapped with their stream name.
@@ -93,7 +100,7 @@ class StreamHub:
         if not allowed():
             await ws.close(code=4001, message=b"invalid listenKey")
             return ws
-        conn = _Conn(ws, private, combined)
+        conn = _Conn(ws, private, combined, key)
         if combined:
             conn.streams.update(n for n in request.query.get("streams", "").split("/") if n)
         self._conns.add(conn)
@@ -146,6 +153,21 @@ class StreamHub:
             if conn.private or not private_only:
                 await conn.ws.close(code=1001, message=b"sandbox: connection dropped")
 
+    def expire_user_streams(self, key: str, now_ms: int) -> None:
+        """``key`` expired: its user streams get ``listenKeyExpired`` and then nothing more."""
+        text = _compact(formats.listen_key_expired(key, now_ms))
+        for conn in self._conns:
+            if conn.private and conn.key == key and not conn.muted:
+                conn.queue.put_nowait(text)
+                conn.muted = True
+
+    def mute_user_streams(self, key: str = "") -> None:
+        """Send nothing more to the user streams open now (of ``key``, or all): they stay open
+        (the invalidated-key and deaf-stream faults)."""
+        for conn in self._conns:
+            if conn.private and (not key or conn.key == key):
+                conn.muted = True
+
     # ---- publishing -------------------------------------------------------------------------
 
     def publish_market(self, events: list[MarketEvent]) -> None:
@@ -173,7 +195,7 @@ class StreamHub:
     ) -> None:
         """Send order updates to every private connection, then ``account`` (an
         ``ACCOUNT_UPDATE`` event) when given."""
-        private = [c for c in self._conns if c.private]
+        private = [c for c in self._conns if c.private and not c.muted]
         if not private:
             return
         for u in updates:
