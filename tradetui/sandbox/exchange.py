@@ -72,9 +72,9 @@ _DEFAULT_5XX_CODE = -1001
 # usds-margined-futures/user-data-streams/Connect and .../Keepalive-User-Data-Stream): a listenKey
 # is valid 60 minutes after creation; POST returns the account's active key (extended) or a new
 # one; PUT extends the active key, and a PUT with none active answers -1125 "This listenKey does
-# not exist." (Portfolio Margin's "Connect" page spells the -1125 out; the error is also in the
-# USD-M "Error Codes" list as INVALID_LISTEN_KEY). On expiry the stream pushes
-# listenKeyExpired (formats.listen_key_expired) and then no more user events.
+# not exist." (spelled out on Binance's Portfolio Margin "User Data Streams" page; ccxt's
+# binance error table quotes the same answer). On expiry the stream pushes listenKeyExpired
+# (formats.listen_key_expired) and then no more user events (docs/user-stream.md).
 LISTEN_KEY_TTL_S = 3600.0
 _NO_LISTEN_KEY = (-1125, "This listenKey does not exist.")
 
