@@ -6,6 +6,7 @@ exactly once."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -13,7 +14,15 @@ import ccxt.async_support as ccxt_async
 import pytest
 
 from tests.instruments import btcusdt_perpetual
-from tests.sandbox.conftest import BID_TICKS, KEY, SECRET, ManualFeed, rest_client
+from tests.sandbox.conftest import (
+    BID_TICKS,
+    KEY,
+    SECRET,
+    ManualFeed,
+    coinm_sandbox,
+    rest_client,
+)
+from tests.sandbox.test_command import start
 from tests.sandbox.test_live_stream import (
     FAST,
     Recorder,
@@ -220,3 +229,44 @@ async def test_a_deaf_stream_is_caught_by_the_fill_reconcile_and_renewed(
         assert rec.connections.count((False, "account")) == renewals
     finally:
         await close_venue(venue)
+
+
+async def test_coinm_expiry_renews_its_stream_and_its_keys_are_redacted_from_our_logs(
+    feed: ManualFeed, caplog: pytest.LogCaptureFixture
+) -> None:
+    # COIN-M's user stream is /ws/<listenKey>: the key sits bare in the URL, where no
+    # ``listenKey=`` pattern can find it; each key ccxt holds is redacted literally.
+    server = coinm_sandbox(feed)
+    server.listen_key_ttl_s = 1.0
+    async with server:
+        venue, rec = await open_venue(server, symbol="BTCUSD_PERP", exchange="binancecoinm")
+        try:
+            keys = [server.listen_key]
+            await place(venue, rec, bid("c-1", lots=10))
+            server.faults.delay_next(1.0, 1, "POST /dapi/v1/listenKey")
+            server.listen_key_ttl_s = 3600.0
+            await _fill_during_silence(venue, rec, server, feed)
+            keys.append(server.listen_key)
+            # What a ccxt error about the socket would quote: its URL.
+            urls = sorted(venue._client.clients)
+            logging.getLogger("tradetui.venues.live").warning("user stream at %s", urls)
+        finally:
+            await close_venue(venue)
+
+    assert keys[1] not in ("", keys[0])
+    assert any(keys[1] in url for url in urls)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "user stream at" in logged
+    assert "<redacted>" in logged
+    for key in keys:
+        assert key not in logged
+
+
+async def test_sandbox_refuses_a_listen_key_lifetime_that_is_not_positive() -> None:
+    proc = await start("--listen-key-ttl-s", "0")
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+
+    assert proc.returncode == 2
+    assert err.decode().strip().splitlines() == [
+        "error: --listen-key-ttl-s 0: must be more than 0 seconds, e.g. 5"
+    ]
