@@ -189,6 +189,7 @@ class LiveVenue:
         # the trades REST found while it was up that it has not sent (id -> when found).
         self._alive_at = 0.0
         self._rest_only: dict[str, float] = {}
+        self._up_ms = 0  # the exchange's time when the user stream last came up
         self._cool_until = 0.0
         self._banned = ""
         self._resync_lock = asyncio.Lock()
@@ -711,9 +712,14 @@ class LiveVenue:
         trades = await self._read(lambda: self._client.fetch_my_trades(self._symbol, since))
         delivered = [t for t in trades if self._on_trade(t)]
         if self._stream_up and len(self._rest_only) < _HELD_TRADES:
-            # The stream should send these too; if it never does, it is deaf.
+            # The stream should send these too (not those of a gap before it came up: a
+            # second's margin for the clocks); if it never does, it is deaf.
             found = time.monotonic()
-            self._rest_only.update((str(t["id"]), found) for t in delivered)
+            self._rest_only.update(
+                (str(t["id"]), found)
+                for t in delivered
+                if int(t.get("timestamp") or 0) > self._up_ms + 1_000
+            )
         return len(delivered)
 
     def _on_trade(self, t: dict[str, Any]) -> bool:
@@ -856,6 +862,8 @@ class LiveVenue:
         self._rest_only.clear()
         if up:
             self._alive_at = time.monotonic()
+            offset = self._client.options.get("timeDifference", 0) or 0
+            self._up_ms = int(self._client.milliseconds() - offset)
             log.info(
                 "%s user stream %s", self._client.id, "reconnected" if self._was_up else "connected"
             )
