@@ -669,11 +669,11 @@ class SandboxExchange:
         return {"listenKey": self._listen_key}
 
     def _close_listen_key(self, params: dict[str, str]) -> Any:
-        """DELETE: invalidate the active listenKey; its streams get no more user events."""
-        if not self._listen_key:
-            raise ExchangeError(*_NO_LISTEN_KEY)
-        self.streams.mute_user_streams(self._listen_key)
-        self._listen_key = ""
+        """DELETE: invalidate the active listenKey (if any); its streams get no more user
+        events. Answers ``{}`` ("Close User Data Stream")."""
+        if self._listen_key:
+            self.streams.mute_user_streams(self._listen_key)
+            self._listen_key = ""
         return {}
 
     # ---- orders -----------------------------------------------------------------------------
