@@ -181,6 +181,18 @@ class VenueSettings:
         "live: while the user stream is down, poll fills by REST at most this often, s",
         _positive,
     )
+    fill_reconcile_s: float = _f(
+        5.0,
+        "live: while orders are working, fetch fills by REST this often even with the user "
+        "stream up (a fill the stream then never sends renews it), s",
+        _positive,
+    )
+    stream_silence_s: float = _f(
+        60.0,
+        "live: with orders working and no user-stream message for this long, ask the "
+        "exchange whether the listenKey still lives (Binance keepalive; -1125 renews it), s",
+        _positive,
+    )
     request_timeout_ms: int = _f(
         10_000,
         "live: a REST request without an answer after this long is a timeout (an order is "

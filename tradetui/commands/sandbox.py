@@ -140,6 +140,14 @@ def sandbox_exchange(
             "only, as on Binance now.",
         ),
     ] = False,
+    listen_key_ttl_s: Annotated[
+        float,
+        typer.Option(
+            "--listen-key-ttl-s",
+            help="Seconds a listenKey lives without keepalive (Binance: 3600); on expiry the "
+            "user stream gets listenKeyExpired, then nothing, and a keepalive answers -1125.",
+        ),
+    ] = 3600.0,
 ) -> None:
     """Serve Binance USD-M (or COIN-M) REST and websockets on HOST:PORT until Ctrl+C (the key
     and secret are not shown). Faults can also be switched while it runs: POST
@@ -176,6 +184,8 @@ def sandbox_exchange(
         fail(f"--market {market!r}: use synthetic or replay:PATH[,PATH...]")
     if balance is None:
         balance = 1.0 if instrument.inverse else 10_000.0
+    if not listen_key_ttl_s > 0:
+        fail(f"--listen-key-ttl-s {listen_key_ttl_s:g}: must be more than 0 seconds, e.g. 5")
     try:
         server = SandboxExchange(
             instrument,
@@ -187,6 +197,7 @@ def sandbox_exchange(
             initial_balance=Decimal(str(balance)),
             hedge_mode=hedge_mode,
             legacy_ws=legacy_ws,
+            listen_key_ttl_s=listen_key_ttl_s,
         )
     except ValueError as exc:
         fail(f"--market {market}: {exc}")

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -77,6 +78,15 @@ UNKNOWN_STATUS_MSGS = {
     "execution status unknown.",
 }
 _DEFAULT_5XX_CODE = -1001
+# Binance futures "User Data Streams" (developers.binance.com/docs/derivatives/
+# usds-margined-futures/user-data-streams/Connect and .../Keepalive-User-Data-Stream): a listenKey
+# is valid 60 minutes after creation; POST returns the account's active key (extended) or a new
+# one; PUT extends the active key, and a PUT with none active answers -1125 "This listenKey does
+# not exist." (spelled out on Binance's Portfolio Margin "User Data Streams" page; ccxt's
+# binance error table quotes the same answer). On expiry the stream pushes listenKeyExpired
+# (formats.listen_key_expired) and then no more user events (docs/user-stream.md).
+LISTEN_KEY_TTL_S = 3600.0
+_NO_LISTEN_KEY = (-1125, "This listenKey does not exist.")
 
 
 @dataclass(slots=True)
@@ -219,6 +229,8 @@ class SandboxExchange:
     every stream and the user stream (``/ws/<listenKey>``). COIN-M and spot have no routed
     bases (Binance lists ``wss://dstream.binance.com`` and ``wss://stream.binance.com``
     alone): they always serve the legacy ones.
+
+    ``listen_key_ttl_s``: a listenKey's lifetime without keepalive (Binance: 60 minutes).
     """
 
     def __init__(
@@ -234,12 +246,15 @@ class SandboxExchange:
         leverage: int = 20,
         hedge_mode: bool = False,
         legacy_ws: bool = False,
+        listen_key_ttl_s: float = LISTEN_KEY_TTL_S,
     ) -> None:
         self.exchange_id = exchange_of(instrument)
         # USD-M's websocket bases are routed by category (see the class docstring).
         self.routed_ws = instrument.kind is not InstrumentKind.SPOT and not instrument.inverse
         self.legacy_ws = legacy_ws or not self.routed_ws
         self.listing = {str(e["symbol"]): e for e in listing_entries(self.exchange_id)}
+        if not listen_key_ttl_s > 0:
+            raise ValueError(f"sandbox: listen_key_ttl_s must be positive, not {listen_key_ttl_s}")
         if instrument.symbol not in self.listing:
             listed = ", ".join(self.listing) or "nothing"
             raise ValueError(
@@ -269,6 +284,9 @@ class SandboxExchange:
         self._host = host
         self._port = port
         self._listen_key = ""
+        # Settable while running (tests): keys made or extended from then on live this long.
+        self.listen_key_ttl_s = listen_key_ttl_s
+        self._listen_key_until = 0.0  # time.monotonic() at which the key expires
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
 
@@ -278,6 +296,11 @@ class SandboxExchange:
     def port(self) -> int:
         """The bound TCP port (the ephemeral one when started with port 0)."""
         return self._port
+
+    @property
+    def listen_key(self) -> str:
+        """The account's active listenKey ('' when none)."""
+        return self._listen_key
 
     @property
     def rest_url(self) -> str:
@@ -333,6 +356,9 @@ class SandboxExchange:
         now_ns = self.now_ns()
         self.streams.publish_market(self.account.advance(now_ns))
         self._publish_updates()
+        if self._listen_key and time.monotonic() >= self._listen_key_until:
+            self.streams.expire_user_streams(self._listen_key, self.server_ms())
+            self._listen_key = ""
 
     def _publish_updates(self) -> None:
         updates = self.account.take_updates()
@@ -384,8 +410,9 @@ class SandboxExchange:
         add("GET", f"{api}/v1/openOrders", self._signed(self._open_orders))
         add("DELETE", f"{api}/v1/allOpenOrders", self._signed(self._cancel_all))
         add("GET", f"{api}/v1/userTrades", self._signed(self._user_trades))
-        for method in ("POST", "PUT", "DELETE"):
-            add(method, f"{api}/v1/listenKey", self._keyed(self._listen_key_call))
+        add("POST", f"{api}/v1/listenKey", self._keyed(self._listen_key_call))
+        add("PUT", f"{api}/v1/listenKey", self._keyed(self._keep_listen_key))
+        add("DELETE", f"{api}/v1/listenKey", self._keyed(self._close_listen_key))
         if self.routed_ws:
             for category in ("public", "market"):
                 market = self._ws_routed(category)
@@ -475,18 +502,19 @@ class SandboxExchange:
         ``clear``; ``skew_ms``; ``status`` with ``count``, ``code`` (the Binance code of a
         5xx body, 0 = none) and ``only`` ("METHOD /path"); ``lost`` (a 5xx, or 0 = connection
         closed) with ``lost_count`` and ``lost_only`` ("METHOD /path"): carried out, answer
-        lost; ``delay_ms`` with ``delay_count``; ``reject`` (a Binance code) with
-        ``reject_count``; ``gap``, ``duplicate``, ``reorder`` (depth updates);
-        ``user_duplicate``, ``user_reorder`` (user-stream updates); ``drop`` = all | private
-        (close websockets); ``legacy_ws_404`` = 1 | 0 (USD-M's legacy websocket bases answer
-        HTTP 404). Counts of -1 mean until cleared.
+        lost; ``delay_ms`` with ``delay_count`` and ``delay_only`` ("METHOD /path");
+        ``reject`` (a Binance code) with ``reject_count``; ``gap``, ``duplicate``, ``reorder``
+        (depth updates); ``user_duplicate``, ``user_reorder`` (user-stream updates);
+        ``user_stall`` = 1 (the user streams open now get nothing more, yet stay open);
+        ``drop`` = all | private (close websockets); ``legacy_ws_404`` = 1 | 0 (USD-M's legacy
+        websocket bases answer HTTP 404). Counts of -1 mean until cleared.
         """
         f, sf = self.faults, self.streams.faults
         known = {"clear", "skew_ms", "status", "count", "delay_ms", "delay_count", "reject"}
         known |= {"reject_count", "gap", "duplicate", "reorder", "user_duplicate"}
         known |= {"user_reorder", "drop", "code", "only", "lost", "lost_count", "lost_only"}
-        known |= {"legacy_ws_404"}
-        text = ("drop", "clear", "only", "lost_only")
+        known |= {"legacy_ws_404", "delay_only", "user_stall"}
+        text = ("drop", "clear", "only", "lost_only", "delay_only")
         unknown = sorted(set(spec) - known)
         if unknown:
             raise ValueError(f"unknown fault {unknown[0]!r}; known: {', '.join(sorted(known))}")
@@ -510,7 +538,7 @@ class SandboxExchange:
                 raise ValueError("lost must be 0 (connection closed) or a 5xx status")
             f.lose_next(lost, n.get("lost_count", 1), spec.get("lost_only", ""), code)
         if "delay_ms" in n:
-            f.delay_next(n["delay_ms"] / 1000, n.get("delay_count", 1))
+            f.delay_next(n["delay_ms"] / 1000, n.get("delay_count", 1), spec.get("delay_only", ""))
         if "reject" in n:
             f.reject_next(n["reject"], n.get("reject_count", 1))
         if "legacy_ws_404" in n:
@@ -518,6 +546,8 @@ class SandboxExchange:
         for name in ("gap", "duplicate", "reorder", "user_duplicate", "user_reorder"):
             if name in n:
                 setattr(sf, name, n[name])
+        if n.get("user_stall"):
+            self.streams.mute_user_streams()
         drop = spec.get("drop")
         if drop is not None:
             if drop not in ("all", "private"):
@@ -534,6 +564,7 @@ class SandboxExchange:
             "lost_only": f.lost_only,
             "delay_ms": round(f.delay_s * 1000),
             "delay_count": f.delay_count,
+            "delay_only": f.delay_only,
             "reject": f.reject_code,
             "reject_count": f.reject_count,
             "legacy_ws_404": int(f.legacy_ws_404),
@@ -555,6 +586,7 @@ class SandboxExchange:
                 bool(self._listen_key)
                 and hmac.compare_digest(key.encode(), self._listen_key.encode())
             ),
+            key=key,
         )
 
     def _keyed(self, fn: Callable[[dict[str, str]], Any]) -> Handler:
@@ -714,9 +746,28 @@ class SandboxExchange:
         return {"code": 200, "msg": "success"}
 
     def _listen_key_call(self, params: dict[str, str]) -> Any:
+        """POST: the active listenKey, extended, or a new one when none is active."""
         if not self._listen_key:
-            self._listen_key = hashlib.sha256(str(time.time_ns()).encode()).hexdigest()
+            self._listen_key = secrets.token_hex(32)
+        self._listen_key_until = time.monotonic() + self.listen_key_ttl_s
         return {"listenKey": self._listen_key}
+
+    def _keep_listen_key(self, params: dict[str, str]) -> Any:
+        """PUT: extend the active listenKey (futures send no key: it is the account's);
+        -1125 when none is active or the one named is not it."""
+        named = params.get("listenKey")
+        if not self._listen_key or (named is not None and named != self._listen_key):
+            raise ExchangeError(*_NO_LISTEN_KEY)
+        self._listen_key_until = time.monotonic() + self.listen_key_ttl_s
+        return {"listenKey": self._listen_key}
+
+    def _close_listen_key(self, params: dict[str, str]) -> Any:
+        """DELETE: invalidate the active listenKey (if any); its streams get no more user
+        events. Answers ``{}`` ("Close User Data Stream")."""
+        if self._listen_key:
+            self.streams.mute_user_streams(self._listen_key)
+            self._listen_key = ""
+        return {}
 
     # ---- orders -----------------------------------------------------------------------------
 

@@ -458,6 +458,13 @@ def order_trade_update(inst: Instrument, u: OrderUpdate, now_ms: int) -> Json:
     return out
 
 
+def listen_key_expired(key: str, now_ms: int) -> Json:
+    """The user stream's ``listenKeyExpired`` event, as Binance USD-M's "Event: User Data Stream
+    Expired" shows it (event time as a string; developers.binance.com/docs/derivatives/
+    usds-margined-futures/user-data-streams/Event-User-Data-Stream-Expired)."""
+    return {"e": "listenKeyExpired", "E": str(now_ms), "listenKey": key}
+
+
 def account_update(acct: SandboxAccount, now_ms: int) -> Json:
     """An ``ACCOUNT_UPDATE`` user-stream event after fills (reason ``ORDER``): the margin
     asset's wallet (``wb``, ``cw``; ``bc``, the change other than PnL and commission, is 0)

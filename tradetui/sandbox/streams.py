@@ -12,10 +12,13 @@ JSON as Binance sends it; private connections (``/private/ws?listenKey=K``, COIN
 A market connection opened on one of USD-M's routed bases gets only the streams of that base's
 category: every stream the sandbox publishes (depth, bookTicker, trade) is a ``/public`` one,
 so a ``/market`` connection subscribed to them receives nothing, silently, as on Binance (see
-``PUBLIC``). Each connection has its own queue and
+``PUBLIC``). When a user stream's key expires it gets ``listenKeyExpired`` and then
+nothing more (the socket stays open: Binance's event "is not related to the websocket
+disconnection"). Each connection has its own queue and
 writer task, so publishing never waits on a slow reader. Faults: depth updates dropped (a
 sequence gap), duplicated or swapped, a stalled stream (connections stay open but get no market
-data), raw text injected into every market connection, and every connection dropped at once.
+data), raw text injected into every market connection, every connection dropped at once, and
+user streams muted (open, but sent nothing more).
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ class _Conn:
     combined: bool = False
     # The routed base's category ("public", "market"); None on an unrouted base (all).
     category: str | None = None
+    key: str = ""  # a user stream's listenKey
+    muted: bool = False  # a user stream sent nothing more (its key expired, or a fault)
     streams: set[str] = field(default_factory=set)
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
 
@@ -107,8 +112,10 @@ class StreamHub:
         combined: bool = False,
         category: str | None = None,
         names: str = "",
+        key: str = "",
     ) -> web.WebSocketResponse:
-        """Run one websocket until either side closes it; ``allowed`` gates private ones.
+        """Run one websocket until either side closes it; ``allowed`` gates private ones
+        (``key``: a user stream's listenKey).
 
         ``combined``: a combined-stream connection subscribed to the ``streams`` query
         parameter (names separated by ``/``), whose events are wrapped with their stream name.
@@ -120,7 +127,7 @@ class StreamHub:
         if not allowed():
             await ws.close(code=4001, message=b"invalid listenKey")
             return ws
-        conn = _Conn(ws, private, combined, category)
+        conn = _Conn(ws, private, combined, category, key)
         if combined:
             names = request.query.get("streams", "")
         conn.streams.update(n for n in names.split("/") if "@" in n)
@@ -174,6 +181,21 @@ class StreamHub:
             if conn.private or not private_only:
                 await conn.ws.close(code=1001, message=b"sandbox: connection dropped")
 
+    def expire_user_streams(self, key: str, now_ms: int) -> None:
+        """``key`` expired: its user streams get ``listenKeyExpired`` and then nothing more."""
+        text = _compact(formats.listen_key_expired(key, now_ms))
+        for conn in self._conns:
+            if conn.private and conn.key == key and not conn.muted:
+                conn.queue.put_nowait(text)
+                conn.muted = True
+
+    def mute_user_streams(self, key: str = "") -> None:
+        """Send nothing more to the user streams open now (of ``key``, or all): they stay open
+        (the invalidated-key and deaf-stream faults)."""
+        for conn in self._conns:
+            if conn.private and (not key or conn.key == key):
+                conn.muted = True
+
     # ---- publishing -------------------------------------------------------------------------
 
     def publish_market(self, events: list[MarketEvent]) -> None:
@@ -201,7 +223,7 @@ class StreamHub:
     ) -> None:
         """Send order updates to every private connection, then ``account`` (an
         ``ACCOUNT_UPDATE`` event) when given."""
-        private = [c for c in self._conns if c.private]
+        private = [c for c in self._conns if c.private and not c.muted]
         if not private:
             return
         for u in updates:

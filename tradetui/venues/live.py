@@ -18,13 +18,22 @@ for it. -1021 resyncs the clock (and only then is a refused order sent again); r
 retried with exponential backoff and jitter; a 429 cools placements down for the exchange's
 Retry-After; a 418 (IP ban) stops every request and asks for a halt. Fills come from the user
 stream (``watch_my_trades``) and, while it is down, from polling ``fetch_my_trades`` at most
-once per ``fill_poll_s``; both paths are deduplicated by trade id. Messages never carry keys,
-signatures or the listenKey.
+once per ``fill_poll_s``; both paths are deduplicated by trade id.
+
+The user stream is proven alive, not assumed (docs/user-stream.md): while orders are working,
+fills are also fetched by REST every ``fill_reconcile_s`` with the stream up; a fill found so
+that the stream has still not sent a reconcile later proves it deaf. That, Binance's
+``listenKeyExpired`` event (which ccxt.pro ignores), a keepalive answered -1125, and any stream
+error renew it: marked down, ccxt made to fetch a listenKey again, its sockets dropped, the
+watches subscribe again and the reconnect fetches the gap's fills. With orders working and no
+user-stream message for ``stream_silence_s``, the key is probed with a keepalive (Binance).
+Messages never carry keys, signatures or the listenKey.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -33,6 +42,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
+
+import ccxt.async_support as ccxt_async
 
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import (
@@ -83,6 +94,14 @@ _MAX_CLIENT_ID = 36  # Binance's limit; the engine's ids are far shorter
 _SEEN_TRADES = 20_000
 _HELD_TRADES = 1_000
 _TERMINAL = ("canceled", "cancelled", "expired", "rejected")
+# Binance's keepalive of the account's listenKey, by ccxt class (futures name no key).
+_KEEPALIVE = {"binanceusdm": "fapiPrivatePutListenKey", "binancecoinm": "dapiPrivatePutListenKey"}
+_NO_LISTEN_KEY = "-1125"  # Binance: "This listenKey does not exist."
+
+
+class _StreamRenewed(ccxt_async.NetworkError):  # type: ignore[misc]
+    """Ends the watches of a user-stream socket the venue dropped to renew the stream."""
+
 
 ConnectionCallback = Callable[[bool, str, str], None]
 """(connected, stream, detail): the user stream went down (False) or came back (True)."""
@@ -93,7 +112,10 @@ class LiveOptions:
     """How the live venue talks to the exchange (times in seconds unless named otherwise).
 
     ``fill_poll_s``: at most one REST fill poll per this long, and only while the user stream
-    is down (or off). ``read_attempts``/``backoff``: retries of reads and cancels.
+    is down (or off). ``fill_reconcile_s``: with the stream up and orders working, fills are
+    fetched by REST this often too. ``stream_silence_s``: with orders working and no
+    user-stream message for this long, the listenKey is probed with a keepalive.
+    ``read_attempts``/``backoff``: retries of reads and cancels.
     ``reconnect``: the user stream's reconnect policy. ``leverage`` (0 = leave as is) and
     ``margin_mode`` ('' = leave, 'cross' or 'isolated') are set at connect.
     ``native_orders``: on Binance USD-M, orders go through ccxt's own order endpoints rather
@@ -101,6 +123,8 @@ class LiveOptions:
     """
 
     fill_poll_s: float = 0.5
+    fill_reconcile_s: float = 5.0
+    stream_silence_s: float = 60.0
     read_attempts: int = 4
     backoff: ReconnectPolicy = field(default_factory=lambda: ReconnectPolicy(0.05, max_s=2.0))
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
@@ -178,6 +202,11 @@ class LiveVenue:
         self._last_poll = -float("inf")
         self._stream_up = False
         self._was_up = False
+        # The user stream's last sign of life (a message, its connection, a keepalive), and
+        # the trades REST found while it was up that it has not sent (id -> when found).
+        self._alive_at = 0.0
+        self._rest_only: dict[str, float] = {}
+        self._up_ms = 0  # the exchange's time when the user stream last came up
         self._cool_until = 0.0
         self._banned = ""
         self._resync_lock = asyncio.Lock()
@@ -242,6 +271,7 @@ class LiveVenue:
         await self.read_balance()
         self._since_ms = client.milliseconds() - 1_000
         if self.options.user_stream:
+            self._hook_messages()
             self._streams = [
                 asyncio.create_task(self._watch_trades(), name="user-stream-trades"),
                 asyncio.create_task(self._watch_orders(), name="user-stream-orders"),
@@ -710,7 +740,17 @@ class LiveVenue:
         self._last_poll = now
         since = since_ms if since_ms is not None else self._since_ms or None
         trades = await self._read(lambda: self._client.fetch_my_trades(self._symbol, since))
-        return sum(self._on_trade(t) for t in trades)
+        delivered = [t for t in trades if self._on_trade(t)]
+        if self._stream_up and len(self._rest_only) < _HELD_TRADES:
+            # The stream should send these too (not those of a gap before it came up: a
+            # second's margin for the clocks); if it never does, it is deaf.
+            found = time.monotonic()
+            self._rest_only.update(
+                (str(t["id"]), found)
+                for t in delivered
+                if int(t.get("timestamp") or 0) > self._up_ms + 1_000
+            )
+        return len(delivered)
 
     def _on_trade(self, t: dict[str, Any]) -> bool:
         """Deliver one trade of ours as a Fill unless seen before; True when delivered."""
@@ -776,7 +816,11 @@ class LiveVenue:
     # ---- user stream ------------------------------------------------------------------------
 
     async def _watch_trades(self) -> None:
-        await self._watch(self._client.watch_my_trades, self._on_trade, track=True)
+        await self._watch(self._client.watch_my_trades, self._on_streamed_trade, track=True)
+
+    def _on_streamed_trade(self, t: dict[str, Any]) -> None:
+        self._rest_only.pop(str(t.get("id") or ""), None)
+        self._on_trade(t)
 
     async def _watch_orders(self) -> None:
         await self._watch(self._client.watch_orders, self._on_order_update, track=False)
@@ -805,8 +849,10 @@ class LiveVenue:
                 err = self._mapped(exc)
                 if isinstance(err, IpBannedError):
                     self._ban(err)
-                if track:
-                    self._stream_changed(False, str(err))
+                if track and not isinstance(exc, _StreamRenewed):
+                    # Whatever broke it (a close, a keepalive refused with -1125), the next
+                    # subscription asks for a listenKey again: the one held may have expired.
+                    await self._renew_stream(str(err))
                 delay = self.options.reconnect.delay_s(attempt, self._rng)
                 attempt += 1
                 await asyncio.sleep(delay)
@@ -842,7 +888,12 @@ class LiveVenue:
         if up == self._stream_up:
             return
         self._stream_up = up
+        self._note_listen_keys()
+        self._rest_only.clear()
         if up:
+            self._alive_at = time.monotonic()
+            offset = self._client.options.get("timeDifference", 0) or 0
+            self._up_ms = int(self._client.milliseconds() - offset)
             log.info(
                 "%s user stream %s", self._client.id, "reconnected" if self._was_up else "connected"
             )
@@ -868,13 +919,105 @@ class LiveVenue:
             self._end(cid, o, lambda: self._terminal(cid, f"order {status} at the venue"))
 
     async def _poll_loop(self) -> None:
+        o = self.options
         while not self._closing:
-            await asyncio.sleep(self.options.fill_poll_s)
-            if (not self._stream_up or not self.options.user_stream) and self.working:
-                try:
+            await asyncio.sleep(o.fill_poll_s)
+            if not self.working:
+                continue
+            try:
+                if not self._stream_up or not o.user_stream:
                     await self.poll_fills()
-                except VenueError as exc:
-                    log.warning("fill poll failed: %s", exc)
+                elif time.monotonic() - self._last_poll >= o.fill_reconcile_s:
+                    await self._reconcile_fills()
+                elif time.monotonic() - self._alive_at >= o.stream_silence_s:
+                    await self._probe_listen_key()
+            except VenueError as exc:
+                log.warning("fill poll failed: %s", exc)
+
+    async def _reconcile_fills(self) -> None:
+        """With the stream up: fetch fills by REST; renew the stream when fills found so a
+        reconcile ago have still not come on it (it is deaf)."""
+        cutoff = time.monotonic() - self.options.fill_reconcile_s
+        missed = sum(1 for found in self._rest_only.values() if found <= cutoff)
+        if missed:
+            await self._renew_stream(
+                f"the user stream never sent {missed} fill(s) found by REST; renewing it"
+            )
+            return
+        await self.poll_fills(force=True)
+
+    async def _probe_listen_key(self) -> None:
+        """Silence while orders work proves nothing (an idle stream sends nothing): ask the
+        exchange whether the listenKey still lives with a keepalive (Binance; which also
+        extends it); -1125 says it expired, so the stream is renewed."""
+        self._alive_at = time.monotonic()
+        name = _KEEPALIVE.get(str(self._client.id))
+        if name is None:
+            return  # no way to ask: the fill reconcile still catches what the stream misses
+        try:
+            await self._call(getattr(self._client, name))
+        except VenueError as exc:
+            if _NO_LISTEN_KEY in str(exc):
+                await self._renew_stream("the listenKey expired (keepalive answered -1125)")
+            else:
+                log.warning("listenKey keepalive failed: %s", exc)
+
+    # ---- user stream: renewal -----------------------------------------------------------------
+
+    def _hook_messages(self) -> None:
+        """See each user-stream message before ccxt.pro handles it (the client serves only the
+        user stream): any message is a sign of life, and ``listenKeyExpired`` (which ccxt.pro
+        ignores, leaving the socket open and silent) renews the stream."""
+        client = self._client
+        handle = client.handle_message
+        if getattr(handle, "venue_hook", False):
+            return
+
+        def hooked(ws: Any, message: Any) -> Any:
+            self._on_stream_message(message)
+            return handle(ws, message)
+
+        hooked.venue_hook = True  # type: ignore[attr-defined]
+        client.handle_message = hooked
+
+    def _on_stream_message(self, message: Any) -> None:
+        self._alive_at = time.monotonic()
+        if not isinstance(message, dict):
+            return
+        data = message.get("data", message)
+        if isinstance(data, dict) and data.get("e") == "listenKeyExpired":
+            self._spawn(self._renew_stream("the exchange expired the listenKey"))
+
+    async def _renew_stream(self, reason: str) -> None:
+        """Mark the user stream down (``reason``), make ccxt fetch a listenKey again (POST:
+        the same key while it lives, else a new one) and drop its sockets: the watch loops
+        subscribe again, and the reconnect fetches the gap's fills by REST."""
+        if self._closing:
+            return
+        self._stream_changed(False, reason)
+        for bucket in list(self._client.options.values()):
+            if isinstance(bucket, dict) and "lastAuthenticatedTime" in bucket:
+                # What ccxt.pro's binance does itself when a keepalive fails.
+                bucket["listenKey"] = None
+                bucket["lastAuthenticatedTime"] = 0
+        clients = getattr(self._client, "clients", None) or {}
+        for url, ws in list(clients.items()):
+            if getattr(ws, "connection", None) is None:
+                continue  # never dialed (ccxt's authentication bookkeeping)
+            del clients[url]
+            renewed = _StreamRenewed(f"{self._client.id} user stream renewed")
+            # Set before closing, so ccxt's close handler leaves the client list alone (a new
+            # socket may already be there under the same URL).
+            ws.error = renewed
+            ws.reject(renewed)
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    def _note_listen_keys(self) -> None:
+        """Redact the listenKeys ccxt holds from our log lines (COIN-M's sit bare in URLs)."""
+        for bucket in list(self._client.options.values()):
+            if isinstance(bucket, dict) and isinstance(bucket.get("listenKey"), str):
+                self._redact.add(bucket["listenKey"])
 
     # ---- plumbing ---------------------------------------------------------------------------
 
