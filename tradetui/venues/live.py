@@ -94,6 +94,8 @@ _MAX_CLIENT_ID = 36  # Binance's limit; the engine's ids are far shorter
 _SEEN_TRADES = 20_000
 _HELD_TRADES = 1_000
 _TERMINAL = ("canceled", "cancelled", "expired", "rejected")
+# How long an order's end waits for its missing fills on the user stream before asking REST.
+_STREAM_GRACE_S = 0.5
 # Binance's keepalive of the account's listenKey, by ccxt class (futures name no key).
 _KEEPALIVE = {"binanceusdm": "fapiPrivatePutListenKey", "binancecoinm": "dapiPrivatePutListenKey"}
 _NO_LISTEN_KEY = "-1125"  # Binance: "This listenKey does not exist."
@@ -644,10 +646,11 @@ class LiveVenue:
         """``report`` once the order's fills are in: the user stream usually brings them
         within moments; failing that they are fetched by REST, a few times with backoff."""
         tracked = self._orders.get(cid)
+        waited = 0.0
+        while self._stream_up and waited < _STREAM_GRACE_S and self._fills_missing(cid, order):
+            await asyncio.sleep(0.01)
+            waited += 0.01
         for attempt in range(self.options.read_attempts):
-            if not self._fills_missing(cid, order):
-                break
-            await asyncio.sleep(self.options.backoff.delay_s(attempt, self._rng))
             if not self._fills_missing(cid, order):
                 break
             since = tracked.placed_ms - 1_000 if tracked and tracked.placed_ms else None
@@ -655,6 +658,7 @@ class LiveVenue:
                 await self.poll_fills(force=True, since_ms=since)
             except VenueError as exc:
                 log.warning("fills of %s could not be fetched: %s", cid, exc)
+            await asyncio.sleep(self.options.backoff.delay_s(attempt, self._rng))
         missing = self._fills_missing(cid, order)
         if missing:
             log.error(
@@ -891,7 +895,8 @@ class LiveVenue:
         self._note_listen_keys()
         self._rest_only.clear()
         if up:
-            self._alive_at = time.monotonic()
+            # The REST reconciliation timer runs from here (a reconnect fetches the gap at once).
+            self._alive_at = self._last_poll = time.monotonic()
             offset = self._client.options.get("timeDifference", 0) or 0
             self._up_ms = int(self._client.milliseconds() - offset)
             log.info(
