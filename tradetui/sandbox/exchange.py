@@ -34,6 +34,7 @@ from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import MarketEvent, OrderType, Side
 from tradetui.sandbox import formats
 from tradetui.sandbox.account import ExchangeError, SandboxAccount
+from tradetui.sandbox.limits import RateLimiter
 from tradetui.sandbox.streams import StreamHub
 from tradetui.venues.sim_listing import listing_entries
 
@@ -205,6 +206,9 @@ class SandboxExchange:
         port: int = 0,
         initial_balance: Decimal = Decimal(10_000),
         leverage: int = 20,
+        weight_limit: int = 0,
+        order_limit_10s: int = 0,
+        order_limit_1m: int = 0,
     ) -> None:
         self.exchange_id = exchange_of(instrument)
         self.listing = {str(e["symbol"]): e for e in listing_entries(self.exchange_id)}
@@ -228,6 +232,12 @@ class SandboxExchange:
             id_base=time.time_ns() // _NS_PER_MS,
         )
         self.faults = Faults()
+        # Binance's rate limits (sandbox/limits.py), as exchangeInfo advertises them; a limit
+        # given here (> 0) replaces the published figure.
+        self.limits = RateLimiter(
+            formats.rate_limits(instrument, weight_limit, order_limit_10s, order_limit_1m),
+            coinm=instrument.inverse,
+        )
         self.streams = StreamHub(instrument)
         # The latest requests as (method, path), for tests and the bench; bounded for long runs.
         self.requests: deque[tuple[str, str]] = deque(maxlen=_REQUEST_LOG_LEN)
@@ -375,6 +385,10 @@ class SandboxExchange:
         status = self.faults.take_status(request.method, request.path)
         if status:
             return _forced(status, self.faults.status_code)
+        sub = request.path[len(self.api) :]
+        refused = self.limits.admit(request.method, sub, dict(request.query), self.server_ms())
+        if refused is not None:
+            return refused
         lost = self.faults.take_lost(request.method, request.path)
         self.advance()
         try:
@@ -383,6 +397,8 @@ class SandboxExchange:
             answer = web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status)
         finally:
             self._publish_updates()
+        new_order = request.method == "POST" and sub == "/v1/order"
+        self.limits.stamp(answer, new_order, self.server_ms())
         if lost is None:
             return answer
         if lost:
@@ -562,7 +578,10 @@ class SandboxExchange:
 
     async def _exchange_info(self, request: web.Request) -> web.StreamResponse:
         entries = list(self.listing.values())
-        return web.json_response(formats.exchange_info(self.instrument, entries, self.server_ms()))
+        info = formats.exchange_info(self.instrument, entries, self.server_ms())
+        if self.instrument.kind is not InstrumentKind.SPOT:
+            info["rateLimits"] = self.limits.advertised()
+        return web.json_response(info)
 
     async def _depth(self, request: web.Request) -> web.StreamResponse:
         params = dict(request.query)
