@@ -70,7 +70,8 @@ async def test_every_answer_carries_the_weight_used_with_each_endpoints_weight(
         with pytest.raises(ccxt_async.BadRequest):
             await client.fapiPublicGetDepth({"symbol": "BTCUSDT", "limit": 7})
         after = used(client, "X-MBX-USED-WEIGHT-1M")
-        assert after is not None and after >= base
+        assert after is not None
+        assert after >= base
 
 
 async def test_order_answers_carry_the_order_counts_and_weigh_nothing(
@@ -93,9 +94,9 @@ async def test_order_answers_carry_the_order_counts_and_weigh_nothing(
 
 
 async def test_exchange_info_advertises_the_limits_configured() -> None:
-    async with limited_sandbox(weight_limit=50, order_limit_10s=3) as server:
-        async with rest_client(server) as client:
-            info = await client.fapiPublicGetExchangeInfo()
+    server = limited_sandbox(weight_limit=50, order_limit_10s=3)
+    async with server, rest_client(server) as client:
+        info = await client.fapiPublicGetExchangeInfo()
     assert info["rateLimits"] == [
         {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 50},
         {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
@@ -104,55 +105,49 @@ async def test_exchange_info_advertises_the_limits_configured() -> None:
 
 
 async def test_over_the_weight_limit_429_with_retry_after_then_418_for_keeping_on() -> None:
-    async with limited_sandbox(weight_limit=30) as server:
-        async with rest_client(server) as client:
-            await client.load_markets()
-            await at_window_start(server, client)
-            while True:
-                try:
-                    await client.fapiPublicGetDepth({"symbol": "BTCUSDT", "limit": 100})
-                except ccxt_async.DDoSProtection:
-                    break
-            body = json.loads(client.last_http_response)
-            assert body["code"] == -1003
-            assert "current limit is 30 requests per minute" in body["msg"]
-            headers = {k.lower(): v for k, v in client.last_response_headers.items()}
-            assert 55 <= int(headers["retry-after"]) <= 60  # to the minute's end
-            assert server.limits.limited == 1
-            # A cheaper request that still fits goes through, but sending during the back-off
-            # counts against us: the third such request is answered with a ban.
-            outcomes = []
-            for _ in range(3):
-                try:
-                    await client.fapiPublicGetTime()
-                    outcomes.append("ok")
-                except ccxt_async.DDoSProtection:
-                    outcomes.append(json.loads(client.last_http_response)["msg"][:21])
-            assert outcomes[-1] == "Way too many requests"
-            assert server.limits.banned == 1
-            headers = {k.lower(): v for k, v in client.last_response_headers.items()}
-            assert 119 <= int(headers["retry-after"]) <= 120  # Binance's shortest ban
+    async with limited_sandbox(weight_limit=30) as server, rest_client(server) as client:
+        await client.load_markets()
+        await at_window_start(server, client)
+        while True:
+            try:
+                await client.fapiPublicGetDepth({"symbol": "BTCUSDT", "limit": 100})
+            except ccxt_async.DDoSProtection:
+                break
+        body = json.loads(client.last_http_response)
+        assert body["code"] == -1003
+        assert "current limit is 30 requests per minute" in body["msg"]
+        headers = {k.lower(): v for k, v in client.last_response_headers.items()}
+        assert 55 <= int(headers["retry-after"]) <= 60  # to the minute's end
+        assert server.limits.limited == 1
+        # A cheaper request that still fits goes through, but sending during the back-off
+        # counts against us: the third such request is answered with a ban.
+        outcomes = []
+        for _ in range(3):
+            try:
+                await client.fapiPublicGetTime()
+                outcomes.append("ok")
+            except ccxt_async.DDoSProtection:
+                outcomes.append(json.loads(client.last_http_response)["msg"][:21])
+        assert outcomes[-1] == "Way too many requests"
+        assert server.limits.banned == 1
+        headers = {k.lower(): v for k, v in client.last_response_headers.items()}
+        assert 119 <= int(headers["retry-after"]) <= 120  # Binance's shortest ban
 
 
 async def test_over_an_order_limit_429_too_many_new_orders() -> None:
-    async with limited_sandbox(order_limit_10s=2) as server:
-        async with rest_client(server) as client:
-            await client.load_markets()
-            await at_window_start(server, client)
-            for _ in range(2):
-                await client.create_order(
-                    SYMBOL, "limit", "buy", 0.002, 59_000, {"timeInForce": "GTX"}
-                )
-            with pytest.raises(ccxt_async.DDoSProtection):
-                await client.create_order(
-                    SYMBOL, "limit", "buy", 0.002, 59_000, {"timeInForce": "GTX"}
-                )
-            body = json.loads(client.last_http_response)
-            assert body == {
-                "code": -1015,
-                "msg": "Too many new orders; current limit is 2 orders per 10 SECOND.",
-            }
-            assert len(server.account.open_orders) == 2
-            # Cancels are not orders: they still go.
-            await client.cancel_all_orders(SYMBOL)
-            assert server.account.open_orders == []
+    async with limited_sandbox(order_limit_10s=2) as server, rest_client(server) as client:
+        await client.load_markets()
+        await at_window_start(server, client)
+        for _ in range(2):
+            await client.create_order(SYMBOL, "limit", "buy", 0.002, 59_000, {"timeInForce": "GTX"})
+        with pytest.raises(ccxt_async.DDoSProtection):
+            await client.create_order(SYMBOL, "limit", "buy", 0.002, 59_000, {"timeInForce": "GTX"})
+        body = json.loads(client.last_http_response)
+        assert body == {
+            "code": -1015,
+            "msg": "Too many new orders; current limit is 2 orders per 10 SECOND.",
+        }
+        assert len(server.account.open_orders) == 2
+        # Cancels are not orders: they still go.
+        await client.cancel_all_orders(SYMBOL)
+        assert server.account.open_orders == []

@@ -103,5 +103,5 @@ def test_bad_header_values_and_no_limits_are_harmless() -> None:
     empty = Pacer([])
     empty.observe({"x-mbx-used-weight-1m": "99999"}, T)
     assert empty.delay(Kind.CANCEL, T) == 0.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="soft <= hard"):
         Pacer([], soft=0.99)

@@ -488,6 +488,9 @@ class SandboxExchange:
             "reorder": sf.reorder,
             "user_duplicate": sf.user_duplicate,
             "user_reorder": sf.user_reorder,
+            # Rate limiting so far (read-only): 429s and 418s answered.
+            "limited": self.limits.limited,
+            "banned": self.limits.banned,
         }
 
     async def _ws_combined(self, request: web.Request) -> web.StreamResponse:

@@ -385,6 +385,7 @@ class LiveVenue:
         wait = self._pacer.delay(Kind.PLACE, self._exchange_s())
         if wait > self.options.pace_max_wait_s:
             self._orders.pop(cid, None)
+            self._pacing_changed()
             figures = self._pacer.figures(self._exchange_s())
             self._reject(
                 cid, RejectCode.RATE_LIMITED, f"not sent: pacing for {wait:.1f} s ({figures})"
