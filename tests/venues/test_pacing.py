@@ -73,15 +73,26 @@ def test_polls_yield_first_and_cancels_last() -> None:
     assert q.delay(Kind.READ, T) < 1.0
 
 
-def test_placements_are_paced_by_the_order_limits_not_the_weight() -> None:
+def test_placements_are_paced_by_the_order_limits_and_keep_weight_for_cancels() -> None:
     p = pacer()
-    p.observe({"x-mbx-used-weight-1m": "2400"}, T)
-    assert p.delay(Kind.PLACE, T) == 0.0  # a new order weighs 0 on the IP limit
     p.observe({"x-mbx-order-count-10s": "290"}, T)  # above 95% of 300
     assert p.delay(Kind.PLACE, T) == pytest.approx(10.0)  # the 10 s window's end
+    # A reduce-only order reduces risk: it goes while one order is left.
+    assert p.delay(Kind.REDUCE, T) == 0.0
+    p.observe({"x-mbx-order-count-10s": "300"}, T)
+    assert p.delay(Kind.REDUCE, T) == pytest.approx(10.0)
     # A new window starts from nothing.
     assert p.delay(Kind.PLACE, T + 10.0) == 0.0
     assert not p.engaged(T + 60.0)
+    # A new order weighs nothing, but every resting order needs a cancel later: placements
+    # stop at 95% of the weight, the rest is the cancels'.
+    q = pacer()
+    q.observe({"x-mbx-used-weight-1m": "2290"}, T)
+    assert q.delay(Kind.PLACE, T) == pytest.approx(30.0)
+    assert q.delay(Kind.REDUCE, T) == 0.0
+    assert q.delay(Kind.CANCEL, T) == 0.0
+    q.sent(Kind.PLACE, T)
+    assert "weight 2290/2400" in q.figures(T)  # counted against the orders only
 
 
 def test_requests_sent_count_until_the_exchange_says_more() -> None:

@@ -429,12 +429,14 @@ class SandboxExchange:
         lost; ``delay_ms`` with ``delay_count``; ``reject`` (a Binance code) with
         ``reject_count``; ``gap``, ``duplicate``, ``reorder`` (depth updates);
         ``user_duplicate``, ``user_reorder`` (user-stream updates); ``drop`` = all | private
-        (close websockets). Counts of -1 mean until cleared.
+        (close websockets); ``weight_limit``, ``order_limit_10s``, ``order_limit_1m`` (rate
+        limits from now on). Counts of -1 mean until cleared.
         """
         f, sf = self.faults, self.streams.faults
         known = {"clear", "skew_ms", "status", "count", "delay_ms", "delay_count", "reject"}
         known |= {"reject_count", "gap", "duplicate", "reorder", "user_duplicate"}
         known |= {"user_reorder", "drop", "code", "only", "lost", "lost_count", "lost_only"}
+        known |= set(_LIMIT_SWITCHES)
         text = ("drop", "clear", "only", "lost_only")
         unknown = sorted(set(spec) - known)
         if unknown:
@@ -462,6 +464,11 @@ class SandboxExchange:
             f.delay_next(n["delay_ms"] / 1000, n.get("delay_count", 1))
         if "reject" in n:
             f.reject_next(n["reject"], n.get("reject_count", 1))
+        for name, (kind, interval, num) in _LIMIT_SWITCHES.items():
+            if name in n:
+                if n[name] <= 0:
+                    raise ValueError(f"{name} must be a positive whole number")
+                self.limits.set_limit(kind, interval, num, n[name])
         for name in ("gap", "duplicate", "reorder", "user_duplicate", "user_reorder"):
             if name in n:
                 setattr(sf, name, n[name])
@@ -488,9 +495,11 @@ class SandboxExchange:
             "reorder": sf.reorder,
             "user_duplicate": sf.user_duplicate,
             "user_reorder": sf.user_reorder,
-            # Rate limiting so far (read-only): 429s and 418s answered.
+            # Rate limiting so far (read-only): 429s and 418s answered, the most each limit's
+            # window held.
             "limited": self.limits.limited,
             "banned": self.limits.banned,
+            "peak": self.limits.peak,
         }
 
     async def _ws_combined(self, request: web.Request) -> web.StreamResponse:
@@ -716,6 +725,13 @@ class SandboxExchange:
         hits = [t for t in self.account.trades if t.trade_id >= from_id and t.time_ms >= start_ms]
         return [formats.user_trade(self.instrument, t) for t in hits[:limit]]
 
+
+# Rate-limit switches of ``apply_faults``: the exchangeInfo rateLimits entry each one sets.
+_LIMIT_SWITCHES = {
+    "weight_limit": ("REQUEST_WEIGHT", "MINUTE", 1),
+    "order_limit_10s": ("ORDERS", "SECOND", 10),
+    "order_limit_1m": ("ORDERS", "MINUTE", 1),
+}
 
 _FORCED_REJECTS = {
     -2019: "Margin is insufficient.",

@@ -134,7 +134,8 @@ class _Window:
 class RateLimiter:
     """The sandbox's request-weight and order limits (``rate_limits``: exchangeInfo entries).
 
-    ``limited``/``banned`` count the 429s and 418s answered, for tests and the bench.
+    ``limited``/``banned`` count the 429s and 418s answered and ``peak`` the most each window
+    held, for tests and the bench.
     """
 
     def __init__(
@@ -163,10 +164,23 @@ class RateLimiter:
         self._bans = 0
         self.limited = 0
         self.banned = 0
+        # The most each limit's window has held (header name → count).
+        self.peak = {w.header: 0 for w in self._windows}
 
     def advertised(self) -> list[dict[str, Any]]:
         """The ``rateLimits`` exchangeInfo lists."""
         return [w.advertised() for w in self._windows]
+
+    def set_limit(self, rate_limit_type: str, interval: str, num: int, limit: int) -> None:
+        """Change one limit (added when the exchange has none such)."""
+        for w in self._windows:
+            if (w.rate_limit_type, w.interval, w.num) == (rate_limit_type, interval, num):
+                w.limit = limit
+                return
+        w = _Window(rate_limit_type, interval, num, limit)
+        self._windows.append(w)
+        (self._weight if rate_limit_type == "REQUEST_WEIGHT" else self._orders).append(w)
+        self.peak[w.header] = 0
 
     def admit(
         self, method: str, sub: str, params: dict[str, str], now_ms: int
@@ -200,8 +214,10 @@ class RateLimiter:
                     return self._limited(now_ms, w, -1015, msg, retry_after=False)
             for w in self._orders:
                 w.used += 1
+                self.peak[w.header] = max(self.peak[w.header], w.used)
         for w in self._weight:
             w.used += weight
+            self.peak[w.header] = max(self.peak[w.header], w.used)
         return None
 
     def stamp(self, answer: web.StreamResponse, new_order: bool, now_ms: int) -> None:

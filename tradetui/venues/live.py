@@ -382,7 +382,8 @@ class LiveVenue:
         """The exchange's order for ``intent``, or None once it is refused (reported)."""
         cid = intent.client_id
         route = self._route()
-        wait = self._pacer.delay(Kind.PLACE, self._exchange_s())
+        kind = Kind.REDUCE if intent.reduce_only else Kind.PLACE
+        wait = self._pacer.delay(kind, self._exchange_s())
         if wait > self.options.pace_max_wait_s:
             self._orders.pop(cid, None)
             self._pacing_changed()
@@ -394,13 +395,13 @@ class LiveVenue:
         sent = time.monotonic()
         try:
             try:
-                return await self._call(lambda: route.place(intent), Kind.PLACE)
+                return await self._call(lambda: route.place(intent), kind)
             except ClockSkewError:
                 # -1021 is a definite refusal, so sending again after a clock resync is safe.
                 log.warning("place %s: timestamp outside recvWindow; resyncing the clock", cid)
                 await self.sync_clock()
                 sent = time.monotonic()
-                return await self._call(lambda: route.place(intent), Kind.PLACE)
+                return await self._call(lambda: route.place(intent), kind)
         except VenueUnavailableError as exc:
             self._unknown(cid, False, f"{exc}; asking the exchange by client id")
             found = await self._reconcile(cid, sent)

@@ -14,10 +14,12 @@ request of a given ``Kind`` should wait. Below ``soft`` (a fraction of a limit) 
 Above it the budget left in the window is spread over the time left in it, and the kinds
 differ in how much of the budget they may spend: low-importance reads (fill polls, account
 checks) stop at ``soft`` and wait for the next window; ordinary reads and placements stop at
-``hard``; cancels may use all of it, because cancelling is how risk is reduced: a cancel is
-held back only once the limit itself is reached (sending it then earns a 429 and, repeated,
-a ban, after which nothing can be cancelled at all). Placements count against the order
-limits (a new order weighs 0 on USD-M's IP limit); everything else against the weight limit.
+``hard``; cancels and reduce-only orders may use all of it, because they are how risk is
+reduced: they are held back only once the limit itself is reached (sending then earns a 429
+and, repeated, a ban, after which nothing can be cancelled at all). A new order counts
+against the order limits (it weighs 0 on USD-M's IP limit), but a placement is also held to
+``hard`` of the weight limit: every resting order will need a cancel, and the last part of the
+weight is kept for those. Everything else counts against the weight limit.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Kind(enum.Enum):
     POLL = "poll"  # fill polls and account checks: yield first
     READ = "read"  # order look-ups and the rest
     PLACE = "place"  # a new order (counts against the order limits)
+    REDUCE = "reduce"  # a reduce-only order: reduces risk, held back only at the limit itself
     CANCEL = "cancel"  # reduces risk: held back only at the limit itself
 
 
@@ -144,7 +147,8 @@ class Pacer:
     soft: float = 0.8
     hard: float = 0.95
     _by_header: dict[str, Limit] = field(init=False)
-    _relevant: dict[Kind, list[Limit]] = field(init=False)
+    _gates: dict[Kind, list[Limit]] = field(init=False)
+    _counts: dict[Kind, list[Limit]] = field(init=False)
 
     def __post_init__(self) -> None:
         if not 0 < self.soft <= self.hard <= 1:
@@ -152,7 +156,12 @@ class Pacer:
         self._by_header = {lim.header: lim for lim in self.limits}
         weight = [lim for lim in self.limits if lim.kind == _WEIGHT]
         orders = [lim for lim in self.limits if lim.kind == _ORDERS]
-        self._relevant = {k: orders if k is Kind.PLACE else weight for k in Kind}
+        # The limits that hold each kind back, and those its requests count against.
+        self._gates = dict.fromkeys(Kind, weight) | {
+            Kind.PLACE: orders + weight,
+            Kind.REDUCE: orders,
+        }
+        self._counts = dict.fromkeys(Kind, weight) | {Kind.PLACE: orders, Kind.REDUCE: orders}
 
     def observe(self, headers: Mapping[str, Any] | None, now: float) -> None:
         """Take the used counts an answer's headers carry (names in any case)."""
@@ -170,11 +179,11 @@ class Pacer:
     def delay(self, kind: Kind, now: float) -> float:
         """Seconds a request of ``kind`` sent next should wait (0 = at once)."""
         wait = 0.0
-        for lim in self._relevant[kind]:
+        for lim in self._gates[kind]:
             used = lim.used_at(now)
             if used < self.soft * lim.limit:
                 continue
-            if kind is Kind.CANCEL:
+            if kind is Kind.CANCEL or kind is Kind.REDUCE:
                 # Only what the limit itself requires: a cancel goes while one unit is left.
                 if used + 1 > lim.limit:
                     wait = max(wait, lim.left_s(now))
@@ -187,14 +196,14 @@ class Pacer:
         """``delay`` for a request that will be sent after it: the requests scheduled after
         it are spaced from its sending time."""
         wait = self.delay(kind, now)
-        for lim in self._relevant[kind]:
+        for lim in self._gates[kind]:
             lim.last_sent = max(lim.last_sent, now + wait)
         return wait
 
     def sent(self, kind: Kind, now: float) -> None:
         """A request of ``kind`` goes now: counted until the exchange's own figure comes back
-        (a placement is one order; any other request at least one unit of weight)."""
-        for lim in self._relevant[kind]:
+        (a new order is one order; any other request at least one unit of weight)."""
+        for lim in self._counts[kind]:
             lim.add(1, now)
 
     def engaged(self, now: float) -> bool:
