@@ -11,7 +11,9 @@ market advances with the wall clock: every request first applies the market even
 and a background task does the same a few times a second so fills happen between requests.
 Fault switches (``SandboxExchange.faults``) make the server answer with clock skew, a forced
 HTTP status (429, 418, 5xx) or a delay, or carry a request out and then lose its answer (a 5xx
-or a closed connection). Keys and signatures are never logged.
+or a closed connection). Binance's rate limits are enforced (sandbox/limits.py): the used-weight
+and order-count headers on answers, 429 over a limit, 418 for a client that keeps going. Keys
+and signatures are never logged.
 """
 
 from __future__ import annotations

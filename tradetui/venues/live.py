@@ -14,11 +14,12 @@ have failed: the order is reported unknown (``OrderUnknown``) and asked of the e
 that id until it answers (a placement not found is asked again once ``recvWindow`` has passed,
 after which it can no longer land); a cancel of an order whose placement is unsettled waits
 for it. -1021 resyncs the clock (and only then is a refused order sent again); reads are
-retried with exponential backoff and jitter; a 429 cools placements down for the exchange's
-Retry-After; a 418 (IP ban) stops every request and asks for a halt. Fills come from the user
-stream (``watch_my_trades``) and, while it is down, from polling ``fetch_my_trades`` at most
-once per ``fill_poll_s``; both paths are deduplicated by trade id. Messages never carry keys,
-signatures or the listenKey.
+retried with exponential backoff and jitter; requests are paced by Binance's rate-limit
+headers against exchangeInfo's limits (venues/pacing.py); a 429 cools placements down for the
+exchange's Retry-After; a 418 (IP ban) stops every request and asks for a halt. Fills come
+from the user stream (``watch_my_trades``) and, while it is down, from polling
+``fetch_my_trades`` at most once per ``fill_poll_s``; both paths are deduplicated by trade id.
+Messages never carry keys, signatures or the listenKey.
 """
 
 from __future__ import annotations
@@ -909,12 +910,14 @@ class LiveVenue:
         try:
             result = await call()
         except Exception as exc:
-            self._observe()
+            if pacer.limits:
+                self._observe()
             err = self._mapped(exc)
             if isinstance(err, IpBannedError):
                 self._ban(err)
             raise err from None
-        self._observe()
+        if pacer.limits:
+            self._observe()
         return result
 
     def _exchange_s(self) -> float:
@@ -923,14 +926,13 @@ class LiveVenue:
 
     def _observe(self) -> None:
         """Feed the pacer the used counts the last answer's headers carry."""
-        if self._pacer.limits:
-            headers = getattr(self._client, "last_response_headers", None)
-            self._pacer.observe(headers, self._exchange_s())
-            self._pacing_changed()
-
-    def _pacing_changed(self) -> None:
-        """Log once when pacing starts and once when it ends, with the figures."""
         now = self._exchange_s()
+        self._pacer.observe(self._client.last_response_headers, now)
+        self._pacing_changed(now)
+
+    def _pacing_changed(self, now: float | None = None) -> None:
+        """Log once when pacing starts and once when it ends, with the figures."""
+        now = self._exchange_s() if now is None else now
         engaged = self._pacer.engaged(now)
         if engaged == self._pacing:
             return

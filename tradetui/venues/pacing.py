@@ -56,9 +56,13 @@ class Limit:
     window_s: int
     limit: int
     header: str  # lower case, e.g. "x-mbx-used-weight-1m"
+    header_upper: str = field(init=False)
     used: int = 0
     window_start: float = -1.0  # start of the window ``used`` belongs to (exchange time, s)
     last_sent: float = -math.inf
+
+    def __post_init__(self) -> None:
+        self.header_upper = self.header.upper()
 
     @property
     def span(self) -> str:
@@ -146,14 +150,12 @@ class Pacer:
     limits: list[Limit]
     soft: float = 0.8
     hard: float = 0.95
-    _by_header: dict[str, Limit] = field(init=False)
     _gates: dict[Kind, list[Limit]] = field(init=False)
     _counts: dict[Kind, list[Limit]] = field(init=False)
 
     def __post_init__(self) -> None:
         if not 0 < self.soft <= self.hard <= 1:
             raise ValueError("pacing needs 0 < soft <= hard <= 1")
-        self._by_header = {lim.header: lim for lim in self.limits}
         weight = [lim for lim in self.limits if lim.kind == _WEIGHT]
         orders = [lim for lim in self.limits if lim.kind == _ORDERS]
         # The limits that hold each kind back, and those its requests count against.
@@ -164,13 +166,16 @@ class Pacer:
         self._counts = dict.fromkeys(Kind, weight) | {Kind.PLACE: orders, Kind.REDUCE: orders}
 
     def observe(self, headers: Mapping[str, Any] | None, now: float) -> None:
-        """Take the used counts an answer's headers carry (names in any case)."""
-        if not headers or not self._by_header:
+        """Take the used counts an answer's headers carry (names in lower case, as Binance
+        sends them, or upper case, as its documentation writes them)."""
+        if not headers:
             return
-        for name, value in headers.items():
-            lim = self._by_header.get(name.lower())
-            if lim is None:
-                continue
+        for lim in self.limits:
+            value = headers.get(lim.header)
+            if value is None:
+                value = headers.get(lim.header_upper)
+                if value is None:
+                    continue
             try:
                 lim.observe(int(value), now)
             except (TypeError, ValueError):
