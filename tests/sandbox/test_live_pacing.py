@@ -1,5 +1,6 @@
 """The live venue against a sandbox with low rate limits: a quoting session on a moving book
-slows down from Binance's headers and never meets a 429 or 418; the engine keeps quoting."""
+slows down from Binance's headers and never meets a 429 or 418, the engine keeps quoting; near
+the weight limit a cancel still goes at once while a fill poll waits and a quote is not sent."""
 
 from __future__ import annotations
 
@@ -11,11 +12,30 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.instruments import btcusdt_perpetual
-from tests.sandbox.conftest import ASK_TICKS, BID_TICKS, KEY, SECRET, ManualFeed
+from tests.sandbox.conftest import (
+    ASK_TICKS,
+    BID_TICKS,
+    KEY,
+    SECRET,
+    SYMBOL,
+    ManualFeed,
+    still_market,
+)
 from tests.sandbox.live_harness import live_settings, running_live
+from tradetui.core.types import (
+    CancelOrder,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRejected,
+    PlaceOrder,
+    RejectCode,
+    Side,
+)
 from tradetui.engine.engine import CommandKind
 from tradetui.engine.events import EngineState
+from tradetui.sandbox.client import loopback_client
 from tradetui.sandbox.exchange import SandboxExchange
+from tradetui.venues.live import LiveOptions, LiveVenue
 
 # Low enough that the session's natural rate crosses them within seconds: account checks
 # every 0.5 s alone weigh 12 a second (position 5, open orders 1, twice).
@@ -89,3 +109,59 @@ async def test_a_quoting_session_near_the_limits_slows_down_and_is_never_refused
     assert placed > ORDERS_10S, placed
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.startswith("rate pacing on from 80% of a limit") for m in messages), messages
+
+
+async def test_near_the_weight_limit_a_cancel_goes_at_once_a_poll_waits_a_quote_is_not_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="tradetui.venues.live")
+    server = SandboxExchange(
+        btcusdt_perpetual(), still_market(), api_key=KEY, api_secret=SECRET, weight_limit=50
+    )
+    async with server:
+        # The server clock 0.2 s into a minute: everything below falls in one window.
+        now_ms = server.now_ns() // 1_000_000
+        server.faults.skew_ms = 60_000 - now_ms % 60_000 + 200
+        client = loopback_client(server.rest_url, KEY, SECRET)
+        client.timeout = 2_000
+        # No user stream; the fill-poll timer's first round is 30 s away: the poll below is
+        # the first.
+        options = LiveOptions(fill_poll_s=30.0, user_stream=False)
+        venue = LiveVenue(client, SYMBOL, options=options)
+        try:
+            await venue.connect()  # reads the limits, syncs to the server clock
+            venue.submit(
+                PlaceOrder(client_id="q-1", side=Side.BUY, price_ticks=BID_TICKS - 100, qty_lots=10)
+            )
+            await venue.idle()
+            assert isinstance(venue.pop(), OrderAccepted)
+            # Another program on the same IP spends the weight; the venue hears of it in its
+            # next answer.
+            while True:
+                await client.fapiPublicGetDepth({"symbol": "BTCUSDT", "limit": 100})
+                used = int(client.last_response_headers["X-MBX-USED-WEIGHT-1M"])
+                if used >= 44:
+                    break
+            await venue._read(client.fapiPublicGetTime)  # 45 of 50: above 80%, under 95%
+
+            poll = asyncio.create_task(venue.poll_fills())
+            venue.submit(CancelOrder(client_id="q-1"))
+            await asyncio.wait_for(venue.idle(), 2.0)
+            assert isinstance(venue.pop(), OrderCancelled)
+            assert not poll.done()  # the fill poll waits for the next minute
+            poll.cancel()
+
+            venue.submit(
+                PlaceOrder(client_id="q-2", side=Side.BUY, price_ticks=BID_TICKS - 100, qty_lots=10)
+            )
+            await asyncio.wait_for(venue.idle(), 2.0)
+            refused = venue.pop()
+            assert isinstance(refused, OrderRejected)
+            assert refused.code is RejectCode.RATE_LIMITED
+            assert "not sent: pacing" in refused.reason
+        finally:
+            await venue.close()
+            await client.close()
+    assert server.limits.limited == 0
+    assert ("POST", "/fapi/v1/order") in server.requests
+    assert [m for m in caplog.messages if m.startswith("rate pacing on")]

@@ -176,6 +176,7 @@ class LiveVenue:
         # Filled at connect from exchangeInfo's rateLimits; fed by every answer's headers.
         self._pacer = Pacer([], soft=self.options.pace_soft)
         self._pacing = False
+        self._account_read = False
         # Balance of the margin asset (USDT on USD-M, the coin on COIN-M), from read_balance.
         self.equity_margin: float | None = None
         self.free_margin: float | None = None
@@ -657,12 +658,14 @@ class LiveVenue:
 
     async def _account(self, intent: RequestAccount) -> None:
         inst = self.instrument
+        # The periodic account check can wait when the limits are near; the first one (the
+        # engine's start) cannot.
+        kind = Kind.POLL if self._account_read else Kind.READ
         positions = await self._read(
-            lambda: self._client.fetch_positions([self._symbol]), kind=Kind.POLL
+            lambda: self._client.fetch_positions([self._symbol]), kind=kind
         )
-        orders = await self._read(
-            lambda: self._client.fetch_open_orders(self._symbol), kind=Kind.POLL
-        )
+        orders = await self._read(lambda: self._client.fetch_open_orders(self._symbol), kind=kind)
+        self._account_read = True
         position_lots = sum(self._position_lots(p) for p in positions)
         entries = [p.get("entryPrice") for p in positions if self._position_lots(p)]
         entry_ticks = to_ticks(inst, entries[0]) if len(entries) == 1 and entries[0] else 0
@@ -715,8 +718,11 @@ class LiveVenue:
             return 0
         self._last_poll = now
         since = since_ms if since_ms is not None else self._since_ms or None
+        # The timer's poll can wait when the limits are near; a forced one is awaited by an
+        # order's end or a reconnect's catch-up.
+        kind = Kind.READ if force else Kind.POLL
         trades = await self._read(
-            lambda: self._client.fetch_my_trades(self._symbol, since), kind=Kind.POLL
+            lambda: self._client.fetch_my_trades(self._symbol, since), kind=kind
         )
         return sum(self._on_trade(t) for t in trades)
 
