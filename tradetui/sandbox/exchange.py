@@ -56,7 +56,12 @@ _DEPTH_LIMITS = frozenset((5, 10, 20, 50, 100, 500, 1000))
 _SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
 _TYPES = {"LIMIT": OrderType.LIMIT, "MARKET": OrderType.MARKET}
 _STATUS_BODY = {
-    429: (-1003, "Too many requests; current limit is 2400 request weight per 1 MINUTE."),
+    # USD-M "Error Codes" -1003 (sandbox/limits.py answers the same when a limit is exceeded).
+    429: (
+        -1003,
+        "Too many requests; current limit is 2400 requests per minute. Please use the "
+        "websocket for live updates to avoid polling the API.",
+    ),
     418: (-1003, "Way too many requests; IP banned until further notice."),
 }
 # Binance USD-M "Error Codes", 10xx (General Server or Network issues): the bodies of its 5xx
