@@ -205,6 +205,19 @@ class VenueSettings:
         "about 5 orders/s sustained, bursts of up to 50 go at once); turn off only against "
         "the sandbox",
     )
+    pace_soft: float = _f(
+        0.8,
+        "live: from this fraction of a Binance rate limit (X-MBX-USED-WEIGHT-1M, "
+        "X-MBX-ORDER-COUNT-10S/1M against exchangeInfo's rateLimits) requests are spread over "
+        "the rest of its window; fill polls and account checks wait first, cancels last",
+        lambda v: None if 0 < v <= 0.95 else "must be above 0 and at most 0.95",
+    )
+    pace_max_wait_s: float = _f(
+        1.0,
+        "live: a new order the pacing would hold longer than this is not sent (the engine "
+        "sees it rejected as rate limited), s",
+        _non_negative,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -309,6 +309,8 @@ async def open_live_session(
             reconnect=reconnect,
             leverage=v.leverage,
             margin_mode=v.margin_mode,
+            pace_soft=v.pace_soft,
+            pace_max_wait_s=v.pace_max_wait_s,
         ),
         secrets=(keys.key, keys.secret),
     )

@@ -82,6 +82,30 @@ def sandbox_exchange(
             "POST .../positionSide/dual switches it back).",
         ),
     ] = False,
+    weight_limit: Annotated[
+        int,
+        typer.Option(
+            "--weight-limit",
+            help="Request weight per minute before a 429 (0: Binance's, 2400).",
+            min=0,
+        ),
+    ] = 0,
+    order_limit_10s: Annotated[
+        int,
+        typer.Option(
+            "--order-limit-10s",
+            help="New orders per 10 s before a 429 (0: Binance's, 300 on USD-M).",
+            min=0,
+        ),
+    ] = 0,
+    order_limit_1m: Annotated[
+        int,
+        typer.Option(
+            "--order-limit-1m",
+            help="New orders per minute before a 429 (0: Binance's, 1200).",
+            min=0,
+        ),
+    ] = 0,
     skew_ms: Annotated[
         int, typer.Option("--skew-ms", help="Fault: server clock ahead (+) or behind (-), ms.")
     ] = 0,
@@ -198,6 +222,9 @@ def sandbox_exchange(
             hedge_mode=hedge_mode,
             legacy_ws=legacy_ws,
             listen_key_ttl_s=listen_key_ttl_s,
+            weight_limit=weight_limit,
+            order_limit_10s=order_limit_10s,
+            order_limit_1m=order_limit_1m,
         )
     except ValueError as exc:
         fail(f"--market {market}: {exc}")

@@ -11,7 +11,9 @@ market advances with the wall clock: every request first applies the market even
 and a background task does the same a few times a second so fills happen between requests.
 Fault switches (``SandboxExchange.faults``) make the server answer with clock skew, a forced
 HTTP status (429, 418, 5xx) or a delay, or carry a request out and then lose its answer (a 5xx
-or a closed connection). Keys and signatures are never logged.
+or a closed connection). Binance's rate limits are enforced (sandbox/limits.py): the used-weight
+and order-count headers on answers, 429 over a limit, 418 for a client that keeps going. Keys
+and signatures are never logged.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import MarketEvent, OrderType, Side
 from tradetui.sandbox import formats
 from tradetui.sandbox.account import ExchangeError, SandboxAccount
+from tradetui.sandbox.limits import RateLimiter
 from tradetui.sandbox.streams import PUBLIC, StreamHub
 from tradetui.venues.sim_listing import listing_entries
 
@@ -64,7 +67,12 @@ _POSITION_SIDES = frozenset(("BOTH", "LONG", "SHORT"))
 _NOT_MATCH = (-4061, "Order's position side does not match user's setting.")
 _TYPES = {"LIMIT": OrderType.LIMIT, "MARKET": OrderType.MARKET}
 _STATUS_BODY = {
-    429: (-1003, "Too many requests; current limit is 2400 request weight per 1 MINUTE."),
+    # USD-M "Error Codes" -1003 (sandbox/limits.py answers the same when a limit is exceeded).
+    429: (
+        -1003,
+        "Too many requests; current limit is 2400 requests per minute. Please use the "
+        "websocket for live updates to avoid polling the API.",
+    ),
     418: (-1003, "Way too many requests; IP banned until further notice."),
 }
 # Binance USD-M "Error Codes", 10xx (General Server or Network issues): the bodies of its 5xx
@@ -247,6 +255,9 @@ class SandboxExchange:
         hedge_mode: bool = False,
         legacy_ws: bool = False,
         listen_key_ttl_s: float = LISTEN_KEY_TTL_S,
+        weight_limit: int = 0,
+        order_limit_10s: int = 0,
+        order_limit_1m: int = 0,
     ) -> None:
         self.exchange_id = exchange_of(instrument)
         # USD-M's websocket bases are routed by category (see the class docstring).
@@ -276,6 +287,12 @@ class SandboxExchange:
             dual_side_position=hedge_mode,
         )
         self.faults = Faults()
+        # Binance's rate limits (sandbox/limits.py), as exchangeInfo advertises them; a limit
+        # given here (> 0) replaces the published figure.
+        self.limits = RateLimiter(
+            formats.rate_limits(instrument, weight_limit, order_limit_10s, order_limit_1m),
+            coinm=instrument.inverse,
+        )
         self.streams = StreamHub(instrument)
         # The latest requests as (method, path), for tests and the bench; bounded for long runs.
         self.requests: deque[tuple[str, str]] = deque(maxlen=_REQUEST_LOG_LEN)
@@ -440,6 +457,10 @@ class SandboxExchange:
         status = self.faults.take_status(request.method, request.path)
         if status:
             return _forced(status, self.faults.status_code)
+        sub = request.path[len(self.api) :]
+        refused = self.limits.admit(request.method, sub, dict(request.query), self.server_ms())
+        if refused is not None:
+            return refused
         lost = self.faults.take_lost(request.method, request.path)
         self.advance()
         try:
@@ -448,6 +469,8 @@ class SandboxExchange:
             answer = web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status)
         finally:
             self._publish_updates()
+        new_order = request.method == "POST" and sub == "/v1/order"
+        self.limits.stamp(answer, new_order, self.server_ms())
         if lost is None:
             return answer
         if lost:
@@ -507,13 +530,14 @@ class SandboxExchange:
         (depth updates); ``user_duplicate``, ``user_reorder`` (user-stream updates);
         ``user_stall`` = 1 (the user streams open now get nothing more, yet stay open);
         ``drop`` = all | private (close websockets); ``legacy_ws_404`` = 1 | 0 (USD-M's legacy
-        websocket bases answer HTTP 404). Counts of -1 mean until cleared.
+        websocket bases answer HTTP 404); ``weight_limit``, ``order_limit_10s``,
+        ``order_limit_1m`` (rate limits from now on). Counts of -1 mean until cleared.
         """
         f, sf = self.faults, self.streams.faults
         known = {"clear", "skew_ms", "status", "count", "delay_ms", "delay_count", "reject"}
         known |= {"reject_count", "gap", "duplicate", "reorder", "user_duplicate"}
         known |= {"user_reorder", "drop", "code", "only", "lost", "lost_count", "lost_only"}
-        known |= {"legacy_ws_404", "delay_only", "user_stall"}
+        known |= {"legacy_ws_404", "delay_only", "user_stall", *_LIMIT_SWITCHES}
         text = ("drop", "clear", "only", "lost_only", "delay_only")
         unknown = sorted(set(spec) - known)
         if unknown:
@@ -543,6 +567,11 @@ class SandboxExchange:
             f.reject_next(n["reject"], n.get("reject_count", 1))
         if "legacy_ws_404" in n:
             f.legacy_ws_404 = bool(n["legacy_ws_404"])
+        for name, (kind, interval, num) in _LIMIT_SWITCHES.items():
+            if name in n:
+                if n[name] <= 0:
+                    raise ValueError(f"{name} must be a positive whole number")
+                self.limits.set_limit(kind, interval, num, n[name])
         for name in ("gap", "duplicate", "reorder", "user_duplicate", "user_reorder"):
             if name in n:
                 setattr(sf, name, n[name])
@@ -573,6 +602,11 @@ class SandboxExchange:
             "reorder": sf.reorder,
             "user_duplicate": sf.user_duplicate,
             "user_reorder": sf.user_reorder,
+            # Rate limiting so far (read-only): 429s and 418s answered, the most each limit's
+            # window held.
+            "limited": self.limits.limited,
+            "banned": self.limits.banned,
+            "peak": self.limits.peak,
         }
 
     async def _ws_private(self, request: web.Request) -> web.StreamResponse:
@@ -656,7 +690,10 @@ class SandboxExchange:
 
     async def _exchange_info(self, request: web.Request) -> web.StreamResponse:
         entries = list(self.listing.values())
-        return web.json_response(formats.exchange_info(self.instrument, entries, self.server_ms()))
+        info = formats.exchange_info(self.instrument, entries, self.server_ms())
+        if self.instrument.kind is not InstrumentKind.SPOT:
+            info["rateLimits"] = self.limits.advertised()
+        return web.json_response(info)
 
     async def _depth(self, request: web.Request) -> web.StreamResponse:
         params = dict(request.query)
@@ -856,6 +893,13 @@ class SandboxExchange:
         hits = [t for t in self.account.trades if t.trade_id >= from_id and t.time_ms >= start_ms]
         return [formats.user_trade(self.instrument, t) for t in hits[:limit]]
 
+
+# Rate-limit switches of ``apply_faults``: the exchangeInfo rateLimits entry each one sets.
+_LIMIT_SWITCHES = {
+    "weight_limit": ("REQUEST_WEIGHT", "MINUTE", 1),
+    "order_limit_10s": ("ORDERS", "SECOND", 10),
+    "order_limit_1m": ("ORDERS", "MINUTE", 1),
+}
 
 _FORCED_REJECTS = {
     -2019: "Margin is insufficient.",

@@ -15,10 +15,11 @@ have failed: the order is reported unknown (``OrderUnknown``) and asked of the e
 that id until it answers (a placement not found is asked again once ``recvWindow`` has passed,
 after which it can no longer land); a cancel of an order whose placement is unsettled waits
 for it. -1021 resyncs the clock (and only then is a refused order sent again); reads are
-retried with exponential backoff and jitter; a 429 cools placements down for the exchange's
-Retry-After; a 418 (IP ban) stops every request and asks for a halt. Fills come from the user
-stream (``watch_my_trades``) and, while it is down, from polling ``fetch_my_trades`` at most
-once per ``fill_poll_s``; both paths are deduplicated by trade id.
+retried with exponential backoff and jitter; requests are paced by Binance's rate-limit
+headers against exchangeInfo's limits (venues/pacing.py); a 429 cools placements down for the
+exchange's Retry-After; a 418 (IP ban) stops every request and asks for a halt. Fills come
+from the user stream (``watch_my_trades``) and, while it is down, from polling
+``fetch_my_trades`` at most once per ``fill_poll_s``; both paths are deduplicated by trade id.
 
 The user stream is proven alive, not assumed (docs/user-stream.md): while orders are working,
 fills are also fetched by REST every ``fill_reconcile_s`` with the stream up; a fill found so
@@ -84,6 +85,7 @@ from tradetui.venues.markets import (
     to_ticks,
 )
 from tradetui.venues.orders import OrderRoute, order_route
+from tradetui.venues.pacing import Kind, Pacer, limits_from, rate_limits
 from tradetui.venues.redact import RedactSecrets
 
 log = logging.getLogger(__name__)
@@ -136,6 +138,11 @@ class LiveOptions:
     # The longest wait for the user stream's first connection at connect.
     connect_timeout_s: float = 10.0
     native_orders: bool = True
+    # Rate-limit pacing (venues/pacing.py): from this fraction of an exchange limit requests
+    # are spread over what is left of its window; a placement that would wait longer than
+    # ``pace_max_wait_s`` is not sent (the engine hears OrderRejected RATE_LIMITED).
+    pace_soft: float = 0.8
+    pace_max_wait_s: float = 1.0
 
 
 def _hedge_mode_refusal(exchange_id: str, inverse: bool) -> str:
@@ -214,6 +221,10 @@ class LiveVenue:
         self._resync_lock = asyncio.Lock()
         self._closing = False
         self._rng = random.Random()
+        # Filled at connect from exchangeInfo's rateLimits; fed by every answer's headers.
+        self._pacer = Pacer([], soft=self.options.pace_soft)
+        self._pacing = False
+        self._account_read = False
         # Balance of the margin asset (USDT on USD-M, the coin on COIN-M), from read_balance.
         self.equity_margin: float | None = None
         self.free_margin: float | None = None
@@ -255,6 +266,7 @@ class LiveVenue:
         start the user stream; raises VenueError (one line) when the venue cannot be traded."""
         client = self._client
         markets = await self._read(client.load_markets)
+        self._start_pacing()
         # The markets just loaded refresh the instrument catalog (no extra request).
         await asyncio.to_thread(cache_loaded_markets, client)
         market = find_market(markets, self._symbol, client.id)
@@ -281,6 +293,17 @@ class LiveVenue:
             await self._wait_stream_up()
         self._streams.append(asyncio.create_task(self._poll_loop(), name="fill-poll"))
         return self._inst
+
+    def _start_pacing(self) -> None:
+        """Pace by the limits the exchangeInfo just read advertises (its answer is still the
+        client's last one: no request of its own); none found, none paced."""
+        body = self._client.last_http_response
+        limits = limits_from(rate_limits(body)) if isinstance(body, str) else []
+        self._pacer = Pacer(limits, soft=self.options.pace_soft)
+        if limits:
+            log.info("rate limits: %s", self._pacer.figures(self._exchange_s()))
+        else:
+            log.info("%s: no rate limits advertised; requests are not paced", self._client.id)
 
     async def _wait_stream_up(self) -> None:
         deadline = time.monotonic() + self.options.connect_timeout_s
@@ -423,16 +446,26 @@ class LiveVenue:
         """The exchange's order for ``intent``, or None once it is refused (reported)."""
         cid = intent.client_id
         route = self._route()
+        kind = Kind.REDUCE if intent.reduce_only else Kind.PLACE
+        wait = self._pacer.delay(kind, self._exchange_s())
+        if wait > self.options.pace_max_wait_s:
+            self._orders.pop(cid, None)
+            self._pacing_changed()
+            figures = self._pacer.figures(self._exchange_s())
+            self._reject(
+                cid, RejectCode.RATE_LIMITED, f"not sent: pacing for {wait:.1f} s ({figures})"
+            )
+            return None
         sent = time.monotonic()
         try:
             try:
-                return await self._call(lambda: route.place(intent))
+                return await self._call(lambda: route.place(intent), kind)
             except ClockSkewError:
                 # -1021 is a definite refusal, so sending again after a clock resync is safe.
                 log.warning("place %s: timestamp outside recvWindow; resyncing the clock", cid)
                 await self.sync_clock()
                 sent = time.monotonic()
-                return await self._call(lambda: route.place(intent))
+                return await self._call(lambda: route.place(intent), kind)
         except VenueUnavailableError as exc:
             self._unknown(cid, False, f"{exc}; asking the exchange by client id")
             found = await self._reconcile(cid, sent)
@@ -566,7 +599,7 @@ class LiveVenue:
         for _ in range(self.options.read_attempts):
             try:
                 ended = await self._read(
-                    lambda: route.cancel(cid, order_id), retry_unavailable=False
+                    lambda: route.cancel(cid, order_id), retry_unavailable=False, kind=Kind.CANCEL
                 )
             except VenueUnavailableError as exc:
                 self._unknown(cid, True, f"{exc}; asking the exchange by client id")
@@ -689,8 +722,14 @@ class LiveVenue:
 
     async def _account(self, intent: RequestAccount) -> None:
         inst = self.instrument
-        positions = await self._read(lambda: self._client.fetch_positions([self._symbol]))
-        orders = await self._read(lambda: self._client.fetch_open_orders(self._symbol))
+        # The periodic account check can wait when the limits are near; the first one (the
+        # engine's start) cannot.
+        kind = Kind.POLL if self._account_read else Kind.READ
+        positions = await self._read(
+            lambda: self._client.fetch_positions([self._symbol]), kind=kind
+        )
+        orders = await self._read(lambda: self._client.fetch_open_orders(self._symbol), kind=kind)
+        self._account_read = True
         position_lots = sum(self._position_lots(p) for p in positions)
         entries = [p.get("entryPrice") for p in positions if self._position_lots(p)]
         entry_ticks = to_ticks(inst, entries[0]) if len(entries) == 1 and entries[0] else 0
@@ -743,7 +782,12 @@ class LiveVenue:
             return 0
         self._last_poll = now
         since = since_ms if since_ms is not None else self._since_ms or None
-        trades = await self._read(lambda: self._client.fetch_my_trades(self._symbol, since))
+        # The timer's poll can wait when the limits are near; a forced one is awaited by an
+        # order's end or a reconnect's catch-up.
+        kind = Kind.READ if force else Kind.POLL
+        trades = await self._read(
+            lambda: self._client.fetch_my_trades(self._symbol, since), kind=kind
+        )
         delivered = [t for t in trades if self._on_trade(t)]
         if self._stream_up and len(self._rest_only) < _HELD_TRADES:
             # The stream should send these too (not those of a gap before it came up: a
@@ -1036,15 +1080,55 @@ class LiveVenue:
             retry_after = 1.0
         return map_error(exc, self._redact.redact, min(max(retry_after, 0.5), 60.0))
 
-    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
-        """One request; its failure as our error type (a ban also stops everything)."""
+    async def _call(self, call: Callable[[], Awaitable[T]], kind: Kind = Kind.READ) -> T:
+        """One request, paced (``kind``: how much it matters); its failure as our error type
+        (a ban also stops everything)."""
+        pacer = self._pacer
+        if pacer.limits:
+            wait = pacer.schedule(kind, self._exchange_s())
+            if wait > 0:
+                self._pacing_changed()
+                await asyncio.sleep(wait)
+            pacer.sent(kind, self._exchange_s())
+            self._client.last_response_headers = None  # no answer must not reuse a stale one
         try:
-            return await call()
+            result = await call()
         except Exception as exc:
+            if pacer.limits:
+                self._observe()
             err = self._mapped(exc)
             if isinstance(err, IpBannedError):
                 self._ban(err)
             raise err from None
+        if pacer.limits:
+            self._observe()
+        return result
+
+    def _exchange_s(self) -> float:
+        """The exchange clock (s), on which its rate-limit windows start."""
+        return time.time() - float(self._client.options.get("timeDifference", 0)) / 1000
+
+    def _observe(self) -> None:
+        """Feed the pacer the used counts the last answer's headers carry."""
+        now = self._exchange_s()
+        self._pacer.observe(self._client.last_response_headers, now)
+        self._pacing_changed(now)
+
+    def _pacing_changed(self, now: float | None = None) -> None:
+        """Log once when pacing starts and once when it ends, with the figures."""
+        now = self._exchange_s() if now is None else now
+        engaged = self._pacer.engaged(now)
+        if engaged == self._pacing:
+            return
+        self._pacing = engaged
+        if engaged:
+            log.warning(
+                "rate pacing on from %d%% of a limit: %s",
+                round(self._pacer.soft * 100),
+                self._pacer.figures(now),
+            )
+        else:
+            log.info("rate pacing off: %s", self._pacer.figures(now))
 
     async def _read(
         self,
@@ -1052,6 +1136,7 @@ class LiveVenue:
         *,
         resync: bool = True,
         retry_unavailable: bool = True,
+        kind: Kind = Kind.READ,
     ) -> T:
         """``call`` retried on no answer (unless not ``retry_unavailable``; and on a clock
         skew, after a resync) with capped exponential backoff and jitter, and on a rate limit
@@ -1060,7 +1145,7 @@ class LiveVenue:
         attempts = self.options.read_attempts
         for attempt in range(attempts):
             try:
-                return await self._call(call)
+                return await self._call(call, kind)
             except IpBannedError:
                 raise
             except RateLimitedError as exc:
