@@ -16,9 +16,17 @@ from tests.sandbox.conftest import KEY, SECRET, SYMBOL, rest_client, still_marke
 from tradetui.sandbox.exchange import SandboxExchange
 
 
-def limited_sandbox(**limits: int) -> SandboxExchange:
+def limited_sandbox(
+    weight_limit: int = 0, order_limit_10s: int = 0, order_limit_1m: int = 0
+) -> SandboxExchange:
     return SandboxExchange(
-        btcusdt_perpetual(), still_market(), api_key=KEY, api_secret=SECRET, **limits
+        btcusdt_perpetual(),
+        still_market(),
+        api_key=KEY,
+        api_secret=SECRET,
+        weight_limit=weight_limit,
+        order_limit_10s=order_limit_10s,
+        order_limit_1m=order_limit_1m,
     )
 
 
@@ -81,6 +89,7 @@ async def test_order_answers_carry_the_order_counts_and_weigh_nothing(
         await client.load_markets()
         await at_window_start(server, client)
         weight = used(client, "X-MBX-USED-WEIGHT-1M")
+        assert weight is not None
         for n in (1, 2):
             order = await client.create_order(
                 SYMBOL, "limit", "buy", 0.002, 59_000, {"timeInForce": "GTX"}
