@@ -56,6 +56,9 @@ def fill_row(session_id: int, n: int, *, side: int = 1, venue: str = "v") -> Row
             T0_NS + n * 1_000_000,
             1_200_001,
             10 * side,
+            None,
+            None,
+            None,
         ),
     )
 
