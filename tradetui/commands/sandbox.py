@@ -16,10 +16,11 @@ from tradetui.commands.common import PORT_RANGE, SEED_RANGE, cannot_listen, fail
 
 if TYPE_CHECKING:
     from tradetui.core.instrument import Instrument
-    from tradetui.sandbox.exchange import SandboxExchange
+    from tradetui.sandbox.exchange import SandboxExchange, exchange_of
 
 _DEFAULT_KEY = "sandbox-key"
 _DEFAULT_SECRET = "sandbox-secret"
+_DEFAULT_BNB_PRICE = 600.0
 
 
 def sandbox_exchange(
@@ -123,6 +124,26 @@ def sandbox_exchange(
         float,
         typer.Option("--drop-every", help="Fault: close every websocket this often, seconds."),
     ] = 0.0,
+    fee_burn: Annotated[
+        bool,
+        typer.Option(
+            "--fee-burn",
+            help="USD-M: BNB fee discount on (as POST /fapi/v1/feeBurn): fees are charged in "
+            "BNB, 10% off, while the wallet holds enough BNB.",
+        ),
+    ] = False,
+    bnb_balance: Annotated[
+        float, typer.Option("--bnb-balance", help="USD-M: BNB in the futures wallet.", min=0)
+    ] = 0.0,
+    bnb_price: Annotated[
+        float,
+        typer.Option(
+            "--bnb-price",
+            help="USD-M: BNB's price in USDT, served as ticker BNBUSDT (0: 600 when "
+            "--fee-burn or --bnb-balance is given).",
+            min=0,
+        ),
+    ] = 0.0,
 ) -> None:
     """Serve Binance USD-M (or COIN-M) REST and websockets on HOST:PORT until Ctrl+C (the key
     and secret are not shown). Faults can also be switched while it runs: POST
@@ -159,6 +180,13 @@ def sandbox_exchange(
         fail(f"--market {market!r}: use synthetic or replay:PATH[,PATH...]")
     if balance is None:
         balance = 1.0 if instrument.inverse else 10_000.0
+    if (fee_burn or bnb_balance or bnb_price) and exchange_of(instrument) != "binanceusdm":
+        fail(
+            "--fee-burn, --bnb-balance, --bnb-price: the BNB fee discount is Binance USD-M's; "
+            "drop them for this market"
+        )
+    if (fee_burn or bnb_balance) and not bnb_price:
+        bnb_price = _DEFAULT_BNB_PRICE
     try:
         server = SandboxExchange(
             instrument,
@@ -168,6 +196,9 @@ def sandbox_exchange(
             host=host,
             port=port,
             initial_balance=Decimal(str(balance)),
+            fee_burn=fee_burn,
+            bnb_balance=Decimal(str(bnb_balance)),
+            bnb_price=Decimal(str(bnb_price)),
         )
     except ValueError as exc:
         fail(f"--market {market}: {exc}")
