@@ -16,7 +16,7 @@ from tradetui.commands.common import PORT_RANGE, SEED_RANGE, cannot_listen, fail
 
 if TYPE_CHECKING:
     from tradetui.core.instrument import Instrument
-    from tradetui.sandbox.exchange import SandboxExchange, exchange_of
+    from tradetui.sandbox.exchange import SandboxExchange
 
 _DEFAULT_KEY = "sandbox-key"
 _DEFAULT_SECRET = "sandbox-secret"
@@ -154,7 +154,7 @@ def sandbox_exchange(
     from tradetui.market.files import ReplayError
     from tradetui.market.instruments import infer_instrument
     from tradetui.market.synthetic import SyntheticMarket
-    from tradetui.sandbox.exchange import SandboxExchange
+    from tradetui.sandbox.exchange import SandboxExchange, exchange_of
 
     start_ns = time.time_ns()
     instrument: Instrument
