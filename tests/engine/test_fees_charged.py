@@ -41,6 +41,7 @@ def test_summary_lists_bnb_fees_as_charged_and_those_no_rate_valued() -> None:
     assert s["fees_charged"] == {"BNB": pytest.approx(0.00038, rel=1e-12)}
     assert s["fees_unvalued"] == {"BNB": pytest.approx(0.0002, rel=1e-12)}
     text = format_summary(s)
+    assert "fees in BNB" in text
     assert "0.00038000 BNB charged (0.00020000 BNB unvalued: PnL leaves it out)" in text
 
 

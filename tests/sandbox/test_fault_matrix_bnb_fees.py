@@ -6,6 +6,7 @@ summary exactly those amounts valued at BNB's price."""
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from pathlib import Path
 
@@ -16,9 +17,11 @@ from tests.sandbox.matrix import (
     SECRET,
     assert_invariants,
     exchange_view,
+    finish,
     headless,
     sandbox_process,
     session_env,
+    spawn_tradetui,
 )
 from tradetui.sandbox.client import loopback_client
 
@@ -66,3 +69,16 @@ async def test_fees_charged_in_bnb_are_stored_as_charged_and_valued_at_bnb_price
     assert summary["fees_charged"] == {"BNB": pytest.approx(bnb_total, rel=1e-12)}
     assert summary["fees_unvalued"] == {}
     assert summary["fees"] - summary["rebates"] == pytest.approx(bnb_total * BNB_PRICE, rel=1e-9)
+
+    # The stored session's report and the fills export show the fees as charged.
+    env = {"TRADETUI_ENGINE__CONTROL_SOCKET": str(tmp_path / "ctl.sock")}
+    report = await finish(await spawn_tradetui("report", "--db", str(db), "--json", env=env))
+    assert report.code == 0, report.err
+    assert report.summary["fees_charged"] == {"BNB": pytest.approx(bnb_total, rel=1e-12)}
+    assert report.summary["fees_unvalued"] == {}
+    export = await finish(
+        await spawn_tradetui("fills", "--db", str(db), "--format", "json", env=env)
+    )
+    assert export.code == 0, export.err
+    listed = {f["trade_id"]: (f["charged_fee"], f["charged_asset"]) for f in json.loads(export.out)}
+    assert listed == {t: (c, "BNB") for t, c in charged.items()}

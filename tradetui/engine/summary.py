@@ -91,10 +91,7 @@ def format_summary(s: dict[str, Any]) -> str:
         ),
         ("decision latency", f"p50 {lat['p50']:.1f} µs, p99 {lat['p99']:.1f} µs"),
     ]
-    for asset, amount in s.get("fees_charged", {}).items():
-        unvalued = s["fees_unvalued"].get(asset)
-        note = f" ({unvalued:.8f} {asset} unvalued: PnL leaves it out)" if unvalued else ""
-        rows.append((f"  fees in {asset}", f"{amount:.8f} {asset} charged{note}"))
+    rows += units.charged_fee_rows(s)
     if s["halt_reason"]:
         rows.append(("halt reason", s["halt_reason"]))
     width = max(len(k) for k, _ in rows)
