@@ -180,6 +180,12 @@ class VenueSettings:
         "live: while the user stream is down, poll fills by REST at most this often, s",
         _positive,
     )
+    fee_rate_refresh_s: float = _f(
+        30.0,
+        "live: fees charged in another asset (BNB under Binance's fee discount) are valued at "
+        "its price read from the exchange this often, s",
+        _positive,
+    )
     request_timeout_ms: int = _f(
         10_000,
         "live: a REST request without an answer after this long is a timeout (an order is "

@@ -299,6 +299,7 @@ async def open_live_session(
         v.symbol,
         options=LiveOptions(
             fill_poll_s=v.fill_poll_s,
+            fee_rate_refresh_s=v.fee_rate_refresh_s,
             reconnect=reconnect,
             leverage=v.leverage,
             margin_mode=v.margin_mode,
