@@ -121,7 +121,8 @@ class VenueSettings:
     exchange: str = _f(
         "sim",
         "'sim' is the built-in simulated exchange (paper); a ccxt exchange id such as "
-        "'binanceusdm' trades live with real money",
+        "'binanceusdm' trades live with real money (a futures account must be in one-way "
+        "position mode: hedge mode is refused at start)",
         _exchange_id,
     )
     symbol: str = _f(
@@ -186,6 +187,18 @@ class VenueSettings:
         "its price read from the exchange this often, s",
         _positive,
     )
+    fill_reconcile_s: float = _f(
+        5.0,
+        "live: while orders are working, fetch fills by REST this often even with the user "
+        "stream up (a fill the stream then never sends renews it), s",
+        _positive,
+    )
+    stream_silence_s: float = _f(
+        60.0,
+        "live: with orders working and no user-stream message for this long, ask the "
+        "exchange whether the listenKey still lives (Binance keepalive; -1125 renews it), s",
+        _positive,
+    )
     request_timeout_ms: int = _f(
         10_000,
         "live: a REST request without an answer after this long is a timeout (an order is "
@@ -197,6 +210,19 @@ class VenueSettings:
         "live: pace requests by ccxt's per-request costs in a token bucket (Binance USD-M: "
         "about 5 orders/s sustained, bursts of up to 50 go at once); turn off only against "
         "the sandbox",
+    )
+    pace_soft: float = _f(
+        0.8,
+        "live: from this fraction of a Binance rate limit (X-MBX-USED-WEIGHT-1M, "
+        "X-MBX-ORDER-COUNT-10S/1M against exchangeInfo's rateLimits) requests are spread over "
+        "the rest of its window; fill polls and account checks wait first, cancels last",
+        lambda v: None if 0 < v <= 0.95 else "must be above 0 and at most 0.95",
+    )
+    pace_max_wait_s: float = _f(
+        1.0,
+        "live: a new order the pacing would hold longer than this is not sent (the engine "
+        "sees it rejected as rate limited), s",
+        _non_negative,
     )
 
 
@@ -463,6 +489,10 @@ class StoreSettings:
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 
 
+# How the Binance USD-M websockets are addressed (venues/binance_stream.py, venues/clients.py).
+WS_ROUTINGS = ("split", "legacy")
+
+
 def _depth_limit(v: int) -> str | None:
     if v in DEPTH_LIMITS:
         return None
@@ -638,6 +668,12 @@ class FeedSettings:
     )
     proxy: str = _f(
         "", "proxy for the websocket and the REST snapshot, e.g. http://host:3128 ('' = none)"
+    )
+    ws_routing: str = _f(
+        "split",
+        "Binance USD-M websocket bases: 'split' (/public book and trades, /private user data) "
+        "or 'legacy' (/stream and /ws, retired by Binance on 2026-04-23)",
+        _one_of(*WS_ROUTINGS),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from tradetui.engine.live import LiveDriver
     from tradetui.venues.binance_stream import FeedStatus
     from tradetui.venues.live import LiveVenue
+
+log = logging.getLogger(__name__)
 
 
 def sim_instrument(settings: Settings) -> Instrument:
@@ -244,6 +247,7 @@ class LiveSession:
         """Start the market feed into the engine (once)."""
         if self._feed_task is None:
             self._feed_task = asyncio.create_task(self.feed.run(self.driver.on_event), name="feed")
+            self._feed_task.add_done_callback(_feed_ended)
 
     async def close(self) -> None:
         """Stop the feed and the venue's streams, and close the exchange clients."""
@@ -285,6 +289,7 @@ async def open_live_session(
         "proxy": f.proxy,
         "rate_limit": v.rate_limit,
         "timeout_ms": v.request_timeout_ms,
+        "ws_routing": f.ws_routing,
     }
     client = make_client(v.exchange, api_key=keys.key, api_secret=keys.secret, **common)
     clients: list[Any] = [client]
@@ -300,9 +305,13 @@ async def open_live_session(
         options=LiveOptions(
             fill_poll_s=v.fill_poll_s,
             fee_rate_refresh_s=v.fee_rate_refresh_s,
+            fill_reconcile_s=v.fill_reconcile_s,
+            stream_silence_s=v.stream_silence_s,
             reconnect=reconnect,
             leverage=v.leverage,
             margin_mode=v.margin_mode,
+            pace_soft=v.pace_soft,
+            pace_max_wait_s=v.pace_max_wait_s,
         ),
         secrets=(keys.key, keys.secret),
     )
@@ -383,6 +392,13 @@ async def open_live_session(
     )
     session.start_feed()
     return session
+
+
+def _feed_ended(task: asyncio.Task[None]) -> None:
+    """Say why the market feed stopped by itself (e.g. a websocket base that is not served)."""
+    exc = None if task.cancelled() else task.exception()
+    if exc is not None:
+        log.error("market feed stopped: %s", exc)
 
 
 def _publish_connection(bus: Bus, up: bool, stream: str, detail: str) -> None:

@@ -177,3 +177,21 @@ def assert_invariants(
     assert view.open_orders == [], (view.open_orders, detail)
     if not halted:
         assert run.summary["state"] != "halted", detail
+
+
+def assert_refused_untouched(run: Run, view: ExchangeView, dbs: Sequence[Path]) -> None:
+    """The invariants of a start the venue refused, which prints no summary: the exchange holds
+    no position, trade or open order of ours, no database holds a fill, and the refusal is one
+    ``error:`` line on stderr with exit code 5 and nothing on stdout."""
+    detail = run.err[-4000:]
+    assert run.code == 5, (run.code, detail)
+    assert run.out == "", run.out
+    errors = [line for line in run.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, detail
+    assert run.err.rstrip().endswith(errors[0]), detail
+    assert view.position == 0, (view.position, detail)
+    assert view.trades == {}, (view.trades, detail)
+    assert view.open_orders == [], (view.open_orders, detail)
+    for db in dbs:
+        if db.exists():
+            assert stored_trade_ids(db) == [], detail

@@ -26,7 +26,12 @@ async def test_live_session_starts_quotes_fills_stops_and_flattens(
     tmp_path: Path,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    settings = live_settings(live_sandbox, record={"enabled": True, "dir": str(tmp_path)})
+    # The REST reconciliation timer set far out: the fill below must come on the user stream.
+    settings = live_settings(
+        live_sandbox,
+        record={"enabled": True, "dir": str(tmp_path)},
+        venue={"fill_reconcile_s": 600.0},
+    )
     async with running_live(live_sandbox, feed, settings) as live:
         engine = live.engine
         await live.until(lambda: engine.book.valid)

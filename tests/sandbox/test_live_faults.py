@@ -1,6 +1,6 @@
 """Each exchange fault against the engine trading live on the sandbox, with what it must do.
 
-The fault table in README ("Going live": what the engine does on each fault) is these tests.
+The fault table in docs/live.md (what the engine does on each fault) is these tests.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ was carried out. The order is unknown until the exchange, asked by client id, se
 the end the engine holds the exchange's position, SQLite holds each of the exchange's fills
 once, nothing is left working and the session never halted.
 
-Rows of README's fault table ("Going live").
+Rows of the fault table in docs/live.md.
 """
 
 from __future__ import annotations

@@ -231,7 +231,9 @@ async def test_duplicated_depth_update_leaves_the_book_right(
 async def test_combined_stream_wraps_subscribed_events_with_their_stream_name(
     live_sandbox: SandboxExchange, feed: ManualFeed
 ) -> None:
-    url = f"ws://127.0.0.1:{live_sandbox.port}/stream?streams=btcusdt@depth@0ms/btcusdt@trade"
+    url = (
+        f"ws://127.0.0.1:{live_sandbox.port}/public/stream?streams=btcusdt@depth@0ms/btcusdt@trade"
+    )
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(url)
         await asyncio.sleep(0.05)  # the server registers the connection

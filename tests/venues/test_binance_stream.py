@@ -32,6 +32,7 @@ from tradetui.venues.binance_stream import (
     ReconnectPolicy,
     feed_hosts,
     stream_url,
+    usdm_category,
 )
 from tradetui.venues.sim_listing import sim_instrument
 
@@ -395,14 +396,37 @@ def test_bad_policies_and_urls_are_refused() -> None:
         BinanceStreamFeed(INST, ws_url="ws://x", rest_url="http://x", depth_limit=1)
 
 
-def test_combined_stream_url_names_depth_book_ticker_and_trade() -> None:
+def test_combined_stream_url_names_depth_book_ticker_and_trade_on_the_public_base() -> None:
     feed = BinanceStreamFeed(INST, ws_url="wss://fstream.binance.com/", rest_url="https://fapi.x")
     assert feed.url == (
-        "wss://fstream.binance.com/stream?streams=btcusdt@depth@0ms/btcusdt@bookTicker/"
+        "wss://fstream.binance.com/public/stream?streams=btcusdt@depth@0ms/btcusdt@bookTicker/"
         "btcusdt@trade"
     )
     assert feed.snapshot_url == "https://fapi.x/fapi/v1/depth?symbol=BTCUSDT&limit=1000"
-    assert stream_url("ws://h:1", ["a", "b"]) == "ws://h:1/stream?streams=a/b"
+    assert stream_url("ws://h:1", ["a@x", "b@y"]) == "ws://h:1/stream?streams=a@x/b@y"
+
+
+def test_stream_url_routes_by_category_and_legacy_keeps_the_single_base(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert usdm_category("btcusdt@depth5@100ms") == usdm_category("btcusdt@bookTicker") == "public"
+    assert usdm_category("btcusdt@trade") == "public"
+    assert usdm_category("btcusdt@aggTrade") == usdm_category("btcusdt@kline_1m") == "market"
+    market = stream_url("ws://h", ["btcusdt@aggTrade", "btcusdt@markPrice"], routed=True)
+    assert market == "ws://h/market/stream?streams=btcusdt@aggTrade/btcusdt@markPrice"
+    with pytest.raises(ValueError, match="/public and /market"):
+        stream_url("ws://h", ["btcusdt@depth", "btcusdt@markPrice"], routed=True)
+    legacy = BinanceStreamFeed(INST, ws_url="ws://h", rest_url="http://h", ws_routing="legacy")
+    assert legacy.url.startswith("ws://h/stream?streams=btcusdt@depth@0ms/")
+    assert "retired" in caplog.text
+    assert "'split'" in caplog.text
+    with pytest.raises(ValueError, match="ws_routing"):
+        BinanceStreamFeed(INST, ws_url="ws://h", rest_url="http://h", ws_routing="public")
+    # COIN-M and spot have one base each (no routed paths): the same URL either way.
+    coinm = sim_instrument("BTCUSD_PERP", "binancecoinm")
+    assert coinm is not None
+    feed = BinanceStreamFeed(coinm, ws_url="ws://h", rest_url="http://h")
+    assert feed.url.startswith("ws://h/stream?streams=btcusd_perp@depth@0ms/")
 
 
 # ---- close -----------------------------------------------------------------------------------

@@ -75,6 +75,38 @@ def sandbox_exchange(
             "on COIN-M].",
         ),
     ] = None,
+    hedge_mode: Annotated[
+        bool,
+        typer.Option(
+            "--hedge-mode",
+            help="Account setting: start in hedge mode (Binance's dualSidePosition=true; "
+            "POST .../positionSide/dual switches it back).",
+        ),
+    ] = False,
+    weight_limit: Annotated[
+        int,
+        typer.Option(
+            "--weight-limit",
+            help="Request weight per minute before a 429 (0: Binance's, 2400).",
+            min=0,
+        ),
+    ] = 0,
+    order_limit_10s: Annotated[
+        int,
+        typer.Option(
+            "--order-limit-10s",
+            help="New orders per 10 s before a 429 (0: Binance's, 300 on USD-M).",
+            min=0,
+        ),
+    ] = 0,
+    order_limit_1m: Annotated[
+        int,
+        typer.Option(
+            "--order-limit-1m",
+            help="New orders per minute before a 429 (0: Binance's, 1200).",
+            min=0,
+        ),
+    ] = 0,
     skew_ms: Annotated[
         int, typer.Option("--skew-ms", help="Fault: server clock ahead (+) or behind (-), ms.")
     ] = 0,
@@ -144,6 +176,23 @@ def sandbox_exchange(
             min=0,
         ),
     ] = 0.0,
+    legacy_ws: Annotated[
+        bool,
+        typer.Option(
+            "--legacy-ws",
+            help="USD-M: also serve every stream and the user stream on the legacy /ws and "
+            "/stream bases (Binance before 2026-04-23); by default they carry /public streams "
+            "only, as on Binance now.",
+        ),
+    ] = False,
+    listen_key_ttl_s: Annotated[
+        float,
+        typer.Option(
+            "--listen-key-ttl-s",
+            help="Seconds a listenKey lives without keepalive (Binance: 3600); on expiry the "
+            "user stream gets listenKeyExpired, then nothing, and a keepalive answers -1125.",
+        ),
+    ] = 3600.0,
 ) -> None:
     """Serve Binance USD-M (or COIN-M) REST and websockets on HOST:PORT until Ctrl+C (the key
     and secret are not shown). Faults can also be switched while it runs: POST
@@ -187,6 +236,8 @@ def sandbox_exchange(
         )
     if (fee_burn or bnb_balance) and not bnb_price:
         bnb_price = _DEFAULT_BNB_PRICE
+    if not listen_key_ttl_s > 0:
+        fail(f"--listen-key-ttl-s {listen_key_ttl_s:g}: must be more than 0 seconds, e.g. 5")
     try:
         server = SandboxExchange(
             instrument,
@@ -199,6 +250,12 @@ def sandbox_exchange(
             fee_burn=fee_burn,
             bnb_balance=Decimal(str(bnb_balance)),
             bnb_price=Decimal(str(bnb_price)),
+            hedge_mode=hedge_mode,
+            legacy_ws=legacy_ws,
+            listen_key_ttl_s=listen_key_ttl_s,
+            weight_limit=weight_limit,
+            order_limit_10s=order_limit_10s,
+            order_limit_1m=order_limit_1m,
         )
     except ValueError as exc:
         fail(f"--market {market}: {exc}")

@@ -631,7 +631,9 @@ class Engine:
             log.debug("post-only reject %s: %s", ev.client_id, ev.reason)
         elif ev.code is RejectCode.RATE_LIMITED:
             # The venue is pacing us (it cools down by itself); a ban halts through the host.
-            log.warning("order %s not placed: %s", ev.client_id, ev.reason)
+            # The venue logs pacing and cool-downs once each: one line per quote not sent
+            # would be many a second.
+            log.debug("order %s not placed: %s", ev.client_id, ev.reason)
         else:
             self.guard.on_reject(ev.local_ns)
             log.warning("order %s rejected (%s): %s", ev.client_id, ev.code, ev.reason)

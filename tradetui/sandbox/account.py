@@ -175,6 +175,10 @@ class SandboxAccount:
     fee_burn: bool = False
     bnb_balance: Decimal = Decimal(0)
     bnb_price: Decimal = Decimal(0)
+    # Binance's position mode (``dualSidePosition``): False = one-way (one net position,
+    # positionSide BOTH), True = hedge mode. Hedge-mode orders are checked but not booked (see
+    # SandboxExchange), so the account is always flat while it is True.
+    dual_side_position: bool = False
     matching_config: MatchingConfig = field(default_factory=MatchingConfig)
     engine: MatchingEngine = field(init=False)
     ledger: PositionLedger = field(init=False)

@@ -56,10 +56,16 @@ def loopback_client(
 
 
 def loopback_pro_client(
-    base_url: str, api_key: str, api_secret: str, *, exchange: str = "binanceusdm", **options: Any
+    base_url: str,
+    api_key: str,
+    api_secret: str,
+    *,
+    exchange: str = "binanceusdm",
+    ws_routing: str = "split",
+    **options: Any,
 ) -> Any:
     """A ccxt.pro ``exchange`` (binanceusdm or binancecoinm) on ``base_url``: REST there,
-    websockets on ``ws://.../ws``."""
+    websockets on ``ws://.../ws`` (``ws_routing``: see ``make_client``)."""
     client: Any = make_client(
         exchange,
         api_key=api_key,
@@ -67,5 +73,6 @@ def loopback_pro_client(
         rest_url=base_url,
         rate_limit=False,
         options={"recvWindow": 10_000, **options},
+        ws_routing=ws_routing,
     )
     return client

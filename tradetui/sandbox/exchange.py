@@ -11,7 +11,9 @@ market advances with the wall clock: every request first applies the market even
 and a background task does the same a few times a second so fills happen between requests.
 Fault switches (``SandboxExchange.faults``) make the server answer with clock skew, a forced
 HTTP status (429, 418, 5xx) or a delay, or carry a request out and then lose its answer (a 5xx
-or a closed connection). Keys and signatures are never logged.
+or a closed connection). Binance's rate limits are enforced (sandbox/limits.py): the used-weight
+and order-count headers on answers, 429 over a limit, 418 for a client that keeps going. Keys
+and signatures are never logged.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -34,7 +37,8 @@ from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import MarketEvent, OrderType, Side
 from tradetui.sandbox import formats
 from tradetui.sandbox.account import ExchangeError, SandboxAccount
-from tradetui.sandbox.streams import StreamHub
+from tradetui.sandbox.limits import RateLimiter
+from tradetui.sandbox.streams import PUBLIC, StreamHub
 from tradetui.venues.sim_listing import listing_entries
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -51,9 +55,24 @@ _REQUEST_LOG_LEN = 10_000
 # Codes": developers.binance.com/docs/derivatives/{usds,coin}-margined-futures/...).
 _DEPTH_LIMITS = frozenset((5, 10, 20, 50, 100, 500, 1000))
 _SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
+# Position mode, as Binance USD-M and COIN-M document it (sources in docs/position-mode.md):
+# "New Order": positionSide "Default BOTH for One-way Mode; LONG or SHORT for Hedge Mode. It
+# must be sent in Hedge Mode", reduceOnly "Cannot be sent in Hedge Mode"; "Error Codes":
+# -4060 INVALID_POSITION_SIDE, -4061 POSITION_SIDE_NOT_MATCH (also no positionSide, or BOTH,
+# in hedge mode: dev.binance.vision/t/5970), -1106 PARAM_NOT_REQUIRED (reduceOnly in hedge
+# mode, as quoted from the live exchange in nautilus_trader issue 4231 and go-binance issue
+# 521), and for "Change Position Mode" -4059 (unchanged), -4067 (open orders), -4068 (a
+# position).
+_POSITION_SIDES = frozenset(("BOTH", "LONG", "SHORT"))
+_NOT_MATCH = (-4061, "Order's position side does not match user's setting.")
 _TYPES = {"LIMIT": OrderType.LIMIT, "MARKET": OrderType.MARKET}
 _STATUS_BODY = {
-    429: (-1003, "Too many requests; current limit is 2400 request weight per 1 MINUTE."),
+    # USD-M "Error Codes" -1003 (sandbox/limits.py answers the same when a limit is exceeded).
+    429: (
+        -1003,
+        "Too many requests; current limit is 2400 requests per minute. Please use the "
+        "websocket for live updates to avoid polling the API.",
+    ),
     418: (-1003, "Way too many requests; IP banned until further notice."),
 }
 # Binance USD-M "Error Codes", 10xx (General Server or Network issues): the bodies of its 5xx
@@ -67,6 +86,15 @@ UNKNOWN_STATUS_MSGS = {
     "execution status unknown.",
 }
 _DEFAULT_5XX_CODE = -1001
+# Binance futures "User Data Streams" (developers.binance.com/docs/derivatives/
+# usds-margined-futures/user-data-streams/Connect and .../Keepalive-User-Data-Stream): a listenKey
+# is valid 60 minutes after creation; POST returns the account's active key (extended) or a new
+# one; PUT extends the active key, and a PUT with none active answers -1125 "This listenKey does
+# not exist." (spelled out on Binance's Portfolio Margin "User Data Streams" page; ccxt's
+# binance error table quotes the same answer). On expiry the stream pushes listenKeyExpired
+# (formats.listen_key_expired) and then no more user events (docs/user-stream.md).
+LISTEN_KEY_TTL_S = 3600.0
+_NO_LISTEN_KEY = (-1125, "This listenKey does not exist.")
 
 
 @dataclass(slots=True)
@@ -85,7 +113,9 @@ class Faults:
     ``delay_s``/``delay_count``: hold the next ``delay_count`` requests (-1 = all) this long
     (s) before handling them, as if they arrived late. ``reject_code``/``reject_count``:
     refuse the next ``reject_count`` new orders (-1 = all) with that Binance code (-2019
-    margin insufficient, -5022 post-only would cross, ...).
+    margin insufficient, -5022 post-only would cross, ...). ``legacy_ws_404``: USD-M's legacy
+    websocket bases (``/ws``, ``/stream``) answer HTTP 404, stricter than Binance (which serves
+    them as ``/public``), to prove a client uses only the routed bases.
     """
 
     skew_ms: int = 0
@@ -102,6 +132,7 @@ class Faults:
     lost_status: int = 0
     lost_count: int = 0
     lost_only: str = ""
+    legacy_ws_404: bool = False
 
     def fail_next(
         self, status: int, count: int = 1, code: int = _DEFAULT_5XX_CODE, only: str = ""
@@ -137,6 +168,7 @@ class Faults:
         self.reject_code, self.reject_count = 0, 0
         self.status_code, self.status_only = _DEFAULT_5XX_CODE, ""
         self.lost_status, self.lost_count, self.lost_only = 0, 0, ""
+        self.legacy_ws_404 = False
 
     def take_lost(self, method: str, path: str) -> int | None:
         """How this request's answer is lost (an HTTP status, 0 = connection closed), or None
@@ -195,6 +227,22 @@ class SandboxExchange:
     USD-M only: ``bnb_balance`` BNB in the futures wallet, priced ``bnb_price`` USDT (what
     ``GET /fapi/v1/ticker/price?symbol=BNBUSDT`` answers), and the BNB fee discount
     (``fee_burn``, also switched by ``POST /fapi/v1/feeBurn``) charge fees in BNB.
+
+    ``hedge_mode``: the account starts in Binance's hedge mode (``dualSidePosition`` true;
+    ``POST .../positionSide/dual`` switches it as Binance does): orders must then carry
+    positionSide LONG or SHORT and no reduceOnly, and such orders are refused as not modelled.
+
+    Websockets as Binance serves them since it retired USD-M's legacy bases (2026-04-23):
+    ``/public`` and ``/market`` (``/ws/<names>`` and ``/stream?streams=``) for market data,
+    ``/private/ws?listenKey=K`` for the user stream; the legacy ``/ws`` and ``/stream`` are
+    served as ``/public`` ("a connection with no routed path only receives /public data",
+    Binance's CAAS "Market Data Streams"), so a user stream there gets nothing.
+    ``legacy_ws=True`` plays Binance before the retirement instead: the legacy bases carry
+    every stream and the user stream (``/ws/<listenKey>``). COIN-M and spot have no routed
+    bases (Binance lists ``wss://dstream.binance.com`` and ``wss://stream.binance.com``
+    alone): they always serve the legacy ones.
+
+    ``listen_key_ttl_s``: a listenKey's lifetime without keepalive (Binance: 60 minutes).
     """
 
     def __init__(
@@ -211,9 +259,20 @@ class SandboxExchange:
         fee_burn: bool = False,
         bnb_balance: Decimal = Decimal(0),
         bnb_price: Decimal = Decimal(0),
+        hedge_mode: bool = False,
+        legacy_ws: bool = False,
+        listen_key_ttl_s: float = LISTEN_KEY_TTL_S,
+        weight_limit: int = 0,
+        order_limit_10s: int = 0,
+        order_limit_1m: int = 0,
     ) -> None:
         self.exchange_id = exchange_of(instrument)
+        # USD-M's websocket bases are routed by category (see the class docstring).
+        self.routed_ws = instrument.kind is not InstrumentKind.SPOT and not instrument.inverse
+        self.legacy_ws = legacy_ws or not self.routed_ws
         self.listing = {str(e["symbol"]): e for e in listing_entries(self.exchange_id)}
+        if not listen_key_ttl_s > 0:
+            raise ValueError(f"sandbox: listen_key_ttl_s must be positive, not {listen_key_ttl_s}")
         if instrument.symbol not in self.listing:
             listed = ", ".join(self.listing) or "nothing"
             raise ValueError(
@@ -241,8 +300,15 @@ class SandboxExchange:
             fee_burn=fee_burn,
             bnb_balance=bnb_balance,
             bnb_price=bnb_price,
+            dual_side_position=hedge_mode,
         )
         self.faults = Faults()
+        # Binance's rate limits (sandbox/limits.py), as exchangeInfo advertises them; a limit
+        # given here (> 0) replaces the published figure.
+        self.limits = RateLimiter(
+            formats.rate_limits(instrument, weight_limit, order_limit_10s, order_limit_1m),
+            coinm=instrument.inverse,
+        )
         self.streams = StreamHub(instrument)
         # The latest requests as (method, path), for tests and the bench; bounded for long runs.
         self.requests: deque[tuple[str, str]] = deque(maxlen=_REQUEST_LOG_LEN)
@@ -251,6 +317,9 @@ class SandboxExchange:
         self._host = host
         self._port = port
         self._listen_key = ""
+        # Settable while running (tests): keys made or extended from then on live this long.
+        self.listen_key_ttl_s = listen_key_ttl_s
+        self._listen_key_until = 0.0  # time.monotonic() at which the key expires
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
 
@@ -260,6 +329,11 @@ class SandboxExchange:
     def port(self) -> int:
         """The bound TCP port (the ephemeral one when started with port 0)."""
         return self._port
+
+    @property
+    def listen_key(self) -> str:
+        """The account's active listenKey ('' when none)."""
+        return self._listen_key
 
     @property
     def rest_url(self) -> str:
@@ -315,6 +389,9 @@ class SandboxExchange:
         now_ns = self.now_ns()
         self.streams.publish_market(self.account.advance(now_ns))
         self._publish_updates()
+        if self._listen_key and time.monotonic() >= self._listen_key_until:
+            self.streams.expire_user_streams(self._listen_key, self.server_ms())
+            self._listen_key = ""
 
     def _publish_updates(self) -> None:
         updates = self.account.take_updates()
@@ -358,6 +435,8 @@ class SandboxExchange:
             add("GET", f"{api}/v1/leverageBracket", self._signed(self._brackets))
         add("POST", f"{api}/v1/leverage", self._signed(self._set_leverage))
         add("POST", f"{api}/v1/marginType", self._signed(self._set_margin_type))
+        add("GET", f"{api}/v1/positionSide/dual", self._signed(self._position_mode))
+        add("POST", f"{api}/v1/positionSide/dual", self._signed(self._set_position_mode))
         add("POST", f"{api}/v1/order", self._signed(self._place))
         add("GET", f"{api}/v1/order", self._signed(self._get_order))
         add("DELETE", f"{api}/v1/order", self._signed(self._cancel))
@@ -368,17 +447,21 @@ class SandboxExchange:
             add("GET", f"{api}/v1/feeBurn", self._signed(self._get_fee_burn))
             add("POST", f"{api}/v1/feeBurn", self._signed(self._set_fee_burn))
             add("GET", f"{api}/v1/ticker/price", self._ticker_price)
-        for method in ("POST", "PUT", "DELETE"):
-            add(method, f"{api}/v1/listenKey", self._keyed(self._listen_key_call))
-        for prefix in ("/public/ws", "/market/ws"):
-            add("GET", prefix, self._ws_market)
-            add("GET", prefix + "/{stream}", self._ws_market)
-        add("GET", "/ws", self._ws_market)
-        # COIN-M's user stream is /ws/<listenKey> (ccxt.pro derives it from the 'inverse' URL);
-        # any other /ws/<name> is a market connection.
-        add("GET", "/ws/{stream}", self._ws_path)
-        add("GET", "/stream", self._ws_combined)
-        add("GET", "/private/ws", self._ws_private)
+        add("POST", f"{api}/v1/listenKey", self._keyed(self._listen_key_call))
+        add("PUT", f"{api}/v1/listenKey", self._keyed(self._keep_listen_key))
+        add("DELETE", f"{api}/v1/listenKey", self._keyed(self._close_listen_key))
+        if self.routed_ws:
+            for category in ("public", "market"):
+                market = self._ws_routed(category)
+                add("GET", f"/{category}/ws", market)
+                add("GET", f"/{category}/ws/{{names:.+}}", market)
+                add("GET", f"/{category}/stream", market)
+            add("GET", "/private/ws", self._ws_private)
+        add("GET", "/ws", self._ws_legacy)
+        # The legacy user stream is /ws/<listenKey> (COIN-M's today; ccxt.pro derives it from
+        # the 'inverse' URL); any other /ws/<names> is a market connection.
+        add("GET", "/ws/{names:.+}", self._ws_legacy)
+        add("GET", "/stream", self._ws_legacy)
         add("POST", "/sandbox/faults", self._set_faults)
 
     @web.middleware
@@ -394,6 +477,10 @@ class SandboxExchange:
         status = self.faults.take_status(request.method, request.path)
         if status:
             return _forced(status, self.faults.status_code)
+        sub = request.path[len(self.api) :]
+        refused = self.limits.admit(request.method, sub, dict(request.query), self.server_ms())
+        if refused is not None:
+            return refused
         lost = self.faults.take_lost(request.method, request.path)
         self.advance()
         try:
@@ -402,6 +489,8 @@ class SandboxExchange:
             answer = web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status)
         finally:
             self._publish_updates()
+        new_order = request.method == "POST" and sub == "/v1/order"
+        self.limits.stamp(answer, new_order, self.server_ms())
         if lost is None:
             return answer
         if lost:
@@ -412,8 +501,35 @@ class SandboxExchange:
             request.transport.close()
         return answer
 
-    async def _ws_market(self, request: web.Request) -> web.StreamResponse:
-        return await self.streams.serve(request, private=False, allowed=lambda: True)
+    def _ws_routed(self, category: str) -> Handler:
+        """The handler of USD-M's market base ``/<category>``: its streams only."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return await self._ws_market(request, category)
+
+        return handler
+
+    async def _ws_market(self, request: web.Request, category: str | None) -> web.StreamResponse:
+        return await self.streams.serve(
+            request,
+            private=False,
+            allowed=lambda: True,
+            combined=request.path.endswith("/stream"),
+            category=category,
+            names=request.match_info.get("names", ""),
+        )
+
+    async def _ws_legacy(self, request: web.Request) -> web.StreamResponse:
+        """A legacy base (``/ws``, ``/ws/<names>``, ``/stream``): every stream and the user
+        stream with ``legacy_ws``, else served as ``/public`` (Binance after the retirement)."""
+        if not self.legacy_ws:
+            if self.faults.legacy_ws_404:
+                raise web.HTTPNotFound(text="sandbox: legacy websocket base refused (fault)")
+            return await self._ws_market(request, PUBLIC)
+        names = request.match_info.get("names", "")
+        if self._listen_key and names == self._listen_key:
+            return await self._ws_user(request, self._listen_key)
+        return await self._ws_market(request, None)
 
     async def _set_faults(self, request: web.Request) -> web.StreamResponse:
         """``POST /sandbox/faults?...``: switch faults on a running server (dry runs, demos)."""
@@ -429,16 +545,20 @@ class SandboxExchange:
         ``clear``; ``skew_ms``; ``status`` with ``count``, ``code`` (the Binance code of a
         5xx body, 0 = none) and ``only`` ("METHOD /path"); ``lost`` (a 5xx, or 0 = connection
         closed) with ``lost_count`` and ``lost_only`` ("METHOD /path"): carried out, answer
-        lost; ``delay_ms`` with ``delay_count``; ``reject`` (a Binance code) with
-        ``reject_count``; ``gap``, ``duplicate``, ``reorder`` (depth updates);
-        ``user_duplicate``, ``user_reorder`` (user-stream updates); ``drop`` = all | private
-        (close websockets). Counts of -1 mean until cleared.
+        lost; ``delay_ms`` with ``delay_count`` and ``delay_only`` ("METHOD /path");
+        ``reject`` (a Binance code) with ``reject_count``; ``gap``, ``duplicate``, ``reorder``
+        (depth updates); ``user_duplicate``, ``user_reorder`` (user-stream updates);
+        ``user_stall`` = 1 (the user streams open now get nothing more, yet stay open);
+        ``drop`` = all | private (close websockets); ``legacy_ws_404`` = 1 | 0 (USD-M's legacy
+        websocket bases answer HTTP 404); ``weight_limit``, ``order_limit_10s``,
+        ``order_limit_1m`` (rate limits from now on). Counts of -1 mean until cleared.
         """
         f, sf = self.faults, self.streams.faults
         known = {"clear", "skew_ms", "status", "count", "delay_ms", "delay_count", "reject"}
         known |= {"reject_count", "gap", "duplicate", "reorder", "user_duplicate"}
         known |= {"user_reorder", "drop", "code", "only", "lost", "lost_count", "lost_only"}
-        text = ("drop", "clear", "only", "lost_only")
+        known |= {"legacy_ws_404", "delay_only", "user_stall", *_LIMIT_SWITCHES}
+        text = ("drop", "clear", "only", "lost_only", "delay_only")
         unknown = sorted(set(spec) - known)
         if unknown:
             raise ValueError(f"unknown fault {unknown[0]!r}; known: {', '.join(sorted(known))}")
@@ -462,12 +582,21 @@ class SandboxExchange:
                 raise ValueError("lost must be 0 (connection closed) or a 5xx status")
             f.lose_next(lost, n.get("lost_count", 1), spec.get("lost_only", ""), code)
         if "delay_ms" in n:
-            f.delay_next(n["delay_ms"] / 1000, n.get("delay_count", 1))
+            f.delay_next(n["delay_ms"] / 1000, n.get("delay_count", 1), spec.get("delay_only", ""))
         if "reject" in n:
             f.reject_next(n["reject"], n.get("reject_count", 1))
+        if "legacy_ws_404" in n:
+            f.legacy_ws_404 = bool(n["legacy_ws_404"])
+        for name, (kind, interval, num) in _LIMIT_SWITCHES.items():
+            if name in n:
+                if n[name] <= 0:
+                    raise ValueError(f"{name} must be a positive whole number")
+                self.limits.set_limit(kind, interval, num, n[name])
         for name in ("gap", "duplicate", "reorder", "user_duplicate", "user_reorder"):
             if name in n:
                 setattr(sf, name, n[name])
+        if n.get("user_stall"):
+            self.streams.mute_user_streams()
         drop = spec.get("drop")
         if drop is not None:
             if drop not in ("all", "private"):
@@ -484,22 +613,21 @@ class SandboxExchange:
             "lost_only": f.lost_only,
             "delay_ms": round(f.delay_s * 1000),
             "delay_count": f.delay_count,
+            "delay_only": f.delay_only,
             "reject": f.reject_code,
             "reject_count": f.reject_count,
+            "legacy_ws_404": int(f.legacy_ws_404),
             "gap": sf.gap,
             "duplicate": sf.duplicate,
             "reorder": sf.reorder,
             "user_duplicate": sf.user_duplicate,
             "user_reorder": sf.user_reorder,
+            # Rate limiting so far (read-only): 429s and 418s answered, the most each limit's
+            # window held.
+            "limited": self.limits.limited,
+            "banned": self.limits.banned,
+            "peak": self.limits.peak,
         }
-
-    async def _ws_combined(self, request: web.Request) -> web.StreamResponse:
-        return await self.streams.serve(request, private=False, allowed=lambda: True, combined=True)
-
-    async def _ws_path(self, request: web.Request) -> web.StreamResponse:
-        if self._listen_key and request.match_info["stream"] == self._listen_key:
-            return await self._ws_user(request, self._listen_key)
-        return await self._ws_market(request)
 
     async def _ws_private(self, request: web.Request) -> web.StreamResponse:
         return await self._ws_user(request, request.query.get("listenKey", ""))
@@ -512,6 +640,7 @@ class SandboxExchange:
                 bool(self._listen_key)
                 and hmac.compare_digest(key.encode(), self._listen_key.encode())
             ),
+            key=key,
         )
 
     def _keyed(self, fn: Callable[[dict[str, str]], Any]) -> Handler:
@@ -581,7 +710,10 @@ class SandboxExchange:
 
     async def _exchange_info(self, request: web.Request) -> web.StreamResponse:
         entries = list(self.listing.values())
-        return web.json_response(formats.exchange_info(self.instrument, entries, self.server_ms()))
+        info = formats.exchange_info(self.instrument, entries, self.server_ms())
+        if self.instrument.kind is not InstrumentKind.SPOT:
+            info["rateLimits"] = self.limits.advertised()
+        return web.json_response(info)
 
     async def _depth(self, request: web.Request) -> web.StreamResponse:
         params = dict(request.query)
@@ -642,7 +774,12 @@ class SandboxExchange:
     def _positions(self, params: dict[str, str]) -> Any:
         if not self._symbol(params, required=False):
             return []
-        return [formats.position(self.account, self.server_ms())]
+        position = formats.position(self.account, self.server_ms())
+        if self.account.dual_side_position:
+            # Hedge mode lists a LONG and a SHORT entry per symbol (Binance "Position
+            # Information"); both flat here, as no hedge-mode order is booked.
+            return [position | {"positionSide": side} for side in ("LONG", "SHORT")]
+        return [position]
 
     def _brackets(self, params: dict[str, str]) -> Any:
         self._symbol(params, required=False)
@@ -677,10 +814,55 @@ class SandboxExchange:
         self.account.margin_type = wanted
         return {"code": 200, "msg": "success"}
 
+    def _position_mode(self, params: dict[str, str]) -> Any:
+        """``GET /fapi/v1/positionSide/dual`` (COIN-M: /dapi): true = hedge mode."""
+        return {"dualSidePosition": self.account.dual_side_position}
+
+    def _set_position_mode(self, params: dict[str, str]) -> Any:
+        """``POST /fapi/v1/positionSide/dual`` ("Change Position Mode"): refused unchanged
+        (-4059), with open orders (-4067) or with a position (-4068)."""
+        raw = params.get("dualSidePosition", "").lower()
+        if raw not in ("true", "false"):
+            raise ExchangeError(
+                -1102,
+                "Mandatory parameter 'dualSidePosition' was not sent, was empty/null, "
+                "or malformed.",
+            )
+        wanted, acct = raw == "true", self.account
+        if wanted == acct.dual_side_position:
+            raise ExchangeError(-4059, "No need to change position side.")
+        if acct.open_orders:
+            raise ExchangeError(
+                -4067, "Position side cannot be changed if there exists open orders."
+            )
+        if acct.ledger.position_lots:
+            raise ExchangeError(-4068, "Position side cannot be changed if there exists position.")
+        acct.dual_side_position = wanted
+        return {"code": 200, "msg": "success"}
+
     def _listen_key_call(self, params: dict[str, str]) -> Any:
+        """POST: the active listenKey, extended, or a new one when none is active."""
         if not self._listen_key:
-            self._listen_key = hashlib.sha256(str(time.time_ns()).encode()).hexdigest()
+            self._listen_key = secrets.token_hex(32)
+        self._listen_key_until = time.monotonic() + self.listen_key_ttl_s
         return {"listenKey": self._listen_key}
+
+    def _keep_listen_key(self, params: dict[str, str]) -> Any:
+        """PUT: extend the active listenKey (futures send no key: it is the account's);
+        -1125 when none is active or the one named is not it."""
+        named = params.get("listenKey")
+        if not self._listen_key or (named is not None and named != self._listen_key):
+            raise ExchangeError(*_NO_LISTEN_KEY)
+        self._listen_key_until = time.monotonic() + self.listen_key_ttl_s
+        return {"listenKey": self._listen_key}
+
+    def _close_listen_key(self, params: dict[str, str]) -> Any:
+        """DELETE: invalidate the active listenKey (if any); its streams get no more user
+        events. Answers ``{}`` ("Close User Data Stream")."""
+        if self._listen_key:
+            self.streams.mute_user_streams(self._listen_key)
+            self._listen_key = ""
+        return {}
 
     # ---- orders -----------------------------------------------------------------------------
 
@@ -698,6 +880,7 @@ class SandboxExchange:
         tif = params.get("timeInForce", "GTC")
         if tif not in ("GTC", "GTX"):
             raise ExchangeError(-1115, f"Invalid timeInForce {tif}.")
+        self._check_position_side(params)
         forced = self.faults.take_reject()
         if forced:
             raise ExchangeError(forced, _FORCED_REJECTS.get(forced, "sandbox: injected reject"))
@@ -713,6 +896,23 @@ class SandboxExchange:
             client_id=params.get("newClientOrderId"),
         )
         return formats.order(self.instrument, order)
+
+    def _check_position_side(self, params: dict[str, str]) -> None:
+        """A new order's positionSide and reduceOnly against the account's position mode."""
+        hedge = self.account.dual_side_position
+        if hedge and "reduceOnly" in params:
+            raise ExchangeError(-1106, "Parameter 'reduceonly' sent when not required.")
+        side = params.get("positionSide", "BOTH")
+        if side not in _POSITION_SIDES:
+            raise ExchangeError(-4060, "Invalid position side.")
+        if (side == "BOTH") == hedge:
+            raise ExchangeError(*_NOT_MATCH)
+        if hedge:
+            # A well-formed hedge-mode order: Binance books it on its LONG or SHORT position;
+            # the sandbox keeps one net position and says so rather than net it silently.
+            raise ExchangeError(
+                -1020, "This operation is not supported. (sandbox: hedge-mode positions)"
+            )
 
     def _order_ref(self, params: dict[str, str]) -> tuple[int | None, str | None]:
         if not self._symbol(params):
@@ -751,6 +951,13 @@ class SandboxExchange:
         hits = [t for t in self.account.trades if t.trade_id >= from_id and t.time_ms >= start_ms]
         return [formats.user_trade(self.instrument, t) for t in hits[:limit]]
 
+
+# Rate-limit switches of ``apply_faults``: the exchangeInfo rateLimits entry each one sets.
+_LIMIT_SWITCHES = {
+    "weight_limit": ("REQUEST_WEIGHT", "MINUTE", 1),
+    "order_limit_10s": ("ORDERS", "SECOND", 10),
+    "order_limit_1m": ("ORDERS", "MINUTE", 1),
+}
 
 _FORCED_REJECTS = {
     -2019: "Margin is insufficient.",

@@ -19,7 +19,7 @@ _SIDE = {Side.BUY: "BUY", Side.SELL: "SELL"}
 # Maintenance margin as a fraction of notional: the first leverage bracket's ratio.
 _MAINT_MARGIN_RATIO = 0.004
 # Binance's current USD-M rate limits, advertised as exchangeInfo does.
-_RATE_LIMITS = [
+_RATE_LIMITS: list[Json] = [
     {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
     {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
     {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300},
@@ -29,15 +29,40 @@ _RATE_LIMITS = [
 # Binance's current rate limits as each exchangeInfo advertises them: COIN-M's REQUEST_WEIGHT is
 # 2400 a minute and ORDERS 1200 a minute (COIN-M "General Info", Limits); spot's per the spot
 # API's exchangeInfo (6000 weight a minute, 100 orders per 10 s, 200,000 a day).
-_COINM_RATE_LIMITS = [
+_COINM_RATE_LIMITS: list[Json] = [
     {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
     {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
 ]
-_SPOT_RATE_LIMITS = [
+_SPOT_RATE_LIMITS: list[Json] = [
     {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
     {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
     {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
 ]
+
+
+def rate_limits(
+    inst: Instrument, weight_1m: int = 0, orders_10s: int = 0, orders_1m: int = 0
+) -> list[Json]:
+    """The ``rateLimits`` of ``inst``'s exchange, with each limit given (> 0) in place of the
+    published one (a 10 s order limit is added where the exchange has none)."""
+    base = (
+        _SPOT_RATE_LIMITS if _spot(inst) else _COINM_RATE_LIMITS if inst.inverse else _RATE_LIMITS
+    )
+    wanted = {
+        ("REQUEST_WEIGHT", "MINUTE", 1): weight_1m,
+        ("ORDERS", "SECOND", 10): orders_10s,
+        ("ORDERS", "MINUTE", 1): orders_1m,
+    }
+    out = []
+    for entry in base:
+        key = (str(entry["rateLimitType"]), str(entry["interval"]), int(entry["intervalNum"]))
+        out.append(entry | {"limit": wanted.pop(key, 0) or entry["limit"]})
+    for (kind, interval, num), limit in wanted.items():
+        if limit > 0:
+            out.append(
+                {"rateLimitType": kind, "interval": interval, "intervalNum": num, "limit": limit}
+            )
+    return out
 
 
 def exchange_info(inst: Instrument, entries: list[Json], now_ms: int) -> Json:
@@ -488,6 +513,13 @@ def order_trade_update(inst: Instrument, u: OrderUpdate, now_ms: int) -> Json:
     if inst.inverse:
         out["o"]["ma"] = inst.margin_asset
     return out
+
+
+def listen_key_expired(key: str, now_ms: int) -> Json:
+    """The user stream's ``listenKeyExpired`` event, as Binance USD-M's "Event: User Data Stream
+    Expired" shows it (event time as a string; developers.binance.com/docs/derivatives/
+    usds-margined-futures/user-data-streams/Event-User-Data-Stream-Expired)."""
+    return {"e": "listenKeyExpired", "E": str(now_ms), "listenKey": key}
 
 
 def account_update(acct: SandboxAccount, now_ms: int) -> Json:

@@ -1,15 +1,24 @@
 """The sandbox's websocket side: Binance USD-M market streams and the user data stream.
 
-Market connections (``/public/ws/<n>``, ``/market/ws/<n>``, ``/ws``) subscribe with
-``{"method": "SUBSCRIBE", "params": [...], "id": N}`` and get raw events (``depthUpdate``,
-``bookTicker``, ``trade``); combined-stream connections (``/stream?streams=a/b/c``) are
-subscribed by their URL (and may SUBSCRIBE more) and get each event wrapped as
-``{"stream":"<name>","data":{...}}``, compact JSON as Binance sends it; private connections
-(``/private/ws?listenKey=K``, COIN-M's ``/ws/K``) get ``ORDER_TRADE_UPDATE`` and, after fills,
-``ACCOUNT_UPDATE``. Each connection has its own queue and
+Market connections (``/public/ws/<names>``, ``/market/ws/<names>``, ``/ws``) are subscribed
+to the stream names in their path (``a@depth/b@trade``; ccxt's stream index ``0`` names none)
+and by ``{"method": "SUBSCRIBE", "params": [...], "id": N}``, and get raw events
+(``depthUpdate``, ``bookTicker``, ``trade``); combined-stream connections
+(``/public/stream?streams=a/b/c``, legacy ``/stream?...``) are subscribed by their URL (and may
+SUBSCRIBE more) and get each event wrapped as ``{"stream":"<name>","data":{...}}``, compact
+JSON as Binance sends it; private connections (``/private/ws?listenKey=K``, COIN-M's
+``/ws/K``) get ``ORDER_TRADE_UPDATE`` and, after fills, ``ACCOUNT_UPDATE``.
+
+A market connection opened on one of USD-M's routed bases gets only the streams of that base's
+category: every stream the sandbox publishes (depth, bookTicker, trade) is a ``/public`` one,
+so a ``/market`` connection subscribed to them receives nothing, silently, as on Binance (see
+``PUBLIC``). When a user stream's key expires it gets ``listenKeyExpired`` and then
+nothing more (the socket stays open: Binance's event "is not related to the websocket
+disconnection"). Each connection has its own queue and
 writer task, so publishing never waits on a slow reader. Faults: depth updates dropped (a
 sequence gap), duplicated or swapped, a stalled stream (connections stay open but get no market
-data), raw text injected into every market connection, and every connection dropped at once.
+data), raw text injected into every market connection, every connection dropped at once, and
+user streams muted (open, but sent nothing more).
 """
 
 from __future__ import annotations
@@ -29,6 +38,16 @@ from tradetui.sandbox import formats
 from tradetui.sandbox.account import OrderUpdate
 
 _DEPTH_SPEEDS = ("", "@0ms", "@100ms", "@250ms", "@500ms")
+
+# The category of the streams the sandbox publishes. Binance split USD-M's websocket bases by
+# category: /public for the book ("high-frequency public market data", e.g. @depth,
+# @bookTicker), /market for regular market data (@aggTrade, @markPrice, @kline_...), /private
+# for user data; a stream on the wrong base is not delivered, without an error
+# (developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams/
+# Important-WebSocket-Change-Notice and developers.binance.com/docs/products/caas/
+# market-data-streams). USD-M's raw <symbol>@trade is not in Binance's stream list; ccxt 4.5
+# (binance.get_future_ws_category) and measurements users published serve it on /public.
+PUBLIC = "public"
 
 
 @dataclass(slots=True)
@@ -50,6 +69,10 @@ class _Conn:
     ws: web.WebSocketResponse
     private: bool
     combined: bool = False
+    # The routed base's category ("public", "market"); None on an unrouted base (all).
+    category: str | None = None
+    key: str = ""  # a user stream's listenKey
+    muted: bool = False  # a user stream sent nothing more (its key expired, or a fault)
     streams: set[str] = field(default_factory=set)
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
 
@@ -73,6 +96,11 @@ class StreamHub:
         """Open websocket connections (market and private)."""
         return len(self._conns)
 
+    @property
+    def private_count(self) -> int:
+        """Open user-stream connections."""
+        return sum(c.private for c in self._conns)
+
     # ---- connections ------------------------------------------------------------------------
 
     async def serve(
@@ -82,20 +110,27 @@ class StreamHub:
         private: bool,
         allowed: Callable[[], bool],
         combined: bool = False,
+        category: str | None = None,
+        names: str = "",
+        key: str = "",
     ) -> web.WebSocketResponse:
-        """Run one websocket until either side closes it; ``allowed`` gates private ones.
+        """Run one websocket until either side closes it; ``allowed`` gates private ones
+        (``key``: a user stream's listenKey).
 
         ``combined``: a combined-stream connection subscribed to the ``streams`` query
         parameter (names separated by ``/``), whose events are wrapped with their stream name.
+        ``names``: the raw connection's stream names from its path (``a@depth/b@trade``).
+        ``category``: the routed base's category; it gets only streams of that category.
         """
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         if not allowed():
             await ws.close(code=4001, message=b"invalid listenKey")
             return ws
-        conn = _Conn(ws, private, combined)
+        conn = _Conn(ws, private, combined, category, key)
         if combined:
-            conn.streams.update(n for n in request.query.get("streams", "").split("/") if n)
+            names = request.query.get("streams", "")
+        conn.streams.update(n for n in names.split("/") if "@" in n)
         self._conns.add(conn)
         writer = asyncio.create_task(self._write(conn))
         try:
@@ -146,6 +181,21 @@ class StreamHub:
             if conn.private or not private_only:
                 await conn.ws.close(code=1001, message=b"sandbox: connection dropped")
 
+    def expire_user_streams(self, key: str, now_ms: int) -> None:
+        """``key`` expired: its user streams get ``listenKeyExpired`` and then nothing more."""
+        text = _compact(formats.listen_key_expired(key, now_ms))
+        for conn in self._conns:
+            if conn.private and conn.key == key and not conn.muted:
+                conn.queue.put_nowait(text)
+                conn.muted = True
+
+    def mute_user_streams(self, key: str = "") -> None:
+        """Send nothing more to the user streams open now (of ``key``, or all): they stay open
+        (the invalidated-key and deaf-stream faults)."""
+        for conn in self._conns:
+            if conn.private and (not key or conn.key == key):
+                conn.muted = True
+
     # ---- publishing -------------------------------------------------------------------------
 
     def publish_market(self, events: list[MarketEvent]) -> None:
@@ -173,7 +223,7 @@ class StreamHub:
     ) -> None:
         """Send order updates to every private connection, then ``account`` (an
         ``ACCOUNT_UPDATE`` event) when given."""
-        private = [c for c in self._conns if c.private]
+        private = [c for c in self._conns if c.private and not c.muted]
         if not private:
             return
         for u in updates:
@@ -224,6 +274,8 @@ class StreamHub:
         for conn in self._conns:
             if conn.private or conn.streams.isdisjoint(names):
                 continue
+            if conn.category not in (None, PUBLIC):
+                continue  # e.g. depth asked for on /market: Binance sends nothing there
             if conn.combined:
                 name = min(conn.streams & names)  # one copy even when subscribed twice
                 conn.queue.put_nowait(f'{{"stream":"{name}","data":{text}}}')

@@ -1,7 +1,8 @@
 """Live Binance market data (USD-M and COIN-M futures, spot) over the combined websocket stream.
 
 ``BinanceStreamFeed`` connects to ``{ws_url}/stream?streams=<sym>@depth@<speed>/<sym>@bookTicker/
-<sym>@trade``, fetches the REST depth snapshot (USD-M ``{rest_url}/fapi/v1/depth``, COIN-M
+<sym>@trade`` (on USD-M the ``/public`` base: ``{ws_url}/public/stream?...``, see
+``stream_url``), fetches the REST depth snapshot (USD-M ``{rest_url}/fapi/v1/depth``, COIN-M
 ``{rest_url}/dapi/v1/depth``, spot ``{rest_url}/api/v3/depth``) and turns every message into
 our MarketEvents through market/messages.py — the decoder and ``SequencedBook`` that replays
 use, so the live book is built by the same code that ``tradetui data check`` proves against
@@ -51,7 +52,8 @@ the ``[feed]`` section; ``on_raw`` is also a public attribute that may be set be
 (the recorder needs the feed's book, so it is made after the feed); ``stats``, ``report``
 (counts by stream), ``book`` (the current SequencedBook), ``url`` and ``snapshot_url`` for
 monitoring; ``close()`` may be called from any task but the sink's own (it waits for
-``run()`` to return). If the sink raises, ``run()`` ends with that exception.
+``run()`` to return). If the sink raises, ``run()`` ends with that exception; when the
+websocket base answers HTTP 404 (not served: e.g. a retired base) it ends with SetupError.
 
 Recording a live session (the live wiring)::
 
@@ -81,12 +83,13 @@ import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tradetui.config import DEPTH_LIMITS, FeedSettings
+from tradetui.config import DEPTH_LIMITS, WS_ROUTINGS, FeedSettings
 from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, MarketEvent
 from tradetui.market.books import SequencedBook, SyncState
 from tradetui.market.files import ReplayReport
 from tradetui.market.messages import StreamDecoder
+from tradetui.venues.errors import SetupError
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +102,8 @@ _CLOSE_TIMEOUT_S = 1.0
 # Frames the connection buffers while we are busy before it stops reading the socket (TCP
 # then holds the rest): the feed's one message queue.
 _MAX_QUEUE = 1024
+# The handshake answer of a websocket base the server does not have: the feed stops.
+_NOT_SERVED = 404
 # SequencedBook's gap message ends with this; the status says what happens instead.
 _BOOK_CLEARED = "; book cleared until the next snapshot"
 
@@ -165,9 +170,34 @@ def stream_names(instrument: Instrument, depth_speed: str | None = None) -> list
     return [f"{sym}@depth@{speed}", f"{sym}@bookTicker", f"{sym}@trade"]
 
 
-def stream_url(ws_url: str, names: list[str]) -> str:
-    """``{ws_url}/stream?streams=a/b/c``."""
-    return f"{ws_url.rstrip('/')}/stream?streams={'/'.join(names)}"
+# Binance split USD-M's websocket bases by stream category and retired the legacy /ws and
+# /stream bases on 2026-04-23: /public carries the book ("high-frequency public market data":
+# @depth, @bookTicker), /market the rest (@aggTrade, @markPrice, @kline_...), /private the user
+# data; a stream asked for on another base is not delivered, without an error
+# (developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams/
+# Important-WebSocket-Change-Notice; developers.binance.com/docs/products/caas/
+# market-data-streams). USD-M's raw @trade is not in Binance's stream list: ccxt 4.5
+# (binance.get_future_ws_category) and measurements users published find it on /public. COIN-M
+# (dstream) and spot keep their single base. The feed's three streams share /public.
+_PUBLIC_STREAMS = ("depth", "bookTicker", "trade", "rpiDepth")
+
+
+def usdm_category(name: str) -> str:
+    """The USD-M base of stream ``name``: 'public' (book and raw trades) or 'market'."""
+    kind = name.partition("@")[2].partition("@")[0]
+    return "public" if kind.startswith(_PUBLIC_STREAMS) else "market"
+
+
+def stream_url(ws_url: str, names: list[str], *, routed: bool = False) -> str:
+    """``{ws_url}/stream?streams=a/b/c``; ``routed``: on the USD-M base of the streams'
+    category, ``{ws_url}/public/stream?...`` (ValueError when they need two bases)."""
+    base = ws_url.rstrip("/")
+    if routed:
+        categories = {usdm_category(n) for n in names}
+        if len(categories) != 1:
+            raise ValueError(f"streams {names} need both the /public and /market bases")
+        base = f"{base}/{categories.pop()}"
+    return f"{base}/stream?streams={'/'.join(names)}"
 
 
 def depth_url(rest_url: str, instrument: Instrument, limit: int) -> str:
@@ -216,7 +246,10 @@ class BinanceStreamFeed:
         snapshot_timeout_s: float = 10.0,
         on_issue: Callable[[str], None] | None = None,
         seed: int | None = None,
+        ws_routing: str = "split",
     ) -> None:
+        if ws_routing not in WS_ROUTINGS:
+            raise ValueError(f"ws_routing must be one of {WS_ROUTINGS} (got {ws_routing!r})")
         for scheme_url, schemes in ((ws_url, ("ws", "wss")), (rest_url, ("http", "https"))):
             if urlsplit(scheme_url).scheme not in schemes or not urlsplit(scheme_url).netloc:
                 raise ValueError(f"{scheme_url!r}: expected a {' or '.join(schemes)}:// URL")
@@ -227,7 +260,16 @@ class BinanceStreamFeed:
         self.instrument = instrument
         self.spot = instrument.kind is InstrumentKind.SPOT
         self.names = stream_names(instrument, depth_speed)
-        self.url = stream_url(ws_url, self.names)
+        # Only USD-M has routed bases; COIN-M and spot keep their one documented base.
+        usdm = not self.spot and not instrument.inverse
+        self.url = stream_url(ws_url, self.names, routed=usdm and ws_routing == "split")
+        if usdm and ws_routing == "legacy":
+            log.warning(
+                "%s feed: feed.ws_routing = 'legacy' uses the USD-M base Binance retired on "
+                "2026-04-23 (%s); set it to 'split' unless your endpoint still serves it",
+                instrument.symbol,
+                urlsplit(self.url).path,
+            )
         self.snapshot_url = depth_url(rest_url, instrument, depth_limit)
         self.reconnect = reconnect
         self.stats = FeedStats()
@@ -284,6 +326,7 @@ class BinanceStreamFeed:
             depth_limit=s.depth_limit,
             proxy=s.proxy or None,
             on_issue=on_issue,
+            ws_routing=s.ws_routing,
         )
 
     # ---- public --------------------------------------------------------------------------
@@ -364,6 +407,15 @@ class BinanceStreamFeed:
                 compression=None,
                 proxy=self._proxy,
             )
+        except websockets.InvalidStatus as exc:
+            if exc.response.status_code != _NOT_SERVED:
+                return f"connect failed: {_one_line(exc)}"
+            # The base itself is not there (no retry mends that): end with what to change.
+            raise SetupError(
+                f"market feed: {urlsplit(self.url).path} answered HTTP 404, that websocket base "
+                "is not served (Binance retired USD-M's /ws and /stream bases on 2026-04-23); "
+                "set feed.ws_routing = 'split', or check venue.ws_url"
+            ) from None
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
             return f"connect failed: {_one_line(exc)}"
         self.stats.connects += 1

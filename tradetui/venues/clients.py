@@ -101,7 +101,28 @@ class _OrderQueryInUrl:
 
 
 class BinanceUsdmPro(_OrderQueryInUrl, ccxt_pro.binanceusdm):  # type: ignore[misc]
-    """binanceusdm (REST and websockets) sending new orders' parameters in the URL."""
+    """binanceusdm (REST and websockets) sending new orders' parameters in the URL.
+
+    Its websockets go where ccxt.pro puts them on Binance's routed bases: market streams on
+    ``.../public/ws/<n>`` or ``.../market/ws/<n>`` by category, the user stream on
+    ``.../private/ws?listenKey=K``. ``legacy_ws`` (feed.ws_routing = "legacy") keeps them on
+    the single base Binance retired on 2026-04-23: ``.../ws/<n>`` and ``.../ws/<listenKey>``.
+    """
+
+    legacy_ws = False
+
+    def get_ws_url(self, type: str, category: str) -> str:
+        if self.legacy_ws and type == "linear":
+            url: str = self.urls["api"]["ws"][type]
+            return url
+        routed: str = super().get_ws_url(type, category)
+        return routed
+
+    def get_private_ws_url(self, type: str | None, listenKey: str | None) -> str:  # noqa: N803
+        if self.legacy_ws and type == "linear" and listenKey is not None:
+            return f"{self.urls['api']['ws'][type]}/{listenKey}"
+        routed: str = super().get_private_ws_url(type, listenKey)
+        return routed
 
 
 class LoopbackBinanceUsdm(_OrderQueryInUrl, ccxt_async.binanceusdm):  # type: ignore[misc]
@@ -228,9 +249,12 @@ def make_client(
     rate_limit: bool = True,
     timeout_ms: int = 10_000,
     options: dict[str, Any] | None = None,
+    ws_routing: str = "split",
 ) -> Any:
     """A ccxt.pro client (REST and websockets) for ``exchange_id``; raises SetupError for an
-    unknown exchange or a malformed URL. ``options`` are merged into ccxt's options."""
+    unknown exchange or a malformed URL. ``options`` are merged into ccxt's options;
+    ``ws_routing`` "legacy" keeps a Binance USD-M client's websockets on the retired single
+    base (``BinanceUsdmPro``)."""
     overridden = bool(rest_url or ws_url)
     cls: Any
     if exchange_id in _CLASSES:
@@ -266,6 +290,8 @@ def make_client(
         api = client.urls["api"]
         if isinstance(api.get("ws"), dict):
             api["ws"] = rewrite_urls(api["ws"], ws_url)
+    if isinstance(client, BinanceUsdmPro):
+        client.legacy_ws = ws_routing == "legacy"
     if rate_limit:
         client.throttler = RequestBucket(float(client.rateLimit))
     if overridden:

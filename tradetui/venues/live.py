@@ -1,10 +1,11 @@
 """A live venue on a ccxt client (REST through ccxt.async_support, user stream through ccxt.pro).
 
 ``connect`` loads the market (refusing one whose tick, step, min qty or min notional cannot be
-read), syncs the clock, checks the exchange has what tradetui needs, sets leverage and margin
-mode when configured, reads the balance and starts the user stream. ``submit`` never blocks:
-each intent runs as an asyncio task and its outcome is delivered as an account event, to
-``on_event`` when set, else queued for ``pop``/``wait``.
+read), syncs the clock, checks the exchange has what tradetui needs, refuses a hedge-mode
+(dual-side) account before anything is sent, sets leverage and margin mode when configured,
+reads the balance and starts the user stream. ``submit`` never blocks: each intent runs as an
+asyncio task and its outcome is delivered as an account event, to ``on_event`` when set, else
+queued for ``pop``/``wait``.
 
 Hygiene: orders are post-only limits (GTX) under our client order id, placed and cancelled
 through ccxt (venues/orders.py: on Binance USD-M its own order endpoints, elsewhere the unified
@@ -14,16 +15,26 @@ have failed: the order is reported unknown (``OrderUnknown``) and asked of the e
 that id until it answers (a placement not found is asked again once ``recvWindow`` has passed,
 after which it can no longer land); a cancel of an order whose placement is unsettled waits
 for it. -1021 resyncs the clock (and only then is a refused order sent again); reads are
-retried with exponential backoff and jitter; a 429 cools placements down for the exchange's
-Retry-After; a 418 (IP ban) stops every request and asks for a halt. Fills come from the user
-stream (``watch_my_trades``) and, while it is down, from polling ``fetch_my_trades`` at most
-once per ``fill_poll_s``; both paths are deduplicated by trade id. Messages never carry keys,
-signatures or the listenKey.
+retried with exponential backoff and jitter; requests are paced by Binance's rate-limit
+headers against exchangeInfo's limits (venues/pacing.py); a 429 cools placements down for the
+exchange's Retry-After; a 418 (IP ban) stops every request and asks for a halt. Fills come
+from the user stream (``watch_my_trades``) and, while it is down, from polling
+``fetch_my_trades`` at most once per ``fill_poll_s``; both paths are deduplicated by trade id.
+
+The user stream is proven alive, not assumed (docs/user-stream.md): while orders are working,
+fills are also fetched by REST every ``fill_reconcile_s`` with the stream up; a fill found so
+that the stream has still not sent a reconcile later proves it deaf. That, Binance's
+``listenKeyExpired`` event (which ccxt.pro ignores), a keepalive answered -1125, and any stream
+error renew it: marked down, ccxt made to fetch a listenKey again, its sockets dropped, the
+watches subscribe again and the reconnect fetches the gap's fills. With orders working and no
+user-stream message for ``stream_silence_s``, the key is probed with a keepalive (Binance).
+Messages never carry keys, signatures or the listenKey.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -33,6 +44,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
+
+import ccxt.async_support as ccxt_async
 
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import (
@@ -74,6 +87,7 @@ from tradetui.venues.markets import (
     to_ticks,
 )
 from tradetui.venues.orders import OrderRoute, order_route
+from tradetui.venues.pacing import Kind, Pacer, limits_from, rate_limits
 from tradetui.venues.redact import RedactSecrets
 
 log = logging.getLogger(__name__)
@@ -88,6 +102,16 @@ _TERMINAL = ("canceled", "cancelled", "expired", "rejected")
 # 1), by exchange: how a fee charged in another asset is valued. COIN-M has no BNB fee
 # discount (fees are in the coin), so it needs none.
 _PRICE_CALLS = {"binanceusdm": "fapiPublicGetTickerPrice", "binance": "publicGetTickerPrice"}
+# How long an order's end waits for its missing fills on the user stream before asking REST.
+_STREAM_GRACE_S = 0.5
+# Binance's keepalive of the account's listenKey, by ccxt class (futures name no key).
+_KEEPALIVE = {"binanceusdm": "fapiPrivatePutListenKey", "binancecoinm": "dapiPrivatePutListenKey"}
+_NO_LISTEN_KEY = "-1125"  # Binance: "This listenKey does not exist."
+
+
+class _StreamRenewed(ccxt_async.NetworkError):  # type: ignore[misc]
+    """Ends the watches of a user-stream socket the venue dropped to renew the stream."""
+
 
 ConnectionCallback = Callable[[bool, str, str], None]
 """(connected, stream, detail): the user stream went down (False) or came back (True)."""
@@ -98,7 +122,10 @@ class LiveOptions:
     """How the live venue talks to the exchange (times in seconds unless named otherwise).
 
     ``fill_poll_s``: at most one REST fill poll per this long, and only while the user stream
-    is down (or off). ``read_attempts``/``backoff``: retries of reads and cancels.
+    is down (or off). ``fill_reconcile_s``: with the stream up and orders working, fills are
+    fetched by REST this often too. ``stream_silence_s``: with orders working and no
+    user-stream message for this long, the listenKey is probed with a keepalive.
+    ``read_attempts``/``backoff``: retries of reads and cancels.
     ``reconnect``: the user stream's reconnect policy. ``leverage`` (0 = leave as is) and
     ``margin_mode`` ('' = leave, 'cross' or 'isolated') are set at connect.
     ``native_orders``: on Binance USD-M, orders go through ccxt's own order endpoints rather
@@ -106,6 +133,8 @@ class LiveOptions:
     """
 
     fill_poll_s: float = 0.5
+    fill_reconcile_s: float = 5.0
+    stream_silence_s: float = 60.0
     read_attempts: int = 4
     backoff: ReconnectPolicy = field(default_factory=lambda: ReconnectPolicy(0.05, max_s=2.0))
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
@@ -118,6 +147,27 @@ class LiveOptions:
     # How often the rate of a fee asset other than the settlement asset (BNB under Binance's
     # fee discount) is read again from the exchange; fills are valued at the latest one.
     fee_rate_refresh_s: float = 30.0
+    # Rate-limit pacing (venues/pacing.py): from this fraction of an exchange limit requests
+    # are spread over what is left of its window; a placement that would wait longer than
+    # ``pace_max_wait_s`` is not sent (the engine hears OrderRejected RATE_LIMITED).
+    pace_soft: float = 0.8
+    pace_max_wait_s: float = 1.0
+
+
+def _hedge_mode_refusal(exchange_id: str, inverse: bool) -> str:
+    """The one line refusing a hedge-mode account, with how to switch it to one-way mode."""
+    how = "in the exchange's position mode settings"
+    if exchange_id.startswith("binance"):
+        path = "/dapi" if inverse else "/fapi"
+        how = (
+            f"(Binance Futures' settings: Position Mode, One-way Mode; or "
+            f"POST {path}/v1/positionSide/dual dualSidePosition=false)"
+        )
+    return (
+        f"venue.exchange: the {exchange_id} account is in hedge mode (dual-side positions) and "
+        f"tradetui trades one net position: with no order or position open, switch it to "
+        f"one-way mode {how}, then start again"
+    )
 
 
 @dataclass(slots=True)
@@ -170,11 +220,20 @@ class LiveVenue:
         self._last_poll = -float("inf")
         self._stream_up = False
         self._was_up = False
+        # The user stream's last sign of life (a message, its connection, a keepalive), and
+        # the trades REST found while it was up that it has not sent (id -> when found).
+        self._alive_at = 0.0
+        self._rest_only: dict[str, float] = {}
+        self._up_ms = 0  # the exchange's time when the user stream last came up
         self._cool_until = 0.0
         self._banned = ""
         self._resync_lock = asyncio.Lock()
         self._closing = False
         self._rng = random.Random()
+        # Filled at connect from exchangeInfo's rateLimits; fed by every answer's headers.
+        self._pacer = Pacer([], soft=self.options.pace_soft)
+        self._pacing = False
+        self._account_read = False
         # Balance of the margin asset (USDT on USD-M, the coin on COIN-M), from read_balance.
         self.equity_margin: float | None = None
         self.free_margin: float | None = None
@@ -219,6 +278,7 @@ class LiveVenue:
         start the user stream; raises VenueError (one line) when the venue cannot be traded."""
         client = self._client
         markets = await self._read(client.load_markets)
+        self._start_pacing()
         # The markets just loaded refresh the instrument catalog (no extra request).
         await asyncio.to_thread(cache_loaded_markets, client)
         market = find_market(markets, self._symbol, client.id)
@@ -232,12 +292,14 @@ class LiveVenue:
                     f"venue.exchange: {client.id} lacks what tradetui needs: {', '.join(missing)}"
                 )
         await self.sync_clock()
+        await self._check_position_mode(market)
         await self._configure()
         await self.read_balance()
         self._fee_rates = FeeRates(self._inst.settle)
         await self._read_fee_discount()
         self._since_ms = client.milliseconds() - 1_000
         if self.options.user_stream:
+            self._hook_messages()
             self._streams = [
                 asyncio.create_task(self._watch_trades(), name="user-stream-trades"),
                 asyncio.create_task(self._watch_orders(), name="user-stream-orders"),
@@ -283,6 +345,17 @@ class LiveVenue:
             if self._fee_assets:
                 await self._refresh_rates()
 
+    def _start_pacing(self) -> None:
+        """Pace by the limits the exchangeInfo just read advertises (its answer is still the
+        client's last one: no request of its own); none found, none paced."""
+        body = self._client.last_http_response
+        limits = limits_from(rate_limits(body)) if isinstance(body, str) else []
+        self._pacer = Pacer(limits, soft=self.options.pace_soft)
+        if limits:
+            log.info("rate limits: %s", self._pacer.figures(self._exchange_s()))
+        else:
+            log.info("%s: no rate limits advertised; requests are not paced", self._client.id)
+
     async def _wait_stream_up(self) -> None:
         deadline = time.monotonic() + self.options.connect_timeout_s
         while not self._stream_up:
@@ -292,6 +365,18 @@ class LiveVenue:
                     f"{self.options.connect_timeout_s:g} s"
                 )
             await asyncio.sleep(0.01)
+
+    async def _check_position_mode(self, market: dict[str, Any]) -> None:
+        """Refuse a hedge-mode account (Binance ``GET /fapi|dapi/v1/positionSide/dual`` true),
+        where every order must name a LONG or SHORT position: the engine's ledger, risk guard
+        and flatten hold one signed position per symbol (docs/position-mode.md). Contracts on
+        exchanges that can tell only."""
+        client = self._client
+        if not market.get("contract") or not client.has.get("fetchPositionMode"):
+            return
+        mode = await self._read(lambda: client.fetch_position_mode(self._symbol))
+        if mode.get("hedged"):
+            raise SetupError(_hedge_mode_refusal(client.id, bool(market.get("inverse"))))
 
     async def _configure(self) -> None:
         client, o = self._client, self.options
@@ -412,16 +497,26 @@ class LiveVenue:
         """The exchange's order for ``intent``, or None once it is refused (reported)."""
         cid = intent.client_id
         route = self._route()
+        kind = Kind.REDUCE if intent.reduce_only else Kind.PLACE
+        wait = self._pacer.delay(kind, self._exchange_s())
+        if wait > self.options.pace_max_wait_s:
+            self._orders.pop(cid, None)
+            self._pacing_changed()
+            figures = self._pacer.figures(self._exchange_s())
+            self._reject(
+                cid, RejectCode.RATE_LIMITED, f"not sent: pacing for {wait:.1f} s ({figures})"
+            )
+            return None
         sent = time.monotonic()
         try:
             try:
-                return await self._call(lambda: route.place(intent))
+                return await self._call(lambda: route.place(intent), kind)
             except ClockSkewError:
                 # -1021 is a definite refusal, so sending again after a clock resync is safe.
                 log.warning("place %s: timestamp outside recvWindow; resyncing the clock", cid)
                 await self.sync_clock()
                 sent = time.monotonic()
-                return await self._call(lambda: route.place(intent))
+                return await self._call(lambda: route.place(intent), kind)
         except VenueUnavailableError as exc:
             self._unknown(cid, False, f"{exc}; asking the exchange by client id")
             found = await self._reconcile(cid, sent)
@@ -555,7 +650,7 @@ class LiveVenue:
         for _ in range(self.options.read_attempts):
             try:
                 ended = await self._read(
-                    lambda: route.cancel(cid, order_id), retry_unavailable=False
+                    lambda: route.cancel(cid, order_id), retry_unavailable=False, kind=Kind.CANCEL
                 )
             except VenueUnavailableError as exc:
                 self._unknown(cid, True, f"{exc}; asking the exchange by client id")
@@ -635,10 +730,11 @@ class LiveVenue:
         """``report`` once the order's fills are in: the user stream usually brings them
         within moments; failing that they are fetched by REST, a few times with backoff."""
         tracked = self._orders.get(cid)
+        waited = 0.0
+        while self._stream_up and waited < _STREAM_GRACE_S and self._fills_missing(cid, order):
+            await asyncio.sleep(0.01)
+            waited += 0.01
         for attempt in range(self.options.read_attempts):
-            if not self._fills_missing(cid, order):
-                break
-            await asyncio.sleep(self.options.backoff.delay_s(attempt, self._rng))
             if not self._fills_missing(cid, order):
                 break
             since = tracked.placed_ms - 1_000 if tracked and tracked.placed_ms else None
@@ -646,6 +742,7 @@ class LiveVenue:
                 await self.poll_fills(force=True, since_ms=since)
             except VenueError as exc:
                 log.warning("fills of %s could not be fetched: %s", cid, exc)
+            await asyncio.sleep(self.options.backoff.delay_s(attempt, self._rng))
         missing = self._fills_missing(cid, order)
         if missing:
             log.error(
@@ -676,8 +773,14 @@ class LiveVenue:
 
     async def _account(self, intent: RequestAccount) -> None:
         inst = self.instrument
-        positions = await self._read(lambda: self._client.fetch_positions([self._symbol]))
-        orders = await self._read(lambda: self._client.fetch_open_orders(self._symbol))
+        # The periodic account check can wait when the limits are near; the first one (the
+        # engine's start) cannot.
+        kind = Kind.POLL if self._account_read else Kind.READ
+        positions = await self._read(
+            lambda: self._client.fetch_positions([self._symbol]), kind=kind
+        )
+        orders = await self._read(lambda: self._client.fetch_open_orders(self._symbol), kind=kind)
+        self._account_read = True
         position_lots = sum(self._position_lots(p) for p in positions)
         entries = [p.get("entryPrice") for p in positions if self._position_lots(p)]
         entry_ticks = to_ticks(inst, entries[0]) if len(entries) == 1 and entries[0] else 0
@@ -730,8 +833,23 @@ class LiveVenue:
             return 0
         self._last_poll = now
         since = since_ms if since_ms is not None else self._since_ms or None
-        trades = await self._read(lambda: self._client.fetch_my_trades(self._symbol, since))
-        return sum(self._on_trade(t) for t in trades)
+        # The timer's poll can wait when the limits are near; a forced one is awaited by an
+        # order's end or a reconnect's catch-up.
+        kind = Kind.READ if force else Kind.POLL
+        trades = await self._read(
+            lambda: self._client.fetch_my_trades(self._symbol, since), kind=kind
+        )
+        delivered = [t for t in trades if self._on_trade(t)]
+        if self._stream_up and len(self._rest_only) < _HELD_TRADES:
+            # The stream should send these too (not those of a gap before it came up: a
+            # second's margin for the clocks); if it never does, it is deaf.
+            found = time.monotonic()
+            self._rest_only.update(
+                (str(t["id"]), found)
+                for t in delivered
+                if int(t.get("timestamp") or 0) > self._up_ms + 1_000
+            )
+        return len(delivered)
 
     def _on_trade(self, t: dict[str, Any]) -> bool:
         """Deliver one trade of ours as a Fill unless seen before; True when delivered."""
@@ -819,7 +937,11 @@ class LiveVenue:
     # ---- user stream ------------------------------------------------------------------------
 
     async def _watch_trades(self) -> None:
-        await self._watch(self._client.watch_my_trades, self._on_trade, track=True)
+        await self._watch(self._client.watch_my_trades, self._on_streamed_trade, track=True)
+
+    def _on_streamed_trade(self, t: dict[str, Any]) -> None:
+        self._rest_only.pop(str(t.get("id") or ""), None)
+        self._on_trade(t)
 
     async def _watch_orders(self) -> None:
         await self._watch(self._client.watch_orders, self._on_order_update, track=False)
@@ -848,8 +970,10 @@ class LiveVenue:
                 err = self._mapped(exc)
                 if isinstance(err, IpBannedError):
                     self._ban(err)
-                if track:
-                    self._stream_changed(False, str(err))
+                if track and not isinstance(exc, _StreamRenewed):
+                    # Whatever broke it (a close, a keepalive refused with -1125), the next
+                    # subscription asks for a listenKey again: the one held may have expired.
+                    await self._renew_stream(str(err))
                 delay = self.options.reconnect.delay_s(attempt, self._rng)
                 attempt += 1
                 await asyncio.sleep(delay)
@@ -885,7 +1009,13 @@ class LiveVenue:
         if up == self._stream_up:
             return
         self._stream_up = up
+        self._note_listen_keys()
+        self._rest_only.clear()
         if up:
+            # The REST reconciliation timer runs from here (a reconnect fetches the gap at once).
+            self._alive_at = self._last_poll = time.monotonic()
+            offset = self._client.options.get("timeDifference", 0) or 0
+            self._up_ms = int(self._client.milliseconds() - offset)
             log.info(
                 "%s user stream %s", self._client.id, "reconnected" if self._was_up else "connected"
             )
@@ -911,13 +1041,105 @@ class LiveVenue:
             self._end(cid, o, lambda: self._terminal(cid, f"order {status} at the venue"))
 
     async def _poll_loop(self) -> None:
+        o = self.options
         while not self._closing:
-            await asyncio.sleep(self.options.fill_poll_s)
-            if (not self._stream_up or not self.options.user_stream) and self.working:
-                try:
+            await asyncio.sleep(o.fill_poll_s)
+            if not self.working:
+                continue
+            try:
+                if not self._stream_up or not o.user_stream:
                     await self.poll_fills()
-                except VenueError as exc:
-                    log.warning("fill poll failed: %s", exc)
+                elif time.monotonic() - self._last_poll >= o.fill_reconcile_s:
+                    await self._reconcile_fills()
+                elif time.monotonic() - self._alive_at >= o.stream_silence_s:
+                    await self._probe_listen_key()
+            except VenueError as exc:
+                log.warning("fill poll failed: %s", exc)
+
+    async def _reconcile_fills(self) -> None:
+        """With the stream up: fetch fills by REST; renew the stream when fills found so a
+        reconcile ago have still not come on it (it is deaf)."""
+        cutoff = time.monotonic() - self.options.fill_reconcile_s
+        missed = sum(1 for found in self._rest_only.values() if found <= cutoff)
+        if missed:
+            await self._renew_stream(
+                f"the user stream never sent {missed} fill(s) found by REST; renewing it"
+            )
+            return
+        await self.poll_fills(force=True)
+
+    async def _probe_listen_key(self) -> None:
+        """Silence while orders work proves nothing (an idle stream sends nothing): ask the
+        exchange whether the listenKey still lives with a keepalive (Binance; which also
+        extends it); -1125 says it expired, so the stream is renewed."""
+        self._alive_at = time.monotonic()
+        name = _KEEPALIVE.get(str(self._client.id))
+        if name is None:
+            return  # no way to ask: the fill reconcile still catches what the stream misses
+        try:
+            await self._call(getattr(self._client, name))
+        except VenueError as exc:
+            if _NO_LISTEN_KEY in str(exc):
+                await self._renew_stream("the listenKey expired (keepalive answered -1125)")
+            else:
+                log.warning("listenKey keepalive failed: %s", exc)
+
+    # ---- user stream: renewal -----------------------------------------------------------------
+
+    def _hook_messages(self) -> None:
+        """See each user-stream message before ccxt.pro handles it (the client serves only the
+        user stream): any message is a sign of life, and ``listenKeyExpired`` (which ccxt.pro
+        ignores, leaving the socket open and silent) renews the stream."""
+        client = self._client
+        handle = client.handle_message
+        if getattr(handle, "venue_hook", False):
+            return
+
+        def hooked(ws: Any, message: Any) -> Any:
+            self._on_stream_message(message)
+            return handle(ws, message)
+
+        hooked.venue_hook = True  # type: ignore[attr-defined]
+        client.handle_message = hooked
+
+    def _on_stream_message(self, message: Any) -> None:
+        self._alive_at = time.monotonic()
+        if not isinstance(message, dict):
+            return
+        data = message.get("data", message)
+        if isinstance(data, dict) and data.get("e") == "listenKeyExpired":
+            self._spawn(self._renew_stream("the exchange expired the listenKey"))
+
+    async def _renew_stream(self, reason: str) -> None:
+        """Mark the user stream down (``reason``), make ccxt fetch a listenKey again (POST:
+        the same key while it lives, else a new one) and drop its sockets: the watch loops
+        subscribe again, and the reconnect fetches the gap's fills by REST."""
+        if self._closing:
+            return
+        self._stream_changed(False, reason)
+        for bucket in list(self._client.options.values()):
+            if isinstance(bucket, dict) and "lastAuthenticatedTime" in bucket:
+                # What ccxt.pro's binance does itself when a keepalive fails.
+                bucket["listenKey"] = None
+                bucket["lastAuthenticatedTime"] = 0
+        clients = getattr(self._client, "clients", None) or {}
+        for url, ws in list(clients.items()):
+            if getattr(ws, "connection", None) is None:
+                continue  # never dialed (ccxt's authentication bookkeeping)
+            del clients[url]
+            renewed = _StreamRenewed(f"{self._client.id} user stream renewed")
+            # Set before closing, so ccxt's close handler leaves the client list alone (a new
+            # socket may already be there under the same URL).
+            ws.error = renewed
+            ws.reject(renewed)
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    def _note_listen_keys(self) -> None:
+        """Redact the listenKeys ccxt holds from our log lines (COIN-M's sit bare in URLs)."""
+        for bucket in list(self._client.options.values()):
+            if isinstance(bucket, dict) and isinstance(bucket.get("listenKey"), str):
+                self._redact.add(bucket["listenKey"])
 
     # ---- plumbing ---------------------------------------------------------------------------
 
@@ -931,15 +1153,55 @@ class LiveVenue:
             retry_after = 1.0
         return map_error(exc, self._redact.redact, min(max(retry_after, 0.5), 60.0))
 
-    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
-        """One request; its failure as our error type (a ban also stops everything)."""
+    async def _call(self, call: Callable[[], Awaitable[T]], kind: Kind = Kind.READ) -> T:
+        """One request, paced (``kind``: how much it matters); its failure as our error type
+        (a ban also stops everything)."""
+        pacer = self._pacer
+        if pacer.limits:
+            wait = pacer.schedule(kind, self._exchange_s())
+            if wait > 0:
+                self._pacing_changed()
+                await asyncio.sleep(wait)
+            pacer.sent(kind, self._exchange_s())
+            self._client.last_response_headers = None  # no answer must not reuse a stale one
         try:
-            return await call()
+            result = await call()
         except Exception as exc:
+            if pacer.limits:
+                self._observe()
             err = self._mapped(exc)
             if isinstance(err, IpBannedError):
                 self._ban(err)
             raise err from None
+        if pacer.limits:
+            self._observe()
+        return result
+
+    def _exchange_s(self) -> float:
+        """The exchange clock (s), on which its rate-limit windows start."""
+        return time.time() - float(self._client.options.get("timeDifference", 0)) / 1000
+
+    def _observe(self) -> None:
+        """Feed the pacer the used counts the last answer's headers carry."""
+        now = self._exchange_s()
+        self._pacer.observe(self._client.last_response_headers, now)
+        self._pacing_changed(now)
+
+    def _pacing_changed(self, now: float | None = None) -> None:
+        """Log once when pacing starts and once when it ends, with the figures."""
+        now = self._exchange_s() if now is None else now
+        engaged = self._pacer.engaged(now)
+        if engaged == self._pacing:
+            return
+        self._pacing = engaged
+        if engaged:
+            log.warning(
+                "rate pacing on from %d%% of a limit: %s",
+                round(self._pacer.soft * 100),
+                self._pacer.figures(now),
+            )
+        else:
+            log.info("rate pacing off: %s", self._pacer.figures(now))
 
     async def _read(
         self,
@@ -947,6 +1209,7 @@ class LiveVenue:
         *,
         resync: bool = True,
         retry_unavailable: bool = True,
+        kind: Kind = Kind.READ,
     ) -> T:
         """``call`` retried on no answer (unless not ``retry_unavailable``; and on a clock
         skew, after a resync) with capped exponential backoff and jitter, and on a rate limit
@@ -955,7 +1218,7 @@ class LiveVenue:
         attempts = self.options.read_attempts
         for attempt in range(attempts):
             try:
-                return await self._call(call)
+                return await self._call(call, kind)
             except IpBannedError:
                 raise
             except RateLimitedError as exc:

@@ -14,6 +14,9 @@ _SIGNATURE = re.compile(r"signature=[0-9a-fA-F]+")
 _KEY_HEADER = re.compile(r"(X-MBX-APIKEY['\"]?\s*[:=]\s*['\"]?)[^'\",\s}]+", re.IGNORECASE)
 # The user stream's listenKey reads our orders and fills: in URLs and in JSON answers.
 _LISTEN_KEY = re.compile(r"(listenKey['\"]?\s*[:=]\s*['\"]?)[A-Za-z0-9]{16,}")
+# ... and in the path of a user stream on a single base (COIN-M's, USD-M's legacy one):
+# /ws/<listenKey>; market stream names there always carry an '@'.
+_LISTEN_KEY_PATH = re.compile(r"(/ws/)[A-Za-z0-9]{32,}(?![A-Za-z0-9@])")
 REDACTED = "<redacted>"
 
 
@@ -33,6 +36,7 @@ class RedactSecrets(logging.Filter):
         text = _SIGNATURE.sub(f"signature={REDACTED}", text)
         text = _KEY_HEADER.sub(rf"\g<1>{REDACTED}", text)
         text = _LISTEN_KEY.sub(rf"\g<1>{REDACTED}", text)
+        text = _LISTEN_KEY_PATH.sub(rf"\g<1>{REDACTED}", text)
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
         return text
