@@ -520,6 +520,8 @@ def fills(
         out.writerows(rows)
     else:
         cols = ["session", "time", "side", "price", "qty", "size_unit", "fee", "fee_asset"]
+        if any(r["charged_asset"] for r in rows):
+            cols += ["charged_fee", "charged_asset"]
         cols += ["liquidity", "trade_id"]
         _table(f"fills ({len(rows)})", rows, cols)
 

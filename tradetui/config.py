@@ -181,6 +181,12 @@ class VenueSettings:
         "live: while the user stream is down, poll fills by REST at most this often, s",
         _positive,
     )
+    fee_rate_refresh_s: float = _f(
+        30.0,
+        "live: fees charged in another asset (BNB under Binance's fee discount) are valued at "
+        "its price read from the exchange this often, s",
+        _positive,
+    )
     fill_reconcile_s: float = _f(
         5.0,
         "live: while orders are working, fetch fills by REST this often even with the user "

@@ -304,6 +304,7 @@ async def open_live_session(
         v.symbol,
         options=LiveOptions(
             fill_poll_s=v.fill_poll_s,
+            fee_rate_refresh_s=v.fee_rate_refresh_s,
             fill_reconcile_s=v.fill_reconcile_s,
             stream_silence_s=v.stream_silence_s,
             reconnect=reconnect,

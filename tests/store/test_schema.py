@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tradetui.store.paths import default_db_path
-from tradetui.store.queries import session_report
+from tradetui.store.queries import list_fills, session_report
 from tradetui.store.schema import (
     APPLICATION_ID,
     MIGRATIONS,
@@ -146,3 +146,28 @@ def test_a_database_from_before_instrument_specs_reports_as_before(tmp_path: Pat
     assert report["volume_quote"] == pytest.approx(240.002, abs=1e-9)
     assert (report["settle_asset"], report["quote_asset"]) == ("USDT", "USDT")
     assert report["position_base"] == 0.0
+
+
+def test_a_database_from_before_charged_fees_lists_its_fills_as_charged_in_fee_asset(
+    tmp_path: Path,
+) -> None:
+    # Schema 2 (no charged_* columns): one fill whose fee was charged in USDT.
+    path = tmp_path / "old.db"
+    conn = open_db(path, "live", migrations=MIGRATIONS[:2])
+    conn.execute(
+        "INSERT INTO sessions (uuid, mode, venue, symbol, quote_asset, tick_size, lot_size, "
+        "config_digest, version, seed, started_ns) VALUES "
+        "('u', 'live', 'live:binanceusdm', 'BTCUSDT', 'USDT', '0.1', '0.001', 'd', 'v', 1, 0)"
+    )
+    conn.execute(
+        "INSERT INTO fills (session_id, seq, venue, trade_id, client_id, side, price_ticks, "
+        "qty_lots, leaves_lots, fee_quote, fee_asset, is_maker, exch_ns, local_ns, "
+        "mid_half_ticks, position_lots) VALUES "
+        "(1, 1, 'v', 't1', 'c', 1, 600000, 10, 0, 0.12, 'USDT', 1, 1, 1, 1200001, 10)"
+    )
+    conn.close()
+    conn = open_readonly(path)  # migrates forward
+    (row,) = list_fills(conn, None, None)
+    conn.close()
+    assert (row["fee"], row["fee_asset"]) == ("0.12", "USDT")
+    assert (row["charged_fee"], row["charged_asset"], row["charged_rate"]) == ("", "", "")

@@ -56,6 +56,9 @@ def fill_row(session_id: int, n: int, *, side: int = 1, venue: str = "v") -> Row
             T0_NS + n * 1_000_000,
             1_200_001,
             10 * side,
+            None,
+            None,
+            None,
         ),
     )
 
@@ -142,6 +145,21 @@ async def test_locked_database_fails_over_to_journal_then_replays(tmp_path: Path
     assert nxt.replayed_rows == 25
     assert not journal.journal_path(path).exists()
     assert _count(path) == 25
+    unlock(nxt.lock_fd)
+
+
+def test_a_journal_written_before_charged_fees_still_replays(tmp_path: Path) -> None:
+    # A fill row of schema 2 (16 values, no charged_asset/charged_fee/charged_rate) left in the
+    # journal by an older tradetui replays into the current schema with those unknown.
+    path = tmp_path / "x.db"
+    s = start(path)
+    kind, params = fill_row(s.session_id, 1)
+    journal.append(journal.journal_path(path), [(kind, params[:16])])
+    unlock(s.lock_fd)
+    nxt = start(path)
+    assert nxt.replayed_rows == 1
+    sql = "SELECT count(*) FROM fills WHERE charged_asset IS NULL AND fee_asset = 'USDT'"
+    assert _count(path, sql) == 1
     unlock(nxt.lock_fd)
 
 

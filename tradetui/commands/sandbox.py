@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 _DEFAULT_KEY = "sandbox-key"
 _DEFAULT_SECRET = "sandbox-secret"
+_DEFAULT_BNB_PRICE = 600.0
 
 
 def sandbox_exchange(
@@ -155,6 +156,26 @@ def sandbox_exchange(
         float,
         typer.Option("--drop-every", help="Fault: close every websocket this often, seconds."),
     ] = 0.0,
+    fee_burn: Annotated[
+        bool,
+        typer.Option(
+            "--fee-burn",
+            help="USD-M: BNB fee discount on (as POST /fapi/v1/feeBurn): fees are charged in "
+            "BNB, 10% off, while the wallet holds enough BNB.",
+        ),
+    ] = False,
+    bnb_balance: Annotated[
+        float, typer.Option("--bnb-balance", help="USD-M: BNB in the futures wallet.", min=0)
+    ] = 0.0,
+    bnb_price: Annotated[
+        float,
+        typer.Option(
+            "--bnb-price",
+            help="USD-M: BNB's price in USDT, served as ticker BNBUSDT (0: 600 when "
+            "--fee-burn or --bnb-balance is given).",
+            min=0,
+        ),
+    ] = 0.0,
     legacy_ws: Annotated[
         bool,
         typer.Option(
@@ -182,7 +203,7 @@ def sandbox_exchange(
     from tradetui.market.files import ReplayError
     from tradetui.market.instruments import infer_instrument
     from tradetui.market.synthetic import SyntheticMarket
-    from tradetui.sandbox.exchange import SandboxExchange
+    from tradetui.sandbox.exchange import SandboxExchange, exchange_of
 
     start_ns = time.time_ns()
     instrument: Instrument
@@ -208,6 +229,13 @@ def sandbox_exchange(
         fail(f"--market {market!r}: use synthetic or replay:PATH[,PATH...]")
     if balance is None:
         balance = 1.0 if instrument.inverse else 10_000.0
+    if (fee_burn or bnb_balance or bnb_price) and exchange_of(instrument) != "binanceusdm":
+        fail(
+            "--fee-burn, --bnb-balance, --bnb-price: the BNB fee discount is Binance USD-M's; "
+            "drop them for this market"
+        )
+    if (fee_burn or bnb_balance) and not bnb_price:
+        bnb_price = _DEFAULT_BNB_PRICE
     if not listen_key_ttl_s > 0:
         fail(f"--listen-key-ttl-s {listen_key_ttl_s:g}: must be more than 0 seconds, e.g. 5")
     try:
@@ -219,6 +247,9 @@ def sandbox_exchange(
             host=host,
             port=port,
             initial_balance=Decimal(str(balance)),
+            fee_burn=fee_burn,
+            bnb_balance=Decimal(str(bnb_balance)),
+            bnb_price=Decimal(str(bnb_price)),
             hedge_mode=hedge_mode,
             legacy_ws=legacy_ws,
             listen_key_ttl_s=listen_key_ttl_s,

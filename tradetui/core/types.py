@@ -195,7 +195,15 @@ class OrderUnknown(_Event, frozen=True, gc=False, kw_only=True, tag="unknown"):
 
 
 class Fill(_Event, frozen=True, gc=False, kw_only=True, tag="fill"):
-    """One execution of our order. ``fee`` is in the settlement asset; < 0 is a rebate."""
+    """One execution of our order. ``fee`` is in the settlement asset; < 0 is a rebate.
+
+    A fee the exchange charged in another asset (Binance's BNB fee discount) keeps that asset
+    (``fee_asset``), the amount exactly as the exchange stated it (``fee_charged``, a decimal
+    string) and the rate it was valued at (``fee_rate``, settlement asset per unit of
+    ``fee_asset``); ``fee`` is then ``fee_charged × fee_rate``. ``fee_rate`` 0 means no rate
+    was known: ``fee`` is 0 and the fee is unvalued, which the summary reports. ``fee_asset``
+    '' means the fee was charged in the settlement asset.
+    """
 
     client_id: str
     trade_id: str
@@ -205,6 +213,9 @@ class Fill(_Event, frozen=True, gc=False, kw_only=True, tag="fill"):
     leaves_lots: int
     fee: float
     is_maker: bool
+    fee_asset: str = ""
+    fee_charged: str = ""
+    fee_rate: float = 0.0
 
 
 class OpenOrderInfo(msgspec.Struct, frozen=True, gc=False, kw_only=True):

@@ -94,3 +94,15 @@ def money_rows(r: Mapping[str, Any]) -> list[tuple[str, str]]:
     if coin:
         rows.append((f"  in {quote}", f"valued at the final mark {q['at_mark']:,.2f}"))
     return rows
+
+
+def charged_fee_rows(r: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Fees the exchange charged in another asset than the settlement asset (BNB), as
+    charged, with the part no rate valued (``fees_charged``, ``fees_unvalued`` of a summary
+    or report; none when absent)."""
+    rows = []
+    for asset, amount in r.get("fees_charged", {}).items():
+        unvalued = r["fees_unvalued"].get(asset)
+        note = f" ({unvalued:.8f} {asset} unvalued: PnL leaves it out)" if unvalued else ""
+        rows.append((f"fees in {asset}", f"{amount:.8f} {asset} charged{note}"))
+    return rows

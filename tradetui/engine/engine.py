@@ -188,6 +188,10 @@ class Engine:
         self.orders_rejected = 0
         self.post_only_rejects = 0
         self.fills = 0
+        # Fees charged in an asset other than the settlement asset (BNB), summed as charged,
+        # and the part of them no rate valued (counted 0 in PnL), by asset.
+        self.fees_charged: dict[str, float] = {}
+        self.fees_unvalued: dict[str, float] = {}
         self.max_abs_position_lots = 0
         self.last_market_ns = 0
         self.feed_latency_ns = 0
@@ -671,6 +675,8 @@ class Engine:
         o = self.orders.get(ev.client_id)
         self.fills += 1
         self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, ev.fee, self.mid_ticks)
+        if ev.fee_asset:
+            self._fee_charged(ev)
         pos = self.ledger.position_lots
         if abs(pos) > self.max_abs_position_lots:
             self.max_abs_position_lots = abs(pos)
@@ -683,6 +689,12 @@ class Engine:
             self.bus.publish(FillRecorded(ev.local_ns, ev, pos, self.pnl()))
         if o is None or ev.leaves_lots <= 0:
             self._after_order_gone()
+
+    def _fee_charged(self, ev: Fill) -> None:
+        asset, amount = ev.fee_asset, float(ev.fee_charged or 0.0)
+        self.fees_charged[asset] = self.fees_charged.get(asset, 0.0) + amount
+        if not ev.fee_rate:
+            self.fees_unvalued[asset] = self.fees_unvalued.get(asset, 0.0) + amount
 
     def _after_order_gone(self) -> None:
         now = self.clock.now_ns()

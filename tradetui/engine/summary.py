@@ -56,6 +56,12 @@ def session_summary(engine: Engine, duration_s: float) -> dict[str, Any]:
         "last_requote_reason": engine.last_requote_reason,
         "halt_reason": engine.halt_reason,
     }
+    if engine.fees_charged:
+        # Fees the exchange charged in another asset (BNB), as charged; ``fees`` holds them
+        # valued in the settlement asset, except those under ``fees_unvalued`` (no rate known,
+        # counted 0: PnL is incomplete by that much).
+        out["fees_charged"] = dict(engine.fees_charged)
+        out["fees_unvalued"] = dict(engine.fees_unvalued)
     if not inst.inverse:
         out["position_base"] = pnl.position_size
         out["max_abs_position_base"] = max_abs_size
@@ -85,6 +91,7 @@ def format_summary(s: dict[str, Any]) -> str:
         ),
         ("decision latency", f"p50 {lat['p50']:.1f} µs, p99 {lat['p99']:.1f} µs"),
     ]
+    rows += units.charged_fee_rows(s)
     if s["halt_reason"]:
         rows.append(("halt reason", s["halt_reason"]))
     width = max(len(k) for k, _ in rows)

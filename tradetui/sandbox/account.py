@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from tradetui.core.accounting import PositionLedger
 from tradetui.core.book import OrderBook
@@ -35,6 +35,12 @@ from tradetui.matching import MatchingConfig, MatchingEngine
 
 _NS_PER_MS = 1_000_000
 _FEE_DECIMALS = 8
+_FEE_STEP = Decimal(1).scaleb(-_FEE_DECIMALS)
+BNB = "BNB"
+# Share of the fee paid when it is paid in BNB: Binance USD-M gives 10% off ("Users will
+# receive a 10% discount on standard trading fees when they use BNB to pay for trading fees",
+# https://www.binance.com/en/support/faq/360033544231).
+BNB_FEE_SHARE = Decimal("0.9")
 
 # Our reject reasons in Binance's codes and messages (a user of the real venue sees the same);
 # the order filters' (40xx) messages are Binance's own, from "Error Codes" of USD-M and COIN-M
@@ -104,8 +110,8 @@ class SandboxOrder:
 
 @dataclass(frozen=True, slots=True)
 class SandboxTrade:
-    """One execution of our order (ticks, lots; fee and realized PnL in the settlement asset,
-    a fee < 0 is a rebate)."""
+    """One execution of our order (ticks, lots; realized PnL in the settlement asset; the fee
+    in ``fee_asset``, '' = the settlement asset, a fee < 0 is a rebate)."""
 
     trade_id: int
     order: SandboxOrder
@@ -115,6 +121,7 @@ class SandboxTrade:
     is_maker: bool
     realized_settle: float
     time_ms: int
+    fee_asset: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +168,13 @@ class SandboxAccount:
     # never repeat across restarts, as a real exchange's do not.
     id_base: int = 0
     margin_type: str = "CROSSED"
+    # Binance USD-M's BNB fee discount ("BNB burn", ``POST /fapi/v1/feeBurn``): while on and
+    # the futures wallet holds enough BNB, a fee is charged in BNB, 10% off, at ``bnb_price``
+    # (USDT per BNB); otherwise in USDT at the full rate. Binance, "Binance Futures Fee
+    # Structure & Fee Calculations" (https://www.binance.com/en/support/faq/360033544231).
+    fee_burn: bool = False
+    bnb_balance: Decimal = Decimal(0)
+    bnb_price: Decimal = Decimal(0)
     # Binance's position mode (``dualSidePosition``): False = one-way (one net position,
     # positionSide BOTH), True = hedge mode. Hedge-mode orders are checked but not booked (see
     # SandboxExchange), so the account is always flat while it is True.
@@ -384,8 +398,12 @@ class SandboxAccount:
         inst = self.instrument
         # Binance charges the commission it reports, to 8 decimals of the asset.
         fee = round(ev.fee, _FEE_DECIMALS)
+        in_bnb = self._bnb_fee(ev.fee)
+        if in_bnb:
+            self.bnb_balance -= in_bnb
         before = self.ledger.realized_units
-        self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, fee, self.mark_ticks)
+        settle_fee = 0.0 if in_bnb else fee
+        self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, settle_fee, self.mark_ticks)
         realized = float((self.ledger.realized_units - before) * inst.value_unit)
         order.executed_lots += ev.qty_lots
         order.cum_value += inst.value(ev.price_ticks) * ev.qty_lots
@@ -399,10 +417,21 @@ class SandboxAccount:
             order=order,
             price_ticks=ev.price_ticks,
             qty_lots=ev.qty_lots,
-            fee=fee,
+            fee=float(in_bnb) if in_bnb else fee,
             is_maker=ev.is_maker,
             realized_settle=realized,
             time_ms=self._now_ms,
+            fee_asset=BNB if in_bnb else "",
         )
         self.trades.append(trade)
         self.updates.append(OrderUpdate.of("TRADE", order, trade))
+
+    def _bnb_fee(self, fee_settle: float) -> Decimal:
+        """The fee in BNB when the BNB fee discount applies to a fee of ``fee_settle`` USDT
+        (on, a fee rather than a rebate, and enough BNB in the wallet), else 0."""
+        if not (self.fee_burn and fee_settle > 0 and self.bnb_price > 0):
+            return Decimal(0)
+        in_bnb = (Decimal(repr(fee_settle)) * BNB_FEE_SHARE / self.bnb_price).quantize(
+            _FEE_STEP, ROUND_HALF_UP
+        )
+        return in_bnb if 0 < in_bnb <= self.bnb_balance else Decimal(0)

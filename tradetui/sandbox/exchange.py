@@ -224,6 +224,10 @@ class SandboxExchange:
 
     Raises ValueError (one line) when the simulated listing of the instrument's exchange does
     not list its symbol. ``initial_balance`` is in the margin asset (USDT, or the coin).
+    USD-M only: ``bnb_balance`` BNB in the futures wallet, priced ``bnb_price`` USDT (what
+    ``GET /fapi/v1/ticker/price?symbol=BNBUSDT`` answers), and the BNB fee discount
+    (``fee_burn``, also switched by ``POST /fapi/v1/feeBurn``) charge fees in BNB.
+
     ``hedge_mode``: the account starts in Binance's hedge mode (``dualSidePosition`` true;
     ``POST .../positionSide/dual`` switches it as Binance does): orders must then carry
     positionSide LONG or SHORT and no reduceOnly, and such orders are refused as not modelled.
@@ -252,6 +256,9 @@ class SandboxExchange:
         port: int = 0,
         initial_balance: Decimal = Decimal(10_000),
         leverage: int = 20,
+        fee_burn: bool = False,
+        bnb_balance: Decimal = Decimal(0),
+        bnb_price: Decimal = Decimal(0),
         hedge_mode: bool = False,
         legacy_ws: bool = False,
         listen_key_ttl_s: float = LISTEN_KEY_TTL_S,
@@ -278,12 +285,21 @@ class SandboxExchange:
         if instrument.kind is not InstrumentKind.SPOT:
             instrument = _with_listed_filters(instrument, self.listing[instrument.symbol])
         self.instrument = instrument
+        if (fee_burn or bnb_balance or bnb_price) and self.exchange_id != "binanceusdm":
+            raise ValueError(
+                f"sandbox: the BNB fee discount is Binance USD-M's; {self.exchange_id} has none"
+            )
+        if (fee_burn or bnb_balance) and bnb_price <= 0:
+            raise ValueError("sandbox: BNB fees need a BNB price (bnb_price > 0)")
         self.account = SandboxAccount(
             instrument,
             market,
             initial_balance=initial_balance,
             leverage=leverage,
             id_base=time.time_ns() // _NS_PER_MS,
+            fee_burn=fee_burn,
+            bnb_balance=bnb_balance,
+            bnb_price=bnb_price,
             dual_side_position=hedge_mode,
         )
         self.faults = Faults()
@@ -427,6 +443,10 @@ class SandboxExchange:
         add("GET", f"{api}/v1/openOrders", self._signed(self._open_orders))
         add("DELETE", f"{api}/v1/allOpenOrders", self._signed(self._cancel_all))
         add("GET", f"{api}/v1/userTrades", self._signed(self._user_trades))
+        if self.exchange_id == "binanceusdm":
+            add("GET", f"{api}/v1/feeBurn", self._signed(self._get_fee_burn))
+            add("POST", f"{api}/v1/feeBurn", self._signed(self._set_fee_burn))
+            add("GET", f"{api}/v1/ticker/price", self._ticker_price)
         add("POST", f"{api}/v1/listenKey", self._keyed(self._listen_key_call))
         add("PUT", f"{api}/v1/listenKey", self._keyed(self._keep_listen_key))
         add("DELETE", f"{api}/v1/listenKey", self._keyed(self._close_listen_key))
@@ -705,7 +725,45 @@ class SandboxExchange:
             return web.json_response(formats.idle_depth(entry, self.instrument, self.server_ms()))
         return web.json_response(formats.depth(self.account, limit, self.server_ms()))
 
+    async def _ticker_price(self, request: web.Request) -> web.StreamResponse:
+        """``GET /fapi/v1/ticker/price``: the last price of the traded symbol (its mid here)
+        and of BNBUSDT (the configured BNB price); Binance USD-M "Symbol Price Ticker"
+        (https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/
+        rest-api/Symbol-Price-Ticker). Symbols the sandbox cannot price are -1121."""
+        now_ms = self.server_ms()
+        prices = {self.instrument.symbol: f"{self.account.mark_ticks * self.instrument.tick:f}"}
+        if self.account.bnb_price:
+            prices["BNBUSDT"] = f"{self.account.bnb_price:f}"
+        symbol = request.query.get("symbol")
+        if symbol is None:
+            return web.json_response(
+                [{"symbol": s, "price": p, "time": now_ms} for s, p in prices.items()]
+            )
+        if symbol not in prices:
+            raise ExchangeError(-1121, "Invalid symbol.")
+        return web.json_response({"symbol": symbol, "price": prices[symbol], "time": now_ms})
+
     # ---- account ----------------------------------------------------------------------------
+
+    def _get_fee_burn(self, params: dict[str, str]) -> Any:
+        """``GET /fapi/v1/feeBurn``: the BNB fee discount's state (Binance USD-M "Get BNB Burn
+        Status", https://developers.binance.com/docs/derivatives/usds-margined-futures/
+        account/rest-api/Get-BNB-Burn-Status)."""
+        return {"feeBurn": self.account.fee_burn}
+
+    def _set_fee_burn(self, params: dict[str, str]) -> Any:
+        """``POST /fapi/v1/feeBurn`` with ``feeBurn`` "true" or "false" (Binance USD-M "Toggle
+        BNB Burn On Futures Trade", https://developers.binance.com/docs/derivatives/
+        usds-margined-futures/account/rest-api/Toggle-BNB-Burn-On-Futures-Trade)."""
+        value = params.get("feeBurn")
+        if not value:
+            raise ExchangeError(
+                -1102, "Mandatory parameter 'feeBurn' was not sent, was empty/null, or malformed."
+            )
+        if value not in ("true", "false"):
+            raise ExchangeError(-1130, "Data sent for parameter 'feeBurn' is not valid.")
+        self.account.fee_burn = value == "true"
+        return {"code": 200, "msg": "success"}
 
     def _account(self, params: dict[str, str]) -> Any:
         return formats.account(self.account, self.server_ms())

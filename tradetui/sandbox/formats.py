@@ -189,7 +189,7 @@ def user_trade(inst: Instrument, t: SandboxTrade) -> Json:
     out: Json = {
         "buyer": t.order.side is Side.BUY,
         "commission": f"{t.fee:.8f}",
-        "commissionAsset": inst.settle,
+        "commissionAsset": t.fee_asset or inst.settle,
         "id": t.trade_id,
         "maker": t.is_maker,
         "orderId": t.order.order_id,
@@ -335,9 +335,41 @@ def account(acct: SandboxAccount, now_ms: int) -> Json:
         "feeTier": 0,
         "multiAssetsMargin": False,
         "updateTime": now_ms,
-        "assets": [asset | {"marginAvailable": True}],
+        "assets": [asset | {"marginAvailable": True}, *_bnb_assets(acct, now_ms)],
         "positions": [position(acct, now_ms)],
     }
+
+
+_BNB_ZEROS = (
+    "unrealizedProfit",
+    "maintMargin",
+    "initialMargin",
+    "positionInitialMargin",
+    "openOrderInitialMargin",
+    "crossUnPnl",
+    "availableBalance",
+)
+
+
+def _bnb_assets(acct: SandboxAccount, now_ms: int) -> list[Json]:
+    """The futures wallet's BNB (for the BNB fee discount; not collateral outside multi-assets
+    mode), listed when the sandbox account was given BNB."""
+    if not acct.bnb_price:
+        return []
+    wallet = f"{acct.bnb_balance:.8f}"
+    zero = dict.fromkeys(_BNB_ZEROS, "0.00000000")
+    return [
+        {
+            "asset": "BNB",
+            "walletBalance": wallet,
+            "marginBalance": wallet,
+            "crossWalletBalance": wallet,
+            "maxWithdrawAmount": wallet,
+            **zero,
+            "marginAvailable": False,
+            "updateTime": now_ms,
+        }
+    ]
 
 
 def balance(acct: SandboxAccount, now_ms: int) -> list[Json]:
@@ -457,7 +489,7 @@ def order_trade_update(inst: Instrument, u: OrderUpdate, now_ms: int) -> Json:
             "l": str(inst.qty(t.qty_lots)) if t else "0",
             "z": str(inst.qty(u.executed_lots)),
             "L": str(inst.price(t.price_ticks)) if t else "0",
-            "N": inst.settle,
+            "N": t.fee_asset or inst.settle if t else inst.settle,
             "n": f"{t.fee:.8f}" if t else "0",
             "T": t.time_ms if t else now_ms,
             "t": t.trade_id if t else 0,
@@ -512,5 +544,8 @@ def account_update(acct: SandboxAccount, now_ms: int) -> Json:
     out: Json = {"e": "ACCOUNT_UPDATE", "E": now_ms, "T": now_ms}
     if inst.inverse:
         out["i"] = "sandbox"
-    balance = {"a": inst.margin_asset, "wb": wallet, "cw": wallet, "bc": "0"}
-    return out | {"a": {"m": "ORDER", "B": [balance], "P": [pos]}}
+    balances = [{"a": inst.margin_asset, "wb": wallet, "cw": wallet, "bc": "0"}]
+    if acct.bnb_price:
+        bnb = f"{acct.bnb_balance:.8f}"
+        balances.append({"a": "BNB", "wb": bnb, "cw": bnb, "bc": "0"})
+    return out | {"a": {"m": "ORDER", "B": balances, "P": [pos]}}

@@ -63,6 +63,9 @@ WEIGHTS: dict[tuple[str, str], int] = {
     ("POST", "/v1/listenKey"): 1,
     ("PUT", "/v1/listenKey"): 1,
     ("DELETE", "/v1/listenKey"): 1,
+    # BNB fee discount: "Get BNB Burn Status" 30, "Toggle BNB Burn On Futures Trade" 1.
+    ("GET", "/v1/feeBurn"): 30,
+    ("POST", "/v1/feeBurn"): 1,
 }
 # COIN-M's Account Trade List weighs 20 with a symbol (COIN-M "Account Trade List"); its other
 # endpoints are taken at USD-M's weights.

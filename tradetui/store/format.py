@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tradetui.core.units import money_decimals, money_rows, size_decimals
+from tradetui.core.units import charged_fee_rows, money_decimals, money_rows, size_decimals
 
 
 def _opt(v: float | None, fmt: str) -> str:
@@ -50,6 +50,7 @@ def format_report(r: dict[str, Any]) -> str:
             f"flat {inv['flat_fraction']:.1%}",
         ),
     ]
+    rows += charged_fee_rows(r)
     for h in r["halts"]:
         rows.append(("halt", h))
     width = max(len(k) for k, _ in rows)

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import msgspec
 
-from tradetui.store.rows import SQL, Row
+from tradetui.store.rows import SQL, Kind, Row
 
 log = logging.getLogger(__name__)
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(tuple[int, tuple[int | str | float | None, ...]])
+# A fill row as written by schema version 2 (before charged_asset, charged_fee, charged_rate).
+_FILL_PARAMS_V2 = 16
 
 
 def journal_path(db: Path) -> Path:
@@ -54,11 +56,15 @@ def read(path: Path) -> list[Row]:
         if not line:
             continue
         try:
-            rows.append(_decoder.decode(line))
+            kind, params = _decoder.decode(line)
         except msgspec.DecodeError:
             if i < len(lines) - 1 and any(lines[i + 1 :]):
                 raise
             log.warning("%s: dropped a torn last line (crash during append)", path)
+            continue
+        if kind == Kind.FILL and len(params) == _FILL_PARAMS_V2:
+            params = (*params, None, None, None)  # written before the charged_* columns
+        rows.append((kind, params))
     return rows
 
 

@@ -110,6 +110,7 @@ def list_fills(
     sql = (
         "SELECT f.session_id, f.local_ns, f.exch_ns, f.venue, f.trade_id, f.client_id, f.side, "
         "f.price_ticks, f.qty_lots, f.fee_quote, f.fee_asset, f.is_maker, f.position_lots, "
+        "f.charged_asset, f.charged_fee, f.charged_rate, "
         "s.symbol, s.quote_asset, s.tick_size, s.lot_size, s.instrument_json "
         "FROM fills f JOIN sessions s ON s.id = f.session_id"
         + (" WHERE " + " AND ".join(where) if where else "")
@@ -119,8 +120,9 @@ def list_fills(
     instruments: dict[int, Instrument] = {}
     for r in conn.execute(sql, args):
         sid, local, exch, venue, trade, cid, side, pt, ql, fee, asset, maker, pos = r[:13]
+        charged_asset, charged_fee, charged_rate = r[13:16]
         if sid not in instruments:
-            instruments[sid] = stored_instrument(*r[13:])
+            instruments[sid] = stored_instrument(*r[16:])
         inst = instruments[sid]
         out.append(
             {
@@ -138,6 +140,11 @@ def list_fills(
                 "size_unit": inst.size_unit if inst.base else "",
                 "fee": repr(fee),
                 "fee_asset": asset,
+                # Charged in another asset (BNB): as the exchange stated it, and the rate
+                # (fee_asset per unit) ``fee`` was valued at, 0 when none was known.
+                "charged_fee": charged_fee or "",
+                "charged_asset": charged_asset or "",
+                "charged_rate": repr(charged_rate) if charged_asset else "",
                 "liquidity": "maker" if maker else "taker",
                 "position": str(inst.qty(pos)),
             }
@@ -170,6 +177,20 @@ def session_report(conn: sqlite3.Connection, session_id: int) -> dict[str, Any]:
         )
     ]
     report = build_report(inst, fills, marks, started)
+    charged: dict[str, float] = {}
+    unvalued: dict[str, float] = {}
+    for asset, amount, rate in conn.execute(
+        "SELECT charged_asset, charged_fee, charged_rate FROM fills "
+        "WHERE session_id = ? AND charged_asset IS NOT NULL ORDER BY seq",
+        (sid,),
+    ):
+        charged[asset] = charged.get(asset, 0.0) + float(amount)
+        if not rate:
+            unvalued[asset] = unvalued.get(asset, 0.0) + float(amount)
+    if charged:
+        # As in the session summary: fees charged in another asset (BNB), and those no rate
+        # valued (``fees`` leaves them out).
+        report |= {"fees_charged": charged, "fees_unvalued": unvalued}
     halts = [
         detail
         for (detail,) in conn.execute(

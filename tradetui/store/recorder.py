@@ -138,6 +138,9 @@ class SessionRecorder:
             f.local_ns,
             half_ticks(self.mid_ticks()),
             ev.position_lots,
+            f.fee_asset or None,
+            f.fee_charged or None,
+            f.fee_rate if f.fee_asset else None,
         )
         self.sink((Kind.FILL, params))
 

@@ -30,7 +30,8 @@ SQL: dict[int, str] = {
     Kind.FILL: (
         "INSERT OR IGNORE INTO fills (session_id, seq, venue, trade_id, client_id, side, "
         "price_ticks, qty_lots, leaves_lots, fee_quote, fee_asset, is_maker, exch_ns, local_ns, "
-        "mid_half_ticks, position_lots) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        "mid_half_ticks, position_lots, charged_asset, charged_fee, charged_rate) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
     ),
     Kind.ORDER_NEW: (
         "INSERT OR IGNORE INTO orders (session_id, client_id, side, price_ticks, qty_lots, "

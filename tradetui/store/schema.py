@@ -119,6 +119,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE sessions ADD COLUMN instrument_json TEXT;
     """,
+    # 3: a fee the exchange charged in another asset than fee_asset (the settlement asset of
+    # fee_quote), e.g. BNB under Binance's fee discount: that asset, the amount exactly as the
+    # exchange stated it, and the rate (fee_asset per unit) fee_quote was valued at (0: none
+    # known, fee_quote is 0). NULL for fees charged in fee_asset and for older fills.
+    """
+    ALTER TABLE fills ADD COLUMN charged_asset TEXT;
+    ALTER TABLE fills ADD COLUMN charged_fee TEXT;
+    ALTER TABLE fills ADD COLUMN charged_rate REAL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -42,6 +42,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 import ccxt.async_support as ccxt_async
@@ -77,6 +78,7 @@ from tradetui.venues.errors import (
     VenueUnavailableError,
     map_error,
 )
+from tradetui.venues.fees import FeeRates
 from tradetui.venues.markets import (
     find_market,
     instrument_from_market,
@@ -96,6 +98,10 @@ _MAX_CLIENT_ID = 36  # Binance's limit; the engine's ids are far shorter
 _SEEN_TRADES = 20_000
 _HELD_TRADES = 1_000
 _TERMINAL = ("canceled", "cancelled", "expired", "rejected")
+# The ccxt call that reads one symbol's last price (Binance's ``GET .../ticker/price``, weight
+# 1), by exchange: how a fee charged in another asset is valued. COIN-M has no BNB fee
+# discount (fees are in the coin), so it needs none.
+_PRICE_CALLS = {"binanceusdm": "fapiPublicGetTickerPrice", "binance": "publicGetTickerPrice"}
 # How long an order's end waits for its missing fills on the user stream before asking REST.
 _STREAM_GRACE_S = 0.5
 # Binance's keepalive of the account's listenKey, by ccxt class (futures name no key).
@@ -138,6 +144,9 @@ class LiveOptions:
     # The longest wait for the user stream's first connection at connect.
     connect_timeout_s: float = 10.0
     native_orders: bool = True
+    # How often the rate of a fee asset other than the settlement asset (BNB under Binance's
+    # fee discount) is read again from the exchange; fills are valued at the latest one.
+    fee_rate_refresh_s: float = 30.0
     # Rate-limit pacing (venues/pacing.py): from this fraction of an exchange limit requests
     # are spread over what is left of its window; a placement that would wait longer than
     # ``pace_max_wait_s`` is not sent (the engine hears OrderRejected RATE_LIMITED).
@@ -228,6 +237,9 @@ class LiveVenue:
         # Balance of the margin asset (USDT on USD-M, the coin on COIN-M), from read_balance.
         self.equity_margin: float | None = None
         self.free_margin: float | None = None
+        # Rates of fee assets other than the settlement asset, and the assets to keep fresh.
+        self._fee_rates = FeeRates(instrument.settle) if instrument is not None else None
+        self._fee_assets: set[str] = set()
         self._redact = RedactSecrets()
         self._redact.add(*secrets)
         log.addFilter(self._redact)
@@ -283,6 +295,8 @@ class LiveVenue:
         await self._check_position_mode(market)
         await self._configure()
         await self.read_balance()
+        self._fee_rates = FeeRates(self._inst.settle)
+        await self._read_fee_discount()
         self._since_ms = client.milliseconds() - 1_000
         if self.options.user_stream:
             self._hook_messages()
@@ -292,7 +306,44 @@ class LiveVenue:
             ]
             await self._wait_stream_up()
         self._streams.append(asyncio.create_task(self._poll_loop(), name="fill-poll"))
+        self._streams.append(asyncio.create_task(self._rate_loop(), name="fee-rates"))
         return self._inst
+
+    async def _read_fee_discount(self) -> None:
+        """On Binance USD-M, read whether the BNB fee discount is on (``GET /fapi/v1/feeBurn``);
+        when it is, fees may come in BNB, so BNB's rate is read now and kept fresh."""
+        read = getattr(self._client, "fapiPrivateGetFeeBurn", None)
+        if self._client.id != "binanceusdm" or read is None:
+            return
+        try:
+            answer = await self._read(read)
+        except VenueError as exc:
+            log.warning("BNB fee discount state not readable (%s); BNB fees valued once seen", exc)
+            return
+        if str(answer.get("feeBurn")).lower() == "true":
+            log.info("BNB fee discount is on: fees paid in BNB are valued at BNB's price")
+            self._fee_assets.add("BNB")
+            await self._refresh_rates()
+
+    async def _refresh_rates(self) -> None:
+        """Read the price of each fee asset in the settlement asset; a failure keeps the last."""
+        rates = self._fee_rates
+        call = getattr(self._client, _PRICE_CALLS.get(self._client.id, ""), None)
+        if rates is None or call is None:
+            return
+        for asset in sorted(self._fee_assets):
+            pair = asset + rates.settle
+            try:
+                answer = await self._read(partial(call, {"symbol": pair}))
+                rates.update(asset, float(answer["price"]))
+            except (VenueError, KeyError, TypeError, ValueError) as exc:
+                log.warning("the price of %s could not be read: %s", pair, exc)
+
+    async def _rate_loop(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(self.options.fee_rate_refresh_s)
+            if self._fee_assets:
+                await self._refresh_rates()
 
     def _start_pacing(self) -> None:
         """Pace by the limits the exchangeInfo just read advertises (its answer is still the
@@ -829,13 +880,18 @@ class LiveVenue:
             tracked.done = True
         fee = t.get("fee") or {}
         fee_settle = float(fee.get("cost") or 0.0)
-        if fee.get("currency") not in (None, inst.settle):
-            log.warning(
-                "fee of trade %s paid in %s, counted as %s",
-                trade_id,
-                fee.get("currency"),
-                inst.settle,
-            )
+        asset = str(fee.get("currency") or inst.settle)
+        charged, rate = "", 0.0
+        if asset != inst.settle:
+            charged = self._stated_fee(info, fee_settle)
+            if self._fee_rates is None:
+                self._fee_rates = FeeRates(inst.settle)
+            fee_settle, rate = self._fee_rates.value(asset, fee_settle)
+            if asset not in self._fee_assets:
+                self._fee_assets.add(asset)  # valued from now on, when the exchange prices it
+                self._spawn(self._refresh_rates())
+        else:
+            asset = ""
         self._deliver(
             Fill(
                 exch_ns=stamp * _NS_PER_MS if stamp else time.time_ns(),
@@ -848,9 +904,26 @@ class LiveVenue:
                 leaves_lots=leaves,
                 fee=fee_settle,
                 is_maker=t.get("takerOrMaker") == "maker",
+                fee_asset=asset,
+                fee_charged=charged,
+                fee_rate=rate,
             )
         )
         return True
+
+    @staticmethod
+    def _stated_fee(info: dict[str, Any], cost: float) -> str:
+        """The fee exactly as the exchange wrote it (stream ``n``, REST ``commission``) when
+        it is the amount ccxt parsed, else ccxt's number."""
+        for key in ("n", "commission"):
+            text = info.get(key)
+            if isinstance(text, str):
+                try:
+                    if float(text) == cost:
+                        return text
+                except ValueError:
+                    pass
+        return repr(cost)
 
     def _placing(self) -> bool:
         return any(not t.order_id and not t.done for t in self._orders.values())
