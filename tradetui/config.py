@@ -41,6 +41,25 @@ def _non_negative(v: float) -> str | None:
     return None if v >= 0 else "must be >= 0"
 
 
+def _within(low: float, high: float, *, open_low: bool = False) -> Callable[[float], str | None]:
+    """A check that a number is within [low, high] (low excluded with ``open_low``)."""
+
+    def check(v: float) -> str | None:
+        if (low < v if open_low else low <= v) and v <= high:
+            return None
+        return f"must be {'>' if open_low else '>='} {low:g} and <= {high:g}"
+
+    return check
+
+
+# Binance's "Change Initial Leverage" (POST /fapi/v1/leverage, /dapi/v1/leverage) takes "int
+# from 1 to 125"; https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/
+# rest-api/Change-Initial-Leverage
+MAX_LEVERAGE = 125
+# A fee of 1 % of the traded value either way is beyond any exchange's schedule; bigger is a typo.
+MAX_FEE_BPS = 100.0
+
+
 def _env_name(v: str) -> str | None:
     """A variable name, not the secret it should hold: keys and tokens pasted here by mistake
     (a Binance key is 64 letters and digits, a bot token has a colon) are refused unechoed."""
@@ -168,7 +187,9 @@ class VenueSettings:
         _recv_window,
     )
     leverage: int = _f(
-        0, "live: leverage set on the symbol at start (0 = leave as is)", _non_negative
+        0,
+        f"live: leverage set on the symbol at start, 1 to {MAX_LEVERAGE} (0 = leave as is)",
+        _within(0, MAX_LEVERAGE),
     )
     margin_mode: str = _f(
         "",
@@ -240,8 +261,16 @@ class SimSettings:
         _one_of("risk_averse", "proportional", "power"),
     )
     queue_power: float = _f(2.0, "exponent of the 'power' queue model", _positive)
-    maker_fee_bps: float = _f(2.0, "maker fee in basis points (negative = rebate)")
-    taker_fee_bps: float = _f(5.0, "taker fee in basis points")
+    maker_fee_bps: float = _f(
+        2.0,
+        f"maker fee in basis points (negative = rebate), within ±{MAX_FEE_BPS:g}",
+        _within(-MAX_FEE_BPS, MAX_FEE_BPS),
+    )
+    taker_fee_bps: float = _f(
+        5.0,
+        f"taker fee in basis points, within ±{MAX_FEE_BPS:g}",
+        _within(-MAX_FEE_BPS, MAX_FEE_BPS),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +299,10 @@ class StrategySettings:
     max_spread_ticks: int = _f(400, "widest total quoted spread in ticks", _positive)
     decision_interval_ms: float = _f(100.0, "ms between quote decisions", _positive)
     sigma_prior_ticks: float = _f(
-        75.0, "σ prior in ticks/√s until estimated (BTCUSDT: 7.49 USD/√s)", _positive
+        75.0,
+        "σ prior in ticks/√s until estimated (BTCUSDT: 7.49 USD/√s), at most 1e6 (σ² must "
+        "stay a finite number)",
+        _within(0, 1e6, open_low=True),
     )
     vol_halflife_s: float = _f(30.0, "half-life of the σ EWMA in seconds", _positive)
     k_prior: float = _f(0.0107, "order-arrival decay k prior in 1/ticks (BTCUSDT fit)", _positive)
@@ -316,7 +348,11 @@ class RiskSettings:
         "|position value| ≤ this × paper.equity × leverage, both in the margin asset (0 = off)",
         _non_negative,
     )
-    leverage: float = _f(1.0, "leverage used by max_equity_fraction", _positive)
+    leverage: float = _f(
+        1.0,
+        f"leverage used by max_equity_fraction, at most {MAX_LEVERAGE} (Binance's highest)",
+        _within(0, MAX_LEVERAGE, open_low=True),
+    )
     one_sided_enter: float = _f(
         0.8, "quote only the reducing side from this fraction of the position limit", _positive
     )
@@ -439,7 +475,12 @@ class StoreSettings:
         "", "directory of the databases paper.db and live.db ('' = the user data directory)"
     )
     batch_rows: int = _f(1000, "largest number of rows written in one transaction", _positive)
-    batch_ms: float = _f(50.0, "ms between write transactions when rows are waiting", _positive)
+    batch_ms: float = _f(
+        50.0,
+        "ms between write transactions when rows are waiting, at most 10000 (a crash loses "
+        "at most one batch)",
+        _within(0, 10_000, open_low=True),
+    )
     queue_rows: int = _f(
         200_000, "rows allowed to wait before persistence counts as failed (halt)", _positive
     )
