@@ -41,7 +41,9 @@ def _env(tmp: Path) -> dict[str, str]:
     }
 
 
-def _run(tmp: Path, args: list[str], as_user: bool = False) -> subprocess.CompletedProcess[str]:
+def _run(
+    tmp: Path, args: list[str], as_user: bool = False, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     prefix: list[str] = []
     if as_user and os.geteuid() == 0:
         if shutil.which("setpriv") is None:
@@ -53,7 +55,7 @@ def _run(tmp: Path, args: list[str], as_user: bool = False) -> subprocess.Comple
         text=True,
         timeout=120,
         cwd=tmp,
-        env=_env(tmp),
+        env=_env(tmp) | (env or {}),
     )
 
 
@@ -152,6 +154,7 @@ class Bad:
     code: int = 2
     as_user: bool = False  # held to file modes (root too)
     may_add: tuple[str, ...] = ()  # files a refused run may leave (its empty lock file)
+    env: tuple[tuple[str, str], ...] = ()  # environment overrides
 
 
 def _db_cmd(
@@ -271,6 +274,50 @@ BAD = [
             ("store", "batch_ms", "1e300"),
         )
     ),
+    *(
+        Bad(
+            f"env-{name}-{value}",
+            lambda tmp, db: [*RUN, "--db", str(tmp / "new.db")],
+            f"{name} (environment): ",
+            env=((name, value),),
+        )
+        for name, value in (
+            ("TRADETUI_RISK__LEVERAGE", "1e308"),
+            ("TRADETUI_STRATEGY__GAMMA", "high"),
+            ("TRADETUI_STORE__BATCH_MS", "inf"),
+        )
+    ),
+    Bad(
+        "config-is-dir",
+        lambda tmp, db: [*RUN, "--db", str(tmp / "new.db"), "--config", str(_dir(tmp, "c"))],
+        "c: cannot read config",
+    ),
+    Bad(
+        "config-not-utf8",
+        lambda tmp, db: (
+            tmp.joinpath("c.toml").write_bytes(b"\xff\xfe[risk]\n"),
+            [*RUN, "--db", str(tmp / "new.db"), "--config", str(tmp / "c.toml")],
+        )[1],
+        "c.toml: cannot read config",
+    ),
+    Bad(
+        "run-db-under-a-file",
+        lambda tmp, db: (tmp.joinpath("f").write_text("x"), [*RUN, "--db", str(tmp / "f/x.db")])[1],
+        "f: cannot create directory",
+    ),
+    Bad(
+        "backtest-random-bytes",
+        lambda tmp, db: (
+            tmp.joinpath("r.gz").write_bytes(bytes(range(256)) * 20),
+            ["backtest", str(tmp / "r.gz")],
+        )[1],
+        "r.gz: unknown format",
+    ),
+    Bad(
+        "backtest-empty-file",
+        lambda tmp, db: (tmp.joinpath("e.gz").write_bytes(b""), ["backtest", str(tmp / "e.gz")])[1],
+        "e.gz: no data lines",
+    ),
     Bad("config-syntax-error", _cfg_run("[strategy\ngamma = 0.1\n"), "line 1, column 10"),
     Bad("config-unknown-key", _cfg_run("[strategy]\ngama = 0.1\n"), "strategy.gama: unknown key"),
     Bad(
@@ -295,7 +342,7 @@ def test_a_bad_input_is_one_line_and_touches_nothing(
 ) -> None:
     args = case.args(tmp_path, stored_db)
     before = _files(tmp_path)
-    r = _run(tmp_path, args, case.as_user)
+    r = _run(tmp_path, args, case.as_user, dict(case.env))
     after = _files(tmp_path)
     for p in tmp_path.rglob("*"):  # let pytest clean up what was made read-only
         if p.is_dir():

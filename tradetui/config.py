@@ -858,6 +858,7 @@ def settings_from_mapping(
         if not isinstance(table, dict):
             raise ConfigError(f"{section}: expected a [{section}] table, got {table!r}")
         merged[section] = dict(table)
+    overridden: dict[str, str] = {}  # "section.key" -> the variable that set it
     for name, raw in (env or {}).items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
@@ -865,7 +866,17 @@ def settings_from_mapping(
         if section not in SECTIONS:
             raise ConfigError(f"{name}: unknown section {section!r} in environment override")
         merged.setdefault(section, {})[key] = _parse_env_value(raw)
-    sections = {s: _build_section(cls, merged.get(s, {}), s) for s, cls in SECTIONS.items()}
+        overridden[f"{section}.{key}"] = name
+    sections = {}
+    for section, cls in SECTIONS.items():
+        try:
+            sections[section] = _build_section(cls, merged.get(section, {}), section)
+        except ConfigError as exc:
+            # A value from the environment is fixed there, not in the file: name the variable.
+            where = str(exc).split(":", 1)[0]
+            if where in overridden:
+                raise ConfigError(f"{overridden[where]} (environment): {exc}") from None
+            raise
     return Settings(**sections)
 
 
@@ -901,8 +912,8 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     try:
         return settings_from_mapping(data, env)
     except ConfigError as exc:
-        where = f"{found}: " if found is not None else ""
-        raise ConfigError(f"{where}{exc}") from None
+        from_file = found is not None and not str(exc).startswith(ENV_PREFIX)
+        raise ConfigError(f"{found}: {exc}" if from_file else str(exc)) from None
 
 
 def render_example() -> str:
