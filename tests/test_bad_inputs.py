@@ -461,3 +461,29 @@ def test_a_truncated_file_is_backtested_up_to_the_cut_then_one_line_and_exit_2(
     assert len(errors) == 1, r.stderr
     assert errors[0].startswith(f"error: {cut}:")
     assert "truncated or damaged after line " in errors[0]
+
+
+def test_a_query_after_a_killed_run_reads_its_wal_and_leaves_it(
+    tmp_path: Path, stored_db: Path
+) -> None:
+    # What kill -9 leaves: the main file, a -wal holding committed rows not yet merged, a -shm.
+    live = _copy(stored_db, tmp_path, "live/x.db")
+    writer = sqlite3.connect(live, isolation_level=None)
+    writer.execute("PRAGMA journal_mode = WAL")
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("UPDATE sessions SET symbol = 'AFTERKILL'")
+    for suffix in ("", "-wal", "-shm"):
+        shutil.copyfile(f"{live}{suffix}", tmp_path / f"x.db{suffix}")
+    writer.close()
+    shutil.rmtree(live.parent)
+    before = _files(tmp_path)
+    r = _run(tmp_path, ["sessions", "--db", str(tmp_path / "x.db"), "--json"])
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["symbol"] == "AFTERKILL"
+    after = _files(tmp_path)
+    # Every WAL reader writes its read marks (and a rebuilt index) into the -shm: that file is
+    # shared memory, not data. The data files are as they were, and none is added or removed.
+    assert after.keys() == before.keys()
+    assert {k: v for k, v in after.items() if k != "x.db-shm"} == {
+        k: v for k, v in before.items() if k != "x.db-shm"
+    }
