@@ -8,6 +8,7 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,6 +18,7 @@ from tradetui.commands.common import (
     EXIT_REFUSED,
     MAX_DURATION_S,
     SEED_RANGE,
+    SESSION_RANGE,
     duration_s,
     fail,
     parse_speed,
@@ -194,11 +196,16 @@ def run(
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     from tradetui.config import ConfigError
-    from tradetui.control import ControlError, socket_path
+    from tradetui.control import ControlError, check_socket_path, socket_path
     from tradetui.store.schema import StoreError
 
     store = _store_options(settings, db)
     control = socket_path(settings.engine.control_socket)
+    try:
+        check_socket_path(control)  # before the store opens: a refused start stores nothing
+    except ControlError as exc:
+        fail(str(exc), EXIT_REFUSED)
+    damaged: str | None = None
     if live:
         from tradetui.venues.errors import VenueError
 
@@ -225,12 +232,16 @@ def run(
             fail(str(exc), EXIT_REFUSED)
         except StoreError as exc:
             fail(str(exc))
+        if session.replay is not None:
+            damaged = session.replay.report.damage_error()
     if json_out:
         typer.echo(json.dumps(summary))
     else:
         from tradetui.engine.summary import format_summary
 
         typer.echo(format_summary(summary))
+    if damaged:  # a replayed file cut short: traded and stored up to the cut, then the error
+        fail(damaged)
     _exit_for(summary)
 
 
@@ -416,13 +427,27 @@ async def _run_headless(
     return summary
 
 
-def _open_for_query(config: Path | None, db: Path | None) -> sqlite3.Connection:
-    from tradetui.store.schema import StoreError, open_readonly
+@contextlib.contextmanager
+def _querying(config: Path | None, db: Path | None) -> Iterator[sqlite3.Connection]:
+    """The database opened read-only for a query command; closed after, and any database or
+    store error on the way is the command's one error line."""
+    import sqlite3
 
+    from tradetui.store.schema import StoreError, db_error, open_readonly
+
+    path = _db_path(_load(config), db)
     try:
-        return open_readonly(_db_path(_load(config), db))
+        conn = open_readonly(path)
     except StoreError as exc:
         fail(str(exc))
+    try:
+        yield conn
+    except StoreError as exc:
+        fail(str(exc))
+    except sqlite3.DatabaseError as exc:  # a damaged page found by the query itself
+        fail(str(db_error(path, exc)))
+    finally:
+        conn.close()
 
 
 def _parse_since(text: str) -> int:
@@ -432,16 +457,24 @@ def _parse_since(text: str) -> int:
 
     age = duration_s(text)
     if age is not None:
-        return _time.time_ns() - int(age * 1e9)
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
+        ns = _time.time_ns() - int(age * 1e9)
+    else:
+        try:
+            when = datetime.fromisoformat(text.strip())
+        except ValueError:
+            fail(
+                "--since: expected an ISO time like 2024-05-01T12:00 or an age like 15m "
+                f"(got {text!r})"
+            )
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        ns = int(when.timestamp() * 1e9)
+    if not 0 <= ns <= 2**63 - 1:  # stored times are int64 nanoseconds since 1970
         fail(
-            f"--since: expected an ISO time like 2024-05-01T12:00 or an age like 15m (got {text!r})"
+            f"--since: {text!r} is outside 1970-01-01 .. 2262-04-11, the times fills are "
+            "stored in; give a date in that range or a shorter age"
         )
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1e9)
+    return ns
 
 
 def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -466,9 +499,8 @@ def sessions(
     """List stored sessions, newest first (an unclean end means the run was killed)."""
     from tradetui.store.queries import list_sessions
 
-    conn = _open_for_query(config, db)
-    rows = list_sessions(conn)
-    conn.close()
+    with _querying(config, db) as conn:
+        rows = list_sessions(conn)
     if json_out:
         typer.echo(json.dumps(rows))
         return
@@ -490,7 +522,9 @@ def sessions(
 def fills(
     db: DbOpt = None,
     config: ConfigOpt = None,
-    session: Annotated[int | None, typer.Option(help="Only this session id.")] = None,
+    session: Annotated[
+        int | None, typer.Option(help="Only this session id.", **SESSION_RANGE)
+    ] = None,
     since: Annotated[
         str | None, typer.Option(help="Only fills at or after: ISO time (UTC) or age (15m, 2h).")
     ] = None,
@@ -500,18 +534,13 @@ def fills(
     import csv
 
     from tradetui.store.queries import list_fills, resolve_session
-    from tradetui.store.schema import StoreError
 
     if fmt not in ("table", "csv", "json"):
         fail(f"--format: expected table, csv or json (got {fmt!r})")
     since_ns = _parse_since(since) if since is not None else None
-    conn = _open_for_query(config, db)
-    try:
+    with _querying(config, db) as conn:
         sid = resolve_session(conn, session) if session is not None else None
-    except StoreError as exc:
-        fail(str(exc))
-    rows = list_fills(conn, sid, since_ns)
-    conn.close()
+        rows = list_fills(conn, sid, since_ns)
     if fmt == "json":
         typer.echo(json.dumps(rows))
     elif fmt == "csv":
@@ -530,20 +559,16 @@ def fills(
 def report(
     db: DbOpt = None,
     config: ConfigOpt = None,
-    session: Annotated[int | None, typer.Option(help="Session id (default: the newest).")] = None,
+    session: Annotated[
+        int | None, typer.Option(help="Session id (default: the newest).", **SESSION_RANGE)
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """PnL, fees, markouts, drawdown and inventory of one stored session."""
     from tradetui.store.queries import resolve_session, session_report
-    from tradetui.store.schema import StoreError
 
-    conn = _open_for_query(config, db)
-    try:
+    with _querying(config, db) as conn:
         result = session_report(conn, resolve_session(conn, session))
-    except StoreError as exc:
-        fail(str(exc))
-    finally:
-        conn.close()
     if json_out:
         typer.echo(json.dumps(result))
         return

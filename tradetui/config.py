@@ -41,6 +41,25 @@ def _non_negative(v: float) -> str | None:
     return None if v >= 0 else "must be >= 0"
 
 
+def _within(low: float, high: float, *, open_low: bool = False) -> Callable[[float], str | None]:
+    """A check that a number is within [low, high] (low excluded with ``open_low``)."""
+
+    def check(v: float) -> str | None:
+        if (low < v if open_low else low <= v) and v <= high:
+            return None
+        return f"must be {'>' if open_low else '>='} {low:g} and <= {high:g}"
+
+    return check
+
+
+# Binance's "Change Initial Leverage" (POST /fapi/v1/leverage, /dapi/v1/leverage) takes "int
+# from 1 to 125"; https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/
+# rest-api/Change-Initial-Leverage
+MAX_LEVERAGE = 125
+# A fee of 1 % of the traded value either way is beyond any exchange's schedule; bigger is a typo.
+MAX_FEE_BPS = 100.0
+
+
 def _env_name(v: str) -> str | None:
     """A variable name, not the secret it should hold: keys and tokens pasted here by mistake
     (a Binance key is 64 letters and digits, a bot token has a colon) are refused unechoed."""
@@ -169,7 +188,9 @@ class VenueSettings:
         _recv_window,
     )
     leverage: int = _f(
-        0, "live: leverage set on the symbol at start (0 = leave as is)", _non_negative
+        0,
+        f"live: leverage set on the symbol at start, 1 to {MAX_LEVERAGE} (0 = leave as is)",
+        _within(0, MAX_LEVERAGE),
     )
     margin_mode: str = _f(
         "",
@@ -272,8 +293,16 @@ class SimSettings:
         _one_of("risk_averse", "proportional", "power"),
     )
     queue_power: float = _f(2.0, "exponent of the 'power' queue model", _positive)
-    maker_fee_bps: float = _f(2.0, "maker fee in basis points (negative = rebate)")
-    taker_fee_bps: float = _f(5.0, "taker fee in basis points")
+    maker_fee_bps: float = _f(
+        2.0,
+        f"maker fee in basis points (negative = rebate), within ±{MAX_FEE_BPS:g}",
+        _within(-MAX_FEE_BPS, MAX_FEE_BPS),
+    )
+    taker_fee_bps: float = _f(
+        5.0,
+        f"taker fee in basis points, within ±{MAX_FEE_BPS:g}",
+        _within(-MAX_FEE_BPS, MAX_FEE_BPS),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +331,10 @@ class StrategySettings:
     max_spread_ticks: int = _f(400, "widest total quoted spread in ticks", _positive)
     decision_interval_ms: float = _f(100.0, "ms between quote decisions", _positive)
     sigma_prior_ticks: float = _f(
-        75.0, "σ prior in ticks/√s until estimated (BTCUSDT: 7.49 USD/√s)", _positive
+        75.0,
+        "σ prior in ticks/√s until estimated (BTCUSDT: 7.49 USD/√s), at most 1e6 (σ² must "
+        "stay a finite number)",
+        _within(0, 1e6, open_low=True),
     )
     vol_halflife_s: float = _f(30.0, "half-life of the σ EWMA in seconds", _positive)
     k_prior: float = _f(0.0107, "order-arrival decay k prior in 1/ticks (BTCUSDT fit)", _positive)
@@ -348,7 +380,11 @@ class RiskSettings:
         "|position value| ≤ this × paper.equity × leverage, both in the margin asset (0 = off)",
         _non_negative,
     )
-    leverage: float = _f(1.0, "leverage used by max_equity_fraction", _positive)
+    leverage: float = _f(
+        1.0,
+        f"leverage used by max_equity_fraction, at most {MAX_LEVERAGE} (Binance's highest)",
+        _within(0, MAX_LEVERAGE, open_low=True),
+    )
     one_sided_enter: float = _f(
         0.8, "quote only the reducing side from this fraction of the position limit", _positive
     )
@@ -471,7 +507,12 @@ class StoreSettings:
         "", "directory of the databases paper.db and live.db ('' = the user data directory)"
     )
     batch_rows: int = _f(1000, "largest number of rows written in one transaction", _positive)
-    batch_ms: float = _f(50.0, "ms between write transactions when rows are waiting", _positive)
+    batch_ms: float = _f(
+        50.0,
+        "ms between write transactions when rows are waiting, at most 10000 (a crash loses "
+        "at most one batch)",
+        _within(0, 10_000, open_low=True),
+    )
     queue_rows: int = _f(
         200_000, "rows allowed to wait before persistence counts as failed (halt)", _positive
     )
@@ -859,6 +900,7 @@ def settings_from_mapping(
         if not isinstance(table, dict):
             raise ConfigError(f"{section}: expected a [{section}] table, got {table!r}")
         merged[section] = dict(table)
+    overridden: dict[str, str] = {}  # "section.key" -> the variable that set it
     for name, raw in (env or {}).items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
@@ -866,7 +908,17 @@ def settings_from_mapping(
         if section not in SECTIONS:
             raise ConfigError(f"{name}: unknown section {section!r} in environment override")
         merged.setdefault(section, {})[key] = _parse_env_value(raw)
-    sections = {s: _build_section(cls, merged.get(s, {}), s) for s, cls in SECTIONS.items()}
+        overridden[f"{section}.{key}"] = name
+    sections = {}
+    for section, cls in SECTIONS.items():
+        try:
+            sections[section] = _build_section(cls, merged.get(section, {}), section)
+        except ConfigError as exc:
+            # A value from the environment is fixed there, not in the file: name the variable.
+            where = str(exc).split(":", 1)[0]
+            if where in overridden:
+                raise ConfigError(f"{overridden[where]} (environment): {exc}") from None
+            raise
     return Settings(**sections)
 
 
@@ -902,8 +954,8 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     try:
         return settings_from_mapping(data, env)
     except ConfigError as exc:
-        where = f"{found}: " if found is not None else ""
-        raise ConfigError(f"{where}{exc}") from None
+        from_file = found is not None and not str(exc).startswith(ENV_PREFIX)
+        raise ConfigError(f"{found}: {exc}" if from_file else str(exc)) from None
 
 
 def render_example() -> str:

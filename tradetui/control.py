@@ -101,6 +101,27 @@ def _check_private(folder: Path) -> None:
         )
 
 
+# sun_path of a Unix socket address holds 108 bytes on Linux, the final NUL included.
+_SOCKET_PATH_MAX = 107
+
+
+def _staging(path: Path) -> Path:
+    """The private name a socket is bound under before it is renamed to ``path``."""
+    return path.parent / f".{path.name}.{os.getpid()}"
+
+
+def check_socket_path(path: Path) -> None:
+    """Refuse a socket path the OS cannot bind (AF_UNIX), naming its length and the limit."""
+    extra = len(os.fsencode(_staging(path))) - len(os.fsencode(path))
+    n = len(os.fsencode(path))
+    if n + extra > _SOCKET_PATH_MAX:
+        raise ControlError(
+            f"engine.control_socket: {path} is {n} bytes long; a Unix socket path holds at most "
+            f"{_SOCKET_PATH_MAX} and tradetui first binds it under a name {extra} bytes longer: "
+            f"use a path of at most {_SOCKET_PATH_MAX - extra} bytes"
+        )
+
+
 class ControlServer:
     """Serves control requests for one host until closed."""
 
@@ -125,7 +146,8 @@ class ControlServer:
                         "it first or set engine.control_socket to another path"
                     )
                 self.path.unlink()  # left behind by a crashed run
-            staging = folder / f".{self.path.name}.{os.getpid()}"
+            check_socket_path(self.path)
+            staging = _staging(self.path)
             with contextlib.suppress(FileNotFoundError):
                 staging.unlink()
             self._server = await asyncio.start_unix_server(self._serve, path=str(staging))

@@ -137,10 +137,13 @@ def test_a_database_from_before_instrument_specs_reports_as_before(tmp_path: Pat
             (seq, str(seq), side, price, seq, seq),
         )
     conn.close()
-    conn = open_readonly(path)  # migrates forward
+    before = path.read_bytes()
+    conn = open_readonly(path)  # migrates forward a copy in memory, never the file
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     report = session_report(conn, 1)
     conn.close()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.db"]
     # Bought 0.002 at 60,000.0, sold at 60,001.0: +0.002 USDT, read as linear as it always was.
     assert report["pnl_realized"] == pytest.approx(0.002, abs=1e-12)
     assert report["volume_quote"] == pytest.approx(240.002, abs=1e-9)

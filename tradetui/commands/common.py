@@ -32,6 +32,8 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 SEED_RANGE = {"min": 0, "max": 2**63 - 1}
 """typer.Option bounds of a random seed (numpy takes any non-negative int; SQLite stores int64)."""
+SESSION_RANGE = {"min": 1, "max": 2**63 - 1}
+"""typer.Option bounds of a stored session id (an SQLite rowid: positive int64)."""
 PORT_RANGE = {"min": 0, "max": 65535}
 """typer.Option bounds of a TCP port (0 picks a free one)."""
 

@@ -94,12 +94,13 @@ def instrument_flags(
 
 def files_instrument(files: list[Path], flags: InstrumentFlags) -> FilesInstrument:
     """The instrument of ``files`` (recording, catalog, flags); one-line exit when none."""
-    from tradetui.market.files import ReplayError
+    from tradetui.market.files import ReplayError, not_a_data_file
     from tradetui.market.instruments import infer_instrument
 
     for f in files:
-        if not f.is_file():
-            fail(f"{f}: no such file")
+        problem = not_a_data_file(f)
+        if problem:
+            fail(problem)
     try:
         return infer_instrument(files, flags)
     except ReplayError as exc:
@@ -248,6 +249,9 @@ def backtest(
     else:
         typer.echo(format_summary(r))
         typer.echo(format_report(r))
+    damaged = data.damage_error()
+    if damaged:
+        fail(damaged)
 
 
 def _run(

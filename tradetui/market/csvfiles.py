@@ -45,10 +45,10 @@ def to_ns(stamp: str) -> int:
 def _rows(path: Path, report: ReplayReport) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) of data rows; a header line is skipped."""
 
-    def on_issue(line: int, message: str) -> None:
-        report.issue(str(path), line, message)
+    def on_damage(line: int, message: str) -> None:
+        report.damage(str(path), line, message)
 
-    lines = read_lines(path, on_issue)
+    lines = read_lines(path, on_damage)
     text = (b.decode("utf-8", "replace") for b in lines)
     for lineno, row in enumerate(csv.reader(text), 1):
         if not row or (lineno == 1 and row[0].strip().lower() in _HEADER_FIRST):

@@ -15,6 +15,7 @@ from msgspec.structs import replace
 
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import MarketEvent
+from tradetui.market.files import ReplayReport, not_a_data_file
 from tradetui.market.replay import drop_stale_bbo, replay_events
 
 REPLAY_PREFIX = "replay:"
@@ -34,8 +35,9 @@ def replay_paths(source: str) -> list[Path] | None:
     if not paths:
         raise ValueError(f"{source!r}: no files after 'replay:'")
     for p in paths:
-        if not p.is_file():
-            raise ValueError(f"{p}: no such file")
+        problem = not_a_data_file(p)
+        if problem:
+            raise ValueError(problem)
     return paths
 
 
@@ -56,7 +58,9 @@ class ReplayFeed:
     def __init__(
         self, paths: list[Path], instrument: Instrument, start_ns: int, *, loop: bool = False
     ) -> None:
-        first = drop_stale_bbo(replay_events(paths, instrument))
+        # What reading the files found (the first pass): a damaged file ends its run in error.
+        self.report = ReplayReport()
+        first = drop_stale_bbo(replay_events(paths, instrument, self.report))
         self._events = _passes(first, paths, instrument, start_ns, loop)
         self.ended = False
 

@@ -65,11 +65,28 @@ class ReplayReport:
     off_grid: int = 0
     # True when the grids came from the user's flags: a value off them is a refusal.
     strict_grid: bool = False
+    # Files whose compressed stream ended early (cut short or corrupt): read up to the issue's
+    # line only. Each is also an issue; a command replaying them ends with damage_error().
+    damaged: list[Issue] = field(default_factory=list)
 
     def issue(self, path: str, line: int, message: str) -> None:
         self.issue_count += 1
         if len(self.issues) < _ISSUES_KEPT:
             self.issues.append(Issue(path, line, message))
+
+    def damage(self, path: str, line: int, message: str) -> None:
+        """A file whose compressed data ends early: an issue, and kept in ``damaged``."""
+        self.issue(path, line, message)
+        self.damaged.append(Issue(path, line, message))
+
+    def damage_error(self) -> str | None:
+        """The one error line a command ends with after replaying a damaged file, else None."""
+        if not self.damaged:
+            return None
+        return (
+            f"{self.damaged[0]}; the events before it were replayed (reported above); use a "
+            "complete copy of the file, or leave it out"
+        )
 
     def off_grid_value(self, path: str, line: int, message: str) -> None:
         """A price or size off the grid: an issue, or a refusal when the grid was a flag's."""
@@ -97,6 +114,15 @@ class ReplayReport:
 # ---- opening -----------------------------------------------------------------------------------
 
 
+def not_a_data_file(path: Path) -> str | None:
+    """Why ``path`` cannot be a recorded file (one line naming it), None when it is a file."""
+    if path.is_file():
+        return None
+    if path.is_dir():
+        return f"{path}: is a directory; give the recorded files in it (e.g. {path}/*.gz)"
+    return f"{path}: no such file"
+
+
 def _raw(path: Path) -> io.BufferedIOBase:
     try:
         with path.open("rb") as f:
@@ -114,9 +140,9 @@ def _raw(path: Path) -> io.BufferedIOBase:
         raise ReplayError(f"{path}: cannot open ({exc.strerror or exc})") from None
 
 
-def read_lines(path: Path, on_issue: Callable[[int, str], None]) -> Iterator[bytes]:
+def read_lines(path: Path, on_damage: Callable[[int, str], None]) -> Iterator[bytes]:
     """Lines of a plain, gzip or zip file without line ends; a damaged stream ends early
-    with an issue naming the last good line instead of an exception."""
+    and calls ``on_damage`` (line, message naming the last good line) instead of raising."""
     n = 0
     with _raw(path) as f:
         try:
@@ -124,7 +150,7 @@ def read_lines(path: Path, on_issue: Callable[[int, str], None]) -> Iterator[byt
                 n += 1
                 yield line.rstrip(b"\r\n")
         except (EOFError, gzip.BadGzipFile, zlib.error, zipfile.BadZipFile, OSError) as exc:
-            on_issue(n + 1, f"compressed data is damaged or truncated after line {n} ({exc})")
+            on_damage(n + 1, f"truncated or damaged after line {n} ({exc})")
 
 
 def head_lines(path: Path, n: int) -> list[bytes]:

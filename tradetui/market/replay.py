@@ -66,11 +66,11 @@ def read_capture(
         for path in paths:
             where[0], where[1] = str(path), 0
 
-            def file_issue(line: int, message: str, p: Path = path) -> None:
-                report.issue(str(p), line, message)
+            def file_damage(line: int, message: str, p: Path = path) -> None:
+                report.damage(str(p), line, message)
 
             lineno = 0
-            for lineno, line in enumerate(read_lines(path, file_issue), 1):
+            for lineno, line in enumerate(read_lines(path, file_damage), 1):
                 where[1] = lineno
                 sp = line.find(b" ")
                 try:

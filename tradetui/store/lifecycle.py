@@ -22,7 +22,7 @@ import msgspec
 from tradetui.config import Settings
 from tradetui.core.instrument import Instrument
 from tradetui.store import journal
-from tradetui.store.schema import StoreError, open_db
+from tradetui.store.schema import StoreError, db_error, open_db
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,13 @@ class OpenedSession:
 
 def _lock(path: Path) -> int:
     lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise StoreError(
+            f"{lock_path}: cannot lock the database ({exc.strerror}); it must be a file you "
+            "may write beside the database: move it aside or pass another --db"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -144,9 +150,10 @@ def begin_session(path: Path, meta: SessionMeta, busy_timeout_ms: int) -> Opened
         try:
             try:
                 replayed = journal.replay(conn, journal.journal_path(path))
-            except (msgspec.DecodeError, sqlite3.Error, KeyError) as exc:
+            except (msgspec.DecodeError, sqlite3.Error, KeyError, OSError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) else exc
                 raise StoreError(
-                    f"{journal.journal_path(path)}: cannot replay unwritten rows ({exc}); "
+                    f"{journal.journal_path(path)}: cannot replay unwritten rows ({why}); "
                     "move the file aside to start without them"
                 ) from None
             conn.execute("BEGIN IMMEDIATE")
@@ -178,7 +185,7 @@ def begin_session(path: Path, meta: SessionMeta, busy_timeout_ms: int) -> Opened
             unlock(fd)
             raise
     except sqlite3.Error as exc:
-        raise StoreError(f"{path}: cannot start a session ({exc})") from None
+        raise db_error(path, exc) from None
     finally:
         conn.close()
     assert cur.lastrowid is not None

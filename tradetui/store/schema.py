@@ -8,6 +8,7 @@ because the checks read the raw header before SQLite ever opens the file.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -136,6 +137,34 @@ class StoreError(Exception):
     """A user-fixable database problem; the message is one line naming the file and the fix."""
 
 
+# SQLite's primary result codes (the low byte of an extended code) meaning "may not write".
+_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CANTOPEN = 3, 8, 14
+
+
+def _cannot_write(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    return code in (_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CANTOPEN)
+
+
+def _read_only(path: Path, why: str) -> StoreError:
+    return StoreError(
+        f"{path}: read-only ({why}); a run writes the file and its -wal, -shm and .lock beside "
+        "it: give yourself write access to the file and its folder (chmod u+w), or pass "
+        "another --db"
+    )
+
+
+def db_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """The one line for an SQLite error on ``path``: a file or folder we may not write, or a
+    damaged database."""
+    if _cannot_write(exc):
+        return _read_only(path, str(exc))
+    return StoreError(
+        f"{path}: damaged database ({exc}); restore a backup, or pass another --db "
+        "(`sqlite3 FILE .recover` may save what is left)"
+    )
+
+
 def _header(path: Path) -> bytes:
     try:
         with path.open("rb") as f:
@@ -198,6 +227,14 @@ def open_db(
     exists = check_file(path, known)
     if not exists and not create:
         raise StoreError(f"{path}: no such database; run `tradetui run --db {path}` first")
+    if exists:
+        # Checked before SQLite opens it: it would open a read-only file read-only, then fail
+        # at the first write after leaving -wal, -shm and the lock behind.
+        folder = path.parent
+        if not os.access(path, os.W_OK):
+            raise _read_only(path, "you may not write the file")
+        if not os.access(folder, os.W_OK):
+            raise _read_only(path, f"you may not write in {folder}")
     if not exists:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -232,9 +269,7 @@ def open_db(
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise StoreError(
-            f"{path}: unreadable or corrupt database ({exc}); restore a backup"
-        ) from None
+        raise db_error(path, exc) from None
     except StoreError:
         conn.close()
         raise
@@ -242,16 +277,37 @@ def open_db(
 
 
 def open_readonly(path: Path) -> sqlite3.Connection:
-    """Open an existing database for queries; raises StoreError when it is missing or not ours."""
+    """Open an existing database for queries, read-only; raises StoreError when it is missing,
+    not ours or damaged.
+
+    Nothing on disk changes and no file is added. A database with a -wal file (a live
+    writer's, or a crashed one's rows not yet merged) is opened with mode=ro: SQLite reads
+    the -wal and never checkpoints or deletes it. Without one every row is in the main file,
+    which is read as immutable, so SQLite creates no -wal or -shm beside it (and a folder we
+    may not write is no obstacle); a run that starts during such a query is not seen by it
+    (its first rows go to a new -wal). A schema older than this build is migrated in a private
+    copy in memory, never in the file.
+    """
     if not check_file(path):
         raise StoreError(f"{path}: no such database; pass --db or run `tradetui run` first")
+    wal = path.with_name(path.name + "-wal")
+    live = wal.exists()
+    conn = sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=ro{'' if live else '&immutable=1'}",
+        uri=True,
+        isolation_level=None,
+    )
     try:
-        conn = sqlite3.connect(path, isolation_level=None)
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a damaged file fails here
     except sqlite3.DatabaseError as exc:
-        raise StoreError(
-            f"{path}: unreadable or corrupt database ({exc}); restore a backup"
-        ) from None
+        conn.close()
+        if live and _cannot_write(exc):
+            raise StoreError(
+                f"{path}: cannot be read in a folder you may not write while {wal.name} holds "
+                "rows not yet in the file; copy the folder somewhere writable"
+            ) from None
+        raise db_error(path, exc) from None
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         conn.close()
         raise StoreError(
@@ -259,21 +315,14 @@ def open_readonly(path: Path) -> sqlite3.Connection:
             f"({SCHEMA_VERSION}); upgrade tradetui"
         )
     if version < SCHEMA_VERSION:
-        conn.close()
-        return open_db(path, _mode_of(path), create=False)
+        memory = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            conn.backup(memory)
+            _apply(memory, MIGRATIONS, version)
+        except sqlite3.DatabaseError as exc:
+            memory.close()
+            raise db_error(path, exc) from None
+        finally:
+            conn.close()
+        return memory
     return conn
-
-
-def _mode_of(path: Path) -> str:
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'mode'").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(
-            f"{path}: unreadable or corrupt database ({exc}); restore a backup"
-        ) from None
-    finally:
-        conn.close()
-    if row is None:
-        raise StoreError(f"{path}: database has no mode record; restore a backup")
-    return str(row[0])
