@@ -377,7 +377,11 @@ async def _run_headless(
 
     def on_signal(signame: str) -> None:
         signals["count"] += 1
-        log.warning("%s received: %s", signame, "stopping" if signals["count"] == 1 else "now")
+        n = signals["count"]
+        what = ("stopping", "hurrying: cancel-all, confirm, exit", "exiting now")[min(n, 3) - 1]
+        log.warning("%s received: %s", signame, what)
+        if n >= 3:
+            host.force()
 
     host = EngineHost(session, speed)
     if store is not None:
@@ -398,6 +402,8 @@ async def _run_headless(
         await alongside.enter_async_context(telegram_alongside(host))
         await host.run(trading_done)
         await host.wind_down(flatten, hurry=lambda: signals["count"] > 1)
+        if signals["count"] > 1:
+            await host.confirm_stop()
         summary = host.summary()
     finally:
         try:

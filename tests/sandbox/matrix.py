@@ -177,3 +177,22 @@ def assert_invariants(
     assert view.open_orders == [], (view.open_orders, detail)
     if not halted:
         assert run.summary["state"] != "halted", detail
+
+
+async def read_until(proc: asyncio.subprocess.Process, text: str, timeout_s: float = 60.0) -> str:
+    """Read ``proc``'s stderr until a line holds ``text``; returns what was read (``finish``
+    returns only the rest, so a case adds this in front of its ``Run.err``)."""
+    assert proc.stderr is not None
+    seen: list[str] = []
+
+    async def scan() -> None:
+        while True:
+            line = (await proc.stderr.readline()).decode()  # type: ignore[union-attr]
+            if not line:
+                raise AssertionError(f"exited before logging {text!r}:\n{''.join(seen)[-3000:]}")
+            seen.append(line)
+            if text in line:
+                return
+
+    await asyncio.wait_for(scan(), timeout_s)
+    return "".join(seen)

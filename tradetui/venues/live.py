@@ -24,6 +24,7 @@ signatures or the listenKey.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -165,6 +166,8 @@ class LiveVenue:
         self._banned = ""
         self._resync_lock = asyncio.Lock()
         self._closing = False
+        # Set by ``sweep`` (a hurried shutdown): placements not yet sent are refused.
+        self._frozen = False
         self._rng = random.Random()
         # Balance of the margin asset (USDT on USD-M, the coin on COIN-M), from read_balance.
         self.equity_margin: float | None = None
@@ -336,6 +339,69 @@ class LiveVenue:
                 count += 1
         return count
 
+    async def sweep(self, timeout_s: float, prefix: str, *, mass_cancel: bool) -> list[str]:
+        """The end of a hurried stop: refuse every placement not yet sent, cancel, then make
+        sure within ``timeout_s`` that no order whose client id starts with ``prefix`` works
+        at the exchange and that every fill of ours is in. Returns what could not be confirmed
+        (empty: everything was).
+
+        ``mass_cancel`` sends one cancel-all for the symbol (Binance ``DELETE
+        /fapi/v1/allOpenOrders``, ccxt ``cancel_all_orders``) first: it reaches orders whose
+        placement is still unanswered and needs no order ids, but cancels orders of the symbol
+        placed by others too (README, "Stopping"). Then the venue waits for the placements and
+        cancels in flight (a placement the exchange has not seen within ``recvWindow`` of its
+        timestamp never lands), reads the open orders and our trades, cancels any order of
+        ours still open, and reads again, until nothing of ours is open or time is up.
+        """
+        self._frozen = True
+        end = time.monotonic() + timeout_s
+        unconfirmed: list[str] = []
+
+        async def bounded(call: Awaitable[T]) -> T:
+            return await asyncio.wait_for(call, max(end - time.monotonic(), 0.0))
+
+        if mass_cancel:
+            log.warning("cancel-all sent for %s", self._symbol)
+            try:
+                await bounded(self._read(lambda: self._client.cancel_all_orders(self._symbol)))
+            except (VenueError, TimeoutError) as exc:
+                unconfirmed.append(f"cancel-all for {self._symbol}: {exc or 'no answer in time'}")
+        still: list[str] = []
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await bounded(self.idle())
+            try:
+                orders, _ = await bounded(
+                    asyncio.gather(
+                        self._read(lambda: self._client.fetch_open_orders(self._symbol)),
+                        self.poll_fills(force=True),
+                    )
+                )
+            except (VenueError, TimeoutError) as exc:
+                unconfirmed.append(f"open orders and fills unread: {exc or 'no answer in time'}")
+                break
+            still = [
+                str(o.get("clientOrderId") or "")
+                for o in orders
+                if str(o.get("clientOrderId") or "").startswith(prefix)
+            ]
+            if not still or time.monotonic() >= end:
+                break
+            for cid in still:
+                self._spawn(self._cancel(CancelOrder(client_id=cid)))
+        if still:
+            unconfirmed.append(f"order(s) of ours still open at the exchange: {', '.join(still)}")
+        unanswered = sorted(self._unsettled)
+        if unanswered:
+            unconfirmed.append(f"placement(s) without an answer: {', '.join(unanswered)}")
+        if not unconfirmed:
+            # The exchange holds nothing of ours and every fill it reported is in: whatever
+            # the engine still tracks has ended there (cancelled, or filled as reported).
+            for cid, tracked in list(self._orders.items()):
+                if not tracked.done:
+                    self._terminal(cid, "not open at the venue after the stop")
+        return unconfirmed
+
     # ---- intents ----------------------------------------------------------------------------
 
     async def _place(self, intent: PlaceOrder) -> None:
@@ -395,6 +461,8 @@ class LiveVenue:
         return self._orders_route
 
     def _place_refusal(self, cid: str) -> str:
+        if self._frozen:
+            return "not sent: shutting down"
         if self._banned:
             return f"not sent: {self._banned}"
         if self._limited():
