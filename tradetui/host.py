@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tradetui.core.types import Fill
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import EngineState
 from tradetui.engine.runner import run_paced
@@ -30,6 +31,7 @@ from tradetui.session import LiveSession, PaperSession
 from tradetui.store.lifecycle import OpenedSession, begin_session, session_meta, unlock
 from tradetui.store.queries import iso_utc
 from tradetui.store.recorder import SessionRecorder
+from tradetui.store.recovery import recovery_anchor
 from tradetui.store.writer import StoreWriter, WriterConfig
 
 log = logging.getLogger(__name__)
@@ -240,7 +242,27 @@ class EngineHost:
             int(options.snapshot_interval_s * 1e9),
         )
         self.store, self.writer = opened, writer
+        if isinstance(self.session, LiveSession):
+            self._arm_recovery(options.path, venue_key, opened.session_id)
         return opened
+
+    def _arm_recovery(self, path: Path, venue_key: str, session_id: int) -> None:
+        """Have the start's account read store the fills made while tradetui was down (since
+        the store's last fill of this venue and symbol), once each (docs/shutdown.md)."""
+        from tradetui.venues.live import Recovery
+
+        s = self.session
+        assert isinstance(s, LiveSession)
+        anchor = recovery_anchor(path, venue_key, self.engine.instrument.symbol, session_id)
+        if anchor is None:
+            return
+
+        def store(fills: list[Fill]) -> None:
+            if self.recorder is not None:
+                self.recorder.recovered(fills, anchor.position_lots, self.now_ns())
+
+        prefix = self.engine.settings.venue.client_id_prefix
+        s.venue.recover(Recovery(anchor.since_ms, prefix, anchor.known, store))
 
     def _store_failed(self, reason: str) -> None:
         why = f"persistence failed: {reason}"

@@ -110,7 +110,7 @@ def list_fills(
     sql = (
         "SELECT f.session_id, f.local_ns, f.exch_ns, f.venue, f.trade_id, f.client_id, f.side, "
         "f.price_ticks, f.qty_lots, f.fee_quote, f.fee_asset, f.is_maker, f.position_lots, "
-        "s.symbol, s.quote_asset, s.tick_size, s.lot_size, s.instrument_json "
+        "f.recovered, s.symbol, s.quote_asset, s.tick_size, s.lot_size, s.instrument_json "
         "FROM fills f JOIN sessions s ON s.id = f.session_id"
         + (" WHERE " + " AND ".join(where) if where else "")
         + " ORDER BY f.session_id, f.seq"
@@ -118,9 +118,9 @@ def list_fills(
     out = []
     instruments: dict[int, Instrument] = {}
     for r in conn.execute(sql, args):
-        sid, local, exch, venue, trade, cid, side, pt, ql, fee, asset, maker, pos = r[:13]
+        sid, local, exch, venue, trade, cid, side, pt, ql, fee, asset, maker, pos, rec = r[:14]
         if sid not in instruments:
-            instruments[sid] = stored_instrument(*r[13:])
+            instruments[sid] = stored_instrument(*r[14:])
         inst = instruments[sid]
         out.append(
             {
@@ -140,6 +140,7 @@ def list_fills(
                 "fee_asset": asset,
                 "liquidity": "maker" if maker else "taker",
                 "position": str(inst.qty(pos)),
+                "recovered": bool(rec),
             }
         )
     return out
@@ -158,10 +159,17 @@ def session_report(conn: sqlite3.Connection, session_id: int) -> dict[str, Any]:
         StoredFill(seq, Side(side), pt, ql, fee, bool(maker), local, mid)
         for seq, side, pt, ql, fee, maker, local, mid in conn.execute(
             "SELECT seq, side, price_ticks, qty_lots, fee_quote, is_maker, local_ns, "
-            "mid_half_ticks FROM fills WHERE session_id = ? ORDER BY seq",
+            "mid_half_ticks FROM fills WHERE session_id = ? AND recovered = 0 ORDER BY seq",
             (sid,),
         )
     ]
+    # Fills made while no session ran, found by this one: listed apart, outside its PnL (the
+    # position it adopted at start holds them).
+    n_recovered, recovered_fees = conn.execute(
+        "SELECT count(*), coalesce(sum(fee_quote), 0) FROM fills "
+        "WHERE session_id = ? AND recovered = 1",
+        (sid,),
+    ).fetchone()
     marks = [
         StoredMark(seq, ts, mid)
         for seq, ts, mid in conn.execute(
@@ -186,5 +194,7 @@ def session_report(conn: sqlite3.Connection, session_id: int) -> dict[str, Any]:
         "ended": iso_utc(ended),
         "end_state": state if state is not None else "running",
         "halts": halts,
+        "recovered_fills": n_recovered,
+        "recovered_fees": recovered_fees,
     }
     return head | report

@@ -8,10 +8,11 @@ and replay idempotent.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tradetui.core.accounting import PnlSnapshot
+from tradetui.core.types import Fill
 from tradetui.engine.events import (
     DecisionMade,
     EngineEvent,
@@ -118,6 +119,35 @@ class SessionRecorder:
         self.snapshot(ts_ns)
         summary_json = json.dumps(summary, sort_keys=True)
         self.sink((Kind.SESSION_END, (ts_ns, end_state, summary_json, self.session_id)))
+
+    def recovered(self, fills: Sequence[Fill], position_lots: int, ts_ns: int) -> None:
+        """Store fills made while no session ran, flagged recovered, in exchange-time order;
+        each row's position counts on from ``position_lots`` (the store's position after its
+        last fill), and no mid is known (0). One event row lists them."""
+        position = position_lots
+        for f in sorted(fills, key=lambda f: f.exch_ns):
+            position += int(f.side) * f.qty_lots
+            params = (
+                self.session_id,
+                self._next(),
+                self.venue,
+                f.trade_id,
+                f.client_id,
+                int(f.side),
+                f.price_ticks,
+                f.qty_lots,
+                f.leaves_lots,
+                f.fee,
+                self.fee_asset,
+                int(f.is_maker),
+                f.exch_ns,
+                f.local_ns,
+                0,
+                position,
+            )
+            self.sink((Kind.RECOVERED_FILL, params))
+        ids = ", ".join(f.trade_id for f in fills)
+        self.event(ts_ns, "recovery", "recovered", f"{len(fills)} fill(s) made while down: {ids}")
 
     def _fill(self, ev: FillRecorded) -> None:
         f = ev.fill

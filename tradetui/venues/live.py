@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 from tradetui.core.instrument import Instrument
@@ -83,6 +84,10 @@ _MAX_CLIENT_ID = 36  # Binance's limit; the engine's ids are far shorter
 _SEEN_TRADES = 20_000
 _HELD_TRADES = 1_000
 _TERMINAL = ("canceled", "cancelled", "expired", "rejected")
+# Binance "Account Trade List": at most 1000 trades per request, and at most 7 days between
+# startTime and endTime (docs/shutdown.md).
+_TRADES_PAGE = 1000
+_WEEK_MS = 7 * 86_400_000
 
 ConnectionCallback = Callable[[bool, str, str], None]
 """(connected, stream, detail): the user stream went down (False) or came back (True)."""
@@ -121,6 +126,19 @@ class _Tracked:
     order_id: str = ""
     done: bool = False
     placed_ms: int = 0  # the exchange's time of the placement answer (0: not known)
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """What the next account read recovers: our trades since ``since_ms`` (exchange time)
+    not in ``known`` (stored already) nor delivered, made by an order whose client id starts
+    with ``prefix``; those made before the position was read go to ``store`` (not the
+    engine: the position it adopts holds them)."""
+
+    since_ms: int
+    prefix: str
+    known: frozenset[str]
+    store: Callable[[list[Fill]], None]
 
 
 class LiveVenue:
@@ -168,6 +186,7 @@ class LiveVenue:
         self._closing = False
         # Set by ``sweep`` (a hurried shutdown): placements not yet sent are refused.
         self._frozen = False
+        self._recovery: Recovery | None = None
         self._rng = random.Random()
         # Balance of the margin asset (USDT on USD-M, the coin on COIN-M), from read_balance.
         self.equity_margin: float | None = None
@@ -338,6 +357,10 @@ class LiveVenue:
                 await self._cancel(CancelOrder(client_id=cid))
                 count += 1
         return count
+
+    def recover(self, recovery: Recovery) -> None:
+        """Recover fills made while tradetui was down at the next account read (the start's)."""
+        self._recovery = recovery
 
     async def sweep(self, timeout_s: float, prefix: str, *, mass_cancel: bool) -> list[str]:
         """The end of a hurried stop: refuse every placement not yet sent, cancel, then make
@@ -693,8 +716,13 @@ class LiveVenue:
 
     async def _account(self, intent: RequestAccount) -> None:
         inst = self.instrument
+        recovery, self._recovery = self._recovery, None
         positions = await self._read(lambda: self._client.fetch_positions([self._symbol]))
+        read_ms = self._exchange_ms()
         orders = await self._read(lambda: self._client.fetch_open_orders(self._symbol))
+        late: list[dict[str, Any]] = []
+        if recovery is not None:
+            late = await self._recover(recovery, read_ms)
         position_lots = sum(self._position_lots(p) for p in positions)
         entries = [p.get("entryPrice") for p in positions if self._position_lots(p)]
         entry_ticks = to_ticks(inst, entries[0]) if len(entries) == 1 and entries[0] else 0
@@ -726,6 +754,82 @@ class LiveVenue:
                 entry_price_ticks=entry_ticks,
             )
         )
+        for t in late:
+            self._on_trade(t)  # after the position read: the engine counts them
+
+    async def _recover(self, r: Recovery, read_ms: int) -> list[dict[str, Any]]:
+        """Store our trades since ``r.since_ms`` made before the position read (``read_ms``)
+        through ``r.store``; returns those made after it, for the engine."""
+        try:
+            trades = await self._trades_since(r.since_ms)
+        except VenueError as exc:
+            log.error("fills made while down could not be fetched: %s", exc)
+            return []
+        done = r.known | self._seen
+        fresh = [t for t in trades if str(t.get("id") or "") not in done]
+        owners = await self._owners({str(t.get("order") or "") for t in fresh})
+        recovered: list[Fill] = []
+        late: list[dict[str, Any]] = []
+        for t in fresh:
+            cid = owners.get(str(t.get("order") or ""), "")
+            if not cid.startswith(r.prefix):
+                continue
+            if int(t.get("timestamp") or 0) > read_ms:
+                late.append(t)
+                continue
+            trade_id = str(t.get("id") or "")
+            self._remember(trade_id)
+            recovered.append(self._fill_of(t, cid, 0))
+        if recovered:
+            log.warning(
+                "recovered %d fill(s) made while tradetui was down (stored, not counted by the "
+                "engine: the position it adopts holds them)",
+                len(recovered),
+            )
+            r.store(recovered)
+        return late
+
+    async def _trades_since(self, since_ms: int) -> list[dict[str, Any]]:
+        """Our trades of the symbol from ``since_ms`` to now, page by page: Binance serves at
+        most 1000 per request and 7 days between startTime and endTime."""
+        out: dict[str, dict[str, Any]] = {}
+        start, now = since_ms, self._exchange_ms()
+        while start <= now:
+            stop = min(start + _WEEK_MS - 1, now)
+            page = await self._read(
+                partial(
+                    self._client.fetch_my_trades, self._symbol, start, _TRADES_PAGE, {"until": stop}
+                )
+            )
+            for t in page:
+                out[str(t.get("id") or "")] = t
+            if len(page) < _TRADES_PAGE:
+                start = stop + 1
+            else:
+                start = max(int(page[-1].get("timestamp") or 0), start + 1)
+        return sorted(out.values(), key=lambda t: int(t.get("timestamp") or 0))
+
+    async def _owners(self, order_ids: set[str]) -> dict[str, str]:
+        """Client order id by exchange order id (REST trades name only the order): known
+        ones, the rest asked of the exchange (one query per order)."""
+        owners = {oid: cid for oid, cid in self._cid_by_order_id.items() if oid in order_ids}
+        ask = sorted(order_ids - owners.keys() - {""})
+
+        async def one(oid: str) -> None:
+            try:
+                order = await self._read(lambda: self._client.fetch_order(oid, self._symbol))
+            except VenueError as exc:
+                log.warning("order %s of a trade made while down unread: %s", oid, exc)
+                return
+            owners[oid] = str(order.get("clientOrderId") or "")
+
+        await asyncio.gather(*(one(oid) for oid in ask))
+        return owners
+
+    def _exchange_ms(self) -> int:
+        """The exchange's clock now (ms), by the offset measured at connect."""
+        c = self._client
+        return int(c.milliseconds() - (c.options.get("timeDifference") or 0))
 
     def _position_lots(self, p: dict[str, Any]) -> int:
         inst = self.instrument
@@ -770,13 +874,20 @@ class LiveVenue:
         self._remember(trade_id)
         stamp = int(t.get("timestamp") or 0)
         self._since_ms = max(self._since_ms, stamp - 1_000)
-        inst = self.instrument
         tracked = self._orders[cid]
-        lots = to_lots(inst, t.get("amount") or 0)
-        tracked.filled_lots += lots
+        tracked.filled_lots += to_lots(self.instrument, t.get("amount") or 0)
         leaves = max(tracked.orig_lots - tracked.filled_lots, 0)
         if leaves == 0:
             tracked.done = True
+        self._deliver(self._fill_of(t, cid, leaves))
+        return True
+
+    def _fill_of(self, t: dict[str, Any], cid: str, leaves: int) -> Fill:
+        """A ccxt trade of our order ``cid`` as a Fill (``leaves``: what is left of it)."""
+        trade_id = str(t.get("id") or "")
+        stamp = int(t.get("timestamp") or 0)
+        inst = self.instrument
+        lots = to_lots(inst, t.get("amount") or 0)
         fee = t.get("fee") or {}
         fee_settle = float(fee.get("cost") or 0.0)
         if fee.get("currency") not in (None, inst.settle):
@@ -786,21 +897,18 @@ class LiveVenue:
                 fee.get("currency"),
                 inst.settle,
             )
-        self._deliver(
-            Fill(
-                exch_ns=stamp * _NS_PER_MS if stamp else time.time_ns(),
-                local_ns=time.time_ns(),
-                client_id=cid,
-                trade_id=trade_id,
-                side=Side.BUY if t.get("side") == "buy" else Side.SELL,
-                price_ticks=to_ticks(inst, t.get("price") or 0),
-                qty_lots=lots,
-                leaves_lots=leaves,
-                fee=fee_settle,
-                is_maker=t.get("takerOrMaker") == "maker",
-            )
+        return Fill(
+            exch_ns=stamp * _NS_PER_MS if stamp else time.time_ns(),
+            local_ns=time.time_ns(),
+            client_id=cid,
+            trade_id=trade_id,
+            side=Side.BUY if t.get("side") == "buy" else Side.SELL,
+            price_ticks=to_ticks(inst, t.get("price") or 0),
+            qty_lots=lots,
+            leaves_lots=leaves,
+            fee=fee_settle,
+            is_maker=t.get("takerOrMaker") == "maker",
         )
-        return True
 
     def _placing(self) -> bool:
         return any(not t.order_id and not t.done for t in self._orders.values())
