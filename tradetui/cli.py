@@ -380,7 +380,11 @@ async def _run_headless(
         n = signals["count"]
         what = ("stopping", "hurrying: cancel-all, confirm, exit", "exiting now")[min(n, 3) - 1]
         log.warning("%s received: %s", signame, what)
-        if n >= 3:
+        if n == 1:
+            # Quoting ends here, not at the loop's next look at ``trading_done``: no decision
+            # may place an order once the stop has begun.
+            host.engine.control(Command(CommandKind.STOP, reason=f"{signame}: shutdown"))
+        elif n >= 3:
             host.force()
 
     host = EngineHost(session, speed)
