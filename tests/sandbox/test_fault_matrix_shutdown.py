@@ -91,3 +91,47 @@ async def test_fills_made_while_down_are_stored_once_after_a_restart(tmp_path: P
     assert missing <= {t for t, _ in recovered}, (missing, recovered)
     # Attached to the session that found them: the restart's.
     assert {s for _, s in recovered} == {run.summary["session_id"]}
+
+
+async def _hurried(tmp_path: Path, signals: int, **faults: str | int) -> Run:
+    """A session stopped by ``signals`` SIGINTs 0.3 s apart once every request is 3 s late
+    (and ``faults`` are on); the exchange's view is checked by the caller's asserts."""
+    db = tmp_path / "live.db"
+    args = ["run", "--headless", "--json", "--flatten-on-exit", "--db", str(db)]
+    async with sandbox_process() as url:
+        proc = await spawn_tradetui(*args, env=session_env(url, tmp_path, **QUOTING))
+        head = await read_until(proc, "→ running")
+        await asyncio.sleep(2.0)
+        await set_faults(url, delay_ms=3000, delay_count=-1, **faults)
+        await asyncio.sleep(0.3)
+        for _ in range(signals):
+            proc.send_signal(signal.SIGINT)
+            await asyncio.sleep(0.3)
+        run = await finish(proc, 90)
+        await set_faults(url, clear="1")
+        view = await exchange_view(url)
+    run = Run(run.code, run.out, head + run.err)
+    if signals < 3:
+        assert_invariants(run, view, [db])
+    return run
+
+
+async def test_a_third_sigint_exits_at_once_and_says_nothing_was_confirmed(
+    tmp_path: Path,
+) -> None:
+    run = await _hurried(tmp_path, 3)
+    assert run.code == EXIT_UNCONFIRMED, run.err[-3000:]
+    assert run.summary["hurried"] is True
+    assert any("third signal" in item for item in run.summary["unconfirmed"])
+
+
+async def test_a_refused_cancel_all_still_ends_with_nothing_of_ours_working(
+    tmp_path: Path,
+) -> None:
+    # Every cancel-all answered 503 with Binance's -1000 body ("unknown error").
+    run = await _hurried(
+        tmp_path, 2, status=503, count=-1, only="DELETE /fapi/v1/allOpenOrders", code=-1000
+    )
+    assert "cancel-all for BTC/USDT:USDT failed" in run.err
+    assert run.code == 0, run.err[-3000:]
+    assert run.summary["unconfirmed"] == []

@@ -386,9 +386,11 @@ class LiveVenue:
         if mass_cancel:
             log.warning("cancel-all sent for %s", self._symbol)
             try:
-                await bounded(self._read(lambda: self._client.cancel_all_orders(self._symbol)))
+                # Sent once: what counts is what the reads below find, and any of ours they
+                # find open is cancelled one by one.
+                await bounded(self._call(lambda: self._client.cancel_all_orders(self._symbol)))
             except (VenueError, TimeoutError) as exc:
-                unconfirmed.append(f"cancel-all for {self._symbol}: {exc or 'no answer in time'}")
+                log.warning("cancel-all for %s failed: %s", self._symbol, _why(exc))
         still: list[str] = []
         while True:
             with contextlib.suppress(TimeoutError):
@@ -401,7 +403,7 @@ class LiveVenue:
                     )
                 )
             except (VenueError, TimeoutError) as exc:
-                unconfirmed.append(f"open orders and fills unread: {exc or 'no answer in time'}")
+                unconfirmed.append(f"open orders and fills unread: {_why(exc)}")
                 break
             still = [
                 str(o.get("clientOrderId") or "")
@@ -1124,3 +1126,8 @@ class LiveVenue:
             return
         self._events.append(ev)
         self._ready.set()
+
+
+def _why(exc: Exception) -> str:
+    """An error's message, or what a bare timeout means."""
+    return str(exc) or "no answer in time"
