@@ -63,24 +63,28 @@ def _recovered(db: Path) -> list[tuple[str, int]]:
         return [(str(t), int(s)) for t, s in rows]
 
 
+async def _killed_with_fills_pending(url: str, db: Path, env: dict[str, str]) -> set[str]:
+    """A session killed with -9 while quoting; returns once the exchange holds trades of ours
+    that the database does not (the ids)."""
+    proc = await spawn_tradetui("run", "--headless", "--json", "--db", str(db), env=env)
+    await read_until(proc, "→ running")
+    await asyncio.sleep(3.0)
+    proc.kill()  # kill -9: orders stay resting, the writer's queue is lost
+    await proc.wait()
+    for _ in range(60):
+        view = await exchange_view(url)
+        missing = set(view.trades) - set(stored_trade_ids(db))
+        if missing:
+            return missing
+        await asyncio.sleep(0.5)
+    raise AssertionError("no order of ours filled while tradetui was down")
+
+
 async def test_fills_made_while_down_are_stored_once_after_a_restart(tmp_path: Path) -> None:
     db = tmp_path / "live.db"
     async with sandbox_process() as url:
         env = session_env(url, tmp_path, **QUOTING)
-        proc = await spawn_tradetui("run", "--headless", "--json", "--db", str(db), env=env)
-        await read_until(proc, "→ running")
-        await asyncio.sleep(3.0)
-        proc.kill()  # kill -9: orders stay resting, the writer's queue is lost
-        await proc.wait()
-        # Wait until the exchange holds a trade of ours that the database does not.
-        missing: set[str] = set()
-        for _ in range(60):
-            view = await exchange_view(url)
-            missing = set(view.trades) - set(stored_trade_ids(db))
-            if missing:
-                break
-            await asyncio.sleep(0.5)
-        assert missing, "no order of ours filled while tradetui was down"
+        missing = await _killed_with_fills_pending(url, db, env)
         run = await headless(3, db, env)
         view = await exchange_view(url)
 
@@ -91,6 +95,27 @@ async def test_fills_made_while_down_are_stored_once_after_a_restart(tmp_path: P
     assert missing <= {t for t, _ in recovered}, (missing, recovered)
     # Attached to the session that found them: the restart's.
     assert {s for _, s in recovered} == {run.summary["session_id"]}
+
+
+async def test_a_start_that_cannot_read_the_trades_made_while_down_does_not_quote(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "live.db"
+    async with sandbox_process() as url:
+        env = session_env(url, tmp_path, **QUOTING)
+        missing = await _killed_with_fills_pending(url, db, env)
+        await set_faults(url, status=503, count=-1, only="GET /fapi/v1/userTrades", code=-1001)
+        refused = await headless(3, db, env)
+        await set_faults(url, clear="1")
+        run = await headless(3, db, env)
+        view = await exchange_view(url)
+
+    assert "fills made while down could not be fetched" in refused.err
+    assert refused.summary["fills"] == 0
+    assert refused.summary["orders_placed"] == 0
+    assert run.code == 0, run.err[-3000:]
+    assert_invariants(run, view, [db])
+    assert missing <= {t for t, _ in _recovered(db)}
 
 
 async def _hurried(tmp_path: Path, signals: int, **faults: str | int) -> Run:

@@ -688,8 +688,9 @@ class SandboxExchange:
     def _user_trades(self, params: dict[str, str]) -> Any:
         if not self._symbol(params):
             return []
-        # Binance "Account Trade List": fromId, startTime and endTime (inclusive), limit
-        # 500 by default and at most 1000, oldest first.
+        # Binance USD-M "Account Trade List" (developers.binance.com/docs/derivatives/
+        # usds-margined-futures/trade/rest-api/Account-Trade-List): fromId, startTime and
+        # endTime, limit 500 by default and at most 1000; oldest first.
         from_id = _int(params, "fromId", 0)
         start_ms = _int(params, "startTime", 0)
         end_ms = _int(params, "endTime", 0) or None

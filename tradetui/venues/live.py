@@ -724,7 +724,13 @@ class LiveVenue:
         orders = await self._read(lambda: self._client.fetch_open_orders(self._symbol))
         late: list[dict[str, Any]] = []
         if recovery is not None:
-            late = await self._recover(recovery, read_ms)
+            try:
+                late = await self._recover(recovery, read_ms)
+            except VenueError as exc:
+                # No start on a record with a hole in it: the next start asks again.
+                self._recovery = recovery
+                log.error("fills made while down could not be fetched: %s", exc)
+                raise
         position_lots = sum(self._position_lots(p) for p in positions)
         entries = [p.get("entryPrice") for p in positions if self._position_lots(p)]
         entry_ticks = to_ticks(inst, entries[0]) if len(entries) == 1 and entries[0] else 0
@@ -761,12 +767,9 @@ class LiveVenue:
 
     async def _recover(self, r: Recovery, read_ms: int) -> list[dict[str, Any]]:
         """Store our trades since ``r.since_ms`` made before the position read (``read_ms``)
-        through ``r.store``; returns those made after it, for the engine."""
-        try:
-            trades = await self._trades_since(r.since_ms)
-        except VenueError as exc:
-            log.error("fills made while down could not be fetched: %s", exc)
-            return []
+        through ``r.store``; returns those made after it, for the engine. Raises VenueError
+        when the trades or their orders cannot be read."""
+        trades = await self._trades_since(r.since_ms)
         done = r.known | self._seen
         fresh = [t for t in trades if str(t.get("id") or "") not in done]
         owners = await self._owners({str(t.get("order") or "") for t in fresh})
@@ -818,11 +821,7 @@ class LiveVenue:
         ask = sorted(order_ids - owners.keys() - {""})
 
         async def one(oid: str) -> None:
-            try:
-                order = await self._read(lambda: self._client.fetch_order(oid, self._symbol))
-            except VenueError as exc:
-                log.warning("order %s of a trade made while down unread: %s", oid, exc)
-                return
+            order = await self._read(lambda: self._client.fetch_order(oid, self._symbol))
             owners[oid] = str(order.get("clientOrderId") or "")
 
         await asyncio.gather(*(one(oid) for oid in ask))
