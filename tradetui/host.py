@@ -77,6 +77,8 @@ class EngineHost:
         self.hurried = False
         self.unconfirmed: list[str] = []
         self._forced = asyncio.Event()
+        # Fills made while tradetui was down, stored at this start (docs/shutdown.md).
+        self.recovered_fills = 0
         if isinstance(session, LiveSession):
             # The venue asks for a halt (IP ban, refused keys) through the same inbox as people.
             session.venue.on_halt = lambda reason: self.send(
@@ -196,6 +198,7 @@ class EngineHost:
         out["wall_s"] = round(time.monotonic() - self._wall0, 3)
         out["hurried"] = self.hurried
         out["unconfirmed"] = list(self.unconfirmed)
+        out["recovered_fills"] = self.recovered_fills
         return out
 
     # ---- persistence ----------------------------------------------------------------------
@@ -258,6 +261,7 @@ class EngineHost:
             return
 
         def store(fills: list[Fill]) -> None:
+            self.recovered_fills += len(fills)
             if self.recorder is not None:
                 self.recorder.recovered(fills, anchor.position_lots, self.now_ns())
 

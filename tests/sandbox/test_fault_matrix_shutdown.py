@@ -89,9 +89,9 @@ async def test_fills_made_while_down_are_stored_once_after_a_restart(tmp_path: P
         view = await exchange_view(url)
 
     assert run.code == 0, run.err[-3000:]
-    assert "recovered" in run.err
     assert_invariants(run, view, [db])
     recovered = _recovered(db)
+    assert run.summary["recovered_fills"] == len(recovered)
     assert missing <= {t for t, _ in recovered}, (missing, recovered)
     # Attached to the session that found them: the restart's.
     assert {s for _, s in recovered} == {run.summary["session_id"]}
