@@ -371,7 +371,7 @@ class LiveVenue:
         ``mass_cancel`` sends one cancel-all for the symbol (Binance ``DELETE
         /fapi/v1/allOpenOrders``, ccxt ``cancel_all_orders``) first: it reaches orders whose
         placement is still unanswered and needs no order ids, but cancels orders of the symbol
-        placed by others too (README, "Stopping"). Then the venue waits for the placements and
+        placed by others too (docs/shutdown.md). Then the venue waits for the placements and
         cancels in flight (a placement the exchange has not seen within ``recvWindow`` of its
         timestamp never lands), reads the open orders and our trades, cancels any order of
         ours still open, and reads again, until nothing of ours is open or time is up.
@@ -394,7 +394,9 @@ class LiveVenue:
         still: list[str] = []
         while True:
             with contextlib.suppress(TimeoutError):
-                await bounded(self.idle())
+                # Shielded: at the deadline the venue stops waiting, but a placement's own
+                # lookup goes on (cancelling it would leave its outcome unknown for good).
+                await bounded(asyncio.shield(self.idle()))
             try:
                 orders, _ = await bounded(
                     asyncio.gather(
