@@ -388,7 +388,15 @@ async def _run_headless(
 
     def on_signal(signame: str) -> None:
         signals["count"] += 1
-        log.warning("%s received: %s", signame, "stopping" if signals["count"] == 1 else "now")
+        n = signals["count"]
+        what = ("stopping", "hurrying: cancel-all, confirm, exit", "exiting now")[min(n, 3) - 1]
+        log.warning("%s received: %s", signame, what)
+        if n == 1:
+            # Quoting ends here, not at the loop's next look at ``trading_done``: no decision
+            # may place an order once the stop has begun.
+            host.engine.control(Command(CommandKind.STOP, reason=f"{signame}: shutdown"))
+        elif n >= 3:
+            host.force()
 
     host = EngineHost(session, speed)
     if store is not None:
@@ -409,6 +417,8 @@ async def _run_headless(
         await alongside.enter_async_context(telegram_alongside(host))
         await host.run(trading_done)
         await host.wind_down(flatten, hurry=lambda: signals["count"] > 1)
+        if signals["count"] > 1:
+            await host.confirm_stop()
         summary = host.summary()
     finally:
         try:

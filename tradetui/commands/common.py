@@ -12,11 +12,15 @@ EXIT_BAD_INPUT = 2  # a bad flag, config, file or database: nothing was traded
 EXIT_HALTED = 3  # the session ended HALTED (risk guard, reject burst, exchange ban)
 EXIT_STORE_FAILED = 4  # persistence failed: rows went to the journal, replayed next start
 EXIT_REFUSED = 5  # the start was refused (venue or keys, control socket in use)
+EXIT_UNCONFIRMED = 6  # a hurried stop could not confirm that nothing of ours still works
 
 
 def session_exit_code(summary: Mapping[str, Any]) -> int:
-    """0 for a clean end, else why the session ended badly (persistence failure first: it
-    also halts, and the journal is what the user must know about)."""
+    """0 for a clean end, else why the session ended badly: first an exchange that may still
+    hold an order of ours (a hurried stop that could not confirm), then a persistence failure
+    (it also halts, and the journal is what the user must know about)."""
+    if summary.get("unconfirmed"):
+        return EXIT_UNCONFIRMED
     if summary.get("store_failed"):
         return EXIT_STORE_FAILED
     if summary.get("state") == "halted":

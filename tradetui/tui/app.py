@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 from collections import deque
@@ -408,6 +409,29 @@ def _stdout_on_terminal() -> Iterator[None]:
         os.close(saved)
 
 
+async def _wind_down_on_signals(host: EngineHost) -> None:
+    """The console's stop after quit, with the terminal back: a SIGINT or SIGTERM meanwhile
+    hurries it (nothing placed, cancel-all, confirm: ``EngineHost.confirm_stop``), a second
+    one stops waiting for the exchange (docs/shutdown.md)."""
+    loop = asyncio.get_running_loop()
+    count = [0]
+
+    def on_signal() -> None:
+        count[0] += 1
+        if count[0] > 1:
+            host.force()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await host.wind_down(flatten=False, hurry=lambda: count[0] > 0)
+        if count[0]:
+            await host.confirm_stop()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
 def run_console(
     settings: Settings,
     *,
@@ -465,7 +489,7 @@ def run_console(
                 with _stdout_on_terminal():
                     await app.run_async(mouse=not no_mouse)
                 await app.engine_stopped()
-                await host.wind_down(flatten=False)
+                await _wind_down_on_signals(host)
                 summary = host.summary()
         finally:
             figures = await host.close_store(summary)
