@@ -133,8 +133,10 @@ def test_two_headless_instances_and_a_console_side_by_side(tmp_path: Path) -> No
     )
     try:
         _wait_until(
-            lambda: {n: r.get("state") for n, r in _listed(tmp_path).items()}
-            == {"alpha": "running", "beta": "running", "desk": "running"},
+            lambda: (
+                {n: r.get("state") for n, r in _listed(tmp_path).items()}
+                == {"alpha": "running", "beta": "running", "desk": "running"}
+            ),
             "three running instances",
         )
         table = _cli(tmp_path, "status")
