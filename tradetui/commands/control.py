@@ -166,7 +166,8 @@ def _command_all(name: str, reason: str, wait: bool, json_out: bool) -> None:
             if time.monotonic() >= deadline:
                 break
             time.sleep(0.2)
-            answer = {**_ask(i.path, {"command": "status"}), "message": answer["message"]}
+            polled = _ask(i.path, {"command": "status"})
+            answer = {**polled, "message": answer["message"]} if polled.get("ok") else polled
         answers[i.name] = answer
     if json_out:
         typer.echo(json.dumps([{"name": n, **a} for n, a in answers.items()]))
