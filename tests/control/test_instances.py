@@ -199,6 +199,9 @@ def test_a_refused_start_stores_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "other.db").exists()
     # alpha's own database holds alpha's session alone: no `error` row from the refused runs.
     assert _end_states(_data(tmp_path) / "alpha.db") == ["stopped"]
+    listed = _cli(tmp_path, "sessions", "--name", "alpha", "--json", timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert [r["end_state"] for r in json.loads(listed.stdout)] == ["stopped"]
 
 
 def test_the_socket_of_a_killed_instance_is_removed_not_listed(tmp_path: Path) -> None:
