@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 import typer
@@ -32,6 +33,25 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print one clear error line and exit non-zero."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def print_table(
+    title: str,
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    left: Sequence[str] = ("side", "time", "started"),
+) -> None:
+    """``rows`` as a table of ``columns`` (numbers right-aligned, the ``left`` ones left)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c, justify="left" if c in left else "right")
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in columns))
+    # Scripts piping the table get full-width rows instead of 80-column truncation.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 SEED_RANGE = {"min": 0, "max": 2**63 - 1}

@@ -17,6 +17,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -439,6 +440,7 @@ def run_console(
     speed: float | None = 1.0,
     no_mouse: bool = False,
     store: StoreOptions | None = None,
+    control: Path,
     autostart: bool = False,
 ) -> dict[str, Any]:
     """Open the console on a paper session, or a live one when venue.exchange is not 'sim'
@@ -448,12 +450,13 @@ def run_console(
 
     ``speed`` 1 = real time on the wall clock, N = N× on a virtual clock, None = unpaced.
     With ``store`` the session is persisted exactly as a headless run is. The control socket
-    (engine.control_socket) serves `tradetui halt|stop|flatten|status` while the console runs.
+    ``control`` (the instance's, held by the caller) serves `tradetui halt|stop|flatten|status`
+    while the console runs.
     Raises ConfigError or ValueError for bad settings and VenueError when the exchange cannot
     be traded (before the screen opens).
     """
     from tradetui.alerts.setup import telegram_alongside
-    from tradetui.control import control_server, socket_path
+    from tradetui.control import control_server
     from tradetui.session import LiveSession, PaperSession, build_paper_session, open_live_session
 
     live = settings.venue.exchange != "sim"
@@ -482,7 +485,7 @@ def run_console(
         summary: dict[str, Any] | None = None
         try:
             async with (
-                control_server(host, socket_path(settings.engine.control_socket)),
+                control_server(host, control),
                 telegram_alongside(host),
             ):
                 app = make_app(host, mode=Mode.LIVE if live else Mode.PAPER)
