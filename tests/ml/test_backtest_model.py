@@ -86,7 +86,7 @@ def _mismatched(src: Path, dst: Path) -> None:
     [
         (_missing, "no model.json"),
         (_corrupt, "content hash differs"),
-        (_corrupt_rehashed, "not a usable XGBoost model"),
+        (_corrupt_rehashed, "not valid JSON"),
         (_mismatched, "differ from this build's"),
         (_card_without_horizon, "horizon_s: missing"),
     ],

@@ -49,7 +49,7 @@ def test_corrupt_model_file_is_refused(model_dir: Path, tmp_path: Path) -> None:
     card = json.loads((copy / CARD_FILE).read_text())
     card["sha256"] = __import__("hashlib").sha256(b"{not json").hexdigest()
     (copy / CARD_FILE).write_text(json.dumps(card))
-    with pytest.raises(ModelError, match="not a usable XGBoost model"):
+    with pytest.raises(ModelError, match=r"model\.json: not valid JSON"):
         load_model(copy)
 
 
@@ -73,6 +73,7 @@ def test_load_during_a_swap_waits_for_the_card(model_dir: Path, tmp_path: Path) 
         (lambda c: c.update(horizon_s="5s"), "horizon_s: expected a number of seconds > 0"),
         (lambda c: c.update(horizon_s=-5.0), "horizon_s: expected a number of seconds > 0"),
         (lambda c: c.update(threshold_ticks=None), "threshold_ticks: expected a number >= 0"),
+        (lambda c: c.pop("threshold_ticks"), "threshold_ticks: missing"),
         (lambda c: c.update(features="spread_ticks"), "differ from this build"),
     ],
 )
