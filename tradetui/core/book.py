@@ -144,12 +144,14 @@ class OrderBook:
             self.bid_ticks = 0
         else:
             if best > bid_ticks:
-                _zero(levels, bid_ticks + 1, best + 1)
+                _zero(levels, bid_ticks + 1, best + 1, self._bid_index.edge == _FAR)
             if bid_lots > 0:
                 levels[bid_ticks] = bid_lots
                 self.bid_ticks = bid_ticks
             else:
-                if bid_ticks in levels:
+                if self._bid_index.edge == _FAR:
+                    levels.pop(bid_ticks, None)
+                elif bid_ticks in levels:
                     levels[bid_ticks] = 0
                 if best >= bid_ticks:
                     self.bid_ticks = _bid_below(levels, bid_ticks)
@@ -161,12 +163,14 @@ class OrderBook:
             self.ask_ticks = 0
         else:
             if best and best < ask_ticks:
-                _zero(levels, best, ask_ticks)
+                _zero(levels, best, ask_ticks, self._ask_index.edge == _FAR)
             if ask_lots > 0:
                 levels[ask_ticks] = ask_lots
                 self.ask_ticks = ask_ticks
             else:
-                if ask_ticks in levels:
+                if self._ask_index.edge == _FAR:
+                    levels.pop(ask_ticks, None)
+                elif ask_ticks in levels:
                     levels[ask_ticks] = 0
                 if not best or best <= ask_ticks:
                     self.ask_ticks = _ask_above(levels, ask_ticks)
@@ -280,6 +284,8 @@ class _NearIndex:
         if not new:
             return
         self.seen += new
+        if self.edge == _FAR:
+            return  # an empty band files nothing (and keys may leave the dict meanwhile)
         # Sorting the new prices and cutting them at the edge runs in C: most lie deep.
         added = sorted(islice(reversed(levels), new))
         if self.sign > 0:
@@ -369,15 +375,24 @@ class _NearIndex:
         self.seen = len(levels)
 
 
-def _zero(levels: dict[int, int], lo_ticks: int, hi_ticks: int) -> None:
-    """Remove every level with lo_ticks <= price < hi_ticks (zero-size entries stay)."""
+def _zero(levels: dict[int, int], lo_ticks: int, hi_ticks: int, drop: bool) -> None:
+    """Remove every level with lo_ticks <= price < hi_ticks: ``drop`` deletes the keys (only
+    while the side's band is empty: keys leaving the dict would break it), else their sizes
+    become zero."""
     if hi_ticks - lo_ticks <= len(levels):
-        for p in range(lo_ticks, hi_ticks):
-            if p in levels:
-                levels[p] = 0
+        if drop:
+            for p in range(lo_ticks, hi_ticks):
+                levels.pop(p, None)
+        else:
+            for p in range(lo_ticks, hi_ticks):
+                if p in levels:
+                    levels[p] = 0
     else:
         for p in [k for k in levels if lo_ticks <= k < hi_ticks]:
-            levels[p] = 0
+            if drop:
+                del levels[p]
+            else:
+                levels[p] = 0
 
 
 def _sweep(levels: dict[int, int], index: _NearIndex) -> int:
