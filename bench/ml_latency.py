@@ -56,7 +56,12 @@ def _synthetic_model(out: Path) -> FilterModel:
     y = (x[:, 1] + rng.normal(size=4000) > 0).astype(int) * 2
     params = {"objective": "multi:softprob", "num_class": 3, "max_depth": 3, "nthread": 2}
     booster = xgb.train(params, xgb.DMatrix(x, label=y), num_boost_round=100)
-    card = {"features": list(FEATURE_NAMES), "horizon_s": 5.0, "threshold_ticks": 0.0}
+    card = {
+        "features": list(FEATURE_NAMES),
+        "horizon_s": 5.0,
+        "threshold_ticks": 0.0,
+        "instrument_agnostic": True,
+    }
     write_model(booster, card, out)
     return load_model(out)
 

@@ -31,7 +31,13 @@ def tiny_model(out: Path, rounds: int = 10, threshold_ticks: float = 0.0) -> Pat
     x, y = tiny_rows()
     params = {"objective": "multi:softprob", "num_class": 3, "max_depth": 3, "nthread": 1}
     booster = xgb.train(params, xgb.DMatrix(x, label=y), num_boost_round=rounds)
-    card = {"features": list(FEATURE_NAMES), "horizon_s": 5.0, "threshold_ticks": threshold_ticks}
+    # Trained on noise rows, tied to no instrument: usable with any.
+    card = {
+        "features": list(FEATURE_NAMES),
+        "horizon_s": 5.0,
+        "threshold_ticks": threshold_ticks,
+        "instrument_agnostic": True,
+    }
     write_model(booster, card, out)
     return out
 

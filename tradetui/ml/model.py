@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tradetui.core.instrument import Instrument
 from tradetui.ml.features import FEATURE_NAMES, N_FEATURES
 
 MODEL_FILE = "model.json"
@@ -253,6 +254,51 @@ def _check_card(card: dict[str, Any], card_path: Path) -> None:
             f"{card_path}: threshold_ticks: expected a number >= 0 (got {threshold!r}); "
             "retrain with `tradetui train`"
         )
+
+
+# What ties a model to its instrument: the features and labels are in its ticks and lots.
+_INSTRUMENT_FIELDS = (
+    "venue",
+    "kind",
+    "symbol",
+    "tick_size",
+    "lot_size",
+    "contract_size",
+    "inverse",
+)
+
+
+def instrument_problem(card: dict[str, Any], instrument: Instrument) -> str:
+    """Why a model with ``card`` must not filter quotes on ``instrument``; '' when it may.
+
+    Most features and the label threshold are in ticks and lots, so a model serves only the
+    instrument it was trained on (its card's spec, from ``tradetui train``) unless its card
+    says ``"instrument_agnostic": true``."""
+    if card.get("instrument_agnostic") is True:
+        return ""
+    spec = card.get("instrument")
+    if not isinstance(spec, dict) or "tick_size" not in spec:
+        return (
+            "card.json: instrument: not recorded (a model from an older tradetui); retrain with "
+            "`tradetui train` on this instrument's recordings"
+        )
+    try:
+        trained = Instrument.from_spec(spec)
+    except ValueError as exc:
+        return f"card.json: {exc}; retrain with `tradetui train`"
+    differ = [f for f in _INSTRUMENT_FIELDS if getattr(trained, f) != getattr(instrument, f)]
+    if not differ:
+        return ""
+    return (
+        f"trained for {_describe(trained)}, this session trades {_describe(instrument)} "
+        f"({', '.join(differ)} differ); its features and labels are in the training "
+        "instrument's ticks and lots: retrain on this instrument's recordings (`tradetui train`)"
+    )
+
+
+def _describe(inst: Instrument) -> str:
+    name = " ".join(filter(None, (inst.venue, inst.kind.value, inst.symbol)))
+    return f"{name} (tick {inst.tick_size}, lot {inst.lot_size})"
 
 
 def load_model(directory: Path) -> FilterModel:
