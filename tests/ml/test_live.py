@@ -95,7 +95,7 @@ def test_a_model_for_another_instrument_is_not_swapped_in(
             run_for(s, 1)
             time.sleep(0.02)  # the load runs in a background thread
     assert "ml model not reloaded (trained for " in caplog.text
-    assert "(symbol differ)" in caplog.text
+    assert "(symbol differs)" in caplog.text
     assert ml.reloads == 0
     assert ml.model.sha256 == first
 

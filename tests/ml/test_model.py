@@ -136,7 +136,7 @@ def test_a_model_serves_only_the_instrument_it_was_trained_for() -> None:
     assert "retrain" in problem
     # Same symbol, another grid: the features' ticks mean other prices.
     finer = dataclasses.replace(spot_btcusdt(), tick_size=Decimal("0.001"))
-    assert "(tick_size differ)" in instrument_problem(card, finer)
+    assert "(tick_size differs)" in instrument_problem(card, finer)
 
 
 def test_an_instrument_agnostic_card_serves_any_instrument() -> None:

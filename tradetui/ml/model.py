@@ -291,7 +291,8 @@ def instrument_problem(card: dict[str, Any], instrument: Instrument) -> str:
         return ""
     return (
         f"trained for {_describe(trained)}, this session trades {_describe(instrument)} "
-        f"({', '.join(differ)} differ); its features and labels are in the training "
+        f"({', '.join(differ)} {'differs' if len(differ) == 1 else 'differ'}); its features "
+        "and labels are in the training "
         "instrument's ticks and lots: retrain on this instrument's recordings (`tradetui train`)"
     )
 
