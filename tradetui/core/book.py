@@ -17,7 +17,8 @@ and the dict alike. A band reaches several times deeper than the levels read; wh
 rises it is narrowed from below, and when a read runs past its edge (the best fell that far)
 it is rebuilt from the whole side. Reads of a whole side sort what lies beyond the band.
 Zero-size entries are invisible to every read and swept out once they outnumber the live
-levels.
+levels. Reads of levels change the book's internals (the band, zero-size entries), so like
+updates they belong to the thread that owns the book.
 """
 
 from __future__ import annotations
