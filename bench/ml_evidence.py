@@ -94,6 +94,8 @@ def placebo(card: dict[str, Any], events: list[MarketEvent], out: Path) -> Path:
     idx = np.flatnonzero(before)
     mids[idx] = mids[rng.permutation(idx)]
     booster, pcard = train_samples(Samples(samples.x, samples.t_ns, mids), sp["split_ns"], cfg)
+    # Trained on the real model's data: the same instrument (the engine checks it).
+    pcard |= {k: card[k] for k in ("data", "instrument", "instrument_agnostic") if k in card}
     write_model(booster, pcard, out)
     return out
 

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from tradetui.core import book as book_module
 from tradetui.core.book import OrderBook
 from tradetui.core.types import BookDelta, Level, Side
 
@@ -53,6 +54,12 @@ class BookMachine(RuleBasedStateMachine):
             self._model_set(Side.BUY, p, q)
         for p, q in asks:
             self._model_set(Side.SELL, p, q)
+
+    @rule(batch=st.lists(st.tuples(level_lists, level_lists), min_size=2, max_size=6))
+    def deltas(self, batch: list[tuple[list[Level], list[Level]]]) -> None:
+        # Several updates between two reads: the reads' sorted prices catch up on all of them.
+        for bids, asks in batch:
+            self.delta(bids, asks)
 
     @rule(side=st.sampled_from(Side), price=prices, qty=sizes)
     def set_level(self, side: Side, price: int, qty: int) -> None:
@@ -127,6 +134,39 @@ class BookMachine(RuleBasedStateMachine):
 
 TestBookAgainstModel = BookMachine.TestCase
 TestBookAgainstModel.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
+
+
+TIGHT = {
+    "_BAND_DEPTH": 0,
+    "_BAND_MIN_TICKS": 1,
+    "_BAND_MAX_LEVELS": 2,
+    "_DEAD_MAX": 0,
+    "_INSORT_MAX": 1,
+    "_SWEEP_MIN_KEYS": 6,
+}
+
+
+class TightBookMachine(BookMachine):
+    """The same rules with a band one tick deeper than the levels read, zero-size entries
+    dropped by every read that steps over one, sweeps of a few keys and whole-side reads from
+    three levels on: reads run past the band, rebuild it, narrow it and sort beyond it all the
+    time, and sweeps drop prices the band holds."""
+
+    def __init__(self) -> None:
+        self._saved = {name: getattr(book_module, name) for name in TIGHT}
+        for name, value in TIGHT.items():
+            setattr(book_module, name, value)
+        super().__init__()
+
+    def teardown(self) -> None:
+        for name, value in self._saved.items():
+            setattr(book_module, name, value)
+
+
+TestTightBookAgainstModel = TightBookMachine.TestCase
+TestTightBookAgainstModel.settings = settings(
+    max_examples=150, stateful_step_count=30, deadline=None
+)
 
 
 def make_book(bids: list[Level], asks: list[Level]) -> OrderBook:

@@ -27,11 +27,18 @@ def tiny_rows(n: int = 600, seed: int = 0) -> tuple[npt.NDArray[np.float32], npt
     return x, y
 
 
-def tiny_model(out: Path, rounds: int = 10) -> Path:
+def tiny_model(out: Path, rounds: int = 10, threshold_ticks: float = 0.0) -> Path:
     x, y = tiny_rows()
     params = {"objective": "multi:softprob", "num_class": 3, "max_depth": 3, "nthread": 1}
     booster = xgb.train(params, xgb.DMatrix(x, label=y), num_boost_round=rounds)
-    write_model(booster, {"features": list(FEATURE_NAMES), "horizon_s": 5.0}, out)
+    # Trained on noise rows, tied to no instrument: usable with any.
+    card = {
+        "features": list(FEATURE_NAMES),
+        "horizon_s": 5.0,
+        "threshold_ticks": threshold_ticks,
+        "instrument_agnostic": True,
+    }
+    write_model(booster, card, out)
     return out
 
 

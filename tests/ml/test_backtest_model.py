@@ -74,6 +74,25 @@ def _card_without_horizon(src: Path, dst: Path) -> None:
     (dst / CARD_FILE).write_text(json.dumps(card))
 
 
+def _other_instrument(src: Path, dst: Path) -> None:
+    """Trained for spot ETHUSDT; the recording is the simulated USD-M BTCUSDT."""
+    shutil.copytree(src, dst)
+    card = json.loads((dst / CARD_FILE).read_text())
+    card["instrument"] = {
+        "symbol": "ETHUSDT",
+        "venue": "binance",
+        "kind": "spot",
+        "base": "ETH",
+        "quote": "USDT",
+        "tick_size": "0.01",
+        "lot_size": "0.0001",
+        "min_qty": "0.0001",
+        "min_notional": "5",
+    }
+    card["instrument_agnostic"] = False
+    (dst / CARD_FILE).write_text(json.dumps(card))
+
+
 def _mismatched(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst)
     card = json.loads((dst / CARD_FILE).read_text())
@@ -86,9 +105,10 @@ def _mismatched(src: Path, dst: Path) -> None:
     [
         (_missing, "no model.json"),
         (_corrupt, "content hash differs"),
-        (_corrupt_rehashed, "not a usable XGBoost model"),
+        (_corrupt_rehashed, "not valid JSON"),
         (_mismatched, "differ from this build's"),
         (_card_without_horizon, "horizon_s: missing"),
+        (_other_instrument, "trained for binance spot ETHUSDT (tick 0.01, lot 0.0001), "),
     ],
 )
 def test_bad_model_is_one_line_exit_2(

@@ -76,6 +76,30 @@ def test_running_engine_swaps_in_a_new_model_without_missing_a_decision(
     assert reloaded[0].sha256 == other.sha256
 
 
+def test_a_model_for_another_instrument_is_not_swapped_in(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    live = tiny_model(tmp_path / "live", rounds=10)
+    other = load_model(tiny_model(tmp_path / "other", rounds=3))
+    s, _ = session(live, reload_check_s=1.0)
+    ml = s.engine.ml
+    assert ml is not None
+    first = ml.model.sha256
+    run_for(s, 5)
+    spec = {**s.engine.instrument.to_spec(), "symbol": "ETHUSDT", "base": "ETH"}
+    card = {**other.card, "instrument": spec, "instrument_agnostic": False}
+    promote(other.booster, card, live)
+    with caplog.at_level(logging.WARNING):
+        deadline = time.monotonic() + 30
+        while "not reloaded" not in caplog.text and time.monotonic() < deadline:
+            run_for(s, 1)
+            time.sleep(0.02)  # the load runs in a background thread
+    assert "ml model not reloaded (trained for " in caplog.text
+    assert "(symbol differs)" in caplog.text
+    assert ml.reloads == 0
+    assert ml.model.sha256 == first
+
+
 def test_broken_model_files_keep_the_current_model(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

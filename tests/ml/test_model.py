@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import threading
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.instruments import btcusdt_perpetual
 from tests.ml.conftest import tiny_model, tiny_rows
-from tradetui.ml.model import CARD_FILE, MODEL_FILE, ModelError, load_model
+from tradetui.core.instrument import Instrument, InstrumentKind
+from tradetui.ml.model import CARD_FILE, MODEL_FILE, ModelError, instrument_problem, load_model
 
 
 def test_compiled_trees_match_xgboost_with_and_without_missing_values(model_dir: Path) -> None:
@@ -49,7 +53,7 @@ def test_corrupt_model_file_is_refused(model_dir: Path, tmp_path: Path) -> None:
     card = json.loads((copy / CARD_FILE).read_text())
     card["sha256"] = __import__("hashlib").sha256(b"{not json").hexdigest()
     (copy / CARD_FILE).write_text(json.dumps(card))
-    with pytest.raises(ModelError, match="not a usable XGBoost model"):
+    with pytest.raises(ModelError, match=r"model\.json: not valid JSON"):
         load_model(copy)
 
 
@@ -73,6 +77,7 @@ def test_load_during_a_swap_waits_for_the_card(model_dir: Path, tmp_path: Path) 
         (lambda c: c.update(horizon_s="5s"), "horizon_s: expected a number of seconds > 0"),
         (lambda c: c.update(horizon_s=-5.0), "horizon_s: expected a number of seconds > 0"),
         (lambda c: c.update(threshold_ticks=None), "threshold_ticks: expected a number >= 0"),
+        (lambda c: c.pop("threshold_ticks"), "threshold_ticks: missing"),
         (lambda c: c.update(features="spread_ticks"), "differ from this build"),
     ],
 )
@@ -95,3 +100,54 @@ def test_card_that_is_not_json_says_so(model_dir: Path, tmp_path: Path) -> None:
     (copy / CARD_FILE).write_text("{")
     with pytest.raises(ModelError, match=r"card.json: not valid JSON"):
         load_model(copy)
+
+
+def spot_btcusdt() -> Instrument:
+    return Instrument(
+        symbol="BTCUSDT",
+        base="BTC",
+        quote="USDT",
+        tick_size=Decimal("0.01"),
+        lot_size=Decimal("0.00001"),
+        min_qty=Decimal("0.00001"),
+        min_notional=Decimal("5"),
+        kind=InstrumentKind.SPOT,
+        venue="binance",
+    )
+
+
+def usdm_ethusdt() -> Instrument:
+    return dataclasses.replace(
+        btcusdt_perpetual(),
+        symbol="ETHUSDT",
+        base="ETH",
+        tick_size=Decimal("0.01"),
+        venue="binance",
+    )
+
+
+def test_a_model_serves_only_the_instrument_it_was_trained_for() -> None:
+    card = {"instrument": spot_btcusdt().to_spec(), "instrument_agnostic": False}
+    assert instrument_problem(card, spot_btcusdt()) == ""
+    problem = instrument_problem(card, usdm_ethusdt())
+    assert problem.startswith("trained for binance spot BTCUSDT (tick 0.01, lot 0.00001), ")
+    assert "this session trades binance perpetual ETHUSDT" in problem
+    assert "(kind, symbol, lot_size differ)" in problem
+    assert "retrain" in problem
+    # Same symbol, another grid: the features' ticks mean other prices.
+    finer = dataclasses.replace(spot_btcusdt(), tick_size=Decimal("0.001"))
+    assert "(tick_size differs)" in instrument_problem(card, finer)
+
+
+def test_an_instrument_agnostic_card_serves_any_instrument() -> None:
+    card = {"instrument": spot_btcusdt().to_spec(), "instrument_agnostic": True}
+    assert instrument_problem(card, usdm_ethusdt()) == ""
+
+
+@pytest.mark.parametrize(
+    "card",
+    [{}, {"instrument": {"symbol": "BTCUSDT", "kind": "spot"}}],
+    ids=["none", "symbol-only"],
+)
+def test_a_card_without_its_instrument_serves_none(card: dict[str, object]) -> None:
+    assert "instrument: not recorded" in instrument_problem(card, spot_btcusdt())

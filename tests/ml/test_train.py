@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from pathlib import Path
@@ -163,3 +164,12 @@ def test_cli_trains_on_the_shared_spot_files_and_scores_the_later_day(
     assert card["split"]["fit"]["end_ns"] < card["split"]["test"]["start_ns"]
     assert set(card["metrics"]) == {"model", "prior", "imbalance_only"}
     assert load_model(tmp_path / "m").card["features"] == list(FEATURE_NAMES)
+    # What it was trained on: the instrument's spec (its ticks and lots), each file's hash.
+    assert card["instrument"]["symbol"] == "BTCUSDT"
+    assert card["instrument"]["kind"] == "spot"
+    assert card["instrument"]["tick_size"] == "0.01"
+    assert card["instrument_agnostic"] is False
+    assert [d["sha256"] for d in card["data"]] == [
+        hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files
+    ]
+    assert card["versions"]["tradetui_commit"]

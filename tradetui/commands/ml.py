@@ -84,7 +84,14 @@ def train(
     """Replay FILES through the feature code, train XGBoost, score it on the last part."""
     from tradetui.market.files import ReplayError
     from tradetui.ml.dataset import sample_features
-    from tradetui.ml.train import TrainConfig, TrainError, split_time, train_samples, write_model
+    from tradetui.ml.train import (
+        TrainConfig,
+        TrainError,
+        data_card,
+        split_time,
+        train_samples,
+        write_model,
+    )
 
     flags = instrument_flags(venue, symbol, tick_size, lot_size, contract_size, inverse)
     if horizon <= 0:
@@ -137,8 +144,7 @@ def train(
                 )
     except TrainError as exc:
         fail(str(exc))
-    card["data"] = [{"path": str(f), "bytes": f.stat().st_size} for f in files]
-    card["instrument"] = {"symbol": inst.symbol, "kind": str(inst.kind)}
+    card |= data_card(list(files), inst)
     try:
         card = write_model(booster, card, out)
     except OSError as exc:

@@ -219,7 +219,9 @@ class Engine:
         }
         # The ML filter (off by default) sees every market event before any decision it triggers.
         self.ml = (
-            MlFilter.from_settings(settings.ml, self.bus.publish) if settings.ml.enabled else None
+            MlFilter.from_settings(settings.ml, self.bus.publish, instrument)
+            if settings.ml.enabled
+            else None
         )
         if self.ml is not None:
             for tp in (BookDelta, BestBidOffer, Trade, BookSnapshot):

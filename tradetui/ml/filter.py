@@ -24,9 +24,10 @@ import msgspec
 from tradetui.config import ConfigError, MlSettings
 from tradetui.core.book import OrderBook
 from tradetui.core.clock import Clock
+from tradetui.core.instrument import Instrument
 from tradetui.engine.events import EngineEvent, ModelDrift, ModelReloaded
 from tradetui.ml.features import FeatureState, new_row
-from tradetui.ml.model import FilterModel, ModelError, load_model
+from tradetui.ml.model import FilterModel, ModelError, instrument_problem, load_model
 from tradetui.ml.monitor import DriftThresholds, Monitor, MonitorStats
 from tradetui.ml.policy import PolicyParams, apply_policy, pull_both
 from tradetui.ml.reload import ModelReloader
@@ -65,6 +66,7 @@ class MlFilter:
         self.model = model
         self.settings = settings
         self.publish = publish
+        self.instrument: Instrument | None = None  # the one models must be trained for, if set
         self.params = PolicyParams(
             settings.skew_ticks, settings.widen_ticks, settings.pull_threshold
         )
@@ -104,16 +106,26 @@ class MlFilter:
 
     @classmethod
     def from_settings(
-        cls, settings: MlSettings, publish: Callable[[EngineEvent], None] | None = None
+        cls,
+        settings: MlSettings,
+        publish: Callable[[EngineEvent], None] | None = None,
+        instrument: Instrument | None = None,
     ) -> MlFilter:
-        """Load ``settings.model``; a missing, corrupt or mismatched model is a ConfigError."""
+        """Load ``settings.model``; a missing, corrupt or mismatched model is a ConfigError,
+        and so is a model trained for another instrument than ``instrument`` (when given)."""
         if not settings.model:
             raise ConfigError("ml.model: empty; set it to a directory from `tradetui train`")
         directory = Path(settings.model).expanduser()
         try:
-            return cls(load_model(directory), settings, publish, directory)
+            model = load_model(directory)
         except ModelError as exc:
             raise ConfigError(f"ml.model: {exc}") from None
+        problem = "" if instrument is None else instrument_problem(model.card, instrument)
+        if problem:
+            raise ConfigError(f"ml.model: {directory}: {problem}")
+        ml = cls(model, settings, publish, directory)
+        ml.instrument = instrument
+        return ml
 
     def status(self) -> MlStatus:
         """The filter's state now, for the console."""
@@ -168,7 +180,14 @@ class MlFilter:
         """``d`` adjusted by the model's view at ``now_ns`` (unchanged before any touch)."""
         if self.reloader is not None:
             new = self.reloader.poll(now_ns)
-            if new is not None:
+            problem = (
+                ""
+                if new is None or self.instrument is None
+                else instrument_problem(new.card, self.instrument)
+            )
+            if problem:
+                log.warning("ml model not reloaded (%s); keeping the current model", problem)
+            elif new is not None:
                 self.swap(new, now_ns)
         try:
             if not self.features.compute(now_ns, book, position_lots, self.row):

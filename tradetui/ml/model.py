@@ -2,8 +2,10 @@
 
 A model directory holds ``model.json`` (XGBoost's JSON format) and ``card.json`` (features in
 order, horizon, data, metrics, versions and the sha256 of ``model.json``). Loading checks the
-hash, the feature list and the card fields the engine reads, then generates one Python
-function holding every tree as nested comparisons (``compile_trees``); ``predict`` calls it
+hash, the feature list and the card fields the engine reads, parses ``model.json`` and checks
+its trees in Python (only JSON text with well-formed trees reaches XGBoost's native loader,
+which crashes on some malformed input), then generates one Python function holding every
+tree as nested comparisons (``compile_trees``); ``predict`` calls it
 and takes the softmax, with no numpy call per decision. The compiled trees are checked
 against XGBoost's own prediction on probe rows at load.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tradetui.core.instrument import Instrument
 from tradetui.ml.features import FEATURE_NAMES, N_FEATURES
 
 MODEL_FILE = "model.json"
@@ -80,10 +84,16 @@ def compile_trees(model_json: dict[str, Any]) -> CompiledTrees:
     lines = ["def margins(x):", f"    {names}, = x", "    m0 = m1 = m2 = 0.0"]
     nodes = 0
     depth = 0
-    for t, k in zip(trees, tree_info, strict=True):
+    for i, (t, k) in enumerate(zip(trees, tree_info, strict=True)):
         lc, rc = t["left_children"], t["right_children"]
         si, sc, dl = t["split_indices"], t["split_conditions"], t["default_left"]
-        nodes += len(lc)
+        n = len(lc)
+        if not n or any(not isinstance(a, list) or len(a) != n for a in (lc, rc, si, sc, dl)):
+            raise ModelError(f"tree {i}: node arrays missing or of unequal lengths")
+        # XGBoost numbers children after their parent: this also rules out cycles.
+        if any(c != -1 and not node < c < n for node in range(n) for c in (lc[node], rc[node])):
+            raise ModelError(f"tree {i}: a child index outside the tree")
+        nodes += n
         # Depth-first emission with an explicit stack: (node, indent, prefix line or None).
         stack: list[tuple[int, int, str | None]] = [(0, 1, None)]
         while stack:
@@ -154,9 +164,37 @@ class FilterModel:
 
 
 def _first_line(exc: Exception) -> str:
-    """The first line of an error (XGBoost's carry a native backtrace after it)."""
+    """The first line of an error (XGBoost's carry a native backtrace after it, and a
+    ``[12:00:00] src/file.cc:12:`` prefix before it, both dropped)."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return _XGB_PREFIX.sub("", line) or type(exc).__name__
+
+
+# Control bytes other than tab, newline and carriage return: not JSON text.
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_XGB_PREFIX = re.compile(r"^\[\d\d:\d\d:\d\d\] \S+:\d+: ")
+_RETRAIN = "retrain with `tradetui train` or recopy the model directory"
+
+
+def _parse_model(raw: bytes, model_path: Path) -> dict[str, Any]:
+    """``model.json`` as JSON, checked in Python before XGBoost's native loader sees it: that
+    loader aborts the process on an empty buffer and crashes or spins on cut-short binary
+    (UBJSON) models, so only JSON text reaches it."""
+    if not raw.strip():
+        raise ModelError(f"{model_path}: empty; {_RETRAIN}")
+    if _BINARY.search(raw):
+        raise ModelError(
+            f"{model_path}: binary, not XGBoost's JSON format (a UBJSON or pickled model?); "
+            f"save it with booster.save_model('model.json'), or {_RETRAIN}"
+        )
+    try:
+        model = json.loads(raw)
+    except ValueError as exc:
+        raise ModelError(f"{model_path}: not valid JSON ({_first_line(exc)}); {_RETRAIN}") from None
+    if not isinstance(model, dict):
+        raise ModelError(f"{model_path}: not an XGBoost model (a JSON object); {_RETRAIN}")
+    return model
 
 
 def _read_pair(directory: Path) -> tuple[dict[str, Any], bytes]:
@@ -194,7 +232,7 @@ def _is_number(v: object) -> bool:
 
 
 def _check_card(card: dict[str, Any], card_path: Path) -> None:
-    """The card fields the engine reads: features, horizon_s, threshold_ticks (optional)."""
+    """The card fields the engine reads: features, horizon_s, threshold_ticks."""
     if not isinstance(card["features"], list) or card["features"] != list(FEATURE_NAMES):
         raise ModelError(
             f"{card_path}: model features {card['features']} differ from this build's "
@@ -208,12 +246,60 @@ def _check_card(card: dict[str, Any], card_path: Path) -> None:
             f"{card_path}: horizon_s: expected a number of seconds > 0 (got {horizon!r}); "
             "retrain with `tradetui train`"
         )
-    threshold = card.get("threshold_ticks", 0.0)
+    if "threshold_ticks" not in card:
+        raise ModelError(f"{card_path}: threshold_ticks: missing; retrain with `tradetui train`")
+    threshold = card["threshold_ticks"]
     if not _is_number(threshold) or threshold < 0:
         raise ModelError(
             f"{card_path}: threshold_ticks: expected a number >= 0 (got {threshold!r}); "
             "retrain with `tradetui train`"
         )
+
+
+# What ties a model to its instrument: the features and labels are in its ticks and lots.
+_INSTRUMENT_FIELDS = (
+    "venue",
+    "kind",
+    "symbol",
+    "tick_size",
+    "lot_size",
+    "contract_size",
+    "inverse",
+)
+
+
+def instrument_problem(card: dict[str, Any], instrument: Instrument) -> str:
+    """Why a model with ``card`` must not filter quotes on ``instrument``; '' when it may.
+
+    Most features and the label threshold are in ticks and lots, so a model serves only the
+    instrument it was trained on (its card's spec, from ``tradetui train``) unless its card
+    says ``"instrument_agnostic": true``."""
+    if card.get("instrument_agnostic") is True:
+        return ""
+    spec = card.get("instrument")
+    if not isinstance(spec, dict) or "tick_size" not in spec:
+        return (
+            "card.json: instrument: not recorded (a model from an older tradetui); retrain with "
+            "`tradetui train` on this instrument's recordings"
+        )
+    try:
+        trained = Instrument.from_spec(spec)
+    except ValueError as exc:
+        return f"card.json: {exc}; retrain with `tradetui train`"
+    differ = [f for f in _INSTRUMENT_FIELDS if getattr(trained, f) != getattr(instrument, f)]
+    if not differ:
+        return ""
+    return (
+        f"trained for {_describe(trained)}, this session trades {_describe(instrument)} "
+        f"({', '.join(differ)} {'differs' if len(differ) == 1 else 'differ'}); its features "
+        "and labels are in the training "
+        "instrument's ticks and lots: retrain on this instrument's recordings (`tradetui train`)"
+    )
+
+
+def _describe(inst: Instrument) -> str:
+    name = " ".join(filter(None, (inst.venue, inst.kind.value, inst.symbol)))
+    return f"{name} (tick {inst.tick_size}, lot {inst.lot_size})"
 
 
 def load_model(directory: Path) -> FilterModel:
@@ -226,13 +312,21 @@ def load_model(directory: Path) -> FilterModel:
             raise ModelError(f"{p}: no such file (train one with `tradetui train`)")
     card, raw = _read_pair(directory)
     _check_card(card, card_path)
+    model_json = _parse_model(raw, model_path)
     try:
+        trees = compile_trees(model_json)
         booster = xgb.Booster()
         booster.load_model(bytearray(raw))  # the bytes that were hashed, not a re-read
         # One thread: OpenMP workers spin after each call and would take the engine's core.
         booster.set_param({"nthread": 1})
-        trees = compile_trees(json.loads(raw))
-    except (xgb.core.XGBoostError, KeyError, TypeError, ValueError) as exc:
+    except (
+        xgb.core.XGBoostError,
+        ModelError,
+        AttributeError,
+        LookupError,
+        TypeError,
+        ValueError,
+    ) as exc:
         raise ModelError(f"{model_path}: not a usable XGBoost model ({_first_line(exc)})") from None
     if booster.num_features() != N_FEATURES:
         raise ModelError(

@@ -37,7 +37,14 @@ from tradetui.core.instrument import Instrument
 from tradetui.ml.dataset import Samples, future_move_ticks, labels, sample_features
 from tradetui.ml.metrics import log_loss
 from tradetui.ml.model import CARD_FILE, MODEL_FILE, FilterModel, ModelError, load_model
-from tradetui.ml.train import TrainConfig, TrainError, split_rows, split_time, train_samples
+from tradetui.ml.train import (
+    TrainConfig,
+    TrainError,
+    data_card,
+    split_rows,
+    split_time,
+    train_samples,
+)
 from tradetui.ml.train import write_model as _write_model
 
 log = logging.getLogger(__name__)
@@ -138,10 +145,8 @@ def retrain_samples(
         "previous_log_loss": cur_ll,
         "candidate_log_loss": cand_ll,
     }
-    if data is not None:
-        card["data"] = [{"path": str(f), "bytes": f.stat().st_size} for f in data]
     if instrument is not None:
-        card["instrument"] = {"symbol": instrument.symbol, "kind": str(instrument.kind)}
+        card |= data_card(data or [], instrument)
     reason = why_none or "candidate has the lower held-out log loss"
     try:
         sha = promote(booster, card, model_dir, write_model)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tradetui.core.instrument import Instrument
 from tradetui.ml.dataset import CLASSES, STEP_NS, Samples, future_move_ticks, labels
 from tradetui.ml.features import FEATURE_NAMES, FEATURES
 from tradetui.ml.metrics import score
@@ -207,13 +209,43 @@ def _dist_version(*names: str) -> str:
     return "unknown"
 
 
+def _git_commit() -> str:
+    """The git commit of the tradetui code running, or "unknown" outside a git checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and commit else "unknown"
+
+
 def _versions() -> dict[str, str]:
     return {
         "python": platform.python_version(),
         "xgboost": _dist_version("xgboost", "xgboost-cpu"),
         "numpy": _dist_version("numpy"),
         "tradetui": _dist_version("tradetui"),
+        "tradetui_commit": _git_commit(),
     }
+
+
+def data_card(files: list[Path], instrument: Instrument) -> dict[str, Any]:
+    """The card fields saying what a model was trained on: each file with its size and
+    sha256, and the instrument's full spec (its ticks and lots are the features' units)."""
+    data = []
+    for f in files:
+        digest = hashlib.sha256()
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        data.append({"path": str(f), "bytes": f.stat().st_size, "sha256": digest.hexdigest()})
+    return {"data": data, "instrument": instrument.to_spec(), "instrument_agnostic": False}
 
 
 def write_model(booster: Any, card: dict[str, Any], out_dir: Path) -> dict[str, Any]:
