@@ -22,6 +22,7 @@ from tradetui.commands.common import (
     parse_speed,
     session_exit_code,
 )
+from tradetui.core.money import dumps
 
 if TYPE_CHECKING:
     import sqlite3
@@ -226,7 +227,7 @@ def run(
         except StoreError as exc:
             fail(str(exc))
     if json_out:
-        typer.echo(json.dumps(summary))
+        typer.echo(dumps(summary))
     else:
         from tradetui.engine.summary import format_summary
 
@@ -297,7 +298,7 @@ def _run_console(
         fail(str(exc), EXIT_REFUSED)
     except (ConfigError, ValueError, StoreError) as exc:
         fail(str(exc))
-    typer.echo(json.dumps(summary) if json_out else format_summary(summary))
+    typer.echo(dumps(summary) if json_out else format_summary(summary))
     _exit_for(summary)
 
 
@@ -470,7 +471,7 @@ def sessions(
     rows = list_sessions(conn)
     conn.close()
     if json_out:
-        typer.echo(json.dumps(rows))
+        typer.echo(dumps(rows))
         return
     cols = [
         "id",
@@ -513,7 +514,7 @@ def fills(
     rows = list_fills(conn, sid, since_ns)
     conn.close()
     if fmt == "json":
-        typer.echo(json.dumps(rows))
+        typer.echo(dumps(rows))
     elif fmt == "csv":
         out = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["session"])
         out.writeheader()
@@ -543,7 +544,7 @@ def report(
     finally:
         conn.close()
     if json_out:
-        typer.echo(json.dumps(result))
+        typer.echo(dumps(result))
         return
     from tradetui.store.format import format_report
 

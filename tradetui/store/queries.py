@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradetui.core.instrument import Instrument
+from tradetui.core.money import fee_amount, plain
 from tradetui.core.types import Side
 from tradetui.store.reports import StoredFill, StoredMark, build_report
 from tradetui.store.schema import StoreError
@@ -77,7 +78,7 @@ def list_sessions(conn: sqlite3.Connection) -> list[dict[str, Any]]:
                 "ended": iso_utc(ended),
                 "end_state": state if state is not None else "running",
                 "fills": n,
-                "volume_quote": float(volume),
+                "volume_quote": volume,
                 "quote_asset": quote,
             }
         )
@@ -136,7 +137,7 @@ def list_fills(
                 "price": str(inst.price(pt)),
                 "qty": str(inst.qty(ql)),
                 "size_unit": inst.size_unit if inst.base else "",
-                "fee": repr(fee),
+                "fee": plain(fee_amount(fee)),
                 "fee_asset": asset,
                 "liquidity": "maker" if maker else "taker",
                 "position": str(inst.qty(pos)),
