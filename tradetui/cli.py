@@ -620,6 +620,31 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+def _help_without_python_types() -> None:
+    """Typer 0.29's help names each parameter's Python type: a flag reads ``--json <bool>``
+    (``--help <bool>`` too), a list argument ``<list[Path]>`` and the usage line
+    ``{files}...``. A flag takes no value, so it shows none; a repeated option the type of
+    one value; an argument its name in capitals, as click's own help does (``FILES...``)."""
+    from typer.core import TyperArgument, TyperOption
+
+    option_type = TyperOption.display_type_rich
+
+    def option_value(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        text = option_type(self, ctx)
+        # A repeated option takes one value each time: `<str>`, not `<list[str]>`.
+        return text.replace("<list[", "<").replace("]>", ">") if text else text
+
+    def usage_name(self: TyperArgument) -> str:
+        name = self.display_name_raw.upper()
+        return (name if self.required else f"[{name}]") + ("..." if self.nargs != 1 else "")
+
+    TyperOption.display_type_rich = option_value  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
+    TyperArgument._usage_display_name = usage_name  # type: ignore[method-assign]
+
+
 def _register_command_modules() -> None:
     from tradetui.commands import control, data, markets, ml, sandbox, telegram
 
@@ -631,4 +656,5 @@ def _register_command_modules() -> None:
     telegram.register(app)
 
 
+_help_without_python_types()
 _register_command_modules()
