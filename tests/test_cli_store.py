@@ -115,6 +115,29 @@ def test_sessions_lists_the_run(stored_run: tuple[Path, dict[str, Any]]) -> None
     assert "stopped" in table.stdout
 
 
+def test_tables_at_80_columns_show_whole_timestamps(
+    stored_run: tuple[Path, dict[str, Any]],
+) -> None:
+    db, _ = stored_run
+    fills = json.loads(_run(db.parent, "fills", "--db", str(db), "--format", "json").stdout)
+    sessions = json.loads(_run(db.parent, "sessions", "--db", str(db), "--json").stdout)
+    narrow = {**_env(db.parent), "COLUMNS": "80"}
+    for args, first in (
+        (("sessions",), sessions[0]["started"]),
+        (("fills",), fills[0]["time"]),
+    ):
+        r = subprocess.run(
+            [*TRADETUI, *args, "--db", str(db)], capture_output=True, text=True, env=narrow
+        )
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert max(len(line) for line in lines) <= 80, r.stdout
+        # '2026-12-06T22:59:11.569+00:00' shows as '2026-12-06 22:59:11.569', never cut.
+        assert first.replace("T", " ").removesuffix("+00:00") in r.stdout, r.stdout
+        assert "…" not in r.stdout
+        assert "times UTC" in lines[0]
+
+
 def _other_app(p: Path) -> None:
     c = sqlite3.connect(p)
     c.execute("CREATE TABLE t (x)")

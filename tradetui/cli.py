@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -445,17 +446,35 @@ def _parse_since(text: str) -> int:
     return int(when.timestamp() * 1e9)
 
 
+_TIMES = ("time", "started", "ended")
+
+
 def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """A compact table for people that fits 80 columns: times as ``2026-12-06 22:59:11.569``
+    (UTC, said in the title) and never cut; a cell too wide for the terminal folds."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
+    title = f"{title}, times UTC" if set(columns) & set(_TIMES) else title
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=0, pad_edge=False)
     for c in columns:
-        table.add_column(c, justify="right" if c not in ("side", "time", "started") else "left")
+        if c in _TIMES:
+            table.add_column(c, no_wrap=True, min_width=len("2026-12-06 22:59:11.569"))
+        else:
+            table.add_column(c, justify="left" if c == "side" else "right", overflow="fold")
     for r in rows:
-        table.add_row(*(str(r[c]) for c in columns))
-    # Scripts piping the table get full-width rows instead of 80-column truncation.
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+        table.add_row(*(_cell(c, r[c]) for c in columns))
+    # Scripts piping the table get full-width rows (unless COLUMNS says otherwise).
+    wide = sys.stdout.isatty() or "COLUMNS" in os.environ
+    Console(width=None if wide else 200).print(table)
+
+
+def _cell(column: str, value: Any) -> str:
+    text = str(value)
+    if column in _TIMES:  # ISO 8601 UTC from iso_utc: '2026-12-06T22:59:11.569+00:00'
+        return text.replace("T", " ").removesuffix("+00:00")
+    return text
 
 
 @app.command()
@@ -473,18 +492,21 @@ def sessions(
     if json_out:
         typer.echo(dumps(rows))
         return
-    cols = [
-        "id",
-        "mode",
-        "symbol",
-        "started",
-        "ended",
-        "end_state",
-        "fills",
-        "volume_quote",
-        "quote_asset",
-    ]
+    for r in rows:
+        r["length"] = _length(r["started"], r["ended"])
+        r["volume"] = f"{r['volume_quote']:,.2f} {r['quote_asset']}"
+    cols = ["id", "mode", "symbol", "started", "length", "end_state", "fills", "volume"]
     _table("sessions", rows, cols)
+
+
+def _length(started: str, ended: str) -> str:
+    """``1h02m``, ``2m00s`` or ``-`` (still running or killed) between two ISO times."""
+    from datetime import datetime
+
+    if not ended:
+        return "-"
+    s = int((datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds())
+    return f"{s // 3600}h{s // 60 % 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
 @app.command()
@@ -520,9 +542,16 @@ def fills(
         out.writeheader()
         out.writerows(rows)
     else:
-        cols = ["session", "time", "side", "price", "qty", "size_unit", "fee", "fee_asset"]
-        cols += ["liquidity", "trade_id"]
-        _table(f"fills ({len(rows)})", rows, cols)
+        for r in rows:
+            r["size"] = f"{r['qty']} {r['size_unit']}".rstrip()
+            r["fee "] = f"{r['fee']} {r['fee_asset']}"  # positive paid, negative a rebate
+            r["liq"], r["trade"] = r["liquidity"], r["trade_id"]
+        cols = ["session", "time", "side", "price", "size", "fee ", "liq", "trade"]
+        title = f"fills ({len(rows)})"
+        if len({r["session"] for r in rows}) == 1:  # one session: said once, in the title
+            cols.remove("session")
+            title += f" of session {rows[0]['session']}"
+        _table(title, rows, cols)
 
 
 @app.command()
