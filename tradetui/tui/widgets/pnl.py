@@ -60,6 +60,13 @@ class PnlPane(SnapshotPane):
         )
 
 
+def _drawable(samples: deque[float]) -> list[float]:
+    """What the sparkline draws: Textual paints a single sample as a solid block the chart's
+    full height, so until there are two it gets none (a baseline); a flat series of two or
+    more is drawn on the baseline."""
+    return list(samples) if len(samples) > 1 else []
+
+
 class SessionChart(Vertical):
     """Equity (total PnL) and inventory sampled once per second of engine time."""
 
@@ -86,8 +93,8 @@ class SessionChart(Vertical):
         self._next_sample_ns = snap.ts_ns + SAMPLE_EVERY_NS
         self.equity.append(float(snap.pnl.total))
         self.inventory.append(float(snap.pnl.position_lots))
-        self._equity_chart.data = list(self.equity)
-        self._inventory_chart.data = list(self.inventory)
+        self._equity_chart.data = _drawable(self.equity)
+        self._inventory_chart.data = _drawable(self.inventory)
         p = snap.pnl
         unit = f" {p.settle}" if p.settle != snap.quote else ""
         d = money_decimals(p.settle, snap.quote)
