@@ -443,7 +443,10 @@ def _parse_since(text: str) -> int:
         )
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1e9)
+    ns = int(when.timestamp() * 1e9)
+    if not 0 <= ns < 2**63:  # stored times are int64 nanoseconds since 1970
+        fail(f"--since: {text!r} is outside 1970-01-01 .. 2262-04-11; give a time in that range")
+    return ns
 
 
 _TIMES = ("time", "started", "ended")
@@ -578,6 +581,50 @@ def report(
     from tradetui.store.format import format_report
 
     typer.echo(format_report(result))
+
+
+@app.command()
+def history(
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only sessions started at or after: ISO time (UTC) or age (7d, 12h)."),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+) -> None:
+    """Stored sessions per UTC day: fills, volume, PnL, fees paid and rebates (read-only)."""
+    from tradetui.store.queries import daily_history
+    from tradetui.store.schema import StoreError
+
+    since_ns = _parse_since(since) if since is not None else None
+    conn = _open_for_query(config, db)
+    try:
+        rows = daily_history(conn, since_ns)
+    except StoreError as exc:
+        fail(str(exc))
+    finally:
+        conn.close()
+    if json_out:
+        typer.echo(dumps(rows))
+        return
+    if not rows:
+        typer.echo("no sessions stored" + (f" since {since}" if since else ""))
+        return
+    from tradetui.core.units import money_decimals
+
+    for r in rows:
+        d = money_decimals(r["settle_asset"], r["quote_asset"])
+        r["symbols "] = ",".join(r["symbols"])
+        r["volume"] = f"{r['volume_quote']:,.2f}"
+        r["PnL"] = f"{r['pnl_total']:+,.{d}f}"
+        r["fees paid"] = f"{r['fees']:,.{d}f}"  # amounts >= 0 (docs/units.md)
+        r["rebates "] = f"{r['rebates']:,.{d}f}"
+        # Volume in quote, money in the settlement asset: 'USDT', or 'BTC/USD' for COIN-M.
+        same = r["settle_asset"] == r["quote_asset"]
+        r["asset"] = r["quote_asset"] if same else f"{r['settle_asset']}/{r['quote_asset']}"
+    cols = ["day", "sessions", "symbols ", "fills", "volume", "PnL", "fees paid", "rebates "]
+    _table("history per UTC day (volume in quote, money in settlement)", rows, [*cols, "asset"])
 
 
 @verify_app.command("as-paper")
