@@ -7,8 +7,9 @@ lot at its price; inverse contracts at ``-scale / price``, so their PnL comes ou
 and the average entry is the harmonic mean of fill prices. Money inside the ledger is kept as
 ``int`` or ``Fraction`` value units, so a long session accumulates no float drift; fees
 arrive as floats in the settlement asset (the exchange's decimal commission) and are summed
-as ``Decimal`` (``fee_amount``). A ``PnlSnapshot``'s money is ``Decimal`` to
-``MONEY_PLACES`` decimals (``money_amount``), what every screen and export shows.
+as ``Decimal`` (``fee_amount``, to ``money.FEE_PLACES``). A ``PnlSnapshot``'s money is
+``Decimal`` to ``money.MONEY_PLACES`` decimals (``money_amount``), what every screen and
+export shows.
 
 Fee sign, everywhere a user reads it (docs/units.md): a fill's fee is positive when paid and
 negative when it is a rebate (Binance's ``commission``); ``fees`` sums what was paid and
@@ -29,7 +30,7 @@ from tradetui.core.types import Side
 
 @dataclass(frozen=True, slots=True)
 class PnlSnapshot:
-    """PnL at one mark. Money (``Decimal``, ``MONEY_PLACES`` decimals) in the settlement asset
+    """PnL at one mark. Money (``Decimal``, see the module docstring) in the settlement asset
     (``settle``: the quote for linear and spot, the coin for inverse), prices in quote per
     base, sizes in order units (base, or contracts for inverse); ``volume_quote`` is the traded
     notional in quote (USD face value for inverse) and ``volume_settle`` the same in the
