@@ -39,9 +39,9 @@ def _row(r: dict[str, Any], model: Any) -> dict[str, Any]:
         "fills": r["fills"],
         "markout_1s_bps": round(m["1s"]["mean_bps"], 3),
         "markout_5s_bps": round(m["5s"]["mean_bps"], 3),
-        "markout_5s_quote": round(m["5s"]["total_quote"], 4),
-        "pnl_quote": round(r["pnl_total"], 4),
-        "fees_quote": round(r["fees"], 4),
+        "markout_5s_quote": round(float(m["5s"]["total_quote"]), 4),
+        "pnl_quote": round(float(r["pnl_total"]), 4),
+        "fees_quote": round(float(r["fees"]), 4),
         "max_abs_position_base": r["max_abs_position_base"],
     }
     if model is not None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -316,3 +317,36 @@ def test_a_control_socket_that_cannot_exist_refuses_the_start_and_exits(tmp_path
         "(File exists); set it to a path in a folder you own"
     ]
     assert "Traceback" not in r.stderr
+
+
+def _command_paths() -> list[tuple[str, ...]]:
+    import typer.main
+
+    from tradetui.cli import app
+
+    def walk(cmd: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+        subs = getattr(cmd, "commands", {})
+        return [path] + [p for name, sub in subs.items() for p in walk(sub, (*path, name))]
+
+    return walk(typer.main.get_command(app), ())
+
+
+def test_help_shows_no_python_types_for_flags_or_braces_or_eaten_markup() -> None:
+    from typer.testing import CliRunner
+
+    from tradetui.cli import app
+
+    paths = _command_paths()
+    assert ("backtest",) in paths
+    assert ("sandbox", "exchange") in paths
+    for path in paths:
+        r = CliRunner().invoke(app, [*path, "--help"], terminal_width=100)
+        assert r.exit_code == 0, (path, r.output)
+        # A flag takes no value (`--json`, `--help`); a list argument is FILES..., not
+        # `<list[Path]>` or `{files}...`; text in [brackets] is not swallowed as rich markup.
+        assert "<bool>" not in r.output, path
+        assert "<list[" not in r.output, path
+        assert "{" not in r.output, path
+        assert "( " not in r.output, path
+    backtest = CliRunner().invoke(app, ["backtest", "--help"], terminal_width=100).output
+    assert "Usage: tradetui backtest [OPTIONS] FILES..." in backtest

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,55 @@ def test_sessions_lists_the_run(stored_run: tuple[Path, dict[str, Any]]) -> None
     assert s["fills"] == summary["fills"]
     table = _run(db.parent, "sessions", "--db", str(db))
     assert "stopped" in table.stdout
+
+
+def test_tables_at_80_columns_show_whole_timestamps(
+    stored_run: tuple[Path, dict[str, Any]],
+) -> None:
+    db, _ = stored_run
+    fills = json.loads(_run(db.parent, "fills", "--db", str(db), "--format", "json").stdout)
+    sessions = json.loads(_run(db.parent, "sessions", "--db", str(db), "--json").stdout)
+    narrow = {**_env(db.parent), "COLUMNS": "80"}
+    for args, first in (
+        (("sessions",), sessions[0]["started"]),
+        (("fills",), fills[0]["time"]),
+    ):
+        r = subprocess.run(
+            [*TRADETUI, *args, "--db", str(db)], capture_output=True, text=True, env=narrow
+        )
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert max(len(line) for line in lines) <= 80, r.stdout
+        # '2026-12-06T22:59:11.569+00:00' shows as '2026-12-06 22:59:11.569', never cut.
+        assert first.replace("T", " ").removesuffix("+00:00") in r.stdout, r.stdout
+        assert "…" not in r.stdout
+        assert "times UTC" in lines[0]
+
+
+def test_history_sums_the_stored_sessions_per_day(
+    stored_run: tuple[Path, dict[str, Any]],
+) -> None:
+    db, summary = stored_run
+    report = json.loads(
+        _run(db.parent, "report", "--db", str(db), "--json").stdout, parse_float=Decimal
+    )
+    r = _run(db.parent, "history", "--db", str(db), "--json")
+    assert r.returncode == 0, r.stderr
+    (day,) = json.loads(r.stdout, parse_float=Decimal)
+    assert day["day"] == report["started"][:10]
+    assert (day["sessions"], day["symbols"], day["fills"]) == (1, ["BTCUSDT"], summary["fills"])
+    for key in ("volume_quote", "pnl_total", "fees", "rebates"):
+        assert day[key] == report[key], key
+    assert day["fees"] >= 0
+    table = _run(db.parent, "history", "--db", str(db))
+    assert f"{report['pnl_total']:+,.4f}" in table.stdout
+    assert f" {report['fees']:,.4f} " in table.stdout
+    later = _run(db.parent, "history", "--db", str(db), "--since", "2099-01-01")
+    assert later.stdout.strip() == "no sessions stored since 2099-01-01"
+    beyond = _run(db.parent, "history", "--db", str(db), "--since", "2999-01-01")
+    assert beyond.returncode == 2
+    assert beyond.stderr.count("\n") == 1
+    assert "--since: '2999-01-01' is outside" in beyond.stderr
 
 
 def _other_app(p: Path) -> None:

@@ -25,6 +25,7 @@ from tradetui.commands.common import (
     print_table,
     session_exit_code,
 )
+from tradetui.core.money import dumps
 
 if TYPE_CHECKING:
     import sqlite3
@@ -273,7 +274,7 @@ def _run_claimed(
         if session.replay is not None:
             damaged = session.replay.report.damage_error()
     if json_out:
-        typer.echo(json.dumps(summary))
+        typer.echo(dumps(summary))
     else:
         from tradetui.engine.summary import format_summary
 
@@ -348,7 +349,7 @@ def _run_console(
         fail(str(exc), EXIT_REFUSED)
     except (ConfigError, ValueError, StoreError) as exc:
         fail(str(exc))
-    typer.echo(json.dumps(summary) if json_out else format_summary(summary))
+    typer.echo(dumps(summary) if json_out else format_summary(summary))
     _exit_for(summary)
 
 
@@ -569,20 +570,23 @@ def sessions(
     with _querying(config, db, name) as conn:
         rows = list_sessions(conn)
     if json_out:
-        typer.echo(json.dumps(rows))
+        typer.echo(dumps(rows))
         return
-    cols = [
-        "id",
-        "mode",
-        "symbol",
-        "started",
-        "ended",
-        "end_state",
-        "fills",
-        "volume_quote",
-        "quote_asset",
-    ]
+    for r in rows:
+        r["length"] = _length(r["started"], r["ended"])
+        r["volume"] = f"{r['volume_quote']:,.2f} {r['quote_asset']}"
+    cols = ["id", "mode", "symbol", "started", "length", "end_state", "fills", "volume"]
     print_table("sessions", rows, cols)
+
+
+def _length(started: str, ended: str) -> str:
+    """``1h02m``, ``2m00s`` or ``-`` (still running or killed) between two ISO times."""
+    from datetime import datetime
+
+    if not ended:
+        return "-"
+    s = int((datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds())
+    return f"{s // 3600}h{s // 60 % 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
 @app.command()
@@ -610,17 +614,26 @@ def fills(
         sid = resolve_session(conn, session) if session is not None else None
         rows = list_fills(conn, sid, since_ns)
     if fmt == "json":
-        typer.echo(json.dumps(rows))
+        typer.echo(dumps(rows))
     elif fmt == "csv":
         out = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["session"])
         out.writeheader()
         out.writerows(rows)
     else:
-        cols = ["session", "time", "side", "price", "qty", "size_unit", "fee", "fee_asset"]
+        for r in rows:
+            r["size"] = f"{r['qty']} {r['size_unit']}".rstrip()
+            r["fee "] = f"{r['fee']} {r['fee_asset']}"  # positive paid, negative a rebate
+            r["charged"] = f"{r['charged_fee']} {r['charged_asset']}".strip()
+            r["liq"], r["trade"] = r["liquidity"], r["trade_id"]
+        cols = ["session", "time", "side", "price", "size", "fee "]
         if any(r["charged_asset"] for r in rows):
-            cols += ["charged_fee", "charged_asset"]
-        cols += ["liquidity", "trade_id"]
-        print_table(f"fills ({len(rows)})", rows, cols)
+            cols.append("charged")  # a fee charged in another asset (BNB), as charged
+        cols += ["liq", "trade"]
+        title = f"fills ({len(rows)})"
+        if len({r["session"] for r in rows}) == 1:  # one session: said once, in the title
+            cols.remove("session")
+            title += f" of session {rows[0]['session']}"
+        print_table(title, rows, cols)
 
 
 @app.command()
@@ -639,11 +652,52 @@ def report(
     with _querying(config, db, name) as conn:
         result = session_report(conn, resolve_session(conn, session))
     if json_out:
-        typer.echo(json.dumps(result))
+        typer.echo(dumps(result))
         return
     from tradetui.store.format import format_report
 
     typer.echo(format_report(result))
+
+
+@app.command()
+def history(
+    db: DbOpt = None,
+    name: NameOpt = None,
+    config: ConfigOpt = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only sessions started at or after: ISO time (UTC) or age (7d, 12h)."),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+) -> None:
+    """Stored sessions per UTC day: fills, volume, PnL, fees paid and rebates (read-only)."""
+    from tradetui.store.queries import daily_history
+
+    since_ns = _parse_since(since) if since is not None else None
+    with _querying(config, db, name) as conn:
+        rows = daily_history(conn, since_ns)
+    if json_out:
+        typer.echo(dumps(rows))
+        return
+    if not rows:
+        typer.echo("no sessions stored" + (f" since {since}" if since else ""))
+        return
+    from tradetui.core.units import money_decimals
+
+    for r in rows:
+        d = money_decimals(r["settle_asset"], r["quote_asset"])
+        r["symbols "] = ",".join(r["symbols"])
+        r["volume"] = f"{r['volume_quote']:,.2f}"
+        r["PnL"] = f"{r['pnl_total']:+,.{d}f}"
+        r["fees paid"] = f"{r['fees']:,.{d}f}"  # amounts >= 0 (docs/units.md)
+        r["rebates "] = f"{r['rebates']:,.{d}f}"
+        # Volume in quote, money in the settlement asset: 'USDT', or 'BTC/USD' for COIN-M.
+        same = r["settle_asset"] == r["quote_asset"]
+        r["asset"] = r["quote_asset"] if same else f"{r['settle_asset']}/{r['quote_asset']}"
+    cols = ["day", "sessions", "symbols ", "fills", "volume", "PnL", "fees paid", "rebates "]
+    print_table(
+        "history per UTC day (volume in quote, money in settlement)", rows, [*cols, "asset"]
+    )
 
 
 @verify_app.command("as-paper")
@@ -715,6 +769,31 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+def _help_without_python_types() -> None:
+    """Typer 0.29's help names each parameter's Python type: a flag reads ``--json <bool>``
+    (``--help <bool>`` too), a list argument ``<list[Path]>`` and the usage line
+    ``{files}...``. A flag takes no value, so it shows none; a repeated option the type of
+    one value; an argument its name in capitals, as click's own help does (``FILES...``)."""
+    from typer.core import TyperArgument, TyperOption
+
+    option_type = TyperOption.display_type_rich
+
+    def option_value(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        text = option_type(self, ctx)
+        # A repeated option takes one value each time: `<str>`, not `<list[str]>`.
+        return text.replace("<list[", "<").replace("]>", ">") if text else text
+
+    def usage_name(self: TyperArgument) -> str:
+        name = self.display_name_raw.upper()
+        return (name if self.required else f"[{name}]") + ("..." if self.nargs != 1 else "")
+
+    TyperOption.display_type_rich = option_value  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
+    TyperArgument._usage_display_name = usage_name  # type: ignore[method-assign]
+
+
 def _register_command_modules() -> None:
     from tradetui.commands import control, data, markets, ml, sandbox, telegram
 
@@ -726,4 +805,5 @@ def _register_command_modules() -> None:
     telegram.register(app)
 
 
+_help_without_python_types()
 _register_command_modules()

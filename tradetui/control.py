@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tradetui.core.money import dumps
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.host import EngineHost
 
@@ -256,7 +257,7 @@ class ControlServer:
             answer = await self._answer(line)
         except (TimeoutError, ConnectionError) as exc:
             answer = {"ok": False, "message": f"bad request: {exc or type(exc).__name__}"}
-        writer.write(json.dumps(answer).encode() + b"\n")
+        writer.write(dumps(answer).encode() + b"\n")
         with contextlib.suppress(ConnectionError):
             await writer.drain()
         writer.close()

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -82,12 +83,17 @@ def synthetic_params(settings: Settings, instrument: Instrument) -> SyntheticPar
 
 
 def with_sim_fees(instrument: Instrument, settings: Settings) -> Instrument:
-    """``instrument`` with the simulated exchange's configured maker/taker fees."""
+    """``instrument`` with the simulated exchange's configured maker/taker fees (the rate is
+    the decimal the bps were written as: 2.3 bps is 0.00023, not 2.3 / 1e4's 0.00022999...)."""
     return dataclasses.replace(
         instrument,
-        maker_fee_rate=settings.sim.maker_fee_bps / 1e4,
-        taker_fee_rate=settings.sim.taker_fee_bps / 1e4,
+        maker_fee_rate=_bps_rate(settings.sim.maker_fee_bps),
+        taker_fee_rate=_bps_rate(settings.sim.taker_fee_bps),
     )
+
+
+def _bps_rate(bps: float) -> float:
+    return float(Decimal(repr(bps)).scaleb(-4))
 
 
 def sim_venue(

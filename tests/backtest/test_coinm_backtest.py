@@ -22,6 +22,7 @@ from tradetui.backtest.store import BacktestStore
 from tradetui.cli import app as main_app
 from tradetui.commands.data import register
 from tradetui.config import Settings
+from tradetui.core.money import dumps
 from tradetui.engine.summary import format_summary
 from tradetui.market.cache import load_events
 from tradetui.store.queries import session_report
@@ -61,7 +62,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[
     db = tmp_path_factory.mktemp("coinm") / "runs.db"
     store = BacktestStore(db)
     result = run_backtest(Settings(), INST, events, on_engine=store.attach)
-    r = json.loads(json.dumps(build_report(result, data, cached)))
+    r = json.loads(dumps(build_report(result, data, cached)))
     series = plot_series(result)
     plot = {"title": series.title, "size_unit": series.size_unit, "settle": series.settle}
     session = store.finish(result.engine.clock.now_ns(), r["state"], r)
@@ -70,7 +71,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[
         stored = session_report(conn, session)
     finally:
         conn.close()
-    return r | {"plot": plot}, json.loads(json.dumps(stored))
+    return r | {"plot": plot}, json.loads(dumps(stored))
 
 
 def test_coinm_backtest_quotes_and_fills_whole_contracts(
@@ -94,12 +95,14 @@ def test_coinm_money_is_in_eth_and_in_usd_at_the_final_mark(
     assert (usd["asset"], usd["valued_at"]) == ("USD", "final mark")
     assert usd["at_mark"] == mark
     for key in ("pnl_total", "pnl_realized", "fees", "spread_capture"):
-        assert usd[key] == r[key] * mark, key
+        # Each to 1e-12 (money.MONEY_PLACES) of the exact product.
+        assert usd[key] == pytest.approx(r[key] * mark, rel=1e-12, abs=1e-12), key
     assert usd["volume"] == r["volume_quote"]
     # ETH volume is the face value over fill prices near the mark (±2% over the capture).
     assert r["volume_settle"] == pytest.approx(r["volume_quote"] / mark, rel=0.02)
-    # Maker fees at the sim's 2 bps of the ETH notional.
-    assert r["fees"] == pytest.approx(r["volume_settle"] * 2e-4, rel=1e-9)
+    # Maker fees at the sim's 2 bps of the ETH notional, each fill's to 8 decimals as Binance
+    # charges them.
+    assert r["fees"] == pytest.approx(r["volume_settle"] * 2e-4, abs=r["fills"] * 0.5e-8)
     assert abs(r["pnl_total"]) < 0.01  # ETH, about 0.3 USD; read as linear it was dollars
 
 

@@ -41,7 +41,7 @@ def test_plot_series_follow_the_run(run: tuple[BacktestResult, dict[str, Any]]) 
     result, report = run
     s = plot_series(result)
     assert len(s.buy_t_s) + len(s.sell_t_s) == report["fills"] > 0
-    assert s.equity[-1] == pytest.approx(report["pnl_total"], abs=1e-6)
+    assert s.equity[-1] == pytest.approx(float(report["pnl_total"]), abs=1e-6)
     inv = report["inventory"]
     assert s.inventory_size[-1] == pytest.approx(inv["final_size"])
     assert s.inventory_t_s[-1] == pytest.approx(report["duration_s"], abs=1.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
@@ -15,7 +16,6 @@ from tradetui.core.types import Side
 
 BUY, SELL = Side.BUY, Side.SELL
 INS = btcusdt_perpetual()  # tick 0.1, lot 0.001: one tick·lot is 0.0001 USDT
-UNIT_QUOTE = 1e-4
 
 # (side, price_ticks, qty_lots, fee_quote, mid_ticks)
 FillArgs = tuple[Side, int, int, float, float]
@@ -42,9 +42,9 @@ def test_buy_then_sell_higher_realizes_the_difference() -> None:
     ledger = ledger_after([(BUY, 600_000, 10, 0.0, 600_000), (SELL, 600_100, 10, 0.0, 600_100)])
     snap = ledger.snapshot(600_100)
     assert ledger.realized_units == 10 * 100
-    assert snap.realized == pytest.approx(1000 * UNIT_QUOTE)  # 10 USDT move on 0.01 BTC
+    assert snap.realized == Decimal("0.1")  # exact: a 10 USDT move on 0.01 BTC is 0.1 USDT
     assert snap.position_lots == 0
-    assert snap.unrealized == 0.0
+    assert snap.unrealized == 0
 
 
 def test_short_then_buy_lower_realizes_a_gain() -> None:
@@ -59,7 +59,7 @@ def test_partial_close_uses_the_average_cost() -> None:
     assert ledger.realized_units == 5 * (120 - 105)
     assert ledger.avg_entry_ticks == 105
     assert ledger.position_lots == 15
-    assert ledger.snapshot(120).unrealized == pytest.approx(15 * 15 * UNIT_QUOTE)
+    assert ledger.snapshot(120).unrealized == Decimal("0.0225")  # 15 lots × 15 ticks
 
 
 def test_average_entry_stays_exact() -> None:
@@ -82,18 +82,21 @@ def test_fill_through_zero_closes_at_average_and_opens_the_rest_at_fill_price() 
 def test_fees_and_rebates_are_kept_apart_and_both_count_in_total() -> None:
     ledger = ledger_after([(BUY, 100, 10, 0.5, 100), (SELL, 110, 10, -0.2, 110)])
     snap = ledger.snapshot(110)
-    assert snap.fees == pytest.approx(0.5)
-    assert snap.rebates == pytest.approx(0.2)
-    assert snap.net_fees == pytest.approx(0.3)
-    assert snap.gross == pytest.approx(100 * UNIT_QUOTE)
-    assert snap.total == pytest.approx(100 * UNIT_QUOTE - 0.5 + 0.2)
-    assert snap.realized == pytest.approx(100 * UNIT_QUOTE)  # fees never enter realized
+    # Both are amounts >= 0 (paid, received); exact decimals, no float sums.
+    assert (snap.fees, snap.rebates, snap.net_fees) == (
+        Decimal("0.5"),
+        Decimal("0.2"),
+        Decimal("0.3"),
+    )
+    assert snap.gross == Decimal("0.01")
+    assert snap.total == Decimal("0.01") - Decimal("0.5") + Decimal("0.2") == Decimal("-0.29")
+    assert snap.realized == Decimal("0.01")  # fees never enter realized
 
 
 def test_passive_fills_inside_the_mid_earn_positive_spread_capture() -> None:
     ledger = ledger_after([(BUY, 99, 2, 0.0, 100.0), (SELL, 102, 3, 0.0, 100.5)])
     assert ledger.spread_capture_units == 2 * 1 + 3 * Fraction(3, 2)
-    assert ledger.snapshot(100).spread_capture == pytest.approx(6.5 * UNIT_QUOTE)
+    assert ledger.snapshot(100).spread_capture == Decimal("0.00065")
 
 
 def test_crossing_the_mid_costs_spread_capture() -> None:
@@ -105,9 +108,9 @@ def test_inventory_pnl_is_what_price_moves_did_beyond_the_captured_edge() -> Non
     # Bought 1 tick under the mid, then the market fell 5 ticks.
     ledger = ledger_after([(BUY, 99, 10, 0.0, 100.0)])
     snap = ledger.snapshot(95)
-    assert snap.spread_capture == pytest.approx(10 * UNIT_QUOTE)
-    assert snap.gross == pytest.approx(-40 * UNIT_QUOTE)
-    assert snap.inventory_pnl == pytest.approx(-50 * UNIT_QUOTE)
+    assert snap.spread_capture == Decimal("0.001")
+    assert snap.gross == Decimal("-0.004")
+    assert snap.inventory_pnl == Decimal("-0.005")
 
 
 def test_fill_without_a_mid_counts_no_edge() -> None:
@@ -121,8 +124,8 @@ def test_cost_per_10k_is_minus_total_over_volume_in_basis_points() -> None:
         [(BUY, 600_000, 10, 0.12, 600_000.5), (SELL, 600_000, 10, 0.12, 599_999.5)]
     )
     snap = ledger.snapshot(600_000)
-    assert snap.volume_quote == pytest.approx(1_200.0)
-    assert snap.total == pytest.approx(-0.24)
+    assert snap.volume_quote == Decimal("1200")
+    assert snap.total == Decimal("-0.24")
     assert snap.cost_per_10k == pytest.approx(0.24 / 1_200.0 * 10_000)  # 2 bps
 
 
@@ -150,7 +153,7 @@ def test_snapshot_reports_sizes_prices_and_counts_in_their_units() -> None:
     assert snap.mark == pytest.approx(60_002.0)
     assert (snap.fills, snap.buy_lots, snap.sell_lots) == (2, 30, 50)
     assert (snap.max_position_lots, snap.min_position_lots) == (30, -20)
-    assert snap.volume_quote == pytest.approx((600_000 * 30 + 600_010 * 50) * UNIT_QUOTE)
+    assert snap.volume_quote == Decimal("4800.05")  # (600 000 × 30 + 600 010 × 50) tick·lots
 
 
 @pytest.mark.parametrize(("price_ticks", "qty_lots"), [(100, 0), (100, -1), (0, 1)])
@@ -204,10 +207,10 @@ def test_flat_position_has_no_unrealized_and_total_is_realized_net_of_fees(
 @given(fill_seqs)
 def test_fees_and_rebates_are_sums_of_positive_and_negative_fees(fills: list[FillArgs]) -> None:
     snap = ledger_after(fills).snapshot(1_000)
-    assert snap.fees == pytest.approx(sum(f for *_, f, _ in fills if f > 0))
-    assert snap.rebates == pytest.approx(sum(-f for *_, f, _ in fills if f < 0))
-    assert snap.fees >= 0.0
-    assert snap.rebates >= 0.0
+    assert snap.fees == sum(Decimal(repr(f)) for *_, f, _ in fills if f > 0)
+    assert snap.rebates == sum(-Decimal(repr(f)) for *_, f, _ in fills if f < 0)
+    assert snap.fees >= 0
+    assert snap.rebates >= 0
 
 
 def plain_average_cost(fills: list[FillArgs]) -> tuple[Fraction, Fraction, Fraction]:
@@ -275,4 +278,4 @@ def test_round_trip_realized_agrees_with_fifo_once_flat(fills: list[FillArgs]) -
 @given(fill_seqs, marks)
 def test_fast_total_agrees_with_the_exact_snapshot(fills: list[FillArgs], mark: int) -> None:
     ledger = ledger_after(fills)
-    assert ledger.total_settle(mark) == pytest.approx(ledger.snapshot(mark).total, abs=1e-6)
+    assert ledger.total_settle(mark) == pytest.approx(float(ledger.snapshot(mark).total), abs=1e-6)

@@ -35,10 +35,9 @@ def test_inverse_round_trip_worked_by_hand() -> None:
     ledger.on_fill(Side.BUY, 618_388, 1, 0.0, 0.0)
     snap = ledger.snapshot(618_388)
     assert snap.settle == "BTC"
-    assert round(snap.realized, 12) == -0.000000298169
-    assert snap.realized == pytest.approx(100 * (1 / 61838.8 - 1 / 61827.4), rel=1e-12)
-    assert snap.volume_quote == 200.0  # two contracts of 100 USD face
-    assert snap.volume_settle == pytest.approx(100 / 61827.4 + 100 / 61838.8, rel=1e-12)
+    assert snap.realized == Decimal("-0.000000298169")  # to 1e-12 BTC (money.MONEY_PLACES)
+    assert snap.volume_quote == 200  # two contracts of 100 USD face
+    assert float(snap.volume_settle) == pytest.approx(100 / 61827.4 + 100 / 61838.8, rel=1e-12)
 
 
 def test_inverse_entry_is_the_harmonic_mean_of_fill_prices() -> None:
@@ -53,8 +52,8 @@ def test_inverse_long_gains_coin_as_price_rises() -> None:
     ledger = PositionLedger(btcusd_perp())
     ledger.on_fill(Side.BUY, 500_000, 10, 0.0, 0.0)  # 10 contracts at 50,000
     snap = ledger.snapshot(1_000_000)  # marked at 100,000
-    assert snap.unrealized == pytest.approx(10 * 100 * (1 / 50_000 - 1 / 100_000), rel=1e-12)
-    assert ledger.total_settle(1_000_000) == pytest.approx(snap.total, rel=1e-12)
+    assert snap.unrealized == Decimal("0.01")  # 10 × 100 × (1/50,000 − 1/100,000) BTC
+    assert ledger.total_settle(1_000_000) == pytest.approx(float(snap.total), rel=1e-12)
 
 
 def test_inverse_notional_is_face_value_in_usd_and_coin_at_price() -> None:

@@ -5,6 +5,7 @@ session summary, the report rebuilt from the stored fills and the fills listing.
 from __future__ import annotations
 
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 from tests.coinm import coinm
@@ -55,7 +56,7 @@ def test_round_trip_reads_the_same_in_the_summary_and_the_stored_report(tmp_path
     report = session_report(conn, session)
 
     for r in (summary, report):
-        assert round(r["pnl_realized"], 12) == HAND_WORKED_BTC
+        assert r["pnl_realized"] == Decimal(repr(HAND_WORKED_BTC))
         assert r["pnl_total"] == r["pnl_realized"]
         assert (r["settle_asset"], r["quote_asset"], r["size_unit"]) == ("BTC", "USD", "contracts")
         assert r["volume_quote"] == 200.0  # two contracts of 100 USD face value
@@ -63,7 +64,9 @@ def test_round_trip_reads_the_same_in_the_summary_and_the_stored_report(tmp_path
         assert "position_base" not in r
     assert report["pnl_realized"] == summary["pnl_realized"]
     assert report["in_quote"] == summary["in_quote"]
-    assert summary["in_quote"]["pnl_realized"] == summary["pnl_realized"] * 61_700.05
+    # Exact to 1e-12 USD: -0.000000298169 BTC × 61,700.05 = -0.01839703...
+    usd = summary["pnl_realized"] * Decimal("61700.05")
+    assert summary["in_quote"]["pnl_realized"] == usd.quantize(Decimal("1e-12"))
 
     text = format_summary(summary)
     assert "PnL total         -0.00000030 BTC  (-0.02 USD)" in text

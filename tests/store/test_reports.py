@@ -49,7 +49,7 @@ def test_report_pnl_equals_naive_recomputation(
     ]
     marks = [StoredMark(len(fills) + 1, len(fills) * S, mark)]
     r = build_report(INST, fills, marks, 0)
-    assert abs(Decimal(repr(r["pnl_total"])) - naive_total(fills, mark)) < Decimal("1e-6")
+    assert abs(r["pnl_total"] - naive_total(fills, mark)) < Decimal("1e-6")
     assert r["fills"] == len(fills)
 
 
@@ -63,9 +63,9 @@ def test_markouts_are_signed_mid_moves_after_each_fill() -> None:
     # Buy: mid +2 ticks at 1 s (our way), −2 at 5 s; the sell the opposite.
     assert m["1s"]["count"] == 2
     assert m["1s"]["mean_ticks"] == 0.0
-    assert abs(m["1s"]["total_quote"] - (2 * 1 - 2 * 2) * INST.tick * INST.lot) < 1e-12
+    assert m["1s"]["total_quote"] == Decimal("-0.0002")  # (2 × 1 − 2 × 2) tick·lots, exact
     assert m["5s"]["mean_ticks"] == 0.0
-    assert abs(m["5s"]["total_quote"] - (-2 * 1 + 2 * 2) * INST.tick * INST.lot) < 1e-12
+    assert m["5s"]["total_quote"] == Decimal("0.0002")
     assert m["30s"]["count"] == 0
 
 
@@ -78,9 +78,8 @@ def test_max_drawdown_is_the_deepest_fall_from_a_peak() -> None:
         StoredMark(4, 3 * S, 190),
     ]
     r = build_report(INST, fills, marks, 0)
-    unit = INST.tick * INST.lot
-    assert abs(r["max_drawdown_quote"] - 20 * unit) < 1e-12
-    assert abs(r["pnl_total"] - (-5 * unit)) < 1e-12
+    assert r["max_drawdown_quote"] == Decimal("0.002")  # 20 tick·lots, exact
+    assert r["pnl_total"] == Decimal("-0.0005")
 
 
 def test_per_minute_sharpe_and_inventory_stats() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -145,8 +146,8 @@ def test_a_database_from_before_instrument_specs_reports_as_before(tmp_path: Pat
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.db"]
     # Bought 0.002 at 60,000.0, sold at 60,001.0: +0.002 USDT, read as linear as it always was.
-    assert report["pnl_realized"] == pytest.approx(0.002, abs=1e-12)
-    assert report["volume_quote"] == pytest.approx(240.002, abs=1e-9)
+    assert report["pnl_realized"] == Decimal("0.002")
+    assert report["volume_quote"] == Decimal("240.002")
     assert (report["settle_asset"], report["quote_asset"]) == ("USDT", "USDT")
     assert report["position_base"] == 0.0
 

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from telegram.error import BadRequest, NetworkError, RetryAfter
@@ -82,17 +83,17 @@ def pnl(position_base: float = 0.0, total: float = 0.0) -> PnlSnapshot:
         position_lots=0,
         avg_entry=0.0,
         mark=0.0,
-        realized=0.0,
-        unrealized=0.0,
-        fees=0.0,
-        rebates=0.0,
-        net_fees=0.0,
-        gross=0.0,
-        total=total,
-        spread_capture=0.0,
-        inventory_pnl=0.0,
-        volume_quote=0.0,
-        volume_settle=0.0,
+        realized=Decimal(0),
+        unrealized=Decimal(0),
+        fees=Decimal(0),
+        rebates=Decimal(0),
+        net_fees=Decimal(0),
+        gross=Decimal(0),
+        total=Decimal(str(total)),
+        spread_capture=Decimal(0),
+        inventory_pnl=Decimal(0),
+        volume_quote=Decimal(0),
+        volume_settle=Decimal(0),
         cost_per_10k=0.0,
         fills=0,
         buy_lots=0,

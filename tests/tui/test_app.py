@@ -9,7 +9,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Footer, Input, Label, Sparkline, Static
 from textual.widgets._footer import FooterKey
 
 from tradetui.engine.engine import Command, CommandKind
@@ -23,6 +23,7 @@ from tradetui.tui.screens.fills import FillsScreen
 from tradetui.tui.screens.help import HelpScreen
 from tradetui.tui.screens.params import ParamsScreen
 from tradetui.tui.widgets.log import LogPane
+from tradetui.tui.widgets.pnl import SessionChart
 from tradetui.tui.widgets.status import Mode, StatusBar
 
 MakeHost = Callable[..., EngineHost]
@@ -451,3 +452,74 @@ async def test_h_lists_the_session_fills_at_80x24(make_host: MakeHost, wait_for:
         assert 0 < shown <= app.fills_seen
         await pilot.press("escape")
         assert not isinstance(app.screen, FillsScreen)
+
+
+async def test_q_with_an_open_position_says_it_stays_open(
+    make_host: MakeHost, wait_for: WaitFor
+) -> None:
+    app = app_for(make_host(started=False), live=False)
+    async with app.run_test(size=FULL) as pilot:
+        app.engine.ledger.adopt(3, 618_000)  # stopped, holding 0.003 BTC
+        await pilot.press("q")
+        assert await wait_for(pilot, lambda: isinstance(top(app), ConfirmScreen))
+        body = str(app.screen.query_one("#dialog-body", Label).render())
+        assert "position (+0.003 BTC) stays open" in body
+        assert "press f first" in body
+        await pilot.press("n")
+        assert app.is_running
+
+
+async def test_x_with_an_open_position_says_it_stays_open(
+    make_host: MakeHost, wait_for: WaitFor
+) -> None:
+    app = app_for(make_host(started=False), live=False)
+    async with app.run_test(size=FULL) as pilot:
+        app.engine.ledger.adopt(-2, 618_000)
+        await pilot.press("x")
+        await pilot.pause()
+        assert any("(-0.002 BTC) stays open" in n.message for n in app._notifications)
+
+
+async def test_command_palette_lists_keys_once(make_host: MakeHost) -> None:
+    app = app_for(make_host(started=False), live=False)
+    async with app.run_test(size=FULL):
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+    assert titles.count("Keys") == 1
+    assert len(titles) == len(set(titles))
+
+
+async def test_parameter_editor_opens_on_a_field_and_says_when_nothing_changed(
+    make_host: MakeHost, wait_for: WaitFor
+) -> None:
+    app = app_for(make_host(seconds=5))  # running: the symbol is locked, so gamma comes first
+    async with app.run_test(size=FULL) as pilot:
+        screen = await open_params(pilot, app, wait_for)
+        focused = app.focused
+        assert isinstance(focused, Input)
+        assert not focused.disabled
+        assert focused.id == "param-strategy-gamma"
+        await pilot.press("ctrl+s")
+        assert await wait_for(pilot, lambda: not isinstance(top(app), ParamsScreen))
+        assert await wait_for(
+            pilot, lambda: any("unchanged" in n.message for n in app._notifications)
+        )
+        screen = await open_params(pilot, app, wait_for)
+        await pilot.press("end", "backspace", "backspace", "backspace", "backspace", *"0.05")
+        assert screen.query_one("#param-strategy-gamma", Input).value == "0.05"
+        await pilot.press("ctrl+s")
+        assert await wait_for(pilot, lambda: app.engine.settings.strategy.gamma == 0.05)
+
+
+async def test_chart_shows_equity_past_ten_and_no_block_for_one_sample(
+    make_host: MakeHost, wait_for: WaitFor
+) -> None:
+    app = app_for(make_host(seconds=20))
+    async with app.run_test(size=FULL) as pilot:
+        chart = app.query_one(SessionChart)
+        assert await wait_for(pilot, lambda: len(chart.equity) == 1)
+        # One sample would paint a solid block the chart's height; it draws a baseline.
+        assert chart.query_one("#equity-chart", Sparkline).data == []
+        label = chart.query_one(".chart-label", Label)
+        label.update("equity -12.3456", layout=False)
+        await pilot.pause()
+        assert label.size.width >= len("equity -12.3456")

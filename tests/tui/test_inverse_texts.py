@@ -3,6 +3,8 @@ Telegram answers, the fill digest and the console panes name contracts, BTC and 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from tests.coinm import coinm
@@ -65,8 +67,9 @@ def test_telegram_position_names_contracts_and_btc(snap: EngineSnapshot) -> None
 def test_telegram_pnl_is_in_btc_and_usd_at_the_mark(snap: EngineSnapshot) -> None:
     lines = views.pnl_text(snap).splitlines()
     total = snap.pnl.total
-    assert lines[0] == f"PnL total {total:+,.8f} BTC ({total * 61_700.05:+,.2f} USD at 61,700.05)"
-    assert lines[3] == "fees -0.00000016 BTC, rebates +0.00000000 BTC"
+    usd = total * Decimal("61700.05")
+    assert lines[0] == f"PnL total {total:+,.8f} BTC ({usd:+,.2f} USD at 61,700.05)"
+    assert lines[3] == "fees paid 0.00000016 BTC, rebates received 0.00000000 BTC"
     assert lines[4].startswith("volume 100.00 USD, ")
     assert " contracts @ " in views.orders_text(snap)
 
@@ -79,14 +82,14 @@ def test_fill_digest_counts_contracts_usd_face_and_btc_fees(
     n.on_event(short_one[1])
     n.flush_digest()
     assert n.queue[0].details == (
-        "1 fills (0 buy, 1 sell), 1 contracts = 100.00 USD, fees 0.00000016 BTC\n"
+        "1 fills (0 buy, 1 sell), 1 contracts = 100.00 USD, fees paid 0.00000016 BTC\n"
         f"position -1 contracts, PnL {short_one[1].pnl.total:+,.8f} BTC"
     )
 
 
 def test_console_panes_name_the_coin_and_contracts(snap: EngineSnapshot) -> None:
     pnl = PnlPane().render_snapshot(snap).plain.splitlines()
-    assert pnl[2] == "fees         -0.00000016  rebates +0.00000000 BTC"
+    assert pnl[2] == "fees paid     0.00000016  rebates 0.00000000 BTC"
     assert pnl[3] == f"total        {snap.pnl.total:+,.8f} BTC"
     assert pnl[4].startswith("volume            100.00 USD  cost/10k ")
     position = PositionPane().render_snapshot(snap).plain.splitlines()

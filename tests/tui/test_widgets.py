@@ -15,6 +15,7 @@ def test_reservation_says_which_side_of_the_mid_it_sits() -> None:
 
 
 def test_fee_text_has_no_float_noise_and_keeps_the_sign() -> None:
-    assert fee_text(0.037009860000000006) == "+0.03700986"
+    # Paid fees read positive without a sign, rebates negative (docs/units.md).
+    assert fee_text(0.037009860000000006) == "0.03700986"
     assert fee_text(-0.0012) == "-0.0012"
     assert fee_text(0.0) == "0"

@@ -15,8 +15,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import IntEnum, StrEnum
 
+from tradetui.core.money import fee_amount
 from tradetui.core.units import money_decimals
 
 
@@ -97,9 +99,10 @@ class FillDigest:
     sells: int = 0
     volume_size: float = 0.0
     volume_quote: float = 0.0
-    fees: float = 0.0
+    fees: Decimal = Decimal(0)
+    rebates: Decimal = Decimal(0)
     position_size: float = 0.0
-    pnl_total: float = 0.0
+    pnl_total: Decimal = Decimal(0)
     first_s: float = 0.0
     last_s: float = 0.0
 
@@ -110,7 +113,7 @@ class FillDigest:
         notional_quote: float,
         fee: float,
         position_size: float,
-        pnl_total: float,
+        pnl_total: Decimal,
         at_s: float,
     ) -> None:
         """Count one fill."""
@@ -123,7 +126,11 @@ class FillDigest:
             self.sells += 1
         self.volume_size += size
         self.volume_quote += notional_quote
-        self.fees += fee
+        amount = fee_amount(fee)
+        if amount >= 0:
+            self.fees += amount
+        else:
+            self.rebates -= amount
         self.position_size = position_size
         self.pnl_total = pnl_total
         self.last_s = at_s
@@ -134,7 +141,9 @@ class FillDigest:
         return (
             f"{self.fills} fills ({self.buys} buy, {self.sells} sell), "
             f"{self.volume_size:.6g} {size_unit} = {self.volume_quote:,.2f} {quote}, "
-            f"fees {self.fees:,.{d}f} {settle}\n"
+            f"fees paid {self.fees:,.{d}f} {settle}"
+            + (f", rebates received {self.rebates:,.{d}f} {settle}" if self.rebates else "")
+            + "\n"
             f"position {self.position_size:+.6g} {size_unit}, "
             f"PnL {self.pnl_total:+,.{d}f} {settle}"
         )

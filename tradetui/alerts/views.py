@@ -8,10 +8,11 @@ asset (the quote asset, or the coin of an inverse contract) and named, prices in
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 
 from tradetui.config import Settings
 from tradetui.core.types import Side
-from tradetui.core.units import money
+from tradetui.core.units import at_mark, money, paid
 from tradetui.engine.snapshot import EngineSnapshot
 
 PARAM_SECTIONS = ("strategy", "quoting")
@@ -24,7 +25,7 @@ def _dur(ns: int) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
-def _money(snap: EngineSnapshot, amount: float) -> str:
+def _money(snap: EngineSnapshot, amount: Decimal) -> str:
     return money(amount, snap.pnl.settle, snap.quote)
 
 
@@ -56,14 +57,15 @@ def pnl_text(snap: EngineSnapshot) -> str:
     p = snap.pnl
     total = f"PnL total {_money(snap, p.total)}"
     if p.settle != snap.quote:
-        total += f" ({p.total * p.mark:+,.2f} {snap.quote} at {p.mark:,.2f})"
+        total += f" ({at_mark(p.total, p.mark):+,.2f} {snap.quote} at {p.mark:,.2f})"
     return "\n".join(
         [
             total,
             f"realized {_money(snap, p.realized)}, unrealized {_money(snap, p.unrealized)}",
             f"spread capture {_money(snap, p.spread_capture)}, "
             f"inventory {_money(snap, p.inventory_pnl)}",
-            f"fees {_money(snap, -p.fees)}, rebates {_money(snap, p.rebates)}",
+            f"fees paid {paid(p.fees, p.settle, snap.quote)}, "
+            f"rebates received {paid(p.rebates, p.settle, snap.quote)}",
             f"volume {p.volume_quote:,.2f} {snap.quote}, cost per 10k {p.cost_per_10k:+.3f}",
         ]
     )

@@ -13,9 +13,12 @@ left out.
 from __future__ import annotations
 
 from bisect import bisect_right
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from tradetui.backtest.run import BacktestResult
+from tradetui.core.money import money_amount
 from tradetui.core.units import money_decimals, size_decimals
 from tradetui.engine.summary import session_summary
 from tradetui.market.files import ReplayReport
@@ -26,18 +29,20 @@ _PATH_POINTS = 200
 _NS_PER_S = 1_000_000_000
 
 
-def markouts(result: BacktestResult) -> dict[str, dict[str, float | int]]:
-    """Per horizon ("1s", ...): fills counted, total markout (settlement asset and quote),
-    mean (bps of notional)."""
+def markouts(result: BacktestResult) -> dict[str, dict[str, Decimal | float | int]]:
+    """Per horizon ("1s", ...): fills counted, total markout (settlement asset and quote,
+    exact to the money decimals), mean (bps of notional)."""
     inst = result.engine.instrument
-    unit = float(inst.value_unit)
+    unit = inst.value_unit
+    tick = Fraction(inst.tick_size)
     times, mids = result.mids.t_ns, result.mids.mid_ticks
     last_t = times[-1] if times else 0
-    out: dict[str, dict[str, float | int]] = {}
+    out: dict[str, dict[str, Decimal | float | int]] = {}
     for h in MARKOUT_HORIZONS_S:
         h_ns = h * _NS_PER_S
         n = 0
-        total_settle = total_quote = notional_settle = 0.0
+        notional_settle = 0.0
+        total_settle, total_quote = Fraction(0), Fraction(0)
         for fr in result.fills:
             f = fr.fill
             t = f.exch_ns + h_ns
@@ -47,16 +52,16 @@ def markouts(result: BacktestResult) -> dict[str, dict[str, float | int]]:
             if i < 0:
                 continue
             n += 1
-            gain_units = inst.value_float(mids[i]) - inst.value(f.price_ticks)
+            gain_units = inst.value_at(mids[i]) - inst.value(f.price_ticks)
             markout = int(f.side) * gain_units * f.qty_lots * unit
             total_settle += markout
-            total_quote += inst.to_quote(markout, mids[i])
+            total_quote += markout * Fraction(mids[i]) * tick if inst.inverse else markout
             notional_settle += inst.notional_settle(f.price_ticks, f.qty_lots)
         out[f"{h}s"] = {
             "fills": n,
-            "total_settle": total_settle,
-            "total_quote": total_quote,
-            "mean_bps": total_settle / notional_settle * 1e4 if notional_settle else 0.0,
+            "total_settle": money_amount(total_settle),
+            "total_quote": money_amount(total_quote),
+            "mean_bps": float(total_settle) / notional_settle * 1e4 if notional_settle else 0.0,
         }
     return out
 

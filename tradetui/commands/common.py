@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
@@ -35,23 +36,41 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
+_TIMES = ("time", "started", "ended")
+
+
 def print_table(
     title: str,
     rows: list[dict[str, Any]],
     columns: list[str],
-    left: Sequence[str] = ("side", "time", "started"),
+    left: Sequence[str] = ("side",),
 ) -> None:
-    """``rows`` as a table of ``columns`` (numbers right-aligned, the ``left`` ones left)."""
+    """``rows`` as a compact table of ``columns`` for people that fits 80 columns: times as
+    ``2026-12-06 22:59:11.569`` (UTC, said in the title) and never cut; numbers right-aligned,
+    the ``left`` ones left; a cell too wide for the terminal folds."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
+    title = f"{title}, times UTC" if set(columns) & set(_TIMES) else title
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=0, pad_edge=False)
     for c in columns:
-        table.add_column(c, justify="left" if c in left else "right")
+        if c in _TIMES:
+            table.add_column(c, no_wrap=True, min_width=len("2026-12-06 22:59:11.569"))
+        else:
+            table.add_column(c, justify="left" if c in left else "right", overflow="fold")
     for r in rows:
-        table.add_row(*(str(r[c]) for c in columns))
-    # Scripts piping the table get full-width rows instead of 80-column truncation.
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+        table.add_row(*(_cell(c, r[c]) for c in columns))
+    # Scripts piping the table get full-width rows (unless COLUMNS says otherwise).
+    wide = sys.stdout.isatty() or "COLUMNS" in os.environ
+    Console(width=None if wide else 200).print(table)
+
+
+def _cell(column: str, value: Any) -> str:
+    text = str(value)
+    if column in _TIMES:  # ISO 8601 UTC from iso_utc: '2026-12-06T22:59:11.569+00:00'
+        return text.replace("T", " ").removesuffix("+00:00")
+    return text
 
 
 SEED_RANGE = {"min": 0, "max": 2**63 - 1}

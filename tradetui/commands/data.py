@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tradetui.commands.common import fail
+from tradetui.core.money import dumps
 
 if TYPE_CHECKING:
     from tradetui.backtest.run import BacktestResult
@@ -245,7 +246,7 @@ def backtest(
             fail(f"--plot {plot}: cannot write the PNG ({exc.strerror or exc})")
         r["plot"] = str(plot)
     if as_json:
-        typer.echo(json.dumps(r, indent=2))
+        typer.echo(dumps(r, indent=2))
     else:
         typer.echo(format_summary(r))
         typer.echo(format_report(r))

@@ -62,7 +62,8 @@ def record(
         str, typer.Option("--speed", help="Synthetic: 1 = real time, N = N× faster, max = unpaced.")
     ] = "max",
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML config ([feed] policies).")
+        Path | None,
+        typer.Option("--config", "-c", help="TOML config (its feed section's reconnect policies)."),
     ] = None,
 ) -> None:
     """Record a market in the capture format (gzip, hourly files, flushed every second)."""

@@ -71,8 +71,8 @@ def sandbox_exchange(
         float | None,
         typer.Option(
             "--balance",
-            help="Starting wallet balance in the margin asset [default: 10000 USDT; 1 coin "
-            "on COIN-M].",
+            help="Starting wallet balance in the margin asset (default: 10000 USDT; 1 coin "
+            "on COIN-M).",
         ),
     ] = None,
     hedge_mode: Annotated[

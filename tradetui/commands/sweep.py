@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -21,13 +20,14 @@ from tradetui.commands.data import (
     files_instrument,
     instrument_flags,
 )
+from tradetui.core.money import dumps
 
 # (key, title, format); money is formatted to the settlement asset's decimals (``{d}``).
 _COLUMNS = (
     ("pnl_total", "PnL", "{:+,.{d}f}"),
     ("spread_capture", "spread", "{:+,.{d}f}"),
     ("inventory_pnl", "inventory", "{:+,.{d}f}"),
-    ("fees", "fees", "{:+,.{d}f}"),
+    ("fees", "fees paid", "{:,.{d}f}"),  # paid, unsigned as everywhere (docs/units.md)
     ("fills", "fills", "{:,}"),
     ("max_abs_position_size", "max |pos|", "{:.4f}"),
     ("markout_5s_bps", "markout 5s bps", "{:+.3f}"),
@@ -87,7 +87,7 @@ def sweep(
     except ConfigError as exc:
         fail(f"--param: {exc}")
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(dumps(rows, indent=2))
         return
     from rich.console import Console
     from rich.table import Table

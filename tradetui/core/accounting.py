@@ -6,29 +6,40 @@ contracts and spot inventory (a signed base position relative to the session sta
 lot at its price; inverse contracts at ``-scale / price``, so their PnL comes out in the coin
 and the average entry is the harmonic mean of fill prices. Money inside the ledger is kept as
 ``int`` or ``Fraction`` value units, so a long session accumulates no float drift; fees
-arrive as floats in the settlement asset and stay so.
+arrive as floats in the settlement asset (the exchange's decimal commission) and are summed
+as ``Decimal`` (``fee_amount``, to ``money.FEE_PLACES``). A ``PnlSnapshot``'s money is
+``Decimal`` to ``money.MONEY_PLACES`` decimals (``money_amount``), what every screen and
+export shows.
+
+Fee sign, everywhere a user reads it (docs/units.md): a fill's fee is positive when paid and
+negative when it is a rebate (Binance's ``commission``); ``fees`` sums what was paid and
+``rebates`` what was received, both >= 0, and ``total = gross - fees + rebates``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
 from tradetui.core.instrument import Instrument
+from tradetui.core.money import fee_amount, money_amount
 from tradetui.core.types import Side
 
 
 @dataclass(frozen=True, slots=True)
 class PnlSnapshot:
-    """PnL at one mark. Money in the settlement asset (``settle``: the quote for linear and
-    spot, the coin for inverse), prices in quote per base, sizes in order units (base, or
-    contracts for inverse); ``volume_quote`` is the traded notional in quote (USD face value
-    for inverse) and ``volume_settle`` the same in the settlement asset.
+    """PnL at one mark. Money (``Decimal``, see the module docstring) in the settlement asset
+    (``settle``: the quote for linear and spot, the coin for inverse), prices in quote per
+    base, sizes in order units (base, or contracts for inverse); ``volume_quote`` is the traded
+    notional in quote (USD face value for inverse) and ``volume_settle`` the same in the
+    settlement asset. ``fees`` (paid) and ``rebates`` (received) are both >= 0.
 
     ``gross = realized + unrealized``; ``total = gross - fees + rebates``;
     ``inventory_pnl = gross - spread_capture``; ``cost_per_10k = -total / volume_settle × 1e4``
-    (basis points of traded notional; negative means the session earned money).
+    (basis points of traded notional; negative means the session earned money). The sums hold
+    exactly in the Decimals shown: each derived figure is computed from the rounded parts.
     """
 
     settle: str
@@ -36,17 +47,17 @@ class PnlSnapshot:
     position_lots: int
     avg_entry: float
     mark: float
-    realized: float
-    unrealized: float
-    fees: float
-    rebates: float
-    net_fees: float
-    gross: float
-    total: float
-    spread_capture: float
-    inventory_pnl: float
-    volume_quote: float
-    volume_settle: float
+    realized: Decimal
+    unrealized: Decimal
+    fees: Decimal
+    rebates: Decimal
+    net_fees: Decimal
+    gross: Decimal
+    total: Decimal
+    spread_capture: Decimal
+    inventory_pnl: Decimal
+    volume_quote: Decimal
+    volume_settle: Decimal
     fills: int
     cost_per_10k: float
     buy_lots: int
@@ -72,6 +83,7 @@ class PositionLedger:
         "cash_flow_units",
         "cost_units",
         "fees",
+        "fees_exact",
         "fills",
         "instrument",
         "max_position_lots",
@@ -79,6 +91,7 @@ class PositionLedger:
         "position_lots",
         "realized_units",
         "rebates",
+        "rebates_exact",
         "sell_lots",
         "spread_capture_units",
         "volume_lots",
@@ -99,6 +112,9 @@ class PositionLedger:
         # Traded notional: in value units (|value| × lots) and in lots.
         self.volume_units = 0
         self.volume_lots = 0
+        # Paid and received (both >= 0), exact; ``fees`` and ``rebates`` are their floats.
+        self.fees_exact = Decimal(0)
+        self.rebates_exact = Decimal(0)
         self.fees = 0.0
         self.rebates = 0.0
         self.fills = 0
@@ -147,10 +163,13 @@ class PositionLedger:
             self.sell_lots += qty_lots
         self.max_position_lots = max(self.max_position_lots, self.position_lots)
         self.min_position_lots = min(self.min_position_lots, self.position_lots)
-        if fee >= 0:
-            self.fees += fee
+        amount = fee_amount(fee)
+        if amount >= 0:
+            self.fees_exact += amount
+            self.fees = float(self.fees_exact)
         else:
-            self.rebates -= fee
+            self.rebates_exact -= amount
+            self.rebates = float(self.rebates_exact)
         if 0 < mid_ticks < math.inf:
             self.spread_capture_units += sign * (inst.value_at(mid_ticks) - value) * qty_lots
 
@@ -192,6 +211,12 @@ class PositionLedger:
         gross = (float(self.realized_units) + unrealized) * self._unit_float
         return gross - self.fees + self.rebates
 
+    def total_money(self, mark_ticks: float) -> Decimal:
+        """Total PnL at ``mark_ticks`` as shown (``money_amount`` of the gross, less fees, plus
+        rebates): the exact equity a report's drawdown is measured on."""
+        gross = money_amount(self.gross_units(mark_ticks) * self._unit)
+        return gross - self.fees_exact + self.rebates_exact
+
     def snapshot(self, mark_ticks: float) -> PnlSnapshot:
         """PnL with the open position marked at ``mark_ticks`` (normally the mid).
 
@@ -200,14 +225,15 @@ class PositionLedger:
         """
         inst = self.instrument
         mark_value = self._mark_value(mark_ticks)
-        realized = self._settle(self.realized_units)
-        unrealized = self._settle(self._unrealized_units(mark_value))
-        capture = self._settle(self.spread_capture_units)
-        volume_settle = self._settle(self.volume_units)
+        realized = money_amount(self.realized_units * self._unit)
+        unrealized = money_amount(self._unrealized_units(mark_value) * self._unit)
+        capture = money_amount(self.spread_capture_units * self._unit)
+        volume_settle = money_amount(self.volume_units * self._unit)
         # Inverse contracts trade a fixed face value in quote; linear ones their settle notional.
-        face = float(self.volume_lots * self._face_quote)
-        volume_quote = face if inst.inverse else volume_settle
-        fees, rebates = self.fees, self.rebates
+        volume_quote = (
+            money_amount(self.volume_lots * self._face_quote) if inst.inverse else volume_settle
+        )
+        fees, rebates = self.fees_exact, self.rebates_exact
         gross = realized + unrealized
         total = gross - fees + rebates
         tick = Fraction(inst.tick_size)
@@ -230,7 +256,7 @@ class PositionLedger:
             volume_quote=volume_quote,
             volume_settle=volume_settle,
             fills=self.fills,
-            cost_per_10k=-total / volume_settle * 10_000.0 if volume_settle else 0.0,
+            cost_per_10k=float(-total / volume_settle * 10_000) if volume_settle else 0.0,
             buy_lots=self.buy_lots,
             sell_lots=self.sell_lots,
             max_position_lots=self.max_position_lots,
@@ -246,6 +272,3 @@ class PositionLedger:
 
     def _unrealized_units(self, mark_value: Fraction) -> Fraction:
         return self.position_lots * mark_value - self.cost_units
-
-    def _settle(self, units: Fraction | int) -> float:
-        return float(units * self._unit)

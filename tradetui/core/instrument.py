@@ -13,6 +13,7 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from enum import StrEnum
 from fractions import Fraction
 
+from tradetui.core.money import fee_for
 from tradetui.core.types import BUY, RejectCode, Side
 
 # Tolerance, in ticks or lots, for float inputs that land a hair off an exact grid point
@@ -82,6 +83,9 @@ class Instrument:
     # The band multipliers as floats (0.0 = no band), for the per-decision edge.
     band_up: float = field(init=False)
     band_down: float = field(init=False)
+    # The fee rates as the decimals they were written as, exact, for ``fee``.
+    maker_fee_exact: Fraction = field(init=False)
+    taker_fee_exact: Fraction = field(init=False)
 
     def __post_init__(self) -> None:
         if self.tick_size <= 0 or self.lot_size <= 0:
@@ -136,6 +140,8 @@ class Instrument:
         set_(self, "value_unit", unit)
         set_(self, "band_up", float(self.percent_price_up or 0))
         set_(self, "band_down", float(self.percent_price_down or 0))
+        set_(self, "maker_fee_exact", Fraction(Decimal(repr(self.maker_fee_rate))))
+        set_(self, "taker_fee_exact", Fraction(Decimal(repr(self.taker_fee_rate))))
 
     @property
     def size_unit(self) -> str:
@@ -198,6 +204,12 @@ class Instrument:
         if price_ticks <= 0:
             return 0.0
         return qty_lots * self.lot * float(self.contract_size) / (price_ticks * self.tick)
+
+    def fee(self, price_ticks: int, qty_lots: int, is_maker: bool) -> float:
+        """A fill's fee at the maker or taker rate in the settlement asset, exact to
+        ``money.FEE_PLACES`` decimals (positive paid, negative a rebate)."""
+        rate = self.maker_fee_exact if is_maker else self.taker_fee_exact
+        return fee_for(abs(self.value(price_ticks)) * qty_lots * self.value_unit, rate)
 
     def to_quote(self, amount_settle: float, price_ticks: float) -> float:
         """An amount in the settlement asset in quote currency at ``price_ticks``."""

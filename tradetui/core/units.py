@@ -9,10 +9,13 @@ decimals (a satoshi) and quote amounts to four.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from tradetui.core.accounting import PnlSnapshot
 from tradetui.core.instrument import Instrument
+from tradetui.core.money import money_amount
 
 _COIN_DECIMALS = 8
 _QUOTE_DECIMALS = 4
@@ -28,28 +31,41 @@ def size_decimals(size_unit: str) -> int:
     return 0 if size_unit == "contracts" else 6
 
 
-def money(amount: float, settle: str, quote: str) -> str:
+def money(amount: Decimal | float, settle: str, quote: str) -> str:
     """``+1.2345 USDT`` or ``-0.00000030 BTC``: a signed amount in ``settle``, named."""
     return f"{amount:+,.{money_decimals(settle, quote)}f} {settle}"
 
 
-def in_quote(snap: PnlSnapshot, instrument: Instrument) -> dict[str, float | str]:
+def paid(amount: Decimal, settle: str, quote: str) -> str:
+    """``7.2229 USDT``: fees paid or rebates received, amounts >= 0 shown without a sign."""
+    return f"{amount:,.{money_decimals(settle, quote)}f} {settle}"
+
+
+def at_mark(amount: Decimal, mark: float) -> Decimal:
+    """A settlement-asset amount in quote at ``mark`` (quote per base), to the money decimals."""
+    return money_amount(Fraction(amount) * Fraction(repr(mark)))
+
+
+def in_quote(snap: PnlSnapshot, instrument: Instrument) -> dict[str, Decimal | float | str]:
     """The snapshot's money in the quote asset: settlement-asset figures × the mark (the same
     numbers when the market settles in quote), and the traded volume in quote (exact: USD
     face value for inverse contracts, not valued at the mark)."""
     coin = instrument.settle != instrument.quote
-    rate = snap.mark if coin else 1.0
+
+    def value(amount: Decimal) -> Decimal:
+        return at_mark(amount, snap.mark) if coin else amount
+
     return {
         "asset": instrument.quote,
         "valued_at": "final mark" if coin else "settles in quote",
         "at_mark": snap.mark,
-        "pnl_total": snap.total * rate,
-        "pnl_realized": snap.realized * rate,
-        "pnl_unrealized": snap.unrealized * rate,
-        "spread_capture": snap.spread_capture * rate,
-        "inventory_pnl": snap.inventory_pnl * rate,
-        "fees": snap.fees * rate,
-        "rebates": snap.rebates * rate,
+        "pnl_total": value(snap.total),
+        "pnl_realized": value(snap.realized),
+        "pnl_unrealized": value(snap.unrealized),
+        "spread_capture": value(snap.spread_capture),
+        "inventory_pnl": value(snap.inventory_pnl),
+        "fees": value(snap.fees),
+        "rebates": value(snap.rebates),
         "volume": snap.volume_quote,
     }
 
@@ -77,11 +93,13 @@ def money_rows(r: Mapping[str, Any]) -> list[tuple[str, str]]:
         text = f"{r[key]:+,.{d}f} {settle}"
         return f"{text}  ({q[key]:+,.2f} {quote})" if coin else text
 
+    def paid(key: str) -> str:  # fees and rebates: amounts >= 0, no sign (docs/units.md)
+        text = f"{r[key]:,.{d}f} {settle}"
+        return f"{text}  ({q[key]:,.2f} {quote})" if coin else text
+
     volume = f"{r['volume_quote']:,.2f} {quote}"
-    fees = f"-{r['fees']:,.{d}f} / +{r['rebates']:,.{d}f} {settle}"
     if coin:
         volume += f" ({r['volume_settle']:,.{d}f} {settle})"
-        fees += f"  (-{q['fees']:,.2f} / +{q['rebates']:,.2f} {quote})"
     rows = [
         ("volume", volume),
         ("PnL total", amount("pnl_total")),
@@ -89,7 +107,8 @@ def money_rows(r: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("  unrealized", amount("pnl_unrealized")),
         ("  spread capture", amount("spread_capture")),
         ("  inventory", amount("inventory_pnl")),
-        ("  fees / rebates", fees),
+        ("  fees paid", paid("fees")),
+        ("  rebates", paid("rebates")),
     ]
     if coin:
         rows.append((f"  in {quote}", f"valued at the final mark {q['at_mark']:,.2f}"))

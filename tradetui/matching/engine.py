@@ -544,7 +544,6 @@ class MatchingEngine:
             return 0
         order.leaves_lots -= lots
         self._position_lots += lots * order.side
-        rate = self._inst.maker_fee_rate if is_maker else self._inst.taker_fee_rate
         self._trade_seq += 1
         out.append(
             Fill(
@@ -556,7 +555,7 @@ class MatchingEngine:
                 price_ticks=price_ticks,
                 qty_lots=lots,
                 leaves_lots=order.leaves_lots,
-                fee=self._inst.notional_settle(price_ticks, lots) * rate,
+                fee=self._inst.fee(price_ticks, lots, is_maker),
                 is_maker=is_maker,
             )
         )

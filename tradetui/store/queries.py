@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradetui.core.instrument import Instrument
+from tradetui.core.money import fee_amount, plain
 from tradetui.core.types import Side
 from tradetui.store.reports import StoredFill, StoredMark, build_report
 from tradetui.store.schema import StoreError
@@ -77,7 +78,7 @@ def list_sessions(conn: sqlite3.Connection) -> list[dict[str, Any]]:
                 "ended": iso_utc(ended),
                 "end_state": state if state is not None else "running",
                 "fills": n,
-                "volume_quote": float(volume),
+                "volume_quote": volume,
                 "quote_asset": quote,
             }
         )
@@ -138,7 +139,7 @@ def list_fills(
                 "price": str(inst.price(pt)),
                 "qty": str(inst.qty(ql)),
                 "size_unit": inst.size_unit if inst.base else "",
-                "fee": repr(fee),
+                "fee": plain(fee_amount(fee)),
                 "fee_asset": asset,
                 # Charged in another asset (BNB): as the exchange stated it, and the rate
                 # (fee_asset per unit) ``fee`` was valued at, 0 when none was known.
@@ -219,3 +220,42 @@ def session_report(conn: sqlite3.Connection, session_id: int) -> dict[str, Any]:
         "recovered_fees": recovered_fees,
     }
     return head | report
+
+
+def daily_history(conn: sqlite3.Connection, since_ns: int | None = None) -> list[dict[str, Any]]:
+    """Sessions summed per UTC day, newest day first: a session counts on the day it started
+    (at or after ``since_ns``), with its fills, traded volume in quote, PnL (its open position
+    valued at its last stored mid, as ``report`` does), fees paid and rebates received, exact.
+    One row per day and money asset pair (``settle_asset``, ``quote_asset``), never summed
+    across assets."""
+    sql = "SELECT id FROM sessions" + (" WHERE started_ns >= ?" if since_ns is not None else "")
+    ids = [
+        sid
+        for (sid,) in conn.execute(sql + " ORDER BY id", () if since_ns is None else (since_ns,))
+    ]
+    days: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for sid in ids:
+        r = session_report(conn, sid)
+        key = (r["started"][:10], r["settle_asset"], r["quote_asset"])
+        if key not in days:
+            zero = Decimal(0)
+            days[key] = {
+                "day": key[0],
+                "settle_asset": key[1],
+                "quote_asset": key[2],
+                "sessions": 0,
+                "symbols": [],
+                "fills": 0,
+                "volume_quote": zero,
+                "pnl_total": zero,
+                "fees": zero,
+                "rebates": zero,
+            }
+        d = days[key]
+        d["sessions"] += 1
+        if r["symbol"] not in d["symbols"]:
+            d["symbols"].append(r["symbol"])
+        d["fills"] += r["fills"]
+        for money in ("volume_quote", "pnl_total", "fees", "rebates"):
+            d[money] += r[money]
+    return [days[k] for k in sorted(days, reverse=True)]

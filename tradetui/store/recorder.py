@@ -7,11 +7,11 @@ and replay idempotent.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from tradetui.core.accounting import PnlSnapshot
+from tradetui.core.money import dumps
 from tradetui.core.types import Fill
 from tradetui.engine.events import (
     DecisionMade,
@@ -101,11 +101,11 @@ class SessionRecorder:
             ts_ns,
             p.position_lots,
             half_ticks(self.mid_ticks()),
-            p.realized,
-            p.unrealized,
-            p.fees,
-            p.rebates,
-            p.total,
+            float(p.realized),
+            float(p.unrealized),
+            float(p.fees),
+            float(p.rebates),
+            float(p.total),
         )
         self.sink((Kind.SNAPSHOT, params))
 
@@ -117,7 +117,7 @@ class SessionRecorder:
         """Store the final mid, a last snapshot and the session end (the mark reports value at)."""
         self.mark(ts_ns, half_ticks(self.mid_ticks()))
         self.snapshot(ts_ns)
-        summary_json = json.dumps(summary, sort_keys=True)
+        summary_json = dumps(summary, sort_keys=True)
         self.sink((Kind.SESSION_END, (ts_ns, end_state, summary_json, self.session_id)))
 
     def recovered(self, fills: Sequence[Fill], position_lots: int, ts_ns: int) -> None:

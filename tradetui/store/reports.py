@@ -15,11 +15,14 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from tradetui.core import units
 from tradetui.core.accounting import PositionLedger
 from tradetui.core.instrument import Instrument
+from tradetui.core.money import money_amount
 from tradetui.core.types import Side
 
 MARKOUT_HORIZONS_S = (1, 5, 30)
@@ -55,7 +58,7 @@ def _replay(ledger: PositionLedger, f: StoredFill) -> None:
 
 def markouts(
     instrument: Instrument, fills: Sequence[StoredFill], marks: Sequence[StoredMark]
-) -> dict[str, dict[str, float | int]]:
+) -> dict[str, dict[str, Decimal | float | int]]:
     """Signed mid move after each fill at 1, 5 and 30 s (> 0: the mid moved our way).
 
     Per horizon: ``count`` fills with a mid stored that far after them, ``mean_ticks`` and
@@ -63,10 +66,12 @@ def markouts(
     fill's at its later mid) weighted by fill size.
     """
     times = [m.ts_ns for m in marks]
-    unit = float(instrument.value_unit)
-    out: dict[str, dict[str, float | int]] = {}
+    unit = instrument.value_unit
+    tick = Fraction(instrument.tick_size)
+    out: dict[str, dict[str, Decimal | float | int]] = {}
     for h in MARKOUT_HORIZONS_S:
-        n, sum_ticks, sum_bps, total, total_quote = 0, 0.0, 0.0, 0.0, 0.0
+        n, sum_ticks, sum_bps = 0, 0.0, 0.0
+        total, total_quote = Fraction(0), Fraction(0)
         for f in fills:
             target = f.local_ns + h * 1_000_000_000
             if f.mid_half_ticks <= 0 or bisect_left(times, target) >= len(times):
@@ -74,19 +79,19 @@ def markouts(
             after = marks[bisect_right(times, target) - 1].mid_half_ticks / 2
             before = f.mid_half_ticks / 2
             move_ticks = int(f.side) * (after - before)
-            gain_units = instrument.value_float(after) - instrument.value_float(before)
+            gain_units = instrument.value_at(after) - instrument.value_at(before)
             markout = int(f.side) * gain_units * f.qty_lots * unit
             n += 1
             sum_ticks += move_ticks
             sum_bps += move_ticks / before * 1e4
             total += markout
-            total_quote += instrument.to_quote(markout, after)
+            total_quote += markout * Fraction(after) * tick if instrument.inverse else markout
         out[f"{h}s"] = {
             "count": n,
             "mean_ticks": sum_ticks / n if n else 0.0,
             "mean_bps": sum_bps / n if n else 0.0,
-            "total_settle": total,
-            "total_quote": total_quote,
+            "total_settle": money_amount(total),
+            "total_quote": money_amount(total_quote),
         }
     return out
 
@@ -110,8 +115,9 @@ def build_report(
     lot = instrument.lot
     # Walk fills and marks in the engine's order, tracking equity and inventory over time.
     mid = 0.0
-    peak, max_dd, equity = 0.0, 0.0, 0.0
-    minute_equity: dict[int, float] = {}
+    zero = Decimal(0)
+    peak, max_dd, equity = zero, zero, zero
+    minute_equity: dict[int, Decimal] = {}
     t_prev = start_ns
     pos_prev = 0
     weighted_pos = weighted_abs = flat_ns = 0.0
@@ -137,18 +143,18 @@ def build_report(
             flat_ns += dt
         t_prev = max(t_prev, t)
         pos_prev = ledger.position_lots
-        equity = ledger.gross_settle(mid) - ledger.fees + ledger.rebates
+        equity = ledger.total_money(mid)
         peak = max(peak, equity)
         max_dd = max(max_dd, peak - equity)
         minute_equity[(t - start_ns) // _NS_PER_MIN] = equity
     snap = ledger.snapshot(mid)
     span_ns = t_prev - start_ns
     per_minute: list[float] = []
-    last = 0.0
+    last = zero
     if minute_equity:
         for minute in range(max(minute_equity) + 1):
             value = minute_equity.get(minute, last)
-            per_minute.append(value - last)
+            per_minute.append(float(value - last))
             last = value
     makers = sum(1 for f in fills if f.is_maker)
     inventory = {

@@ -283,6 +283,17 @@ class TradeApp(App[None]):
 
     def action_stop(self) -> None:
         self.send(Command(CommandKind.STOP, reason="console stop"))
+        held = self._open_position()
+        if held:
+            self.notify(f"stopping: the position ({held}) stays open; f flattens it", timeout=4)
+
+    def _open_position(self) -> str:
+        """The engine's position as ``+0.004 BTC``, or "" when flat."""
+        lots = self.engine.ledger.position_lots
+        if not lots:
+            return ""
+        inst = self.engine.instrument
+        return f"{'+' if lots > 0 else '-'}{inst.qty(abs(lots))} {inst.size_unit}"
 
     def action_flatten(self) -> None:
         snap = self.snapshot
@@ -317,10 +328,14 @@ class TradeApp(App[None]):
 
     def action_params(self) -> None:
         def apply(commands: list[Command] | None) -> None:
-            for cmd in commands or []:
+            if commands is None:  # cancelled
+                return
+            for cmd in commands:
                 self.send(cmd)
             if commands:
                 self.notify("parameters sent: " + ", ".join(c.section for c in commands))
+            else:
+                self.notify("parameters unchanged: nothing to apply", timeout=3)
 
         locked = self.state is not EngineState.STOPPED
         self.push_screen(ParamsScreen(self.engine.settings, symbol_locked=locked), apply)
@@ -359,20 +374,25 @@ class TradeApp(App[None]):
         self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
-        if self.state not in _IDLE:
-            self._confirm(
-                "Stop and quit?",
-                f"The engine is {self.state}. Quitting cancels all working orders first.",
-                "Stop and quit",
-                self.exit,
-            )
+        held = self._open_position()
+        if self.state not in _IDLE or held:
+            lines = []
+            if self.state not in _IDLE:
+                lines.append(f"The engine is {self.state}. Quitting cancels all working orders.")
+            if held:
+                # Quitting never flattens (the console winds down with flatten off).
+                lines.append(f"The position ({held}) stays open; press f first to flatten it.")
+            self._confirm("Stop and quit?", "\n".join(lines), "Stop and quit", self.exit)
             return
         self.exit()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own "Keys" (its key panel) would stand next to ours (the key reference).
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
         yield SystemCommand("Start quoting", "Start the engine (s)", self.action_start)
-        yield SystemCommand("Stop", "Cancel all working orders (x)", self.action_stop)
+        yield SystemCommand(
+            "Stop", "Cancel all working orders; the position stays open (x)", self.action_stop
+        )
         yield SystemCommand("Flatten", "Close the position at market (f)", self.action_flatten)
         yield SystemCommand("Halt (kill switch)", "Cancel all and halt", self.action_halt_confirm)
         yield SystemCommand("Parameters", "Edit strategy and quoting (p)", self.action_params)

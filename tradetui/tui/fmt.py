@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 
 def decimals(step: float) -> int:
@@ -22,7 +23,7 @@ def qty(lots: float, lot_size: float) -> str:
     return f"{lots * lot_size:.{decimals(lot_size)}f}"
 
 
-def money(value: float, decimals: int = 4) -> str:
+def money(value: Decimal | float, decimals: int = 4) -> str:
     """A signed amount (a quote asset to 4 decimals, a coin to 8)."""
     return f"{value:+,.{decimals}f}"
 

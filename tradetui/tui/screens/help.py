@@ -11,7 +11,7 @@ from textual.widgets import Label, Static
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("s", "start quoting (asks to confirm after a halt)"),
-    ("x", "stop: cancel all working orders"),
+    ("x", "stop: cancel all working orders (the position stays open)"),
     ("f", "flatten: cancel all and close the position (confirm)"),
     ("k k", "halt (kill switch): press twice within 2 s"),
     ("p", "parameters: edit strategy and quoting live"),
@@ -20,7 +20,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("l", "log level filter: cycle DEBUG → INFO → WARNING → ERROR"),
     ("ctrl+p", "command palette: the same actions by name"),
     ("?", "this help"),
-    ("q", "quit (asks to stop first when running)"),
+    ("q", "quit (asks first when running or holding a position)"),
 )
 
 

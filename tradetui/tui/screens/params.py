@@ -45,8 +45,9 @@ def plan_changes(
     return new, commands
 
 
-class ParamsScreen(ModalScreen[list[Command]]):
-    """Dismisses with the commands to send (empty when cancelled or unchanged)."""
+class ParamsScreen(ModalScreen[list[Command] | None]):
+    """Dismisses with the commands to send (empty when nothing changed), None when cancelled.
+    Opens with the first editable field focused, so typing edits it at once."""
 
     BINDINGS = [  # noqa: RUF012
         Binding("escape", "cancel", "Cancel"),
@@ -74,6 +75,10 @@ class ParamsScreen(ModalScreen[list[Command]]):
             with Horizontal(id="dialog-buttons"):
                 yield Button("Apply (ctrl+s)", variant="success", id="apply")
                 yield Button("Cancel (esc)", variant="primary", id="cancel")
+
+    def on_mount(self) -> None:
+        first = next(f for f in self.query(".param-input").results(Input) if not f.disabled)
+        first.focus()
 
     def _row(self, section: str, name: str, value: str, note: str) -> ComposeResult:
         obj = getattr(self.settings, section)
@@ -125,7 +130,7 @@ class ParamsScreen(ModalScreen[list[Command]]):
         self.dismiss(commands)
 
     def action_cancel(self) -> None:
-        self.dismiss([])
+        self.dismiss(None)
 
     @on(Button.Pressed, "#apply")
     def _apply_pressed(self) -> None:

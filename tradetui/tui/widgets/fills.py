@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from rich.text import Text
 from textual.widgets import Static
 
+from tradetui.core.money import fee_amount, plain
 from tradetui.core.types import Side
 from tradetui.engine.events import FillRecorded
 from tradetui.tui import fmt
@@ -19,10 +20,9 @@ HEADER = f"{'time':9}side {'price':>10} {'size':>10} L {'fee':>11} {'':4} {'posi
 
 
 def fee_text(fee: float) -> str:
-    """A fee in the settlement asset to 8 decimals, trailing zeros trimmed (no float noise);
-    positive is paid, negative a rebate."""
-    text = f"{fee:+.8f}".rstrip("0").rstrip(".")
-    return "0" if text in ("+0", "-0") else text
+    """A fee in the settlement asset to 8 decimals, trailing zeros trimmed, as ``fills``
+    exports it: positive is paid, negative a rebate (docs/units.md)."""
+    return plain(fee_amount(fee))
 
 
 def fill_line(

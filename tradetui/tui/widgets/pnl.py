@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from decimal import Decimal
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,7 +21,7 @@ SAMPLE_EVERY_NS = 1_000_000_000
 _SAMPLES = 240
 
 
-def _signed(value: float, decimals: int, unit: str) -> Text:
+def _signed(value: Decimal, decimals: int, unit: str) -> Text:
     return Text(
         f"{fmt.money(value, decimals):>12}{unit}",
         "green" if value > 0 else "red" if value < 0 else "",
@@ -47,7 +48,8 @@ class PnlPane(SnapshotPane):
             [
                 ("realized", _signed(p.realized, d, unit)),
                 ("unrealized", _signed(p.unrealized, d, unit)),
-                ("fees", f"{-p.fees:>+12,.{d}f}  rebates {p.rebates:+,.{d}f}{unit}"),
+                # Paid and received, unsigned as everywhere (docs/units.md).
+                ("fees paid", f"{p.fees:>12,.{d}f}  rebates {p.rebates:,.{d}f}{unit}"),
                 ("total", _signed(p.total, d, unit)),
                 (
                     "volume",
@@ -56,6 +58,13 @@ class PnlPane(SnapshotPane):
                 ("fills/min", f"{snap.fills_per_min:>12.1f}  cxl/min {snap.cancels_per_min:.1f}"),
             ]
         )
+
+
+def _drawable(samples: deque[float]) -> list[float]:
+    """What the sparkline draws: Textual paints a single sample as a solid block the chart's
+    full height, so until there are two it gets none (a baseline); a flat series of two or
+    more is drawn on the baseline."""
+    return list(samples) if len(samples) > 1 else []
 
 
 class SessionChart(Vertical):
@@ -82,10 +91,10 @@ class SessionChart(Vertical):
         if not snap.session_ns or snap.ts_ns < self._next_sample_ns:
             return
         self._next_sample_ns = snap.ts_ns + SAMPLE_EVERY_NS
-        self.equity.append(snap.pnl.total)
+        self.equity.append(float(snap.pnl.total))
         self.inventory.append(float(snap.pnl.position_lots))
-        self._equity_chart.data = list(self.equity)
-        self._inventory_chart.data = list(self.inventory)
+        self._equity_chart.data = _drawable(self.equity)
+        self._inventory_chart.data = _drawable(self.inventory)
         p = snap.pnl
         unit = f" {p.settle}" if p.settle != snap.quote else ""
         d = money_decimals(p.settle, snap.quote)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rich.text import Text
 
 from tradetui.core.units import money_decimals
@@ -10,7 +12,7 @@ from tradetui.tui import fmt
 from tradetui.tui.widgets.pane import SnapshotPane, rows
 
 
-def _pnl_style(value: float) -> str:
+def _pnl_style(value: Decimal) -> str:
     return "green" if value > 0 else "red" if value < 0 else ""
 
 
