@@ -163,6 +163,9 @@ def test_two_headless_instances_and_a_console_side_by_side(tmp_path: Path) -> No
         stopped = _cli(tmp_path, "stop", "--name", "desk", "--json")
         assert stopped.returncode == 0, stopped.stderr
         subprocess.run([*server, "send-keys", "-t", "desk", "q"], check=True)
+        # With a position open, quit asks first (the position stays open): confirm with y.
+        time.sleep(1.0)
+        subprocess.run([*server, "send-keys", "-t", "desk", "y"], check=True)
         _wait_until(lambda: "EXIT=" in out.read_text() if out.exists() else False, "console exit")
         assert "EXIT=0" in out.read_text()
         alpha, beta = (_finish(p) for p in procs)

@@ -4,7 +4,7 @@ wrong."""
 
 from __future__ import annotations
 
-import pytest
+from decimal import Decimal
 
 from tests.engine.test_engine import Harness
 from tradetui.core.types import Fill
@@ -37,9 +37,9 @@ def test_summary_lists_bnb_fees_as_charged_and_those_no_rate_valued() -> None:
     h.engine.on_event(bnb_fill(h, 2, "0.00020000", 0.0))
 
     s = session_summary(h.engine, 60.0)
-    assert s["fees"] == pytest.approx(0.108, rel=1e-12)
-    assert s["fees_charged"] == {"BNB": pytest.approx(0.00038, rel=1e-12)}
-    assert s["fees_unvalued"] == {"BNB": pytest.approx(0.0002, rel=1e-12)}
+    assert s["fees"] == Decimal("0.108")
+    assert s["fees_charged"] == {"BNB": Decimal("0.00038")}
+    assert s["fees_unvalued"] == {"BNB": Decimal("0.0002")}
     text = format_summary(s)
     assert "fees in BNB" in text
     assert "0.00038000 BNB charged (0.00020000 BNB unvalued: PnL leaves it out)" in text

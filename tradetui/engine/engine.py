@@ -13,6 +13,7 @@ import sys
 import time
 from array import array
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -192,8 +193,9 @@ class Engine:
         self.fills = 0
         # Fees charged in an asset other than the settlement asset (BNB), summed as charged,
         # and the part of them no rate valued (counted 0 in PnL), by asset.
-        self.fees_charged: dict[str, float] = {}
-        self.fees_unvalued: dict[str, float] = {}
+        # Fees charged in another asset (BNB), exactly as the exchange stated them.
+        self.fees_charged: dict[str, Decimal] = {}
+        self.fees_unvalued: dict[str, Decimal] = {}
         self.max_abs_position_lots = 0
         self.last_market_ns = 0
         self.feed_latency_ns = 0
@@ -700,10 +702,10 @@ class Engine:
             self._after_order_gone()
 
     def _fee_charged(self, ev: Fill) -> None:
-        asset, amount = ev.fee_asset, float(ev.fee_charged or 0.0)
-        self.fees_charged[asset] = self.fees_charged.get(asset, 0.0) + amount
+        asset, amount = ev.fee_asset, Decimal(ev.fee_charged or 0)
+        self.fees_charged[asset] = self.fees_charged.get(asset, Decimal(0)) + amount
         if not ev.fee_rate:
-            self.fees_unvalued[asset] = self.fees_unvalued.get(asset, 0.0) + amount
+            self.fees_unvalued[asset] = self.fees_unvalued.get(asset, Decimal(0)) + amount
 
     def _after_order_gone(self) -> None:
         now = self.clock.now_ns()

@@ -186,16 +186,16 @@ def session_report(conn: sqlite3.Connection, session_id: int) -> dict[str, Any]:
         )
     ]
     report = build_report(inst, fills, marks, started)
-    charged: dict[str, float] = {}
-    unvalued: dict[str, float] = {}
+    charged: dict[str, Decimal] = {}
+    unvalued: dict[str, Decimal] = {}
     for asset, amount, rate in conn.execute(
         "SELECT charged_asset, charged_fee, charged_rate FROM fills "
         "WHERE session_id = ? AND charged_asset IS NOT NULL ORDER BY seq",
         (sid,),
     ):
-        charged[asset] = charged.get(asset, 0.0) + float(amount)
+        charged[asset] = charged.get(asset, Decimal(0)) + Decimal(amount)
         if not rate:
-            unvalued[asset] = unvalued.get(asset, 0.0) + float(amount)
+            unvalued[asset] = unvalued.get(asset, Decimal(0)) + Decimal(amount)
     if charged:
         # As in the session summary: fees charged in another asset (BNB), and those no rate
         # valued (``fees`` leaves them out).
