@@ -2,17 +2,20 @@
 
 Two clocks meet here. Exchange-side happenings (a market event reaching the matching engine at
 its ``exch_ns``, an order or cancel arriving after the entry latency) are processed inside, in
-time order. What the trading engine receives (market events at their ``local_ns``, account
-events at exchange time + ack latency) comes out of ``pop`` in delivery-time order. Exchange
-work is only done up to the time of the next delivery, so an order submitted after that
-delivery can still meet every later market event.
+time order: the market reaches the matching engine in the exchange's order
+(``simtime.exchange_order``: a trade before the book update that shows it). What the trading
+engine receives (market events in the order they came, at their ``local_ns`` but never before
+``exch_ns`` nor before the event ahead of them; account events at exchange time + ack latency)
+comes out of ``pop`` in delivery-time order. Exchange work is only done up to the time of the
+next delivery, so an order submitted after that delivery can still meet every later market
+event.
 """
 
 from __future__ import annotations
 
 import sys
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING
@@ -36,6 +39,7 @@ from tradetui.core.types import (
     PlaceOrder,
 )
 from tradetui.matching.engine import MatchingConfig, MatchingEngine
+from tradetui.venues.simtime import exchange_order
 
 if TYPE_CHECKING:
     from tradetui.engine.engine import Engine
@@ -49,7 +53,8 @@ class SimLatency:
 
     ``entry_ns``: an order request travelling to the exchange; ``cancel_ns``: a cancel request
     travelling to the exchange; ``ack_ns``: a response or fill report travelling back. Feed
-    latency is not here: market events carry it as ``local_ns - exch_ns``.
+    latency is not here: market events carry it as ``local_ns - exch_ns`` (see
+    ``simtime.FeedLatency``).
 
     Defaults of 5 ms each way (10 ms round trip) match a VPS in AWS Tokyo near Binance's
     matching engine; public measurements put REST round trips from there at roughly 10-35 ms.
@@ -83,15 +88,16 @@ class SimVenue:
         self._entry_ns = latency.entry_ns
         self._ack_ns = latency.ack_ns
         self._cancel_ns = latency.cancel_ns
-        self._market = iter(market)
-        self._next_market: MarketEvent | None = next(self._market, None)
-        # Market events go out in the order they arrive (a feed is one ordered stream), so a
-        # FIFO keeps them off the heap; only account events and requests need the heap.
+        # Market events go out in the order they come (a feed is one ordered stream), so a
+        # FIFO keeps them off the heap; only account events and requests need the heap. An
+        # event joins the feed when it is read; the matching engine takes it in exchange order.
         self._feed: deque[tuple[int, int, MarketEvent]] = deque()
+        self._feed_ns = 0  # last market delivery time; deliveries never go backwards
+        self._seq = 0
+        self._market = exchange_order(self._read(market))
+        self._next_market: MarketEvent | None = next(self._market, None)
         self._reports: list[tuple[int, int, AccountEvent]] = []
         self._requests: list[tuple[int, int, OrderIntent]] = []
-        self._seq = 0
-        self._feed_ns = 0  # last market delivery time; deliveries never go backwards
         self._exch_ns = 0  # exchange time of the last internal happening
         self.orders_placed = 0
         self.orders_rejected = 0
@@ -246,16 +252,22 @@ class SimVenue:
         events = self._on_market(ev, exch_ns)
         if events:
             self._report(events, exch_ns)
-        deliver_ns = ev.local_ns
-        if deliver_ns < exch_ns:
-            deliver_ns = exch_ns
-        if deliver_ns < self._feed_ns:
-            deliver_ns = self._feed_ns
-        else:
-            self._feed_ns = deliver_ns
-        self._seq = seq = self._seq + 1
-        self._feed.append((deliver_ns, seq, ev))
         self._next_market = next(self._market, None)
+
+    def _read(self, market: Iterable[MarketEvent]) -> Iterator[MarketEvent]:
+        """``market`` passed on, each event queued for delivery as it is read."""
+        append = self._feed.append
+        for ev in market:
+            deliver_ns = ev.local_ns
+            if deliver_ns < ev.exch_ns:
+                deliver_ns = ev.exch_ns
+            if deliver_ns < self._feed_ns:
+                deliver_ns = self._feed_ns
+            else:
+                self._feed_ns = deliver_ns
+            self._seq = seq = self._seq + 1
+            append((deliver_ns, seq, ev))
+            yield ev
 
     def _arrive(self, intent: OrderIntent, arrive_ns: int) -> None:
         exch_ns = arrive_ns if arrive_ns > self._exch_ns else self._exch_ns
