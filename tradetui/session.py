@@ -24,9 +24,11 @@ from tradetui.market.feed import ReplayFeed, replay_paths
 from tradetui.market.files import ReplayError
 from tradetui.market.instruments import infer_instrument
 from tradetui.market.recorder import CaptureEncoder, CaptureWriter, recorded
+from tradetui.market.replay import replay_events
 from tradetui.market.synthetic import SyntheticMarket, SyntheticParams
 from tradetui.matching import MatchingConfig, QueueModel
 from tradetui.venues.sim import SimLatency, SimVenue
+from tradetui.venues.simtime import FeedLatency, FeedModel, clock_offset
 
 if TYPE_CHECKING:
     from tradetui.engine.live import LiveDriver
@@ -90,19 +92,50 @@ def with_sim_fees(instrument: Instrument, settings: Settings) -> Instrument:
     )
 
 
+def sim_latency(settings: Settings, seed: int = 0) -> SimLatency:
+    """The configured order entry, cancel and response latency model."""
+    sim = settings.sim
+    return SimLatency(
+        entry_ns=int(sim.entry_latency_ms * 1e6),
+        ack_ns=int(sim.ack_latency_ms * 1e6),
+        cancel_ns=int(sim.cancel_latency_ms * 1e6),
+        sigma=sim.order_latency_sigma if sim.order_latency == "lognormal" else 0.0,
+        seed=seed,
+    )
+
+
+def feed_latency(settings: Settings) -> FeedLatency:
+    """The configured market feed latency model (replays and backtests)."""
+    sim = settings.sim
+    return FeedLatency(FeedModel(sim.feed_latency), int(sim.feed_latency_ms * 1e6))
+
+
+def sim_models(settings: Settings, feed: str, seed: int = 0) -> dict[str, str]:
+    """The queue and latency models a simulated run uses, by name (for reports)."""
+    sim = settings.sim
+    queue = sim.queue_model
+    if queue == QueueModel.POWER:
+        queue += f" (n = {sim.queue_power:g})"
+    return {
+        "queue": queue,
+        "feed_latency": feed,
+        "order_latency": sim_latency(settings, seed).describe(),
+    }
+
+
 def sim_venue(
-    settings: Settings, instrument: Instrument, events: Iterable[MarketEvent], clock: Clock
+    settings: Settings,
+    instrument: Instrument,
+    events: Iterable[MarketEvent],
+    clock: Clock,
+    seed: int = 0,
 ) -> SimVenue:
     """The simulated exchange over ``events`` with the configured latencies and queue model."""
     sim = settings.sim
     return SimVenue(
         instrument,
         events,
-        SimLatency(
-            entry_ns=int(sim.entry_latency_ms * 1e6),
-            ack_ns=int(sim.ack_latency_ms * 1e6),
-            cancel_ns=int(sim.cancel_latency_ms * 1e6),
-        ),
+        sim_latency(settings, seed),
         MatchingConfig(queue_model=QueueModel(sim.queue_model), power_exponent=sim.queue_power),
         clock,
     )
@@ -150,6 +183,8 @@ def build_paper_session(
         start_ns = now - now % 60_000_000_000 if virtual else now
     t0 = start_ns
     clock: Clock = VirtualClock(t0) if virtual else WallClock()
+    feed = feed_latency(settings)
+    offset_ns: int | None = None
     if events is None:
         paths = _replay_paths(settings)
         if paths is None:
@@ -161,10 +196,16 @@ def build_paper_session(
             except ReplayError as exc:
                 raise ConfigError(f"market.source: {exc}") from None
             events = replay
+            if feed.model is FeedModel.RECORDED:
+                # From the files' first events, read apart: the replay is not consumed ahead.
+                offset_ns = clock_offset(replay_events(paths, instrument))
     capture = _capture(settings, instrument)
     if capture is not None:
         events = recorded(events, *capture)
-    venue = sim_venue(settings, instrument, events, clock)
+    if replay is not None or feed.model is FeedModel.CONSTANT:
+        # The synthetic market carries its own feed latency unless a constant one is asked.
+        events = feed.retime(events, offset_ns)
+    venue = sim_venue(settings, instrument, events, clock, seed)
     bus = Bus()
     engine = Engine(
         settings,

@@ -13,6 +13,8 @@ event.
 
 from __future__ import annotations
 
+import math
+import random
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -58,16 +60,31 @@ class SimLatency:
 
     Defaults of 5 ms each way (10 ms round trip) match a VPS in AWS Tokyo near Binance's
     matching engine; public measurements put REST round trips from there at roughly 10-35 ms.
+
+    ``sigma`` 0 is the ``constant`` model. Above 0 (``lognormal``) each request and each
+    response is drawn from a lognormal distribution with the latency above as its median and
+    ``sigma`` the standard deviation of its log, from a generator seeded with ``seed``; a
+    request never overtakes the one sent before it, nor a response the one before it. Either
+    model is one-way: the round trip is entry (or cancel) + ack.
     """
 
     entry_ns: int = 5_000_000
     ack_ns: int = 5_000_000
     cancel_ns: int = 5_000_000
+    sigma: float = 0.0
+    seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("entry_ns", "ack_ns", "cancel_ns"):
+        for name in ("entry_ns", "ack_ns", "cancel_ns", "sigma"):
             if getattr(self, name) < 0:
                 raise ValueError(f"sim latency {name} must not be negative")
+
+    def describe(self) -> str:
+        ms = f"entry {self.entry_ns / 1e6:g} ms, cancel {self.cancel_ns / 1e6:g} ms, ack "
+        ms += f"{self.ack_ns / 1e6:g} ms"
+        if self.sigma:
+            return f"lognormal (medians {ms}; sigma {self.sigma:g})"
+        return f"constant ({ms})"
 
 
 class SimVenue:
@@ -88,6 +105,10 @@ class SimVenue:
         self._entry_ns = latency.entry_ns
         self._ack_ns = latency.ack_ns
         self._cancel_ns = latency.cancel_ns
+        self._sigma = latency.sigma
+        self._rng = random.Random(latency.seed)
+        self._request_ns = 0  # last request arrival: requests keep their order
+        self._response_ns = 0  # last response delivery: responses keep their order
         # Market events go out in the order they come (a feed is one ordered stream), so a
         # FIFO keeps them off the heap; only account events and requests need the heap. An
         # event joins the feed when it is read; the matching engine takes it in exchange order.
@@ -118,8 +139,16 @@ class SimVenue:
     def submit(self, intent: OrderIntent) -> None:
         """Send a place or cancel; it reaches the exchange after the entry or cancel latency."""
         delay_ns = self._entry_ns if type(intent) is PlaceOrder else self._cancel_ns
+        arrive_ns = self._clock.now_ns() + delay_ns
+        if self._sigma:
+            arrive_ns = max(self._clock.now_ns() + self._draw(delay_ns), self._request_ns)
+            self._request_ns = arrive_ns
         self._seq += 1
-        heappush(self._requests, (self._clock.now_ns() + delay_ns, self._seq, intent))
+        heappush(self._requests, (arrive_ns, self._seq, intent))
+
+    def _draw(self, median_ns: int) -> int:
+        """One lognormal latency with median ``median_ns``."""
+        return int(median_ns * math.exp(self._rng.gauss(0.0, self._sigma)))
 
     # ---- event source ------------------------------------------------------------------------
 
@@ -305,6 +334,9 @@ class SimVenue:
 
     def _report(self, events: list[AccountEvent], exch_ns: int) -> None:
         deliver_ns = exch_ns + self._ack_ns
+        if self._sigma:
+            deliver_ns = max(exch_ns + self._draw(self._ack_ns), self._response_ns)
+            self._response_ns = deliver_ns
         for e in events:
             tp = type(e)
             if tp is Fill:

@@ -87,6 +87,14 @@ def exchange_order(
         yield ev
 
 
+def clock_offset(events: Iterable[MarketEvent]) -> int:
+    """The recorder's clock offset (ns): a low quantile of receive − exchange time over the
+    first ``OFFSET_SAMPLE`` of ``events`` (0 for none). A low quantile rather than the minimum,
+    so one message stamped by a glitching clock does not move every latency."""
+    lags = sorted(ev.local_ns - ev.exch_ns for ev in islice(events, OFFSET_SAMPLE))
+    return lags[int(OFFSET_QUANTILE * (len(lags) - 1))] if lags else 0
+
+
 class FeedModel(StrEnum):
     RECORDED = "recorded"
     CONSTANT = "constant"
@@ -100,8 +108,10 @@ class FeedLatency:
     model: FeedModel = FeedModel.RECORDED
     constant_ns: int = 0
 
-    def retime(self, events: Iterable[MarketEvent]) -> Retimed:
-        return Retimed(self, events)
+    def retime(self, events: Iterable[MarketEvent], offset_ns: int | None = None) -> Retimed:
+        """``events`` (receive order) with their delivery times; ``recorded`` removes
+        ``offset_ns``, or the offset estimated from the first events when None."""
+        return Retimed(self, events, offset_ns)
 
     def describe(self) -> str:
         if self.model is FeedModel.CONSTANT:
@@ -113,9 +123,11 @@ class Retimed:
     """The events of a ``FeedLatency`` model; ``offset_ns`` is the recorder's clock offset
     (receive − exchange time) that was removed, once the first event has been taken."""
 
-    def __init__(self, feed: FeedLatency, events: Iterable[MarketEvent]) -> None:
+    def __init__(
+        self, feed: FeedLatency, events: Iterable[MarketEvent], offset_ns: int | None = None
+    ) -> None:
         self.feed = feed
-        self.offset_ns: int | None = None
+        self.offset_ns = offset_ns
         self._events = iter(events)
         self._out = self._run()
 
@@ -133,11 +145,11 @@ class Retimed:
             for ev in events:
                 yield replace(ev, local_ns=ev.exch_ns + lat)
             return
-        head = list(islice(events, OFFSET_SAMPLE))
-        if not head:
-            return
-        lags = sorted(ev.local_ns - ev.exch_ns for ev in head)
-        offset = self.offset_ns = lags[int(OFFSET_QUANTILE * (len(lags) - 1))]
+        head: list[MarketEvent] = []
+        if self.offset_ns is None:
+            head = list(islice(events, OFFSET_SAMPLE))
+            self.offset_ns = clock_offset(head)
+        offset = self.offset_ns
         last = _NEG
         for ev in chain(head, events):
             t = ev.local_ns - offset
