@@ -320,6 +320,21 @@ class SimSettings:
         f"taker fee in basis points, within ±{MAX_FEE_BPS:g}",
         _within(-MAX_FEE_BPS, MAX_FEE_BPS),
     )
+    spot_maker_fee_bps: float = _f(
+        10.0,
+        "maker fee on spot instruments, bps (Binance's basic spot tier is 0.1% = 10 bps)",
+        _within(-MAX_FEE_BPS, MAX_FEE_BPS),
+    )
+    spot_taker_fee_bps: float = _f(
+        10.0,
+        "taker fee on spot instruments, bps (Binance's basic spot tier is 0.1% = 10 bps)",
+        _within(-MAX_FEE_BPS, MAX_FEE_BPS),
+    )
+    spot_short: bool = _f(
+        False,
+        "spot: allow selling base the account does not hold (margin borrowing); off, a sell "
+        "beyond the base held and not already offered is refused, as Binance spot does",
+    )
 
 
 @dataclass(frozen=True, slots=True)

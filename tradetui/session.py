@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tradetui.config import ConfigError, Settings, synthetic_source
 from tradetui.core.clock import Clock, VirtualClock, WallClock
-from tradetui.core.instrument import Instrument
+from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import MarketEvent
 from tradetui.engine.bus import Bus
 from tradetui.engine.engine import Engine
@@ -84,11 +84,14 @@ def synthetic_params(settings: Settings, instrument: Instrument) -> SyntheticPar
 
 
 def with_sim_fees(instrument: Instrument, settings: Settings) -> Instrument:
-    """``instrument`` with the simulated exchange's configured maker/taker fees."""
+    """``instrument`` with the simulated exchange's configured maker/taker fees (the spot
+    ones for a spot instrument)."""
+    sim = settings.sim
+    spot = instrument.kind is InstrumentKind.SPOT
     return dataclasses.replace(
         instrument,
-        maker_fee_rate=settings.sim.maker_fee_bps / 1e4,
-        taker_fee_rate=settings.sim.taker_fee_bps / 1e4,
+        maker_fee_rate=(sim.spot_maker_fee_bps if spot else sim.maker_fee_bps) / 1e4,
+        taker_fee_rate=(sim.spot_taker_fee_bps if spot else sim.taker_fee_bps) / 1e4,
     )
 
 
@@ -136,7 +139,11 @@ def sim_venue(
         instrument,
         events,
         sim_latency(settings, seed),
-        MatchingConfig(queue_model=QueueModel(sim.queue_model), power_exponent=sim.queue_power),
+        MatchingConfig(
+            queue_model=QueueModel(sim.queue_model),
+            power_exponent=sim.queue_power,
+            spot_short=sim.spot_short,
+        ),
         clock,
     )
 
