@@ -117,3 +117,52 @@ def test_a_spot_backtest_never_goes_short_and_pays_the_spot_fee(
     pnl = result.engine.pnl()
     assert pnl.fees == pytest.approx(pnl.volume_quote * 0.001, rel=0.01)  # all maker or taker
     assert result.venue.orders_rejected - result.engine.post_only_rejects <= 3
+
+
+def spot_fine() -> Instrument:
+    """Spot BTCUSDT as the catalog has it: sizes in 1e-8 BTC, orders in steps of 0.00001."""
+    return dataclasses.replace(
+        spot(),
+        tick_size=Decimal("0.01"),
+        lot_size=Decimal("0.00000001"),
+        min_qty=Decimal("0.00001"),
+        min_notional=Decimal("5"),
+        order_step=Decimal("0.00001"),
+    )
+
+
+def test_a_spot_order_off_the_lot_size_step_is_refused() -> None:
+    e = MatchingEngine(spot_fine(), MatchingConfig(spot_short=True))
+    e.on_market(
+        BookSnapshot(
+            exch_ns=0,
+            local_ns=0,
+            update_id=1,
+            bids=((6_000_000, 10**9),),
+            asks=((6_000_100, 10**9),),
+        ),
+        0,
+    )
+    (rej,) = e.place("a", Side.BUY, Decimal("60000.00"), Decimal("0.0100653"), t_ns=1)
+    assert getattr(rej, "code", None) is RejectCode.OFF_STEP
+    assert "step size 0.00001" in getattr(rej, "reason", "")
+    ok = e.place("b", Side.BUY, Decimal("60000.00"), Decimal("0.01006"), t_ns=1)
+    assert ok[0].__class__.__name__ == "OrderAccepted"
+
+
+def test_the_order_step_survives_the_instrument_spec_and_sizes_floor_to_it() -> None:
+    inst = spot_fine()
+    assert inst.step_lots == 1000
+    assert Instrument.from_spec(inst.to_spec()) == inst
+    assert inst.floor_to_step(1_006_530) == 1_006_000
+    assert spot().floor_to_step(7) == 7
+    with pytest.raises(ValueError, match="multiple of lot_size"):
+        dataclasses.replace(inst, order_step=Decimal("0.000015001"))
+
+
+@pytest.mark.usefixtures("simulated_catalogs")
+def test_the_spot_catalog_keeps_binance_lot_size_step() -> None:
+    from tradetui.venues.lookup import resolve_instrument
+
+    inst = resolve_instrument("BTCUSDT", "spot")
+    assert (inst.lot_size, inst.order_step) == (Decimal("1E-8"), Decimal("0.00001"))

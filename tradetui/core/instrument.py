@@ -69,6 +69,10 @@ class Instrument:
     # PERCENT_PRICE band: limit prices within [mark × down, mark × up].
     percent_price_up: Decimal | None = None
     percent_price_down: Decimal | None = None
+    # The order size step (Binance's LOT_SIZE stepSize) when it is coarser than ``lot_size``:
+    # spot books show sizes to the base asset's precision (1e-8 BTC) while orders go in steps
+    # of 0.00001 BTC. None: orders step by ``lot_size``.
+    order_step: Decimal | None = None
     tick: float = field(init=False)
     lot: float = field(init=False)
     min_qty_lots: int = field(init=False)
@@ -82,6 +86,8 @@ class Instrument:
     # The band multipliers as floats (0.0 = no band), for the per-decision edge.
     band_up: float = field(init=False)
     band_down: float = field(init=False)
+    # Lots per order step (1 when ``order_step`` is None).
+    step_lots: int = field(init=False)
 
     def __post_init__(self) -> None:
         if self.tick_size <= 0 or self.lot_size <= 0:
@@ -136,6 +142,20 @@ class Instrument:
         set_(self, "value_unit", unit)
         set_(self, "band_up", float(self.percent_price_up or 0))
         set_(self, "band_down", float(self.percent_price_down or 0))
+        step_lots = 1
+        if self.order_step is not None:
+            ratio = self.order_step / self.lot_size
+            if self.order_step <= 0 or ratio != ratio.to_integral_value():
+                raise ValueError(
+                    f"{self.symbol}: order_step {self.order_step} must be a positive multiple "
+                    f"of lot_size {self.lot_size}"
+                )
+            step_lots = int(ratio)
+        set_(self, "step_lots", step_lots)
+
+    def floor_to_step(self, lots: int) -> int:
+        """``lots`` rounded down to a whole number of order steps."""
+        return lots - lots % self.step_lots if self.step_lots > 1 else lots
 
     @property
     def size_unit(self) -> str:
@@ -368,10 +388,18 @@ class Instrument:
             max_price=optional["max_price"],
             percent_price_up=optional["percent_price_up"],
             percent_price_down=optional["percent_price_down"],
+            order_step=optional["order_step"],
         )
 
 
-_OPTIONAL_DECIMALS = ("max_qty", "min_price", "max_price", "percent_price_up", "percent_price_down")
+_OPTIONAL_DECIMALS = (
+    "max_qty",
+    "min_price",
+    "max_price",
+    "percent_price_up",
+    "percent_price_down",
+    "order_step",
+)
 
 
 def _req(value: Decimal | None) -> Decimal:

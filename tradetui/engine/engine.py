@@ -828,11 +828,12 @@ class Engine:
             self._rewake()
         elif isinstance(step, CloseOrder):
             side = SELL if pos > 0 else BUY
+            # Whole order steps only; a remainder below one step is dust on the next round.
             self._place(
                 now,
                 side,
                 self.ask_ticks if side is BUY else self.bid_ticks,
-                step.qty_lots,
+                self.instrument.floor_to_step(step.qty_lots),
                 order_type=OrderType.MARKET,
                 reduce_only=True,
             )

@@ -412,10 +412,11 @@ class MatchingEngine:
             if code is RejectCode.BELOW_MIN_PRICE:
                 return (code, f"price {price} is below the minimum {inst.min_price}")
         lots = inst.lots_exact(qty)
-        if lots is None:
+        if lots is None or lots % inst.step_lots:
             return (
                 RejectCode.OFF_STEP,
-                f"quantity {qty} is not a multiple of the step size {inst.lot_size}",
+                f"quantity {qty} is not a multiple of the step size "
+                f"{inst.order_step or inst.lot_size}",
             )
         if is_market and not price_ticks:
             return (

@@ -423,6 +423,10 @@ class RiskGuard:
         if inst.max_qty_lots and qty > inst.max_qty_lots:
             whys.append(f"size {qty}→{inst.max_qty_lots} lots: the exchange's maximum")
             qty = inst.max_qty_lots
+        stepped = inst.floor_to_step(qty)
+        if stepped != qty:
+            whys.append(f"size {qty}→{stepped} lots: the exchange's order step (LOT_SIZE)")
+            qty = stepped
         if edge is not None and (price - edge) * side > 0:
             mult = inst.percent_price_up if side is BUY else inst.percent_price_down
             whys.append(
