@@ -58,27 +58,33 @@ def exchange_order(
     """
     books: deque[tuple[int, MarketEvent]] = deque()
     trades: deque[tuple[int, MarketEvent]] = deque()
+    book_append, book_pop = books.append, books.popleft
+    trade_append, trade_pop = trades.append, trades.popleft
     book_ns = trade_ns = _NEG  # running maxima: each kind keeps its own order
     for ev in events:
         t = ev.exch_ns
         if type(ev) is Trade:
             if t > trade_ns:
                 trade_ns = t
-            trades.append((trade_ns, ev))
+            trade_append((trade_ns, ev))
         else:
             if t > book_ns:
                 book_ns = t
-            books.append((book_ns, ev))
+            book_append((book_ns, ev))
         horizon = (book_ns if book_ns > trade_ns else trade_ns) - window_ns
+        # Pass on, in merged order, everything older than the horizon.
         while True:
-            if trades and (not books or trades[0][0] <= books[0][0]):
-                if trades[0][0] >= horizon:
-                    break
-                yield trades.popleft()[1]
-            elif books:
-                if books[0][0] >= horizon:
-                    break
-                yield books.popleft()[1]
+            if trades:
+                if books and books[0][0] < trades[0][0]:
+                    if books[0][0] >= horizon:
+                        break
+                    yield book_pop()[1]
+                else:
+                    if trades[0][0] >= horizon:
+                        break
+                    yield trade_pop()[1]
+            elif books and books[0][0] < horizon:
+                yield book_pop()[1]
             else:
                 break
     while books and trades:
