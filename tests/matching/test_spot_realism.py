@@ -166,3 +166,33 @@ def test_the_spot_catalog_keeps_binance_lot_size_step() -> None:
 
     inst = resolve_instrument("BTCUSDT", "spot")
     assert (inst.lot_size, inst.order_step) == (Decimal("1E-8"), Decimal("0.00001"))
+
+
+def test_the_guard_cuts_a_spot_ask_to_the_base_held_and_to_whole_steps() -> None:
+    from tradetui.risk.guard import RiskGuard, RiskInputs, RiskLimits
+    from tradetui.strategy.avellaneda import DesiredQuote
+
+    inst = spot_fine()
+    guard = RiskGuard(RiskLimits(spot_no_short=True), inst)
+
+    def ask_after(position_lots: int) -> DesiredQuote | None:
+        x = RiskInputs(
+            now_ns=1,
+            mid_ticks=6_000_050.0,
+            position_lots=position_lots,
+            open_orders=0,
+            last_market_ns=1,
+            last_account_ns=1,
+            feed_latency_ns=0,
+            sigma_ratio=1.0,
+        )
+        bid = DesiredQuote(Side.BUY, 6_000_000, 1_000_000)
+        return guard.check(bid, DesiredQuote(Side.SELL, 6_000_100, 1_000_000), x).ask
+
+    assert ask_after(0) is None  # nothing held: no ask
+    held = ask_after(606_530)  # 0.0060653 held: 0.00606 offered
+    assert held is not None
+    assert held.qty_lots == 606_000
+    full = ask_after(5_000_000)
+    assert full is not None
+    assert full.qty_lots == 1_000_000
