@@ -287,6 +287,23 @@ class SimSettings:
         5.0, "ms for a cancel request to reach the exchange", _non_negative
     )
     ack_latency_ms: float = _f(5.0, "ms for acks and fill reports to come back", _non_negative)
+    order_latency: str = _f(
+        "constant",
+        "order latency model: 'constant' (the three above) or 'lognormal' (each request and "
+        "response drawn, seeded, with the three above as medians and order_latency_sigma)",
+        _one_of("constant", "lognormal"),
+    )
+    order_latency_sigma: float = _f(
+        0.5, "σ of the log of each order latency for 'lognormal'", _positive
+    )
+    feed_latency: str = _f(
+        "recorded",
+        "market feed latency of replays and backtests: 'recorded' (each event's own, from "
+        "the capture's receive times with the recorder's clock offset removed) or 'constant' "
+        "(feed_latency_ms after the exchange time)",
+        _one_of("recorded", "constant"),
+    )
+    feed_latency_ms: float = _f(5.0, "feed latency for 'constant', ms", _non_negative)
     queue_model: str = _f(
         "proportional",
         "how depth decreases at our level move us up the queue",
@@ -302,6 +319,21 @@ class SimSettings:
         5.0,
         f"taker fee in basis points, within ±{MAX_FEE_BPS:g}",
         _within(-MAX_FEE_BPS, MAX_FEE_BPS),
+    )
+    spot_maker_fee_bps: float = _f(
+        10.0,
+        "maker fee on spot instruments, bps (Binance's basic spot tier is 0.1% = 10 bps)",
+        _within(-MAX_FEE_BPS, MAX_FEE_BPS),
+    )
+    spot_taker_fee_bps: float = _f(
+        10.0,
+        "taker fee on spot instruments, bps (Binance's basic spot tier is 0.1% = 10 bps)",
+        _within(-MAX_FEE_BPS, MAX_FEE_BPS),
+    )
+    spot_short: bool = _f(
+        False,
+        "spot: allow selling base the account does not hold (margin borrowing); off, a sell "
+        "beyond the base held and not already offered is refused, as Binance spot does",
     )
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tradetui.config import ConfigError, Settings, synthetic_source
 from tradetui.core.clock import Clock, VirtualClock, WallClock
-from tradetui.core.instrument import Instrument
+from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import MarketEvent
 from tradetui.engine.bus import Bus
 from tradetui.engine.engine import Engine
@@ -25,9 +25,11 @@ from tradetui.market.feed import ReplayFeed, replay_paths
 from tradetui.market.files import ReplayError
 from tradetui.market.instruments import infer_instrument
 from tradetui.market.recorder import CaptureEncoder, CaptureWriter, recorded
+from tradetui.market.replay import replay_events
 from tradetui.market.synthetic import SyntheticMarket, SyntheticParams
 from tradetui.matching import MatchingConfig, QueueModel
 from tradetui.venues.sim import SimLatency, SimVenue
+from tradetui.venues.simtime import FeedLatency, FeedModel, clock_offset
 
 if TYPE_CHECKING:
     from tradetui.engine.live import LiveDriver
@@ -83,12 +85,15 @@ def synthetic_params(settings: Settings, instrument: Instrument) -> SyntheticPar
 
 
 def with_sim_fees(instrument: Instrument, settings: Settings) -> Instrument:
-    """``instrument`` with the simulated exchange's configured maker/taker fees (the rate is
-    the decimal the bps were written as: 2.3 bps is 0.00023, not 2.3 / 1e4's 0.00022999...)."""
+    """``instrument`` with the simulated exchange's configured maker/taker fees (the spot
+    ones for a spot instrument; the rate is the decimal the bps were written as: 2.3 bps is
+    0.00023, not 2.3 / 1e4's 0.00022999...)."""
+    sim = settings.sim
+    spot = instrument.kind is InstrumentKind.SPOT
     return dataclasses.replace(
         instrument,
-        maker_fee_rate=_bps_rate(settings.sim.maker_fee_bps),
-        taker_fee_rate=_bps_rate(settings.sim.taker_fee_bps),
+        maker_fee_rate=_bps_rate(sim.spot_maker_fee_bps if spot else sim.maker_fee_bps),
+        taker_fee_rate=_bps_rate(sim.spot_taker_fee_bps if spot else sim.taker_fee_bps),
     )
 
 
@@ -96,20 +101,55 @@ def _bps_rate(bps: float) -> float:
     return float(Decimal(repr(bps)).scaleb(-4))
 
 
+def sim_latency(settings: Settings, seed: int = 0) -> SimLatency:
+    """The configured order entry, cancel and response latency model."""
+    sim = settings.sim
+    return SimLatency(
+        entry_ns=int(sim.entry_latency_ms * 1e6),
+        ack_ns=int(sim.ack_latency_ms * 1e6),
+        cancel_ns=int(sim.cancel_latency_ms * 1e6),
+        sigma=sim.order_latency_sigma if sim.order_latency == "lognormal" else 0.0,
+        seed=seed,
+    )
+
+
+def feed_latency(settings: Settings) -> FeedLatency:
+    """The configured market feed latency model (replays and backtests)."""
+    sim = settings.sim
+    return FeedLatency(FeedModel(sim.feed_latency), int(sim.feed_latency_ms * 1e6))
+
+
+def sim_models(settings: Settings, feed: str, seed: int = 0) -> dict[str, str]:
+    """The queue and latency models a simulated run uses, by name (for reports)."""
+    sim = settings.sim
+    queue = sim.queue_model
+    if queue == QueueModel.POWER:
+        queue += f" (n = {sim.queue_power:g})"
+    return {
+        "queue": queue,
+        "feed_latency": feed,
+        "order_latency": sim_latency(settings, seed).describe(),
+    }
+
+
 def sim_venue(
-    settings: Settings, instrument: Instrument, events: Iterable[MarketEvent], clock: Clock
+    settings: Settings,
+    instrument: Instrument,
+    events: Iterable[MarketEvent],
+    clock: Clock,
+    seed: int = 0,
 ) -> SimVenue:
     """The simulated exchange over ``events`` with the configured latencies and queue model."""
     sim = settings.sim
     return SimVenue(
         instrument,
         events,
-        SimLatency(
-            entry_ns=int(sim.entry_latency_ms * 1e6),
-            ack_ns=int(sim.ack_latency_ms * 1e6),
-            cancel_ns=int(sim.cancel_latency_ms * 1e6),
+        sim_latency(settings, seed),
+        MatchingConfig(
+            queue_model=QueueModel(sim.queue_model),
+            power_exponent=sim.queue_power,
+            spot_short=sim.spot_short,
         ),
-        MatchingConfig(queue_model=QueueModel(sim.queue_model), power_exponent=sim.queue_power),
         clock,
     )
 
@@ -156,6 +196,8 @@ def build_paper_session(
         start_ns = now - now % 60_000_000_000 if virtual else now
     t0 = start_ns
     clock: Clock = VirtualClock(t0) if virtual else WallClock()
+    feed = feed_latency(settings)
+    offset_ns: int | None = None
     if events is None:
         paths = _replay_paths(settings)
         if paths is None:
@@ -167,10 +209,16 @@ def build_paper_session(
             except ReplayError as exc:
                 raise ConfigError(f"market.source: {exc}") from None
             events = replay
+            if feed.model is FeedModel.RECORDED:
+                # From the files' first events, read apart: the replay is not consumed ahead.
+                offset_ns = clock_offset(replay_events(paths, instrument))
     capture = _capture(settings, instrument)
     if capture is not None:
         events = recorded(events, *capture)
-    venue = sim_venue(settings, instrument, events, clock)
+    if replay is not None or feed.model is FeedModel.CONSTANT:
+        # The synthetic market carries its own feed latency unless a constant one is asked.
+        events = feed.retime(events, offset_ns)
+    venue = sim_venue(settings, instrument, events, clock, seed)
     bus = Bus()
     engine = Engine(
         settings,

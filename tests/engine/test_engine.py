@@ -41,6 +41,7 @@ from tradetui.engine.events import (
     OrderUpdate,
 )
 from tradetui.engine.snapshot import take_snapshot
+from tradetui.engine.summary import format_summary, session_summary
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -541,3 +542,28 @@ def test_a_frozen_engine_abandons_its_flatten_and_places_nothing_more() -> None:
     h.engine.on_timer()
     assert len(h.venue.places()) == placed
     assert h.engine.ledger.position_lots == 10
+
+
+def test_after_a_feed_gap_the_position_is_marked_at_the_last_valid_mid() -> None:
+    h = Harness()
+    h.start()
+    h.ack_all()
+    bid = next(p for p in h.venue.places() if p.side is Side.BUY)
+    h.fill(bid)
+    mid = (BID + ASK) / 2
+    assert h.engine.pnl().mark == pytest.approx(mid * 0.1)
+    h.advance(10)
+    # A sequence gap: the feed's empty snapshot, and no snapshot after it.
+    h.engine.on_event(
+        BookSnapshot(exch_ns=h.now(), local_ns=h.now(), update_id=9, bids=(), asks=())
+    )
+    assert h.engine.mid_ticks == 0
+    pnl = h.engine.pnl()
+    assert pnl.mark == pytest.approx(mid * 0.1)  # not the entry price (the bid)
+    assert pnl.unrealized == pytest.approx((mid - bid.price_ticks) * 0.1 * 0.01)
+    summary = session_summary(h.engine, 1.0)
+    assert summary["mark"] == pytest.approx(mid * 0.1)
+    assert summary["mark_source"] == (
+        "last valid mid: the book is unknown since a feed gap at 2023-11-14T22:13:20.010+00:00"
+    )
+    assert "marked at" in format_summary(summary)

@@ -109,7 +109,7 @@ def test_paper_session_trades_the_replayed_market(recorded: Path) -> None:
 
 def test_session_instrument_comes_from_the_replayed_files(tmp_path: Path) -> None:
     spot = capture(tmp_path, 2, spot=True)
-    settings = replay_settings(spot).replace("sim", maker_fee_bps=1.5)
+    settings = replay_settings(spot).replace("sim", spot_maker_fee_bps=1.5)
     session = build_paper_session(settings, virtual=True, start_ns=START_NS)
     inst = session.venue.instrument
     assert (inst.symbol, inst.kind) == ("ETHUSDT", InstrumentKind.SPOT)

@@ -111,6 +111,7 @@ def build_report(result: BacktestResult, data: ReplayReport, cached: bool) -> di
             "events_per_s": round(result.events / result.run_s) if result.run_s else 0,
             "markouts": markouts(result),
             "inventory": inventory_path(result),
+            "models": result.models,
         }
     )
     if result.engine.ml is not None:
@@ -133,6 +134,10 @@ def format_report(r: dict[str, Any]) -> str:
         if settle != quote:
             amount += f" = {m['total_quote']:+,.2f} {quote}"
         lines.append(f"markout {h:<5} {m['mean_bps']:+.3f} bps  ({amount} over {m['fills']} fills)")
+    m = r["models"]
+    lines.append(f"queue model   {m['queue']}")
+    lines.append(f"feed latency  {m['feed_latency']}")
+    lines.append(f"order latency {m['order_latency']}")
     inv = r["inventory"]
     n = size_decimals(inv["size_unit"])
     lines.append(

@@ -22,7 +22,7 @@ from tradetui.engine.engine import Command, CommandKind, Engine
 from tradetui.engine.events import EngineEvent, FillRecorded
 from tradetui.engine.runner import run_virtual, settle
 from tradetui.market.replay import drop_stale_bbo
-from tradetui.session import sim_venue, with_sim_fees
+from tradetui.session import feed_latency, sim_models, sim_venue, with_sim_fees
 from tradetui.venues.sim import SimVenue
 
 _NS_PER_S = 1_000_000_000
@@ -74,6 +74,8 @@ class BacktestResult:
     events: int
     messages: int
     run_s: float
+    # The queue and latency models of the run, by name (see session.sim_models).
+    models: dict[str, str] = field(default_factory=dict)
 
 
 def backtest_settings(settings: Settings, latency_ms: float | None) -> Settings:
@@ -113,15 +115,16 @@ def run_backtest(
         # A backtest is deterministic: the model loaded at the start is used to the end.
         settings = settings.replace("ml", reload_check_s=0.0)
     inst = with_sim_fees(instrument, settings)
-    start_ns = min(events[0].exch_ns, events[0].local_ns)
-    end_ns = max(max(ev.exch_ns, ev.local_ns) for ev in events[-64:])
-    clock = VirtualClock(start_ns)
     # The market pass is part of the run's work, so run_s counts it.
     t_prep = time.perf_counter()
-    market = list(drop_stale_bbo(events))
+    retimed = feed_latency(settings).retime(drop_stale_bbo(events))
+    market = list(retimed)
     mids = MidPath.of(market)
     prep_s = time.perf_counter() - t_prep
-    venue = sim_venue(settings, inst, market, clock)
+    start_ns = min(market[0].exch_ns, market[0].local_ns)
+    end_ns = max(max(ev.exch_ns, ev.local_ns) for ev in market[-64:])
+    clock = VirtualClock(start_ns)
+    venue = sim_venue(settings, inst, market, clock, seed)
     bus = Bus()
     fills: list[FillRecorded] = []
 
@@ -154,4 +157,5 @@ def run_backtest(
         events=sum(count_events(ev) for ev in events),
         messages=len(events),
         run_s=run_s,
+        models=sim_models(settings, retimed.describe(), seed),
     )

@@ -70,6 +70,10 @@ class Instrument:
     # PERCENT_PRICE band: limit prices within [mark × down, mark × up].
     percent_price_up: Decimal | None = None
     percent_price_down: Decimal | None = None
+    # The order size step (Binance's LOT_SIZE stepSize) when it is coarser than ``lot_size``:
+    # spot books show sizes to the base asset's precision (1e-8 BTC) while orders go in steps
+    # of 0.00001 BTC. None: orders step by ``lot_size``.
+    order_step: Decimal | None = None
     tick: float = field(init=False)
     lot: float = field(init=False)
     min_qty_lots: int = field(init=False)
@@ -86,6 +90,8 @@ class Instrument:
     # The fee rates as the decimals they were written as, exact, for ``fee``.
     maker_fee_exact: Fraction = field(init=False)
     taker_fee_exact: Fraction = field(init=False)
+    # Lots per order step (1 when ``order_step`` is None).
+    step_lots: int = field(init=False)
 
     def __post_init__(self) -> None:
         if self.tick_size <= 0 or self.lot_size <= 0:
@@ -142,6 +148,20 @@ class Instrument:
         set_(self, "band_down", float(self.percent_price_down or 0))
         set_(self, "maker_fee_exact", Fraction(Decimal(repr(self.maker_fee_rate))))
         set_(self, "taker_fee_exact", Fraction(Decimal(repr(self.taker_fee_rate))))
+        step_lots = 1
+        if self.order_step is not None:
+            ratio = self.order_step / self.lot_size
+            if self.order_step <= 0 or ratio != ratio.to_integral_value():
+                raise ValueError(
+                    f"{self.symbol}: order_step {self.order_step} must be a positive multiple "
+                    f"of lot_size {self.lot_size}"
+                )
+            step_lots = int(ratio)
+        set_(self, "step_lots", step_lots)
+
+    def floor_to_step(self, lots: int) -> int:
+        """``lots`` rounded down to a whole number of order steps."""
+        return lots - lots % self.step_lots if self.step_lots > 1 else lots
 
     @property
     def size_unit(self) -> str:
@@ -380,10 +400,18 @@ class Instrument:
             max_price=optional["max_price"],
             percent_price_up=optional["percent_price_up"],
             percent_price_down=optional["percent_price_down"],
+            order_step=optional["order_step"],
         )
 
 
-_OPTIONAL_DECIMALS = ("max_qty", "min_price", "max_price", "percent_price_up", "percent_price_down")
+_OPTIONAL_DECIMALS = (
+    "max_qty",
+    "min_price",
+    "max_price",
+    "percent_price_up",
+    "percent_price_down",
+    "order_step",
+)
 
 
 def _req(value: Decimal | None) -> Decimal:

@@ -199,6 +199,10 @@ class Engine:
         self.max_abs_position_lots = 0
         self.last_market_ns = 0
         self.feed_latency_ns = 0
+        # The mid when the book last became unknown (a feed gap), and since when (ns): the
+        # open position is marked there until a snapshot brings the book back.
+        self.last_valid_mid_ticks = 0.0
+        self.book_unknown_since_ns = 0
         self.last_risk: RiskDecision | None = None
         self._risk_key: tuple[RiskAction, tuple[str, ...]] = (RiskAction.ALLOW, ())
         self._next_pnl_check_ns = 0
@@ -407,6 +411,9 @@ class Engine:
     def _book_unknown(self) -> None:
         """A feed's empty snapshot: the book is unknown until the next full one. Quotes are
         pulled and no touch (book diff or bookTicker) counts until then."""
+        if self.bid_ticks:
+            self.last_valid_mid_ticks = self.mid_ticks
+            self.book_unknown_since_ns = self.clock.now_ns()
         self.book.apply_snapshot((), ())
         self.bid_ticks = self.ask_ticks = 0
         self._touch_id = sys.maxsize
@@ -841,11 +848,12 @@ class Engine:
             self._rewake()
         elif isinstance(step, CloseOrder):
             side = SELL if pos > 0 else BUY
+            # Whole order steps only; a remainder below one step is dust on the next round.
             self._place(
                 now,
                 side,
                 self.ask_ticks if side is BUY else self.bid_ticks,
-                step.qty_lots,
+                self.instrument.floor_to_step(step.qty_lots),
                 order_type=OrderType.MARKET,
                 reduce_only=True,
             )
@@ -937,9 +945,15 @@ class Engine:
         when read, as most decisions' verdicts are never shown."""
         return "allow" if self.last_risk is None else self.last_risk.summary
 
+    @property
+    def mark_ticks(self) -> float:
+        """Where the open position is marked: the mid, or while the book is unknown after a
+        feed gap, the last valid mid before it (0 before any book)."""
+        return self.mid_ticks or self.last_valid_mid_ticks
+
     def pnl(self) -> PnlSnapshot:
-        """Session PnL marked at the current mid."""
-        return self.ledger.snapshot(self.mid_ticks)
+        """Session PnL marked at ``mark_ticks``."""
+        return self.ledger.snapshot(self.mark_ticks)
 
     def latency_percentiles_us(self) -> dict[str, float]:
         """Decision latency (event in → first intent out) percentiles in microseconds."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tradetui.config import ConfigError, Settings
-from tradetui.core.instrument import Instrument
+from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.risk.guard import RiskLimits, base_lots
 from tradetui.strategy.avellaneda import ASParams, HorizonMode
 from tradetui.strategy.quoting import QuotePolicy
@@ -58,15 +58,18 @@ def as_params(settings: Settings, instrument: Instrument) -> ASParams:
 
 
 def quote_policy(settings: Settings, instrument: Instrument) -> QuotePolicy:
-    """Requote policy; new-before-cancel may briefly hold two orders of one side."""
+    """Requote policy; new-before-cancel may briefly hold two orders of one side, except on
+    spot without margin (``sim.spot_short`` off), where the old order's base or quote is
+    locked until it is cancelled: the replacement would be refused for lack of balance."""
     q = settings.quoting
     lots = order_lots(settings, instrument)
+    no_short = instrument.kind is InstrumentKind.SPOT and not settings.sim.spot_short
     try:
         return QuotePolicy(
             price_tolerance_ticks=q.price_tolerance_ticks,
             max_age_ns=int(q.max_age_s * 1e9),
             min_age_ns=int(q.min_age_ms * 1e6),
-            new_before_cancel=q.new_before_cancel,
+            new_before_cancel=q.new_before_cancel and not no_short,
             max_side_lots=2 * lots,
             size_tolerance=q.size_tolerance,
             tick_size=instrument.tick_size,
@@ -110,6 +113,7 @@ def risk_limits(settings: Settings, instrument: Instrument) -> RiskLimits:
             vol_ratio_limit=r.vol_ratio_limit,
             vol_widen_factor=r.vol_widen_factor,
             vol_size_factor=r.vol_size_factor,
+            spot_no_short=instrument.kind is InstrumentKind.SPOT and not settings.sim.spot_short,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None

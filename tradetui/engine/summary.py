@@ -45,6 +45,10 @@ def session_summary(engine: Engine, duration_s: float) -> dict[str, Any]:
         "position_size": pnl.position_size,
         "max_abs_position_size": max_abs_size,
         "mid": float(engine.mid_ticks * inst.tick),
+        # Where the open position is valued: "mid", or after a feed gap that no snapshot
+        # repaired, the last valid mid before it (``mark`` is that price).
+        "mark": float(engine.mark_ticks * inst.tick),
+        "mark_source": _mark_source(engine),
         "orders_placed": engine.orders_placed,
         "orders_cancelled": engine.orders_cancelled,
         "orders_rejected": engine.orders_rejected,
@@ -66,6 +70,15 @@ def session_summary(engine: Engine, duration_s: float) -> dict[str, Any]:
         out["position_base"] = pnl.position_size
         out["max_abs_position_base"] = max_abs_size
     return out
+
+
+def _mark_source(engine: Engine) -> str:
+    if engine.mid_ticks or not engine.last_valid_mid_ticks:
+        return "mid"
+    from tradetui.store.queries import iso_utc
+
+    since = iso_utc(engine.book_unknown_since_ns)
+    return f"last valid mid: the book is unknown since a feed gap at {since}"
 
 
 def format_summary(s: dict[str, Any]) -> str:
@@ -92,6 +105,8 @@ def format_summary(s: dict[str, Any]) -> str:
         ("decision latency", f"p50 {lat['p50']:.1f} µs, p99 {lat['p99']:.1f} µs"),
     ]
     rows += units.charged_fee_rows(s)
+    if s["mark_source"] != "mid":
+        rows.append(("marked at", f"{s['mark']:,} ({s['mark_source']})"))
     if s["halt_reason"]:
         rows.append(("halt reason", s["halt_reason"]))
     width = max(len(k) for k, _ in rows)

@@ -108,9 +108,11 @@ class Grid:
 
 
 class DepthMsg(msgspec.Struct, kw_only=True, gc=False):
-    """depthUpdate: ``pu`` (previous final id) is sent by USD-M only; spot chains by ``U``."""
+    """depthUpdate: ``pu`` (previous final id) and the transaction time ``T`` are sent by the
+    futures venues only; spot chains by ``U``."""
 
     E: int
+    T: int = 0
     U: int
     u: int
     pu: int | None = None
@@ -119,7 +121,7 @@ class DepthMsg(msgspec.Struct, kw_only=True, gc=False):
 
 
 class BookTickerMsg(msgspec.Struct, kw_only=True, gc=False):
-    """bookTicker: spot sends no event time ``E``."""
+    """bookTicker: spot sends neither event time ``E`` nor transaction time ``T``."""
 
     u: int
     b: str
@@ -127,6 +129,7 @@ class BookTickerMsg(msgspec.Struct, kw_only=True, gc=False):
     a: str
     A: str
     E: int = 0
+    T: int = 0
 
 
 class TradeMsg(msgspec.Struct, kw_only=True, gc=False):

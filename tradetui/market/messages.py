@@ -7,8 +7,11 @@ that come out are those of a book that is provably the exchange's book, or an em
 when it is not. Replays (market/replay.py) and the live websocket feed
 (venues/binance_stream.py) both decode through here.
 
-Times: ``exch_ns`` is the exchange's event time ``E``; ``local_ns`` the receive time. Spot
-bookTicker messages carry no ``E``: their exchange time is the receive time plus the
+Times: ``exch_ns`` is the exchange's transaction time ``T`` where the message has one (trades;
+futures depth and bookTicker), else its event time ``E``; ``local_ns`` the receive time. ``E``
+is when the exchange pushed the message, up to several ms after the change it reports (5 ms and
+more on COIN-M), so ordering a trade against the depth change it caused needs ``T``. Spot
+bookTicker messages carry neither: their exchange time is the receive time plus the
 receive-to-exchange offset of the latest message that had one.
 """
 
@@ -112,7 +115,7 @@ class StreamDecoder:
         prices, sizes = self._prices, self._sizes
         if kind == "depth":
             d = decode.DEPTH.decode(body).data
-            exch_ns = d.E * _MS
+            exch_ns = (d.T or d.E) * _MS
             self.offset_ns = exch_ns - local_ns
             report.span(exch_ns, local_ns)
             if not self._chain_known:
@@ -130,8 +133,8 @@ class StreamDecoder:
             )
         if kind == "bookTicker":
             t = decode.BOOK_TICKER.decode(body).data
-            if t.E:
-                exch_ns = t.E * _MS
+            if t.T or t.E:
+                exch_ns = (t.T or t.E) * _MS
                 self.offset_ns = exch_ns - local_ns
             else:
                 exch_ns = local_ns + self._offset()
@@ -157,7 +160,7 @@ class StreamDecoder:
             else:
                 tr = decode.AGG_TRADE.decode(body).data
                 trade_id = tr.a
-            exch_ns = tr.E * _MS
+            exch_ns = tr.T * _MS
             self.offset_ns = exch_ns - local_ns
             report.span(exch_ns, local_ns)
             return [

@@ -5,9 +5,10 @@ one continuous stream in the order given (their diff chains continue across file
 file is a stream of its own, and streams are merged by exchange time. The book is rebuilt by
 ``SequencedBook``; a gap empties it (an empty BookSnapshot) until the next snapshot.
 
-Times: ``exch_ns`` is the exchange's event time (``E``); ``local_ns`` is the capture's receive
-time. Spot bookTicker messages carry no ``E``: their exchange time is the receive time plus the
-receive-to-exchange offset of the latest message that had one (the collector's clock may be
+Times: ``exch_ns`` is the exchange's transaction time (``T``, else the event time ``E``);
+``local_ns`` is the capture's receive time. Spot bookTicker messages carry neither: their
+exchange time is the receive time plus the receive-to-exchange offset of the latest message
+that had one (the collector's clock may be
 off by seconds, so the receive time itself is never used as exchange time).
 """
 
@@ -91,7 +92,7 @@ def read_capture(
 
 
 def _first_offset(paths: list[Path]) -> int:
-    """Exchange − receive time (ns) of the first message carrying an event time ``E``."""
+    """Exchange − receive time (ns) of the first message carrying an exchange time."""
     for path in paths:
         for line in read_lines(path, lambda _line, _msg: None):
             sp = line.find(b" ")
@@ -100,8 +101,9 @@ def _first_offset(paths: list[Path]) -> int:
                 continue
             try:
                 data = msgspec.json.decode(body).get("data", {})
-                if data.get("E"):
-                    return int(data["E"]) * _MS - int(line[:sp])
+                exch_ms = data.get("T") or data.get("E")
+                if exch_ms:
+                    return int(exch_ms) * _MS - int(line[:sp])
             except (ValueError, msgspec.DecodeError, AttributeError):
                 continue
     return 0

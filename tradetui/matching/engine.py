@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from tradetui.core.book import OrderBook
-from tradetui.core.instrument import Instrument
+from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import (
     BUY,
     SELL,
@@ -63,10 +63,15 @@ class MatchingConfig:
     ``queue_model``: how cancels at our level move us forward (default ``risk_averse``, the
     conservative choice that needs no tuning). ``power_exponent``: n in f(x) = x**n for the
     ``power`` model (dimensionless, > 0; default 2.0, hftbacktest's square model).
+    ``spot_short``: on a spot instrument, sells may exceed the base held (margin borrowing);
+    off, a sell larger than the base held and not already offered by our open sells is
+    refused, as Binance spot refuses it (-2010 "Account has insufficient balance for
+    requested action"). The account starts with no base.
     """
 
     queue_model: QueueModel = QueueModel.RISK_AVERSE
     power_exponent: float = 2.0
+    spot_short: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -121,9 +126,10 @@ class MatchingEngine:
     """Our virtual orders matched against a market book rebuilt from market events."""
 
     def __init__(self, instrument: Instrument, config: MatchingConfig) -> None:
-        self._inst = instrument
+        inst = self._inst = instrument
         self._model = config.queue_model
         self._exponent = config.power_exponent
+        self._no_short = inst.kind is InstrumentKind.SPOT and not config.spot_short
         self._book = OrderBook()
         self._orders: dict[str, _Order] = {}
         self._bids: dict[int, _Level] = {}
@@ -406,10 +412,11 @@ class MatchingEngine:
             if code is RejectCode.BELOW_MIN_PRICE:
                 return (code, f"price {price} is below the minimum {inst.min_price}")
         lots = inst.lots_exact(qty)
-        if lots is None:
+        if lots is None or lots % inst.step_lots:
             return (
                 RejectCode.OFF_STEP,
-                f"quantity {qty} is not a multiple of the step size {inst.lot_size}",
+                f"quantity {qty} is not a multiple of the step size "
+                f"{inst.order_step or inst.lot_size}",
             )
         if is_market and not price_ticks:
             return (
@@ -436,6 +443,15 @@ class MatchingEngine:
         if code is RejectCode.BELOW_MIN_NOTIONAL and not reduce_only:
             notional = inst.price(price_ticks) * inst.qty(lots)
             return (code, f"order value {notional} is below the minimum {inst.min_notional}")
+        if self._no_short and side is SELL:
+            offered = sum(o.leaves_lots for o in self._orders.values() if o.side is SELL)
+            free = self._position_lots - offered
+            if lots > free:
+                return (
+                    RejectCode.INSUFFICIENT_MARGIN,
+                    f"spot sell of {qty} needs base the account does not hold: "
+                    f"{inst.qty(max(free, 0))} free (no margin borrowing: sim.spot_short)",
+                )
         if reduce_only and self._position_lots * side >= 0:
             return (
                 RejectCode.REDUCE_ONLY_WOULD_INCREASE,

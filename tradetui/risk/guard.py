@@ -75,6 +75,9 @@ class RiskLimits:
     vol_ratio_limit: float = 0.0  # σ fast / σ slow above this widens and cuts size
     vol_widen_factor: float = 1.5  # half-spreads × this in a high-volatility regime
     vol_size_factor: float = 0.5  # sizes × this in a high-volatility regime
+    # Spot without margin borrowing: an ask is cut to the base held, so no sell is sent that
+    # the venue would refuse for insufficient balance.
+    spot_no_short: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.one_sided_exit <= self.one_sided_enter <= 1:
@@ -391,6 +394,9 @@ class RiskGuard:
         if cap_key and qty > cap:
             why = f"size {qty}→{cap} lots by {cap_key}"
             qty = cap
+        if lim.spot_no_short and side is SELL and qty > pos:
+            why = f"size {qty}→{max(pos, 0)} lots: spot, no more than the base held"
+            qty = max(pos, 0)
         if key and pos * side >= 0:
             room = limit - abs(pos)
             if qty > room:
@@ -417,6 +423,10 @@ class RiskGuard:
         if inst.max_qty_lots and qty > inst.max_qty_lots:
             whys.append(f"size {qty}→{inst.max_qty_lots} lots: the exchange's maximum")
             qty = inst.max_qty_lots
+        stepped = inst.floor_to_step(qty)
+        if stepped != qty:
+            whys.append(f"size {qty}→{stepped} lots: the exchange's order step (LOT_SIZE)")
+            qty = stepped
         if edge is not None and (price - edge) * side > 0:
             mult = inst.percent_price_up if side is BUY else inst.percent_price_down
             whys.append(

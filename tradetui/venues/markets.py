@@ -109,11 +109,12 @@ def instrument_from_market(
     step = _grid(precision.get("amount"), precision_mode)
     min_qty = _decimal((limits.get("amount") or {}).get("min"))
     base_grid = _grid(precision.get("base"), precision_mode)
+    order_step = None
     if market.get("spot") and step is not None and base_grid is not None and base_grid < step:
         # Spot books publish sizes to the base asset's precision (25.426189 BTC), finer than
-        # the order step: sizes count in that precision, and the step is the smallest order.
+        # the order step: sizes count in that precision, and orders go in whole steps.
         min_qty = max(min_qty or step, step)
-        step = base_grid
+        order_step, step = step, base_grid
     inverse = bool(market.get("inverse"))
     min_notional = _decimal((limits.get("cost") or {}).get("min"))
     if min_notional is None and inverse:
@@ -158,6 +159,7 @@ def instrument_from_market(
         venue=exchange_id,
         max_qty=_decimal((limits.get("amount") or {}).get("max")),
         min_price=_decimal(price_limits.get("min")),
+        order_step=order_step,
         max_price=_decimal(price_limits.get("max")),
         percent_price_up=_decimal(percent.get("multiplierUp")),
         percent_price_down=_decimal(percent.get("multiplierDown")),

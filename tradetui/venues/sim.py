@@ -2,17 +2,22 @@
 
 Two clocks meet here. Exchange-side happenings (a market event reaching the matching engine at
 its ``exch_ns``, an order or cancel arriving after the entry latency) are processed inside, in
-time order. What the trading engine receives (market events at their ``local_ns``, account
-events at exchange time + ack latency) comes out of ``pop`` in delivery-time order. Exchange
-work is only done up to the time of the next delivery, so an order submitted after that
-delivery can still meet every later market event.
+time order: the market reaches the matching engine in the exchange's order
+(``simtime.exchange_order``: a trade before the book update that shows it). What the trading
+engine receives (market events in the order they came, at their ``local_ns`` but never before
+``exch_ns`` nor before the event ahead of them; account events at exchange time + ack latency)
+comes out of ``pop`` in delivery-time order. Exchange work is only done up to the time of the
+next delivery, so an order submitted after that delivery can still meet every later market
+event.
 """
 
 from __future__ import annotations
 
+import math
+import random
 import sys
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING
@@ -36,6 +41,7 @@ from tradetui.core.types import (
     PlaceOrder,
 )
 from tradetui.matching.engine import MatchingConfig, MatchingEngine
+from tradetui.venues.simtime import exchange_order
 
 if TYPE_CHECKING:
     from tradetui.engine.engine import Engine
@@ -49,20 +55,36 @@ class SimLatency:
 
     ``entry_ns``: an order request travelling to the exchange; ``cancel_ns``: a cancel request
     travelling to the exchange; ``ack_ns``: a response or fill report travelling back. Feed
-    latency is not here: market events carry it as ``local_ns - exch_ns``.
+    latency is not here: market events carry it as ``local_ns - exch_ns`` (see
+    ``simtime.FeedLatency``).
 
     Defaults of 5 ms each way (10 ms round trip) match a VPS in AWS Tokyo near Binance's
     matching engine; public measurements put REST round trips from there at roughly 10-35 ms.
+
+    ``sigma`` 0 is the ``constant`` model. Above 0 (``lognormal``) each request and each
+    response is drawn from a lognormal distribution with the latency above as its median and
+    ``sigma`` the standard deviation of its log, from a generator seeded with ``seed``; a
+    request never overtakes the one sent before it, nor a response the one before it. Either
+    model is one-way: the round trip is entry (or cancel) + ack.
     """
 
     entry_ns: int = 5_000_000
     ack_ns: int = 5_000_000
     cancel_ns: int = 5_000_000
+    sigma: float = 0.0
+    seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("entry_ns", "ack_ns", "cancel_ns"):
+        for name in ("entry_ns", "ack_ns", "cancel_ns", "sigma"):
             if getattr(self, name) < 0:
                 raise ValueError(f"sim latency {name} must not be negative")
+
+    def describe(self) -> str:
+        ms = f"entry {self.entry_ns / 1e6:g} ms, cancel {self.cancel_ns / 1e6:g} ms, ack "
+        ms += f"{self.ack_ns / 1e6:g} ms"
+        if self.sigma:
+            return f"lognormal (medians {ms}; sigma {self.sigma:g})"
+        return f"constant ({ms})"
 
 
 class SimVenue:
@@ -83,15 +105,20 @@ class SimVenue:
         self._entry_ns = latency.entry_ns
         self._ack_ns = latency.ack_ns
         self._cancel_ns = latency.cancel_ns
-        self._market = iter(market)
-        self._next_market: MarketEvent | None = next(self._market, None)
-        # Market events go out in the order they arrive (a feed is one ordered stream), so a
-        # FIFO keeps them off the heap; only account events and requests need the heap.
+        self._sigma = latency.sigma
+        self._rng = random.Random(latency.seed)
+        self._request_ns = 0  # last request arrival: requests keep their order
+        self._response_ns = 0  # last response delivery: responses keep their order
+        # Market events go out in the order they come (a feed is one ordered stream), so a
+        # FIFO keeps them off the heap; only account events and requests need the heap. An
+        # event joins the feed when it is read; the matching engine takes it in exchange order.
         self._feed: deque[tuple[int, int, MarketEvent]] = deque()
+        self._feed_ns = 0  # last market delivery time; deliveries never go backwards
+        self._seq = 0
+        self._market = exchange_order(self._read(market))
+        self._next_market: MarketEvent | None = next(self._market, None)
         self._reports: list[tuple[int, int, AccountEvent]] = []
         self._requests: list[tuple[int, int, OrderIntent]] = []
-        self._seq = 0
-        self._feed_ns = 0  # last market delivery time; deliveries never go backwards
         self._exch_ns = 0  # exchange time of the last internal happening
         self.orders_placed = 0
         self.orders_rejected = 0
@@ -112,8 +139,16 @@ class SimVenue:
     def submit(self, intent: OrderIntent) -> None:
         """Send a place or cancel; it reaches the exchange after the entry or cancel latency."""
         delay_ns = self._entry_ns if type(intent) is PlaceOrder else self._cancel_ns
+        arrive_ns = self._clock.now_ns() + delay_ns
+        if self._sigma:
+            arrive_ns = max(self._clock.now_ns() + self._draw(delay_ns), self._request_ns)
+            self._request_ns = arrive_ns
         self._seq += 1
-        heappush(self._requests, (self._clock.now_ns() + delay_ns, self._seq, intent))
+        heappush(self._requests, (arrive_ns, self._seq, intent))
+
+    def _draw(self, median_ns: int) -> int:
+        """One lognormal latency with median ``median_ns``."""
+        return int(median_ns * math.exp(self._rng.gauss(0.0, self._sigma)))
 
     # ---- event source ------------------------------------------------------------------------
 
@@ -246,16 +281,22 @@ class SimVenue:
         events = self._on_market(ev, exch_ns)
         if events:
             self._report(events, exch_ns)
-        deliver_ns = ev.local_ns
-        if deliver_ns < exch_ns:
-            deliver_ns = exch_ns
-        if deliver_ns < self._feed_ns:
-            deliver_ns = self._feed_ns
-        else:
-            self._feed_ns = deliver_ns
-        self._seq = seq = self._seq + 1
-        self._feed.append((deliver_ns, seq, ev))
         self._next_market = next(self._market, None)
+
+    def _read(self, market: Iterable[MarketEvent]) -> Iterator[MarketEvent]:
+        """``market`` passed on, each event queued for delivery as it is read."""
+        append = self._feed.append
+        for ev in market:
+            deliver_ns = ev.local_ns
+            if deliver_ns < ev.exch_ns:
+                deliver_ns = ev.exch_ns
+            if deliver_ns < self._feed_ns:
+                deliver_ns = self._feed_ns
+            else:
+                self._feed_ns = deliver_ns
+            self._seq = seq = self._seq + 1
+            append((deliver_ns, seq, ev))
+            yield ev
 
     def _arrive(self, intent: OrderIntent, arrive_ns: int) -> None:
         exch_ns = arrive_ns if arrive_ns > self._exch_ns else self._exch_ns
@@ -293,6 +334,9 @@ class SimVenue:
 
     def _report(self, events: list[AccountEvent], exch_ns: int) -> None:
         deliver_ns = exch_ns + self._ack_ns
+        if self._sigma:
+            deliver_ns = max(exch_ns + self._draw(self._ack_ns), self._response_ns)
+            self._response_ns = deliver_ns
         for e in events:
             tp = type(e)
             if tp is Fill:
