@@ -415,7 +415,7 @@ def test_fee_floor_keeps_both_sides_a_fee_and_the_allowance_from_the_mid() -> No
     assert on.bid.price_ticks == math.floor(617_000.5 - 154.250125)
     assert on.ask.price_ticks == math.ceil(617_000.5 + 154.250125)
     moved = (on.bid.price_ticks - off.bid.price_ticks, on.ask.price_ticks - off.ask.price_ticks)
-    assert f"fee floor 2.00+0.50 bps: bid {moved[0]:+d}, ask {moved[1]:+d} ticks" in on.adjustments
+    assert f"fee floor: bid {moved[0]:+d}, ask {moved[1]:+d} ticks" in on.adjustments
     # A fill at the floor covers the fee and the allowance, in bps of the fill's own price.
     bid_edge_bps = (617_000.5 - on.bid.price_ticks) / on.bid.price_ticks * 1e4
     assert bid_edge_bps >= 2.5
@@ -445,6 +445,8 @@ def test_fee_floor_keeps_the_reducing_side_off_the_mid_too() -> None:
     d = compute_quotes(i, params(fee_floor=True), FEE_2BPS)
     assert d.bid is not None
     assert d.bid.price_ticks == math.floor(617_000.5 - 2e-4 * 617_000.5)
+    # The model's bid sat at 617,009 (lowered to the touch for post-only without the floor).
+    assert d.adjustments[0].startswith(f"fee floor: bid {d.bid.price_ticks - 617_009:+d},")
 
 
 def test_a_maker_rebate_beyond_the_allowance_sets_no_floor() -> None:

@@ -255,17 +255,18 @@ def compute_quotes(inputs: QuoteInputs, params: ASParams, instrument: Instrument
             floor = floor_bps * 1e-4 * mid
             lo = math.floor(mid - floor + 1e-9)
             hi = math.ceil(mid + floor - 1e-9)
-            if bid_px > lo or ask_px < hi:
-                moved = []
-                if bid_px > lo:
-                    moved.append(f"bid {lo - bid_px:+d}")
-                    bid_px = lo
+            # The floor binds on most decisions: its note formats integers only (its bps
+            # are in the decision's fields), as formatting floats costs a microsecond each.
+            if bid_px > lo:
                 if ask_px < hi:
-                    moved.append(f"ask {hi - ask_px:+d}")
+                    notes.append(f"fee floor: bid {lo - bid_px:+d}, ask +{hi - ask_px} ticks")
                     ask_px = hi
-                notes.append(
-                    f"fee floor {fee_bps:.2f}+{adverse_bps:.2f} bps: {', '.join(moved)} ticks"
-                )
+                else:
+                    notes.append(f"fee floor: bid {lo - bid_px:+d} ticks")
+                bid_px = lo
+            elif ask_px < hi:
+                notes.append(f"fee floor: ask +{hi - ask_px} ticks")
+                ask_px = hi
     if bid_px > best_ask - 1:
         notes.append(f"bid lowered to best ask−1 for post-only ({bid_px}→{best_ask - 1})")
         bid_px = best_ask - 1
