@@ -6,13 +6,15 @@ maker fee, the fee floor on, its allowance measured from the run's own fills) an
 ``strategy.fee_floor = false`` (the quoting before issue 21). To tell "the floor is too
 narrow" from "no floor can", the floor is also run at fixed widths: the allowance held at
 0, 1, 2 and 4 bps (``adverse_halflife_fills`` so long it never moves), so the quotes stay
-2, 3, 4 and 6 bps from the mid. Per run: fills, traded notional, spread capture (each fill
-against the mid when the engine learnt of it, tradetui/core/accounting.py), fees, inventory
-PnL, PnL, PnL before fees, spread capture and fees per fill in bps of notional, and the mean
-markout at 1 s and 5 s (each fill against the mid one horizon later, bps). The paper demo's market, 600 s of
-the built-in synthetic BTCUSDT (seed 1), is run the same way. ``touch_half_spread_bps`` is the
-median of half the recorded bid-ask spread over each file's bookTicker updates, in bps of the
-mid: what a resting order earns against the mid when a trade reaches it at the touch.
+2, 3, 4 and 6 bps from the mid. The paper demo's market, 600 s of the built-in synthetic
+BTCUSDT (seed 1), is run the same way.
+
+Per run: fills, traded notional, spread capture (each fill against the mid when the engine
+learnt of it, tradetui/core/accounting.py), fees, inventory PnL, PnL, PnL before fees,
+spread capture and fees per fill in bps of notional, and the mean markout at 1 s and 5 s
+(each fill against the mid one horizon later, bps). ``touch_half_spread_bps`` is the median
+of half the bid-ask spread over the bookTicker updates, in bps of the mid: what a resting
+order earns against the mid when a trade reaches it at the touch.
 
 Instruments come from the catalog cache; without ``TRADETUI_CATALOG_DIR`` a private one
 holding the simulated listing is used (as bench/figures.py does), so no network is needed.
