@@ -568,3 +568,27 @@ def test_fee_floor_off_quotes_the_model_alone() -> None:
     assert d is not None
     assert d.floor_ticks == 0.0
     assert not any(a.startswith("fee floor") for a in d.adjustments)
+
+
+def test_changing_the_adverse_settings_at_run_time_restarts_the_measurement() -> None:
+    h = Harness()
+    h.start()
+    before = h.engine.adverse
+    h.engine.control(
+        Command(CommandKind.SET_PARAMS, section="strategy", changes=(("gamma", 0.05),))
+    )
+    assert h.engine.adverse is before
+    h.engine.control(
+        Command(
+            CommandKind.SET_PARAMS,
+            section="strategy",
+            changes=(("adverse_allowance_prior_bps", 3.0),),
+        )
+    )
+    assert h.engine.adverse is not before
+    assert h.engine.adverse.allowance_bps == 3.0
+    h.advance(200)
+    h.engine.on_timer()
+    d = h.engine.last_decision
+    assert d is not None
+    assert d.adverse_bps == 3.0
