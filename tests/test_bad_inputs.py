@@ -69,6 +69,7 @@ def stored_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     r = _run(
         tmp,
         ["run", "--headless", "--duration", "60", "--seed", "1", "--speed", "max", "--db", str(db)],
+        env={"TRADETUI_STRATEGY__FEE_FLOOR": "false"},  # fills within 60 s
     )
     assert r.returncode == 0, r.stderr
     for extra in tmp.glob("good.db?*"):

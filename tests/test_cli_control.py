@@ -117,7 +117,10 @@ def test_tiny_position_limit_holds_across_a_long_run_checked_from_stored_fills(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "tiny.db"
-    env = _env(tmp_path, TRADETUI_RISK__MAX_POSITION_BASE="0.02")
+    # The fee floor off: the limit is tested against many fills.
+    env = _env(
+        tmp_path, TRADETUI_RISK__MAX_POSITION_BASE="0.02", TRADETUI_STRATEGY__FEE_FLOOR="false"
+    )
     args = ["run", "--headless", "--speed", "max", "--duration", "900", "--seed", "5"]
     run = subprocess.run(
         [*TRADETUI, *args, "--db", str(db), "--json"],

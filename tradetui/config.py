@@ -372,6 +372,25 @@ class StrategySettings:
     k_prior: float = _f(0.0107, "order-arrival decay k prior in 1/ticks (BTCUSDT fit)", _positive)
     a_prior: float = _f(28.8, "order-arrival intensity A prior in 1/s (BTCUSDT fit)", _positive)
     intensity_window_s: float = _f(60.0, "window of trades used to fit A and k, seconds", _positive)
+    fee_floor: bool = _f(
+        True,
+        "no side nearer the mid than the maker fee plus the adverse-selection allowance "
+        "(bps of the mid; overrides max_spread_ticks)",
+    )
+    adverse_allowance_prior_bps: float = _f(
+        0.5,
+        "adverse-selection allowance before our own fills measure it: bps the mid moves "
+        "against a fill within adverse_horizon_s",
+        _within(0, MAX_FEE_BPS),
+    )
+    adverse_horizon_s: float = _f(
+        1.0,
+        "horizon of the adverse move measured after each fill, seconds",
+        _within(0, 60, open_low=True),
+    )
+    adverse_halflife_fills: float = _f(
+        20.0, "half-life of the adverse-selection EWMA, in fills", _within(0, 10_000, open_low=True)
+    )
 
 
 @dataclass(frozen=True, slots=True)

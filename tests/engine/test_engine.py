@@ -567,3 +567,79 @@ def test_after_a_feed_gap_the_position_is_marked_at_the_last_valid_mid() -> None
         "last valid mid: the book is unknown since a feed gap at 2023-11-14T22:13:20.010+00:00"
     )
     assert "marked at" in format_summary(summary)
+
+
+def test_engine_measures_adverse_selection_from_its_fills_into_the_fee_floor() -> None:
+    h = Harness(
+        Settings().replace(
+            "strategy",
+            adverse_allowance_prior_bps=0.5,
+            adverse_horizon_s=1.0,
+            adverse_halflife_fills=1.0,
+        )
+    )
+    h.start()
+    d = h.engine.last_decision
+    assert d is not None
+    mid = (BID + ASK) / 2
+    # btcusdt_perpetual's 2 bps maker fee plus the 0.5 bps prior, in ticks of the mid.
+    assert d.fee_bps == pytest.approx(2.0)
+    assert d.adverse_bps == 0.5
+    assert d.floor_ticks == pytest.approx(2.5e-4 * mid)
+    bid = next(p for p in h.venue.places() if p.side is Side.BUY)
+    assert bid.price_ticks <= mid - d.floor_ticks
+    h.ack_all()
+    h.fill(bid)
+    # One second later the mid is 200 ticks lower: the buy lost 200 / mid × 1e4 bps.
+    h.advance(1000)
+    h.engine.on_event(
+        BestBidOffer(
+            exch_ns=h.now(),
+            local_ns=h.now(),
+            update_id=10,
+            bid_ticks=BID - 200,
+            bid_lots=1,
+            ask_ticks=ASK - 200,
+            ask_lots=1,
+        )
+    )
+    h.engine.on_timer()
+    d = h.engine.last_decision
+    assert d is not None
+    moved = 200 / mid * 1e4
+    assert d.adverse_bps == pytest.approx(0.5 + (moved - 0.5) / 2)
+    assert d.floor_ticks == pytest.approx((2.0 + d.adverse_bps) * 1e-4 * (mid - 200))
+    assert h.engine.adverse.resolved == 1
+
+
+def test_fee_floor_off_quotes_the_model_alone() -> None:
+    h = Harness(Settings().replace("strategy", fee_floor=False))
+    h.start()
+    d = h.engine.last_decision
+    assert d is not None
+    assert d.floor_ticks == 0.0
+    assert not any(a.startswith("fee floor") for a in d.adjustments)
+
+
+def test_changing_the_adverse_settings_at_run_time_restarts_the_measurement() -> None:
+    h = Harness()
+    h.start()
+    before = h.engine.adverse
+    h.engine.control(
+        Command(CommandKind.SET_PARAMS, section="strategy", changes=(("gamma", 0.05),))
+    )
+    assert h.engine.adverse is before
+    h.engine.control(
+        Command(
+            CommandKind.SET_PARAMS,
+            section="strategy",
+            changes=(("adverse_allowance_prior_bps", 3.0),),
+        )
+    )
+    assert h.engine.adverse is not before
+    assert h.engine.adverse.allowance_bps == 3.0
+    h.advance(200)
+    h.engine.on_timer()
+    d = h.engine.last_decision
+    assert d is not None
+    assert d.adverse_bps == 3.0

@@ -68,6 +68,9 @@ def session_env(url: str, tmp_path: Path, **settings: str) -> dict[str, str]:
         "TRADETUI_ENGINE__CONTROL_SOCKET": str(tmp_path / "ctl.sock"),
         "TRADETUI_API_KEY": KEY,
         "TRADETUI_API_SECRET": SECRET,
+        # The cases need fills within seconds, from quotes near the mid; the fee floor would
+        # hold them 2.5 bps out, beyond strategy.max_spread_ticks.
+        "TRADETUI_STRATEGY__FEE_FLOOR": "false",
         **settings,
     }
 

@@ -96,6 +96,7 @@ COINM_ENV = {
     "TRADETUI_VENUE__EXCHANGE": "binancecoinm",
     "TRADETUI_VENUE__SYMBOL": "BTCUSD_PERP",
     "TRADETUI_STRATEGY__MAX_SPREAD_TICKS": "4",
+    "TRADETUI_STRATEGY__FEE_FLOOR": "false",  # quotes near the mid, for fills within seconds
     "TRADETUI_QUOTING__MIN_AGE_MS": "0",
 }
 

@@ -19,7 +19,9 @@ from tradetui.store.writer import WriterConfig
 
 
 async def _run(path: Path, seconds: float) -> tuple[dict[str, Any], dict[str, Any]]:
-    session = build_paper_session(Settings(), seed=3, virtual=True)
+    # The fee floor off: these checks want many fills (it cuts them about tenfold).
+    settings = Settings().replace("strategy", fee_floor=False)
+    session = build_paper_session(settings, seed=3, virtual=True)
     host = EngineHost(session, None)
     host.open_store(StoreOptions(path))
     await host.start_store()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from decimal import Decimal
 
@@ -12,8 +13,10 @@ from hypothesis import strategies as st
 
 from tests.instruments import btcusdt_perpetual
 from tradetui.core.instrument import Instrument
+from tradetui.core.types import Side
 from tradetui.strategy.avellaneda import (
     ASParams,
+    DesiredQuote,
     HorizonMode,
     QuoteDecision,
     QuoteInputs,
@@ -46,6 +49,7 @@ def inputs(
     k: float = 0.5,
     position: int = 0,
     now_ns: int = 100 * S,
+    adverse_bps: float = 0.0,
 ) -> QuoteInputs:
     return QuoteInputs(
         mid_ticks=mid,
@@ -57,6 +61,7 @@ def inputs(
         position_lots=position,
         now_ns=now_ns,
         session_start_ns=0,
+        adverse_bps=adverse_bps,
     )
 
 
@@ -70,6 +75,8 @@ def params(**overrides: object) -> ASParams:
         "max_spread_ticks": 1000,
         "eta": 0.5,
         "max_position_lots": 100,
+        # The fee floor has its own tests; these test the model and the other clamps.
+        "fee_floor": False,
     }
     base.update(overrides)
     return ASParams(**base)  # type: ignore[arg-type]
@@ -321,6 +328,8 @@ def test_decision_explains_its_numbers() -> None:
     extra_spread=st.integers(0, 1000),
     eta=st.floats(0.0, 2.0),
     now_s=st.floats(0.0, 1000.0),
+    fee_floor=st.booleans(),
+    adverse_bps=st.floats(0.0, 20.0),
 )
 def test_quotes_never_cross_each_other_or_the_book(
     best_bid: int,
@@ -337,6 +346,8 @@ def test_quotes_never_cross_each_other_or_the_book(
     extra_spread: int,
     eta: float,
     now_s: float,
+    fee_floor: bool,
+    adverse_bps: float,
 ) -> None:
     best_ask = best_bid + book_spread
     p = ASParams(
@@ -348,6 +359,7 @@ def test_quotes_never_cross_each_other_or_the_book(
         max_spread_ticks=min_spread + extra_spread,
         eta=eta,
         max_position_lots=order_lots * 3,
+        fee_floor=fee_floor,
     )
     position = round(position_units * order_lots)
     i = QuoteInputs(
@@ -360,8 +372,16 @@ def test_quotes_never_cross_each_other_or_the_book(
         position_lots=position,
         now_ns=int(now_s * S),
         session_start_ns=0,
+        adverse_bps=adverse_bps,
     )
     d = compute_quotes(i, p, PLAIN)
+    # The floor (PLAIN's maker fee is 2 bps) holds whatever the inventory and the clamps.
+    floor = (2.0 + adverse_bps) * 1e-4 * i.mid_ticks if fee_floor else 0.0
+    assert d.floor_ticks == pytest.approx(floor)
+    if fee_floor and d.bid is not None:
+        assert d.bid.price_ticks <= i.mid_ticks - floor + 1e-6
+    if fee_floor and d.ask is not None:
+        assert d.ask.price_ticks >= i.mid_ticks + floor - 1e-6
     if d.bid is not None:
         assert 0 < d.bid.price_ticks <= best_ask - 1
         assert d.bid.qty_lots >= 1
@@ -372,3 +392,89 @@ def test_quotes_never_cross_each_other_or_the_book(
         assert abs(position - d.ask.qty_lots) <= p.max_position_lots or position > 0
     if d.bid is not None and d.ask is not None:
         assert d.bid.price_ticks < d.ask.price_ticks
+
+
+# ---- fee floor -------------------------------------------------------------------------------
+
+FEE_2BPS = btcusdt_perpetual()  # maker fee 2 bps
+
+
+def test_fee_floor_keeps_both_sides_a_fee_and_the_allowance_from_the_mid() -> None:
+    # Mid 61,700.05 USD; the model alone quotes ±1 tick. 2 bps fee + 0.5 bps allowance is
+    # 2.5e-4 × 617,000.5 ticks = 154.25 ticks.
+    i = inputs(mid=617_000.5, bid=617_000, ask=617_001, sigma=2.0, k=0.5, adverse_bps=0.5)
+    off = compute_quotes(i, params(), FEE_2BPS)
+    on = compute_quotes(i, params(fee_floor=True), FEE_2BPS)
+    assert off.bid is not None
+    assert off.ask is not None
+    assert off.ask.price_ticks - off.bid.price_ticks < 20
+    assert on.bid is not None
+    assert on.ask is not None
+    assert on.floor_ticks == pytest.approx(154.250125)
+    assert on.fee_bps == pytest.approx(2.0)
+    assert on.adverse_bps == 0.5
+    assert on.bid.price_ticks == math.floor(617_000.5 - 154.250125)
+    assert on.ask.price_ticks == math.ceil(617_000.5 + 154.250125)
+    moved = (on.bid.price_ticks - off.bid.price_ticks, on.ask.price_ticks - off.ask.price_ticks)
+    assert f"fee floor: bid {moved[0]:+d}, ask {moved[1]:+d} ticks" in on.adjustments
+    # A fill at the floor covers the fee and the allowance, in bps of the fill's own price.
+    bid_edge_bps = (617_000.5 - on.bid.price_ticks) / on.bid.price_ticks * 1e4
+    assert bid_edge_bps >= 2.5
+
+
+def test_fee_floor_is_silent_when_the_model_quotes_wider() -> None:
+    i = inputs(mid=10_000.5, bid=10_000, ask=10_001, sigma=2.0, k=0.01)
+    d = compute_quotes(i, params(fee_floor=True), FEE_2BPS)
+    assert d.floor_ticks == pytest.approx(2.0 * 1e-4 * 10_000.5)
+    assert not any(a.startswith("fee floor") for a in d.adjustments)
+    off = compute_quotes(i, params(), FEE_2BPS)
+    assert (d.bid, d.ask) == (off.bid, off.ask)
+
+
+def test_fee_floor_overrides_the_max_spread_clamp() -> None:
+    i = inputs(mid=617_000.5, bid=617_000, ask=617_001, sigma=2.0, k=0.5)
+    d = compute_quotes(i, params(fee_floor=True, max_spread_ticks=20), FEE_2BPS)
+    assert d.bid is not None
+    assert d.ask is not None
+    assert d.ask.price_ticks - d.bid.price_ticks >= 2 * 123
+
+
+def test_fee_floor_keeps_the_reducing_side_off_the_mid_too() -> None:
+    # Short inventory lifts r far above the mid; without the floor the bid goes to the touch.
+    i = inputs(mid=617_000.5, bid=617_000, ask=617_001, position=-50, sigma=5.0)
+    assert compute_quotes(i, params(), FEE_2BPS).bid == DesiredQuote(Side.BUY, 617_000, 10)
+    d = compute_quotes(i, params(fee_floor=True), FEE_2BPS)
+    assert d.bid is not None
+    assert d.bid.price_ticks == math.floor(617_000.5 - 2e-4 * 617_000.5)
+    # The model's bid sat at 617,009 (lowered to the touch for post-only without the floor).
+    assert d.adjustments[0].startswith(f"fee floor: bid {d.bid.price_ticks - 617_009:+d},")
+
+
+def test_a_maker_rebate_beyond_the_allowance_sets_no_floor() -> None:
+    rebate = dataclasses.replace(FEE_2BPS, maker_fee_rate=-0.0001)
+    i = inputs(mid=617_000.5, bid=617_000, ask=617_001, adverse_bps=0.5)
+    d = compute_quotes(i, params(fee_floor=True), rebate)
+    assert d.floor_ticks == 0.0
+    assert d.bid == compute_quotes(i, params(), rebate).bid
+
+
+def test_fee_floor_is_the_same_bps_on_an_inverse_contract() -> None:
+    # COIN-M ETHUSD_PERP (tick 0.01): a 2 bps floor at 2,500 USD is 50 ticks (0.50 USD).
+    inverse = Instrument(
+        symbol="ETHUSD_PERP",
+        base="ETH",
+        quote="USD",
+        tick_size=Decimal("0.01"),
+        lot_size=Decimal("1"),
+        min_qty=Decimal("1"),
+        min_notional=Decimal("0"),
+        inverse=True,
+        contract_size=Decimal("10"),
+        maker_fee_rate=0.0002,
+    )
+    i = inputs(mid=250_000.5, bid=250_000, ask=250_001)
+    d = compute_quotes(i, params(fee_floor=True), inverse)
+    assert d.floor_ticks == pytest.approx(50.0001)
+    assert d.bid is not None
+    assert d.ask is not None
+    assert (d.bid.price_ticks, d.ask.price_ticks) == (249_950, 250_051)

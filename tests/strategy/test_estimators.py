@@ -10,6 +10,7 @@ import pytest
 from tradetui.strategy.estimators import (
     BTCUSDT_A,
     BTCUSDT_K,
+    AdverseSelectionEstimator,
     IntensityEstimator,
     VolatilityEstimator,
 )
@@ -206,3 +207,62 @@ def test_default_priors_match_the_recorded_btcusdt_figures() -> None:
 def test_intensity_rejects_bad_settings_with_a_fix() -> None:
     with pytest.raises(ValueError, match="need 0 < k_min <= prior_k <= k_max"):
         IntensityEstimator(prior_k=20.0, k_max=10.0)
+
+
+# ---- adverse selection -------------------------------------------------------------------------
+
+
+def test_adverse_allowance_is_the_prior_until_a_fill_resolves() -> None:
+    est = AdverseSelectionEstimator(prior_bps=0.5, horizon_s=1.0, halflife_fills=1.0)
+    assert est.allowance_bps == 0.5
+    est.on_fill(0, +1, 10_000.0)
+    assert est.due_ns == S
+    est.resolve(S - 1, 9_000.0)  # not due yet: nothing moves
+    assert (est.allowance_bps, est.resolved) == (0.5, 0)
+    # A buy at mid 10,000 followed by a mid of 9,990: 10 bps against us. Half-life one fill:
+    # the EWMA moves half way, 0.5 → 5.25.
+    est.resolve(S, 9_990.0)
+    assert est.allowance_bps == pytest.approx(5.25)
+    assert est.resolved == 1
+    assert est.due_ns > 10**18  # none pending
+
+
+def test_a_sell_followed_by_a_rise_is_adverse_and_by_a_fall_is_not() -> None:
+    est = AdverseSelectionEstimator(prior_bps=0.0, horizon_s=1.0, halflife_fills=1.0)
+    est.on_fill(0, -1, 10_000.0)
+    est.resolve(S, 10_020.0)  # +20 bps against the sell
+    assert est.ewma_bps == pytest.approx(10.0)
+    est.on_fill(2 * S, -1, 10_000.0)
+    est.resolve(3 * S, 9_900.0)  # −100 bps: in our favour
+    assert est.ewma_bps == pytest.approx(-45.0)
+    # A favourable drift never pulls the allowance below 0 (quotes stay outside the fee).
+    assert est.allowance_bps == 0.0
+
+
+def test_adverse_fills_resolve_in_order_each_at_its_own_horizon() -> None:
+    est = AdverseSelectionEstimator(prior_bps=0.0, horizon_s=5.0, halflife_fills=1e9)
+    est.on_fill(0, +1, 100.0)
+    est.on_fill(2 * S, +1, 100.0)
+    assert est.due_ns == 5 * S
+    est.resolve(6 * S, 99.0)
+    assert est.resolved == 1
+    assert est.due_ns == 7 * S
+    est.resolve(7 * S, 99.0)
+    assert est.resolved == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"prior_bps": -1.0}, "strategy.adverse_allowance_prior_bps"),
+        ({"horizon_s": 0.0}, "strategy.adverse_horizon_s"),
+        ({"halflife_fills": math.nan}, "strategy.adverse_halflife_fills"),
+    ],
+)
+def test_adverse_estimator_names_the_setting_to_fix(
+    kwargs: dict[str, float], fragment: str
+) -> None:
+    args: dict[str, float] = {"prior_bps": 0.5, "horizon_s": 1.0, "halflife_fills": 20.0}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=fragment):
+        AdverseSelectionEstimator(args["prior_bps"], args["horizon_s"], args["halflife_fills"])

@@ -106,7 +106,8 @@ async def test_edit_and_curl_endpoints(api: SandboxBotApi) -> None:
 async def test_unreachable_telegram_never_stops_trading(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRADETUI_TELEGRAM_TOKEN", TOKEN)
     settings = telegram_settings("http://127.0.0.1:9")  # nothing listens on the discard port
-    session = build_paper_session(settings, virtual=True)
+    # The fee floor off, so the minute of trading fills.
+    session = build_paper_session(settings.replace("strategy", fee_floor=False), virtual=True)
     host = EngineHost(session, None)
     end_ns = session.start_ns + 60_000_000_000
     host.send(Command(CommandKind.START, reason="test"))

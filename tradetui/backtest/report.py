@@ -20,7 +20,7 @@ from typing import Any
 from tradetui.backtest.run import BacktestResult
 from tradetui.core.money import money_amount
 from tradetui.core.units import money_decimals, size_decimals
-from tradetui.engine.summary import session_summary
+from tradetui.engine.summary import fee_floor_summary, session_summary
 from tradetui.market.files import ReplayReport
 
 MARKOUT_HORIZONS_S = (1, 5, 30)
@@ -116,6 +116,7 @@ def build_report(result: BacktestResult, data: ReplayReport, cached: bool) -> di
     )
     if result.engine.ml is not None:
         summary["ml"] = result.engine.ml.summary()
+    summary["fee_floor"] = fee_floor_summary(result.engine)
     return summary
 
 

@@ -289,7 +289,8 @@ def _run(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``data check``, ``backtest``, ``record`` and ``sweep`` to ``app``."""
+    """Add ``data check``, ``backtest``, ``record``, ``sweep`` and ``calibrate`` to ``app``."""
+    from tradetui.commands.calibrate import calibrate
     from tradetui.commands.record import record
     from tradetui.commands.sweep import sweep
 
@@ -299,3 +300,4 @@ def register(app: typer.Typer) -> None:
     app.command("backtest")(backtest)
     app.command("record")(record)
     app.command("sweep")(sweep)
+    app.command("calibrate")(calibrate)

@@ -61,7 +61,11 @@ from tradetui.engine.params import as_params, quote_policy, risk_limits
 from tradetui.ml.filter import MlFilter
 from tradetui.risk.guard import RiskAction, RiskDecision, RiskGuard, RiskInputs
 from tradetui.strategy.avellaneda import QuoteDecision, QuoteInputs, compute_quotes
-from tradetui.strategy.estimators import IntensityEstimator, VolatilityEstimator
+from tradetui.strategy.estimators import (
+    AdverseSelectionEstimator,
+    IntensityEstimator,
+    VolatilityEstimator,
+)
 from tradetui.strategy.quoting import PlaceStep, plan
 
 log = logging.getLogger(__name__)
@@ -85,6 +89,16 @@ def _base36(n: int) -> str:
         out = _B36[r] + out
         if not n:
             return out
+
+
+def _adverse_estimator(settings: Settings) -> AdverseSelectionEstimator:
+    """The fee floor's adverse-selection allowance, from ``[strategy]``."""
+    s = settings.strategy
+    return AdverseSelectionEstimator(
+        prior_bps=s.adverse_allowance_prior_bps,
+        horizon_s=s.adverse_horizon_s,
+        halflife_fills=s.adverse_halflife_fills,
+    )
 
 
 class CommandKind(StrEnum):
@@ -253,6 +267,7 @@ class Engine:
         self.intensity = IntensityEstimator(
             prior_a=s.a_prior, prior_k=s.k_prior, window_s=s.intensity_window_s
         )
+        self.adverse = _adverse_estimator(self.settings)
         # The newest touch mid not yet passed to the σ estimators (see ``_note_mid``).
         assert self.vol.sample_interval_ns == self.vol_slow.sample_interval_ns
         self._mid_started = False
@@ -484,6 +499,9 @@ class Engine:
         mid = (bid + ask) * 0.5
         sigma = self.vol.sigma_ticks
         position = self.ledger.position_lots
+        adverse = self.adverse
+        if now >= adverse.due_ns:
+            adverse.resolve(now, mid)
         decision = compute_quotes(
             QuoteInputs(
                 mid_ticks=mid,
@@ -495,6 +513,7 @@ class Engine:
                 position_lots=position,
                 now_ns=now,
                 session_start_ns=self.started_ns,
+                adverse_bps=adverse.allowance_bps,
             ),
             self.as_params,
             self.instrument,
@@ -698,6 +717,9 @@ class Engine:
         pos = self.ledger.position_lots
         if abs(pos) > self.max_abs_position_lots:
             self.max_abs_position_lots = abs(pos)
+        if o is not None and not o.reduce_only:
+            # Our quotes' fills measure adverse selection; flatten's taker closes do not.
+            self.adverse.on_fill(self._now(), int(ev.side), self.mid_ticks)
         if o is not None:
             o.leaves_lots = ev.leaves_lots
             if ev.leaves_lots <= 0:
@@ -934,6 +956,8 @@ class Engine:
         self.decision_interval_ns = int(s.decision_interval_ms * 1e6)
         if self.as_params.order_lots != old_lots:
             self._force_replace = True
+        if any(k.startswith("adverse_") for k in changes) and cmd.section == "strategy":
+            self.adverse = _adverse_estimator(new)
         log.info("parameters changed: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
         return "applied " + ", ".join(f"{cmd.section}.{k}={v}" for k, v in changes.items())
 

@@ -49,6 +49,7 @@ def as_params(settings: Settings, instrument: Instrument) -> ASParams:
             min_spread_ticks=s.min_spread_ticks,
             max_spread_ticks=s.max_spread_ticks,
             eta=s.eta,
+            fee_floor=s.fee_floor,
             # The AS side pull and the risk guard share the position limit fixed in lots;
             # limits that move with the price (quote, an inverse coin value) are the guard's.
             max_position_lots=static_position_lots(settings, instrument) or 2**62,

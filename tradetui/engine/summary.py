@@ -111,3 +111,17 @@ def format_summary(s: dict[str, Any]) -> str:
         rows.append(("halt reason", s["halt_reason"]))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def fee_floor_summary(engine: Engine) -> dict[str, Any]:
+    """The fee floor at the end of a session: on or off, the maker fee and the
+    adverse-selection allowance (bps of the mid) and how many fills measured it."""
+    adverse = engine.adverse
+    return {
+        "enabled": engine.as_params.fee_floor,
+        "maker_fee_bps": round(engine.instrument.maker_fee_rate * 1e4, 6),
+        "adverse_allowance_bps": round(adverse.allowance_bps, 4),
+        "adverse_ewma_bps": round(adverse.ewma_bps, 4),
+        "adverse_fills_measured": adverse.resolved,
+        "adverse_horizon_s": engine.settings.strategy.adverse_horizon_s,
+    }

@@ -82,7 +82,9 @@ class ASParams:
     constant τ (rolling), seconds. order_lots: base order size. min/max_spread_ticks: clamp on
     the model's total spread before quantization (rounding each side outwards can add up to
     two ticks). eta: size skew, the side that grows |q| is scaled by exp(−eta·|q|).
-    max_position_lots: no quote whose fill would take |position| beyond this.
+    max_position_lots: no quote whose fill would take |position| beyond this. fee_floor: no
+    side closer to the mid than the maker fee plus the adverse-selection allowance (both in
+    bps of the mid, ``compute_quotes``); it overrides the max spread clamp.
     """
 
     gamma: float = 0.001
@@ -93,6 +95,7 @@ class ASParams:
     max_spread_ticks: int = 400
     eta: float = 0.5
     max_position_lots: int = 20
+    fee_floor: bool = True
 
     def __post_init__(self) -> None:
         _require(
@@ -174,6 +177,7 @@ class QuoteInputs(msgspec.Struct, frozen=True, gc=False):
     position_lots: int
     now_ns: int
     session_start_ns: int
+    adverse_bps: float = 0.0  # adverse-selection allowance, bps of the mid (≥ 0)
 
 
 class QuoteDecision(msgspec.Struct, frozen=True, gc=False):
@@ -193,6 +197,11 @@ class QuoteDecision(msgspec.Struct, frozen=True, gc=False):
     q: float
     tau_s: float
     adjustments: tuple[str, ...]
+    # The fee floor: no side nearer the mid than floor_ticks = (fee + adverse) bps of the mid;
+    # 0 when off or when a maker rebate covers the allowance.
+    floor_ticks: float = 0.0
+    fee_bps: float = 0.0
+    adverse_bps: float = 0.0
 
 
 def compute_quotes(inputs: QuoteInputs, params: ASParams, instrument: Instrument) -> QuoteDecision:
@@ -234,6 +243,30 @@ def compute_quotes(inputs: QuoteInputs, params: ASParams, instrument: Instrument
     tick = instrument.tick
     bid_px = instrument.quantize_price((r - used / 2.0) * tick, BUY)
     ask_px = instrument.quantize_price((r + used / 2.0) * tick, SELL)
+    floor = 0.0
+    fee_bps = adverse_bps = 0.0
+    if params.fee_floor:
+        # A fill h ticks from the mid earns h, pays the fee and loses the adverse move, all
+        # proportional to the price: on an inverse contract too, as a bps of the mid.
+        fee_bps = instrument.maker_fee_rate * 1e4
+        adverse_bps = inputs.adverse_bps
+        floor_bps = fee_bps + adverse_bps
+        if floor_bps > 0.0:
+            floor = floor_bps * 1e-4 * mid
+            lo = math.floor(mid - floor + 1e-9)
+            hi = math.ceil(mid + floor - 1e-9)
+            # The floor binds on most decisions: its note formats integers only (its bps
+            # are in the decision's fields), as formatting floats costs a microsecond each.
+            if bid_px > lo:
+                if ask_px < hi:
+                    notes.append(f"fee floor: bid {lo - bid_px:+d}, ask +{hi - ask_px} ticks")
+                    ask_px = hi
+                else:
+                    notes.append(f"fee floor: bid {lo - bid_px:+d} ticks")
+                bid_px = lo
+            elif ask_px < hi:
+                notes.append(f"fee floor: ask +{hi - ask_px} ticks")
+                ask_px = hi
     if bid_px > best_ask - 1:
         notes.append(f"bid lowered to best ask−1 for post-only ({bid_px}→{best_ask - 1})")
         bid_px = best_ask - 1
@@ -262,6 +295,9 @@ def compute_quotes(inputs: QuoteInputs, params: ASParams, instrument: Instrument
         q,
         tau_s,
         tuple(notes),
+        floor,
+        fee_bps,
+        adverse_bps,
     )
 
 

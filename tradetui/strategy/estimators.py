@@ -14,6 +14,7 @@ for Binance USD-M BTCUSDT (tick 0.1 USD), from the reference figures in
 from __future__ import annotations
 
 import math
+import sys
 from bisect import bisect_right
 from collections import deque
 
@@ -322,3 +323,76 @@ class IntensityEstimator:
         self._a = math.exp(my + k * mx)
         self._k = k
         self._fitted = True
+
+
+class AdverseSelectionEstimator:
+    """How far the mid moves against our own fills within a horizon: an EWMA in bps.
+
+    For a fill of side s (+1 buy, −1 sell) with the mid at m₀ when the engine learns of it and
+    m_H one horizon later, the adverse move is s·(m₀ − m_H)/m₀ × 1e4 bps: positive when the
+    market went on through our price (a buy followed by a fall). It is the price-impact part
+    of a fill's markout (markout = effective half-spread − adverse move), measured from the
+    mid at the fill rather than from the mid we quoted against, so it does not grow by itself
+    as quotes widen. The EWMA starts at ``prior_bps`` and each resolved fill moves it by
+    1 − 2^(−1/halflife_fills); ``allowance_bps`` is the EWMA floored at 0 (a favourable
+    drift never lets quotes inside the fee). Fills are resolved by ``resolve`` at the first
+    call at or after their horizon, with the mid of that call; ``due_ns`` is the time of the
+    next one (``sys.maxsize`` with none pending), so callers test it before calling.
+    """
+
+    __slots__ = ("_alpha", "_ewma", "_horizon_ns", "_max_pending", "_pending", "due_ns", "resolved")
+
+    def __init__(
+        self, prior_bps: float, horizon_s: float, halflife_fills: float, max_pending: int = 4096
+    ) -> None:
+        _require(
+            math.isfinite(prior_bps) and prior_bps >= 0,
+            f"prior_bps must be >= 0 (got {prior_bps}); "
+            "set strategy.adverse_allowance_prior_bps to 0 or more",
+        )
+        _require(
+            math.isfinite(horizon_s) and horizon_s > 0,
+            f"horizon_s must be > 0 (got {horizon_s}); set strategy.adverse_horizon_s, e.g. 1",
+        )
+        _require(
+            math.isfinite(halflife_fills) and halflife_fills > 0,
+            f"halflife_fills must be > 0 (got {halflife_fills}); "
+            "set strategy.adverse_halflife_fills, e.g. 20",
+        )
+        self._ewma = prior_bps
+        self._horizon_ns = int(horizon_s * _NS_PER_S)
+        self._alpha = -math.expm1(-_LN2 / halflife_fills)
+        self._max_pending = max_pending
+        self._pending: deque[tuple[int, int, float]] = deque()
+        self.due_ns = sys.maxsize
+        self.resolved = 0
+
+    @property
+    def allowance_bps(self) -> float:
+        """The adverse-selection allowance in bps of the mid: the EWMA, at least 0."""
+        return self._ewma if self._ewma > 0.0 else 0.0
+
+    @property
+    def ewma_bps(self) -> float:
+        """The EWMA itself (negative when fills were followed by moves in our favour)."""
+        return self._ewma
+
+    def on_fill(self, t_ns: int, side: int, mid_ticks: float) -> None:
+        """Note a fill of ``side`` (+1 buy, −1 sell) seen at ``t_ns`` with the mid in ticks."""
+        if not mid_ticks > 0.0 or len(self._pending) >= self._max_pending:
+            return
+        due = t_ns + self._horizon_ns
+        self._pending.append((due, side, mid_ticks))
+        if due < self.due_ns:
+            self.due_ns = due
+
+    def resolve(self, now_ns: int, mid_ticks: float) -> None:
+        """Fold every fill whose horizon has passed into the EWMA, against ``mid_ticks``."""
+        pending = self._pending
+        alpha = self._alpha
+        while pending and pending[0][0] <= now_ns:
+            _, side, m0 = pending.popleft()
+            adverse = side * (m0 - mid_ticks) / m0 * 1e4
+            self._ewma += alpha * (adverse - self._ewma)
+            self.resolved += 1
+        self.due_ns = pending[0][0] if pending else sys.maxsize

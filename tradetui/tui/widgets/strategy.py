@@ -22,6 +22,14 @@ def _reservation(reservation_ticks: float, mid_ticks: float, tick: float) -> str
     return f"{fmt.price(reservation_ticks, tick)} ({where})"
 
 
+def _floor(floor_ticks: float, fee_bps: float, adverse_bps: float) -> str | Text:
+    """The fee floor in at most 20 cells: fee + adverse allowance (bps of the mid) and the
+    least half-spread they make, in ticks."""
+    if not floor_ticks:
+        return Text("off", "dim")
+    return f"{fee_bps:.1f}+{adverse_bps:.1f} bps {floor_ticks:.0f} t"
+
+
 def ml_rows(ml: MlStatus | None) -> list[tuple[str, str | Text]]:
     """The filter's last probabilities with its rolling Brier score against a constant
     forecast, and its live check (hit rate, calibration gap): at most 19 cells each."""
@@ -46,7 +54,8 @@ def _p(x: float) -> str:
 
 
 class StrategyPane(SnapshotPane):
-    """Mid, reservation price, half-spreads, σ, k, A, inventory term, clamps, requote reason."""
+    """Mid, reservation price, half-spreads, fee floor, σ, k, A, inventory term, clamps,
+    requote reason."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("Why this quote", id=id)
@@ -64,6 +73,7 @@ class StrategyPane(SnapshotPane):
                 ("model spread", f"{d.spread_ticks:.1f} ticks"),
                 ("bid half", _half(d.bid_half_spread_ticks)),
                 ("ask half", _half(d.ask_half_spread_ticks)),
+                ("fee floor", _floor(d.floor_ticks, d.fee_bps, d.adverse_bps)),
                 ("σ", f"{d.sigma_ticks:.1f} ticks/√s"),
                 ("k / A", f"{d.k:.4f} /t   {d.a:.1f} /s"),
                 ("q / τ", f"{d.q:+.2f}   {d.tau_s:.2f} s"),
