@@ -75,6 +75,7 @@ def format_summary(s: dict[str, Any]) -> str:
     n = units.size_decimals(unit)
     rows = [
         ("state", s["state"]),
+        *_market_rows(s),
         ("duration", f"{s['duration_s']:.1f} s, {s['market_events']:,} market events"),
         ("fills", f"{s['fills']}  ({s['fills_per_min']:.1f}/min)"),
         *units.money_rows(s),
@@ -96,3 +97,12 @@ def format_summary(s: dict[str, Any]) -> str:
         rows.append(("halt reason", s["halt_reason"]))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _market_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
+    """How and on what the session traded ("paper, live market of binanceusdm"), when the
+    summary says (a host's summary does)."""
+    if "mode" not in s:
+        return []
+    venue = f" of {s['market_venue']}" if s.get("market_venue") else ""
+    return [("market", f"{s['mode']}, {s['market_source']} market{venue}")]

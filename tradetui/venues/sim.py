@@ -6,6 +6,13 @@ time order. What the trading engine receives (market events at their ``local_ns`
 events at exchange time + ack latency) comes out of ``pop`` in delivery-time order. Exchange
 work is only done up to the time of the next delivery, so an order submitted after that
 delivery can still meet every later market event.
+
+A live market (``live=True``: the exchange's real feed, pushed as it arrives) is known only up
+to now: its iterator running dry means "nothing more yet", so it is asked again, and requests
+reach the exchange only once the clock has passed their arrival time (``next_request_ns`` says
+when), never ahead of market events still to come. An empty snapshot there says the feed lost
+the book, not that the exchange's book emptied: the matching engine keeps its book (and our
+queue positions) until the resync's snapshot.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from tradetui.core.instrument import Instrument
 from tradetui.core.types import (
     AccountEvent,
     AccountSnapshot,
+    BookSnapshot,
     CancelOrder,
     CancelRejected,
     Fill,
@@ -75,8 +83,11 @@ class SimVenue:
         latency: SimLatency,
         matching: MatchingConfig,
         clock: Clock,
+        *,
+        live: bool = False,
     ) -> None:
         self._instrument = instrument
+        self._live = live
         self._engine = MatchingEngine(instrument, matching)
         self._on_market = self._engine.on_market
         self._clock = clock
@@ -197,6 +208,11 @@ class SimVenue:
             on_event(take() if reports else popleft()[2])
         advance(until_ns)
 
+    @property
+    def next_request_ns(self) -> int | None:
+        """When the next order or cancel in flight reaches the exchange (ns), or None."""
+        return self._requests[0][0] if self._requests else None
+
     # ---- exchange-side state (ahead of what the engine has been told) ------------------------
 
     @property
@@ -225,7 +241,15 @@ class SimVenue:
             if reports and reports[0][0] < deliver_ns:
                 deliver_ns = reports[0][0]
             market = self._next_market
-            market_ns = market.exch_ns if market is not None else _NEVER_NS
+            if market is not None:
+                market_ns = market.exch_ns
+            elif self._live:
+                # The live market up to now is all there is: ask again for what came since;
+                # nothing at the exchange happens beyond now until it is known.
+                market = self._next_market = next(self._market, None)
+                market_ns = market.exch_ns if market is not None else self._clock.now_ns()
+            else:
+                market_ns = _NEVER_NS
             request_ns = requests[0][0] if requests else _NEVER_NS
             # Ties: market data before a request, both before a delivery at the same time.
             if market_ns <= request_ns:
@@ -243,9 +267,10 @@ class SimVenue:
             exch_ns = self._exch_ns
         else:
             self._exch_ns = exch_ns
-        events = self._on_market(ev, exch_ns)
-        if events:
-            self._report(events, exch_ns)
+        if not (self._live and type(ev) is BookSnapshot and not (ev.bids or ev.asks)):
+            events = self._on_market(ev, exch_ns)
+            if events:
+                self._report(events, exch_ns)
         deliver_ns = ev.local_ns
         if deliver_ns < exch_ns:
             deliver_ns = exch_ns
