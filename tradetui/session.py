@@ -450,7 +450,7 @@ async def open_live_paper_session(settings: Settings) -> PaperSession:
     import ccxt.async_support as ccxt_async
 
     from tradetui.venues.catalog import cache_loaded_markets
-    from tradetui.venues.clients import make_client
+    from tradetui.venues.clients import make_client, market_data_options
     from tradetui.venues.errors import VenueUnavailableError, map_error
     from tradetui.venues.markets import find_market, instrument_from_market
 
@@ -464,6 +464,7 @@ async def open_live_paper_session(settings: Settings) -> PaperSession:
         rate_limit=v.rate_limit,
         timeout_ms=v.request_timeout_ms,
         ws_routing=f.ws_routing,
+        options=market_data_options(exchange),
     )
     keep_client = False
     try:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.sandbox.conftest import ASK_TICKS, BID_TICKS, ManualFeed
+from tests.sandbox.conftest import ASK_TICKS, BID_TICKS, KEY, SECRET, ManualFeed
 from tests.sandbox.live_harness import WAIT_S, keep_market_moving
 from tradetui.config import Settings, settings_from_mapping
 from tradetui.core.types import Side
@@ -24,6 +24,7 @@ from tradetui.session import PaperSession, open_live_paper_session
 from tradetui.venues.binance_stream import BinanceStreamFeed
 from tradetui.venues.catalog import load_catalog
 from tradetui.venues.errors import SetupError, VenueUnavailableError
+from tradetui.venues.sim_listing import sim_instrument
 
 
 def paper_live_settings(url: str, source: str = "live:usdm:BTCUSDT") -> Settings:
@@ -62,12 +63,12 @@ async def until(check: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
 
 @contextlib.asynccontextmanager
 async def running_paper(
-    sandbox: SandboxExchange, feed: ManualFeed
+    sandbox: SandboxExchange, feed: ManualFeed, source: str = "live:usdm:BTCUSDT"
 ) -> AsyncIterator[tuple[PaperSession, list[Any]]]:
     """The paper session on the sandbox's live market, quoting, until the block ends; yields
     it and the bus events it published."""
     mover = asyncio.create_task(keep_market_moving(feed, sandbox))
-    session = await open_live_paper_session(paper_live_settings(sandbox.rest_url))
+    session = await open_live_paper_session(paper_live_settings(sandbox.rest_url, source))
     events: list[Any] = []
     session.bus.subscribe(events.append)
     host = EngineHost(session, 1.0)
@@ -109,6 +110,35 @@ async def test_paper_quotes_and_fills_on_the_live_book_with_no_order_at_the_exch
     cached = load_catalog("binanceusdm")
     assert cached is not None
     assert cached.get("BTCUSDT") is not None
+
+
+@pytest.mark.parametrize(
+    ("source", "exchange", "symbol"),
+    [
+        ("live:coinm:BTCUSD_PERP", "binancecoinm", "BTCUSD_PERP"),
+        ("live:spot:BTCUSDT", "binance", "BTCUSDT"),
+    ],
+)
+async def test_coinm_and_spot_markets_feed_the_paper_session_too(
+    feed: ManualFeed, source: str, exchange: str, symbol: str
+) -> None:
+    inst = sim_instrument(symbol, exchange)
+    assert inst is not None
+    async with (
+        SandboxExchange(inst, feed, api_key=KEY, api_secret=SECRET) as sandbox,
+        running_paper(sandbox, feed, source) as (session, _),
+    ):
+        engine = session.engine
+        await until(lambda: session.venue.open_order_count == 2)
+        assert (engine.book.bid_ticks, engine.book.ask_ticks) == (BID_TICKS, ASK_TICKS)
+        bid = max(o.price_ticks for o in engine.orders.values() if o.side is Side.BUY)
+        feed.trade(bid, 100_000, Side.SELL)
+        sandbox.advance()
+        await until(lambda: engine.fills > 0)
+
+    assert engine.instrument.symbol == symbol
+    assert engine.instrument.venue == exchange
+    assert (sandbox.account.orders, sandbox.account.trades) == ({}, [])
 
 
 async def test_a_dropped_market_socket_resyncs_the_book(
