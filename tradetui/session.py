@@ -451,21 +451,24 @@ async def open_live_paper_session(settings: Settings) -> PaperSession:
 
     from tradetui.venues.catalog import cache_loaded_markets
     from tradetui.venues.clients import make_client, market_data_options
-    from tradetui.venues.errors import VenueUnavailableError, map_error
+    from tradetui.venues.errors import SetupError, VenueUnavailableError, map_error
     from tradetui.venues.markets import find_market, instrument_from_market
 
     v, f = settings.venue, settings.feed
     exchange, symbol = _live_market(settings)
-    client = make_client(
-        exchange,
-        rest_url=v.rest_url,
-        ws_url=v.ws_url,
-        proxy=f.proxy,
-        rate_limit=v.rate_limit,
-        timeout_ms=v.request_timeout_ms,
-        ws_routing=f.ws_routing,
-        options=market_data_options(exchange),
-    )
+    try:
+        client = make_client(
+            exchange,
+            rest_url=v.rest_url,
+            ws_url=v.ws_url,
+            proxy=f.proxy,
+            rate_limit=v.rate_limit,
+            timeout_ms=v.request_timeout_ms,
+            ws_routing=f.ws_routing,
+            options=market_data_options(exchange),
+        )
+    except SetupError as exc:
+        raise _on_market_source(exc) from None
     keep_client = False
     try:
         try:
@@ -476,10 +479,13 @@ async def open_live_paper_session(settings: Settings) -> PaperSession:
                 f"({map_error(exc, str)}); check the network, feed.proxy or venue.rest_url"
             ) from None
         await asyncio.to_thread(cache_loaded_markets, client)
-        market = find_market(markets, symbol, exchange)
-        instrument = with_sim_fees(
-            instrument_from_market(market, client.precisionMode, exchange), settings
-        )
+        try:
+            market = find_market(markets, symbol, exchange)
+            instrument = with_sim_fees(
+                instrument_from_market(market, client.precisionMode, exchange), settings
+            )
+        except SetupError as exc:
+            raise _on_market_source(exc) from None
         bus = Bus()
 
         async def public() -> Any:
@@ -496,15 +502,21 @@ async def open_live_paper_session(settings: Settings) -> PaperSession:
     live = LiveMarket(feed, exchange, (client,) if keep_client else ())
     clock = WallClock()
     venue = sim_venue(settings, instrument, live, clock, live=True)
-    engine = Engine(
-        settings,
-        instrument,
-        venue,
-        clock,
-        bus,
-        seed=settings.market.seed,
-        client_id_prefix=v.client_id_prefix,
-    )
+    try:
+        engine = Engine(
+            settings,
+            instrument,
+            venue,
+            clock,
+            bus,
+            seed=settings.market.seed,
+            client_id_prefix=v.client_id_prefix,
+        )
+    except BaseException:  # e.g. the ML model refused: leave nothing open
+        await live.close()
+        if capture is not None:
+            capture.writer.close()
+        raise
     session = PaperSession(
         engine,
         venue,
@@ -516,6 +528,14 @@ async def open_live_paper_session(settings: Settings) -> PaperSession:
     )
     live.start()
     return session
+
+
+def _on_market_source(exc: Exception) -> Exception:
+    """A venue.exchange or venue.symbol refusal as what it is here: market.source's."""
+    key, sep, rest = str(exc).partition(": ")
+    if sep and key in ("venue.exchange", "venue.symbol"):
+        return type(exc)(f"market.source: {rest}")
+    return exc
 
 
 def _live_market(settings: Settings) -> tuple[str, str]:

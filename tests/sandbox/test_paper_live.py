@@ -175,5 +175,5 @@ async def test_a_symbol_the_exchange_does_not_list_is_refused(
 ) -> None:
     settings = paper_live_settings(live_sandbox.rest_url, "live:usdm:NOPEUSDT")
 
-    with pytest.raises(SetupError, match="binanceusdm has no market 'NOPEUSDT'"):
+    with pytest.raises(SetupError, match=r"^market\.source: binanceusdm has no market 'NOPEUSDT'"):
         await open_live_paper_session(settings)
