@@ -18,6 +18,7 @@ from tradetui.config import Settings, settings_from_mapping
 from tradetui.core.types import Side
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import VenueConnection
+from tradetui.engine.summary import format_summary
 from tradetui.host import EngineHost
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.session import PaperSession, open_live_paper_session
@@ -64,9 +65,9 @@ async def until(check: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
 @contextlib.asynccontextmanager
 async def running_paper(
     sandbox: SandboxExchange, feed: ManualFeed, source: str = "live:usdm:BTCUSDT"
-) -> AsyncIterator[tuple[PaperSession, list[Any]]]:
+) -> AsyncIterator[tuple[PaperSession, list[Any], EngineHost]]:
     """The paper session on the sandbox's live market, quoting, until the block ends; yields
-    it and the bus events it published."""
+    it, the bus events it published and its host."""
     mover = asyncio.create_task(keep_market_moving(feed, sandbox))
     session = await open_live_paper_session(paper_live_settings(sandbox.rest_url, source))
     events: list[Any] = []
@@ -76,7 +77,7 @@ async def running_paper(
     stop = asyncio.Event()
     runner = asyncio.create_task(host.run(stop.is_set))
     try:
-        yield session, events
+        yield session, events, host
     finally:
         stop.set()
         await asyncio.wait_for(runner, WAIT_S)
@@ -89,7 +90,7 @@ async def running_paper(
 async def test_paper_quotes_and_fills_on_the_live_book_with_no_order_at_the_exchange(
     live_sandbox: SandboxExchange, feed: ManualFeed
 ) -> None:
-    async with running_paper(live_sandbox, feed) as (session, _):
+    async with running_paper(live_sandbox, feed) as (session, _, host):
         engine, venue = session.engine, session.venue
         await until(lambda: venue.open_order_count == 2)
         bid = max(o.price_ticks for o in engine.orders.values() if o.side is Side.BUY)
@@ -100,7 +101,12 @@ async def test_paper_quotes_and_fills_on_the_live_book_with_no_order_at_the_exch
         feed.trade(bid, 100_000, Side.SELL)
         live_sandbox.advance()
         await until(lambda: engine.fills > 0)
+        summary = host.summary()
 
+    assert (summary["mode"], summary["market_source"]) == ("paper", "live")
+    assert summary["market_venue"] == "binanceusdm"
+    text = format_summary(summary)
+    assert "market            paper, BTCUSDT on the live market of binanceusdm" in text
     assert session.venue.fills > 0
     assert engine.ledger.position_lots > 0  # bought
     # Paper: the exchange never saw an order of ours.
@@ -126,7 +132,7 @@ async def test_coinm_and_spot_markets_feed_the_paper_session_too(
     assert inst is not None
     async with (
         SandboxExchange(inst, feed, api_key=KEY, api_secret=SECRET) as sandbox,
-        running_paper(sandbox, feed, source) as (session, _),
+        running_paper(sandbox, feed, source) as (session, _, _),
     ):
         engine = session.engine
         await until(lambda: session.venue.open_order_count == 2)
@@ -144,7 +150,7 @@ async def test_coinm_and_spot_markets_feed_the_paper_session_too(
 async def test_a_dropped_market_socket_resyncs_the_book(
     live_sandbox: SandboxExchange, feed: ManualFeed
 ) -> None:
-    async with running_paper(live_sandbox, feed) as (session, events):
+    async with running_paper(live_sandbox, feed) as (session, events, _):
         assert session.live is not None
         stream = session.live.feed
         assert isinstance(stream, BinanceStreamFeed)

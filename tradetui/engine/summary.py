@@ -100,9 +100,9 @@ def format_summary(s: dict[str, Any]) -> str:
 
 
 def _market_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
-    """How and on what the session traded ("paper, live market of binanceusdm"), when the
-    summary says (a host's summary does)."""
+    """How and on what the session traded ("paper, BTCUSDT on the live market of
+    binanceusdm"), when the summary says (a host's summary does)."""
     if "mode" not in s:
         return []
     venue = f" of {s['market_venue']}" if s.get("market_venue") else ""
-    return [("market", f"{s['mode']}, {s['market_source']} market{venue}")]
+    return [("market", f"{s['mode']}, {s['symbol']} on the {s['market_source']} market{venue}")]
