@@ -455,7 +455,7 @@ async def open_live_paper_session(settings: Settings) -> PaperSession:
     from tradetui.venues.markets import find_market, instrument_from_market
 
     v, f = settings.venue, settings.feed
-    exchange, symbol = _live_market(settings)
+    exchange, symbol = live_market(settings)
     try:
         client = make_client(
             exchange,
@@ -538,7 +538,7 @@ def _on_market_source(exc: Exception) -> Exception:
     return exc
 
 
-def _live_market(settings: Settings) -> tuple[str, str]:
+def live_market(settings: Settings) -> tuple[str, str]:
     """(ccxt exchange id, symbol) of a live market source: its VENUE, else the exchange that
     lists the symbol in the catalog cache or the simulated listing, else Binance USD-M."""
     from tradetui.venues.catalog import VENUE_EXCHANGES, CatalogError, exchange_id

@@ -129,6 +129,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE fills ADD COLUMN charged_fee TEXT;
     ALTER TABLE fills ADD COLUMN charged_rate REAL;
     """,
+    # 4: fills made while no session ran (after a crash or kill), found at the next live start
+    # and stored with the session that found them (docs/shutdown.md); 0 for every other fill.
+    """
+    ALTER TABLE fills ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
