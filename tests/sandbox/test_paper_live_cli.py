@@ -41,11 +41,13 @@ def paper_env(url: str, tmp_path: Path) -> dict[str, str]:
 async def test_paper_on_the_live_market_fills_by_the_queue_and_resyncs_after_a_drop(
     tmp_path: Path,
 ) -> None:
-    db = tmp_path / "paper.db"
+    # The instance's default name and database: paper on the live market of USD-M.
+    db = tmp_path / "paper-live-usdm-btcusdt.db"
     async with sandbox_process() as url:
         args = ["run", "--headless", "--market", "live", "--venue", "binanceusdm"]
-        args += ["--duration", "8", "--json", "--db", str(db)]
-        proc = await spawn_tradetui(*args, env=paper_env(url, tmp_path))
+        args += ["--duration", "8", "--json"]
+        env = paper_env(url, tmp_path) | {"TRADETUI_STORE__DIR": str(tmp_path)}
+        proc = await spawn_tradetui(*args, env=env)
         assert proc.stderr is not None
         seen: list[str] = []
         # Once the book is in sync, drop every websocket of the exchange: the market too.
@@ -64,6 +66,7 @@ async def test_paper_on_the_live_market_fills_by_the_queue_and_resyncs_after_a_d
     assert summary["market_venue"] == "binanceusdm"
     assert summary["fills"] > 0, err[-3000:]
     assert summary["orders_placed"] > 0
+    assert summary["db"] == str(db)
     # The book was lost with the socket and came back from a fresh snapshot.
     dropped = err.index("feed disconnected: websocket closed 1001")
     assert SYNCED in err[dropped:], err[-3000:]
