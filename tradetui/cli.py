@@ -82,6 +82,18 @@ def _load(config: Path | None) -> Settings:
 NoMouseOpt = Annotated[
     bool, typer.Option("--no-mouse", help="Console: no mouse tracking (slow SSH links).")
 ]
+VenueOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--venue",
+        help="Paper market's exchange: usdm, coinm, spot or a ccxt id (into market.source, "
+        "e.g. --market live --venue usdm).",
+    ),
+]
+SymbolOpt = Annotated[
+    str | None,
+    typer.Option("--symbol", help="Paper market's symbol, e.g. ETHUSDT (into market.source)."),
+]
 StartOpt = Annotated[
     bool | None,
     typer.Option(
@@ -103,13 +115,16 @@ def main_callback(
         str | None,
         typer.Option(
             "--market",
-            help="Console market: synthetic[:[VENUE:]SYMBOL] or replay:PATH[,PATH...].",
+            help="Console market: synthetic[:[VENUE:]SYMBOL], replay:PATH[,PATH...] or "
+            "live[:[VENUE:]SYMBOL] (the exchange's real market, paper orders).",
         ),
     ] = None,
     speed: Annotated[str, typer.Option(help="Console market speed: 1, N or max.")] = "1",
     loop: Annotated[
         bool | None, typer.Option("--loop/--no-loop", help="Replay: start over at the end.")
     ] = None,
+    venue: VenueOpt = None,
+    symbol: SymbolOpt = None,
     name: NameOpt = None,
 ) -> None:
     """Without a command: open the console (paper trading the simulated exchange unless the
@@ -124,6 +139,8 @@ def main_callback(
             market=market,
             speed=speed,
             loop=loop,
+            venue=venue,
+            symbol=symbol,
             name=name,
         )
         return
@@ -137,6 +154,8 @@ def main_callback(
             ("--market", market, None),
             ("--speed", speed, "1"),
             ("--loop/--no-loop", loop, None),
+            ("--venue", venue, None),
+            ("--symbol", symbol, None),
             ("--name", name, None),
         )
         if value != default
@@ -177,27 +196,38 @@ def run(
         str | None,
         typer.Option(
             "--market",
-            help="synthetic[:[VENUE:]SYMBOL] (e.g. synthetic:coinm:BTCUSD_PERP), or "
-            "replay:PATH[,PATH...] to trade recorded files from now (default: market.source).",
+            help="synthetic[:[VENUE:]SYMBOL] (e.g. synthetic:coinm:BTCUSD_PERP), "
+            "replay:PATH[,PATH...] to trade recorded files from now, or live[:[VENUE:]SYMBOL] "
+            "for paper orders on the exchange's real book and trades (default: market.source).",
         ),
     ] = None,
     loop: Annotated[
         bool | None,
         typer.Option("--loop/--no-loop", help="Replay: start over when the files end."),
     ] = None,
+    venue: VenueOpt = None,
+    symbol: SymbolOpt = None,
     name: NameOpt = None,
 ) -> None:
     """Trade (console, or --headless) and summarize: paper on the built-in simulated exchange,
     or live when venue.exchange names a ccxt exchange."""
     if duration is not None and not 0 < duration <= MAX_DURATION_S:
         fail(f"--duration: must be > 0 and at most {MAX_DURATION_S} seconds (got {duration})")
-    settings = _with_market(_load(config), market, loop)
+    settings = _with_market(_load(config), market, loop, venue, symbol)
     pace = parse_speed(speed)
     live = settings.venue.exchange != "sim"
     if live and pace != 1.0:
         fail(f"--speed {speed}: a live session ({settings.venue.exchange}) runs in real time")
     if live and market is not None:
         fail("--market: a live session trades the exchange's own market; drop --market")
+    from tradetui.session import market_source
+
+    on_exchange = market_source(settings) == "live"  # live, or paper on the live market
+    if on_exchange and pace != 1.0:
+        fail(
+            f"--speed {speed}: the live market ({settings.market.source}) comes in real time; "
+            "drop --speed, or trade a recording with --market replay:PATH"
+        )
     _check_telegram(settings)
     from tradetui.control import ControlError, check_socket_path, claimed, socket_path
 
@@ -231,7 +261,9 @@ def _run_claimed(
     start: bool,
 ) -> None:
     """`tradetui run` once the instance is ours (its lock held)."""
-    live = settings.venue.exchange != "sim"
+    from tradetui.session import market_source
+
+    on_exchange = market_source(settings) == "live"  # live, or paper on the live market
     if not headless:
         _run_console(settings, seed, pace, no_mouse, store, control, json_out, start)
         return
@@ -245,7 +277,7 @@ def _run_claimed(
     from tradetui.store.schema import StoreError
 
     damaged: str | None = None
-    if live:
+    if on_exchange:
         from tradetui.venues.errors import VenueError
 
         try:
@@ -303,9 +335,16 @@ def _check_telegram(settings: Settings) -> None:
             fail(str(exc))
 
 
-def _with_market(settings: Settings, market: str | None, loop: bool | None) -> Settings:
-    """``settings`` with --market/--loop applied to the [market] section."""
-    from tradetui.config import ConfigError
+def _with_market(
+    settings: Settings,
+    market: str | None,
+    loop: bool | None,
+    venue: str | None = None,
+    symbol: str | None = None,
+) -> Settings:
+    """``settings`` with --market/--loop applied to the [market] section, and --venue/--symbol
+    to the VENUE:SYMBOL of its synthetic or live source."""
+    from tradetui.config import ConfigError, live_source, synthetic_source
 
     changes: dict[str, Any] = {}
     if market is not None:
@@ -313,9 +352,32 @@ def _with_market(settings: Settings, market: str | None, loop: bool | None) -> S
     if loop is not None:
         changes["loop"] = loop
     try:
-        return settings.replace("market", **changes) if changes else settings
+        settings = settings.replace("market", **changes) if changes else settings
     except ConfigError as exc:
         fail(str(exc).replace("market.source", "--market", 1))
+    if venue is None and symbol is None:
+        return settings
+    flag = "--venue" if venue is not None else "--symbol"
+    if settings.venue.exchange != "sim":
+        fail(
+            f"{flag}: a live session trades venue.exchange and venue.symbol; set them in the "
+            "config instead"
+        )
+    source = settings.market.source
+    kind = source.partition(":")[0]
+    parts = synthetic_source(source) or live_source(source)
+    if parts is None:
+        fail(
+            f"{flag}: a replay trades the instrument of its files; drop {flag}, or pick "
+            "--market synthetic or --market live"
+        )
+    where = venue if venue is not None else parts[0]
+    what = symbol if symbol is not None else parts[1] or settings.venue.symbol
+    composed = f"{kind}:{where}:{what}" if where else f"{kind}:{what}"
+    try:
+        return settings.replace("market", source=composed)
+    except ConfigError as exc:
+        fail(f"{flag}: {exc}")
 
 
 def _run_console(
@@ -359,7 +421,7 @@ def _mode(settings: Settings) -> str:
 
 def _instance_name(settings: Settings, name: str | None) -> str:
     """--name checked, else the run's default name: mode, venue and symbol (paper: of the
-    instrument the market source names)."""
+    instrument the market source names; on an exchange's live market, ``paper-live-usdm-...``)."""
     from tradetui.config import ConfigError
     from tradetui.control import ControlError, check_name, default_name
     from tradetui.venues.lookup import short_venue
@@ -370,8 +432,11 @@ def _instance_name(settings: Settings, name: str | None) -> str:
         v = settings.venue
         if v.exchange != "sim":
             return default_name("live", short_venue(v.exchange), v.symbol)
-        from tradetui.session import sim_instrument
+        from tradetui.session import live_market, market_source, sim_instrument
 
+        if market_source(settings) == "live":  # paper on the exchange's live market
+            exchange, symbol = live_market(settings)
+            return default_name("paper", f"live-{short_venue(exchange)}", symbol)
         inst = sim_instrument(settings)
         return default_name("paper", short_venue(inst.venue), inst.symbol)
     except (ControlError, ConfigError) as exc:
@@ -413,10 +478,17 @@ async def _run_live_headless(
     store: StoreOptions | None,
     control: Path | None,
 ) -> dict[str, Any]:
-    """A headless live session: connect, trade until done, wind down, disconnect."""
-    from tradetui.session import open_live_session
+    """A headless session on the exchange's market, live or paper: connect, trade until
+    done, wind down, disconnect."""
+    from tradetui.session import open_live_paper_session, open_live_session
 
-    session = await open_live_session(settings)
+    if settings.venue.exchange == "sim":
+        paper = await open_live_paper_session(settings)
+        try:
+            return await _run_headless(paper, duration, 1.0, flatten, store, control)
+        finally:
+            await paper.close()
+    session: LiveSession = await open_live_session(settings)
     try:
         return await _run_headless(session, duration, 1.0, flatten, store, control)
     except BaseException:

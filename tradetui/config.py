@@ -86,30 +86,39 @@ def _one_of(*allowed: str) -> Callable[[str], str | None]:
 def synthetic_source(source: str) -> tuple[str, str] | None:
     """(venue, symbol) of a "synthetic[:[VENUE:]SYMBOL]" market source, '' for what it
     leaves out; None for any other source. Raises ValueError for an empty part."""
-    kind, _, rest = source.partition(":")
-    if kind != "synthetic":
+    return _venue_symbol("synthetic", source)
+
+
+def live_source(source: str) -> tuple[str, str] | None:
+    """(venue, symbol) of a "live[:[VENUE:]SYMBOL]" market source (paper orders on the
+    exchange's real market data), '' for what it leaves out; None for any other source.
+    Raises ValueError for an empty part."""
+    return _venue_symbol("live", source)
+
+
+def _venue_symbol(kind: str, source: str) -> tuple[str, str] | None:
+    head, colon, rest = source.partition(":")
+    if head != kind:
         return None
-    if not _:
+    if not colon:
         return "", ""
     venue, _, symbol = rest.rpartition(":")
     if not symbol.strip() or (_ and not venue.strip()):
-        raise ValueError(
-            f"{source!r}: expected synthetic, synthetic:SYMBOL or synthetic:VENUE:SYMBOL"
-        )
+        raise ValueError(f"{source!r}: expected {kind}, {kind}:SYMBOL or {kind}:VENUE:SYMBOL")
     return venue.strip(), symbol.strip()
 
 
 def _market_source(v: str) -> str | None:
     try:
-        if synthetic_source(v) is not None:
+        if synthetic_source(v) is not None or live_source(v) is not None:
             return None
     except ValueError:
         pass
     if v.startswith("replay:") and v[len("replay:") :].strip(" ,"):
         return None
     return (
-        "must be 'synthetic', 'synthetic:[VENUE:]SYMBOL' (e.g. synthetic:coinm:BTCUSD_PERP) "
-        "or 'replay:PATH[,PATH...]'"
+        "must be 'synthetic', 'synthetic:[VENUE:]SYMBOL' (e.g. synthetic:coinm:BTCUSD_PERP), "
+        "'replay:PATH[,PATH...]' or 'live[:[VENUE:]SYMBOL]' (e.g. live:usdm:ETHUSDT)"
     )
 
 
@@ -253,9 +262,11 @@ class MarketSettings:
         "synthetic",
         "paper market feeding the sim venue: 'synthetic' (venue.symbol), "
         "'synthetic:[VENUE:]SYMBOL' (VENUE usdm, coinm, spot or a ccxt id; the instrument "
-        "comes from the catalog cache, else the simulated exchange's listing), or "
+        "comes from the catalog cache, else the simulated exchange's listing), "
         "'replay:PATH[,PATH...]' to replay recorded files (capture, Binance or tardis CSV) "
-        "starting now",
+        "starting now, or 'live[:[VENUE:]SYMBOL]': the exchange's real book and trades "
+        "(public websocket feed, no keys; VENUE usdm, coinm or spot) with orders and fills "
+        "simulated, in real time (docs/paper-live.md)",
         _market_source,
     )
     seed: int = _f(

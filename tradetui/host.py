@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 from tradetui.core.types import Fill
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import EngineState
-from tradetui.engine.runner import run_paced
+from tradetui.engine.runner import run_live_market, run_paced
 from tradetui.engine.summary import session_summary
-from tradetui.session import LiveSession, PaperSession
+from tradetui.session import LiveSession, PaperSession, market_source
 from tradetui.store.lifecycle import OpenedSession, begin_session, session_meta, unlock
 from tradetui.store.queries import iso_utc
 from tradetui.store.recorder import SessionRecorder
@@ -49,8 +49,9 @@ class StoreOptions:
 
 def venue_label(exchange: str, rest_url: str) -> str:
     """The venue a session's fills belong to: the exchange id, plus the host when its URL is
-    overridden (a sandbox numbers its trades apart from the real exchange)."""
-    if not rest_url:
+    overridden (a sandbox numbers its trades apart from the real exchange). The simulated
+    exchange stays 'sim' whatever market it reads (its fills are its own, numbered per run)."""
+    if not rest_url or exchange == "sim":
         return exchange
     return f"{exchange}@{urlsplit(rest_url).netloc}"
 
@@ -117,6 +118,11 @@ class EngineHost:
         s = self.session
         if isinstance(s, LiveSession):
             await s.driver.run(self.inbox, done, self._done)
+            return
+        if s.live is not None:
+            await run_live_market(
+                s.engine, s.venue, s.clock, self.inbox, s.live.arrived, done, self._done
+            )
             return
         await run_paced(
             s.engine, s.venue, s.clock, self.inbox, self.speed, done, self._done, self._turn
@@ -194,6 +200,11 @@ class EngineHost:
         end = self._trading_end_ns if self._trading_end_ns is not None else self.now_ns()
         out = session_summary(self.engine, (end - self.session.start_ns) / 1e9)
         out["seed"] = self.engine.seed
+        s = self.session
+        out["mode"] = "live" if isinstance(s, LiveSession) else "paper"
+        out["market_source"] = market_source(self.engine.settings)
+        if isinstance(s, PaperSession) and s.live is not None:  # paper on an exchange's market
+            out["market_venue"] = s.live.exchange
         out["speed"] = "max" if self.speed is None else self.speed
         out["wall_s"] = round(time.monotonic() - self._wall0, 3)
         out["hurried"] = self.hurried

@@ -1,5 +1,6 @@
 """Wiring: settings → instrument, market, venue, clock and engine for one session: paper (the
-simulated exchange) or live (a ccxt exchange, built by ``open_live_session``)."""
+simulated exchange on a synthetic or replayed market, or on the exchange's live market built
+by ``open_live_paper_session``) or live (a ccxt exchange, built by ``open_live_session``)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,23 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tradetui.config import ConfigError, Settings, synthetic_source
+import msgspec
+
+from tradetui.config import ConfigError, Settings, live_source, synthetic_source
 from tradetui.core.clock import Clock, VirtualClock, WallClock
 from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import MarketEvent
 from tradetui.engine.bus import Bus
 from tradetui.engine.engine import Engine
 from tradetui.engine.events import VenueConnection
-from tradetui.market.feed import ReplayFeed, replay_paths
+from tradetui.market.feed import REPLAY_PREFIX, ReplayFeed, replay_paths
 from tradetui.market.files import ReplayError
 from tradetui.market.instruments import infer_instrument
 from tradetui.market.recorder import CaptureEncoder, CaptureWriter, recorded
@@ -33,6 +37,7 @@ from tradetui.venues.simtime import FeedLatency, FeedModel, clock_offset
 
 if TYPE_CHECKING:
     from tradetui.engine.live import LiveDriver
+    from tradetui.market.recorder import FeedRecorder
     from tradetui.venues.binance_stream import FeedStatus
     from tradetui.venues.live import LiveVenue
 
@@ -138,8 +143,11 @@ def sim_venue(
     events: Iterable[MarketEvent],
     clock: Clock,
     seed: int = 0,
+    *,
+    live: bool = False,
 ) -> SimVenue:
-    """The simulated exchange over ``events`` with the configured latencies and queue model."""
+    """The simulated exchange over ``events`` with the configured latencies and queue model;
+    ``live``: ``events`` is a live market, known only up to now (see SimVenue)."""
     sim = settings.sim
     return SimVenue(
         instrument,
@@ -151,6 +159,7 @@ def sim_venue(
             spot_short=sim.spot_short,
         ),
         clock,
+        live=live,
     )
 
 
@@ -172,6 +181,22 @@ class PaperSession:
     replay: ReplayFeed | None = None
     # The recording of the market traded on, with record.enabled (closed by the host).
     capture: CaptureWriter | None = None
+    # The exchange's live market when market.source is live (closed by ``close``).
+    live: LiveMarket | None = None
+
+    async def close(self) -> None:
+        """Stop the live market's feed, if any (nothing else holds a connection)."""
+        if self.live is not None:
+            await self.live.close()
+
+
+def market_source(settings: Settings) -> str:
+    """What a session trades on: 'live' (the exchange's own market: live trading, or paper
+    on market.source live), 'replay' or 'synthetic'."""
+    source = settings.market.source
+    if settings.venue.exchange != "sim" or live_source(source) is not None:
+        return "live"
+    return "replay" if source.startswith(REPLAY_PREFIX) else "synthetic"
 
 
 def build_paper_session(
@@ -325,11 +350,8 @@ async def open_live_session(
     """
     from tradetui.credentials import load_keys
     from tradetui.engine.live import LiveDriver
-    from tradetui.market.recorder import FeedRecorder
-    from tradetui.venues.binance_stream import BinanceStreamFeed, ReconnectPolicy, feed_hosts
-    from tradetui.venues.ccxt_feed import CcxtFeed
+    from tradetui.venues.binance_stream import ReconnectPolicy
     from tradetui.venues.clients import make_client
-    from tradetui.venues.errors import SetupError
     from tradetui.venues.live import LiveOptions, LiveVenue
     from tradetui.venues.redact import redact_every_record
 
@@ -388,45 +410,17 @@ async def open_live_session(
         venue.on_connection = lambda up, stream, detail: _publish_connection(
             bus, up, stream, detail
         )
-        feed: MarketFeed
-        capture: FeedRecorder | None = None
-        hosts = feed_hosts(client.id)
-        if hosts is not None:
-            binance: BinanceStreamFeed | None = None
-            if settings.record.enabled:
-                out = recordings_dir(settings)
-                try:
-                    capture = FeedRecorder(
-                        out,
-                        f"{v.exchange}_{instrument.symbol.lower()}",
-                        instrument,
-                        lambda: binance.book if binance is not None else None,
-                        flush_s=settings.record.flush_s,
-                    )
-                except OSError as exc:
-                    raise unwritable_recordings(out, exc) from None
-            binance = BinanceStreamFeed.from_settings(
-                instrument,
-                f,
-                ws_url=v.ws_url or hosts[0],
-                rest_url=v.rest_url or hosts[1],
-                on_status=_feed_status(bus),
-                on_raw=capture.on_raw if capture is not None else None,
-            )
-            feed = binance
-        else:
-            if settings.record.enabled:
-                raise SetupError(
-                    f"record.enabled: recording a live market needs the Binance feed; "
-                    f"{v.exchange} has none yet (set record.enabled = false)"
-                )
+
+        async def public() -> Any:
             # Market data on a second, keyless client: its websockets are public.
-            public = make_client(v.exchange, **common)
-            clients.append(public)
-            await public.load_markets()
-            feed = CcxtFeed(
-                instrument, public, venue.symbol, on_status=_feed_status(bus), reconnect=reconnect
-            )
+            c = make_client(v.exchange, **common)
+            clients.append(c)
+            await c.load_markets()
+            return c
+
+        feed, capture = await _market_feed(
+            settings, client.id, venue.symbol, instrument, bus, public
+        )
     except BaseException:
         await venue.close()
         for c in clients:
@@ -446,6 +440,229 @@ async def open_live_session(
     )
     session.start_feed()
     return session
+
+
+class LiveMarket:
+    """The exchange's live market as the sim venue's market: the feed's events kept as they
+    arrive until the venue takes them (an empty queue means "nothing more yet", see SimVenue),
+    ``arrived`` set at each. ``exchange`` is the ccxt id the data comes from; ``clients``
+    (a ccxt feed's) are closed with the feed."""
+
+    def __init__(self, feed: MarketFeed, exchange: str, clients: tuple[Any, ...] = ()) -> None:
+        self.feed = feed
+        self.exchange = exchange
+        self.clients = clients
+        self.arrived = asyncio.Event()
+        self._queue: deque[MarketEvent] = deque()
+        self._task: asyncio.Task[None] | None = None
+
+    def __iter__(self) -> Iterator[MarketEvent]:
+        return self
+
+    def __next__(self) -> MarketEvent:
+        if not self._queue:
+            raise StopIteration
+        return self._queue.popleft()
+
+    def on_event(self, ev: MarketEvent) -> None:
+        """The feed's sink. An exchange time after our receive time is the two clocks' skew:
+        the event cannot have happened after it reached us, so it is stamped at receipt
+        (else every delivery would wait out the skew)."""
+        if ev.exch_ns > ev.local_ns:
+            ev = msgspec.structs.replace(ev, exch_ns=ev.local_ns)
+        self._queue.append(ev)
+        self.arrived.set()
+
+    def start(self) -> None:
+        """Start the feed (once)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self.feed.run(self.on_event), name="feed")
+            self._task.add_done_callback(_feed_ended)
+
+    async def close(self) -> None:
+        await self.feed.close()
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._task, 5.0)
+        for client in self.clients:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+
+async def open_live_paper_session(settings: Settings) -> PaperSession:
+    """A paper session on the exchange's live market (market.source "live[:[VENUE:]SYMBOL]"):
+    its public websocket feed and REST snapshot into the simulated exchange, on the wall
+    clock. No keys: the instrument comes from the exchange's public markets (which refresh
+    the catalog cache, as a live session's do). The feed starts too.
+
+    Raises ConfigError for bad settings and VenueError (one line) when the exchange's markets
+    cannot be read (no network) or it does not list the symbol; nothing is left open then.
+    """
+    import ccxt.async_support as ccxt_async
+
+    from tradetui.venues.catalog import cache_loaded_markets
+    from tradetui.venues.clients import make_client, market_data_options
+    from tradetui.venues.errors import SetupError, VenueUnavailableError, map_error
+    from tradetui.venues.markets import find_market, instrument_from_market
+
+    v, f = settings.venue, settings.feed
+    exchange, symbol = live_market(settings)
+    try:
+        client = make_client(
+            exchange,
+            rest_url=v.rest_url,
+            ws_url=v.ws_url,
+            proxy=f.proxy,
+            rate_limit=v.rate_limit,
+            timeout_ms=v.request_timeout_ms,
+            ws_routing=f.ws_routing,
+            options=market_data_options(exchange),
+        )
+    except SetupError as exc:
+        raise _on_market_source(exc) from None
+    keep_client = False
+    try:
+        try:
+            markets = await client.load_markets()
+        except (ccxt_async.BaseError, OSError, TimeoutError) as exc:
+            raise VenueUnavailableError(
+                f"market.source: {exchange}'s markets could not be read "
+                f"({map_error(exc, str)}); check the network, feed.proxy or venue.rest_url"
+            ) from None
+        await asyncio.to_thread(cache_loaded_markets, client)
+        try:
+            market = find_market(markets, symbol, exchange)
+            instrument = with_sim_fees(
+                instrument_from_market(market, client.precisionMode, exchange), settings
+            )
+        except SetupError as exc:
+            raise _on_market_source(exc) from None
+        bus = Bus()
+
+        async def public() -> Any:
+            nonlocal keep_client
+            keep_client = True  # ccxt's websockets read the market on this client
+            return client
+
+        feed, capture = await _market_feed(
+            settings, exchange, str(market["symbol"]), instrument, bus, public
+        )
+    finally:
+        if not keep_client:
+            await client.close()
+    live = LiveMarket(feed, exchange, (client,) if keep_client else ())
+    clock = WallClock()
+    venue = sim_venue(settings, instrument, live, clock, live=True)
+    try:
+        engine = Engine(
+            settings,
+            instrument,
+            venue,
+            clock,
+            bus,
+            seed=settings.market.seed,
+            client_id_prefix=v.client_id_prefix,
+        )
+    except BaseException:  # e.g. the ML model refused: leave nothing open
+        await live.close()
+        if capture is not None:
+            capture.writer.close()
+        raise
+    session = PaperSession(
+        engine,
+        venue,
+        clock,
+        bus,
+        clock.now_ns(),
+        capture=capture.writer if capture is not None else None,
+        live=live,
+    )
+    live.start()
+    return session
+
+
+def _on_market_source(exc: Exception) -> Exception:
+    """A venue.exchange or venue.symbol refusal as what it is here: market.source's."""
+    key, sep, rest = str(exc).partition(": ")
+    if sep and key in ("venue.exchange", "venue.symbol"):
+        return type(exc)(f"market.source: {rest}")
+    return exc
+
+
+def live_market(settings: Settings) -> tuple[str, str]:
+    """(ccxt exchange id, symbol) of a live market source: its VENUE, else the exchange that
+    lists the symbol in the catalog cache or the simulated listing, else Binance USD-M."""
+    from tradetui.venues.catalog import VENUE_EXCHANGES, CatalogError, exchange_id
+    from tradetui.venues.lookup import UnknownInstrumentError, resolve_instrument
+
+    venue, symbol = live_source(settings.market.source) or ("", "")
+    symbol = symbol or settings.venue.symbol
+    if venue:
+        return exchange_id(venue), symbol
+    try:
+        found = resolve_instrument(symbol).venue
+    except (UnknownInstrumentError, CatalogError):
+        found = ""
+    return found or VENUE_EXCHANGES["usdm"], symbol
+
+
+async def _market_feed(
+    settings: Settings,
+    exchange: str,
+    symbol: str,
+    instrument: Instrument,
+    bus: Bus,
+    public: Callable[[], Awaitable[Any]],
+) -> tuple[MarketFeed, FeedRecorder | None]:
+    """The exchange's public market feed for ``instrument`` (ccxt's ``symbol``): Binance's own
+    websocket streams and REST snapshot, else ccxt's websockets on ``public()``'s keyless
+    client; with record.enabled, the recorder of its raw frames (Binance only)."""
+    from tradetui.market.recorder import FeedRecorder
+    from tradetui.venues.binance_stream import BinanceStreamFeed, ReconnectPolicy, feed_hosts
+    from tradetui.venues.ccxt_feed import CcxtFeed
+    from tradetui.venues.errors import SetupError
+
+    v, f = settings.venue, settings.feed
+    hosts = feed_hosts(exchange)
+    if hosts is None:
+        if settings.record.enabled:
+            raise SetupError(
+                f"record.enabled: recording a live market needs the Binance feed; "
+                f"{exchange} has none yet (set record.enabled = false)"
+            )
+        reconnect = ReconnectPolicy(
+            initial_s=f.reconnect_initial_s,
+            max_s=f.reconnect_max_s,
+            jitter=f.reconnect_jitter,
+            healthy_s=f.reconnect_healthy_s,
+        )
+        feed = CcxtFeed(
+            instrument, await public(), symbol, on_status=_feed_status(bus), reconnect=reconnect
+        )
+        return feed, None
+    capture: FeedRecorder | None = None
+    binance: BinanceStreamFeed | None = None
+    if settings.record.enabled:
+        out = recordings_dir(settings)
+        try:
+            capture = FeedRecorder(
+                out,
+                f"{exchange}_{instrument.symbol.lower()}",
+                instrument,
+                lambda: binance.book if binance is not None else None,
+                flush_s=settings.record.flush_s,
+            )
+        except OSError as exc:
+            raise unwritable_recordings(out, exc) from None
+    binance = BinanceStreamFeed.from_settings(
+        instrument,
+        f,
+        ws_url=v.ws_url or hosts[0],
+        rest_url=v.rest_url or hosts[1],
+        on_status=_feed_status(bus),
+        on_raw=capture.on_raw if capture is not None else None,
+    )
+    return binance, capture
 
 
 def _feed_ended(task: asyncio.Task[None]) -> None:

@@ -3,6 +3,7 @@
 # fills, flatten with confirmation, see a flat position, quit, and check the exit summary.
 #
 #   tests/tui/e2e_tmux.sh            # LAUNCH overrides the command, e.g. LAUNCH='tradetui run --speed 10 --json'
+#                                    # EXPECT: a regex the painted console must also show
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -37,6 +38,9 @@ wait_for() {  # wait_for REGEX WHAT: poll the screen until REGEX matches
     "TERM=xterm-256color $LAUNCH > $OUT; echo EXIT=\$? >> $OUT; sleep 60"
 
 wait_for "Why this quote" "console painted"
+if [[ -n "${EXPECT:-}" ]]; then
+    wait_for "$EXPECT" "console shows $EXPECT"
+fi
 keys s
 wait_for " RUNNING " "engine running"
 wait_for "volume +[1-9]" "fills on screen"

@@ -1,8 +1,9 @@
 """Drive an engine against the in-process simulated venue.
 
-Two drivers share one step function: ``run_virtual`` (a plain loop on the virtual clock, for
-backtests and tests: nothing sleeps) and ``run_paced`` (asyncio, paced against the wall clock
-at speed 1 or N, or unpaced at "max" while still yielding to commands and signals). Commands
+Three drivers share one step function: ``run_virtual`` (a plain loop on the virtual clock, for
+backtests and tests: nothing sleeps), ``run_paced`` (asyncio, paced against the wall clock
+at speed 1 or N, or unpaced at "max" while still yielding to commands and signals) and
+``run_live_market`` (the wall clock, woken by a live market's feed). Commands
 arrive through one asyncio queue, the engine's inbox.
 """
 
@@ -133,3 +134,53 @@ async def run_paced(
         handled += 1
         if handled % _YIELD_EVERY == 0:
             await (turn() if turn is not None else asyncio.sleep(0))
+
+
+# The longest a run on a live market sleeps before looking at ``done()`` again, seconds.
+_CHECK_S = 0.05
+
+
+async def run_live_market(
+    engine: Engine,
+    venue: SimVenue,
+    clock: Clock,
+    inbox: asyncio.Queue[Command],
+    arrived: asyncio.Event,
+    done: Callable[[], bool],
+    on_done: Callable[[Command, bool, str], None] | None = None,
+) -> None:
+    """Run until ``done()`` on a live market (a SimVenue with ``live=True``): on the wall
+    clock, every delivery and timer handled when due, as ``run_paced`` at speed 1. The market
+    comes when the exchange sends it, so the loop also wakes when ``arrived`` is set (the live
+    market's feed got an event) and when an order or cancel in flight reaches the exchange."""
+    getter: asyncio.Future[Command] | None = None
+    try:
+        while not done():
+            while not inbox.empty():
+                apply_command(engine, inbox.get_nowait(), on_done)
+            now = clock.now_ns()
+            t = _next_time(engine, venue)
+            if t is not None and t <= now:
+                _step(engine, venue, t)
+                continue
+            arrival = venue.next_request_ns
+            wake = t if arrival is None or (t is not None and t < arrival) else arrival
+            timeout = _CHECK_S if wake is None else min(_CHECK_S, max(wake - now, 0) / 1e9)
+            # Nothing can arrive between the look above and this clear: no await in between.
+            arrived.clear()
+            if getter is None:
+                getter = asyncio.ensure_future(inbox.get())
+            kicked = asyncio.ensure_future(arrived.wait())
+            finished, _ = await asyncio.wait(
+                (getter, kicked), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            kicked.cancel()
+            if getter in finished:
+                apply_command(engine, getter.result(), on_done)
+                getter = None
+    finally:
+        if getter is not None:
+            if getter.done() and not getter.cancelled():
+                inbox.put_nowait(getter.result())  # taken but not applied: back for the next run
+            else:
+                getter.cancel()

@@ -88,6 +88,7 @@ def format_summary(s: dict[str, Any]) -> str:
     n = units.size_decimals(unit)
     rows = [
         ("state", s["state"]),
+        *_market_rows(s),
         ("duration", f"{s['duration_s']:.1f} s, {s['market_events']:,} market events"),
         ("fills", f"{s['fills']}  ({s['fills_per_min']:.1f}/min)"),
         *units.money_rows(s),
@@ -125,3 +126,12 @@ def fee_floor_summary(engine: Engine) -> dict[str, Any]:
         "adverse_fills_measured": adverse.resolved,
         "adverse_horizon_s": engine.settings.strategy.adverse_horizon_s,
     }
+
+
+def _market_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
+    """How and on what the session traded ("paper, BTCUSDT on the live market of
+    binanceusdm"), when the summary says (a host's summary does)."""
+    if "mode" not in s:
+        return []
+    venue = f" of {s['market_venue']}" if s.get("market_venue") else ""
+    return [("market", f"{s['mode']}, {s['symbol']} on the {s['market_source']} market{venue}")]

@@ -46,6 +46,7 @@ from tradetui.tui.widgets.position import PositionPane
 from tradetui.tui.widgets.quotes import QuotesPane
 from tradetui.tui.widgets.status import Mode, StatusBar
 from tradetui.tui.widgets.strategy import StrategyPane
+from tradetui.venues.lookup import short_venue
 
 log = logging.getLogger(__name__)
 # Fill lines in the console's log pane (its own name, so they can be filtered by "fill").
@@ -91,6 +92,7 @@ class TradeApp(App[None]):
         *,
         mode: Mode = Mode.PAPER,
         live: bool = True,
+        market: str = "",
         depth_levels: int = 20,
         refresh_s: float = 0.1,
         queue_ahead: QueueAhead | None = None,
@@ -102,6 +104,7 @@ class TradeApp(App[None]):
         self.engine = host.engine
         self.mode = mode
         self.live = live
+        self.market = market
         self.depth_levels = depth_levels
         self.refresh_s = refresh_s
         self.queue_ahead = queue_ahead
@@ -123,7 +126,7 @@ class TradeApp(App[None]):
     # ---- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(self.mode, id="status")
+        yield StatusBar(self.mode, market=self.market, id="status")
         with Vertical(id="main"):
             with Horizontal(id="top"):
                 yield OrderBookView(id="book")
@@ -401,6 +404,13 @@ class TradeApp(App[None]):
         yield SystemCommand("Keys", "Show the key reference (?)", self.action_help)
 
 
+def market_label(session: Any) -> str:
+    """The status bar's name of a paper session's market when it is not the simulated
+    exchange's own: "live usdm" on an exchange's live market; '' otherwise."""
+    market = getattr(session, "live", None)
+    return f"live {short_venue(market.exchange)}" if market is not None else ""
+
+
 def make_app(
     host: EngineHost, *, mode: Mode = Mode.PAPER, live: bool = True, **options: Any
 ) -> TradeApp:
@@ -477,21 +487,32 @@ def run_console(
     """
     from tradetui.alerts.setup import telegram_alongside
     from tradetui.control import control_server
-    from tradetui.session import LiveSession, PaperSession, build_paper_session, open_live_session
+    from tradetui.session import (
+        LiveSession,
+        PaperSession,
+        build_paper_session,
+        market_source,
+        open_live_paper_session,
+        open_live_session,
+    )
 
     live = settings.venue.exchange != "sim"
     paper: PaperSession | None = None
-    if not live:
+    if market_source(settings) != "live":
         paper = build_paper_session(settings, seed=seed, virtual=speed != 1.0)
 
     async def main() -> dict[str, Any]:
-        session: PaperSession | LiveSession = (
-            paper if paper is not None else await open_live_session(settings)
-        )
+        session: PaperSession | LiveSession
+        if paper is not None:
+            session = paper
+        elif live:
+            session = await open_live_session(settings)
+        else:  # paper on the exchange's live market
+            session = await open_live_paper_session(settings)
         try:
             return await console(session)
         finally:
-            if isinstance(session, LiveSession):
+            if session is not paper:
                 await session.close()
 
     async def console(session: PaperSession | LiveSession) -> dict[str, Any]:
@@ -508,7 +529,9 @@ def run_console(
                 control_server(host, control),
                 telegram_alongside(host),
             ):
-                app = make_app(host, mode=Mode.LIVE if live else Mode.PAPER)
+                app = make_app(
+                    host, mode=Mode.LIVE if live else Mode.PAPER, market=market_label(session)
+                )
                 with _stdout_on_terminal():
                     await app.run_async(mouse=not no_mouse)
                 await app.engine_stopped()

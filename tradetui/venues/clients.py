@@ -237,6 +237,13 @@ def _proxy(client: Any, proxy: str) -> None:
         raise SetupError(f"venue.proxy: expected http://, https:// or socks5:// (got {scheme!r})")
 
 
+def market_data_options(exchange_id: str) -> dict[str, Any]:
+    """ccxt options for a keyless client reading one exchange's markets: Binance's spot client
+    loads its spot markets only (ccxt also asks the USD-M and COIN-M APIs by default: two more
+    requests, to hosts some regions cannot reach, for markets a spot session does not use)."""
+    return {"fetchMarkets": {"types": ["spot"]}} if exchange_id == "binance" else {}
+
+
 def make_client(
     exchange_id: str,
     *,

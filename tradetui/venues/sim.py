@@ -9,6 +9,13 @@ engine receives (market events in the order they came, at their ``local_ns`` but
 comes out of ``pop`` in delivery-time order. Exchange work is only done up to the time of the
 next delivery, so an order submitted after that delivery can still meet every later market
 event.
+
+A live market (``live=True``: the exchange's real feed, pushed as it arrives) is known only up
+to now: its iterator running dry means "nothing more yet", so it is asked again, and requests
+reach the exchange only once the clock has passed their arrival time (``next_request_ns`` says
+when), never ahead of market events still to come. An empty snapshot there says the feed lost
+the book, not that the exchange's book emptied: the matching engine keeps its book (and our
+queue positions) until the resync's snapshot.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from tradetui.core.instrument import Instrument
 from tradetui.core.types import (
     AccountEvent,
     AccountSnapshot,
+    BookSnapshot,
     CancelOrder,
     CancelRejected,
     Fill,
@@ -97,8 +105,11 @@ class SimVenue:
         latency: SimLatency,
         matching: MatchingConfig,
         clock: Clock,
+        *,
+        live: bool = False,
     ) -> None:
         self._instrument = instrument
+        self._live = live
         self._engine = MatchingEngine(instrument, matching)
         self._on_market = self._engine.on_market
         self._clock = clock
@@ -115,7 +126,11 @@ class SimVenue:
         self._feed: deque[tuple[int, int, MarketEvent]] = deque()
         self._feed_ns = 0  # last market delivery time; deliveries never go backwards
         self._seq = 0
-        self._market = exchange_order(self._read(market))
+        # A live market is asked again when dry (a generator would end for good), and arrives
+        # as the exchange sent it: each event joins the feed when the matching engine takes it.
+        self._market: Iterator[MarketEvent] = (
+            iter(market) if live else exchange_order(self._read(market))
+        )
         self._next_market: MarketEvent | None = next(self._market, None)
         self._reports: list[tuple[int, int, AccountEvent]] = []
         self._requests: list[tuple[int, int, OrderIntent]] = []
@@ -232,6 +247,11 @@ class SimVenue:
             on_event(take() if reports else popleft()[2])
         advance(until_ns)
 
+    @property
+    def next_request_ns(self) -> int | None:
+        """When the next order or cancel in flight reaches the exchange (ns), or None."""
+        return self._requests[0][0] if self._requests else None
+
     # ---- exchange-side state (ahead of what the engine has been told) ------------------------
 
     @property
@@ -260,7 +280,15 @@ class SimVenue:
             if reports and reports[0][0] < deliver_ns:
                 deliver_ns = reports[0][0]
             market = self._next_market
-            market_ns = market.exch_ns if market is not None else _NEVER_NS
+            if market is not None:
+                market_ns = market.exch_ns
+            elif self._live:
+                # The live market up to now is all there is: ask again for what came since;
+                # nothing at the exchange happens beyond now until it is known.
+                market = self._next_market = next(self._market, None)
+                market_ns = market.exch_ns if market is not None else self._clock.now_ns()
+            else:
+                market_ns = _NEVER_NS
             request_ns = requests[0][0] if requests else _NEVER_NS
             # Ties: market data before a request, both before a delivery at the same time.
             if market_ns <= request_ns:
@@ -278,25 +306,33 @@ class SimVenue:
             exch_ns = self._exch_ns
         else:
             self._exch_ns = exch_ns
-        events = self._on_market(ev, exch_ns)
-        if events:
-            self._report(events, exch_ns)
+        if not (self._live and type(ev) is BookSnapshot and not (ev.bids or ev.asks)):
+            events = self._on_market(ev, exch_ns)
+            if events:
+                self._report(events, exch_ns)
+        if self._live:
+            self._queue_delivery(ev)
         self._next_market = next(self._market, None)
 
     def _read(self, market: Iterable[MarketEvent]) -> Iterator[MarketEvent]:
         """``market`` passed on, each event queued for delivery as it is read."""
-        append = self._feed.append
+        queue = self._queue_delivery
         for ev in market:
-            deliver_ns = ev.local_ns
-            if deliver_ns < ev.exch_ns:
-                deliver_ns = ev.exch_ns
-            if deliver_ns < self._feed_ns:
-                deliver_ns = self._feed_ns
-            else:
-                self._feed_ns = deliver_ns
-            self._seq = seq = self._seq + 1
-            append((deliver_ns, seq, ev))
+            queue(ev)
             yield ev
+
+    def _queue_delivery(self, ev: MarketEvent) -> None:
+        """``ev`` joins the feed: delivered at its ``local_ns``, never before its exchange
+        time nor before the event ahead of it."""
+        deliver_ns = ev.local_ns
+        if deliver_ns < ev.exch_ns:
+            deliver_ns = ev.exch_ns
+        if deliver_ns < self._feed_ns:
+            deliver_ns = self._feed_ns
+        else:
+            self._feed_ns = deliver_ns
+        self._seq = seq = self._seq + 1
+        self._feed.append((deliver_ns, seq, ev))
 
     def _arrive(self, intent: OrderIntent, arrive_ns: int) -> None:
         exch_ns = arrive_ns if arrive_ns > self._exch_ns else self._exch_ns
