@@ -27,7 +27,7 @@ from textual.widgets import Footer, Static
 
 from tradetui.config import Settings
 from tradetui.engine.engine import Command, CommandKind
-from tradetui.engine.events import EngineState, FillRecorded
+from tradetui.engine.events import EngineState, FillRecorded, MarketEnded
 from tradetui.engine.snapshot import EngineSnapshot, QueueAhead, take_snapshot
 from tradetui.host import EngineHost, StoreOptions
 from tradetui.tui.logbuffer import BufferingLogHandler
@@ -116,12 +116,16 @@ class TradeApp(App[None]):
         # The session's newest fills (pane and fills screen) and how many there were.
         self.fills: deque[FillRecorded] = deque(maxlen=KEPT)
         self.fills_seen = 0
+        # The replayed market's end, once reached (shown as a banner at the next repaint).
+        self.market_ended: MarketEnded | None = None
+        self._banner_shown = False
         self._tradetui_level = self._tradetui_log.level
 
     # ---- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(self.mode, id="status")
+        yield StatusBar(self.mode, market=self.host.session.market, id="status")
+        yield Static(id="market-ended")
         with Vertical(id="main"):
             with Horizontal(id="top"):
                 yield OrderBookView(id="book")
@@ -220,6 +224,8 @@ class TradeApp(App[None]):
 
     def refresh_view(self) -> None:
         """Pull the newest snapshot and paint it; drain pending log records in one write."""
+        if self.market_ended is not None and not self._banner_shown:
+            self._show_market_end(self.market_ended)
         snap = take_snapshot(self.engine, self.depth_levels, self.queue_ahead)
         self.snapshot = snap
         self._update_feed_rate(snap)
@@ -234,9 +240,18 @@ class TradeApp(App[None]):
         if lines:
             self._log_pane.append(lines)
 
+    def _show_market_end(self, ended: MarketEnded) -> None:
+        self._banner_shown = True
+        self._status.market_ended = True
+        banner = self.query_one("#market-ended", Static)
+        banner.update(f"MARKET ENDED: {ended.detail}. Press q to quit.")
+        banner.add_class("-shown")
+
     def _on_engine_event(self, event: object) -> None:
         # Called inside the engine's step: keep it to a deque append and one log record.
-        if isinstance(event, FillRecorded):
+        if isinstance(event, MarketEnded):
+            self.market_ended = event
+        elif isinstance(event, FillRecorded):
             self.fills.append(event)
             self.fills_seen += 1
             inst = self.engine.instrument
