@@ -22,8 +22,10 @@ import pytest
 
 from tests.instruments import btcusdt_perpetual
 from tradetui.config import Settings
+from tradetui.store import journal
 from tradetui.store.lifecycle import begin_session, session_meta, unlock
 from tradetui.store.queries import list_fills, list_sessions, session_report
+from tradetui.store.rows import Kind, Row
 from tradetui.store.schema import MIGRATIONS, SCHEMA_VERSION, open_db, open_readonly
 
 TRADETUI = [sys.executable, "-m", "tradetui"]
@@ -202,3 +204,33 @@ def test_an_unclean_fast_session_gets_an_estimated_wall_end(tmp_path: Path) -> N
     assert wall0 <= ended <= time.time_ns()
     assert ended >= found - 10**9
     assert u.last_seen_ns == ended
+
+
+def test_a_journal_written_before_wall_times_still_replays(tmp_path: Path) -> None:
+    """Rows an older tradetui left in the journal (a fill without wall_ns, a session end with
+    its one time) replay into the current schema."""
+    path = tmp_path / "x.db"
+    t = time.time_ns()
+    first = begin_session(
+        path, session_meta("paper", "sim", btcusdt_perpetual(), Settings(), 1, t), 1000
+    )
+    sid = first.session_id
+    fill = (sid, 1, "v", "t1", "c1", 1, 600_000, 10, 0, 0.12, "USDT", 1, t, t, 1_200_001, 10)
+    old_rows: list[Row] = [
+        (Kind.FILL, (*fill, None, None, None)),
+        (Kind.SESSION_END, (t + 5, "stopped", "{}", sid)),
+    ]
+    journal.append(journal.journal_path(path), old_rows)
+    unlock(first.lock_fd)
+    nxt = begin_session(
+        path, session_meta("paper", "sim", btcusdt_perpetual(), Settings(), 1, t), 1000
+    )
+    unlock(nxt.lock_fd)
+    assert nxt.replayed_rows == 2
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT wall_ns FROM fills").fetchall() == [(None,)]
+    row = raw.execute(
+        "SELECT ended_ns, market_ended_ns, end_state FROM sessions WHERE id = ?", (sid,)
+    ).fetchone()
+    raw.close()
+    assert row == (t + 5, t + 5, "stopped")

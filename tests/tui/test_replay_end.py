@@ -36,7 +36,7 @@ async def test_the_status_bar_names_the_synthetic_market(make_host: MakeHost) ->
     app = make_app(make_host(), live=False)
     async with app.run_test(size=FULL) as pilot:
         await pilot.pause()
-        assert "│synthetic│BTCUSDT│" in status_text(app)
+        assert " synthetic│BTCUSDT│" in status_text(app)
 
 
 @pytest.mark.parametrize("end", ["stop", "flatten"])
@@ -46,14 +46,14 @@ async def test_a_replay_reaching_its_end_shows_a_banner_and_stops(
     settings = Settings().replace("market", source=f"replay:{recorded}", replay_end=end)
     app = make_app(make_host(settings=settings, speed=None))
     async with app.run_test(size=FULL) as pilot:
-        assert f"│replay {recorded.name}│" in status_text(app)
+        assert f" replay {recorded.name}│" in status_text(app)
         banner = app.query_one("#market-ended", Static)
         assert not banner.display
         assert await wait_for(pilot, lambda: banner.display)
         assert await wait_for(pilot, lambda: app.engine.state is EngineState.STOPPED)
         assert "MARKET ENDED" in str(banner.render())
         assert "reached its end" in str(banner.render())
-        assert f"replay {recorded.name} ENDED│" in status_text(app)
+        assert f" replay {recorded.name} ENDED│" in status_text(app)
         assert not app.engine.orders
         if end == "flatten":
             assert app.engine.ledger.position_lots == 0

@@ -124,7 +124,8 @@ class TradeApp(App[None]):
     # ---- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(self.mode, market=self.host.session.market, id="status")
+        market = self.host.session.market if self.mode is Mode.PAPER else ""
+        yield StatusBar(self.mode, market=market, id="status")
         yield Static(id="market-ended")
         with Vertical(id="main"):
             with Horizontal(id="top"):

@@ -47,7 +47,8 @@ class StatusBar(Static):
     def __init__(self, mode: Mode, *, market: str = "", id: str | None = None) -> None:
         super().__init__(id=id)
         self.mode = mode
-        # The market source (synthetic, replay FILE, live); marked once it has ended.
+        # A paper session's market source (synthetic, replay FILE, live; "" for a live
+        # session); marked once it has ended.
         self.market = market
         self.market_ended = False
         self._last: Text | None = None
@@ -56,13 +57,12 @@ class StatusBar(Static):
         text = Text()
         text.append(f" {snap.state.upper()} ", _STATE_STYLE.get(snap.state, _TRANSITION_STYLE))
         text.append(_MODE_TEXT[self.mode], _MODE_STYLE[self.mode])
-        text.append(f" {snap.venue}│")
-        if self.market:
-            text.append(self.market)
-            if self.market_ended:
-                text.append(" ENDED", "bold yellow")
-            text.append("│")
-        text.append(f"{snap.symbol}│feed {feed_per_s:,.0f}/s│")
+        # A paper session names its market (the venue is the simulated exchange); a live one
+        # its exchange.
+        text.append(f" {self.market or snap.venue}")
+        if self.market_ended:
+            text.append(" ENDED", "bold yellow")
+        text.append(f"│{snap.symbol}│feed {feed_per_s:,.0f}/s│")
         text.append(f"decide p99 {snap.decision_latency_p99_us:,.0f}µs│")
         text.append(f"up {fmt.duration(uptime_ns)}│")
         label, style = risk_status(snap)
