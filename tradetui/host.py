@@ -141,9 +141,13 @@ class EngineHost:
         action = engine.settings.market.replay_end
         now = self.now_ns()
         label = self.session.market
+        inst = engine.instrument
+        lots = engine.ledger.position_lots
+        position = f"{inst.qty(lots):+} {inst.size_unit}".rstrip() if lots else "flat"
         outcome = {
-            "flatten": "flattening the position and stopping",
-            "stop": "stopped quoting; the position stays open",
+            "flatten": f"flattening the position ({position}) and stopping",
+            "stop": "stopping quotes, "
+            + (f"the position ({position}) stays open" if lots else "flat"),
         }[action]
         if engine.state is EngineState.HALTED:
             outcome = "the engine is halted"

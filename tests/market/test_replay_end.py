@@ -74,7 +74,8 @@ async def test_stop_at_the_end_says_so_and_stops_quoting(
     assert ended.source == f"replay {recorded.name}"
     assert ended.action == "stop"
     assert "reached its end" in ended.detail
-    assert "position stays open" in ended.detail
+    size = host.engine.instrument.qty(engine.ledger.position_lots)
+    assert f"the position ({size:+} BTC) stays open" in ended.detail
     # Ended after the last event was handled, not one event early.
     assert ended.ts_ns >= engine.last_market_ns
     assert any("market ended" in r.getMessage() for r in caplog.records)
