@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.coinm import shared_data
+from tradetui.store.schema import MIGRATIONS
 
 TRADETUI = [sys.executable, "-m", "tradetui"]
 INT64_MAX = 2**63 - 1
@@ -379,10 +381,12 @@ def test_a_read_only_database_is_read_without_a_trace(
 
 
 def _old_schema(db: Path, tmp: Path) -> Path:
-    """``db`` as schema 1 wrote it (no instrument_json column)."""
+    """``db`` as schema 1 wrote it: every column a later migration adds dropped."""
     dest = _copy(db, tmp)
     conn = sqlite3.connect(dest)
-    conn.execute("ALTER TABLE sessions DROP COLUMN instrument_json")
+    for script in MIGRATIONS[1:]:
+        for table, column in re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", script):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 1")
     conn.execute("PRAGMA journal_mode = DELETE")
     conn.close()

@@ -274,6 +274,7 @@ def test_a_start_refused_because_another_instance_runs_exits_5(tmp_path: Path) -
         assert len(errors) == 1
         assert "another tradetui is running" in errors[0]
         assert "Traceback" not in r.stderr
+        assert not (tmp_path / "b.db").exists()  # refused before the store opened
     finally:
         first.send_signal(signal.SIGINT)
         first.wait(timeout=60)

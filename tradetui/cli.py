@@ -22,6 +22,7 @@ from tradetui.commands.common import (
     duration_s,
     fail,
     parse_speed,
+    print_table,
     session_exit_code,
 )
 
@@ -55,7 +56,15 @@ ConfigOpt = Annotated[
 DbOpt = Annotated[
     Path | None,
     typer.Option(
-        "--db", help="Database file (default: paper.db in store.dir or the user data dir)."
+        "--db", help="Database file (default: NAME.db in store.dir or the user data dir)."
+    ),
+]
+NameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--name",
+        help="Instance name: sets the control socket and the default database (default: "
+        "mode-venue-symbol, e.g. paper-usdm-btcusdt).",
     ),
 ]
 
@@ -100,6 +109,7 @@ def main_callback(
     loop: Annotated[
         bool | None, typer.Option("--loop/--no-loop", help="Replay: start over at the end.")
     ] = None,
+    name: NameOpt = None,
 ) -> None:
     """Without a command: open the console (paper trading the simulated exchange unless the
     config says live)."""
@@ -113,6 +123,7 @@ def main_callback(
             market=market,
             speed=speed,
             loop=loop,
+            name=name,
         )
         return
     given = [
@@ -125,6 +136,7 @@ def main_callback(
             ("--market", market, None),
             ("--speed", speed, "1"),
             ("--loop/--no-loop", loop, None),
+            ("--name", name, None),
         )
         if value != default
     ]
@@ -172,6 +184,7 @@ def run(
         bool | None,
         typer.Option("--loop/--no-loop", help="Replay: start over when the files end."),
     ] = None,
+    name: NameOpt = None,
 ) -> None:
     """Trade (console, or --headless) and summarize: paper on the built-in simulated exchange,
     or live when venue.exchange names a ccxt exchange."""
@@ -185,10 +198,41 @@ def run(
     if live and market is not None:
         fail("--market: a live session trades the exchange's own market; drop --market")
     _check_telegram(settings)
+    from tradetui.control import ControlError, check_socket_path, claimed, socket_path
+
+    name = _instance_name(settings, name)
+    control = socket_path(settings.engine.control_socket, name)
+    # Checked and held (until the run is over) before the store opens: a refused start stores
+    # nothing.
+    try:
+        check_socket_path(control)
+        with claimed(control):
+            _run_claimed(
+                settings, headless, duration, seed, json_out, pace, flatten_on_exit,
+                _store_options(settings, db, name), control, no_mouse,
+                start if start is not None else not live,
+            )  # fmt: skip
+    except ControlError as exc:
+        fail(str(exc), EXIT_REFUSED)
+
+
+def _run_claimed(
+    settings: Settings,
+    headless: bool,
+    duration: float | None,
+    seed: int | None,
+    json_out: bool,
+    pace: float | None,
+    flatten_on_exit: bool,
+    store: StoreOptions,
+    control: Path,
+    no_mouse: bool,
+    start: bool,
+) -> None:
+    """`tradetui run` once the instance is ours (its lock held)."""
+    live = settings.venue.exchange != "sim"
     if not headless:
-        _run_console(
-            settings, seed, pace, no_mouse, db, json_out, start if start is not None else not live
-        )
+        _run_console(settings, seed, pace, no_mouse, store, control, json_out, start)
         return
     logging.basicConfig(
         level=logging.INFO,
@@ -196,15 +240,9 @@ def run(
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     from tradetui.config import ConfigError
-    from tradetui.control import ControlError, check_socket_path, socket_path
+    from tradetui.control import ControlError
     from tradetui.store.schema import StoreError
 
-    store = _store_options(settings, db)
-    control = socket_path(settings.engine.control_socket)
-    try:
-        check_socket_path(control)  # before the store opens: a refused start stores nothing
-    except ControlError as exc:
-        fail(str(exc), EXIT_REFUSED)
     damaged: str | None = None
     if live:
         from tradetui.venues.errors import VenueError
@@ -287,7 +325,8 @@ def _run_console(
     seed: int | None,
     pace: float | None,
     no_mouse: bool,
-    db: Path | None,
+    store: StoreOptions,
+    control: Path,
     json_out: bool,
     start: bool,
 ) -> None:
@@ -304,7 +343,8 @@ def _run_console(
             seed=seed,
             speed=pace,
             no_mouse=no_mouse,
-            store=_store_options(settings, db),
+            store=store,
+            control=control,
             autostart=start,
         )
     except (ControlError, VenueError) as exc:
@@ -319,13 +359,37 @@ def _mode(settings: Settings) -> str:
     return "paper" if settings.venue.exchange == "sim" else "live"
 
 
-def _db_path(settings: Settings, db: Path | None) -> Path:
+def _instance_name(settings: Settings, name: str | None) -> str:
+    """--name checked, else the run's default name: mode, venue and symbol (paper: of the
+    instrument the market source names)."""
+    from tradetui.config import ConfigError
+    from tradetui.control import ControlError, check_name, default_name
+    from tradetui.venues.lookup import short_venue
+
+    try:
+        if name is not None:
+            return check_name(name)
+        v = settings.venue
+        if v.exchange != "sim":
+            return default_name("live", short_venue(v.exchange), v.symbol)
+        from tradetui.session import sim_instrument
+
+        inst = sim_instrument(settings)
+        return default_name("paper", short_venue(inst.venue), inst.symbol)
+    except (ControlError, ConfigError) as exc:
+        fail(str(exc))
+
+
+def _db_path(settings: Settings, db: Path | None, name: str | None) -> Path:
+    """--db, else the instance's database: ``<store.dir>/<name>.db``."""
     from tradetui.store.paths import default_db_path
 
-    return db if db is not None else default_db_path(_mode(settings), settings.store.dir)
+    if db is not None:
+        return db
+    return default_db_path(_instance_name(settings, name), settings.store.dir)
 
 
-def _store_options(settings: Settings, db: Path | None) -> StoreOptions:
+def _store_options(settings: Settings, db: Path | None, name: str) -> StoreOptions:
     from tradetui.host import StoreOptions
     from tradetui.store.writer import WriterConfig
 
@@ -337,7 +401,10 @@ def _store_options(settings: Settings, db: Path | None) -> StoreOptions:
         busy_timeout_ms=st.busy_timeout_ms,
     )
     return StoreOptions(
-        _db_path(settings, db), _mode(settings), writer, snapshot_interval_s=st.snapshot_interval_s
+        _db_path(settings, db, name),
+        _mode(settings),
+        writer,
+        snapshot_interval_s=st.snapshot_interval_s,
     )
 
 
@@ -391,7 +458,15 @@ async def _run_headless(
 
     def on_signal(signame: str) -> None:
         signals["count"] += 1
-        log.warning("%s received: %s", signame, "stopping" if signals["count"] == 1 else "now")
+        n = signals["count"]
+        what = ("stopping", "hurrying: cancel-all, confirm, exit", "exiting now")[min(n, 3) - 1]
+        log.warning("%s received: %s", signame, what)
+        if n == 1:
+            # Quoting ends here, not at the loop's next look at ``trading_done``: no decision
+            # may place an order once the stop has begun.
+            host.engine.control(Command(CommandKind.STOP, reason=f"{signame}: shutdown"))
+        elif n >= 3:
+            host.force()
 
     host = EngineHost(session, speed)
     if store is not None:
@@ -412,6 +487,8 @@ async def _run_headless(
         await alongside.enter_async_context(telegram_alongside(host))
         await host.run(trading_done)
         await host.wind_down(flatten, hurry=lambda: signals["count"] > 1)
+        if signals["count"] > 1:
+            await host.confirm_stop()
         summary = host.summary()
     finally:
         try:
@@ -431,14 +508,16 @@ async def _run_headless(
 
 
 @contextlib.contextmanager
-def _querying(config: Path | None, db: Path | None) -> Iterator[sqlite3.Connection]:
+def _querying(
+    config: Path | None, db: Path | None, name: str | None
+) -> Iterator[sqlite3.Connection]:
     """The database opened read-only for a query command; closed after, and any database or
     store error on the way is the command's one error line."""
     import sqlite3
 
     from tradetui.store.schema import StoreError, db_error, open_readonly
 
-    path = _db_path(_load(config), db)
+    path = _db_path(_load(config), db, name)
     try:
         conn = open_readonly(path)
     except StoreError as exc:
@@ -480,22 +559,10 @@ def _parse_since(text: str) -> int:
     return ns
 
 
-def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    for c in columns:
-        table.add_column(c, justify="right" if c not in ("side", "time", "started") else "left")
-    for r in rows:
-        table.add_row(*(str(r[c]) for c in columns))
-    # Scripts piping the table get full-width rows instead of 80-column truncation.
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
-
-
 @app.command()
 def sessions(
     db: DbOpt = None,
+    name: NameOpt = None,
     config: ConfigOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
     since: Annotated[
@@ -510,7 +577,7 @@ def sessions(
     from tradetui.store.queries import list_sessions
 
     since_ns = _parse_since(since) if since is not None else None
-    with _querying(config, db) as conn:
+    with _querying(config, db, name) as conn:
         rows = list_sessions(conn, since_ns)
     if json_out:
         typer.echo(json.dumps(rows))
@@ -526,12 +593,13 @@ def sessions(
         "volume_quote",
         "quote_asset",
     ]
-    _table("sessions", rows, cols)
+    print_table("sessions", rows, cols)
 
 
 @app.command()
 def fills(
     db: DbOpt = None,
+    name: NameOpt = None,
     config: ConfigOpt = None,
     session: Annotated[
         int | None, typer.Option(help="Only this session id.", **SESSION_RANGE)
@@ -552,7 +620,7 @@ def fills(
     if fmt not in ("table", "csv", "json"):
         fail(f"--format: expected table, csv or json (got {fmt!r})")
     since_ns = _parse_since(since) if since is not None else None
-    with _querying(config, db) as conn:
+    with _querying(config, db, name) as conn:
         sid = resolve_session(conn, session) if session is not None else None
         rows = list_fills(conn, sid, since_ns)
     if fmt == "json":
@@ -566,12 +634,13 @@ def fills(
         if any(r["charged_asset"] for r in rows):
             cols += ["charged_fee", "charged_asset"]
         cols += ["liquidity", "trade_id"]
-        _table(f"fills ({len(rows)})", rows, cols)
+        print_table(f"fills ({len(rows)})", rows, cols)
 
 
 @app.command()
 def report(
     db: DbOpt = None,
+    name: NameOpt = None,
     config: ConfigOpt = None,
     session: Annotated[
         int | None, typer.Option(help="Session id (default: the newest).", **SESSION_RANGE)
@@ -581,7 +650,7 @@ def report(
     """PnL, fees, markouts, drawdown and inventory of one stored session."""
     from tradetui.store.queries import resolve_session, session_report
 
-    with _querying(config, db) as conn:
+    with _querying(config, db, name) as conn:
         result = session_report(conn, resolve_session(conn, session))
     if json_out:
         typer.echo(json.dumps(result))

@@ -495,7 +495,9 @@ class EngineSettings:
         _one_of("cancel", "adopt"),
     )
     control_socket: str = _f(
-        "", "Unix socket for `tradetui halt|stop|flatten|status` ('' = user runtime dir)"
+        "",
+        "Unix socket for `tradetui halt|stop|flatten|status` ('' = NAME.sock in the user "
+        "runtime dir, NAME the instance's --name)",
     )
 
 
@@ -513,7 +515,9 @@ class PaperSettings:
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
     dir: str = _f(
-        "", "directory of the databases paper.db and live.db ('' = the user data directory)"
+        "",
+        "directory of the instances' databases, NAME.db (e.g. paper-usdm-btcusdt.db; '' = the "
+        "user data directory)",
     )
     batch_rows: int = _f(1000, "largest number of rows written in one transaction", _positive)
     batch_ms: float = _f(

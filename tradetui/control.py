@@ -1,21 +1,28 @@
 """Local control socket: lets `tradetui halt|stop|flatten|start|status` reach a running
-headless instance.
+instance (headless or console).
 
-A Unix socket (mode 0600, so only the same user can command the bot) in the user runtime
-directory, one per mode. Requests and answers are one JSON object per line. Commands enter the
-engine through the host's inbox like any other surface's.
+Every instance has a name (``paper-usdm-btcusdt`` unless --name says otherwise) and listens on
+``<name>.sock``, a Unix socket (mode 0600, so only the same user can command the bot) in the
+user runtime directory. Beside it, ``<name>.sock.lock`` is held (flock) for the whole run: a
+second start of the same instance is refused before it opens anything, and a socket whose lock
+nobody holds belongs to a dead instance. Requests and answers are one JSON object per line.
+Commands enter the engine through the host's inbox like any other surface's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
+import re
 import socket
 import stat
+import time
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +42,97 @@ class ControlError(Exception):
     """A control-channel problem a user can fix; the message names it and the fix."""
 
 
-def default_socket_path(mode: str = "paper") -> Path:
-    """Where a ``mode`` instance listens unless engine.control_socket says otherwise."""
+class NotRunningError(ControlError):
+    """Nothing listens on the control socket (no such file, or its instance is gone)."""
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_NAME_RULE = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def check_name(name: str) -> str:
+    """``name`` when it can name an instance's files; else ControlError (one line, the fix)."""
+    if not _NAME.fullmatch(name):
+        raise ControlError(
+            f"--name: {name!r} cannot name an instance; use {_NAME_RULE} "
+            "(e.g. --name paper-usdm-btcusdt)"
+        )
+    return name
+
+
+def default_name(mode: str, venue: str, symbol: str) -> str:
+    """The instance name a run gets unless --name says otherwise: ``paper-usdm-btcusdt``
+    (characters a file name should not hold, as in BTC/USDT:USDT, become '-')."""
+    text = re.sub(r"[^a-z0-9._]+", "-", f"{mode}-{venue}-{symbol}".lower()).strip("-._")
+    return check_name(text[:64].rstrip("-._"))
+
+
+def runtime_dir() -> Path:
+    """The folder of the instances' control sockets and locks."""
     from platformdirs import user_runtime_path
 
     with warnings.catch_warnings():
         # Without $XDG_RUNTIME_DIR (root in a container, cron) platformdirs warns and falls
         # back to /tmp/runtime-<uid>; that folder is fine for a 0600 socket, so say nothing.
         warnings.simplefilter("ignore", UserWarning)
-        return user_runtime_path("tradetui") / f"{mode}.sock"
+        return user_runtime_path("tradetui")
 
 
-def socket_path(configured: str, mode: str = "paper") -> Path:
-    """engine.control_socket when set, else the per-mode default."""
-    return Path(configured).expanduser() if configured else default_socket_path(mode)
+def default_socket_path(name: str) -> Path:
+    """Where instance ``name`` listens unless engine.control_socket says otherwise."""
+    return runtime_dir() / f"{name}.sock"
+
+
+def socket_path(configured: str, name: str) -> Path:
+    """engine.control_socket when set, else instance ``name``'s socket in the runtime dir."""
+    return Path(configured).expanduser() if configured else default_socket_path(name)
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _cannot_listen(path: Path, exc: OSError) -> ControlError:
+    return ControlError(
+        f"engine.control_socket: cannot listen on {path} ({exc.strerror or exc}); set it to a "
+        "path in a folder you own"
+    )
+
+
+@contextlib.contextmanager
+def claimed(path: Path, wait_s: float = 1.0) -> Iterator[None]:
+    """Hold the instance lock of control socket ``path`` for a block. Taken before a run opens
+    its database, so a refused start stores nothing; waits up to ``wait_s`` for
+    `tradetui status`, which holds it for a moment while it checks a socket that answers no
+    more."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _check_private(folder)
+        fd = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise _cannot_listen(path, exc) from None
+    try:
+        deadline = time.monotonic() + wait_s
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                raise ControlError(
+                    f"another tradetui is running as {path.stem} (control socket {path}); "
+                    f"stop it first (tradetui stop --name {path.stem}) or give this run "
+                    "another --name"
+                )
+            time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
 
 
 @contextlib.asynccontextmanager
@@ -69,6 +153,7 @@ def _status(host: EngineHost) -> dict[str, Any]:
     inst = e.instrument
     pnl = e.pnl()
     out: dict[str, Any] = {
+        "symbol": inst.symbol,
         "state": str(e.state),
         "halt_reason": e.halt_reason,
         "risk": e.risk_status,
@@ -154,10 +239,7 @@ class ControlServer:
             os.chmod(staging, 0o600)
             os.replace(staging, self.path)
         except OSError as exc:
-            raise ControlError(
-                f"engine.control_socket: cannot listen on {self.path} "
-                f"({exc.strerror or exc}); set it to a path in a folder you own"
-            ) from None
+            raise _cannot_listen(self.path, exc) from None
 
     async def close(self) -> None:
         if self._server is None:
@@ -214,9 +296,9 @@ def send_request(path: Path, request: dict[str, Any], timeout_s: float = 10.0) -
         try:
             s.connect(str(path))
         except (FileNotFoundError, ConnectionRefusedError):
-            raise ControlError(
+            raise NotRunningError(
                 f"no running tradetui at {path}; start one with `tradetui run --headless` "
-                "or pass --socket"
+                "or see `tradetui status` for the running instances"
             ) from None
         s.sendall(json.dumps(request).encode() + b"\n")
         data = b""
@@ -230,3 +312,70 @@ def send_request(path: Path, request: dict[str, Any], timeout_s: float = 10.0) -
     except ValueError:
         raise ControlError(f"{path}: the running instance sent no valid answer") from None
     return answer
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """A control socket found in the runtime folder and what it answered to ``status``
+    (``answer`` None: its process holds the lock but does not answer; ``problem`` says why)."""
+
+    name: str
+    path: Path
+    answer: dict[str, Any] | None
+    problem: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The instances found, and the sockets of dead ones removed on the way."""
+
+    instances: list[Instance]
+    removed: list[Path]
+
+
+def _remove_if_dead(path: Path) -> bool:
+    """Remove ``path`` when no process holds its instance lock (a run holds it from before it
+    listens until after the socket is gone, so none is starting or stopping meanwhile)."""
+    try:
+        fd = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return False
+    try:
+        if not _try_lock(fd):
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return True
+    finally:
+        os.close(fd)
+
+
+def find_instances(folder: Path | None = None) -> Found:
+    """Every instance listening in the runtime folder (or ``folder``), asked for its status;
+    the sockets of instances that are gone are removed, not listed."""
+    root = folder or runtime_dir()
+    if root.is_dir():
+        _check_private(root)
+    instances: list[Instance] = []
+    removed: list[Path] = []
+    for path in sorted(root.glob("*.sock")) if root.is_dir() else []:
+        try:
+            answer = send_request(path, {"command": "status"}, timeout_s=5.0)
+        except NotRunningError:  # nothing listens: a run that crashed or was killed, or just ended
+            if not path.exists():
+                continue
+            if _remove_if_dead(path):
+                removed.append(path)
+            else:
+                why = "its process runs but does not listen on the socket"
+                instances.append(Instance(path.stem, path, None, why))
+            continue
+        except ControlError as exc:
+            instances.append(Instance(path.stem, path, None, str(exc)))
+            continue
+        except OSError as exc:
+            why = f"no answer ({exc.strerror or type(exc).__name__})"
+            instances.append(Instance(path.stem, path, None, why))
+            continue
+        instances.append(Instance(path.stem, path, answer))
+    return Found(instances, removed)

@@ -12,6 +12,7 @@ without a record of fills is worse than not trading.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tradetui.core.types import Fill
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import EngineState, MarketEnded
 from tradetui.engine.runner import run_paced
@@ -29,6 +31,7 @@ from tradetui.session import LiveSession, PaperSession
 from tradetui.store.lifecycle import OpenedSession, begin_session, session_meta, unlock
 from tradetui.store.queries import iso_utc
 from tradetui.store.recorder import SessionRecorder
+from tradetui.store.recovery import recovery_anchor
 from tradetui.store.writer import StoreWriter, WriterConfig
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,13 @@ class EngineHost:
         self.store: OpenedSession | None = None
         self.writer: StoreWriter | None = None
         self.recorder: SessionRecorder | None = None
+        # A hurried stop (second signal): set by ``confirm_stop``, with what it could not
+        # confirm at the exchange; a third signal (``force``) cuts its wait short.
+        self.hurried = False
+        self.unconfirmed: list[str] = []
+        self._forced = asyncio.Event()
+        # Fills made while tradetui was down, stored at this start (docs/shutdown.md).
+        self.recovered_fills = 0
         if isinstance(session, LiveSession):
             # The venue asks for a halt (IP ban, refused keys) through the same inbox as people.
             session.venue.on_halt = lambda reason: self.send(
@@ -206,6 +216,40 @@ class EngineHost:
 
         await self.run(finished)
 
+    def force(self) -> None:
+        """Stop waiting for the exchange now (a third signal); what was not confirmed is
+        reported as such."""
+        self._forced.set()
+
+    async def confirm_stop(self) -> None:
+        """After a hurried stop of a live session: no order is placed from now on (engine and
+        venue both refuse), a cancel-all goes to the exchange, and the venue confirms within
+        engine.stop_timeout_s plus venue.recv_window_ms that nothing of ours still works and
+        every fill is in (``LiveVenue.sweep``); ``unconfirmed`` lists what it could not."""
+        s = self.session
+        self.hurried = True
+        engine = self.engine
+        engine.freeze("hurried stop")
+        if not isinstance(s, LiveSession):
+            return
+        v = engine.settings.venue
+        timeout_s = engine.settings.engine.stop_timeout_s + v.recv_window_ms / 1000
+        sweep = asyncio.ensure_future(
+            s.venue.sweep(timeout_s, v.client_id_prefix, mass_cancel=True)
+        )
+        forced = asyncio.ensure_future(self._forced.wait())
+        await asyncio.wait((sweep, forced), return_when=asyncio.FIRST_COMPLETED)
+        forced.cancel()
+        if sweep.done():
+            self.unconfirmed = sweep.result()
+        else:
+            sweep.cancel()
+            with contextlib.suppress(BaseException):
+                await sweep
+            self.unconfirmed = ["forced exit (third signal): orders and fills not confirmed"]
+        for item in self.unconfirmed:
+            log.error("not confirmed at the exchange: %s", item)
+
     def summary(self) -> dict[str, Any]:
         """Session summary; the duration is market time until trading ended."""
         end = self._trading_end_ns if self._trading_end_ns is not None else self.now_ns()
@@ -213,6 +257,9 @@ class EngineHost:
         out["seed"] = self.engine.seed
         out["speed"] = "max" if self.speed is None else self.speed
         out["wall_s"] = round(time.monotonic() - self._wall0, 3)
+        out["hurried"] = self.hurried
+        out["unconfirmed"] = list(self.unconfirmed)
+        out["recovered_fills"] = self.recovered_fills
         return out
 
     # ---- persistence ----------------------------------------------------------------------
@@ -259,7 +306,28 @@ class EngineHost:
             int(options.snapshot_interval_s * 1e9),
         )
         self.store, self.writer = opened, writer
+        if isinstance(self.session, LiveSession):
+            self._arm_recovery(options.path, venue_key, opened.session_id)
         return opened
+
+    def _arm_recovery(self, path: Path, venue_key: str, session_id: int) -> None:
+        """Have the start's account read store the fills made while tradetui was down (since
+        the store's last fill of this venue and symbol), once each (docs/shutdown.md)."""
+        from tradetui.venues.live import Recovery
+
+        s = self.session
+        assert isinstance(s, LiveSession)
+        anchor = recovery_anchor(path, venue_key, self.engine.instrument.symbol, session_id)
+        if anchor is None:
+            return
+
+        def store(fills: list[Fill]) -> None:
+            self.recovered_fills += len(fills)
+            if self.recorder is not None:
+                self.recorder.recovered(fills, anchor.position_lots, self.now_ns())
+
+        prefix = self.engine.settings.venue.client_id_prefix
+        s.venue.recover(Recovery(anchor.since_ms, prefix, anchor.known, store))
 
     def _store_failed(self, reason: str) -> None:
         why = f"persistence failed: {reason}"

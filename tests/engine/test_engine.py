@@ -517,3 +517,27 @@ def test_an_unknown_placement_holds_its_side_and_shows_as_unknown_until_answered
     assert statuses == [OrderStatus.SENT, OrderStatus.UNKNOWN]
     h.ack_all()
     assert not h.engine.orders[first.client_id].unknown
+
+
+def test_a_frozen_engine_abandons_its_flatten_and_places_nothing_more() -> None:
+    h = Harness()
+    h.start()
+    h.ack_all()
+    h.fill(next(p for p in h.venue.places() if p.side is Side.BUY))
+    h.engine.control(Command(CommandKind.FLATTEN))
+    assert h.state() is EngineState.FLATTENING
+    placed = len(h.venue.places())
+    h.engine.freeze("hurried stop")
+    assert h.state() is EngineState.STOPPING
+    h.confirm_cancels()
+    assert h.state() is EngineState.STOPPED
+    # Neither a flatten, a start nor a halt places anything from now on.
+    with pytest.raises(CommandRefusedError, match="shutting down"):
+        h.engine.control(Command(CommandKind.FLATTEN))
+    with pytest.raises(CommandRefusedError, match="shutting down"):
+        h.engine.control(Command(CommandKind.START))
+    h.engine.control(Command(CommandKind.HALT, reason="late halt"))
+    h.advance(60_000)
+    h.engine.on_timer()
+    assert len(h.venue.places()) == placed
+    assert h.engine.ledger.position_lots == 10

@@ -195,3 +195,22 @@ def assert_refused_untouched(run: Run, view: ExchangeView, dbs: Sequence[Path]) 
     for db in dbs:
         if db.exists():
             assert stored_trade_ids(db) == [], detail
+
+
+async def read_until(proc: asyncio.subprocess.Process, text: str, timeout_s: float = 60.0) -> str:
+    """Read ``proc``'s stderr until a line holds ``text``; returns what was read (``finish``
+    returns only the rest, so a case adds this in front of its ``Run.err``)."""
+    assert proc.stderr is not None
+    seen: list[str] = []
+
+    async def scan() -> None:
+        while True:
+            line = (await proc.stderr.readline()).decode()  # type: ignore[union-attr]
+            if not line:
+                raise AssertionError(f"exited before logging {text!r}:\n{''.join(seen)[-3000:]}")
+            seen.append(line)
+            if text in line:
+                return
+
+    await asyncio.wait_for(scan(), timeout_s)
+    return "".join(seen)

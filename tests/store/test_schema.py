@@ -106,11 +106,11 @@ def test_older_schema_is_migrated_forward(tmp_path: Path) -> None:
     conn.close()
 
 
-def test_default_paths_differ_per_mode(tmp_path: Path) -> None:
-    paper = default_db_path("paper", str(tmp_path))
-    live = default_db_path("live", str(tmp_path))
-    assert paper != live
-    assert paper.parent == live.parent == tmp_path
+def test_default_paths_are_per_instance(tmp_path: Path) -> None:
+    paper = default_db_path("paper-usdm-btcusdt", str(tmp_path))
+    live = default_db_path("live-usdm-btcusdt", str(tmp_path))
+    assert paper == tmp_path / "paper-usdm-btcusdt.db"
+    assert live == tmp_path / "live-usdm-btcusdt.db"
 
 
 def test_missing_file_is_not_created_by_queries(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 import typer
@@ -12,11 +13,15 @@ EXIT_BAD_INPUT = 2  # a bad flag, config, file or database: nothing was traded
 EXIT_HALTED = 3  # the session ended HALTED (risk guard, reject burst, exchange ban)
 EXIT_STORE_FAILED = 4  # persistence failed: rows went to the journal, replayed next start
 EXIT_REFUSED = 5  # the start was refused (venue or keys, control socket in use)
+EXIT_UNCONFIRMED = 6  # a hurried stop could not confirm that nothing of ours still works
 
 
 def session_exit_code(summary: Mapping[str, Any]) -> int:
-    """0 for a clean end, else why the session ended badly (persistence failure first: it
-    also halts, and the journal is what the user must know about)."""
+    """0 for a clean end, else why the session ended badly: first an exchange that may still
+    hold an order of ours (a hurried stop that could not confirm), then a persistence failure
+    (it also halts, and the journal is what the user must know about)."""
+    if summary.get("unconfirmed"):
+        return EXIT_UNCONFIRMED
     if summary.get("store_failed"):
         return EXIT_STORE_FAILED
     if summary.get("state") == "halted":
@@ -28,6 +33,25 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print one clear error line and exit non-zero."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def print_table(
+    title: str,
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    left: Sequence[str] = ("side", "time", "started"),
+) -> None:
+    """``rows`` as a table of ``columns`` (numbers right-aligned, the ``left`` ones left)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c, justify="left" if c in left else "right")
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in columns))
+    # Scripts piping the table get full-width rows instead of 80-column truncation.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 SEED_RANGE = {"min": 0, "max": 2**63 - 1}

@@ -1,52 +1,128 @@
-"""`tradetui halt|stop|flatten|start|status`: command a running headless instance."""
+"""`tradetui halt|stop|flatten|start|status`: command running instances (headless or console).
+
+An instance is named by --name (its socket in the runtime folder) or --socket; without either,
+`status` lists every running instance and the others address the only one running.
+`halt|stop|flatten --all` command every running instance.
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from tradetui.commands.common import fail, print_table
+
+if TYPE_CHECKING:
+    from tradetui.control import Instance
+
 SocketOpt = Annotated[
     Path | None,
-    typer.Option("--socket", help="Control socket of the running instance (default: per mode)."),
+    typer.Option(
+        "--socket", help="Control socket of the running instance (default: found by --name)."
+    ),
 ]
+NameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--name",
+        help="Instance to address, e.g. paper-usdm-btcusdt (default: the only one running; "
+        "`tradetui status` lists them).",
+    ),
+]
+AllOpt = Annotated[bool, typer.Option("--all", help="Every running instance.")]
 ReasonOpt = Annotated[str, typer.Option(help="Why; recorded in the engine's log and events.")]
 WaitOpt = Annotated[
     bool, typer.Option("--wait/--no-wait", help="Wait until the engine has stopped or halted.")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the answer as one JSON object.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")]
 
 _FINAL_STATES = ("stopped", "halted")
+_WAIT_S = 120.0
 
 
-def _socket(path: Path | None) -> Path:
-    from tradetui.control import default_socket_path
+def _found() -> list[Instance]:
+    """The instances in the runtime folder; a removed stale socket is said on stderr."""
+    from tradetui.control import ControlError, find_instances
 
-    return path if path is not None else default_socket_path()
+    try:
+        found = find_instances()
+    except ControlError as exc:
+        fail(str(exc))
+    for path in found.removed:
+        typer.echo(f"removed the control socket of a stopped instance: {path}", err=True)
+    return found.instances
 
 
-def _call(path: Path | None, request: dict[str, Any]) -> dict[str, Any]:
+def _none_running() -> str:
+    from tradetui.control import runtime_dir
+
+    return (
+        f"no running tradetui in {runtime_dir()}; start one with `tradetui run --headless`, "
+        "or pass --socket for one listening elsewhere"
+    )
+
+
+def _target(name: str | None, socket: Path | None) -> Path:
+    """The control socket a command addresses: --socket, else --name's, else the only one."""
+    from tradetui.control import ControlError, check_name, default_socket_path
+
+    if socket is not None and name is not None:
+        fail("--name and --socket both name the instance; give one of them")
+    if socket is not None:
+        return socket
+    if name is not None:
+        try:
+            return default_socket_path(check_name(name))
+        except ControlError as exc:
+            fail(str(exc))
+    instances = _found()
+    if not instances:
+        fail(_none_running())
+    if len(instances) > 1:
+        names = ", ".join(i.name for i in instances)
+        fail(
+            f"{len(instances)} instances are running ({names}); name one with --name "
+            "(halt, stop and flatten also take --all)"
+        )
+    return instances[0].path
+
+
+def _call(path: Path, request: dict[str, Any]) -> dict[str, Any]:
     from tradetui.control import ControlError, send_request
 
     try:
-        return send_request(_socket(path), request)
+        return send_request(path, request)
     except ControlError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
 
 
-def _show(answer: dict[str, Any], json_out: bool) -> None:
-    if json_out:
-        typer.echo(json.dumps(answer))
-        return
+def _ask(path: Path, request: dict[str, Any]) -> dict[str, Any]:
+    """One instance's answer, or a failed one saying why it gave none (--all goes on)."""
+    from tradetui.control import ControlError, send_request
+
+    try:
+        return send_request(path, request)
+    except (ControlError, OSError) as exc:
+        return {"ok": False, "message": str(exc)}
+
+
+def _settled(answer: dict[str, Any]) -> bool:
+    """The engine has stopped or halted and every cancel has been confirmed."""
+    return answer.get("state") in _FINAL_STATES and answer.get("open_orders") == 0
+
+
+def _line(answer: dict[str, Any]) -> str:
+    if "state" not in answer:
+        return str(answer.get("message", ""))
     from tradetui.core.units import money_decimals
 
     settle = answer.get("settle_asset", "")
     d = money_decimals(settle, answer.get("quote_asset", ""))
-    typer.echo(
+    return (
         f"{answer.get('message', '')}: state {answer.get('state')}, "
         f"position {answer.get('position_size', 0.0):+.6f} {answer.get('size_unit', '')}, "
         f"open orders {answer.get('open_orders')}, "
@@ -55,20 +131,90 @@ def _show(answer: dict[str, Any], json_out: bool) -> None:
     )
 
 
-def _command(
-    name: str, socket: Path | None, reason: str, wait: bool, json_out: bool, **extra: Any
-) -> None:
-    answer = _call(socket, {"command": name, "reason": reason, **extra})
+def _show(answer: dict[str, Any], json_out: bool) -> None:
+    typer.echo(json.dumps(answer) if json_out else _line(answer))
+
+
+def _command(name: str, path: Path, reason: str, wait: bool, json_out: bool, **extra: Any) -> None:
+    answer = _call(path, {"command": name, "reason": reason, **extra})
     if answer.get("ok") and wait:
-        deadline = time.monotonic() + 120.0
-        # Done when the engine has settled and every cancel has been confirmed.
-        while time.monotonic() < deadline and not (
-            answer.get("state") in _FINAL_STATES and answer.get("open_orders") == 0
-        ):
+        deadline = time.monotonic() + _WAIT_S
+        while time.monotonic() < deadline and not _settled(answer):
             time.sleep(0.2)
-            answer = {**_call(socket, {"command": "status"}), "message": answer["message"]}
+            answer = {**_call(path, {"command": "status"}), "message": answer["message"]}
     _show(answer, json_out)
     if not answer.get("ok"):
+        raise typer.Exit(1)
+
+
+def _command_all(name: str, reason: str, wait: bool, json_out: bool) -> None:
+    """Send ``name`` to every running instance first (a kill switch reaches all at once),
+    then wait for each; every result is printed, exit 1 when any failed."""
+    instances = _found()
+    if not instances:
+        fail(_none_running())
+    answers: dict[str, dict[str, Any]] = {}
+    for i in instances:
+        if i.answer is None:
+            answers[i.name] = {"ok": False, "message": i.problem}
+        else:
+            answers[i.name] = _ask(i.path, {"command": name, "reason": reason})
+    deadline = time.monotonic() + _WAIT_S
+    for i in instances:
+        answer = answers[i.name]
+        while wait and answer.get("ok") and not _settled(answer):
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+            polled = _ask(i.path, {"command": "status"})
+            answer = {**polled, "message": answer["message"]} if polled.get("ok") else polled
+        answers[i.name] = answer
+    if json_out:
+        typer.echo(json.dumps([{"name": n, **a} for n, a in answers.items()]))
+    else:
+        for n, a in answers.items():
+            typer.echo(f"{n}: {_line(a)}")
+    if not all(a.get("ok") for a in answers.values()):
+        raise typer.Exit(1)
+
+
+def _status_all(json_out: bool) -> None:
+    """Every running instance: state, position and PnL (exit 1 when one does not answer)."""
+    instances = _found()
+    if not instances:
+        fail(_none_running())
+    rows = [
+        {"name": i.name, "socket": str(i.path), **(i.answer or {"ok": False})}
+        | ({"message": i.problem} if i.answer is None else {})
+        for i in instances
+    ]
+    if json_out:
+        typer.echo(json.dumps(rows))
+    else:
+        from tradetui.core.units import money_decimals
+
+        table = []
+        for r in rows:
+            if "state" not in r:
+                blank = dict.fromkeys(("symbol", "position", "orders", "fills", "pnl"), "")
+                table.append({"name": r["name"], "state": r["message"], **blank})
+                continue
+            d = money_decimals(r["settle_asset"], r["quote_asset"])
+            state = r["state"] + (f" ({r['halt_reason']})" if r.get("halt_reason") else "")
+            table.append(
+                {
+                    "name": r["name"],
+                    "state": state,
+                    "symbol": r.get("symbol", ""),
+                    "position": f"{r['position_size']:+.6f} {r['size_unit']}",
+                    "orders": r["open_orders"],
+                    "fills": r["fills"],
+                    "pnl": f"{r['pnl_total']:+.{d}f} {r['settle_asset']}",
+                }
+            )
+        cols = ["name", "state", "symbol", "position", "orders", "fills", "pnl"]
+        print_table(f"instances ({len(rows)})", table, cols, left=("name", "state", "symbol"))
+    if any(i.answer is None for i in instances):
         raise typer.Exit(1)
 
 
@@ -77,12 +223,19 @@ def register(app: typer.Typer) -> None:
 
     def add(name: str, default_reason: str, doc: str) -> None:
         def command(
+            instance: NameOpt = None,
             socket: SocketOpt = None,
+            every: AllOpt = False,
             reason: ReasonOpt = default_reason,
             wait: WaitOpt = True,
             json_out: JsonOpt = False,
         ) -> None:
-            _command(name, socket, reason, wait, json_out)
+            if every:
+                if instance is not None or socket is not None:
+                    fail("--all addresses every running instance; drop --name and --socket")
+                _command_all(name, reason, wait, json_out)
+                return
+            _command(name, _target(instance, socket), reason, wait, json_out)
 
         command.__doc__ = doc
         app.command(name)(command)
@@ -101,6 +254,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def start(
+        instance: NameOpt = None,
         socket: SocketOpt = None,
         confirm: Annotated[
             bool, typer.Option("--confirm", help="Required to restart a halted engine.")
@@ -108,9 +262,15 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """Start quoting again on a running instance."""
-        _command("start", socket, "tradetui start", False, json_out, confirm=confirm)
+        path = _target(instance, socket)
+        _command("start", path, "tradetui start", False, json_out, confirm=confirm)
 
     @app.command()
-    def status(socket: SocketOpt = None, json_out: JsonOpt = False) -> None:
-        """Engine state, position, open orders and PnL of a running instance."""
-        _show(_call(socket, {"command": "status"}), json_out)
+    def status(
+        instance: NameOpt = None, socket: SocketOpt = None, json_out: JsonOpt = False
+    ) -> None:
+        """State, position, open orders and PnL of every running instance, or of one."""
+        if instance is None and socket is None:
+            _status_all(json_out)
+            return
+        _show(_call(_target(instance, socket), {"command": "status"}), json_out)

@@ -173,6 +173,8 @@ class Engine:
         self._flatten_wake_ns = 0
         self._stop_deadline_ns = 0
         self._after_flatten = EngineState.STOPPED
+        # Set by ``freeze`` (a hurried shutdown): no order is placed from then on.
+        self._frozen = False
         self._t_in_ns = 0
         self._latency_recorded = False
         # The next time the engine needs a timer call even if no event arrives (ns); None
@@ -300,6 +302,8 @@ class Engine:
         """Apply a command; returns a short human-readable result or raises CommandRefusedError."""
         now = self.clock.now_ns()
         k = cmd.kind
+        if self._frozen and k in (CommandKind.START, CommandKind.FLATTEN):
+            raise CommandRefusedError("shutting down: no order is placed any more")
         if k is CommandKind.START:
             if self.state in (EngineState.RUNNING, EngineState.STARTING):
                 return f"already {self.state}"
@@ -559,6 +563,9 @@ class Engine:
         order_type: OrderType = OrderType.LIMIT,
         reduce_only: bool = False,
     ) -> None:
+        if self._frozen:
+            log.warning("shutting down: a %s order was not placed", side.name.lower())
+            return
         cid = self._next_cid()
         post_only = order_type is OrderType.LIMIT and not reduce_only
         self.orders[cid] = _Order(
@@ -795,6 +802,15 @@ class Engine:
         self._set_state(EngineState.STOPPING, reason)
         self._rewake()  # a second stop while stopping moves the deadline, not the state
 
+    def freeze(self, reason: str) -> None:
+        """Shutdown in a hurry: from now on no order is placed, whatever else happens (a
+        flatten under way is abandoned; a halt no longer flattens); working orders are
+        cancelled and the engine stops once they are gone."""
+        self._frozen = True
+        self._flattener = None
+        if self.state not in (EngineState.STOPPED, EngineState.HALTED):
+            self._begin_stop(self.clock.now_ns(), reason)
+
     def _begin_flatten(self, now: int, reason: str, after: EngineState) -> None:
         e = self.settings.engine
         if self.state is not EngineState.FLATTENING:
@@ -852,7 +868,12 @@ class Engine:
         """Cancel everything, flatten if risk.flatten_on_halt, and stay HALTED."""
         self.halt_reason = reason
         log.error("halt: %s", reason)
-        if flatten and self.settings.risk.flatten_on_halt and self.ledger.position_lots:
+        if (
+            flatten
+            and not self._frozen
+            and self.settings.risk.flatten_on_halt
+            and self.ledger.position_lots
+        ):
             self._begin_flatten(now, reason, after=EngineState.HALTED)
             return
         self._cancel_all(now, "halt")

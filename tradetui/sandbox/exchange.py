@@ -945,10 +945,20 @@ class SandboxExchange:
     def _user_trades(self, params: dict[str, str]) -> Any:
         if not self._symbol(params):
             return []
+        # Binance USD-M "Account Trade List" (developers.binance.com/docs/derivatives/
+        # usds-margined-futures/trade/rest-api/Account-Trade-List): fromId, startTime and
+        # endTime, limit 500 by default and at most 1000; oldest first.
         from_id = _int(params, "fromId", 0)
         start_ms = _int(params, "startTime", 0)
+        end_ms = _int(params, "endTime", 0) or None
         limit = min(_int(params, "limit", 500), 1000)
-        hits = [t for t in self.account.trades if t.trade_id >= from_id and t.time_ms >= start_ms]
+        hits = [
+            t
+            for t in self.account.trades
+            if t.trade_id >= from_id
+            and t.time_ms >= start_ms
+            and (end_ms is None or t.time_ms <= end_ms)
+        ]
         return [formats.user_trade(self.instrument, t) for t in hits[:limit]]
 
 

@@ -140,7 +140,8 @@ def list_fills(
     sql = (
         "SELECT f.session_id, f.local_ns, f.exch_ns, f.venue, f.trade_id, f.client_id, f.side, "
         "f.price_ticks, f.qty_lots, f.fee_quote, f.fee_asset, f.is_maker, f.position_lots, "
-        "f.charged_asset, f.charged_fee, f.charged_rate, coalesce(f.wall_ns, f.local_ns), "
+        "f.charged_asset, f.charged_fee, f.charged_rate, f.recovered, "
+        "coalesce(f.wall_ns, f.local_ns), "
         "s.symbol, s.quote_asset, s.tick_size, s.lot_size, s.instrument_json "
         "FROM fills f JOIN sessions s ON s.id = f.session_id"
         + (" WHERE " + " AND ".join(where) if where else "")
@@ -150,9 +151,9 @@ def list_fills(
     instruments: dict[int, Instrument] = {}
     for r in conn.execute(sql, args):
         sid, local, exch, venue, trade, cid, side, pt, ql, fee, asset, maker, pos = r[:13]
-        charged_asset, charged_fee, charged_rate, wall = r[13:17]
+        charged_asset, charged_fee, charged_rate, rec, wall = r[13:18]
         if sid not in instruments:
-            instruments[sid] = stored_instrument(*r[17:])
+            instruments[sid] = stored_instrument(*r[18:])
         inst = instruments[sid]
         out.append(
             {
@@ -178,6 +179,7 @@ def list_fills(
                 "charged_rate": repr(charged_rate) if charged_asset else "",
                 "liquidity": "maker" if maker else "taker",
                 "position": str(inst.qty(pos)),
+                "recovered": bool(rec),
             }
         )
     return out
@@ -199,10 +201,17 @@ def session_report(conn: sqlite3.Connection, session_id: int) -> dict[str, Any]:
         StoredFill(seq, Side(side), pt, ql, fee, bool(maker), local, mid)
         for seq, side, pt, ql, fee, maker, local, mid in conn.execute(
             "SELECT seq, side, price_ticks, qty_lots, fee_quote, is_maker, local_ns, "
-            "mid_half_ticks FROM fills WHERE session_id = ? ORDER BY seq",
+            "mid_half_ticks FROM fills WHERE session_id = ? AND recovered = 0 ORDER BY seq",
             (sid,),
         )
     ]
+    # Fills made while no session ran, found by this one: listed apart, outside its PnL (the
+    # position it adopted at start holds them).
+    n_recovered, recovered_fees = conn.execute(
+        "SELECT count(*), coalesce(sum(fee_quote), 0) FROM fills "
+        "WHERE session_id = ? AND recovered = 1",
+        (sid,),
+    ).fetchone()
     marks = [
         StoredMark(seq, ts, mid)
         for seq, ts, mid in conn.execute(
@@ -242,5 +251,7 @@ def session_report(conn: sqlite3.Connection, session_id: int) -> dict[str, Any]:
         **market,
         "end_state": state if state is not None else "running",
         "halts": halts,
+        "recovered_fills": n_recovered,
+        "recovered_fees": recovered_fees,
     }
     return head | report

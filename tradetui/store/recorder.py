@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tradetui.core.accounting import PnlSnapshot
+from tradetui.core.types import Fill
 from tradetui.engine.events import (
     DecisionMade,
     EngineEvent,
@@ -127,9 +128,24 @@ class SessionRecorder:
         wall = time.time_ns() if wall_ns is None else wall_ns
         self.sink((Kind.SESSION_END, (wall, end_state, summary_json, ts_ns, self.session_id)))
 
+    def recovered(self, fills: Sequence[Fill], position_lots: int, ts_ns: int) -> None:
+        """Store fills made while no session ran, flagged recovered, in exchange-time order;
+        each row's position counts on from ``position_lots`` (the store's position after its
+        last fill), and no mid is known (0). One event row lists them."""
+        position = position_lots
+        for f in sorted(fills, key=lambda f: f.exch_ns):
+            position += int(f.side) * f.qty_lots
+            self.sink((Kind.RECOVERED_FILL, self._fill_params(f, 0, position)))
+        ids = ", ".join(f.trade_id for f in fills)
+        self.event(ts_ns, "recovery", "recovered", f"{len(fills)} fill(s) made while down: {ids}")
+
     def _fill(self, ev: FillRecorded) -> None:
-        f = ev.fill
-        params = (
+        params = self._fill_params(ev.fill, half_ticks(self.mid_ticks()), ev.position_lots)
+        self.sink((Kind.FILL, params))
+
+    def _fill_params(self, f: Fill, mid_half_ticks: int, position_lots: int) -> tuple[Any, ...]:
+        """A fills row (rows.SQL[Kind.FILL] and [Kind.RECOVERED_FILL] take the same)."""
+        return (
             self.session_id,
             self._next(),
             self.venue,
@@ -144,8 +160,8 @@ class SessionRecorder:
             int(f.is_maker),
             f.exch_ns,
             f.local_ns,
-            half_ticks(self.mid_ticks()),
-            ev.position_lots,
+            mid_half_ticks,
+            position_lots,
             f.fee_asset or None,
             f.fee_charged or None,
             f.fee_rate if f.fee_asset else None,
@@ -153,7 +169,6 @@ class SessionRecorder:
             # minutes ahead in a fast run): what `fills --since` filters on.
             time.time_ns(),
         )
-        self.sink((Kind.FILL, params))
 
     def _order(self, ev: OrderUpdate) -> None:
         sid = self.session_id

@@ -24,6 +24,8 @@ class Kind(IntEnum):
     SNAPSHOT = 5
     EVENT = 6
     SESSION_END = 7
+    # A fill made while no session ran (its order and the session end are unrelated rows).
+    RECOVERED_FILL = 8
 
 
 SQL: dict[int, str] = {
@@ -56,6 +58,12 @@ SQL: dict[int, str] = {
     Kind.EVENT: (
         "INSERT OR IGNORE INTO events (session_id, seq, ts_ns, kind, state, detail) "
         "VALUES (?,?,?,?,?,?)"
+    ),
+    Kind.RECOVERED_FILL: (
+        "INSERT OR IGNORE INTO fills (session_id, seq, venue, trade_id, client_id, side, "
+        "price_ticks, qty_lots, leaves_lots, fee_quote, fee_asset, is_maker, exch_ns, local_ns, "
+        "mid_half_ticks, position_lots, charged_asset, charged_fee, charged_rate, wall_ns, "
+        "recovered) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)"
     ),
     Kind.SESSION_END: (
         "UPDATE sessions SET ended_ns = ?, end_state = ?, summary_json = ?, market_ended_ns = ? "

@@ -129,7 +129,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE fills ADD COLUMN charged_fee TEXT;
     ALTER TABLE fills ADD COLUMN charged_rate REAL;
     """,
-    # 4: wall-clock and market time apart. started_ns/ended_ns are wall-clock times from now
+    # 4: fills made while no session ran (after a crash or kill), found at the next live start
+    # and stored with the session that found them (docs/shutdown.md); 0 for every other fill.
+    """
+    ALTER TABLE fills ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 5: wall-clock and market time apart. started_ns/ended_ns are wall-clock times from now
     # on; market_started_ns/market_ended_ns the session's own clock (the virtual clock of a
     # fast or replayed run), copied from started_ns/ended_ns for older sessions, which stored
     # only that. A fill's wall_ns is when it was recorded (NULL for older fills: local_ns).

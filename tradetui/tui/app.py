@@ -12,10 +12,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -424,6 +426,29 @@ def _stdout_on_terminal() -> Iterator[None]:
         os.close(saved)
 
 
+async def _wind_down_on_signals(host: EngineHost) -> None:
+    """The console's stop after quit, with the terminal back: a SIGINT or SIGTERM meanwhile
+    hurries it (nothing placed, cancel-all, confirm: ``EngineHost.confirm_stop``), a second
+    one stops waiting for the exchange (docs/shutdown.md)."""
+    loop = asyncio.get_running_loop()
+    count = [0]
+
+    def on_signal() -> None:
+        count[0] += 1
+        if count[0] > 1:
+            host.force()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await host.wind_down(flatten=False, hurry=lambda: count[0] > 0)
+        if count[0]:
+            await host.confirm_stop()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
 def run_console(
     settings: Settings,
     *,
@@ -431,6 +456,7 @@ def run_console(
     speed: float | None = 1.0,
     no_mouse: bool = False,
     store: StoreOptions | None = None,
+    control: Path,
     autostart: bool = False,
 ) -> dict[str, Any]:
     """Open the console on a paper session, or a live one when venue.exchange is not 'sim'
@@ -440,12 +466,13 @@ def run_console(
 
     ``speed`` 1 = real time on the wall clock, N = N× on a virtual clock, None = unpaced.
     With ``store`` the session is persisted exactly as a headless run is. The control socket
-    (engine.control_socket) serves `tradetui halt|stop|flatten|status` while the console runs.
+    ``control`` (the instance's, held by the caller) serves `tradetui halt|stop|flatten|status`
+    while the console runs.
     Raises ConfigError or ValueError for bad settings and VenueError when the exchange cannot
     be traded (before the screen opens).
     """
     from tradetui.alerts.setup import telegram_alongside
-    from tradetui.control import control_server, socket_path
+    from tradetui.control import control_server
     from tradetui.session import LiveSession, PaperSession, build_paper_session, open_live_session
 
     live = settings.venue.exchange != "sim"
@@ -474,14 +501,14 @@ def run_console(
         summary: dict[str, Any] | None = None
         try:
             async with (
-                control_server(host, socket_path(settings.engine.control_socket)),
+                control_server(host, control),
                 telegram_alongside(host),
             ):
                 app = make_app(host, mode=Mode.LIVE if live else Mode.PAPER)
                 with _stdout_on_terminal():
                     await app.run_async(mouse=not no_mouse)
                 await app.engine_stopped()
-                await host.wind_down(flatten=False)
+                await _wind_down_on_signals(host)
                 summary = host.summary()
         finally:
             figures = await host.close_store(summary)

@@ -113,6 +113,12 @@ class _StreamRenewed(ccxt_async.NetworkError):  # type: ignore[misc]
     """Ends the watches of a user-stream socket the venue dropped to renew the stream."""
 
 
+# Binance "Account Trade List": at most 1000 trades per request, and at most 7 days between
+# startTime and endTime (docs/shutdown.md).
+_TRADES_PAGE = 1000
+_WEEK_MS = 7 * 86_400_000
+
+
 ConnectionCallback = Callable[[bool, str, str], None]
 """(connected, stream, detail): the user stream went down (False) or came back (True)."""
 
@@ -181,6 +187,19 @@ class _Tracked:
     placed_ms: int = 0  # the exchange's time of the placement answer (0: not known)
 
 
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """What the next account read recovers: our trades since ``since_ms`` (exchange time)
+    not in ``known`` (stored already) nor delivered, made by an order whose client id starts
+    with ``prefix``; those made before the position was read go to ``store`` (not the
+    engine: the position it adopts holds them)."""
+
+    since_ms: int
+    prefix: str
+    known: frozenset[str]
+    store: Callable[[list[Fill]], None]
+
+
 class LiveVenue:
     """One symbol on a ccxt client; results come back as account events.
 
@@ -229,6 +248,9 @@ class LiveVenue:
         self._banned = ""
         self._resync_lock = asyncio.Lock()
         self._closing = False
+        # Set by ``sweep`` (a hurried shutdown): placements not yet sent are refused.
+        self._frozen = False
+        self._recovery: Recovery | None = None
         self._rng = random.Random()
         # Filled at connect from exchangeInfo's rateLimits; fed by every answer's headers.
         self._pacer = Pacer([], soft=self.options.pace_soft)
@@ -472,6 +494,77 @@ class LiveVenue:
                 count += 1
         return count
 
+    def recover(self, recovery: Recovery) -> None:
+        """Recover fills made while tradetui was down at the next account read (the start's)."""
+        self._recovery = recovery
+
+    async def sweep(self, timeout_s: float, prefix: str, *, mass_cancel: bool) -> list[str]:
+        """The end of a hurried stop: refuse every placement not yet sent, cancel, then make
+        sure within ``timeout_s`` that no order whose client id starts with ``prefix`` works
+        at the exchange and that every fill of ours is in. Returns what could not be confirmed
+        (empty: everything was).
+
+        ``mass_cancel`` sends one cancel-all for the symbol (Binance ``DELETE
+        /fapi/v1/allOpenOrders``, ccxt ``cancel_all_orders``) first: it reaches orders whose
+        placement is still unanswered and needs no order ids, but cancels orders of the symbol
+        placed by others too (docs/shutdown.md). Then the venue waits for the placements and
+        cancels in flight (a placement the exchange has not seen within ``recvWindow`` of its
+        timestamp never lands), reads the open orders and our trades, cancels any order of
+        ours still open, and reads again, until nothing of ours is open or time is up.
+        """
+        self._frozen = True
+        end = time.monotonic() + timeout_s
+        unconfirmed: list[str] = []
+
+        async def bounded(call: Awaitable[T]) -> T:
+            return await asyncio.wait_for(call, max(end - time.monotonic(), 0.0))
+
+        if mass_cancel:
+            log.warning("cancel-all sent for %s", self._symbol)
+            try:
+                # Sent once: what counts is what the reads below find, and any of ours they
+                # find open is cancelled one by one.
+                await bounded(self._call(lambda: self._client.cancel_all_orders(self._symbol)))
+            except (VenueError, TimeoutError) as exc:
+                log.warning("cancel-all for %s failed: %s", self._symbol, _why(exc))
+        still: list[str] = []
+        while True:
+            with contextlib.suppress(TimeoutError):
+                # Shielded: at the deadline the venue stops waiting, but a placement's own
+                # lookup goes on (cancelling it would leave its outcome unknown for good).
+                await bounded(asyncio.shield(self.idle()))
+            try:
+                orders, _ = await bounded(
+                    asyncio.gather(
+                        self._read(lambda: self._client.fetch_open_orders(self._symbol)),
+                        self.poll_fills(force=True),
+                    )
+                )
+            except (VenueError, TimeoutError) as exc:
+                unconfirmed.append(f"open orders and fills unread: {_why(exc)}")
+                break
+            still = [
+                str(o.get("clientOrderId") or "")
+                for o in orders
+                if str(o.get("clientOrderId") or "").startswith(prefix)
+            ]
+            if not still or time.monotonic() >= end:
+                break
+            for cid in still:
+                self._spawn(self._cancel(CancelOrder(client_id=cid)))
+        if still:
+            unconfirmed.append(f"order(s) of ours still open at the exchange: {', '.join(still)}")
+        unanswered = sorted(self._unsettled)
+        if unanswered:
+            unconfirmed.append(f"placement(s) without an answer: {', '.join(unanswered)}")
+        if not unconfirmed:
+            # The exchange holds nothing of ours and every fill it reported is in: whatever
+            # the engine still tracks has ended there (cancelled, or filled as reported).
+            for cid, tracked in list(self._orders.items()):
+                if not tracked.done:
+                    self._terminal(cid, "not open at the venue after the stop")
+        return unconfirmed
+
     # ---- intents ----------------------------------------------------------------------------
 
     async def _place(self, intent: PlaceOrder) -> None:
@@ -541,6 +634,8 @@ class LiveVenue:
         return self._orders_route
 
     def _place_refusal(self, cid: str) -> str:
+        if self._frozen:
+            return "not sent: shutting down"
         if self._banned:
             return f"not sent: {self._banned}"
         if self._limited():
@@ -776,11 +871,22 @@ class LiveVenue:
         # The periodic account check can wait when the limits are near; the first one (the
         # engine's start) cannot.
         kind = Kind.POLL if self._account_read else Kind.READ
+        recovery, self._recovery = self._recovery, None
         positions = await self._read(
             lambda: self._client.fetch_positions([self._symbol]), kind=kind
         )
+        read_ms = self._exchange_ms()
         orders = await self._read(lambda: self._client.fetch_open_orders(self._symbol), kind=kind)
         self._account_read = True
+        late: list[dict[str, Any]] = []
+        if recovery is not None:
+            try:
+                late = await self._recover(recovery, read_ms)
+            except VenueError as exc:
+                # No start on a record with a hole in it: the next start asks again.
+                self._recovery = recovery
+                log.error("fills made while down could not be fetched: %s", exc)
+                raise
         position_lots = sum(self._position_lots(p) for p in positions)
         entries = [p.get("entryPrice") for p in positions if self._position_lots(p)]
         entry_ticks = to_ticks(inst, entries[0]) if len(entries) == 1 and entries[0] else 0
@@ -812,6 +918,75 @@ class LiveVenue:
                 entry_price_ticks=entry_ticks,
             )
         )
+        for t in late:
+            self._on_trade(t)  # after the position read: the engine counts them
+
+    async def _recover(self, r: Recovery, read_ms: int) -> list[dict[str, Any]]:
+        """Store our trades since ``r.since_ms`` made before the position read (``read_ms``)
+        through ``r.store``; returns those made after it, for the engine. Raises VenueError
+        when the trades or their orders cannot be read."""
+        trades = await self._trades_since(r.since_ms)
+        done = r.known | self._seen
+        fresh = [t for t in trades if str(t.get("id") or "") not in done]
+        owners = await self._owners({str(t.get("order") or "") for t in fresh})
+        recovered: list[Fill] = []
+        late: list[dict[str, Any]] = []
+        for t in fresh:
+            cid = owners.get(str(t.get("order") or ""), "")
+            if not cid.startswith(r.prefix):
+                continue
+            if int(t.get("timestamp") or 0) > read_ms:
+                late.append(t)
+                continue
+            trade_id = str(t.get("id") or "")
+            self._remember(trade_id)
+            recovered.append(self._fill_of(t, cid, 0))
+        if recovered:
+            log.warning(
+                "recovered %d fill(s) made while tradetui was down (stored, not counted by the "
+                "engine: the position it adopts holds them)",
+                len(recovered),
+            )
+            r.store(recovered)
+        return late
+
+    async def _trades_since(self, since_ms: int) -> list[dict[str, Any]]:
+        """Our trades of the symbol from ``since_ms`` to now, page by page: Binance serves at
+        most 1000 per request and 7 days between startTime and endTime."""
+        out: dict[str, dict[str, Any]] = {}
+        start, now = since_ms, self._exchange_ms()
+        while start <= now:
+            stop = min(start + _WEEK_MS - 1, now)
+            page = await self._read(
+                partial(
+                    self._client.fetch_my_trades, self._symbol, start, _TRADES_PAGE, {"until": stop}
+                )
+            )
+            for t in page:
+                out[str(t.get("id") or "")] = t
+            if len(page) < _TRADES_PAGE:
+                start = stop + 1
+            else:
+                start = max(int(page[-1].get("timestamp") or 0), start + 1)
+        return sorted(out.values(), key=lambda t: int(t.get("timestamp") or 0))
+
+    async def _owners(self, order_ids: set[str]) -> dict[str, str]:
+        """Client order id by exchange order id (REST trades name only the order): known
+        ones, the rest asked of the exchange (one query per order)."""
+        owners = {oid: cid for oid, cid in self._cid_by_order_id.items() if oid in order_ids}
+        ask = sorted(order_ids - owners.keys() - {""})
+
+        async def one(oid: str) -> None:
+            order = await self._read(lambda: self._client.fetch_order(oid, self._symbol))
+            owners[oid] = str(order.get("clientOrderId") or "")
+
+        await asyncio.gather(*(one(oid) for oid in ask))
+        return owners
+
+    def _exchange_ms(self) -> int:
+        """The exchange's clock now (ms), by the offset measured at connect."""
+        c = self._client
+        return int(c.milliseconds() - (c.options.get("timeDifference") or 0))
 
     def _position_lots(self, p: dict[str, Any]) -> int:
         inst = self.instrument
@@ -871,19 +1046,26 @@ class LiveVenue:
         self._remember(trade_id)
         stamp = int(t.get("timestamp") or 0)
         self._since_ms = max(self._since_ms, stamp - 1_000)
-        inst = self.instrument
         tracked = self._orders[cid]
-        lots = to_lots(inst, t.get("amount") or 0)
-        tracked.filled_lots += lots
+        tracked.filled_lots += to_lots(self.instrument, t.get("amount") or 0)
         leaves = max(tracked.orig_lots - tracked.filled_lots, 0)
         if leaves == 0:
             tracked.done = True
+        self._deliver(self._fill_of(t, cid, leaves))
+        return True
+
+    def _fill_of(self, t: dict[str, Any], cid: str, leaves: int) -> Fill:
+        """A ccxt trade of our order ``cid`` as a Fill (``leaves``: what is left of it)."""
+        trade_id = str(t.get("id") or "")
+        stamp = int(t.get("timestamp") or 0)
+        inst = self.instrument
+        lots = to_lots(inst, t.get("amount") or 0)
         fee = t.get("fee") or {}
         fee_settle = float(fee.get("cost") or 0.0)
         asset = str(fee.get("currency") or inst.settle)
         charged, rate = "", 0.0
         if asset != inst.settle:
-            charged = self._stated_fee(info, fee_settle)
+            charged = self._stated_fee(t.get("info") or {}, fee_settle)
             if self._fee_rates is None:
                 self._fee_rates = FeeRates(inst.settle)
             fee_settle, rate = self._fee_rates.value(asset, fee_settle)
@@ -892,24 +1074,21 @@ class LiveVenue:
                 self._spawn(self._refresh_rates())
         else:
             asset = ""
-        self._deliver(
-            Fill(
-                exch_ns=stamp * _NS_PER_MS if stamp else time.time_ns(),
-                local_ns=time.time_ns(),
-                client_id=cid,
-                trade_id=trade_id,
-                side=Side.BUY if t.get("side") == "buy" else Side.SELL,
-                price_ticks=to_ticks(inst, t.get("price") or 0),
-                qty_lots=lots,
-                leaves_lots=leaves,
-                fee=fee_settle,
-                is_maker=t.get("takerOrMaker") == "maker",
-                fee_asset=asset,
-                fee_charged=charged,
-                fee_rate=rate,
-            )
+        return Fill(
+            exch_ns=stamp * _NS_PER_MS if stamp else time.time_ns(),
+            local_ns=time.time_ns(),
+            client_id=cid,
+            trade_id=trade_id,
+            side=Side.BUY if t.get("side") == "buy" else Side.SELL,
+            price_ticks=to_ticks(inst, t.get("price") or 0),
+            qty_lots=lots,
+            leaves_lots=leaves,
+            fee=fee_settle,
+            is_maker=t.get("takerOrMaker") == "maker",
+            fee_asset=asset,
+            fee_charged=charged,
+            fee_rate=rate,
         )
-        return True
 
     @staticmethod
     def _stated_fee(info: dict[str, Any], cost: float) -> str:
@@ -1284,3 +1463,8 @@ class LiveVenue:
             return
         self._events.append(ev)
         self._ready.set()
+
+
+def _why(exc: Exception) -> str:
+    """An error's message, or what a bare timeout means."""
+    return str(exc) or "no answer in time"
