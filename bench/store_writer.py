@@ -51,7 +51,8 @@ def _fill(session_id: int, n: int) -> Row:
     side = 1 if n % 2 else -1
     t = T0_NS + n * 1000
     params = (session_id, n, "bench", str(n), f"c{n}", side, 600_000 + n % 13, 10, 0, 0.12)
-    return (Kind.FILL, (*params, "USDT", 1, t, t, 1_200_001, side * 10))
+    # No fee charged in another asset (charged_asset, charged_fee, charged_rate), then wall_ns.
+    return (Kind.FILL, (*params, "USDT", 1, t, t, 1_200_001, side * 10, None, None, None, t))
 
 
 class WriterSteps:

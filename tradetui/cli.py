@@ -342,15 +342,18 @@ def _with_market(
     venue: str | None = None,
     symbol: str | None = None,
 ) -> Settings:
-    """``settings`` with --market/--loop applied to the [market] section, and --venue/--symbol
-    to the VENUE:SYMBOL of its synthetic or live source."""
+    """``settings`` with --market/--loop applied to the [market] section (--loop sets
+    market.replay_end = "loop"; --no-loop turns a configured "loop" into "stop"), and
+    --venue/--symbol to the VENUE:SYMBOL of its synthetic or live source."""
     from tradetui.config import ConfigError, live_source, synthetic_source
 
     changes: dict[str, Any] = {}
     if market is not None:
         changes["source"] = market
-    if loop is not None:
-        changes["loop"] = loop
+    if loop:
+        changes["replay_end"] = "loop"
+    elif loop is not None and settings.market.replay_end == "loop":
+        changes["replay_end"] = "stop"
     try:
         settings = settings.replace("market", **changes) if changes else settings
     except ConfigError as exc:
@@ -516,14 +519,14 @@ async def _run_headless(
     from tradetui.host import EngineHost
 
     end_ns = session.start_ns + int(duration * 1e9) if duration is not None else None
-    replay = session.replay
     signals = {"count": 0}
 
     def trading_done() -> bool:
+        # A replay that reached its end has stopped (or flattened) as market.replay_end says.
         return (
             signals["count"] > 0
             or (end_ns is not None and host.now_ns() >= end_ns)
-            or (replay is not None and replay.ended)
+            or host.market_finished()
         )
 
     def on_signal(signame: str) -> None:
@@ -635,12 +638,20 @@ def sessions(
     name: NameOpt = None,
     config: ConfigOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Only sessions running at or after: ISO time (UTC) or age (15m, 2h), wall clock."
+        ),
+    ] = None,
 ) -> None:
-    """List stored sessions, newest first (an unclean end means the run was killed)."""
+    """List stored sessions, newest first, by wall-clock time (--json adds the market time a
+    fast or replayed run traded; an unclean end means the run was killed)."""
     from tradetui.store.queries import list_sessions
 
+    since_ns = _parse_since(since) if since is not None else None
     with _querying(config, db, name) as conn:
-        rows = list_sessions(conn)
+        rows = list_sessions(conn, since_ns)
     if json_out:
         typer.echo(dumps(rows))
         return
@@ -670,7 +681,10 @@ def fills(
         int | None, typer.Option(help="Only this session id.", **SESSION_RANGE)
     ] = None,
     since: Annotated[
-        str | None, typer.Option(help="Only fills at or after: ISO time (UTC) or age (15m, 2h).")
+        str | None,
+        typer.Option(
+            help="Only fills recorded at or after: ISO time (UTC) or age (15m, 2h), wall clock."
+        ),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:

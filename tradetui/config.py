@@ -108,6 +108,9 @@ def _venue_symbol(kind: str, source: str) -> tuple[str, str] | None:
     return venue.strip(), symbol.strip()
 
 
+REPLAY_END_ACTIONS = ("stop", "flatten", "loop")
+
+
 def _market_source(v: str) -> str | None:
     try:
         if synthetic_source(v) is not None or live_source(v) is not None:
@@ -286,7 +289,13 @@ class MarketSettings:
         "calibration's own)",
         _non_negative,
     )
-    loop: bool = _f(False, "replay: start the files over when they end (time runs on)")
+    replay_end: str = _f(
+        "stop",
+        "when a replayed market reaches the end of its files: 'stop' quoting (the position "
+        "stays open), 'flatten' the position at the last book and stop, or 'loop' (start the "
+        "files over, time running on); a headless run exits after stop or flatten",
+        _one_of(*REPLAY_END_ACTIONS),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -725,7 +734,9 @@ class TelegramSettings:
     alert_flatten: str = _f("on", "flatten finished (flat, dust or timeout)", _SWITCH)
     alert_risk: str = _f("on", "the risk guard pulled quotes, and when it lets them back", _SWITCH)
     alert_errors: str = _f("on", "errors logged by tradetui", _SWITCH)
-    alert_connection: str = _f("on", "venue disconnected or reconnected", _SWITCH)
+    alert_connection: str = _f(
+        "on", "venue disconnected or reconnected, and a replayed market's end", _SWITCH
+    )
     alert_model: str = _f(
         "on", "ML filter drifted past its limits, recovered, or reloaded", _SWITCH
     )
@@ -855,6 +866,10 @@ RENAMED_KEYS: dict[str, str] = {
     "risk.max_order_size": "risk.max_order_base",
     "risk.max_order_notional": "risk.max_order_quote",
 }
+# Keys replaced by one of another kind; an old key is refused with what to write instead.
+REPLACED_KEYS: dict[str, str] = {
+    "market.loop": "market.replay_end = 'loop' (true) or 'stop' (false)",
+}
 
 
 def _build_section(cls: type[Any], table: Mapping[str, Any], section: str) -> Any:
@@ -864,6 +879,9 @@ def _build_section(cls: type[Any], table: Mapping[str, Any], section: str) -> An
         renamed = RENAMED_KEYS.get(f"{section}.{key}")
         if renamed is not None:
             raise ConfigError(f"{section}.{key}: renamed to {renamed} (same unit); rename the key")
+        replaced = REPLACED_KEYS.get(f"{section}.{key}")
+        if replaced is not None:
+            raise ConfigError(f"{section}.{key}: replaced by {replaced}; write that instead")
         if key not in known:
             raise ConfigError(
                 f"{section}.{key}: unknown key; valid keys in [{section}] are " + ", ".join(known)

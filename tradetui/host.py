@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from tradetui.core.types import Fill
 from tradetui.engine.engine import Command, CommandKind
-from tradetui.engine.events import EngineState
+from tradetui.engine.events import EngineState, MarketEnded
 from tradetui.engine.runner import run_live_market, run_paced
 from tradetui.engine.summary import session_summary
 from tradetui.session import LiveSession, PaperSession, market_source
@@ -70,6 +70,8 @@ class EngineHost:
         self.refusals: list[Callable[[Command, str], None]] = []
         self._wall0 = time.monotonic()
         self._trading_end_ns: int | None = None
+        # Set once a replayed market has reached its end (see ``_market_end``).
+        self.market_ended: MarketEnded | None = None
         self.store: OpenedSession | None = None
         self.writer: StoreWriter | None = None
         self.recorder: SessionRecorder | None = None
@@ -96,7 +98,18 @@ class EngineHost:
             future.set_result((ok, message))
 
     def send(self, cmd: Command) -> None:
-        """Queue a command for the engine (safe from any coroutine or callback in the loop)."""
+        """Queue a command for the engine (safe from any coroutine or callback in the loop).
+
+        Once the replayed market has ended there is nothing to quote on: a start is refused.
+        """
+        if cmd.kind is CommandKind.START and self.market_ended is not None:
+            self._done(
+                cmd,
+                False,
+                f"the {self.market_ended.source} market has ended; run again to replay it "
+                "(market.replay_end = 'loop' starts the files over)",
+            )
+            return
         self.inbox.put_nowait(cmd)
 
     async def request(self, cmd: Command, timeout_s: float = 5.0) -> tuple[bool, str]:
@@ -114,7 +127,7 @@ class EngineHost:
         return self.session.clock.now_ns()
 
     async def run(self, done: Callable[[], bool]) -> None:
-        """Run until ``done()`` is true."""
+        """Run until ``done()`` is true; a replay reaching its end is acted on meanwhile."""
         s = self.session
         if isinstance(s, LiveSession):
             await s.driver.run(self.inbox, done, self._done)
@@ -124,8 +137,56 @@ class EngineHost:
                 s.engine, s.venue, s.clock, self.inbox, s.live.arrived, done, self._done
             )
             return
+        until = done
+        feed, venue = s.replay, s.venue
+        if feed is not None and self.market_ended is None:
+
+            def until() -> bool:
+                if self.market_ended is None and feed.ended and venue.market_done:
+                    self._market_end()
+                return done()
+
         await run_paced(
-            s.engine, s.venue, s.clock, self.inbox, self.speed, done, self._done, self._turn
+            s.engine, s.venue, s.clock, self.inbox, self.speed, until, self._done, self._turn
+        )
+
+    def _market_end(self) -> None:
+        """The replay's last event has been handled: say so (log, and on the bus for the
+        console, the store and Telegram) and stop quoting as market.replay_end says."""
+        engine = self.engine
+        action = engine.settings.market.replay_end
+        now = self.now_ns()
+        label = self.session.market
+        inst = engine.instrument
+        lots = engine.ledger.position_lots
+        position = f"{inst.qty(lots):+} {inst.size_unit}".rstrip() if lots else "flat"
+        outcome = {
+            "flatten": f"flattening the position ({position}) and stopping",
+            "stop": "stopping quotes, "
+            + (f"the position ({position}) stays open" if lots else "flat"),
+        }[action]
+        if engine.state is EngineState.HALTED:
+            outcome = "the engine is halted"
+        elif engine.state is EngineState.STOPPED and action == "stop":
+            outcome = "the engine was stopped"
+        detail = f"{label} reached its end at market time {iso_utc(now)}: {outcome}"
+        self.market_ended = MarketEnded(now, label, action, detail)
+        log.warning("market ended: %s (market.replay_end = %s)", detail, action)
+        self.session.bus.publish(self.market_ended)
+        if engine.state is EngineState.HALTED:
+            return
+        kind = CommandKind.FLATTEN if action == "flatten" else CommandKind.STOP
+        if kind is CommandKind.STOP and engine.state is EngineState.STOPPED:
+            return
+        self.send(Command(kind, reason=f"{label} ended"))
+
+    def market_finished(self) -> bool:
+        """Whether a replayed market has ended and its end action (stop or flatten) is done:
+        a headless run ends there."""
+        return (
+            self.market_ended is not None
+            and self.inbox.empty()
+            and self.engine.state in (EngineState.STOPPED, EngineState.HALTED)
         )
 
     async def _turn(self) -> None:

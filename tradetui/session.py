@@ -181,6 +181,8 @@ class PaperSession:
     replay: ReplayFeed | None = None
     # The recording of the market traded on, with record.enabled (closed by the host).
     capture: CaptureWriter | None = None
+    # The market source as the status bar names it: "synthetic", "replay FILE", "live".
+    market: str = "synthetic"
     # The exchange's live market when market.source is live (closed by ``close``).
     live: LiveMarket | None = None
 
@@ -230,7 +232,8 @@ def build_paper_session(
             events = SyntheticMarket(instrument, params, seed=seed, start_ns=t0).events()
         else:
             try:
-                replay = ReplayFeed(paths, instrument, t0, loop=settings.market.loop)
+                loop = settings.market.replay_end == "loop"
+                replay = ReplayFeed(paths, instrument, t0, loop=loop)
             except ReplayError as exc:
                 raise ConfigError(f"market.source: {exc}") from None
             events = replay
@@ -255,8 +258,25 @@ def build_paper_session(
         client_id_prefix=settings.venue.client_id_prefix,
     )
     return PaperSession(
-        engine, venue, clock, bus, t0, replay, capture[1] if capture is not None else None
+        engine,
+        venue,
+        clock,
+        bus,
+        t0,
+        replay,
+        capture[1] if capture is not None else None,
+        market_label(settings.market.source),
     )
+
+
+def market_label(source: str) -> str:
+    """What the status bar calls a paper market: "synthetic", or "replay FILE" (the first
+    file's name, "+N" for the N others)."""
+    paths = replay_paths(source) if source.startswith(REPLAY_PREFIX) else None
+    if not paths:
+        return source.split(":", 1)[0]
+    more = f" +{len(paths) - 1}" if len(paths) > 1 else ""
+    return f"replay {paths[0].name}{more}"
 
 
 def recordings_dir(settings: Settings) -> Path:
@@ -320,6 +340,8 @@ class LiveSession:
     replay: ReplayFeed | None = None
     # The recording of the market traded on, with record.enabled (closed by the host).
     capture: CaptureWriter | None = None
+    # The market source as the status bar names it (see PaperSession.market).
+    market: str = "live"
     _feed_task: asyncio.Task[None] | None = None
 
     def start_feed(self) -> None:

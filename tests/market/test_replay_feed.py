@@ -92,7 +92,7 @@ def test_replay_source_names_existing_files(tmp_path: Path, recorded: Path) -> N
 
 def replay_settings(*paths: Path, loop: bool = False) -> Settings:
     source = "replay:" + ",".join(map(str, paths))
-    return Settings().replace("market", source=source, loop=loop)
+    return Settings().replace("market", source=source, replay_end="loop" if loop else "stop")
 
 
 def test_paper_session_trades_the_replayed_market(recorded: Path) -> None:

@@ -45,6 +45,7 @@ def _fill(sid: int, seq: int, trade_id: str, exch_ms: int, position: int) -> tup
         None,
         None,
         None,
+        exch_ms * MS,
     )
 
 

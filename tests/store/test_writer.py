@@ -59,6 +59,7 @@ def fill_row(session_id: int, n: int, *, side: int = 1, venue: str = "v") -> Row
             None,
             None,
             None,
+            T0_NS + n * 1_000_000,
         ),
     )
 
@@ -224,12 +225,16 @@ def test_unclean_session_is_reported_once_and_closed(tmp_path: Path) -> None:
     assert [u.session_id for u in second.unclean] == [first.session_id]
     u = second.unclean[0]
     assert u.fills == 3
-    assert u.last_seen_ns == T0_NS + 2 * 1_000_000
+    # Its last activity on the wall clock: the 2 ms its market ran after its wall start (or
+    # now, if sooner).
+    assert u.started_ns < u.last_seen_ns <= u.started_ns + 2 * 1_000_000
     unlock(second.lock_fd)
 
     conn = sqlite3.connect(path)
-    state = conn.execute("SELECT end_state FROM sessions WHERE id = ?", (first.session_id,))
-    assert state.fetchone()[0] == "unclean"
+    state = conn.execute(
+        "SELECT end_state, market_ended_ns FROM sessions WHERE id = ?", (first.session_id,)
+    )
+    assert state.fetchone() == ("unclean", T0_NS + 2 * 1_000_000)
     conn.close()
     third = start(path)
     assert [u.session_id for u in third.unclean] == [second.session_id]

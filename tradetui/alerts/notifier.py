@@ -46,6 +46,7 @@ from tradetui.engine.events import (
     EngineState,
     FillRecorded,
     FlattenFinished,
+    MarketEnded,
     ModelDrift,
     ModelReloaded,
     RiskChanged,
@@ -134,6 +135,7 @@ class Notifier:
             VenueConnection: self._on_connection,
             ModelDrift: self._on_model_drift,
             ModelReloaded: self._on_model_reloaded,
+            MarketEnded: self._on_market_ended,
         }
 
     # ---- intake (engine side: never blocks) -----------------------------------------------
@@ -212,6 +214,10 @@ class Notifier:
 
     def _on_model_reloaded(self, ev: ModelReloaded) -> None:
         self.alert(Level.INFO, AlertKind.MODEL, "ML MODEL RELOADED", ev.detail)
+
+    def _on_market_ended(self, ev: MarketEnded) -> None:
+        # The market source went away for good, as a feed that will not reconnect.
+        self.alert(Level.WARNING, AlertKind.CONNECTION, "REPLAY ENDED", ev.detail)
 
     def _on_fill(self, ev: FillRecorded) -> None:
         if self.switch(AlertKind.FILLS) == "off":

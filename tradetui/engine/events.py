@@ -142,6 +142,16 @@ class ModelReloaded(msgspec.Struct, frozen=True, gc=False):
     detail: str
 
 
+class MarketEnded(msgspec.Struct, frozen=True, gc=False):
+    """The session's market has no more data (a replay reached the end of its files); the
+    host stops quoting and applies ``action`` (market.replay_end: "stop" or "flatten")."""
+
+    ts_ns: int
+    source: str  # the market's label, e.g. "replay capture.gz"
+    action: str
+    detail: str
+
+
 EngineEvent = (
     StateChanged
     | DecisionMade
@@ -152,4 +162,5 @@ EngineEvent = (
     | VenueConnection
     | ModelDrift
     | ModelReloaded
+    | MarketEnded
 )

@@ -8,6 +8,7 @@ begins with the files' snapshot, so the book is rebuilt from scratch.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from tradetui.market.replay import drop_stale_bbo, replay_events
 REPLAY_PREFIX = "replay:"
 # Pause between the end of one pass and the start of the next, ns.
 LOOP_GAP_NS = 1_000_000
+
+log = logging.getLogger(__name__)
 
 
 def replay_paths(source: str) -> list[Path] | None:
@@ -84,6 +87,7 @@ def _passes(
 ) -> Iterator[MarketEvent]:
     events = first
     begin_ns = start_ns
+    passes = 0
     while True:
         head = next(events, None)
         if head is None:
@@ -100,6 +104,8 @@ def _passes(
             yield ev
         if not loop:
             return
+        passes += 1
+        log.info("replay: end of the files (pass %d); starting them over", passes)
         begin_ns = last_ns + LOOP_GAP_NS
         events = drop_stale_bbo(replay_events(paths, instrument))
 

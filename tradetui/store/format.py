@@ -23,6 +23,12 @@ def format_report(r: dict[str, Any]) -> str:
     rows = [
         ("session", f"{r['session']} ({r['mode']}, {r['venue']}, {r['symbol']})"),
         ("time", f"{r['started']} → {r['ended'] or 'running'} ({r['end_state']})"),
+        # A fast or replayed run's own clock (fill times, markouts) runs apart from the wall.
+        *(
+            [("market time", f"{r['market_started']} → {r['market_ended'] or 'running'}")]
+            if r.get("market_time_differs")
+            else []
+        ),
         ("fills", f"{r['fills']} ({r['maker_fills']} maker, {r['taker_fills']} taker)"),
         *money_rows(r),
         ("mark", f"{r['mark']:,.2f} {quote} (the open position is valued at this mid)"),

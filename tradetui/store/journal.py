@@ -22,8 +22,12 @@ log = logging.getLogger(__name__)
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(tuple[int, tuple[int | str | float | None, ...]])
-# A fill row as written by schema version 2 (before charged_asset, charged_fee, charged_rate).
+# A fill row as written by schema version 2 (before charged_asset, charged_fee, charged_rate)
+# and 3 or 4 (before wall_ns); a session end before version 5 (no market_ended_ns: its one
+# time was the session clock's, stored as both).
 _FILL_PARAMS_V2 = 16
+_FILL_PARAMS_V3 = 19
+_SESSION_END_PARAMS_V3 = 4
 
 
 def journal_path(db: Path) -> Path:
@@ -63,7 +67,11 @@ def read(path: Path) -> list[Row]:
             log.warning("%s: dropped a torn last line (crash during append)", path)
             continue
         if kind == Kind.FILL and len(params) == _FILL_PARAMS_V2:
-            params = (*params, None, None, None)  # written before the charged_* columns
+            params = (*params, None, None, None, None)  # written before the charged_* columns
+        elif kind in (Kind.FILL, Kind.RECOVERED_FILL) and len(params) == _FILL_PARAMS_V3:
+            params = (*params, None)  # written before wall_ns
+        elif kind == Kind.SESSION_END and len(params) == _SESSION_END_PARAMS_V3:
+            params = (*params[:3], params[0], params[3])
         rows.append((kind, params))
     return rows
 

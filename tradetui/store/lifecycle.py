@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 import uuid
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -27,7 +28,8 @@ from tradetui.store.schema import StoreError, db_error, open_db
 
 @dataclass(frozen=True, slots=True)
 class SessionMeta:
-    """What a session row records about the run."""
+    """What a session row records about the run: ``started_ns`` on the wall clock,
+    ``market_started_ns`` on the session's own (virtual in a fast or replayed run)."""
 
     mode: str
     venue: str
@@ -40,6 +42,7 @@ class SessionMeta:
     seed: int | None
     started_ns: int
     instrument_json: str  # Instrument.to_spec() as JSON
+    market_started_ns: int
 
 
 def session_meta(
@@ -48,9 +51,10 @@ def session_meta(
     instrument: Instrument,
     settings: Settings,
     seed: int | None,
-    started_ns: int,
+    market_started_ns: int,
 ) -> SessionMeta:
-    """The session row of a run of ``settings`` on ``instrument`` (its spec kept as JSON)."""
+    """The session row of a run of ``settings`` on ``instrument`` (its spec kept as JSON),
+    whose clock starts at ``market_started_ns``, started now on the wall clock."""
     digest = hashlib.sha256(
         json.dumps(dataclasses.asdict(settings), sort_keys=True).encode()
     ).hexdigest()[:16]
@@ -68,8 +72,9 @@ def session_meta(
         config_digest=digest,
         version=build,
         seed=seed,
-        started_ns=started_ns,
+        started_ns=time.time_ns(),
         instrument_json=json.dumps(instrument.to_spec(), sort_keys=True),
+        market_started_ns=market_started_ns,
     )
 
 
@@ -118,11 +123,16 @@ def unlock(fd: int) -> None:
 
 
 def _close_unclean(conn: sqlite3.Connection) -> list[UncleanSession]:
+    """End every session left open: its market end is its last stored activity; its wall end
+    is estimated as that much after its wall start (exact at speed 1), at least its last fill's
+    wall time and at most now."""
     found: list[UncleanSession] = []
+    now = time.time_ns()
     rows = conn.execute(
-        "SELECT id, started_ns FROM sessions WHERE ended_ns IS NULL ORDER BY id"
+        "SELECT id, started_ns, coalesce(market_started_ns, started_ns) FROM sessions "
+        "WHERE ended_ns IS NULL ORDER BY id"
     ).fetchall()
-    for sid, started in rows:
+    for sid, started, market_started in rows:
         last = conn.execute(
             "SELECT max(t) FROM (SELECT max(local_ns) AS t FROM fills WHERE session_id = ?1 "
             "UNION ALL SELECT max(ts_ns) FROM marks WHERE session_id = ?1 "
@@ -130,12 +140,20 @@ def _close_unclean(conn: sqlite3.Connection) -> list[UncleanSession]:
             "UNION ALL SELECT max(ts_ns) FROM order_events WHERE session_id = ?1)",
             (sid,),
         ).fetchone()[0]
-        fills = conn.execute("SELECT count(*) FROM fills WHERE session_id = ?", (sid,)).fetchone()
-        last_ns = int(last) if last is not None else int(started)
+        fills, last_fill_wall = conn.execute(
+            "SELECT count(*), max(wall_ns) FROM fills WHERE session_id = ?", (sid,)
+        ).fetchone()
+        market_last = int(last) if last is not None else int(market_started)
+        wall_last = int(started) + max(0, market_last - int(market_started))
+        if last_fill_wall is not None:
+            wall_last = max(wall_last, int(last_fill_wall))
+        wall_last = max(int(started), min(wall_last, now))
         conn.execute(
-            "UPDATE sessions SET ended_ns = ?, end_state = 'unclean' WHERE id = ?", (last_ns, sid)
+            "UPDATE sessions SET ended_ns = ?, market_ended_ns = ?, end_state = 'unclean' "
+            "WHERE id = ?",
+            (wall_last, market_last, sid),
         )
-        found.append(UncleanSession(int(sid), int(started), last_ns, int(fills[0])))
+        found.append(UncleanSession(int(sid), int(started), wall_last, int(fills)))
     return found
 
 
@@ -161,8 +179,8 @@ def begin_session(path: Path, meta: SessionMeta, busy_timeout_ms: int) -> Opened
             sid_uuid = uuid.uuid4().hex
             cur = conn.execute(
                 "INSERT INTO sessions (uuid, mode, venue, symbol, quote_asset, tick_size, "
-                "lot_size, config_digest, version, seed, started_ns, instrument_json) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "lot_size, config_digest, version, seed, started_ns, instrument_json, "
+                "market_started_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     sid_uuid,
                     meta.mode,
@@ -176,6 +194,7 @@ def begin_session(path: Path, meta: SessionMeta, busy_timeout_ms: int) -> Opened
                     meta.seed,
                     meta.started_ns,
                     meta.instrument_json,
+                    meta.market_started_ns,
                 ),
             )
             conn.execute("COMMIT")

@@ -48,22 +48,48 @@ def stored_instrument(
     )
 
 
-def list_sessions(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every session, newest first, with its fill count and traded volume in quote (USD face
-    value for inverse contracts)."""
+# Wall-clock and market times closer than this are the same time (a speed-1 session's clock
+# starts a moment before its row is written).
+_SAME_TIME_NS = 1_000_000_000
+
+
+def market_times(
+    started: int, ended: int | None, market_started: int | None, market_ended: int | None
+) -> dict[str, Any]:
+    """A session's market start and end (its own clock: virtual in a fast or replayed run),
+    and whether they differ from its wall-clock start and end."""
+    m_start = started if market_started is None else market_started
+    m_end = ended if market_ended is None else market_ended
+    differs = abs(m_start - started) >= _SAME_TIME_NS or (
+        ended is not None and m_end is not None and abs(m_end - ended) >= _SAME_TIME_NS
+    )
+    return {
+        "market_started": iso_utc(m_start),
+        "market_ended": iso_utc(m_end),
+        "market_time_differs": differs,
+    }
+
+
+def list_sessions(conn: sqlite3.Connection, since_ns: int | None = None) -> list[dict[str, Any]]:
+    """Every session (with ``since_ns``: those still running or ended at or after it, on the
+    wall clock), newest start first, with its wall-clock and market times, fill count and
+    traded volume in quote (USD face value for inverse contracts)."""
+    where = " WHERE s.ended_ns IS NULL OR s.ended_ns >= ?" if since_ns is not None else ""
     rows = conn.execute(
         "SELECT s.id, s.mode, s.venue, s.symbol, s.started_ns, s.ended_ns, s.end_state, "
         "s.quote_asset, s.tick_size, s.lot_size, s.instrument_json, s.seed, "
         "(SELECT count(*) FROM fills f WHERE f.session_id = s.id), "
         "(SELECT coalesce(sum(f.price_ticks * f.qty_lots), 0) FROM fills f "
         " WHERE f.session_id = s.id), "
-        "(SELECT coalesce(sum(f.qty_lots), 0) FROM fills f WHERE f.session_id = s.id) "
-        "FROM sessions s ORDER BY s.id DESC"
+        "(SELECT coalesce(sum(f.qty_lots), 0) FROM fills f WHERE f.session_id = s.id), "
+        "s.market_started_ns, s.market_ended_ns "
+        f"FROM sessions s{where} ORDER BY s.started_ns DESC, s.id DESC",
+        () if since_ns is None else (since_ns,),
     ).fetchall()
     out = []
     for r in rows:
         sid, mode, venue, symbol, started, ended, state = r[:7]
-        quote, tick, lot, spec, seed, n, ticklots, lots = r[7:]
+        quote, tick, lot, spec, seed, n, ticklots, lots, m_started, m_ended = r[7:]
         inst = stored_instrument(symbol, quote, tick, lot, spec)
         face = inst.lot_size * inst.contract_size
         volume = lots * face if inst.inverse else ticklots * inst.tick_size * face
@@ -76,6 +102,7 @@ def list_sessions(conn: sqlite3.Connection) -> list[dict[str, Any]]:
                 "seed": seed,
                 "started": iso_utc(started),
                 "ended": iso_utc(ended),
+                **market_times(started, ended, m_started, m_ended),
                 "end_state": state if state is not None else "running",
                 "fills": n,
                 "volume_quote": volume,
@@ -100,18 +127,22 @@ def resolve_session(conn: sqlite3.Connection, session_id: int | None) -> int:
 def list_fills(
     conn: sqlite3.Connection, session_id: int | None, since_ns: int | None
 ) -> list[dict[str, Any]]:
-    """Fills (all sessions unless one is given) at or after ``since_ns``, oldest first."""
+    """Fills (all sessions unless one is given) recorded at or after ``since_ns`` on the wall
+    clock, oldest first. ``time`` is the fill's own (market) time, ``wall_time`` when it was
+    recorded; they differ in a fast or replayed run. Fills stored before wall times were kept
+    use their own time for both."""
     where, args = [], []
     if session_id is not None:
         where.append("f.session_id = ?")
         args.append(session_id)
     if since_ns is not None:
-        where.append("f.local_ns >= ?")
+        where.append("coalesce(f.wall_ns, f.local_ns) >= ?")
         args.append(since_ns)
     sql = (
         "SELECT f.session_id, f.local_ns, f.exch_ns, f.venue, f.trade_id, f.client_id, f.side, "
         "f.price_ticks, f.qty_lots, f.fee_quote, f.fee_asset, f.is_maker, f.position_lots, "
         "f.charged_asset, f.charged_fee, f.charged_rate, f.recovered, "
+        "coalesce(f.wall_ns, f.local_ns), "
         "s.symbol, s.quote_asset, s.tick_size, s.lot_size, s.instrument_json "
         "FROM fills f JOIN sessions s ON s.id = f.session_id"
         + (" WHERE " + " AND ".join(where) if where else "")
@@ -121,14 +152,15 @@ def list_fills(
     instruments: dict[int, Instrument] = {}
     for r in conn.execute(sql, args):
         sid, local, exch, venue, trade, cid, side, pt, ql, fee, asset, maker, pos = r[:13]
-        charged_asset, charged_fee, charged_rate, rec = r[13:17]
+        charged_asset, charged_fee, charged_rate, rec, wall = r[13:18]
         if sid not in instruments:
-            instruments[sid] = stored_instrument(*r[17:])
+            instruments[sid] = stored_instrument(*r[18:])
         inst = instruments[sid]
         out.append(
             {
                 "session": sid,
                 "time": iso_utc(local),
+                "wall_time": iso_utc(wall),
                 "local_ns": local,
                 "exch_ns": exch,
                 "symbol": inst.symbol,
@@ -158,10 +190,13 @@ def session_report(conn: sqlite3.Connection, session_id: int) -> dict[str, Any]:
     """The report of one stored session (see reports.build_report) plus its identity."""
     row = conn.execute(
         "SELECT id, mode, venue, symbol, quote_asset, tick_size, lot_size, instrument_json, "
-        "started_ns, ended_ns, end_state FROM sessions WHERE id = ?",
+        "started_ns, ended_ns, end_state, market_started_ns, market_ended_ns "
+        "FROM sessions WHERE id = ?",
         (session_id,),
     ).fetchone()
-    sid, mode, venue, symbol, quote, tick, lot, spec, started, ended, state = row
+    sid, mode, venue, symbol, quote, tick, lot, spec, started, ended, state = row[:11]
+    market = market_times(started, ended, *row[11:])
+    market_start = started if row[11] is None else row[11]
     inst = stored_instrument(symbol, quote, tick, lot, spec)
     fills = [
         StoredFill(seq, Side(side), pt, ql, fee, bool(maker), local, mid)
@@ -185,7 +220,7 @@ def session_report(conn: sqlite3.Connection, session_id: int) -> dict[str, Any]:
             (sid,),
         )
     ]
-    report = build_report(inst, fills, marks, started)
+    report = build_report(inst, fills, marks, market_start)
     charged: dict[str, Decimal] = {}
     unvalued: dict[str, Decimal] = {}
     for asset, amount, rate in conn.execute(
@@ -214,6 +249,7 @@ def session_report(conn: sqlite3.Connection, session_id: int) -> dict[str, Any]:
         "symbol": symbol,
         "started": iso_utc(started),
         "ended": iso_utc(ended),
+        **market,
         "end_state": state if state is not None else "running",
         "halts": halts,
         "recovered_fills": n_recovered,

@@ -7,6 +7,7 @@ and replay idempotent.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from tradetui.engine.events import (
     EngineEvent,
     FillRecorded,
     FlattenFinished,
+    MarketEnded,
     ModelDrift,
     ModelReloaded,
     OrderStatus,
@@ -83,6 +85,8 @@ class SessionRecorder:
             self.event(ev.ts_ns, "ml", "drifting" if ev.drifting else "ok", ev.summary)
         elif isinstance(ev, ModelReloaded):
             self.event(ev.ts_ns, "ml", "reloaded", ev.detail)
+        elif isinstance(ev, MarketEnded):
+            self.event(ev.ts_ns, "market", "ended", ev.detail)
 
     def mark(self, ts_ns: int, mid_half_ticks: int) -> None:
         """Store one mid, and a position/equity snapshot when one is due."""
@@ -113,12 +117,16 @@ class SessionRecorder:
         """Store an engine or store event (halts, flatten outcomes, errors)."""
         self.sink((Kind.EVENT, (self.session_id, self._next(), ts_ns, kind, state, detail)))
 
-    def finish(self, ts_ns: int, end_state: str, summary: dict[str, Any]) -> None:
-        """Store the final mid, a last snapshot and the session end (the mark reports value at)."""
+    def finish(
+        self, ts_ns: int, end_state: str, summary: dict[str, Any], wall_ns: int | None = None
+    ) -> None:
+        """Store the final mid, a last snapshot and the session end (the mark reports value
+        at): ``ts_ns`` on the session's clock, ``wall_ns`` on the wall clock (default now)."""
         self.mark(ts_ns, half_ticks(self.mid_ticks()))
         self.snapshot(ts_ns)
         summary_json = dumps(summary, sort_keys=True)
-        self.sink((Kind.SESSION_END, (ts_ns, end_state, summary_json, self.session_id)))
+        wall = time.time_ns() if wall_ns is None else wall_ns
+        self.sink((Kind.SESSION_END, (wall, end_state, summary_json, ts_ns, self.session_id)))
 
     def recovered(self, fills: Sequence[Fill], position_lots: int, ts_ns: int) -> None:
         """Store fills made while no session ran, flagged recovered, in exchange-time order;
@@ -157,6 +165,9 @@ class SessionRecorder:
             f.fee_asset or None,
             f.fee_charged or None,
             f.fee_rate if f.fee_asset else None,
+            # When it was recorded on the wall clock (local_ns is the session clock's time,
+            # minutes ahead in a fast run): what `fills --since` filters on.
+            time.time_ns(),
         )
 
     def _order(self, ev: OrderUpdate) -> None:

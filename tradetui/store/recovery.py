@@ -41,7 +41,9 @@ def recovery_anchor(path: Path, venue: str, symbol: str, session_id: int) -> Rec
             anchor_ns, position = int(last[0]), int(last[1])
         else:
             started = conn.execute(
-                "SELECT max(started_ns) FROM sessions WHERE venue = ? AND symbol = ? AND id != ?",
+                # The session clock's start: a live session's is the exchange's time.
+                "SELECT max(coalesce(market_started_ns, started_ns)) FROM sessions "
+                "WHERE venue = ? AND symbol = ? AND id != ?",
                 (venue, symbol, session_id),
             ).fetchone()[0]
             if started is None:

@@ -32,8 +32,8 @@ SQL: dict[int, str] = {
     Kind.FILL: (
         "INSERT OR IGNORE INTO fills (session_id, seq, venue, trade_id, client_id, side, "
         "price_ticks, qty_lots, leaves_lots, fee_quote, fee_asset, is_maker, exch_ns, local_ns, "
-        "mid_half_ticks, position_lots, charged_asset, charged_fee, charged_rate) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        "mid_half_ticks, position_lots, charged_asset, charged_fee, charged_rate, wall_ns) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
     ),
     Kind.ORDER_NEW: (
         "INSERT OR IGNORE INTO orders (session_id, client_id, side, price_ticks, qty_lots, "
@@ -62,10 +62,11 @@ SQL: dict[int, str] = {
     Kind.RECOVERED_FILL: (
         "INSERT OR IGNORE INTO fills (session_id, seq, venue, trade_id, client_id, side, "
         "price_ticks, qty_lots, leaves_lots, fee_quote, fee_asset, is_maker, exch_ns, local_ns, "
-        "mid_half_ticks, position_lots, charged_asset, charged_fee, charged_rate, recovered) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)"
+        "mid_half_ticks, position_lots, charged_asset, charged_fee, charged_rate, wall_ns, "
+        "recovered) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)"
     ),
     Kind.SESSION_END: (
-        "UPDATE sessions SET ended_ns = ?, end_state = ?, summary_json = ? WHERE id = ?"
+        "UPDATE sessions SET ended_ns = ?, end_state = ?, summary_json = ?, market_ended_ns = ? "
+        "WHERE id = ?"
     ),
 }

@@ -134,6 +134,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE fills ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: wall-clock and market time apart. started_ns/ended_ns are wall-clock times from now
+    # on; market_started_ns/market_ended_ns the session's own clock (the virtual clock of a
+    # fast or replayed run), copied from started_ns/ended_ns for older sessions, which stored
+    # only that. A fill's wall_ns is when it was recorded (NULL for older fills: local_ns).
+    """
+    ALTER TABLE sessions ADD COLUMN market_started_ns INTEGER;
+    ALTER TABLE sessions ADD COLUMN market_ended_ns INTEGER;
+    UPDATE sessions SET market_started_ns = started_ns, market_ended_ns = ended_ns;
+    ALTER TABLE fills ADD COLUMN wall_ns INTEGER;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

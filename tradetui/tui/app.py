@@ -29,9 +29,10 @@ from textual.widgets import Footer, Static
 
 from tradetui.config import Settings
 from tradetui.engine.engine import Command, CommandKind
-from tradetui.engine.events import EngineState, FillRecorded
+from tradetui.engine.events import EngineState, FillRecorded, MarketEnded
 from tradetui.engine.snapshot import EngineSnapshot, QueueAhead, take_snapshot
 from tradetui.host import EngineHost, StoreOptions
+from tradetui.session import PaperSession
 from tradetui.tui.logbuffer import BufferingLogHandler
 from tradetui.tui.screens.confirm import ConfirmScreen
 from tradetui.tui.screens.fills import FillsScreen
@@ -92,7 +93,7 @@ class TradeApp(App[None]):
         *,
         mode: Mode = Mode.PAPER,
         live: bool = True,
-        market: str = "",
+        market: str | None = None,
         depth_levels: int = 20,
         refresh_s: float = 0.1,
         queue_ahead: QueueAhead | None = None,
@@ -104,7 +105,7 @@ class TradeApp(App[None]):
         self.engine = host.engine
         self.mode = mode
         self.live = live
-        self.market = market
+        self.market = market_label(host.session) if market is None else market
         self.depth_levels = depth_levels
         self.refresh_s = refresh_s
         self.queue_ahead = queue_ahead
@@ -121,12 +122,16 @@ class TradeApp(App[None]):
         # The session's newest fills (pane and fills screen) and how many there were.
         self.fills: deque[FillRecorded] = deque(maxlen=KEPT)
         self.fills_seen = 0
+        # The replayed market's end, once reached (shown as a banner at the next repaint).
+        self.market_ended: MarketEnded | None = None
+        self._banner_shown = False
         self._tradetui_level = self._tradetui_log.level
 
     # ---- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.mode, market=self.market, id="status")
+        yield Static(id="market-ended")
         with Vertical(id="main"):
             with Horizontal(id="top"):
                 yield OrderBookView(id="book")
@@ -225,6 +230,8 @@ class TradeApp(App[None]):
 
     def refresh_view(self) -> None:
         """Pull the newest snapshot and paint it; drain pending log records in one write."""
+        if self.market_ended is not None and not self._banner_shown:
+            self._show_market_end(self.market_ended)
         snap = take_snapshot(self.engine, self.depth_levels, self.queue_ahead)
         self.snapshot = snap
         self._update_feed_rate(snap)
@@ -239,9 +246,18 @@ class TradeApp(App[None]):
         if lines:
             self._log_pane.append(lines)
 
+    def _show_market_end(self, ended: MarketEnded) -> None:
+        self._banner_shown = True
+        self._status.market_ended = True
+        banner = self.query_one("#market-ended", Static)
+        banner.update(f"MARKET ENDED: {ended.detail}. Press q to quit.")
+        banner.add_class("-shown")
+
     def _on_engine_event(self, event: object) -> None:
         # Called inside the engine's step: keep it to a deque append and one log record.
-        if isinstance(event, FillRecorded):
+        if isinstance(event, MarketEnded):
+            self.market_ended = event
+        elif isinstance(event, FillRecorded):
             self.fills.append(event)
             self.fills_seen += 1
             inst = self.engine.instrument
@@ -405,10 +421,14 @@ class TradeApp(App[None]):
 
 
 def market_label(session: Any) -> str:
-    """The status bar's name of a paper session's market when it is not the simulated
-    exchange's own: "live usdm" on an exchange's live market; '' otherwise."""
-    market = getattr(session, "live", None)
-    return f"live {short_venue(market.exchange)}" if market is not None else ""
+    """The status bar's name of the market: a paper session's source ("synthetic", "replay
+    FILE", "live usdm" on an exchange's live market); '' for a live session (its exchange is
+    named)."""
+    if not isinstance(session, PaperSession):
+        return ""
+    if session.live is not None:
+        return f"live {short_venue(session.live.exchange)}"
+    return session.market
 
 
 def make_app(
@@ -489,7 +509,6 @@ def run_console(
     from tradetui.control import control_server
     from tradetui.session import (
         LiveSession,
-        PaperSession,
         build_paper_session,
         market_source,
         open_live_paper_session,

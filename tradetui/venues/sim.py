@@ -151,6 +151,12 @@ class SimVenue:
     def name(self) -> str:
         return "sim"
 
+    @property
+    def market_done(self) -> bool:
+        """Whether every market event has been taken and handed to the engine (a replay
+        that reached its end; a synthetic market never ends)."""
+        return self._next_market is None and not self._feed
+
     def submit(self, intent: OrderIntent) -> None:
         """Send a place or cancel; it reaches the exchange after the entry or cancel latency."""
         delay_ns = self._entry_ns if type(intent) is PlaceOrder else self._cancel_ns

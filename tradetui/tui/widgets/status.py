@@ -1,4 +1,5 @@
-"""The status bar: engine state, mode, venue, symbol, feed rate, latency, uptime, risk."""
+"""The status bar: engine state, mode, venue, market source, symbol, feed rate, latency,
+uptime, risk."""
 
 from __future__ import annotations
 
@@ -46,15 +47,22 @@ class StatusBar(Static):
     def __init__(self, mode: Mode, *, market: str = "", id: str | None = None) -> None:
         super().__init__(id=id)
         self.mode = mode
-        # Named in place of the venue when the market is not the venue's own ("live usdm").
+        # A paper session's market source (synthetic, replay FILE, live; "" for a live
+        # session); marked once it has ended.
         self.market = market
+        self.market_ended = False
         self._last: Text | None = None
 
     def show(self, snap: EngineSnapshot, feed_per_s: float, uptime_ns: int) -> None:
         text = Text()
         text.append(f" {snap.state.upper()} ", _STATE_STYLE.get(snap.state, _TRANSITION_STYLE))
         text.append(_MODE_TEXT[self.mode], _MODE_STYLE[self.mode])
-        text.append(f" {self.market or snap.venue}│{snap.symbol}│feed {feed_per_s:,.0f}/s│")
+        # A paper session names its market (the venue is the simulated exchange); a live one
+        # its exchange.
+        text.append(f" {self.market or snap.venue}")
+        if self.market_ended:
+            text.append(" ENDED", "bold yellow")
+        text.append(f"│{snap.symbol}│feed {feed_per_s:,.0f}/s│")
         text.append(f"decide p99 {snap.decision_latency_p99_us:,.0f}µs│")
         text.append(f"up {fmt.duration(uptime_ns)}│")
         label, style = risk_status(snap)
