@@ -560,7 +560,7 @@ def test_after_a_feed_gap_the_position_is_marked_at_the_last_valid_mid() -> None
     assert h.engine.mid_ticks == 0
     pnl = h.engine.pnl()
     assert pnl.mark == pytest.approx(mid * 0.1)  # not the entry price (the bid)
-    assert pnl.unrealized == pytest.approx((mid - bid.price_ticks) * 0.1 * 0.01)
+    assert float(pnl.unrealized) == pytest.approx((mid - bid.price_ticks) * 0.1 * 0.01)
     summary = session_summary(h.engine, 1.0)
     assert summary["mark"] == pytest.approx(mid * 0.1)
     assert summary["mark_source"] == (

@@ -39,7 +39,9 @@ def paper_live_settings(url: str, source: str = "live:usdm:BTCUSDT") -> Settings
                 "request_timeout_ms": 2000,
             },
             "market": {"source": source},
-            "strategy": {"decision_interval_ms": 20.0, "min_spread_ticks": 2},
+            # Quotes close to the touch (no fee floor), both sides on spot too (a short allowed).
+            "strategy": {"decision_interval_ms": 20.0, "min_spread_ticks": 2, "fee_floor": False},
+            "sim": {"spot_short": True},
             "quoting": {"min_age_ms": 0.0},
             "feed": {"reconnect_initial_s": 0.02, "reconnect_max_s": 0.2, "stale_s": 0.0},
             "risk": {"stale_market_s": 0.0},

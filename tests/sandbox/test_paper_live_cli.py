@@ -34,6 +34,7 @@ def paper_env(url: str, tmp_path: Path) -> dict[str, str]:
         "TRADETUI_FEED__RECONNECT_INITIAL_S": "0.05",
         # Quotes within 2 ticks of mid, so the sandbox's synthetic prints fill them.
         "TRADETUI_STRATEGY__MAX_SPREAD_TICKS": "4",
+        "TRADETUI_STRATEGY__FEE_FLOOR": "false",
         "TRADETUI_QUOTING__MIN_AGE_MS": "0",
     }
 
