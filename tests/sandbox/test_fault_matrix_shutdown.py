@@ -69,9 +69,15 @@ async def _killed_with_fills_pending(url: str, db: Path, env: dict[str, str]) ->
     proc = await spawn_tradetui("run", "--headless", "--json", "--db", str(db), env=env)
     await read_until(proc, "→ running")
     await asyncio.sleep(3.0)
+    # Killed while orders of ours rest at the exchange (not between a cancel and its
+    # replacement), so the market can fill one while tradetui is down.
+    for _ in range(100):
+        if (await exchange_view(url)).open_orders:
+            break
+        await asyncio.sleep(0.1)
     proc.kill()  # kill -9: orders stay resting, the writer's queue is lost
     await proc.wait()
-    for _ in range(60):
+    for _ in range(180):  # the market comes to a resting quote within seconds, mostly
         view = await exchange_view(url)
         missing = set(view.trades) - set(stored_trade_ids(db))
         if missing:
