@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.sandbox.matrix import KEY, SECRET, session_env
 from tests.sandbox.test_command import base_url, start
 from tradetui.cli import app
 from tradetui.sandbox.client import loopback_client
-
-KEY, SECRET = "cli-key-7f3a", "cli-secret-9c2e"
 
 
 async def tradetui(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
@@ -51,18 +50,6 @@ async def headless(duration_s: int, db: Path, env: dict[str, str]) -> tuple[int,
     )
 
 
-def live_env(url: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        "TRADETUI_VENUE__EXCHANGE": "binanceusdm",
-        "TRADETUI_VENUE__REST_URL": url,
-        "TRADETUI_VENUE__WS_URL": url.replace("http://", "ws://"),
-        "TRADETUI_VENUE__RATE_LIMIT": "false",
-        "TRADETUI_ENGINE__CONTROL_SOCKET": str(tmp_path / "ctl.sock"),
-        "TRADETUI_API_KEY": KEY,
-        "TRADETUI_API_SECRET": SECRET,
-    }
-
-
 async def test_headless_run_trades_the_sandbox_live_and_records_a_live_db(
     tmp_path: Path,
 ) -> None:
@@ -70,7 +57,7 @@ async def test_headless_run_trades_the_sandbox_live_and_records_a_live_db(
     try:
         url = await base_url(sandbox)
         db = tmp_path / "live.db"
-        code, out, err = await headless(3, db, live_env(url, tmp_path))
+        code, out, err = await headless(3, db, session_env(url, tmp_path))
     finally:
         sandbox.send_signal(signal.SIGINT)
         await asyncio.wait_for(sandbox.communicate(), 30)
@@ -108,7 +95,7 @@ async def test_headless_run_trades_coinm_live_and_reconciles_with_the_exchange(
     try:
         url = await base_url(sandbox)
         db = tmp_path / "live.db"
-        code, out, err = await headless(4, db, live_env(url, tmp_path) | COINM_ENV)
+        code, out, err = await headless(4, db, session_env(url, tmp_path) | COINM_ENV)
         client = loopback_client(url, KEY, SECRET, exchange="binancecoinm")
         try:
             positions = await client.fetch_positions(["BTC/USD:BTC"])
@@ -151,7 +138,7 @@ def run_in_process(env: dict[str, str]) -> tuple[int, str]:
 
 
 def test_live_run_without_keys_is_refused_in_one_line(tmp_path: Path) -> None:
-    env = live_env("http://127.0.0.1:9", tmp_path) | {"TRADETUI_API_SECRET": ""}
+    env = session_env("http://127.0.0.1:9", tmp_path) | {"TRADETUI_API_SECRET": ""}
 
     code, err = run_in_process(env)
 
@@ -164,7 +151,9 @@ def test_live_run_with_an_open_secrets_file_is_refused(tmp_path: Path) -> None:
     secrets = tmp_path / "keys.toml"
     secrets.write_text(f'api_key = "{KEY}"\napi_secret = "{SECRET}"\n')
     secrets.chmod(0o640)
-    env = live_env("http://127.0.0.1:9", tmp_path) | {"TRADETUI_VENUE__SECRETS_FILE": str(secrets)}
+    env = session_env("http://127.0.0.1:9", tmp_path) | {
+        "TRADETUI_VENUE__SECRETS_FILE": str(secrets)
+    }
 
     code, err = run_in_process(env)
 
@@ -174,7 +163,9 @@ def test_live_run_with_an_open_secrets_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_unreachable_exchange_is_one_line_and_a_refused_start(tmp_path: Path) -> None:
-    env = live_env("http://127.0.0.1:9", tmp_path) | {"TRADETUI_VENUE__REQUEST_TIMEOUT_MS": "300"}
+    env = session_env("http://127.0.0.1:9", tmp_path) | {
+        "TRADETUI_VENUE__REQUEST_TIMEOUT_MS": "300"
+    }
 
     code, err = run_in_process(env)
 
