@@ -51,7 +51,12 @@ def main() -> None:
     n_events = sum(count_events(ev) for ev in events)
 
     session = build_paper_session(
-        settings, seed=args.seed, virtual=True, start_ns=T0_NS, events=iter(events)
+        settings,
+        seed=args.seed,
+        virtual=True,
+        start_ns=T0_NS,
+        events=iter(events),
+        exchange_ordered=True,  # the synthetic market's order is the exchange's
     )
     engine = session.engine
     engine.control(Command(CommandKind.START, reason="bench"))

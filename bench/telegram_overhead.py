@@ -68,7 +68,12 @@ async def _one_run(
     """Decision latencies (ns) of one paced run, and the notifier's counters."""
     settings = _settings(base_url)
     session = build_paper_session(
-        settings, seed=seed, virtual=True, start_ns=T0_NS, events=iter(events)
+        settings,
+        seed=seed,
+        virtual=True,
+        start_ns=T0_NS,
+        events=iter(events),
+        exchange_ordered=True,  # the synthetic market's order is the exchange's
     )
     host = EngineHost(session, speed)
     service = TelegramService(host, settings, TOKEN) if base_url is not None else None

@@ -77,6 +77,7 @@ async def run_once(seconds: float, speed: float, with_ui: bool) -> dict[str, Any
         virtual=True,
         start_ns=T0_NS,
         events=counted(SyntheticMarket(inst, seed=SEED, start_ns=T0_NS).events(), books),
+        exchange_ordered=True,  # the synthetic market's order is the exchange's
     )
     host = EngineHost(session, speed)
     host.engine.control(Command(CommandKind.START, reason="bench"))

@@ -145,9 +145,11 @@ def sim_venue(
     seed: int = 0,
     *,
     live: bool = False,
+    exchange_ordered: bool = False,
 ) -> SimVenue:
     """The simulated exchange over ``events`` with the configured latencies and queue model;
-    ``live``: ``events`` is a live market, known only up to now (see SimVenue)."""
+    ``live``: ``events`` is a live market, known only up to now; ``exchange_ordered``:
+    ``events`` need no reordering (see SimVenue)."""
     sim = settings.sim
     return SimVenue(
         instrument,
@@ -160,6 +162,7 @@ def sim_venue(
         ),
         clock,
         live=live,
+        exchange_ordered=exchange_ordered,
     )
 
 
@@ -208,10 +211,12 @@ def build_paper_session(
     virtual: bool,
     start_ns: int | None = None,
     events: Iterator[MarketEvent] | None = None,
+    exchange_ordered: bool = False,
 ) -> PaperSession:
     """A paper session on the configured market (synthetic, or a replay of market.source
     files starting now), or on ``events`` when given (e.g. a pre-generated list for
-    benchmarks); ``virtual`` picks the virtual clock. Raises ConfigError for bad settings."""
+    benchmarks; ``exchange_ordered`` when they need no reordering, as the synthetic market's
+    do); ``virtual`` picks the virtual clock. Raises ConfigError for bad settings."""
     instrument = sim_instrument(settings)
     replay: ReplayFeed | None = None
     seed = settings.market.seed if seed is None else seed
@@ -230,6 +235,7 @@ def build_paper_session(
         if paths is None:
             params = synthetic_params(settings, instrument)
             events = SyntheticMarket(instrument, params, seed=seed, start_ns=t0).events()
+            exchange_ordered = True
         else:
             try:
                 loop = settings.market.replay_end == "loop"
@@ -246,7 +252,7 @@ def build_paper_session(
     if replay is not None or feed.model is FeedModel.CONSTANT:
         # The synthetic market carries its own feed latency unless a constant one is asked.
         events = feed.retime(events, offset_ns)
-    venue = sim_venue(settings, instrument, events, clock, seed)
+    venue = sim_venue(settings, instrument, events, clock, seed, exchange_ordered=exchange_ordered)
     bus = Bus()
     engine = Engine(
         settings,

@@ -3,11 +3,13 @@ book update showing it must not reduce the queue ahead of us twice (issue 21 ite
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tradetui.config import Settings
 from tradetui.core.clock import VirtualClock
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import (
@@ -20,7 +22,9 @@ from tradetui.core.types import (
     Side,
     Trade,
 )
+from tradetui.market.synthetic import SyntheticMarket
 from tradetui.matching import MatchingConfig, QueueModel
+from tradetui.session import sim_instrument
 from tradetui.venues.sim import SimLatency, SimVenue
 from tradetui.venues.simtime import exchange_order
 
@@ -204,3 +208,13 @@ def test_fills_do_not_depend_on_how_the_two_streams_interleave(
     # The same happenings, received without any delay (the exchange's own order).
     in_order = sorted(market, key=lambda e: (e.exch_ns, type(e) is not Trade))
     assert fills_of(market, model) == fills_of(in_order, model)
+
+
+def test_the_synthetic_market_is_already_in_the_exchanges_order() -> None:
+    # Why paper sessions on the synthetic market skip the reordering (``exchange_ordered``):
+    # it prints each trade before the book update that shows it.
+    events = list(
+        itertools.islice(SyntheticMarket(sim_instrument(Settings()), seed=5).events(), 30_000)
+    )
+    assert sum(type(ev) is Trade for ev in events) > 1000
+    assert all(a is b for a, b in zip(exchange_order(events), events, strict=True))

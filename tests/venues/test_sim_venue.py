@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from tradetui.core.clock import VirtualClock
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import (
@@ -80,7 +82,7 @@ def sell_trade(exch_ms: float, price_ticks: int, qty_lots: int, feed_ms: float =
 
 
 def make_venue(
-    market: list[MarketEvent], latency: SimLatency | None = None
+    market: list[MarketEvent], latency: SimLatency | None = None, *, exchange_ordered: bool = False
 ) -> tuple[SimVenue, VirtualClock]:
     clock = VirtualClock()
     venue = SimVenue(
@@ -89,6 +91,7 @@ def make_venue(
         latency or SimLatency(entry_ns=5 * MS, ack_ns=3 * MS, cancel_ns=4 * MS),
         MatchingConfig(),
         clock,
+        exchange_ordered=exchange_ordered,
     )
     return venue, clock
 
@@ -189,6 +192,30 @@ def test_fill_arrives_before_its_trade_when_ack_is_faster_than_feed() -> None:
         (12, "OrderAccepted"),
         (21, "Fill"),
         (30, "Trade"),
+    ]
+
+
+@pytest.mark.parametrize("exchange_ordered", [False, True])
+def test_at_one_delivery_time_the_print_goes_before_the_fill_it_caused(
+    exchange_ordered: bool,
+) -> None:
+    # Feed and ack latency both 3 ms: the trade and our fill reach the engine at 23 ms. The
+    # reordering path reads the market ahead, the ordered path as it matches; both deliver the
+    # print first.
+    hit = sell_trade(20, 1002, 1, feed_ms=3)
+    later = bid_delta(20, (1000, 9), feed_ms=3)
+    latency = SimLatency(entry_ns=1 * MS, ack_ns=3 * MS, cancel_ns=1 * MS)
+    venue, clock = make_venue(
+        [snapshot(0, feed_ms=3), hit, later], latency, exchange_ordered=exchange_ordered
+    )
+    step(venue, clock)
+    venue.submit(bid("a", 1002))
+    got = drain(venue, clock)
+    assert [(t // MS, type(e).__name__) for t, e in got] == [
+        (7, "OrderAccepted"),
+        (23, "Trade"),
+        (23, "BookDelta"),
+        (23, "Fill"),
     ]
 
 

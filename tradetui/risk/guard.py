@@ -417,8 +417,20 @@ class RiskGuard:
         being close to it. Only ever less aggressive: a bid moves down, an ask up, a size
         down; a price no move can fix pulls the side."""
         inst = self.instrument
-        edge = inst.band_limit_ticks(side, mid)
         top, floor = inst.max_price_ticks, inst.min_price_ticks
+        # The usual case, decided without building reasons: the size within the maximum and
+        # on the step, the price more than a tick inside the band (no rounding can move the
+        # edge onto it) and within the price limits, the size above the minimum there.
+        if (
+            (not inst.max_qty_lots or qty <= inst.max_qty_lots)
+            and (inst.step_lots <= 1 or qty % inst.step_lots == 0)
+            and floor <= price
+            and (not top or price <= top)
+        ):
+            mult = inst.band_up if side is BUY else inst.band_down
+            if (not mult or (mid * mult - price) * side > 1.0) and qty >= inst.min_lots_at(price):
+                return price, qty, ""
+        edge = inst.band_limit_ticks(side, mid)
         whys: list[str] = []
         if inst.max_qty_lots and qty > inst.max_qty_lots:
             whys.append(f"size {qty}→{inst.max_qty_lots} lots: the exchange's maximum")

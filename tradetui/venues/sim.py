@@ -10,6 +10,10 @@ comes out of ``pop`` in delivery-time order. Exchange work is only done up to th
 next delivery, so an order submitted after that delivery can still meet every later market
 event.
 
+A market already in the exchange's order (``exchange_ordered=True``: the synthetic market, which
+prints a trade before the book update that shows it) skips the reordering: each event joins the
+feed as the matching engine takes it, as a live market's does.
+
 A live market (``live=True``: the exchange's real feed, pushed as it arrives) is known only up
 to now: its iterator running dry means "nothing more yet", so it is asked again, and requests
 reach the exchange only once the clock has passed their arrival time (``next_request_ns`` says
@@ -107,9 +111,12 @@ class SimVenue:
         clock: Clock,
         *,
         live: bool = False,
+        exchange_ordered: bool = False,
     ) -> None:
         self._instrument = instrument
         self._live = live
+        # Without reordering, an event joins the feed when the matching engine takes it.
+        self._queue_on_apply = live or exchange_ordered
         self._engine = MatchingEngine(instrument, matching)
         self._on_market = self._engine.on_market
         self._clock = clock
@@ -122,14 +129,17 @@ class SimVenue:
         self._response_ns = 0  # last response delivery: responses keep their order
         # Market events go out in the order they come (a feed is one ordered stream), so a
         # FIFO keeps them off the heap; only account events and requests need the heap. An
-        # event joins the feed when it is read; the matching engine takes it in exchange order.
-        self._feed: deque[tuple[int, int, MarketEvent]] = deque()
+        # event joins the feed when it is read (the matching engine takes it in exchange order),
+        # or, when nothing is reordered, as the matching engine takes it.
+        self._feed: deque[tuple[int, MarketEvent]] = deque()
         self._feed_ns = 0  # last market delivery time; deliveries never go backwards
         self._seq = 0
         # A live market is asked again when dry (a generator would end for good), and arrives
         # as the exchange sent it: each event joins the feed when the matching engine takes it.
         self._market: Iterator[MarketEvent] = (
-            iter(market) if live else exchange_order(self._read(market))
+            iter(market)
+            if self._queue_on_apply
+            else exchange_order(market, on_read=self._queue_delivery)
         )
         self._next_market: MarketEvent | None = next(self._market, None)
         self._reports: list[tuple[int, int, AccountEvent]] = []
@@ -178,7 +188,7 @@ class SimVenue:
         return self._settle()
 
     def pop(self) -> MarketEvent | AccountEvent | None:
-        """The next event for the engine, in delivery-time order (ties by creation order)."""
+        """The next event for the engine, in delivery-time order (see ``_take`` for ties)."""
         feed = self._feed
         reports = self._reports
         if not reports and not self._requests:
@@ -188,23 +198,22 @@ class SimVenue:
                 self._apply_market(market)
                 market = self._next_market
             if feed and not reports and (market is None or market.exch_ns > feed[0][0]):
-                return feed.popleft()[2]
+                return feed.popleft()[1]
         if self._settle() is None:
             return None
         return self._take()
 
     def _take(self) -> MarketEvent | AccountEvent:
-        """The first of the feed and the reports by (delivery time, creation order); call only
-        after ``_settle`` found an event due."""
+        """The first of the feed and the reports by delivery time; at one time the market
+        event goes first (account events among themselves keep their creation order), so the
+        engine sees a print before the fill it caused whether the market was read ahead for
+        reordering or not. Call only after ``_settle`` found an event due."""
         feed = self._feed
         reports = self._reports
         if feed:
-            if reports:
-                head = feed[0]
-                top = reports[0]
-                if top[0] < head[0] or (top[0] == head[0] and top[1] < head[1]):
-                    return heappop(reports)[2]
-            return feed.popleft()[2]
+            if reports and reports[0][0] < feed[0][0]:
+                return heappop(reports)[2]
+            return feed.popleft()[1]
         return heappop(reports)[2]
 
     def run(self, engine: Engine, clock: VirtualClock, until_ns: int) -> None:
@@ -250,7 +259,7 @@ class SimVenue:
             if deliver_ns is None or deliver_ns > until_ns:
                 break
             advance(deliver_ns)
-            on_event(take() if reports else popleft()[2])
+            on_event(take() if reports else popleft()[1])
         advance(until_ns)
 
     @property
@@ -316,16 +325,9 @@ class SimVenue:
             events = self._on_market(ev, exch_ns)
             if events:
                 self._report(events, exch_ns)
-        if self._live:
+        if self._queue_on_apply:
             self._queue_delivery(ev)
         self._next_market = next(self._market, None)
-
-    def _read(self, market: Iterable[MarketEvent]) -> Iterator[MarketEvent]:
-        """``market`` passed on, each event queued for delivery as it is read."""
-        queue = self._queue_delivery
-        for ev in market:
-            queue(ev)
-            yield ev
 
     def _queue_delivery(self, ev: MarketEvent) -> None:
         """``ev`` joins the feed: delivered at its ``local_ns``, never before its exchange
@@ -337,8 +339,7 @@ class SimVenue:
             deliver_ns = self._feed_ns
         else:
             self._feed_ns = deliver_ns
-        self._seq = seq = self._seq + 1
-        self._feed.append((deliver_ns, seq, ev))
+        self._feed.append((deliver_ns, ev))
 
     def _arrive(self, intent: OrderIntent, arrive_ns: int) -> None:
         exch_ns = arrive_ns if arrive_ns > self._exch_ns else self._exch_ns

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sys
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import chain, islice
@@ -45,9 +45,12 @@ _NEG = -sys.maxsize
 
 
 def exchange_order(
-    events: Iterable[MarketEvent], window_ns: int = REORDER_WINDOW_NS
+    events: Iterable[MarketEvent],
+    window_ns: int = REORDER_WINDOW_NS,
+    on_read: Callable[[MarketEvent], None] | None = None,
 ) -> Iterator[MarketEvent]:
-    """``events`` (in receive order) in the exchange's order.
+    """``events`` (in receive order) in the exchange's order; ``on_read(ev)`` is called for
+    each event as it is read, in receive order (the sim venue queues its delivery there).
 
     Book updates (diffs, snapshots, best bid/offers) keep their order among themselves, as do
     trades; a trade goes before every book update whose exchange time is later than or equal
@@ -62,6 +65,8 @@ def exchange_order(
     trade_append, trade_pop = trades.append, trades.popleft
     book_ns = trade_ns = _NEG  # running maxima: each kind keeps its own order
     for ev in events:
+        if on_read is not None:
+            on_read(ev)
         t = ev.exch_ns
         if type(ev) is Trade:
             if t > trade_ns:
