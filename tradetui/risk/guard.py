@@ -427,8 +427,8 @@ class RiskGuard:
             and floor <= price
             and (not top or price <= top)
         ):
-            mult = inst.band_up if side is BUY else inst.band_down
-            if (not mult or (mid * mult - price) * side > 1.0) and qty >= inst.min_lots_at(price):
+            band = inst.band_up if side is BUY else inst.band_down
+            if (not band or (mid * band - price) * side > 1.0) and qty >= inst.min_lots_at(price):
                 return price, qty, ""
         edge = inst.band_limit_ticks(side, mid)
         whys: list[str] = []
