@@ -165,7 +165,7 @@ def _fetch_all(files: list[DayFile], base: str, folder: Path, quiet: bool) -> li
             r = fetch_day(f, base, folder, on_bytes)
             bar.remove_task(task)
             line = f"{r.outcome.value:<17} {f.name}  {r.size:,} bytes  {r.detail}"
-            bar.console.print(Text(line, style="" if r.ok else "red"), highlight=False)
+            bar.console.print(Text(line, style="" if r.ok else "red"), soft_wrap=True)
             results.append(r)
     return results
 
