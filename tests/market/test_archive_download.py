@@ -325,3 +325,25 @@ def test_the_same_day_twice_and_trades_with_aggtrades_are_refused(tmp_path: Path
     )
     with pytest.raises(ReplayError, match="hold the same prints twice; give one kind"):
         list(replay_events([a, t, g], BTCUSDT))
+
+
+@needs_usdm
+def test_a_whole_part_left_unrenamed_is_verified_not_fetched_again(
+    real_archive: Path, tmp_path: Path
+) -> None:
+    """Stopped between the last byte and the rename: the Range past the end answers 416."""
+    dest = tmp_path / "data"
+    src = real_archive / "data/futures/um/daily/bookTicker/BTCUSDT" / BOOK
+    folder = dest / "data/futures/um/daily/bookTicker/BTCUSDT"
+    folder.mkdir(parents=True)
+    (folder / (BOOK + ".part")).write_bytes(src.read_bytes())
+    with ArchiveServer(real_archive) as server:
+        code, out = download(server, dest, "--from", "2024-08-08", "--kind", "bookTicker", "--json")
+        assert code == 0, out
+        assert outcomes(out) == {BOOK: "downloaded"}
+        size = src.stat().st_size
+        assert server.requests[-1] == (
+            f"/data/futures/um/daily/bookTicker/BTCUSDT/{BOOK}",
+            f"bytes={size}-",
+        )
+    assert (folder / BOOK).read_bytes() == src.read_bytes()
