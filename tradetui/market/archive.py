@@ -23,6 +23,7 @@ import hashlib
 import http.client
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -233,12 +234,23 @@ class _TransferError(Exception):
 
 
 _NET_ERRORS = (OSError, http.client.HTTPException, TimeoutError)
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _open(req: urllib.request.Request, timeout_s: float) -> http.client.HTTPResponse:
+    """urlopen, through the environment's proxy (HTTPS_PROXY...) except for a loopback host."""
+    host = urllib.parse.urlsplit(req.full_url).hostname or ""
+    handlers = [urllib.request.ProxyHandler({})] if host in _LOOPBACK else []
+    resp: http.client.HTTPResponse = urllib.request.build_opener(*handlers).open(
+        req, timeout=timeout_s
+    )
+    return resp
 
 
 def _get_text(url: str, timeout_s: float) -> str:
     req = urllib.request.Request(url, headers={"User-Agent": "tradetui"})
     try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+        with _open(req, timeout_s) as resp:
             body: bytes = resp.read()
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
@@ -257,7 +269,7 @@ def _download(url: str, part: Path, on_bytes: Progress | None, timeout_s: float)
         headers["Range"] = f"bytes={have}-"
     req = urllib.request.Request(url, headers=headers)
     try:
-        resp = urllib.request.urlopen(req, timeout=timeout_s)
+        resp = _open(req, timeout_s)
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             raise _NotPublishedError from None
