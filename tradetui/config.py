@@ -807,6 +807,20 @@ class RecordSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DataSettings:
+    dir: str = _f(
+        "",
+        "folder `data download` writes Binance's daily archives to ('' = archives/ in the user "
+        "data directory)",
+    )
+    archive_url: str = _f(
+        "https://data.binance.vision",
+        "base URL of Binance's public data archive (a loopback `sandbox archive` for tests)",
+        _http_url,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     venue: VenueSettings = field(default_factory=VenueSettings)
     market: MarketSettings = field(default_factory=MarketSettings)
@@ -821,6 +835,7 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     feed: FeedSettings = field(default_factory=FeedSettings)
     record: RecordSettings = field(default_factory=RecordSettings)
+    data: DataSettings = field(default_factory=DataSettings)
 
     def replace(self, section: str, **changes: Any) -> Settings:
         """A copy with ``changes`` validated and applied to one section."""

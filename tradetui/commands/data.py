@@ -289,13 +289,16 @@ def _run(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``data check``, ``backtest``, ``record``, ``sweep`` and ``calibrate`` to ``app``."""
+    """Add ``data check``, ``data download``, ``backtest``, ``record``, ``sweep`` and
+    ``calibrate`` to ``app``."""
     from tradetui.commands.calibrate import calibrate
+    from tradetui.commands.download import data_download
     from tradetui.commands.record import record
     from tradetui.commands.sweep import sweep
 
-    data_app = typer.Typer(help="Inspect recorded market data.")
+    data_app = typer.Typer(help="Inspect recorded market data; download Binance archives.")
     data_app.command("check")(data_check)
+    data_app.command("download")(data_download)
     app.add_typer(data_app, name="data")
     app.command("backtest")(backtest)
     app.command("record")(record)

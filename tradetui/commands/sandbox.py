@@ -342,10 +342,12 @@ async def _drop_every(server: SandboxExchange, period_s: float) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``sandbox exchange`` and ``sandbox telegram`` to ``app``."""
+    """Add ``sandbox exchange``, ``sandbox telegram`` and ``sandbox archive`` to ``app``."""
+    from tradetui.commands.download import sandbox_archive
     from tradetui.commands.telegram import sandbox_telegram
 
     sandbox_app = typer.Typer(help="Loopback exchanges for dry runs and tests.")
     sandbox_app.command("exchange")(sandbox_exchange)
     sandbox_app.command("telegram")(sandbox_telegram)
+    sandbox_app.command("archive")(sandbox_archive)
     app.add_typer(sandbox_app, name="sandbox")

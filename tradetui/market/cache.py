@@ -20,7 +20,7 @@ from tradetui.market.files import ReplayReport
 from tradetui.market.replay import replay_events
 
 # Bump when the decoded form or the reading rules change.
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 
 _DECODER = msgspec.msgpack.Decoder(tuple[ReplayReport, list[MarketEvent]])
 

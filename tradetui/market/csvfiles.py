@@ -1,5 +1,9 @@
 """CSV market data: Binance public daily archives and tardis.dev exports.
 
+Binance's archives come one file per day and kind; ``read_days`` joins the files of one kind
+into one stream in time order, and marks a gap between two of them (a day not given or not
+published) so a backtest does not trade across it.
+
 Binance archives (bookTicker, trades, aggTrades) carry exchange times only, so ``local_ns`` is
 the latest exchange-side time in the row (bookTicker's event time, else the trade time).
 tardis.dev rows carry both the exchange ``timestamp`` and the ``local_timestamp`` (µs). tardis
@@ -10,7 +14,7 @@ synthetic consecutive ids, and a BestBidOffer is derived whenever the rebuilt to
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 from tradetui.core.instrument import Instrument
@@ -25,7 +29,7 @@ from tradetui.core.types import (
 )
 from tradetui.market.books import SequencedBook
 from tradetui.market.decode import Grid, OffGridError
-from tradetui.market.files import Format, ReplayReport, other_symbol, read_lines
+from tradetui.market.files import Format, ReplayError, ReplayReport, other_symbol, read_lines
 
 _HEADER_FIRST = frozenset({"exchange", "update_id", "id", "agg_trade_id"})
 
@@ -252,3 +256,103 @@ CSV_READERS: dict[Format, Reader] = {
     Format.TARDIS_BOOK: read_tardis_book,
     Format.TARDIS_TRADES: read_tardis_trades,
 }
+
+
+# Binance's daily files of one kind meet at midnight within milliseconds; a silence this long
+# between the end of one file and the start of the next is data missing (a day not given, not
+# published, or cut short), not a quiet market.
+DAY_GAP_NS = 60 * 1_000_000_000
+# Files whose rows overlap by more than this are the same day twice (or a daily and a
+# monthly file): refused, as the merged stream would replay those prints twice.
+_OVERLAP_NS = 1_000_000_000
+DAILY_FORMATS = frozenset(
+    {Format.BINANCE_BOOK_TICKER, Format.BINANCE_TRADES, Format.BINANCE_AGG_TRADES}
+)
+
+
+def read_days(
+    paths: list[Path], fmt: Format, inst: Instrument, report: ReplayReport
+) -> Iterator[MarketEvent]:
+    """Binance archive files of one kind as one stream, files in the order of their first row.
+
+    Where one file ends more than DAY_GAP_NS before the next begins, the gap is reported
+    (file, times) and, for bookTicker files, marked as a feed gap is: an empty BookSnapshot
+    (the book is unknown: quotes are pulled, nothing fills against a stale touch) right after
+    the last row before it, and a one-level snapshot of the first touch after it, which
+    brings the book back. A file starting before the previous one ended is refused.
+    """
+    reader = CSV_READERS[fmt]
+    starts: list[tuple[int, int, Path]] = []
+    for i, path in enumerate(paths):
+        peek = reader(path, inst, ReplayReport(strict_grid=report.strict_grid))
+        head = next(peek, None)
+        if isinstance(peek, Generator):
+            peek.close()  # the file is read again in order below
+        if head is not None:
+            starts.append((head.exch_ns, i, path))
+        else:
+            report.issue(str(path), 0, "no data rows")
+    starts.sort()
+    stream = "bookTicker" if fmt is Format.BINANCE_BOOK_TICKER else "trades"
+    last: MarketEvent | None = None
+    last_path: Path | None = None
+    for _, _, path in starts:
+        rows = reader(path, inst, report)
+        first = next(rows, None)
+        if first is None:
+            continue
+        if last is not None:
+            if first.exch_ns < last.exch_ns - _OVERLAP_NS:
+                raise ReplayError(
+                    f"{path}: starts at {_iso(first.exch_ns)}, before {last_path} ends "
+                    f"({_iso(last.exch_ns)}); give each day once"
+                )
+            if first.exch_ns - last.exch_ns > DAY_GAP_NS:
+                yield from _gap(report, path, stream, last, first)
+                if type(first) is BestBidOffer:
+                    first = _touch_snapshot(first)
+                    report.snapshots += 1
+        yield first
+        last, last_path = first, path
+        for ev in rows:
+            yield ev
+            last = ev
+
+
+def _gap(
+    report: ReplayReport, path: Path, stream: str, before: MarketEvent, after: MarketEvent
+) -> Iterator[MarketEvent]:
+    """Report the gap between two files; for the book, the empty snapshot that marks it."""
+    book = type(before) is BestBidOffer
+    report.issue(
+        str(path),
+        1,
+        f"no {stream} from {_iso(before.exch_ns)} to {_iso(after.exch_ns)} (a day missing?)"
+        + ("; the book is unknown over the gap" if book else ""),
+    )
+    if book:
+        report.gaps += 1
+        yield BookSnapshot(
+            exch_ns=before.exch_ns + 1,
+            local_ns=before.local_ns + 1,
+            update_id=before.update_id,  # type: ignore[union-attr]
+            bids=(),
+            asks=(),
+        )
+
+
+def _touch_snapshot(ev: BestBidOffer) -> BookSnapshot:
+    """The book as a bookTicker shows it: one level a side."""
+    return BookSnapshot(
+        exch_ns=ev.exch_ns,
+        local_ns=ev.local_ns,
+        update_id=ev.update_id,
+        bids=((ev.bid_ticks, ev.bid_lots),) if ev.bid_ticks else (),
+        asks=((ev.ask_ticks, ev.ask_lots),) if ev.ask_ticks else (),
+    )
+
+
+def _iso(ns: int) -> str:
+    from tradetui.store.queries import iso_utc  # sqlite3: loaded only to report a gap
+
+    return iso_utc(ns)

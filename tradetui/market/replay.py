@@ -1,8 +1,10 @@
 """Replay recorded markets as our MarketEvents.
 
 ``replay_events(paths, instrument, report)`` reads any mix of supported files: raw captures are
-one continuous stream in the order given (their diff chains continue across files), every CSV
-file is a stream of its own, and streams are merged by exchange time. The book is rebuilt by
+one continuous stream in the order given (their diff chains continue across files), Binance's
+daily archives of one kind are one stream (files in time order, gaps between them marked:
+``csvfiles.read_days``), every other CSV file is a stream of its own, and streams are merged by
+exchange time. The book is rebuilt by
 ``SequencedBook``; a gap empties it (an empty BookSnapshot) until the next snapshot.
 
 Times: ``exch_ns`` is the exchange's transaction time (``T``, else the event time ``E``);
@@ -28,7 +30,7 @@ from tradetui.core.types import (
     MarketEvent,
 )
 from tradetui.market import decode
-from tradetui.market.csvfiles import CSV_READERS
+from tradetui.market.csvfiles import CSV_READERS, DAILY_FORMATS, read_days
 from tradetui.market.decode import OffGridError
 from tradetui.market.files import (
     Format,
@@ -116,6 +118,7 @@ def replay_events(
     merged in by exchange time. Raises ReplayError for unknown formats or no data at all."""
     report = report if report is not None else ReplayReport()
     captures: list[Path] = []
+    days: dict[Format, list[Path]] = {}
     streams: list[Iterator[MarketEvent]] = []
     for path in paths:
         fmt = detect_format(path)
@@ -123,8 +126,17 @@ def replay_events(
             report.issue(str(path), 0, "empty file")
         elif fmt is Format.CAPTURE:
             captures.append(path)
+        elif fmt in DAILY_FORMATS:
+            days.setdefault(fmt, []).append(path)
         else:
             streams.append(CSV_READERS[fmt](path, instrument, report))
+    if Format.BINANCE_TRADES in days and Format.BINANCE_AGG_TRADES in days:
+        raise ReplayError(
+            f"{days[Format.BINANCE_AGG_TRADES][0]}: Binance trades and aggTrades archives "
+            "given together hold the same prints twice; give one kind"
+        )
+    for fmt, group in days.items():
+        streams.append(read_days(group, fmt, instrument, report))
     if captures:
         streams.insert(0, read_capture(captures, instrument, report))
     if not streams:
