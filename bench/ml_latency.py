@@ -48,20 +48,14 @@ def _pct(xs: list[int]) -> dict[str, float]:
 def _synthetic_model(out: Path) -> FilterModel:
     import xgboost as xgb
 
-    from tradetui.ml.features import FEATURE_NAMES
-    from tradetui.ml.train import write_model
+    from tradetui.ml.train import feature_card, write_model
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4000, N_FEATURES)).astype(np.float32)
     y = (x[:, 1] + rng.normal(size=4000) > 0).astype(int) * 2
     params = {"objective": "multi:softprob", "num_class": 3, "max_depth": 3, "nthread": 2}
     booster = xgb.train(params, xgb.DMatrix(x, label=y), num_boost_round=100)
-    card = {
-        "features": list(FEATURE_NAMES),
-        "horizon_s": 5.0,
-        "threshold_ticks": 0.0,
-        "instrument_agnostic": True,
-    }
+    card = {**feature_card(), "horizon_s": 5.0, "threshold_bps": 0.0, "instrument_agnostic": True}
     write_model(booster, card, out)
     return load_model(out)
 
