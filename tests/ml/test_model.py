@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.instruments import btcusdt_perpetual
+from tests.instruments import spot_btcusdt, usdm_ethusdt
 from tests.ml.conftest import tiny_model, tiny_rows
-from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.ml.model import CARD_FILE, MODEL_FILE, ModelError, instrument_problem, load_model
 from tradetui.ml.train import feature_card
 
@@ -101,30 +100,6 @@ def test_card_that_is_not_json_says_so(model_dir: Path, tmp_path: Path) -> None:
     (copy / CARD_FILE).write_text("{")
     with pytest.raises(ModelError, match=r"card.json: not valid JSON"):
         load_model(copy)
-
-
-def spot_btcusdt() -> Instrument:
-    return Instrument(
-        symbol="BTCUSDT",
-        base="BTC",
-        quote="USDT",
-        tick_size=Decimal("0.01"),
-        lot_size=Decimal("0.00001"),
-        min_qty=Decimal("0.00001"),
-        min_notional=Decimal("5"),
-        kind=InstrumentKind.SPOT,
-        venue="binance",
-    )
-
-
-def usdm_ethusdt() -> Instrument:
-    return dataclasses.replace(
-        btcusdt_perpetual(),
-        symbol="ETHUSDT",
-        base="ETH",
-        tick_size=Decimal("0.01"),
-        venue="binance",
-    )
 
 
 def test_a_model_serves_only_the_instrument_it_was_trained_for() -> None:
