@@ -198,12 +198,20 @@ class OrderBook:
     def levels(self, side: Side, n: int) -> list[Level]:
         """The best ``n`` levels of one side, best first."""
         if side is Side.BUY:
-            return self._bid_index.top(self._bids, self.bid_ticks, n)
-        return self._ask_index.top(self._asks, self.ask_ticks, n)
+            levels = self._bids
+            prices = self._bid_index.prices(levels, self.bid_ticks, n)
+        else:
+            levels = self._asks
+            prices = self._ask_index.prices(levels, self.ask_ticks, n)
+        return [(p, levels[p]) for p in prices]
 
     def top_sizes(self, side: Side, n: int) -> list[int]:
         """Sizes in lots of the best ``n`` levels of one side, best first (no price tuples)."""
-        return [q for _, q in self.levels(side, n)]
+        if side is Side.BUY:
+            levels = self._bids
+            return list(map(levels.__getitem__, self._bid_index.prices(levels, self.bid_ticks, n)))
+        levels = self._asks
+        return list(map(levels.__getitem__, self._ask_index.prices(levels, self.ask_ticks, n)))
 
     def depth_lots(self, side: Side, n: int) -> int:
         """Total size in lots over the best ``n`` levels of one side."""
@@ -301,30 +309,25 @@ class _NearIndex:
         keys = self.keys
         del keys[bisect_right(keys, best_ticks * self.sign) :]
 
-    def top(self, levels: dict[int, int], best_ticks: int, n: int) -> list[Level]:
+    def prices(self, levels: dict[int, int], best_ticks: int, n: int) -> list[int]:
+        """Prices (unsigned) of the best ``n`` levels of ``levels``, best first."""
         if n <= 0 or not best_ticks:
             return []
-        keys = self.keys
+        keys, sign = self.keys, self.sign
         if len(keys) < n and self.edge != -_FAR:
-            if n > _BAND_MAX_LEVELS:
-                return self._sorted_side(levels, n)
+            if n > _BAND_MAX_LEVELS:  # deeper than any band: sort the side
+                return [
+                    s * sign for s in nlargest(n, (p * sign for p, q in levels.items() if q > 0))
+                ]
             self._rebuild(levels, n)
             keys = self.keys
-        sign = self.sign
-        out = [(s * sign, levels[s * sign]) for s in reversed(keys[-n:])]
-        if len(keys) >= n:
-            # Narrow the band once the levels read rose far above its edge.
-            deepest = keys[-n]
-            if deepest - self.edge > 2 * self.depth:
-                self.edge = edge = deepest - self.depth
-                del keys[: bisect_left(keys, edge)]
-        return out
-
-    def _sorted_side(self, levels: dict[int, int], n: int) -> list[Level]:
-        """The best ``n`` levels by sorting the side (reads deeper than any band)."""
-        sign = self.sign
-        best = nlargest(n, (p * sign for p, q in levels.items() if q > 0))
-        return [(s * sign, levels[s * sign]) for s in best]
+        top = keys[-n:]
+        top.reverse()
+        if len(keys) >= n and top[-1] - self.edge > 2 * self.depth:
+            # The levels read rose far above the band's edge: narrow it from below.
+            self.edge = edge = top[-1] - self.depth
+            del keys[: bisect_left(keys, edge)]
+        return top if sign > 0 else [-s for s in top]
 
     def _rebuild(self, levels: dict[int, int], n: int) -> None:
         """Band the side anew around its best price, deep enough for ``n`` levels."""
