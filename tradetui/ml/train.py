@@ -221,19 +221,24 @@ def _dist_version(*names: str) -> str:
 
 
 def _git_commit() -> str:
-    """The git commit of the tradetui code running, or "unknown" outside a git checkout."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.SubprocessError):
+    """The git commit of the tradetui code running, with "-dirty" when its package files differ
+    from that commit; "unknown" outside a git checkout."""
+    package = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=package, capture_output=True, text=True, timeout=5
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    head = git("rev-parse", "HEAD")
+    commit = head.stdout.strip() if head is not None and head.returncode == 0 else ""
+    if not commit:
         return "unknown"
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and commit else "unknown"
+    diff = git("diff", "--quiet", "HEAD", "--", ".")
+    return f"{commit}-dirty" if diff is not None and diff.returncode == 1 else commit
 
 
 def _versions() -> dict[str, str]:
