@@ -122,13 +122,15 @@ def test_an_instrument_agnostic_card_serves_any_instrument() -> None:
 
 def test_agnostic_needs_every_feature_in_instrument_free_units() -> None:
     """The flag alone (an older or hand-edited card) or a feature in ticks serves no other
-    instrument: only normalised features carry across."""
+    instrument than the one trained on: only normalised features carry across."""
     card: dict[str, object] = {"instrument": spot_btcusdt().to_spec(), "instrument_agnostic": True}
     assert "without the units of its features" in instrument_problem(card, usdm_ethusdt())
     units = {**feature_card()["feature_units"], "spread_bps": "ticks"}
     problem = instrument_problem({**card, "feature_units": units}, usdm_ethusdt())
     assert problem.startswith("card.json: instrument_agnostic, but spread_bps is in the training")
     assert "tradetui train --agnostic" in problem
+    # Its own instrument it still serves.
+    assert instrument_problem({**card, "feature_units": units}, spot_btcusdt()) == ""
 
 
 @pytest.mark.parametrize(

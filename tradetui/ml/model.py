@@ -283,26 +283,15 @@ def instrument_problem(card: dict[str, Any], instrument: Instrument) -> str:
     (``tradetui train --agnostic``: ``"instrument_agnostic": true``). That claim holds only
     for a card whose every feature is in units that carry across instruments
     (``feature_units``, each in features.INSTRUMENT_FREE_UNITS): a hand-set flag on a card
-    without them, or with a feature in ticks or lots, serves no other instrument."""
+    without them, or with a feature in ticks or lots, serves only the instrument trained on."""
+    unfit = ""
     if card.get("instrument_agnostic") is True:
-        units = card.get("feature_units")
-        if not isinstance(units, dict) or set(units) != set(FEATURE_NAMES):
-            return (
-                "card.json: instrument_agnostic without the units of its features (a model "
-                "from an older tradetui, or a hand-edited card); retrain with `tradetui train "
-                "--agnostic`"
-            )
-        tied = sorted(n for n, u in units.items() if u not in INSTRUMENT_FREE_UNITS)
-        if not tied:
+        unfit = _agnostic_problem(card)
+        if not unfit:
             return ""
-        return (
-            f"card.json: instrument_agnostic, but {', '.join(tied)} "
-            f"{'is' if len(tied) == 1 else 'are'} in the training instrument's units; retrain "
-            "with `tradetui train --agnostic`"
-        )
     spec = card.get("instrument")
     if not isinstance(spec, dict) or "tick_size" not in spec:
-        return (
+        return unfit or (
             "card.json: instrument: not recorded (a model from an older tradetui); retrain with "
             "`tradetui train` on this instrument's recordings"
         )
@@ -313,11 +302,29 @@ def instrument_problem(card: dict[str, Any], instrument: Instrument) -> str:
     differ = [f for f in _INSTRUMENT_FIELDS if getattr(trained, f) != getattr(instrument, f)]
     if not differ:
         return ""
-    return (
+    return unfit or (
         f"trained for {_describe(trained)}, this session trades {_describe(instrument)} "
         f"({', '.join(differ)} {'differs' if len(differ) == 1 else 'differ'}); retrain on "
         "this instrument's recordings (`tradetui train`), or use a model trained with "
         "`tradetui train --agnostic`"
+    )
+
+
+def _agnostic_problem(card: dict[str, Any]) -> str:
+    """Why a card flagged instrument-agnostic may not serve other instruments; '' when it may."""
+    units = card.get("feature_units")
+    if not isinstance(units, dict) or set(units) != set(FEATURE_NAMES):
+        return (
+            "card.json: instrument_agnostic without the units of its features (a model from an "
+            "older tradetui, or a hand-edited card); retrain with `tradetui train --agnostic`"
+        )
+    tied = sorted(n for n, u in units.items() if u not in INSTRUMENT_FREE_UNITS)
+    if not tied:
+        return ""
+    return (
+        f"card.json: instrument_agnostic, but {', '.join(tied)} "
+        f"{'is' if len(tied) == 1 else 'are'} in the training instrument's units; retrain "
+        "with `tradetui train --agnostic`"
     )
 
 
