@@ -215,14 +215,36 @@ def test_timed_sums_match_a_brute_force_window_across_compactions() -> None:
         kept.append((t, v))
         if step % 7 == 0:
             cut = t - 200
-            ts.drop_through(cut)
+            total = ts.drop_through(cut)
             kept = [(a, b) for a, b in kept if a > cut]
             assert len(ts) == len(kept)
-            assert ts.sum_all() == sum(b for _, b in kept)
+            assert total == sum(b for _, b in kept)
             assert ts.sum_after(t - 30) == sum(b for a, b in kept if a > t - 30)
             if kept:
                 at = [b for a, b in kept if a <= t - 100]
                 assert ts.value_at(t - 100) == (at[-1] if at else kept[0][1])
+
+
+def test_look_backs_keep_their_anchor_across_compactions() -> None:
+    rng = random.Random(6)
+    ts = TimedSums()
+    seen: list[tuple[int, float]] = []
+    t = 0
+    for step in range(12_000):
+        t += rng.choice((0, 1, 1, 3))
+        v = float(step)
+        ts.add(t, v)
+        seen.append((t, v))
+        if step % 5 == 0:
+            cut = t - 300
+            before = [b for a, b in seen if a <= cut]
+            # The last value at or before the cut stays as the anchor, else the oldest kept.
+            oldest = before[-1] if before else seen[0][1]
+            assert ts.drop_before_last(cut) == oldest
+            seen = [(a, b) for a, b in seen if b >= oldest]
+            assert len(ts) == len(seen)
+            at = [b for a, b in seen if a <= t - 100]
+            assert ts.value_at(t - 100) == (at[-1] if at else seen[0][1])
 
 
 SPOT_0808 = (

@@ -36,8 +36,9 @@ from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, MarketEve
 _NS = 1_000_000_000
 _FLOW_1S_NS = 1 * _NS
 _FLOW_5S_NS = 5 * _NS
-_RET_WINDOWS_NS = (1 * _NS, 5 * _NS, 30 * _NS)
+_RET_1S_NS, _RET_5S_NS, _RET_30S_NS = 1 * _NS, 5 * _NS, 30 * _NS
 _VOL_WINDOW_NS = 30 * _NS
+_VOL_PER_S = _NS / _VOL_WINDOW_NS  # squared changes per window → per second
 _SINCE_TRADE_CAP_S = 60.0
 _BPS = 1e4
 # Touch updates the typical touch size remembers (its exponential weight is 1 / this).
@@ -130,26 +131,29 @@ class TimedSums:
         self._v.append(value)
         self._cum.append(self._cum[-1] + value)
 
-    def drop_through(self, cut_ns: int) -> None:
-        """Forget entries stamped at or before ``cut_ns``."""
-        self._move_start(bisect_right(self._t, cut_ns, self._start))
+    def drop_through(self, cut_ns: int) -> float:
+        """Forget entries stamped at or before ``cut_ns``; returns the sum of those kept."""
+        i = self._start = bisect_right(self._t, cut_ns, self._start)
+        if i >= self._COMPACT:
+            self._compact()
+        return self._cum[-1] - self._cum[self._start]
 
-    def drop_before_last(self, cut_ns: int) -> None:
+    def drop_before_last(self, cut_ns: int) -> float:
         """Forget entries before the last one stamped at or before ``cut_ns`` (that one stays
-        as the anchor of look-backs past the oldest entry)."""
+        as the anchor of look-backs past the oldest entry); returns the oldest value kept."""
         i = bisect_right(self._t, cut_ns, self._start) - 1
         if i > self._start:
-            self._move_start(i)
+            self._start = i
+            if i >= self._COMPACT:
+                self._compact()
+        return self._v[self._start]
 
-    def _move_start(self, i: int) -> None:
-        self._start = i
-        if i >= self._COMPACT and i * 2 >= len(self._t):
+    def _compact(self) -> None:
+        """Delete the dropped prefix once it is at least half the lists."""
+        i = self._start
+        if i * 2 >= len(self._t):
             del self._t[:i], self._v[:i], self._cum[:i]
             self._start = 0
-
-    def sum_all(self) -> float:
-        """Sum of the values kept."""
-        return self._cum[-1] - self._cum[self._start]
 
     def sum_after(self, cut_ns: int) -> float:
         """Sum of the values stamped after ``cut_ns``."""
@@ -159,10 +163,6 @@ class TimedSums:
         """The last value stamped at or before ``t_ns``; the oldest kept when none is."""
         i = bisect_right(self._t, t_ns, self._start) - 1
         return self._v[i if i > self._start else self._start]
-
-    def first_value(self) -> float:
-        """The oldest value kept."""
-        return self._v[self._start]
 
 
 class FeatureState:
@@ -306,19 +306,15 @@ class FeatureState:
         else:
             out[2] = out[3] = math.nan
         flow = self._flow
-        flow.drop_through(now_ns - _FLOW_5S_NS)
+        out[6] = flow.drop_through(now_ns - _FLOW_5S_NS) * per_touch
         out[5] = flow.sum_after(now_ns - _FLOW_1S_NS) * per_touch
-        out[6] = flow.sum_all() * per_touch
         # The mid in force at each look-back; before a window's start the oldest known mid.
         mids = self._mids
-        mids.drop_before_last(now_ns - _RET_WINDOWS_NS[2])
-        out[7] = (mid - mids.value_at(now_ns - _RET_WINDOWS_NS[0])) * bps
-        out[8] = (mid - mids.value_at(now_ns - _RET_WINDOWS_NS[1])) * bps
-        out[9] = (mid - mids.first_value()) * bps
-        sq = self._sq
-        sq.drop_through(now_ns - _VOL_WINDOW_NS)
-        sq_sum = sq.sum_all()
-        out[10] = math.sqrt(sq_sum * _NS / _VOL_WINDOW_NS) * bps if sq_sum > 0.0 else 0.0
+        out[9] = (mid - mids.drop_before_last(now_ns - _RET_30S_NS)) * bps
+        out[7] = (mid - mids.value_at(now_ns - _RET_1S_NS)) * bps
+        out[8] = (mid - mids.value_at(now_ns - _RET_5S_NS)) * bps
+        sq_sum = self._sq.drop_through(now_ns - _VOL_WINDOW_NS)
+        out[10] = math.sqrt(sq_sum * _VOL_PER_S) * bps if sq_sum > 0.0 else 0.0
         out[11] = bq * per_touch
         out[12] = aq * per_touch
         last = self.last_trade_ns
