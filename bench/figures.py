@@ -111,6 +111,7 @@ BENCHES = (
         (),
         (
             "features.p50_us",
+            "features_min_of_passes.p99_us",
             "inference_compiled.p50_us",
             "inference_xgboost_inplace_1_thread_warm.p50_us",
         ),

@@ -84,7 +84,7 @@ def placebo(card: dict[str, Any], events: list[MarketEvent], out: Path) -> Path:
     samples = sample_features(events)
     sp = card["split"]
     cfg = TrainConfig(
-        horizon_s=card["horizon_s"], threshold_ticks=card["threshold_ticks"], gap_s=sp["gap_s"]
+        horizon_s=card["horizon_s"], threshold_bps=card["threshold_bps"], gap_s=sp["gap_s"]
     )
     rng = np.random.default_rng(0)
     # Shuffle the mids in time before the split: features keep their distribution, labels

@@ -8,14 +8,19 @@ caches are as cold as in the engine). The decoded file is held in memory as ~10^
 objects, which a live engine does not hold; they are moved out of the garbage collector's view
 (``gc.freeze``) so its full collections over them do not land in the timings. Prints one JSON
 object (µs percentiles) with the target: feature row and compiled inference p99 within
-``target_p99_us`` each. tests/ml/test_latency_budget.py runs this script and fails when either
-p50 exceeds four times that target.
+``target_p99_us`` each, on the wall clock of the first pass. The file is replayed ``_PASSES``
+times (each pass makes the same decisions on the same state), and ``*_min_of_passes`` take each
+decision's least time over them: what the code costs, without the time other processes took
+from it, which on a loaded machine sets the wall-clock p99 (``load_average_1m`` says how
+loaded). tests/ml/test_latency_budget.py runs this script and fails when either wall-clock p50
+exceeds four times the target or either per-decision-minimum p99 exceeds the target.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
 import tempfile
 import time
@@ -32,6 +37,9 @@ from tradetui.ml.model import FilterModel, load_model
 _DATA = Path(__file__).resolve().parents[1] / "../shared/data/binance-spot/btcusdt_20240808.gz"
 _DECISION_NS = 100_000_000
 TARGET_P99_US = 50.0  # per decision, for the feature row and for compiled inference each
+# Identical replays of the file: the first gives the wall-clock figures, all of them the
+# per-decision minimum (the cost without the noise of a shared machine).
+_PASSES = 3
 
 
 def _pct(xs: list[int]) -> dict[str, float]:
@@ -48,20 +56,14 @@ def _pct(xs: list[int]) -> dict[str, float]:
 def _synthetic_model(out: Path) -> FilterModel:
     import xgboost as xgb
 
-    from tradetui.ml.features import FEATURE_NAMES
-    from tradetui.ml.train import write_model
+    from tradetui.ml.train import feature_card, write_model
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4000, N_FEATURES)).astype(np.float32)
     y = (x[:, 1] + rng.normal(size=4000) > 0).astype(int) * 2
     params = {"objective": "multi:softprob", "num_class": 3, "max_depth": 3, "nthread": 2}
     booster = xgb.train(params, xgb.DMatrix(x, label=y), num_boost_round=100)
-    card = {
-        "features": list(FEATURE_NAMES),
-        "horizon_s": 5.0,
-        "threshold_ticks": 0.0,
-        "instrument_agnostic": True,
-    }
+    card = {**feature_card(), "horizon_s": 5.0, "threshold_bps": 0.0, "instrument_agnostic": True}
     write_model(booster, card, out)
     return load_model(out)
 
@@ -75,13 +77,10 @@ def _events(path: Path) -> list[MarketEvent]:
     return load_events([path], infer_instrument([path]).instrument)[0]
 
 
-def main() -> None:
-    args = [Path(a) for a in sys.argv[1:]]
-    with tempfile.TemporaryDirectory() as tmp:
-        model = load_model(args[0]) if args else _synthetic_model(Path(tmp))
-    events = _events(args[1] if len(args) > 1 else _DATA)
-    gc.collect()
-    gc.freeze()
+def _replay(
+    events: list[MarketEvent], model: FilterModel
+) -> tuple[list[int], list[int], list[npt.NDArray[np.float32]]]:
+    """One pass over ``events``: (feature row ns, compiled inference ns, rows) per decision."""
     book, fs, row = OrderBook(), FeatureState(), new_row()
     feat_ns: list[int] = []
     ours_ns: list[int] = []
@@ -107,10 +106,29 @@ def main() -> None:
         elif tp is BookSnapshot:
             book.apply_snapshot(ev.bids, ev.asks)  # type: ignore[union-attr]
         fs.observe(ev, now, book)
+    return feat_ns, ours_ns, rows
+
+
+def _min_each(runs: list[list[int]]) -> list[int]:
+    """Each decision's least time over identical passes: what the code costs, without the
+    time other processes on a shared machine took from it (they only ever add)."""
+    return [min(ts) for ts in zip(*runs, strict=True)]
+
+
+def main() -> None:
+    args = [Path(a) for a in sys.argv[1:]]
+    with tempfile.TemporaryDirectory() as tmp:
+        model = load_model(args[0]) if args else _synthetic_model(Path(tmp))
+    events = _events(args[1] if len(args) > 1 else _DATA)
+    gc.collect()
+    gc.freeze()
+    passes = [_replay(events, model) for _ in range(_PASSES)]
+    feat_ns, ours_ns, rows = passes[0]
     # XGBoost's own prediction is the reference, timed in a pass of its own: its OpenMP worker
     # threads keep spinning after each call and would steal the core from the timings above.
     model.booster.set_param({"nthread": 1})
     xgb_ns: list[int] = []
+    perf = time.perf_counter_ns
     for x in rows:
         t0 = perf()
         model.predict_xgboost(x)
@@ -121,9 +139,13 @@ def main() -> None:
             {
                 "target_p99_us": TARGET_P99_US,
                 "model": {"trees": t.n_trees, "nodes": t.n_nodes, "depth": t.depth},
+                "load_average_1m": os.getloadavg()[0],
                 "features": _pct(feat_ns),
                 "inference_compiled": _pct(ours_ns),
                 "inference_xgboost_inplace_1_thread_warm": _pct(xgb_ns),
+                "passes": _PASSES,
+                "features_min_of_passes": _pct(_min_each([p[0] for p in passes])),
+                "inference_compiled_min_of_passes": _pct(_min_each([p[1] for p in passes])),
             },
             indent=2,
         )

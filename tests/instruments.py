@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from tradetui.core.instrument import Instrument, InstrumentKind
@@ -21,4 +22,30 @@ def btcusdt_perpetual() -> Instrument:
         kind=InstrumentKind.PERPETUAL,
         maker_fee_rate=0.0002,
         taker_fee_rate=0.0005,
+    )
+
+
+def spot_btcusdt() -> Instrument:
+    """Binance spot BTCUSDT (tick 0.01, lot 0.00001)."""
+    return Instrument(
+        symbol="BTCUSDT",
+        base="BTC",
+        quote="USDT",
+        tick_size=Decimal("0.01"),
+        lot_size=Decimal("0.00001"),
+        min_qty=Decimal("0.00001"),
+        min_notional=Decimal("5"),
+        kind=InstrumentKind.SPOT,
+        venue="binance",
+    )
+
+
+def usdm_ethusdt() -> Instrument:
+    """Binance USD-M ETHUSDT perpetual, on BTCUSDT's other constraints with a 0.01 tick."""
+    return dataclasses.replace(
+        btcusdt_perpetual(),
+        symbol="ETHUSDT",
+        base="ETH",
+        tick_size=Decimal("0.01"),
+        venue="binance",
     )

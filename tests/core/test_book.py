@@ -57,7 +57,7 @@ class BookMachine(RuleBasedStateMachine):
 
     @rule(batch=st.lists(st.tuples(level_lists, level_lists), min_size=2, max_size=6))
     def deltas(self, batch: list[tuple[list[Level], list[Level]]]) -> None:
-        # Several updates between two reads: the reads' sorted prices catch up on all of them.
+        # Several updates between two reads: the band follows every one of them.
         for bids, asks in batch:
             self.delta(bids, asks)
 
@@ -140,17 +140,14 @@ TIGHT = {
     "_BAND_DEPTH": 0,
     "_BAND_MIN_TICKS": 1,
     "_BAND_MAX_LEVELS": 2,
-    "_DEAD_MAX": 0,
-    "_INSORT_MAX": 1,
     "_SWEEP_MIN_KEYS": 6,
 }
 
 
 class TightBookMachine(BookMachine):
-    """The same rules with a band one tick deeper than the levels read, zero-size entries
-    dropped by every read that steps over one, sweeps of a few keys and whole-side reads from
-    three levels on: reads run past the band, rebuild it, narrow it and sort beyond it all the
-    time, and sweeps drop prices the band holds."""
+    """The same rules with a band one tick deeper than the levels read, sweeps of a few keys
+    and whole-side reads from three levels on: reads run past the band, rebuild it, narrow it
+    and sort the side all the time, and updates add and drop its prices at its edge."""
 
     def __init__(self) -> None:
         self._saved = {name: getattr(book_module, name) for name in TIGHT}

@@ -13,8 +13,8 @@ import xgboost as xgb
 from typer.testing import CliRunner, Result
 
 from tradetui.ml.dataset import DOWN, FLAT, UP
-from tradetui.ml.features import FEATURE_NAMES, N_FEATURES
-from tradetui.ml.train import write_model
+from tradetui.ml.features import N_FEATURES
+from tradetui.ml.train import feature_card, write_model
 
 
 def tiny_rows(n: int = 600, seed: int = 0) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
@@ -27,15 +27,15 @@ def tiny_rows(n: int = 600, seed: int = 0) -> tuple[npt.NDArray[np.float32], npt
     return x, y
 
 
-def tiny_model(out: Path, rounds: int = 10, threshold_ticks: float = 0.0) -> Path:
+def tiny_model(out: Path, rounds: int = 10, threshold_bps: float = 0.0) -> Path:
     x, y = tiny_rows()
     params = {"objective": "multi:softprob", "num_class": 3, "max_depth": 3, "nthread": 1}
     booster = xgb.train(params, xgb.DMatrix(x, label=y), num_boost_round=rounds)
     # Trained on noise rows, tied to no instrument: usable with any.
     card = {
-        "features": list(FEATURE_NAMES),
+        **feature_card(),
         "horizon_s": 5.0,
-        "threshold_ticks": threshold_ticks,
+        "threshold_bps": threshold_bps,
         "instrument_agnostic": True,
     }
     write_model(booster, card, out)

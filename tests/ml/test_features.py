@@ -36,12 +36,15 @@ def test_touch_features_from_a_best_bid_offer() -> None:
     fs.observe(bbo(T0, 100, 102, bq=30, aq=10), T0, book)
     assert fs.compute(T0, book, 7, row)
     r = row
-    assert r[col("spread_ticks")] == 2
+    bps = 1e4 / 101  # bps of the mid (101 ticks) per tick
+    assert r[col("spread_bps")] == pytest.approx(2 * bps, rel=1e-6)
     assert math.isclose(r[col("imbalance_1")], 0.5, rel_tol=1e-6)
     # Microprice leans to the ask when the bid is bigger: (100·10 + 102·30)/40 = 101.5.
-    assert math.isclose(r[col("micro_minus_mid_ticks")], 0.5)
-    assert (r[col("bid_queue_lots")], r[col("ask_queue_lots")]) == (30, 10)
-    assert r[col("inventory_lots")] == 7
+    assert r[col("micro_minus_mid_bps")] == pytest.approx(0.5 * bps, rel=1e-6)
+    # Sizes in the typical touch size: so far the one touch seen, (30 + 10)/2 = 20 lots.
+    assert fs.touch_lots == pytest.approx(20)
+    assert (r[col("bid_queue_touch")], r[col("ask_queue_touch")]) == (1.5, 0.5)
+    assert r[col("inventory_touch")] == pytest.approx(7 / 20)
 
 
 def test_no_row_without_a_two_sided_touch() -> None:
@@ -72,9 +75,10 @@ def test_signed_flow_drops_trades_past_each_window() -> None:
     fs.observe(trade(T0, 5, Side.BUY), T0, book)
     fs.observe(trade(T0 + 2 * S, 3, Side.SELL), T0 + 2 * S, book)
     fs.compute(T0 + 2 * S + S // 2, book, 0, row)
-    assert (row[col("flow_1s_lots")], row[col("flow_5s_lots")]) == (-3, 2)
+    # In touch sizes (10 lots here).
+    assert (row[col("flow_1s_touch")], row[col("flow_5s_touch")]) == pytest.approx((-0.3, 0.2))
     fs.compute(T0 + 6 * S, book, 0, row)
-    assert (row[col("flow_1s_lots")], row[col("flow_5s_lots")]) == (0, -3)
+    assert (row[col("flow_1s_touch")], row[col("flow_5s_touch")]) == pytest.approx((0, -0.3))
 
 
 def test_mid_returns_look_back_each_window() -> None:
@@ -84,9 +88,11 @@ def test_mid_returns_look_back_each_window() -> None:
     fs.observe(bbo(T0 + 13 * S, 106, 108, uid=2), T0 + 13 * S, book)  # mid 107
     fs.compute(T0 + 13 * S + S // 2, book, 0, row)
     r = row
-    assert (r[col("ret_1s_ticks")], r[col("ret_5s_ticks")], r[col("ret_30s_ticks")]) == (2, 6, 6)
+    bps = 1e4 / 107  # bps of the mid now per tick
+    rets = (r[col("ret_1s_bps")], r[col("ret_5s_bps")], r[col("ret_30s_bps")])
+    assert rets == pytest.approx((2 * bps, 6 * bps, 6 * bps), rel=1e-6)
     # Two changes of 4 and 2 ticks in 30 s: √((16 + 4) / 30) ticks/√s.
-    assert math.isclose(r[col("rvol_30s_ticks")], math.sqrt(20 / 30), rel_tol=1e-6)
+    assert r[col("rvol_30s_bps")] == pytest.approx(math.sqrt(20 / 30) * bps, rel=1e-6)
 
 
 def test_time_since_trade_is_capped() -> None:
@@ -132,8 +138,11 @@ def test_incremental_flow_equals_the_brute_force_sum(
             fs.compute(t, book, 0, row)
     now = t + after_ns
     fs.compute(now, book, 0, row)
-    assert row[col("flow_1s_lots")] == sum(q for ts, q in seen if ts > now - S)
-    assert row[col("flow_5s_lots")] == sum(q for ts, q in seen if ts > now - 5 * S)
+    # Touch sizes of 10 lots.
+    assert row[col("flow_1s_touch")] * 10 == pytest.approx(sum(q for ts, q in seen if ts > now - S))
+    assert row[col("flow_5s_touch")] * 10 == pytest.approx(
+        sum(q for ts, q in seen if ts > now - 5 * S)
+    )
 
 
 def test_book_update_may_reach_the_book_after_it_is_observed() -> None:
@@ -142,8 +151,56 @@ def test_book_update_may_reach_the_book_after_it_is_observed() -> None:
     fs.observe(BookSnapshot(exch_ns=T0, local_ns=T0, update_id=5, bids=bids, asks=asks), T0, book)
     book.apply_snapshot(bids, asks)
     assert fs.compute(T0, book, 0, row)
-    assert row[col("spread_ticks")] == 3
-    assert row[col("bid_queue_lots")] == 4
+    assert row[col("spread_bps")] == pytest.approx(3e4 / 101.5, rel=1e-6)
+    assert row[col("bid_queue_touch")] == pytest.approx(4 / 2.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, S),  # gap to the next event
+            st.integers(-3, 3),  # mid move, ticks of the coarse grid
+            st.integers(1, 4),  # spread, coarse ticks
+            st.integers(1, 90),  # bid size, coarse lots
+            st.integers(1, 90),  # ask size, coarse lots
+            st.integers(0, 40),  # traded size (0: no trade), coarse lots
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.integers(0, 50),  # our position, coarse lots
+)
+def test_a_market_reads_the_same_on_any_price_and_size_grid(
+    steps: list[tuple[int, int, int, int, int, int]], position: int
+) -> None:
+    """The same market on two instruments' grids, one with a tick 10× and a lot 1000× finer
+    than the other (so its prices are 10× and its sizes 1000× the numbers), gives the same row:
+    the features carry across instruments (issue 23)."""
+    rows = []
+    for tick, lot in ((1, 1), (10, 1000)):
+        fs, book, row = FeatureState(), OrderBook(), new_row()
+        bids = ((5000 * tick, 40 * lot), (4999 * tick, 70 * lot), (4990 * tick, 5 * lot))
+        asks = ((5002 * tick, 30 * lot), (5003 * tick, 20 * lot))
+        book.apply_snapshot(bids, asks)
+        fs.observe(
+            BookSnapshot(exch_ns=T0, local_ns=T0, update_id=1, bids=bids, asks=asks), T0, book
+        )
+        t, bid = T0, 5000
+        for uid, (gap, move, spread, bq, aq, traded) in enumerate(steps, start=2):
+            t += gap
+            bid += move
+            fs.observe(bbo(t, bid * tick, (bid + spread) * tick, bq * lot, aq * lot, uid), t, book)
+            if traded:
+                fs.observe(trade(t, traded * lot, Side.BUY if move >= 0 else Side.SELL), t, book)
+        assert fs.compute(t + S // 3, book, position * lot, row)
+        rows.append(list(row))
+    coarse, fine = rows
+    for name, a, b in zip(FEATURE_NAMES, coarse, fine, strict=True):
+        if math.isnan(a):
+            assert math.isnan(b), name
+        else:
+            assert b == pytest.approx(a, rel=1e-4, abs=1e-6), name
 
 
 def test_timed_sums_match_a_brute_force_window_across_compactions() -> None:
@@ -158,38 +215,62 @@ def test_timed_sums_match_a_brute_force_window_across_compactions() -> None:
         kept.append((t, v))
         if step % 7 == 0:
             cut = t - 200
-            ts.drop_through(cut)
+            total = ts.drop_through(cut)
             kept = [(a, b) for a, b in kept if a > cut]
             assert len(ts) == len(kept)
-            assert ts.sum_all() == sum(b for _, b in kept)
+            assert total == sum(b for _, b in kept)
             assert ts.sum_after(t - 30) == sum(b for a, b in kept if a > t - 30)
             if kept:
                 at = [b for a, b in kept if a <= t - 100]
                 assert ts.value_at(t - 100) == (at[-1] if at else kept[0][1])
 
 
+def test_look_backs_keep_their_anchor_across_compactions() -> None:
+    rng = random.Random(6)
+    ts = TimedSums()
+    seen: list[tuple[int, float]] = []
+    t = 0
+    for step in range(12_000):
+        t += rng.choice((0, 1, 1, 3))
+        v = float(step)
+        ts.add(t, v)
+        seen.append((t, v))
+        if step % 5 == 0:
+            cut = t - 300
+            before = [b for a, b in seen if a <= cut]
+            # The last value at or before the cut stays as the anchor, else the oldest kept.
+            oldest = before[-1] if before else seen[0][1]
+            assert ts.drop_before_last(cut) == oldest
+            seen = [(a, b) for a, b in seen if b >= oldest]
+            assert len(ts) == len(seen)
+            at = [b for a, b in seen if a <= t - 100]
+            assert ts.value_at(t - 100) == (at[-1] if at else seen[0][1])
+
+
 SPOT_0808 = (
     Path(__file__).resolve().parents[2] / ".." / "shared/data/binance-spot/btcusdt_20240808.gz"
 )
 # Column sums (float64 over the float32 rows, NaN left out) of the features sampled every
-# 100 ms from the spot 0808 file, as computed before the features were rewritten as prefix
-# sums (the two versions were compared cell by cell: identical, 6,505 rows on 0808 + 0809).
-# A change to the feature code that moves any of them changes what the model was trained on.
+# 100 ms from the spot 0808 file. First pinned before the features were rewritten as prefix
+# sums (the two versions were compared cell by cell: identical, 6,505 rows on 0808 + 0809);
+# re-pinned when prices became bps of mid and sizes typical touch sizes (issue 23: the ratio
+# columns, imbalances and time since a trade, kept their sums). A change to the feature code
+# that moves any of them changes what the model was trained on.
 PINNED_ROWS, PINNED_MISSING = 3459, 352
 PINNED_SUMS = [
-    11532.0,
+    18.692147583700716,
     -227.84209797537187,
     -190.14179588516708,
     -107.46459202608094,
-    -1363.2523727742955,
-    -18790564728.0,
-    -93799194256.0,
-    -151640.0,
-    -752264.0,
-    -4473684.5,
-    1175928.6019821167,
-    720115944144.0,
-    850409845704.0,
+    -2.2088212497230586,
+    -150.9582078768708,
+    -779.807744929014,
+    -245.75634441012517,
+    -1219.096400639508,
+    -7248.971078363014,
+    1905.3906943127513,
+    5421.162055432738,
+    6140.78947689545,
     715.4391054802629,
     0.0,
 ]

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.instruments import btcusdt_perpetual
+from tests.instruments import spot_btcusdt, usdm_ethusdt
 from tests.ml.conftest import tiny_model, tiny_rows
-from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.ml.model import CARD_FILE, MODEL_FILE, ModelError, instrument_problem, load_model
+from tradetui.ml.train import feature_card
 
 
 def test_compiled_trees_match_xgboost_with_and_without_missing_values(model_dir: Path) -> None:
@@ -76,8 +76,8 @@ def test_load_during_a_swap_waits_for_the_card(model_dir: Path, tmp_path: Path) 
         (lambda c: c.pop("horizon_s"), "horizon_s: missing"),
         (lambda c: c.update(horizon_s="5s"), "horizon_s: expected a number of seconds > 0"),
         (lambda c: c.update(horizon_s=-5.0), "horizon_s: expected a number of seconds > 0"),
-        (lambda c: c.update(threshold_ticks=None), "threshold_ticks: expected a number >= 0"),
-        (lambda c: c.pop("threshold_ticks"), "threshold_ticks: missing"),
+        (lambda c: c.update(threshold_bps=None), "threshold_bps: expected a number >= 0"),
+        (lambda c: c.pop("threshold_bps"), "threshold_bps: missing"),
         (lambda c: c.update(features="spread_ticks"), "differ from this build"),
     ],
 )
@@ -102,30 +102,6 @@ def test_card_that_is_not_json_says_so(model_dir: Path, tmp_path: Path) -> None:
         load_model(copy)
 
 
-def spot_btcusdt() -> Instrument:
-    return Instrument(
-        symbol="BTCUSDT",
-        base="BTC",
-        quote="USDT",
-        tick_size=Decimal("0.01"),
-        lot_size=Decimal("0.00001"),
-        min_qty=Decimal("0.00001"),
-        min_notional=Decimal("5"),
-        kind=InstrumentKind.SPOT,
-        venue="binance",
-    )
-
-
-def usdm_ethusdt() -> Instrument:
-    return dataclasses.replace(
-        btcusdt_perpetual(),
-        symbol="ETHUSDT",
-        base="ETH",
-        tick_size=Decimal("0.01"),
-        venue="binance",
-    )
-
-
 def test_a_model_serves_only_the_instrument_it_was_trained_for() -> None:
     card = {"instrument": spot_btcusdt().to_spec(), "instrument_agnostic": False}
     assert instrument_problem(card, spot_btcusdt()) == ""
@@ -140,8 +116,21 @@ def test_a_model_serves_only_the_instrument_it_was_trained_for() -> None:
 
 
 def test_an_instrument_agnostic_card_serves_any_instrument() -> None:
-    card = {"instrument": spot_btcusdt().to_spec(), "instrument_agnostic": True}
+    card = {"instrument": spot_btcusdt().to_spec(), "instrument_agnostic": True, **feature_card()}
     assert instrument_problem(card, usdm_ethusdt()) == ""
+
+
+def test_agnostic_needs_every_feature_in_instrument_free_units() -> None:
+    """The flag alone (an older or hand-edited card) or a feature in ticks serves no other
+    instrument than the one trained on: only normalised features carry across."""
+    card: dict[str, object] = {"instrument": spot_btcusdt().to_spec(), "instrument_agnostic": True}
+    assert "without the units of its features" in instrument_problem(card, usdm_ethusdt())
+    units = {**feature_card()["feature_units"], "spread_bps": "ticks"}
+    problem = instrument_problem({**card, "feature_units": units}, usdm_ethusdt())
+    assert problem.startswith("card.json: instrument_agnostic, but spread_bps is in the training")
+    assert "tradetui train --agnostic" in problem
+    # Its own instrument it still serves.
+    assert instrument_problem({**card, "feature_units": units}, spot_btcusdt()) == ""
 
 
 @pytest.mark.parametrize(

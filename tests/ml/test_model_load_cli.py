@@ -4,7 +4,7 @@ each is one `error: ml.model: ...` line and exit 2, never a crash, hang or trace
 A subprocess each, since the failures being guarded against abort or kill the process: an empty
 model.json whose card hash matches it aborted in XGBoost (SIGABRT); binary (UBJSON) bytes,
 whole or cut short, were handed to XGBoost's binary parser, which segfaults or spins on some
-truncations; a card without threshold_ticks was accepted although the docs require it.
+truncations; a card without threshold_bps was accepted although the docs require it.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def _arrays_of_unequal_length(model: dict[str, object]) -> None:
 def _card_without_threshold(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst)
     card = json.loads((dst / CARD_FILE).read_text())
-    del card["threshold_ticks"]
+    del card["threshold_bps"]
     (dst / CARD_FILE).write_text(json.dumps(card))
 
 
@@ -90,7 +90,7 @@ def _card_without_threshold(src: Path, dst: Path) -> None:
         (_binary(0.004), "binary"),
         (_edit_json(_child_beyond_the_tree), "not a usable XGBoost model"),
         (_edit_json(_arrays_of_unequal_length), "not a usable XGBoost model"),
-        (_card_without_threshold, "threshold_ticks: missing"),
+        (_card_without_threshold, "threshold_bps: missing"),
     ],
     ids=[
         "empty",

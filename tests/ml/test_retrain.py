@@ -26,8 +26,9 @@ S = 1_000_000_000
 T0 = 1_700_000_000 * S
 FAST = TrainConfig(rounds=40, gap_s=5.0)
 # The label threshold a retrain takes from the current model's card: a planted 5 s move is
-# ~5 ticks, so 0 (the tiny model's default) would leave no flat rows.
-PLANTED_THRESHOLD = 2.0
+# ~7 ticks of a ~1000-tick mid, ~70 bps, so 0 (the tiny model's default) would leave no flat
+# rows.
+PLANTED_THRESHOLD = 20.0
 
 
 def planted(seed: int = 0, n: int = 3000) -> tuple[Samples, int]:
@@ -47,7 +48,7 @@ def files_bytes(d: Path) -> tuple[bytes, bytes]:
 
 
 def test_better_candidate_replaces_an_uninformed_model(tmp_path: Path) -> None:
-    model = tiny_model(tmp_path / "m", threshold_ticks=PLANTED_THRESHOLD)  # knows nothing here
+    model = tiny_model(tmp_path / "m", threshold_bps=PLANTED_THRESHOLD)  # knows nothing here
     old_sha = load_model(model).sha256
     samples, split = planted()
     res = retrain_samples(samples, split, model, FAST)
@@ -95,7 +96,7 @@ def _corrupt_writer(booster: Any, card: dict[str, Any], out: Path) -> dict[str, 
 
 
 def test_corrupt_candidate_never_replaces_a_good_model(tmp_path: Path) -> None:
-    model = tiny_model(tmp_path / "m", threshold_ticks=PLANTED_THRESHOLD)
+    model = tiny_model(tmp_path / "m", threshold_bps=PLANTED_THRESHOLD)
     before = files_bytes(model)
     samples, split = planted()
     res = retrain_samples(samples, split, model, FAST, write_model=_corrupt_writer)

@@ -15,7 +15,7 @@ from tests.instruments import btcusdt_perpetual
 from tradetui.commands.ml import register
 from tradetui.core.types import BestBidOffer
 from tradetui.market.synthetic import SyntheticMarket
-from tradetui.ml.dataset import DOWN, FLAT, UP, Samples, future_move_ticks, labels, sample_features
+from tradetui.ml.dataset import DOWN, FLAT, UP, Samples, future_move_bps, labels, sample_features
 from tradetui.ml.features import FEATURE_NAMES, N_FEATURES
 from tradetui.ml.model import load_model
 from tradetui.ml.train import TrainConfig, split_rows, train_samples, write_model
@@ -32,9 +32,11 @@ def test_labels_use_the_threshold_both_ways() -> None:
 
 def test_future_move_is_missing_past_the_data() -> None:
     t = np.arange(10, dtype=np.int64) * S
-    s = Samples(np.zeros((10, N_FEATURES), np.float32), t, np.arange(10, dtype=np.float64) * 2)
-    move = future_move_ticks(s, 3 * S)
-    assert move[:7].tolist() == [6.0] * 7
+    # The mid grows 2 bps (log) a second: every 3 s move is 6 bps, on any price level.
+    mids = 1000 * np.exp(np.arange(10) * 2e-4)
+    s = Samples(np.zeros((10, N_FEATURES), np.float32), t, mids)
+    move = future_move_bps(s, 3 * S)
+    assert move[:7] == pytest.approx([6.0] * 7)
     assert np.isnan(move[7:]).all()
 
 
@@ -89,7 +91,7 @@ def test_too_little_data_is_a_clear_error() -> None:
     from tradetui.ml.train import TrainError
 
     t = T0 + np.arange(100, dtype=np.int64) * (S // 10)
-    s = Samples(np.zeros((100, N_FEATURES), np.float32), t, np.zeros(100))
+    s = Samples(np.zeros((100, N_FEATURES), np.float32), t, np.full(100, 1000.0))
     with pytest.raises(TrainError, match="rows"):
         train_samples(s, int(t[50]), TrainConfig())
 
@@ -101,10 +103,12 @@ def test_threshold_that_leaves_a_class_empty_is_a_clear_error() -> None:
     n = 3000
     t = T0 + np.arange(n, dtype=np.int64) * (S // 10)
     s = Samples(
-        rng.normal(size=(n, N_FEATURES)).astype(np.float32), t, np.cumsum(rng.normal(size=n))
+        rng.normal(size=(n, N_FEATURES)).astype(np.float32),
+        t,
+        1000 + np.cumsum(rng.normal(size=n)),
     )
-    with pytest.raises(TrainError, match=r"threshold 1e\+09 ticks leaves 0 up, 0 down"):
-        train_samples(s, int(t[2000]), TrainConfig(threshold_ticks=1e9, rounds=5, gap_s=5.0))
+    with pytest.raises(TrainError, match=r"threshold 1e\+09 bps leaves 0 up, 0 down"):
+        train_samples(s, int(t[2000]), TrainConfig(threshold_bps=1e9, rounds=5, gap_s=5.0))
 
 
 def test_synthetic_market_replays_into_feature_rows() -> None:
@@ -117,7 +121,7 @@ def test_synthetic_market_replays_into_feature_rows() -> None:
     )
     s = sample_features(events)
     assert len(s.t_ns) > 150
-    assert np.isfinite(s.x[:, FEATURE_NAMES.index("spread_ticks")]).all()
+    assert np.isfinite(s.x[:, FEATURE_NAMES.index("spread_bps")]).all()
 
 
 def _app() -> typer.Typer:
@@ -132,9 +136,9 @@ def test_cli_missing_file_is_one_line_exit_2(tmp_path: Path) -> None:
 
 
 def test_cli_negative_threshold_is_one_line_exit_2(tmp_path: Path) -> None:
-    r = CliRunner().invoke(_app(), ["train", str(tmp_path / "x.gz"), "--threshold-ticks", "-5"])
+    r = CliRunner().invoke(_app(), ["train", str(tmp_path / "x.gz"), "--threshold-bps", "-5"])
     assert r.exit_code == 2
-    assert r.output.startswith("error: --threshold-ticks must be >= 0")
+    assert r.output.startswith("error: --threshold-bps must be >= 0")
     assert len(r.output.strip().splitlines()) == 1
 
 

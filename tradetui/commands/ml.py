@@ -48,13 +48,21 @@ def train(
     horizon: Annotated[
         float, typer.Option("--horizon", help="Label horizon in seconds (mid move over it).")
     ] = 5.0,
-    threshold_ticks: Annotated[
+    threshold_bps: Annotated[
         float | None,
         typer.Option(
-            "--threshold-ticks",
-            help="Move beyond which a row is up/down, ticks (default: a third of rows flat).",
+            "--threshold-bps",
+            help="Mid move beyond which a row is up/down, bps (default: a third of rows flat).",
         ),
     ] = None,
+    agnostic: Annotated[
+        bool,
+        typer.Option(
+            "--agnostic",
+            help="Let the model serve any instrument, not only the one trained on "
+            "(docs/ml-filter.md).",
+        ),
+    ] = False,
     out: Annotated[Path, typer.Option("--out", help="Model directory to write.")] = Path("model"),
     venue: VenueOpt = None,
     symbol: SymbolOpt = None,
@@ -96,10 +104,8 @@ def train(
     flags = instrument_flags(venue, symbol, tick_size, lot_size, contract_size, inverse)
     if horizon <= 0:
         fail(f"--horizon must be > 0 (got {horizon})")
-    if threshold_ticks is not None and not threshold_ticks >= 0:
-        fail(
-            f"--threshold-ticks must be >= 0 (got {threshold_ticks}); leave it out for the default"
-        )
+    if threshold_bps is not None and not threshold_bps >= 0:
+        fail(f"--threshold-bps must be >= 0 (got {threshold_bps}); leave it out for the default")
     problem = _unwritable_dir(out)
     if problem:
         fail(f"--out {out}: {problem}; give a directory path to create or reuse")
@@ -113,7 +119,7 @@ def train(
             fail(f"--last: must be >= 1 (got {last})")
         if not watch.is_dir():
             fail(f"--watch {watch}: not a directory")
-        cfg = TrainConfig(horizon_s=horizon, threshold_ticks=threshold_ticks)
+        cfg = TrainConfig(horizon_s=horizon, threshold_bps=threshold_bps, agnostic=agnostic)
         _watch(watch, out, cfg, period, last, once, flags, as_json)
         return
     if not files:
@@ -124,7 +130,7 @@ def train(
         events, last_start = _events_and_test_start(files, found)
     except ReplayError as exc:
         fail(str(exc))
-    cfg = TrainConfig(horizon_s=horizon, threshold_ticks=threshold_ticks)
+    cfg = TrainConfig(horizon_s=horizon, threshold_bps=threshold_bps, agnostic=agnostic)
     samples = sample_features(events)
     if not len(samples.t_ns):
         fail("no feature rows: the data has no two-sided book")
@@ -173,7 +179,7 @@ def _print_summary(out: Path, card: dict[str, Any]) -> None:
     sp = card["split"]
     typer.echo(
         f"model {out / 'model.json'}: {card['rounds']} rounds, horizon "
-        f"{card['horizon_s']:g} s, threshold {card['threshold_ticks']:.3g} ticks"
+        f"{card['horizon_s']:g} s, threshold {card['threshold_bps']:.3g} bps"
     )
     typer.echo(
         f"rows: fit {sp['fit']['rows']}, validation {sp['validation']['rows']}, "

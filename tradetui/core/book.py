@@ -1,32 +1,31 @@
 """L2 order book on integer ticks and lots.
 
 Each side is a dict price → size plus its cached best price, so a delta costs one
-``dict.update`` per side. A removed level stays in the dict as a zero-size entry (a
-tombstone): feeds remove and re-add the same prices near the touch all the time.
+``dict.update`` per side (and the band upkeep below, once levels are read). A removed level
+stays in the dict as a zero-size entry (a tombstone): feeds remove and re-add the same prices
+near the touch all the time.
 After a delta the best price is the delta's own best positive level when that beats the old
 best (the delta carries it, worked out once where it was decoded); when the best level went
 away the next one is found by stepping tick by tick from it (books are dense near the
 touch), with a scan of the whole side as the bounded fallback.
 
-Reads of the top levels walk a sorted list of each side's prices near its best (a band) that
-updates never touch. A dict keeps its keys in insertion order, so the keys a read has not seen
-yet are the dict's last ones (``reversed`` yields them without a scan): a read first files
-those that fall within the band (most updates of a feed lie deeper and are left out), then
-walks down from the best price, dropping the zero-size entries it stepped over from the band
-and the dict alike. A band reaches several times deeper than the levels read; when the best
-rises it is narrowed from below, and when a read runs past its edge (the best fell that far)
-it is rebuilt from the whole side. Reads of a whole side sort what lies beyond the band.
-Zero-size entries are invisible to every read and swept out once they outnumber the live
-levels. Reads of levels change the book's internals (the band, zero-size entries), so like
+Reads of the top levels take the last entries of a sorted list of each side's live prices near
+its best (a band). Updates keep that list exact: each updated level within the band costs a
+binary search (and a list insert or delete when it appears or goes), one deeper costs a
+compare, so a read costs the same however many updates came before it. A band reaches several
+times deeper than the levels read; when the best rises it is narrowed from below, and when the
+best falls so far that fewer than the levels read are left in it, it is rebuilt from the whole
+side (rare: the band's depth is several times the span of the levels read). Reads of more
+levels than any band sort the side. Zero-size entries are invisible to every read and swept
+out once they outnumber the live levels. Reads of levels may rebuild or narrow a band, so like
 updates they belong to the thread that owns the book.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from heapq import nlargest
-from itertools import islice
 
 from tradetui.core.types import BookDelta, Level, Side
 
@@ -34,11 +33,7 @@ from tradetui.core.types import BookDelta, Level, Side
 # _BAND_MIN_TICKS: the best price can drift that far before the band is rebuilt.
 _BAND_DEPTH = 8
 _BAND_MIN_TICKS = 64
-# New prices within a band inserted one by one; more are appended and the band re-sorted.
-_INSORT_MAX = 48
-# Zero-size entries a read may step over before it drops those it stepped over.
-_DEAD_MAX = 8
-# Reads of more levels than this leave the band as it is and sort what lies beyond it.
+# Reads of more levels than this leave the band as it is and sort the side.
 _BAND_MAX_LEVELS = 64
 # An edge beyond every price (signed prices are at most the largest tick price).
 _FAR = 1 << 62
@@ -118,8 +113,10 @@ class OrderBook:
         if levels.get(best, 0) <= 0:
             best = _bid_below(levels, best)
         self.bid_ticks = best
+        if self._bid_index.edge != _FAR:
+            self._bid_index.note(bids, levels)
         if len(levels) > self._bid_sweep:
-            self._bid_sweep = _sweep(levels, self._bid_index)
+            self._bid_sweep = _sweep(levels)
 
     def _update_asks(self, asks: Iterable[Level], top_ticks: int) -> None:
         """``top_ticks``: the lowest of ``asks`` with a positive size (0 when none)."""
@@ -131,50 +128,52 @@ class OrderBook:
         if levels.get(best, 0) <= 0:
             best = _ask_above(levels, best)
         self.ask_ticks = best
+        if self._ask_index.edge != _FAR:
+            self._ask_index.note(asks, levels)
         if len(levels) > self._ask_sweep:
-            self._ask_sweep = _sweep(levels, self._ask_index)
+            self._ask_sweep = _sweep(levels)
 
     def set_touch(self, bid_ticks: int, bid_lots: int, ask_ticks: int, ask_lots: int) -> None:
         """Apply a best bid/offer: set both touch levels and remove every level better than
         them (a price of 0 empties that side)."""
-        levels = self._bids
+        levels, index = self._bids, self._bid_index
         best = self.bid_ticks
         if not bid_ticks:
             levels.clear()
-            self._bid_index.reset()
+            index.reset()
             self.bid_ticks = 0
         else:
             if best > bid_ticks:
-                _zero(levels, bid_ticks + 1, best + 1, self._bid_index.edge == _FAR)
+                _zero(levels, bid_ticks + 1, best + 1)
+                index.drop_above(bid_ticks)
             if bid_lots > 0:
                 levels[bid_ticks] = bid_lots
                 self.bid_ticks = bid_ticks
             else:
-                if self._bid_index.edge == _FAR:
-                    levels.pop(bid_ticks, None)
-                elif bid_ticks in levels:
-                    levels[bid_ticks] = 0
+                levels.pop(bid_ticks, None)
                 if best >= bid_ticks:
                     self.bid_ticks = _bid_below(levels, bid_ticks)
-        levels = self._asks
+            if index.edge != _FAR:
+                index.note(((bid_ticks, bid_lots),), levels)
+        levels, index = self._asks, self._ask_index
         best = self.ask_ticks
         if not ask_ticks:
             levels.clear()
-            self._ask_index.reset()
+            index.reset()
             self.ask_ticks = 0
         else:
             if best and best < ask_ticks:
-                _zero(levels, best, ask_ticks, self._ask_index.edge == _FAR)
+                _zero(levels, best, ask_ticks)
+                index.drop_above(ask_ticks)
             if ask_lots > 0:
                 levels[ask_ticks] = ask_lots
                 self.ask_ticks = ask_ticks
             else:
-                if self._ask_index.edge == _FAR:
-                    levels.pop(ask_ticks, None)
-                elif ask_ticks in levels:
-                    levels[ask_ticks] = 0
+                levels.pop(ask_ticks, None)
                 if not best or best <= ask_ticks:
                     self.ask_ticks = _ask_above(levels, ask_ticks)
+            if index.edge != _FAR:
+                index.note(((ask_ticks, ask_lots),), levels)
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -199,12 +198,20 @@ class OrderBook:
     def levels(self, side: Side, n: int) -> list[Level]:
         """The best ``n`` levels of one side, best first."""
         if side is Side.BUY:
-            return self._bid_index.top(self._bids, self.bid_ticks, n)
-        return self._ask_index.top(self._asks, self.ask_ticks, n)
+            levels = self._bids
+            prices = self._bid_index.prices(levels, self.bid_ticks, n)
+        else:
+            levels = self._asks
+            prices = self._ask_index.prices(levels, self.ask_ticks, n)
+        return [(p, levels[p]) for p in prices]
 
     def top_sizes(self, side: Side, n: int) -> list[int]:
         """Sizes in lots of the best ``n`` levels of one side, best first (no price tuples)."""
-        return [q for _, q in self.levels(side, n)]
+        if side is Side.BUY:
+            levels = self._bids
+            return list(map(levels.__getitem__, self._bid_index.prices(levels, self.bid_ticks, n)))
+        levels = self._asks
+        return list(map(levels.__getitem__, self._ask_index.prices(levels, self.ask_ticks, n)))
 
     def depth_lots(self, side: Side, n: int) -> int:
         """Total size in lots over the best ``n`` levels of one side."""
@@ -257,146 +264,97 @@ def _ask_above(levels: dict[int, int], price_ticks: int) -> int:
 
 
 class _NearIndex:
-    """The sorted prices of one side near its best, for reads of the top levels.
+    """The sorted live prices of one side near its best, for reads of the top levels.
 
     Prices are signed (bids as they are, asks negated) so the best is the largest on both
-    sides. ``keys`` holds, ascending, every price at or above ``edge`` among the first ``seen``
-    keys of the side's dict, zero-size ones included (a level refilled later is not a new key).
+    sides. ``keys`` holds, ascending, every price at or above ``edge`` with a positive size,
+    and nothing else: updates keep it so (``note``), which costs a binary search for each
+    updated level within the band and a compare for the rest, so a read of the best ``n``
+    levels is the last ``n`` keys. ``edge`` = ``_FAR`` is an empty band (nothing to keep).
     """
 
-    __slots__ = ("depth", "edge", "keys", "seen", "sign")
+    __slots__ = ("depth", "edge", "keys", "sign")
 
     def __init__(self, sign: int) -> None:
         self.sign = sign
         self.keys: list[int] = []
-        self.seen = 0
         self.edge = _FAR
         self.depth = 0  # how far below the deepest level read the band reaches, when rebuilt
 
     def reset(self) -> None:
-        """Cover nothing: the side's dict was emptied or lost keys."""
+        """Cover nothing: the side was emptied or replaced."""
         self.keys.clear()
-        self.seen = 0
         self.edge = _FAR
 
-    def catch_up(self, levels: dict[int, int]) -> None:
-        """File the prices added to ``levels`` since the last call."""
-        new = len(levels) - self.seen
-        if not new:
-            return
-        self.seen += new
-        if self.edge == _FAR:
-            return  # an empty band files nothing (and keys may leave the dict meanwhile)
-        # Sorting the new prices and cutting them at the edge runs in C: most lie deep.
-        added = sorted(islice(reversed(levels), new))
-        if self.sign > 0:
-            near = added[bisect_left(added, self.edge) :]
+    def note(self, changed: Iterable[Level], levels: dict[int, int]) -> None:
+        """File the levels of ``changed`` (already applied to ``levels``) that lie in the band:
+        a price whose size is now positive joins ``keys``, one whose size is now zero leaves."""
+        edge, keys, get, find, sign = self.edge, self.keys, levels.get, bisect_left, self.sign
+        # Prices within the band, signed.
+        if sign > 0:
+            near = [p for p, _ in changed if p >= edge]
         else:
-            near = [-p for p in reversed(added[: bisect_right(added, -self.edge)])]
+            near = [-p for p, _ in changed if -p >= edge]
+        for s in near:
+            i = find(keys, s)
+            held = i < len(keys) and keys[i] == s
+            if get(s * sign, 0) > 0:
+                if not held:
+                    keys.insert(i, s)
+            elif held:
+                del keys[i]
+
+    def drop_above(self, best_ticks: int) -> None:
+        """Forget prices better than ``best_ticks`` (a best bid/offer removed them)."""
         keys = self.keys
-        if len(near) <= _INSORT_MAX:
-            for s in near:
-                insort(keys, s)
-        else:
-            keys += near
-            keys.sort()  # two sorted runs: one merge
+        del keys[bisect_right(keys, best_ticks * self.sign) :]
 
-    def top(self, levels: dict[int, int], best_ticks: int, n: int) -> list[Level]:
-        out: list[Level] = []
+    def prices(self, levels: dict[int, int], best_ticks: int, n: int) -> list[int]:
+        """Prices (unsigned) of the best ``n`` levels of ``levels``, best first."""
         if n <= 0 or not best_ticks:
-            return out
-        self.catch_up(levels)
-        sign, keys, get = self.sign, self.keys, levels.get
-        i = hi = bisect_right(keys, best_ticks * sign)
-        if len(keys) - hi > _DEAD_MAX:
-            self._purge(levels, hi, len(keys))  # the best fell away from these: all zero-size
-        dead = 0
-        for i in range(hi - 1, -1, -1):
-            p = keys[i] * sign
-            q = get(p, 0)
-            if q > 0:
-                out.append((p, q))
-                if len(out) == n:
-                    break
-            else:
-                dead += 1
-        if dead > _DEAD_MAX:
-            self._purge(levels, i, hi)
-        if len(out) == n:
-            self._raise_edge(out[-1][0] * sign)
-            return out
-        # Every level at or above the edge is in ``out``; the rest of the side lies beyond it.
-        edge = self.edge
-        if edge == -_FAR:
-            return out
-        if n <= _BAND_MAX_LEVELS:
+            return []
+        keys, sign = self.keys, self.sign
+        if len(keys) < n and self.edge != -_FAR:
+            if n > _BAND_MAX_LEVELS:  # deeper than any band: sort the side
+                return [
+                    s * sign for s in nlargest(n, (p * sign for p, q in levels.items() if q > 0))
+                ]
             self._rebuild(levels, n)
-            return self.top(levels, best_ticks, n)
-        rest = sorted((s, q) for p, q in levels.items() if q > 0 and (s := p * sign) < edge)
-        out += [(s * sign, q) for s, q in reversed(rest[-(n - len(out)) :])]
-        return out
-
-    def _purge(self, levels: dict[int, int], lo: int, hi: int) -> None:
-        """Drop the zero-size entries among ``keys[lo:hi]`` from the band and from ``levels``."""
-        sign, kept = self.sign, []
-        walked = self.keys[lo:hi]
-        for s in walked:
-            p = s * sign
-            if levels.get(p, 0) > 0:
-                kept.append(s)
-            else:
-                del levels[p]
-        self.keys[lo:hi] = kept
-        self.seen -= len(walked) - len(kept)
-
-    def _raise_edge(self, deepest: int) -> None:
-        """Narrow the band once the levels read rose far above its edge (``deepest``: the
-        deepest level a read found, signed); the prices left out stay in the side's dict."""
-        if deepest - self.edge > 2 * self.depth:
-            self.edge = edge = deepest - self.depth
-            del self.keys[: bisect_left(self.keys, edge)]
+            keys = self.keys
+        top = keys[-n:]
+        top.reverse()
+        if len(keys) >= n and top[-1] - self.edge > 2 * self.depth:
+            # The levels read rose far above the band's edge: narrow it from below.
+            self.edge = edge = top[-1] - self.depth
+            del keys[: bisect_left(keys, edge)]
+        return top if sign > 0 else [-s for s in top]
 
     def _rebuild(self, levels: dict[int, int], n: int) -> None:
         """Band the side anew around its best price, deep enough for ``n`` levels."""
         sign = self.sign
-        best = nlargest(n, (p * sign for p, q in levels.items() if q > 0))
+        live = [p * sign for p, q in levels.items() if q > 0]
+        best = nlargest(n, live)
+        if not best:
+            self.reset()
+            return
         self.depth = max(_BAND_MIN_TICKS, _BAND_DEPTH * (best[0] - best[-1]))
         # With fewer than n levels the whole side is in the band.
         self.edge = edge = best[-1] - self.depth if len(best) == n else -_FAR
-        self.keys = sorted(s for s in (p * sign for p in levels) if s >= edge)
-        self.seen = len(levels)
-
-    def sweep(self, levels: dict[int, int]) -> None:
-        """Drop zero-size entries of the side's dict and of the band."""
-        self.catch_up(levels)
-        for p in [k for k, q in levels.items() if q <= 0]:
-            del levels[p]
-        sign = self.sign
-        self.keys = [s for s in self.keys if s * sign in levels]
-        self.seen = len(levels)
+        self.keys = sorted(s for s in live if s >= edge)
 
 
-def _zero(levels: dict[int, int], lo_ticks: int, hi_ticks: int, drop: bool) -> None:
-    """Remove every level with lo_ticks <= price < hi_ticks: ``drop`` deletes the keys (only
-    while the side's band is empty: keys leaving the dict would break it), else their sizes
-    become zero."""
+def _zero(levels: dict[int, int], lo_ticks: int, hi_ticks: int) -> None:
+    """Remove every level with lo_ticks <= price < hi_ticks."""
     if hi_ticks - lo_ticks <= len(levels):
-        if drop:
-            for p in range(lo_ticks, hi_ticks):
-                levels.pop(p, None)
-        else:
-            for p in range(lo_ticks, hi_ticks):
-                if p in levels:
-                    levels[p] = 0
+        for p in range(lo_ticks, hi_ticks):
+            levels.pop(p, None)
     else:
         for p in [k for k in levels if lo_ticks <= k < hi_ticks]:
-            if drop:
-                del levels[p]
-            else:
-                levels[p] = 0
+            del levels[p]
 
 
-def _sweep(levels: dict[int, int], index: _NearIndex) -> int:
+def _sweep(levels: dict[int, int]) -> int:
     """Drop zero-size entries of one side in place; returns the key count of the next sweep."""
-    index.sweep(levels)
+    for p in [k for k, q in levels.items() if q <= 0]:
+        del levels[p]
     return max(_SWEEP_MIN_KEYS, 2 * len(levels))

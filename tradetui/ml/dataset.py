@@ -3,8 +3,9 @@
 Events go through the same ``FeatureState`` the engine uses, with the book rebuilt the way the
 engine rebuilds it. A row is taken at each sample time t (a multiple of ``step_ns``) from the
 state of every event received before t. Its label compares the mid in force at t + horizon
-with the mid at t: UP when it rose by more than ``threshold_ticks``, DOWN when it fell by more,
-FLAT otherwise. Rows whose horizon runs past the data are dropped.
+with the mid at t, in bps (10⁴ · ln of their ratio, so the label means the same move on any
+instrument): UP when it rose by more than ``threshold_bps``, DOWN when it fell by more, FLAT
+otherwise. Rows whose horizon runs past the data are dropped.
 """
 
 from __future__ import annotations
@@ -63,19 +64,21 @@ def sample_features(events: Iterable[MarketEvent], step_ns: int = STEP_NS) -> Sa
     return Samples(x, np.asarray(times, dtype=np.int64), np.asarray(mids, dtype=np.float64))
 
 
-def future_move_ticks(s: Samples, horizon_ns: int) -> npt.NDArray[np.float64]:
-    """Mid at t + horizon − mid at t per row (ticks); NaN where t + horizon is past the data."""
+def future_move_bps(s: Samples, horizon_ns: int) -> npt.NDArray[np.float64]:
+    """10⁴ · ln(mid at t + horizon / mid at t) per row (bps); NaN where t + horizon is past
+    the data."""
     if not len(s.t_ns):
         return np.zeros(0)
     idx = np.searchsorted(s.t_ns, s.t_ns + horizon_ns, side="right") - 1
-    move = s.mid_ticks[idx] - s.mid_ticks
+    log_mid = np.log(s.mid_ticks)
+    move = (log_mid[idx] - log_mid) * 1e4
     move[s.t_ns + horizon_ns > s.t_ns[-1]] = np.nan
     return move
 
 
-def labels(move_ticks: npt.NDArray[np.float64], threshold_ticks: float) -> npt.NDArray[np.int64]:
-    """UP/FLAT/DOWN per row from the mid move (ticks) against ``threshold_ticks``."""
-    y = np.full(len(move_ticks), FLAT, dtype=np.int64)
-    y[move_ticks > threshold_ticks] = UP
-    y[move_ticks < -threshold_ticks] = DOWN
+def labels(move_bps: npt.NDArray[np.float64], threshold_bps: float) -> npt.NDArray[np.int64]:
+    """UP/FLAT/DOWN per row from the mid move (bps) against ``threshold_bps``."""
+    y = np.full(len(move_bps), FLAT, dtype=np.int64)
+    y[move_bps > threshold_bps] = UP
+    y[move_bps < -threshold_bps] = DOWN
     return y

@@ -11,6 +11,13 @@ The touch is followed like the engine does: a best bid/offer or a book update, w
 the newer exchange update id. Depth features read the book only while its touch agrees with
 that touch; otherwise (a feed with best bid/offers only, or a stale book) they are NaN, which
 XGBoost treats as missing.
+
+Every column is in units that carry across instruments (docs/ml-filter.md): prices as bps of
+the mid, sizes (touch queues, trade flow, our inventory) in the instrument's typical touch size,
+times in seconds, imbalances as ratios. The typical touch size is followed from the touches
+themselves: an exponentially weighted geometric mean of the mean bid/ask touch size, over the
+last ~``_TOUCH_MEMORY`` touch updates. Internally prices stay in ticks and sizes in lots; the
+conversion is a multiplication per column in ``compute``.
 """
 
 from __future__ import annotations
@@ -29,28 +36,54 @@ from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, MarketEve
 _NS = 1_000_000_000
 _FLOW_1S_NS = 1 * _NS
 _FLOW_5S_NS = 5 * _NS
-_RET_WINDOWS_NS = (1 * _NS, 5 * _NS, 30 * _NS)
+_RET_1S_NS, _RET_5S_NS, _RET_30S_NS = 1 * _NS, 5 * _NS, 30 * _NS
 _VOL_WINDOW_NS = 30 * _NS
+_VOL_PER_S = _NS / _VOL_WINDOW_NS  # squared changes per window → per second
 _SINCE_TRADE_CAP_S = 60.0
+_BPS = 1e4
+# Touch updates the typical touch size remembers (its exponential weight is 1 / this).
+_TOUCH_MEMORY = 2048
+_TOUCH_WEIGHT = 1.0 / _TOUCH_MEMORY
 
 # Name, unit and window of every column, in column order (the model card stores the names).
+# "touch" = the typical touch size (see the module docstring).
 FEATURES: tuple[tuple[str, str], ...] = (
-    ("spread_ticks", "best ask − best bid, ticks, now"),
+    ("spread_bps", "best ask − best bid, bps of mid, now"),
     ("imbalance_1", "(bid − ask)/(bid + ask) touch sizes, [−1, 1], now"),
     ("imbalance_5", "same over the best 5 levels, [−1, 1], now; NaN without a fresh book"),
     ("imbalance_10", "same over the best 10 levels, [−1, 1], now; NaN without a fresh book"),
-    ("micro_minus_mid_ticks", "touch-size-weighted microprice − mid, ticks, now"),
-    ("flow_1s_lots", "buyer- minus seller-initiated traded size, lots, last 1 s"),
-    ("flow_5s_lots", "buyer- minus seller-initiated traded size, lots, last 5 s"),
-    ("ret_1s_ticks", "mid now − mid 1 s ago, ticks"),
-    ("ret_5s_ticks", "mid now − mid 5 s ago, ticks"),
-    ("ret_30s_ticks", "mid now − mid 30 s ago, ticks"),
-    ("rvol_30s_ticks", "√(Σ squared mid changes / 30 s), ticks/√s, last 30 s"),
-    ("bid_queue_lots", "size at the best bid, lots, now"),
-    ("ask_queue_lots", "size at the best ask, lots, now"),
+    ("micro_minus_mid_bps", "touch-size-weighted microprice − mid, bps of mid, now"),
+    ("flow_1s_touch", "buyer- minus seller-initiated traded size, touch sizes, last 1 s"),
+    ("flow_5s_touch", "buyer- minus seller-initiated traded size, touch sizes, last 5 s"),
+    ("ret_1s_bps", "mid now − mid 1 s ago, bps of mid"),
+    ("ret_5s_bps", "mid now − mid 5 s ago, bps of mid"),
+    ("ret_30s_bps", "mid now − mid 30 s ago, bps of mid"),
+    ("rvol_30s_bps", "√(Σ squared mid changes / 30 s), bps of mid/√s, last 30 s"),
+    ("bid_queue_touch", "size at the best bid, touch sizes, now"),
+    ("ask_queue_touch", "size at the best ask, touch sizes, now"),
     ("since_trade_s", "time since the last public trade, s, capped at 60"),
-    ("inventory_lots", "our position, lots, now (0 in training: no position in a replay)"),
+    ("inventory_touch", "our position, touch sizes, now (0 in training: no position in a replay)"),
 )
+# The unit of each column. A model is instrument-agnostic only if every unit is one of
+# INSTRUMENT_FREE_UNITS (ticks or lots would mean other prices and sizes on another market).
+FEATURE_UNITS: dict[str, str] = {
+    "spread_bps": "bps",
+    "imbalance_1": "ratio",
+    "imbalance_5": "ratio",
+    "imbalance_10": "ratio",
+    "micro_minus_mid_bps": "bps",
+    "flow_1s_touch": "touch",
+    "flow_5s_touch": "touch",
+    "ret_1s_bps": "bps",
+    "ret_5s_bps": "bps",
+    "ret_30s_bps": "bps",
+    "rvol_30s_bps": "bps/√s",
+    "bid_queue_touch": "touch",
+    "ask_queue_touch": "touch",
+    "since_trade_s": "s",
+    "inventory_touch": "touch",
+}
+INSTRUMENT_FREE_UNITS = frozenset(("bps", "bps/√s", "ratio", "touch", "s"))
 FEATURE_NAMES: tuple[str, ...] = tuple(n for n, _ in FEATURES)
 N_FEATURES = len(FEATURES)
 
@@ -98,26 +131,29 @@ class TimedSums:
         self._v.append(value)
         self._cum.append(self._cum[-1] + value)
 
-    def drop_through(self, cut_ns: int) -> None:
-        """Forget entries stamped at or before ``cut_ns``."""
-        self._move_start(bisect_right(self._t, cut_ns, self._start))
+    def drop_through(self, cut_ns: int) -> float:
+        """Forget entries stamped at or before ``cut_ns``; returns the sum of those kept."""
+        i = self._start = bisect_right(self._t, cut_ns, self._start)
+        if i >= self._COMPACT:
+            self._compact()
+        return self._cum[-1] - self._cum[self._start]
 
-    def drop_before_last(self, cut_ns: int) -> None:
+    def drop_before_last(self, cut_ns: int) -> float:
         """Forget entries before the last one stamped at or before ``cut_ns`` (that one stays
-        as the anchor of look-backs past the oldest entry)."""
+        as the anchor of look-backs past the oldest entry); returns the oldest value kept."""
         i = bisect_right(self._t, cut_ns, self._start) - 1
         if i > self._start:
-            self._move_start(i)
+            self._start = i
+            if i >= self._COMPACT:
+                self._compact()
+        return self._v[self._start]
 
-    def _move_start(self, i: int) -> None:
-        self._start = i
-        if i >= self._COMPACT and i * 2 >= len(self._t):
+    def _compact(self) -> None:
+        """Delete the dropped prefix once it is at least half the lists."""
+        i = self._start
+        if i * 2 >= len(self._t):
             del self._t[:i], self._v[:i], self._cum[:i]
             self._start = 0
-
-    def sum_all(self) -> float:
-        """Sum of the values kept."""
-        return self._cum[-1] - self._cum[self._start]
 
     def sum_after(self, cut_ns: int) -> float:
         """Sum of the values stamped after ``cut_ns``."""
@@ -128,10 +164,6 @@ class TimedSums:
         i = bisect_right(self._t, t_ns, self._start) - 1
         return self._v[i if i > self._start else self._start]
 
-    def first_value(self) -> float:
-        """The oldest value kept."""
-        return self._v[self._start]
-
 
 class FeatureState:
     """Rolling market state behind the features; O(1) amortised per event."""
@@ -139,10 +171,12 @@ class FeatureState:
     __slots__ = (
         "_book_fresh",
         "_flow",
+        "_log_touch",
         "_mids",
         "_pending_id",
         "_pending_ns",
         "_sq",
+        "_touch_n",
         "ask_lots",
         "ask_ticks",
         "bid_lots",
@@ -168,11 +202,25 @@ class FeatureState:
         self._mids = TimedSums()
         # Squared mid changes (ns, ticks²) of the last 30 s.
         self._sq = TimedSums()
+        # ln of the typical touch size (lots) and the touch updates it has seen (capped at
+        # _TOUCH_MEMORY): a plain mean of the first ones, then an exponential one.
+        self._log_touch = 0.0
+        self._touch_n = 0
 
     @property
     def mid_ticks(self) -> float:
         """Mid of the followed touch, ticks (0 before both sides are known)."""
         return (self.bid_ticks + self.ask_ticks) * 0.5 if self.bid_ticks else 0.0
+
+    @property
+    def log_mid_bps(self) -> float:
+        """10⁴ · ln(mid): differences are mid moves in (log) bps, the labels' unit."""
+        return _BPS * math.log(self.mid_ticks)
+
+    @property
+    def touch_lots(self) -> float:
+        """The typical touch size, lots (1 before any touch with a size)."""
+        return math.exp(self._log_touch)
 
     def observe(self, ev: MarketEvent, now_ns: int, book: OrderBook) -> None:
         """Fold one market event in, before or after ``book`` has applied it.
@@ -216,6 +264,13 @@ class FeatureState:
     def _set_touch(self, now_ns: int, bid: int, ask: int, bid_lots: int, ask_lots: int) -> None:
         old = self.mid_ticks
         self.bid_ticks, self.ask_ticks, self.bid_lots, self.ask_lots = bid, ask, bid_lots, ask_lots
+        size = (bid_lots + ask_lots) * 0.5
+        if size > 0:
+            n = self._touch_n
+            if n < _TOUCH_MEMORY:
+                n += 1
+                self._touch_n = n
+            self._log_touch += (math.log(size) - self._log_touch) / n
         mid = (bid + ask) * 0.5
         if mid != old:
             self._mids.add(now_ns, mid)
@@ -233,11 +288,13 @@ class FeatureState:
             return False
         bq, aq = self.bid_lots, self.ask_lots
         mid = (bid + ask) * 0.5
+        bps = _BPS / mid  # bps of mid per tick
+        per_touch = math.exp(-self._log_touch)  # typical touch sizes per lot
         touch = bq + aq
-        out[0] = ask - bid
+        out[0] = (ask - bid) * bps
         if touch:
             out[1] = (bq - aq) / touch
-            out[4] = (bid * aq + ask * bq) / touch - mid
+            out[4] = ((bid * aq + ask * bq) / touch - mid) * bps
         else:
             out[1] = out[4] = 0.0
         if self._book_fresh and book.bid_ticks == bid and book.ask_ticks == ask:
@@ -249,23 +306,19 @@ class FeatureState:
         else:
             out[2] = out[3] = math.nan
         flow = self._flow
-        flow.drop_through(now_ns - _FLOW_5S_NS)
-        out[5] = flow.sum_after(now_ns - _FLOW_1S_NS)
-        out[6] = flow.sum_all()
+        out[6] = flow.drop_through(now_ns - _FLOW_5S_NS) * per_touch
+        out[5] = flow.sum_after(now_ns - _FLOW_1S_NS) * per_touch
         # The mid in force at each look-back; before a window's start the oldest known mid.
         mids = self._mids
-        mids.drop_before_last(now_ns - _RET_WINDOWS_NS[2])
-        out[7] = mid - mids.value_at(now_ns - _RET_WINDOWS_NS[0])
-        out[8] = mid - mids.value_at(now_ns - _RET_WINDOWS_NS[1])
-        out[9] = mid - mids.first_value()
-        sq = self._sq
-        sq.drop_through(now_ns - _VOL_WINDOW_NS)
-        sq_sum = sq.sum_all()
-        out[10] = math.sqrt(sq_sum * _NS / _VOL_WINDOW_NS) if sq_sum > 0.0 else 0.0
-        out[11] = bq
-        out[12] = aq
+        out[9] = (mid - mids.drop_before_last(now_ns - _RET_30S_NS)) * bps
+        out[7] = (mid - mids.value_at(now_ns - _RET_1S_NS)) * bps
+        out[8] = (mid - mids.value_at(now_ns - _RET_5S_NS)) * bps
+        sq_sum = self._sq.drop_through(now_ns - _VOL_WINDOW_NS)
+        out[10] = math.sqrt(sq_sum * _VOL_PER_S) * bps if sq_sum > 0.0 else 0.0
+        out[11] = bq * per_touch
+        out[12] = aq * per_touch
         last = self.last_trade_ns
         since = (now_ns - last) / _NS if last else _SINCE_TRADE_CAP_S
         out[13] = since if since < _SINCE_TRADE_CAP_S else _SINCE_TRADE_CAP_S
-        out[14] = position_lots
+        out[14] = position_lots * per_touch
         return True

@@ -92,9 +92,11 @@ class MlFilter:
 
     def _new_monitor(self, model: FilterModel) -> Monitor:
         s = self.settings
+        # The monitor labels outcomes like training: moves of 10⁴·ln(mid) (``log_mid_bps``,
+        # recorded below) against the card's threshold in bps.
         return Monitor(
             int(model.horizon_s * 1e9),
-            float(model.card.get("threshold_ticks", 0.0)),
+            float(model.card.get("threshold_bps", 0.0)),
             window=s.monitor_window,
             thresholds=DriftThresholds(
                 s.drift_min_predictions,
@@ -198,7 +200,7 @@ class MlFilter:
         self._failing = False
         self.predictions += 1
         self.p_down, self.p_up = p_down, p_up
-        self.monitor.record(now_ns, self.features.mid_ticks, p_down, p_flat, p_up)
+        self.monitor.record(now_ns, self.features.log_mid_bps, p_down, p_flat, p_up)
         if self.predictions % _DRIFT_CHECK_EVERY == 0:
             self._check_drift(now_ns)
         out = apply_policy(d, p_down, p_up, best_bid_ticks, best_ask_ticks, self.params)

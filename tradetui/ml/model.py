@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tradetui.core.instrument import Instrument
-from tradetui.ml.features import FEATURE_NAMES, N_FEATURES
+from tradetui.ml.features import FEATURE_NAMES, INSTRUMENT_FREE_UNITS, N_FEATURES
 
 MODEL_FILE = "model.json"
 CARD_FILE = "card.json"
@@ -232,11 +232,18 @@ def _is_number(v: object) -> bool:
 
 
 def _check_card(card: dict[str, Any], card_path: Path) -> None:
-    """The card fields the engine reads: features, horizon_s, threshold_ticks."""
-    if not isinstance(card["features"], list) or card["features"] != list(FEATURE_NAMES):
+    """The card fields the engine reads: features, horizon_s, threshold_bps."""
+    features = card["features"]
+    if not isinstance(features, list) or features != list(FEATURE_NAMES):
+        theirs = set(features) if isinstance(features, list) else set()
+        if "spread_ticks" in theirs:
+            detail = "an older tradetui's, in ticks and lots, not bps of mid and touch sizes"
+        else:
+            missing = [n for n in FEATURE_NAMES if n not in theirs]
+            detail = f"missing {', '.join(missing)}" if missing else "in another order"
         raise ModelError(
-            f"{card_path}: model features {card['features']} differ from this build's "
-            f"{list(FEATURE_NAMES)}; retrain with `tradetui train`"
+            f"{card_path}: model features differ from this build's ({detail}); "
+            "retrain with `tradetui train`"
         )
     if "horizon_s" not in card:
         raise ModelError(f"{card_path}: horizon_s: missing; retrain with `tradetui train`")
@@ -246,17 +253,17 @@ def _check_card(card: dict[str, Any], card_path: Path) -> None:
             f"{card_path}: horizon_s: expected a number of seconds > 0 (got {horizon!r}); "
             "retrain with `tradetui train`"
         )
-    if "threshold_ticks" not in card:
-        raise ModelError(f"{card_path}: threshold_ticks: missing; retrain with `tradetui train`")
-    threshold = card["threshold_ticks"]
+    if "threshold_bps" not in card:
+        raise ModelError(f"{card_path}: threshold_bps: missing; retrain with `tradetui train`")
+    threshold = card["threshold_bps"]
     if not _is_number(threshold) or threshold < 0:
         raise ModelError(
-            f"{card_path}: threshold_ticks: expected a number >= 0 (got {threshold!r}); "
+            f"{card_path}: threshold_bps: expected a number >= 0 (got {threshold!r}); "
             "retrain with `tradetui train`"
         )
 
 
-# What ties a model to its instrument: the features and labels are in its ticks and lots.
+# What names a model's instrument: another venue, kind, symbol or grid is another market.
 _INSTRUMENT_FIELDS = (
     "venue",
     "kind",
@@ -271,14 +278,20 @@ _INSTRUMENT_FIELDS = (
 def instrument_problem(card: dict[str, Any], instrument: Instrument) -> str:
     """Why a model with ``card`` must not filter quotes on ``instrument``; '' when it may.
 
-    Most features and the label threshold are in ticks and lots, so a model serves only the
-    instrument it was trained on (its card's spec, from ``tradetui train``) unless its card
-    says ``"instrument_agnostic": true``."""
+    A model learned one market's behaviour, so it serves only the instrument it was trained
+    on (its card's spec, from ``tradetui train``) unless it was trained as instrument-agnostic
+    (``tradetui train --agnostic``: ``"instrument_agnostic": true``). That claim holds only
+    for a card whose every feature is in units that carry across instruments
+    (``feature_units``, each in features.INSTRUMENT_FREE_UNITS): a hand-set flag on a card
+    without them, or with a feature in ticks or lots, serves only the instrument trained on."""
+    unfit = ""
     if card.get("instrument_agnostic") is True:
-        return ""
+        unfit = _agnostic_problem(card)
+        if not unfit:
+            return ""
     spec = card.get("instrument")
     if not isinstance(spec, dict) or "tick_size" not in spec:
-        return (
+        return unfit or (
             "card.json: instrument: not recorded (a model from an older tradetui); retrain with "
             "`tradetui train` on this instrument's recordings"
         )
@@ -289,11 +302,29 @@ def instrument_problem(card: dict[str, Any], instrument: Instrument) -> str:
     differ = [f for f in _INSTRUMENT_FIELDS if getattr(trained, f) != getattr(instrument, f)]
     if not differ:
         return ""
-    return (
+    return unfit or (
         f"trained for {_describe(trained)}, this session trades {_describe(instrument)} "
-        f"({', '.join(differ)} {'differs' if len(differ) == 1 else 'differ'}); its features "
-        "and labels are in the training "
-        "instrument's ticks and lots: retrain on this instrument's recordings (`tradetui train`)"
+        f"({', '.join(differ)} {'differs' if len(differ) == 1 else 'differ'}); retrain on "
+        "this instrument's recordings (`tradetui train`), or use a model trained with "
+        "`tradetui train --agnostic`"
+    )
+
+
+def _agnostic_problem(card: dict[str, Any]) -> str:
+    """Why a card flagged instrument-agnostic may not serve other instruments; '' when it may."""
+    units = card.get("feature_units")
+    if not isinstance(units, dict) or set(units) != set(FEATURE_NAMES):
+        return (
+            "card.json: instrument_agnostic without the units of its features (a model from an "
+            "older tradetui, or a hand-edited card); retrain with `tradetui train --agnostic`"
+        )
+    tied = sorted(n for n, u in units.items() if u not in INSTRUMENT_FREE_UNITS)
+    if not tied:
+        return ""
+    return (
+        f"card.json: instrument_agnostic, but {', '.join(tied)} "
+        f"{'is' if len(tied) == 1 else 'are'} in the training instrument's units; retrain "
+        "with `tradetui train --agnostic`"
     )
 
 

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tradetui.core.instrument import Instrument
-from tradetui.ml.dataset import Samples, future_move_ticks, labels, sample_features
+from tradetui.ml.dataset import Samples, future_move_bps, labels, sample_features
 from tradetui.ml.metrics import log_loss
 from tradetui.ml.model import CARD_FILE, MODEL_FILE, FilterModel, ModelError, load_model
 from tradetui.ml.train import (
@@ -116,17 +116,17 @@ def retrain_samples(
     current, why_none = _current(model_dir)
     if current is not None:
         # Like-for-like: the candidate predicts the same move over the same horizon.
-        thr = current.card.get("threshold_ticks")
+        thr = current.card.get("threshold_bps")
         cfg = replace(
             cfg,
             horizon_s=current.horizon_s,
-            threshold_ticks=float(thr) if thr is not None else cfg.threshold_ticks,
+            threshold_bps=float(thr) if thr is not None else cfg.threshold_bps,
         )
     booster, card = train_samples(samples, split_ns, cfg)
     horizon_ns = int(cfg.horizon_s * _NS)
     test = split_rows(samples.t_ns, split_ns, horizon_ns, int(cfg.gap_s * _NS)).test
     n_test = int(test.sum())
-    y = labels(future_move_ticks(samples, horizon_ns), float(card["threshold_ticks"]))[test]
+    y = labels(future_move_bps(samples, horizon_ns), float(card["threshold_bps"]))[test]
     x = samples.x[test]
     # Both on the same rows and labels, unrounded (the card's metrics are rounded).
     cand_ll = _log_loss(booster, x, y)

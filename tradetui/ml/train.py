@@ -24,8 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 from tradetui.core.instrument import Instrument
-from tradetui.ml.dataset import CLASSES, STEP_NS, Samples, future_move_ticks, labels
-from tradetui.ml.features import FEATURE_NAMES, FEATURES
+from tradetui.ml.dataset import CLASSES, STEP_NS, Samples, future_move_bps, labels
+from tradetui.ml.features import FEATURE_NAMES, FEATURE_UNITS, FEATURES
 from tradetui.ml.metrics import score
 from tradetui.ml.model import CARD_FILE, MODEL_FILE
 
@@ -42,11 +42,12 @@ class TrainError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
-    """horizon_s, gap_s in seconds; threshold_ticks None = the training set's 33rd percentile
-    of |mid move| (about a third of rows flat)."""
+    """horizon_s, gap_s in seconds; threshold_bps None = the training set's 33rd percentile
+    of |mid move| (about a third of rows flat); agnostic: the card says the model may serve
+    any instrument (docs/ml-filter.md)."""
 
     horizon_s: float = 5.0
-    threshold_ticks: float | None = None
+    threshold_bps: float | None = None
     gap_s: float = 30.0
     test_fraction: float = 0.3
     rounds: int = 300
@@ -54,6 +55,7 @@ class TrainConfig:
     eta: float = 0.05
     early_stopping: int = 30
     seed: int = 0
+    agnostic: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,7 @@ def train_samples(
     horizon_ns = int(cfg.horizon_s * _NS)
     if len(samples.t_ns) == 0:
         raise TrainError("no feature rows: the data has no two-sided book")
-    move = future_move_ticks(samples, horizon_ns)
+    move = future_move_bps(samples, horizon_ns)
     sp = split_rows(samples.t_ns, split_ns, horizon_ns, int(cfg.gap_s * _NS))
     for name, mask in (("fit", sp.fit), ("validation", sp.valid), ("test", sp.test)):
         if mask.sum() < 50:
@@ -151,7 +153,7 @@ def train_samples(
                 f"only {int(mask.sum())} {name} rows (need 50); give more data or a shorter "
                 "--horizon"
             )
-    thr = cfg.threshold_ticks
+    thr = cfg.threshold_bps
     if thr is None:
         thr = float(np.percentile(np.abs(move[sp.fit]), 100 / 3))
     y = labels(move, thr)
@@ -159,9 +161,9 @@ def train_samples(
     if fit_counts.min() < _MIN_CLASS_ROWS:
         down, flat, up = (int(c) for c in fit_counts)
         raise TrainError(
-            f"label threshold {thr:g} ticks leaves {up} up, {down} down and {flat} flat rows in "
+            f"label threshold {thr:g} bps leaves {up} up, {down} down and {flat} flat rows in "
             f"the fit window (need {_MIN_CLASS_ROWS} of each); the median |move| is "
-            f"{float(np.median(np.abs(move[sp.fit]))):g} ticks: set --threshold-ticks near it, "
+            f"{float(np.median(np.abs(move[sp.fit]))):g} bps: set --threshold-bps near it, "
             "or give more data"
         )
     x = samples.x
@@ -176,11 +178,11 @@ def train_samples(
         "imbalance_only": score(_proba(imb, xi[sp.test]), yt),
     }
     card = {
-        "features": list(FEATURE_NAMES),
-        "feature_docs": dict(FEATURES),
+        **feature_card(),
         "classes": list(CLASSES),
         "horizon_s": cfg.horizon_s,
-        "threshold_ticks": thr,
+        "threshold_bps": thr,
+        "instrument_agnostic": cfg.agnostic,
         "sample_step_ms": STEP_NS / 1e6,
         "split": {
             "split_ns": split_ns,
@@ -200,6 +202,15 @@ def train_samples(
     return booster, card
 
 
+def feature_card() -> dict[str, Any]:
+    """The card fields naming the feature columns in order, with their docs and units."""
+    return {
+        "features": list(FEATURE_NAMES),
+        "feature_docs": dict(FEATURES),
+        "feature_units": dict(FEATURE_UNITS),
+    }
+
+
 def _dist_version(*names: str) -> str:
     for name in names:
         try:
@@ -210,19 +221,24 @@ def _dist_version(*names: str) -> str:
 
 
 def _git_commit() -> str:
-    """The git commit of the tradetui code running, or "unknown" outside a git checkout."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.SubprocessError):
+    """The git commit of the tradetui code running, with "-dirty" when its package files differ
+    from that commit; "unknown" outside a git checkout."""
+    package = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=package, capture_output=True, text=True, timeout=5
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    head = git("rev-parse", "HEAD")
+    commit = head.stdout.strip() if head is not None and head.returncode == 0 else ""
+    if not commit:
         return "unknown"
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and commit else "unknown"
+    diff = git("diff", "--quiet", "HEAD", "--", ".")
+    return f"{commit}-dirty" if diff is not None and diff.returncode == 1 else commit
 
 
 def _versions() -> dict[str, str]:
@@ -237,7 +253,7 @@ def _versions() -> dict[str, str]:
 
 def data_card(files: list[Path], instrument: Instrument) -> dict[str, Any]:
     """The card fields saying what a model was trained on: each file with its size and
-    sha256, and the instrument's full spec (its ticks and lots are the features' units)."""
+    sha256, and the instrument's full spec (venue, kind, symbol, tick, lot...)."""
     data = []
     for f in files:
         digest = hashlib.sha256()
@@ -245,7 +261,7 @@ def data_card(files: list[Path], instrument: Instrument) -> dict[str, Any]:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
         data.append({"path": str(f), "bytes": f.stat().st_size, "sha256": digest.hexdigest()})
-    return {"data": data, "instrument": instrument.to_spec(), "instrument_agnostic": False}
+    return {"data": data, "instrument": instrument.to_spec()}
 
 
 def write_model(booster: Any, card: dict[str, Any], out_dir: Path) -> dict[str, Any]:
