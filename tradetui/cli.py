@@ -264,9 +264,14 @@ def _run_claimed(
     from tradetui.control import ControlError
     from tradetui.engine.summary import format_summary
     from tradetui.lifecycle import Face, HeadlessFace, Lifecycle, RunPlan
+    from tradetui.session import market_source
     from tradetui.store.schema import StoreError
-    from tradetui.venues.errors import VenueError
 
+    refused: tuple[type[Exception], ...] = (ControlError,)
+    if market_source(settings) == "live":  # an exchange can refuse it (and ccxt is loaded)
+        from tradetui.venues.errors import VenueError
+
+        refused += (VenueError,)
     face: Face
     if headless:
         logging.basicConfig(
@@ -282,7 +287,7 @@ def _run_claimed(
     lifecycle = Lifecycle(settings, RunPlan(seed=seed, speed=pace, store=store, control=control))
     try:
         summary = asyncio.run(lifecycle.run(face))
-    except (ControlError, VenueError) as exc:
+    except refused as exc:
         fail(str(exc), EXIT_REFUSED)
     except (ConfigError, ValueError, StoreError) as exc:
         fail(str(exc))
