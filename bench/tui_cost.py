@@ -116,8 +116,9 @@ async def run_once(seconds: float, speed: float, with_ui: bool) -> dict[str, Any
 FIRST_PAINT_CMD = [
     sys.executable,
     "-c",
-    "from tradetui.config import Settings; from tradetui.tui.app import run_console; "
-    "run_console(Settings(), seed=1)",
+    "import asyncio; from tradetui.config import Settings; "
+    "from tradetui.lifecycle import Lifecycle, RunPlan; from tradetui.tui.app import ConsoleFace; "
+    "asyncio.run(Lifecycle(Settings(), RunPlan(seed=1)).run(ConsoleFace()))",
 ]
 
 

@@ -84,3 +84,8 @@ def test_pure_rooms_import_no_io_event_loop_or_ui() -> None:
 @pytest.mark.skipif(not module_exists("tradetui.engine.engine"), reason="no engine yet")
 def test_engine_imports_no_ui() -> None:
     assert loaded_after_import(["tradetui.engine", "tradetui.engine.engine"], ("textual",)) == []
+
+
+def test_session_lifecycle_imports_no_ui() -> None:
+    # A headless run wires its session through the same lifecycle as the console.
+    assert loaded_after_import(["tradetui.lifecycle", "tradetui.engine.parts"], ("textual",)) == []

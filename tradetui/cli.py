@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 
     from tradetui.config import Settings
     from tradetui.host import StoreOptions
-    from tradetui.session import LiveSession, PaperSession
 
 app = typer.Typer(
     name="tradetui",
@@ -260,57 +258,41 @@ def _run_claimed(
     no_mouse: bool,
     start: bool,
 ) -> None:
-    """`tradetui run` once the instance is ours (its lock held)."""
-    from tradetui.session import market_source
-
-    on_exchange = market_source(settings) == "live"  # live, or paper on the live market
-    if not headless:
-        _run_console(settings, seed, pace, no_mouse, store, control, json_out, start)
-        return
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
+    """`tradetui run` once the instance is ours (its lock held): the session's lifecycle with
+    the console or the headless face."""
     from tradetui.config import ConfigError
     from tradetui.control import ControlError
+    from tradetui.engine.summary import format_summary
+    from tradetui.lifecycle import Face, HeadlessFace, Lifecycle, RunPlan
+    from tradetui.session import market_source
     from tradetui.store.schema import StoreError
 
-    damaged: str | None = None
-    if on_exchange:
+    refused: tuple[type[Exception], ...] = (ControlError,)
+    if market_source(settings) == "live":  # an exchange can refuse it (and ccxt is loaded)
         from tradetui.venues.errors import VenueError
 
-        try:
-            summary = asyncio.run(
-                _run_live_headless(settings, duration, flatten_on_exit, store, control)
-            )
-        except (VenueError, ControlError) as exc:
-            fail(str(exc), EXIT_REFUSED)
-        except (ConfigError, StoreError) as exc:
-            fail(str(exc))
+        refused += (VenueError,)
+    face: Face
+    if headless:
+        logging.basicConfig(
+            level=logging.INFO,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        )
+        face = HeadlessFace(duration, flatten_on_exit=flatten_on_exit)
     else:
-        from tradetui.session import build_paper_session
+        from tradetui.tui.app import ConsoleFace
 
-        try:
-            session = build_paper_session(settings, seed=seed, virtual=pace != 1.0)
-        except (ConfigError, ValueError) as exc:
-            fail(str(exc))
-        try:
-            summary = asyncio.run(
-                _run_headless(session, duration, pace, flatten_on_exit, store, control)
-            )
-        except ControlError as exc:
-            fail(str(exc), EXIT_REFUSED)
-        except StoreError as exc:
-            fail(str(exc))
-        if session.replay is not None:
-            damaged = session.replay.report.damage_error()
-    if json_out:
-        typer.echo(dumps(summary))
-    else:
-        from tradetui.engine.summary import format_summary
-
-        typer.echo(format_summary(summary))
+        face = ConsoleFace(no_mouse=no_mouse, autostart=start)
+    lifecycle = Lifecycle(settings, RunPlan(seed=seed, speed=pace, store=store, control=control))
+    try:
+        summary = asyncio.run(lifecycle.run(face))
+    except refused as exc:
+        fail(str(exc), EXIT_REFUSED)
+    except (ConfigError, ValueError, StoreError) as exc:
+        fail(str(exc))
+    typer.echo(dumps(summary) if json_out else format_summary(summary))
+    damaged = lifecycle.damage()
     if damaged:  # a replayed file cut short: traded and stored up to the cut, then the error
         fail(damaged)
     _exit_for(summary)
@@ -383,41 +365,6 @@ def _with_market(
         fail(f"{flag}: {exc}")
 
 
-def _run_console(
-    settings: Settings,
-    seed: int | None,
-    pace: float | None,
-    no_mouse: bool,
-    store: StoreOptions,
-    control: Path,
-    json_out: bool,
-    start: bool,
-) -> None:
-    from tradetui.config import ConfigError
-    from tradetui.control import ControlError
-    from tradetui.engine.summary import format_summary
-    from tradetui.store.schema import StoreError
-    from tradetui.tui.app import run_console
-    from tradetui.venues.errors import VenueError
-
-    try:
-        summary = run_console(
-            settings,
-            seed=seed,
-            speed=pace,
-            no_mouse=no_mouse,
-            store=store,
-            control=control,
-            autostart=start,
-        )
-    except (ControlError, VenueError) as exc:
-        fail(str(exc), EXIT_REFUSED)
-    except (ConfigError, ValueError, StoreError) as exc:
-        fail(str(exc))
-    typer.echo(dumps(summary) if json_out else format_summary(summary))
-    _exit_for(summary)
-
-
 def _mode(settings: Settings) -> str:
     return "paper" if settings.venue.exchange == "sim" else "live"
 
@@ -472,112 +419,6 @@ def _store_options(settings: Settings, db: Path | None, name: str) -> StoreOptio
         writer,
         snapshot_interval_s=st.snapshot_interval_s,
     )
-
-
-async def _run_live_headless(
-    settings: Settings,
-    duration: float | None,
-    flatten: bool,
-    store: StoreOptions | None,
-    control: Path | None,
-) -> dict[str, Any]:
-    """A headless session on the exchange's market, live or paper: connect, trade until
-    done, wind down, disconnect."""
-    from tradetui.session import open_live_paper_session, open_live_session
-
-    if settings.venue.exchange == "sim":
-        paper = await open_live_paper_session(settings)
-        try:
-            return await _run_headless(paper, duration, 1.0, flatten, store, control)
-        finally:
-            await paper.close()
-    session: LiveSession = await open_live_session(settings)
-    try:
-        return await _run_headless(session, duration, 1.0, flatten, store, control)
-    except BaseException:
-        # The engine could not wind down: cancel our orders at the venue directly.
-        prefix = settings.venue.client_id_prefix
-        with contextlib.suppress(Exception):
-            n = await asyncio.wait_for(session.venue.cancel_all_ours(prefix), 10.0)
-            log.error("trading stopped on an error; cancelled %d order(s) at the venue", n)
-        raise
-    finally:
-        await session.close()
-
-
-async def _run_headless(
-    session: PaperSession | LiveSession,
-    duration: float | None,
-    speed: float | None,
-    flatten: bool,
-    store: StoreOptions | None = None,
-    control: Path | None = None,
-) -> dict[str, Any]:
-    from tradetui.alerts.setup import telegram_alongside
-    from tradetui.control import ControlServer
-    from tradetui.engine.engine import Command, CommandKind
-    from tradetui.host import EngineHost
-
-    end_ns = session.start_ns + int(duration * 1e9) if duration is not None else None
-    signals = {"count": 0}
-
-    def trading_done() -> bool:
-        # A replay that reached its end has stopped (or flattened) as market.replay_end says.
-        return (
-            signals["count"] > 0
-            or (end_ns is not None and host.now_ns() >= end_ns)
-            or host.market_finished()
-        )
-
-    def on_signal(signame: str) -> None:
-        signals["count"] += 1
-        n = signals["count"]
-        what = ("stopping", "hurrying: cancel-all, confirm, exit", "exiting now")[min(n, 3) - 1]
-        log.warning("%s received: %s", signame, what)
-        if n == 1:
-            # Quoting ends here, not at the loop's next look at ``trading_done``: no decision
-            # may place an order once the stop has begun.
-            host.engine.control(Command(CommandKind.STOP, reason=f"{signame}: shutdown"))
-        elif n >= 3:
-            host.force()
-
-    host = EngineHost(session, speed)
-    if store is not None:
-        host.open_store(store)
-    loop = asyncio.get_running_loop()
-    server = ControlServer(host, control) if control is not None else None
-    alongside = contextlib.AsyncExitStack()
-    summary: dict[str, Any] | None = None
-    # From the store's start on, every path out closes it: its thread would keep the process
-    # alive after an exception, and its queue holds rows not yet stored.
-    await host.start_store()
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal, sig.name)
-        host.engine.control(Command(CommandKind.START, reason="headless run"))
-        if server is not None:
-            await server.start()
-        await alongside.enter_async_context(telegram_alongside(host))
-        await host.run(trading_done)
-        await host.wind_down(flatten, hurry=lambda: signals["count"] > 1)
-        if signals["count"] > 1:
-            await host.confirm_stop()
-        summary = host.summary()
-    finally:
-        try:
-            # Telegram goes last so it can still tell the stop or flatten that wound down.
-            await alongside.aclose()
-            if server is not None:
-                await server.close()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-        finally:
-            # Drains the queue even when trading raised, so no stored-looking fill is lost.
-            figures = await host.close_store(summary)
-    assert summary is not None
-    if store is not None:
-        summary |= figures | {"db": str(store.path)}
-    return summary
 
 
 @contextlib.contextmanager

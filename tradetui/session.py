@@ -25,6 +25,7 @@ from tradetui.core.types import MarketEvent
 from tradetui.engine.bus import Bus
 from tradetui.engine.engine import Engine
 from tradetui.engine.events import VenueConnection
+from tradetui.engine.parts import build_engine
 from tradetui.market.feed import REPLAY_PREFIX, ReplayFeed, replay_paths
 from tradetui.market.files import ReplayError
 from tradetui.market.instruments import infer_instrument
@@ -254,15 +255,7 @@ def build_paper_session(
         events = feed.retime(events, offset_ns)
     venue = sim_venue(settings, instrument, events, clock, seed, exchange_ordered=exchange_ordered)
     bus = Bus()
-    engine = Engine(
-        settings,
-        instrument,
-        venue,
-        clock,
-        bus,
-        seed=seed,
-        client_id_prefix=settings.venue.client_id_prefix,
-    )
+    engine = build_engine(settings, instrument, venue, clock, bus, seed=seed)
     return PaperSession(
         engine,
         venue,
@@ -427,9 +420,7 @@ async def open_live_session(
             settings = settings.replace("paper", equity=max(venue.equity_margin, 1e-9))
         bus = Bus()
         clock = WallClock()
-        engine = Engine(
-            settings, instrument, venue, clock, bus, client_id_prefix=v.client_id_prefix
-        )
+        engine = build_engine(settings, instrument, venue, clock, bus)
         driver = LiveDriver(engine, clock)
         venue.on_event = driver.on_event
         # Anything the user stream reported while connecting goes to the engine first.
@@ -582,15 +573,7 @@ async def open_live_paper_session(settings: Settings) -> PaperSession:
     clock = WallClock()
     venue = sim_venue(settings, instrument, live, clock, live=True)
     try:
-        engine = Engine(
-            settings,
-            instrument,
-            venue,
-            clock,
-            bus,
-            seed=settings.market.seed,
-            client_id_prefix=v.client_id_prefix,
-        )
+        engine = build_engine(settings, instrument, venue, clock, bus, seed=settings.market.seed)
     except BaseException:  # e.g. the ML model refused: leave nothing open
         await live.close()
         if capture is not None:

@@ -31,7 +31,7 @@ from tradetui.core.types import (
     Side,
 )
 from tradetui.engine.bus import Bus
-from tradetui.engine.engine import Command, CommandKind, CommandRefusedError, Engine
+from tradetui.engine.engine import Command, CommandKind, CommandRefusedError
 from tradetui.engine.events import (
     DecisionMade,
     EngineEvent,
@@ -40,6 +40,7 @@ from tradetui.engine.events import (
     OrderStatus,
     OrderUpdate,
 )
+from tradetui.engine.parts import build_engine
 from tradetui.engine.snapshot import take_snapshot
 from tradetui.engine.summary import format_summary, session_summary
 
@@ -77,7 +78,7 @@ class Harness:
         self.bus.subscribe(self.events.append)
         # The scripted market is silent between steps: no stale-data pulls here.
         settings = (settings or Settings()).replace("risk", stale_market_s=0.0, stale_account_s=0.0)
-        self.engine = Engine(settings, self.instrument, self.venue, self.clock, self.bus)
+        self.engine = build_engine(settings, self.instrument, self.venue, self.clock, self.bus)
         self.trade_seq = 0
         self.engine.on_event(
             BookSnapshot(

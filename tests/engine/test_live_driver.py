@@ -21,9 +21,10 @@ from tradetui.core.types import (
     RequestAccount,
 )
 from tradetui.engine import live
-from tradetui.engine.engine import Command, CommandKind, Engine
+from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import EngineState
 from tradetui.engine.live import LiveDriver
+from tradetui.engine.parts import build_engine
 
 BID, ASK = 617_000, 617_010
 
@@ -49,7 +50,7 @@ class TaskVenue:
 def running_driver(log: list[str]) -> LiveDriver:
     settings = Settings().replace("risk", stale_market_s=0.0, stale_account_s=0.0)
     clock = WallClock()
-    engine = Engine(settings, btcusdt_perpetual(), TaskVenue(log), clock)
+    engine = build_engine(settings, btcusdt_perpetual(), TaskVenue(log), clock)
     driver = LiveDriver(engine, clock)
     engine.control(Command(CommandKind.START))
     now = clock.now_ns()

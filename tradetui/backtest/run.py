@@ -20,6 +20,7 @@ from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, MarketEve
 from tradetui.engine.bus import Bus
 from tradetui.engine.engine import Command, CommandKind, Engine
 from tradetui.engine.events import EngineEvent, FillRecorded
+from tradetui.engine.parts import build_engine
 from tradetui.engine.runner import run_virtual, settle
 from tradetui.market.replay import drop_stale_bbo
 from tradetui.session import feed_latency, sim_models, sim_venue, with_sim_fees
@@ -133,7 +134,7 @@ def run_backtest(
             fills.append(ev)
 
     bus.subscribe(on_engine_event)
-    engine = Engine(settings, inst, venue, clock, bus, seed=seed)
+    engine = build_engine(settings, inst, venue, clock, bus, seed=seed)
     if on_engine is not None:
         on_engine(engine, bus)
     engine.control(Command(CommandKind.START, reason="backtest"))

@@ -57,16 +57,12 @@ from tradetui.engine.events import (
     StateChanged,
 )
 from tradetui.engine.flatten import CloseOrder, Finished, Flattener, FlattenOutcome, Wait
-from tradetui.engine.params import as_params, quote_policy, risk_limits
-from tradetui.ml.filter import MlFilter
-from tradetui.risk.guard import RiskAction, RiskDecision, RiskGuard, RiskInputs
+from tradetui.engine.params import as_params, quote_policy
+from tradetui.engine.parts import EngineParts, adverse_estimator
+from tradetui.risk.guard import RiskAction, RiskDecision, RiskInputs
 from tradetui.strategy.avellaneda import QuoteDecision, QuoteInputs, compute_quotes
-from tradetui.strategy.estimators import (
-    AdverseSelectionEstimator,
-    IntensityEstimator,
-    VolatilityEstimator,
-)
 from tradetui.strategy.quoting import PlaceStep, plan
+from tradetui.venues.base import Venue
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +85,6 @@ def _base36(n: int) -> str:
         out = _B36[r] + out
         if not n:
             return out
-
-
-def _adverse_estimator(settings: Settings) -> AdverseSelectionEstimator:
-    """The fee floor's adverse-selection allowance, from ``[strategy]``."""
-    s = settings.strategy
-    return AdverseSelectionEstimator(
-        prior_bps=s.adverse_allowance_prior_bps,
-        horizon_s=s.adverse_horizon_s,
-        halflife_fills=s.adverse_halflife_fills,
-    )
 
 
 class CommandKind(StrEnum):
@@ -144,15 +130,18 @@ class CommandRefusedError(Exception):
 
 
 class Engine:
-    """State machine stopped → running → stopping/flattening → stopped, plus halted."""
+    """State machine stopped → running → stopping/flattening → stopped, plus halted.
+
+    Given its venue and its parts (built from the settings by ``parts.build_engine``)."""
 
     def __init__(
         self,
         settings: Settings,
         instrument: Instrument,
-        venue: Any,
+        venue: Venue,
         clock: Clock,
-        bus: Bus | None = None,
+        bus: Bus,
+        parts: EngineParts,
         *,
         client_id_prefix: str = "tt",
         seed: int = 0,
@@ -162,7 +151,7 @@ class Engine:
         self.venue = venue
         self.clock = clock
         self._now = clock.now_ns
-        self.bus = bus or Bus()
+        self.bus = bus
         self.state = EngineState.STOPPED
         self.book = OrderBook()
         self.ledger = PositionLedger(instrument)
@@ -223,7 +212,7 @@ class Engine:
         self.last_account_ns = 0
         self._next_account_check_ns = 0
         self._position_mismatches = 0
-        self._apply_strategy_settings()
+        self._apply_strategy_settings(parts)
         self._handlers: dict[type, Any] = {
             BookDelta: self._on_delta,
             BestBidOffer: self._on_bbo,
@@ -238,36 +227,26 @@ class Engine:
             AccountSnapshot: self._on_account,
         }
         # The ML filter (off by default) sees every market event before any decision it triggers.
-        self.ml = (
-            MlFilter.from_settings(settings.ml, self.bus.publish, instrument)
-            if settings.ml.enabled
-            else None
-        )
+        self.ml = parts.ml
         if self.ml is not None:
             for tp in (BookDelta, BestBidOffer, Trade, BookSnapshot):
                 self._handlers[tp] = self.ml.follow(self._handlers[tp], self.book, self.clock)
 
     # ---- settings -------------------------------------------------------------------------
 
-    def _apply_strategy_settings(self) -> None:
+    def _apply_strategy_settings(self, parts: EngineParts) -> None:
         s = self.settings.strategy
         self.as_params = as_params(self.settings, self.instrument)
         self.policy = quote_policy(self.settings, self.instrument)
         self.decision_interval_ns = int(s.decision_interval_ms * 1e6)
         # [risk] cannot change at run time (``_set_params``), so this is read once.
         self._account_check_ns = int(self.settings.risk.account_check_s * 1e9)
-        self.vol = VolatilityEstimator(
-            prior_sigma_ticks=s.sigma_prior_ticks, halflife_s=s.vol_halflife_s
-        )
+        self.vol = parts.vol
         # The slow estimate is the volatility regime's reference (risk.vol_ratio_limit).
-        self.vol_slow = VolatilityEstimator(
-            prior_sigma_ticks=s.sigma_prior_ticks, halflife_s=max(600.0, 20 * s.vol_halflife_s)
-        )
-        self.guard = RiskGuard(risk_limits(self.settings, self.instrument), self.instrument)
-        self.intensity = IntensityEstimator(
-            prior_a=s.a_prior, prior_k=s.k_prior, window_s=s.intensity_window_s
-        )
-        self.adverse = _adverse_estimator(self.settings)
+        self.vol_slow = parts.vol_slow
+        self.guard = parts.guard
+        self.intensity = parts.intensity
+        self.adverse = parts.adverse
         # The newest touch mid not yet passed to the σ estimators (see ``_note_mid``).
         assert self.vol.sample_interval_ns == self.vol_slow.sample_interval_ns
         self._mid_started = False
@@ -957,7 +936,7 @@ class Engine:
         if self.as_params.order_lots != old_lots:
             self._force_replace = True
         if any(k.startswith("adverse_") for k in changes) and cmd.section == "strategy":
-            self.adverse = _adverse_estimator(new)
+            self.adverse = adverse_estimator(new)
         log.info("parameters changed: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
         return "applied " + ", ".join(f"{cmd.section}.{k}={v}" for k, v in changes.items())
 

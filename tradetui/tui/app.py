@@ -1,4 +1,5 @@
-"""The console app: one factory for the CLI and the tests, and ``run_console`` for the CLI.
+"""The console app: one factory for the CLI and the tests, and ``ConsoleFace``, the console as
+a session's face for ``tradetui.lifecycle`` (which does all the wiring).
 
 The engine runs as a task in the same asyncio loop as Textual. The UI never waits on it: ten
 times a second it takes an ``EngineSnapshot`` (only the newest state is ever painted, so
@@ -12,12 +13,10 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -27,12 +26,12 @@ from textual.events import Key, Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from tradetui.config import Settings
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import EngineState, FillRecorded, MarketEnded
 from tradetui.engine.snapshot import EngineSnapshot, QueueAhead, take_snapshot
-from tradetui.host import EngineHost, StoreOptions
-from tradetui.session import PaperSession
+from tradetui.host import EngineHost
+from tradetui.lifecycle import StopSignals
+from tradetui.session import LiveSession, PaperSession
 from tradetui.tui.logbuffer import BufferingLogHandler
 from tradetui.tui.screens.confirm import ConfirmScreen
 from tradetui.tui.screens.fills import FillsScreen
@@ -460,106 +459,32 @@ def _stdout_on_terminal() -> Iterator[None]:
         os.close(saved)
 
 
-async def _wind_down_on_signals(host: EngineHost) -> None:
-    """The console's stop after quit, with the terminal back: a SIGINT or SIGTERM meanwhile
-    hurries it (nothing placed, cancel-all, confirm: ``EngineHost.confirm_stop``), a second
-    one stops waiting for the exchange (docs/shutdown.md)."""
-    loop = asyncio.get_running_loop()
-    count = [0]
+class ConsoleFace:
+    """The console as a session's face (``tradetui.lifecycle``): it shows the session until
+    the user quits; quitting never flattens. With ``autostart`` quoting starts at once, as if
+    `s` were pressed."""
 
-    def on_signal() -> None:
-        count[0] += 1
-        if count[0] > 1:
-            host.force()
+    flatten_on_exit = False
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
-    try:
-        await host.wind_down(flatten=False, hurry=lambda: count[0] > 0)
-        if count[0]:
-            await host.confirm_stop()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+    def __init__(self, *, no_mouse: bool = False, autostart: bool = False) -> None:
+        self.no_mouse = no_mouse
+        self.autostart = autostart
 
-
-def run_console(
-    settings: Settings,
-    *,
-    seed: int | None = None,
-    speed: float | None = 1.0,
-    no_mouse: bool = False,
-    store: StoreOptions | None = None,
-    control: Path,
-    autostart: bool = False,
-) -> dict[str, Any]:
-    """Open the console on a paper session, or a live one when venue.exchange is not 'sim'
-    (LIVE in red in the status bar); on quit cancel everything and return the summary.
-
-    With ``autostart`` the engine starts quoting at once, as if `s` were pressed.
-
-    ``speed`` 1 = real time on the wall clock, N = N× on a virtual clock, None = unpaced.
-    With ``store`` the session is persisted exactly as a headless run is. The control socket
-    ``control`` (the instance's, held by the caller) serves `tradetui halt|stop|flatten|status`
-    while the console runs.
-    Raises ConfigError or ValueError for bad settings and VenueError when the exchange cannot
-    be traded (before the screen opens).
-    """
-    from tradetui.alerts.setup import telegram_alongside
-    from tradetui.control import control_server
-    from tradetui.session import (
-        LiveSession,
-        build_paper_session,
-        market_source,
-        open_live_paper_session,
-        open_live_session,
-    )
-
-    live = settings.venue.exchange != "sim"
-    paper: PaperSession | None = None
-    if market_source(settings) != "live":
-        paper = build_paper_session(settings, seed=seed, virtual=speed != 1.0)
-
-    async def main() -> dict[str, Any]:
-        session: PaperSession | LiveSession
-        if paper is not None:
-            session = paper
-        elif live:
-            session = await open_live_session(settings)
-        else:  # paper on the exchange's live market
-            session = await open_live_paper_session(settings)
-        try:
-            return await console(session)
-        finally:
-            if session is not paper:
-                await session.close()
-
-    async def console(session: PaperSession | LiveSession) -> dict[str, Any]:
-        host = EngineHost(session, speed)
-        if autostart:
+    def begin(self, host: EngineHost, signals: StopSignals) -> None:
+        if self.autostart:
             # Applied by the engine task as soon as it runs, like a press of `s`.
             host.send(Command(CommandKind.START, reason="console start"))
-        if store is not None:
-            host.open_store(store)
-            await host.start_store()
-        summary: dict[str, Any] | None = None
-        try:
-            async with (
-                control_server(host, control),
-                telegram_alongside(host),
-            ):
-                app = make_app(
-                    host, mode=Mode.LIVE if live else Mode.PAPER, market=market_label(session)
-                )
-                with _stdout_on_terminal():
-                    await app.run_async(mouse=not no_mouse)
-                await app.engine_stopped()
-                await _wind_down_on_signals(host)
-                summary = host.summary()
-        finally:
-            figures = await host.close_store(summary)
-        if store is not None:
-            summary = (summary or {}) | figures | {"db": str(store.path)}
-        return summary or {}
 
-    return asyncio.run(main())
+    async def trade(self, host: EngineHost, signals: StopSignals) -> None:
+        live = isinstance(host.session, LiveSession)
+        app = make_app(host, mode=Mode.LIVE if live else Mode.PAPER)
+        await self.show(app)
+        await app.engine_stopped()
+        # With the terminal back, a SIGINT or SIGTERM hurries the wind-down (nothing placed,
+        # cancel-all, confirm) and a second one stops waiting for the exchange.
+        signals.stopping()
+
+    async def show(self, app: TradeApp) -> None:
+        """Run the app until the user quits."""
+        with _stdout_on_terminal():
+            await app.run_async(mouse=not self.no_mouse)
