@@ -86,7 +86,7 @@ class _Symbol:
         self.r2_1m: deque[float] = deque(maxlen=_WINDOW_1M_S)
         self.r2_1h: deque[float] = deque(maxlen=_WINDOW_1H_S)
         self.r2_1h_sum = 0.0
-        self.spreads: deque[float] = deque(maxlen=_WINDOW_1M_S)
+        self.spreads: deque[int] = deque(maxlen=_WINDOW_1M_S)
         self.trades_now = 0
         self.trades_1m: deque[int] = deque(maxlen=_WINDOW_1M_S)
         self.seconds = 0
@@ -140,7 +140,7 @@ class ScreenBook:
             if s.bid <= 0 or s.ask <= 0:
                 continue
             mid = (s.bid + s.ask) / 2
-            s.spreads.append((s.ask - s.bid) / s.tick)
+            s.spreads.append(round((s.ask - s.bid) / s.tick))  # whole ticks (float noise off)
             if s.last_mid > 0:
                 r = math.log(mid / s.last_mid)
                 r2 = r * r
@@ -158,10 +158,11 @@ class ScreenBook:
     def _row(self, name: str, s: _Symbol) -> ScreenRow:
         nan = math.nan
         mid = (s.bid + s.ask) / 2 if s.bid > 0 and s.ask > 0 else nan
+        spread_ticks: float
         if s.spreads:
             spread_ticks = sum(s.spreads) / len(s.spreads)
         elif mid == mid:
-            spread_ticks = (s.ask - s.bid) / s.tick
+            spread_ticks = round((s.ask - s.bid) / s.tick)
         else:
             spread_ticks = nan
         spread_bps = spread_ticks * s.tick / mid * 1e4 if mid == mid else nan
