@@ -44,7 +44,8 @@ def test_listing_is_repeatable_and_grows_only_the_synthetic_part() -> None:
     assert len(a) == 50 - len(listed)
     assert universe_entries(listed, UniverseSpec(0)) == []
     names = [e["symbol"] for e in a]
-    assert len(set(names)) == len(names) and not set(names) & {e["symbol"] for e in listed}
+    assert len(set(names)) == len(names)
+    assert not set(names) & {e["symbol"] for e in listed}
 
 
 class _Recorder:
@@ -112,7 +113,8 @@ async def test_a_connection_over_the_request_rate_is_closed() -> None:
                 if msg.type is not aiohttp.WSMsgType.TEXT:
                     break
                 answers += 1
-            assert ws.closed and ws.close_code == 1008
+            assert ws.closed
+            assert ws.close_code == 1008
         assert answers <= 10  # answers still queued may be lost with the connection
         async with http.ws_connect(url) as ws:  # paced requests are fine
             for i in range(3):

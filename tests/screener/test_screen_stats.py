@@ -19,7 +19,9 @@ def row(b: ScreenBook, symbol: str):  # type: ignore[no-untyped-def]
 
 def test_nothing_seen_is_nan_not_zero() -> None:
     r = row(book(), "AAAUSDT")
-    assert math.isnan(r.spread_bps) and math.isnan(r.vol_1m_bps) and math.isnan(r.quote_volume)
+    assert math.isnan(r.spread_bps)
+    assert math.isnan(r.vol_1m_bps)
+    assert math.isnan(r.quote_volume)
     assert math.isnan(r.trades_per_min)
 
 
@@ -72,7 +74,8 @@ def test_trade_rate_counts_trades_in_the_trailing_minute() -> None:
 def test_unknown_symbols_are_counted_not_added() -> None:
     b = book()
     b.on_book("ZZZUSDT", 1.0, 1.1)
-    assert b.unknown == 1 and len(b) == 2
+    assert b.unknown == 1
+    assert len(b) == 2
 
 
 def test_ranked_puts_the_largest_first_and_unknown_last() -> None:

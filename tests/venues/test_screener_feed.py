@@ -63,7 +63,8 @@ def test_decoder_dispatches_by_stream_and_counts_what_it_skips() -> None:
     d('{"result":null,"id":1}')
     assert [b.s for b in books] == ["BTCUSDT", "ETHUSDT"]
     assert (trades[0].l - trades[0].f + 1) == 3
-    assert tickers[0][0].q == "123.5" and tickers[0][0].n == 7
+    assert tickers[0][0].q == "123.5"
+    assert tickers[0][0].n == 7
     assert d.skipped == 0
     d("not json")
     d('{"stream":"btcusdt@depth","data":{}}')
