@@ -2,8 +2,10 @@
 
 It plays the exchange of its instrument: Binance USD-M under ``/fapi`` for a linear contract,
 COIN-M under ``/dapi`` for an inverse one (spot instruments get spot's ``/api/v3`` market data).
-``exchangeInfo`` lists every market of the simulated listing (venues/sim_listing.py); only the
-traded symbol has a market, the others answer as symbols with no activity and refuse orders.
+``exchangeInfo`` lists every market of the simulated listing (venues/sim_listing.py), and with
+``universe`` (``UniverseSpec``) synthetic symbols beyond it whose public streams run at
+realistic rates (sandbox/universe.py); only the traded symbol has a book and takes orders, the
+others answer with an empty depth and refuse orders.
 
 Signed endpoints check the ``X-MBX-APIKEY`` header, the HMAC-SHA256 signature of the query
 string plus body, and the timestamp against ``recvWindow`` (-1021), as Binance does. The
