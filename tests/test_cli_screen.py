@@ -23,6 +23,7 @@ def _closed_port() -> int:
         (["--sort", "price"], "--sort 'price': use one of spread, vol, volume, trades, edge", 2),
         (["--duration", "soon"], "--duration 'soon': expected a positive duration", 2),
         (["--venue", "kraken"], "--venue 'kraken': the screener watches", 2),
+        (["--max-streams", "2000"], "--max-streams 2000: Binance allows at most 1024", 2),
         (["--rest-url", "nonsense"], "venue.rest_url: expected scheme://host[:port]", 2),
         (
             ["--rest-url", "http://127.0.0.1:{port}"],

@@ -71,6 +71,7 @@ def screen(
     from tradetui.commands.record import LIVE_VENUES
     from tradetui.config import ConfigError, load_settings
     from tradetui.venues.catalog import exchange_id
+    from tradetui.venues.screener_feed import STREAM_LIMITS
 
     if sort not in _SORTS:
         fail(f"--sort {sort!r}: use one of {', '.join(_SORTS)}")
@@ -82,6 +83,9 @@ def screen(
     exchange = exchange_id(venue)
     if exchange not in LIVE_VENUES:
         fail(f"--venue {venue!r}: the screener watches binanceusdm, binancecoinm or spot")
+    limit = STREAM_LIMITS[exchange].max_streams
+    if max_streams > limit:
+        fail(f"--max-streams {max_streams}: Binance allows at most {limit} streams a connection")
     try:
         settings = load_settings(config)
     except ConfigError as exc:
