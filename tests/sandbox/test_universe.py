@@ -10,6 +10,7 @@ import time
 import aiohttp
 
 from tests.sandbox.conftest import KEY, SECRET, rest_client, still_market
+from tradetui.core.types import Side, Trade
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.sandbox.universe import Universe, UniverseSpec, universe_entries
 from tradetui.venues.catalog import catalog_from_markets
@@ -121,3 +122,36 @@ async def test_a_connection_over_the_request_rate_is_closed() -> None:
                 await ws.send_str(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": i}))
                 assert json.loads((await ws.receive(timeout=5)).data)["id"] == i
                 await asyncio.sleep(0.05)
+
+
+def test_the_traded_symbol_gets_aggtrades_and_a_24h_ticker() -> None:
+    u, hub = _universe({"btcusdt@aggTrade", "!ticker@arr"}, n=2)
+    sell = Trade(
+        exch_ns=200_000_000,
+        local_ns=200_000_000,
+        trade_id=77,
+        price_ticks=617_001,
+        qty_lots=250,
+        aggressor=Side.SELL,
+    )
+    u.on_traded([sell])
+    u.advance(1_100_000_000)
+    agg = [json.loads(t) for t, names, _ in hub.sent if names == ("btcusdt@aggTrade",)]
+    assert agg == [
+        {
+            "e": "aggTrade",
+            "E": 200,
+            "s": "BTCUSDT",
+            "a": 1,
+            "p": "61700.1",
+            "q": "0.250",
+            "f": 77,
+            "l": 77,
+            "T": 200,
+            "m": True,
+        }
+    ]
+    tickers = [json.loads(t) for t, names, _ in hub.sent if names == ("!ticker@arr",)]
+    btc = next(t for t in tickers[0] if t["s"] == "BTCUSDT")
+    assert btc["c"] == "61700.1"
+    assert btc["Q"] == "0.250"

@@ -32,7 +32,7 @@ import msgspec
 import numpy as np
 
 from tradetui.core.instrument import Instrument
-from tradetui.core.types import BestBidOffer, MarketEvent, Trade
+from tradetui.core.types import BestBidOffer, MarketEvent, Side, Trade
 from tradetui.sandbox import formats
 from tradetui.sandbox.formats import Ticker24h
 from tradetui.sandbox.streams import MARKET, PUBLIC, StreamHub
@@ -187,6 +187,7 @@ class _Symbol:
         "step",
         "tick",
         "ticker",
+        "touch_lots",
         "trade_median_usd",
         "update_id",
     )
@@ -211,6 +212,7 @@ class _Symbol:
         touch_lots = max(1, round(5 * self.trade_median_usd / price / self.step))
         self.bid = round(self.mid - self.spread_mean / 2)
         self.ask = self.bid + max(1, round(self.spread_mean))
+        self.touch_lots = touch_lots  # the typical size at the touch
         self.bid_lots = self.ask_lots = touch_lots
         self.update_id = 1
         self.bbo_changed = True
@@ -246,7 +248,7 @@ class _Symbol:
         spread = max(1, round(self.spread_mean * widen))
         bid = max(1, round(self.mid - spread / 2))
         self.bid, self.ask = bid, bid + spread
-        lots = max(1, round(self.bid_lots * size_noise))
+        lots = max(1, round(self.touch_lots * size_noise))
         if z > 0:
             self.bid_lots = lots
         else:
@@ -334,7 +336,7 @@ class Universe:
                         ev.trade_id,
                         ev.trade_id,
                         t_ms,
-                        ev.aggressor.name == "SELL",
+                        ev.aggressor is Side.SELL,
                     )
                     self._hub.send(_text(msg), (name,), MARKET)
                 self._traded_agg += 1
