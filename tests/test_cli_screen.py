@@ -48,3 +48,29 @@ def test_bad_input_is_one_line(args: list[str], needle: str, code: int) -> None:
     assert lines[0].startswith("error: ")
     assert needle in lines[0]
     assert "Traceback" not in done.stderr
+
+
+def test_many_symbols_on_a_venue_other_than_usdm_is_one_line() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tradetui",
+            "sandbox",
+            "exchange",
+            "--venue",
+            "coinm",
+            "--symbols",
+            "50",
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: --symbols: many symbols are served on Binance USD-M only; drop it or use "
+        "--venue usdm"
+    ]

@@ -271,6 +271,10 @@ def sandbox_exchange(
     if (fee_burn or bnb_balance) and not bnb_price:
         bnb_price = _DEFAULT_BNB_PRICE
     rates = {k: v for k, v in (("bbo_hz", bbo_hz), ("trade_hz", trade_hz)) if v is not None}
+    if symbols and exchange_of(instrument) != "binanceusdm":
+        fail(
+            "--symbols: many symbols are served on Binance USD-M only; drop it or use --venue usdm"
+        )
     if not listen_key_ttl_s > 0:
         fail(f"--listen-key-ttl-s {listen_key_ttl_s:g}: must be more than 0 seconds, e.g. 5")
     try:
