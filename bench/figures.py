@@ -129,6 +129,13 @@ BENCHES = (
             "first_paint_s",
         ),
     ),
+    Bench(
+        "screener_cpu",
+        "screener: 230 USD-M symbols at recorded rates",
+        (),
+        ("--seconds", "15"),
+        ("msgs_per_s", "cpu_pct", "cpu_us_per_msg", "process_cpu_pct_with_startup"),
+    ),
 )
 
 

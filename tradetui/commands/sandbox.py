@@ -193,6 +193,39 @@ def sandbox_exchange(
             "user stream gets listenKeyExpired, then nothing, and a keepalive answers -1125.",
         ),
     ] = 3600.0,
+    symbols: Annotated[
+        int,
+        typer.Option(
+            "--symbols",
+            help="USD-M: list this many symbols in all (synthetic ones beyond the built-in "
+            "listing) and stream them all: bookTicker, aggTrade, trade, !bookTicker, "
+            "!ticker@arr (0: the built-in listing).",
+            min=0,
+        ),
+    ] = 0,
+    bbo_hz: Annotated[
+        float | None,
+        typer.Option(
+            "--bbo-hz",
+            help="With --symbols: bookTicker updates/s of the busiest symbol (BTCUSDT USD-M "
+            "runs ≈190); the k-th busiest runs at this / k^--rate-decay.",
+            min=0,
+        ),
+    ] = None,
+    trade_hz: Annotated[
+        float | None,
+        typer.Option(
+            "--trade-hz", help="With --symbols: trades/s of the busiest symbol (≈62).", min=0
+        ),
+    ] = None,
+    rate_decay: Annotated[
+        float,
+        typer.Option(
+            "--rate-decay",
+            help="With --symbols: how fast rates fall down the list (rate / rank^DECAY).",
+            min=0,
+        ),
+    ] = 1.0,
 ) -> None:
     """Serve Binance USD-M (or COIN-M) REST and websockets on HOST:PORT until Ctrl+C (the key
     and secret are not shown). Faults can also be switched while it runs: POST
@@ -204,6 +237,7 @@ def sandbox_exchange(
     from tradetui.market.instruments import infer_instrument
     from tradetui.market.synthetic import SyntheticMarket
     from tradetui.sandbox.exchange import SandboxExchange, exchange_of
+    from tradetui.sandbox.universe import UniverseSpec
 
     start_ns = time.time_ns()
     instrument: Instrument
@@ -236,6 +270,11 @@ def sandbox_exchange(
         )
     if (fee_burn or bnb_balance) and not bnb_price:
         bnb_price = _DEFAULT_BNB_PRICE
+    rates = {k: v for k, v in (("bbo_hz", bbo_hz), ("trade_hz", trade_hz)) if v is not None}
+    if symbols and exchange_of(instrument) != "binanceusdm":
+        fail(
+            "--symbols: many symbols are served on Binance USD-M only; drop it or use --venue usdm"
+        )
     if not listen_key_ttl_s > 0:
         fail(f"--listen-key-ttl-s {listen_key_ttl_s:g}: must be more than 0 seconds, e.g. 5")
     try:
@@ -256,6 +295,7 @@ def sandbox_exchange(
             weight_limit=weight_limit,
             order_limit_10s=order_limit_10s,
             order_limit_1m=order_limit_1m,
+            universe=UniverseSpec(symbols, decay=rate_decay, seed=seed, **rates),
         )
     except ValueError as exc:
         fail(f"--market {market}: {exc}")

@@ -2,8 +2,10 @@
 
 It plays the exchange of its instrument: Binance USD-M under ``/fapi`` for a linear contract,
 COIN-M under ``/dapi`` for an inverse one (spot instruments get spot's ``/api/v3`` market data).
-``exchangeInfo`` lists every market of the simulated listing (venues/sim_listing.py); only the
-traded symbol has a market, the others answer as symbols with no activity and refuse orders.
+``exchangeInfo`` lists every market of the simulated listing (venues/sim_listing.py), and with
+``universe`` (``UniverseSpec``) synthetic symbols beyond it whose public streams run at
+realistic rates (sandbox/universe.py); only the traded symbol has a book and takes orders, the
+others answer with an empty depth and refuse orders.
 
 Signed endpoints check the ``X-MBX-APIKEY`` header, the HMAC-SHA256 signature of the query
 string plus body, and the timestamp against ``recvWindow`` (-1021), as Binance does. The
@@ -39,6 +41,7 @@ from tradetui.sandbox import formats
 from tradetui.sandbox.account import ExchangeError, SandboxAccount
 from tradetui.sandbox.limits import RateLimiter
 from tradetui.sandbox.streams import PUBLIC, StreamHub
+from tradetui.sandbox.universe import Universe, UniverseSpec, universe_entries
 from tradetui.venues.sim_listing import listing_entries
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -265,12 +268,20 @@ class SandboxExchange:
         weight_limit: int = 0,
         order_limit_10s: int = 0,
         order_limit_1m: int = 0,
+        universe: UniverseSpec | None = None,
     ) -> None:
         self.exchange_id = exchange_of(instrument)
         # USD-M's websocket bases are routed by category (see the class docstring).
         self.routed_ws = instrument.kind is not InstrumentKind.SPOT and not instrument.inverse
         self.legacy_ws = legacy_ws or not self.routed_ws
-        self.listing = {str(e["symbol"]): e for e in listing_entries(self.exchange_id)}
+        entries = listing_entries(self.exchange_id)
+        spec = universe or UniverseSpec()
+        if spec.symbols > len(entries) and self.exchange_id != "binanceusdm":
+            raise ValueError(
+                f"sandbox: many symbols are served on binanceusdm only, not on {self.exchange_id}"
+            )
+        entries = entries + universe_entries(entries, spec) if entries else entries
+        self.listing = {str(e["symbol"]): e for e in entries}
         if not listen_key_ttl_s > 0:
             raise ValueError(f"sandbox: listen_key_ttl_s must be positive, not {listen_key_ttl_s}")
         if instrument.symbol not in self.listing:
@@ -310,6 +321,7 @@ class SandboxExchange:
             coinm=instrument.inverse,
         )
         self.streams = StreamHub(instrument)
+        self.universe = Universe(instrument, entries, spec, self.streams, self.now_ns())
         # The latest requests as (method, path), for tests and the bench; bounded for long runs.
         self.requests: deque[tuple[str, str]] = deque(maxlen=_REQUEST_LOG_LEN)
         self._api_key = api_key
@@ -387,7 +399,10 @@ class SandboxExchange:
     def advance(self) -> None:
         """Apply the market up to now and publish what changed on the websockets."""
         now_ns = self.now_ns()
-        self.streams.publish_market(self.account.advance(now_ns))
+        events = self.account.advance(now_ns)
+        self.streams.publish_market(events)
+        self.universe.on_traded(events)
+        self.universe.advance(now_ns)
         self._publish_updates()
         if self._listen_key and time.monotonic() >= self._listen_key_until:
             self.streams.expire_user_streams(self._listen_key, self.server_ms())
@@ -549,16 +564,18 @@ class SandboxExchange:
         ``reject`` (a Binance code) with ``reject_count``; ``gap``, ``duplicate``, ``reorder``
         (depth updates); ``user_duplicate``, ``user_reorder`` (user-stream updates);
         ``user_stall`` = 1 (the user streams open now get nothing more, yet stay open);
-        ``drop`` = all | private (close websockets); ``legacy_ws_404`` = 1 | 0 (USD-M's legacy
-        websocket bases answer HTTP 404); ``weight_limit``, ``order_limit_10s``,
-        ``order_limit_1m`` (rate limits from now on). Counts of -1 mean until cleared.
+        ``drop`` = all | private (close websockets); ``drop_stream`` = a stream name (close
+        the market connections subscribed to it; ``dropped`` says how many);
+        ``legacy_ws_404`` = 1 | 0 (USD-M's legacy websocket bases answer HTTP 404);
+        ``weight_limit``, ``order_limit_10s``, ``order_limit_1m`` (rate limits from now on).
+        Counts of -1 mean until cleared.
         """
         f, sf = self.faults, self.streams.faults
         known = {"clear", "skew_ms", "status", "count", "delay_ms", "delay_count", "reject"}
         known |= {"reject_count", "gap", "duplicate", "reorder", "user_duplicate"}
         known |= {"user_reorder", "drop", "code", "only", "lost", "lost_count", "lost_only"}
-        known |= {"legacy_ws_404", "delay_only", "user_stall", *_LIMIT_SWITCHES}
-        text = ("drop", "clear", "only", "lost_only", "delay_only")
+        known |= {"legacy_ws_404", "delay_only", "user_stall", "drop_stream", *_LIMIT_SWITCHES}
+        text = ("drop", "clear", "only", "lost_only", "delay_only", "drop_stream")
         unknown = sorted(set(spec) - known)
         if unknown:
             raise ValueError(f"unknown fault {unknown[0]!r}; known: {', '.join(sorted(known))}")
@@ -602,7 +619,11 @@ class SandboxExchange:
             if drop not in ("all", "private"):
                 raise ValueError("drop must be all or private")
             await self.drop_websockets(private_only=drop == "private")
+        dropped = 0
+        if "drop_stream" in spec:
+            dropped = await self.streams.drop_subscribers(spec["drop_stream"])
         return {
+            "dropped": dropped,
             "skew_ms": f.skew_ms,
             "status": f.status,
             "count": f.status_count,

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -549,3 +550,75 @@ def account_update(acct: SandboxAccount, now_ms: int) -> Json:
         bnb = f"{acct.bnb_balance:.8f}"
         balances.append({"a": "BNB", "wb": bnb, "cw": bnb, "bc": "0"})
     return out | {"a": {"m": "ORDER", "B": balances, "P": [pos]}}
+
+
+def agg_trade(
+    symbol: str, agg_id: int, price: str, qty: str, first_id: int, last_id: int, t_ms: int, m: bool
+) -> Json:
+    """An ``aggTrade`` event: trades ``first_id``..``last_id`` of one taker order at one price
+    (USD-M "Aggregate Trade Streams"); ``m`` is true when the buyer was the maker."""
+    return {
+        "e": "aggTrade",
+        "E": t_ms,
+        "s": symbol,
+        "a": agg_id,
+        "p": price,
+        "q": qty,
+        "f": first_id,
+        "l": last_id,
+        "T": t_ms,
+        "m": m,
+    }
+
+
+def ticker_24h(symbol: str, stats: Ticker24h, now_ms: int, fmt: Callable[[float], str]) -> Json:
+    """A ``24hrTicker`` entry of the ``!ticker@arr`` stream (USD-M "All Market Tickers
+    Streams"), prices through ``fmt`` (the symbol's tick decimals)."""
+    change = stats.last - stats.open
+    vwap = stats.quote_volume / stats.volume if stats.volume else stats.last
+    return {
+        "e": "24hrTicker",
+        "E": now_ms,
+        "s": symbol,
+        "p": fmt(change),
+        "P": f"{100 * change / stats.open:.3f}" if stats.open else "0.000",
+        "w": fmt(vwap),
+        "c": fmt(stats.last),
+        "Q": stats.last_qty,
+        "o": fmt(stats.open),
+        "h": fmt(stats.high),
+        "l": fmt(stats.low),
+        "v": f"{stats.volume:.3f}",
+        "q": f"{stats.quote_volume:.2f}",
+        "O": now_ms - 86_400_000,
+        "C": now_ms,
+        "F": stats.first_id,
+        "L": stats.last_id,
+        "n": stats.last_id - stats.first_id + 1,
+    }
+
+
+@dataclass(slots=True)
+class Ticker24h:
+    """A symbol's rolling 24 h statistics (prices and base volume as floats: they are
+    statistics, printed at the tick's decimals; ``quote_volume`` in the quote asset)."""
+
+    open: float
+    high: float
+    low: float
+    last: float
+    last_qty: str
+    volume: float
+    quote_volume: float
+    first_id: int
+    last_id: int
+    changed: bool = True
+
+    def add(self, price: float, qty: float, qty_text: str, trades: int) -> None:
+        """Count ``trades`` trades of ``qty`` in all at ``price``."""
+        self.last, self.last_qty = price, qty_text
+        self.high, self.low = max(self.high, price), min(self.low, price)
+        self.volume += qty
+        self.quote_volume += qty * price
+        self.last_id += trades
+        self.changed = True

@@ -18,7 +18,10 @@ disconnection"). Each connection has its own queue and
 writer task, so publishing never waits on a slow reader. Faults: depth updates dropped (a
 sequence gap), duplicated or swapped, a stalled stream (connections stay open but get no market
 data), raw text injected into every market connection, every connection dropped at once, and
-user streams muted (open, but sent nothing more).
+user streams muted (open, but sent nothing more), and the connections of one stream dropped.
+A connection sending more requests a second than Binance allows is closed (``INCOMING_PER_S``).
+The sandbox's other symbols and the all-market streams are published by sandbox/universe.py
+through ``send``.
 """
 
 from __future__ import annotations
@@ -26,13 +29,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+import time
+from collections import deque
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tradetui.core.instrument import Instrument
+from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import BestBidOffer, BookDelta, MarketEvent, Trade
 from tradetui.sandbox import formats
 from tradetui.sandbox.account import OrderUpdate
@@ -48,6 +53,13 @@ _DEPTH_SPEEDS = ("", "@0ms", "@100ms", "@250ms", "@500ms")
 # market-data-streams). USD-M's raw <symbol>@trade is not in Binance's stream list; ccxt 4.5
 # (binance.get_future_ws_category) and measurements users published serve it on /public.
 PUBLIC = "public"
+MARKET = "market"
+# "WebSocket connections have a limit of 10 incoming messages per second. A connection that
+# goes beyond the limit will be disconnected" (USD-M and COIN-M "Websocket Market Streams");
+# spot's limit is 5 (developers.binance.com/docs/binance-spot-api-docs/web-socket-streams,
+# "WebSocket Limits"). Binance closes such a connection; the sandbox closes it with 1008.
+INCOMING_PER_S = 10
+SPOT_INCOMING_PER_S = 5
 
 
 @dataclass(slots=True)
@@ -75,6 +87,8 @@ class _Conn:
     muted: bool = False  # a user stream sent nothing more (its key expired, or a fault)
     streams: set[str] = field(default_factory=set)
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+    # Monotonic times (s) of the requests received in the last second.
+    recent: deque[float] = field(default_factory=deque)
 
 
 class StreamHub:
@@ -88,6 +102,10 @@ class StreamHub:
         self._bbo_name = f"{sym}@bookTicker"
         self._trade_name = f"{sym}@trade"
         self._conns: set[_Conn] = set()
+        # Every stream some connection subscribed to: publishers skip building the others.
+        self.wanted: frozenset[str] = frozenset()
+        spot = instrument.kind is InstrumentKind.SPOT
+        self.incoming_per_s = SPOT_INCOMING_PER_S if spot else INCOMING_PER_S
         self._held: str | None = None
         self._held_update: str | None = None
 
@@ -130,15 +148,20 @@ class StreamHub:
         conn = _Conn(ws, private, combined, category, key)
         if combined:
             names = request.query.get("streams", "")
-        conn.streams.update(n for n in names.split("/") if "@" in n)
+        conn.streams.update(n for n in names.split("/") if "@" in n or n.startswith("!"))
         self._conns.add(conn)
+        self._rewant()
         writer = asyncio.create_task(self._write(conn))
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
+                    if self._too_many(conn):
+                        await ws.close(code=1008, message=b"Too many requests")
+                        break
                     self._on_request(conn, msg.data)
         finally:
             self._conns.discard(conn)
+            self._rewant()
             conn.queue.put_nowait(None)
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
@@ -153,6 +176,18 @@ class StreamHub:
                 await conn.ws.send_str(text)
             except ConnectionError:
                 return
+
+    def _rewant(self) -> None:
+        self.wanted = frozenset().union(*(c.streams for c in self._conns if not c.private))
+
+    def _too_many(self, conn: _Conn) -> bool:
+        """Count a request of ``conn``; True when it is over Binance's per-second limit."""
+        now = time.monotonic()
+        recent = conn.recent
+        recent.append(now)
+        while recent and recent[0] <= now - 1.0:
+            recent.popleft()
+        return len(recent) > self.incoming_per_s
 
     def _on_request(self, conn: _Conn, data: str) -> None:
         try:
@@ -173,6 +208,7 @@ class StreamHub:
             err = {"code": 2, "msg": f"Invalid request: unknown method {method!r}"}
             conn.queue.put_nowait(json.dumps({"error": err, "id": req_id}))
             return
+        self._rewant()
         conn.queue.put_nowait(json.dumps({"result": result, "id": req_id}))
 
     async def drop_all(self, *, private_only: bool = False) -> None:
@@ -180,6 +216,14 @@ class StreamHub:
         for conn in list(self._conns):
             if conn.private or not private_only:
                 await conn.ws.close(code=1001, message=b"sandbox: connection dropped")
+
+    async def drop_subscribers(self, name: str) -> int:
+        """Close the market connections subscribed to stream ``name`` (one shard of a client
+        that spreads its streams over several connections); returns how many."""
+        hit = [c for c in self._conns if not c.private and name in c.streams]
+        for conn in hit:
+            await conn.ws.close(code=1001, message=b"sandbox: connection dropped")
+        return len(hit)
 
     def expire_user_streams(self, key: str, now_ms: int) -> None:
         """``key`` expired: its user streams get ``listenKeyExpired`` and then nothing more."""
@@ -206,11 +250,11 @@ class StreamHub:
         for ev in events:
             if type(ev) is BookDelta:
                 for text in self._depth_texts(_compact(formats.depth_update(inst, ev))):
-                    self._send(text, self._depth_names)
+                    self.send(text, self._depth_names, PUBLIC)
             elif type(ev) is BestBidOffer:
-                self._send(_compact(formats.book_ticker(inst, ev)), {self._bbo_name})
+                self.send(_compact(formats.book_ticker(inst, ev)), (self._bbo_name,), PUBLIC)
             elif type(ev) is Trade:
-                self._send(_compact(formats.trade(inst, ev)), {self._trade_name})
+                self.send(_compact(formats.trade(inst, ev)), (self._trade_name,), PUBLIC)
 
     def inject(self, text: str) -> None:
         """Send ``text`` as it is to every market connection (garbage, unknown streams...)."""
@@ -270,14 +314,16 @@ class StreamHub:
             return []
         return [text]
 
-    def _send(self, text: str, names: set[str] | frozenset[str]) -> None:
+    def send(self, text: str, names: Collection[str], category: str) -> None:
+        """Send one event (``text``, compact JSON) of the streams ``names`` (of one
+        ``category``, 'public' or 'market') to the connections subscribed to one of them."""
         for conn in self._conns:
             if conn.private or conn.streams.isdisjoint(names):
                 continue
-            if conn.category not in (None, PUBLIC):
+            if conn.category not in (None, category):
                 continue  # e.g. depth asked for on /market: Binance sends nothing there
             if conn.combined:
-                name = min(conn.streams & names)  # one copy even when subscribed twice
+                name = min(conn.streams.intersection(names))  # one copy when subscribed twice
                 conn.queue.put_nowait(f'{{"stream":"{name}","data":{text}}}')
             else:
                 conn.queue.put_nowait(text)

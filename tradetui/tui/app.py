@@ -84,6 +84,7 @@ class TradeApp(App[None]):
         Binding("slash", "search", "Search"),
         Binding("l", "log_level", "Log lvl"),
         Binding("escape", "clear_search", "Clear search", show=False),
+        Binding("w", "screener", "Screener", show=False),
     ]
 
     def __init__(
@@ -372,6 +373,19 @@ class TradeApp(App[None]):
         inst = self.engine.instrument
         self.push_screen(FillsScreen(self.fills, self.fills_seen, inst.tick, inst.lot, inst.settle))
 
+    def action_screener(self) -> None:
+        from tradetui.tui.screens.screener import ScreenerScreen
+        from tradetui.venues.binance_stream import feed_hosts
+
+        venue, feed = self.engine.settings.venue, self.engine.settings.feed
+        # A paper session (the sim venue) screens Binance USD-M, the market it plays.
+        exchange = venue.exchange if feed_hosts(venue.exchange) else "binanceusdm"
+        ws, rest = feed_hosts(exchange) or ("", "")
+        routed = exchange == "binanceusdm" and feed.ws_routing == "split"
+        self.push_screen(
+            ScreenerScreen(exchange, venue.rest_url or rest, venue.ws_url or ws, routed=routed)
+        )
+
     def action_search(self) -> None:
         self._log_pane.open_search()
 
@@ -414,6 +428,9 @@ class TradeApp(App[None]):
         yield SystemCommand("Flatten", "Close the position at market (f)", self.action_flatten)
         yield SystemCommand("Halt (kill switch)", "Cancel all and halt", self.action_halt_confirm)
         yield SystemCommand("Parameters", "Edit strategy and quoting (p)", self.action_params)
+        yield SystemCommand(
+            "Screener", "Every symbol of the venue from public streams (w)", self.action_screener
+        )
         yield SystemCommand("Search log", "Filter the log by text (/)", self.action_search)
         yield SystemCommand("Log level", "Cycle the log level filter (l)", self.action_log_level)
         yield SystemCommand("Keys", "Show the key reference (?)", self.action_help)
