@@ -19,20 +19,26 @@ notional is lifted on our side so a one-lot order is accepted). Where an order s
 queue does not depend on its size, so the first-fill time of a one-lot order is that of any
 order at its place.
 
-Ours: ``SimVenue`` driven directly (no strategy, no risk guard) over the cached decoded
-recording, stale bookTickers dropped as a backtest does. Theirs: the file converted by
-hftbacktest's Binance futures converter, run on ``HashMapMarketDepthBacktest`` with
-``no_partial_fill_exchange``, constant 5 ms order latency and the matching queue model. Two pairs
-run: ``proportional`` (ours) with ``power_prob_queue_model(1.0)`` (theirs: f(x) = x, the cut
-ahead of us is decrease × ahead / (ahead + behind), the same rule), and ``risk_averse`` with
-``risk_adverse_queue_model``. Ours also runs without bookTicker messages (``ours_depth_only``),
-since hftbacktest's converter drops them, to separate what the extra stream changes.
+Ours: ``SimVenue`` driven as a backtest drives it (its ``run``, the script's actions as timers;
+no strategy, no risk guard) over the cached decoded recording, stale bookTickers dropped as a
+backtest does. Theirs: the file converted by hftbacktest's Binance futures converter, run on
+``HashMapMarketDepthBacktest`` with ``no_partial_fill_exchange``, constant 5 ms order latency
+and the matching queue model. Two pairs run: ``proportional`` (ours) with
+``power_prob_queue_model(1.0)`` (theirs: f(x) = x, so the cut ahead of us is decrease × ahead /
+(ahead + behind), the same rule), and ``risk_averse`` with ``risk_adverse_queue_model``. Ours
+runs with bookTickers (``with_bookticker``, as our backtests do) and without them
+(``depth_only``, what hftbacktest's converter keeps); a disagreement that the depth-only run
+does not have is put down to the bookTickers.
 
-For each pair: orders accepted and rejected, orders filled (any lots) and fill rate, lots
-filled, the orders filled on one side only, the fill-time difference (exchange time of the
-first fill, ours − theirs) and the fill-price difference over the orders both filled, and every
-order where the two disagree classified by what the market did during its life (see
-``_explain``).
+``as_backtest_orders`` replays, the same way and as one-lot orders, the post-only orders our
+AS strategy sends in a backtest of the file (default settings, and with the fee floor off),
+with their own send and cancel times: whether hftbacktest fills the orders our strategy
+places as our venue does.
+
+For each comparison: orders accepted, refused and filled on each side and the fill rate, the
+orders filled on one side only, the difference in first-fill exchange time (ours − theirs) and
+in fill price over the orders both filled, and every order where the two disagree, counted by
+cause (``_explain``). Findings: docs/queue.md.
 
     /tmp/hbt/bin/python bench/queue_conformance.py [FILE] [--every S] [--cancel-after S]
 
@@ -57,6 +63,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tradetui.backtest.run import run_backtest
+from tradetui.config import Settings
 from tradetui.core.clock import VirtualClock
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import (
@@ -72,6 +80,7 @@ from tradetui.core.types import (
     Side,
     Trade,
 )
+from tradetui.engine.engine import Engine
 from tradetui.market.cache import load_events
 from tradetui.market.files import ReplayError
 from tradetui.market.instruments import (
@@ -113,7 +122,7 @@ class ScriptOrder:
     lots: int
     place_ns: int
     cancel_ns: int
-    behind: int  # ticks behind the touch when the script was written
+    behind: int  # ticks behind the touch when the script was written (-1: not known)
 
 
 @dataclass(slots=True)
@@ -228,21 +237,58 @@ def run_ours(
     return trader.out
 
 
+def backtest_script(
+    inst: Instrument, events: list[MarketEvent], settings: Settings
+) -> list[ScriptOrder]:
+    """The post-only orders a backtest of ``settings`` sends (when, side, price, and when it
+    cancels each), as a script of one-lot orders; one never cancelled lives to the end."""
+    sent: list[tuple[int, PlaceOrder | CancelOrder]] = []
+
+    def capture(engine: Engine, _bus: object) -> None:
+        submit = engine.venue.submit
+
+        def record(intent: Any) -> None:
+            if type(intent) is PlaceOrder or type(intent) is CancelOrder:
+                sent.append((engine.clock.now_ns(), intent))
+            submit(intent)
+
+        engine.venue.submit = record
+
+    run_backtest(settings, inst, events, on_engine=capture)
+    end_ns = max(ev.exch_ns for ev in events[-64:])
+    cancels: dict[str, int] = {}
+    for t, intent in sent:
+        if type(intent) is CancelOrder:
+            cancels.setdefault(intent.client_id, t)
+    script: list[ScriptOrder] = []
+    for t, intent in sent:
+        if type(intent) is PlaceOrder and intent.post_only:
+            cancel_ns = cancels.get(intent.client_id, end_ns)
+            script.append(
+                ScriptOrder(len(script) + 1, intent.side, intent.price_ticks, 1, t, cancel_ns, -1)
+            )
+    return script
+
+
 # ---- theirs --------------------------------------------------------------------------------
 
 
-def run_theirs(
-    path: Path, inst: Instrument, script: list[ScriptOrder], models: list[str]
-) -> tuple[str, dict[str, dict[int, Outcome]]]:
-    """``script`` through hftbacktest, once per queue model name; (version, outcomes)."""
-    import hftbacktest
-    import numpy as np
-    from hftbacktest import GTX, LIMIT, BacktestAsset, HashMapMarketDepthBacktest
+def convert(path: Path) -> Any:
+    """``path`` in hftbacktest's form, by its own Binance futures converter."""
     from hftbacktest.data.utils import binancefutures
-    from numba import njit
 
     with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its progress
-        data = binancefutures.convert(str(path))
+        return binancefutures.convert(str(path))
+
+
+def run_theirs(
+    data: Any, inst: Instrument, script: list[ScriptOrder], models: list[str]
+) -> dict[str, dict[int, Outcome]]:
+    """``script`` through hftbacktest over ``data`` (``convert``), once per queue model."""
+    import numpy as np
+    from hftbacktest import GTX, LIMIT, BacktestAsset, HashMapMarketDepthBacktest
+    from numba import njit
+
     tick, lot = inst.tick, inst.lot
     actions = sorted(
         [(o.place_ns, 0, o) for o in script] + [(o.cancel_ns, 1, o) for o in script],
@@ -346,7 +392,7 @@ def run_theirs(
             )
             for o in script
         }
-    return hftbacktest.__version__, out
+    return out
 
 
 # ---- what the market did to each order -----------------------------------------------------
@@ -455,14 +501,16 @@ def compare(
     def side_summary(runs: dict[int, Outcome]) -> dict[str, Any]:
         accepted = [o for o in script if not runs[o.oid].rejected]
         filled = [o for o in accepted if runs[o.oid].lots]
-        return {
+        summary = {
             "accepted": len(accepted),
             "rejected": len(script) - len(accepted),
             "filled": len(filled),
             "fill_rate": round(len(filled) / len(accepted), 4) if accepted else 0.0,
-            "filled_at_touch": sum(1 for o in filled if o.behind == 0),
-            "filled_behind": sum(1 for o in filled if o.behind != 0),
         }
+        if script and script[0].behind >= 0:
+            summary["filled_at_touch"] = sum(1 for o in filled if o.behind == 0)
+            summary["filled_behind"] = sum(1 for o in filled if o.behind > 0)
+        return summary
 
     both = [o for o in script if ours[o.oid].lots and theirs[o.oid].lots]
     dt_ms = sorted((ours[o.oid].first_ns - theirs[o.oid].first_ns) / _NS_PER_MS for o in both)
@@ -521,12 +569,13 @@ def main() -> None:
     except ReplayError as exc:
         sys.exit(f"error: {exc}")
     try:
-        import hftbacktest  # noqa: F401
+        import hftbacktest
         import numba  # noqa: F401
     except ImportError as exc:
         _skip(args.file, f"hftbacktest is not installed ({exc}); see this file's docstring")
         return
     events = list(drop_stale_bbo(load_events([args.file], inst)[0]))
+    real_inst = inst
     inst = dataclasses.replace(inst, min_notional=Decimal(0))  # one-lot orders (see above)
     depth_only = [ev for ev in events if type(ev) is not BestBidOffer]
     script = write_script(
@@ -540,7 +589,8 @@ def main() -> None:
     )
     lives = market_lives(events, inst, script)
     models = ["proportional", "risk_averse"]
-    version, theirs = run_theirs(args.file, inst, script, models)
+    data = convert(args.file)
+    theirs = run_theirs(data, inst, script, models)
     pairs: dict[str, Any] = {}
     for name in models:
         model = QueueModel(name)
@@ -551,12 +601,33 @@ def main() -> None:
             ),
             "depth_only": compare(script, lives, depth, theirs[name]),
         }
+    # The orders our AS strategy sends in a backtest, replayed the same way.
+    strategies: dict[str, Any] = {}
+    for label, settings in (
+        ("default", Settings()),
+        ("fee_floor_off", Settings().replace("strategy", fee_floor=False)),
+    ):
+        as_script = backtest_script(real_inst, events, settings)
+        as_lives = market_lives(events, inst, as_script)
+        as_theirs = run_theirs(data, inst, as_script, ["proportional"])["proportional"]
+        as_depth = run_ours(inst, depth_only, as_script, QueueModel.PROPORTIONAL)
+        strategies[label] = {
+            "orders": len(as_script),
+            "with_bookticker": compare(
+                as_script,
+                as_lives,
+                run_ours(inst, events, as_script, QueueModel.PROPORTIONAL),
+                as_theirs,
+                as_depth,
+            ),
+            "depth_only": compare(as_script, as_lives, as_depth, as_theirs),
+        }
     print(
         json.dumps(
             {
                 "bench": "queue_conformance",
                 "file": args.file.name,
-                "hftbacktest": version,
+                "hftbacktest": hftbacktest.__version__,
                 "script": {
                     "orders": len(script),
                     "rounds": len(script) // 4,
@@ -582,6 +653,7 @@ def main() -> None:
                     ),
                 },
                 "pairs": pairs,
+                "as_backtest_orders": strategies,
             },
             indent=2,
         )
