@@ -264,3 +264,67 @@ def test_pop_returns_none_when_market_exhausted_and_nothing_pending() -> None:
     )
     assert venue.pop() is None
     assert venue.open_order_count == 1
+
+
+class _TimerEngine:
+    """What ``SimVenue.run`` drives: one timer at ``wake_ms`` that sends ``intent``; records
+    every event delivered."""
+
+    def __init__(self, venue: SimVenue, wake_ms: float, intent: PlaceOrder) -> None:
+        self.venue = venue
+        self.wakeup_ns: int | None = int(wake_ms * MS)
+        self.intent = intent
+        self.got: list[Event] = []
+
+    def on_timer(self) -> None:
+        self.wakeup_ns = None
+        self.venue.submit(self.intent)
+
+    def on_event(self, ev: Event) -> None:
+        self.got.append(ev)
+
+
+def _ask_delta(exch_ms: float, level: Level) -> BookDelta:
+    return BookDelta.of(
+        exch_ns=int(exch_ms * MS),
+        local_ns=int((exch_ms + 2) * MS),
+        first_id=0,
+        last_id=0,
+        prev_id=0,
+        bids=(),
+        asks=(level,),
+    )
+
+
+def test_order_sent_on_a_timer_reaches_the_exchange_before_later_market_events() -> None:
+    """A timer's order arrives at send time + entry latency, before market events the exchange
+    sees later, however far away the next delivery is (the exchange never runs ahead of the
+    trader's clock). Here the market is quiet from 0 to 40 ms: a bid inside the spread sent at
+    10 ms arrives at 15 ms and rests; the ask coming down to it at 40 ms fills it as maker. An
+    exchange run up to the next delivery (42 ms) before the timer would take the order at 40 ms
+    and refuse it as crossing."""
+    # No order traffic (run's fast path) / a report in flight / the runner's peek and pop.
+    for resting, peek in ((False, False), (True, False), (False, True), (True, True)):
+        market: list[MarketEvent] = [snapshot(0), _ask_delta(40, (1003, 2))]
+        venue, clock = make_venue(market)
+        engine = _TimerEngine(venue, 10, bid("a", 1003))
+        if resting:
+            venue.submit(bid("r", 990))  # reaches the exchange at 5 ms; acked at 8 ms
+        if not peek:
+            venue.run(engine, clock, 100 * MS)  # type: ignore[arg-type]
+        while peek:
+            wake_ns = engine.wakeup_ns
+            t = venue.peek_ns(wake_ns)
+            if wake_ns is not None and (t is None or wake_ns <= t):
+                clock.advance_to(wake_ns)
+                engine.on_timer()
+            elif t is None:
+                break
+            else:
+                clock.advance_to(t)
+                engine.on_event(step(venue, clock)[1])
+        ours = [e for e in engine.got if not isinstance(e, MarketEvent)]
+        accepted = [e for e in ours if isinstance(e, OrderAccepted) and e.client_id == "a"]
+        assert [e.exch_ns for e in accepted] == [15 * MS], ours
+        fills = [e for e in ours if isinstance(e, Fill)]
+        assert [(f.exch_ns, f.price_ticks, f.is_maker) for f in fills] == [(40 * MS, 1003, True)]

@@ -24,8 +24,8 @@ _YIELD_EVERY = 2000
 
 
 def _next_time(engine: Engine, venue: SimVenue) -> int | None:
-    t_ev = venue.peek_ns()
     t_w = engine.wakeup_ns
+    t_ev = venue.peek_ns(t_w)
     if t_ev is None:
         return t_w
     if t_w is None or t_ev < t_w:

@@ -183,9 +183,13 @@ class SimVenue:
 
     # ---- event source ------------------------------------------------------------------------
 
-    def peek_ns(self) -> int | None:
-        """Delivery time (ns) of the next event for the engine, or None when all is done."""
-        return self._settle()
+    def peek_ns(self, horizon_ns: int | None = None) -> int | None:
+        """Delivery time (ns) of the next event for the engine, or None when none is known.
+
+        ``horizon_ns``: the engine's next timer; the exchange does nothing later than it yet,
+        so an order that timer sends still meets every later market event.
+        """
+        return self._settle(_NEVER_NS if horizon_ns is None else horizon_ns)
 
     def pop(self) -> MarketEvent | AccountEvent | None:
         """The next event for the engine, in delivery-time order (see ``_take`` for ties)."""
@@ -235,13 +239,21 @@ class SimVenue:
         requests = self._requests
         deliver_ns: int | None
         while True:
+            # The exchange runs no further than the next timer: what it does later must
+            # wait for the orders that timer may send.
+            wake_ns = engine.wakeup_ns
+            horizon_ns = _NEVER_NS if wake_ns is None else wake_ns
             if reports or requests:
-                deliver_ns = settle()
+                deliver_ns = settle(horizon_ns)
             else:
                 # No order traffic in flight, so only the market moves: ``_settle``'s steps
                 # without the heaps, until a market event fills one of our orders.
                 market = self._next_market
-                while market is not None and (not feed or market.exch_ns <= feed[0][0]):
+                while (
+                    market is not None
+                    and (not feed or market.exch_ns <= feed[0][0])
+                    and market.exch_ns <= horizon_ns
+                ):
                     apply_market(market)
                     if reports:
                         break
@@ -249,7 +261,6 @@ class SimVenue:
                 if reports:
                     continue
                 deliver_ns = feed[0][0] if feed else None
-            wake_ns = engine.wakeup_ns
             if wake_ns is not None and (deliver_ns is None or wake_ns <= deliver_ns):
                 if wake_ns > until_ns:
                     break
@@ -285,8 +296,9 @@ class SimVenue:
 
     # ---- internals ---------------------------------------------------------------------------
 
-    def _settle(self) -> int | None:
-        """Run exchange-side happenings due before the next delivery; returns its time (ns)."""
+    def _settle(self, horizon_ns: int = _NEVER_NS) -> int | None:
+        """Run exchange-side happenings due before the next delivery and not after
+        ``horizon_ns`` (ns); returns the delivery's time (ns), or None when none is known."""
         feed = self._feed
         reports = self._reports
         requests = self._requests
@@ -307,12 +319,12 @@ class SimVenue:
             request_ns = requests[0][0] if requests else _NEVER_NS
             # Ties: market data before a request, both before a delivery at the same time.
             if market_ns <= request_ns:
-                if market_ns > deliver_ns or market is None:
+                if market_ns > deliver_ns or market is None or market_ns > horizon_ns:
                     return None if deliver_ns == _NEVER_NS else deliver_ns
                 self._apply_market(market)
             else:
-                if request_ns > deliver_ns:
-                    return deliver_ns
+                if request_ns > deliver_ns or request_ns > horizon_ns:
+                    return None if deliver_ns == _NEVER_NS else deliver_ns
                 self._arrive(heappop(requests)[2], request_ns)
 
     def _apply_market(self, ev: MarketEvent) -> None:
