@@ -19,6 +19,7 @@ import hashlib
 import multiprocessing
 import os
 import signal
+import socket
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ from tradetui.core.types import MarketEvent
 
 if TYPE_CHECKING:
     from tradetui.backtest.sweep import Point
-_CONNECT_TIMEOUT_S = 10
+_CONNECT_TIMEOUT_S = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,15 +191,18 @@ class DaskRunner:
     """Tasks on a Dask distributed cluster at ``address`` (``tcp://host:port``)."""
 
     def __init__(self, data: DataSet, address: str) -> None:
-        from distributed import Client
+        _reachable(address)  # a plain connect fails fast, before distributed is imported
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ConfigError(
+                f"--cluster {address}: Dask is not installed; pip install 'tradetui[research]'"
+            ) from None
 
         try:
             self._client = Client(address, timeout=_CONNECT_TIMEOUT_S, set_as_default=False)
         except (OSError, TimeoutError) as exc:
-            raise ConfigError(
-                f"--cluster {address}: no Dask scheduler answered ({type(exc).__name__}); "
-                "start one with `dask scheduler` and workers with `dask worker ADDRESS`"
-            ) from None
+            raise ConfigError(_unreachable(address, exc)) from None
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
         # Shipped data go to every worker once; tasks then name them by key.
         self._data: Any = (
@@ -213,13 +217,33 @@ class DaskRunner:
         ]
         index = {f.key: i for i, f in enumerate(futures)}
         try:
-            for f in as_completed(futures):
+            for f in as_completed(futures, loop=self._client.loop):
                 yield index[f.key], f.result()
         finally:
             self._client.cancel(futures)
 
     def close(self) -> None:
         self._client.close()
+
+
+def _unreachable(address: str, exc: BaseException) -> str:
+    return (
+        f"--cluster {address}: no Dask scheduler answered ({exc}); start one with "
+        "`dask scheduler` and workers with `dask worker ADDRESS` (docs/research.md)"
+    )
+
+
+def _reachable(address: str) -> None:
+    """Raise ConfigError unless something accepts TCP connections at ``address``."""
+    host, _, port = address.partition("://")[2].rpartition(":")
+    if not (host and port.isdigit()):
+        raise ConfigError(
+            f"--cluster {address!r}: expected tcp://host:port (e.g. tcp://10.0.0.5:8786)"
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=_CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ConfigError(_unreachable(address, exc)) from None
 
 
 def open_runner(data: DataSet, cluster: str | None, jobs: int | None) -> Runner:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -97,6 +98,8 @@ def optimize(
     from tradetui.config import ConfigError, load_settings
     from tradetui.core.units import money_decimals
 
+    if importlib.util.find_spec("optuna") is None:
+        fail("optimize needs Optuna: pip install 'tradetui[research]'")
     for name, value in (("--trials", trials), ("--top", top), ("--batch", batch)):
         if value < 1:
             fail(f"{name}: must be >= 1 (got {value})")
