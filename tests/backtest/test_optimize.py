@@ -25,6 +25,7 @@ from tradetui.backtest.objective import comparable, diverges, objective_value
 from tradetui.backtest.optimize import (
     PRUNE_STARTUP_TRIALS,
     PRUNE_WARMUP_STEPS,
+    check_space,
     parse_search_param,
     prune_thresholds,
 )
@@ -49,11 +50,10 @@ def cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_search_params_read_ranges_scales_and_choices() -> None:
-    s = Settings()
-    assert parse_search_param(GAMMA, s).distribution == FloatDistribution(0.005, 0.5, log=True)
-    ticks = parse_search_param("strategy.min_spread_ticks=1..20", s)
+    assert parse_search_param(GAMMA).distribution == FloatDistribution(0.005, 0.5, log=True)
+    ticks = parse_search_param("strategy.min_spread_ticks=1..20")
     assert ticks.distribution == IntDistribution(1, 20)
-    queue = parse_search_param("sim.queue_model=power,risk_averse", s)
+    queue = parse_search_param("sim.queue_model=power,risk_averse")
     assert queue.distribution == CategoricalDistribution(("power", "risk_averse"))
 
 
@@ -74,7 +74,16 @@ def test_search_params_read_ranges_scales_and_choices() -> None:
 )
 def test_bad_search_params_are_refused_with_the_reason(text: str, says: str) -> None:
     with pytest.raises(ConfigError, match=says):
-        parse_search_param(text, Settings())
+        check_space([parse_search_param(text)], Settings())
+
+
+def test_a_range_is_checked_with_the_other_searched_settings() -> None:
+    wide = [parse_search_param("strategy.min_spread_ticks=1..600")]
+    with pytest.raises(ConfigError, match="max_spread_ticks"):
+        check_space(wide, Settings())  # above the configured maximum, 400
+    check_space([*wide, parse_search_param("strategy.max_spread_ticks=500..2000")], Settings())
+    with pytest.raises(ConfigError, match="given twice"):
+        check_space([*wide, *wide], Settings())
 
 
 def test_walk_forward_cuts_files_in_time_order_into_windows() -> None:

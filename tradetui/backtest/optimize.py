@@ -21,6 +21,7 @@ command draws them first and continues to ``trials``. One process drives a study
 from __future__ import annotations
 
 import hashlib
+import itertools
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,11 +51,12 @@ class SearchParam:
     key: str
     text: str
     distribution: BaseDistribution
+    ends: tuple[Any, ...]  # LOW and HIGH, or the choices
 
 
-def parse_search_param(text: str, settings: Settings) -> SearchParam:
+def parse_search_param(text: str) -> SearchParam:
     """``section.key=LOW..HIGH[:log]`` (integers when both ends are) or ``section.key=a,b,c``
-    (choices), checked against ``settings``. Raises ConfigError naming the problem."""
+    (choices). Raises ConfigError naming the problem (``check_space`` checks the values)."""
     from optuna.distributions import (
         CategoricalDistribution,
         FloatDistribution,
@@ -95,12 +97,28 @@ def parse_search_param(text: str, settings: Settings) -> SearchParam:
                 f"--param {text!r}: give a range LOW..HIGH or two or more choices a,b"
             )
         dist = CategoricalDistribution(ends)
-    for v in ends:
-        try:
-            apply_point(settings, ((key, v),))
-        except ConfigError as exc:
-            raise ConfigError(f"--param {text!r}: {exc}") from None
-    return SearchParam(key, text, dist)
+    return SearchParam(key, text, dist, ends)
+
+
+def check_space(space: list[SearchParam], settings: Settings) -> None:
+    """Raise ConfigError unless every end (or choice) of every parameter is a value
+    ``settings`` accept together with some end of each other parameter (so a searched
+    minimum may pass the configured maximum when the maximum is searched too)."""
+    if len({p.key for p in space}) != len(space):
+        raise ConfigError("--param: a setting is given twice; give each one once")
+    for i, p in enumerate(space):
+        others = [q for j, q in enumerate(space) if j != i]
+        for v in p.ends:
+            problem = ""
+            for combo in itertools.product(*(q.ends for q in others)):
+                try:
+                    keys = [q.key for q in others]
+                    apply_point(settings, ((p.key, v), *zip(keys, combo, strict=True)))
+                    break
+                except ConfigError as exc:
+                    problem = problem or str(exc)
+            else:
+                raise ConfigError(f"--param {p.text!r}: {problem}")
 
 
 def default_study_name(files: list[str], space: list[SearchParam], objective: str) -> str:
@@ -182,6 +200,7 @@ def run_study(
     runner: Runner,
     space: list[SearchParam],
     window: int,
+    settings: Settings,
     *,
     trials: int,
     objective: str,
@@ -190,8 +209,10 @@ def run_study(
     on_trial: Callable[[int], None] | None = None,
 ) -> None:
     """Draw and run trials on ``window`` until ``trials`` are finished (complete or pruned);
-    ``on_trial(finished)`` after each. On an interrupt the trials under way are queued again
-    (see ``requeue_unfinished``) before the KeyboardInterrupt goes on."""
+    ``on_trial(finished)`` after each. A drawn combination ``settings`` refuses (each value
+    valid alone) is told failed without running; a batch of nothing else is a ConfigError.
+    On an interrupt the trials under way are queued again (see ``requeue_unfinished``)
+    before the KeyboardInterrupt goes on."""
     import optuna
     from optuna.trial import TrialState
 
@@ -201,7 +222,20 @@ def run_study(
         complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         below = tuple(sorted(prune_thresholds(complete).items()))
         study.sampler = optuna.samplers.TPESampler(seed=seed + done)
-        asked = [study.ask(distributions) for _ in range(min(batch, trials - done))]
+        asked, refused = [], ""
+        for _ in range(min(batch, trials - done)):
+            trial = study.ask(distributions)
+            try:
+                apply_point(settings, _point(space, trial.params))
+            except ConfigError as exc:
+                # A combination the config refuses (min above max...): failed, never run.
+                refused = str(exc)
+                trial.set_user_attr("refused", refused)
+                study.tell(trial, state=TrialState.FAIL)
+                continue
+            asked.append(trial)
+        if not asked:
+            raise ConfigError(f"--param: every combination drawn was refused ({refused})")
         tasks = [Task(_point(space, t.params), window, objective, below) for t in asked]
         try:
             for i, row in runner.stream(tasks):

@@ -72,9 +72,13 @@ def grid_points(axes: list[Axis]) -> list[Point]:
 
 def apply_point(settings: Settings, point: Point) -> Settings:
     """``settings`` with the point's values (validated as a config file's would be)."""
+    changes: dict[str, dict[str, Any]] = {}
     for key, value in point:
         section, _, name = key.partition(".")
-        settings = settings.replace(section, **{name: value})
+        changes.setdefault(section, {})[name] = value
+    # A section's values together: a minimum may pass the old maximum when both change.
+    for section, values in changes.items():
+        settings = settings.replace(section, **values)
     return settings
 
 

@@ -91,7 +91,7 @@ def optimize(
     The study is kept in --storage: rerun the same command to continue an interrupted one.
     """
     from tradetui.backtest.dispatch import dataset, open_runner
-    from tradetui.backtest.optimize import default_study_name, parse_search_param
+    from tradetui.backtest.optimize import check_space, default_study_name, parse_search_param
     from tradetui.backtest.plot import plot_path_problem
     from tradetui.backtest.run import backtest_settings
     from tradetui.backtest.sweep import walk_forward
@@ -110,11 +110,10 @@ def optimize(
         fail(f"--plot {plot}: {problem}")
     try:
         settings = backtest_settings(load_settings(config), latency_ms)
-        space = [parse_search_param(p, settings) for p in param]
+        space = [parse_search_param(p) for p in param]
+        check_space(space, settings)
     except ConfigError as exc:
         fail(str(exc))
-    if len({p.key for p in space}) != len(space):
-        fail("--param: a setting is given twice; give each one once")
     flags = instrument_flags(venue, symbol, tick_size, lot_size, contract_size, inverse)
     found = files_instrument(files, flags)
     inst = found.instrument
@@ -129,6 +128,7 @@ def optimize(
         reports = _search(
             runner,
             space,
+            settings,
             windows,
             base,
             storage,
@@ -185,6 +185,7 @@ def optimize(
 def _search(
     runner: Any,
     space: list[Any],
+    settings: Any,
     windows: list[list[Path]],
     base: str,
     storage: str,
@@ -228,6 +229,7 @@ def _search(
                 runner,
                 space,
                 fold,
+                settings,
                 trials=trials,
                 objective=objective,
                 batch=batch,
