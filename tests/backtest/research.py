@@ -110,13 +110,14 @@ def dask_cluster(tmp: Path, workers: int, env: dict[str, str]) -> Iterator[DaskC
         cluster.wait_for_workers(workers)
         yield cluster
     finally:
-        procs = [*(cluster.workers if cluster else []), scheduler]
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=15)
+        # Workers first (they leave the scheduler cleanly), then the scheduler.
+        for group in (cluster.workers if cluster else [], [scheduler]):
+            for p in group:
+                if p.poll() is None:
+                    p.terminate()
+            for p in group:
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(timeout=15)

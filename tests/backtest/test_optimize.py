@@ -200,6 +200,15 @@ def test_optimize_refuses_bad_input_in_one_line(
     assert len(r.output.strip().splitlines()) == 1, r.output
 
 
+def test_a_study_name_of_another_search_is_refused(windows: list[Path], tmp_path: Path) -> None:
+    args = [*_optimize_args(windows[:1], tmp_path / "s.db", 1), "--folds", "0", "--study", "mine"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    other = CliRunner().invoke(app, [*args, "--objective", "sharpe"])
+    assert other.exit_code == 2, other.output
+    assert "--study mine: made by another search" in other.output
+
+
 def test_an_unreachable_scheduler_is_one_line(windows: list[Path]) -> None:
     with socket.socket() as closed:  # bound, never listening: connections are refused
         closed.bind(("127.0.0.1", 0))

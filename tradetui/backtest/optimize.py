@@ -121,9 +121,22 @@ def check_space(space: list[SearchParam], settings: Settings) -> None:
                 raise ConfigError(f"--param {p.text!r}: {problem}")
 
 
-def default_study_name(files: list[str], space: list[SearchParam], objective: str) -> str:
+def search_fingerprint(
+    space: list[SearchParam], objective: str, settings: Settings, seed: int
+) -> dict[str, Any]:
+    """What makes two searches the same one (kept with the study, checked on a resume)."""
+    digest = hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
+    return {
+        "params": [p.text for p in space],
+        "objective": objective,
+        "settings": digest,
+        "seed": seed,
+    }
+
+
+def default_study_name(files: list[str], fingerprint: dict[str, Any]) -> str:
     """A name that the same command gives again (so a rerun resumes its study)."""
-    h = hashlib.sha256(repr((files, [p.text for p in space], objective)).encode())
+    h = hashlib.sha256(repr((files, sorted(fingerprint.items()))).encode())
     return f"tradetui-{h.hexdigest()[:10]}"
 
 
@@ -139,9 +152,10 @@ class FoldReport:
     study_obj: Any = None  # the optuna.Study (for plots); not in the JSON
 
 
-def open_study(storage: str, name: str, space: list[SearchParam], objective: str) -> Any:
-    """The study ``name`` in ``storage`` (made when missing), checked to be the same search.
-    Raises ConfigError for an unusable storage or another search under that name."""
+def open_study(storage: str, name: str, fingerprint: dict[str, Any]) -> Any:
+    """The study ``name`` in ``storage`` (made when missing), checked to be the same search
+    (``search_fingerprint``). Raises ConfigError for an unusable storage or another search
+    under that name."""
     import optuna
 
     try:
@@ -151,8 +165,8 @@ def open_study(storage: str, name: str, space: list[SearchParam], objective: str
     except (ValueError, ImportError, ModuleNotFoundError) as exc:
         raise ConfigError(f"--storage {storage!r}: {exc}") from None
     except Exception as exc:  # sqlalchemy's errors (a path that cannot be written...)
-        raise ConfigError(f"--storage {storage!r}: {type(exc).__name__}: {exc}") from None
-    fingerprint = {"params": [p.text for p in space], "objective": objective}
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ConfigError(f"--storage {storage!r}: {type(exc).__name__}: {first}") from None
     if "search" not in study.user_attrs:
         study.set_user_attr("search", fingerprint)
     elif study.user_attrs["search"] != fingerprint:

@@ -91,7 +91,12 @@ def optimize(
     The study is kept in --storage: rerun the same command to continue an interrupted one.
     """
     from tradetui.backtest.dispatch import dataset, open_runner
-    from tradetui.backtest.optimize import check_space, default_study_name, parse_search_param
+    from tradetui.backtest.optimize import (
+        check_space,
+        default_study_name,
+        parse_search_param,
+        search_fingerprint,
+    )
     from tradetui.backtest.plot import plot_path_problem
     from tradetui.backtest.run import backtest_settings
     from tradetui.backtest.sweep import walk_forward
@@ -119,7 +124,8 @@ def optimize(
     inst = found.instrument
     load_windows(files, folds, inst, found.strict_grid)
     windows = walk_forward(files, folds)
-    base = study or default_study_name([f.name for f in files], space, objective)
+    fingerprint = search_fingerprint(space, objective, settings, seed)
+    base = study or default_study_name([f.name for f in files], {**fingerprint, "folds": folds})
     try:
         runner = open_runner(dataset(windows, inst, settings, seed, shipped=ship), cluster, jobs)
     except ConfigError as exc:
@@ -132,6 +138,7 @@ def optimize(
             windows,
             base,
             storage,
+            fingerprint,
             trials=trials,
             objective=objective,
             folds=folds,
@@ -189,6 +196,7 @@ def _search(
     windows: list[list[Path]],
     base: str,
     storage: str,
+    fingerprint: dict[str, Any],
     *,
     trials: int,
     objective: str,
@@ -218,7 +226,7 @@ def _search(
     with Progress(*columns, console=Console(stderr=True), disable=quiet, transient=True) as bar:
         for fold in range(max(folds, 1)):
             name = base if folds <= 1 else f"{base}-fold{fold}"
-            st = open_study(storage, name, space, objective)
+            st = open_study(storage, name, fingerprint)
             task = bar.add_task(
                 f"{name} on {', '.join(p.name for p in windows[fold])}",
                 total=trials,
