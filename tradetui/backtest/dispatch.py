@@ -160,6 +160,8 @@ class LocalRunner:
     def __init__(self, data: DataSet, jobs: int | None = None) -> None:
         self.data = data
         self.workers = max(1, jobs or os.cpu_count() or 1)
+        # Children that exist already are not the pool's (see close).
+        self._others = {p.pid for p in multiprocessing.active_children()}
         self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_ignore_sigint)
 
     def stream(self, tasks: list[Task]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -177,9 +179,9 @@ class LocalRunner:
                 f.cancel()
 
     def close(self) -> None:
-        # Stopped now rather than after the backtests under way (after Ctrl-C); the pool's
-        # processes are this process's only multiprocessing children.
-        procs = multiprocessing.active_children()
+        # Stopped now rather than after the backtests under way (after Ctrl-C): the pool's
+        # processes are the children started since it was made.
+        procs = [p for p in multiprocessing.active_children() if p.pid not in self._others]
         self._pool.shutdown(wait=False, cancel_futures=True)
         for p in procs:
             p.terminate()

@@ -97,8 +97,10 @@ def comparable(name: str, value: float, duration_s: float) -> float:
 
 def diverges(in_sample: float, out_of_sample: float) -> bool:
     """True when an out-of-sample figure contradicts the in-sample one it was tuned on: the
-    signs differ, or it keeps less than half of a positive in-sample figure (both in the
-    unit of ``comparable``)."""
+    signs differ (a loss where the tuning broke even counts), or it keeps less than half of a
+    positive in-sample figure (both in the unit of ``comparable``)."""
     if in_sample > 0:
         return out_of_sample < in_sample / 2
-    return out_of_sample > 0 if in_sample < 0 else False
+    if in_sample < 0:
+        return out_of_sample > 0
+    return out_of_sample < 0

@@ -227,48 +227,76 @@ def run_study(
     valid alone) is told failed without running; a batch of nothing else is a ConfigError.
     On an interrupt the trials under way are queued again (see ``requeue_unfinished``)
     before the KeyboardInterrupt goes on."""
+    requeue_unfinished(study)
+    while (done := finished(study)) < trials:
+        try:
+            _run_batch(
+                study,
+                runner,
+                space,
+                window,
+                settings,
+                min(batch, trials - done),
+                done,
+                objective=objective,
+                seed=seed,
+                on_trial=on_trial,
+            )
+        except BaseException:  # Ctrl-C included: whatever was asked and not told is requeued
+            requeue_unfinished(study)
+            raise
+
+
+def _run_batch(
+    study: Any,
+    runner: Runner,
+    space: list[SearchParam],
+    window: int,
+    settings: Settings,
+    size: int,
+    done: int,
+    *,
+    objective: str,
+    seed: int,
+    on_trial: Callable[[int], None] | None,
+) -> None:
+    """Draw ``size`` trials (``done`` finished before them), run them, tell each result."""
     import optuna
     from optuna.trial import TrialState
 
-    requeue_unfinished(study)
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    below = tuple(sorted(prune_thresholds(complete).items()))
+    study.sampler = optuna.samplers.TPESampler(seed=seed + done)
     distributions = {p.key: p.distribution for p in space}
-    while (done := finished(study)) < trials:
-        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        below = tuple(sorted(prune_thresholds(complete).items()))
-        study.sampler = optuna.samplers.TPESampler(seed=seed + done)
-        asked, refused = [], ""
-        for _ in range(min(batch, trials - done)):
-            trial = study.ask(distributions)
-            try:
-                apply_point(settings, _point(space, trial.params))
-            except ConfigError as exc:
-                # A combination the config refuses (min above max...): failed, never run.
-                refused = str(exc)
-                trial.set_user_attr("refused", refused)
-                study.tell(trial, state=TrialState.FAIL)
-                continue
-            asked.append(trial)
-        if not asked:
-            raise ConfigError(f"--param: every combination drawn was refused ({refused})")
-        tasks = [Task(_point(space, t.params), window, objective, below) for t in asked]
+    asked, refused = [], ""
+    for _ in range(size):
+        trial = study.ask(distributions)
         try:
-            for i, row in runner.stream(tasks):
-                trial = asked[i]
-                for step, value in row["steps"]:
-                    trial.report(value, int(step))
-                for k in _KEPT:
-                    if k in row:
-                        trial.set_user_attr(k, _stored(row[k]))
-                if row["pruned"]:
-                    study.tell(trial, state=TrialState.PRUNED)
-                else:
-                    study.tell(trial, row["objective"])
-                done += 1
-                if on_trial is not None:
-                    on_trial(done)
-        except BaseException:
-            requeue_unfinished(study)
-            raise
+            apply_point(settings, _point(space, trial.params))
+        except ConfigError as exc:
+            # A combination the config refuses (min above max...): failed, never run.
+            refused = str(exc)
+            trial.set_user_attr("refused", refused)
+            study.tell(trial, state=TrialState.FAIL)
+            continue
+        asked.append(trial)
+    if not asked:
+        raise ConfigError(f"--param: every combination drawn was refused ({refused})")
+    tasks = [Task(_point(space, t.params), window, objective, below) for t in asked]
+    for i, row in runner.stream(tasks):
+        trial = asked[i]
+        for step, value in row["steps"]:
+            trial.report(value, int(step))
+        for k in _KEPT:
+            if k in row:
+                trial.set_user_attr(k, _stored(row[k]))
+        if row["pruned"]:
+            study.tell(trial, state=TrialState.PRUNED)
+        else:
+            study.tell(trial, row["objective"])
+        done += 1
+        if on_trial is not None:
+            on_trial(done)
 
 
 def _stored(value: Any) -> Any:
