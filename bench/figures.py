@@ -118,6 +118,18 @@ BENCHES = (
         needs_data=True,
     ),
     Bench(
+        "sweep_scaling",
+        "sweep backtests/s with 1 and 2 workers (local pool, Dask)",
+        (),
+        ("--points", "4", "--seconds", "30", "--runs", "1"),
+        (
+            "local_pool.backtests_per_s_2_workers",
+            "local_pool.ratio",
+            "dask.backtests_per_s_2_workers",
+            "dask.ratio",
+        ),
+    ),
+    Bench(
         "tui_cost",
         "the console next to the engine",
         (),

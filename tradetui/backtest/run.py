@@ -100,13 +100,16 @@ def run_backtest(
     seed: int = 0,
     ml_model: Path | None = None,
     on_engine: Callable[[Engine, Bus], None] | None = None,
+    checkpoint: Callable[[BacktestResult], None] | None = None,
 ) -> BacktestResult:
     """Trade ``events`` with the configured strategy from the first event to the last.
 
     ``progress(done_ns, total_ns)`` is called every few seconds of market time. ``ml_model``
     (a directory from ``tradetui train``) turns the ML filter on with that model.
     ``on_engine(engine, bus)`` runs once the engine exists, before it starts (a store
-    subscribes there).
+    subscribes there). ``checkpoint(partial)`` gets the run so far at each progress step: its
+    ``end_ns`` is the market time reached, ``events``/``messages``/``run_s`` are 0 until the
+    end (an optimiser scores partial runs there, and may stop the run by raising).
     """
     if not events:
         raise ValueError("no market events to backtest")
@@ -145,6 +148,8 @@ def run_backtest(
         run_virtual(engine, venue, clock, t)
         if progress is not None:
             progress(t - start_ns, end_ns - start_ns)
+        if checkpoint is not None:
+            checkpoint(BacktestResult(engine, venue, mids, fills, start_ns, t, 0, 0, 0.0))
     engine.control(Command(CommandKind.STOP, reason="end of data"))
     settle(engine, venue, clock, _SETTLE_NS)
     run_s = time.perf_counter() - t0
