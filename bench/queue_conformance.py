@@ -252,7 +252,7 @@ def backtest_script(
                 sent.append((engine.clock.now_ns(), intent))
             submit(intent)
 
-        engine.venue.submit = record
+        engine.venue.submit = record  # type: ignore[method-assign]  # a recording wrapper
 
     run_backtest(settings, inst, events, on_engine=capture)
     end_ns = max(ev.exch_ns for ev in events[-64:])
