@@ -6,8 +6,8 @@
 For every recording chain in the shared data folder (spot BTCUSDT and ETHUSDT, two files each;
 USD-M BTCUSDT; COIN-M ETHUSD_PERP), a model is trained exactly as ``tradetui train`` does on
 the first ``--train-fraction`` of the chain's time; the rest is held out and backtested with
-the default strategy (trading starts there from a snapshot of the book rebuilt so far) three
-ways:
+the default strategy, its fee floor off unless ``--fee-floor`` (with it, the strategy hardly
+trades on these files), from a snapshot of the book rebuilt so far, three ways:
 
 - ``off``: no filter;
 - ``model``: the filter with the model (defaults: skew 2, widen 2 ticks, pull above 0.6), its
@@ -120,17 +120,20 @@ class Recorder:
 
 
 class Shifted:
-    """The model's recorded probabilities, read ``shift_ns`` earlier (circularly): the same
-    pulls and skews as the model, at times that know nothing of the coming move."""
+    """The model's recorded probabilities, read ``fraction`` of the recording's period earlier
+    (circularly; the period is the span plus one mean decision interval, so each recorded
+    prediction is read once per decision): the same pulls and skews as the model, at times
+    that know nothing of the coming move."""
 
-    def __init__(self, model: FilterModel, rec: Recorder, shift_ns: int, engine: Engine) -> None:
+    def __init__(self, model: FilterModel, rec: Recorder, fraction: float, engine: Engine) -> None:
         self.model = model
         self.now = engine.clock.now_ns
         self.t = rec.t
         self.p = rec.p
         self.t0 = rec.t[0]
-        self.span = rec.t[-1] - rec.t[0] + 1
-        self.shift_ns = shift_ns
+        n = len(rec.t)
+        self.span = (rec.t[-1] - rec.t[0]) * n // max(1, n - 1) or 1
+        self.shift_ns = int(self.span * fraction)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.model, name)
@@ -205,6 +208,7 @@ def policy_name(policy: tuple[float, float, float]) -> str:
 
 
 def policy_runs(
+    base: Settings,
     policy: tuple[float, float, float],
     inst: Instrument,
     events: list[MarketEvent],
@@ -214,9 +218,7 @@ def policy_runs(
     """The model's run with ``policy`` (recording its probabilities), then one placebo run
     per shift replaying them shifted in time."""
     name = policy_name(policy)
-    s = Settings().replace(
-        "ml", skew_ticks=policy[0], widen_ticks=policy[1], pull_threshold=policy[2]
-    )
+    s = base.replace("ml", skew_ticks=policy[0], widen_ticks=policy[1], pull_threshold=policy[2])
     rec: list[Recorder] = []
 
     def record(engine: Engine, _bus: Bus) -> None:
@@ -226,13 +228,12 @@ def policy_runs(
         rec.append(r)
 
     runs = {f"{name} model": run_backtest(s, inst, events, ml_model=model_dir, on_engine=record)}
-    span = rec[0].t[-1] - rec[0].t[0]
     for k in range(1, shifts + 1):
 
         def shifted(engine: Engine, _bus: Bus, k: int = k) -> None:
             assert engine.ml is not None
-            shift = span * k // (shifts + 1)
-            engine.ml.model = Shifted(engine.ml.model, rec[0], shift, engine)  # type: ignore[assignment]
+            fraction = k / (shifts + 1)
+            engine.ml.model = Shifted(engine.ml.model, rec[0], fraction, engine)  # type: ignore[assignment]
 
         runs[f"{name} placebo {k}"] = run_backtest(
             s, inst, events, ml_model=model_dir, on_engine=shifted
@@ -247,6 +248,7 @@ def run_dataset(
     window_s: float,
     shifts: int,
     policies: list[tuple[float, float, float]],
+    base: Settings,
     tmp: Path,
 ) -> dict[str, Any]:
     inst = infer_instrument(files).instrument
@@ -259,9 +261,9 @@ def run_dataset(
     model_dir = tmp / name.replace(" ", "_")
     write_model(booster, card, model_dir)
     events = held_out(chained, split_ns)
-    runs: dict[str, BacktestResult] = {"off": run_backtest(Settings(), inst, events)}
+    runs: dict[str, BacktestResult] = {"off": run_backtest(base, inst, events)}
     for policy in policies:
-        runs |= policy_runs(policy, inst, events, model_dir, shifts)
+        runs |= policy_runs(base, policy, inst, events, model_dir, shifts)
     start = min(ev.exch_ns for ev in events[:64])
     end = max(ev.exch_ns for ev in events[-64:])
     step = int(window_s * _NS)
@@ -313,9 +315,9 @@ def summarize(datasets: dict[str, dict[str, Any]], shifts: int, policy: str) -> 
     for key in ("pnl_usd", "markout_usd", "fills"):
         c = pooled(key)
         out[key] = {
-            "model_minus_placebo": _iv(c["model"] - c["placebo"]).to_dict(4),
-            "model_minus_off": _iv(c["model"] - c["off"]).to_dict(4),
-            "placebo_minus_off": _iv(c["placebo"] - c["off"]).to_dict(4),
+            "model_minus_placebo": _iv(c["model"] - c["placebo"]).to_dict(5),
+            "model_minus_off": _iv(c["model"] - c["off"]).to_dict(5),
+            "placebo_minus_off": _iv(c["placebo"] - c["off"]).to_dict(5),
         }
     marks: dict[str, list[float]] = {"off": [], "model": [], "placebo": []}
     for d in datasets.values():
@@ -329,7 +331,7 @@ def summarize(datasets: dict[str, dict[str, Any]], shifts: int, policy: str) -> 
     return out
 
 
-def _fmt(d: dict[str, float], digits: int = 2) -> str:
+def _fmt(d: dict[str, float], digits: int = 3) -> str:
     return f"{d['estimate']:+.{digits}f} [{d['low']:+.{digits}f}, {d['high']:+.{digits}f}]"
 
 
@@ -338,11 +340,11 @@ def verdict(s: dict[str, Any]) -> str:
     if s["beats_placebo"]:
         return (
             f"the filter beats a matched placebo out of sample (PnL model − placebo "
-            f"{_fmt(d)} USD per window, 95 %); it may be turned on"
+            f"{_fmt(d, 4)} USD per window, 95 %); it may be turned on"
         )
     return (
         f"the filter has not beaten a matched placebo out of sample (PnL model − placebo "
-        f"{_fmt(d)} USD per {s['window_s']:g} s window, 95 %, {s['windows']} windows), so it "
+        f"{_fmt(d, 4)} USD per {s['window_s']:g} s window, 95 %, {s['windows']} windows), so it "
         "stays off by default"
     )
 
@@ -355,7 +357,15 @@ def markdown(result: dict[str, Any]) -> str:
         f"model trained on the first {result['train_fraction']:.0%} of its time, the rest "
         f"backtested in {first['window_s']:g} s windows; placebo = the model's own "
         f"probabilities shifted in time ({shifts} shifts, averaged). Intervals: 95 % "
-        "moving-block bootstrap. Policies: skew and widen in ticks, pull threshold.",
+        "moving-block bootstrap. Policies: skew and widen in ticks, pull threshold. Strategy: "
+        "the defaults"
+        + (
+            ""
+            if result["fee_floor"]
+            else " with the fee floor off (with it on, the strategy hardly trades on these "
+            "files; `--fee-floor` shows it)"
+        )
+        + ".",
     ]
     for policy, s in result["summaries"].items():
         lines += [
@@ -389,7 +399,7 @@ def policy_markdown(result: dict[str, Any], policy: str, s: dict[str, Any]) -> l
             f"({d['log_loss']['prior']:.4f}) | {r['off']['fills']} / {r['model']['fills']} / "
             f"{avg('fills'):.0f} | {r['model']['sides_pulled']} / {avg('sides_pulled'):.0f} | "
             f"{r['model']['sides_moved']} / {avg('sides_moved'):.0f} | "
-            f"{r['off']['pnl_usd']:+.2f} / {r['model']['pnl_usd']:+.2f} / {avg('pnl_usd'):+.2f} |"
+            f"{r['off']['pnl_usd']:+.3f} / {r['model']['pnl_usd']:+.3f} / {avg('pnl_usd'):+.3f} |"
         )
     fm = s["fill_markout_bps"]
     lines += [
@@ -413,6 +423,15 @@ def policy_markdown(result: dict[str, Any], policy: str, s: dict[str, Any]) -> l
         "",
         f"Per-fill {MARKOUT_S} s markout, bps of notional (> 0: the mid moved our way): off "
         f"{_fmt(fm['off'])}, model {_fmt(fm['model'])}, placebo {_fmt(fm['placebo'])}.",
+        "",
+        "Model − placebo PnL interval above 0: "
+        + (
+            f"**yes**, but this is one of {len(result['summaries'])} policies tried and "
+            f"{len(result['datasets'])} datasets pooled; confirm it on new recordings before "
+            "relying on it."
+            if s["beats_placebo"]
+            else "no."
+        ),
     ]
     return lines
 
@@ -442,6 +461,11 @@ def main() -> None:
         metavar=("SKEW", "WIDEN", "PULL"),
         help="filter policy to test (repeatable; default: the config defaults and pull-only 0.45)",
     )
+    ap.add_argument(
+        "--fee-floor",
+        action="store_true",
+        help="keep strategy.fee_floor on (the default strategy; it hardly trades on these files)",
+    )
     ap.add_argument("--write", action="store_true", help="update docs/ml-filter.md and README")
     args = ap.parse_args()
     if not args.data.is_dir():
@@ -452,12 +476,16 @@ def main() -> None:
     logging.disable(logging.WARNING)
     import datetime as dt
 
-    ml = Settings().ml
+    # The fee floor keeps the default strategy out of the market on these files (two dozen
+    # fills in the whole held-out time), which leaves the filter nothing to act on.
+    base = Settings().replace("strategy", fee_floor=args.fee_floor)
+    ml = base.ml
     defaults = (ml.skew_ticks, ml.widen_ticks, ml.pull_threshold)
     policies = [tuple(p) for p in args.policy] if args.policy else [defaults, (0.0, 0.0, 0.45)]
     result: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
         "defaults": policy_name(defaults),
+        "fee_floor": args.fee_floor,
         "train_fraction": args.train_fraction,
         "shifts": args.shifts,
         "datasets": {},
@@ -469,7 +497,14 @@ def main() -> None:
             if (args.only and name not in args.only) or not all(f.exists() for f in files):
                 continue
             result["datasets"][name] = run_dataset(
-                name, files, args.train_fraction, args.window_s, args.shifts, policies, Path(tmp)
+                name,
+                files,
+                args.train_fraction,
+                args.window_s,
+                args.shifts,
+                policies,
+                base,
+                Path(tmp),
             )
     if not result["datasets"]:
         sys.exit("error: no dataset found in the data folder")
