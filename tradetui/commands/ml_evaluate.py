@@ -125,10 +125,14 @@ def evaluate(
     _print(out)
 
 
-def _iv(d: dict[str, float] | None, fmt: str = ".4f") -> str:
+def _iv(d: dict[str, float | None] | None, fmt: str = ".4f") -> str:
+    """``estimate [low, high]``; n/a for what is undefined (e.g. AUC with one class absent)."""
     if d is None:
         return "n/a"
-    return f"{d['estimate']:{fmt}} [{d['low']:{fmt}}, {d['high']:{fmt}}]"
+    est, low, high = (
+        "n/a" if d[k] is None else f"{d[k]:{fmt}}" for k in ("estimate", "low", "high")
+    )
+    return f"{est} [{low}, {high}]"
 
 
 def _print(out: dict[str, Any]) -> None:

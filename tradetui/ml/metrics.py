@@ -3,6 +3,7 @@ the block bootstrap that puts a confidence interval on them."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,11 +90,11 @@ class Interval:
     low: float
     high: float
 
-    def to_dict(self, digits: int = 5) -> dict[str, float]:
+    def to_dict(self, digits: int = 5) -> dict[str, float | None]:
+        """JSON-ready; an undefined bound (no resample could compute it) is None."""
         return {
-            "estimate": round(self.estimate, digits),
-            "low": round(self.low, digits),
-            "high": round(self.high, digits),
+            k: None if math.isnan(v) else round(v, digits)
+            for k, v in (("estimate", self.estimate), ("low", self.low), ("high", self.high))
         }
 
     def text(self, fmt: str = ".4f") -> str:
