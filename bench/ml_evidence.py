@@ -1,7 +1,8 @@
 """Evidence for the ML filter that can say "no": the model vs a matched placebo vs filter off.
 
     python bench/ml_evidence.py [--data DIR] [--window-s 30] [--train-fraction 0.5]
-                                [--shifts 2] [--write] [--quick]
+                                [--shifts 2] [--policy SKEW WIDEN PULL]... [--fee-floor]
+                                [--dataset NAME FILE...]... [--only NAME]... [--write]
 
 For every recording chain in the shared data folder (spot BTCUSDT and ETHUSDT, two files each;
 USD-M BTCUSDT; COIN-M ETHUSD_PERP), a model is trained exactly as ``tradetui train`` does on
@@ -454,6 +455,14 @@ def main() -> None:
     ap.add_argument("--shifts", type=int, default=2, help="placebo runs (time shifts)")
     ap.add_argument("--only", action="append", help="dataset name (repeatable)")
     ap.add_argument(
+        "--dataset",
+        nargs="+",
+        action="append",
+        metavar="NAME FILE",
+        help="a recording chain of your own, e.g. days of `tradetui record` files, in time "
+        "order (repeatable; replaces the shared datasets)",
+    )
+    ap.add_argument(
         "--policy",
         nargs=3,
         type=float,
@@ -492,8 +501,15 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TRADETUI_CATALOG_DIR"] = catalog_env(Path(tmp))["TRADETUI_CATALOG_DIR"]
-        for name, rel in DATASETS.items():
-            files = [args.data / r for r in rel]
+        chains = (
+            {d[0]: [Path(f) for f in d[1:]] for d in args.dataset}
+            if args.dataset
+            else {name: [args.data / r for r in rel] for name, rel in DATASETS.items()}
+        )
+        for name, files in chains.items():
+            missing = [f for f in files if not f.exists()]
+            if args.dataset and missing:
+                sys.exit(f"error: --dataset {name}: {missing[0]} not found")
             if (args.only and name not in args.only) or not all(f.exists() for f in files):
                 continue
             result["datasets"][name] = run_dataset(

@@ -102,3 +102,16 @@ def test_window_pnl_is_the_fills_cash_and_the_carried_inventory_at_the_mid(
     assert sum(w["pnl_usd"]) == pytest.approx(0.01 * 0.5 - 0.02)
     # 5 s markouts: the buy against the mid at 7 s (60000.0), the sale against 30 s (60002.0).
     assert w["markout_usd"] == pytest.approx([0.01 * 0.5, 0.0, 0.01 * -2.0])
+
+
+def test_the_filter_is_off_by_default_while_the_evidence_says_it_has_not_won() -> None:
+    from tradetui.config import Settings
+
+    readme = (BENCH.parent / "README.md").read_text()
+    verdict = readme.split("<!-- ml-verdict:begin -->")[1].split("<!-- ml-verdict:end -->")[0]
+    assert "matched placebo" in verdict  # written by bench/ml_evidence.py --write
+    if "has not beaten" in verdict:
+        assert Settings().ml.enabled is False
+    example = (BENCH.parent / "config.toml.example").read_text()
+    section = example.split("\n[ml]\n")[1].split("\n[")[0]
+    assert "\nenabled = false\n" in f"\n{section}\n"
