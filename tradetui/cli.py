@@ -722,12 +722,23 @@ def _help_without_python_types() -> None:
 
 
 def _register_command_modules() -> None:
-    from tradetui.commands import control, data, markets, ml, optimize, sandbox, screen, telegram
+    from tradetui.commands import (
+        control,
+        data,
+        markets,
+        ml,
+        ml_evaluate,
+        optimize,
+        sandbox,
+        screen,
+        telegram,
+    )
 
     control.register(app)
     data.register(app)
     markets.register(app)
     ml.register(app)
+    ml_evaluate.register(app)
     optimize.register(app)
     sandbox.register(app)
     screen.register(app)

@@ -662,6 +662,13 @@ class MlSettings:
         "more than this, [0, 1] (1 = off)",
         _unit_interval,
     )
+    drift_action: str = _f(
+        "alert",
+        "when the live check finds drift: 'alert' (log, alert, event) or 'disable' (the same, "
+        "and the filter stops adjusting quotes until a new model is loaded or the session "
+        "restarts)",
+        _one_of("alert", "disable"),
+    )
     reload_check_s: float = _f(
         5.0,
         "seconds between checks of the model files; a changed, valid model is loaded in the "

@@ -143,6 +143,70 @@ def test_drift_is_published_logged_and_shown(
     assert check.plain.startswith("DRIFT")
 
 
+@pytest.mark.parametrize("action", ["alert", "disable"])
+def test_drift_switches_the_filter_off_only_when_configured(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, action: str
+) -> None:
+    d = tiny_model(tmp_path / "m")
+    s, seen = session(
+        d,
+        drift_min_hit_rate=1.0,
+        drift_min_predictions=20,
+        monitor_window=50,
+        drift_action=action,
+    )
+    with caplog.at_level(logging.WARNING, logger="tradetui.ml.filter"):
+        run_for(s, 60)
+    ml = s.engine.ml
+    assert ml is not None
+    drift = [e for e in seen if isinstance(e, ModelDrift)]
+    assert drift
+    assert drift[0].drifting
+    at = seen.index(drift[0])
+    after = [e.decision for e in seen[at:] if isinstance(e, DecisionMade)]
+    assert len(after) > 20
+    filtered = [d for d in after if any(a.startswith("ml p_up") for a in d.adjustments)]
+    predictions = ml.predictions
+    run_for(s, 5)
+    assert ml.predictions > predictions  # the check goes on either way
+    snap = take_snapshot(s.engine, 10)
+    assert snap.ml is not None
+    check = dict(ml_rows(snap.ml))["ML check"]
+    assert isinstance(check, Text)
+    if action == "disable":
+        assert ml.disabled
+        assert drift[0].disabled
+        assert "ML filter switched off (ml.drift_action = disable)" in drift[0].summary
+        assert "switched off" in caplog.text
+        # The decision that detected drift was still filtered; none after it.
+        assert len(filtered) <= 1
+        assert ml.summary()["disabled_by_drift"] is True
+        assert check.plain.startswith("OFF drift")
+    else:
+        assert not ml.disabled
+        assert not drift[0].disabled
+        assert "switched off" not in caplog.text
+        assert len(filtered) == len(after)
+        assert check.plain.startswith("DRIFT")
+
+
+def test_a_new_model_switches_a_drift_disabled_filter_back_on(tmp_path: Path) -> None:
+    d = tiny_model(tmp_path / "m")
+    s, _ = session(
+        d,
+        drift_min_hit_rate=1.0,
+        drift_min_predictions=20,
+        monitor_window=50,
+        drift_action="disable",
+    )
+    run_for(s, 60)
+    ml = s.engine.ml
+    assert ml is not None
+    assert ml.disabled
+    ml.swap(load_model(tiny_model(tmp_path / "other", rounds=3)), s.clock.now_ns())
+    assert not ml.disabled
+
+
 def _status(n: int, reasons: tuple[str, ...] = ()) -> MlStatus:
     st = MonitorStats(n, 0.413, 0.6512, 0.6631, 0.35, 0.33, 0.31, 0.34, reasons)
     return MlStatus(0.3123, 0.3541, 1000, 0, st, "ab" * 32, 0, 100)

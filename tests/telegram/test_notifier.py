@@ -193,6 +193,13 @@ def test_model_drift_recovery_and_reload_are_alerts() -> None:
     assert not off.queue
 
 
+def test_a_drift_that_switched_the_filter_off_says_so() -> None:
+    n = make(Outbox(), FakeClock())
+    n.on_event(ModelDrift(1, True, ("hit rate 0.31 < 0.40",), 100, 0.31, 0.7, 0.66, 0.2, True))
+    assert [(a.level, a.title) for a in n.queue] == [(Level.WARNING, "ML FILTER SWITCHED OFF")]
+    assert "switched off (ml.drift_action = disable)" in n.queue[0].details
+
+
 def test_switch_off_drops_and_silent_marks() -> None:
     switches = {AlertKind.START: "off", AlertKind.STOP: "silent"}
     n = make(Outbox(), FakeClock(), switches=switches)

@@ -207,7 +207,9 @@ class Notifier:
             self.alert(Level.WARNING, AlertKind.CONNECTION, f"DISCONNECTED {ev.stream}", ev.detail)
 
     def _on_model_drift(self, ev: ModelDrift) -> None:
-        if ev.drifting:
+        if ev.drifting and ev.disabled:
+            self.alert(Level.WARNING, AlertKind.MODEL, "ML FILTER SWITCHED OFF", ev.summary)
+        elif ev.drifting:
             self.alert(Level.WARNING, AlertKind.MODEL, "ML MODEL DRIFTING", ev.summary)
         else:
             self.alert(Level.INFO, AlertKind.MODEL, "ML MODEL BACK IN LIMITS", ev.summary)

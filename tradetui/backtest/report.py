@@ -152,6 +152,7 @@ def format_report(r: dict[str, Any]) -> str:
             f"ml filter     {ml['predictions']:,} predictions, moved {ml['sides_moved']:,} and "
             f"pulled {ml['sides_pulled']:,} quote sides; hit rate {lc['hit_rate']:.2f}, Brier "
             f"{lc['brier']:.3f} vs constant {lc['brier_constant']:.3f} over {lc['resolved']}"
+            + ("; switched off by drift" if ml.get("disabled_by_drift") else "")
         )
     if "plot" in r:
         lines.append(f"plot          {r['plot']} (price with our fills, inventory, PnL)")

@@ -4,7 +4,8 @@
 every ``--every`` it takes the newest ``--last`` recordings in DIR (by name, as the recorder's
 hourly files sort; files changed in the last ``_SETTLE_S`` seconds are still being written and
 wait), trains a candidate and replaces the model in ``--out`` only when the candidate has the
-lower log loss on the most recent held-out window (``tradetui.ml.retrain``). Each cycle prints
+lower log loss on the most recent held-out window by more than the gain's uncertainty
+(``tradetui.ml.retrain``). Each cycle prints
 one line (one JSON object with ``--json``) and logs it.
 """
 
@@ -278,6 +279,7 @@ def _retrain_cycle(
         "candidate_log_loss": res.candidate_log_loss,
         "current_log_loss": res.current_log_loss,
         "test_rows": res.test_rows,
+        "gain": None if res.gain is None else res.gain.to_dict(),
         "sha256": res.sha256,
         "files": [str(p) for p in files],
     }

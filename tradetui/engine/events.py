@@ -108,6 +108,8 @@ class ModelDrift(msgspec.Struct, frozen=True, gc=False):
     Figures are over the monitor's last ``n`` resolved predictions: hit rate and calibration
     gap in [0, 1], Brier scores in [0, 2] (``brier_constant``: a constant forecast of the
     window's class frequencies). ``reasons`` names the limits that fired (empty on recovery).
+    ``disabled``: the filter is switched off by the drift (``ml.drift_action = "disable"``)
+    and stays off, also once the model is back within its limits, until a new model loads.
     """
 
     ts_ns: int
@@ -118,6 +120,7 @@ class ModelDrift(msgspec.Struct, frozen=True, gc=False):
     brier: float
     brier_constant: float
     calibration_gap: float
+    disabled: bool = False
 
     @property
     def summary(self) -> str:
@@ -127,9 +130,14 @@ class ModelDrift(msgspec.Struct, frozen=True, gc=False):
             f"{self.brier_constant:.3f}), calibration gap {self.calibration_gap:.2f} over the "
             f"last {self.n} predictions"
         )
+        off = (
+            "; ML filter switched off (ml.drift_action = disable) until a new model loads"
+            if self.disabled
+            else ""
+        )
         if self.drifting:
-            return f"ml model drifting: {'; '.join(self.reasons)} ({figures})"
-        return f"ml model back within its drift limits ({figures})"
+            return f"ml model drifting: {'; '.join(self.reasons)} ({figures}){off}"
+        return f"ml model back within its drift limits ({figures}){off}"
 
 
 class ModelReloaded(msgspec.Struct, frozen=True, gc=False):

@@ -8,7 +8,10 @@ prediction also goes to the live ``Monitor``; when its drift verdict changes the
 it and publishes ``ModelDrift``. With ``reload_check_s`` > 0 a ``ModelReloader`` watches the
 model files and a retrained model is swapped in at the start of a decision (the feature state
 carries on, so no decision goes without a prediction); the swap is logged and published as
-``ModelReloaded``, and the live check starts over for the new model.
+``ModelReloaded``, and the live check starts over for the new model. With
+``drift_action = "disable"`` a drift verdict also switches the filter off: it keeps predicting
+and checking (the console and the log go on showing the check) but leaves decisions as the
+strategy made them until a new model is swapped in or the session restarts.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class MlStatus:
     sha256: str
     reloads: int
     min_predictions: int
+    disabled: bool = False  # switched off by the drift check (ml.drift_action = "disable")
 
 
 class MlFilter:
@@ -83,6 +87,9 @@ class MlFilter:
         self._failing = False
         self.monitor = self._new_monitor(model)
         self.drifting = False
+        # Switched off by a drift verdict (drift_action = "disable") until a new model loads.
+        self.disabled = False
+        self.disable_on_drift = settings.drift_action == "disable"
         self.reloads = 0
         self.reloader = (
             ModelReloader(model_dir, model.sha256, int(settings.reload_check_s * 1e9))
@@ -140,6 +147,7 @@ class MlFilter:
             self.model.sha256,
             self.reloads,
             self.settings.drift_min_predictions,
+            self.disabled,
         )
 
     def swap(self, model: FilterModel, now_ns: int) -> None:
@@ -148,6 +156,7 @@ class MlFilter:
         self.model = model
         self.monitor = self._new_monitor(model)
         self.drifting = False
+        self.disabled = False
         self.reloads += 1
         path = str(self.reloader.directory) if self.reloader else "?"
         ll = model.card.get("metrics", {}).get("model", {}).get("log_loss")
@@ -203,6 +212,8 @@ class MlFilter:
         self.monitor.record(now_ns, self.features.log_mid_bps, p_down, p_flat, p_up)
         if self.predictions % _DRIFT_CHECK_EVERY == 0:
             self._check_drift(now_ns)
+        if self.disabled:
+            return d
         out = apply_policy(d, p_down, p_up, best_bid_ticks, best_ask_ticks, self.params)
         for before, after in ((d.bid, out.bid), (d.ask, out.ask)):
             if before is not None:
@@ -222,6 +233,7 @@ class MlFilter:
             "sides_moved": self.sides_moved,
             "sides_pulled": self.sides_pulled,
             "reloads": self.reloads,
+            "disabled_by_drift": self.disabled,
             "live_check": {
                 "resolved": st.n,
                 "hit_rate": round(st.hit_rate, 4),
@@ -237,6 +249,8 @@ class MlFilter:
         if st.drifting == self.drifting:
             return
         self.drifting = st.drifting
+        if st.drifting and self.disable_on_drift:
+            self.disabled = True
         ev = ModelDrift(
             now_ns,
             st.drifting,
@@ -246,8 +260,11 @@ class MlFilter:
             st.brier,
             st.brier_constant,
             st.calibration_gap,
+            self.disabled,
         )
-        if st.drifting:
+        if st.drifting and self.disabled:
+            log.warning("%s", ev.summary)
+        elif st.drifting:
             log.warning("%s; consider ml.enabled = false or retraining", ev.summary)
         else:
             log.info("%s", ev.summary)

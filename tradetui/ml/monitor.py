@@ -68,13 +68,13 @@ class Monitor:
     def __init__(
         self,
         horizon_ns: int,
-        threshold_ticks: float,
+        threshold_bps: float,
         window: int = 600,
         thresholds: DriftThresholds | None = None,
         max_late_ns: int | None = None,
     ) -> None:
         self.horizon_ns = horizon_ns
-        self.threshold_ticks = threshold_ticks
+        self.threshold_bps = threshold_bps
         self.window = window
         self.thresholds = thresholds or DriftThresholds()
         # Default: an outcome read over 20 % more than the horizon (at least 1 s) is not scored.
@@ -92,18 +92,19 @@ class Monitor:
         self._counts = [0, 0, 0]
 
     def record(
-        self, now_ns: int, mid_ticks: float, p_down: float, p_flat: float, p_up: float
+        self, now_ns: int, log_mid_bps: float, p_down: float, p_flat: float, p_up: float
     ) -> None:
-        """Resolve what is due at ``now_ns`` with ``mid_ticks``, then queue this prediction."""
+        """Resolve what is due at ``now_ns`` with ``log_mid_bps`` (10⁴ · ln mid, so a difference
+        is the move in bps, as in training's labels), then queue this prediction."""
         pending = self._pending
-        thr = self.threshold_ticks
+        thr = self.threshold_bps
         due = now_ns - self.horizon_ns
         while pending and pending[0][0] <= due:
-            t0, mid0, pd, pf, pu = pending.popleft()
+            t0, log_mid0, pd, pf, pu = pending.popleft()
             if due - t0 > self.max_late_ns:
                 self.dropped += 1
                 continue
-            move = mid_ticks - mid0
+            move = log_mid_bps - log_mid0
             outcome = UP if move > thr else DOWN if move < -thr else FLAT
             best = DOWN if pd >= pf and pd >= pu else FLAT if pf >= pu else UP
             brier = (
@@ -112,7 +113,7 @@ class Monitor:
                 + (pu - (outcome == UP)) ** 2
             )
             self._add(outcome, int(best == outcome), brier, pu, pd)
-        pending.append((now_ns, mid_ticks, p_down, p_flat, p_up))
+        pending.append((now_ns, log_mid_bps, p_down, p_flat, p_up))
 
     def _add(self, outcome: int, hit: int, brier: float, p_up: float, p_down: float) -> None:
         done = self._done

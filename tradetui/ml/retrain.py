@@ -4,8 +4,12 @@
 does (walk-forward; the test window is the last file, or the last 30 % of one file) and scores
 both the candidate and the model now in ``model_dir`` on that most recent held-out window with
 the same labels (the current model's horizon and threshold are kept, so both predict the same
-thing) and the same metric as train's report, log loss. The candidate is promoted only when its
-log loss is lower by at least ``min_gain``, or when there is no usable current model.
+thing) and the same metric as train's report, log loss. The candidate is promoted only when its gain
+(current minus candidate log loss, paired row by row) is larger than its uncertainty: the
+lower end of the gain's 95 % moving-block bootstrap interval (``metrics.mean_interval``,
+blocks of at least one label horizon) must exceed ``min_gain`` (default 0). A point estimate
+that is better by noise does not replace a working model. With no usable current model the
+candidate is written whatever its score (the filter is off until a user turns it on).
 
 Promotion is safe for a running engine: the candidate is written to a temporary directory next
 to ``model_dir`` and loaded back through ``load_model`` (hash, features, compiled trees against
@@ -30,17 +34,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from tradetui.core.instrument import Instrument
-from tradetui.ml.dataset import Samples, future_move_bps, labels, sample_features
-from tradetui.ml.metrics import log_loss
+from tradetui.ml.dataset import STEP_NS, Samples, future_move_bps, labels, sample_features
+from tradetui.ml.metrics import Interval, block_rows, mean_interval, row_log_loss
 from tradetui.ml.model import CARD_FILE, MODEL_FILE, FilterModel, ModelError, load_model
 from tradetui.ml.train import (
     TrainConfig,
     TrainError,
     data_card,
+    predict_proba,
     split_rows,
     split_time,
     train_samples,
@@ -54,7 +56,8 @@ _NS = 1_000_000_000
 
 @dataclass(frozen=True, slots=True)
 class RetrainResult:
-    """What one retrain did. Log losses in nats on the held-out window (None = no model)."""
+    """What one retrain did. Log losses in nats on the held-out window (None = no model);
+    ``gain``: current minus candidate log loss per row with its interval (None = no model)."""
 
     promoted: bool
     reason: str
@@ -62,14 +65,16 @@ class RetrainResult:
     current_log_loss: float | None
     test_rows: int
     sha256: str
+    gain: Interval | None = None
 
     def line(self) -> str:
-        """One log line: the verdict, both scores and why."""
+        """One log line: the verdict, both scores, the gain's interval and why."""
         cur = "none" if self.current_log_loss is None else f"{self.current_log_loss:.4f}"
         cand = "none" if self.candidate_log_loss is None else f"{self.candidate_log_loss:.4f}"
         verdict = "promoted" if self.promoted else "kept current"
+        gain = "" if self.gain is None else f", gain {self.gain.text()} (95 %)"
         return (
-            f"retrain: {verdict}; held-out log loss candidate {cand} vs current {cur} "
+            f"retrain: {verdict}; held-out log loss candidate {cand} vs current {cur}{gain} "
             f"over {self.test_rows} rows; {self.reason}"
         )
 
@@ -129,37 +134,43 @@ def retrain_samples(
     y = labels(future_move_bps(samples, horizon_ns), float(card["threshold_bps"]))[test]
     x = samples.x[test]
     # Both on the same rows and labels, unrounded (the card's metrics are rounded).
-    cand_ll = _log_loss(booster, x, y)
-    cur_ll = None if current is None else _log_loss(current.booster, x, y)
-    if current is not None and cur_ll is not None and not cand_ll < cur_ll - min_gain:
-        return RetrainResult(
-            False,
-            f"candidate does not beat the current model by more than {min_gain:g}",
-            cand_ll,
-            cur_ll,
-            n_test,
-            str(current.card["sha256"]),
-        )
+    cand_rows = row_log_loss(predict_proba(booster, x), y)
+    cand_ll = float(cand_rows.mean())
+    cur_ll: float | None = None
+    gain: Interval | None = None
+    if current is not None:
+        cur_rows = row_log_loss(predict_proba(current.booster, x), y)
+        cur_ll = float(cur_rows.mean())
+        diff = cur_rows - cand_rows
+        horizon_rows = max(1, horizon_ns // STEP_NS)
+        gain = mean_interval(diff, block_rows(diff, horizon_rows), seed=cfg.seed)
+        if not gain.low > min_gain:
+            return RetrainResult(
+                False,
+                f"the candidate's gain interval does not lie above {min_gain:g} (worse, or "
+                "better only within its uncertainty)",
+                cand_ll,
+                cur_ll,
+                n_test,
+                str(current.card["sha256"]),
+                gain,
+            )
     card["retrain"] = {
         "previous_sha256": None if current is None else current.card["sha256"],
         "previous_log_loss": cur_ll,
         "candidate_log_loss": cand_ll,
+        "gain": None if gain is None else gain.to_dict(),
     }
     if instrument is not None:
         card |= data_card(data or [], instrument)
-    reason = why_none or "candidate has the lower held-out log loss"
+    reason = why_none or "the candidate's gain interval lies above 0"
     try:
         sha = promote(booster, card, model_dir, write_model)
     except ModelError as exc:
         return RetrainResult(
-            False, f"candidate rejected: {exc}", cand_ll, cur_ll, n_test, _sha(current)
+            False, f"candidate rejected: {exc}", cand_ll, cur_ll, n_test, _sha(current), gain
         )
-    return RetrainResult(True, reason, cand_ll, cur_ll, n_test, sha)
-
-
-def _log_loss(booster: Any, x: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> float:
-    p = np.asarray(booster.inplace_predict(x), dtype=np.float64).reshape(len(y), 3)
-    return log_loss(p, y)
+    return RetrainResult(True, reason, cand_ll, cur_ll, n_test, sha, gain)
 
 
 def _sha(model: FilterModel | None) -> str:

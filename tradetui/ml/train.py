@@ -131,7 +131,8 @@ def _fit(
     return booster[: booster.best_iteration + 1]
 
 
-def _proba(booster: Any, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+def predict_proba(booster: Any, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    """Class probabilities (rows × down, flat, up) of ``booster`` on the feature rows ``x``."""
     return np.asarray(booster.inplace_predict(x), dtype=np.float64).reshape(len(x), len(CLASSES))
 
 
@@ -173,9 +174,9 @@ def train_samples(
     yt = y[sp.test]
     prior = np.bincount(y[sp.fit], minlength=len(CLASSES)) / sp.fit.sum()
     metrics = {
-        "model": score(_proba(booster, x[sp.test]), yt),
+        "model": score(predict_proba(booster, x[sp.test]), yt),
         "prior": score(np.tile(prior, (len(yt), 1)), yt),
-        "imbalance_only": score(_proba(imb, xi[sp.test]), yt),
+        "imbalance_only": score(predict_proba(imb, xi[sp.test]), yt),
     }
     card = {
         **feature_card(),

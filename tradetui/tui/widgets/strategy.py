@@ -39,7 +39,9 @@ def ml_rows(ml: MlStatus | None) -> list[tuple[str, str | Text]]:
     probs = f"↓{_p(ml.p_down)} ↑{_p(ml.p_up)}"
     if st.n:
         probs += f" B{_p(st.brier)}/{_p(st.brier_constant)}"
-    if st.drifting:
+    if ml.disabled:
+        check = Text(f"OFF drift hit{st.hit_rate:.0%}", "bold red")
+    elif st.drifting:
         check = Text(f"DRIFT hit{st.hit_rate:.0%} cal{_p(st.calibration_gap)}", "bold red")
     elif st.n < ml.min_predictions:
         check = Text(f"warming up {st.n}/{ml.min_predictions}", "dim")
