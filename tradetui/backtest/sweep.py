@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tradetui.backtest.report import markouts
 from tradetui.backtest.run import run_backtest
 from tradetui.config import SECTIONS, ConfigError, Settings
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import MarketEvent
-from tradetui.engine.summary import session_summary
+from tradetui.engine.summary import close_markouts, session_summary
 
 Point = tuple[tuple[str, Any], ...]  # (("strategy.gamma", 0.01), ...)
 
@@ -102,8 +101,9 @@ def run_point(
     """One backtest of ``point``: its parameters and headline figures (JSON-ready; money in
     ``settle_asset``, sizes in ``size_unit``, as in the session summary)."""
     result = run_backtest(apply_point(settings, point), instrument, events, seed=seed)
+    close_markouts(result.engine)
     s = session_summary(result.engine, (result.end_ns - result.start_ns) / 1e9)
-    marks = markouts(result)
+    marks = s["markouts"]
     row = {
         "params": dict(point),
         "settle_asset": s["settle_asset"],

@@ -22,6 +22,7 @@ from tradetui.core.accounting import PnlSnapshot, PositionLedger
 from tradetui.core.book import OrderBook
 from tradetui.core.clock import Clock
 from tradetui.core.instrument import Instrument
+from tradetui.core.metrics import MarkedFill, MarkoutTracker
 from tradetui.core.types import (
     BUY,
     SELL,
@@ -166,6 +167,8 @@ class Engine:
         self.state = EngineState.STOPPED
         self.book = OrderBook()
         self.ledger = PositionLedger(instrument)
+        # Markouts of every fill on the engine's own mid path (core/metrics.py).
+        self.markouts = MarkoutTracker(instrument)
         self.orders: dict[str, _Order] = {}
         self.last_decision: QuoteDecision | None = None
         self.last_requote_reason = ""
@@ -566,6 +569,8 @@ class Engine:
         reasons = tuple(step.reason for step in steps) if steps else ()
         if steps:
             self.last_requote_reason = steps[-1].reason
+        # The mid path markouts are read on: the mid of each decision (stored as a mark).
+        self.markouts.on_mid(now, decision.mid_ticks)
         if self.bus.active:
             self.bus.publish(
                 DecisionMade(now, decision, risk, reasons, placed, len(steps) - placed)
@@ -711,7 +716,9 @@ class Engine:
     def _on_fill(self, ev: Fill) -> None:
         o = self.orders.get(ev.client_id)
         self.fills += 1
-        self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, ev.fee, self.mid_ticks)
+        mid = self.mid_ticks
+        self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, ev.fee, mid)
+        self.markouts.on_fill(MarkedFill(ev.local_ns, ev.side, ev.price_ticks, ev.qty_lots, mid))
         if ev.fee_asset:
             self._fee_charged(ev)
         pos = self.ledger.position_lots
