@@ -55,8 +55,8 @@ def test_inverse_markout_is_in_the_coin_and_again_in_quote_at_the_later_mid() ->
     m = markouts(inst, [MarkedFill(0, Side.BUY, 500_000, 1, 500_000.0), (S, 510_000.0)])
     # One 100 USD contract bought at 50,000 and valued at 51,000: 100/50000 − 100/51000 BTC.
     coin = Decimal(100) / 50_000 - Decimal(100) / 51_000
-    assert abs(m["1s"]["total_settle"] - coin) < Decimal("1e-12")
-    assert abs(m["1s"]["total_quote"] - coin * 51_000) < Decimal("1e-6")
+    assert abs(Decimal(m["1s"]["total_settle"]) - coin) < Decimal("1e-12")
+    assert abs(Decimal(m["1s"]["total_quote"]) - coin * 51_000) < Decimal("1e-6")
 
 
 @given(
