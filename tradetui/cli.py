@@ -881,12 +881,13 @@ def _help_without_python_types() -> None:
 
 
 def _register_command_modules() -> None:
-    from tradetui.commands import control, data, markets, ml, sandbox, telegram
+    from tradetui.commands import control, data, markets, ml, reconcile, sandbox, telegram
 
     control.register(app)
     data.register(app)
     markets.register(app)
     ml.register(app)
+    reconcile.register(app)
     sandbox.register(app)
     telegram.register(app)
 

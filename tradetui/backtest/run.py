@@ -99,13 +99,16 @@ def run_backtest(
     seed: int = 0,
     ml_model: Path | None = None,
     on_engine: Callable[[Engine, Bus], None] | None = None,
+    feed_offset_ns: int | None = None,
 ) -> BacktestResult:
     """Trade ``events`` with the configured strategy from the first event to the last.
 
     ``progress(done_ns, total_ns)`` is called every few seconds of market time. ``ml_model``
     (a directory from ``tradetui train``) turns the ML filter on with that model.
     ``on_engine(engine, bus)`` runs once the engine exists, before it starts (a store
-    subscribes there).
+    subscribes there). ``feed_offset_ns`` is the recorder's clock offset the ``recorded``
+    feed latency removes (default: estimated from the files; 0 for a recording made on the
+    session's own clock, as a paper session's is).
     """
     if not events:
         raise ValueError("no market events to backtest")
@@ -117,7 +120,7 @@ def run_backtest(
     inst = with_sim_fees(instrument, settings)
     # The market pass is part of the run's work, so run_s counts it.
     t_prep = time.perf_counter()
-    retimed = feed_latency(settings).retime(drop_stale_bbo(events))
+    retimed = feed_latency(settings).retime(drop_stale_bbo(events), feed_offset_ns)
     market = list(retimed)
     mids = MidPath.of(market)
     prep_s = time.perf_counter() - t_prep
