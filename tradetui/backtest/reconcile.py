@@ -21,6 +21,7 @@ from typing import Any
 from tradetui.config import ConfigError, Settings, settings_from_mapping
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import Side
+from tradetui.session import market_source
 from tradetui.store.queries import stored_instrument
 
 _NS_PER_MS = 1_000_000
@@ -64,15 +65,20 @@ class SessionPlan:
     instrument: Instrument
     recording: tuple[Path, ...]
     fills: tuple[FillPoint, ...]
-    # When the session's market clock stopped (ns): the backtest trades no later.
-    market_ended_ns: int
+    # When the session's market clock started and when it stopped trading (ns): the span
+    # the backtest trades.
+    market_started_ns: int
+    trading_ended_ns: int
 
     @property
     def feed_offset_ns(self) -> int | None:
-        """The recording's clock offset from the exchange: 0 for a paper session, whose
-        simulated exchange and recorder share one clock; estimated from the files for a live
-        one (run_backtest's ``feed_offset_ns``)."""
-        return 0 if self.mode == "paper" else None
+        """The recorder clock offset the backtest's feed removes (run_backtest's
+        ``feed_offset_ns``): 0 where the session's engine received the market at the recorded
+        times (paper on the synthetic or the live market: one clock); estimated from the files,
+        as the session's own feed did, for paper on a replay and for live sessions."""
+        if self.mode == "paper" and market_source(self.settings) != "replay":
+            return 0
+        return None
 
 
 def session_plan(conn: sqlite3.Connection, session_id: int) -> SessionPlan:
@@ -80,10 +86,11 @@ def session_plan(conn: sqlite3.Connection, session_id: int) -> SessionPlan:
     when it cannot be backtested."""
     row = conn.execute(
         "SELECT mode, symbol, quote_asset, tick_size, lot_size, instrument_json, seed, "
-        "settings_json, summary_json, market_ended_ns FROM sessions WHERE id = ?",
+        "settings_json, summary_json, market_started_ns, market_ended_ns "
+        "FROM sessions WHERE id = ?",
         (session_id,),
     ).fetchone()
-    mode, symbol, quote, tick, lot, spec, seed, settings_json, summary_json, ended = row
+    mode, symbol, quote, tick, lot, spec, seed, settings_json, summary_json, started, ended = row
     where = f"session {session_id}"
     if mode not in ("paper", "live"):
         raise ReconcileError(f"{where} is a {mode} session; reconcile compares paper or live runs")
@@ -127,7 +134,9 @@ def session_plan(conn: sqlite3.Connection, session_id: int) -> SessionPlan:
         stored_instrument(symbol, quote, tick, lot, spec),
         recording,
         fills,
-        ended,
+        started,
+        # The summary's duration runs to when trading stopped; the stop's cancels follow.
+        started + round(summary["duration_s"] * 1e9) if "duration_s" in summary else ended,
     )
 
 

@@ -71,8 +71,6 @@ def reconcile(
     files = list(plan.recording)
     try:
         events, data, _cached = load_events(files, plan.instrument)
-        # The market the session saw: a recording may run on a little after its clock stopped.
-        events = [ev for ev in events if ev.local_ns <= plan.market_ended_ns]
         if not has_market_data(events):
             raise no_market_data(files, data)
     except ReplayError as exc:
@@ -84,6 +82,8 @@ def reconcile(
             events,
             seed=plan.seed,
             feed_offset_ns=plan.feed_offset_ns,
+            start_ns=plan.market_started_ns,
+            stop_ns=plan.trading_ended_ns,
         )
     except ConfigError as exc:
         fail(f"session {sid}: {exc}")
