@@ -163,7 +163,9 @@ def test_writer_refuses_a_non_positive_flush_interval(tmp_path: Path, flush_s: f
 def test_a_recording_opens_without_a_snapshot_while_no_book_is_known(tmp_path: Path) -> None:
     # A replay of diffs and bookTickers alone (as Binance's archives) has no book to open a
     # file with; an empty snapshot would replay as "book unknown" and pull every quote.
-    events = [e for e in market(5) if not isinstance(e, BookSnapshot | BookDelta)]
+    events: list[MarketEvent] = [
+        e for e in market(5) if not isinstance(e, BookSnapshot | BookDelta)
+    ]
     files = record(events, tmp_path)
     lines = list(read_lines(files[0], lambda _line, _msg: None))
     assert b"lastUpdateId" not in lines[1]
