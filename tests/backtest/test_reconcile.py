@@ -85,8 +85,8 @@ def _paper(tmp: Path, db: Path, *args: str, record: bool = True) -> dict[str, An
     return dict(json.loads(r.stdout))
 
 
-def _reconcile(tmp: Path, db: Path, session: int = 1) -> dict[str, Any]:
-    r = _tradetui(tmp, "reconcile", str(session), "--db", str(db), "--json")
+def _reconcile(tmp: Path, db: Path, *flags: str) -> dict[str, Any]:
+    r = _tradetui(tmp, "reconcile", "1", "--db", str(db), "--json", *flags)
     assert r.returncode == 0, r.stderr
     return dict(json.loads(r.stdout))
 
@@ -109,6 +109,12 @@ def test_a_paper_session_on_the_synthetic_market_reconciles(tmp_path: Path) -> N
     assert r["recording"] == summary["recording"]
     # The recording keeps exchange times in whole ms (Binance's), the session in ns.
     assert r["fill_time_diff_ms"]["max_abs"] < 1.0
+    # The session's own orders replayed at their times fill as they did.
+    orders = _reconcile(tmp_path, db, "--orders")
+    assert orders["replayed"] == "the session's orders"
+    assert orders["matched"] == orders["session_fills"] == orders["backtest_fills"]
+    assert orders["orders_placed"]["backtest"] == orders["orders_placed"]["session"]
+    assert abs(Decimal(orders["pnl"]["pnl_total"]["difference"])) < Decimal("0.01")
 
 
 @pytest.mark.skipif(not USDM.exists(), reason=f"shared recordings not found at {USDM}")

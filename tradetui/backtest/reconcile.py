@@ -19,9 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from tradetui.config import ConfigError, Settings, settings_from_mapping
+from tradetui.core.accounting import PositionLedger
+from tradetui.core.clock import VirtualClock
 from tradetui.core.instrument import Instrument
-from tradetui.core.types import Side
-from tradetui.session import market_source
+from tradetui.core.types import (
+    CancelOrder,
+    Fill,
+    MarketEvent,
+    OrderIntent,
+    OrderType,
+    PlaceOrder,
+    Side,
+)
+from tradetui.market.replay import drop_stale_bbo
+from tradetui.session import feed_latency, market_source, sim_venue, with_sim_fees
 from tradetui.store.queries import stored_instrument
 
 _NS_PER_MS = 1_000_000
@@ -241,6 +252,8 @@ def reconcile_report(
     size_differs = sum(1 for s, b in match.pairs if s.qty_lots != b.qty_lots)
     pnl: dict[str, dict[str, Decimal]] = {}
     for key in PNL_KEYS:
+        if key not in backtest_figures:
+            continue
         a, b = Decimal(session_figures[key]), Decimal(backtest_figures[key])
         pnl[key] = {"session": a, "backtest": b, "difference": b - a}
     return {
@@ -267,7 +280,9 @@ def reconcile_report(
         "markout_5s_bps": {
             "session": session_figures["markouts"]["5s"]["mean_bps"],
             "backtest": backtest_figures["markouts"]["5s"]["mean_bps"],
-        },
+        }
+        if "markouts" in backtest_figures
+        else None,
         "first_only_session": _listed(match.only_session, inst),
         "first_only_backtest": _listed(match.only_backtest, inst),
         "verdict": verdict(match.share),
@@ -281,6 +296,7 @@ def format_reconcile(r: dict[str, Any]) -> str:
     dt, dp = r["fill_time_diff_ms"], r["price_diff_ticks"]
     rows = [
         ("session", f"{r['session']} ({r['mode']}, {r['symbol']})"),
+        ("replayed", r["replayed"]),
         ("recording", ", ".join(r["recording"])),
         ("tolerance", f"{tol['time_ms']:g} ms, {tol['price_ticks']} ticks"),
         (
@@ -313,7 +329,82 @@ def format_reconcile(r: dict[str, Any]) -> str:
             )
         )
     m = r["markout_5s_bps"]
-    rows.append(("markout 5s", f"session {m['session']:+.3f} bps, backtest {m['backtest']:+.3f}"))
+    if m is not None:
+        rows.append(
+            ("markout 5s", f"session {m['session']:+.3f} bps, backtest {m['backtest']:+.3f}")
+        )
     rows.append(("verdict", f"{r['verdict']} ({r['matched_share']:.1%} of fills matched)"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+# After trading stopped, the session's cancels still reach the venue within this (ns).
+_ORDERS_SETTLE_NS = 60 * 1_000_000_000
+
+
+def order_script(conn: sqlite3.Connection, session_id: int) -> list[tuple[int, OrderIntent]]:
+    """The session's own placements and cancel requests, each at the time its engine sent it
+    (ns), in that order."""
+    script: list[tuple[int, int, OrderIntent]] = []
+    for cid, side, price, qty, otype, post, reduce, t in conn.execute(
+        "SELECT client_id, side, price_ticks, qty_lots, order_type, post_only, reduce_only, "
+        "created_ns FROM orders WHERE session_id = ?",
+        (session_id,),
+    ):
+        place = PlaceOrder(
+            client_id=cid,
+            side=Side(side),
+            price_ticks=price,
+            qty_lots=qty,
+            order_type=OrderType(otype) if otype else OrderType.LIMIT,
+            post_only=bool(post),
+            reduce_only=bool(reduce),
+            created_ns=t,
+        )
+        script.append((t, 0, place))
+    for seq, t, cid in conn.execute(
+        "SELECT seq, ts_ns, client_id FROM order_events WHERE session_id = ? AND status = ?",
+        (session_id, "cancel_sent"),
+    ):
+        script.append((t, seq, CancelOrder(client_id=cid, created_ns=t)))
+    script.sort(key=lambda s: (s[0], s[1]))
+    return [(t, intent) for t, _, intent in script]
+
+
+def replay_orders(
+    plan: SessionPlan, events: list[MarketEvent], script: Sequence[tuple[int, OrderIntent]]
+) -> list[Fill]:
+    """The fills the sim venue gives ``script`` on the recorded market (no strategy: the
+    session's orders at their times), with the session's settings, seed and feed."""
+    settings = plan.settings
+    inst = with_sim_fees(plan.instrument, settings)
+    market = list(feed_latency(settings).retime(drop_stale_bbo(events), plan.feed_offset_ns))
+    first_ns = min(market[0].exch_ns, market[0].local_ns)
+    clock = VirtualClock(min(plan.market_started_ns, first_ns))
+    venue = sim_venue(settings, inst, market, clock, plan.seed)
+    end_ns = plan.trading_ended_ns + _ORDERS_SETTLE_NS
+    fills: list[Fill] = []
+    i = 0
+    while True:
+        due_ns = venue.peek_ns()
+        if i < len(script) and (due_ns is None or script[i][0] <= due_ns):
+            clock.advance_to(max(clock.now_ns(), script[i][0]))
+            venue.submit(script[i][1])
+            i += 1
+            continue
+        if due_ns is None or due_ns > end_ns:
+            return fills
+        clock.advance_to(due_ns)
+        ev = venue.pop()
+        if type(ev) is Fill:
+            fills.append(ev)
+
+
+def order_figures(inst: Instrument, fills: Sequence[Fill], mark_ticks: float) -> dict[str, Any]:
+    """PnL total and fees of ``fills`` (no strategy ran, so no mid path: the open position is
+    valued at ``mark_ticks``)."""
+    ledger = PositionLedger(inst)
+    for f in fills:
+        ledger.on_fill(f.side, f.price_ticks, f.qty_lots, f.fee, 0.0)
+    snap = ledger.snapshot(mark_ticks)
+    return {"pnl_total": snap.total, "fees": snap.fees}
