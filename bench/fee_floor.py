@@ -36,10 +36,10 @@ from typing import Any
 
 from figures import DATA, catalog_env
 
-from tradetui.backtest.report import markouts
 from tradetui.backtest.run import run_backtest
 from tradetui.config import Settings
 from tradetui.core.types import BestBidOffer, MarketEvent
+from tradetui.engine.summary import close_markouts
 from tradetui.market.cache import load_events
 from tradetui.market.instruments import infer_instrument
 from tradetui.market.synthetic import SyntheticMarket
@@ -71,7 +71,8 @@ def one_run(settings: Settings, inst: Any, events: list[MarketEvent]) -> dict[st
     result = run_backtest(settings, inst, events)
     engine = result.engine
     pnl = engine.pnl()
-    marks = markouts(result)
+    close_markouts(engine)
+    marks = engine.markouts.summary()
     volume = pnl.volume_settle
 
     def per_notional_bps(x: Decimal) -> float | None:

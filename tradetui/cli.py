@@ -729,6 +729,7 @@ def _register_command_modules() -> None:
         ml,
         ml_evaluate,
         optimize,
+        reconcile,
         sandbox,
         screen,
         telegram,
@@ -740,6 +741,7 @@ def _register_command_modules() -> None:
     ml.register(app)
     ml_evaluate.register(app)
     optimize.register(app)
+    reconcile.register(app)
     sandbox.register(app)
     screen.register(app)
     telegram.register(app)

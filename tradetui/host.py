@@ -271,6 +271,8 @@ class EngineHost:
         out["hurried"] = self.hurried
         out["unconfirmed"] = list(self.unconfirmed)
         out["recovered_fills"] = self.recovered_fills
+        if s.capture is not None:  # record.enabled: what `tradetui reconcile` replays
+            out["recording"] = [str(p.resolve()) for p in s.capture.files]
         return out
 
     # ---- persistence ----------------------------------------------------------------------

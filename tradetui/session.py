@@ -30,7 +30,7 @@ from tradetui.market.feed import REPLAY_PREFIX, ReplayFeed, replay_paths
 from tradetui.market.files import ReplayError
 from tradetui.market.instruments import infer_instrument
 from tradetui.market.recorder import CaptureEncoder, CaptureWriter, recorded
-from tradetui.market.replay import replay_events
+from tradetui.market.replay import drop_stale_bbo, replay_events
 from tradetui.market.synthetic import SyntheticMarket, SyntheticParams
 from tradetui.matching import MatchingConfig, QueueModel
 from tradetui.venues.sim import SimLatency, SimVenue
@@ -246,7 +246,9 @@ def build_paper_session(
             events = replay
             if feed.model is FeedModel.RECORDED:
                 # From the files' first events, read apart: the replay is not consumed ahead.
-                offset_ns = clock_offset(replay_events(paths, instrument))
+                # The stream the replay delivers (stale bookTickers dropped), as a backtest
+                # of the files or of this session's recording estimates it.
+                offset_ns = clock_offset(drop_stale_bbo(replay_events(paths, instrument)))
     capture = _capture(settings, instrument)
     if capture is not None:
         events = recorded(events, *capture)

@@ -158,3 +158,17 @@ def test_record_refuses_an_unknown_source(tmp_path: Path) -> None:
 def test_writer_refuses_a_non_positive_flush_interval(tmp_path: Path, flush_s: float) -> None:
     with pytest.raises(ValueError, match="flush_s"):
         CaptureWriter(tmp_path, "x", lambda: b"{}", instrument=INST, flush_s=flush_s)
+
+
+def test_a_recording_opens_without_a_snapshot_while_no_book_is_known(tmp_path: Path) -> None:
+    # A replay of diffs and bookTickers alone (as Binance's archives) has no book to open a
+    # file with; an empty snapshot would replay as "book unknown" and pull every quote.
+    events: list[MarketEvent] = [
+        e for e in market(5) if not isinstance(e, BookSnapshot | BookDelta)
+    ]
+    files = record(events, tmp_path)
+    lines = list(read_lines(files[0], lambda _line, _msg: None))
+    assert b"lastUpdateId" not in lines[1]
+    back = list(replay_events(files, INST))
+    assert not any(isinstance(e, BookSnapshot) for e in back)
+    assert [key(e) for e in back] == [key(e) for e in events]

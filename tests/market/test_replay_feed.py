@@ -188,3 +188,13 @@ def test_console_takes_the_market_option_too() -> None:
     r = CliRunner().invoke(app, ["--market", "binance"])
     assert r.exit_code == 2
     assert "--market" in r.output
+
+
+@pytest.mark.skipif(not USDM.exists(), reason=f"shared recordings not found at {USDM}")
+def test_a_replay_keeps_exchange_times_on_the_exchanges_millisecond_grid() -> None:
+    # The shared file's receive times are in ns and run behind its exchange times, so the
+    # shift to the session start is rounded up to whole ms: a recording of the replay (ms
+    # times, as Binance's) then holds the very market the session traded.
+    moved = list(itertools.islice(ReplayFeed([USDM], INST, START_NS + 1), 1000))
+    assert all(ev.exch_ns % 1_000_000 == 0 for ev in moved)
+    assert START_NS + 1 <= min(moved[0].exch_ns, moved[0].local_ns) < START_NS + 1_000_001

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tests.instruments import btcusdt_perpetual
 from tradetui.core.types import Side
-from tradetui.store.reports import StoredFill, StoredMark, build_report, markouts
+from tradetui.store.reports import StoredFill, StoredMark, build_report
 
 INST = btcusdt_perpetual()
 S = 1_000_000_000
@@ -53,20 +53,19 @@ def test_report_pnl_equals_naive_recomputation(
     assert r["fills"] == len(fills)
 
 
-def test_markouts_are_signed_mid_moves_after_each_fill() -> None:
+def test_markouts_are_read_from_the_fill_price_on_the_stored_mids() -> None:
     fills = [
         StoredFill(1, Side.BUY, 100, 1, 0.0, True, 0, 200),
         StoredFill(2, Side.SELL, 101, 2, 0.0, True, 0, 200),
     ]
     marks = [StoredMark(3, 1 * S, 204), StoredMark(4, 5 * S, 196), StoredMark(5, 6 * S, 196)]
-    m = markouts(INST, fills, marks)
-    # Buy: mid +2 ticks at 1 s (our way), −2 at 5 s; the sell the opposite.
-    assert m["1s"]["count"] == 2
-    assert m["1s"]["mean_ticks"] == 0.0
-    assert m["1s"]["total_quote"] == Decimal("-0.0002")  # (2 × 1 − 2 × 2) tick·lots, exact
-    assert m["5s"]["mean_ticks"] == 0.0
-    assert m["5s"]["total_quote"] == Decimal("0.0002")
-    assert m["30s"]["count"] == 0
+    m = build_report(INST, fills, marks, 0)["markouts"]
+    # At 1 s the mid is 102: the buy at 100 gained 2 ticks, the sell of 2 at 101 lost 1 each.
+    assert m["1s"]["fills"] == 2
+    assert m["1s"]["total_quote"] == Decimal("0.0000")  # (2 × 1 − 1 × 2) tick·lots, exact
+    # At 5 s the mid is 98: the buy lost 2, the sell gained 3 × 2.
+    assert m["5s"]["total_quote"] == Decimal("0.0004")
+    assert m["30s"]["fills"] == 0
 
 
 def test_max_drawdown_is_the_deepest_fall_from_a_peak() -> None:

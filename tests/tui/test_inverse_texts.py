@@ -71,6 +71,7 @@ def test_telegram_pnl_is_in_btc_and_usd_at_the_mark(snap: EngineSnapshot) -> Non
     assert lines[0] == f"PnL total {total:+,.8f} BTC ({usd:+,.2f} USD at 61,700.05)"
     assert lines[3] == "fees paid 0.00000016 BTC, rebates received 0.00000000 BTC"
     assert lines[4].startswith("volume 100.00 USD, ")
+    assert lines[5] == "markout none yet"
     assert " contracts @ " in views.orders_text(snap)
 
 
@@ -92,6 +93,8 @@ def test_console_panes_name_the_coin_and_contracts(snap: EngineSnapshot) -> None
     assert pnl[2] == "fees paid     0.00000016  rebates 0.00000000 BTC"
     assert pnl[3] == f"total        {snap.pnl.total:+,.8f} BTC"
     assert pnl[4].startswith("volume            100.00 USD  cost/10k ")
+    capture, inventory = snap.pnl.spread_capture, snap.pnl.inventory_pnl
+    assert pnl[6] == f"capture      {capture:+,.8f}  inventory {inventory:+,.8f} BTC"
     position = PositionPane().render_snapshot(snap).plain.splitlines()
     assert position[0] == "size                  -1 contracts"
     assert position[3].endswith(" BTC")

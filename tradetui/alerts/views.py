@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from tradetui.config import Settings
 from tradetui.core.types import Side
-from tradetui.core.units import at_mark, money, paid
+from tradetui.core.units import at_mark, markout_text, money, paid
 from tradetui.engine.snapshot import EngineSnapshot
 
 PARAM_SECTIONS = ("strategy", "quoting")
@@ -67,6 +67,7 @@ def pnl_text(snap: EngineSnapshot) -> str:
             f"fees paid {paid(p.fees, p.settle, snap.quote)}, "
             f"rebates received {paid(p.rebates, p.settle, snap.quote)}",
             f"volume {p.volume_quote:,.2f} {snap.quote}, cost per 10k {p.cost_per_10k:+.3f}",
+            f"markout {markout_text(snap.markouts)}",
         ]
     )
 

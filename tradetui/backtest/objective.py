@@ -17,7 +17,6 @@ import statistics
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from tradetui.backtest.report import markouts
 from tradetui.core.accounting import PositionLedger
 
 if TYPE_CHECKING:
@@ -34,7 +33,9 @@ def _pnl(result: BacktestResult) -> float:
 
 def _pnl_after_markout(result: BacktestResult) -> float:
     pnl = result.engine.pnl()
-    return float(markouts(result)["5s"]["total_settle"]) - float(pnl.fees) + float(pnl.rebates)
+    # The engine's markouts: fills whose 5 s are over (all of them once the run is closed).
+    marked = result.engine.markouts.summary()["5s"]["total_settle"]
+    return float(marked) - float(pnl.fees) + float(pnl.rebates)
 
 
 def equity_grid(result: BacktestResult, step_ns: int) -> list[float]:

@@ -1,69 +1,22 @@
-"""The backtest report: the session summary plus markouts and the inventory path.
+"""The backtest report: the session summary plus the inventory path and the run's data.
 
-Markout of a fill at horizon h: what the fill earned against the mid h later,
-``side × size × (value(mid(t + h)) − value(fill price))`` in the settlement asset (for linear
-markets ``side × (mid − price)`` per base unit in quote; for inverse contracts the coin a
-contract gains from price to mid), where t is the fill's exchange time and mid is the replayed
-mid at or before t + h. Reported per horizon as the total over fills in the settlement asset
-(``total_settle``) and in quote (``total_quote``: each fill's markout at its later mid), and
-the mean in basis points of the fills' notional; fills whose horizon runs past the data are
-left out.
+Markouts, spread capture and inventory PnL are the engine's own, as core/metrics.py defines
+them (docs/metrics.md), with the mid path ended at the end of the run as a stored session's
+last mark ends it; so ``report`` on the run stored with ``--db`` prints the same figures.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 from tradetui.backtest.run import BacktestResult
-from tradetui.core.money import money_amount
 from tradetui.core.units import money_decimals, size_decimals
-from tradetui.engine.summary import fee_floor_summary, session_summary
+from tradetui.engine.summary import close_markouts, fee_floor_summary, session_summary
 from tradetui.market.files import ReplayReport
 
-MARKOUT_HORIZONS_S = (1, 5, 30)
 # Points kept in the JSON inventory path (evenly spaced fills, plus the last).
 _PATH_POINTS = 200
 _NS_PER_S = 1_000_000_000
-
-
-def markouts(result: BacktestResult) -> dict[str, dict[str, Decimal | float | int]]:
-    """Per horizon ("1s", ...): fills counted, total markout (settlement asset and quote,
-    exact to the money decimals), mean (bps of notional)."""
-    inst = result.engine.instrument
-    unit = inst.value_unit
-    tick = Fraction(inst.tick_size)
-    times, mids = result.mids.t_ns, result.mids.mid_ticks
-    last_t = times[-1] if times else 0
-    out: dict[str, dict[str, Decimal | float | int]] = {}
-    for h in MARKOUT_HORIZONS_S:
-        h_ns = h * _NS_PER_S
-        n = 0
-        notional_settle = 0.0
-        total_settle, total_quote = Fraction(0), Fraction(0)
-        for fr in result.fills:
-            f = fr.fill
-            t = f.exch_ns + h_ns
-            if t > last_t:
-                continue
-            i = bisect_right(times, t) - 1
-            if i < 0:
-                continue
-            n += 1
-            gain_units = inst.value_at(mids[i]) - inst.value(f.price_ticks)
-            markout = int(f.side) * gain_units * f.qty_lots * unit
-            total_settle += markout
-            total_quote += markout * Fraction(mids[i]) * tick if inst.inverse else markout
-            notional_settle += inst.notional_settle(f.price_ticks, f.qty_lots)
-        out[f"{h}s"] = {
-            "fills": n,
-            "total_settle": money_amount(total_settle),
-            "total_quote": money_amount(total_quote),
-            "mean_bps": float(total_settle) / notional_settle * 1e4 if notional_settle else 0.0,
-        }
-    return out
 
 
 def inventory_path(result: BacktestResult) -> dict[str, Any]:
@@ -94,6 +47,7 @@ def inventory_path(result: BacktestResult) -> dict[str, Any]:
 def build_report(result: BacktestResult, data: ReplayReport, cached: bool) -> dict[str, Any]:
     """Everything a user or a script reads after a backtest (JSON-ready)."""
     duration_s = (result.end_ns - result.start_ns) / _NS_PER_S
+    close_markouts(result.engine)
     summary = session_summary(result.engine, duration_s)
     summary.update(
         {
@@ -109,7 +63,6 @@ def build_report(result: BacktestResult, data: ReplayReport, cached: bool) -> di
             "messages": result.messages,
             "run_s": round(result.run_s, 3),
             "events_per_s": round(result.events / result.run_s) if result.run_s else 0,
-            "markouts": markouts(result),
             "inventory": inventory_path(result),
             "models": result.models,
         }

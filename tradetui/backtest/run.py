@@ -101,6 +101,9 @@ def run_backtest(
     ml_model: Path | None = None,
     on_engine: Callable[[Engine, Bus], None] | None = None,
     checkpoint: Callable[[BacktestResult], None] | None = None,
+    feed_offset_ns: int | None = None,
+    start_ns: int | None = None,
+    stop_ns: int | None = None,
 ) -> BacktestResult:
     """Trade ``events`` with the configured strategy from the first event to the last.
 
@@ -110,6 +113,11 @@ def run_backtest(
     subscribes there). ``checkpoint(partial)`` gets the run so far at each progress step: its
     ``end_ns`` is the market time reached, ``events``/``messages``/``run_s`` are 0 until the
     end (an optimiser scores partial runs there, and may stop the run by raising).
+    ``feed_offset_ns`` is the recorder's clock offset the ``recorded``
+    feed latency removes (default: estimated from the files; 0 for a recording made on the
+    session's own clock, as a paper session's is). ``start_ns`` starts the clock and the
+    engine earlier than the first event, and ``stop_ns`` stops it before the data ends (a
+    stored session's start and stop, to repeat it).
     """
     if not events:
         raise ValueError("no market events to backtest")
@@ -121,12 +129,15 @@ def run_backtest(
     inst = with_sim_fees(instrument, settings)
     # The market pass is part of the run's work, so run_s counts it.
     t_prep = time.perf_counter()
-    retimed = feed_latency(settings).retime(drop_stale_bbo(events))
+    retimed = feed_latency(settings).retime(drop_stale_bbo(events), feed_offset_ns)
     market = list(retimed)
     mids = MidPath.of(market)
     prep_s = time.perf_counter() - t_prep
-    start_ns = min(market[0].exch_ns, market[0].local_ns)
+    first_ns = min(market[0].exch_ns, market[0].local_ns)
+    start_ns = first_ns if start_ns is None else min(start_ns, first_ns)
     end_ns = max(max(ev.exch_ns, ev.local_ns) for ev in market[-64:])
+    if stop_ns is not None:
+        end_ns = min(end_ns, stop_ns)
     clock = VirtualClock(start_ns)
     venue = sim_venue(settings, inst, market, clock, seed)
     bus = Bus()

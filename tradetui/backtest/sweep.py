@@ -18,12 +18,11 @@ from typing import Any
 
 from tradetui.backtest.dispatch import Task, dataset, open_runner
 from tradetui.backtest.objective import OBJECTIVES, comparable, diverges
-from tradetui.backtest.report import markouts
 from tradetui.backtest.run import BacktestResult, run_backtest
 from tradetui.config import SECTIONS, ConfigError, Settings
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import MarketEvent
-from tradetui.engine.summary import session_summary
+from tradetui.engine.summary import close_markouts, session_summary
 
 Point = tuple[tuple[str, Any], ...]  # (("strategy.gamma", 0.01), ...)
 
@@ -124,8 +123,9 @@ def run_point(
         )
     except _PrunedError:
         return {"params": dict(point), "pruned": True, "objective": steps[-1][1], "steps": steps}
+    close_markouts(result.engine)
     s = session_summary(result.engine, (result.end_ns - result.start_ns) / 1e9)
-    marks = markouts(result)
+    marks = s["markouts"]
     row = {
         "params": dict(point),
         "settle_asset": s["settle_asset"],

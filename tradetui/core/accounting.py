@@ -24,6 +24,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from tradetui.core.instrument import Instrument
+from tradetui.core.metrics import edge_units
 from tradetui.core.money import fee_amount, money_amount
 from tradetui.core.types import Side
 
@@ -37,7 +38,8 @@ class PnlSnapshot:
     settlement asset. ``fees`` (paid) and ``rebates`` (received) are both >= 0.
 
     ``gross = realized + unrealized``; ``total = gross - fees + rebates``;
-    ``inventory_pnl = gross - spread_capture``; ``cost_per_10k = -total / volume_settle × 1e4``
+    ``inventory_pnl = gross - spread_capture`` (core/metrics.py defines both);
+    ``cost_per_10k = -total / volume_settle × 1e4``
     (basis points of traded notional; negative means the session earned money). The sums hold
     exactly in the Decimals shown: each derived figure is computed from the rounded parts.
     """
@@ -171,7 +173,7 @@ class PositionLedger:
             self.rebates_exact -= amount
             self.rebates = float(self.rebates_exact)
         if 0 < mid_ticks < math.inf:
-            self.spread_capture_units += sign * (inst.value_at(mid_ticks) - value) * qty_lots
+            self.spread_capture_units += edge_units(inst, side, price_ticks, mid_ticks) * qty_lots
 
     def adopt(self, position_lots: int, entry_ticks: int) -> None:
         """Take over a position found at the venue, valued at ``entry_ticks`` (ticks).

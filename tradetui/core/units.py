@@ -115,6 +115,15 @@ def money_rows(r: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def markout_text(markouts: Mapping[str, Mapping[str, Any]]) -> str:
+    """``1s +0.12  5s -0.35  30s -1.20 bps (18 fills)``: each horizon's mean markout
+    (core/metrics.py), with the fills counted at the shortest; ``none yet`` before any."""
+    if not markouts or not next(iter(markouts.values()))["fills"]:
+        return "none yet"
+    means = "  ".join(f"{h} {m['mean_bps']:+.2f}" for h, m in markouts.items())
+    return f"{means} bps ({next(iter(markouts.values()))['fills']} fills)"
+
+
 def charged_fee_rows(r: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Fees the exchange charged in another asset than the settlement asset (BNB), as
     charged, with the part no rate valued (``fees_charged``, ``fees_unvalued`` of a summary

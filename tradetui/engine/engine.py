@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 from array import array
+from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -22,6 +23,7 @@ from tradetui.core.accounting import PnlSnapshot, PositionLedger
 from tradetui.core.book import OrderBook
 from tradetui.core.clock import Clock
 from tradetui.core.instrument import Instrument
+from tradetui.core.metrics import MarkedFill, MarkoutTracker
 from tradetui.core.types import (
     BUY,
     SELL,
@@ -67,6 +69,9 @@ from tradetui.venues.base import Venue
 log = logging.getLogger(__name__)
 
 _LATENCY_RING = 1 << 16
+# Touch changes remembered with their exchange times, so a fill is booked at the mid in
+# effect before it (core/metrics.py) even when the feed showed the trade first.
+_TOUCH_LOG = 256
 # Global and attribute lookups cost tens of ns (an enum member off its class ~160 ns on
 # Python 3.11); the per-event paths use these.
 _RUNNING = EngineState.RUNNING
@@ -155,6 +160,8 @@ class Engine:
         self.state = EngineState.STOPPED
         self.book = OrderBook()
         self.ledger = PositionLedger(instrument)
+        # Markouts of every fill on the engine's own mid path (core/metrics.py).
+        self.markouts = MarkoutTracker(instrument)
         self.orders: dict[str, _Order] = {}
         self.last_decision: QuoteDecision | None = None
         self.last_requote_reason = ""
@@ -166,6 +173,9 @@ class Engine:
         self.ask_ticks = 0
         self._touch_id = -1
         self._book_id = -1
+        # (exchange time ns, bid + ask ticks) of each touch change, newest last.
+        self._touch_log: deque[tuple[int, int]] = deque(maxlen=_TOUCH_LOG)
+        self._touch_sum = 0
         self._cid_root = client_id_prefix
         self._start_deadline_ns = 0
         # Start time in ms (8 base-36 digits span 89 years), so ids never repeat across restarts.
@@ -348,7 +358,7 @@ class Engine:
             return
         self.book.apply_snapshot(ev.bids, ev.asks)
         self._book_id = ev.update_id
-        self._touch_from_book(ev.update_id)
+        self._touch_from_book(ev.update_id, ev.exch_ns)
         self._maybe_decide()
 
     # The three handlers below run for every market message: they inline ``_maybe_decide``.
@@ -362,6 +372,9 @@ class Engine:
         if last_id >= self._touch_id and 0 < book.bid_ticks < book.ask_ticks:
             bid, ask = self.bid_ticks, self.ask_ticks = book.bid_ticks, book.ask_ticks
             self._touch_id = last_id
+            if bid + ask != self._touch_sum:
+                self._touch_sum = bid + ask
+                self._touch_log.append((ev.exch_ns, bid + ask))
             self._note_mid(self._now(), (bid + ask) * 0.5)
         if self.state is _RUNNING:
             now = self._now()
@@ -379,6 +392,9 @@ class Engine:
             self.bid_ticks = bid
             self.ask_ticks = ask
             self._touch_id = ev.update_id
+            if bid + ask != self._touch_sum:
+                self._touch_sum = bid + ask
+                self._touch_log.append((ev.exch_ns, bid + ask))
             if self._mid_lo_ns <= local_ns < self._mid_hi_ns:
                 # ``_note_mid``'s usual case, inline (this runs for most market messages).
                 self._mid_t_ns = local_ns
@@ -417,12 +433,14 @@ class Engine:
                 if not o.reduce_only:
                     self._cancel(now, cid, "book unknown: the feed is resyncing")
 
-    def _touch_from_book(self, update_id: int) -> None:
+    def _touch_from_book(self, update_id: int, exch_ns: int) -> None:
         b = self.book
         if b.valid:
             self.bid_ticks = b.bid_ticks
             self.ask_ticks = b.ask_ticks
             self._touch_id = update_id
+            self._touch_sum = b.bid_ticks + b.ask_ticks
+            self._touch_log.append((exch_ns, self._touch_sum))
             self._note_mid(self._now(), (b.bid_ticks + b.ask_ticks) * 0.5)
 
     def _note_mid(self, t_ns: int, mid_ticks: float) -> None:
@@ -465,6 +483,18 @@ class Engine:
     @property
     def mid_ticks(self) -> float:
         return (self.bid_ticks + self.ask_ticks) * 0.5 if self.bid_ticks else 0.0
+
+    def mid_before(self, exch_ns: int) -> float:
+        """The touch mid (ticks) in effect just before exchange time ``exch_ns``: the newest
+        touch change known with an earlier exchange time (the oldest remembered when every
+        one is later); 0 with no book."""
+        if not self.bid_ticks:
+            return 0.0
+        log = self._touch_log
+        for t_ns, bid_ask in reversed(log):
+            if t_ns < exch_ns:
+                return bid_ask * 0.5
+        return log[0][1] * 0.5 if log else self.mid_ticks
 
     # ---- quoting --------------------------------------------------------------------------
 
@@ -545,6 +575,8 @@ class Engine:
         reasons = tuple(step.reason for step in steps) if steps else ()
         if steps:
             self.last_requote_reason = steps[-1].reason
+        # The mid path markouts are read on: the mid of each decision (stored as a mark).
+        self.markouts.on_mid(now, decision.mid_ticks)
         if self.bus.active:
             self.bus.publish(
                 DecisionMade(now, decision, risk, reasons, placed, len(steps) - placed)
@@ -690,7 +722,10 @@ class Engine:
     def _on_fill(self, ev: Fill) -> None:
         o = self.orders.get(ev.client_id)
         self.fills += 1
-        self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, ev.fee, self.mid_ticks)
+        # Spread capture counts against the mid before the fill (docs/metrics.md).
+        mid = self.mid_before(ev.exch_ns)
+        self.ledger.on_fill(ev.side, ev.price_ticks, ev.qty_lots, ev.fee, mid)
+        self.markouts.on_fill(MarkedFill(ev.local_ns, ev.side, ev.price_ticks, ev.qty_lots, mid))
         if ev.fee_asset:
             self._fee_charged(ev)
         pos = self.ledger.position_lots
@@ -705,7 +740,7 @@ class Engine:
                 del self.orders[ev.client_id]
                 self._order_update(ev.local_ns, o, OrderStatus.FILLED, "")
         if self.bus.active:
-            self.bus.publish(FillRecorded(ev.local_ns, ev, pos, self.pnl()))
+            self.bus.publish(FillRecorded(ev.local_ns, ev, pos, self.pnl(), mid))
         if o is None or ev.leaves_lots <= 0:
             self._after_order_gone()
 

@@ -69,10 +69,14 @@ class OrderUpdate(msgspec.Struct, frozen=True, gc=False):
 
 
 class FillRecorded(msgspec.Struct, frozen=True, gc=False):
+    """A fill booked; ``mid_ticks`` is the mid it was booked at (core/metrics.py: the mid
+    in effect before the fill; 0 with no book)."""
+
     ts_ns: int
     fill: Fill
     position_lots: int
     pnl: PnlSnapshot
+    mid_ticks: float = 0.0
 
 
 class RiskChanged(msgspec.Struct, frozen=True, gc=False):

@@ -9,7 +9,8 @@ cheap enough to do ten times a second next to a running engine.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 from tradetui.core.accounting import PnlSnapshot
 from tradetui.core.types import Level, Side
@@ -57,7 +58,8 @@ class EngineSnapshot:
 
     ``session_ns`` is the time since the engine first started (0 before); rates per minute
     are over that time. ``bids``/``asks`` are the best levels, best first. ``ml`` is the ML
-    filter's state (None when the filter is off).
+    filter's state (None when the filter is off). ``markouts`` are the fills' markouts so far,
+    per horizon, as core/metrics.py defines them (``MarkoutTracker.summary``).
     """
 
     ts_ns: int
@@ -91,6 +93,7 @@ class EngineSnapshot:
     decision_latency_p99_us: float
     market_events: int
     ml: MlStatus | None = None
+    markouts: Mapping[str, Mapping[str, Decimal | float | int]] = field(default_factory=dict)
 
     @property
     def mid_ticks(self) -> float:
@@ -183,4 +186,5 @@ def take_snapshot(
         decision_latency_p99_us=recent_latency_p99_us(engine),
         market_events=engine.market_events,
         ml=engine.ml.status() if engine.ml is not None else None,
+        markouts=engine.markouts.summary(),
     )

@@ -6,7 +6,8 @@ Money (``pnl_*``, ``spread_capture``, ``inventory_pnl``, ``fees``, ``rebates``) 
 two are one). ``volume_quote`` is the traded notional in quote (USD face value for inverse
 contracts), ``volume_settle`` the same in the settlement asset. Sizes (``position_size``,
 ``max_abs_position_size``) count ``size_unit``: the base asset, or contracts; the ``_base``
-keys are present only where sizes count the base asset.
+keys are present only where sizes count the base asset. ``markouts`` (per horizon) and the
+PnL split follow core/metrics.py (docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -15,6 +16,13 @@ from typing import Any
 
 from tradetui.core import units
 from tradetui.engine.engine import Engine
+
+
+def close_markouts(engine: Engine) -> None:
+    """End the engine's mid path at its clock's now and current mid, as a stored session's
+    last mark does, so fills due by then count (a run that is over: backtest, sweep)."""
+    engine.markouts.on_mid(engine.clock.now_ns(), engine.mid_ticks)
+    engine.markouts.close()
 
 
 def session_summary(engine: Engine, duration_s: float) -> dict[str, Any]:
@@ -38,6 +46,7 @@ def session_summary(engine: Engine, duration_s: float) -> dict[str, Any]:
         "pnl_unrealized": pnl.unrealized,
         "spread_capture": pnl.spread_capture,
         "inventory_pnl": pnl.inventory_pnl,
+        "markouts": engine.markouts.summary(),
         "fees": pnl.fees,
         "rebates": pnl.rebates,
         "cost_per_10k": pnl.cost_per_10k,

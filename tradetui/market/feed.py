@@ -22,6 +22,7 @@ from tradetui.market.replay import drop_stale_bbo, replay_events
 REPLAY_PREFIX = "replay:"
 # Pause between the end of one pass and the start of the next, ns.
 LOOP_GAP_NS = 1_000_000
+_NS_PER_MS = 1_000_000
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,9 @@ def _passes(
         if head is None:
             return
         shift_ns = begin_ns - min(head.exch_ns, head.local_ns)
+        # A whole number of ms, up: exchange times stay on the exchange's 1 ms grid, so a
+        # recording of the replay (ms times, as Binance sends them) replays the same market.
+        shift_ns += -shift_ns % _NS_PER_MS
         last_ns = begin_ns
         for ev in retimed(_chain(head, events), shift_ns):
             # Receive times may run behind exchange times (collector clock skew): the next

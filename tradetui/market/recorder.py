@@ -2,8 +2,8 @@
 
 ``CaptureWriter`` takes raw messages (bytes as the venue sent them) and writes them as they
 come; every file starts with the instrument line (files.SPEC_PREFIX: the instrument's spec, so
-it replays on any machine without a catalog) and a REST depth snapshot, so it replays on its
-own. A flusher thread
+it replays on any machine without a catalog) and a REST depth snapshot of the book when one is
+known, so it replays on its own. A flusher thread
 sync-flushes the gzip stream at least every ``flush_s`` seconds: after a crash the file reads
 back (as a truncated gzip) up to the last flush, so at most that much is lost.
 
@@ -59,7 +59,8 @@ class CaptureWriter:
     receive time); each file opens with the instrument line.
 
     ``snapshot()`` returns the REST depth snapshot body that opens each new file (live: a fresh
-    REST call; for our own markets, the current book). Thread-safe: the flusher thread and the
+    REST call; for our own markets, the current book; empty when no book is known yet, and
+    the file then opens without one). Thread-safe: the flusher thread and the
     writing thread share one lock.
     """
 
@@ -154,7 +155,9 @@ class CaptureWriter:
         self._hour = hour
         self.files.append(path)
         body = snapshot if snapshot is not None else self._snapshot()
-        self._gz.write(b"%d %b\n%d %b\n" % (local_ns, self._spec, local_ns, body))
+        self._gz.write(b"%d %b\n" % (local_ns, self._spec))
+        if body:  # none while no book is known: the file starts on the streams alone
+            self._gz.write(b"%d %b\n" % (local_ns, body))
         self.lines += 1
         self._dirty = True
 
@@ -181,7 +184,8 @@ class CaptureEncoder:
     """Our MarketEvents as Binance combined-stream messages of ``instrument``.
 
     Exchange times are whole milliseconds on the wire (``E``), as Binance sends them. The
-    encoder keeps the book, so ``snapshot()`` can open a new file at any point.
+    encoder keeps the book, so ``snapshot()`` can open a new file at any point once a
+    snapshot has set it (before, a replay of diffs alone, it returns b"": no book is known).
     """
 
     def __init__(self, instrument: Instrument) -> None:
@@ -191,6 +195,7 @@ class CaptureEncoder:
         self.book = OrderBook()
         self.update_id = 0
         self.exch_ns = 0
+        self._synced = False
         sym = instrument.symbol.lower()
         self._depth = f"{sym}@depth@{'100ms' if self.spot else '0ms'}"
         self._ticker = f"{sym}@bookTicker"
@@ -238,13 +243,17 @@ class CaptureEncoder:
         elif type(ev) is BookSnapshot:
             self.book.apply_snapshot(ev.bids, ev.asks)
             self.update_id = ev.update_id
+            self._synced = True
             return self.snapshot()
         else:
             raise TypeError(f"not a market event: {type(ev).__name__}")
         return _JSON.encode(obj)
 
     def snapshot(self) -> bytes:
-        """A REST depth snapshot body of the current book (all levels)."""
+        """A REST depth snapshot body of the current book (all levels); b"" before any
+        snapshot set the book."""
+        if not self._synced:
+            return b""
         return depth_snapshot_body(self.instrument, self.book, self.update_id, self.exch_ns)
 
     def _px(self, ticks: int) -> str:

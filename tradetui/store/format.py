@@ -40,13 +40,7 @@ def format_report(r: dict[str, Any]) -> str:
         amount = f"{m['total_settle']:+,.{d}f} {settle}"
         if settle != quote:
             amount += f" = {m['total_quote']:+,.2f} {quote}"
-        rows.append(
-            (
-                f"markout {h}",
-                f"{m['mean_ticks']:+.3f} ticks/fill ({m['mean_bps']:+.3f} bps), "
-                f"{amount} total over {m['count']} fills",
-            )
-        )
+        rows.append((f"markout {h}", f"{m['mean_bps']:+.3f} bps, {amount} over {m['fills']} fills"))
     rows += [
         ("position", f"{r['position_size']:+.{n}f} {unit}".rstrip()),
         (

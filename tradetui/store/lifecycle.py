@@ -43,6 +43,7 @@ class SessionMeta:
     started_ns: int
     instrument_json: str  # Instrument.to_spec() as JSON
     market_started_ns: int
+    settings_json: str  # the Settings as JSON (config_digest is its hash)
 
 
 def session_meta(
@@ -55,9 +56,8 @@ def session_meta(
 ) -> SessionMeta:
     """The session row of a run of ``settings`` on ``instrument`` (its spec kept as JSON),
     whose clock starts at ``market_started_ns``, started now on the wall clock."""
-    digest = hashlib.sha256(
-        json.dumps(dataclasses.asdict(settings), sort_keys=True).encode()
-    ).hexdigest()[:16]
+    settings_json = json.dumps(dataclasses.asdict(settings), sort_keys=True)
+    digest = hashlib.sha256(settings_json.encode()).hexdigest()[:16]
     try:
         build = version("tradetui")
     except PackageNotFoundError:
@@ -75,6 +75,7 @@ def session_meta(
         started_ns=time.time_ns(),
         instrument_json=json.dumps(instrument.to_spec(), sort_keys=True),
         market_started_ns=market_started_ns,
+        settings_json=settings_json,
     )
 
 
@@ -180,7 +181,7 @@ def begin_session(path: Path, meta: SessionMeta, busy_timeout_ms: int) -> Opened
             cur = conn.execute(
                 "INSERT INTO sessions (uuid, mode, venue, symbol, quote_asset, tick_size, "
                 "lot_size, config_digest, version, seed, started_ns, instrument_json, "
-                "market_started_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "market_started_ns, settings_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     sid_uuid,
                     meta.mode,
@@ -195,6 +196,7 @@ def begin_session(path: Path, meta: SessionMeta, busy_timeout_ms: int) -> Opened
                     meta.started_ns,
                     meta.instrument_json,
                     meta.market_started_ns,
+                    meta.settings_json,
                 ),
             )
             conn.execute("COMMIT")

@@ -39,7 +39,7 @@ class SessionRecorder:
     """Turns engine events into rows for ``sink`` (normally ``StoreWriter.put``).
 
     ``mid_ticks`` and ``pnl`` read the engine at the moment an event is published (the bus is
-    synchronous), so a fill row carries exactly the mid the ledger used for it.
+    synchronous); a fill row carries the mid the ledger booked it at (``FillRecorded``).
     """
 
     def __init__(
@@ -140,7 +140,7 @@ class SessionRecorder:
         self.event(ts_ns, "recovery", "recovered", f"{len(fills)} fill(s) made while down: {ids}")
 
     def _fill(self, ev: FillRecorded) -> None:
-        params = self._fill_params(ev.fill, half_ticks(self.mid_ticks()), ev.position_lots)
+        params = self._fill_params(ev.fill, half_ticks(ev.mid_ticks), ev.position_lots)
         self.sink((Kind.FILL, params))
 
     def _fill_params(self, f: Fill, mid_half_ticks: int, position_lots: int) -> tuple[Any, ...]:

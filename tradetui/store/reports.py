@@ -3,6 +3,8 @@
 PnL comes from the same PositionLedger the engine uses, fed the stored fills in the order the
 engine saw them, each with the mid stored at its fill; the open position is valued at the last
 stored mid. So a report of a cleanly finished session equals the run's own summary.
+Markouts are read on the stored mids (the engine's mid at each decision, and at each fill) as
+core/metrics.py defines them, the same points the engine's own markouts were read on.
 Mids are integer half-ticks; money is in the instrument's settlement asset (``settle_asset``:
 the quote asset, or the coin of an inverse contract) and again in quote at the final mark
 (``in_quote``); sizes count its ``size_unit`` (the base asset, or contracts), and the
@@ -12,20 +14,17 @@ the quote asset, or the coin of an inverse contract) and again in quote at the f
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 from tradetui.core import units
 from tradetui.core.accounting import PositionLedger
 from tradetui.core.instrument import Instrument
-from tradetui.core.money import money_amount
+from tradetui.core.metrics import MarkedFill, markouts
 from tradetui.core.types import Side
 
-MARKOUT_HORIZONS_S = (1, 5, 30)
 _NS_PER_MIN = 60_000_000_000
 
 
@@ -56,46 +55,6 @@ def _replay(ledger: PositionLedger, f: StoredFill) -> None:
     ledger.on_fill(f.side, f.price_ticks, f.qty_lots, f.fee, f.mid_half_ticks / 2)
 
 
-def markouts(
-    instrument: Instrument, fills: Sequence[StoredFill], marks: Sequence[StoredMark]
-) -> dict[str, dict[str, Decimal | float | int]]:
-    """Signed mid move after each fill at 1, 5 and 30 s (> 0: the mid moved our way).
-
-    Per horizon: ``count`` fills with a mid stored that far after them, ``mean_ticks`` and
-    ``mean_bps`` per fill, ``total_settle`` (settlement asset) and ``total_quote`` (quote, each
-    fill's at its later mid) weighted by fill size.
-    """
-    times = [m.ts_ns for m in marks]
-    unit = instrument.value_unit
-    tick = Fraction(instrument.tick_size)
-    out: dict[str, dict[str, Decimal | float | int]] = {}
-    for h in MARKOUT_HORIZONS_S:
-        n, sum_ticks, sum_bps = 0, 0.0, 0.0
-        total, total_quote = Fraction(0), Fraction(0)
-        for f in fills:
-            target = f.local_ns + h * 1_000_000_000
-            if f.mid_half_ticks <= 0 or bisect_left(times, target) >= len(times):
-                continue
-            after = marks[bisect_right(times, target) - 1].mid_half_ticks / 2
-            before = f.mid_half_ticks / 2
-            move_ticks = int(f.side) * (after - before)
-            gain_units = instrument.value_at(after) - instrument.value_at(before)
-            markout = int(f.side) * gain_units * f.qty_lots * unit
-            n += 1
-            sum_ticks += move_ticks
-            sum_bps += move_ticks / before * 1e4
-            total += markout
-            total_quote += markout * Fraction(after) * tick if instrument.inverse else markout
-        out[f"{h}s"] = {
-            "count": n,
-            "mean_ticks": sum_ticks / n if n else 0.0,
-            "mean_bps": sum_bps / n if n else 0.0,
-            "total_settle": money_amount(total),
-            "total_quote": money_amount(total_quote),
-        }
-    return out
-
-
 def _sharpe(values: Sequence[float]) -> float | None:
     if len(values) < 2:
         return None
@@ -121,6 +80,7 @@ def build_report(
     t_prev = start_ns
     pos_prev = 0
     weighted_pos = weighted_abs = flat_ns = 0.0
+    timeline: list[MarkedFill | tuple[int, float]] = []
     i = j = 0
     while i < len(fills) or j < len(marks):
         take_fill = j >= len(marks) or (i < len(fills) and fills[i].seq < marks[j].seq)
@@ -129,6 +89,7 @@ def build_report(
             i += 1
             t = f.local_ns
             _replay(ledger, f)
+            timeline.append(MarkedFill(t, f.side, f.price_ticks, f.qty_lots, f.mid_half_ticks / 2))
             if f.mid_half_ticks > 0:
                 mid = f.mid_half_ticks / 2
         else:
@@ -136,6 +97,7 @@ def build_report(
             j += 1
             t = m.ts_ns
             mid = m.mid_half_ticks / 2
+            timeline.append((t, mid))
         dt = max(0, t - t_prev)
         weighted_pos += pos_prev * dt
         weighted_abs += abs(pos_prev) * dt
@@ -182,7 +144,7 @@ def build_report(
         "in_quote": units.in_quote(snap, instrument),
         "mark": snap.mark,
         "position_size": snap.position_size,
-        "markouts": markouts(instrument, fills, marks),
+        "markouts": markouts(instrument, timeline),
         "max_drawdown_settle": max_dd,
         "sharpe_per_minute": _sharpe(per_minute),
         "minutes": len(per_minute),

@@ -144,6 +144,12 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE sessions SET market_started_ns = started_ns, market_ended_ns = ended_ns;
     ALTER TABLE fills ADD COLUMN wall_ns INTEGER;
     """,
+    # 6: the settings a session ran with, as JSON (dataclasses.asdict of Settings: key names,
+    # never secrets, which live in the environment), so ``reconcile`` backtests its recorded
+    # market with the same parameters; NULL for older sessions.
+    """
+    ALTER TABLE sessions ADD COLUMN settings_json TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

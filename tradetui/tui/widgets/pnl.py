@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Sparkline
 
-from tradetui.core.units import money_decimals
+from tradetui.core.units import markout_text, money_decimals
 from tradetui.engine.snapshot import EngineSnapshot
 from tradetui.tui import fmt
 from tradetui.tui.widgets.pane import SnapshotPane, rows
@@ -29,7 +29,8 @@ def _signed(value: Decimal, decimals: int, unit: str) -> Text:
 
 
 class PnlPane(SnapshotPane):
-    """Realized, unrealized, fees and rebates, total, volume, cost per 10k, rates.
+    """Realized, unrealized, fees and rebates, total, spread capture and inventory PnL,
+    markouts (core/metrics.py), volume, cost per 10k, rates.
 
     Money is in the settlement asset; on an inverse contract it is the coin, shown to eight
     decimals with its name, and the volume in quote is named too (a linear market's panes
@@ -56,6 +57,11 @@ class PnlPane(SnapshotPane):
                     f"{p.volume_quote:>12,.2f}{volume_unit}  cost/10k {p.cost_per_10k:+.2f}",
                 ),
                 ("fills/min", f"{snap.fills_per_min:>12.1f}  cxl/min {snap.cancels_per_min:.1f}"),
+                (
+                    "capture",
+                    f"{p.spread_capture:>+12,.{d}f}  inventory {p.inventory_pnl:+,.{d}f}{unit}",
+                ),
+                ("markout", markout_text(snap.markouts)),
             ]
         )
 
