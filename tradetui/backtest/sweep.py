@@ -23,7 +23,6 @@ from tradetui.backtest.run import BacktestResult, run_backtest
 from tradetui.config import SECTIONS, ConfigError, Settings
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import MarketEvent
-from tradetui.engine.summary import session_summary
 
 Point = tuple[tuple[str, Any], ...]  # (("strategy.gamma", 0.01), ...)
 
@@ -124,7 +123,7 @@ def run_point(
         )
     except _PrunedError:
         return {"params": dict(point), "pruned": True, "objective": steps[-1][1], "steps": steps}
-    s = session_summary(result.engine, (result.end_ns - result.start_ns) / 1e9)
+    s = result.summary
     marks = markouts(result)
     row = {
         "params": dict(point),
