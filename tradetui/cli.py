@@ -403,22 +403,9 @@ def _db_path(settings: Settings, db: Path | None, name: str | None) -> Path:
 
 
 def _store_options(settings: Settings, db: Path | None, name: str) -> StoreOptions:
-    from tradetui.host import StoreOptions
-    from tradetui.store.writer import WriterConfig
+    from tradetui.host import store_options
 
-    st = settings.store
-    writer = WriterConfig(
-        batch_rows=st.batch_rows,
-        batch_ms=st.batch_ms,
-        queue_rows=st.queue_rows,
-        busy_timeout_ms=st.busy_timeout_ms,
-    )
-    return StoreOptions(
-        _db_path(settings, db, name),
-        _mode(settings),
-        writer,
-        snapshot_interval_s=st.snapshot_interval_s,
-    )
+    return store_options(settings, _db_path(settings, db, name), _mode(settings))
 
 
 @contextlib.contextmanager

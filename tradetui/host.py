@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tradetui.config import Settings
+from tradetui.core.clock import VirtualClock
 from tradetui.core.types import Fill
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import EngineState, MarketEnded
-from tradetui.engine.runner import run_live_market, run_paced
-from tradetui.engine.summary import session_summary
+from tradetui.engine.runner import apply_command, run_live_market, run_paced, run_virtual
+from tradetui.engine.summary import close_markouts, session_summary
 from tradetui.session import LiveSession, PaperSession, market_source
 from tradetui.store.lifecycle import OpenedSession, begin_session, session_meta, unlock
 from tradetui.store.queries import iso_utc
@@ -45,6 +47,18 @@ class StoreOptions:
     mode: str = "paper"
     writer: WriterConfig = field(default_factory=WriterConfig)
     snapshot_interval_s: float = 1.0
+
+
+def store_options(settings: Settings, path: Path, mode: str) -> StoreOptions:
+    """Persistence of a ``mode`` session to ``path`` as ``[store]`` configures it."""
+    st = settings.store
+    writer = WriterConfig(
+        batch_rows=st.batch_rows,
+        batch_ms=st.batch_ms,
+        queue_rows=st.queue_rows,
+        busy_timeout_ms=st.busy_timeout_ms,
+    )
+    return StoreOptions(path, mode, writer, snapshot_interval_s=st.snapshot_interval_s)
 
 
 def venue_label(exchange: str, rest_url: str) -> str:
@@ -149,6 +163,18 @@ class EngineHost:
         await run_paced(
             s.engine, s.venue, s.clock, self.inbox, self.speed, until, self._done, self._turn
         )
+
+    async def run_to(self, until_ns: int) -> None:
+        """Run a paper session on the virtual clock, unpaced, to market time ``until_ns``
+        (queued commands applied first), then give the loop (and the store) its turn: a
+        backtest's steps, in the venue's own tight loop."""
+        s = self.session
+        assert isinstance(s, PaperSession)
+        assert isinstance(s.clock, VirtualClock)
+        while not self.inbox.empty():
+            apply_command(s.engine, self.inbox.get_nowait(), self._done)
+        run_virtual(s.engine, s.venue, s.clock, until_ns)
+        await self._turn()
 
     def _market_end(self) -> None:
         """The replay's last event has been handled: say so (log, and on the bus for the
@@ -259,6 +285,8 @@ class EngineHost:
     def summary(self) -> dict[str, Any]:
         """Session summary; the duration is market time until trading ended."""
         end = self._trading_end_ns if self._trading_end_ns is not None else self.now_ns()
+        # The session is over: its mid path ends here, as a stored session's last mark does.
+        close_markouts(self.engine)
         out = session_summary(self.engine, (end - self.session.start_ns) / 1e9)
         out["seed"] = self.engine.seed
         s = self.session

@@ -7,8 +7,9 @@ done; winds down (bounded: engine.stop_timeout_s, plus flatten_timeout_s when fl
 closes everything in reverse order and returns the summary. When anything on the way fails,
 a live session's leftover orders are cancelled at the exchange directly.
 
-The console (``tradetui.tui.app.ConsoleFace``) and a headless run (``HeadlessFace``) differ
-only in their face: what they show, when quoting starts and when the user is done.
+The console (``tradetui.tui.app.ConsoleFace``), a headless run (``HeadlessFace``) and a
+backtest (``tradetui.backtest.run.BacktestFace``, on a session the caller built) differ only
+in their face: what they show, when quoting starts and when the run is done.
 """
 
 from __future__ import annotations
@@ -45,12 +46,17 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class RunPlan:
     """What a run asks for beyond the settings: the market ``seed`` (None: market.seed),
     ``speed`` (1 = real time on the wall clock, N = N× on a virtual clock, None = unpaced),
-    the ``store`` to persist to and the ``control`` socket to serve (None: neither)."""
+    the ``store`` to persist to and the ``control`` socket to serve (None: neither);
+    ``signals``: SIGINT/SIGTERM stop the run (off where the run is not the process's own,
+    e.g. a backtest in a sweep's worker); ``telegram``: Telegram runs alongside when
+    telegram.enabled (off for a backtest)."""
 
     seed: int | None = None
     speed: float | None = 1.0
     store: StoreOptions | None = None
     control: Path | None = None
+    signals: bool = True
+    telegram: bool = True
 
 
 class StopSignals:
@@ -146,12 +152,19 @@ class Lifecycle:
     are read from (None: the process environment)."""
 
     def __init__(
-        self, settings: Settings, plan: RunPlan, env: Mapping[str, str] | None = None
+        self,
+        settings: Settings,
+        plan: RunPlan,
+        env: Mapping[str, str] | None = None,
+        *,
+        session: PaperSession | None = None,
     ) -> None:
         self.settings = settings
         self.plan = plan
         self.env = env
-        self.session: PaperSession | LiveSession | None = None
+        # A session built by the caller (a backtest's market and venue) instead of the
+        # configured one.
+        self.session: PaperSession | LiveSession | None = session
         self.host: EngineHost | None = None
 
     async def run(self, face: Face) -> dict[str, Any]:
@@ -171,6 +184,8 @@ class Lifecycle:
             await session.close()
 
     async def _open(self) -> PaperSession | LiveSession:
+        if self.session is not None:
+            return self.session
         settings = self.settings
         if market_source(settings) != "live":
             plan = self.plan
@@ -194,9 +209,11 @@ class Lifecycle:
             face.begin(host, signals)
             if plan.control is not None:
                 await wiring.enter_async_context(control_server(host, plan.control))
-            await wiring.enter_async_context(telegram_alongside(host))
+            if plan.telegram:
+                await wiring.enter_async_context(telegram_alongside(host))
             await face.trade(host, signals)
-            signals.install()
+            if plan.signals:
+                signals.install()
             await host.wind_down(face.flatten_on_exit, hurry=lambda: signals.hurried)
             if signals.hurried:
                 await host.confirm_stop()

@@ -18,7 +18,6 @@ from tests.conftest import scratch_app
 from tradetui.backtest.plot import plot_series
 from tradetui.backtest.report import build_report, format_report
 from tradetui.backtest.run import run_backtest
-from tradetui.backtest.store import BacktestStore
 from tradetui.cli import app as main_app
 from tradetui.commands.data import register
 from tradetui.config import Settings
@@ -60,15 +59,14 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[
     session)."""
     events, data, cached = load_events([COINM], INST, use_cache=False)
     db = tmp_path_factory.mktemp("coinm") / "runs.db"
-    store = BacktestStore(db)
     # The fee floor off: the accounting checks here want many fills (the floor cuts this file's
     # fills from about 100 to under 10; bench/fee_floor.py measures that).
     settings = Settings().replace("strategy", fee_floor=False)
-    result = run_backtest(settings, INST, events, on_engine=store.attach)
+    result = run_backtest(settings, INST, events, store=db)
     r = json.loads(dumps(build_report(result, data, cached)))
     series = plot_series(result)
     plot = {"title": series.title, "size_unit": series.size_unit, "settle": series.settle}
-    session = store.finish(result.engine.clock.now_ns(), r["state"], r)
+    session = r["session_id"]
     conn = sqlite3.connect(db)
     try:
         stored = session_report(conn, session)

@@ -17,7 +17,6 @@ from tests.backtest.test_backtest import INST, USDM, market
 from tradetui.alerts.views import pnl_text
 from tradetui.backtest.report import build_report
 from tradetui.backtest.run import run_backtest
-from tradetui.backtest.store import BacktestStore
 from tradetui.cli import app
 from tradetui.config import Settings
 from tradetui.core.units import markout_text, money
@@ -37,12 +36,10 @@ def _markouts(r: dict[str, Any]) -> dict[str, dict[str, str]]:
 
 def test_backtest_report_console_and_telegram_agree_on_the_same_fills(tmp_path: Path) -> None:
     db = tmp_path / "bt.db"
-    store = BacktestStore(db)
-    result = run_backtest(SETTINGS, INST, market(180), on_engine=store.attach)
+    result = run_backtest(SETTINGS, INST, market(180), store=db)
     backtest = build_report(result, ReplayReport(), cached=False)
-    sid = store.finish(result.engine.clock.now_ns(), backtest["state"], backtest)
     with sqlite3.connect(db) as conn:
-        stored = session_report(conn, sid)
+        stored = session_report(conn, backtest["session_id"])
 
     assert backtest["fills"] == stored["fills"] > 20
     five = backtest["markouts"]["5s"]

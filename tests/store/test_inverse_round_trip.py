@@ -10,9 +10,11 @@ from pathlib import Path
 
 from tests.coinm import coinm
 from tests.engine.test_engine import Harness
-from tradetui.backtest.store import BacktestStore
+from tradetui.config import Settings
 from tradetui.core.types import Fill, PlaceOrder, Side
 from tradetui.engine.summary import format_summary, session_summary
+from tradetui.host import EngineHost, store_options
+from tradetui.session import PaperSession
 from tradetui.store.format import format_report
 from tradetui.store.queries import list_fills, list_sessions, session_report
 
@@ -37,11 +39,16 @@ def _fill(h: Harness, p: PlaceOrder, price_ticks: int) -> None:
     )
 
 
-def test_round_trip_reads_the_same_in_the_summary_and_the_stored_report(tmp_path: Path) -> None:
+async def test_round_trip_reads_the_same_in_the_summary_and_the_stored_report(
+    tmp_path: Path,
+) -> None:
     db = tmp_path / "runs.db"
     h = Harness(instrument=coinm("BTCUSD_PERP"))
-    store = BacktestStore(db)
-    store.attach(h.engine, h.bus)
+    # Stored as every session is: the host's store (the scripted venue stands in for the sim).
+    session = PaperSession(h.engine, h.venue, h.clock, h.bus, h.now())  # type: ignore[arg-type]
+    host = EngineHost(session, None)
+    host.open_store(store_options(Settings(), db, "backtest"))
+    await host.start_store()
     h.start()
     h.ack_all()
     places = h.venue.places()
@@ -51,7 +58,7 @@ def test_round_trip_reads_the_same_in_the_summary_and_the_stored_report(tmp_path
     _fill(h, ask, 618_274)
     _fill(h, bid, 618_388)
     summary = session_summary(h.engine, 1.0)
-    session = store.finish(h.now(), summary["state"], summary)
+    session = (await host.close_store(summary))["session_id"]
     conn = sqlite3.connect(db)
     report = session_report(conn, session)
 

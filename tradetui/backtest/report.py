@@ -11,7 +11,7 @@ from typing import Any
 
 from tradetui.backtest.run import BacktestResult
 from tradetui.core.units import money_decimals, size_decimals
-from tradetui.engine.summary import close_markouts, fee_floor_summary, session_summary
+from tradetui.engine.summary import fee_floor_summary
 from tradetui.market.files import ReplayReport
 
 # Points kept in the JSON inventory path (evenly spaced fills, plus the last).
@@ -46,9 +46,8 @@ def inventory_path(result: BacktestResult) -> dict[str, Any]:
 
 def build_report(result: BacktestResult, data: ReplayReport, cached: bool) -> dict[str, Any]:
     """Everything a user or a script reads after a backtest (JSON-ready)."""
-    duration_s = (result.end_ns - result.start_ns) / _NS_PER_S
-    close_markouts(result.engine)
-    summary = session_summary(result.engine, duration_s)
+    # The session summary, from the lifecycle's wind-down as for every session.
+    summary = dict(result.summary)
     summary.update(
         {
             "data": {

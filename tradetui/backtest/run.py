@@ -7,11 +7,14 @@ every fill with the position after it.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import time
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tradetui.config import Settings
 from tradetui.core.clock import VirtualClock
@@ -21,16 +24,18 @@ from tradetui.engine.bus import Bus
 from tradetui.engine.engine import Command, CommandKind, Engine
 from tradetui.engine.events import EngineEvent, FillRecorded
 from tradetui.engine.parts import build_engine
-from tradetui.engine.runner import run_virtual, settle
+from tradetui.host import EngineHost, store_options
+from tradetui.lifecycle import Lifecycle, RunPlan, StopSignals
 from tradetui.market.replay import drop_stale_bbo
-from tradetui.session import feed_latency, sim_models, sim_venue, with_sim_fees
+from tradetui.session import PaperSession, feed_latency, sim_models, sim_venue, with_sim_fees
 from tradetui.venues.sim import SimVenue
+
+# The mode a backtest's stored session has (paper and live each keep their own).
+MODE = "backtest"
 
 _NS_PER_S = 1_000_000_000
 # Market time run between two progress callbacks.
 _PROGRESS_STEP_NS = 5 * _NS_PER_S
-# How long stop may take to confirm cancels after the data ends.
-_SETTLE_NS = 60 * _NS_PER_S
 
 
 def count_events(ev: MarketEvent) -> int:
@@ -77,6 +82,8 @@ class BacktestResult:
     run_s: float
     # The queue and latency models of the run, by name (see session.sim_models).
     models: dict[str, str] = field(default_factory=dict)
+    # The session summary the lifecycle returned (with the store's figures under --db).
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 def backtest_settings(settings: Settings, latency_ms: float | None) -> Settings:
@@ -89,6 +96,40 @@ def backtest_settings(settings: Settings, latency_ms: float | None) -> Settings:
         cancel_latency_ms=latency_ms,
         ack_latency_ms=latency_ms,
     )
+
+
+class BacktestFace:
+    """The backtest's face on the session lifecycle: quotes at once and trades on the virtual
+    clock, unpaced, to the market's last event, in steps of a few seconds of market time with
+    ``progress(done_ns, total_ns)`` and ``checkpoint(partial)`` after each; it installs no
+    signal handler and stops on no signal (the wind-down after it is the lifecycle's)."""
+
+    flatten_on_exit = False
+
+    def __init__(
+        self,
+        result: BacktestResult,
+        progress: Callable[[int, int], None] | None = None,
+        checkpoint: Callable[[BacktestResult], None] | None = None,
+    ) -> None:
+        self.result = result
+        self.progress = progress
+        self.checkpoint = checkpoint
+
+    def begin(self, host: EngineHost, signals: StopSignals) -> None:
+        host.engine.control(Command(CommandKind.START, reason="backtest"))
+
+    async def trade(self, host: EngineHost, signals: StopSignals) -> None:
+        r = self.result
+        start_ns, end_ns = r.start_ns, r.end_ns
+        t = start_ns
+        while t < end_ns:
+            t = min(t + _PROGRESS_STEP_NS, end_ns)
+            await host.run_to(t)
+            if self.progress is not None:
+                self.progress(t - start_ns, end_ns - start_ns)
+            if self.checkpoint is not None:
+                self.checkpoint(dataclasses.replace(r, end_ns=t))
 
 
 def run_backtest(
@@ -104,15 +145,23 @@ def run_backtest(
     feed_offset_ns: int | None = None,
     start_ns: int | None = None,
     stop_ns: int | None = None,
+    store: Path | None = None,
 ) -> BacktestResult:
     """Trade ``events`` with the configured strategy from the first event to the last.
 
+    The run is a session of the lifecycle every session goes through (tradetui.lifecycle),
+    with ``BacktestFace``: on the virtual clock, over a simulated exchange replaying
+    ``events``; it winds down as any session does and its summary is the session summary.
+    Nothing a backtest does not ask for is opened (control socket, Telegram, signals,
+    recording); ``store`` keeps the run as a ``backtest`` session in that database (StoreError
+    when it cannot).
+
     ``progress(done_ns, total_ns)`` is called every few seconds of market time. ``ml_model``
     (a directory from ``tradetui train``) turns the ML filter on with that model.
-    ``on_engine(engine, bus)`` runs once the engine exists, before it starts (a store
-    subscribes there). ``checkpoint(partial)`` gets the run so far at each progress step: its
-    ``end_ns`` is the market time reached, ``events``/``messages``/``run_s`` are 0 until the
-    end (an optimiser scores partial runs there, and may stop the run by raising).
+    ``on_engine(engine, bus)`` runs once the engine exists, before it starts.
+    ``checkpoint(partial)`` gets the run so far at each progress step: its ``end_ns`` is the
+    market time reached, ``events``/``messages``/``run_s`` are 0 and ``summary`` empty until
+    the end (an optimiser scores partial runs there, and may stop the run by raising).
     ``feed_offset_ns`` is the recorder's clock offset the ``recorded``
     feed latency removes (default: estimated from the files; 0 for a recording made on the
     session's own clock, as a paper session's is). ``start_ns`` starts the clock and the
@@ -151,28 +200,22 @@ def run_backtest(
     engine = build_engine(settings, inst, venue, clock, bus, seed=seed)
     if on_engine is not None:
         on_engine(engine, bus)
-    engine.control(Command(CommandKind.START, reason="backtest"))
-    t0 = time.perf_counter() - prep_s
-    t = start_ns
-    while t < end_ns:
-        t = min(t + _PROGRESS_STEP_NS, end_ns)
-        run_virtual(engine, venue, clock, t)
-        if progress is not None:
-            progress(t - start_ns, end_ns - start_ns)
-        if checkpoint is not None:
-            checkpoint(BacktestResult(engine, venue, mids, fills, start_ns, t, 0, 0, 0.0))
-    engine.control(Command(CommandKind.STOP, reason="end of data"))
-    settle(engine, venue, clock, _SETTLE_NS)
-    run_s = time.perf_counter() - t0
-    return BacktestResult(
-        engine=engine,
-        venue=venue,
-        mids=mids,
-        fills=fills,
-        start_ns=start_ns,
-        end_ns=end_ns,
-        events=sum(count_events(ev) for ev in events),
-        messages=len(events),
-        run_s=run_s,
-        models=sim_models(settings, retimed.describe(), seed),
+    result = BacktestResult(engine, venue, mids, fills, start_ns, end_ns, 0, 0, 0.0)
+    session = PaperSession(engine, venue, clock, bus, start_ns, market="backtest")
+    plan = RunPlan(
+        speed=None,
+        store=store_options(settings, store, MODE) if store is not None else None,
+        signals=False,
+        telegram=False,
     )
+    t0 = time.perf_counter() - prep_s
+    summary = asyncio.run(
+        Lifecycle(settings, plan, session=session).run(BacktestFace(result, progress, checkpoint))
+    )
+    result.run_s = time.perf_counter() - t0
+    result.events = sum(count_events(ev) for ev in events)
+    result.messages = len(events)
+    result.models = sim_models(settings, retimed.describe(), seed)
+    # A backtest session, on the market of ``events`` (not the configured one).
+    result.summary = summary | {"mode": MODE, "market_source": "replay"}
+    return result

@@ -22,7 +22,6 @@ from tradetui.backtest.run import BacktestResult, run_backtest
 from tradetui.config import SECTIONS, ConfigError, Settings
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import MarketEvent
-from tradetui.engine.summary import close_markouts, session_summary
 
 Point = tuple[tuple[str, Any], ...]  # (("strategy.gamma", 0.01), ...)
 
@@ -123,8 +122,7 @@ def run_point(
         )
     except _PrunedError:
         return {"params": dict(point), "pruned": True, "objective": steps[-1][1], "steps": steps}
-    close_markouts(result.engine)
-    s = session_summary(result.engine, (result.end_ns - result.start_ns) / 1e9)
+    s = result.summary
     marks = s["markouts"]
     row = {
         "params": dict(point),

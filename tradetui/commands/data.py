@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,8 +17,6 @@ if TYPE_CHECKING:
     from tradetui.config import Settings
     from tradetui.core.instrument import Instrument
     from tradetui.core.types import MarketEvent
-    from tradetui.engine.bus import Bus
-    from tradetui.engine.engine import Engine
     from tradetui.market.instruments import FilesInstrument, InstrumentFlags
 
 FilesArg = Annotated[
@@ -186,7 +183,6 @@ def backtest(
     """Trade FILES with the configured strategy on the virtual clock; print a report."""
     from tradetui.backtest.report import build_report, format_report
     from tradetui.backtest.run import backtest_settings
-    from tradetui.backtest.store import BacktestStore
     from tradetui.config import ConfigError, load_settings
     from tradetui.engine.summary import format_summary
     from tradetui.market.cache import load_events
@@ -221,22 +217,14 @@ def backtest(
             raise no_market_data(files, data)
     except ReplayError as exc:
         fail(str(exc))
-    store = BacktestStore(db) if db is not None else None
-    hook = store.attach if store is not None else None
     try:
-        result = _run(settings, inst, events, as_json, hook)
+        result = _run(settings, inst, events, as_json, db)
     except ConfigError as exc:  # settings this instrument cannot trade (order size < lot)
         fail(str(exc))
     except StoreError as exc:
         fail(str(exc))
     r = build_report(result, data, cached)
     r["instrument_source"] = found.source
-    if store is not None:
-        try:
-            r["session_id"] = store.finish(result.engine.clock.now_ns(), r["state"], r)
-        except StoreError as exc:
-            fail(str(exc))
-        r["db"] = str(db)
     if plot is not None:
         from tradetui.backtest.plot import plot_series, write_plot
 
@@ -260,13 +248,13 @@ def _run(
     inst: Instrument,
     events: list[MarketEvent],
     quiet: bool,
-    on_engine: Callable[[Engine, Bus], None] | None,
+    db: Path | None,
 ) -> BacktestResult:
-    """The backtest, with a progress bar unless ``quiet``."""
+    """The backtest (stored in ``db`` when given), with a progress bar unless ``quiet``."""
     from tradetui.backtest.run import run_backtest
 
     if quiet:
-        result = run_backtest(settings, inst, events, on_engine=on_engine)
+        result = run_backtest(settings, inst, events, store=db)
     else:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -283,7 +271,7 @@ def _run(
                 inst,
                 events,
                 progress=lambda done, total: bar.update(task, completed=done / max(total, 1)),
-                on_engine=on_engine,
+                store=db,
             )
     return result
 
