@@ -262,7 +262,7 @@ def _run_claimed(
     the console or the headless face."""
     from tradetui.config import ConfigError
     from tradetui.control import ControlError
-    from tradetui.engine.summary import format_summary
+    from tradetui.engine.summary import format_book_summary, format_summary
     from tradetui.lifecycle import Face, HeadlessFace, Lifecycle, RunPlan
     from tradetui.session import market_source
     from tradetui.store.schema import StoreError
@@ -280,6 +280,11 @@ def _run_claimed(
             format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         )
         face = HeadlessFace(duration, flatten_on_exit=flatten_on_exit)
+    elif settings.markets:
+        fail(
+            "markets: the console shows one market; run several with `tradetui run --headless` "
+            "(docs/multi-market.md)"
+        )
     else:
         from tradetui.tui.app import ConsoleFace
 
@@ -291,7 +296,12 @@ def _run_claimed(
         fail(str(exc), EXIT_REFUSED)
     except (ConfigError, ValueError, StoreError) as exc:
         fail(str(exc))
-    typer.echo(dumps(summary) if json_out else format_summary(summary))
+    if json_out:
+        typer.echo(dumps(summary))
+    else:
+        typer.echo(
+            format_book_summary(summary) if "markets" in summary else format_summary(summary)
+        )
     damaged = lifecycle.damage()
     if damaged:  # a replayed file cut short: traded and stored up to the cut, then the error
         fail(damaged)
@@ -342,6 +352,8 @@ def _with_market(
         fail(str(exc).replace("market.source", "--market", 1))
     if venue is None and symbol is None:
         return settings
+    if symbol is not None and "," in symbol:
+        return _with_markets(settings, venue, symbol)
     flag = "--venue" if venue is not None else "--symbol"
     if settings.venue.exchange != "sim":
         fail(
@@ -365,6 +377,22 @@ def _with_market(
         fail(f"{flag}: {exc}")
 
 
+def _with_markets(settings: Settings, venue: str | None, symbols: str) -> Settings:
+    """``settings`` trading every symbol of ``--symbol A,B`` (on --venue, else the market
+    source's venue), each a market of its own ([[markets]], docs/multi-market.md)."""
+    from tradetui.config import ConfigError, markets_from_table, with_markets
+
+    names = [s.strip() for s in symbols.split(",")]
+    if not all(names):
+        fail(f"--symbol {symbols}: an empty symbol; write --symbol BTCUSDT,ETHUSDT")
+    table = [{"symbol": n, **({"venue": venue} if venue else {})} for n in names]
+    try:
+        entries = markets_from_table(table, settings.market.source, "--symbol")
+        return with_markets(settings, entries)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
 def _mode(settings: Settings) -> str:
     return "paper" if settings.venue.exchange == "sim" else "live"
 
@@ -382,6 +410,8 @@ def _instance_name(settings: Settings, name: str | None) -> str:
         v = settings.venue
         if v.exchange != "sim":
             return default_name("live", short_venue(v.exchange), v.symbol)
+        if settings.markets:  # several markets: paper-book-btcusdt-ethusdt
+            return default_name("paper", "book", "-".join(m.symbol for m in settings.markets))
         from tradetui.session import live_market, market_source, sim_instrument
 
         if market_source(settings) == "live":  # paper on the exchange's live market

@@ -23,13 +23,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tradetui.alerts.setup import telegram_alongside
-from tradetui.config import Settings
+from tradetui.config import ConfigError, Settings
 from tradetui.control import control_server
 from tradetui.engine.engine import Command, CommandKind
-from tradetui.host import EngineHost, StoreOptions
+from tradetui.host import BookHost, EngineHost, Host, StoreOptions
 from tradetui.session import (
+    BookSession,
     LiveSession,
     PaperSession,
+    build_book_session,
     build_paper_session,
     market_source,
     open_live_paper_session,
@@ -58,7 +60,7 @@ class StopSignals:
     the second hurries the wind-down (nothing placed, cancel-all, confirm), the third stops
     waiting for the exchange."""
 
-    def __init__(self, host: EngineHost) -> None:
+    def __init__(self, host: Host) -> None:
         self.host = host
         self.count = 0
         self._installed = False
@@ -95,7 +97,7 @@ class StopSignals:
         if n == 1:
             # Quoting ends here, not at the runner's next look at the face's end: no decision
             # may place an order once the stop has begun.
-            self.host.engine.control(Command(CommandKind.STOP, reason=f"{signame}: shutdown"))
+            self.host.apply_now(Command(CommandKind.STOP, reason=f"{signame}: shutdown"))
         elif n >= 3:
             self.host.force()
 
@@ -123,11 +125,11 @@ class HeadlessFace:
         self.duration_s = duration_s
         self.flatten_on_exit = flatten_on_exit
 
-    def begin(self, host: EngineHost, signals: StopSignals) -> None:
+    def begin(self, host: Host, signals: StopSignals) -> None:
         signals.install()
-        host.engine.control(Command(CommandKind.START, reason="headless run"))
+        host.apply_now(Command(CommandKind.START, reason="headless run"))
 
-    async def trade(self, host: EngineHost, signals: StopSignals) -> None:
+    async def trade(self, host: Host, signals: StopSignals) -> None:
         duration = self.duration_s
         end_ns = host.session.start_ns + int(duration * 1e9) if duration is not None else None
 
@@ -141,6 +143,17 @@ class HeadlessFace:
         await host.run(done)
 
 
+def _book_face(face: Face) -> HeadlessFace:
+    """The face of a several-market session: headless only for now (the console shows one
+    market); anything else is refused with the way out."""
+    if not isinstance(face, HeadlessFace):
+        raise ConfigError(
+            "markets: the console shows one market; run several with `tradetui run "
+            "--headless` (docs/multi-market.md)"
+        )
+    return face
+
+
 class Lifecycle:
     """One session from open to summary (see the module docstring). ``env``: where live keys
     are read from (None: the process environment)."""
@@ -151,8 +164,8 @@ class Lifecycle:
         self.settings = settings
         self.plan = plan
         self.env = env
-        self.session: PaperSession | LiveSession | None = None
-        self.host: EngineHost | None = None
+        self.session: PaperSession | LiveSession | BookSession | None = None
+        self.host: Host | None = None
 
     async def run(self, face: Face) -> dict[str, Any]:
         """Trade the session with ``face`` and return its summary (with the store's figures).
@@ -170,8 +183,10 @@ class Lifecycle:
         finally:
             await session.close()
 
-    async def _open(self) -> PaperSession | LiveSession:
+    async def _open(self) -> PaperSession | LiveSession | BookSession:
         settings = self.settings
+        if settings.markets:  # several markets (docs/multi-market.md)
+            return build_book_session(settings, seed=self.plan.seed, virtual=self.plan.speed != 1.0)
         if market_source(settings) != "live":
             plan = self.plan
             return build_paper_session(settings, seed=plan.seed, virtual=plan.speed != 1.0)
@@ -179,9 +194,16 @@ class Lifecycle:
             return await open_live_session(settings, self.env)
         return await open_live_paper_session(settings)
 
-    async def _run(self, session: PaperSession | LiveSession, face: Face) -> dict[str, Any]:
+    async def _run(
+        self, session: PaperSession | LiveSession | BookSession, face: Face
+    ) -> dict[str, Any]:
         plan = self.plan
-        host = self.host = EngineHost(session, plan.speed)
+        host: Host
+        if isinstance(session, BookSession):
+            host = BookHost(session, plan.speed)
+        else:
+            host = EngineHost(session, plan.speed)
+        self.host = host
         signals = StopSignals(host)
         if plan.store is not None:
             host.open_store(plan.store)
@@ -191,11 +213,17 @@ class Lifecycle:
         await host.start_store()
         wiring = contextlib.AsyncExitStack()
         try:
-            face.begin(host, signals)
+            if isinstance(host, BookHost):
+                _book_face(face).begin(host, signals)
+            else:
+                face.begin(host, signals)
             if plan.control is not None:
                 await wiring.enter_async_context(control_server(host, plan.control))
             await wiring.enter_async_context(telegram_alongside(host))
-            await face.trade(host, signals)
+            if isinstance(host, BookHost):
+                await _book_face(face).trade(host, signals)
+            else:
+                await face.trade(host, signals)
             signals.install()
             await host.wind_down(face.flatten_on_exit, hurry=lambda: signals.hurried)
             if signals.hurried:
@@ -235,5 +263,10 @@ class Lifecycle:
 
     def damage(self) -> str | None:
         """The error of a replayed file found cut short (traded and stored up to the cut)."""
-        replay = self.session.replay if self.session is not None else None
-        return replay.report.damage_error() if replay is not None else None
+        session = self.session
+        if isinstance(session, BookSession):  # several markets: the first damaged one
+            replays = [m.replay for m in session.markets]
+        else:
+            replays = [session.replay if session is not None else None]
+        damaged = [r.report.damage_error() for r in replays if r is not None]
+        return next((d for d in damaged if d), None)
