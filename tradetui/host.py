@@ -484,11 +484,7 @@ class BookHost:
         if market is None:
             return list(self.hosts)
         want = market.upper()
-        return [
-            h
-            for h in self.hosts
-            if want in (h.engine.instrument.symbol.upper(), _venue_symbol(h).upper())
-        ]
+        return [h for h in self.hosts if want in _market_names(h)]
 
     def now_ns(self) -> int:
         return self.session.clock.now_ns()
@@ -673,8 +669,17 @@ class BookHost:
 
 
 def _venue_symbol(h: EngineHost) -> str:
+    """A market's name with its venue: ``usdm:BTCUSDT``."""
+    from tradetui.venues.lookup import short_venue
+
     inst = h.engine.instrument
-    return f"{inst.venue}:{inst.symbol}" if inst.venue else inst.symbol
+    return f"{short_venue(inst.venue)}:{inst.symbol}" if inst.venue else inst.symbol
+
+
+def _market_names(h: EngineHost) -> tuple[str, ...]:
+    """What addresses a market, upper case: SYMBOL, VENUE:SYMBOL and EXCHANGE:SYMBOL."""
+    inst = h.engine.instrument
+    return (inst.symbol.upper(), _venue_symbol(h).upper(), f"{inst.venue}:{inst.symbol}".upper())
 
 
 # What a face, the control socket and Telegram drive: one market's host, or a book's.
