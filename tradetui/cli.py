@@ -530,6 +530,10 @@ def sessions(
         r["length"] = _length(r["started"], r["ended"])
         r["volume"] = f"{r['volume_quote']:,.2f} {r['quote_asset']}"
     cols = ["id", "mode", "symbol", "started", "length", "end_state", "fills", "volume"]
+    if any(r["book"] is not None for r in rows):  # several markets in one run: its first id
+        for r in rows:
+            r["book"] = "" if r["book"] is None else r["book"]
+        cols.append("book")
     print_table("sessions", rows, cols)
 
 
@@ -602,18 +606,49 @@ def report(
         int | None, typer.Option(help="Session id (default: the newest).", **SESSION_RANGE)
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    book: Annotated[
+        bool,
+        typer.Option(
+            "--book", help="Every market of the session's several-market run, and their total."
+        ),
+    ] = False,
 ) -> None:
     """PnL, fees, markouts, drawdown and inventory of one stored session."""
-    from tradetui.store.queries import resolve_session, session_report
+    from tradetui.store.queries import book_sessions, resolve_session, session_report
 
     with _querying(config, db, name) as conn:
-        result = session_report(conn, resolve_session(conn, session))
+        sid = resolve_session(conn, session)
+        if book:
+            markets = [session_report(conn, one) for one in book_sessions(conn, sid)]
+    if book:
+        _book_report(markets, json_out)
+        return
+    with _querying(config, db, name) as conn:
+        result = session_report(conn, sid)
     if json_out:
         typer.echo(dumps(result))
         return
     from tradetui.store.format import format_report
 
     typer.echo(format_report(result))
+
+
+def _book_report(markets: list[dict[str, Any]], json_out: bool) -> None:
+    """Each market's stored report, then the book's total in USD."""
+    from tradetui.engine.summary import book_total
+    from tradetui.store.format import format_report
+
+    total = book_total(markets)
+    if json_out:
+        typer.echo(dumps({"markets": markets, "total": total}))
+        return
+    for one in markets:
+        typer.echo(format_report(one) + "\n")
+    typer.echo(
+        f"book total: {total['markets']} markets, {total['fills']} fills, volume "
+        f"{total['volume_usd']:,.2f} USD, PnL {total['pnl_usd']:+,.4f} USD, fees "
+        f"{total['fees_usd']:,.4f} USD"
+    )
 
 
 @app.command()

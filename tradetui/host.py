@@ -43,6 +43,7 @@ from tradetui.store.recovery import recovery_anchor
 from tradetui.store.writer import StoreWriter, WriterConfig
 
 if TYPE_CHECKING:
+    from tradetui.engine.runner import PacedMarket
     from tradetui.risk.portfolio import MarketExposure, PortfolioBreach
 
 log = logging.getLogger(__name__)
@@ -548,7 +549,7 @@ class BookHost:
     async def _turn(self) -> None:
         await self.hosts[0]._turn()
 
-    def _after(self, t: int) -> None:
+    def _after(self, _market: PacedMarket, t: int) -> None:
         if t >= self._next_check_ns:
             self._next_check_ns = t + self._check_ns
             self.check_portfolio(t)
@@ -632,7 +633,7 @@ class BookHost:
             "hurried": self.hurried,
             "unconfirmed": list(self.unconfirmed),
             "markets": markets,
-            "total": book_total(markets),
+            "total": book_total(markets) | {"open_orders": sum(m["open_orders"] for m in markets)},
             "portfolio": {
                 **state.to_dict(),
                 "halt_limit": breach.limit if breach else None,

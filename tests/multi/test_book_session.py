@@ -10,7 +10,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner
+
 from tests.multi.book import SYMBOLS, book_settings
+from tradetui.cli import app
 from tradetui.control import ControlServer, send_request
 from tradetui.core.instrument import Instrument
 from tradetui.engine.engine import Command, CommandKind
@@ -59,6 +62,12 @@ async def test_three_markets_quote_and_their_fills_rebuild_each_position(tmp_pat
                 "SELECT end_state FROM sessions WHERE id = ?", (sid,)
             ).fetchone()
             assert end_state == "stopped"
+    # The stored book, read back: each market's report and the same total as the run's.
+    r = CliRunner().invoke(app, ["report", "--db", str(tmp_path / "book.db"), "--book", "--json"])
+    assert r.exit_code == 0, r.output
+    stored = json.loads(r.output)
+    assert [m["symbol"] for m in stored["markets"]] == SYMBOLS
+    assert stored["total"] == {k: v for k, v in summary["total"].items() if k != "open_orders"}
 
 
 async def test_a_portfolio_drawdown_halts_every_market_with_its_reason(tmp_path: Path) -> None:

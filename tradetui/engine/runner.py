@@ -217,12 +217,12 @@ async def run_book_paced(
     speed: float | None,
     done: Callable[[], bool],
     turn: Callable[[], Awaitable[None]] | None = None,
-    after: Callable[[int], None] | None = None,
+    after: Callable[[PacedMarket, int], None] | None = None,
 ) -> None:
     """``run_paced`` for several markets on one clock: whatever is due first in any market
     is handled first, so no market's events wait behind another's beyond their own time.
     ``kick`` is set whenever a command is queued (the inboxes are ``KickQueue``s);
-    ``after(t)`` is called after each handled event (the portfolio check)."""
+    ``after(market, t)`` is called after each event handled (the portfolio check)."""
     virtual = clock if isinstance(clock, VirtualClock) else None
     wall0 = time.time_ns()
     t0 = clock.now_ns()
@@ -252,7 +252,7 @@ async def run_book_paced(
             virtual.advance_to(t)
         _step(best.engine, best.venue, t)
         if after is not None:
-            after(t)
+            after(best, t)
         handled += 1
         if handled % _YIELD_EVERY == 0:
             await (turn() if turn is not None else asyncio.sleep(0))

@@ -138,8 +138,8 @@ def _market_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def book_total(markets: list[dict[str, Any]]) -> dict[str, Any]:
-    """Several markets' summaries summed in USD (``in_quote``: USDT and USD both count as
-    USD; a coin-settled market's money valued at its final mark)."""
+    """Several markets' summaries (or stored reports) summed in USD (``in_quote``: USDT and
+    USD both count as USD; a coin-settled market's money valued at its final mark)."""
 
     def total(key: str) -> float:
         return round(sum(float(m["in_quote"][key]) for m in markets), 6)
@@ -153,7 +153,6 @@ def book_total(markets: list[dict[str, Any]]) -> dict[str, Any]:
         "inventory_pnl_usd": total("inventory_pnl"),
         "fees_usd": total("fees"),
         "rebates_usd": total("rebates"),
-        "open_orders": sum(m["open_orders"] for m in markets),
     }
 
 
