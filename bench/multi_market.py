@@ -23,6 +23,7 @@ import asyncio
 import gc
 import json
 import os
+import statistics
 import time
 from typing import Any
 
@@ -108,6 +109,7 @@ async def run(count: int, seconds: float, market_seconds: float) -> dict[str, An
     return {
         "markets": count,
         "decision_us_p99_worst": max(m["decision_us_p99"] for m in markets),
+        "decision_us_p99_median": statistics.median(m["decision_us_p99"] for m in markets),
         "late_us_p99_worst": max(m["late_us_p99"] for m in markets),
         "per_market": markets,
     }
@@ -139,6 +141,9 @@ def main() -> None:
                 )
                 if base["decision_us_p99_worst"]
                 else None,
+                "decision_p99_median_ratio": round(
+                    last["decision_us_p99_median"] / base["decision_us_p99_median"], 2
+                ),
                 "late_p99_ratio": round(last["late_us_p99_worst"] / base["late_us_p99_worst"], 2)
                 if base["late_us_p99_worst"]
                 else None,
