@@ -72,8 +72,8 @@ def check_setup(t: TelegramSettings, env: Mapping[str, str] | None = None) -> st
 def telegram_alongside(host: Host) -> contextlib.AbstractAsyncContextManager[object]:
     """Telegram for the duration of a block when telegram.enabled, else nothing.
 
-    python-telegram-bot is imported only when Telegram is on. With several markets it
-    follows the first market only (docs/multi-market.md).
+    python-telegram-bot is imported only when Telegram is on. With several markets its
+    alerts and commands follow the first market; /status SYMBOL reads any (docs/multi-market.md).
     """
     if not host.engine.settings.telegram.enabled:
         return contextlib.nullcontext()
@@ -81,5 +81,5 @@ def telegram_alongside(host: Host) -> contextlib.AbstractAsyncContextManager[obj
     from tradetui.host import BookHost
 
     if isinstance(host, BookHost):
-        host = host.hosts[0]
+        return running_telegram(host.hosts[0], host)
     return running_telegram(host)
