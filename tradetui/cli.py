@@ -280,11 +280,6 @@ def _run_claimed(
             format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         )
         face = HeadlessFace(duration, flatten_on_exit=flatten_on_exit)
-    elif settings.markets:
-        fail(
-            "markets: the console shows one market; run several with `tradetui run --headless` "
-            "(docs/multi-market.md)"
-        )
     else:
         from tradetui.tui.app import ConsoleFace
 

@@ -474,10 +474,18 @@ class BookHost:
         self._trading_end_ns: int | None = None
         self.hurried = False
         self.unconfirmed: list[str] = []
+        self._shown: EngineHost | None = None
 
     @property
     def writer(self) -> StoreWriter | None:
         return self.hosts[0].writer
+
+    def shown(self) -> EngineHost:
+        """The book as a one-market surface (the console) sees it: the first market's
+        session and engine, while running and commands are the book's (every market)."""
+        if self._shown is None:
+            self._shown = _FirstMarket(self)
+        return self._shown
 
     def markets(self, market: str | None) -> list[EngineHost]:
         """The hosts ``market`` names (SYMBOL or VENUE:SYMBOL, any case; None: all); [] when
@@ -667,6 +675,26 @@ class BookHost:
         if figures:
             figures["session_ids"] = [h.store.session_id for h in self.hosts if h.store]
         return figures
+
+
+class _FirstMarket(EngineHost):
+    """``BookHost.shown``: the first market's session and engine; ``run`` runs every market
+    and a command goes to every market (the console's keys act on the whole book)."""
+
+    def __init__(self, book: BookHost) -> None:
+        first = book.hosts[0]
+        super().__init__(first.session, book.speed)
+        self.book = book
+        self.refusals = first.refusals
+
+    async def run(self, done: Callable[[], bool]) -> None:
+        await self.book.run(done)
+
+    def send(self, cmd: Command) -> None:
+        self.book.send(cmd)
+
+    async def request(self, cmd: Command, timeout_s: float = 5.0) -> tuple[bool, str]:
+        return await self.book.request(cmd, timeout_s)
 
 
 def _venue_symbol(h: EngineHost) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tradetui.alerts.setup import telegram_alongside
-from tradetui.config import ConfigError, Settings
+from tradetui.config import Settings
 from tradetui.control import control_server
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.host import BookHost, EngineHost, Host, StoreOptions
@@ -143,17 +143,6 @@ class HeadlessFace:
         await host.run(done)
 
 
-def _book_face(face: Face) -> HeadlessFace:
-    """The face of a several-market session: headless only for now (the console shows one
-    market); anything else is refused with the way out."""
-    if not isinstance(face, HeadlessFace):
-        raise ConfigError(
-            "markets: the console shows one market; run several with `tradetui run "
-            "--headless` (docs/multi-market.md)"
-        )
-    return face
-
-
 class Lifecycle:
     """One session from open to summary (see the module docstring). ``env``: where live keys
     are read from (None: the process environment)."""
@@ -213,17 +202,17 @@ class Lifecycle:
         await host.start_store()
         wiring = contextlib.AsyncExitStack()
         try:
-            if isinstance(host, BookHost):
-                _book_face(face).begin(host, signals)
-            else:
+            if isinstance(host, BookHost) and isinstance(face, HeadlessFace):
                 face.begin(host, signals)
+            else:  # a one-market face (the console) shows a book's first market
+                face.begin(host if isinstance(host, EngineHost) else host.shown(), signals)
             if plan.control is not None:
                 await wiring.enter_async_context(control_server(host, plan.control))
             await wiring.enter_async_context(telegram_alongside(host))
-            if isinstance(host, BookHost):
-                await _book_face(face).trade(host, signals)
-            else:
+            if isinstance(host, BookHost) and isinstance(face, HeadlessFace):
                 await face.trade(host, signals)
+            else:
+                await face.trade(host if isinstance(host, EngineHost) else host.shown(), signals)
             signals.install()
             await host.wind_down(face.flatten_on_exit, hurry=lambda: signals.hurried)
             if signals.hurried:
