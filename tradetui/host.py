@@ -654,8 +654,12 @@ class BookHost:
         other market is a session of its own in its book, through the same writer."""
         first = self.hosts[0]
         opened = first.open_store(options)
-        for h in self.hosts[1:]:
-            h.join_store(options, first)
+        try:
+            for h in self.hosts[1:]:
+                h.join_store(options, first)
+        except BaseException:
+            unlock(opened.lock_fd)  # nothing was written through the writer yet
+            raise
         return opened
 
     async def start_store(self) -> None:
