@@ -210,6 +210,7 @@ def _status_all(json_out: bool) -> None:
         from tradetui.core.units import money_decimals
 
         table = []
+        instances_n = len(rows)
         # An instance trading several markets shows one row per market.
         rows = [
             {"name": r["name"], **m} if i == 0 else {"name": "", **m}
@@ -235,7 +236,7 @@ def _status_all(json_out: bool) -> None:
                 }
             )
         cols = ["name", "state", "symbol", "position", "orders", "fills", "pnl"]
-        print_table(f"instances ({len(rows)})", table, cols, left=("name", "state", "symbol"))
+        print_table(f"instances ({instances_n})", table, cols, left=("name", "state", "symbol"))
     if any(i.answer is None for i in instances):
         raise typer.Exit(1)
 
