@@ -262,7 +262,7 @@ def _run_claimed(
     the console or the headless face."""
     from tradetui.config import ConfigError
     from tradetui.control import ControlError
-    from tradetui.engine.summary import format_summary
+    from tradetui.engine.summary import format_book_summary, format_summary
     from tradetui.lifecycle import Face, HeadlessFace, Lifecycle, RunPlan
     from tradetui.session import market_source
     from tradetui.store.schema import StoreError
@@ -291,7 +291,12 @@ def _run_claimed(
         fail(str(exc), EXIT_REFUSED)
     except (ConfigError, ValueError, StoreError) as exc:
         fail(str(exc))
-    typer.echo(dumps(summary) if json_out else format_summary(summary))
+    if json_out:
+        typer.echo(dumps(summary))
+    else:
+        typer.echo(
+            format_book_summary(summary) if "markets" in summary else format_summary(summary)
+        )
     damaged = lifecycle.damage()
     if damaged:  # a replayed file cut short: traded and stored up to the cut, then the error
         fail(damaged)
@@ -342,6 +347,8 @@ def _with_market(
         fail(str(exc).replace("market.source", "--market", 1))
     if venue is None and symbol is None:
         return settings
+    if symbol is not None and "," in symbol:
+        return _with_markets(settings, venue, symbol)
     flag = "--venue" if venue is not None else "--symbol"
     if settings.venue.exchange != "sim":
         fail(
@@ -365,6 +372,22 @@ def _with_market(
         fail(f"{flag}: {exc}")
 
 
+def _with_markets(settings: Settings, venue: str | None, symbols: str) -> Settings:
+    """``settings`` trading every symbol of ``--symbol A,B`` (on --venue, else the market
+    source's venue), each a market of its own ([[markets]], docs/multi-market.md)."""
+    from tradetui.config import ConfigError, markets_from_table, with_markets
+
+    names = [s.strip() for s in symbols.split(",")]
+    if not all(names):
+        fail(f"--symbol {symbols}: an empty symbol; write --symbol BTCUSDT,ETHUSDT")
+    table = [{"symbol": n, **({"venue": venue} if venue else {})} for n in names]
+    try:
+        entries = markets_from_table(table, settings.market.source, "--symbol")
+        return with_markets(settings, entries)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
 def _mode(settings: Settings) -> str:
     return "paper" if settings.venue.exchange == "sim" else "live"
 
@@ -382,6 +405,8 @@ def _instance_name(settings: Settings, name: str | None) -> str:
         v = settings.venue
         if v.exchange != "sim":
             return default_name("live", short_venue(v.exchange), v.symbol)
+        if settings.markets:  # several markets: paper-book-btcusdt-ethusdt
+            return default_name("paper", "book", "-".join(m.symbol for m in settings.markets))
         from tradetui.session import live_market, market_source, sim_instrument
 
         if market_source(settings) == "live":  # paper on the exchange's live market
@@ -487,6 +512,10 @@ def sessions(
         r["length"] = _length(r["started"], r["ended"])
         r["volume"] = f"{r['volume_quote']:,.2f} {r['quote_asset']}"
     cols = ["id", "mode", "symbol", "started", "length", "end_state", "fills", "volume"]
+    if any(r["book"] is not None for r in rows):  # several markets in one run: its first id
+        for r in rows:
+            r["book"] = "" if r["book"] is None else r["book"]
+        cols.append("book")
     print_table("sessions", rows, cols)
 
 
@@ -559,18 +588,49 @@ def report(
         int | None, typer.Option(help="Session id (default: the newest).", **SESSION_RANGE)
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    book: Annotated[
+        bool,
+        typer.Option(
+            "--book", help="Every market of the session's several-market run, and their total."
+        ),
+    ] = False,
 ) -> None:
     """PnL, fees, markouts, drawdown and inventory of one stored session."""
-    from tradetui.store.queries import resolve_session, session_report
+    from tradetui.store.queries import book_sessions, resolve_session, session_report
 
     with _querying(config, db, name) as conn:
-        result = session_report(conn, resolve_session(conn, session))
+        sid = resolve_session(conn, session)
+        if book:
+            markets = [session_report(conn, one) for one in book_sessions(conn, sid)]
+    if book:
+        _book_report(markets, json_out)
+        return
+    with _querying(config, db, name) as conn:
+        result = session_report(conn, sid)
     if json_out:
         typer.echo(dumps(result))
         return
     from tradetui.store.format import format_report
 
     typer.echo(format_report(result))
+
+
+def _book_report(markets: list[dict[str, Any]], json_out: bool) -> None:
+    """Each market's stored report, then the book's total in USD."""
+    from tradetui.engine.summary import book_total
+    from tradetui.store.format import format_report
+
+    total = book_total(markets)
+    if json_out:
+        typer.echo(dumps({"markets": markets, "total": total}))
+        return
+    for one in markets:
+        typer.echo(format_report(one) + "\n")
+    typer.echo(
+        f"book total: {total['markets']} markets, {total['fills']} fills, volume "
+        f"{total['volume_usd']:,.2f} USD, PnL {total['pnl_usd']:+,.4f} USD, fees "
+        f"{total['fees_usd']:,.4f} USD"
+    )
 
 
 @app.command()

@@ -828,6 +828,61 @@ class DataSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PortfolioSettings:
+    max_gross_usd: float = _f(
+        0.0,
+        "several markets ([[markets]]): halt every market when the sum of |position notional| "
+        "over all markets exceeds this, USD (inverse: contracts × face value; linear: qty × "
+        "price × contract size; spot: base × price) (0 = off)",
+        _non_negative,
+    )
+    max_net_usd: float = _f(
+        0.0,
+        "halt every market when |sum of signed position notionals| exceeds this, USD (0 = off)",
+        _non_negative,
+    )
+    max_asset_usd: float = _f(
+        0.0,
+        "halt every market when one base asset's exposure, netted across markets (long BTC on "
+        "USD-M, short BTC on COIN-M), exceeds this, USD (0 = off)",
+        _non_negative,
+    )
+    max_drawdown_usd: float = _f(
+        0.0,
+        "halt every market when the book's total PnL (all markets, in USD) falls this far "
+        "below its session peak (0 = off)",
+        _non_negative,
+    )
+    max_daily_loss_usd: float = _f(
+        0.0,
+        "halt every market when the book's total PnL since the UTC day began (or the session "
+        "began, if later) is below minus this, USD (0 = off)",
+        _non_negative,
+    )
+    check_interval_ms: float = _f(
+        100.0,
+        "how often the portfolio limits are checked, ms of market time; a breach halts every "
+        "market (each cancels, and flattens when its risk.flatten_on_halt)",
+        _positive,
+    )
+
+
+# The sections a [[markets]] entry may override for its market.
+MARKET_OVERRIDES = ("market", "strategy", "quoting", "risk", "paper")
+
+
+@dataclass(frozen=True, slots=True)
+class MarketEntry:
+    """One market of a several-market session ([[markets]] or ``run --symbol A,B``): its
+    symbol, the market source it is paper traded on ('' = the [market] source's kind and
+    venue for this symbol), and its own [market]/[strategy]/[quoting]/[risk] keys."""
+
+    symbol: str
+    source: str = ""
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     venue: VenueSettings = field(default_factory=VenueSettings)
     market: MarketSettings = field(default_factory=MarketSettings)
@@ -843,6 +898,9 @@ class Settings:
     feed: FeedSettings = field(default_factory=FeedSettings)
     record: RecordSettings = field(default_factory=RecordSettings)
     data: DataSettings = field(default_factory=DataSettings)
+    portfolio: PortfolioSettings = field(default_factory=PortfolioSettings)
+    # Several markets in one session (docs/multi-market.md); empty: the one market above.
+    markets: tuple[MarketEntry, ...] = ()
 
     def replace(self, section: str, **changes: Any) -> Settings:
         """A copy with ``changes`` validated and applied to one section."""
@@ -852,10 +910,93 @@ class Settings:
         built = _build_section(type(current), merged, section)
         return dataclasses.replace(self, **{section: built})
 
+    def per_market(self) -> list[Settings]:
+        """Each [[markets]] entry's own settings (empty without [[markets]]): these settings
+        with venue.symbol and market.source set to the market's, market.seed + its index
+        (different synthetic markets), and its own section keys applied. Raises ConfigError
+        naming the entry (``markets[i]``) and the key."""
+        out: list[Settings] = []
+        for i, entry in enumerate(self.markets):
+            where = f"markets[{i}] ({entry.symbol})"
+            try:
+                one = dataclasses.replace(self, markets=())
+                source = entry.source or _source_for(self.market.source, "", entry.symbol)
+                one = one.replace("venue", symbol=entry.symbol)
+                one = one.replace("market", source=source, seed=self.market.seed + i)
+                for section, keys in entry.overrides.items():
+                    one = one.replace(section, **keys)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}.{exc}") from None
+            out.append(one)
+        return out
+
+
+def _source_for(source: str, venue: str, symbol: str) -> str:
+    """The market source of ``symbol`` (on ``venue``, '' = the source's own) of the same kind
+    as ``source`` (synthetic or live); raises ConfigError for a replay (its files name one
+    instrument)."""
+    kind = source.partition(":")[0]
+    parts = synthetic_source(source) or live_source(source)
+    if parts is None:
+        raise ConfigError(
+            "source: a replay trades the instrument of its files; give each market its own "
+            "source = 'replay:PATH' (or 'synthetic'/'live' for all in [market])"
+        )
+    where = venue or parts[0]
+    return f"{kind}:{where}:{symbol}" if where else f"{kind}:{symbol}"
+
+
+def markets_from_table(
+    items: Any, base_source: str, where: str = "markets"
+) -> tuple[MarketEntry, ...]:
+    """[[markets]] entries (a TOML array of tables) checked: each has a symbol, optionally a
+    ``venue`` (usdm, coinm, spot: the [market] source's kind on that venue) or a whole
+    ``source``, and [markets.SECTION] keys for the sections in MARKET_OVERRIDES."""
+    if not isinstance(items, list) or not all(isinstance(t, dict) for t in items):
+        raise ConfigError(
+            f"{where}: expected [[markets]] tables (one per market, each with symbol = ...)"
+        )
+    entries: list[MarketEntry] = []
+    seen: set[str] = set()
+    for i, table in enumerate(items):
+        at = f"{where}[{i}]"
+        symbol = table.get("symbol")
+        if not isinstance(symbol, str) or not symbol.strip():
+            raise ConfigError(f'{at}.symbol: missing; write symbol = "ETHUSDT" in the entry')
+        symbol = symbol.strip().upper()
+        venue = table.get("venue", "")
+        source = table.get("source", "")
+        if not isinstance(venue, str) or not isinstance(source, str):
+            raise ConfigError(f"{at}: venue and source must be strings")
+        if venue and source:
+            raise ConfigError(f"{at}.venue: give venue or source, not both")
+        overrides: dict[str, dict[str, Any]] = {}
+        for key, value in table.items():
+            if key in ("symbol", "venue", "source"):
+                continue
+            if key not in MARKET_OVERRIDES or not isinstance(value, dict):
+                raise ConfigError(
+                    f"{at}.{key}: unknown key; an entry has symbol, venue or source, and "
+                    f"[markets.SECTION] tables for " + ", ".join(MARKET_OVERRIDES)
+                )
+            overrides[key] = dict(value)
+        if venue:
+            try:
+                source = _source_for(base_source, venue, symbol)
+            except ConfigError as exc:
+                raise ConfigError(f"{at}.{exc}") from None
+        key = f"{source or venue}:{symbol}"
+        if key in seen:
+            raise ConfigError(f"{at}.symbol: {symbol} is listed twice; remove one entry")
+        seen.add(key)
+        entries.append(MarketEntry(symbol, source, overrides))
+    return tuple(entries)
+
 
 SECTIONS: dict[str, type[Any]] = {
     f.name: f.default_factory  # type: ignore[misc]
     for f in dataclasses.fields(Settings)
+    if f.name != "markets"
 }
 
 
@@ -999,6 +1140,8 @@ def settings_from_mapping(
     """Validate a parsed TOML mapping, apply ``TRADETUI_SECTION__KEY`` overrides."""
     merged: dict[str, dict[str, Any]] = {}
     for section, table in data.items():
+        if section == "markets":
+            continue
         if section not in SECTIONS:
             raise ConfigError(
                 f"[{section}]: unknown section; valid sections are " + ", ".join(SECTIONS)
@@ -1025,7 +1168,23 @@ def settings_from_mapping(
             if where in overridden:
                 raise ConfigError(f"{overridden[where]} (environment): {exc}") from None
             raise
-    return Settings(**sections)
+    settings = Settings(**sections)
+    if "markets" in data:
+        entries = markets_from_table(data["markets"], settings.market.source)
+        settings = with_markets(settings, entries)
+    return settings
+
+
+def with_markets(settings: Settings, entries: tuple[MarketEntry, ...]) -> Settings:
+    """``settings`` trading ``entries`` (checked: every market's settings are built once)."""
+    if settings.venue.exchange != "sim" and entries:
+        raise ConfigError(
+            "markets: several markets are paper traded for now (venue.exchange = 'sim'); "
+            "run one live session per market"
+        )
+    settings = dataclasses.replace(settings, markets=entries)
+    settings.per_market()
+    return settings
 
 
 def find_config(explicit: Path | None) -> Path | None:
@@ -1077,6 +1236,20 @@ def render_example() -> str:
         for fld in dataclasses.fields(obj):
             lines.append(f"# {fld.metadata['doc']}")
             lines.append(f"{fld.name} = {_toml_value(getattr(obj, fld.name))}")
+    lines += [
+        "",
+        "# Several markets in one session (docs/multi-market.md): one [[markets]] table per",
+        "# market, each with symbol, optionally venue (usdm, coinm, spot) or a whole source,",
+        "# and its own [markets.market], [markets.strategy], [markets.quoting],",
+        "# [markets.risk] and [markets.paper] keys; [portfolio] limits the whole book. E.g.:",
+        "# [[markets]]",
+        '# symbol = "ETHUSDT"',
+        "# [markets.market]",
+        "# start_price = 3000.0",
+        "# [[markets]]",
+        '# symbol = "BTCUSD_PERP"',
+        '# venue = "coinm"',
+    ]
     return "\n".join(lines) + "\n"
 
 

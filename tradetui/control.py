@@ -28,7 +28,7 @@ from typing import Any
 
 from tradetui.core.money import dumps
 from tradetui.engine.engine import Command, CommandKind
-from tradetui.host import EngineHost
+from tradetui.host import BookHost, EngineHost, Host
 
 _COMMANDS = {
     "start": CommandKind.START,
@@ -137,7 +137,7 @@ def claimed(path: Path, wait_s: float = 1.0) -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def control_server(host: EngineHost, path: Path) -> AsyncIterator[ControlServer]:
+async def control_server(host: Host, path: Path) -> AsyncIterator[ControlServer]:
     """Serve the control socket for the duration of a block; the socket file is removed after."""
     server = ControlServer(host, path)
     await server.start()
@@ -169,6 +169,48 @@ def _status(host: EngineHost) -> dict[str, Any]:
     if not inst.inverse:
         out["position_base"] = pnl.position_size
     return out
+
+
+def _book_status(book: BookHost, market: str | None) -> dict[str, Any]:
+    """A book's status: every market's row (``_status``) under ``markets`` (only the one(s)
+    ``market`` names, when given), the markets' symbols and the book's state, and the
+    portfolio figures with the limit that halted it, if any."""
+    from tradetui.host import _book_state
+
+    rows = [_status(h) for h in book.markets(market)]
+    breach = book.portfolio_halt
+    last = book.guard.last
+    return {
+        "symbol": ",".join(r["symbol"] for r in rows),
+        "state": _book_state([r["state"] for r in rows]) if rows else "unknown",
+        "halt_reason": breach.reason if breach else "",
+        "open_orders": sum(r["open_orders"] for r in rows),
+        "fills": sum(r["fills"] for r in rows),
+        "markets": rows,
+        "portfolio": last.to_dict() if last is not None else {},
+    }
+
+
+def _market_known(host: Host, market: str | None) -> str | None:
+    """None when ``market`` (SYMBOL or VENUE:SYMBOL; None: all) is traded here, else why not."""
+    if market is None:
+        return None
+    hosts = host.markets(market) if isinstance(host, BookHost) else [host]
+    symbols = [h.engine.instrument.symbol for h in hosts]
+    if isinstance(host, BookHost) and hosts:
+        return None
+    if not isinstance(host, BookHost) and market.rpartition(":")[2].upper() == symbols[0].upper():
+        return None
+    here = (
+        ", ".join(h.engine.instrument.symbol for h in host.hosts)
+        if isinstance(host, BookHost)
+        else symbols[0]
+    )
+    return f"no market {market!r} in this instance; it trades {here}"
+
+
+def _any_status(host: Host, market: str | None) -> dict[str, Any]:
+    return _book_status(host, market) if isinstance(host, BookHost) else _status(host)
 
 
 def _check_private(folder: Path) -> None:
@@ -211,7 +253,7 @@ def check_socket_path(path: Path) -> None:
 class ControlServer:
     """Serves control requests for one host until closed."""
 
-    def __init__(self, host: EngineHost, path: Path) -> None:
+    def __init__(self, host: Host, path: Path) -> None:
         self.host = host
         self.path = path
         self._server: asyncio.base_events.Server | None = None
@@ -268,16 +310,25 @@ class ControlServer:
             name = str(request["command"])
         except (ValueError, KeyError, TypeError):
             return {"ok": False, "message": 'expected one JSON line like {"command": "status"}'}
+        market = request.get("symbol")
+        market = str(market) if market else None
+        unknown = _market_known(self.host, market)
+        if unknown is not None:
+            return {"ok": False, "message": unknown}
         if name == "status":
-            return {"ok": True, "message": "status", **_status(self.host)}
+            return {"ok": True, "message": "status", **_any_status(self.host, market)}
         kind = _COMMANDS.get(name)
         if kind is None:
             known = ", ".join(["status", *_COMMANDS])
             return {"ok": False, "message": f"unknown command {name!r}; known: {known}"}
         reason = str(request.get("reason") or f"{name} from the control socket")
         cmd = Command(kind, reason=reason, confirm=bool(request.get("confirm", False)))
-        ok, message = await self.host.request(cmd)
-        return {"ok": ok, "message": message, **_status(self.host)}
+        host = self.host
+        if isinstance(host, BookHost):
+            ok, message = await host.request(cmd, market=market)
+        else:
+            ok, message = await host.request(cmd)
+        return {"ok": ok, "message": message, **_any_status(host, market)}
 
 
 def _alive(path: Path) -> bool:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tradetui.config import Settings
@@ -29,12 +30,23 @@ from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import EngineState, MarketEnded
 from tradetui.engine.runner import apply_command, run_live_market, run_paced, run_virtual
 from tradetui.engine.summary import close_markouts, session_summary
-from tradetui.session import LiveSession, PaperSession, market_source
-from tradetui.store.lifecycle import OpenedSession, begin_session, session_meta, unlock
+from tradetui.session import BookSession, LiveSession, PaperSession, market_source
+from tradetui.store.lifecycle import (
+    OpenedSession,
+    SessionMeta,
+    begin_session,
+    join_book,
+    session_meta,
+    unlock,
+)
 from tradetui.store.queries import iso_utc
 from tradetui.store.recorder import SessionRecorder
 from tradetui.store.recovery import recovery_anchor
 from tradetui.store.writer import StoreWriter, WriterConfig
+
+if TYPE_CHECKING:
+    from tradetui.engine.runner import PacedMarket
+    from tradetui.risk.portfolio import MarketExposure, PortfolioBreach
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +151,10 @@ class EngineHost:
 
     def now_ns(self) -> int:
         return self.session.clock.now_ns()
+
+    def apply_now(self, cmd: Command) -> None:
+        """Apply ``cmd`` to the engine at once (a signal's stop, a headless start)."""
+        self.engine.control(cmd)
 
     async def run(self, done: Callable[[], bool]) -> None:
         """Run until ``done()`` is true; a replay reaching its end is acted on meanwhile."""
@@ -310,17 +326,7 @@ class EngineHost:
 
         Raises StoreError (one line) when the file is unusable; reports unclean sessions.
         """
-        engine = self.engine
-        inst = engine.instrument
-        settings = engine.settings
-        meta = session_meta(
-            options.mode,
-            venue_label(settings.venue.exchange, settings.venue.rest_url),
-            inst,
-            settings,
-            engine.seed,
-            self.session.start_ns,
-        )
+        meta = self._meta(options)
         opened = begin_session(options.path, meta, options.writer.busy_timeout_ms)
         if opened.replayed_rows:
             log.warning("replayed %d unwritten rows from the journal", opened.replayed_rows)
@@ -334,22 +340,53 @@ class EngineHost:
                 u.fills,
             )
         writer = StoreWriter(options.path, options.writer, on_failure=self._store_failed)
+        venue_key = self._record(options, opened, meta.venue, writer)
+        if isinstance(self.session, LiveSession):
+            self._arm_recovery(options.path, venue_key, opened.session_id)
+        return opened
+
+    def _meta(self, options: StoreOptions) -> SessionMeta:
+        engine = self.engine
+        settings = engine.settings
+        return session_meta(
+            options.mode,
+            venue_label(settings.venue.exchange, settings.venue.rest_url),
+            engine.instrument,
+            settings,
+            engine.seed,
+            self.session.start_ns,
+        )
+
+    def join_store(self, options: StoreOptions, first: EngineHost) -> OpenedSession:
+        """Store this market as a session of its own in the book of ``first`` (whose store is
+        open), through ``first``'s writer (several markets, docs/multi-market.md)."""
+        assert first.store is not None
+        assert first.writer is not None
+        meta = self._meta(options)
+        opened = join_book(options.path, first.store, meta, options.writer.busy_timeout_ms)
+        self._record(options, opened, meta.venue, first.writer)
+        return opened
+
+    def _record(
+        self, options: StoreOptions, opened: OpenedSession, venue: str, writer: StoreWriter
+    ) -> str:
+        """Record this session's events as session ``opened`` through ``writer``; returns
+        the venue key its fills are stored under."""
+        engine = self.engine
         # A simulated exchange numbers its trades from 1 in every run; scoping its venue key
         # to the session keeps (venue, trade id) unique across sessions.
-        venue_key = meta.venue if meta.venue != "sim" else f"sim:{opened.uuid[:12]}"
+        venue_key = venue if venue != "sim" else f"sim:{opened.uuid[:12]}"
         self.recorder = SessionRecorder(
             opened.session_id,
             venue_key,
-            inst.settle,
+            engine.instrument.settle,
             writer.put,
             lambda: engine.mid_ticks,
             engine.pnl,
             int(options.snapshot_interval_s * 1e9),
         )
         self.store, self.writer = opened, writer
-        if isinstance(self.session, LiveSession):
-            self._arm_recovery(options.path, venue_key, opened.session_id)
-        return opened
+        return venue_key
 
     def _arm_recovery(self, path: Path, venue_key: str, session_id: int) -> None:
         """Have the start's account read store the fills made while tradetui was down (since
@@ -369,6 +406,15 @@ class EngineHost:
 
         prefix = self.engine.settings.venue.client_id_prefix
         s.venue.recover(Recovery(anchor.since_ms, prefix, anchor.known, store))
+
+    def finish_recording(self, summary: dict[str, Any] | None) -> None:
+        """Stop recording this session's events and store its end (the writer stays open)."""
+        recorder = self.recorder
+        if recorder is None:
+            return
+        self.session.bus.unsubscribe(recorder.on_event)
+        end_state = str(self.engine.state) if summary is not None else "error"
+        recorder.finish(self.now_ns(), end_state, summary or {})
 
     def _store_failed(self, reason: str) -> None:
         why = f"persistence failed: {reason}"
@@ -395,9 +441,7 @@ class EngineHost:
         writer, recorder, opened = self.writer, self.recorder, self.store
         if writer is None or recorder is None or opened is None:
             return {}
-        self.session.bus.unsubscribe(recorder.on_event)
-        end_state = str(self.engine.state) if summary is not None else "error"
-        recorder.finish(self.now_ns(), end_state, summary or {})
+        self.finish_recording(summary)
         try:
             await writer.close()
         finally:
@@ -410,3 +454,296 @@ class EngineHost:
             "store_failed": writer.failed,
             "unclean_sessions": [u.session_id for u in opened.unclean],
         }
+
+
+def _book_state(states: list[str]) -> str:
+    """A book's state: halted when any market is (a halt ends the run badly), else the
+    markets' common state, else 'mixed'."""
+    if "halted" in states:
+        return "halted"
+    return states[0] if len(set(states)) == 1 else "mixed"
+
+
+class BookHost:
+    """Several markets' engines (one EngineHost each: its own book, strategy, risk guard,
+    quoting state, sim venue and store session) on one event loop and one clock, under one
+    portfolio guard that halts every market on a breach (docs/multi-market.md).
+
+    It offers what the lifecycle, the control socket and Telegram use of an EngineHost;
+    ``engine`` is the first market's (what a one-market surface such as the console shows).
+    A command without a market goes to every market; ``send(cmd, market)`` to the one(s)
+    named (``SYMBOL`` or ``VENUE:SYMBOL``)."""
+
+    def __init__(self, book: BookSession, speed: float | None) -> None:
+        from tradetui.engine.runner import KickQueue
+        from tradetui.risk.portfolio import PortfolioGuard, PortfolioLimits
+
+        self.session = book
+        self.speed = speed
+        self.kick = asyncio.Event()
+        self.hosts = [EngineHost(market, speed) for market in book.markets]
+        for h in self.hosts:
+            h.inbox = KickQueue(self.kick)
+        self.engine = self.hosts[0].engine
+        self.refusals = self.hosts[0].refusals
+        p = book.settings.portfolio
+        self.guard = PortfolioGuard(
+            PortfolioLimits(
+                p.max_gross_usd,
+                p.max_net_usd,
+                p.max_asset_usd,
+                p.max_drawdown_usd,
+                p.max_daily_loss_usd,
+            )
+        )
+        self._check_ns = int(p.check_interval_ms * 1e6)
+        self._next_check_ns = 0
+        # The portfolio limit that halted every market, with its reason (None: none yet).
+        self.portfolio_halt: PortfolioBreach | None = None
+        self._wall0 = time.monotonic()
+        self._trading_end_ns: int | None = None
+        self.hurried = False
+        self.unconfirmed: list[str] = []
+        self._shown: EngineHost | None = None
+
+    @property
+    def writer(self) -> StoreWriter | None:
+        return self.hosts[0].writer
+
+    def shown(self) -> EngineHost:
+        """The book as a one-market surface (the console) sees it: the first market's
+        session and engine, while running and commands are the book's (every market)."""
+        if self._shown is None:
+            self._shown = _FirstMarket(self)
+        return self._shown
+
+    def markets(self, market: str | None) -> list[EngineHost]:
+        """The hosts ``market`` names (SYMBOL or VENUE:SYMBOL, any case; None: all); [] when
+        none is traded here."""
+        if market is None:
+            return list(self.hosts)
+        want = market.upper()
+        return [h for h in self.hosts if want in _market_names(h)]
+
+    def now_ns(self) -> int:
+        return self.session.clock.now_ns()
+
+    def apply_now(self, cmd: Command) -> None:
+        for h in self.hosts:
+            h.apply_now(cmd)
+
+    def send(self, cmd: Command, market: str | None = None) -> None:
+        if cmd.kind is CommandKind.START and market is None:
+            self.portfolio_halt = None  # a start of the whole book clears a portfolio halt
+        for h in self.markets(market):
+            h.send(cmd)
+
+    async def request(
+        self, cmd: Command, timeout_s: float = 5.0, market: str | None = None
+    ) -> tuple[bool, str]:
+        """Apply ``cmd`` to the market(s) named (all: None) and wait for every answer; the
+        answers joined as ``SYMBOL: message``."""
+        hosts = self.markets(market)
+        if not hosts:
+            known = ", ".join(_venue_symbol(h) for h in self.hosts)
+            return False, f"no market {market!r} here; markets: {known}"
+        if cmd.kind is CommandKind.START and market is None:
+            self.portfolio_halt = None
+        copies = [dataclasses.replace(cmd) for _ in hosts]
+        answers = await asyncio.gather(
+            *(h.request(c, timeout_s) for h, c in zip(hosts, copies, strict=True))
+        )
+        ok = all(a[0] for a in answers)
+        text = "; ".join(
+            f"{h.engine.instrument.symbol}: {m}" for h, (_, m) in zip(hosts, answers, strict=True)
+        )
+        return ok, text
+
+    async def run(self, done: Callable[[], bool]) -> None:
+        """Run every market until ``done()``; a replay's end is acted on per market."""
+        from tradetui.engine.runner import PacedMarket, run_book_paced
+
+        paced = [
+            PacedMarket(h.engine, m.venue, h.inbox, h._done)
+            for h, m in zip(self.hosts, self.session.markets, strict=True)
+        ]
+
+        def until() -> bool:
+            for h, m in zip(self.hosts, self.session.markets, strict=True):
+                feed = m.replay
+                if (
+                    feed is not None
+                    and h.market_ended is None
+                    and feed.ended
+                    and m.venue.market_done
+                ):
+                    h._market_end()
+            return done()
+
+        await run_book_paced(
+            paced, self.session.clock, self.kick, self.speed, until, self._turn, self._after
+        )
+
+    async def _turn(self) -> None:
+        await self.hosts[0]._turn()
+
+    def _after(self, _market: PacedMarket, t: int) -> None:
+        if t >= self._next_check_ns:
+            self._next_check_ns = t + self._check_ns
+            self.check_portfolio(t)
+
+    def exposures(self) -> list[MarketExposure]:
+        from tradetui.risk.portfolio import market_exposure
+
+        out = []
+        for h in self.hosts:
+            e = h.engine
+            pnl = float(e.pnl().total) if e.mark_ticks else 0.0
+            out.append(market_exposure(e.instrument, e.ledger.position_lots, e.mark_ticks, pnl))
+        return out
+
+    def check_portfolio(self, now_ns: int) -> None:
+        """Measure the book; on a breach halt every market, once, with the limit's reason."""
+        breach = self.guard.check(self.exposures(), now_ns)
+        if breach is None or self.portfolio_halt is not None:
+            return
+        self.portfolio_halt = breach
+        log.error("portfolio halt (%s): %s", breach.limit, breach.reason)
+        for h in self.hosts:
+            if h.engine.state is not EngineState.HALTED:
+                h.send(Command(CommandKind.HALT, reason=f"portfolio: {breach.reason}"))
+
+    def market_finished(self) -> bool:
+        return all(h.market_finished() for h in self.hosts)
+
+    async def wind_down(self, flatten: bool, hurry: Callable[[], bool] = lambda: False) -> None:
+        """Every market's wind-down (``EngineHost.wind_down``) at once, on the one clock."""
+        self._trading_end_ns = self.now_ns()
+        kind = CommandKind.FLATTEN if flatten else CommandKind.STOP
+        limit_s = 0.0
+        for h in self.hosts:
+            h._trading_end_ns = self._trading_end_ns
+            h.engine.control(Command(kind, reason="shutdown"))
+            e = h.engine.settings.engine
+            limit_s = max(limit_s, e.stop_timeout_s + (e.flatten_timeout_s if flatten else 0.0))
+        clock_end = self.now_ns() + int(limit_s * 1e9)
+        wall_end = time.monotonic() + limit_s + 1.0
+        engines = [h.engine for h in self.hosts]
+
+        def finished() -> bool:
+            return (
+                all(e.state in (EngineState.STOPPED, EngineState.HALTED) for e in engines)
+                or hurry()
+                or self.now_ns() >= clock_end
+                or time.monotonic() >= wall_end
+            )
+
+        await self.run(finished)
+
+    def force(self) -> None:
+        for h in self.hosts:
+            h.force()
+
+    async def confirm_stop(self) -> None:
+        self.hurried = True
+        for h in self.hosts:
+            await h.confirm_stop()
+            self.unconfirmed += h.unconfirmed
+
+    def summary(self) -> dict[str, Any]:
+        """Every market's summary (``EngineHost.summary``) and the book's total in USD."""
+        from tradetui.engine.summary import book_total
+
+        end = self._trading_end_ns if self._trading_end_ns is not None else self.now_ns()
+        markets = []
+        for h in self.hosts:
+            h._trading_end_ns = end
+            markets.append(h.summary())
+        state = self.guard.measure(self.exposures(), end)
+        breach = self.portfolio_halt
+        first = markets[0]
+        return {
+            "state": _book_state([m["state"] for m in markets]),
+            "mode": first["mode"],
+            "speed": first["speed"],
+            "duration_s": first["duration_s"],
+            "wall_s": round(time.monotonic() - self._wall0, 3),
+            "hurried": self.hurried,
+            "unconfirmed": list(self.unconfirmed),
+            "markets": markets,
+            "total": book_total(markets) | {"open_orders": sum(m["open_orders"] for m in markets)},
+            "portfolio": {
+                **state.to_dict(),
+                "halt_limit": breach.limit if breach else None,
+                "halt_reason": breach.reason if breach else None,
+            },
+        }
+
+    def open_store(self, options: StoreOptions) -> OpenedSession:
+        """The first market opens the database (lock, journal, unclean sessions); every
+        other market is a session of its own in its book, through the same writer."""
+        first = self.hosts[0]
+        opened = first.open_store(options)
+        try:
+            for h in self.hosts[1:]:
+                h.join_store(options, first)
+        except BaseException:
+            unlock(opened.lock_fd)  # nothing was written through the writer yet
+            raise
+        return opened
+
+    async def start_store(self) -> None:
+        first = self.hosts[0]
+        await first.start_store()
+        for h in self.hosts[1:]:
+            if h.recorder is not None:
+                h.session.bus.subscribe(h.recorder.on_event)
+
+    async def close_store(self, summary: dict[str, Any] | None) -> dict[str, Any]:
+        """Every market's end stored, then the one writer drained and closed."""
+        per_market = summary["markets"] if summary is not None else [None] * len(self.hosts)
+        for h, one in zip(self.hosts[1:], per_market[1:], strict=True):
+            h.finish_recording(one)
+            h.writer = h.recorder = None
+        figures = await self.hosts[0].close_store(per_market[0])
+        if figures:
+            figures["session_ids"] = [h.store.session_id for h in self.hosts if h.store]
+        return figures
+
+
+class _FirstMarket(EngineHost):
+    """``BookHost.shown``: the first market's session and engine; ``run`` runs every market
+    and a command goes to every market (the console's keys act on the whole book)."""
+
+    def __init__(self, book: BookHost) -> None:
+        first = book.hosts[0]
+        super().__init__(first.session, book.speed)
+        self.book = book
+        self.refusals = first.refusals
+
+    async def run(self, done: Callable[[], bool]) -> None:
+        await self.book.run(done)
+
+    def send(self, cmd: Command) -> None:
+        self.book.send(cmd)
+
+    async def request(self, cmd: Command, timeout_s: float = 5.0) -> tuple[bool, str]:
+        return await self.book.request(cmd, timeout_s)
+
+
+def _venue_symbol(h: EngineHost) -> str:
+    """A market's name with its venue: ``usdm:BTCUSDT``."""
+    from tradetui.venues.lookup import short_venue
+
+    inst = h.engine.instrument
+    return f"{short_venue(inst.venue)}:{inst.symbol}" if inst.venue else inst.symbol
+
+
+def _market_names(h: EngineHost) -> tuple[str, ...]:
+    """What addresses a market, upper case: SYMBOL, VENUE:SYMBOL and EXCHANGE:SYMBOL."""
+    inst = h.engine.instrument
+    return (inst.symbol.upper(), _venue_symbol(h).upper(), f"{inst.venue}:{inst.symbol}".upper())
+
+
+# What a face, the control socket and Telegram drive: one market's host, or a book's.
+Host = EngineHost | BookHost

@@ -27,10 +27,12 @@ from tradetui.alerts.setup import telegram_alongside
 from tradetui.config import Settings
 from tradetui.control import control_server
 from tradetui.engine.engine import Command, CommandKind
-from tradetui.host import EngineHost, StoreOptions
+from tradetui.host import BookHost, EngineHost, Host, StoreOptions
 from tradetui.session import (
+    BookSession,
     LiveSession,
     PaperSession,
+    build_book_session,
     build_paper_session,
     market_source,
     open_live_paper_session,
@@ -64,7 +66,7 @@ class StopSignals:
     the second hurries the wind-down (nothing placed, cancel-all, confirm), the third stops
     waiting for the exchange."""
 
-    def __init__(self, host: EngineHost) -> None:
+    def __init__(self, host: Host) -> None:
         self.host = host
         self.count = 0
         self._installed = False
@@ -101,7 +103,7 @@ class StopSignals:
         if n == 1:
             # Quoting ends here, not at the runner's next look at the face's end: no decision
             # may place an order once the stop has begun.
-            self.host.engine.control(Command(CommandKind.STOP, reason=f"{signame}: shutdown"))
+            self.host.apply_now(Command(CommandKind.STOP, reason=f"{signame}: shutdown"))
         elif n >= 3:
             self.host.force()
 
@@ -129,11 +131,11 @@ class HeadlessFace:
         self.duration_s = duration_s
         self.flatten_on_exit = flatten_on_exit
 
-    def begin(self, host: EngineHost, signals: StopSignals) -> None:
+    def begin(self, host: Host, signals: StopSignals) -> None:
         signals.install()
-        host.engine.control(Command(CommandKind.START, reason="headless run"))
+        host.apply_now(Command(CommandKind.START, reason="headless run"))
 
-    async def trade(self, host: EngineHost, signals: StopSignals) -> None:
+    async def trade(self, host: Host, signals: StopSignals) -> None:
         duration = self.duration_s
         end_ns = host.session.start_ns + int(duration * 1e9) if duration is not None else None
 
@@ -164,8 +166,8 @@ class Lifecycle:
         self.env = env
         # A session built by the caller (a backtest's market and venue) instead of the
         # configured one.
-        self.session: PaperSession | LiveSession | None = session
-        self.host: EngineHost | None = None
+        self.session: PaperSession | LiveSession | BookSession | None = session
+        self.host: Host | None = None
 
     async def run(self, face: Face) -> dict[str, Any]:
         """Trade the session with ``face`` and return its summary (with the store's figures).
@@ -183,10 +185,12 @@ class Lifecycle:
         finally:
             await session.close()
 
-    async def _open(self) -> PaperSession | LiveSession:
+    async def _open(self) -> PaperSession | LiveSession | BookSession:
         if self.session is not None:
             return self.session
         settings = self.settings
+        if settings.markets:  # several markets (docs/multi-market.md)
+            return build_book_session(settings, seed=self.plan.seed, virtual=self.plan.speed != 1.0)
         if market_source(settings) != "live":
             plan = self.plan
             return build_paper_session(settings, seed=plan.seed, virtual=plan.speed != 1.0)
@@ -194,9 +198,16 @@ class Lifecycle:
             return await open_live_session(settings, self.env)
         return await open_live_paper_session(settings)
 
-    async def _run(self, session: PaperSession | LiveSession, face: Face) -> dict[str, Any]:
+    async def _run(
+        self, session: PaperSession | LiveSession | BookSession, face: Face
+    ) -> dict[str, Any]:
         plan = self.plan
-        host = self.host = EngineHost(session, plan.speed)
+        host: Host
+        if isinstance(session, BookSession):
+            host = BookHost(session, plan.speed)
+        else:
+            host = EngineHost(session, plan.speed)
+        self.host = host
         signals = StopSignals(host)
         if plan.store is not None:
             host.open_store(plan.store)
@@ -206,12 +217,18 @@ class Lifecycle:
         await host.start_store()
         wiring = contextlib.AsyncExitStack()
         try:
-            face.begin(host, signals)
+            if isinstance(host, BookHost) and isinstance(face, HeadlessFace):
+                face.begin(host, signals)
+            else:  # a one-market face (the console) shows a book's first market
+                face.begin(host if isinstance(host, EngineHost) else host.shown(), signals)
             if plan.control is not None:
                 await wiring.enter_async_context(control_server(host, plan.control))
             if plan.telegram:
                 await wiring.enter_async_context(telegram_alongside(host))
-            await face.trade(host, signals)
+            if isinstance(host, BookHost) and isinstance(face, HeadlessFace):
+                await face.trade(host, signals)
+            else:
+                await face.trade(host if isinstance(host, EngineHost) else host.shown(), signals)
             if plan.signals:
                 signals.install()
             await host.wind_down(face.flatten_on_exit, hurry=lambda: signals.hurried)
@@ -252,5 +269,10 @@ class Lifecycle:
 
     def damage(self) -> str | None:
         """The error of a replayed file found cut short (traded and stored up to the cut)."""
-        replay = self.session.replay if self.session is not None else None
-        return replay.report.damage_error() if replay is not None else None
+        session = self.session
+        if isinstance(session, BookSession):  # several markets: the first damaged one
+            replays = [m.replay for m in session.markets]
+        else:
+            replays = [session.replay if session is not None else None]
+        damaged = [r.report.damage_error() for r in replays if r is not None]
+        return next((d for d in damaged if d), None)

@@ -213,11 +213,13 @@ def build_paper_session(
     start_ns: int | None = None,
     events: Iterator[MarketEvent] | None = None,
     exchange_ordered: bool = False,
+    clock: Clock | None = None,
 ) -> PaperSession:
     """A paper session on the configured market (synthetic, or a replay of market.source
     files starting now), or on ``events`` when given (e.g. a pre-generated list for
     benchmarks; ``exchange_ordered`` when they need no reordering, as the synthetic market's
-    do); ``virtual`` picks the virtual clock. Raises ConfigError for bad settings."""
+    do); ``virtual`` picks the virtual clock, unless ``clock`` is given (the markets of a
+    book share one). Raises ConfigError for bad settings."""
     instrument = sim_instrument(settings)
     replay: ReplayFeed | None = None
     seed = settings.market.seed if seed is None else seed
@@ -228,7 +230,8 @@ def build_paper_session(
         now = WallClock().now_ns()
         start_ns = now - now % 60_000_000_000 if virtual else now
     t0 = start_ns
-    clock: Clock = VirtualClock(t0) if virtual else WallClock()
+    if clock is None:
+        clock = VirtualClock(t0) if virtual else WallClock()
     feed = feed_latency(settings)
     offset_ns: int | None = None
     if events is None:
@@ -268,6 +271,51 @@ def build_paper_session(
         capture[1] if capture is not None else None,
         market_label(settings.market.source),
     )
+
+
+@dataclass(slots=True)
+class BookSession:
+    """Several paper markets in one session ([[markets]], docs/multi-market.md): one
+    PaperSession per market, all on one clock; ``settings`` are the book's own."""
+
+    settings: Settings
+    markets: list[PaperSession]
+    clock: Clock
+    start_ns: int
+
+    async def close(self) -> None:
+        for market in self.markets:
+            await market.close()
+
+
+def build_book_session(
+    settings: Settings, *, seed: int | None = None, virtual: bool
+) -> BookSession:
+    """A paper session per [[markets]] entry on one clock (synthetic markets seeded
+    ``seed`` (else market.seed) + the entry's index, or each entry's replay). Raises
+    ConfigError naming the entry for bad settings; a market on an exchange's live feed is
+    refused (not built for several markets yet)."""
+    now = WallClock().now_ns()
+    start_ns = now - now % 60_000_000_000 if virtual else now
+    clock: Clock = VirtualClock(start_ns) if virtual else WallClock()
+    markets: list[PaperSession] = []
+    for i, one in enumerate(settings.per_market()):
+        where = f"markets[{i}] ({one.venue.symbol})"
+        if market_source(one) == "live":
+            raise ConfigError(
+                f"{where}.source: several markets trade synthetic or replayed markets for "
+                "now; give it source = 'synthetic' or 'replay:PATH'"
+            )
+        market_seed = None if seed is None else seed + i
+        try:
+            markets.append(
+                build_paper_session(
+                    one, seed=market_seed, virtual=virtual, start_ns=start_ns, clock=clock
+                )
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return BookSession(settings, markets, clock, start_ns)
 
 
 def market_label(source: str) -> str:

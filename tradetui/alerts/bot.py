@@ -33,7 +33,7 @@ from tradetui.config import ConfigError, parse_value
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import EngineState
 from tradetui.engine.snapshot import EngineSnapshot, take_snapshot
-from tradetui.host import EngineHost
+from tradetui.host import BookHost, EngineHost
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ REQUEST_TIMEOUT_S = 1.5
 
 COMMANDS: tuple[tuple[str, str, bool], ...] = (
     # (command, description, trader only)
-    ("status", "engine state, risk, position, PnL", False),
+    ("status", "engine state, risk, position, PnL (/status SYMBOL: one market)", False),
     ("pnl", "PnL split", False),
     ("position", "position, entry and mark", False),
     ("orders", "working orders", False),
@@ -142,6 +142,9 @@ class CommandBot:
         self.mode = mode
         self.confirmations = Confirmations(confirm_timeout_s, clock)
         self.strangers: set[int] = set()
+        # Several markets in one run: /status SYMBOL reads any of them, the commands act on
+        # all (alerts and confirmations show ``host``, the first market).
+        self.book: BookHost | None = None
 
     # ---- wiring ---------------------------------------------------------------------------
 
@@ -187,7 +190,10 @@ class CommandBot:
         return f"telegram chat {chat.id if chat else '?'}"
 
     async def _command(self, update: Update, cmd: Command) -> None:
-        ok, message = await self.host.request(cmd, timeout_s=REQUEST_TIMEOUT_S)
+        if self.book is not None:  # several markets: every one of them
+            ok, message = await self.book.request(cmd, timeout_s=REQUEST_TIMEOUT_S)
+        else:
+            ok, message = await self.host.request(cmd, timeout_s=REQUEST_TIMEOUT_S)
         await self._reply(update, f"{'✅' if ok else '❌'} {cmd.kind}: {message}")
 
     async def _ask(self, update: Update, action: str, question: str) -> None:
@@ -209,7 +215,20 @@ class CommandBot:
     # ---- read commands --------------------------------------------------------------------
 
     async def _cmd_status(self, update: Update, context: Context) -> None:
-        await self._reply(update, views.status_text(self._snapshot(), self.mode))
+        """/status, or /status SYMBOL: one market of several (all of them without SYMBOL)."""
+        want = " ".join(context.args or []).strip() or None
+        symbol = self.host.engine.instrument.symbol
+        if self.book is not None:
+            hosts = self.book.markets(want)
+            here = ", ".join(h.engine.instrument.symbol for h in self.book.hosts)
+        else:
+            match = want is None or want.rpartition(":")[2].upper() == symbol.upper()
+            hosts, here = ([self.host] if match else []), symbol
+        if not hosts:
+            await self._reply(update, f"❌ no market {want!r} here; markets: {here}")
+            return
+        texts = [views.status_text(take_snapshot(h.engine, 0), self.mode) for h in hosts]
+        await self._reply(update, "\n\n".join(texts))
 
     async def _cmd_pnl(self, update: Update, context: Context) -> None:
         await self._reply(update, views.pnl_text(self._snapshot()))

@@ -15,7 +15,7 @@ from tradetui.alerts.message import AlertKind
 from tradetui.config import ConfigError, Settings, TelegramSettings, parse_chats
 
 if TYPE_CHECKING:
-    from tradetui.host import EngineHost
+    from tradetui.host import Host
 
 
 def trading_mode(settings: Settings) -> str:
@@ -69,13 +69,17 @@ def check_setup(t: TelegramSettings, env: Mapping[str, str] | None = None) -> st
     return token
 
 
-def telegram_alongside(host: EngineHost) -> contextlib.AbstractAsyncContextManager[object]:
+def telegram_alongside(host: Host) -> contextlib.AbstractAsyncContextManager[object]:
     """Telegram for the duration of a block when telegram.enabled, else nothing.
 
-    python-telegram-bot is imported only when Telegram is on.
+    python-telegram-bot is imported only when Telegram is on. With several markets its
+    alerts and commands follow the first market; /status SYMBOL reads any (docs/multi-market.md).
     """
     if not host.engine.settings.telegram.enabled:
         return contextlib.nullcontext()
     from tradetui.alerts.telegram import running_telegram
+    from tradetui.host import BookHost
 
+    if isinstance(host, BookHost):
+        return running_telegram(host.hosts[0], host)
     return running_telegram(host)

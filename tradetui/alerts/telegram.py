@@ -31,7 +31,7 @@ from tradetui.alerts.message import AlertKind, Level
 from tradetui.alerts.notifier import Notifier, NotifierConfig
 from tradetui.config import ConfigError, Settings, TelegramSettings
 from tradetui.engine.snapshot import take_snapshot
-from tradetui.host import EngineHost
+from tradetui.host import BookHost, EngineHost
 from tradetui.venues.redact import RedactSecrets
 
 log = logging.getLogger(__name__)
@@ -240,8 +240,11 @@ class TelegramService:
 
 
 @contextlib.asynccontextmanager
-async def running_telegram(host: EngineHost) -> AsyncIterator[TelegramService | None]:
-    """Run Telegram for the block when telegram.enabled (None otherwise or when it cannot).
+async def running_telegram(
+    host: EngineHost, book: BookHost | None = None
+) -> AsyncIterator[TelegramService | None]:
+    """Run Telegram for the block when telegram.enabled (None otherwise or when it cannot);
+    with ``book`` (several markets, ``host`` its first), /status SYMBOL reads any market.
 
     The setup (token, chats) is expected to have been checked before trading started; a
     failure here is logged and trading goes on without Telegram.
@@ -252,6 +255,7 @@ async def running_telegram(host: EngineHost) -> AsyncIterator[TelegramService | 
         try:
             token = setup.check_setup(settings.telegram)
             service = TelegramService(host, settings, token)
+            service.commands.book = book
             await service.start()
         except (ConfigError, TelegramError, OSError, RuntimeError) as exc:
             log.error("telegram: not started: %s", _redactor.redact(str(exc)))

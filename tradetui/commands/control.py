@@ -39,6 +39,14 @@ WaitOpt = Annotated[
     bool, typer.Option("--wait/--no-wait", help="Wait until the engine has stopped or halted.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")]
+MarketOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--symbol",
+        help="One market of an instance trading several (SYMBOL or VENUE:SYMBOL, e.g. "
+        "ETHUSDT); default: all its markets.",
+    ),
+]
 
 _FINAL_STATES = ("stopped", "halted")
 _WAIT_S = 120.0
@@ -116,6 +124,13 @@ def _settled(answer: dict[str, Any]) -> bool:
 
 
 def _line(answer: dict[str, Any]) -> str:
+    if "markets" in answer:  # an instance trading several markets: one line each
+        head = f"{answer.get('message', '')}: state {answer.get('state')}" + (
+            f", portfolio halt: {answer['halt_reason']}" if answer.get("halt_reason") else ""
+        )
+        return "\n".join(
+            [head, *(_line({**m, "message": f"  {m['symbol']}"}) for m in answer["markets"])]
+        )
     if "state" not in answer:
         return str(answer.get("message", ""))
     from tradetui.core.units import money_decimals
@@ -139,9 +154,10 @@ def _command(name: str, path: Path, reason: str, wait: bool, json_out: bool, **e
     answer = _call(path, {"command": name, "reason": reason, **extra})
     if answer.get("ok") and wait:
         deadline = time.monotonic() + _WAIT_S
+        ask = {"command": "status", **({"symbol": extra["symbol"]} if "symbol" in extra else {})}
         while time.monotonic() < deadline and not _settled(answer):
             time.sleep(0.2)
-            answer = {**_call(path, {"command": "status"}), "message": answer["message"]}
+            answer = {**_call(path, ask), "message": answer["message"]}
     _show(answer, json_out)
     if not answer.get("ok"):
         raise typer.Exit(1)
@@ -194,6 +210,13 @@ def _status_all(json_out: bool) -> None:
         from tradetui.core.units import money_decimals
 
         table = []
+        instances_n = len(rows)
+        # An instance trading several markets shows one row per market.
+        rows = [
+            {"name": r["name"], **m} if i == 0 else {"name": "", **m}
+            for r in rows
+            for i, m in enumerate(r.get("markets") or [r])
+        ]
         for r in rows:
             if "state" not in r:
                 blank = dict.fromkeys(("symbol", "position", "orders", "fills", "pnl"), "")
@@ -213,7 +236,7 @@ def _status_all(json_out: bool) -> None:
                 }
             )
         cols = ["name", "state", "symbol", "position", "orders", "fills", "pnl"]
-        print_table(f"instances ({len(rows)})", table, cols, left=("name", "state", "symbol"))
+        print_table(f"instances ({instances_n})", table, cols, left=("name", "state", "symbol"))
     if any(i.answer is None for i in instances):
         raise typer.Exit(1)
 
@@ -229,13 +252,17 @@ def register(app: typer.Typer) -> None:
             reason: ReasonOpt = default_reason,
             wait: WaitOpt = True,
             json_out: JsonOpt = False,
+            market: MarketOpt = None,
         ) -> None:
             if every:
-                if instance is not None or socket is not None:
-                    fail("--all addresses every running instance; drop --name and --socket")
+                if instance is not None or socket is not None or market is not None:
+                    fail(
+                        "--all addresses every running instance; drop --name, --socket and --symbol"
+                    )
                 _command_all(name, reason, wait, json_out)
                 return
-            _command(name, _target(instance, socket), reason, wait, json_out)
+            extra = {"symbol": market} if market else {}
+            _command(name, _target(instance, socket), reason, wait, json_out, **extra)
 
         command.__doc__ = doc
         app.command(name)(command)
@@ -260,17 +287,27 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--confirm", help="Required to restart a halted engine.")
         ] = False,
         json_out: JsonOpt = False,
+        market: MarketOpt = None,
     ) -> None:
-        """Start quoting again on a running instance."""
+        """Start quoting again on a running instance (or one of its markets: --symbol)."""
         path = _target(instance, socket)
-        _command("start", path, "tradetui start", False, json_out, confirm=confirm)
+        extra = {"symbol": market} if market else {}
+        _command("start", path, "tradetui start", False, json_out, confirm=confirm, **extra)
 
     @app.command()
     def status(
-        instance: NameOpt = None, socket: SocketOpt = None, json_out: JsonOpt = False
+        instance: NameOpt = None,
+        socket: SocketOpt = None,
+        json_out: JsonOpt = False,
+        market: MarketOpt = None,
     ) -> None:
-        """State, position, open orders and PnL of every running instance, or of one."""
-        if instance is None and socket is None:
+        """State, position, open orders and PnL of every running instance, or of one (of its
+        markets, one row each; --symbol: of one market)."""
+        if instance is None and socket is None and market is None:
             _status_all(json_out)
             return
-        _show(_call(_target(instance, socket), {"command": "status"}), json_out)
+        request = {"command": "status", **({"symbol": market} if market else {})}
+        answer = _call(_target(instance, socket), request)
+        _show(answer, json_out)
+        if not answer.get("ok"):
+            raise typer.Exit(1)

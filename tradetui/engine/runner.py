@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from tradetui.core.clock import Clock, VirtualClock
 from tradetui.engine.engine import Command, CommandRefusedError, Engine
@@ -184,3 +185,74 @@ async def run_live_market(
                 inbox.put_nowait(getter.result())  # taken but not applied: back for the next run
             else:
                 getter.cancel()
+
+
+class KickQueue(asyncio.Queue[Command]):
+    """A market's inbox in a book: queuing a command also wakes the book's runner."""
+
+    def __init__(self, kick: asyncio.Event) -> None:
+        super().__init__()
+        self._kick = kick
+
+    def put_nowait(self, item: Command) -> None:
+        super().put_nowait(item)
+        self._kick.set()
+
+
+@dataclass(slots=True)
+class PacedMarket:
+    """One market of a book for ``run_book_paced``: its engine, venue, inbox and the
+    callback told about each applied or refused command."""
+
+    engine: Engine
+    venue: SimVenue
+    inbox: asyncio.Queue[Command]
+    on_done: Callable[[Command, bool, str], None] | None = None
+
+
+async def run_book_paced(
+    markets: Sequence[PacedMarket],
+    clock: Clock,
+    kick: asyncio.Event,
+    speed: float | None,
+    done: Callable[[], bool],
+    turn: Callable[[], Awaitable[None]] | None = None,
+    after: Callable[[PacedMarket, int], None] | None = None,
+) -> None:
+    """``run_paced`` for several markets on one clock: whatever is due first in any market
+    is handled first, so no market's events wait behind another's beyond their own time.
+    ``kick`` is set whenever a command is queued (the inboxes are ``KickQueue``s);
+    ``after(market, t)`` is called after each event handled (the portfolio check)."""
+    virtual = clock if isinstance(clock, VirtualClock) else None
+    wall0 = time.time_ns()
+    t0 = clock.now_ns()
+    handled = 0
+    while not done():
+        kick.clear()
+        for m in markets:
+            while not m.inbox.empty():
+                apply_command(m.engine, m.inbox.get_nowait(), m.on_done)
+        best: PacedMarket | None = None
+        t: int | None = None
+        for m in markets:
+            tm = _next_time(m.engine, m.venue)
+            if tm is not None and (t is None or tm < t):
+                best, t = m, tm
+        if best is None or t is None:
+            await kick.wait()  # nothing scheduled anywhere: wait for a command
+            continue
+        if speed is not None:
+            due_wall = t if virtual is None else wall0 + int((t - t0) / speed)
+            delay_s = (due_wall - time.time_ns()) / 1e9
+            if delay_s > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(kick.wait(), timeout=delay_s)
+                continue
+        if virtual is not None:
+            virtual.advance_to(t)
+        _step(best.engine, best.venue, t)
+        if after is not None:
+            after(best, t)
+        handled += 1
+        if handled % _YIELD_EVERY == 0:
+            await (turn() if turn is not None else asyncio.sleep(0))

@@ -144,3 +144,49 @@ def _market_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
         return []
     venue = f" of {s['market_venue']}" if s.get("market_venue") else ""
     return [("market", f"{s['mode']}, {s['symbol']} on the {s['market_source']} market{venue}")]
+
+
+def book_total(markets: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several markets' summaries (or stored reports) summed in USD (``in_quote``: USDT and
+    USD both count as USD; a coin-settled market's money valued at its final mark)."""
+
+    def total(key: str) -> float:
+        return round(sum(float(m["in_quote"][key]) for m in markets), 6)
+
+    return {
+        "markets": len(markets),
+        "fills": sum(m["fills"] for m in markets),
+        "volume_usd": total("volume"),
+        "pnl_usd": total("pnl_total"),
+        "spread_capture_usd": total("spread_capture"),
+        "inventory_pnl_usd": total("inventory_pnl"),
+        "fees_usd": total("fees"),
+        "rebates_usd": total("rebates"),
+    }
+
+
+def format_book_summary(s: dict[str, Any]) -> str:
+    """A several-market summary for people: one line per market, the book's total and the
+    portfolio figures (and the limit that halted it)."""
+    lines = [f"state     {s['state']}  ({s['duration_s']:.1f} s)"]
+    for m in s["markets"]:
+        q = m["in_quote"]
+        lat = m["decision_latency_us"]
+        lines.append(
+            f"{m['symbol']:<12} {m['state']:<8} pos {m['position_size']:+g} {m['size_unit']}"
+            f"  fills {m['fills']:>4}  PnL {float(q['pnl_total']):+,.2f} {q['asset']}"
+            f"  p99 {lat['p99']:.0f} µs"
+            + (f"  halt: {m['halt_reason']}" if m["halt_reason"] else "")
+        )
+    t, p = s["total"], s["portfolio"]
+    lines.append(
+        f"{'total':<12} {t['markets']} markets  fills {t['fills']}  volume "
+        f"{t['volume_usd']:,.0f} USD  PnL {t['pnl_usd']:+,.2f} USD  fees {t['fees_usd']:,.2f}"
+    )
+    lines.append(
+        f"portfolio    gross {p['gross_usd']:,.0f} USD  net {p['net_usd']:,.0f} USD  "
+        f"drawdown {p['drawdown_usd']:,.2f} USD"
+    )
+    if p["halt_reason"]:
+        lines.append(f"portfolio halt ({p['halt_limit']}): {p['halt_reason']}")
+    return "\n".join(lines)

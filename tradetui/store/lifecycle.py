@@ -178,27 +178,7 @@ def begin_session(path: Path, meta: SessionMeta, busy_timeout_ms: int) -> Opened
             conn.execute("BEGIN IMMEDIATE")
             unclean = _close_unclean(conn)
             sid_uuid = uuid.uuid4().hex
-            cur = conn.execute(
-                "INSERT INTO sessions (uuid, mode, venue, symbol, quote_asset, tick_size, "
-                "lot_size, config_digest, version, seed, started_ns, instrument_json, "
-                "market_started_ns, settings_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    sid_uuid,
-                    meta.mode,
-                    meta.venue,
-                    meta.symbol,
-                    meta.quote_asset,
-                    meta.tick_size,
-                    meta.lot_size,
-                    meta.config_digest,
-                    meta.version,
-                    meta.seed,
-                    meta.started_ns,
-                    meta.instrument_json,
-                    meta.market_started_ns,
-                    meta.settings_json,
-                ),
-            )
+            cur = _insert_session(conn, sid_uuid, meta, None)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -211,3 +191,52 @@ def begin_session(path: Path, meta: SessionMeta, busy_timeout_ms: int) -> Opened
         conn.close()
     assert cur.lastrowid is not None
     return OpenedSession(cur.lastrowid, sid_uuid, unclean, replayed, fd)
+
+
+def _insert_session(
+    conn: sqlite3.Connection, sid_uuid: str, meta: SessionMeta, book: str | None
+) -> sqlite3.Cursor:
+    return conn.execute(
+        "INSERT INTO sessions (uuid, mode, venue, symbol, quote_asset, tick_size, "
+        "lot_size, config_digest, version, seed, started_ns, instrument_json, "
+        "market_started_ns, settings_json, book) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            sid_uuid,
+            meta.mode,
+            meta.venue,
+            meta.symbol,
+            meta.quote_asset,
+            meta.tick_size,
+            meta.lot_size,
+            meta.config_digest,
+            meta.version,
+            meta.seed,
+            meta.started_ns,
+            meta.instrument_json,
+            meta.market_started_ns,
+            meta.settings_json,
+            book,
+        ),
+    )
+
+
+def join_book(
+    path: Path, first: OpenedSession, meta: SessionMeta, busy_timeout_ms: int
+) -> OpenedSession:
+    """Add another market of a several-market run as a session of its own, in the book of
+    ``first`` (opened by ``begin_session``, whose lock covers it); marks ``first``'s row as
+    the book's too. Raises StoreError (one line)."""
+    conn = open_db(path, meta.mode, busy_timeout_ms=busy_timeout_ms)
+    try:
+        with conn:
+            conn.execute(
+                "UPDATE sessions SET book = ?1 WHERE id = ?2", (first.uuid, first.session_id)
+            )
+            sid_uuid = uuid.uuid4().hex
+            cur = _insert_session(conn, sid_uuid, meta, first.uuid)
+    except sqlite3.Error as exc:
+        raise db_error(path, exc) from None
+    finally:
+        conn.close()
+    assert cur.lastrowid is not None
+    return OpenedSession(cur.lastrowid, sid_uuid, [], 0, first.lock_fd)

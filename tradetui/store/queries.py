@@ -82,14 +82,15 @@ def list_sessions(conn: sqlite3.Connection, since_ns: int | None = None) -> list
         "(SELECT coalesce(sum(f.price_ticks * f.qty_lots), 0) FROM fills f "
         " WHERE f.session_id = s.id), "
         "(SELECT coalesce(sum(f.qty_lots), 0) FROM fills f WHERE f.session_id = s.id), "
-        "s.market_started_ns, s.market_ended_ns "
+        "s.market_started_ns, s.market_ended_ns, "
+        "(SELECT min(b.id) FROM sessions b WHERE b.book = s.book) "
         f"FROM sessions s{where} ORDER BY s.started_ns DESC, s.id DESC",
         () if since_ns is None else (since_ns,),
     ).fetchall()
     out = []
     for r in rows:
         sid, mode, venue, symbol, started, ended, state = r[:7]
-        quote, tick, lot, spec, seed, n, ticklots, lots, m_started, m_ended = r[7:]
+        quote, tick, lot, spec, seed, n, ticklots, lots, m_started, m_ended, book = r[7:]
         inst = stored_instrument(symbol, quote, tick, lot, spec)
         face = inst.lot_size * inst.contract_size
         volume = lots * face if inst.inverse else ticklots * inst.tick_size * face
@@ -107,9 +108,23 @@ def list_sessions(conn: sqlite3.Connection, since_ns: int | None = None) -> list
                 "fills": n,
                 "volume_quote": volume,
                 "quote_asset": quote,
+                # Several markets in one run: the id of its first market's session (None:
+                # a one-market session).
+                "book": book,
             }
         )
     return out
+
+
+def book_sessions(conn: sqlite3.Connection, session_id: int) -> list[int]:
+    """The sessions of the several-market run ``session_id`` belongs to, by id (just it,
+    for a one-market session)."""
+    rows = conn.execute(
+        "SELECT b.id FROM sessions s JOIN sessions b ON b.book = s.book WHERE s.id = ? "
+        "ORDER BY b.id",
+        (session_id,),
+    ).fetchall()
+    return [int(r[0]) for r in rows] or [session_id]
 
 
 def resolve_session(conn: sqlite3.Connection, session_id: int | None) -> int:

@@ -150,6 +150,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE sessions ADD COLUMN settings_json TEXT;
     """,
+    # 7: several markets in one run (docs/multi-market.md): each market is a session row of
+    # its own (its symbol and instrument, so every order, fill and snapshot row is tagged with
+    # its market through session_id); ``book`` is the uuid of the run's first market, shared by
+    # all its markets. NULL for a one-market session.
+    """
+    ALTER TABLE sessions ADD COLUMN book TEXT;
+    CREATE INDEX sessions_by_book ON sessions (book);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
