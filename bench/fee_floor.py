@@ -9,8 +9,8 @@ narrow" from "no floor can", the floor is also run at fixed widths: the allowanc
 2, 3, 4 and 6 bps from the mid. The paper demo's market, 600 s of the built-in synthetic
 BTCUSDT (seed 1), is run the same way.
 
-Per run: fills, traded notional, spread capture (each fill against the mid when the engine
-learnt of it, tradetui/core/accounting.py), fees, inventory PnL, PnL, PnL before fees,
+Per run: fills, traded notional, spread capture (each fill against the mid just before it,
+docs/metrics.md), fees, inventory PnL, PnL, PnL before fees,
 spread capture and fees per fill in bps of notional, and the mean markout at 1 s and 5 s
 (each fill against the mid one horizon later, bps). ``touch_half_spread_bps`` is the median
 of half the bid-ask spread over the bookTicker updates, in bps of the mid: what a resting
