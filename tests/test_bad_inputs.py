@@ -386,6 +386,8 @@ def _old_schema(db: Path, tmp: Path) -> Path:
     dest = _copy(db, tmp)
     conn = sqlite3.connect(dest)
     for script in MIGRATIONS[1:]:
+        for index in re.findall(r"CREATE INDEX (\w+)", script):
+            conn.execute(f"DROP INDEX {index}")
         for table, column in re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", script):
             conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 1")
