@@ -39,7 +39,6 @@ from figures import DATA, catalog_env
 from tradetui.backtest.run import run_backtest
 from tradetui.config import Settings
 from tradetui.core.types import BestBidOffer, MarketEvent
-from tradetui.engine.summary import close_markouts
 from tradetui.market.cache import load_events
 from tradetui.market.instruments import infer_instrument
 from tradetui.market.synthetic import SyntheticMarket
@@ -71,8 +70,7 @@ def one_run(settings: Settings, inst: Any, events: list[MarketEvent]) -> dict[st
     result = run_backtest(settings, inst, events)
     engine = result.engine
     pnl = engine.pnl()
-    close_markouts(engine)
-    marks = engine.markouts.summary()
+    marks = result.summary["markouts"]  # closed at the run's end, as every session's
     volume = pnl.volume_settle
 
     def per_notional_bps(x: Decimal) -> float | None:

@@ -64,7 +64,6 @@ def reconcile(
     from tradetui.config import ConfigError
     from tradetui.core.money import dumps
     from tradetui.core.types import PlaceOrder
-    from tradetui.engine.summary import close_markouts, session_summary
     from tradetui.market.cache import load_events
     from tradetui.market.files import ReplayError, no_market_data
     from tradetui.market.replay import has_market_data
@@ -107,8 +106,7 @@ def reconcile(
             )
         except ConfigError as exc:
             fail(f"session {sid}: {exc}")
-        close_markouts(result.engine)
-        figures = session_summary(result.engine, (result.end_ns - result.start_ns) / 1e9)
+        figures = result.summary  # the session summary the lifecycle made at the run's end
         fills = [fr.fill for fr in result.fills]
         models = result.models
     backtest = [
