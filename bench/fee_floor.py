@@ -25,7 +25,6 @@ holding the simulated listing is used (as bench/figures.py does), so no network 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -38,6 +37,7 @@ from figures import DATA, catalog_env
 
 from tradetui.backtest.run import run_backtest
 from tradetui.config import Settings
+from tradetui.core.money import dumps
 from tradetui.core.types import BestBidOffer, MarketEvent
 from tradetui.market.cache import load_events
 from tradetui.market.instruments import infer_instrument
@@ -189,7 +189,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TRADETUI_CATALOG_DIR"] = catalog_env(Path(tmp))["TRADETUI_CATALOG_DIR"]
         result = measure(args.data)
-    print(markdown(result) if args.markdown else json.dumps(result, indent=2))
+    print(markdown(result) if args.markdown else dumps(result, indent=2))
 
 
 if __name__ == "__main__":
