@@ -218,12 +218,12 @@ def run(
         fail(f"--speed {speed}: a live session ({settings.venue.exchange}) runs in real time")
     if live and market is not None:
         fail("--market: a live session trades the exchange's own market; drop --market")
-    from tradetui.session import market_source
+    from tradetui.session import on_live_market
 
-    on_exchange = market_source(settings) == "live"  # live, or paper on the live market
-    if on_exchange and pace != 1.0:
+    source = on_live_market(settings)  # live, or paper on the live market
+    if source is not None and pace != 1.0:
         fail(
-            f"--speed {speed}: the live market ({settings.market.source}) comes in real time; "
+            f"--speed {speed}: the live market ({source}) comes in real time; "
             "drop --speed, or trade a recording with --market replay:PATH"
         )
     _check_telegram(settings)
@@ -264,11 +264,11 @@ def _run_claimed(
     from tradetui.control import ControlError
     from tradetui.engine.summary import format_book_summary, format_summary
     from tradetui.lifecycle import Face, HeadlessFace, Lifecycle, RunPlan
-    from tradetui.session import market_source
+    from tradetui.session import on_live_market
     from tradetui.store.schema import StoreError
 
     refused: tuple[type[Exception], ...] = (ControlError,)
-    if market_source(settings) == "live":  # an exchange can refuse it (and ccxt is loaded)
+    if on_live_market(settings) is not None:  # an exchange can refuse it (ccxt is loaded)
         from tradetui.venues.errors import VenueError
 
         refused += (VenueError,)

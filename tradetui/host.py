@@ -480,7 +480,7 @@ class BookHost:
 
         self.session = book
         self.speed = speed
-        self.kick = asyncio.Event()
+        self.kick = book.kick
         self.hosts = [EngineHost(market, speed) for market in book.markets]
         for h in self.hosts:
             h.inbox = KickQueue(self.kick)
@@ -564,7 +564,7 @@ class BookHost:
         from tradetui.engine.runner import PacedMarket, run_book_paced
 
         paced = [
-            PacedMarket(h.engine, m.venue, h.inbox, h._done)
+            PacedMarket(h.engine, m.venue, h.inbox, h._done, live=m.live is not None)
             for h, m in zip(self.hosts, self.session.markets, strict=True)
         ]
 

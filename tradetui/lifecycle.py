@@ -32,9 +32,9 @@ from tradetui.session import (
     BookSession,
     LiveSession,
     PaperSession,
-    build_book_session,
     build_paper_session,
     market_source,
+    open_book_session,
     open_live_paper_session,
     open_live_session,
 )
@@ -190,7 +190,9 @@ class Lifecycle:
             return self.session
         settings = self.settings
         if settings.markets:  # several markets (docs/multi-market.md)
-            return build_book_session(settings, seed=self.plan.seed, virtual=self.plan.speed != 1.0)
+            return await open_book_session(
+                settings, seed=self.plan.seed, virtual=self.plan.speed != 1.0
+            )
         if market_source(settings) != "live":
             plan = self.plan
             return build_paper_session(settings, seed=plan.seed, virtual=plan.speed != 1.0)

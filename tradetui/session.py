@@ -276,16 +276,36 @@ def build_paper_session(
 @dataclass(slots=True)
 class BookSession:
     """Several paper markets in one session ([[markets]], docs/multi-market.md): one
-    PaperSession per market, all on one clock; ``settings`` are the book's own."""
+    PaperSession per market, all on one clock; ``settings`` are the book's own. ``kick`` is
+    set when a command is queued for any market or a live market's feed brings an event:
+    the book's runner wakes on it."""
 
     settings: Settings
     markets: list[PaperSession]
     clock: Clock
     start_ns: int
+    kick: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
     async def close(self) -> None:
         for market in self.markets:
             await market.close()
+
+
+def _book_clock(virtual: bool) -> tuple[Clock, int]:
+    """A book's one clock and its start (a virtual one on a whole minute, as a market's)."""
+    now = WallClock().now_ns()
+    start_ns = now - now % 60_000_000_000 if virtual else now
+    return (VirtualClock(start_ns) if virtual else WallClock()), start_ns
+
+
+def _book_market(
+    book: BookSession, i: int, one: Settings, seed: int | None, virtual: bool
+) -> PaperSession:
+    """Market ``i`` of ``book`` on a synthetic or replayed market (seeded ``seed`` + i)."""
+    market_seed = None if seed is None else seed + i
+    return build_paper_session(
+        one, seed=market_seed, virtual=virtual, start_ns=book.start_ns, clock=book.clock
+    )
 
 
 def build_book_session(
@@ -293,29 +313,63 @@ def build_book_session(
 ) -> BookSession:
     """A paper session per [[markets]] entry on one clock (synthetic markets seeded
     ``seed`` (else market.seed) + the entry's index, or each entry's replay). Raises
-    ConfigError naming the entry for bad settings; a market on an exchange's live feed is
-    refused (not built for several markets yet)."""
-    now = WallClock().now_ns()
-    start_ns = now - now % 60_000_000_000 if virtual else now
-    clock: Clock = VirtualClock(start_ns) if virtual else WallClock()
-    markets: list[PaperSession] = []
+    ConfigError naming the entry for bad settings; a market on an exchange's live feed
+    needs ``open_book_session``."""
+    clock, start_ns = _book_clock(virtual)
+    book = BookSession(settings, [], clock, start_ns)
     for i, one in enumerate(settings.per_market()):
         where = f"markets[{i}] ({one.venue.symbol})"
         if market_source(one) == "live":
-            raise ConfigError(
-                f"{where}.source: several markets trade synthetic or replayed markets for "
-                "now; give it source = 'synthetic' or 'replay:PATH'"
-            )
-        market_seed = None if seed is None else seed + i
+            raise ConfigError(f"{where}.source: a live market is opened by open_book_session")
         try:
-            markets.append(
-                build_paper_session(
-                    one, seed=market_seed, virtual=virtual, start_ns=start_ns, clock=clock
-                )
-            )
+            book.markets.append(_book_market(book, i, one, seed, virtual))
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
-    return BookSession(settings, markets, clock, start_ns)
+    return book
+
+
+async def open_book_session(
+    settings: Settings, *, seed: int | None = None, virtual: bool
+) -> BookSession:
+    """``build_book_session``, where a market may also be paper on the exchange's live
+    market (source = "live:[VENUE:]SYMBOL", ``open_live_paper_session``: its own public feed,
+    on the wall clock; ``virtual`` is refused then). Raises ConfigError naming the entry, or
+    VenueError when an exchange's markets cannot be read; nothing is left open then."""
+    from tradetui.venues.errors import VenueError
+
+    clock, start_ns = _book_clock(virtual)
+    book = BookSession(settings, [], clock, start_ns)
+    try:
+        for i, one in enumerate(settings.per_market()):
+            where = f"markets[{i}] ({one.venue.symbol})"
+            try:
+                if market_source(one) != "live":
+                    book.markets.append(_book_market(book, i, one, seed, virtual))
+                    continue
+                if virtual:
+                    raise ConfigError(
+                        f"source: the live market ({one.market.source}) comes in real time; "
+                        "run the book at speed 1"
+                    )
+                book.markets.append(await open_live_paper_session(one, arrived=book.kick))
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+            except VenueError as exc:  # the exchange of a live market: named with the market
+                raise type(exc)(f"{where}: {exc}") from None
+    except BaseException:
+        await book.close()
+        for market in book.markets:
+            if market.capture is not None:
+                market.capture.close()
+        raise
+    return book
+
+
+def on_live_market(settings: Settings) -> str | None:
+    """The market source of a run on an exchange's live market (live trading, paper on
+    market.source live, or the first [[markets]] entry on a live source), else None."""
+    per_market = settings.per_market() if settings.markets else [settings]
+    return next((one.market.source for one in per_market if market_source(one) == "live"), None)
 
 
 def market_label(source: str) -> str:
@@ -517,11 +571,18 @@ class LiveMarket:
     ``arrived`` set at each. ``exchange`` is the ccxt id the data comes from; ``clients``
     (a ccxt feed's) are closed with the feed."""
 
-    def __init__(self, feed: MarketFeed, exchange: str, clients: tuple[Any, ...] = ()) -> None:
+    def __init__(
+        self,
+        feed: MarketFeed,
+        exchange: str,
+        clients: tuple[Any, ...] = (),
+        arrived: asyncio.Event | None = None,
+    ) -> None:
         self.feed = feed
         self.exchange = exchange
         self.clients = clients
-        self.arrived = asyncio.Event()
+        # A book's markets share one (``BookSession.kick``): its runner wakes on any of them.
+        self.arrived = arrived if arrived is not None else asyncio.Event()
         self._queue: deque[MarketEvent] = deque()
         self._task: asyncio.Task[None] | None = None
 
@@ -558,11 +619,14 @@ class LiveMarket:
                 await client.close()
 
 
-async def open_live_paper_session(settings: Settings) -> PaperSession:
+async def open_live_paper_session(
+    settings: Settings, arrived: asyncio.Event | None = None
+) -> PaperSession:
     """A paper session on the exchange's live market (market.source "live[:[VENUE:]SYMBOL]"):
     its public websocket feed and REST snapshot into the simulated exchange, on the wall
     clock. No keys: the instrument comes from the exchange's public markets (which refresh
-    the catalog cache, as a live session's do). The feed starts too.
+    the catalog cache, as a live session's do). The feed starts too; ``arrived``: the event
+    set at each of its events (a book's shared one; else the market's own).
 
     Raises ConfigError for bad settings and VenueError (one line) when the exchange's markets
     cannot be read (no network) or it does not list the symbol; nothing is left open then.
@@ -619,7 +683,7 @@ async def open_live_paper_session(settings: Settings) -> PaperSession:
     finally:
         if not keep_client:
             await client.close()
-    live = LiveMarket(feed, exchange, (client,) if keep_client else ())
+    live = LiveMarket(feed, exchange, (client,) if keep_client else (), arrived)
     clock = WallClock()
     venue = sim_venue(settings, instrument, live, clock, live=True)
     try:

@@ -1,5 +1,6 @@
-"""Telegram over a several-market run: /status lists every market, /status SYMBOL one, and a
-command acts on every market (real python-telegram-bot client against the sandbox Bot API)."""
+"""Telegram over a several-market run: /status lists every market, /status SYMBOL one, a
+command acts on every market, every market's alerts name it and a confirmation shows each
+market's position (real python-telegram-bot client against the sandbox Bot API)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,7 @@ async def test_status_of_one_market_or_all_and_stop_for_all(api: SandboxBotApi) 
     settings = dataclasses.replace(book_settings(), telegram=telegram)
     host = BookHost(build_book_session(settings, virtual=True), speed=5.0)
     first = host.hosts[0]
-    service = TelegramService(first, first.engine.settings, TOKEN, poll_timeout_s=1.0)
-    service.commands.book = host
+    service = TelegramService(first, first.engine.settings, TOKEN, poll_timeout_s=1.0, book=host)
     await service.start()
     done = asyncio.Event()
     task = asyncio.create_task(host.run(done.is_set))
@@ -51,6 +51,53 @@ async def test_status_of_one_market_or_all_and_stop_for_all(api: SandboxBotApi) 
                 break
             await asyncio.sleep(0.05)
         assert [h.engine.state for h in host.hosts] == [EngineState.STOPPED] * 3
+    finally:
+        done.set()
+        await asyncio.wait_for(task, 10)
+        await service.stop(drain_s=1.0)
+
+
+async def test_every_markets_alerts_name_it_and_flatten_shows_and_acts_on_each(
+    api: SandboxBotApi,
+) -> None:
+    telegram = telegram_settings(api.base_url).telegram
+    settings = dataclasses.replace(book_settings(), telegram=telegram)
+    host = BookHost(build_book_session(settings, virtual=True), speed=5.0)
+    first = host.hosts[0]
+    service = TelegramService(first, first.engine.settings, TOKEN, poll_timeout_s=1.0, book=host)
+    await service.start()
+    done = asyncio.Event()
+    task = asyncio.create_task(host.run(done.is_set))
+    host.send(Command(CommandKind.START, reason="test"))
+    try:
+        await asyncio.wait_for(service.ready.wait(), 10)
+        # Each market's start is its own alert, naming the market.
+        for name in ("usdm:BTCUSDT", "usdm:ETHUSDT", "coinm:BTCUSD_PERP"):
+            started = await api.wait_for_message(VIEWER, f"STARTED · PAPER · {name}", 10.0)
+            assert started is not None, [m.text for m in api.sent_to(VIEWER)]
+        # A halt of the second market alone: its alert names it, not the first market.
+        host.send(Command(CommandKind.HALT, reason="test halt"), "ETHUSDT")
+        halted = await api.wait_for_message(VIEWER, "HALTED · PAPER · usdm:ETHUSDT", 10.0)
+        assert halted is not None, [m.text for m in api.sent_to(VIEWER)]
+        assert "test halt" in halted.text
+        assert await api.wait_for_message(VIEWER, "HALTED · PAPER · usdm:BTCUSDT", 0.5) is None
+        # /position and the /flatten question show every market; the button flattens all.
+        positions = await _ask(api, VIEWER, "/position", "BTCUSD_PERP on sim")
+        assert all(f"{symbol} on sim" in positions for symbol in SYMBOLS)
+        await _ask(api, TRADER, "/flatten", "Flatten every market's position")
+        question = api.sent_to(TRADER)[-1]
+        assert all(f"{symbol} " in question.text for symbol in SYMBOLS), question.text
+        api.inject_callback(TRADER, question.message_id, question.buttons[0][1])
+        assert await api.wait_until(lambda: "flatten:" in question.text)
+        for _ in range(200):
+            if all(h.engine.state is not EngineState.RUNNING for h in host.hosts):
+                break
+            await asyncio.sleep(0.05)
+        # Every market flattened, the halted one too (a flatten is allowed from a halt).
+        assert [h.engine.state for h in host.hosts] == [EngineState.STOPPED] * 3
+        for name in ("usdm:BTCUSDT", "usdm:ETHUSDT", "coinm:BTCUSD_PERP"):
+            flat = await api.wait_for_message(TRADER, f"FLATTEN FLAT · PAPER · {name}", 10.0)
+            assert flat is not None, [m.text for m in api.sent_to(TRADER)]
     finally:
         done.set()
         await asyncio.wait_for(task, 10)

@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 
 from tests.sandbox.test_command import base_url, start
+from tradetui.core.instrument import Instrument
 from tradetui.sandbox.client import loopback_client
 
 KEY, SECRET = "cli-key-7f3a", "cli-secret-9c2e"
@@ -217,3 +218,70 @@ async def read_until(proc: asyncio.subprocess.Process, text: str, timeout_s: flo
 
     await asyncio.wait_for(scan(), timeout_s)
     return "".join(seen)
+
+
+@dataclass
+class StoredMarket:
+    """One market's session in a book's database: the position its stored fills rebuild
+    (base units, or contracts) and its trade ids, in order."""
+
+    session_id: int
+    position: float
+    trades: list[str]
+
+
+def stored_book(db: Path) -> dict[str, StoredMarket]:
+    """Every market of the database's newest book (several markets, one session row each),
+    by symbol. Each fill's stored running position must match the fills before it."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        (book,) = conn.execute("SELECT book FROM sessions ORDER BY id DESC LIMIT 1").fetchone()
+        rows = conn.execute(
+            "SELECT id, symbol, instrument_json FROM sessions WHERE book = ? ORDER BY id", (book,)
+        ).fetchall()
+        out: dict[str, StoredMarket] = {}
+        for sid, symbol, spec in rows:
+            inst = Instrument.from_spec(json.loads(spec))
+            fills = conn.execute(
+                "SELECT trade_id, side, qty_lots, position_lots FROM fills "
+                "WHERE session_id = ? ORDER BY seq",
+                (sid,),
+            ).fetchall()
+            lots = 0
+            for _, side, qty, position in fills:
+                lots += qty if side > 0 else -qty
+                assert position == lots, (symbol, position, lots)
+            out[symbol] = StoredMarket(sid, float(inst.qty(lots)), [str(f[0]) for f in fills])
+    return out
+
+
+def assert_book_invariants(
+    run: Run,
+    db: Path,
+    views: dict[str, ExchangeView] | None = None,
+    *,
+    halted: bool = False,
+) -> None:
+    """The four invariants for EVERY market of a book run (``run --json`` with several
+    markets). ``views``: the exchange's view per symbol for a live book; without it (paper)
+    the exchange is the simulated one, whose fills are the stored ones: the engine's position
+    must equal the one they rebuild, each once, and no order may be left open."""
+    detail = run.err[-4000:]
+    summary = run.summary
+    stored = stored_book(db)
+    markets = {m["symbol"]: m for m in summary["markets"]}
+    assert set(stored) == set(markets), (sorted(stored), sorted(markets))
+    for symbol, m in markets.items():
+        one = stored[symbol]
+        assert len(one.trades) == len(set(one.trades)), f"{symbol}: a fill stored twice"
+        assert len(one.trades) == m["fills"], (symbol, len(one.trades), m["fills"], detail)
+        assert abs(m["position_size"] - one.position) < 1e-9, (symbol, m, one, detail)
+        assert m["open_orders"] == 0, (symbol, m["open_orders"], detail)
+        if views is not None:
+            view = views[symbol]
+            assert abs(m["position_size"] - view.position) < 1e-9, (symbol, view, detail)
+            assert set(one.trades) == set(view.trades), (symbol, detail)
+            assert view.open_orders == [], (symbol, view.open_orders, detail)
+        if not halted:
+            assert m["state"] != "halted", (symbol, detail)
+    if not halted:
+        assert summary["state"] != "halted", detail

@@ -10,9 +10,10 @@ import time
 import aiohttp
 
 from tests.sandbox.conftest import KEY, SECRET, rest_client, still_market
-from tradetui.core.types import Side, Trade
+from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, MarketEvent, Side, Trade
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.sandbox.universe import Universe, UniverseSpec, universe_entries
+from tradetui.venues.binance_stream import BinanceStreamFeed, FeedState
 from tradetui.venues.catalog import catalog_from_markets
 from tradetui.venues.sim_listing import listed_instrument, listing_entries
 
@@ -155,3 +156,45 @@ def test_the_traded_symbol_gets_aggtrades_and_a_24h_ticker() -> None:
     btc = next(t for t in tickers[0] if t["s"] == "BTCUSDT")
     assert btc["c"] == "61700.1"
     assert btc["Q"] == "0.250"
+
+
+async def test_a_synthetic_symbols_book_syncs_from_its_snapshot_and_diff_stream() -> None:
+    """Every listed symbol has a book: the feed syncs ETHUSDT's (a light model's touch) from
+    the REST snapshot and the @depth diffs as it does the traded symbol's, and keeps it."""
+    eth = listed_instrument("ETHUSDT")
+    assert eth is not None
+    server = SandboxExchange(BTC, still_market(), api_key=KEY, api_secret=SECRET)
+    events: list[MarketEvent] = []
+    async with server:
+        feed = BinanceStreamFeed(
+            eth,
+            ws_url=server.rest_url.replace("http://", "ws://"),
+            rest_url=server.rest_url,
+            stale_s=0.0,
+        )
+        task = asyncio.create_task(feed.run(events.append))
+        try:
+
+            async def synced_and_moved() -> None:
+                while feed.state is not FeedState.LIVE:
+                    await asyncio.sleep(0.02)
+                at = len(events)
+                while sum(type(e) is BookDelta for e in events[at:]) < 20:
+                    await asyncio.sleep(0.02)
+
+            await asyncio.wait_for(synced_and_moved(), 10.0)
+            book = feed.book
+            assert book is not None
+            assert feed.state is FeedState.LIVE  # no gap in 20 diffs and more
+            assert feed.stats.gaps == 0
+            top = server.universe.book("ETHUSDT")
+        finally:
+            await feed.close()
+            await task
+    assert top is not None
+    _, bids, asks = top
+    assert float(bids[0][0]) < float(asks[0][0])
+    snapshot = next(e for e in events if type(e) is BookSnapshot and e.bids)
+    assert len(snapshot.bids) == len(snapshot.asks) == 1  # the touch, one level a side
+    assert any(type(e) is BestBidOffer for e in events)
+    assert any(type(e) is Trade for e in events)

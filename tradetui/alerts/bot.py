@@ -142,8 +142,8 @@ class CommandBot:
         self.mode = mode
         self.confirmations = Confirmations(confirm_timeout_s, clock)
         self.strangers: set[int] = set()
-        # Several markets in one run: /status SYMBOL reads any of them, the commands act on
-        # all (alerts and confirmations show ``host``, the first market).
+        # Several markets in one run: /status SYMBOL reads any of them, the other reads and
+        # the confirmations show each market, the commands act on all.
         self.book: BookHost | None = None
 
     # ---- wiring ---------------------------------------------------------------------------
@@ -169,8 +169,23 @@ class CommandBot:
             log.warning("telegram: ignoring chat %d (not in telegram.chats)", chat_id)
         raise ApplicationHandlerStop
 
-    def _snapshot(self) -> EngineSnapshot:
-        return take_snapshot(self.host.engine, 0)
+    def _snapshots(self) -> list[EngineSnapshot]:
+        """Every market's snapshot (one without a book)."""
+        hosts = self.book.hosts if self.book is not None else [self.host]
+        return [take_snapshot(h.engine, 0) for h in hosts]
+
+    def _each(self, text: Callable[[EngineSnapshot], str]) -> str:
+        """``text`` of every market; with several, each under its symbol and venue."""
+        snaps = self._snapshots()
+        if len(snaps) == 1:
+            return text(snaps[0])
+        return "\n\n".join(f"{s.symbol} on {s.venue}\n{text(s)}" for s in snaps)
+
+    async def _request(self, cmd: Command) -> tuple[bool, str]:
+        """Apply ``cmd`` to the market, or to every market of the book."""
+        if self.book is not None:
+            return await self.book.request(cmd, timeout_s=REQUEST_TIMEOUT_S)
+        return await self.host.request(cmd, timeout_s=REQUEST_TIMEOUT_S)
 
     @staticmethod
     async def _reply(update: Update, text: str, **kwargs: Any) -> None:
@@ -190,10 +205,7 @@ class CommandBot:
         return f"telegram chat {chat.id if chat else '?'}"
 
     async def _command(self, update: Update, cmd: Command) -> None:
-        if self.book is not None:  # several markets: every one of them
-            ok, message = await self.book.request(cmd, timeout_s=REQUEST_TIMEOUT_S)
-        else:
-            ok, message = await self.host.request(cmd, timeout_s=REQUEST_TIMEOUT_S)
+        ok, message = await self._request(cmd)
         await self._reply(update, f"{'✅' if ok else '❌'} {cmd.kind}: {message}")
 
     async def _ask(self, update: Update, action: str, question: str) -> None:
@@ -231,13 +243,13 @@ class CommandBot:
         await self._reply(update, "\n\n".join(texts))
 
     async def _cmd_pnl(self, update: Update, context: Context) -> None:
-        await self._reply(update, views.pnl_text(self._snapshot()))
+        await self._reply(update, self._each(views.pnl_text))
 
     async def _cmd_position(self, update: Update, context: Context) -> None:
-        await self._reply(update, views.position_text(self._snapshot()))
+        await self._reply(update, self._each(views.position_text))
 
     async def _cmd_orders(self, update: Update, context: Context) -> None:
-        await self._reply(update, views.orders_text(self._snapshot()))
+        await self._reply(update, self._each(views.orders_text))
 
     async def _cmd_params(self, update: Update, context: Context) -> None:
         await self._reply(update, views.params_text(self.host.engine.settings))
@@ -260,13 +272,17 @@ class CommandBot:
     async def _cmd_start(self, update: Update, context: Context) -> None:
         if not await self._trader(update):
             return
-        engine = self.host.engine
-        if engine.state is EngineState.HALTED:
-            await self._ask(
-                update,
-                "restart",
-                f"The engine halted: {engine.halt_reason or 'kill switch'}.\nStart quoting again?",
-            )
+        hosts = self.book.hosts if self.book is not None else [self.host]
+        halted = [h.engine for h in hosts if h.engine.state is EngineState.HALTED]
+        if halted:
+            reasons = [e.halt_reason or "kill switch" for e in halted]
+            if self.book is None:
+                why = f"The engine halted: {reasons[0]}."
+            else:
+                why = "Halted: " + "; ".join(
+                    f"{e.instrument.symbol}: {r}" for e, r in zip(halted, reasons, strict=True)
+                )
+            await self._ask(update, "restart", f"{why}\nStart quoting again?")
             return
         await self._command(update, Command(CommandKind.START, reason=self._who(update)))
 
@@ -278,12 +294,15 @@ class CommandBot:
     async def _cmd_flatten(self, update: Update, context: Context) -> None:
         if not await self._trader(update):
             return
-        snap = self._snapshot()
+        sizes = [f"{s.symbol} {s.pnl.position_size:+.6g} {s.size_unit}" for s in self._snapshots()]
+        if len(sizes) == 1:
+            question = f"Flatten the position ({sizes[0].partition(' ')[2]})?"
+        else:
+            question = "Flatten every market's position?\n" + "\n".join(sizes)
         await self._ask(
             update,
             "flatten",
-            f"Flatten the position ({snap.pnl.position_size:+.6g} {snap.size_unit})?\n"
-            "Cancels every order and closes the position at market.",
+            f"{question}\nCancels every order and closes the position at market.",
         )
 
     async def _cmd_halt(self, update: Update, context: Context) -> None:
@@ -347,7 +366,7 @@ class CommandBot:
             "halt": Command(CommandKind.HALT, reason=f"kill switch ({who})"),
             "restart": Command(CommandKind.START, reason=f"restart ({who})", confirm=True),
         }[pending.action]
-        ok, message = await self.host.request(cmd, timeout_s=REQUEST_TIMEOUT_S)
+        ok, message = await self._request(cmd)
         await query.edit_message_text(f"{'✅' if ok else '❌'} {cmd.kind}: {message}")
 
 

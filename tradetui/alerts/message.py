@@ -7,7 +7,8 @@ Every alert reads the same way on a phone:
     2026-11-22 05:40:12 UTC
 
 Level and event first (what happened, how bad), the mode (so a paper alert is never
-mistaken for a live one), the details, then the wall time it happened.
+mistaken for a live one), with several markets the market it is about (``· usdm:ETHUSDT``),
+the details, then the wall time it happened.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class Alert:
     details: str
     at_s: float
     silent: bool = False
+    # The market it is about when a run trades several ("usdm:ETHUSDT"; '' with one).
+    market: str = ""
 
     @property
     def routine(self) -> bool:
@@ -74,8 +77,11 @@ def utc(at_s: float) -> str:
 
 
 def render(alert: Alert, mode: str) -> str:
-    """The one alert template: level and event, mode, details, time."""
+    """The one alert template: level and event, mode (and the market, with several),
+    details, time."""
     head = f"{_ICON[alert.level]} {alert.title} · {mode.upper()}"
+    if alert.market:
+        head += f" · {alert.market}"
     body = alert.details.strip()
     text = f"{head}\n{body}\n{utc(alert.at_s)}" if body else f"{head}\n{utc(alert.at_s)}"
     if len(text) > MAX_TEXT:

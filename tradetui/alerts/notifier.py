@@ -93,7 +93,11 @@ class NotifierStats:
 
 
 class Notifier:
-    """Queues alerts from engine events and delivers them to every configured chat."""
+    """Queues alerts from engine events and delivers them to every configured chat.
+
+    With several markets, ``market`` names the one whose events this notifier hears (on each
+    alert), and ``for_market`` makes a notifier for each other market that queues into this
+    one's delivery: one queue, one heartbeat, a fill digest and risk state per market."""
 
     def __init__(
         self,
@@ -104,10 +108,15 @@ class Notifier:
         heartbeat_text: Callable[[], str] = lambda: "",
         clock: Callable[[], float] = now_s,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        market: str = "",
     ) -> None:
         self.send = send
         self.config = config
         self.instrument = instrument
+        self.market = market
+        # The notifier delivering this one's alerts (None: this one), and the other markets'.
+        self._root: Notifier | None = None
+        self._markets: list[Notifier] = []
         self.heartbeat_text = heartbeat_text
         self.clock = clock
         self.sleep = sleep
@@ -146,6 +155,16 @@ class Notifier:
         if handler is not None:
             handler(ev)
 
+    def for_market(self, instrument: Instrument, market: str) -> Notifier:
+        """A notifier for another market's events (``market`` names it on each alert); its
+        alerts and fill digests go out through this one."""
+        other = Notifier(
+            self.send, self.config, instrument, clock=self.clock, sleep=self.sleep, market=market
+        )
+        other._root = self
+        self._markets.append(other)
+        return other
+
     def switch(self, kind: AlertKind) -> str:
         """on, silent or off for ``kind`` (on when not configured)."""
         return self.config.switches.get(kind, "on")
@@ -155,11 +174,14 @@ class Notifier:
         mode = self.switch(kind)
         if mode == "off":
             return
-        item = Alert(level, kind, title, details, self.clock(), silent=mode == "silent")
-        if threading.get_ident() != self._thread and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._enqueue, item)
+        item = Alert(
+            level, kind, title, details, self.clock(), silent=mode == "silent", market=self.market
+        )
+        root = self._root or self
+        if threading.get_ident() != root._thread and root._loop is not None:
+            root._loop.call_soon_threadsafe(root._enqueue, item)
         else:
-            self._enqueue(item)
+            root._enqueue(item)
 
     def _enqueue(self, item: Alert) -> None:
         q = self.queue
@@ -244,8 +266,9 @@ class Notifier:
     def tick(self, now: float | None = None) -> None:
         """Send the fill digest and the heartbeat when due (wall seconds; tests pass ``now``)."""
         now = self.clock() if now is None else now
-        if self.digest.fills and now >= self._digest_due_s:
-            self.flush_digest()
+        for one in (self, *self._markets):
+            if one.digest.fills and now >= one._digest_due_s:
+                one.flush_digest()
         slot = self.heartbeat.due(now)
         if slot is not None and self.switch(AlertKind.HEARTBEAT) != "off":
             self.stats.heartbeats += 1
@@ -281,8 +304,10 @@ class Notifier:
         ]
 
     async def close(self, drain_s: float = 3.0) -> None:
-        """Queue the pending digest, deliver what is waiting for up to ``drain_s``, then stop."""
-        self.flush_digest()
+        """Queue the pending digests, deliver what is waiting for up to ``drain_s``, then
+        stop."""
+        for one in (self, *self._markets):
+            one.flush_digest()
         self._closing = True
         self._wake.set()
         deliver = self._tasks[0] if self._tasks else None

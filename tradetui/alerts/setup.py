@@ -72,8 +72,9 @@ def check_setup(t: TelegramSettings, env: Mapping[str, str] | None = None) -> st
 def telegram_alongside(host: Host) -> contextlib.AbstractAsyncContextManager[object]:
     """Telegram for the duration of a block when telegram.enabled, else nothing.
 
-    python-telegram-bot is imported only when Telegram is on. With several markets its
-    alerts and commands follow the first market; /status SYMBOL reads any (docs/multi-market.md).
+    python-telegram-bot is imported only when Telegram is on. With several markets every
+    market's alerts name it and the commands act on all; /status SYMBOL reads one
+    (docs/multi-market.md).
     """
     if not host.engine.settings.telegram.enabled:
         return contextlib.nullcontext()

@@ -31,7 +31,7 @@ from tradetui.alerts.message import AlertKind, Level
 from tradetui.alerts.notifier import Notifier, NotifierConfig
 from tradetui.config import ConfigError, Settings, TelegramSettings
 from tradetui.engine.snapshot import take_snapshot
-from tradetui.host import BookHost, EngineHost
+from tradetui.host import BookHost, EngineHost, _venue_symbol
 from tradetui.venues.redact import RedactSecrets
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,9 @@ class ErrorForwarder(logging.Handler):
 
 
 class TelegramService:
-    """Alerts and commands for one engine host; ``start`` never waits for Telegram."""
+    """Alerts and commands for one engine host, or for every market of ``book`` (``host``
+    its first): each market's alerts name it, the commands act on all and /status SYMBOL
+    reads one. ``start`` never waits for Telegram."""
 
     def __init__(
         self,
@@ -124,6 +126,7 @@ class TelegramService:
         *,
         poll_timeout_s: float = 10.0,
         notifier_config: NotifierConfig | None = None,
+        book: BookHost | None = None,
     ) -> None:
         t = settings.telegram
         self.host = host
@@ -134,7 +137,9 @@ class TelegramService:
         protect_token(token)
         self.app = build_application(token, t, poll_timeout_s)
         self.commands = CommandBot(host, self.chats, self.mode, t.confirm_timeout_s)
+        self.commands.book = book
         self.commands.install(self.app)
+        hosts = book.hosts if book is not None else [host]
         self.notifier = Notifier(
             self._send,
             notifier_config
@@ -147,8 +152,15 @@ class TelegramService:
                 queue_size=t.queue_size,
             ),
             host.engine.instrument,
-            heartbeat_text=lambda: views.heartbeat_text(take_snapshot(host.engine, 0)),
+            heartbeat_text=lambda: "\n\n".join(
+                views.heartbeat_text(take_snapshot(h.engine, 0)) for h in hosts
+            ),
+            market=_venue_symbol(host) if book is not None else "",
         )
+        # Each market's events and the notifier that alerts about them.
+        self._listeners = [(host, self.notifier)] + [
+            (h, self.notifier.for_market(h.engine.instrument, _venue_symbol(h))) for h in hosts[1:]
+        ]
         self.ready = asyncio.Event()
         self.username = ""
         self._errors = ErrorForwarder(self.notifier)
@@ -162,7 +174,8 @@ class TelegramService:
     async def start(self) -> None:
         """Subscribe to the engine and connect in the background."""
         await self.notifier.start()
-        self.host.session.bus.subscribe(self.notifier.on_event)
+        for h, notifier in self._listeners:
+            h.session.bus.subscribe(notifier.on_event)
         logging.getLogger("tradetui").addHandler(self._errors)
         self._connector = asyncio.create_task(self._connect(), name="telegram-connect")
 
@@ -217,8 +230,9 @@ class TelegramService:
 
     async def stop(self, drain_s: float = 3.0) -> None:
         """Deliver what is waiting (up to ``drain_s``), then disconnect; never raises."""
-        with contextlib.suppress(ValueError):
-            self.host.session.bus.unsubscribe(self.notifier.on_event)
+        for h, notifier in self._listeners:
+            with contextlib.suppress(ValueError):
+                h.session.bus.unsubscribe(notifier.on_event)
         logging.getLogger("tradetui").removeHandler(self._errors)
         try:
             await self.notifier.close(drain_s if self.ready.is_set() else 0.0)
@@ -244,7 +258,8 @@ async def running_telegram(
     host: EngineHost, book: BookHost | None = None
 ) -> AsyncIterator[TelegramService | None]:
     """Run Telegram for the block when telegram.enabled (None otherwise or when it cannot);
-    with ``book`` (several markets, ``host`` its first), /status SYMBOL reads any market.
+    with ``book`` (several markets, ``host`` its first), every market's alerts (each naming
+    it) and /status SYMBOL for any market.
 
     The setup (token, chats) is expected to have been checked before trading started; a
     failure here is logged and trading goes on without Telegram.
@@ -254,8 +269,7 @@ async def running_telegram(
     if settings.telegram.enabled:
         try:
             token = setup.check_setup(settings.telegram)
-            service = TelegramService(host, settings, token)
-            service.commands.book = book
+            service = TelegramService(host, settings, token, book=book)
             await service.start()
         except (ConfigError, TelegramError, OSError, RuntimeError) as exc:
             log.error("telegram: not started: %s", _redactor.redact(str(exc)))

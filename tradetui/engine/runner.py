@@ -202,12 +202,14 @@ class KickQueue(asyncio.Queue[Command]):
 @dataclass(slots=True)
 class PacedMarket:
     """One market of a book for ``run_book_paced``: its engine, venue, inbox and the
-    callback told about each applied or refused command."""
+    callback told about each applied or refused command; ``live``: its venue trades an
+    exchange's live market (as in ``run_live_market``)."""
 
     engine: Engine
     venue: SimVenue
     inbox: asyncio.Queue[Command]
     on_done: Callable[[Command, bool, str], None] | None = None
+    live: bool = False
 
 
 async def run_book_paced(
@@ -221,9 +223,15 @@ async def run_book_paced(
 ) -> None:
     """``run_paced`` for several markets on one clock: whatever is due first in any market
     is handled first, so no market's events wait behind another's beyond their own time.
-    ``kick`` is set whenever a command is queued (the inboxes are ``KickQueue``s);
-    ``after(market, t)`` is called after each event handled (the portfolio check)."""
+    ``kick`` is set whenever a command is queued (the inboxes are ``KickQueue``s) and, for
+    ``live`` markets (speed 1 on the wall clock only), whenever their feed brings an event;
+    their orders in flight are let in when they reach the exchange and ``done()`` is looked
+    at every ``_CHECK_S`` at least, as in ``run_live_market``. ``after(market, t)`` is called
+    after each event handled (the portfolio check)."""
     virtual = clock if isinstance(clock, VirtualClock) else None
+    live = [m for m in markets if m.live]
+    if live and (virtual is not None or speed != 1.0):
+        raise ValueError("a book with a live market runs at speed 1 on the wall clock")
     wall0 = time.time_ns()
     t0 = clock.now_ns()
     handled = 0
@@ -238,10 +246,25 @@ async def run_book_paced(
             tm = _next_time(m.engine, m.venue)
             if tm is not None and (t is None or tm < t):
                 best, t = m, tm
-        if best is None or t is None:
+        if live:
+            now = clock.now_ns()
+            if best is None or t is None or t > now:
+                # Wake for the next due event, an order reaching the exchange, a feed's
+                # event or a command, or to look at done() again.
+                wake = t
+                for m in live:
+                    arrival = m.venue.next_request_ns
+                    if arrival is not None and (wake is None or arrival < wake):
+                        wake = arrival
+                delay_s = _CHECK_S if wake is None else min(_CHECK_S, (wake - now) / 1e9)
+                if delay_s > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(kick.wait(), timeout=delay_s)
+                continue
+        elif best is None or t is None:
             await kick.wait()  # nothing scheduled anywhere: wait for a command
             continue
-        if speed is not None:
+        elif speed is not None:
             due_wall = t if virtual is None else wall0 + int((t - t0) / speed)
             delay_s = (due_wall - time.time_ns()) / 1e9
             if delay_s > 0:

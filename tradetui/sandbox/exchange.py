@@ -4,8 +4,9 @@ It plays the exchange of its instrument: Binance USD-M under ``/fapi`` for a lin
 COIN-M under ``/dapi`` for an inverse one (spot instruments get spot's ``/api/v3`` market data).
 ``exchangeInfo`` lists every market of the simulated listing (venues/sim_listing.py), and with
 ``universe`` (``UniverseSpec``) synthetic symbols beyond it whose public streams run at
-realistic rates (sandbox/universe.py); only the traded symbol has a book and takes orders, the
-others answer with an empty depth and refuse orders.
+realistic rates (sandbox/universe.py); only the traded symbol has a matching engine and takes
+orders, the others' books are their touch (depth snapshot and diff stream) and they refuse
+orders.
 
 Signed endpoints check the ``X-MBX-APIKEY`` header, the HMAC-SHA256 signature of the query
 string plus body, and the timestamp against ``recvWindow`` (-1021), as Binance does. The
@@ -743,7 +744,11 @@ class SandboxExchange:
             raise ExchangeError(-4021, f"'{limit}' is not valid depth limit.")
         if not self._symbol(params):
             entry = self.listing[params["symbol"]]
-            return web.json_response(formats.idle_depth(entry, self.instrument, self.server_ms()))
+            out = formats.idle_depth(entry, self.instrument, self.server_ms())
+            book = self.universe.book(params["symbol"])
+            if book is not None:  # a synthetic market's symbol: its touch
+                out["lastUpdateId"], out["bids"], out["asks"] = book
+            return web.json_response(out)
         return web.json_response(formats.depth(self.account, limit, self.server_ms()))
 
     async def _ticker_price(self, request: web.Request) -> web.StreamResponse:

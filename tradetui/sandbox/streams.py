@@ -42,7 +42,7 @@ from tradetui.core.types import BestBidOffer, BookDelta, MarketEvent, Trade
 from tradetui.sandbox import formats
 from tradetui.sandbox.account import OrderUpdate
 
-_DEPTH_SPEEDS = ("", "@0ms", "@100ms", "@250ms", "@500ms")
+DEPTH_SPEEDS = ("", "@0ms", "@100ms", "@250ms", "@500ms")
 
 # The category of the streams the sandbox publishes. Binance split USD-M's websocket bases by
 # category: /public for the book ("high-frequency public market data", e.g. @depth,
@@ -98,7 +98,7 @@ class StreamHub:
         self.instrument = instrument
         self.faults = StreamFaults()
         sym = instrument.symbol.lower()
-        self._depth_names = frozenset(f"{sym}@depth{speed}" for speed in _DEPTH_SPEEDS)
+        self._depth_names = frozenset(f"{sym}@depth{speed}" for speed in DEPTH_SPEEDS)
         self._bbo_name = f"{sym}@bookTicker"
         self._trade_name = f"{sym}@trade"
         self._conns: set[_Conn] = set()

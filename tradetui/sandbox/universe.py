@@ -12,6 +12,9 @@ size step worth a few USDT, MIN_NOTIONAL 5 USDT as on Binance's smaller USD-M co
 
 Streams, as Binance USD-M publishes them (developers.binance.com/docs/derivatives/
 usds-margined-futures/websocket-market-streams/...): ``<s>@bookTicker`` real time;
+``<s>@depth@0ms`` (the diff stream, "Diff. Book Depth Streams", ids ``U``..``u`` chained by
+``pu``) and ``GET /fapi/v1/depth`` carry the light model's book, its touch: every symbol
+Binance lists has a book, and a client syncs it as it does the traded one's;
 ``!bookTicker`` every 5 s ("All Book Tickers Stream", update speed 5s): each symbol whose touch
 changed since the last push; ``<s>@aggTrade`` ("Aggregate Trade Streams", real time) and
 ``<s>@trade``; ``!ticker@arr`` every 1000 ms, the 24 h statistics of the symbols that changed
@@ -35,7 +38,7 @@ from tradetui.core.instrument import Instrument
 from tradetui.core.types import BestBidOffer, MarketEvent, Side, Trade
 from tradetui.sandbox import formats
 from tradetui.sandbox.formats import Ticker24h
-from tradetui.sandbox.streams import MARKET, PUBLIC, StreamHub
+from tradetui.sandbox.streams import DEPTH_SPEEDS, MARKET, PUBLIC, StreamHub
 
 Json = dict[str, Any]
 
@@ -177,6 +180,7 @@ class _Symbol:
         "bid",
         "bid_lots",
         "decimals",
+        "depth_names",
         "lower",
         "mid",
         "name",
@@ -195,6 +199,7 @@ class _Symbol:
     def __init__(self, entry: Json, rank: int, spec: UniverseSpec, rng: np.random.Generator):
         self.name = str(entry["symbol"])
         self.lower = self.name.lower()
+        self.depth_names = tuple(f"{self.lower}@depth{speed}" for speed in DEPTH_SPEEDS)
         tick = _filter(entry, "PRICE_FILTER", "tickSize")
         step = _filter(entry, "LOT_SIZE", "stepSize")
         self.tick, self.step = float(tick), float(step)
@@ -256,6 +261,33 @@ class _Symbol:
         self.update_id += 1
         self.bbo_changed = True
 
+    def book(self) -> tuple[list[list[str]], list[list[str]]]:
+        """The touch as the depth's bid and ask levels."""
+        return [[self.price(self.bid), self.qty(self.bid_lots)]], [
+            [self.price(self.ask), self.qty(self.ask_lots)]
+        ]
+
+    def depth_update(self, t_ms: int, old_bid: int, old_ask: int) -> Json:
+        """The diff of the last ``move`` (one update id): the old touch removed where it
+        moved away, the new touch's size, as USD-M's ``depthUpdate``."""
+        bids, asks = self.book()
+        if old_bid != self.bid:
+            bids.insert(0, [self.price(old_bid), self.qty(0)])
+        if old_ask != self.ask:
+            asks.insert(0, [self.price(old_ask), self.qty(0)])
+        u = self.update_id
+        return {
+            "e": "depthUpdate",
+            "E": t_ms,
+            "T": t_ms,
+            "s": self.name,
+            "U": u,
+            "u": u,
+            "pu": u - 1,
+            "b": bids,
+            "a": asks,
+        }
+
     def book_ticker(self, t_ms: int) -> Json:
         return {
             "e": "bookTicker",
@@ -289,6 +321,7 @@ class Universe:
         others = [e for e in entries if e["symbol"] != traded.symbol]
         # The traded symbol is the busiest (rank 1); the others follow in listing order.
         self._symbols = [_Symbol(e, rank, spec, self._rng) for rank, e in enumerate(others, 2)]
+        self._by_name = {s.name: s for s in self._symbols}
         bbo = np.array([spec.rates(r)[0] for r in range(2, len(others) + 2)], dtype=float)
         trade = np.array([spec.rates(r)[1] for r in range(2, len(others) + 2)], dtype=float)
         self._bbo_total, self._trade_total = float(bbo.sum()), float(trade.sum())
@@ -311,6 +344,14 @@ class Universe:
     def symbols(self) -> list[str]:
         """The synthetic market's symbols (the traded one not included)."""
         return [s.name for s in self._symbols]
+
+    def book(self, symbol: str) -> tuple[int, list[list[str]], list[list[str]]] | None:
+        """(last update id, bids, asks) of ``symbol``'s book (its touch), None when it is not
+        one of the synthetic market's symbols."""
+        s = self._by_name.get(symbol)
+        if s is None:
+            return None
+        return (s.update_id, *s.book())
 
     # ---- the traded symbol --------------------------------------------------------------------
 
@@ -392,7 +433,10 @@ class Universe:
         )
         for i, k in enumerate(picks.tolist()):
             s = symbols[k]
+            old_bid, old_ask = s.bid, s.ask
             s.move(float(z[i]), gaps[k], float(widen[i]), float(size[i]))
+            if not wanted.isdisjoint(s.depth_names):
+                send(_text(s.depth_update(t_ms, old_bid, old_ask)), s.depth_names, PUBLIC)
             name = f"{s.lower}@bookTicker"
             if name in wanted:
                 send(_text(s.book_ticker(t_ms)), (name,), PUBLIC)
