@@ -332,8 +332,9 @@ async def open_book_session(
     settings: Settings, *, seed: int | None = None, virtual: bool
 ) -> BookSession:
     """``build_book_session``, where a market may also be paper on the exchange's live
-    market (source = "live:[VENUE:]SYMBOL", ``open_live_paper_session``: its own public feed,
-    on the wall clock; ``virtual`` is refused then). Raises ConfigError naming the entry, or
+    market (source = "live:[VENUE:]SYMBOL", ``open_live_paper_session``: its public feed,
+    the markets of one websocket base on one connection, on the wall clock; ``virtual`` is
+    refused then). Raises ConfigError naming the entry, or
     VenueError when an exchange's markets cannot be read; nothing is left open then."""
     from tradetui.venues.errors import VenueError
 
@@ -351,7 +352,8 @@ async def open_book_session(
                         f"source: the live market ({one.market.source}) comes in real time; "
                         "run the book at speed 1"
                     )
-                book.markets.append(await open_live_paper_session(one, arrived=book.kick))
+                market = await open_live_paper_session(one, arrived=book.kick, start=False)
+                book.markets.append(market)
             except ConfigError as exc:
                 raise ConfigError(f"{where}: {exc}") from None
             except VenueError as exc:  # the exchange of a live market: named with the market
@@ -362,7 +364,19 @@ async def open_book_session(
             if market.capture is not None:
                 market.capture.close()
         raise
+    _share_feeds(book)
     return book
+
+
+def _share_feeds(book: BookSession) -> None:
+    """Start the live markets' feeds, the Binance ones of one websocket base on one
+    connection (``share_connections``: Binance's combined stream carries every symbol's)."""
+    from tradetui.venues.binance_stream import BinanceStreamFeed, share_connections
+
+    live = [m.live for m in book.markets if m.live is not None]
+    share_connections([m.feed for m in live if isinstance(m.feed, BinanceStreamFeed)])
+    for m in live:
+        m.start()
 
 
 def on_live_market(settings: Settings) -> str | None:
@@ -620,13 +634,14 @@ class LiveMarket:
 
 
 async def open_live_paper_session(
-    settings: Settings, arrived: asyncio.Event | None = None
+    settings: Settings, arrived: asyncio.Event | None = None, *, start: bool = True
 ) -> PaperSession:
     """A paper session on the exchange's live market (market.source "live[:[VENUE:]SYMBOL]"):
     its public websocket feed and REST snapshot into the simulated exchange, on the wall
     clock. No keys: the instrument comes from the exchange's public markets (which refresh
-    the catalog cache, as a live session's do). The feed starts too; ``arrived``: the event
-    set at each of its events (a book's shared one; else the market's own).
+    the catalog cache, as a live session's do). The feed starts too (``start``; else the
+    caller's ``session.live.start()``); ``arrived``: the event set at each of its events (a
+    book's shared one; else the market's own).
 
     Raises ConfigError for bad settings and VenueError (one line) when the exchange's markets
     cannot be read (no network) or it does not list the symbol; nothing is left open then.
@@ -702,7 +717,8 @@ async def open_live_paper_session(
         capture=capture.writer if capture is not None else None,
         live=live,
     )
-    live.start()
+    if start:
+        live.start()
     return session
 
 

@@ -1,7 +1,7 @@
 """Several markets paper traded on the exchange's live market (docs/multi-market.md): one
 `tradetui run --headless` process quoting BTCUSDT and ETHUSDT on the live feeds of a
-`tradetui sandbox exchange` process, each market with its own feed and simulated exchange, on
-the wall clock and one event loop."""
+`tradetui sandbox exchange` process, each market with its own book and simulated exchange, their
+streams on one websocket connection, on the wall clock and one event loop."""
 
 from __future__ import annotations
 
@@ -50,9 +50,12 @@ async def test_two_markets_quote_on_their_live_feeds_and_store_each_position(
         assert (m["market_source"], m["market_venue"]) == ("live", "binanceusdm")
         assert m["orders_placed"] > 0, m["symbol"]
         assert m["fills"] > 0, (m["symbol"], run.err[-3000:])
-    # Each market synced its own book from its own feed.
+    # Each market synced its own book, both over one connection (BTCUSDT's carries ETHUSDT's
+    # streams: Binance's combined stream).
     for symbol in SYMBOLS:
         assert f"{symbol} feed live: book in sync" in run.err
+    assert run.err.count("feed connecting: connecting to") == 1, run.err[-3000:]
+    assert "BTCUSDT feed connecting" in run.err
     assert_book_invariants(run, db)
     with contextlib.closing(sqlite3.connect(db)) as conn:
         rows = conn.execute("SELECT symbol, mode, venue FROM sessions ORDER BY id").fetchall()

@@ -17,6 +17,11 @@ feed fetches a fresh REST snapshot and resyncs; consecutive failed syncs back of
 reconnects. After a disconnect the sink gets an empty snapshot too, and the new connection
 resyncs from scratch.
 
+Several symbols of one websocket base can share one connection (``carry``,
+``share_connections``: a book of markets, docs/multi-market.md): the carrier subscribes every
+symbol's streams and routes each combined-stream frame by the stream it names to that symbol's
+own decoder, book, snapshot and sink; a gap resyncs one symbol, a dropped connection all.
+
 Policies, one of each per feed:
 
 - reconnect: ``ReconnectPolicy`` — exponential backoff from ``initial_s`` by ``factor`` up to
@@ -102,6 +107,10 @@ _CLOSE_TIMEOUT_S = 1.0
 # Frames the connection buffers while we are busy before it stops reading the socket (TCP
 # then holds the rest): the feed's one message queue.
 _MAX_QUEUE = 1024
+# Streams one futures connection may carry ("A single connection can listen to a maximum of
+# 1024 streams": developers.binance.com/docs/derivatives/usds-margined-futures/
+# websocket-market-streams, and the COIN-M page); spot's streams allow the same.
+MAX_STREAMS = 1024
 # The handshake answer of a websocket base the server does not have: the feed stops.
 _NOT_SERVED = 404
 # SequencedBook's gap message ends with this; the status says what happens instead.
@@ -262,7 +271,8 @@ class BinanceStreamFeed:
         self.names = stream_names(instrument, depth_speed)
         # Only USD-M has routed bases; COIN-M and spot keep their one documented base.
         usdm = not self.spot and not instrument.inverse
-        self.url = stream_url(ws_url, self.names, routed=usdm and ws_routing == "split")
+        self._ws_base = (ws_url, usdm and ws_routing == "split")
+        self.url = stream_url(ws_url, self.names, routed=self._ws_base[1])
         if usdm and ws_routing == "legacy":
             log.warning(
                 "%s feed: feed.ws_routing = 'legacy' uses the USD-M base Binance retired on "
@@ -293,6 +303,12 @@ class BinanceStreamFeed:
         self._last_exch_ns = 0
         self._http: aiohttp.ClientSession | None = None
         self._last_issue = ""
+        # Other symbols' feeds carried on this feed's connection (``carry``), or the feed
+        # whose connection carries this one; a carried feed's sink, once its run() began.
+        self._riders: list[BinanceStreamFeed] = []
+        self._carrier: BinanceStreamFeed | None = None
+        self._sink: Callable[[MarketEvent], None] | None = None
+        self._attached = asyncio.Event()
 
     @classmethod
     def from_settings(
@@ -342,9 +358,14 @@ class BinanceStreamFeed:
 
     async def run(self, sink: Callable[[MarketEvent], None]) -> None:
         """Stream into ``sink`` until ``close()``; reconnects by itself."""
-        if self._task is not None:
+        if self._task is not None or self._attached.is_set():
             raise RuntimeError("BinanceStreamFeed.run() is already running")
         if self._closing.is_set():
+            return
+        if self._carrier is not None:  # the carrier's connection brings our streams
+            self._sink = sink
+            self._attached.set()
+            await self._closing.wait()
             return
         self._task = asyncio.create_task(self._loop(sink), name="binance-stream")
         try:
@@ -352,6 +373,26 @@ class BinanceStreamFeed:
         except asyncio.CancelledError:
             if not self._closing.is_set():
                 raise  # run() itself was cancelled, not closed
+
+    def carry(self, other: BinanceStreamFeed) -> None:
+        """Bring ``other``'s streams (another symbol of the same websocket base) on this
+        feed's connection, before either runs: one connection for several symbols, as
+        Binance's combined stream allows (up to ``MAX_STREAMS`` a connection). Each keeps its
+        own book, snapshot, resyncs, state and sink (its own ``run``); a dropped connection
+        is every carried symbol's. This feed connects once every carried feed's ``run`` has
+        begun. Raises ValueError for another base or beyond the limit."""
+        if self._task is not None or other._attached.is_set():
+            raise ValueError("carry() before run()")
+        if other._ws_base != self._ws_base or other._carrier is not None or other._riders:
+            raise ValueError(f"{other.instrument.symbol}: not a free feed of the same base")
+        names = [*self.names, *(n for r in self._riders for n in r.names), *other.names]
+        if len(names) > MAX_STREAMS:
+            raise ValueError(
+                f"{len(names)} streams on one connection; Binance allows {MAX_STREAMS}"
+            )
+        self._riders.append(other)
+        other._carrier = self
+        self.url = stream_url(self._ws_base[0], names, routed=self._ws_base[1])
 
     async def close(self) -> None:
         """Stop streaming; returns once ``run()`` has returned (prompt: nothing waits long)."""
@@ -365,30 +406,44 @@ class BinanceStreamFeed:
 
     # ---- connection loop -------------------------------------------------------------------
 
+    def _carried(self, sink: Callable[[MarketEvent], None]) -> list[_Carried]:
+        """This feed and the feeds it carries that still run, each with its sink."""
+        out = [(self, sink)]
+        out += [(r, r._sink) for r in self._riders if r._sink is not None]
+        return [(f, k) for f, k in out if f is self or not f._closing.is_set()]
+
     async def _loop(self, sink: Callable[[MarketEvent], None]) -> None:
+        for rider in self._riders:  # every carried symbol's sink, before connecting
+            await rider._attached.wait()
         attempt = 0
         timeout = aiohttp.ClientTimeout(total=self._snapshot_timeout_s)
         self._http = aiohttp.ClientSession(timeout=timeout)
+        for rider in self._riders:
+            rider._http = self._http
         try:
             while not self._closing.is_set():
                 live_since: list[float] = []
                 reason = await self._connection(sink, live_since)
-                self._forget_book(sink)
+                for feed, its_sink in self._carried(sink):
+                    feed._forget_book(its_sink)
                 if self._closing.is_set():
                     break
                 if live_since and time.monotonic() - live_since[0] >= self.reconnect.healthy_s:
                     attempt = 0
                 delay_s = self.reconnect.delay_s(attempt, self._rng)
                 attempt += 1
-                self._set(FeedState.DISCONNECTED, f"{reason}; reconnecting in {delay_s:.2f} s")
+                for feed, _ in self._carried(sink):
+                    feed._set(FeedState.DISCONNECTED, f"{reason}; reconnecting in {delay_s:.2f} s")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._closing.wait(), delay_s)
         finally:
             try:
-                self._forget_book(sink)
+                for feed, its_sink in self._carried(sink):
+                    feed._forget_book(its_sink)
             finally:
                 await self._http.close()
-                self._set(FeedState.CLOSED, "closed")
+                for feed in (self, *self._riders):
+                    feed._set(FeedState.CLOSED, "closed")
 
     async def _connection(
         self, sink: Callable[[MarketEvent], None], live_since: list[float]
@@ -419,26 +474,35 @@ class BinanceStreamFeed:
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
             return f"connect failed: {_one_line(exc)}"
         self.stats.connects += 1
-        session = _Session(self, sink, live_since)
-        self._decoder = session.decoder
-        tasks = [asyncio.create_task(self._read(ws, session.handle), name="binance-stream-read")]
+        # One session (decoder, book, snapshot) per symbol on this connection.
+        sessions = [
+            _Session(feed, its_sink, live_since if feed is self else [])
+            for feed, its_sink in self._carried(sink)
+        ]
+        for session in sessions:
+            session.feed._decoder = session.decoder
+        handle = sessions[0].handle if len(sessions) == 1 else _route(sessions)
+        tasks = [asyncio.create_task(self._read(ws, handle), name="binance-stream-read")]
         if self._stale_s:
             tasks.append(asyncio.create_task(self._watch(), name="binance-stream-watchdog"))
+        failed = [session.failed for session in sessions]
         try:
-            self._set(FeedState.SYNCING, "connected; fetching the depth snapshot")
-            session.fetch(0)
-            done, _ = await asyncio.wait(
-                [*tasks, session.failed], return_when=asyncio.FIRST_COMPLETED
-            )
-            if session.failed.done():
-                session.failed.result()  # the sink raised on a REST snapshot: raise it here
+            for session in sessions:
+                session.feed._set(FeedState.SYNCING, "connected; fetching the depth snapshot")
+                session.fetch(0)
+            done, _ = await asyncio.wait([*tasks, *failed], return_when=asyncio.FIRST_COMPLETED)
+            for f in failed:
+                if f.done():
+                    f.result()  # the sink raised on a REST snapshot: raise it here
             return next(iter(done)).result()
         finally:
-            session.failed.cancel()
-            for t in [*tasks, session.fetching]:
+            for f in failed:
+                f.cancel()
+            fetching = [session.fetching for session in sessions]
+            for t in [*tasks, *fetching]:
                 if t is not None:
                     t.cancel()
-            for t in [*tasks, session.fetching]:
+            for t in [*tasks, *fetching]:
                 if t is not None:
                     with contextlib.suppress(asyncio.CancelledError):
                         await t
@@ -542,6 +606,7 @@ class _Session:
         "_state",
         "decoder",
         "failed",
+        "feed",
         "fetching",
     )
 
@@ -551,7 +616,7 @@ class _Session:
         sink: Callable[[MarketEvent], None],
         live_since: list[float],
     ) -> None:
-        self._feed = feed
+        self._feed = self.feed = feed
         self._sink = sink
         self._live_since = live_since
         self.decoder = StreamDecoder(
@@ -623,6 +688,48 @@ class _Session:
             feed._set(FeedState.SYNCING, f"{why}; resyncing from a fresh snapshot")
             self.fetch(self._failed_syncs)
             self._failed_syncs += 1
+
+
+_Carried = tuple[BinanceStreamFeed, Callable[[MarketEvent], None]]
+_STREAM_HEAD = b'{"stream":"'
+
+
+def _route(sessions: list[_Session]) -> Callable[[int, bytes], None]:
+    """The per-message path of a connection carrying several symbols: each combined-stream
+    frame (``{"stream":"<name>","data":...}``, Binance's wrapping) to the session of the
+    symbol whose stream it names; a frame naming none goes to the first, whose decoder
+    reports it."""
+    by_name = {name: s for s in sessions for name in s.feed.names}
+    first = sessions[0]
+    start = len(_STREAM_HEAD)
+
+    def handle(local_ns: int, raw: bytes) -> None:
+        session = first
+        if raw.startswith(_STREAM_HEAD):
+            name = raw[start : raw.find(b'"', start)].decode("ascii", "replace")
+            session = by_name.get(name, first)
+        if session is not first:
+            stats = session.feed.stats
+            stats.messages += 1
+            stats.last_rx_ns = local_ns
+        session.handle(local_ns, raw)
+
+    return handle
+
+
+def share_connections(feeds: list[BinanceStreamFeed]) -> None:
+    """Put ``feeds`` (not yet running) of one websocket base on as few connections as
+    Binance allows: the first of each base carries the next ones (``carry``) until a
+    connection holds ``MAX_STREAMS`` streams."""
+    carriers: dict[tuple[str, bool], BinanceStreamFeed] = {}
+    for feed in feeds:
+        carrier = carriers.get(feed._ws_base)
+        if carrier is not None:
+            held = len(carrier.names) + sum(len(r.names) for r in carrier._riders)
+            if held + len(feed.names) <= MAX_STREAMS:
+                carrier.carry(feed)
+                continue
+        carriers[feed._ws_base] = feed
 
 
 def _closed_reason(exc: websockets.ConnectionClosed) -> str:
