@@ -5,7 +5,9 @@ market's position (real python-telegram-bot client against the sandbox Bot API).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+from collections.abc import AsyncIterator
 
 from tests.multi.book import SYMBOLS, book_settings
 from tests.telegram.conftest import TOKEN, TRADER, VIEWER, api, telegram_settings
@@ -27,7 +29,9 @@ async def _ask(api: SandboxBotApi, chat: int, text: str, expect: str) -> str:
     return m.text
 
 
-async def test_status_of_one_market_or_all_and_stop_for_all(api: SandboxBotApi) -> None:
+@contextlib.asynccontextmanager
+async def quoting_book(api: SandboxBotApi) -> AsyncIterator[BookHost]:
+    """The three-market book quoting at 5× with Telegram for every market, connected."""
     telegram = telegram_settings(api.base_url).telegram
     settings = dataclasses.replace(book_settings(), telegram=telegram)
     host = BookHost(build_book_session(settings, virtual=True), speed=5.0)
@@ -39,6 +43,15 @@ async def test_status_of_one_market_or_all_and_stop_for_all(api: SandboxBotApi) 
     host.send(Command(CommandKind.START, reason="test"))
     try:
         await asyncio.wait_for(service.ready.wait(), 10)
+        yield host
+    finally:
+        done.set()
+        await asyncio.wait_for(task, 10)
+        await service.stop(drain_s=1.0)
+
+
+async def test_status_of_one_market_or_all_and_stop_for_all(api: SandboxBotApi) -> None:
+    async with quoting_book(api) as host:
         every = await _ask(api, VIEWER, "/status", "BTCUSD_PERP on sim")
         assert all(f"{symbol} on sim" in every for symbol in SYMBOLS)
         one = await _ask(api, VIEWER, "/status ETHUSDT", "ETHUSDT on sim")
@@ -51,26 +64,12 @@ async def test_status_of_one_market_or_all_and_stop_for_all(api: SandboxBotApi) 
                 break
             await asyncio.sleep(0.05)
         assert [h.engine.state for h in host.hosts] == [EngineState.STOPPED] * 3
-    finally:
-        done.set()
-        await asyncio.wait_for(task, 10)
-        await service.stop(drain_s=1.0)
 
 
 async def test_every_markets_alerts_name_it_and_flatten_shows_and_acts_on_each(
     api: SandboxBotApi,
 ) -> None:
-    telegram = telegram_settings(api.base_url).telegram
-    settings = dataclasses.replace(book_settings(), telegram=telegram)
-    host = BookHost(build_book_session(settings, virtual=True), speed=5.0)
-    first = host.hosts[0]
-    service = TelegramService(first, first.engine.settings, TOKEN, poll_timeout_s=1.0, book=host)
-    await service.start()
-    done = asyncio.Event()
-    task = asyncio.create_task(host.run(done.is_set))
-    host.send(Command(CommandKind.START, reason="test"))
-    try:
-        await asyncio.wait_for(service.ready.wait(), 10)
+    async with quoting_book(api) as host:
         # Each market's start is its own alert, naming the market.
         for name in ("usdm:BTCUSDT", "usdm:ETHUSDT", "coinm:BTCUSD_PERP"):
             started = await api.wait_for_message(VIEWER, f"STARTED · PAPER · {name}", 10.0)
@@ -98,7 +97,3 @@ async def test_every_markets_alerts_name_it_and_flatten_shows_and_acts_on_each(
         for name in ("usdm:BTCUSDT", "usdm:ETHUSDT", "coinm:BTCUSD_PERP"):
             flat = await api.wait_for_message(TRADER, f"FLATTEN FLAT · PAPER · {name}", 10.0)
             assert flat is not None, [m.text for m in api.sent_to(TRADER)]
-    finally:
-        done.set()
-        await asyncio.wait_for(task, 10)
-        await service.stop(drain_s=1.0)
