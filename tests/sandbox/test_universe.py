@@ -198,3 +198,19 @@ async def test_a_synthetic_symbols_book_syncs_from_its_snapshot_and_diff_stream(
     assert len(snapshot.bids) == len(snapshot.asks) == 1  # the touch, one level a side
     assert any(type(e) is BestBidOffer for e in events)
     assert any(type(e) is Trade for e in events)
+
+
+def test_coinm_symbols_messages_name_their_pair() -> None:
+    # COIN-M's bookTicker and depth diffs carry "ps" (the contract's pair), USD-M's do not.
+    traded = listed_instrument("BTCUSD_PERP", "binancecoinm")
+    hub = _Recorder({"ethusd_perp@bookTicker", "ethusd_perp@depth@0ms"})
+    u = Universe(traded, listing_entries("binancecoinm"), UniverseSpec(2), hub, 0)  # type: ignore[arg-type]
+    for step in range(1, 51):  # 5 s
+        u.advance(step * 100_000_000)
+    kinds = {json.loads(text)["e"]: json.loads(text) for text, _, _ in hub.sent}
+    assert set(kinds) == {"bookTicker", "depthUpdate"}
+    assert all(m["s"] == "ETHUSD_PERP" and m["ps"] == "ETHUSD" for m in kinds.values())
+    usdm, usdm_hub = _universe({f"{s.lower()}@bookTicker" for s in _universe(set())[0].symbols})
+    usdm.advance(1_000_000_000)
+    assert usdm_hub.sent
+    assert all("ps" not in json.loads(t) for t, _, _ in usdm_hub.sent)

@@ -185,6 +185,7 @@ class _Symbol:
         "mid",
         "name",
         "next_agg",
+        "pair",
         "qty_decimals",
         "sigma",
         "spread_mean",
@@ -196,8 +197,19 @@ class _Symbol:
         "update_id",
     )
 
-    def __init__(self, entry: Json, rank: int, spec: UniverseSpec, rng: np.random.Generator):
+    def __init__(
+        self,
+        entry: Json,
+        rank: int,
+        spec: UniverseSpec,
+        rng: np.random.Generator,
+        inverse: bool,
+    ):
         self.name = str(entry["symbol"])
+        # COIN-M's market messages also name the contract's pair ("ps": "BTCUSD"), as its
+        # listing entry does (developers.binance.com/docs/derivatives/coin-margined-futures/
+        # websocket-market-streams: Diff. Book Depth Streams, Individual Symbol Book Ticker).
+        self.pair = str(entry["pair"]) if inverse else None
         self.lower = self.name.lower()
         self.depth_names = tuple(f"{self.lower}@depth{speed}" for speed in DEPTH_SPEEDS)
         tick = _filter(entry, "PRICE_FILTER", "tickSize")
@@ -276,23 +288,16 @@ class _Symbol:
         if old_ask != self.ask:
             asks.insert(0, [self.price(old_ask), self.qty(0)])
         u = self.update_id
-        return {
-            "e": "depthUpdate",
-            "E": t_ms,
-            "T": t_ms,
-            "s": self.name,
-            "U": u,
-            "u": u,
-            "pu": u - 1,
-            "b": bids,
-            "a": asks,
-        }
+        out: Json = {"e": "depthUpdate", "E": t_ms, "T": t_ms, "s": self.name}
+        if self.pair is not None:
+            out["ps"] = self.pair
+        return out | {"U": u, "u": u, "pu": u - 1, "b": bids, "a": asks}
 
     def book_ticker(self, t_ms: int) -> Json:
-        return {
-            "e": "bookTicker",
-            "u": self.update_id,
-            "s": self.name,
+        out: Json = {"e": "bookTicker", "u": self.update_id, "s": self.name}
+        if self.pair is not None:
+            out["ps"] = self.pair
+        return out | {
             "b": self.price(self.bid),
             "B": self.qty(self.bid_lots),
             "a": self.price(self.ask),
@@ -320,7 +325,9 @@ class Universe:
         self._traded_lower = traded.symbol.lower()
         others = [e for e in entries if e["symbol"] != traded.symbol]
         # The traded symbol is the busiest (rank 1); the others follow in listing order.
-        self._symbols = [_Symbol(e, rank, spec, self._rng) for rank, e in enumerate(others, 2)]
+        self._symbols = [
+            _Symbol(e, rank, spec, self._rng, traded.inverse) for rank, e in enumerate(others, 2)
+        ]
         self._by_name = {s.name: s for s in self._symbols}
         bbo = np.array([spec.rates(r)[0] for r in range(2, len(others) + 2)], dtype=float)
         trade = np.array([spec.rates(r)[1] for r in range(2, len(others) + 2)], dtype=float)
