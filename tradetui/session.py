@@ -611,7 +611,7 @@ async def open_live_paper_session(settings: Settings) -> PaperSession:
     # (run_live_market), so a backtest of the recording repeats the session.
     clock = VirtualClock(time.time_ns())
     live = LiveMarket(feed, exchange, clock, (client,) if keep_client else ())
-    venue = sim_venue(settings, instrument, live, clock, live=True)
+    venue = sim_venue(settings, instrument, live, clock, settings.market.seed, live=True)
     try:
         engine = build_engine(settings, instrument, venue, clock, bus, seed=settings.market.seed)
     except BaseException:  # e.g. the ML model refused: leave nothing open

@@ -351,12 +351,14 @@ _ORDERS_SETTLE_NS = 60 * 1_000_000_000
 
 def order_script(conn: sqlite3.Connection, session_id: int) -> list[tuple[int, OrderIntent]]:
     """The session's own placements and cancel requests, each at the time its engine sent it
-    (ns), in that order."""
+    (ns), in the order it sent them (a venue drawing latencies draws them in that order)."""
     script: list[tuple[int, int, OrderIntent]] = []
-    for cid, side, price, qty, otype, post, reduce, t in conn.execute(
-        "SELECT client_id, side, price_ticks, qty_lots, order_type, post_only, reduce_only, "
-        "created_ns FROM orders WHERE session_id = ?",
-        (session_id,),
+    for cid, side, price, qty, otype, post, reduce, t, seq in conn.execute(
+        "SELECT o.client_id, o.side, o.price_ticks, o.qty_lots, o.order_type, o.post_only, "
+        "o.reduce_only, o.created_ns, min(e.seq) FROM orders o LEFT JOIN order_events e "
+        "ON e.session_id = o.session_id AND e.client_id = o.client_id AND e.status = ? "
+        "WHERE o.session_id = ? GROUP BY o.client_id",
+        ("sent", session_id),
     ):
         place = PlaceOrder(
             client_id=cid,
@@ -368,7 +370,7 @@ def order_script(conn: sqlite3.Connection, session_id: int) -> list[tuple[int, O
             reduce_only=bool(reduce),
             created_ns=t,
         )
-        script.append((t, 0, place))
+        script.append((t, seq or 0, place))
     for seq, t, cid in conn.execute(
         "SELECT seq, ts_ns, client_id FROM order_events WHERE session_id = ? AND status = ?",
         (session_id, "cancel_sent"),
