@@ -163,6 +163,7 @@ class EngineHost:
             await s.driver.run(self.inbox, done, self._done)
             return
         if s.live is not None:
+            assert isinstance(s.clock, VirtualClock)  # stepped by its runner (session.py)
             await run_live_market(
                 s.engine, s.venue, s.clock, self.inbox, s.live.arrived, done, self._done
             )

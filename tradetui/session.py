@@ -9,14 +9,11 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-
-import msgspec
 
 from tradetui.config import ConfigError, Settings, live_source, synthetic_source
 from tradetui.core.clock import Clock, VirtualClock, WallClock
@@ -33,7 +30,7 @@ from tradetui.market.recorder import CaptureEncoder, CaptureWriter, recorded
 from tradetui.market.replay import drop_stale_bbo, replay_events
 from tradetui.market.synthetic import SyntheticMarket, SyntheticParams
 from tradetui.matching import MatchingConfig, QueueModel
-from tradetui.venues.sim import SimLatency, SimVenue
+from tradetui.venues.sim import ReceivedMarket, SimLatency, SimVenue
 from tradetui.venues.simtime import FeedLatency, FeedModel, clock_offset
 
 if TYPE_CHECKING:
@@ -352,7 +349,9 @@ async def open_book_session(
                         f"source: the live market ({one.market.source}) comes in real time; "
                         "run the book at speed 1"
                     )
-                market = await open_live_paper_session(one, arrived=book.kick, start=False)
+                market = await open_live_paper_session(
+                    one, arrived=book.kick, start=False, clock=book.clock
+                )
                 book.markets.append(market)
             except ConfigError as exc:
                 raise ConfigError(f"{where}: {exc}") from None
@@ -579,42 +578,32 @@ async def open_live_session(
     return session
 
 
-class LiveMarket:
+class LiveMarket(ReceivedMarket):
     """The exchange's live market as the sim venue's market: the feed's events kept as they
-    arrive until the venue takes them (an empty queue means "nothing more yet", see SimVenue),
-    ``arrived`` set at each. ``exchange`` is the ccxt id the data comes from; ``clients``
-    (a ccxt feed's) are closed with the feed."""
+    arrive, each given to the venue once the session's ``clock`` reaches its receive time (the
+    time the feed stamped at reading it, which the recording keeps), ``arrived`` set at each.
+    ``exchange`` is the ccxt id the data comes from; ``clients`` (a ccxt feed's) are closed
+    with the feed."""
 
     def __init__(
         self,
         feed: MarketFeed,
         exchange: str,
+        clock: Clock,
         clients: tuple[Any, ...] = (),
         arrived: asyncio.Event | None = None,
     ) -> None:
+        super().__init__(clock)
         self.feed = feed
         self.exchange = exchange
         self.clients = clients
         # A book's markets share one (``BookSession.kick``): its runner wakes on any of them.
         self.arrived = arrived if arrived is not None else asyncio.Event()
-        self._queue: deque[MarketEvent] = deque()
         self._task: asyncio.Task[None] | None = None
 
-    def __iter__(self) -> Iterator[MarketEvent]:
-        return self
-
-    def __next__(self) -> MarketEvent:
-        if not self._queue:
-            raise StopIteration
-        return self._queue.popleft()
-
     def on_event(self, ev: MarketEvent) -> None:
-        """The feed's sink. An exchange time after our receive time is the two clocks' skew:
-        the event cannot have happened after it reached us, so it is stamped at receipt
-        (else every delivery would wait out the skew)."""
-        if ev.exch_ns > ev.local_ns:
-            ev = msgspec.structs.replace(ev, exch_ns=ev.local_ns)
-        self._queue.append(ev)
+        """The feed's sink."""
+        self.push(ev)
         self.arrived.set()
 
     def start(self) -> None:
@@ -634,14 +623,19 @@ class LiveMarket:
 
 
 async def open_live_paper_session(
-    settings: Settings, arrived: asyncio.Event | None = None, *, start: bool = True
+    settings: Settings,
+    arrived: asyncio.Event | None = None,
+    *,
+    start: bool = True,
+    clock: Clock | None = None,
 ) -> PaperSession:
     """A paper session on the exchange's live market (market.source "live[:[VENUE:]SYMBOL]"):
     its public websocket feed and REST snapshot into the simulated exchange, on the wall
     clock. No keys: the instrument comes from the exchange's public markets (which refresh
     the catalog cache, as a live session's do). The feed starts too (``start``; else the
     caller's ``session.live.start()``); ``arrived``: the event set at each of its events (a
-    book's shared one; else the market's own).
+    book's shared one; else the market's own); ``clock``: a book's (else the session's own,
+    stepped by ``run_live_market``).
 
     Raises ConfigError for bad settings and VenueError (one line) when the exchange's markets
     cannot be read (no network) or it does not list the symbol; nothing is left open then.
@@ -698,9 +692,13 @@ async def open_live_paper_session(
     finally:
         if not keep_client:
             await client.close()
-    live = LiveMarket(feed, exchange, (client,) if keep_client else (), arrived)
-    clock = WallClock()
-    venue = sim_venue(settings, instrument, live, clock, live=True)
+    # The session's clock: the wall clock as its runner steps it, to each event's own time
+    # (run_live_market), so a backtest of the recording repeats the session; a book's
+    # markets run on the book's one clock instead (``clock``).
+    if clock is None:
+        clock = VirtualClock(time.time_ns())
+    live = LiveMarket(feed, exchange, clock, (client,) if keep_client else (), arrived)
+    venue = sim_venue(settings, instrument, live, clock, settings.market.seed, live=True)
     try:
         engine = build_engine(settings, instrument, venue, clock, bus, seed=settings.market.seed)
     except BaseException:  # e.g. the ML model refused: leave nothing open

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import random
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ import pytest
 from tests.sandbox.conftest import ASK_TICKS, BID_TICKS, KEY, SECRET, ManualFeed
 from tests.sandbox.live_harness import WAIT_S, keep_market_moving
 from tradetui.config import Settings, settings_from_mapping
-from tradetui.core.types import Side
+from tradetui.core.types import PlaceOrder, Side
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import VenueConnection
 from tradetui.engine.summary import format_summary
@@ -185,3 +187,22 @@ async def test_a_symbol_the_exchange_does_not_list_is_refused(
 
     with pytest.raises(SetupError, match=r"^market\.source: binanceusdm has no market 'NOPEUSDT'"):
         await open_live_paper_session(settings)
+
+
+async def test_the_simulated_exchange_draws_its_latencies_from_the_session_seed(
+    live_sandbox: SandboxExchange,
+) -> None:
+    """A backtest of the session's recording seeds its venue with the stored seed; the session's
+    venue must draw the same lognormal latencies (it once drew from seed 0 whatever the seed)."""
+    settings = paper_live_settings(live_sandbox.rest_url)
+    settings = settings.replace("sim", order_latency="lognormal").replace("market", seed=7)
+    session = await open_live_paper_session(settings)
+    try:
+        now = session.clock.now_ns()
+        session.venue.submit(PlaceOrder(client_id="b1", side=Side.BUY, price_ticks=1, qty_lots=1))
+        sim = settings.sim
+        draw = random.Random(7).gauss(0.0, sim.order_latency_sigma)
+        expected = now + int(int(sim.entry_latency_ms * 1e6) * math.exp(draw))
+        assert session.venue.next_request_ns == expected
+    finally:
+        await session.close()

@@ -1,5 +1,6 @@
-"""SimVenue on a live market (``live=True``): the market is known only up to now, requests
-reach the exchange no earlier than their arrival time, and a lost book is not an empty one."""
+"""SimVenue on a live market (``live=True``): the market is known only once the clock reaches
+its receive times, a request meets the market received after its arrival time (whenever the
+venue is looked at), and a lost book is not an empty one."""
 
 from __future__ import annotations
 
@@ -48,30 +49,25 @@ def sell(exch_ms: float, price_ticks: int, qty_lots: int) -> Trade:
 def drain(
     venue: SimVenue, clock: VirtualClock, until_ms: float
 ) -> list[MarketEvent | AccountEvent]:
-    """Everything delivered up to ``until_ms``, as a live run hands it over: the clock moves
-    on to each delivery or arrival at the exchange (just past it: the exchange takes a
-    request once its time has passed), never beyond ``until_ms``."""
+    """Everything delivered up to ``until_ms``, as a live session's runner hands it over: the
+    clock moves on to each thing due (a delivery, a receive time, a request's arrival at the
+    exchange), never beyond ``until_ms``."""
     out: list[MarketEvent | AccountEvent] = []
     until_ns = int(until_ms * MS)
     while True:
         t = venue.peek_ns()
-        if t is not None and t <= clock.now_ns():
-            ev = venue.pop()
-            assert ev is not None
-            out.append(ev)
-            continue
-        due = [x for x in (t, venue.next_request_ns) if x is not None and x <= until_ns]
-        if due:
-            clock.advance_to(max(min(due), clock.now_ns() + 1))
-        elif clock.now_ns() < until_ns:
+        if t is None or t > until_ns:
             clock.advance_to(until_ns)
-        else:
             return out
+        clock.advance_to(t)
+        ev = venue.pop()
+        if ev is not None:
+            out.append(ev)
 
 
 def live_venue() -> tuple[SimVenue, LiveMarket, VirtualClock]:
     clock = VirtualClock(0)
-    market = LiveMarket(NoFeed(), "binanceusdm")
+    market = LiveMarket(NoFeed(), "binanceusdm", clock)
     venue = SimVenue(make_instrument(), market, LATENCY, MatchingConfig(), clock, live=True)
     return venue, market, clock
 
@@ -82,14 +78,14 @@ def test_an_order_meets_only_the_market_after_its_arrival() -> None:
     clock.advance_to(2 * MS)
     assert [type(e) for e in drain(venue, clock, 2)] == [BookSnapshot]
     venue.submit(PlaceOrder(client_id="b1", side=Side.BUY, price_ticks=1000, qty_lots=1))
-    # Nothing is due: the order is on its way (it arrives at 7 ms), and the exchange has not
-    # seen it yet however long nothing else happens before then.
-    assert venue.peek_ns() is None
-    assert venue.next_request_ns == 7 * MS
-    assert venue.open_order_count == 0
-    # A trade the exchange made at 5 ms reaches us later; it came before our order, so it
-    # cannot fill it, even though it sweeps the whole level.
+    # Nothing is due for the engine: the order is on its way (it arrives at 7 ms), and the
+    # exchange has not seen it yet however long nothing else happens before then.
+    assert venue.peek_ns() == venue.next_request_ns == 7 * MS
     clock.advance_to(6 * MS)
+    assert venue.pop() is None
+    assert venue.open_order_count == 0
+    # A trade the exchange made at 5 ms reaches us at 6 ms, before our order arrives; it
+    # cannot fill it, even though it sweeps the whole level.
     market.on_event(sell(5, 1000, 50))
     events = drain(venue, clock, 20)
     assert [type(e) for e in events] == [Trade, OrderAccepted]
@@ -126,8 +122,32 @@ def test_a_lost_book_keeps_the_exchange_book_and_our_place_in_the_queue() -> Non
     assert venue.queue_ahead()["b1"] <= 3
 
 
+def test_the_market_received_after_an_arrival_meets_the_order_however_late_it_is_looked_at() -> (
+    None
+):
+    # Two runs of one market and one order: one looked at on time, one whose event loop was
+    # late (the clock jumps past the order's arrival and the trade's receipt). The order
+    # meets the market received after its arrival in both, in the same way.
+    fills = []
+    for late in (False, True):
+        venue, market, clock = live_venue()
+        market.on_event(snapshot(0))
+        clock.advance_to(2 * MS)
+        drain(venue, clock, 2)
+        venue.submit(PlaceOrder(client_id="b1", side=Side.BUY, price_ticks=1000, qty_lots=1))
+        # Received at 7.5 ms (after the order arrived at 7 ms): made by the exchange at
+        # 6.5 ms, but our simulated exchange had our order before it knew of the trade.
+        market.on_event(sell(6.5, 1000, 50))
+        if late:
+            clock.advance_to(30 * MS)
+        events = drain(venue, clock, 30)
+        assert [type(e) for e in events] == [Trade, OrderAccepted, Fill]
+        fills.append([(e.exch_ns, e.local_ns) for e in events])
+    assert fills[0] == fills[1]
+
+
 def test_an_exchange_time_after_receipt_is_stamped_at_receipt() -> None:
-    market = LiveMarket(NoFeed(), "binanceusdm")
+    market = LiveMarket(NoFeed(), "binanceusdm", VirtualClock(40 * MS))
     market.on_event(sell(10, 1000, 1))  # received 1 ms after the exchange's time: kept
     ahead = Trade(
         exch_ns=50 * MS,

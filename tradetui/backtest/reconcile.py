@@ -34,6 +34,7 @@ from tradetui.core.types import (
 from tradetui.market.replay import drop_stale_bbo
 from tradetui.session import feed_latency, market_source, sim_venue, with_sim_fees
 from tradetui.store.queries import stored_instrument
+from tradetui.venues.sim import ReceivedMarket
 
 _NS_PER_MS = 1_000_000
 # Matched share of all fills (matched over the union) for each verdict.
@@ -90,6 +91,12 @@ class SessionPlan:
         if self.mode == "paper" and market_source(self.settings) != "replay":
             return 0
         return None
+
+    @property
+    def received(self) -> bool:
+        """Whether the session was paper on an exchange's live market: its simulated exchange
+        took each message at its receive time (run_backtest's ``received``)."""
+        return self.mode == "paper" and market_source(self.settings) == "live"
 
 
 def session_plan(conn: sqlite3.Connection, session_id: int) -> SessionPlan:
@@ -344,12 +351,14 @@ _ORDERS_SETTLE_NS = 60 * 1_000_000_000
 
 def order_script(conn: sqlite3.Connection, session_id: int) -> list[tuple[int, OrderIntent]]:
     """The session's own placements and cancel requests, each at the time its engine sent it
-    (ns), in that order."""
+    (ns), in the order it sent them (a venue drawing latencies draws them in that order)."""
     script: list[tuple[int, int, OrderIntent]] = []
-    for cid, side, price, qty, otype, post, reduce, t in conn.execute(
-        "SELECT client_id, side, price_ticks, qty_lots, order_type, post_only, reduce_only, "
-        "created_ns FROM orders WHERE session_id = ?",
-        (session_id,),
+    for cid, side, price, qty, otype, post, reduce, t, seq in conn.execute(
+        "SELECT o.client_id, o.side, o.price_ticks, o.qty_lots, o.order_type, o.post_only, "
+        "o.reduce_only, o.created_ns, min(e.seq) FROM orders o LEFT JOIN order_events e "
+        "ON e.session_id = o.session_id AND e.client_id = o.client_id AND e.status = ? "
+        "WHERE o.session_id = ? GROUP BY o.client_id",
+        ("sent", session_id),
     ):
         place = PlaceOrder(
             client_id=cid,
@@ -361,7 +370,7 @@ def order_script(conn: sqlite3.Connection, session_id: int) -> list[tuple[int, O
             reduce_only=bool(reduce),
             created_ns=t,
         )
-        script.append((t, 0, place))
+        script.append((t, seq or 0, place))
     for seq, t, cid in conn.execute(
         "SELECT seq, ts_ns, client_id FROM order_events WHERE session_id = ? AND status = ?",
         (session_id, "cancel_sent"),
@@ -369,30 +378,6 @@ def order_script(conn: sqlite3.Connection, session_id: int) -> list[tuple[int, O
         script.append((t, seq, CancelOrder(client_id=cid, created_ns=t)))
     script.sort(key=lambda s: (s[0], s[1]))
     return [(t, intent) for t, _, intent in script]
-
-
-class _Received:
-    """A recorded market as a live feed gives it: each event once the clock reaches its
-    receive time, and nothing beyond (asked again later, as SimVenue asks a live market)."""
-
-    def __init__(self, events: list[MarketEvent], clock: VirtualClock) -> None:
-        self._events = events
-        self._clock = clock
-        self._i = 0
-
-    def __iter__(self) -> _Received:
-        return self
-
-    def __next__(self) -> MarketEvent:
-        if self._i < len(self._events) and self._events[self._i].local_ns <= self._clock.now_ns():
-            self._i += 1
-            return self._events[self._i - 1]
-        raise StopIteration
-
-    @property
-    def next_ns(self) -> int | None:
-        """Receive time of the next event not yet given (ns), or None at the end."""
-        return self._events[self._i].local_ns if self._i < len(self._events) else None
 
 
 def replay_orders(
@@ -407,10 +392,10 @@ def replay_orders(
     market = list(feed_latency(settings).retime(drop_stale_bbo(events), plan.feed_offset_ns))
     first_ns = min(market[0].exch_ns, market[0].local_ns)
     clock = VirtualClock(min(plan.market_started_ns, first_ns))
-    received = None
-    if plan.mode == "paper" and market_source(settings) == "live":
-        received = _Received(market, clock)
-        venue = sim_venue(settings, inst, received, clock, plan.seed, live=True)
+    if plan.received:
+        venue = sim_venue(
+            settings, inst, ReceivedMarket(clock, market), clock, plan.seed, live=True
+        )
     else:
         venue = sim_venue(settings, inst, market, clock, plan.seed)
     end_ns = plan.trading_ended_ns + _ORDERS_SETTLE_NS
@@ -418,16 +403,6 @@ def replay_orders(
     i = 0
     while True:
         due_ns = venue.peek_ns()
-        if received is not None and received.next_ns is not None:
-            # Nothing happens at a live venue before the market it has not received yet.
-            arrive_ns = max(received.next_ns, clock.now_ns())
-            if (due_ns is None or arrive_ns < due_ns) and (
-                i >= len(script) or arrive_ns < script[i][0]
-            ):
-                if arrive_ns > end_ns:
-                    return fills
-                clock.advance_to(arrive_ns)
-                continue
         if i < len(script) and (due_ns is None or script[i][0] <= due_ns):
             clock.advance_to(max(clock.now_ns(), script[i][0]))
             venue.submit(script[i][1])

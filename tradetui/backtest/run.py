@@ -28,7 +28,7 @@ from tradetui.host import EngineHost, store_options
 from tradetui.lifecycle import Lifecycle, RunPlan, StopSignals
 from tradetui.market.replay import drop_stale_bbo
 from tradetui.session import PaperSession, feed_latency, sim_models, sim_venue, with_sim_fees
-from tradetui.venues.sim import SimVenue
+from tradetui.venues.sim import ReceivedMarket, SimVenue
 
 # The mode a backtest's stored session has (paper and live each keep their own).
 MODE = "backtest"
@@ -146,6 +146,7 @@ def run_backtest(
     start_ns: int | None = None,
     stop_ns: int | None = None,
     store: Path | None = None,
+    received: bool = False,
 ) -> BacktestResult:
     """Trade ``events`` with the configured strategy from the first event to the last.
 
@@ -166,7 +167,9 @@ def run_backtest(
     feed latency removes (default: estimated from the files; 0 for a recording made on the
     session's own clock, as a paper session's is). ``start_ns`` starts the clock and the
     engine earlier than the first event, and ``stop_ns`` stops it before the data ends (a
-    stored session's start and stop, to repeat it).
+    stored session's start and stop, to repeat it). ``received``: the events are a recording
+    of a live market a paper session traded on; the simulated exchange takes them as that
+    session's did, each at its receive time (``ReceivedMarket``).
     """
     if not events:
         raise ValueError("no market events to backtest")
@@ -188,7 +191,10 @@ def run_backtest(
     if stop_ns is not None:
         end_ns = min(end_ns, stop_ns)
     clock = VirtualClock(start_ns)
-    venue = sim_venue(settings, inst, market, clock, seed)
+    if received:
+        venue = sim_venue(settings, inst, ReceivedMarket(clock, market), clock, seed, live=True)
+    else:
+        venue = sim_venue(settings, inst, market, clock, seed)
     bus = Bus()
     fills: list[FillRecorded] = []
 

@@ -103,6 +103,7 @@ def reconcile(
                 feed_offset_ns=plan.feed_offset_ns,
                 start_ns=plan.market_started_ns,
                 stop_ns=plan.trading_ended_ns,
+                received=plan.received,
             )
         except ConfigError as exc:
             fail(f"session {sid}: {exc}")

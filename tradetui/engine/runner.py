@@ -144,29 +144,39 @@ _CHECK_S = 0.05
 async def run_live_market(
     engine: Engine,
     venue: SimVenue,
-    clock: Clock,
+    clock: VirtualClock,
     inbox: asyncio.Queue[Command],
     arrived: asyncio.Event,
     done: Callable[[], bool],
     on_done: Callable[[Command, bool, str], None] | None = None,
 ) -> None:
-    """Run until ``done()`` on a live market (a SimVenue with ``live=True``): on the wall
-    clock, every delivery and timer handled when due, as ``run_paced`` at speed 1. The market
-    comes when the exchange sends it, so the loop also wakes when ``arrived`` is set (the live
-    market's feed got an event) and when an order or cancel in flight reaches the exchange."""
+    """Run until ``done()`` on a live market (a SimVenue on a ``ReceivedMarket``): on the wall
+    clock, every delivery, timer, receive time and request arrival handled once the wall clock
+    has passed it, with ``clock`` stepped to its own time (not to when the event loop got
+    round to it), so the engine and the venue see what a backtest of the recording sees. Once
+    nothing is due before the wall clock, ``clock`` catches up with it and commands apply. The
+    market comes when the exchange sends it, so the loop also wakes when ``arrived`` is set
+    (the live market's feed got an event)."""
     getter: asyncio.Future[Command] | None = None
+    taken: Command | None = None  # from the inbox while waiting, applied once caught up
     try:
         while not done():
-            while not inbox.empty():
-                apply_command(engine, inbox.get_nowait(), on_done)
-            now = clock.now_ns()
+            wall = time.time_ns()
             t = _next_time(engine, venue)
-            if t is not None and t <= now:
+            if t is not None and t <= wall:
+                clock.advance_to(t)
                 _step(engine, venue, t)
                 continue
-            arrival = venue.next_request_ns
-            wake = t if arrival is None or (t is not None and t < arrival) else arrival
-            timeout = _CHECK_S if wake is None else min(_CHECK_S, max(wake - now, 0) / 1e9)
+            # Everything due before now is handled: what comes next has a later time.
+            clock.advance_to(wall)
+            if taken is not None or not inbox.empty():
+                if taken is not None:
+                    apply_command(engine, taken, on_done)
+                    taken = None
+                while not inbox.empty():
+                    apply_command(engine, inbox.get_nowait(), on_done)
+                continue  # a command may have set a timer or sent orders
+            timeout = _CHECK_S if t is None else min(_CHECK_S, (t - wall) / 1e9)
             # Nothing can arrive between the look above and this clear: no await in between.
             arrived.clear()
             if getter is None:
@@ -177,9 +187,10 @@ async def run_live_market(
             )
             kicked.cancel()
             if getter in finished:
-                apply_command(engine, getter.result(), on_done)
-                getter = None
+                taken, getter = getter.result(), None
     finally:
+        if taken is not None:
+            inbox.put_nowait(taken)  # as below
         if getter is not None:
             if getter.done() and not getter.cancelled():
                 inbox.put_nowait(getter.result())  # taken but not applied: back for the next run

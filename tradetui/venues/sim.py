@@ -14,12 +14,16 @@ A market already in the exchange's order (``exchange_ordered=True``: the synthet
 prints a trade before the book update that shows it) skips the reordering: each event joins the
 feed as the matching engine takes it, as a live market's does.
 
-A live market (``live=True``: the exchange's real feed, pushed as it arrives) is known only up
-to now: its iterator running dry means "nothing more yet", so it is asked again, and requests
-reach the exchange only once the clock has passed their arrival time (``next_request_ns`` says
-when), never ahead of market events still to come. An empty snapshot there says the feed lost
-the book, not that the exchange's book emptied: the matching engine keeps its book (and our
-queue positions) until the resync's snapshot.
+A live market (``live=True``: a ``ReceivedMarket``, the exchange's real feed pushed as it
+arrives) is known only up to now: each event once the clock reaches its receive time
+(``local_ns``), in the order received. A request reaches the exchange at its arrival time after
+every market event received by then and before any received later, so what a session on a live
+market does depends only on the receive times, not on when its event loop got round to it: a
+backtest of its recording, on a ``ReceivedMarket`` of the same events, does the same
+(docs/reconcile.md). ``peek_ns`` names the next receive time and request arrival as well, so a
+runner wakes for them. An empty snapshot there says the feed lost the book, not that the
+exchange's book emptied: the matching engine keeps its book (and our queue positions) until the
+resync's snapshot.
 """
 
 from __future__ import annotations
@@ -99,6 +103,40 @@ class SimLatency:
         return f"constant ({ms})"
 
 
+class ReceivedMarket:
+    """A market as a live feed gives it: each event once ``clock`` reaches its receive time
+    (``local_ns``), in the order received; running dry means "nothing more yet" (``push``
+    adds what arrives later). An exchange time after the receive time is the two clocks'
+    skew: the event cannot have happened after it reached us, so it is stamped at receipt
+    (else every delivery would wait out the skew)."""
+
+    def __init__(self, clock: Clock, events: Iterable[MarketEvent] = ()) -> None:
+        self._clock = clock
+        self._queue: deque[MarketEvent] = deque()
+        for ev in events:
+            self.push(ev)
+
+    def push(self, ev: MarketEvent) -> None:
+        """``ev`` has been received (at its ``local_ns``)."""
+        if ev.exch_ns > ev.local_ns:
+            ev = msgspec.structs.replace(ev, exch_ns=ev.local_ns)
+        self._queue.append(ev)
+
+    def __iter__(self) -> ReceivedMarket:
+        return self
+
+    def __next__(self) -> MarketEvent:
+        queue = self._queue
+        if queue and queue[0].local_ns <= self._clock.now_ns():
+            return queue.popleft()
+        raise StopIteration
+
+    @property
+    def next_ns(self) -> int | None:
+        """Receive time (ns) of the next event not yet given, or None when none is known."""
+        return self._queue[0].local_ns if self._queue else None
+
+
 class SimVenue:
     """A simulated venue: orders meet the recorded or synthetic market with latency."""
 
@@ -141,6 +179,10 @@ class SimVenue:
             if self._queue_on_apply
             else exchange_order(market, on_read=self._queue_delivery)
         )
+        # A live market's receive times: when the next event becomes known.
+        self._received = market if isinstance(market, ReceivedMarket) else None
+        if live and self._received is None:
+            raise TypeError("a live market is a ReceivedMarket")
         self._next_market: MarketEvent | None = next(self._market, None)
         self._reports: list[tuple[int, int, AccountEvent]] = []
         self._requests: list[tuple[int, int, OrderIntent]] = []
@@ -188,11 +230,25 @@ class SimVenue:
 
         ``horizon_ns``: the engine's next timer; the exchange does nothing later than it yet,
         so an order that timer sends still meets every later market event.
+
+        On a live market the next receive time and request arrival count too (the runner
+        wakes for them; ``pop`` then returns None when no delivery is due by now).
         """
-        return self._settle(_NEVER_NS if horizon_ns is None else horizon_ns)
+        deliver_ns = self._settle(_NEVER_NS if horizon_ns is None else horizon_ns)
+        if self._received is None:
+            return deliver_ns
+        due = [deliver_ns, self._received.next_ns, self.next_request_ns]
+        if self._next_market is not None:
+            due.append(self._next_market.local_ns)
+        return min((t for t in due if t is not None), default=None)
 
     def pop(self) -> MarketEvent | AccountEvent | None:
         """The next event for the engine, in delivery-time order (see ``_take`` for ties)."""
+        if self._received is not None:
+            deliver_ns = self._settle()
+            if deliver_ns is None or deliver_ns > self._clock.now_ns():
+                return None
+            return self._take()
         feed = self._feed
         reports = self._reports
         if not reports and not self._requests:
@@ -230,6 +286,9 @@ class SimVenue:
         on_event = engine.on_event
         on_timer = engine.on_timer
         advance = clock.advance_to
+        if self._received is not None:
+            self._run_received(engine, clock, until_ns)
+            return
         settle = self._settle
         take = self._take
         apply_market = self._apply_market
@@ -273,6 +332,26 @@ class SimVenue:
             on_event(take() if reports else popleft()[1])
         advance(until_ns)
 
+    def _run_received(self, engine: Engine, clock: VirtualClock, until_ns: int) -> None:
+        """``run`` on a live market: ``peek_ns`` / ``pop`` as a live session's runner calls
+        them, each wake (timer, delivery, receive time, request arrival) at its own time."""
+        while True:
+            wake_ns = engine.wakeup_ns
+            due_ns = self.peek_ns(wake_ns)
+            if wake_ns is not None and (due_ns is None or wake_ns <= due_ns):
+                if wake_ns > until_ns:
+                    break
+                clock.advance_to(wake_ns)
+                engine.on_timer()
+                continue
+            if due_ns is None or due_ns > until_ns:
+                break
+            clock.advance_to(due_ns)
+            ev = self.pop()
+            if ev is not None:
+                engine.on_event(ev)
+        clock.advance_to(until_ns)
+
     @property
     def next_request_ns(self) -> int | None:
         """When the next order or cancel in flight reaches the exchange (ns), or None."""
@@ -299,6 +378,8 @@ class SimVenue:
     def _settle(self, horizon_ns: int = _NEVER_NS) -> int | None:
         """Run exchange-side happenings due before the next delivery and not after
         ``horizon_ns`` (ns); returns the delivery's time (ns), or None when none is known."""
+        if self._received is not None:
+            return self._settle_received(horizon_ns)
         feed = self._feed
         reports = self._reports
         requests = self._requests
@@ -307,15 +388,7 @@ class SimVenue:
             if reports and reports[0][0] < deliver_ns:
                 deliver_ns = reports[0][0]
             market = self._next_market
-            if market is not None:
-                market_ns = market.exch_ns
-            elif self._live:
-                # The live market up to now is all there is: ask again for what came since;
-                # nothing at the exchange happens beyond now until it is known.
-                market = self._next_market = next(self._market, None)
-                market_ns = market.exch_ns if market is not None else self._clock.now_ns()
-            else:
-                market_ns = _NEVER_NS
+            market_ns = market.exch_ns if market is not None else _NEVER_NS
             request_ns = requests[0][0] if requests else _NEVER_NS
             # Ties: market data before a request, both before a delivery at the same time.
             if market_ns <= request_ns:
@@ -326,6 +399,33 @@ class SimVenue:
                 if request_ns > deliver_ns or request_ns > horizon_ns:
                     return None if deliver_ns == _NEVER_NS else deliver_ns
                 self._arrive(heappop(requests)[2], request_ns)
+
+    def _settle_received(self, horizon_ns: int) -> int | None:
+        """``_settle`` on a live market: market events in the order received, each request at
+        its arrival time after every event received by then (at or before it) and before any
+        received later; none of it beyond now or ``horizon_ns``."""
+        feed = self._feed
+        reports = self._reports
+        requests = self._requests
+        now_ns = self._clock.now_ns()
+        while True:
+            deliver_ns = feed[0][0] if feed else _NEVER_NS
+            if reports and reports[0][0] < deliver_ns:
+                deliver_ns = reports[0][0]
+            market = self._next_market
+            if market is None:
+                market = self._next_market = next(self._market, None)
+            market_ns = market.local_ns if market is not None else _NEVER_NS
+            request_ns = requests[0][0] if requests else _NEVER_NS
+            if market is not None and market_ns <= request_ns:
+                if market_ns > deliver_ns or market_ns > horizon_ns:
+                    break
+                self._apply_market(market)
+            else:
+                if request_ns > now_ns or request_ns > deliver_ns or request_ns > horizon_ns:
+                    break
+                self._arrive(heappop(requests)[2], request_ns)
+        return None if deliver_ns == _NEVER_NS else deliver_ns
 
     def _apply_market(self, ev: MarketEvent) -> None:
         exch_ns = ev.exch_ns
