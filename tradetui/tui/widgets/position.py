@@ -17,8 +17,32 @@ def _pnl_style(value: Decimal) -> str:
 
 
 class PositionPane(SnapshotPane):
+    """The shown market's position; with several markets, one line per market instead."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("Position", id=id)
+
+    def show_book(self, positions: list[tuple[str, EngineSnapshot]]) -> None:
+        """Every market's position: its name, size and unrealized PnL (settlement asset)."""
+        self.border_title = "Positions"
+        width = max(len(name) for name, _ in positions)
+        lines: list[tuple[str, str | Text]] = []
+        for name, snap in positions:
+            p = snap.pnl
+            size = fmt.qty(p.position_lots, snap.lot_size)
+            if p.position_lots > 0:
+                size = "+" + size
+            unrealized = fmt.money(p.unrealized, money_decimals(p.settle, snap.quote))
+            lines.append(
+                (
+                    name.ljust(width),
+                    Text.assemble(
+                        f"{size:>10} {snap.size_unit:<4} ",
+                        (f"{unrealized} {p.settle}", _pnl_style(p.unrealized)),
+                    ),
+                )
+            )
+        self.paint(rows(lines))
 
     def render_snapshot(self, snap: EngineSnapshot) -> Text:
         p = snap.pnl
