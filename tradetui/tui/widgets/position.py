@@ -11,6 +11,9 @@ from tradetui.engine.snapshot import EngineSnapshot
 from tradetui.tui import fmt
 from tradetui.tui.widgets.pane import SnapshotPane, rows
 
+# Short size units where a line per market leaves little room.
+_UNIT = {"contracts": "ct"}
+
 
 def _pnl_style(value: Decimal) -> str:
     return "green" if value > 0 else "red" if value < 0 else ""
@@ -37,7 +40,7 @@ class PositionPane(SnapshotPane):
                 (
                     name.ljust(width),
                     Text.assemble(
-                        f"{size:>10} {snap.size_unit:<4} ",
+                        f"{size:>9} {_UNIT.get(snap.size_unit, snap.size_unit):<4} ",
                         (f"{unrealized} {p.settle}", _pnl_style(p.unrealized)),
                     ),
                 )
