@@ -9,6 +9,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import DataTable
@@ -130,13 +131,21 @@ def _stored(db: Path) -> list[tuple[str, str | None, int]]:
         )
 
 
+async def _run(
+    settings: Settings, server: SandboxExchange, db: Path
+) -> tuple[Lifecycle, AddFromScreener, dict[str, Any], list[tuple[str, str | None, int]]]:
+    """A console session of ``settings`` screening ``server``, through the lifecycle with its
+    store at ``db``: the lifecycle, the face, the summary and the stored sessions."""
+    lifecycle = Lifecycle(_on(settings, server), RunPlan(speed=5.0, store=StoreOptions(db)))
+    face = AddFromScreener(lifecycle)
+    summary = await lifecycle.run(face)
+    return lifecycle, face, summary, _stored(db)
+
+
 async def test_a_adds_the_screened_symbol_to_a_book(
     sandbox: SandboxExchange, tmp_path: Path
 ) -> None:
-    plan = RunPlan(speed=5.0, store=StoreOptions(tmp_path / "b.db"))
-    lifecycle = Lifecycle(_on(book_settings(), sandbox), plan)
-    face = AddFromScreener(lifecycle)
-    summary = await lifecycle.run(face)
+    _, face, summary, stored = await _run(book_settings(), sandbox, tmp_path / "b.db")
     assert face.added
     assert face.added not in SYMBOLS
     assert face.again == (False, f"{face.added} is traded in this session already")
@@ -144,7 +153,6 @@ async def test_a_adds_the_screened_symbol_to_a_book(
     assert face.exposures == 4  # the portfolio guard measures it
     assert [m["symbol"] for m in summary["markets"]] == [*SYMBOLS, face.added]
     assert summary["markets"][-1]["fills"] > 0
-    stored = _stored(tmp_path / "b.db")
     assert [s for s, _, _ in stored] == [*SYMBOLS, face.added]
     assert len({b for _, b, _ in stored}) == 1
     assert stored[0][1] is not None
@@ -154,16 +162,12 @@ async def test_a_adds_the_screened_symbol_to_a_book(
 async def test_a_one_market_paper_session_becomes_a_book_of_two(
     sandbox: SandboxExchange, tmp_path: Path
 ) -> None:
-    plan = RunPlan(speed=5.0, store=StoreOptions(tmp_path / "one.db"))
-    lifecycle = Lifecycle(_on(Settings(), sandbox), plan)
-    face = AddFromScreener(lifecycle)
-    summary = await lifecycle.run(face)
+    lifecycle, face, summary, stored = await _run(Settings(), sandbox, tmp_path / "one.db")
     assert face.markets_shown == 2
     assert face.exposures == 2
     assert lifecycle.host is face.book
     assert [m["symbol"] for m in summary["markets"]] == ["BTCUSDT", face.added]
     assert all(m["orders_placed"] > 0 for m in summary["markets"])
-    stored = _stored(tmp_path / "one.db")
     assert [s for s, _, _ in stored] == ["BTCUSDT", face.added]
     assert stored[0][1] is not None
     assert stored[0][1] == stored[1][1]

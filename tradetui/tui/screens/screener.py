@@ -65,8 +65,7 @@ class ScreenerScreen(ModalScreen[None]):
             yield Label(f"Screener {self._exchange_id}: loading the symbol list", id="dialog-title")
             yield DataTable(id="screener-table", cursor_type="row", zebra_stripes=True)
             yield Label(
-                "o orders by spread, vol, volume, trades, edge; a adds the highlighted symbol "
-                "to the session (paper); Esc closes",
+                "o order (spread vol volume trades edge) · a add to session · Esc close",
                 id="dialog-hint",
             )
 
