@@ -62,6 +62,9 @@ async def test_the_table_lists_every_market_at_80x24_and_selects_the_one_shown()
         await _until(lambda: app.snapshot is not None and app.snapshot.symbol == "BTCUSD_PERP")
         await pilot.press("up", "up")
         await _until(lambda: app.engine.instrument.symbol == "BTCUSDT")
+        # Below 80×24 the message replaces the layout, table included.
+        await pilot.resize_terminal(70, 20)
+        await _until(lambda: not table.display or not table.region.height)
 
 
 async def test_keys_act_on_the_selected_market_and_shifted_keys_on_all() -> None:

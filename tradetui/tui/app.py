@@ -66,13 +66,10 @@ _fills_log = logging.getLogger("tradetui.fills")
 
 MIN_SIZE = (80, 24)
 FULL_SIZE = (120, 35)
-# Bindings that change what the engine does; none fires while a text box owns the keys.
-_TRADING_ACTIONS = frozenset(
-    {"start", "stop", "flatten", "halt", "params", "quit"}
-    | {"start_all", "stop_all", "flatten_all", "halt_all"}
-)
 # Portfolio-wide actions: only over several markets.
 _BOOK_ACTIONS = frozenset({"start_all", "stop_all", "flatten_all", "halt_all"})
+# Bindings that change what the engine does; none fires while a text box owns the keys.
+_TRADING_ACTIONS = frozenset({"start", "stop", "flatten", "halt", "params", "quit"}) | _BOOK_ACTIONS
 HALT_DOUBLE_PRESS_S = 2.0
 # A screened market's tick, in bps of its price, this many times the first market's: the
 # strategy's tick-based parameters may quote it wide (said when it is added).
@@ -363,6 +360,7 @@ class TradeApp(App[None]):
         if host is self.selected:
             return
         self.selected = host
+        self._halt_armed_at = None  # a k pressed on another market does not arm this one
         self._feed_mark = None
         self.feed_per_s = 0.0
         if self._market_option is None:
