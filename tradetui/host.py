@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from tradetui.config import Settings
 from tradetui.core.clock import VirtualClock
+from tradetui.core.instrument import Instrument
 from tradetui.core.types import Fill
 from tradetui.engine.engine import Command, CommandKind
 from tradetui.engine.events import EngineState, MarketEnded
@@ -108,6 +109,10 @@ class EngineHost:
         self._forced = asyncio.Event()
         # Fills made while tradetui was down, stored at this start (docs/shutdown.md).
         self.recovered_fills = 0
+        # Where the session is stored (``open_store``), and the book this market was made
+        # part of while running (``BookHost.of``), which then runs it.
+        self.store_options: StoreOptions | None = None
+        self.book: BookHost | None = None
         if isinstance(session, LiveSession):
             # The venue asks for a halt (IP ban, refused keys) through the same inbox as people.
             session.venue.on_halt = lambda reason: self.send(
@@ -329,6 +334,7 @@ class EngineHost:
         """
         meta = self._meta(options)
         opened = begin_session(options.path, meta, options.writer.busy_timeout_ms)
+        self.store_options = options
         if opened.replayed_rows:
             log.warning("replayed %d unwritten rows from the journal", opened.replayed_rows)
         for u in opened.unclean:
@@ -471,20 +477,24 @@ class BookHost:
     portfolio guard that halts every market on a breach (docs/multi-market.md).
 
     It offers what the lifecycle, the control socket and Telegram use of an EngineHost;
-    ``engine`` is the first market's (what a one-market surface such as the console shows).
-    A command without a market goes to every market; ``send(cmd, market)`` to the one(s)
-    named (``SYMBOL`` or ``VENUE:SYMBOL``)."""
+    ``engine`` is the first market's. A command without a market goes to every market;
+    ``send(cmd, market)`` to the one(s) named (``SYMBOL`` or ``VENUE:SYMBOL``)."""
 
-    def __init__(self, book: BookSession, speed: float | None) -> None:
+    def __init__(
+        self, book: BookSession, speed: float | None, hosts: list[EngineHost] | None = None
+    ) -> None:
         from tradetui.engine.runner import KickQueue
         from tradetui.risk.portfolio import PortfolioGuard, PortfolioLimits
 
         self.session = book
         self.speed = speed
         self.kick = book.kick
-        self.hosts = [EngineHost(market, speed) for market in book.markets]
+        # ``hosts``: the markets' hosts already made (``of``), else one each.
+        self.hosts = hosts if hosts is not None else [EngineHost(m, speed) for m in book.markets]
         for h in self.hosts:
-            h.inbox = KickQueue(self.kick)
+            queued, h.inbox = h.inbox, KickQueue(self.kick)
+            while not queued.empty():
+                h.inbox.put_nowait(queued.get_nowait())
         self.engine = self.hosts[0].engine
         self.refusals = self.hosts[0].refusals
         p = book.settings.portfolio
@@ -505,18 +515,24 @@ class BookHost:
         self._trading_end_ns: int | None = None
         self.hurried = False
         self.unconfirmed: list[str] = []
-        self._shown: EngineHost | None = None
+        # The running markets (``run``'s, while it runs: a market added joins it at once).
+        self._paced: list[PacedMarket] = []
+
+    @classmethod
+    def of(cls, host: EngineHost) -> BookHost:
+        """A one-market paper session's ``host`` as a book of that market, so markets can be
+        added to it while it runs (the console's screener): the same session, engine, store
+        session and queued commands; ``host.book`` names the book from now on. The caller
+        runs the book instead of ``host`` (not both)."""
+        s = host.session
+        assert isinstance(s, PaperSession)
+        book = cls(BookSession(s.engine.settings, [s], s.clock, s.start_ns), host.speed, [host])
+        host.book = book
+        return book
 
     @property
     def writer(self) -> StoreWriter | None:
         return self.hosts[0].writer
-
-    def shown(self) -> EngineHost:
-        """The book as a one-market surface (the console) sees it: the first market's
-        session and engine, while running and commands are the book's (every market)."""
-        if self._shown is None:
-            self._shown = _FirstMarket(self)
-        return self._shown
 
     def markets(self, market: str | None) -> list[EngineHost]:
         """The hosts ``market`` names (SYMBOL or VENUE:SYMBOL, any case; None: all); [] when
@@ -564,7 +580,7 @@ class BookHost:
         """Run every market until ``done()``; a replay's end is acted on per market."""
         from tradetui.engine.runner import PacedMarket, run_book_paced
 
-        paced = [
+        paced = self._paced = [
             PacedMarket(h.engine, m.venue, h.inbox, h._done, live=m.live is not None)
             for h, m in zip(self.hosts, self.session.markets, strict=True)
         ]
@@ -587,6 +603,41 @@ class BookHost:
 
     async def _turn(self) -> None:
         await self.hosts[0]._turn()
+
+    async def add_market(
+        self, settings: Settings, instrument: Instrument | None = None
+    ) -> EngineHost:
+        """Add a paper market of ``settings`` (one market's, as ``Settings.per_market`` makes
+        them; ``instrument``: its listing, else looked up) to the running book: its session
+        starts now on the book's clock, joins the book in the store and the portfolio guard,
+        and is stepped from the runner's next turn on. Stopped until started. Raises
+        ConfigError for bad settings, StoreError when the store refuses it."""
+        from tradetui.engine.runner import KickQueue, PacedMarket
+        from tradetui.session import build_paper_session
+
+        book = self.session
+        market = build_paper_session(
+            settings,
+            virtual=isinstance(book.clock, VirtualClock),
+            start_ns=book.clock.now_ns(),
+            clock=book.clock,
+            instrument=instrument,
+        )
+        host = EngineHost(market, self.speed)
+        host.inbox = KickQueue(self.kick)
+        first = self.hosts[0]
+        if first.store_options is not None and first.writer is not None:
+            # In a thread: the writer must commit meanwhile (its transaction holds the lock
+            # across the loop's turns), or the join would wait for a lock it holds itself.
+            await asyncio.to_thread(host.join_store, first.store_options, first)
+            if host.recorder is not None:
+                market.bus.subscribe(host.recorder.on_event)
+        book.markets.append(market)
+        self.hosts.append(host)
+        self._paced.append(PacedMarket(host.engine, market.venue, host.inbox, host._done))
+        self.kick.set()
+        log.info("market %s added to the book", _venue_symbol(host))
+        return host
 
     def _after(self, _market: PacedMarket, t: int) -> None:
         if t >= self._next_check_ns:
@@ -712,26 +763,6 @@ class BookHost:
         return figures
 
 
-class _FirstMarket(EngineHost):
-    """``BookHost.shown``: the first market's session and engine; ``run`` runs every market
-    and a command goes to every market (the console's keys act on the whole book)."""
-
-    def __init__(self, book: BookHost) -> None:
-        first = book.hosts[0]
-        super().__init__(first.session, book.speed)
-        self.book = book
-        self.refusals = first.refusals
-
-    async def run(self, done: Callable[[], bool]) -> None:
-        await self.book.run(done)
-
-    def send(self, cmd: Command) -> None:
-        self.book.send(cmd)
-
-    async def request(self, cmd: Command, timeout_s: float = 5.0) -> tuple[bool, str]:
-        return await self.book.request(cmd, timeout_s)
-
-
 def _venue_symbol(h: EngineHost) -> str:
     """A market's name with its venue: ``usdm:BTCUSDT``."""
     from tradetui.venues.lookup import short_venue
@@ -748,3 +779,11 @@ def _market_names(h: EngineHost) -> tuple[str, ...]:
 
 # What a face, the control socket and Telegram drive: one market's host, or a book's.
 Host = EngineHost | BookHost
+
+
+def market_name(book: BookHost, host: EngineHost) -> str:
+    """What a surface calls ``host``'s market in ``book``: its symbol, or VENUE:SYMBOL when
+    another market of the book trades the same symbol."""
+    symbol = host.engine.instrument.symbol
+    same = sum(h.engine.instrument.symbol == symbol for h in book.hosts)
+    return symbol if same == 1 else _venue_symbol(host)

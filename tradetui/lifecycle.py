@@ -114,11 +114,11 @@ class Face(Protocol):
     # Whether the wind-down flattens the position (else it only cancels).
     flatten_on_exit: bool
 
-    def begin(self, host: EngineHost, signals: StopSignals) -> None:
+    def begin(self, host: Host, signals: StopSignals) -> None:
         """Once the store runs, before the control socket and Telegram open."""
         ...
 
-    async def trade(self, host: EngineHost, signals: StopSignals) -> None:
+    async def trade(self, host: Host, signals: StopSignals) -> None:
         """Until the user, a signal or the run's own end says stop."""
         ...
 
@@ -219,18 +219,15 @@ class Lifecycle:
         await host.start_store()
         wiring = contextlib.AsyncExitStack()
         try:
-            if isinstance(host, BookHost) and isinstance(face, HeadlessFace):
-                face.begin(host, signals)
-            else:  # a one-market face (the console) shows a book's first market
-                face.begin(host if isinstance(host, EngineHost) else host.shown(), signals)
+            face.begin(host, signals)
             if plan.control is not None:
                 await wiring.enter_async_context(control_server(host, plan.control))
             if plan.telegram:
                 await wiring.enter_async_context(telegram_alongside(host))
-            if isinstance(host, BookHost) and isinstance(face, HeadlessFace):
-                await face.trade(host, signals)
-            else:
-                await face.trade(host if isinstance(host, EngineHost) else host.shown(), signals)
+            await face.trade(host, signals)
+            if isinstance(host, EngineHost) and host.book is not None:
+                # The console added markets to this one: the book winds down and reports.
+                host = self.host = signals.host = host.book
             if plan.signals:
                 signals.install()
             await host.wind_down(face.flatten_on_exit, hurry=lambda: signals.hurried)

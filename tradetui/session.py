@@ -211,13 +211,18 @@ def build_paper_session(
     events: Iterator[MarketEvent] | None = None,
     exchange_ordered: bool = False,
     clock: Clock | None = None,
+    instrument: Instrument | None = None,
 ) -> PaperSession:
     """A paper session on the configured market (synthetic, or a replay of market.source
     files starting now), or on ``events`` when given (e.g. a pre-generated list for
     benchmarks; ``exchange_ordered`` when they need no reordering, as the synthetic market's
     do); ``virtual`` picks the virtual clock, unless ``clock`` is given (the markets of a
-    book share one). Raises ConfigError for bad settings."""
-    instrument = sim_instrument(settings)
+    book share one); ``instrument`` trades that listing (the screener's) instead of the one
+    the settings name. Raises ConfigError for bad settings."""
+    if instrument is None:
+        instrument = sim_instrument(settings)
+    else:
+        instrument = with_sim_fees(instrument, settings)
     replay: ReplayFeed | None = None
     seed = settings.market.seed if seed is None else seed
     # Paper time starts now even on the virtual clock, so stored times read as today's. A

@@ -24,7 +24,7 @@ from tradetui.engine.bus import Bus
 from tradetui.engine.engine import Command, CommandKind, Engine
 from tradetui.engine.events import EngineEvent, FillRecorded
 from tradetui.engine.parts import build_engine
-from tradetui.host import EngineHost, store_options
+from tradetui.host import EngineHost, Host, store_options
 from tradetui.lifecycle import Lifecycle, RunPlan, StopSignals
 from tradetui.market.replay import drop_stale_bbo
 from tradetui.session import PaperSession, feed_latency, sim_models, sim_venue, with_sim_fees
@@ -116,10 +116,11 @@ class BacktestFace:
         self.progress = progress
         self.checkpoint = checkpoint
 
-    def begin(self, host: EngineHost, signals: StopSignals) -> None:
+    def begin(self, host: Host, signals: StopSignals) -> None:
         host.engine.control(Command(CommandKind.START, reason="backtest"))
 
-    async def trade(self, host: EngineHost, signals: StopSignals) -> None:
+    async def trade(self, host: Host, signals: StopSignals) -> None:
+        assert isinstance(host, EngineHost)  # a backtest is one market's session
         r = self.result
         start_ns, end_ns = r.start_ns, r.end_ns
         t = start_ns

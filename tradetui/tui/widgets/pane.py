@@ -18,7 +18,10 @@ class SnapshotPane(Static):
 
     def show(self, snap: EngineSnapshot) -> None:
         """Render ``snap``; skip the repaint when nothing visible changed."""
-        text = self.render_snapshot(snap)
+        self.paint(self.render_snapshot(snap))
+
+    def paint(self, text: Text) -> None:
+        """Show ``text`` unless it is what is shown already."""
         last = self._last
         if text != last:
             self._last = text
