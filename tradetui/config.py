@@ -309,12 +309,20 @@ class SimSettings:
     ack_latency_ms: float = _f(5.0, "ms for acks and fill reports to come back", _non_negative)
     order_latency: str = _f(
         "constant",
-        "order latency model: 'constant' (the three above) or 'lognormal' (each request and "
-        "response drawn, seeded, with the three above as medians and order_latency_sigma)",
-        _one_of("constant", "lognormal"),
+        "order latency model: 'constant' (the three above), 'lognormal' (each request and "
+        "response drawn, seeded, with the three above as medians and order_latency_sigma) or "
+        "'measured' (drawn, seeded, from the latencies a live session recorded: "
+        "order_latency_from)",
+        _one_of("constant", "lognormal", "measured"),
     )
     order_latency_sigma: float = _f(
         0.5, "σ of the log of each order latency for 'lognormal'", _positive
+    )
+    order_latency_from: str = _f(
+        "",
+        "for 'measured': the live session whose order latencies to draw from, as "
+        "'FILE.db#SESSION' (FILE.db alone: its newest session with timed orders; "
+        "`tradetui latency` shows them)",
     )
     feed_latency: str = _f(
         "recorded",
