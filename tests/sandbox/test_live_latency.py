@@ -43,6 +43,7 @@ async def test_a_live_session_records_order_latency_that_the_sim_draws_from(
 ) -> None:
     db = tmp_path / "live.db"
     live_sandbox.faults.delay_next(ENTRY_DELAY_MS / 1000, -1, only="POST /fapi/v1/order")
+    live_sandbox.faults.reject_next(-2019)  # the first placement: "Margin is insufficient"
     async with running_live(live_sandbox, feed, live_settings(live_sandbox), db) as live:
         await live.until(lambda: live.engine.book.valid)
         for _ in range(CYCLES):
@@ -59,6 +60,11 @@ async def test_a_live_session_records_order_latency_that_the_sim_draws_from(
         timings = session_timings(conn, sid)
     finally:
         conn.close()
+    # The refused placement: answered, with no exchange time (Binance's error has none).
+    refused = [t for t in timings if t.outcome == "refused"]
+    assert len(refused) == 1
+    assert refused[0].answered_ns is not None
+    assert refused[0].exchange_ns is None
     places = [t for t in timings if t.kind == PLACE and t.outcome == "ok"]
     cancels = [t for t in timings if t.kind == CANCEL and t.outcome == "ok"]
     assert len(places) >= 2 * CYCLES

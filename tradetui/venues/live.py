@@ -636,11 +636,10 @@ class LiveVenue:
         sent = self._requests_timed.sent(cid, kind)
         try:
             answer = await call(*args)
-        except ccxt_async.NetworkError:
-            self._requests_timed.answered(cid, kind, sent, None, "no answer")
-            raise
-        except Exception:
-            self._requests_timed.answered(cid, kind, sent, None, "refused")
+        except Exception as exc:
+            unanswered = isinstance(self._mapped(exc), VenueUnavailableError)
+            outcome = "no answer" if unanswered else "refused"
+            self._requests_timed.answered(cid, kind, sent, None, outcome)
             raise
         self._requests_timed.answered(cid, kind, sent, answer)
         return answer
