@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from tests.instruments import btcusdt_perpetual
 from tests.sandbox.conftest import ManualFeed
 from tests.sandbox.live_harness import live_settings, running_live
+from tests.venues.test_sim_latency_models import still_book
 from tradetui.backtest.run import run_backtest
 from tradetui.cli import app
 from tradetui.config import Settings
-from tradetui.core.types import BookDelta, MarketEvent
 from tradetui.engine.engine import CommandKind
 from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.store.queries import resolve_session
@@ -100,21 +100,5 @@ async def test_a_live_session_records_order_latency_that_the_sim_draws_from(
     source = f"{db}#{sid}"
     assert load_measured(source).entry_ns == measured.entry_ns
     settings = Settings().replace("sim", order_latency="measured", order_latency_from=source)
-    result = await asyncio.to_thread(run_backtest, settings, btcusdt_perpetual(), _still_book())
+    result = await asyncio.to_thread(run_backtest, settings, btcusdt_perpetual(), still_book())
     assert result.models["order_latency"].startswith(f"measured (live.db#{sid}: ")
-
-
-def _still_book() -> list[MarketEvent]:
-    t0 = 1_700_000_000_000_000_000
-    return [
-        BookDelta.of(
-            exch_ns=t0 + i * MS,
-            local_ns=t0 + i * MS,
-            first_id=i,
-            last_id=i,
-            prev_id=i - 1,
-            bids=((600_000, 10),),
-            asks=((600_001, 10),),
-        )
-        for i in range(10)
-    ]

@@ -106,13 +106,13 @@ def test_the_shared_usdm_file_backtests_with_its_own_feed_latency(
     assert report["fills"] > 0
 
 
-def test_backtest_report_names_a_constant_feed_and_lognormal_orders() -> None:
-    inst = btcusdt_perpetual()
-    snap_ns = 1_700_000_000_000_000_000
-    events: list[MarketEvent] = [
+def still_book() -> list[MarketEvent]:
+    """Ten depth updates 1 ms apart, the touch never moving (a backtest with no trades)."""
+    t0 = 1_700_000_000_000_000_000
+    return [
         BookDelta.of(
-            exch_ns=snap_ns + i * MS,
-            local_ns=snap_ns + i * MS,
+            exch_ns=t0 + i * MS,
+            local_ns=t0 + i * MS,
             first_id=i,
             last_id=i,
             prev_id=i - 1,
@@ -121,6 +121,11 @@ def test_backtest_report_names_a_constant_feed_and_lognormal_orders() -> None:
         )
         for i in range(10)
     ]
+
+
+def test_backtest_report_names_a_constant_feed_and_lognormal_orders() -> None:
+    inst = btcusdt_perpetual()
+    events = still_book()
     settings = (
         Settings()
         .replace("sim", feed_latency="constant", feed_latency_ms=12.0)
