@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, Side, Trade
-from tradetui.market.calibration import measured_on, params_to_json
+from tradetui.market.calibration import measured_on, params_for, params_to_json
 from tradetui.market.files import ReplayError
 from tradetui.market.instruments import InstrumentFlags, infer_instrument
 from tradetui.market.synthetic import DepthBands, SyntheticMarket, SyntheticParams
@@ -453,6 +453,49 @@ def _instrument(paths: list[Path], symbol: str | None, venue: str | None) -> Ins
         sys.exit(f"calibrate_synthetic: {exc}")
 
 
+# The figures a held-out check compares (a path of keys into ``statistics``).
+HELD_OUT_FIGURES = (
+    ("trades_per_s",),
+    ("trade_size_units", "median"),
+    ("trade_size_units", "mean"),
+    ("buyer_maker_share",),
+    ("spread_ticks", "one_tick_share"),
+    ("touch_size_units_median", "both"),
+    ("mid_change_1s_std_quote",),
+    ("book_ticker_per_s",),
+    ("trade_within_quote_of_prior_mid", "0.5"),
+)
+
+
+def held_out(paths: list[Path], params: SyntheticParams, seed: int) -> dict[str, Any]:
+    """``params`` scaled to the recording in ``paths`` (its instrument, its first mid) and
+    generated for its span, against it: each figure's real and synthetic value and the
+    relative error."""
+    inst = _instrument(paths, None, None)
+    tape = read_real(paths, inst)
+    real = statistics(tape, inst)
+    start = float((tape.bbo[0][1] + tape.bbo[0][3]) * 0.5 * inst.tick)
+    synth_tape, _ = read_synthetic(inst, params_for(inst, params, start), real["span_s"], seed)
+    synthetic = statistics(synth_tape, inst)
+    figures = {}
+    for path in HELD_OUT_FIGURES:
+        r: Any = real
+        s: Any = synthetic
+        for key in path:
+            r, s = r[key], s[key]
+        figures[".".join(path)] = {
+            "real": r,
+            "synthetic": s,
+            "error": round(s / r - 1, 4) if r else None,
+        }
+    errors = [abs(f["error"]) for f in figures.values() if f["error"] is not None]
+    return {
+        "source": ", ".join(map(str, paths)),
+        "figures": figures,
+        "mean_abs_error": round(sum(errors) / len(errors), 4),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -464,6 +507,12 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="synthetic market seed")
     parser.add_argument("--out", type=Path, help="write the calibration here (JSON)")
+    parser.add_argument(
+        "--validate",
+        type=Path,
+        nargs="+",
+        help="held-out recording: the calibration, scaled to its instrument and price, against it",
+    )
     parser.add_argument("--symbol", help="the recording's symbol, e.g. ETHUSD_PERP")
     parser.add_argument("--venue", help="usdm, coinm or a ccxt exchange id")
     args = parser.parse_args()
@@ -487,7 +536,11 @@ def main() -> None:
     synth_tape, speed = read_synthetic(inst, params, seconds, args.seed)
     synthetic = statistics(synth_tape, inst)
     synthetic["generation"] = speed
-    print(json.dumps({"source": ", ".join(map(str, data)), "real": real, "synthetic": synthetic}))
+    out: dict[str, Any] = {"source": ", ".join(map(str, data)), "real": real}
+    out["synthetic"] = synthetic
+    if args.validate:
+        out["held_out"] = held_out(args.validate, params, args.seed)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

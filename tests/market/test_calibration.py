@@ -153,6 +153,7 @@ SPOT = COINM.parent / "binance-spot"
 
 
 @pytest.mark.skipif(not SPOT.is_dir(), reason="needs ../shared/data (recorded Binance data)")
+@pytest.mark.usefixtures("simulated_catalogs")  # the USD-M file's instrument
 def test_a_spot_capture_in_two_files_calibrates_with_bookticker_times_from_its_other_streams(
     tmp_path: Path,
 ) -> None:
@@ -161,7 +162,9 @@ def test_a_spot_capture_in_two_files_calibrates_with_bookticker_times_from_its_o
     out = tmp_path / "spot.json"
     script = Path(__file__).resolve().parents[2] / "bench" / "calibrate_synthetic.py"
     files = [str(SPOT / "btcusdt_20240808.gz"), str(SPOT / "btcusdt_20240809.gz")]
-    args = ["--symbol", "BTCUSDT", "--venue", "spot", "--out", str(out)]
+    usdm = SPOT.parent / "binance-usdm" / "btcusdt_20240808.gz"
+    args = ["--symbol", "BTCUSDT", "--venue", "spot", "--out", str(out), "--seconds", "60"]
+    args += ["--validate", str(usdm)]
     run = subprocess.run(
         [sys.executable, str(script), *files, *args],
         capture_output=True,
@@ -180,3 +183,10 @@ def test_a_spot_capture_in_two_files_calibrates_with_bookticker_times_from_its_o
     assert (params.venue, params.symbol, params.inverse) == ("binance", "BTCUSDT", False)
     for key in ("trades_per_s", "mid_change_1s_std_quote", "book_ticker_per_s"):
         assert synthetic[key] == pytest.approx(real[key], rel=0.25), key
+    # Checked on the USD-M file, the spot calibration is another market: half the trades.
+    held = figures["held_out"]
+    assert held["source"] == str(usdm)
+    trades = held["figures"]["trades_per_s"]
+    assert trades["real"] == pytest.approx(61.9, abs=0.1)  # the data README's figure
+    assert trades["error"] < -0.4
+    assert held["mean_abs_error"] > 0.3
