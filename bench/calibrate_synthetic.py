@@ -1,8 +1,8 @@
 """Measure market statistics from a real Binance recording and from the synthetic market, and
 write a calibration of the synthetic market from the recording.
 
-Usage: ``python bench/calibrate_synthetic.py [FILE] [--seconds N] [--out params.json]
-[--symbol S --venue V]``
+Usage: ``python bench/calibrate_synthetic.py [FILE...] [--seconds N] [--out params.json]
+[--symbol S --venue V]`` (several files: one capture split in consecutive files)
 
 Prints one JSON object ``{"source": path, "real": {...}, "synthetic": {...}}``. Both sides go
 through the same statistics code, so the figures are comparable: prices in the quote currency
@@ -21,7 +21,7 @@ import itertools
 import json
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tradetui.core.instrument import Instrument, InstrumentKind
+from tradetui.core.instrument import Instrument
 from tradetui.core.types import BestBidOffer, BookDelta, BookSnapshot, Side, Trade
-from tradetui.market.calibration import measured_on, params_to_json
+from tradetui.market.calibration import measured_on, params_for, params_to_json
 from tradetui.market.files import ReplayError
 from tradetui.market.instruments import InstrumentFlags, infer_instrument
 from tradetui.market.synthetic import DepthBands, SyntheticMarket, SyntheticParams
@@ -101,61 +101,90 @@ def _levels(raw: list[list[str]], inst: Instrument) -> list[tuple[int, int]]:
     return [(_ticks(p, inst.tick), _ticks(q, inst.lot)) for p, q in raw]
 
 
-def read_real(path: Path, inst: Instrument) -> _Tape:
-    """Parse a recording: snapshot, diffs (synced by lastUpdateId / pu), bookTicker, trades."""
+def _lines(paths: list[Path]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(receive ns, message) of each line of ``paths``, in order (one continuous capture)."""
+    for path in paths:
+        with gzip.open(path, "rt") as f:
+            for line in f:
+                local, _, body = line.partition(" ")
+                yield int(local), json.loads(body)
+
+
+def read_real(paths: list[Path], inst: Instrument) -> _Tape:
+    """Parse a recording: snapshot, diffs (synced by lastUpdateId, chained by ``pu`` on
+    futures and ``U`` = previous ``u`` + 1 on spot), bookTicker, trades.
+
+    Spot bookTickers carry no exchange time: as the replay does (tradetui/market/messages.py),
+    each gets its receive time plus the offset (exchange − receive time) of the latest depth
+    diff or trade, so the recorder's clock offset is removed.
+    """
     tape = _Tape()
     book = _Book()
     early: list[dict[str, Any]] = []
+    untimed: list[tuple[int, dict[str, Any]]] = []  # bookTickers before any offset is known
+    offset_ns: int | None = None
     synced = False
     last_u = 0
     next_sample_ns = 0
-    with gzip.open(path, "rt") as f:
-        for line in f:
-            msg = json.loads(line.split(" ", 1)[1])
-            if "lastUpdateId" in msg:
-                _load_snapshot(tape, book, msg, inst)
-                last_u = msg["lastUpdateId"]
-                for d in early:
-                    if d["u"] >= last_u:
-                        _apply_diff(book, d, inst)
-                        synced, last_u = True, d["u"]
-                continue
-            stream, data = msg["stream"], msg["data"]
-            t_ns = data["T"] * _NS_PER_MS
-            if stream.endswith("@bookTicker"):
-                tape.bbo.append(
-                    (
-                        t_ns,
-                        _ticks(data["b"], inst.tick),
-                        _ticks(data["B"], inst.lot),
-                        _ticks(data["a"], inst.tick),
-                        _ticks(data["A"], inst.lot),
-                    )
-                )
-            elif stream.endswith("@trade"):
-                sell = 1 if data["m"] else 0
-                tape.trades.append(
-                    (t_ns, _ticks(data["p"], inst.tick), _ticks(data["q"], inst.lot), sell, 0)
-                )
+    for local_ns, msg in _lines(paths):
+        if "lastUpdateId" in msg:
+            _load_snapshot(tape, book, msg, inst)
+            last_u = msg["lastUpdateId"]
+            for d in early:
+                if d["u"] >= last_u:
+                    _apply_diff(book, d, inst)
+                    synced, last_u = True, d["u"]
+            continue
+        stream, data = msg["stream"], msg["data"]
+        exch_ms = data.get("T") or data.get("E")
+        if stream.endswith("@bookTicker"):
+            if exch_ms:
+                tape.bbo.append(_bbo(exch_ms * _NS_PER_MS, data, inst))
+            elif offset_ns is None:
+                untimed.append((local_ns, data))
             else:
-                tape.diff_levels.append(len(data["b"]) + len(data["a"]))
-                tape.diff_lots.extend(q for _, q in _levels(data["b"] + data["a"], inst) if q)
-                if not tape.snapshot_levels:
-                    early.append(data)
-                    continue
-                if not synced:
-                    synced = data["U"] <= last_u <= data["u"]
-                    if not synced:
-                        continue
-                elif data["pu"] != last_u:
-                    raise SystemExit(f"{path}: depth chain broken at u={data['u']}")
-                _apply_diff(book, data, inst)
-                last_u = data["u"]
-                if t_ns >= next_sample_ns:
-                    _sample(tape, book)
-                    next_sample_ns = (t_ns // _NS_PER_S + 1) * _NS_PER_S
+                tape.bbo.append(_bbo(local_ns + offset_ns, data, inst))
+            continue
+        t_ns = exch_ms * _NS_PER_MS
+        if offset_ns is None:
+            tape.bbo.extend(_bbo(t + t_ns - local_ns, d, inst) for t, d in untimed)
+        offset_ns = t_ns - local_ns
+        if stream.endswith("@trade"):
+            sell = 1 if data["m"] else 0
+            tape.trades.append(
+                (t_ns, _ticks(data["p"], inst.tick), _ticks(data["q"], inst.lot), sell, 0)
+            )
+            continue
+        tape.diff_levels.append(len(data["b"]) + len(data["a"]))
+        tape.diff_lots.extend(q for _, q in _levels(data["b"] + data["a"], inst) if q)
+        if not tape.snapshot_levels:
+            early.append(data)
+            continue
+        spot = "pu" not in data
+        if not synced:
+            synced = data["U"] <= last_u + spot <= data["u"]
+            if not synced:
+                continue
+        elif (data["U"] - 1 if spot else data["pu"]) != last_u:
+            raise SystemExit(f"{paths[0]}: depth chain broken at u={data['u']}")
+        _apply_diff(book, data, inst)
+        last_u = data["u"]
+        if t_ns >= next_sample_ns:
+            _sample(tape, book)
+            next_sample_ns = (t_ns // _NS_PER_S + 1) * _NS_PER_S
+    tape.bbo.sort(key=lambda b: b[0])  # estimated times can step back when the offset moves
     _mark_orders(tape)
     return tape
+
+
+def _bbo(t_ns: int, data: dict[str, Any], inst: Instrument) -> tuple[int, int, int, int, int]:
+    return (
+        t_ns,
+        _ticks(data["b"], inst.tick),
+        _ticks(data["B"], inst.lot),
+        _ticks(data["a"], inst.tick),
+        _ticks(data["A"], inst.lot),
+    )
 
 
 def _load_snapshot(tape: _Tape, book: _Book, msg: dict[str, Any], inst: Instrument) -> None:
@@ -408,14 +437,14 @@ def measure_params(tape: _Tape, inst: Instrument, stats: dict[str, Any]) -> Synt
     )
 
 
-def _instrument(path: Path, symbol: str | None, venue: str | None) -> Instrument:
+def _instrument(paths: list[Path], symbol: str | None, venue: str | None) -> Instrument:
     """The recording's instrument: from the file, else by symbol from the catalog cache or
     the simulated listing."""
     from tradetui.venues.lookup import UnknownInstrumentError, resolve_instrument
 
     if symbol is None:
         try:
-            return infer_instrument([path], InstrumentFlags(venue=venue)).instrument
+            return infer_instrument(paths, InstrumentFlags(venue=venue)).instrument
         except ReplayError as exc:
             sys.exit(f"calibrate_synthetic: {exc}")
     try:
@@ -424,30 +453,77 @@ def _instrument(path: Path, symbol: str | None, venue: str | None) -> Instrument
         sys.exit(f"calibrate_synthetic: {exc}")
 
 
+# The figures a held-out check compares (a path of keys into ``statistics``).
+HELD_OUT_FIGURES = (
+    ("trades_per_s",),
+    ("trade_size_units", "median"),
+    ("trade_size_units", "mean"),
+    ("buyer_maker_share",),
+    ("spread_ticks", "one_tick_share"),
+    ("touch_size_units_median", "both"),
+    ("mid_change_1s_std_quote",),
+    ("book_ticker_per_s",),
+    ("trade_within_quote_of_prior_mid", "0.5"),
+)
+
+
+def held_out(paths: list[Path], params: SyntheticParams, seed: int) -> dict[str, Any]:
+    """``params`` scaled to the recording in ``paths`` (its instrument, its first mid) and
+    generated for its span, against it: each figure's real and synthetic value and the
+    relative error."""
+    inst = _instrument(paths, None, None)
+    tape = read_real(paths, inst)
+    real = statistics(tape, inst)
+    start = float((tape.bbo[0][1] + tape.bbo[0][3]) * 0.5 * inst.tick)
+    synth_tape, _ = read_synthetic(inst, params_for(inst, params, start), real["span_s"], seed)
+    synthetic = statistics(synth_tape, inst)
+    figures = {}
+    for path in HELD_OUT_FIGURES:
+        r: Any = real
+        s: Any = synthetic
+        for key in path:
+            r, s = r[key], s[key]
+        figures[".".join(path)] = {
+            "real": r,
+            "synthetic": s,
+            "error": round(s / r - 1, 4) if r else None,
+        }
+    errors = [abs(f["error"]) for f in figures.values() if f["error"] is not None]
+    return {
+        "source": ", ".join(map(str, paths)),
+        "figures": figures,
+        "mean_abs_error": round(sum(errors) / len(errors), 4),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("file", nargs="?", type=Path, help="recording (.gz capture)")
+    parser.add_argument(
+        "files", nargs="*", type=Path, help="recording (.gz capture; consecutive files chain)"
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="recording (old flag)")
     parser.add_argument(
         "--seconds", type=float, default=0.0, help="synthetic span in s (default: the real span)"
     )
     parser.add_argument("--seed", type=int, default=0, help="synthetic market seed")
     parser.add_argument("--out", type=Path, help="write the calibration here (JSON)")
+    parser.add_argument(
+        "--validate",
+        type=Path,
+        nargs="+",
+        help="held-out recording: the calibration, scaled to its instrument and price, against it",
+    )
     parser.add_argument("--symbol", help="the recording's symbol, e.g. ETHUSD_PERP")
     parser.add_argument("--venue", help="usdm, coinm or a ccxt exchange id")
     args = parser.parse_args()
-    data: Path = args.file or args.data
-    if not data.is_file():
-        sys.exit(
-            f"calibrate_synthetic: data file {data} not found; "
-            "pass a Binance futures capture (see shared/data/README.md)"
-        )
+    data: list[Path] = args.files or [args.data]
+    for path in data:
+        if not path.is_file():
+            sys.exit(
+                f"calibrate_synthetic: data file {path} not found; "
+                "pass a Binance capture (see shared/data/README.md)"
+            )
     inst = _instrument(data, args.symbol, args.venue)
-    if inst.kind is InstrumentKind.SPOT:
-        sys.exit(
-            f"calibrate_synthetic: {data} is a spot capture, whose bookTickers carry no exchange "
-            "time; calibrate from a USD-M or COIN-M capture"
-        )
     tape = read_real(data, inst)
     real = statistics(tape, inst)
     params = measure_params(tape, inst, real) if args.out else SyntheticParams()
@@ -460,7 +536,11 @@ def main() -> None:
     synth_tape, speed = read_synthetic(inst, params, seconds, args.seed)
     synthetic = statistics(synth_tape, inst)
     synthetic["generation"] = speed
-    print(json.dumps({"source": str(data), "real": real, "synthetic": synthetic}))
+    out: dict[str, Any] = {"source": ", ".join(map(str, data)), "real": real}
+    out["synthetic"] = synthetic
+    if args.validate:
+        out["held_out"] = held_out(args.validate, params, args.seed)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

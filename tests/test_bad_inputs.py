@@ -382,7 +382,7 @@ def test_a_read_only_database_is_read_without_a_trace(
 
 
 def _old_schema(db: Path, tmp: Path) -> Path:
-    """``db`` as schema 1 wrote it: every column a later migration adds dropped."""
+    """``db`` as schema 1 wrote it: every column and table a later migration adds dropped."""
     dest = _copy(db, tmp)
     conn = sqlite3.connect(dest)
     for script in MIGRATIONS[1:]:
@@ -390,6 +390,8 @@ def _old_schema(db: Path, tmp: Path) -> Path:
             conn.execute(f"DROP INDEX {index}")
         for table, column in re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", script):
             conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        for table in re.findall(r"CREATE TABLE (\w+)", script):
+            conn.execute(f"DROP TABLE {table}")
     conn.execute("PRAGMA user_version = 1")
     conn.execute("PRAGMA journal_mode = DELETE")
     conn.close()

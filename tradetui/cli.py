@@ -772,6 +772,7 @@ def _register_command_modules() -> None:
     from tradetui.commands import (
         control,
         data,
+        latency,
         markets,
         ml,
         ml_evaluate,
@@ -784,6 +785,7 @@ def _register_command_modules() -> None:
 
     control.register(app)
     data.register(app)
+    latency.register(app)
     markets.register(app)
     ml.register(app)
     ml_evaluate.register(app)

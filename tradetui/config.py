@@ -309,12 +309,20 @@ class SimSettings:
     ack_latency_ms: float = _f(5.0, "ms for acks and fill reports to come back", _non_negative)
     order_latency: str = _f(
         "constant",
-        "order latency model: 'constant' (the three above) or 'lognormal' (each request and "
-        "response drawn, seeded, with the three above as medians and order_latency_sigma)",
-        _one_of("constant", "lognormal"),
+        "order latency model: 'constant' (the three above), 'lognormal' (each request and "
+        "response drawn, seeded, with the three above as medians and order_latency_sigma) or "
+        "'measured' (drawn, seeded, from the latencies a live session recorded: "
+        "order_latency_from)",
+        _one_of("constant", "lognormal", "measured"),
     )
     order_latency_sigma: float = _f(
         0.5, "σ of the log of each order latency for 'lognormal'", _positive
+    )
+    order_latency_from: str = _f(
+        "",
+        "for 'measured': the live session whose order latencies to draw from, as "
+        "'FILE.db#SESSION' (FILE.db alone: its newest session with timed orders; "
+        "`tradetui latency` shows them)",
     )
     feed_latency: str = _f(
         "recorded",
@@ -383,14 +391,18 @@ class StrategySettings:
     max_spread_ticks: int = _f(400, "widest total quoted spread in ticks", _positive)
     decision_interval_ms: float = _f(100.0, "ms between quote decisions", _positive)
     sigma_prior_ticks: float = _f(
-        75.0,
-        "σ prior in ticks/√s until estimated (BTCUSDT: 7.49 USD/√s), at most 1e6 (σ² must "
-        "stay a finite number)",
+        68.9533,
+        "σ prior in ticks/√s until estimated, at most 1e6 (σ² must stay a finite number); "
+        "the default is fitted on spot BTCUSDT in 0.1 ticks (bench/calibrate_defaults.py)",
         _within(0, 1e6, open_low=True),
     )
     vol_halflife_s: float = _f(30.0, "half-life of the σ EWMA in seconds", _positive)
-    k_prior: float = _f(0.0107, "order-arrival decay k prior in 1/ticks (BTCUSDT fit)", _positive)
-    a_prior: float = _f(28.8, "order-arrival intensity A prior in 1/s (BTCUSDT fit)", _positive)
+    k_prior: float = _f(
+        0.034645, "order-arrival decay k prior in 1/ticks (spot BTCUSDT fit)", _positive
+    )
+    a_prior: float = _f(
+        15.0062, "order-arrival intensity A prior in 1/s (spot BTCUSDT fit)", _positive
+    )
     intensity_window_s: float = _f(60.0, "window of trades used to fit A and k, seconds", _positive)
     fee_floor: bool = _f(
         True,

@@ -393,6 +393,9 @@ class EngineHost:
             int(options.snapshot_interval_s * 1e9),
         )
         self.store, self.writer = opened, writer
+        if isinstance(self.session, LiveSession):
+            # Each order request's times, for the measured latency model (venues/latency.py).
+            self.session.venue.on_request = self.recorder.request
         return venue_key
 
     def _arm_recovery(self, path: Path, venue_key: str, session_id: int) -> None:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from tradetui.engine.live import LiveDriver
     from tradetui.market.recorder import FeedRecorder
     from tradetui.venues.binance_stream import FeedStatus
+    from tradetui.venues.latency import MeasuredLatency
     from tradetui.venues.live import LiveVenue
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,24 @@ def sim_latency(settings: Settings, seed: int = 0) -> SimLatency:
         cancel_ns=int(sim.cancel_latency_ms * 1e6),
         sigma=sim.order_latency_sigma if sim.order_latency == "lognormal" else 0.0,
         seed=seed,
+        measured=measured_latency(settings) if sim.order_latency == "measured" else None,
     )
+
+
+def measured_latency(settings: Settings) -> MeasuredLatency:
+    """The recorded order latencies sim.order_latency_from names; raises ConfigError."""
+    from tradetui.venues.latency import LatencySourceError, load_measured
+
+    source = settings.sim.order_latency_from
+    if not source:
+        raise ConfigError(
+            "sim.order_latency = 'measured' needs sim.order_latency_from = 'FILE.db#SESSION' "
+            "(a live session's database; `tradetui sessions --db FILE.db` lists them)"
+        )
+    try:
+        return load_measured(source)
+    except LatencySourceError as exc:
+        raise ConfigError(f"sim.order_latency_from: {exc}") from None
 
 
 def feed_latency(settings: Settings) -> FeedLatency:

@@ -102,7 +102,7 @@ def _assert_repeated(r: dict[str, Any], fills: int) -> None:
 
 def test_a_paper_session_on_the_synthetic_market_reconciles(tmp_path: Path) -> None:
     db = tmp_path / "paper.db"
-    summary = _paper(tmp_path, db, "--duration", "60", "--seed", "3")
+    summary = _paper(tmp_path, db, "--duration", "90", "--seed", "3")
     assert summary["recording"]
     r = _reconcile(tmp_path, db)
     _assert_repeated(r, summary["fills"])

@@ -147,3 +147,46 @@ def test_a_coinm_capture_calibrates_a_market_that_measures_like_it(tmp_path: Pat
         assert synthetic[key] == pytest.approx(real[key], rel=0.25), key
     both = "touch_size_units_median"
     assert synthetic[both]["both"] == pytest.approx(real[both]["both"], rel=0.25)
+
+
+SPOT = COINM.parent / "binance-spot"
+
+
+@pytest.mark.skipif(not SPOT.is_dir(), reason="needs ../shared/data (recorded Binance data)")
+@pytest.mark.usefixtures("simulated_catalogs")  # the USD-M file's instrument
+def test_a_spot_capture_in_two_files_calibrates_with_bookticker_times_from_its_other_streams(
+    tmp_path: Path,
+) -> None:
+    """Spot bookTickers carry no exchange time: they take their receive time plus the clock
+    offset the depth diffs and trades show, so their rate and the mid's σ are measured."""
+    out = tmp_path / "spot.json"
+    script = Path(__file__).resolve().parents[2] / "bench" / "calibrate_synthetic.py"
+    files = [str(SPOT / "btcusdt_20240808.gz"), str(SPOT / "btcusdt_20240809.gz")]
+    usdm = SPOT.parent / "binance-usdm" / "btcusdt_20240808.gz"
+    args = ["--symbol", "BTCUSDT", "--venue", "spot", "--out", str(out), "--seconds", "60"]
+    args += ["--validate", str(usdm)]
+    run = subprocess.run(
+        [sys.executable, str(script), *files, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    figures = json.loads(run.stdout)
+    real, synthetic = figures["real"], figures["synthetic"]
+    # The two files are one capture of 23:54:15 -> 00:05:05 exchange time (data README).
+    assert real["span_s"] == pytest.approx(650, abs=5)
+    assert real["trades_per_s"] == pytest.approx((9_757 + 10_147) / real["span_s"], rel=0.01)
+    # bookTicker times stay within the capture: 73,174 of them over its span.
+    assert real["book_ticker_per_s"] == pytest.approx((28_040 + 45_134) / real["span_s"], rel=0.02)
+    params = load_params(out)
+    assert (params.venue, params.symbol, params.inverse) == ("binance", "BTCUSDT", False)
+    for key in ("trades_per_s", "mid_change_1s_std_quote", "book_ticker_per_s"):
+        assert synthetic[key] == pytest.approx(real[key], rel=0.25), key
+    # Checked on the USD-M file, the spot calibration is another market: half the trades.
+    held = figures["held_out"]
+    assert held["source"] == str(usdm)
+    trades = held["figures"]["trades_per_s"]
+    assert trades["real"] == pytest.approx(61.9, abs=0.1)  # the data README's figure
+    assert trades["error"] < -0.4
+    assert held["mean_abs_error"] > 0.3

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import scratch_app
 from tradetui.commands.data import register
-from tradetui.config import load_settings
+from tradetui.config import Settings, load_settings
 from tradetui.core.types import BestBidOffer, MarketEvent, Side, Trade
 from tradetui.strategy.calibrate import (
     CalibrationDataError,
@@ -73,6 +73,33 @@ def test_measure_counts_trades_by_depth_and_sigma_from_one_second_mid_changes() 
     assert sample.depths_ticks == DEFAULT_GRID_TICKS
 
 
+def test_a_tick_ratio_counts_on_the_engine_grid_in_coarser_ticks() -> None:
+    # The tape in ticks 5 times finer: the mid steps 50 fine ticks (10 coarse), trades print
+    # 5-10 and 50-55 fine ticks from the mid (1-2 and 10-11 coarse).
+    fine = [
+        BestBidOffer(
+            exch_ns=ev.exch_ns,
+            local_ns=ev.local_ns,
+            update_id=ev.update_id,
+            bid_ticks=ev.bid_ticks * 5,
+            bid_lots=1,
+            ask_ticks=ev.ask_ticks * 5,
+            ask_lots=1,
+        )
+        if isinstance(ev, BestBidOffer)
+        else trade(ev.exch_ns, ev.price_ticks * 5)
+        for ev in synthetic_tape(60)
+        if isinstance(ev, BestBidOffer | Trade)
+    ]
+    coarse, scaled = measure(synthetic_tape(60)), measure(fine, 5)
+    assert measure(fine).sigma_ticks == pytest.approx(50.0)
+    assert scaled.sigma_ticks == pytest.approx(coarse.sigma_ticks)
+    assert scaled.depths_ticks == DEFAULT_GRID_TICKS
+    assert scaled.rates_per_s == pytest.approx(coarse.rates_per_s)
+    assert scaled.k == pytest.approx(coarse.k)
+    assert scaled.a == pytest.approx(coarse.a)
+
+
 def test_the_rmse_is_zero_on_the_line_and_counts_only_depths_with_enough_trades() -> None:
     depths = (1.0, 2.0, 3.0, 5.0)
     rates = [20.0 * math.exp(-0.1 * d) for d in depths]
@@ -129,6 +156,30 @@ def test_calibrate_on_one_file_validated_on_another(
     assert text.exit_code == 0, text.output
     assert "held out  the last 30% of the files" in text.output
     assert "ln λ RMSE" in text.output
+
+
+@pytest.mark.skipif(not SPOT.exists(), reason=f"shared recordings not found at {DATA}")
+@pytest.mark.usefixtures("simulated_catalogs")
+def test_the_default_priors_are_the_spot_fit_in_usdm_ticks(tmp_path: Path) -> None:
+    """bench/calibrate_defaults.py's fit: spot BTCUSDT, held out on the USD-M demo file."""
+    usdm = DATA / "binance-usdm" / "btcusdt_20240808.gz"
+    app = scratch_app(register)
+    fit_files = [str(SPOT / "btcusdt_20240808.gz"), str(SPOT / "btcusdt_20240809.gz")]
+    args = ["calibrate", *fit_files, "--validate", str(usdm), "--for-tick", "0.1", "--json"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.output)
+    fit = rep["fit"]
+    assert rep["tick_size"] == pytest.approx(0.1)
+    s = Settings().strategy
+    assert s.sigma_prior_ticks == fit["sigma_ticks"]
+    assert s.a_prior == fit["a_per_s"]
+    assert s.k_prior == fit["k_per_tick"]
+    # σ transfers from spot to the perpetual; held out, it is off by less than 15 %.
+    assert abs(rep["held_out_check"]["sigma_error"]) < 0.15
+    bad = CliRunner().invoke(app, ["calibrate", fit_files[0], "--for-tick", "0.015"])
+    assert bad.exit_code == 2
+    assert "--for-tick 0.015: not a whole multiple of the files' tick 0.01" in bad.output
 
 
 @pytest.mark.skipif(not SPOT.exists(), reason=f"shared recordings not found at {DATA}")

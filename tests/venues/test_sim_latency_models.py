@@ -16,6 +16,7 @@ from tradetui.config import Settings
 from tradetui.core.types import BookDelta, MarketEvent, OrderAccepted, Side, Trade
 from tradetui.market.cache import load_events
 from tradetui.market.files import ReplayReport
+from tradetui.venues.latency import MeasuredLatency
 from tradetui.venues.sim import SimLatency
 from tradetui.venues.simtime import FeedLatency, FeedModel, clock_offset
 
@@ -105,13 +106,13 @@ def test_the_shared_usdm_file_backtests_with_its_own_feed_latency(
     assert report["fills"] > 0
 
 
-def test_backtest_report_names_a_constant_feed_and_lognormal_orders() -> None:
-    inst = btcusdt_perpetual()
-    snap_ns = 1_700_000_000_000_000_000
-    events: list[MarketEvent] = [
+def still_book() -> list[MarketEvent]:
+    """Ten depth updates 1 ms apart, the touch never moving (a backtest with no trades)."""
+    t0 = 1_700_000_000_000_000_000
+    return [
         BookDelta.of(
-            exch_ns=snap_ns + i * MS,
-            local_ns=snap_ns + i * MS,
+            exch_ns=t0 + i * MS,
+            local_ns=t0 + i * MS,
             first_id=i,
             last_id=i,
             prev_id=i - 1,
@@ -120,6 +121,11 @@ def test_backtest_report_names_a_constant_feed_and_lognormal_orders() -> None:
         )
         for i in range(10)
     ]
+
+
+def test_backtest_report_names_a_constant_feed_and_lognormal_orders() -> None:
+    inst = btcusdt_perpetual()
+    events = still_book()
     settings = (
         Settings()
         .replace("sim", feed_latency="constant", feed_latency_ms=12.0)
@@ -132,3 +138,31 @@ def test_backtest_report_names_a_constant_feed_and_lognormal_orders() -> None:
         "order_latency": "lognormal (medians entry 5 ms, cancel 5 ms, ack 5 ms; sigma 0.5)",
     }
     assert build_report(result, ReplayReport(), cached=False)["models"] == result.models
+
+
+def test_measured_order_latency_draws_each_request_from_the_recorded_samples() -> None:
+    """One order at a time, so no request waits for the one before it: each acceptance comes
+    one drawn entry plus one drawn ack after its send, both from the session's samples."""
+    entry, ack = (20 * MS, 60 * MS), (1 * MS, 3 * MS)
+    measured = MeasuredLatency("live.db#3", entry, (), ack)
+
+    def round_trips(seed: int) -> list[int]:
+        venue, clock = make_venue([snapshot(0)], SimLatency(measured=measured, seed=seed))
+        drain(venue, clock)
+        out = []
+        for i in range(40):
+            sent = clock.now_ns()
+            venue.submit(bid(f"o{i}", 990 - i))
+            out += [t - sent for t, e in drain(venue, clock) if isinstance(e, OrderAccepted)]
+        return out
+
+    trips = round_trips(1)
+    assert len(trips) == 40
+    assert set(trips) <= {e + a for e in entry for a in ack}
+    assert len(set(trips)) == 4  # every pair drawn
+    assert trips == round_trips(1)
+    assert trips != round_trips(2)
+    described = SimLatency(measured=measured).describe()
+    assert described == (
+        "measured (live.db#3: 2 places, 0 cancels; p50 entry 40 ms, cancel -, ack 2 ms)"
+    )

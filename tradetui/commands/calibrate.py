@@ -41,6 +41,14 @@ def calibrate(
         Path | None,
         typer.Option("--out", help="Write the fit to this TOML file as the strategy's priors."),
     ] = None,
+    for_tick: Annotated[
+        float | None,
+        typer.Option(
+            "--for-tick",
+            help="Express σ, A, k in ticks of this size, a whole multiple of the files' tick "
+            "(priors for another market of the asset: 0.1 for USD-M BTCUSDT from spot's 0.01).",
+        ),
+    ] = None,
     venue: VenueOpt = None,
     symbol: SymbolOpt = None,
     tick_size: TickOpt = None,
@@ -60,6 +68,7 @@ def calibrate(
     flags = instrument_flags(venue, symbol, tick_size, lot_size, contract_size, inverse)
     found = files_instrument(files, flags)
     inst = found.instrument
+    ratio = _tick_ratio(for_tick, inst.tick)
     try:
         events, data, _ = load_events(files, inst, strict_grid=found.strict_grid)
         if not has_market_data(events):
@@ -85,11 +94,11 @@ def calibrate(
     except ReplayError as exc:
         fail(str(exc))
     try:
-        fit = measure(fit_events)
+        fit = measure(fit_events, ratio)
     except CalibrationDataError as exc:
         fail(f"{', '.join(str(f) for f in files)}: {exc}")
     try:
-        check = measure(held)
+        check = measure(held, ratio)
     except CalibrationDataError as exc:
         fail(f"held-out data ({held_what}): {exc}")
     if not fit.fitted:
@@ -97,7 +106,7 @@ def calibrate(
             f"{', '.join(str(f) for f in files)}: too few trades at enough depths to fit A and k "
             f"({fit.trades} trades); give more data"
         )
-    report = _report(fit, check, inst.tick, [str(f) for f in files], held_what)
+    report = _report(fit, check, inst.tick * ratio, [str(f) for f in files], held_what)
     if out is not None:
         try:
             out.write_text(_toml(report))
@@ -108,6 +117,19 @@ def calibrate(
         typer.echo(json.dumps(report, indent=2))
         return
     typer.echo(_text(report, inst.quote))
+
+
+def _tick_ratio(for_tick: float | None, tick: float) -> int:
+    """How many of the files' ticks make one ``--for-tick`` tick (1 without the option)."""
+    if for_tick is None:
+        return 1
+    ratio = round(for_tick / tick)
+    if ratio < 1 or not math.isclose(ratio * tick, for_tick, rel_tol=1e-9):
+        fail(
+            f"--for-tick {for_tick:g}: not a whole multiple of the files' tick {tick:g}; "
+            f"give a multiple such as {tick * 10:g}"
+        )
+    return ratio
 
 
 def _report(fit: Any, check: Any, tick: float, files: list[str], held: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from tradetui.engine.events import (
     StateChanged,
 )
 from tradetui.store.rows import Kind, Row
+from tradetui.venues.latency import RequestTiming
 
 
 def half_ticks(mid_ticks: float) -> int:
@@ -116,6 +117,22 @@ class SessionRecorder:
     def event(self, ts_ns: int, kind: str, state: str, detail: str) -> None:
         """Store an engine or store event (halts, flatten outcomes, errors)."""
         self.sink((Kind.EVENT, (self.session_id, self._next(), ts_ns, kind, state, detail)))
+
+    def request(self, t: RequestTiming) -> None:
+        """Store one order request's times (a live venue's ``on_request``)."""
+        params = (
+            self.session_id,
+            t.client_id,
+            t.kind,
+            t.sent_ns,
+            t.answered_ns,
+            t.exchange_ns,
+            t.offset_ns,
+            t.outcome,
+            t.stream_ns,
+            t.stream_exchange_ns,
+        )
+        self.sink((Kind.ORDER_REQUEST, params))
 
     def finish(
         self, ts_ns: int, end_state: str, summary: dict[str, Any], wall_ns: int | None = None

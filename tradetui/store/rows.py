@@ -26,6 +26,8 @@ class Kind(IntEnum):
     SESSION_END = 7
     # A fill made while no session ran (its order and the session end are unrelated rows).
     RECOVERED_FILL = 8
+    # An order request's times (live sessions; a later row for it replaces the earlier).
+    ORDER_REQUEST = 9
 
 
 SQL: dict[int, str] = {
@@ -64,6 +66,11 @@ SQL: dict[int, str] = {
         "price_ticks, qty_lots, leaves_lots, fee_quote, fee_asset, is_maker, exch_ns, local_ns, "
         "mid_half_ticks, position_lots, charged_asset, charged_fee, charged_rate, wall_ns, "
         "recovered) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)"
+    ),
+    Kind.ORDER_REQUEST: (
+        "INSERT OR REPLACE INTO order_requests (session_id, client_id, kind, sent_ns, "
+        "answered_ns, exchange_ns, offset_ns, outcome, stream_ns, stream_exchange_ns) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?)"
     ),
     Kind.SESSION_END: (
         "UPDATE sessions SET ended_ns = ?, end_state = ?, summary_json = ?, market_ended_ns = ? "

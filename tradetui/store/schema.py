@@ -158,6 +158,26 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE sessions ADD COLUMN book TEXT;
     CREATE INDEX sessions_by_book ON sessions (book);
     """,
+    # 8: each order request a live session sent (a placement or a cancel, by client id; a
+    # request sent again replaces its row): wall-clock send and answer times, the exchange's
+    # time of handling it, the estimated exchange − local clock offset, the outcome, and the
+    # user-stream update's arrival and transaction time (venues/latency.py). NULL where the
+    # exchange gave no time or nothing came.
+    """
+    CREATE TABLE order_requests (
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        client_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        sent_ns INTEGER NOT NULL,
+        answered_ns INTEGER,
+        exchange_ns INTEGER,
+        offset_ns INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        stream_ns INTEGER,
+        stream_exchange_ns INTEGER,
+        PRIMARY KEY (session_id, client_id, kind)
+    ) STRICT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

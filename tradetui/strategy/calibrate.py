@@ -48,11 +48,20 @@ class MarketSample:
     fitted: bool
 
 
-def measure(events: Iterable[MarketEvent]) -> MarketSample:
-    """σ, λ(δ) and the A, k fit of ``events`` (exchange time; mids from best bid/offers)."""
+def measure(events: Iterable[MarketEvent], tick_ratio: int = 1) -> MarketSample:
+    """σ, λ(δ) and the A, k fit of ``events`` (exchange time; mids from best bid/offers).
+
+    With ``tick_ratio`` n, the result is in ticks n times the events' tick (a fit on a finer
+    grid, e.g. spot's 0.01 for a market quoted in 0.1): the depth grid is the engine's grid in
+    those coarser ticks, σ and k are converted to them, A (a rate) is unchanged.
+    """
     # Counts over the whole stretch, one fit at the end (``refresh``).
     intensity = IntensityEstimator(
-        window_s=_WHOLE_S, min_trades=MIN_COUNT, min_count=MIN_COUNT, fit_interval_ns=2**62
+        window_s=_WHOLE_S,
+        min_trades=MIN_COUNT,
+        min_count=MIN_COUNT,
+        fit_interval_ns=2**62,
+        grid_ticks=tuple(d * tick_ratio for d in DEFAULT_GRID_TICKS),
     )
     mid = 0.0
     second = -1
@@ -84,13 +93,13 @@ def measure(events: Iterable[MarketEvent]) -> MarketSample:
     rates = intensity.rates_per_s(last_ns)
     return MarketSample(
         seconds=seconds,
-        sigma_ticks=statistics.pstdev(b - a for a, b in itertools.pairwise(sampled)),
+        sigma_ticks=statistics.pstdev(b - a for a, b in itertools.pairwise(sampled)) / tick_ratio,
         trades=trades,
         depths_ticks=DEFAULT_GRID_TICKS,
         rates_per_s=tuple(rates),
         counts=tuple(round(r * seconds) for r in rates),
         a=intensity.a,
-        k=intensity.k,
+        k=intensity.k * tick_ratio,
         fitted=intensity.fitted,
     )
 

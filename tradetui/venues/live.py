@@ -79,6 +79,7 @@ from tradetui.venues.errors import (
     map_error,
 )
 from tradetui.venues.fees import FeeRates
+from tradetui.venues.latency import CANCEL, PLACE, RequestClock, RequestTiming
 from tradetui.venues.markets import (
     find_market,
     instrument_from_market,
@@ -224,6 +225,9 @@ class LiveVenue:
         self.on_event: Callable[[AccountEvent], None] | None = None
         self.on_connection: ConnectionCallback | None = None
         self.on_halt: Callable[[str], None] | None = None
+        # Each order request's times (venues/latency.py), when someone records them.
+        self.on_request: Callable[[RequestTiming], None] | None = None
+        self._requests_timed = RequestClock(self._timed_request, self._offset_ns)
         self._events: deque[AccountEvent] = deque()
         self._ready = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -603,13 +607,13 @@ class LiveVenue:
         sent = time.monotonic()
         try:
             try:
-                return await self._call(lambda: route.place(intent), kind)
+                return await self._call(lambda: self._timed(cid, PLACE, route.place, intent), kind)
             except ClockSkewError:
                 # -1021 is a definite refusal, so sending again after a clock resync is safe.
                 log.warning("place %s: timestamp outside recvWindow; resyncing the clock", cid)
                 await self.sync_clock()
                 sent = time.monotonic()
-                return await self._call(lambda: route.place(intent), kind)
+                return await self._call(lambda: self._timed(cid, PLACE, route.place, intent), kind)
         except VenueUnavailableError as exc:
             self._unknown(cid, False, f"{exc}; asking the exchange by client id")
             found = await self._reconcile(cid, sent)
@@ -624,6 +628,30 @@ class LiveVenue:
             self._orders.pop(cid, None)
             self._refused(cid, exc)
             return None
+
+    async def _timed(self, cid: str, kind: str, call: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """``call(*args)``, an order request, with its send and answer times noted."""
+        if self.on_request is None:
+            return await call(*args)
+        sent = self._requests_timed.sent(cid, kind)
+        try:
+            answer = await call(*args)
+        except Exception as exc:
+            unanswered = isinstance(self._mapped(exc), VenueUnavailableError)
+            outcome = "no answer" if unanswered else "refused"
+            self._requests_timed.answered(cid, kind, sent, None, outcome)
+            raise
+        self._requests_timed.answered(cid, kind, sent, answer)
+        return answer
+
+    def _timed_request(self, timing: RequestTiming) -> None:
+        if self.on_request is not None:
+            self.on_request(timing)
+
+    def _offset_ns(self) -> int:
+        """Exchange clock − ours (ns), as ccxt measured it (its timeDifference is ours − the
+        exchange's, ms)."""
+        return -int(float(self._client.options.get("timeDifference") or 0) * 1_000_000)
 
     def _route(self) -> OrderRoute:
         """How orders go out (chosen once the market is known)."""
@@ -745,7 +773,9 @@ class LiveVenue:
         for _ in range(self.options.read_attempts):
             try:
                 ended = await self._read(
-                    lambda: route.cancel(cid, order_id), retry_unavailable=False, kind=Kind.CANCEL
+                    lambda: self._timed(cid, CANCEL, route.cancel, cid, order_id),
+                    retry_unavailable=False,
+                    kind=Kind.CANCEL,
                 )
             except VenueUnavailableError as exc:
                 self._unknown(cid, True, f"{exc}; asking the exchange by client id")
@@ -1286,8 +1316,24 @@ class LiveVenue:
         if not isinstance(message, dict):
             return
         data = message.get("data", message)
-        if isinstance(data, dict) and data.get("e") == "listenKeyExpired":
+        if not isinstance(data, dict):
+            return
+        if data.get("e") == "listenKeyExpired":
             self._spawn(self._renew_stream("the exchange expired the listenKey"))
+        elif data.get("e") == "ORDER_TRADE_UPDATE" and self.on_request is not None:
+            self._order_streamed(data)
+
+    def _order_streamed(self, data: dict[str, Any]) -> None:
+        """Note when an order's user-stream update for a request of ours arrived: NEW for a
+        placement, CANCELED for a cancel (Binance "Event: Order Update": ``x`` the execution
+        type, ``c`` the client order id, ``T`` the transaction time)."""
+        o = data.get("o")
+        if not isinstance(o, dict):
+            return
+        kind = {"NEW": PLACE, "CANCELED": CANCEL}.get(str(o.get("x")))
+        stamp = o.get("T") or data.get("T") or data.get("E")
+        if kind is not None and stamp:
+            self._requests_timed.streamed(str(o.get("c") or ""), kind, int(stamp))
 
     async def _renew_stream(self, reason: str) -> None:
         """Mark the user stream down (``reason``), make ccxt fetch a listenKey again (POST:

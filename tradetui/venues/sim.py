@@ -61,6 +61,7 @@ from tradetui.venues.simtime import exchange_order
 
 if TYPE_CHECKING:
     from tradetui.engine.engine import Engine
+    from tradetui.venues.latency import MeasuredLatency
 
 _NEVER_NS = sys.maxsize
 
@@ -80,8 +81,11 @@ class SimLatency:
     ``sigma`` 0 is the ``constant`` model. Above 0 (``lognormal``) each request and each
     response is drawn from a lognormal distribution with the latency above as its median and
     ``sigma`` the standard deviation of its log, from a generator seeded with ``seed``; a
-    request never overtakes the one sent before it, nor a response the one before it. Either
-    model is one-way: the round trip is entry (or cancel) + ack.
+    request never overtakes the one sent before it, nor a response the one before it. With
+    ``measured`` (the ``measured`` model) each is drawn, the same way, from the samples a live
+    session recorded (venues/latency.py): entry from its placements, cancel from its cancels
+    (its placements when it has none), ack from their answers; the three latencies above are
+    then unused. Every model is one-way: the round trip is entry (or cancel) + ack.
     """
 
     entry_ns: int = 5_000_000
@@ -89,6 +93,7 @@ class SimLatency:
     cancel_ns: int = 5_000_000
     sigma: float = 0.0
     seed: int = 0
+    measured: MeasuredLatency | None = None
 
     def __post_init__(self) -> None:
         for name in ("entry_ns", "ack_ns", "cancel_ns", "sigma"):
@@ -96,6 +101,8 @@ class SimLatency:
                 raise ValueError(f"sim latency {name} must not be negative")
 
     def describe(self) -> str:
+        if self.measured is not None:
+            return self.measured.describe()
         ms = f"entry {self.entry_ns / 1e6:g} ms, cancel {self.cancel_ns / 1e6:g} ms, ack "
         ms += f"{self.ack_ns / 1e6:g} ms"
         if self.sigma:
@@ -163,6 +170,13 @@ class SimVenue:
         self._cancel_ns = latency.cancel_ns
         self._sigma = latency.sigma
         self._rng = random.Random(latency.seed)
+        measured = latency.measured
+        # Samples to draw from (the measured model), by request kind and for responses.
+        self._samples: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None = (
+            None
+            if measured is None
+            else (measured.entry_ns, measured.cancel_ns or measured.entry_ns, measured.ack_ns)
+        )
         self._request_ns = 0  # last request arrival: requests keep their order
         self._response_ns = 0  # last response delivery: responses keep their order
         # Market events go out in the order they come (a feed is one ordered stream), so a
@@ -211,9 +225,14 @@ class SimVenue:
 
     def submit(self, intent: OrderIntent) -> None:
         """Send a place or cancel; it reaches the exchange after the entry or cancel latency."""
-        delay_ns = self._entry_ns if type(intent) is PlaceOrder else self._cancel_ns
+        place = type(intent) is PlaceOrder
+        delay_ns = self._entry_ns if place else self._cancel_ns
         arrive_ns = self._clock.now_ns() + delay_ns
-        if self._sigma:
+        if self._samples is not None:
+            drawn = self._rng.choice(self._samples[0 if place else 1])
+            arrive_ns = max(self._clock.now_ns() + drawn, self._request_ns)
+            self._request_ns = arrive_ns
+        elif self._sigma:
             arrive_ns = max(self._clock.now_ns() + self._draw(delay_ns), self._request_ns)
             self._request_ns = arrive_ns
         self._seq += 1
@@ -489,7 +508,10 @@ class SimVenue:
 
     def _report(self, events: list[AccountEvent], exch_ns: int) -> None:
         deliver_ns = exch_ns + self._ack_ns
-        if self._sigma:
+        if self._samples is not None:
+            deliver_ns = max(exch_ns + self._rng.choice(self._samples[2]), self._response_ns)
+            self._response_ns = deliver_ns
+        elif self._sigma:
             deliver_ns = max(exch_ns + self._draw(self._ack_ns), self._response_ns)
             self._response_ns = deliver_ns
         for e in events:
