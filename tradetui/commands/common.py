@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -15,6 +16,25 @@ EXIT_HALTED = 3  # the session ended HALTED (risk guard, reject burst, exchange 
 EXIT_STORE_FAILED = 4  # persistence failed: rows went to the journal, replayed next start
 EXIT_REFUSED = 5  # the start was refused (venue or keys, control socket in use)
 EXIT_UNCONFIRMED = 6  # a hurried stop could not confirm that nothing of ours still works
+
+# A stored session and where its database is, for commands that read one (as `report`).
+SessionArg = Annotated[
+    int, typer.Argument(min=1, help="Session id (`tradetui sessions` lists them).")
+]
+StoredDbOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--db", help="Database file (default: NAME.db in store.dir or the user data dir)."
+    ),
+]
+StoredNameOpt = Annotated[
+    str | None,
+    typer.Option("--name", help="Instance name whose database to read (as for `report`)."),
+]
+StoredConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML config locating the database (as `report`)."),
+]
 
 
 def session_exit_code(summary: Mapping[str, Any]) -> int:

@@ -6,34 +6,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from tradetui.commands.common import fail
+from tradetui.commands.common import (
+    SessionArg,
+    StoredConfigOpt,
+    StoredDbOpt,
+    StoredNameOpt,
+    fail,
+)
 
 QUANTILES = (50, 90, 99)
 
 
 def latency(
-    session: Annotated[
-        int, typer.Argument(min=1, help="Session id (`tradetui sessions` lists them).")
-    ],
-    db: Annotated[
-        Path | None,
-        typer.Option(
-            "--db", help="Database file (default: NAME.db in store.dir or the user data dir)."
-        ),
-    ] = None,
-    name: Annotated[
-        str | None,
-        typer.Option("--name", help="Instance name whose database to read (as for `report`)."),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="TOML config locating the database (as `report`)."),
-    ] = None,
+    session: SessionArg,
+    db: StoredDbOpt = None,
+    name: StoredNameOpt = None,
+    config: StoredConfigOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Order entry, cancel and response latency of a live SESSION, as p50/p90/p99."""

@@ -3,32 +3,24 @@ market it recorded, with its own settings and seed (docs/reconcile.md)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from tradetui.commands.common import fail
+from tradetui.commands.common import (
+    SessionArg,
+    StoredConfigOpt,
+    StoredDbOpt,
+    StoredNameOpt,
+    fail,
+)
 
 
 def reconcile(
-    session: Annotated[
-        int, typer.Argument(min=1, help="Session id (`tradetui sessions` lists them).")
-    ],
-    db: Annotated[
-        Path | None,
-        typer.Option(
-            "--db", help="Database file (default: NAME.db in store.dir or the user data dir)."
-        ),
-    ] = None,
-    name: Annotated[
-        str | None,
-        typer.Option("--name", help="Instance name whose database to read (as for `report`)."),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="TOML config locating the database (as `report`)."),
-    ] = None,
+    session: SessionArg,
+    db: StoredDbOpt = None,
+    name: StoredNameOpt = None,
+    config: StoredConfigOpt = None,
     time_ms: Annotated[
         float,
         typer.Option(min=0.0, help="Fills this close in exchange time (ms) can match."),
