@@ -1,0 +1,163 @@
+"""A backtest over the prepared replay (retimed and in exchange order once per data set) is the
+backtest the sim venue's on-the-fly reordering gives: same fills, same report, figure for
+figure, on a shared recording and on a recording of the sandbox, under every latency model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.backtest.test_backtest import DATA, USDM
+from tests.instruments import btcusdt_perpetual
+from tests.market.test_feed_recorder import synthetic_server, until
+from tradetui.backtest.report import build_report
+from tradetui.backtest.run import BacktestResult, replay_data, run_backtest
+from tradetui.config import Settings
+from tradetui.core.instrument import Instrument
+from tradetui.core.money import dumps
+from tradetui.core.types import MarketEvent
+from tradetui.market.cache import load_events
+from tradetui.market.files import ReplayReport
+from tradetui.market.instruments import infer_instrument
+from tradetui.market.recorder import FeedRecorder
+from tradetui.session import feed_latency
+from tradetui.venues.binance_stream import BinanceStreamFeed, FeedState, ReconnectPolicy
+
+pytestmark = pytest.mark.usefixtures("simulated_catalogs")
+
+SPOT = DATA / "binance-spot" / "btcusdt_20240808.gz"
+# The report figures that time the run rather than describe it.
+_TIMING = ("run_s", "events_per_s", "wall_s", "decision_latency_us")
+
+
+def _settings(**sim: Any) -> Settings:
+    return Settings().replace("sim", **sim) if sim else Settings()
+
+
+MODELS = {
+    "default": _settings(),
+    "constant feed, lognormal orders": _settings(
+        feed_latency="constant",
+        feed_latency_ms=12.0,
+        order_latency="lognormal",
+        order_latency_sigma=0.8,
+        queue_model="power",
+    ),
+    "recorded feed, slow orders": _settings(
+        entry_latency_ms=25.0, cancel_latency_ms=3.0, ack_latency_ms=40.0, queue_model="risk_averse"
+    ),
+}
+
+
+def report(result: BacktestResult) -> dict[str, Any]:
+    """The ``backtest --json`` report of ``result`` without the run's timings."""
+    r: dict[str, Any] = json.loads(dumps(build_report(result, ReplayReport(), cached=False)))
+    for key in _TIMING:
+        r.pop(key)
+    return r
+
+
+def assert_same_runs(
+    settings: Settings, inst: Instrument, events: list[MarketEvent], seed: int = 0
+) -> BacktestResult:
+    fly = run_backtest(settings, inst, events, seed=seed, prepared=False)
+    ready = run_backtest(settings, inst, events, seed=seed)
+    again = run_backtest(settings, inst, events, seed=seed)  # from the kept preparation
+    assert [f.fill for f in ready.fills] == [f.fill for f in fly.fills]
+    assert [f.fill for f in again.fills] == [f.fill for f in fly.fills]
+    assert report(ready) == report(fly) == report(again)
+    assert (ready.start_ns, ready.end_ns) == (fly.start_ns, fly.end_ns)
+    assert list(ready.mids.t_ns) == list(fly.mids.t_ns)
+    return ready
+
+
+@pytest.mark.skipif(not USDM.exists(), reason=f"shared recording not found: {USDM}")
+@pytest.mark.parametrize("model", list(MODELS))
+def test_a_prepared_backtest_of_the_shared_usdm_file_is_the_on_the_fly_one(model: str) -> None:
+    inst = infer_instrument([USDM]).instrument
+    events = load_events([USDM], inst, use_cache=False)[0]
+    result = assert_same_runs(MODELS[model], inst, events)
+    assert result.engine.fills > 0
+
+
+@pytest.mark.skipif(not SPOT.exists(), reason=f"shared recording not found: {SPOT}")
+def test_a_prepared_backtest_of_a_spot_file_with_its_bookticker_times_is_the_same() -> None:
+    inst = infer_instrument([SPOT]).instrument
+    events = load_events([SPOT], inst, use_cache=False)[0]
+    assert_same_runs(MODELS["constant feed, lognormal orders"], inst, events)
+
+
+def test_lognormal_order_latencies_stay_drawn_per_run_from_its_seed() -> None:
+    if not USDM.exists():
+        pytest.skip(f"shared recording not found: {USDM}")
+    inst = infer_instrument([USDM]).instrument
+    events = load_events([USDM], inst, use_cache=False)[0]
+    settings = MODELS["constant feed, lognormal orders"]
+    one = assert_same_runs(settings, inst, events, seed=1)
+    two = assert_same_runs(settings, inst, events, seed=2)
+    # One preparation served both seeds, and the seeds drew different latencies.
+    assert replay_data(events, feed_latency(settings)) is replay_data(
+        events, feed_latency(settings)
+    )
+    assert [f.fill.local_ns for f in one.fills] != [f.fill.local_ns for f in two.fills]
+
+
+def test_the_preparation_is_kept_per_events_list_and_feed_model() -> None:
+    if not USDM.exists():
+        pytest.skip(f"shared recording not found: {USDM}")
+    inst = infer_instrument([USDM]).instrument
+    events = load_events([USDM], inst, use_cache=False)[0][:5000]
+    recorded = feed_latency(MODELS["default"])
+    constant = feed_latency(MODELS["constant feed, lognormal orders"])
+    first = replay_data(events, recorded)
+    assert replay_data(events, recorded) is first
+    assert replay_data(events, constant) is not first
+    assert replay_data(list(events), recorded) is not first  # another list: prepared afresh
+    assert replay_data(events, recorded, offset_ns=0) is not first
+    times = [ev.local_ns for ev in replay_data(events, constant).prepared.market]
+    assert times != [ev.local_ns for ev in first.prepared.market]
+
+
+async def _record_sandbox(folder: Path, inst: Instrument, seconds: float) -> list[Path]:
+    """``seconds`` of the sandbox's synthetic market, recorded from its live streams."""
+    async with synthetic_server(inst) as server:
+        feed = BinanceStreamFeed(
+            inst,
+            ws_url=f"ws://127.0.0.1:{server.port}",
+            rest_url=server.rest_url,
+            stale_s=0,
+            reconnect=ReconnectPolicy(initial_s=0.01),
+        )
+        recorder = FeedRecorder(folder, "sandbox_btcusdt", inst, lambda: feed.book)
+        feed.on_raw = recorder.on_raw
+        task = asyncio.create_task(feed.run(lambda _ev: None))
+        await until(lambda: feed.state is FeedState.LIVE, "LIVE")
+        await asyncio.sleep(seconds)
+        await feed.close()
+        await task
+        recorder.close()
+    return recorder.writer.files
+
+
+@pytest.fixture
+def sandbox_recording(tmp_path: Path) -> list[MarketEvent]:
+    files = asyncio.run(_record_sandbox(tmp_path, btcusdt_perpetual(), 3.0))
+    return load_events(files, btcusdt_perpetual(), use_cache=False)[0]
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_a_prepared_backtest_of_a_sandbox_recording_is_the_on_the_fly_one(
+    sandbox_recording: list[MarketEvent], model: str
+) -> None:
+    assert len(sandbox_recording) > 100
+    assert_same_runs(MODELS[model], btcusdt_perpetual(), sandbox_recording, seed=3)
+    # On the recording's own clock (no offset to remove), as reconcile runs a session's.
+    inst, settings = btcusdt_perpetual(), MODELS[model]
+    fly = run_backtest(settings, inst, sandbox_recording, feed_offset_ns=0, prepared=False)
+    ready = run_backtest(settings, inst, sandbox_recording, feed_offset_ns=0)
+    assert report(ready) == report(fly)
+    assert [f.fill for f in ready.fills] == [f.fill for f in fly.fills]
