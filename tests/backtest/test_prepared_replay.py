@@ -4,18 +4,19 @@ figure, on a shared recording and on a recording of the sandbox, under every lat
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from tests.backtest.test_backtest import DATA, USDM
 from tests.instruments import btcusdt_perpetual
-from tests.market.test_feed_recorder import synthetic_server, until
+from tests.market.test_feed_recorder import ThreadedSandbox
 from tradetui.backtest.report import build_report
 from tradetui.backtest.run import BacktestResult, replay_data, run_backtest
+from tradetui.cli import app
 from tradetui.config import Settings
 from tradetui.core.instrument import Instrument
 from tradetui.core.money import dumps
@@ -23,14 +24,14 @@ from tradetui.core.types import MarketEvent
 from tradetui.market.cache import load_events
 from tradetui.market.files import ReplayReport
 from tradetui.market.instruments import infer_instrument
-from tradetui.market.recorder import FeedRecorder
 from tradetui.session import feed_latency
-from tradetui.venues.binance_stream import BinanceStreamFeed, FeedState, ReconnectPolicy
 
 pytestmark = pytest.mark.usefixtures("simulated_catalogs")
 
 SPOT = DATA / "binance-spot" / "btcusdt_20240808.gz"
 # The report figures that time the run rather than describe it.
+# Seconds of the sandbox's market recorded.
+SANDBOX_S = 10
 _TIMING = ("run_s", "events_per_s", "wall_s", "decision_latency_us")
 
 
@@ -122,42 +123,29 @@ def test_the_preparation_is_kept_per_events_list_and_feed_model() -> None:
     assert times != [ev.local_ns for ev in first.prepared.market]
 
 
-async def _record_sandbox(folder: Path, inst: Instrument, seconds: float) -> list[Path]:
-    """``seconds`` of the sandbox's synthetic market, recorded from its live streams."""
-    async with synthetic_server(inst) as server:
-        feed = BinanceStreamFeed(
-            inst,
-            ws_url=f"ws://127.0.0.1:{server.port}",
-            rest_url=server.rest_url,
-            stale_s=0,
-            reconnect=ReconnectPolicy(initial_s=0.01),
-        )
-        recorder = FeedRecorder(folder, "sandbox_btcusdt", inst, lambda: feed.book)
-        feed.on_raw = recorder.on_raw
-        task = asyncio.create_task(feed.run(lambda _ev: None))
-        await until(lambda: feed.state is FeedState.LIVE, "LIVE")
-        await asyncio.sleep(seconds)
-        await feed.close()
-        await task
-        recorder.close()
-    return recorder.writer.files
-
-
 @pytest.fixture
 def sandbox_recording(tmp_path: Path) -> list[MarketEvent]:
-    files = asyncio.run(_record_sandbox(tmp_path, btcusdt_perpetual(), 3.0))
+    """Some seconds of the sandbox's market, recorded from its streams by `tradetui record`."""
+    out = tmp_path / "rec"
+    with ThreadedSandbox() as server:
+        urls = ["--ws-url", f"ws://127.0.0.1:{server.port}", "--rest-url", server.rest_url]
+        args = ["record", "--venue", "binanceusdm", "--symbol", "BTCUSDT", "--out", str(out)]
+        res = CliRunner().invoke(app, [*args, *urls, "--duration", str(SANDBOX_S)])
+    assert res.exit_code == 0, res.output
+    files = sorted(out.glob("binanceusdm_btcusdt_*.gz"))
     return load_events(files, btcusdt_perpetual(), use_cache=False)[0]
 
 
-@pytest.mark.parametrize("model", list(MODELS))
 def test_a_prepared_backtest_of_a_sandbox_recording_is_the_on_the_fly_one(
-    sandbox_recording: list[MarketEvent], model: str
+    sandbox_recording: list[MarketEvent],
 ) -> None:
-    assert len(sandbox_recording) > 100
-    assert_same_runs(MODELS[model], btcusdt_perpetual(), sandbox_recording, seed=3)
-    # On the recording's own clock (no offset to remove), as reconcile runs a session's.
-    inst, settings = btcusdt_perpetual(), MODELS[model]
-    fly = run_backtest(settings, inst, sandbox_recording, feed_offset_ns=0, prepared=False)
-    ready = run_backtest(settings, inst, sandbox_recording, feed_offset_ns=0)
-    assert report(ready) == report(fly)
-    assert [f.fill for f in ready.fills] == [f.fill for f in fly.fills]
+    inst = btcusdt_perpetual()
+    fills = 0
+    for settings in MODELS.values():
+        fills += assert_same_runs(settings, inst, sandbox_recording, seed=3).engine.fills
+        # On the recording's own clock (no offset to remove), as reconcile runs a session's.
+        fly = run_backtest(settings, inst, sandbox_recording, feed_offset_ns=0, prepared=False)
+        ready = run_backtest(settings, inst, sandbox_recording, feed_offset_ns=0)
+        assert report(ready) == report(fly)
+        assert [f.fill for f in ready.fills] == [f.fill for f in fly.fills]
+    assert fills > 0
