@@ -9,22 +9,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests.backtest.test_backtest import DATA, USDM
 from tests.instruments import btcusdt_perpetual
 from tests.market.test_feed_recorder import ThreadedSandbox
+from tests.venues.test_sim_exchange_order import _OP, OURS, PRICE, _scenario, make_instrument
 from tradetui.backtest.report import build_report
 from tradetui.backtest.run import BacktestResult, replay_data, run_backtest
 from tradetui.cli import app
 from tradetui.config import Settings
+from tradetui.core.clock import VirtualClock
 from tradetui.core.instrument import Instrument
 from tradetui.core.money import dumps
-from tradetui.core.types import MarketEvent
+from tradetui.core.types import AccountEvent, CancelOrder, MarketEvent, PlaceOrder, Side
 from tradetui.market.cache import load_events
 from tradetui.market.files import ReplayReport
 from tradetui.market.instruments import infer_instrument
+from tradetui.market.replay import drop_stale_bbo
+from tradetui.matching import MatchingConfig, QueueModel
 from tradetui.session import feed_latency
+from tradetui.venues.prepared import PreparedMarket, prepare_market
+from tradetui.venues.sim import SimLatency, SimVenue
+from tradetui.venues.simtime import FeedLatency, FeedModel
 
 pytestmark = pytest.mark.usefixtures("simulated_catalogs")
 
@@ -149,3 +159,50 @@ def test_a_prepared_backtest_of_a_sandbox_recording_is_the_on_the_fly_one(
         assert report(ready) == report(fly)
         assert [f.fill for f in ready.fills] == [f.fill for f in fly.fills]
     assert fills > 0
+
+
+def _delivered(market: list[MarketEvent] | PreparedMarket, sigma: float) -> list[tuple[int, Any]]:
+    """Everything the venue hands the engine, with the clock at each, while a bid is placed at
+    the first event, cancelled at the fifth and placed again at the ninth."""
+    clock = VirtualClock()
+    venue = SimVenue(
+        make_instrument(),
+        market,
+        SimLatency(entry_ns=2_000_000, ack_ns=1_000_000, cancel_ns=3_000_000, sigma=sigma, seed=5),
+        MatchingConfig(queue_model=QueueModel.PROPORTIONAL),
+        clock,
+    )
+    out: list[tuple[int, Any]] = []
+    while (t := venue.peek_ns()) is not None:
+        clock.advance_to(t)
+        ev: MarketEvent | AccountEvent | None = venue.pop()
+        out.append((t, ev))
+        if len(out) in (1, 9):
+            cid = f"b{len(out)}"
+            venue.submit(PlaceOrder(client_id=cid, side=Side.BUY, price_ticks=PRICE, qty_lots=OURS))
+        elif len(out) == 5:
+            venue.submit(CancelOrder(client_id="b1"))
+    return out
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(
+    ahead=st.integers(1, 15),
+    ops=st.lists(_OP, min_size=1, max_size=25),
+    constant_ms=st.sampled_from([None, 0, 7]),
+    sigma=st.sampled_from([0.0, 0.7]),
+)
+def test_the_venue_hands_out_the_same_events_at_the_same_times_prepared_or_not(
+    ahead: int,
+    ops: list[tuple[str, int, int, float, int, int]],
+    constant_ms: int | None,
+    sigma: float,
+) -> None:
+    market, _ = _scenario(ahead, ops)
+    feed = (
+        FeedLatency()
+        if constant_ms is None
+        else FeedLatency(FeedModel.CONSTANT, constant_ms * 1_000_000)
+    )
+    on_the_fly = list(feed.retime(drop_stale_bbo(market)))
+    assert _delivered(prepare_market(market, feed), sigma) == _delivered(on_the_fly, sigma)

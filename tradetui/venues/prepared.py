@@ -10,11 +10,11 @@ per run (order latencies of the ``lognormal`` model, from the run's seed) stays 
 
 Reordering on the fly, the venue reads the market ahead of its matching engine and an event
 joins the feed to the trading engine as it is read; a prepared market is in the feed from the
-start. The runs are the same: the venue only looks at the feed's first entry, and an event not
-yet read is never due before the next event the matching engine takes (its delivery time is at
-least its kind's latest exchange time so far, which is at least that event's exchange time, or
-that event was received before it), so whenever the next market event is known the feed's
-first entry is the same both ways (tests/backtest/test_prepared_replay.py compares whole runs).
+start. The runs are the same: the venue only asks whether the feed is empty and when its first
+entry is due. The next event the matching engine takes has been read and is still in the feed
+(it is due no earlier than its exchange time, and at a tie the market goes first), so the feed
+is never empty while market events are left, and its first entry is the earliest event received
+and not yet delivered either way. tests/backtest/test_prepared_replay.py compares whole runs.
 """
 
 from __future__ import annotations
