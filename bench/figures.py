@@ -58,8 +58,14 @@ BENCHES = (
         "replay_throughput",
         "decode and backtest a recorded file",
         (),
-        ("--runs", "1"),
-        ("backtest_events_per_s", "decision_us", "first_run_decode_messages_per_s"),
+        ("--runs", "2"),
+        (
+            "backtest_events_per_s",
+            "backtest_cpu_s_first",
+            "backtest_cpu_s_prepared",
+            "decision_us",
+            "first_run_decode_messages_per_s",
+        ),
         needs_data=True,
     ),
     Bench(
@@ -139,6 +145,19 @@ BENCHES = (
             "with_ui.loop_lag_p99_ms",
             "decision_latency_p99_ratio",
             "first_paint_s",
+        ),
+    ),
+    Bench(
+        "multi_market",
+        "decision latency per market with 1, 3 and 10 markets in one run (10 s paced, 120 s "
+        "unpaced per count)",
+        ("--seconds", "10", "--market-seconds", "120"),
+        ("--seconds", "2", "--market-seconds", "10"),
+        (
+            "runs.0.decision_us_p99_worst",
+            "runs.2.decision_us_p99_worst",
+            "decision_p99_median_ratio",
+            "late_p99_ratio",
         ),
     ),
     Bench(

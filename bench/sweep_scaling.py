@@ -4,9 +4,9 @@ The sweep is a grid of strategy.gamma values on one recording (default: a synthe
 BTCUSDT market recorded to a temporary file for ``--seconds``), run on the local process
 pool (``--jobs 1`` then ``--jobs 2``) and on a Dask cluster on this machine (a
 ``distributed.LocalCluster`` of one worker process, scaled to two; one thread each, as
-backtests hold the GIL). Each count runs the whole grid once to warm the workers (decode,
-imports), then ``--runs`` times; the best run is reported (the machine is shared). The rows
-of every run are checked equal, so the figures compare the same work.
+backtests hold the GIL). Each count runs the whole grid once to warm the workers (decode, the
+prepared replay, imports), then ``--runs`` times; the best run is reported (the machine is
+shared). The rows of every run are checked equal, so the figures compare the same work.
 
     python bench/sweep_scaling.py [--points 8] [--seconds 120] [--runs 2] [--file FILE]
 """

@@ -30,6 +30,7 @@ from tradetui.market.recorder import CaptureEncoder, CaptureWriter, recorded
 from tradetui.market.replay import drop_stale_bbo, replay_events
 from tradetui.market.synthetic import SyntheticMarket, SyntheticParams
 from tradetui.matching import MatchingConfig, QueueModel
+from tradetui.venues.prepared import PreparedMarket
 from tradetui.venues.sim import ReceivedMarket, SimLatency, SimVenue
 from tradetui.venues.simtime import FeedLatency, FeedModel, clock_offset
 
@@ -156,7 +157,7 @@ def sim_models(settings: Settings, feed: str, seed: int = 0) -> dict[str, str]:
 def sim_venue(
     settings: Settings,
     instrument: Instrument,
-    events: Iterable[MarketEvent],
+    events: Iterable[MarketEvent] | PreparedMarket,
     clock: Clock,
     seed: int = 0,
     *,

@@ -3,14 +3,21 @@
 Orders meet the replayed market in the queue-aware matching engine of the sim venue. The run
 records what the report needs: the replayed mid (from best bid/offers, by exchange time) and
 every fill with the position after it.
+
+What a run derives from its data alone (the replay retimed and in the exchange's order, the
+mid path, the event count) is prepared once per data set and feed latency model and kept for
+the runs that follow on the same events list (``replay_data``): the backtests of a sweep or a
+search pay for it once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 import time
 from array import array
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +35,9 @@ from tradetui.host import EngineHost, Host, store_options
 from tradetui.lifecycle import Lifecycle, RunPlan, StopSignals
 from tradetui.market.replay import drop_stale_bbo
 from tradetui.session import PaperSession, feed_latency, sim_models, sim_venue, with_sim_fees
+from tradetui.venues.prepared import PreparedMarket, prepare_market
 from tradetui.venues.sim import ReceivedMarket, SimVenue
+from tradetui.venues.simtime import FeedLatency
 
 # The mode a backtest's stored session has (paper and live each keep their own).
 MODE = "backtest"
@@ -67,6 +76,47 @@ class MidPath:
                     t_ns.append(ev.exch_ns)
                     mids.append(mid)
         return path
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ReplayData:
+    """What backtests of ``events`` share under one feed latency model: the prepared replay,
+    the mid path and the event count (``count_events`` summed)."""
+
+    events: list[MarketEvent]
+    prepared: PreparedMarket
+    mids: MidPath
+    levels: int
+
+
+# Prepared data sets of this process, newest last: a sweep worker's windows under the feed
+# latency models its points use. Each entry holds its events list, so its id is not reused.
+_KEEP = 4
+_REPLAYS: OrderedDict[tuple[int, FeedLatency, int | None], ReplayData] = OrderedDict()
+_REPLAYS_LOCK = threading.Lock()
+
+
+def replay_data(
+    events: list[MarketEvent], feed: FeedLatency, offset_ns: int | None = None
+) -> ReplayData:
+    """The ReplayData of ``events`` under ``feed`` (``offset_ns``: see ``run_backtest``),
+    prepared on the first call and kept for later calls with the same list (a decoded events
+    list is never changed)."""
+    key = (id(events), feed, offset_ns)
+    with _REPLAYS_LOCK:
+        data = _REPLAYS.get(key)
+        if data is not None and data.events is events and len(data.events) == len(events):
+            _REPLAYS.move_to_end(key)
+            return data
+    prepared = prepare_market(events, feed, offset_ns)
+    data = ReplayData(
+        events, prepared, MidPath.of(prepared.market), sum(count_events(ev) for ev in events)
+    )
+    with _REPLAYS_LOCK:
+        _REPLAYS[key] = data
+        while len(_REPLAYS) > _KEEP:
+            _REPLAYS.popitem(last=False)
+    return data
 
 
 @dataclass(slots=True)
@@ -148,6 +198,7 @@ def run_backtest(
     stop_ns: int | None = None,
     store: Path | None = None,
     received: bool = False,
+    prepared: bool = True,
 ) -> BacktestResult:
     """Trade ``events`` with the configured strategy from the first event to the last.
 
@@ -170,7 +221,10 @@ def run_backtest(
     engine earlier than the first event, and ``stop_ns`` stops it before the data ends (a
     stored session's start and stop, to repeat it). ``received``: the events are a recording
     of a live market a paper session traded on; the simulated exchange takes them as that
-    session's did, each at its receive time (``ReceivedMarket``).
+    session's did, each at its receive time (``ReceivedMarket``). ``prepared`` False
+    retimes and reorders the market as the run goes instead of using (and keeping) its
+    prepared form (``replay_data``): the same run, for checking that it is (a ``received``
+    market is taken in the order received, never prepared).
     """
     if not events:
         raise ValueError("no market events to backtest")
@@ -182,9 +236,16 @@ def run_backtest(
     inst = with_sim_fees(instrument, settings)
     # The market pass is part of the run's work, so run_s counts it.
     t_prep = time.perf_counter()
-    retimed = feed_latency(settings).retime(drop_stale_bbo(events), feed_offset_ns)
-    market = list(retimed)
-    mids = MidPath.of(market)
+    source: list[MarketEvent] | PreparedMarket
+    if prepared and not received:
+        data = replay_data(events, feed_latency(settings), feed_offset_ns)
+        source, market, mids = data.prepared, data.prepared.market, data.mids
+        levels, described = data.levels, data.prepared.feed_model
+    else:
+        retimed = feed_latency(settings).retime(drop_stale_bbo(events), feed_offset_ns)
+        source = market = list(retimed)
+        mids = MidPath.of(market)
+        levels, described = sum(count_events(ev) for ev in events), retimed.describe()
     prep_s = time.perf_counter() - t_prep
     first_ns = min(market[0].exch_ns, market[0].local_ns)
     start_ns = first_ns if start_ns is None else min(start_ns, first_ns)
@@ -195,7 +256,7 @@ def run_backtest(
     if received:
         venue = sim_venue(settings, inst, ReceivedMarket(clock, market), clock, seed, live=True)
     else:
-        venue = sim_venue(settings, inst, market, clock, seed)
+        venue = sim_venue(settings, inst, source, clock, seed)
     bus = Bus()
     fills: list[FillRecorded] = []
 
@@ -220,9 +281,9 @@ def run_backtest(
         Lifecycle(settings, plan, session=session).run(BacktestFace(result, progress, checkpoint))
     )
     result.run_s = time.perf_counter() - t0
-    result.events = sum(count_events(ev) for ev in events)
+    result.events = levels
     result.messages = len(events)
-    result.models = sim_models(settings, retimed.describe(), seed)
+    result.models = sim_models(settings, described, seed)
     # A backtest session, on the market of ``events`` (not the configured one).
     result.summary = summary | {"mode": MODE, "market_source": "replay"}
     return result

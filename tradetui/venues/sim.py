@@ -14,6 +14,10 @@ A market already in the exchange's order (``exchange_ordered=True``: the synthet
 prints a trade before the book update that shows it) skips the reordering: each event joins the
 feed as the matching engine takes it, as a live market's does.
 
+A ``PreparedMarket`` (``venues.prepared``: a replay already retimed and put in the exchange's
+order, once per data set) is taken as it is: its events reach the matching engine in its order,
+and all of them are in the feed from the start (the same run: see that module).
+
 A live market (``live=True``: a ``ReceivedMarket``, the exchange's real feed pushed as it
 arrives) is known only up to now: each event once the clock reaches its receive time
 (``local_ns``), in the order received. A request reaches the exchange at its arrival time after
@@ -57,6 +61,7 @@ from tradetui.core.types import (
     PlaceOrder,
 )
 from tradetui.matching.engine import MatchingConfig, MatchingEngine
+from tradetui.venues.prepared import PreparedMarket
 from tradetui.venues.simtime import exchange_order
 
 if TYPE_CHECKING:
@@ -150,7 +155,7 @@ class SimVenue:
     def __init__(
         self,
         instrument: Instrument,
-        market: Iterable[MarketEvent],
+        market: Iterable[MarketEvent] | PreparedMarket,
         latency: SimLatency,
         matching: MatchingConfig,
         clock: Clock,
@@ -188,11 +193,14 @@ class SimVenue:
         self._seq = 0
         # A live market is asked again when dry (a generator would end for good), and arrives
         # as the exchange sent it: each event joins the feed when the matching engine takes it.
-        self._market: Iterator[MarketEvent] = (
-            iter(market)
-            if self._queue_on_apply
-            else exchange_order(market, on_read=self._queue_delivery)
-        )
+        self._market: Iterator[MarketEvent]
+        if isinstance(market, PreparedMarket):
+            self._feed.extend(market.feed)
+            self._market = iter(market.order)
+        elif self._queue_on_apply:
+            self._market = iter(market)
+        else:
+            self._market = exchange_order(market, on_read=self._queue_delivery)
         # A live market's receive times: when the next event becomes known.
         self._received = market if isinstance(market, ReceivedMarket) else None
         if live and self._received is None:
