@@ -74,7 +74,7 @@ def test_rates_fall_down_the_list_and_only_wanted_streams_are_built() -> None:
     first, last = u0.symbols[0].lower(), u0.symbols[-1].lower()
     u, hub = _universe({f"{first}@bookTicker", f"{last}@bookTicker", f"{first}@aggTrade"})
     for step in range(1, 601):  # 60 s in 100 ms steps
-        u.advance(step * 100_000_000)
+        u.advance(step * 100_000_000, 0)
     by_name: dict[str, int] = {}
     for _, names, _ in hub.sent:
         by_name[names[0]] = by_name.get(names[0], 0) + 1
@@ -90,7 +90,7 @@ def test_rates_fall_down_the_list_and_only_wanted_streams_are_built() -> None:
 def test_all_market_streams_push_on_binance_periods() -> None:
     u, hub = _universe({"!bookTicker", "!ticker@arr"}, n=10)
     for step in range(1, 101):  # 10 s
-        u.advance(step * 100_000_000)
+        u.advance(step * 100_000_000, 0)
     all_bbo = [t for t, names, _ in hub.sent if names == ("!bookTicker",)]
     tickers = [t for t, names, _ in hub.sent if names == ("!ticker@arr",)]
     assert len(tickers) == 10  # every 1000 ms
@@ -135,8 +135,8 @@ def test_the_traded_symbol_gets_aggtrades_and_a_24h_ticker() -> None:
         qty_lots=250,
         aggressor=Side.SELL,
     )
-    u.on_traded([sell])
-    u.advance(1_100_000_000)
+    u.on_traded([sell], 0)
+    u.advance(1_100_000_000, 0)
     agg = [json.loads(t) for t, names, _ in hub.sent if names == ("btcusdt@aggTrade",)]
     assert agg == [
         {
@@ -206,11 +206,11 @@ def test_coinm_symbols_messages_name_their_pair() -> None:
     hub = _Recorder({"ethusd_perp@bookTicker", "ethusd_perp@depth@0ms"})
     u = Universe(traded, listing_entries("binancecoinm"), UniverseSpec(2), hub, 0)  # type: ignore[arg-type]
     for step in range(1, 51):  # 5 s
-        u.advance(step * 100_000_000)
+        u.advance(step * 100_000_000, 0)
     kinds = {json.loads(text)["e"]: json.loads(text) for text, _, _ in hub.sent}
     assert set(kinds) == {"bookTicker", "depthUpdate"}
     assert all(m["s"] == "ETHUSD_PERP" and m["ps"] == "ETHUSD" for m in kinds.values())
     usdm, usdm_hub = _universe({f"{s.lower()}@bookTicker" for s in _universe(set())[0].symbols})
-    usdm.advance(1_000_000_000)
+    usdm.advance(1_000_000_000, 0)
     assert usdm_hub.sent
     assert all("ps" not in json.loads(t) for t, _, _ in usdm_hub.sent)

@@ -193,7 +193,11 @@ class SandboxAccount:
     _open: dict[str, SandboxOrder] = field(init=False, default_factory=dict)
     _pending: MarketEvent | None = field(init=False, default=None)
     _ids: _Ids = field(init=False, default_factory=_Ids)
-    _now_ms: int = field(init=False, default=0)
+    # The market runs on the wall clock (``_wall_ms``, what the matching engine sees); the
+    # times the exchange stamps on orders and trades are its own clock, the wall clock plus
+    # the skew fault (``skew_ms``, set by ``advance``), as /time reports it.
+    _wall_ms: int = field(init=False, default=0)
+    skew_ms: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.engine = MatchingEngine(self.instrument, self.matching_config)
@@ -203,8 +207,10 @@ class SandboxAccount:
 
     # ---- time -------------------------------------------------------------------------------
 
-    def advance(self, now_ns: int) -> list[MarketEvent]:
-        """Apply every market event up to ``now_ns`` (ns); returns them in order."""
+    def advance(self, now_ns: int, skew_ms: int = 0) -> list[MarketEvent]:
+        """Apply every market event up to ``now_ns`` (wall clock, ns); returns them in order.
+        Orders and trades are stamped from then on with the exchange clock, ``skew_ms`` ahead."""
+        self.skew_ms = skew_ms
         applied: list[MarketEvent] = []
         while True:
             ev = self._pending if self._pending is not None else next(self.market, None)
@@ -221,11 +227,16 @@ class SandboxAccount:
             elif type(ev) is BookSnapshot:
                 self.update_id = ev.update_id
                 self.depth.apply_snapshot(ev.bids, ev.asks)
-            self._now_ms = ev.exch_ns // _NS_PER_MS
+            self._wall_ms = ev.exch_ns // _NS_PER_MS
             self._apply(self.engine.on_market(ev, ev.exch_ns))
             applied.append(ev)
-        self._now_ms = max(self._now_ms, now_ns // _NS_PER_MS)
+        self._wall_ms = max(self._wall_ms, now_ns // _NS_PER_MS)
         return applied
+
+    @property
+    def now_ms(self) -> int:
+        """The exchange clock (ms): the time it stamps on orders and trades."""
+        return self._wall_ms + self.skew_ms
 
     # ---- orders -----------------------------------------------------------------------------
 
@@ -262,7 +273,7 @@ class SandboxAccount:
             order_type=order_type,
             post_only=post_only,
             reduce_only=reduce_only,
-            t_ns=self._now_ms * _NS_PER_MS,
+            t_ns=self._wall_ms * _NS_PER_MS,
         )
         first = events[0]
         if type(first) is OrderRejected:
@@ -278,8 +289,8 @@ class SandboxAccount:
             price_ticks=0 if order_type is OrderType.MARKET else inst.ticks_exact(price) or 0,
             orig_lots=inst.lots_exact(qty) or 0,
             reduce_only=reduce_only,
-            time_ms=self._now_ms,
-            update_ms=self._now_ms,
+            time_ms=self.now_ms,
+            update_ms=self.now_ms,
         )
         self.orders[order.order_id] = order
         self._open[client_id] = order
@@ -291,7 +302,7 @@ class SandboxAccount:
         order = self.find(order_id, client_id)
         if order is None or order.client_id not in self._open:
             raise ExchangeError(-2011, "Unknown order sent.")
-        self._apply(self.engine.cancel(order.client_id, self._now_ms * _NS_PER_MS))
+        self._apply(self.engine.cancel(order.client_id, self._wall_ms * _NS_PER_MS))
         return order
 
     def take_updates(self) -> list[OrderUpdate]:
@@ -303,7 +314,7 @@ class SandboxAccount:
         """Cancel every open order; returns them."""
         cancelled = list(self._open.values())
         for order in cancelled:
-            self._apply(self.engine.cancel(order.client_id, self._now_ms * _NS_PER_MS))
+            self._apply(self.engine.cancel(order.client_id, self._wall_ms * _NS_PER_MS))
         return cancelled
 
     def find(self, order_id: int | None, client_id: str | None) -> SandboxOrder | None:
@@ -391,7 +402,7 @@ class SandboxAccount:
                 del self._open[order.client_id]
                 expired = order.order_type is OrderType.MARKET or order.reduce_only
                 order.status = "EXPIRED" if expired and "expired" in ev.reason else "CANCELED"
-                order.update_ms = self._now_ms
+                order.update_ms = self.now_ms
                 self.updates.append(OrderUpdate.of(order.status, order))
 
     def _on_fill(self, order: SandboxOrder, ev: Fill) -> None:
@@ -408,7 +419,7 @@ class SandboxAccount:
         order.executed_lots += ev.qty_lots
         order.cum_value += inst.value(ev.price_ticks) * ev.qty_lots
         order.status = "FILLED" if ev.leaves_lots == 0 else "PARTIALLY_FILLED"
-        order.update_ms = self._now_ms
+        order.update_ms = self.now_ms
         if ev.leaves_lots == 0:
             del self._open[order.client_id]
         self._ids.trade += 1
@@ -420,7 +431,7 @@ class SandboxAccount:
             fee=float(in_bnb) if in_bnb else fee,
             is_maker=ev.is_maker,
             realized_settle=realized,
-            time_ms=self._now_ms,
+            time_ms=self.now_ms,
             fee_asset=BNB if in_bnb else "",
         )
         self.trades.append(trade)

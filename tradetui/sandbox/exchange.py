@@ -385,12 +385,14 @@ class SandboxExchange:
         await self.stop()
 
     def now_ns(self) -> int:
-        """Wall-clock time (ns); the market and order times follow it."""
+        """Wall-clock time (ns); the market advances with it."""
         return time.time_ns()
 
     def server_ms(self) -> int:
-        """The server clock the client must sync to: wall clock plus the skew fault (ms)."""
-        return self.now_ns() // _NS_PER_MS + self.faults.skew_ms
+        """The exchange clock (ms): wall clock plus the skew fault. The client syncs to it
+        by /time, and every time the sandbox stamps (REST answers, orders, trades, user and
+        market stream events) comes from it, as all of Binance's come from its one clock."""
+        return formats.exchange_ms(self.now_ns(), self.faults.skew_ms)
 
     async def drop_websockets(self, *, private_only: bool = False) -> None:
         """Close every websocket connection, or only the user streams (the dropped-websocket
@@ -399,11 +401,11 @@ class SandboxExchange:
 
     def advance(self) -> None:
         """Apply the market up to now and publish what changed on the websockets."""
-        now_ns = self.now_ns()
-        events = self.account.advance(now_ns)
-        self.streams.publish_market(events)
-        self.universe.on_traded(events)
-        self.universe.advance(now_ns)
+        now_ns, skew_ms = self.now_ns(), self.faults.skew_ms
+        events = self.account.advance(now_ns, skew_ms)
+        self.streams.publish_market(events, skew_ms)
+        self.universe.on_traded(events, skew_ms)
+        self.universe.advance(now_ns, skew_ms)
         self._publish_updates()
         if self._listen_key and time.monotonic() >= self._listen_key_until:
             self.streams.expire_user_streams(self._listen_key, self.server_ms())

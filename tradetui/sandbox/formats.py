@@ -66,6 +66,14 @@ def rate_limits(
     return out
 
 
+def exchange_ms(wall_ns: int, skew_ms: int) -> int:
+    """The exchange clock's time (ms) at wall-clock ``wall_ns``: Binance stamps REST answers,
+    order and trade times and every stream event from its one clock, so the skew fault shows
+    in all of them alike (developers.binance.com/docs/derivatives/usds-margined-futures/
+    general-info: "All time and timestamp related fields are in milliseconds")."""
+    return wall_ns // _NS_PER_MS + skew_ms
+
+
 def exchange_info(inst: Instrument, entries: list[Json], now_ms: int) -> Json:
     """``GET /fapi/v1/exchangeInfo`` (``/dapi/v1/...`` for COIN-M, ``/api/v3/...`` for spot):
     every symbol the simulated listing holds, its entries as they are (Binance's own format),
@@ -412,11 +420,11 @@ def _spot(inst: Instrument) -> bool:
     return inst.kind is InstrumentKind.SPOT
 
 
-def depth_update(inst: Instrument, ev: BookDelta) -> Json:
-    """A ``depthUpdate`` event (diff stream, ids ``U``..``u`` chained by ``pu``; spot sends no
-    ``pu`` nor ``T`` and chains by ``U`` = previous ``u`` + 1; COIN-M's also name the pair as
-    ``ps``, as in ../shared/data/binance-coinm)."""
-    t_ms = ev.exch_ns // _NS_PER_MS
+def depth_update(inst: Instrument, ev: BookDelta, t_ms: int) -> Json:
+    """A ``depthUpdate`` event stamped ``t_ms`` by the exchange clock (diff stream, ids
+    ``U``..``u`` chained by ``pu``; spot sends no ``pu`` nor ``T`` and chains by ``U`` =
+    previous ``u`` + 1; COIN-M's also name the pair as ``ps``, as in
+    ../shared/data/binance-coinm)."""
     out: Json = {"e": "depthUpdate", "E": t_ms}
     if not _spot(inst):
         out["T"] = t_ms
@@ -430,9 +438,9 @@ def depth_update(inst: Instrument, ev: BookDelta) -> Json:
     return out
 
 
-def book_ticker(inst: Instrument, ev: BestBidOffer) -> Json:
-    """A ``bookTicker`` event (spot's carries no times; COIN-M's names the pair as ``ps``)."""
-    t_ms = ev.exch_ns // _NS_PER_MS
+def book_ticker(inst: Instrument, ev: BestBidOffer, t_ms: int) -> Json:
+    """A ``bookTicker`` event stamped ``t_ms`` (spot's carries no times; COIN-M's names the
+    pair as ``ps``)."""
     out: Json = {"e": "bookTicker", "u": ev.update_id, "s": inst.symbol}
     if inst.inverse:
         out["ps"] = _pair(inst)
@@ -447,9 +455,9 @@ def book_ticker(inst: Instrument, ev: BestBidOffer) -> Json:
     return out
 
 
-def trade(inst: Instrument, ev: Trade) -> Json:
-    """A public ``trade`` event; ``m`` (buyer is maker) is true for a sell aggressor."""
-    t_ms = ev.exch_ns // _NS_PER_MS
+def trade(inst: Instrument, ev: Trade, t_ms: int) -> Json:
+    """A public ``trade`` event stamped ``t_ms``; ``m`` (buyer is maker) is true for a sell
+    aggressor."""
     return {
         "e": "trade",
         "E": t_ms,

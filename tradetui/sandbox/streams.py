@@ -242,19 +242,22 @@ class StreamHub:
 
     # ---- publishing -------------------------------------------------------------------------
 
-    def publish_market(self, events: list[MarketEvent]) -> None:
-        """Send market events to the connections subscribed to their streams."""
+    def publish_market(self, events: list[MarketEvent], skew_ms: int) -> None:
+        """Send market events to the connections subscribed to their streams, stamped by the
+        exchange clock (the event's wall-clock time plus ``skew_ms``)."""
         if not self._conns or not events or self.faults.stalled:
             return
         inst = self.instrument
         for ev in events:
+            t_ms = formats.exchange_ms(ev.exch_ns, skew_ms)
             if type(ev) is BookDelta:
-                for text in self._depth_texts(_compact(formats.depth_update(inst, ev))):
+                for text in self._depth_texts(_compact(formats.depth_update(inst, ev, t_ms))):
                     self.send(text, self._depth_names, PUBLIC)
             elif type(ev) is BestBidOffer:
-                self.send(_compact(formats.book_ticker(inst, ev)), (self._bbo_name,), PUBLIC)
+                text = _compact(formats.book_ticker(inst, ev, t_ms))
+                self.send(text, (self._bbo_name,), PUBLIC)
             elif type(ev) is Trade:
-                self.send(_compact(formats.trade(inst, ev)), (self._trade_name,), PUBLIC)
+                self.send(_compact(formats.trade(inst, ev, t_ms)), (self._trade_name,), PUBLIC)
 
     def inject(self, text: str) -> None:
         """Send ``text`` as it is to every market connection (garbage, unknown streams...)."""

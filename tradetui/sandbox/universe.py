@@ -42,7 +42,6 @@ from tradetui.sandbox.streams import DEPTH_SPEEDS, MARKET, PUBLIC, StreamHub
 
 Json = dict[str, Any]
 
-_NS_PER_MS = 1_000_000
 _DAY_S = 86_400
 # Binance's push periods of the all-market streams (see the module docstring).
 ALL_BOOK_TICKERS_PERIOD_S = 5.0
@@ -362,8 +361,9 @@ class Universe:
 
     # ---- the traded symbol --------------------------------------------------------------------
 
-    def on_traded(self, events: Iterable[MarketEvent]) -> None:
-        """The traded symbol's market events: its aggTrades and 24 h figures."""
+    def on_traded(self, events: Iterable[MarketEvent], skew_ms: int) -> None:
+        """The traded symbol's market events: its aggTrades and 24 h figures, stamped by the
+        exchange clock (``skew_ms`` ahead of the wall clock)."""
         inst = self._traded
         for ev in events:
             if type(ev) is BestBidOffer:
@@ -375,7 +375,7 @@ class Universe:
                 ticker.add(price, float(qty_text), qty_text, 1)
                 name = f"{self._traded_lower}@aggTrade"
                 if name in self._hub.wanted:
-                    t_ms = ev.exch_ns // _NS_PER_MS
+                    t_ms = formats.exchange_ms(ev.exch_ns, skew_ms)
                     msg = formats.agg_trade(
                         inst.symbol,
                         self._traded_agg,
@@ -406,19 +406,20 @@ class Universe:
 
     # ---- the synthetic symbols ----------------------------------------------------------------
 
-    def advance(self, now_ns: int) -> None:
-        """Generate the synthetic market up to ``now_ns`` and push the periodic streams."""
+    def advance(self, now_ns: int, skew_ms: int) -> None:
+        """Generate the synthetic market up to ``now_ns`` (wall clock) and push the periodic
+        streams, stamped by the exchange clock (``skew_ms`` ahead)."""
         dt_s = (now_ns - self._last_ns) / 1e9
         if dt_s <= 0:
             return
         self._last_ns = now_ns
-        t_ms = now_ns // _NS_PER_MS
+        t_ms = formats.exchange_ms(now_ns, skew_ms)
         if self._symbols:
             self._bbo_updates(dt_s, t_ms)
             self._trades(dt_s, t_ms)
         if now_ns >= self._next_all_bbo_ns:
             self._next_all_bbo_ns = now_ns + int(ALL_BOOK_TICKERS_PERIOD_S * 1e9)
-            self._push_all_book_tickers(t_ms)
+            self._push_all_book_tickers(t_ms, skew_ms)
         if now_ns >= self._next_tickers_ns:
             self._next_tickers_ns = now_ns + int(ALL_TICKERS_PERIOD_S * 1e9)
             self._push_tickers(t_ms)
@@ -499,13 +500,15 @@ class Universe:
                     send(_text(trade), (trade_name,), PUBLIC)
             s.next_agg += 1
 
-    def _push_all_book_tickers(self, t_ms: int) -> None:
+    def _push_all_book_tickers(self, t_ms: int, skew_ms: int) -> None:
         hub = self._hub
         if "!bookTicker" not in hub.wanted:
             return
         texts: list[str] = []
         if self._traded_bbo is not None and self._traded_bbo_changed:
-            texts.append(_text(formats.book_ticker(self._traded, self._traded_bbo)))
+            bbo = self._traded_bbo
+            stamp = formats.exchange_ms(bbo.exch_ns, skew_ms)
+            texts.append(_text(formats.book_ticker(self._traded, bbo, stamp)))
         self._traded_bbo_changed = False
         for s in self._symbols:
             if s.bbo_changed:
