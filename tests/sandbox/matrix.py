@@ -137,10 +137,14 @@ async def headless(duration_s: float, db: Path, env: dict[str, str], *extra: str
 
 
 async def exchange_view(
-    url: str, symbol: str = "BTC/USDT:USDT", exchange: str = "binanceusdm"
+    url: str, symbol: str = "BTC/USDT:USDT", exchange: str = "binanceusdm", *, synced: bool = False
 ) -> ExchangeView:
+    """The exchange's position, trades and open orders; ``synced``: first load the exchange
+    clock's offset (a sandbox with a skewed clock refuses unsynced signed requests, -1021)."""
     client = loopback_client(url, KEY, SECRET, exchange=exchange)
     try:
+        if synced:
+            await client.load_time_difference()
         positions = await client.fetch_positions([symbol])
         trades = await client.fetch_my_trades(symbol)
         still_open = await client.fetch_open_orders(symbol)
