@@ -40,11 +40,11 @@ async def test_exchange_info_lists_every_symbol_with_filters_ccxt_reads() -> Non
 
 def test_listing_is_repeatable_and_grows_only_the_synthetic_part() -> None:
     listed = listing_entries("binanceusdm")
-    a = universe_entries(listed, UniverseSpec(50, seed=3))
-    b = universe_entries(listed, UniverseSpec(50, seed=3))
+    a = universe_entries(listed, UniverseSpec(50, seed=3), inverse=False)
+    b = universe_entries(listed, UniverseSpec(50, seed=3), inverse=False)
     assert [e["symbol"] for e in a] == [e["symbol"] for e in b]
     assert len(a) == 50 - len(listed)
-    assert universe_entries(listed, UniverseSpec(0)) == []
+    assert universe_entries(listed, UniverseSpec(0), inverse=False) == []
     names = [e["symbol"] for e in a]
     assert len(set(names)) == len(names)
     assert not set(names) & {e["symbol"] for e in listed}
@@ -63,7 +63,7 @@ class _Recorder:
 
 def _universe(wanted: set[str], n: int = 40, **spec: float) -> tuple[Universe, _Recorder]:
     entries = listing_entries("binanceusdm")
-    entries = entries + universe_entries(entries, UniverseSpec(n))
+    entries = entries + universe_entries(entries, UniverseSpec(n), inverse=False)
     hub = _Recorder(wanted)
     u = Universe(BTC, entries, UniverseSpec(n, **spec), hub, 0)  # type: ignore[arg-type]
     return u, hub

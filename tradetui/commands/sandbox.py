@@ -197,8 +197,8 @@ def sandbox_exchange(
         int,
         typer.Option(
             "--symbols",
-            help="USD-M: list this many symbols in all (synthetic ones beyond the built-in "
-            "listing) and stream them all: bookTicker, aggTrade, trade, !bookTicker, "
+            help="USD-M or COIN-M: list this many symbols in all (synthetic ones beyond the "
+            "built-in listing) and stream them all: bookTicker, aggTrade, trade, !bookTicker, "
             "!ticker@arr (0: the built-in listing).",
             min=0,
         ),
@@ -271,9 +271,10 @@ def sandbox_exchange(
     if (fee_burn or bnb_balance) and not bnb_price:
         bnb_price = _DEFAULT_BNB_PRICE
     rates = {k: v for k, v in (("bbo_hz", bbo_hz), ("trade_hz", trade_hz)) if v is not None}
-    if symbols and exchange_of(instrument) != "binanceusdm":
+    if symbols and exchange_of(instrument) not in ("binanceusdm", "binancecoinm"):
         fail(
-            "--symbols: many symbols are served on Binance USD-M only; drop it or use --venue usdm"
+            "--symbols: many symbols are served on Binance USD-M and COIN-M only; drop it or use "
+            "--venue usdm or coinm"
         )
     if not listen_key_ttl_s > 0:
         fail(f"--listen-key-ttl-s {listen_key_ttl_s:g}: must be more than 0 seconds, e.g. 5")

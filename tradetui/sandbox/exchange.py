@@ -58,6 +58,8 @@ _REQUEST_LOG_LEN = 10_000
 # refused with -4021 INVALID_DEPTH_LIMIT (Binance USD-M and COIN-M "Order Book" and "Error
 # Codes": developers.binance.com/docs/derivatives/{usds,coin}-margined-futures/...).
 _DEPTH_LIMITS = frozenset((5, 10, 20, 50, 100, 500, 1000))
+# The exchanges whose listing the sandbox can extend with synthetic symbols (sandbox/universe.py).
+_MANY_SYMBOLS = ("binanceusdm", "binancecoinm")
 _SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
 # Position mode, as Binance USD-M and COIN-M document it (sources in docs/position-mode.md):
 # "New Order": positionSide "Default BOTH for One-way Mode; LONG or SHORT for Hedge Mode. It
@@ -277,11 +279,13 @@ class SandboxExchange:
         self.legacy_ws = legacy_ws or not self.routed_ws
         entries = listing_entries(self.exchange_id)
         spec = universe or UniverseSpec()
-        if spec.symbols > len(entries) and self.exchange_id != "binanceusdm":
+        if spec.symbols > len(entries) and self.exchange_id not in _MANY_SYMBOLS:
             raise ValueError(
-                f"sandbox: many symbols are served on binanceusdm only, not on {self.exchange_id}"
+                f"sandbox: many symbols are served on binanceusdm and binancecoinm only, not on "
+                f"{self.exchange_id}"
             )
-        entries = entries + universe_entries(entries, spec) if entries else entries
+        if entries:
+            entries = entries + universe_entries(entries, spec, inverse=instrument.inverse)
         self.listing = {str(e["symbol"]): e for e in entries}
         if not listen_key_ttl_s > 0:
             raise ValueError(f"sandbox: listen_key_ttl_s must be positive, not {listen_key_ttl_s}")

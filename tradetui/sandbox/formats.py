@@ -579,25 +579,33 @@ def agg_trade(
     }
 
 
-def ticker_24h(symbol: str, stats: Ticker24h, now_ms: int, fmt: Callable[[float], str]) -> Json:
-    """A ``24hrTicker`` entry of the ``!ticker@arr`` stream (USD-M "All Market Tickers
-    Streams"), prices through ``fmt`` (the symbol's tick decimals)."""
+def ticker_24h(
+    symbol: str,
+    stats: Ticker24h,
+    now_ms: int,
+    fmt: Callable[[float], str],
+    pair: str | None = None,
+) -> Json:
+    """A ``24hrTicker`` entry of the ``!ticker@arr`` stream, prices through ``fmt`` (the
+    symbol's tick decimals). USD-M ("All Market Tickers Streams"): ``v`` the base asset's
+    volume, ``q`` the quote's. COIN-M (``pair`` given, sent as ``ps``; "All Market Tickers
+    Streams", binance-docs.github.io/apidocs/delivery/en/#all-market-tickers-streams: ``v``
+    "Total traded volume", in contracts, ``q`` "Total traded base asset volume")."""
     change = stats.last - stats.open
-    vwap = stats.quote_volume / stats.volume if stats.volume else stats.last
-    return {
-        "e": "24hrTicker",
-        "E": now_ms,
-        "s": symbol,
+    out: Json = {"e": "24hrTicker", "E": now_ms, "s": symbol}
+    if pair is not None:
+        out["ps"] = pair
+    return out | {
         "p": fmt(change),
         "P": f"{100 * change / stats.open:.3f}" if stats.open else "0.000",
-        "w": fmt(vwap),
+        "w": fmt(stats.vwap()),
         "c": fmt(stats.last),
         "Q": stats.last_qty,
         "o": fmt(stats.open),
         "h": fmt(stats.high),
         "l": fmt(stats.low),
-        "v": f"{stats.volume:.3f}",
-        "q": f"{stats.quote_volume:.2f}",
+        "v": f"{stats.volume:.0f}" if stats.contract_size else f"{stats.volume:.3f}",
+        "q": f"{stats.quote_volume:.8f}" if stats.contract_size else f"{stats.quote_volume:.2f}",
         "O": now_ms - 86_400_000,
         "C": now_ms,
         "F": stats.first_id,
@@ -608,8 +616,10 @@ def ticker_24h(symbol: str, stats: Ticker24h, now_ms: int, fmt: Callable[[float]
 
 @dataclass(slots=True)
 class Ticker24h:
-    """A symbol's rolling 24 h statistics (prices and base volume as floats: they are
-    statistics, printed at the tick's decimals; ``quote_volume`` in the quote asset)."""
+    """A symbol's rolling 24 h statistics (prices and volumes as floats: they are statistics,
+    printed at the tick's decimals). Linear: ``volume`` in the base asset, ``quote_volume`` in
+    the quote. Inverse (``contract_size`` USD a contract): ``volume`` in contracts,
+    ``quote_volume`` the base asset's volume (contracts × size / price), as COIN-M reports."""
 
     open: float
     high: float
@@ -621,12 +631,21 @@ class Ticker24h:
     first_id: int
     last_id: int
     changed: bool = True
+    contract_size: float = 0.0  # 0: linear
 
     def add(self, price: float, qty: float, qty_text: str, trades: int) -> None:
         """Count ``trades`` trades of ``qty`` in all at ``price``."""
         self.last, self.last_qty = price, qty_text
         self.high, self.low = max(self.high, price), min(self.low, price)
         self.volume += qty
-        self.quote_volume += qty * price
+        cs = self.contract_size
+        self.quote_volume += qty * cs / price if cs else qty * price
         self.last_id += trades
         self.changed = True
+
+    def vwap(self) -> float:
+        """The volume-weighted average price (the last price before any volume)."""
+        if not self.volume or not self.quote_volume:
+            return self.last
+        cs = self.contract_size
+        return self.volume * cs / self.quote_volume if cs else self.quote_volume / self.volume

@@ -8,7 +8,12 @@ Binance (BTCUSDT USD-M in ../shared/data: ≈190 bookTicker updates/s, ≈62 tra
 busiest runs at ``rate / k**decay``. Listing entries take the shape of the listed ones
 (venues/listings/usdm.json, Binance's own exchangeInfo format) with realistic filters: a tick
 of 1 to 10 bps or 0.1 to 1 bps of the price (Binance lists prices to 4-5 significant digits), a
-size step worth a few USDT, MIN_NOTIONAL 5 USDT as on Binance's smaller USD-M contracts.
+size step worth a few USDT, MIN_NOTIONAL 5 USDT as on Binance's smaller USD-M contracts. On
+COIN-M the synthetic symbols are inverse perpetuals shaped as venues/listings/coinm.json's
+(Binance's "Exchange Information", developers.binance.com/docs/derivatives/coin-margined-
+futures/market-data/Exchange-Information): ``<BASE>USD_PERP``, pair ``<BASE>USD``, contract
+type PERPETUAL, a contract of 10 USD (100 is BTCUSD_PERP's alone), margin in the base coin,
+quantities in whole contracts and no MIN_NOTIONAL filter.
 
 Streams, as Binance USD-M publishes them (developers.binance.com/docs/derivatives/
 usds-margined-futures/websocket-market-streams/...): ``<s>@bookTicker`` real time;
@@ -53,6 +58,8 @@ BUSIEST_TRADE_HZ = 62.0
 _TRADE_MEDIAN_USD = 3_000.0
 _TRADE_LOG_SIGMA = 1.2
 _MIN_NOTIONAL_USD = "5"
+# A COIN-M perpetual's contract, USD, other than BTCUSD_PERP's 100 (../shared/docs/PROTOCOLS.md).
+_COINM_CONTRACT_USD = 10
 _MAX_EVENTS_PER_ADVANCE = 50_000  # a long pause is not replayed event by event
 # Prices of the built-in listing's symbols when the recordings were made (../shared/data:
 # BTCUSDT's mid ranged 61,590-61,840, ETHUSDT spot near 2,684).
@@ -88,9 +95,10 @@ class UniverseSpec:
         return self.bbo_hz * scale, self.trade_hz * scale
 
 
-def universe_entries(listed: list[Json], spec: UniverseSpec) -> list[Json]:
+def universe_entries(listed: list[Json], spec: UniverseSpec, *, inverse: bool) -> list[Json]:
     """Synthetic exchangeInfo entries that bring ``listed`` up to ``spec.symbols`` symbols,
-    shaped as ``listed[0]`` (a USD-M perpetual) with their own names and filters."""
+    shaped as ``listed[0]`` (a USD-M perpetual, or a COIN-M one when ``inverse``) with their
+    own names and filters."""
     rng = np.random.default_rng(spec.seed)
     taken = {str(e["symbol"]) for e in listed}
     template = listed[0]
@@ -98,23 +106,63 @@ def universe_entries(listed: list[Json], spec: UniverseSpec) -> list[Json]:
     while len(listed) + len(out) < spec.symbols:
         n = int(rng.integers(2, 4))
         base = "".join(_SYLLABLES[int(i)] for i in rng.integers(0, len(_SYLLABLES), n))
-        symbol = f"{base}USDT"
+        symbol = f"{base}USD_PERP" if inverse else f"{base}USDT"
         if symbol in taken:
             continue
         taken.add(symbol)
         price = 10 ** float(rng.uniform(-3, 3.3))
         digits = int(rng.choice([4, 5]))
         tick = Decimal(1).scaleb(math.floor(math.log10(price)) - digits + 1)
+        if inverse:
+            out.append(_coinm_entry(template, base, tick, price))
+            continue
         step_exp = min(3, max(-3, math.floor(math.log10(20 / price))))
         step = Decimal(1).scaleb(step_exp)
         out.append(_entry(template, base, tick, step, price))
     return out
 
 
-def _entry(template: Json, base: str, tick: Decimal, step: Decimal, price: float) -> Json:
-    entry = dict(template)
+def _filters(
+    tick: Decimal, step: Decimal, price: float, max_qty: Decimal, market_max_qty: Decimal
+) -> list[Json]:
+    """The price, lot and order-count filters both kinds of perpetual list."""
     tick_text, step_text = _plain(tick), _plain(step)
     max_price = _plain(Decimal(1).scaleb(math.ceil(math.log10(price)) + 3))
+    return [
+        {
+            "filterType": "PRICE_FILTER",
+            "minPrice": tick_text,
+            "maxPrice": max_price,
+            "tickSize": tick_text,
+        },
+        {
+            "filterType": "LOT_SIZE",
+            "minQty": step_text,
+            "maxQty": _plain(max_qty),
+            "stepSize": step_text,
+        },
+        {
+            "filterType": "MARKET_LOT_SIZE",
+            "minQty": step_text,
+            "maxQty": _plain(market_max_qty),
+            "stepSize": step_text,
+        },
+        {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+        {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+    ]
+
+
+_PERCENT_PRICE: Json = {
+    "filterType": "PERCENT_PRICE",
+    "multiplierUp": "1.0500",
+    "multiplierDown": "0.9500",
+    "multiplierDecimal": "4",
+}
+
+
+def _entry(template: Json, base: str, tick: Decimal, step: Decimal, price: float) -> Json:
+    entry = dict(template)
+    filters = _filters(tick, step, price, step * 10_000_000, step * 1_000_000)
     entry |= {
         "symbol": f"{base}USDT",
         "pair": f"{base}USDT",
@@ -122,36 +170,57 @@ def _entry(template: Json, base: str, tick: Decimal, step: Decimal, price: float
         "pricePrecision": _decimals(tick),
         "quantityPrecision": _decimals(step),
         "filters": [
-            {
-                "filterType": "PRICE_FILTER",
-                "minPrice": tick_text,
-                "maxPrice": max_price,
-                "tickSize": tick_text,
-            },
-            {
-                "filterType": "LOT_SIZE",
-                "minQty": step_text,
-                "maxQty": _plain(step * 10_000_000),
-                "stepSize": step_text,
-            },
-            {
-                "filterType": "MARKET_LOT_SIZE",
-                "minQty": step_text,
-                "maxQty": _plain(step * 1_000_000),
-                "stepSize": step_text,
-            },
-            {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-            {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+            *filters,
             {"filterType": "MIN_NOTIONAL", "notional": _MIN_NOTIONAL_USD},
-            {
-                "filterType": "PERCENT_PRICE",
-                "multiplierUp": "1.0500",
-                "multiplierDown": "0.9500",
-                "multiplierDecimal": "4",
-            },
+            _PERCENT_PRICE,
         ],
     }
     return entry
+
+
+def _coinm_entry(template: Json, base: str, tick: Decimal, price: float) -> Json:
+    """A COIN-M perpetual: whole contracts of 10 USD (lots of 1 up to 1,000,000, market orders
+    up to 60,000, as ETHUSD_PERP's), margined in ``base``."""
+    entry = dict(template)
+    entry |= {
+        "symbol": f"{base}USD_PERP",
+        "pair": f"{base}USD",
+        "contractType": "PERPETUAL",
+        "contractSize": _COINM_CONTRACT_USD,
+        "marginAsset": base,
+        "baseAsset": base,
+        "quoteAsset": "USD",
+        "pricePrecision": _decimals(tick),
+        "quantityPrecision": 0,
+        "filters": [
+            *_filters(tick, Decimal(1), price, Decimal(1_000_000), Decimal(60_000)),
+            _PERCENT_PRICE,
+        ],
+    }
+    return entry
+
+
+def day_ticker(
+    price: float, last_qty: str, usd: float, trades: int, contract_usd: float
+) -> Ticker24h:
+    """24 h statistics to start from: a day of ``trades`` trades worth ``usd`` in all around
+    ``price``, in a linear or (``contract_usd`` > 0) an inverse contract's units."""
+    if contract_usd:
+        volume, second = usd / contract_usd, usd / price  # contracts, base asset
+    else:
+        volume, second = usd / price, usd  # base asset, quote asset
+    return Ticker24h(
+        open=price,
+        high=price * 1.02,
+        low=price * 0.98,
+        last=price,
+        last_qty=last_qty,
+        volume=volume,
+        quote_volume=second,
+        first_id=1,
+        last_id=trades,
+        contract_size=contract_usd,
+    )
 
 
 def _plain(d: Decimal) -> str:
@@ -178,6 +247,7 @@ class _Symbol:
         "bbo_changed",
         "bid",
         "bid_lots",
+        "contract_usd",
         "decimals",
         "depth_names",
         "lower",
@@ -225,7 +295,9 @@ class _Symbol:
         tick_bps = 1e4 / self.mid
         self.spread_mean = max(1.0, spread_bps / tick_bps)
         self.trade_median_usd = _TRADE_MEDIAN_USD / math.sqrt(rank)
-        touch_lots = max(1, round(5 * self.trade_median_usd / price / self.step))
+        # COIN-M: a contract is worth contractSize USD whatever the price (0: linear).
+        self.contract_usd = float(entry.get("contractSize") or 0) if inverse else 0.0
+        touch_lots = self.lots_of(5 * self.trade_median_usd, price)
         self.bid = round(self.mid - self.spread_mean / 2)
         self.ask = self.bid + max(1, round(self.spread_mean))
         self.touch_lots = touch_lots  # the typical size at the touch
@@ -236,18 +308,13 @@ class _Symbol:
         trades_day = max(1, int(spec.rates(rank)[1] * _DAY_S))
         mean_usd = self.trade_median_usd * math.exp(_TRADE_LOG_SIGMA**2 / 2)
         quote = trades_day * mean_usd
-        self.ticker = Ticker24h(
-            open=price,
-            high=price * 1.02,
-            low=price * 0.98,
-            last=price,
-            last_qty=self.qty(touch_lots),
-            volume=quote / price,
-            quote_volume=quote,
-            first_id=1,
-            last_id=trades_day,
-        )
+        self.ticker = day_ticker(price, self.qty(touch_lots), quote, trades_day, self.contract_usd)
         self.next_agg = 1
+
+    def lots_of(self, usd: float, price: float) -> int:
+        """The lots (at least one) closest to ``usd`` worth at ``price``."""
+        lot_usd = self.contract_usd * self.step if self.contract_usd else price * self.step
+        return max(1, round(usd / lot_usd))
 
     def price(self, ticks: int) -> str:
         return f"{ticks * self.tick:.{self.decimals}f}"
@@ -323,6 +390,12 @@ class Universe:
         self._traded = traded
         self._traded_lower = traded.symbol.lower()
         others = [e for e in entries if e["symbol"] != traded.symbol]
+        # COIN-M names the contract's pair in its market messages ("ps"), as _Symbol does.
+        self._traded_pair = (
+            next(str(e["pair"]) for e in entries if e["symbol"] == traded.symbol)
+            if traded.inverse and entries
+            else None
+        )
         # The traded symbol is the busiest (rank 1); the others follow in listing order.
         self._symbols = [
             _Symbol(e, rank, spec, self._rng, traded.inverse) for rank, e in enumerate(others, 2)
@@ -391,16 +464,9 @@ class Universe:
 
     def _ticker_of_traded(self, price: float, qty_text: str) -> Ticker24h:
         if self._traded_ticker is None:
-            self._traded_ticker = Ticker24h(
-                open=price,
-                high=price * 1.02,
-                low=price * 0.98,
-                last=price,
-                last_qty=qty_text,
-                volume=self._traded_quote_day / price,
-                quote_volume=self._traded_quote_day,
-                first_id=1,
-                last_id=self._traded_trades_day,
+            cs = float(self._traded.contract_size) if self._traded.inverse else 0.0
+            self._traded_ticker = day_ticker(
+                price, qty_text, self._traded_quote_day, self._traded_trades_day, cs
             )
         return self._traded_ticker
 
@@ -464,7 +530,7 @@ class Universe:
             sell = bool(sells[i])
             ticks = s.bid if sell else s.ask
             price = ticks * s.tick
-            lots = max(1, round(s.trade_median_usd * float(usd[i]) / price / s.step))
+            lots = s.lots_of(s.trade_median_usd * float(usd[i]), price)
             qty_text = s.qty(lots)
             trades = int(fills[i])
             first = s.ticker.last_id + 1
@@ -526,12 +592,18 @@ class Universe:
         if traded is not None and traded.changed:
             decimals = _decimals(self._traded.tick_size)
             out.append(
-                formats.ticker_24h(self._traded.symbol, traded, t_ms, lambda p: f"{p:.{decimals}f}")
+                formats.ticker_24h(
+                    self._traded.symbol,
+                    traded,
+                    t_ms,
+                    lambda p: f"{p:.{decimals}f}",
+                    self._traded_pair,
+                )
             )
             traded.changed = False
         for s in self._symbols:
             if s.ticker.changed:
-                out.append(formats.ticker_24h(s.name, s.ticker, t_ms, s.fmt))
+                out.append(formats.ticker_24h(s.name, s.ticker, t_ms, s.fmt, s.pair))
                 s.ticker.changed = False
         if out:
             hub.send(msgspec.json.encode(out).decode(), ("!ticker@arr",), MARKET)

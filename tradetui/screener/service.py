@@ -76,9 +76,16 @@ class Screener:
         def on_trade(m: AggTradeMsg) -> None:
             book.on_trades(m.s, m.l - m.f + 1)
 
+        # COIN-M's tickers count contracts (v) and coins (q), no quote asset
+        # (binance-docs.github.io/apidocs/delivery/en/#all-market-tickers-streams): the quote
+        # volume is the contracts' worth in USD, so symbols compare in one unit.
+        usd_per_contract = {i.symbol: float(i.contract_size) for i in self.instruments if i.inverse}
+
         def on_tickers(ms: list[TickerMsg]) -> None:
             for m in ms:
-                book.on_ticker(m.s, float(m.q), m.n)
+                size = usd_per_contract.get(m.s)
+                quote = float(m.v) * size if size else float(m.q)
+                book.on_ticker(m.s, quote, m.n)
 
         self.decoder = FrameDecoder(on_book, on_trade, on_tickers)
         shards = shard_plan(

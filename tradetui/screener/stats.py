@@ -10,7 +10,8 @@ Definitions (docs/screener.md has the same, for users):
 - vol_1m_bps / vol_1h_bps: realized volatility of the mid over a 1-minute and a 1-hour
   horizon, from 1-second log returns in the trailing minute / hour: sqrt(mean(r²) × horizon
   in seconds), in bps (a window not yet full is scaled up the same way);
-- quote_volume: the exchange's 24 h quote volume (``!ticker@arr``, field ``q``);
+- quote_volume: the exchange's 24 h quote volume (``!ticker@arr``, field ``q``; COIN-M's
+  ``q`` is in the coin, so there: the contracts ``v`` × contract size, USD);
 - trades_per_min: trades (not aggregates: ``l - f + 1`` of each aggTrade) in the trailing
   minute, per minute (scaled while less than a minute was watched); before any, the 24 h
   count / 1440;

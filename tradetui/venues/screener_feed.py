@@ -228,8 +228,9 @@ class AggTradeMsg(msgspec.Struct):
 
 class TickerMsg(msgspec.Struct):
     s: str
-    q: str  # 24 h quote volume
+    q: str  # 24 h quote volume (COIN-M: base asset volume)
     n: int = 0  # 24 h trade count
+    v: str = "0"  # 24 h volume: base asset (COIN-M: contracts)
 
 
 @dataclass(slots=True)
