@@ -73,21 +73,29 @@ def synthetic_server(inst: Instrument = INST) -> SandboxExchange:
 # ---- live feed → files ----------------------------------------------------------------------
 
 
+async def recording(
+    server: SandboxExchange, out: Path
+) -> tuple[BinanceStreamFeed, FeedRecorder, asyncio.Task[None]]:
+    """The Binance feed on ``server``, recorded into ``out``, running and LIVE."""
+    feed = BinanceStreamFeed(
+        INST,
+        ws_url=f"ws://127.0.0.1:{server.port}",
+        rest_url=server.rest_url,
+        stale_s=0,
+        reconnect=ReconnectPolicy(initial_s=0.01),
+    )
+    recorder = FeedRecorder(out, "live_btcusdt", INST, lambda: feed.book)
+    feed.on_raw = recorder.on_raw
+    task = asyncio.create_task(feed.run(lambda _ev: None))
+    await until(lambda: feed.state is FeedState.LIVE, "LIVE")
+    return feed, recorder, task
+
+
 async def test_live_recording_checks_at_full_agreement_and_replays_the_sandbox_book(
     tmp_path: Path,
 ) -> None:
     async with synthetic_server() as server:
-        feed = BinanceStreamFeed(
-            INST,
-            ws_url=f"ws://127.0.0.1:{server.port}",
-            rest_url=server.rest_url,
-            stale_s=0,
-            reconnect=ReconnectPolicy(initial_s=0.01),
-        )
-        recorder = FeedRecorder(tmp_path, "live_btcusdt", INST, lambda: feed.book)
-        feed.on_raw = recorder.on_raw
-        task = asyncio.create_task(feed.run(lambda _ev: None))
-        await until(lambda: feed.state is FeedState.LIVE, "LIVE")
+        feed, recorder, task = await recording(server, tmp_path)
         await asyncio.sleep(0.3)
         server.streams.faults.gap = 1  # recorded as it happened, then the resync's snapshot
         await until(lambda: feed.stats.gaps == 1 and feed.state is FeedState.LIVE, "resync")

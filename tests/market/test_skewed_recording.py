@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.market.test_feed_recorder import INST, synthetic_server, until
+from tests.market.test_feed_recorder import INST, recording, synthetic_server
 from tradetui.market.check import check_files
-from tradetui.market.recorder import FeedRecorder
 from tradetui.market.replay import replay_events
-from tradetui.venues.binance_stream import BinanceStreamFeed, FeedState, ReconnectPolicy
 from tradetui.venues.simtime import FeedLatency, clock_offset
 
 pytestmark = pytest.mark.usefixtures("simulated_catalogs")
@@ -29,17 +27,7 @@ async def test_the_recorder_clock_offset_of_a_skewed_recording_is_the_skew(
 ) -> None:
     async with synthetic_server() as server:
         server.faults.skew_ms = skew_ms
-        feed = BinanceStreamFeed(
-            INST,
-            ws_url=f"ws://127.0.0.1:{server.port}",
-            rest_url=server.rest_url,
-            stale_s=0,
-            reconnect=ReconnectPolicy(initial_s=0.01),
-        )
-        recorder = FeedRecorder(tmp_path, "live_btcusdt", INST, lambda: feed.book)
-        feed.on_raw = recorder.on_raw
-        task = asyncio.create_task(feed.run(lambda _ev: None))
-        await until(lambda: feed.state is FeedState.LIVE, "LIVE")
+        feed, recorder, task = await recording(server, tmp_path)
         await asyncio.sleep(1.0)
         await feed.close()
         await task

@@ -28,6 +28,7 @@ from tradetui.venues.latency import (
     CANCEL,
     PLACE,
     MeasuredLatency,
+    RequestTiming,
     load_measured,
     percentile,
     session_timings,
@@ -38,28 +39,36 @@ ENTRY_DELAY_MS = 80  # every POST /fapi/v1/order waits this long before the exch
 CYCLES = 6  # start (two placements) and stop (two cancels), this many times
 
 
-async def test_a_live_session_records_order_latency_that_the_sim_draws_from(
-    live_sandbox: SandboxExchange, feed: ManualFeed, tmp_path: Path
-) -> None:
-    db = tmp_path / "live.db"
-    live_sandbox.faults.delay_next(ENTRY_DELAY_MS / 1000, -1, only="POST /fapi/v1/order")
-    live_sandbox.faults.reject_next(-2019)  # the first placement: "Margin is insufficient"
-    async with running_live(live_sandbox, feed, live_settings(live_sandbox), db) as live:
+async def quoting_cycles(
+    sandbox: SandboxExchange, feed: ManualFeed, db: Path, cycles: int
+) -> tuple[int, list[RequestTiming]]:
+    """A live session that starts quoting and stops ``cycles`` times (two placements and two
+    cancels each), every placement held ``ENTRY_DELAY_MS`` by the sandbox; its id and its
+    stored order timings."""
+    sandbox.faults.delay_next(ENTRY_DELAY_MS / 1000, -1, only="POST /fapi/v1/order")
+    async with running_live(sandbox, feed, live_settings(sandbox), db) as live:
         await live.until(lambda: live.engine.book.valid)
-        for _ in range(CYCLES):
+        for _ in range(cycles):
             ok, why = await live.command(CommandKind.START, reason="test")
             assert ok, why
             await live.until(lambda: len(live.quotes()) == 2)
             ok, why = await live.command(CommandKind.STOP, reason="test")
             assert ok, why
-            await live.until(lambda: not live_sandbox.account.open_orders and not live.quotes())
-
+            await live.until(lambda: not sandbox.account.open_orders and not live.quotes())
     conn = open_readonly(db)
     try:
         sid = resolve_session(conn, None)
-        timings = session_timings(conn, sid)
+        return sid, session_timings(conn, sid)
     finally:
         conn.close()
+
+
+async def test_a_live_session_records_order_latency_that_the_sim_draws_from(
+    live_sandbox: SandboxExchange, feed: ManualFeed, tmp_path: Path
+) -> None:
+    db = tmp_path / "live.db"
+    live_sandbox.faults.reject_next(-2019)  # the first placement: "Margin is insufficient"
+    sid, timings = await quoting_cycles(live_sandbox, feed, db, CYCLES)
     # The refused placement: answered, with no exchange time (Binance's error has none).
     refused = [t for t in timings if t.outcome == "refused"]
     assert len(refused) == 1

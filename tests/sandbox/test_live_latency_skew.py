@@ -12,16 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.sandbox.conftest import ManualFeed
-from tests.sandbox.live_harness import live_settings, running_live
+from tests.sandbox.test_live_latency import ENTRY_DELAY_MS, MS, quoting_cycles
 from tradetui.cli import app
-from tradetui.engine.engine import CommandKind
 from tradetui.sandbox.exchange import SandboxExchange
-from tradetui.store.queries import resolve_session
-from tradetui.store.schema import open_readonly
-from tradetui.venues.latency import PLACE, MeasuredLatency, percentile, session_timings, stream_ns
+from tradetui.venues.latency import PLACE, MeasuredLatency, percentile, stream_ns
 
-MS = 1_000_000
-ENTRY_DELAY_MS = 80  # every POST /fapi/v1/order waits this long before the exchange takes it
 CYCLES = 3  # start (two placements) and stop (two cancels), this many times
 
 
@@ -31,23 +26,7 @@ async def test_entry_latency_takes_the_exchange_clock_offset_off(
 ) -> None:
     db = tmp_path / "live.db"
     live_sandbox.faults.skew_ms = skew_ms
-    live_sandbox.faults.delay_next(ENTRY_DELAY_MS / 1000, -1, only="POST /fapi/v1/order")
-    async with running_live(live_sandbox, feed, live_settings(live_sandbox), db) as live:
-        await live.until(lambda: live.engine.book.valid)
-        for _ in range(CYCLES):
-            ok, why = await live.command(CommandKind.START, reason="test")
-            assert ok, why
-            await live.until(lambda: len(live.quotes()) == 2)
-            ok, why = await live.command(CommandKind.STOP, reason="test")
-            assert ok, why
-            await live.until(lambda: not live_sandbox.account.open_orders and not live.quotes())
-
-    conn = open_readonly(db)
-    try:
-        sid = resolve_session(conn, None)
-        timings = session_timings(conn, sid)
-    finally:
-        conn.close()
+    sid, timings = await quoting_cycles(live_sandbox, feed, db, CYCLES)
     places = [t for t in timings if t.kind == PLACE and t.outcome == "ok"]
     assert len(places) >= 2 * CYCLES
     # The offset estimated is the skew, to within a loopback round trip.

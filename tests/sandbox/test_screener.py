@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 import time
+from typing import Any
 
 from tests.sandbox.conftest import KEY, SECRET
 from tradetui.market.calibration import params_for
@@ -94,10 +95,11 @@ async def test_every_symbol_gets_figures_and_a_dropped_shard_resumes_alone() -> 
             assert r.mm_net_bps == r.spread_bps - 2 * screener.book.maker_fee_bps
 
 
-async def test_screen_json_lists_every_symbol_the_sandbox_serves() -> None:
-    proc = await spawn_sandbox(
-        "--symbols", str(SYMBOLS), "--bbo-hz", "60", "--trade-hz", "20", "--rate-decay", "0.3"
-    )
+async def screen_json(sandbox_flags: list[str], screen_flags: list[str]) -> dict[str, Any]:
+    """``tradetui screen --json --duration 6s SCREEN_FLAGS`` against ``tradetui sandbox
+    exchange SANDBOX_FLAGS`` serving many symbols at a flat rate profile; its report."""
+    rates = ["--bbo-hz", "60", "--trade-hz", "20", "--rate-decay", "0.3"]
+    proc = await spawn_sandbox(*sandbox_flags, *rates)
     try:
         url = await sandbox_url(proc)
         screen = await asyncio.create_subprocess_exec(
@@ -112,8 +114,7 @@ async def test_screen_json_lists_every_symbol_the_sandbox_serves() -> None:
             url,
             "--ws-url",
             url.replace("http", "ws"),
-            "--max-streams",
-            "150",
+            *screen_flags,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
@@ -122,7 +123,12 @@ async def test_screen_json_lists_every_symbol_the_sandbox_serves() -> None:
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.communicate(), 30)
     assert screen.returncode == 0, err.decode()
-    report = json.loads(out)
+    report: dict[str, Any] = json.loads(out)
+    return report
+
+
+async def test_screen_json_lists_every_symbol_the_sandbox_serves() -> None:
+    report = await screen_json(["--symbols", str(SYMBOLS)], ["--max-streams", "150"])
     assert report["symbols"] == SYMBOLS
     assert len(report["rows"]) == SYMBOLS
     assert len(report["shards"]) == 4  # 221 /market and 220 /public streams, 150 a shard

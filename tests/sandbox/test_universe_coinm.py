@@ -6,16 +6,13 @@ and ``tradetui screen --venue binancecoinm`` reports every one."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import signal
-import sys
 from decimal import Decimal
 
 from tests.sandbox.conftest import KEY, SECRET, rest_client, still_market
+from tests.sandbox.test_screener import screen_json
 from tests.sandbox.test_universe import _Recorder
 from tradetui.sandbox.exchange import SandboxExchange
-from tradetui.sandbox.process import sandbox_url, spawn_sandbox
 from tradetui.sandbox.universe import Universe, UniverseSpec, universe_entries
 from tradetui.venues.catalog import catalog_from_markets
 from tradetui.venues.sim_listing import listed_instrument, listing_entries
@@ -88,35 +85,9 @@ def test_coinm_streams_count_whole_contracts_and_the_24h_volume_in_contracts_and
 
 
 async def test_screen_reports_every_symbol_of_a_coinm_sandbox() -> None:
-    proc = await spawn_sandbox(
-        "--venue", "coinm", "--symbols", str(SYMBOLS), "--bbo-hz", "60", "--trade-hz", "20",
-        "--rate-decay", "0.3",
-    )  # fmt: skip
-    try:
-        url = await sandbox_url(proc)
-        screen = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tradetui",
-            "screen",
-            "--venue",
-            "binancecoinm",
-            "--json",
-            "--duration",
-            "6s",
-            "--rest-url",
-            url,
-            "--ws-url",
-            url.replace("http", "ws"),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(screen.communicate(), 120)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        await asyncio.wait_for(proc.communicate(), 30)
-    assert screen.returncode == 0, err.decode()
-    report = json.loads(out)
+    report = await screen_json(
+        ["--venue", "coinm", "--symbols", str(SYMBOLS)], ["--venue", "binancecoinm"]
+    )
     assert report["symbols"] == SYMBOLS
     rows = report["rows"]
     assert len(rows) == SYMBOLS
