@@ -1,4 +1,5 @@
-"""The sandbox lists every market of the simulated listing; only the traded one has a market."""
+"""The sandbox lists every market of the simulated listing; every listed symbol has a book (the
+others' a light model's touch), only the traded one takes our orders."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ async def test_ccxt_loads_every_listed_market(sandbox: SandboxExchange) -> None:
     assert sorted(markets) == ["BTC/USDT:USDT", "ETH/USDT:USDT"]
 
 
-async def test_a_listed_symbol_without_a_market_answers_as_an_idle_one(
+async def test_a_listed_symbol_not_traded_shows_its_touch_and_takes_no_orders(
     sandbox: SandboxExchange,
 ) -> None:
     client = loopback_client(sandbox.rest_url, KEY, SECRET)
@@ -68,7 +69,9 @@ async def test_a_listed_symbol_without_a_market_answers_as_an_idle_one(
     finally:
         await client.close()
 
-    assert (book["bids"], book["asks"]) == ([], [])
+    # As on Binance, a listed symbol has a book: here the light model's touch, one level a side.
+    assert len(book["bids"]) == len(book["asks"]) == 1
+    assert 0 < book["bids"][0][0] < book["asks"][0][0]
     assert (orders, trades) == ([], [])
     assert sandbox.account.orders == {}
 
