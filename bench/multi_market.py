@@ -205,6 +205,15 @@ async def console_run(count: int, seconds: float, speed: float, console: bool) -
     }
 
 
+def _machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
+    """The CPUs and the load average before and after the runs (the CPUs are shared)."""
+    return {
+        "cpus": os.cpu_count(),
+        "load_avg_before": [round(x, 2) for x in load_before],
+        "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 def console_main(args: argparse.Namespace, counts: list[int]) -> None:
     load_before = os.getloadavg()
     runs = {
@@ -218,9 +227,7 @@ def console_main(args: argparse.Namespace, counts: list[int]) -> None:
         "bench": "multi_market_console",
         "seconds_per_run": args.seconds,
         "speed": args.speed,
-        "cpus": os.cpu_count(),
-        "load_avg_before": [round(x, 2) for x in load_before],
-        "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+        **_machine(load_before),
         "markets": runs,
     }
     print(json.dumps(out, indent=1))
@@ -248,9 +255,7 @@ def main() -> None:
                 "bench": "multi_market",
                 "seconds_per_run": args.seconds,
                 "market_seconds_unpaced": args.market_seconds,
-                "cpus": os.cpu_count(),
-                "load_avg_before": [round(x, 2) for x in load_before],
-                "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+                **_machine(load_before),
                 "runs": runs,
                 "decision_p99_ratio": round(
                     last["decision_us_p99_worst"] / base["decision_us_p99_worst"], 2
