@@ -644,3 +644,21 @@ def test_changing_the_adverse_settings_at_run_time_restarts_the_measurement() ->
     d = h.engine.last_decision
     assert d is not None
     assert d.adverse_bps == 3.0
+
+
+def test_commands_add_no_decision_latency_sample() -> None:
+    # Decision latency is event in → first intent out. A command's cancels (stop, halt,
+    # flatten, freeze) answer no event: timed from the last event handled, they would add
+    # how long the engine sat idle (the quit's stop showed as a p99 of milliseconds).
+    for kind in (CommandKind.STOP, CommandKind.HALT, CommandKind.FLATTEN, None):
+        h = Harness()
+        h.start()
+        h.ack_all()  # an event that decides nothing
+        count = h.engine.latency_count
+        assert count > 0
+        if kind is None:
+            h.engine.freeze("shutdown")
+        else:
+            h.engine.control(Command(kind))
+        assert h.venue.cancels()
+        assert h.engine.latency_count == count

@@ -312,6 +312,9 @@ class Engine:
 
     def control(self, cmd: Command) -> str:
         """Apply a command; returns a short human-readable result or raises CommandRefusedError."""
+        # A command answers no event: its orders are not timed as decisions (from the last
+        # event handled they would measure how long the engine sat idle).
+        self._latency_recorded = True
         now = self.clock.now_ns()
         k = cmd.kind
         if self._frozen and k in (CommandKind.START, CommandKind.FLATTEN):
@@ -855,6 +858,7 @@ class Engine:
         cancelled and the engine stops once they are gone."""
         self._frozen = True
         self._flattener = None
+        self._latency_recorded = True  # not a decision (see ``control``)
         if self.state not in (EngineState.STOPPED, EngineState.HALTED):
             self._begin_stop(self.clock.now_ns(), reason)
 

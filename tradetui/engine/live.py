@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -33,44 +32,12 @@ from tradetui.core.clock import Clock
 from tradetui.core.types import AccountEvent, MarketEvent
 from tradetui.engine.engine import Command, Engine
 from tradetui.engine.events import EngineState
-from tradetui.engine.runner import apply_command
+from tradetui.engine.runner import apply_command, collect_due, collector_back, collector_off
 
 log = logging.getLogger(__name__)
 
 # The longest the loop sleeps before looking at ``done()`` again, seconds.
 _CHECK_S = 0.05
-
-
-def collect_due() -> int:
-    """Collect the oldest generation whose count has reached its threshold (CPython's own rule
-    for automatic collections); returns the generation collected, or -1 when none was due."""
-    t0, t1, t2 = gc.get_threshold()
-    c0, c1, c2 = gc.get_count()
-    if c0 < t0:
-        return -1
-    generation = 2 if c1 >= t1 and c2 >= t2 else 1 if c1 >= t1 else 0
-    gc.collect(generation)
-    return generation
-
-
-_collector = {"drivers": 0, "was_enabled": False}
-
-
-def _collector_off() -> None:
-    """Automatic collection off and today's objects frozen, while any driver runs."""
-    if _collector["drivers"] == 0:
-        _collector["was_enabled"] = gc.isenabled()
-        gc.disable()
-        gc.freeze()
-    _collector["drivers"] += 1
-
-
-def _collector_back() -> None:
-    _collector["drivers"] -= 1
-    if _collector["drivers"] == 0:
-        gc.unfreeze()
-        if _collector["was_enabled"]:
-            gc.enable()
 
 
 class EngineFailedError(RuntimeError):
@@ -131,7 +98,7 @@ class LiveDriver:
         engine, clock = self.engine, self.clock
         getter: asyncio.Future[Command] | None = None
         kicked: asyncio.Future[Any] | None = None
-        _collector_off()
+        collector_off()
         try:
             while True:
                 if self.failure is not None:
@@ -166,7 +133,7 @@ class LiveDriver:
                 if kicked in finished:
                     kicked = None
         finally:
-            _collector_back()
+            collector_back()
             for fut in (getter, kicked):
                 if fut is not None and not fut.done():
                     fut.cancel()

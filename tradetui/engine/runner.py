@@ -5,12 +5,20 @@ backtests and tests: nothing sleeps), ``run_paced`` (asyncio, paced against the 
 at speed 1 or N, or unpaced at "max" while still yielding to commands and signals) and
 ``run_live_market`` (the wall clock, woken by a live market's feed). Commands
 arrive through one asyncio queue, the engine's inbox.
+
+While an asyncio driver runs, Python's automatic garbage collector is off and the objects
+that existed when it started are frozen (``collector_off``, as ``live.LiveDriver`` does): the
+generation CPython would collect is collected between events (``collect_due``), never inside
+an engine's handler, where its pause would be timed as decision latency. With the console on
+the same loop, Textual's garbage made a young collection of 1-10 ms start inside a handler
+now and then (bench/multi_market.py --console).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +30,39 @@ from tradetui.venues.sim import SimVenue
 
 # Events handled between two yields to the event loop when running unpaced.
 _YIELD_EVERY = 2000
+
+
+def collect_due() -> int:
+    """Collect the oldest generation whose count has reached its threshold (CPython's own rule
+    for automatic collections); returns the generation collected, or -1 when none was due."""
+    t0, t1, t2 = gc.get_threshold()
+    c0, c1, c2 = gc.get_count()
+    if c0 < t0:
+        return -1
+    generation = 2 if c1 >= t1 and c2 >= t2 else 1 if c1 >= t1 else 0
+    gc.collect(generation)
+    return generation
+
+
+_collector = {"drivers": 0, "was_enabled": False}
+
+
+def collector_off() -> None:
+    """Automatic collection off and today's objects frozen, while any driver runs: the
+    drivers call ``collect_due`` between events instead, never inside an engine's handler."""
+    if _collector["drivers"] == 0:
+        _collector["was_enabled"] = gc.isenabled()
+        gc.disable()
+        gc.freeze()
+    _collector["drivers"] += 1
+
+
+def collector_back() -> None:
+    _collector["drivers"] -= 1
+    if _collector["drivers"] == 0:
+        gc.unfreeze()
+        if _collector["was_enabled"]:
+            gc.enable()
 
 
 def _next_time(engine: Engine, venue: SimVenue) -> int | None:
@@ -114,27 +155,32 @@ async def run_paced(
     def apply(cmd: Command) -> None:
         apply_command(engine, cmd, on_done)
 
-    while not done():
-        while not inbox.empty():
-            apply(inbox.get_nowait())
-        t = _next_time(engine, venue)
-        if t is None:
-            # Nothing scheduled: wait for a command.
-            apply(await inbox.get())
-            continue
-        if speed is not None:
-            due_wall = t if virtual is None else wall0 + int((t - t0) / speed)
-            delay_s = (due_wall - time.time_ns()) / 1e9
-            if delay_s > 0:
-                with contextlib.suppress(TimeoutError):
-                    apply(await asyncio.wait_for(inbox.get(), timeout=delay_s))
+    collector_off()
+    try:
+        while not done():
+            collect_due()  # between events, never inside the engine's handler
+            while not inbox.empty():
+                apply(inbox.get_nowait())
+            t = _next_time(engine, venue)
+            if t is None:
+                # Nothing scheduled: wait for a command.
+                apply(await inbox.get())
                 continue
-        if virtual is not None:
-            virtual.advance_to(t)
-        _step(engine, venue, t)
-        handled += 1
-        if handled % _YIELD_EVERY == 0:
-            await (turn() if turn is not None else asyncio.sleep(0))
+            if speed is not None:
+                due_wall = t if virtual is None else wall0 + int((t - t0) / speed)
+                delay_s = (due_wall - time.time_ns()) / 1e9
+                if delay_s > 0:
+                    with contextlib.suppress(TimeoutError):
+                        apply(await asyncio.wait_for(inbox.get(), timeout=delay_s))
+                    continue
+            if virtual is not None:
+                virtual.advance_to(t)
+            _step(engine, venue, t)
+            handled += 1
+            if handled % _YIELD_EVERY == 0:
+                await (turn() if turn is not None else asyncio.sleep(0))
+    finally:
+        collector_back()
 
 
 # The longest a run on a live market sleeps before looking at ``done()`` again, seconds.
@@ -159,8 +205,10 @@ async def run_live_market(
     (the live market's feed got an event)."""
     getter: asyncio.Future[Command] | None = None
     taken: Command | None = None  # from the inbox while waiting, applied once caught up
+    collector_off()
     try:
         while not done():
+            collect_due()  # between events, never inside the engine's handler
             wall = time.time_ns()
             t = _next_time(engine, venue)
             if t is not None and t <= wall:
@@ -189,6 +237,7 @@ async def run_live_market(
             if getter in finished:
                 taken, getter = getter.result(), None
     finally:
+        collector_back()
         if taken is not None:
             inbox.put_nowait(taken)  # as below
         if getter is not None:
@@ -246,47 +295,52 @@ async def run_book_paced(
     wall0 = time.time_ns()
     t0 = clock.now_ns()
     handled = 0
-    while not done():
-        kick.clear()
-        for m in markets:
-            while not m.inbox.empty():
-                apply_command(m.engine, m.inbox.get_nowait(), m.on_done)
-        best: PacedMarket | None = None
-        t: int | None = None
-        for m in markets:
-            tm = _next_time(m.engine, m.venue)
-            if tm is not None and (t is None or tm < t):
-                best, t = m, tm
-        if live:
-            now = clock.now_ns()
-            if best is None or t is None or t > now:
-                # Wake for the next due event, an order reaching the exchange, a feed's
-                # event or a command, or to look at done() again.
-                wake = t
-                for m in live:
-                    arrival = m.venue.next_request_ns
-                    if arrival is not None and (wake is None or arrival < wake):
-                        wake = arrival
-                delay_s = _CHECK_S if wake is None else min(_CHECK_S, (wake - now) / 1e9)
+    collector_off()
+    try:
+        while not done():
+            collect_due()  # between events, never inside an engine's handler
+            kick.clear()
+            for m in markets:
+                while not m.inbox.empty():
+                    apply_command(m.engine, m.inbox.get_nowait(), m.on_done)
+            best: PacedMarket | None = None
+            t: int | None = None
+            for m in markets:
+                tm = _next_time(m.engine, m.venue)
+                if tm is not None and (t is None or tm < t):
+                    best, t = m, tm
+            if live:
+                now = clock.now_ns()
+                if best is None or t is None or t > now:
+                    # Wake for the next due event, an order reaching the exchange, a feed's
+                    # event or a command, or to look at done() again.
+                    wake = t
+                    for m in live:
+                        arrival = m.venue.next_request_ns
+                        if arrival is not None and (wake is None or arrival < wake):
+                            wake = arrival
+                    delay_s = _CHECK_S if wake is None else min(_CHECK_S, (wake - now) / 1e9)
+                    if delay_s > 0:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(kick.wait(), timeout=delay_s)
+                    continue
+            elif best is None or t is None:
+                await kick.wait()  # nothing scheduled anywhere: wait for a command
+                continue
+            elif speed is not None:
+                due_wall = t if virtual is None else wall0 + int((t - t0) / speed)
+                delay_s = (due_wall - time.time_ns()) / 1e9
                 if delay_s > 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(kick.wait(), timeout=delay_s)
-                continue
-        elif best is None or t is None:
-            await kick.wait()  # nothing scheduled anywhere: wait for a command
-            continue
-        elif speed is not None:
-            due_wall = t if virtual is None else wall0 + int((t - t0) / speed)
-            delay_s = (due_wall - time.time_ns()) / 1e9
-            if delay_s > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(kick.wait(), timeout=delay_s)
-                continue
-        if virtual is not None:
-            virtual.advance_to(t)
-        _step(best.engine, best.venue, t)
-        if after is not None:
-            after(best, t)
-        handled += 1
-        if handled % _YIELD_EVERY == 0:
-            await (turn() if turn is not None else asyncio.sleep(0))
+                    continue
+            if virtual is not None:
+                virtual.advance_to(t)
+            _step(best.engine, best.venue, t)
+            if after is not None:
+                after(best, t)
+            handled += 1
+            if handled % _YIELD_EVERY == 0:
+                await (turn() if turn is not None else asyncio.sleep(0))
+    finally:
+        collector_back()
