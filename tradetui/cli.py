@@ -18,6 +18,7 @@ from tradetui.commands.common import (
     MAX_DURATION_S,
     SEED_RANGE,
     SESSION_RANGE,
+    DbOpt,
     duration_s,
     fail,
     parse_speed,
@@ -52,12 +53,6 @@ ConfigOpt = Annotated[
 ]
 
 
-DbOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--db", help="Database file (default: NAME.db in store.dir or the user data dir)."
-    ),
-]
 NameOpt = Annotated[
     str | None,
     typer.Option(

@@ -21,7 +21,7 @@ EXIT_UNCONFIRMED = 6  # a hurried stop could not confirm that nothing of ours st
 SessionArg = Annotated[
     int, typer.Argument(min=1, help="Session id (`tradetui sessions` lists them).")
 ]
-StoredDbOpt = Annotated[
+DbOpt = Annotated[
     Path | None,
     typer.Option(
         "--db", help="Database file (default: NAME.db in store.dir or the user data dir)."

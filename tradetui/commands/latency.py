@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from tradetui.commands.common import (
+    DbOpt,
     SessionArg,
     StoredConfigOpt,
-    StoredDbOpt,
     StoredNameOpt,
     fail,
 )
@@ -23,7 +23,7 @@ QUANTILES = (50, 90, 99)
 
 def latency(
     session: SessionArg,
-    db: StoredDbOpt = None,
+    db: DbOpt = None,
     name: StoredNameOpt = None,
     config: StoredConfigOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from tradetui.commands.common import (
+    DbOpt,
     SessionArg,
     StoredConfigOpt,
-    StoredDbOpt,
     StoredNameOpt,
     fail,
 )
@@ -18,7 +18,7 @@ from tradetui.commands.common import (
 
 def reconcile(
     session: SessionArg,
-    db: StoredDbOpt = None,
+    db: DbOpt = None,
     name: StoredNameOpt = None,
     config: StoredConfigOpt = None,
     time_ms: Annotated[
