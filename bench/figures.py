@@ -44,6 +44,7 @@ class Bench:
     quick: tuple[str, ...]
     keys: tuple[str, ...]
     needs_data: bool = False
+    script: str = ""  # bench/SCRIPT.py when it is not bench/NAME.py (a second mode of one)
 
 
 BENCHES = (
@@ -161,6 +162,21 @@ BENCHES = (
         ),
     ),
     Bench(
+        "multi_market_console",
+        "decision latency p99 (worst market) with 1 and 3 markets, headless vs the console "
+        "attached at 80×24 (20 s at speed 10 each)",
+        ("--console", "--seconds", "20"),
+        ("--seconds", "2"),
+        (
+            "markets.1.headless.decision_us_p99_worst",
+            "markets.1.console.decision_us_p99_worst",
+            "markets.3.headless.decision_us_p99_worst",
+            "markets.3.console.decision_us_p99_worst",
+            "markets.3.console.collections_in_handlers",
+        ),
+        script="multi_market",
+    ),
+    Bench(
         "screener_cpu",
         "screener: 230 USD-M symbols at recorded rates",
         (),
@@ -234,7 +250,7 @@ def pick(figures: dict[str, object], key: str) -> str:
 def run(bench: Bench, quick: bool, env: dict[str, str]) -> tuple[str, dict[str, object], float]:
     if bench.needs_data and not DATA.is_dir():
         return f"skipped: {DATA} not found", {}, 0.0
-    cmd = [sys.executable, str(ROOT / "bench" / f"{bench.name}.py"), *bench.args]
+    cmd = [sys.executable, str(ROOT / "bench" / f"{bench.script or bench.name}.py"), *bench.args]
     if quick:
         cmd += bench.quick
     started = time.monotonic()
