@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,10 +16,14 @@ def _private_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
     root = tmp_path_factory.mktemp("xdg")
     names = ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR")
     saved = {n: os.environ.get(n) for n in names}
-    for n in names:
+    for n in names[:-1]:
         d = Path(root, n.lower())
         d.mkdir(mode=0o700)
         os.environ[n] = str(d)
+    # The runtime dir holds control sockets, whose path a Unix socket caps at 107 bytes: a
+    # short folder of its own, not under the (per-worker, longer) pytest temp root.
+    runtime = tempfile.TemporaryDirectory(prefix="tt")
+    os.environ["XDG_RUNTIME_DIR"] = runtime.name
     saved_catalogs = os.environ.pop("TRADETUI_CATALOG_DIR", None)
     _cache_simulated_catalogs()
     yield
@@ -29,6 +34,7 @@ def _private_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
             os.environ[n] = v
     if saved_catalogs is not None:
         os.environ["TRADETUI_CATALOG_DIR"] = saved_catalogs
+    runtime.cleanup()
 
 
 def _cache_simulated_catalogs() -> None:
@@ -54,6 +60,17 @@ def simulated_catalogs(monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = os.environ[_SIMULATED_CATALOGS]
     monkeypatch.setenv("TRADETUI_CATALOG_DIR", folder)
     return Path(folder)
+
+
+_RUNTIME_DIRS: dict[Path, Path] = {}
+
+
+def short_runtime_dir(tmp: Path) -> Path:
+    """The private runtime folder (control sockets) of the test whose temp folder is ``tmp``,
+    for its subprocesses: short, as a socket path must be, and removed with the session's."""
+    if tmp not in _RUNTIME_DIRS:
+        _RUNTIME_DIRS[tmp] = Path(tempfile.mkdtemp(prefix="r", dir=os.environ["XDG_RUNTIME_DIR"]))
+    return _RUNTIME_DIRS[tmp]
 
 
 def scratch_app(register: Callable[[typer.Typer], None]) -> typer.Typer:

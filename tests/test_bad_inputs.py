@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.coinm import shared_data
+from tests.conftest import short_runtime_dir
 from tradetui.store.schema import MIGRATIONS
 
 TRADETUI = [sys.executable, "-m", "tradetui"]
@@ -32,8 +33,7 @@ _AS_USER = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
 
 
 def _env(tmp: Path) -> dict[str, str]:
-    runtime = tmp / "run"
-    runtime.mkdir(mode=0o700, exist_ok=True)
+    runtime = short_runtime_dir(tmp)
     return {
         **os.environ,
         "XDG_CONFIG_HOME": str(tmp / "cfg"),

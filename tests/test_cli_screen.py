@@ -50,7 +50,7 @@ def test_bad_input_is_one_line(args: list[str], needle: str, code: int) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_many_symbols_on_a_venue_other_than_usdm_is_one_line() -> None:
+def test_many_symbols_on_spot_is_one_line() -> None:
     done = subprocess.run(
         [
             sys.executable,
@@ -59,7 +59,7 @@ def test_many_symbols_on_a_venue_other_than_usdm_is_one_line() -> None:
             "sandbox",
             "exchange",
             "--venue",
-            "coinm",
+            "spot",
             "--symbols",
             "50",
             "--port",
@@ -71,6 +71,6 @@ def test_many_symbols_on_a_venue_other_than_usdm_is_one_line() -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "error: --symbols: many symbols are served on Binance USD-M only; drop it or use "
-        "--venue usdm"
+        "error: --symbols: many symbols are served on Binance USD-M and COIN-M only; drop it or "
+        "use --venue usdm or coinm"
     ]

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import short_runtime_dir
 from tradetui.control import (
     ControlError,
     check_name,
@@ -31,8 +32,7 @@ TRADETUI = [sys.executable, "-m", "tradetui"]
 
 
 def _env(tmp: Path) -> dict[str, str]:
-    runtime = tmp / "run"
-    runtime.mkdir(mode=0o700, exist_ok=True)
+    runtime = short_runtime_dir(tmp)
     return {
         **os.environ,
         "XDG_RUNTIME_DIR": str(runtime),

@@ -57,6 +57,7 @@ class ScriptedVenue:
     def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument
         self.sent: list[OrderIntent] = []
+        self.clock_offset_ns = 0  # the exchange's clock − ours, as a live venue measures it
 
     def submit(self, intent: OrderIntent) -> None:
         self.sent.append(intent)
@@ -190,6 +191,33 @@ def test_risk_status_is_the_last_decisions_verdict() -> None:
     h.advance(200)
     h.engine.on_timer()
     assert h.engine.risk_status == "pull: 2 open orders > risk.max_open_orders 1"
+
+
+@pytest.mark.parametrize("offset_ms", [-1500, 1500])
+def test_feed_latency_is_measured_on_the_exchanges_clock(offset_ms: int) -> None:
+    # The exchange's clock is offset_ms from ours (the venue measured it, as ccxt's
+    # timeDifference does): its times are off by that much, not late. A real feed latency of
+    # 5 ms must stay 5 ms, neither pulling quotes nor widening them.
+    h = Harness()
+    h.venue.clock_offset_ns = offset_ms * MS
+    h.start()
+    for _ in range(100):
+        h.advance(10)
+        now = h.now()
+        h.engine.on_event(
+            BestBidOffer(
+                exch_ns=now - 5 * MS + offset_ms * MS,
+                local_ns=now,
+                update_id=0,
+                bid_ticks=BID,
+                bid_lots=2000,
+                ask_ticks=ASK,
+                ask_lots=2000,
+            )
+        )
+    h.advance(200)
+    h.engine.on_timer()
+    assert h.engine.risk_status == "allow"
 
 
 def test_client_ids_are_unique_and_short() -> None:

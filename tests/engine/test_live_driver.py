@@ -33,6 +33,7 @@ class TaskVenue:
     """Starts a task per intent, as LiveVenue does, and notes when each task first runs."""
 
     name = "tasks"
+    clock_offset_ns = 0
 
     def __init__(self, log: list[str]) -> None:
         self.instrument = btcusdt_perpetual()

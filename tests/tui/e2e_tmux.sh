@@ -12,7 +12,8 @@ LAUNCH=${LAUNCH:-"$(dirname "$PY")/tradetui run --no-start --speed 10 --seed 3 -
 LIMIT_S=${LIMIT_S:-30}
 SESSION="tradetui-e2e-$$"
 OUT=$(mktemp)
-# A private tmux server, so the window size is ours and no user session is touched.
+# A private tmux server, so the window size is ours and no user session is touched (and no
+# COLUMNS/LINES from the caller, e.g. a pytest worker, which Textual would take as the size).
 TMUX_CMD=(tmux -L "$SESSION" -f /dev/null)
 
 cleanup() { "${TMUX_CMD[@]}" kill-server 2>/dev/null || true; rm -f "$OUT"; }
@@ -35,7 +36,7 @@ wait_for() {  # wait_for REGEX WHAT: poll the screen until REGEX matches
 }
 
 "${TMUX_CMD[@]}" new-session -d -s "$SESSION" -x 120 -y 35 \
-    "TERM=xterm-256color $LAUNCH > $OUT; echo EXIT=\$? >> $OUT; sleep 60"
+    "unset COLUMNS LINES; TERM=xterm-256color $LAUNCH > $OUT; echo EXIT=\$? >> $OUT; sleep 60"
 
 wait_for "Why this quote" "console painted"
 if [[ -n "${EXPECT:-}" ]]; then

@@ -211,7 +211,11 @@ class Engine:
         self.fees_unvalued: dict[str, Decimal] = {}
         self.max_abs_position_lots = 0
         self.last_market_ns = 0
+        # Smoothed feed latency: local receive − exchange time, on the exchange's clock (the
+        # venue's measured offset, ``_clock_offset_ns``, taken off: a skewed clock is not
+        # latency). Refreshed at each decision and at start.
         self.feed_latency_ns = 0
+        self._clock_offset_ns = self.venue.clock_offset_ns
         # The mid when the book last became unknown (a feed gap), and since when (ns): the
         # open position is marked there until a snapshot brings the book back.
         self.last_valid_mid_ticks = 0.0
@@ -320,6 +324,7 @@ class Engine:
         if self._frozen and k in (CommandKind.START, CommandKind.FLATTEN):
             raise CommandRefusedError("shutting down: no order is placed any more")
         if k is CommandKind.START:
+            self._clock_offset_ns = self.venue.clock_offset_ns  # measured by now (live)
             if self.state in (EngineState.RUNNING, EngineState.STARTING):
                 return f"already {self.state}"
             if self.state is EngineState.HALTED and not cmd.confirm:
@@ -387,8 +392,11 @@ class Engine:
     def _on_bbo(self, ev: BestBidOffer) -> None:
         self.market_events += 1
         local_ns = self.last_market_ns = ev.local_ns
-        # Smoothed feed latency (local receive − exchange time), 1/16 weight per update.
-        self.feed_latency_ns += (local_ns - ev.exch_ns - self.feed_latency_ns) >> 4
+        # Smoothed feed latency (local receive − exchange time, on the exchange's clock),
+        # 1/16 weight per update.
+        self.feed_latency_ns += (
+            local_ns - ev.exch_ns + self._clock_offset_ns - self.feed_latency_ns
+        ) >> 4
         bid = ev.bid_ticks
         ask = ev.ask_ticks
         if ev.update_id >= self._touch_id and bid < ask:
@@ -503,6 +511,7 @@ class Engine:
 
     def _decide(self, now: int) -> None:
         self._next_decision_ns = now + self.decision_interval_ns
+        self._clock_offset_ns = self.venue.clock_offset_ns
         self._rewake()
         self._flush_mid()
         bid, ask = self.bid_ticks, self.ask_ticks

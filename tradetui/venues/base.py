@@ -17,6 +17,12 @@ class Venue(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def clock_offset_ns(self) -> int:
+        """The exchange's clock − ours (ns), as the venue measured it: exchange times less
+        this are on our clock. 0 when there is one clock (a simulated exchange)."""
+        ...
+
     def submit(self, intent: OrderIntent) -> None:
         """Queue a place or cancel; the outcome arrives as OrderAccepted/Rejected/Fill/..."""
         ...

@@ -648,6 +648,10 @@ class LiveVenue:
         if self.on_request is not None:
             self.on_request(timing)
 
+    @property
+    def clock_offset_ns(self) -> int:
+        return self._offset_ns()
+
     def _offset_ns(self) -> int:
         """Exchange clock − ours (ns), as ccxt measured it (its timeDifference is ours − the
         exchange's, ms)."""

@@ -226,6 +226,10 @@ class SimVenue:
         return "sim"
 
     @property
+    def clock_offset_ns(self) -> int:
+        return 0  # the simulated exchange stamps on the session's own clock
+
+    @property
     def market_done(self) -> bool:
         """Whether every market event has been taken and handed to the engine (a replay
         that reached its end; a synthetic market never ends)."""
