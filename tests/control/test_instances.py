@@ -192,8 +192,8 @@ def test_a_refused_start_stores_nothing(tmp_path: Path) -> None:
             assert r.returncode == 5, r.stderr
             assert r.stderr.strip().splitlines() == [
                 f"error: another tradetui is running as alpha (control socket "
-                f"{tmp_path}/run/tradetui/alpha.sock); stop it first (tradetui stop --name "
-                "alpha) or give this run another --name"
+                f"{short_runtime_dir(tmp_path)}/tradetui/alpha.sock); stop it first "
+                "(tradetui stop --name alpha) or give this run another --name"
             ]
         summary = _finish(first)
     finally:
@@ -214,14 +214,14 @@ def test_the_socket_of_a_killed_instance_is_removed_not_listed(tmp_path: Path) -
     finally:
         p.kill()
         p.wait(timeout=30)
-    sock = tmp_path / "run" / "tradetui" / "alpha.sock"
+    sock = short_runtime_dir(tmp_path) / "tradetui" / "alpha.sock"
     assert sock.exists()  # kill -9 leaves it behind
     r = _cli(tmp_path, "status")
     assert r.returncode == 2
     assert r.stderr.splitlines() == [
         f"removed the control socket of a stopped instance: {sock}",
-        f"error: no running tradetui in {tmp_path}/run/tradetui; start one with `tradetui run "
-        "--headless`, or pass --socket for one listening elsewhere",
+        f"error: no running tradetui in {short_runtime_dir(tmp_path)}/tradetui; start one with "
+        "`tradetui run --headless`, or pass --socket for one listening elsewhere",
     ]
     assert not sock.exists()
 
@@ -229,7 +229,7 @@ def test_the_socket_of_a_killed_instance_is_removed_not_listed(tmp_path: Path) -
 def test_all_reports_each_instance_and_fails_when_one_does_not_answer(tmp_path: Path) -> None:
     """halt --all reaches every instance; one whose process holds its lock but does not listen
     (hung) is reported as failed and the exit is 1, the others are halted all the same."""
-    folder = tmp_path / "run" / "tradetui"
+    folder = short_runtime_dir(tmp_path) / "tradetui"
     p = _headless(tmp_path, "alpha")
     hung = folder / "hung.sock"
     try:
