@@ -204,6 +204,44 @@ def stream_name(body: bytes) -> str | None:
     return body[len(_STREAM_PREFIX) : end].decode("ascii", "replace")
 
 
+# Event types (``e``) of raw stream payloads → the stream kind their combined name carries.
+_RAW_KINDS = {"depthUpdate": "depth"}
+_SPOT_BOOK_TICKER_KEYS = frozenset("usbBaA")
+
+
+def canonical(body: bytes) -> bytes | None:
+    """``body`` re-encoded the way Binance sends it, for messages written by other collectors:
+    JSON with spaces or keys in another order (``{"data": ..., "stream": ...}``), and raw
+    ``/ws/<stream>`` payloads without the combined-stream wrapper (given the stream name
+    Binance would: ``{symbol}@{kind}``). Snapshots keep ``lastUpdateId`` first. None when
+    ``body`` is neither JSON nor one of those. Only lines the fast prefix checks miss come
+    here, so Binance's own compact frames never pay for it."""
+    try:
+        obj = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    if isinstance(obj.get("stream"), str) and "data" in obj:
+        out: dict[str, object] = {"stream": obj["stream"], "data": obj["data"]}
+    elif "lastUpdateId" in obj:
+        out = {"lastUpdateId": obj.pop("lastUpdateId"), **obj}
+    elif "tradetui" in obj:
+        out = obj
+    elif isinstance(symbol := obj.get("s"), str) and symbol:
+        event = obj.get("e")
+        if isinstance(event, str) and event:
+            kind = _RAW_KINDS.get(event, event)
+        elif obj.keys() >= _SPOT_BOOK_TICKER_KEYS:
+            kind = "bookTicker"  # spot's bookTicker payload names no event type
+        else:
+            return None
+        out = {"stream": f"{symbol.lower()}@{kind}", "data": obj}
+    else:
+        return None
+    return msgspec.json.encode(out)
+
+
 def stream_kind(name: str) -> str:
     """The stream type without symbol or speed: "depth", "bookTicker", "trade", "aggTrade"."""
     _, _, rest = name.partition("@")

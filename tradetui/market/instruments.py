@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tradetui.core.instrument import Instrument, InstrumentKind
+from tradetui.market import decode
 from tradetui.market.files import (
     Format,
     ReplayError,
@@ -208,6 +209,7 @@ def _sniff(path: Path, fmt: Format) -> tuple[str | None, str | None]:
     symbol: str | None = None
     for line in head_lines(path, _SNIFF_LINES):
         if fmt is Format.CAPTURE:
+            line = _compact(line)
             m = _STREAM.search(line)
             if m:
                 symbol = symbol or m.group(1).decode().upper()
@@ -228,6 +230,16 @@ def _sniff(path: Path, fmt: Format) -> tuple[str | None, str | None]:
         named = _SYMBOL_IN_NAME.match(path.name)
         symbol = named.group(1).upper() if named else None
     return venue, symbol
+
+
+def _compact(line: bytes) -> bytes:
+    """A capture line with its JSON as Binance sends it (decode.canonical) when another
+    collector wrote it differently."""
+    stamp, _, body = line.partition(b" ")
+    if body.startswith((b'{"stream":"', b'{"lastUpdateId":')):
+        return line
+    again = decode.canonical(body)
+    return line if again is None else stamp + b" " + again
 
 
 def _venue_from_path(path: Path) -> str | None:

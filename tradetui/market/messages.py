@@ -104,7 +104,10 @@ class StreamDecoder:
                 self._check_symbol(parse_spec(body).symbol, "instrument")
                 return []
             if not body.startswith(_SNAPSHOT_PREFIX):
-                raise ValueError("neither a stream message nor a depth snapshot")
+                again = decode.canonical(body)
+                if again is None or again == body:
+                    raise ValueError("neither a stream message nor a depth snapshot")
+                return self.message(local_ns, again)
             return self._snapshot(local_ns, body)
         sym, _, rest = name.partition("@")
         kind = rest.partition("@")[0]

@@ -100,7 +100,9 @@ def _first_offset(paths: list[Path]) -> int:
             sp = line.find(b" ")
             body = line[sp + 1 :]
             if decode.stream_name(body) is None:
-                continue
+                body = decode.canonical(body) or b""  # another collector's way of writing it
+                if decode.stream_name(body) is None:
+                    continue
             try:
                 data = msgspec.json.decode(body).get("data", {})
                 exch_ms = data.get("T") or data.get("E")
