@@ -44,6 +44,7 @@ from tradetui.core.types import BestBidOffer, MarketEvent, Side, Trade
 from tradetui.sandbox import formats
 from tradetui.sandbox.formats import Ticker24h
 from tradetui.sandbox.streams import DEPTH_SPEEDS, MARKET, PUBLIC, StreamHub
+from tradetui.venues.sim_listing import reference_price
 
 Json = dict[str, Any]
 
@@ -61,9 +62,6 @@ _MIN_NOTIONAL_USD = "5"
 # A COIN-M perpetual's contract, USD, other than BTCUSD_PERP's 100 (../shared/docs/PROTOCOLS.md).
 _COINM_CONTRACT_USD = 10
 _MAX_EVENTS_PER_ADVANCE = 50_000  # a long pause is not replayed event by event
-# Prices of the built-in listing's symbols when the recordings were made (../shared/data:
-# BTCUSDT's mid ranged 61,590-61,840, ETHUSDT spot near 2,684).
-_REFERENCE_PRICES = {"BTCUSDT": 61_700.0, "ETHUSDT": 2_684.0}
 _SYLLABLES = [c + v for c in "BCDFGHKLMNPRSTVZ" for v in "AEIOU"]
 
 
@@ -286,7 +284,7 @@ class _Symbol:
         self.tick, self.step = float(tick), float(step)
         self.decimals, self.qty_decimals = _decimals(tick), _decimals(step)
         # A start price 1,000 to 100,000 ticks (a tick of 0.1 to 10 bps), or the real one.
-        price = _REFERENCE_PRICES.get(self.name) or self.tick * 10 ** float(rng.uniform(3, 5))
+        price = reference_price(self.name) or self.tick * 10 ** float(rng.uniform(3, 5))
         self.mid = price / self.tick  # in ticks
         # Volatility of the mid per √s, as a fraction (BTCUSDT USD-M: ≈1.2 bps per √s).
         self.sigma = float(rng.uniform(1.0, 4.0)) / 1e4

@@ -21,6 +21,20 @@ from tradetui.venues.catalog import VENUE_EXCHANGES, Catalog, catalog_from_marke
 
 # ccxt's precision mode for Binance (tick sizes, not decimal places).
 _TICK_SIZE = 4
+# Prices of the listed symbols when the shared recordings were made (../shared/data: BTCUSDT's
+# mid ranged 61,590-61,840; ETHUSDT spot near 2,684; ETHUSD_PERP near 2,681). An exchange
+# lists no price, so the simulated one starts its synthetic markets here.
+_REFERENCE_PRICES = {
+    "BTCUSDT": 61_700.0,
+    "ETHUSDT": 2_684.0,
+    "BTCUSD_PERP": 61_700.0,
+    "ETHUSD_PERP": 2_681.0,
+}
+
+
+def reference_price(symbol: str) -> float | None:
+    """The simulated exchanges' price for a symbol their listing has (quote per base), or None."""
+    return _REFERENCE_PRICES.get(symbol.upper())
 
 
 def listing_entries(exchange: str) -> list[dict[str, Any]]:
