@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
+from pathlib import Path
 
 from tradetui.core.instrument import Instrument, InstrumentKind
 
@@ -49,3 +50,18 @@ def usdm_ethusdt() -> Instrument:
         tick_size=Decimal("0.01"),
         venue="binance",
     )
+
+
+def cache_unpriced_solusdt(folder: Path) -> None:
+    """Cache the simulated USD-M listing plus SOLUSDT (on ETHUSDT's grid) with no last price:
+    a listed symbol neither the sync nor the simulated exchange gives a price."""
+    from tradetui.venues.catalog import save_catalog
+    from tradetui.venues.sim_listing import sim_catalog
+
+    cat = dataclasses.replace(sim_catalog("usdm"))
+    eth = cat.instruments["ETHUSDT"]
+    cat.instruments = {
+        **cat.instruments,
+        "SOLUSDT": dataclasses.replace(eth, symbol="SOLUSDT", base="SOL"),
+    }
+    save_catalog(cat, folder)

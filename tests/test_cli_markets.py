@@ -10,6 +10,7 @@ import re
 import socket
 import threading
 import time
+import types
 import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
@@ -24,7 +25,12 @@ from tradetui.commands import markets
 from tradetui.core.instrument import Instrument
 from tradetui.market.synthetic import SyntheticMarket
 from tradetui.sandbox.exchange import SandboxExchange
-from tradetui.venues.catalog import catalog_from_markets, load_catalog, save_catalog
+from tradetui.venues.catalog import (
+    cache_loaded_markets,
+    catalog_from_markets,
+    load_catalog,
+    save_catalog,
+)
 from tradetui.venues.sim_listing import listing_entries, sim_catalog, sim_instrument
 
 APP = scratch_app(markets.register)
@@ -250,3 +256,66 @@ def test_sync_groups_skipped_markets_by_reason() -> None:
         "  skipped 2: the exchange does not say the tick size",
         "  skipped 1: not trading",
     ]
+
+
+def _ticker_prices(url: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"{url}/fapi/v2/ticker/price") as answer:
+        return {row["symbol"]: float(row["price"]) for row in json.load(answer)}
+
+
+def test_sync_caches_each_symbols_last_price_and_show_prints_it(
+    sandbox_url: str, catalog_folder: Path
+) -> None:
+    r = cli("sync", "--venue", "usdm", "--rest-url", sandbox_url)
+    after = _ticker_prices(sandbox_url)
+
+    assert r.exit_code == 0, r.output
+    assert "no last prices" not in r.stdout
+    cat = load_catalog("usdm", catalog_folder)
+    assert cat is not None
+    assert set(cat.prices) == set(cat.instruments)
+    for symbol in cat.instruments:
+        cached = cat.price(symbol)
+        assert cached is not None
+        assert cached == pytest.approx(after[symbol], rel=0.01)  # the market moved since
+    assert time.time_ns() - cat.prices_ns < 60e9
+    shown = cli("show", "ETHUSDT")
+    assert re.search(r"last price +[0-9.]+ USDT \(at the sync, \d+ s ago\)", shown.stdout)
+
+
+def test_sync_without_prices_still_caches_the_instruments(
+    sandbox_url: str, catalog_folder: Path
+) -> None:
+    fault = urllib.request.Request(
+        f"{sandbox_url}/sandbox/faults?status=503&count=-1&only=GET%20/fapi/v2/ticker/price",
+        method="POST",
+    )
+    urllib.request.urlopen(fault).close()
+
+    r = cli("sync", "--venue", "usdm", "--rest-url", sandbox_url)
+
+    assert r.exit_code == 0, r.output
+    assert "  no last prices (" in r.stdout
+    assert "Internal error; unable to process your request" in r.stdout
+    cat = load_catalog("usdm", catalog_folder)
+    assert cat is not None
+    assert cat.instruments
+    assert not cat.prices
+    assert "last price" not in cli("show", "ETHUSDT").stdout
+
+
+def test_a_sessions_refresh_keeps_the_synced_prices(catalog_folder: Path) -> None:
+    synced = catalog_from_markets("binanceusdm", _parsed_usdm_markets(), 4, "http://x")
+    synced.prices, synced.prices_ns = {"ETHUSDT": "2500.5"}, 123
+    save_catalog(synced, catalog_folder)
+
+    loaded = types.SimpleNamespace(  # what a live session's ccxt client holds after load_markets
+        id="binanceusdm",
+        precisionMode=4,
+        markets=_parsed_usdm_markets(),
+        urls={"api": {"fapiPublic": "http://y/fapi/v1"}},
+    )
+    assert cache_loaded_markets(loaded, catalog_folder) is not None
+    cat = load_catalog("usdm", catalog_folder)
+    assert cat is not None
+    assert (cat.source, cat.price("ETHUSDT"), cat.prices_ns) == ("http://y", 2500.5, 123)

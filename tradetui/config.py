@@ -285,8 +285,8 @@ class MarketSettings:
     start_price: float = _f(
         0.0,
         "synthetic market start price in the instrument's quote currency; scales the "
-        "calibration to it (needed for an instrument of another base asset; 0 = the "
-        "calibration's own)",
+        "calibration to it (0 = the calibration's own for its base asset; for another asset the "
+        "last price `tradetui markets sync` cached, else the simulated listing's)",
         _non_negative,
     )
     replay_end: str = _f(

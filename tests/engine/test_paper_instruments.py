@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
 import statistics
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests.instruments import btcusdt_perpetual
+from tests.instruments import btcusdt_perpetual, cache_unpriced_solusdt
 from tradetui.cli import app
 from tradetui.config import ConfigError, Settings
 from tradetui.core.clock import VirtualClock
@@ -118,14 +119,48 @@ def test_a_venue_named_in_the_source_picks_that_venues_instrument() -> None:
     assert (usdm.venue, usdm.kind.value) == ("binanceusdm", "perpetual")
 
 
-def test_another_base_asset_without_calibration_or_price_is_refused_in_one_line() -> None:
+def test_another_base_asset_with_no_price_known_is_refused_in_one_line() -> None:
+    cache_unpriced_solusdt(Path(os.environ["TRADETUI_CATALOG_DIR"]))
     with pytest.raises(ConfigError) as err:
-        build_paper_session(_settings(source="synthetic:ETHUSD_PERP"), virtual=True)
+        build_paper_session(_settings(source="synthetic:SOLUSDT"), virtual=True)
 
     text = str(err.value)
     assert text.startswith("market.start_price: the synthetic market is calibrated to BTCUSDT")
     assert "bench/calibrate_synthetic.py FILE --out params.json" in text
+    assert text.endswith("; `tradetui markets sync --venue usdm` caches it")
     assert "\n" not in text
+
+
+def _mid(settings: Settings) -> float:
+    inst = sim_instrument(settings)
+    bbo = next(e for e in _market(settings, 2_000) if isinstance(e, BestBidOffer))
+    return float(inst.price(bbo.bid_ticks + bbo.ask_ticks)) / 2
+
+
+@pytest.mark.parametrize(
+    ("source", "price"), [("synthetic:ETHUSDT", 2_684.0), ("synthetic:coinm:ETHUSD_PERP", 2_681.0)]
+)
+def test_another_base_asset_starts_at_the_simulated_listings_price(
+    source: str, price: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", "tradetui.session")
+    assert _mid(_settings(source=source)) == pytest.approx(price, rel=0.002)
+    assert "the simulated exchange's reference price" in caplog.text
+
+
+def test_another_base_asset_starts_at_the_price_the_sync_cached() -> None:
+    cat = sim_catalog("coinm")
+    save_catalog(
+        dataclasses.replace(cat, prices={"ETHUSD_PERP": "3120.55"}),
+        Path(os.environ["TRADETUI_CATALOG_DIR"]),
+    )
+
+    assert _mid(_settings(source="synthetic:coinm:ETHUSD_PERP")) == pytest.approx(
+        3120.55, rel=0.002
+    )
+    # A price in the config wins over both.
+    stated = _settings(source="synthetic:coinm:ETHUSD_PERP", start_price=1_900.0)
+    assert _mid(stated) == pytest.approx(1_900.0, rel=0.002)
 
 
 def test_a_calibration_file_drives_the_synthetic_market(tmp_path: Path) -> None:

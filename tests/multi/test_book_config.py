@@ -3,11 +3,14 @@ and a config without [[markets]] unchanged."""
 
 from __future__ import annotations
 
+import os
 import tomllib
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.instruments import cache_unpriced_solusdt
 from tests.multi.book import book_settings
 from tradetui.cli import app
 from tradetui.config import ConfigError, Settings, settings_from_mapping
@@ -62,13 +65,14 @@ def test_a_bad_entry_is_named_with_the_fix(toml: str, message: str) -> None:
     assert "\n" not in str(err.value)
 
 
-def test_run_symbol_list_names_the_bad_market(tmp_path: object) -> None:
-    # ETHUSDT on the built-in BTCUSDT calibration needs its price: one line, exit 2.
+def test_run_symbol_list_names_the_bad_market() -> None:
+    # A listed symbol of another asset with no price known anywhere: one line, exit 2.
+    cache_unpriced_solusdt(Path(os.environ["TRADETUI_CATALOG_DIR"]))
     r = CliRunner().invoke(
         app,
-        ["run", "--headless", "--speed", "max", "--duration", "5", "--symbol", "BTCUSDT,ETHUSDT"],
+        ["run", "--headless", "--speed", "max", "--duration", "5", "--symbol", "BTCUSDT,SOLUSDT"],
     )
     assert r.exit_code == 2
     lines = r.output.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("error: markets[1] (ETHUSDT): market.start_price:")
+    assert lines[0].startswith("error: markets[1] (SOLUSDT): market.start_price:")

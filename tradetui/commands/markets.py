@@ -120,6 +120,8 @@ def sync_report(cat: Catalog, path: str) -> dict[str, Any]:
         "skipped_by_reason": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
         "source": cat.source,
         "path": path,
+        "prices": len(cat.prices),
+        "prices_error": cat.prices_error,
     }
 
 
@@ -128,6 +130,8 @@ def format_sync(r: dict[str, Any]) -> str:
     n = r["instruments"]
     head = f"{r['exchange']}: {_count(n, 'instrument')}, {r['skipped']} skipped → {r['path']}"
     lines = [head] + [f"  skipped {n}: {why}" for why, n in r["skipped_by_reason"].items()]
+    if r["prices_error"]:
+        lines.append(f"  no last prices ({r['prices_error']}); instruments cached all the same")
     return "\n".join(lines)
 
 
@@ -279,6 +283,11 @@ def show(
     typer.echo(f"{inst.symbol} on {cat.exchange}, {_fetched(cat)}")
     for name, value in describe(inst):
         typer.echo(f"  {name:<15} {value}")
+    last = cat.price(inst.symbol)
+    if last is not None:
+        typer.echo(
+            f"  {'last price':<15} {last:g} {inst.quote} (at the sync, {_age(cat.prices_ns)})"
+        )
     if len(hits) > 1:
         others = ", ".join(short_venue(c.exchange) for c, _ in hits[1:])
         typer.echo(f"also listed on {others} (pick one with --venue)")

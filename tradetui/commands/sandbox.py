@@ -55,7 +55,8 @@ def sandbox_exchange(
         typer.Option(
             "--start-price",
             help="Synthetic market: the symbol's price in its quote asset, to scale the "
-            "built-in BTCUSDT calibration to another asset (0: BTC symbols need none).",
+            "built-in BTCUSDT calibration to another asset (0: the last price `markets sync` "
+            "cached, else the listing's reference price).",
         ),
     ] = 0.0,
     api_key: Annotated[
@@ -238,6 +239,7 @@ def sandbox_exchange(
     from tradetui.market.synthetic import SyntheticMarket
     from tradetui.sandbox.exchange import SandboxExchange, exchange_of
     from tradetui.sandbox.universe import UniverseSpec
+    from tradetui.venues.sim_listing import synthetic_start_price
 
     start_ns = time.time_ns()
     instrument: Instrument
@@ -251,7 +253,10 @@ def sandbox_exchange(
         try:
             params = params_for(instrument, start_price=start_price)
         except CalibrationError as exc:
-            fail(str(exc).replace("market.start_price", "--start-price", 1))
+            known = None if start_price else synthetic_start_price(instrument)
+            if known is None:
+                fail(str(exc).replace("market.start_price", "--start-price", 1))
+            params = params_for(instrument, start_price=known[0])
         feed = SyntheticMarket(instrument, params, seed=seed, start_ns=start_ns).events()
     elif paths is not None:
         try:

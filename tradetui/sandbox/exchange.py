@@ -468,6 +468,10 @@ class SandboxExchange:
         if self.exchange_id == "binanceusdm":
             add("GET", f"{api}/v1/feeBurn", self._signed(self._get_fee_burn))
             add("POST", f"{api}/v1/feeBurn", self._signed(self._set_fee_burn))
+            add("GET", f"{api}/v2/ticker/price", self._ticker_price)
+        if self.instrument.kind is InstrumentKind.SPOT:
+            add("GET", "/api/v3/ticker/price", self._ticker_price)
+        else:
             add("GET", f"{api}/v1/ticker/price", self._ticker_price)
         add("POST", f"{api}/v1/listenKey", self._keyed(self._listen_key_call))
         add("PUT", f"{api}/v1/listenKey", self._keyed(self._keep_listen_key))
@@ -758,22 +762,43 @@ class SandboxExchange:
         return web.json_response(formats.depth(self.account, limit, self.server_ms()))
 
     async def _ticker_price(self, request: web.Request) -> web.StreamResponse:
-        """``GET /fapi/v1/ticker/price``: the last price of the traded symbol (its mid here)
-        and of BNBUSDT (the configured BNB price); Binance USD-M "Symbol Price Ticker"
+        """ "Symbol Price Ticker": the last price of every listed symbol (the traded one at its
+        mid, the others from their synthetic market) and, on USD-M, of BNBUSDT (the configured
+        BNB price); one object for ``symbol``, a list without it. Symbols the sandbox cannot
+        price are -1121. Per venue, as Binance documents them:
+        USD-M ``GET /fapi/v1|v2/ticker/price`` {symbol, price, time}
         (https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/
-        rest-api/Symbol-Price-Ticker). Symbols the sandbox cannot price are -1121."""
+        rest-api/Symbol-Price-Ticker and ...-v2); COIN-M ``GET /dapi/v1/ticker/price`` always
+        a list, each naming its pair ``ps``, filtered by ``symbol`` or ``pair``
+        (https://developers.binance.com/docs/derivatives/coin-margined-futures/market-data/
+        rest-api/Symbol-Price-Ticker); spot ``GET /api/v3/ticker/price`` {symbol, price}, with
+        no time (https://developers.binance.com/docs/binance-spot-api-docs/rest-api/
+        market-data-endpoints#symbol-price-ticker)."""
         now_ms = self.server_ms()
-        prices = {self.instrument.symbol: f"{self.account.mark_ticks * self.instrument.tick:f}"}
-        if self.account.bnb_price:
+        inst = self.instrument
+        # Before its first trade the traded symbol's last price is its mark, on the tick grid.
+        prices = {inst.symbol: str(inst.price(round(self.account.mark_ticks)))}
+        prices.update(self.universe.last_prices())
+        if self.account.bnb_price and self.exchange_id == "binanceusdm":
             prices["BNBUSDT"] = f"{self.account.bnb_price:f}"
-        symbol = request.query.get("symbol")
-        if symbol is None:
-            return web.json_response(
-                [{"symbol": s, "price": p, "time": now_ms} for s, p in prices.items()]
-            )
-        if symbol not in prices:
+        symbol, pair = request.query.get("symbol"), request.query.get("pair")
+        if symbol is not None and symbol not in prices:
             raise ExchangeError(-1121, "Invalid symbol.")
-        return web.json_response({"symbol": symbol, "price": prices[symbol], "time": now_ms})
+        picked = [symbol] if symbol is not None else list(prices)
+        rows: list[dict[str, str | int]]
+        if inst.kind is InstrumentKind.SPOT:
+            rows = [{"symbol": s, "price": prices[s]} for s in picked]
+        elif inst.inverse:
+            pairs = {s: str(self.listing[s].get("pair", "")) for s in picked}
+            rows = [
+                {"symbol": s, "ps": pairs[s], "price": prices[s], "time": now_ms}
+                for s in picked
+                if pair is None or pairs[s] == pair
+            ]
+            return web.json_response(rows)
+        else:
+            rows = [{"symbol": s, "price": prices[s], "time": now_ms} for s in picked]
+        return web.json_response(rows[0] if symbol is not None else rows)
 
     # ---- account ----------------------------------------------------------------------------
 

@@ -430,6 +430,15 @@ class Universe:
             return None
         return (s.update_id, *s.book())
 
+    def last_prices(self) -> dict[str, str]:
+        """The last trade price of each listed symbol at its tick's decimals: the synthetic
+        ones (their start price before any trade) and the traded one once it has traded."""
+        out = {s.name: s.fmt(s.ticker.last) for s in self._symbols}
+        if self._traded_ticker is not None:
+            inst = self._traded
+            out[inst.symbol] = str(inst.price(round(self._traded_ticker.last / float(inst.tick))))
+        return out
+
     # ---- the traded symbol --------------------------------------------------------------------
 
     def on_traded(self, events: Iterable[MarketEvent], skew_ms: int) -> None:

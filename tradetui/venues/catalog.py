@@ -3,7 +3,9 @@
 ``sync_catalog`` reads an exchange's markets through ccxt's ``load_markets`` and turns each into
 an Instrument (tick, step, minimums, contract terms, fees); ``save_catalog`` writes one JSON file
 per exchange with the time it was fetched; offline commands read them back with
-``load_catalog`` / ``find_instrument``. Nothing here holds an instrument of its own.
+``load_catalog`` / ``find_instrument``. Nothing here holds an instrument of its own. A sync
+also keeps each symbol's last traded price (ccxt ``fetch_last_prices``, one request), so a
+paper session can start a synthetic market of any listed symbol at a price it really had.
 """
 
 from __future__ import annotations
@@ -60,6 +62,20 @@ class Catalog:
     instruments: dict[str, Instrument] = field(default_factory=dict)
     # Markets listed but not tradable by us, with the reason (e.g. no tick size given).
     skipped: dict[str, str] = field(default_factory=dict)
+    # Last traded price per exchange symbol (decimal strings, quote per base) at ``prices_ns``.
+    prices: dict[str, str] = field(default_factory=dict)
+    prices_ns: int = 0
+    # Why no price came with this sync (not stored: the next sync tries again).
+    prices_error: str = ""
+
+    def price(self, symbol: str) -> float | None:
+        """The last price cached for ``symbol`` (an exchange id), or None."""
+        text = self.prices.get(symbol.strip().upper())
+        try:
+            value = float(text) if text is not None else 0.0
+        except ValueError:
+            return None
+        return value if value > 0 else None
 
     def get(self, symbol: str) -> Instrument | None:
         """The instrument for an exchange id ('BTCUSD_PERP') or a unified-looking name
@@ -78,6 +94,8 @@ class Catalog:
             "source": self.source,
             "instruments": [i.to_spec() for i in self.instruments.values()],
             "skipped": self.skipped,
+            "prices": self.prices,
+            "prices_ns": self.prices_ns,
         }
 
     @classmethod
@@ -95,6 +113,8 @@ class Catalog:
                 source=str(data.get("source", "")),
                 instruments={i.symbol.upper(): i for i in instruments},
                 skipped={str(k): str(v) for k, v in dict(data.get("skipped") or {}).items()},
+                prices={str(k): str(v) for k, v in dict(data.get("prices") or {}).items()},
+                prices_ns=int(data.get("prices_ns") or 0),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CatalogError(
@@ -207,11 +227,42 @@ def markets_source(client: Any) -> str:
 
 
 async def sync_catalog(client: Any) -> Catalog:
-    """Fetch every market of the ccxt ``client`` (async) and build its catalog."""
+    """Fetch every market of the ccxt ``client`` (async) and build its catalog, with each
+    symbol's last price where the exchange gives them (best effort: the instruments are
+    what a sync is for; ``prices_error`` says why there are none)."""
+    import ccxt
+
     markets = await client.load_markets(True)
-    return catalog_from_markets(
+    cat = catalog_from_markets(
         str(client.id), markets, int(client.precisionMode), markets_source(client)
     )
+    try:
+        cat.prices = await _last_prices(client)
+        cat.prices_ns = time.time_ns()
+    except (ccxt.BaseError, OSError, TimeoutError) as exc:
+        cat.prices_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+    return cat
+
+
+async def _last_prices(client: Any) -> dict[str, str]:
+    """Last price per exchange symbol: ``fetch_last_prices`` (Binance: one ticker/price
+    request for the whole venue), else the tickers' ``last``."""
+    if client.has.get("fetchLastPrices"):
+        found = await client.fetch_last_prices()
+        field_name = "price"
+    elif client.has.get("fetchTickers"):
+        found = await client.fetch_tickers()
+        field_name = "last"
+    else:
+        return {}
+    out: dict[str, str] = {}
+    for unified, row in found.items():
+        market = client.markets.get(unified) if client.markets else None
+        value = row.get(field_name) if isinstance(row, dict) else None
+        if market is None or not value:
+            continue
+        out[str(market["id"]).upper()] = repr(float(value))
+    return out
 
 
 def cache_loaded_markets(client: Any, folder: Path | None = None) -> Path | None:
@@ -224,6 +275,12 @@ def cache_loaded_markets(client: Any, folder: Path | None = None) -> Path | None
         cat = catalog_from_markets(
             str(client.id), markets, int(client.precisionMode), markets_source(client)
         )
+        try:
+            cached = load_catalog(cat.exchange, folder)
+        except CatalogError:
+            cached = None  # a damaged cache is rewritten whole
+        if cached is not None:  # a session loads no prices: keep the last sync's
+            cat.prices, cat.prices_ns = cached.prices, cached.prices_ns
         return save_catalog(cat, folder)
     except Exception as exc:  # a cache we cannot write must never stop a session trading
         log.warning("instrument catalog not refreshed: %s", exc)

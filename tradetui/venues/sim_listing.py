@@ -77,3 +77,24 @@ def listed_instrument(symbol: str, exchange: str = "binanceusdm") -> Instrument:
     if inst is None:
         raise LookupError(f"the simulated {exchange_id(exchange)} does not list {symbol}")
     return inst
+
+
+def synthetic_start_price(inst: Instrument) -> tuple[float, str] | None:
+    """A price to start a synthetic market of ``inst`` at, and where it comes from: the last
+    price `tradetui markets sync` cached for it, else the simulated listing's reference price
+    for a symbol it lists; None when neither knows one."""
+    from tradetui.venues.catalog import CatalogError, load_catalog
+
+    if inst.venue:
+        try:
+            cat = load_catalog(inst.venue)
+        except CatalogError:
+            cat = None
+        price = cat.price(inst.symbol) if cat is not None else None
+        if cat is not None and price is not None:
+            return price, f"its last price cached by `tradetui markets sync` ({cat.exchange})"
+    if sim_instrument(inst.symbol, inst.venue or "binanceusdm") is not None:
+        ref = reference_price(inst.symbol)
+        if ref is not None:
+            return ref, "the simulated exchange's reference price"
+    return None
