@@ -174,12 +174,18 @@ async def test_the_synthetic_markets_symbols_are_served_consistently(
         book = await client.fetch_order_book(eth, 5)
         touch = (await client.fetch_bids_asks([eth]))[eth]
         trades = await client.fetch_trades(eth, limit=1000)
+        singles = await client.fapiPublicGetTrades({"symbol": "ETHUSDT", "limit": 1000})
         candles = await client.fetch_ohlcv(eth, "1m")
         funding = await client.fetch_funding_rate(eth)
         last_symbol = next(m for m in markets.values() if m["id"] == server.universe.symbols[-1])
         quiet = await client.fetch_ticker(last_symbol["symbol"])
 
     assert len(trades) >= 20
+    # The single trades are the aggregates' split: the same ids, the same volume.
+    assert [int(t["id"]) for t in singles] == list(
+        range(int(trades[0]["info"]["f"]), int(trades[-1]["info"]["l"]) + 1)
+    )
+    assert sum(float(t["qty"]) for t in singles) == pytest.approx(sum(t["amount"] for t in trades))
     assert ticker["last"] == trades[-1]["price"]
     assert (touch["bid"], touch["ask"]) == (book["bids"][0][0], book["asks"][0][0])
     assert touch["bid"] < funding["markPrice"] < touch["ask"]

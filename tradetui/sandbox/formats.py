@@ -749,7 +749,7 @@ def rest_trades(kind: str, tape: Tape, prints: Sequence[Print], limit: int) -> l
     out: list[Json] = []
     for p in reversed(prints):
         for j in reversed(range(p.trades)):
-            lots = max(1, p.lots // p.trades + (1 if j < p.lots % p.trades else 0))
+            lots = p.lots // p.trades + (1 if j < p.lots % p.trades else 0)
             row: Json = {
                 "id": p.first_id + j,
                 "price": tape.price_text(p.price),

@@ -143,10 +143,12 @@ class Tape:
         return p
 
     def close_at(self, time_ms: int) -> float | None:
-        """The last price at or before ``time_ms`` the candles know, None before them."""
-        opens = [c.open_ms for c in self._minutes]
-        i = bisect_left(opens, time_ms - time_ms % _MINUTE_MS + 1)
-        return self._minutes[i - 1].close if i else None
+        """The close of the minute holding ``time_ms`` (or of the last before it), None before
+        the first trade."""
+        minutes = self._minutes
+        if not minutes or minutes[0].open_ms > time_ms:
+            return None
+        return next(c.close for c in reversed(minutes) if c.open_ms <= time_ms)
 
     def klines(
         self,

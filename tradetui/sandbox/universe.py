@@ -575,7 +575,7 @@ class Universe:
             price = ticks * s.tick
             lots = s.lots_of(s.trade_median_usd * float(usd[i]), price)
             qty_text = s.qty(lots)
-            trades = int(fills[i])
+            trades = min(int(fills[i]), lots)  # a trade is a lot at least
             first = s.ticker.last_id + 1
             s.ticker.add(price, lots * s.step, qty_text, trades)
             s.tape.add(t_ms, price, lots, trades, first, sell)
