@@ -15,9 +15,8 @@ from __future__ import annotations
 import calendar
 from bisect import bisect_left
 from collections import deque
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 PRINTS = 1000
 MINUTES = 1500  # 25 h of one-minute candles (a kline request's maximum limit)
@@ -45,8 +44,7 @@ MONTH = "1M"
 _WEEK_OFFSET_MS = 4 * _DAY_MS
 
 
-@dataclass(frozen=True, slots=True)
-class Print:
+class Print(NamedTuple):
     """One aggregate trade: ``trades`` trades (ids ``first_id``...) of ``lots`` lots in all at
     ``price``; ``buyer_maker`` when the seller took."""
 
