@@ -42,6 +42,7 @@ from tradetui.sandbox import formats
 from tradetui.sandbox.account import ExchangeError, SandboxAccount
 from tradetui.sandbox.limits import RateLimiter
 from tradetui.sandbox.streams import PUBLIC, StreamHub
+from tradetui.sandbox.tape import Tape, valid_interval
 from tradetui.sandbox.universe import Universe, UniverseSpec, universe_entries
 from tradetui.venues.sim_listing import listing_entries
 
@@ -49,6 +50,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _NS_PER_MS = 1_000_000
 _DEFAULT_RECV_WINDOW_MS = 5_000
+_DAY_MS = 86_400_000
 _MAX_RECV_WINDOW_MS = 60_000
 # A timestamp this far ahead of the server clock is refused even inside the window (Binance).
 _AHEAD_LIMIT_MS = 1_000
@@ -100,6 +102,13 @@ _DEFAULT_5XX_CODE = -1001
 # binance error table quotes the same answer). On expiry the stream pushes listenKeyExpired
 # (formats.listen_key_expired) and then no more user events (docs/user-stream.md).
 LISTEN_KEY_TTL_S = 3600.0
+# Funding as Binance charges it by default: every 8 h (00:00, 08:00, 16:00 UTC) at the interest
+# rate, 0.01 % per 8 h, when the premium is 0 (Binance "Introduction to Binance Futures Funding
+# Rates", https://www.binance.com/en/support/faq/360033525031): the sandbox's constant rate.
+_FUNDING_PERIOD_MS = 8 * 3_600_000
+_FUNDING_RATE = "0.00010000"
+# "The query time period must be less then 7 days (default as the recent 7 days)" (All Orders).
+_ORDER_HISTORY_MS = 7 * 86_400_000
 _NO_LISTEN_KEY = (-1125, "This listenKey does not exist.")
 
 
@@ -338,6 +347,8 @@ class SandboxExchange:
         self.listen_key_ttl_s = listen_key_ttl_s
         self._listen_key_until = 0.0  # time.monotonic() at which the key expires
         self._runner: web.AppRunner | None = None
+        # The funding history starts a day before the sandbox (the day its 24 h figures model).
+        self._history_from_ms = self.server_ms() - _DAY_MS
         self._ticker: asyncio.Task[None] | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------
@@ -417,6 +428,11 @@ class SandboxExchange:
 
     def _publish_updates(self) -> None:
         updates = self.account.take_updates()
+        for u in updates:
+            t = u.trade
+            if t is not None:  # our fill prints as a public trade of the symbol
+                buyer_maker = (t.order.side is Side.BUY) == t.is_maker
+                self.universe.on_own_fill(t.price_ticks, t.qty_lots, buyer_maker, t.time_ms)
         if updates:
             now_ms = self.server_ms()
             # Binance pushes the balance and position after fills; one event covers the batch.
@@ -473,6 +489,7 @@ class SandboxExchange:
             add("GET", "/api/v3/ticker/price", self._ticker_price)
         else:
             add("GET", f"{api}/v1/ticker/price", self._ticker_price)
+        self._market_routes(add)
         add("POST", f"{api}/v1/listenKey", self._keyed(self._listen_key_call))
         add("PUT", f"{api}/v1/listenKey", self._keyed(self._keep_listen_key))
         add("DELETE", f"{api}/v1/listenKey", self._keyed(self._close_listen_key))
@@ -512,7 +529,7 @@ class SandboxExchange:
         try:
             answer = await handler(request)
         except ExchangeError as exc:
-            answer = web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status)
+            answer = _error_answer(exc)
         finally:
             self._publish_updates()
         new_order = request.method == "POST" and sub == "/v1/order"
@@ -1018,6 +1035,259 @@ class SandboxExchange:
         ]
         return [formats.user_trade(self.instrument, t) for t in hits[:limit]]
 
+    # ---- public market data and the account's history ---------------------------------------
+    #
+    # Binance's pages, by endpoint (USD-M: developers.binance.com/docs/derivatives/
+    # usds-margined-futures/market-data/rest-api/<page>; COIN-M: .../coin-margined-futures/
+    # market-data/<page>; spot: developers.binance.com/docs/binance-spot-api-docs/rest-api/
+    # market-data-endpoints), "24hr Ticker Price Change Statistics", "Symbol Order Book Ticker",
+    # "Recent Trades List", "Compressed/Aggregate Trades List", "Kline/Candlestick Data",
+    # "Mark Price" (COIN-M "Index Price and Mark Price"), "Get Funding Rate History" (COIN-M
+    # "... of Perpetual Futures"); USD-M .../trade/rest-api/All-Orders and .../account/rest-api/
+    # User-Commission-Rate, and COIN-M's. Weights: sandbox/limits.py.
+
+    def _market_routes(self, add: Callable[..., Any]) -> None:
+        """The public market data of every listed symbol, and the account's order history and
+        commission rates; spot's under /api/v3 (no funding there)."""
+        spot = self.instrument.kind is InstrumentKind.SPOT
+        base = "/api/v3" if spot else f"{self.api}/v1"
+        add("GET", f"{base}/ticker/24hr", self._public(self._ticker_24h))
+        add("GET", f"{base}/ticker/bookTicker", self._public(self._book_ticker))
+        add("GET", f"{base}/trades", self._public(self._recent_trades))
+        add("GET", f"{base}/aggTrades", self._public(self._agg_trades))
+        add("GET", f"{base}/klines", self._public(self._klines))
+        if spot:
+            return
+        add("GET", f"{base}/premiumIndex", self._public(self._premium_index))
+        add("GET", f"{base}/fundingRate", self._public(self._funding_history))
+        add("GET", f"{base}/commissionRate", self._signed(self._commission_rate))
+        add("GET", f"{base}/allOrders", self._signed(self._all_orders))
+
+    def _public(self, fn: Callable[[dict[str, str]], Any]) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            try:
+                return web.json_response(fn(dict(request.query)))
+            except ExchangeError as exc:  # spot's /api/v3 is outside the middleware
+                return _error_answer(exc)
+
+        return handler
+
+    def _listed(self, params: dict[str, str], name: str = "symbol") -> str | None:
+        """The listed symbol ``params`` names (None when it names none); -1121 for a symbol
+        the listing does not have."""
+        symbol = params.get(name)
+        if symbol is None:
+            return None
+        if symbol not in self.listing:
+            raise ExchangeError(-1121, "Invalid symbol.")
+        return symbol
+
+    def _required(self, params: dict[str, str], name: str = "symbol") -> str:
+        symbol = self._listed(params, name)
+        if symbol is None:
+            raise ExchangeError(*_mandatory(name))
+        return symbol
+
+    def _selection(self, params: dict[str, str]) -> list[str] | None:
+        """COIN-M's ``symbol`` or ``pair`` choice: the symbols named (every symbol when
+        neither), or None for a single-symbol answer (USD-M and spot with ``symbol``)."""
+        symbol = self._listed(params)
+        if self.instrument.inverse:
+            pair = params.get("pair")
+            if symbol is not None:
+                return [symbol]
+            return [s for s in self.listing if pair is None or self._pair(s) == pair]
+        return None if symbol is not None else list(self.listing)
+
+    def _pair(self, symbol: str) -> str:
+        return str(self.listing[symbol].get("pair", ""))
+
+    def _tape(self, symbol: str) -> Tape:
+        tape = self.universe.tape(symbol)
+        assert tape is not None  # every listed symbol has one
+        return tape
+
+    def _mark(self, symbol: str) -> float:
+        """The mark price: the traded symbol's mid (or last fill), another's model mid."""
+        if symbol == self.instrument.symbol:
+            return self.account.mark_ticks * self.instrument.tick
+        return self.universe.mid(symbol) or 0.0
+
+    def _touch(self, symbol: str) -> formats.Touch:
+        """The best bid and ask: the traded symbol's from the book the depth snapshot serves,
+        another's from its model's touch."""
+        if symbol != self.instrument.symbol:
+            book = self.universe.book(symbol)
+            assert book is not None
+            update_id, bids, asks = book
+            return formats.Touch(bids[0][0], bids[0][1], asks[0][0], asks[0][1], update_id)
+        inst, acct = self.instrument, self.account
+        bid, ask = acct.depth.levels(Side.BUY, 1), acct.depth.levels(Side.SELL, 1)
+        bid_p, bid_q = (str(inst.price(bid[0][0])), str(inst.qty(bid[0][1]))) if bid else ("0", "0")
+        ask_p, ask_q = (str(inst.price(ask[0][0])), str(inst.qty(ask[0][1]))) if ask else ("0", "0")
+        return formats.Touch(bid_p, bid_q, ask_p, ask_q, acct.update_id)
+
+    def _day(self, symbol: str, now_ms: int) -> Any:
+        stats = self.universe.ticker(symbol, self._mark(symbol))
+        if stats is None:  # the traded symbol before any price
+            return None
+        tape, kind = self._tape(symbol), formats.dialect(self.instrument)
+        touch = self._touch(symbol) if kind == formats.SPOT else None
+        return formats.rest_ticker_24h(
+            kind,
+            symbol,
+            stats,
+            now_ms,
+            tape.price_text,
+            tape.units_text,
+            self._pair(symbol),
+            touch,
+        )
+
+    def _ticker_24h(self, params: dict[str, str]) -> Any:
+        """``GET .../ticker/24hr``: one symbol's 24 h figures, or every symbol's in a list
+        (COIN-M: always a list, by ``symbol`` or ``pair``). The figures start from a day at the
+        symbol's rates (sandbox/universe.py) and count every trade since, ours included."""
+        now_ms, chosen = self.server_ms(), self._selection(params)
+        if chosen is None:
+            return self._day(params["symbol"], now_ms)
+        return [d for d in (self._day(s, now_ms) for s in chosen) if d is not None]
+
+    def _book_ticker(self, params: dict[str, str]) -> Any:
+        """``GET .../ticker/bookTicker``: the touch of one symbol or of every one (COIN-M: a
+        list by ``symbol`` or ``pair``)."""
+        now_ms, chosen = self.server_ms(), self._selection(params)
+        kind = formats.dialect(self.instrument)
+        if chosen is None:
+            symbol = params["symbol"]
+            return formats.rest_book_ticker(kind, symbol, self._touch(symbol), now_ms)
+        return [
+            formats.rest_book_ticker(kind, s, self._touch(s), now_ms, self._pair(s)) for s in chosen
+        ]
+
+    def _recent_trades(self, params: dict[str, str]) -> Any:
+        """``GET .../trades``: the most recent trades, oldest first (limit 500 by default, at
+        most 1000)."""
+        symbol = self._required(params)
+        limit = _limit(params, 500, 1000)
+        tape = self._tape(symbol)
+        return formats.rest_trades(formats.dialect(self.instrument), tape, tape.prints, limit)
+
+    def _agg_trades(self, params: dict[str, str]) -> Any:
+        """``GET .../aggTrades``: from ``fromId`` (inclusive), or between ``startTime`` and
+        ``endTime`` (inclusive), the first ``limit``; else the most recent (limit 500 by
+        default, at most 1000)."""
+        symbol = self._required(params)
+        limit = _limit(params, 500, 1000)
+        from_id = _int(params, "fromId", 0) or None
+        start_ms, end_ms = _int(params, "startTime", 0), _int(params, "endTime", 0) or None
+        tape = self._tape(symbol)
+        if from_id is None and not start_ms and end_ms is None:
+            hits = list(tape.prints)[-limit:]
+        else:
+            hits = [
+                p
+                for p in tape.prints
+                if (from_id is None or p.agg_id >= from_id)
+                and p.time_ms >= start_ms
+                and (end_ms is None or p.time_ms <= end_ms)
+            ][:limit]
+        return formats.rest_agg_trades(formats.dialect(self.instrument), tape, hits)
+
+    def _klines(self, params: dict[str, str]) -> Any:
+        """``GET .../klines`` of the sandbox's own trades (sandbox/tape.py): limit 500 by
+        default, at most 1500 (spot 1000); -1120 for an interval Binance does not have (and
+        spot's 1s, finer than the sandbox keeps). COIN-M answers the most recent ``limit``
+        up to ``endTime`` even with a ``startTime``; the others the first from it."""
+        symbol = self._required(params)
+        interval = params.get("interval")
+        if interval is None:
+            raise ExchangeError(*_mandatory("interval"))
+        if not valid_interval(interval):
+            raise ExchangeError(-1120, "Invalid interval.")
+        spot = self.instrument.kind is InstrumentKind.SPOT
+        limit = _limit(params, 500, 1000 if spot else 1500)
+        start_ms = _int(params, "startTime", 0) or None
+        end_ms = _int(params, "endTime", 0) or None
+        return self._tape(symbol).klines(
+            interval, start_ms, end_ms, limit, self.server_ms(), latest=self.instrument.inverse
+        )
+
+    def _premium_index(self, params: dict[str, str]) -> Any:
+        """``GET .../premiumIndex``: the mark price (the mid), the index (the mark: the
+        sandbox has no premium) and Binance's default funding: the interest rate, 0.01 % per
+        8 h, and the next funding time on the 8 h grid (docs/sandbox.md). USD-M answers one
+        object for a symbol; COIN-M a list by ``symbol`` or ``pair``."""
+        now_ms, chosen = self.server_ms(), self._selection(params)
+        next_ms = now_ms - now_ms % _FUNDING_PERIOD_MS + _FUNDING_PERIOD_MS
+        kind = formats.dialect(self.instrument)
+
+        def entry(symbol: str) -> Any:
+            mark = f"{self._mark(symbol):.8f}"
+            pair = self._pair(symbol)
+            return formats.premium_index(kind, symbol, mark, _FUNDING_RATE, next_ms, now_ms, pair)
+
+        return entry(params["symbol"]) if chosen is None else [entry(s) for s in chosen]
+
+    def _funding_history(self, params: dict[str, str]) -> Any:
+        """``GET .../fundingRate``: Binance's default rate at every 8 h funding time since the
+        day the 24 h figures model (a day before the sandbox started), ascending; the mark at
+        each is the last trade price then (the day's open before the first trade). The first
+        ``limit`` from ``startTime``, else the most recent (limit 100 by default, at most
+        1000). USD-M may name no symbol (every symbol's); COIN-M must."""
+        if self.instrument.inverse:
+            symbols = [self._required(params)]
+        else:
+            named = self._listed(params)
+            symbols = [named] if named is not None else list(self.listing)
+        limit = _limit(params, 100, 1000)
+        now_ms = self.server_ms()
+        start_ms = _int(params, "startTime", 0) or None
+        end_ms = min(_int(params, "endTime", 0) or now_ms, now_ms)
+        first = self._history_from_ms - self._history_from_ms % _FUNDING_PERIOD_MS
+        grid = range(first + _FUNDING_PERIOD_MS, end_ms + 1, _FUNDING_PERIOD_MS)
+        times = [t for t in grid if t >= self._history_from_ms and t >= (start_ms or 0)]
+        rows = []
+        for t in times:
+            for symbol in symbols:
+                tape = self._tape(symbol)
+                price = tape.close_at(t)
+                if price is None:
+                    stats = self.universe.ticker(symbol, self._mark(symbol))
+                    price = stats.open if stats is not None else self._mark(symbol)
+                rows.append(formats.funding_rate(symbol, t, _FUNDING_RATE, tape.price_text(price)))
+        return rows[:limit] if start_ms is not None else rows[-limit:]
+
+    def _commission_rate(self, params: dict[str, str]) -> Any:
+        """``GET .../commissionRate``: the account's maker and taker rates for a symbol."""
+        return formats.commission_rate(self.instrument, self._required(params))
+
+    def _all_orders(self, params: dict[str, str]) -> Any:
+        """``GET .../allOrders``: the account's orders, open, cancelled or filled, oldest first:
+        from ``orderId`` on, else the most recent, within ``startTime``/``endTime`` (default the
+        last 7 days). USD-M: ``symbol``, limit 500 by default, at most 1000; COIN-M: ``symbol``
+        or ``pair``, limit 50, at most 100."""
+        coinm = self.instrument.inverse
+        symbol = self._listed(params)
+        pair = params.get("pair") if coinm else None
+        if symbol is None and pair is None:
+            raise ExchangeError(*_mandatory("symbol"))
+        inst = self.instrument
+        ours = symbol == inst.symbol if symbol is not None else pair == self._pair(inst.symbol)
+        limit = _limit(params, 50, 100) if coinm else _limit(params, 500, 1000)
+        if not ours:
+            return []
+        from_id = _int(params, "orderId", 0) or None
+        end_ms = _int(params, "endTime", 0) or self.server_ms()
+        start_ms = _int(params, "startTime", 0) or end_ms - _ORDER_HISTORY_MS
+        hits = [
+            o
+            for o in sorted(self.account.orders.values(), key=lambda o: o.order_id)
+            if (from_id is None or o.order_id >= from_id) and start_ms <= o.time_ms <= end_ms
+        ]
+        hits = hits[:limit] if from_id is not None else hits[-limit:]
+        return [formats.order(inst, o) for o in hits]
+
 
 # Rate-limit switches of ``apply_faults``: the exchangeInfo rateLimits entry each one sets.
 _LIMIT_SWITCHES = {
@@ -1054,6 +1324,11 @@ def _with_listed_filters(inst: Instrument, entry: dict[str, Any]) -> Instrument:
     )
 
 
+def _error_answer(exc: ExchangeError) -> web.Response:
+    """Binance's error body for ``exc``."""
+    return web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status)
+
+
 def _forced(status: int, code_5xx: int) -> web.Response:
     """A forced answer: 429/418 with -1003 and Retry-After; a 5xx with Binance's body for
     ``code_5xx`` (none when 0); any other status bare."""
@@ -1068,6 +1343,16 @@ def _forced(status: int, code_5xx: int) -> web.Response:
             {"code": code_5xx, "msg": UNKNOWN_STATUS_MSGS[code_5xx]}, status=status
         )
     return web.Response(status=status)
+
+
+def _mandatory(name: str) -> tuple[int, str]:
+    """Binance's -1102 for a mandatory parameter left out."""
+    return -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+
+
+def _limit(params: dict[str, str], default: int, most: int) -> int:
+    """A ``limit`` parameter: ``default`` when not sent, at most ``most``, at least 1."""
+    return max(1, min(_int(params, "limit", default), most))
 
 
 def _int(params: dict[str, str], name: str, default: int) -> int:

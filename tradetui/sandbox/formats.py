@@ -11,6 +11,7 @@ from typing import Any
 from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.core.types import BestBidOffer, BookDelta, OrderType, Side, Trade
 from tradetui.sandbox.account import OrderUpdate, SandboxAccount, SandboxOrder, SandboxTrade
+from tradetui.sandbox.tape import Print, Tape
 
 Json = dict[str, Any]
 
@@ -591,26 +592,212 @@ def ticker_24h(
     volume, ``q`` the quote's. COIN-M (``pair`` given, sent as ``ps``; "All Market Tickers
     Streams", binance-docs.github.io/apidocs/delivery/en/#all-market-tickers-streams: ``v``
     "Total traded volume", in contracts, ``q`` "Total traded base asset volume")."""
-    change = stats.last - stats.open
+    day = _day_figures(stats, now_ms, fmt)
     out: Json = {"e": "24hrTicker", "E": now_ms, "s": symbol}
     if pair is not None:
         out["ps"] = pair
+    out |= {letter: day[name] for letter, name in _STREAM_TICKER.items()}
+    out["v"] = f"{stats.volume:.0f}" if stats.contract_size else f"{stats.volume:.3f}"
+    out["q"] = f"{stats.quote_volume:.8f}" if stats.contract_size else f"{stats.quote_volume:.2f}"
+    return out | {letter: day[name] for letter, name in _STREAM_TICKER_TAIL.items()}
+
+
+# The stream's letters for the REST ticker's figures, in the stream's order (volumes between).
+_STREAM_TICKER = {
+    "p": "priceChange",
+    "P": "priceChangePercent",
+    "w": "weightedAvgPrice",
+    "c": "lastPrice",
+    "Q": "lastQty",
+    "o": "openPrice",
+    "h": "highPrice",
+    "l": "lowPrice",
+}
+_STREAM_TICKER_TAIL = {
+    "O": "openTime",
+    "C": "closeTime",
+    "F": "firstId",
+    "L": "lastId",
+    "n": "count",
+}
+
+
+def _day_figures(stats: Ticker24h, now_ms: int, fmt: Callable[[float], str]) -> Json:
+    """The 24 h statistics both the ticker stream and REST state, by REST's names."""
+    change = stats.last - stats.open
+    return {
+        "priceChange": fmt(change),
+        "priceChangePercent": f"{100 * change / stats.open:.3f}" if stats.open else "0.000",
+        "weightedAvgPrice": fmt(stats.vwap()),
+        "lastPrice": fmt(stats.last),
+        "lastQty": stats.last_qty,
+        "openPrice": fmt(stats.open),
+        "highPrice": fmt(stats.high),
+        "lowPrice": fmt(stats.low),
+        "openTime": now_ms - 86_400_000,
+        "closeTime": now_ms,
+        "firstId": stats.first_id,
+        "lastId": stats.last_id,
+        "count": stats.last_id - stats.first_id + 1,
+    }
+
+
+# ---- public REST market data (sources in exchange.py's handlers) ---------------------------
+
+# Which Binance REST dialect a shape is in: USD-M's (/fapi), COIN-M's (/dapi) or spot's.
+USDM, COINM, SPOT = "usdm", "coinm", "spot"
+
+
+def dialect(inst: Instrument) -> str:
+    """The REST dialect of ``inst``'s exchange."""
+    return SPOT if _spot(inst) else COINM if inst.inverse else USDM
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """A symbol's best bid and ask as text, and the update id of the book they come from."""
+
+    bid_price: str
+    bid_qty: str
+    ask_price: str
+    ask_qty: str
+    update_id: int
+
+
+def rest_ticker_24h(
+    kind: str,
+    symbol: str,
+    stats: Ticker24h,
+    now_ms: int,
+    fmt: Callable[[float], str],
+    qty_fmt: Callable[[float], str],
+    pair: str = "",
+    touch: Touch | None = None,
+) -> Json:
+    """``GET .../ticker/24hr``'s entry for one symbol: USD-M's names ``volume`` (base) and
+    ``quoteVolume``; COIN-M's also ``pair``, ``volume`` in contracts and ``baseVolume`` in the
+    coin; spot's adds ``prevClosePrice`` and the touch (bid/ask prices and sizes). Sizes go
+    through ``qty_fmt`` (the step's decimals)."""
+    day = _day_figures(stats, now_ms, fmt)
+    out: Json = {"symbol": symbol}
+    if kind == COINM:
+        out["pair"] = pair
+    head = ("priceChange", "priceChangePercent", "weightedAvgPrice")
+    out |= {k: day[k] for k in head}
+    if kind == SPOT:
+        out["prevClosePrice"] = day["openPrice"]
+    out |= {"lastPrice": day["lastPrice"], "lastQty": day["lastQty"]}
+    if kind == SPOT and touch is not None:
+        out |= {
+            "bidPrice": touch.bid_price,
+            "bidQty": touch.bid_qty,
+            "askPrice": touch.ask_price,
+            "askQty": touch.ask_qty,
+        }
+    out |= {k: day[k] for k in ("openPrice", "highPrice", "lowPrice")}
+    out["volume"] = qty_fmt(stats.volume)
+    if kind == COINM:
+        out["baseVolume"] = f"{stats.quote_volume:.8f}"
+    else:
+        out["quoteVolume"] = f"{stats.quote_volume:.8f}"
+    return out | {k: day[k] for k in ("openTime", "closeTime", "firstId", "lastId", "count")}
+
+
+def rest_book_ticker(kind: str, symbol: str, touch: Touch, now_ms: int, pair: str = "") -> Json:
+    """``GET .../ticker/bookTicker``'s entry: USD-M's has the time; COIN-M's also
+    ``lastUpdateId`` and ``pair``; spot's neither."""
+    out: Json = {"lastUpdateId": touch.update_id} if kind == COINM else {}
+    out["symbol"] = symbol
+    if kind == COINM:
+        out["pair"] = pair
+    out |= {
+        "bidPrice": touch.bid_price,
+        "bidQty": touch.bid_qty,
+        "askPrice": touch.ask_price,
+        "askQty": touch.ask_qty,
+    }
+    if kind != SPOT:
+        out["time"] = now_ms
+    return out
+
+
+def rest_agg_trades(kind: str, tape: Tape, prints: Sequence[Print]) -> list[Json]:
+    """``GET .../aggTrades``: ``a``, ``p``, ``q``, ``f``, ``l``, ``T``, ``m`` (spot also ``M``,
+    the best price match, always true here)."""
+    out = []
+    for p in prints:
+        row: Json = {
+            "a": p.agg_id,
+            "p": tape.price_text(p.price),
+            "q": tape.qty_text(p.lots),
+            "f": p.first_id,
+            "l": p.last_id,
+            "T": p.time_ms,
+            "m": p.buyer_maker,
+        }
+        if kind == SPOT:
+            row["M"] = True
+        out.append(row)
+    return out
+
+
+def rest_trades(kind: str, tape: Tape, prints: Sequence[Print], limit: int) -> list[Json]:
+    """``GET .../trades``, the last ``limit`` single trades of ``prints`` (an aggregate's size
+    split between its trades): ``quoteQty`` (COIN-M: ``baseQty``, in the coin) and
+    ``isBuyerMaker``; spot's also ``isBestMatch``."""
+    second_key = "baseQty" if kind == COINM else "quoteQty"
+    out: list[Json] = []
+    for p in reversed(prints):
+        for j in reversed(range(p.trades)):
+            lots = p.lots // p.trades + (1 if j < p.lots % p.trades else 0)
+            row: Json = {
+                "id": p.first_id + j,
+                "price": tape.price_text(p.price),
+                "qty": tape.qty_text(lots),
+                second_key: f"{tape.second(p.price, lots):.8f}",
+                "time": p.time_ms,
+                "isBuyerMaker": p.buyer_maker,
+            }
+            if kind == SPOT:
+                row["isBestMatch"] = True
+            out.append(row)
+            if len(out) == limit:
+                return out[::-1]
+    return out[::-1]
+
+
+def premium_index(
+    kind: str, symbol: str, mark: str, funding_rate: str, next_ms: int, now_ms: int, pair: str
+) -> Json:
+    """A ``GET .../premiumIndex`` entry: the mark price, the index (the mark: no premium), the
+    latest funding rate and the interest rate (the same constant), the next funding time; COIN-M
+    names the ``pair``."""
+    out: Json = {"symbol": symbol}
+    if kind == COINM:
+        out["pair"] = pair
     return out | {
-        "p": fmt(change),
-        "P": f"{100 * change / stats.open:.3f}" if stats.open else "0.000",
-        "w": fmt(stats.vwap()),
-        "c": fmt(stats.last),
-        "Q": stats.last_qty,
-        "o": fmt(stats.open),
-        "h": fmt(stats.high),
-        "l": fmt(stats.low),
-        "v": f"{stats.volume:.0f}" if stats.contract_size else f"{stats.volume:.3f}",
-        "q": f"{stats.quote_volume:.8f}" if stats.contract_size else f"{stats.quote_volume:.2f}",
-        "O": now_ms - 86_400_000,
-        "C": now_ms,
-        "F": stats.first_id,
-        "L": stats.last_id,
-        "n": stats.last_id - stats.first_id + 1,
+        "markPrice": mark,
+        "indexPrice": mark,
+        "estimatedSettlePrice": mark,
+        "lastFundingRate": funding_rate,
+        "interestRate": funding_rate,
+        "nextFundingTime": next_ms,
+        "time": now_ms,
+    }
+
+
+def funding_rate(symbol: str, time_ms: int, rate: str, mark: str) -> Json:
+    """A ``GET .../fundingRate`` entry (USD-M and COIN-M alike)."""
+    return {"symbol": symbol, "fundingTime": time_ms, "fundingRate": rate, "markPrice": mark}
+
+
+def commission_rate(inst: Instrument, symbol: str) -> Json:
+    """``GET .../commissionRate``: the account's maker and taker rates (fractions of the
+    notional; COIN-M charges them in the coin, USD-M in USDT)."""
+    return {
+        "symbol": symbol,
+        "makerCommissionRate": f"{inst.maker_fee_rate:.6f}",
+        "takerCommissionRate": f"{inst.taker_fee_rate:.6f}",
     }
 
 

@@ -66,7 +66,33 @@ WEIGHTS: dict[tuple[str, str], int] = {
     # BNB fee discount: "Get BNB Burn Status" 30, "Toggle BNB Burn On Futures Trade" 1.
     ("GET", "/v1/feeBurn"): 30,
     ("POST", "/v1/feeBurn"): 1,
+    # Market data and history (sources in exchange.py's market data handlers): 24hr Ticker 1
+    # with a symbol (40 without: _NO_SYMBOL), Symbol Order Book Ticker 2 (5), Recent Trades
+    # List 5, Compressed/Aggregate Trades List 20, Mark Price 1, Get Funding Rate History 0 (it
+    # shares a 500 per 5 minutes limit with fundingInfo instead, not modelled), User
+    # Commission Rate 20, All Orders 5. Klines: _kline_weight.
+    ("GET", "/v1/ticker/24hr"): 1,
+    ("GET", "/v1/ticker/bookTicker"): 2,
+    ("GET", "/v1/trades"): 5,
+    ("GET", "/v1/aggTrades"): 20,
+    ("GET", "/v1/premiumIndex"): 1,
+    ("GET", "/v1/fundingRate"): 0,
+    ("GET", "/v1/commissionRate"): 20,
+    ("GET", "/v1/allOrders"): 5,
 }
+# The weight of these without a symbol (all symbols at once).
+_NO_SYMBOL = {("GET", "/v1/ticker/24hr"): 40, ("GET", "/v1/ticker/bookTicker"): 5}
+# COIN-M's weights where they differ from USD-M's: "Index Price and Mark Price" 10, "Get
+# Funding Rate History of Perpetual Futures" 1, "All Orders" 20 with a symbol, 40 with a pair.
+_COINM_WEIGHTS = {
+    ("GET", "/v1/premiumIndex"): 10,
+    ("GET", "/v1/fundingRate"): 1,
+    ("GET", "/v1/allOrders"): 20,
+}
+_COINM_ALL_ORDERS_PAIR = 40
+# "Kline/Candlestick Data" (USD-M and COIN-M): limit [1, 100) 1, [100, 500) 2, [500, 1000] 5,
+# more 10 (the default limit is 500).
+_KLINE_WEIGHTS = ((99, 1), (499, 2), (1000, 5))
 # COIN-M's Account Trade List weighs 20 with a symbol (COIN-M "Account Trade List"); its other
 # endpoints are taken at USD-M's weights.
 _COINM_USER_TRADES = 20
@@ -85,11 +111,21 @@ def _depth_weight(limit: int) -> int:
 def request_weight(method: str, sub: str, params: dict[str, str], coinm: bool) -> int:
     """The weight of ``method`` on ``sub`` (the path under /fapi or /dapi) with ``params``;
     endpoints not listed weigh 1."""
-    if method == "GET" and sub == "/v1/depth":
+    key = (method, sub)
+    if method == "GET" and sub in ("/v1/depth", "/v1/klines"):
         try:
-            return _depth_weight(int(params.get("limit", 500)))
+            limit = int(params.get("limit", 500))
         except ValueError:
             return 1
+        if sub == "/v1/depth":
+            return _depth_weight(limit)
+        return next((w for top, w in _KLINE_WEIGHTS if limit <= top), 10)
+    if key in _NO_SYMBOL and "symbol" not in params:
+        return _NO_SYMBOL[key]
+    if coinm and key == ("GET", "/v1/allOrders") and "symbol" not in params:
+        return _COINM_ALL_ORDERS_PAIR
+    if coinm and key in _COINM_WEIGHTS:
+        return _COINM_WEIGHTS[key]
     if method == "GET" and sub == "/v1/openOrders" and "symbol" not in params:
         return _OPEN_ORDERS_NO_SYMBOL
     if coinm and method == "GET" and sub == "/v1/userTrades":

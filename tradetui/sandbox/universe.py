@@ -44,6 +44,7 @@ from tradetui.core.types import BestBidOffer, MarketEvent, Side, Trade
 from tradetui.sandbox import formats
 from tradetui.sandbox.formats import Ticker24h
 from tradetui.sandbox.streams import DEPTH_SPEEDS, MARKET, PUBLIC, StreamHub
+from tradetui.sandbox.tape import Tape
 from tradetui.venues.sim_listing import reference_price
 
 Json = dict[str, Any]
@@ -257,6 +258,7 @@ class _Symbol:
         "sigma",
         "spread_mean",
         "step",
+        "tape",
         "tick",
         "ticker",
         "touch_lots",
@@ -308,6 +310,8 @@ class _Symbol:
         quote = trades_day * mean_usd
         self.ticker = day_ticker(price, self.qty(touch_lots), quote, trades_day, self.contract_usd)
         self.next_agg = 1
+        # The recent trades and klines REST serves (trade ids continue the 24 h figures').
+        self.tape = Tape(self.tick, self.step, self.decimals, self.qty_decimals, self.contract_usd)
 
     def lots_of(self, usd: float, price: float) -> int:
         """The lots (at least one) closest to ``usd`` worth at ``price``."""
@@ -413,6 +417,13 @@ class Universe:
         self._traded_bbo: BestBidOffer | None = None
         self._traded_bbo_changed = False
         self._traded_agg = 1
+        self._traded_tape = Tape(
+            traded.tick,
+            float(traded.lot_size),
+            _decimals(traded.tick_size),
+            _decimals(traded.lot_size),
+            float(traded.contract_size) if traded.inverse else 0.0,
+        )
         self._last_ns = now_ns
         self._next_all_bbo_ns = now_ns + int(ALL_BOOK_TICKERS_PERIOD_S * 1e9)
         self._next_tickers_ns = now_ns + int(ALL_TICKERS_PERIOD_S * 1e9)
@@ -439,6 +450,28 @@ class Universe:
             out[inst.symbol] = str(inst.price(round(self._traded_ticker.last / float(inst.tick))))
         return out
 
+    def mid(self, symbol: str) -> float | None:
+        """A synthetic symbol's mid price (None for any other symbol)."""
+        s = self._by_name.get(symbol)
+        return None if s is None else s.mid * s.tick
+
+    def tape(self, symbol: str) -> Tape | None:
+        """``symbol``'s recent trades and klines (the traded symbol's included)."""
+        if symbol == self._traded.symbol:
+            return self._traded_tape
+        s = self._by_name.get(symbol)
+        return None if s is None else s.tape
+
+    def ticker(self, symbol: str, price: float) -> Ticker24h | None:
+        """``symbol``'s 24 h figures; the traded symbol's start at ``price`` (its mid) when it
+        has not traded yet (None when that is not a price either)."""
+        if symbol != self._traded.symbol:
+            s = self._by_name.get(symbol)
+            return None if s is None else s.ticker
+        if self._traded_ticker is None and price <= 0:
+            return None
+        return self._ticker_of_traded(price, "0")
+
     # ---- the traded symbol --------------------------------------------------------------------
 
     def on_traded(self, events: Iterable[MarketEvent], skew_ms: int) -> None:
@@ -453,9 +486,11 @@ class Universe:
                 qty_text = str(inst.qty(ev.qty_lots))
                 ticker = self._ticker_of_traded(price, qty_text)
                 ticker.add(price, float(qty_text), qty_text, 1)
+                t_ms = formats.exchange_ms(ev.exch_ns, skew_ms)
+                sell = ev.aggressor is Side.SELL
+                self._traded_tape.add(t_ms, price, ev.qty_lots, 1, ticker.last_id, sell)
                 name = f"{self._traded_lower}@aggTrade"
                 if name in self._hub.wanted:
-                    t_ms = formats.exchange_ms(ev.exch_ns, skew_ms)
                     msg = formats.agg_trade(
                         inst.symbol,
                         self._traded_agg,
@@ -464,10 +499,20 @@ class Universe:
                         ev.trade_id,
                         ev.trade_id,
                         t_ms,
-                        ev.aggressor is Side.SELL,
+                        sell,
                     )
                     self._hub.send(_text(msg), (name,), MARKET)
                 self._traded_agg += 1
+
+    def on_own_fill(self, price_ticks: int, qty_lots: int, buyer_maker: bool, t_ms: int) -> None:
+        """A fill of our order: a public trade of the traded symbol like any other (its 24 h
+        figures and its REST trades and klines; the market streams carry the market's)."""
+        inst = self._traded
+        price = float(inst.price(price_ticks))
+        qty_text = str(inst.qty(qty_lots))
+        ticker = self._ticker_of_traded(price, qty_text)
+        ticker.add(price, float(qty_text), qty_text, 1)
+        self._traded_tape.add(t_ms, price, qty_lots, 1, ticker.last_id, buyer_maker)
 
     def _ticker_of_traded(self, price: float, qty_text: str) -> Ticker24h:
         if self._traded_ticker is None:
@@ -539,9 +584,10 @@ class Universe:
             price = ticks * s.tick
             lots = s.lots_of(s.trade_median_usd * float(usd[i]), price)
             qty_text = s.qty(lots)
-            trades = int(fills[i])
+            trades = min(int(fills[i]), lots)  # a trade is a lot at least
             first = s.ticker.last_id + 1
             s.ticker.add(price, lots * s.step, qty_text, trades)
+            s.tape.add(t_ms, price, lots, trades, first, sell)
             agg_name, trade_name = f"{s.lower}@aggTrade", f"{s.lower}@trade"
             if agg_name in wanted:
                 msg = formats.agg_trade(
