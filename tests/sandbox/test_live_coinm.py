@@ -30,7 +30,9 @@ from tradetui.sandbox.exchange import SandboxExchange
 from tradetui.venues.live import LiveOptions, LiveVenue
 from tradetui.venues.orders import BinanceFuturesOrders, UnifiedOrders
 
-MAKER = 0.0001  # the listing's maker rate for BTCUSD_PERP (ccxt's binancecoinm fees)
+# Binance's basic tier on COIN-M (PROTOCOLS.md), what the sandbox charges; ccxt's own table
+# for binancecoinm says 1 bps maker.
+MAKER, TAKER = 0.0002, 0.0005
 
 
 async def open_coinm(
@@ -56,6 +58,9 @@ async def test_live_venue_reads_the_contract_as_inverse_and_the_balance_in_the_c
         assert venue.symbol == "BTC/USD:BTC"
         assert venue.equity_margin == pytest.approx(COINM_BALANCE_BTC)
         assert venue.stream_up
+        # Quoting uses the account's own commission rates, not ccxt's table.
+        assert (inst.maker_fee_rate, inst.taker_fee_rate) == (MAKER, TAKER)
+        assert ("GET", "/dapi/v1/commissionRate") in coinm_live.requests
     finally:
         await close_venue(venue)
 
@@ -124,3 +129,15 @@ async def test_live_session_on_coinm_quotes_fills_in_the_coin_and_flattens(
     wallet_change = coinm_live.account.wallet_settle() - COINM_BALANCE_BTC
     assert wallet_change == pytest.approx(engine.ledger.total_settle(0.0), abs=1e-12)
     assert not [path for _, path in coinm_live.requests if path.startswith("/fapi")]
+
+
+async def test_unreadable_commission_rates_keep_the_tables_and_the_venue_connects(
+    coinm_live: SandboxExchange,
+) -> None:
+    coinm_live.faults.fail_next(503, -1, 0, "GET /dapi/v1/commissionRate")
+    venue, _ = await open_coinm(coinm_live)
+    try:
+        assert venue.stream_up
+        assert venue.instrument.maker_fee_rate == 0.0001  # ccxt's binancecoinm table
+    finally:
+        await close_venue(venue)

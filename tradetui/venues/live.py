@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -320,6 +321,7 @@ class LiveVenue:
         await self.sync_clock()
         await self._check_position_mode(market)
         await self._configure()
+        await self._read_commission()
         await self.read_balance()
         self._fee_rates = FeeRates(self._inst.settle)
         await self._read_fee_discount()
@@ -334,6 +336,40 @@ class LiveVenue:
         self._streams.append(asyncio.create_task(self._poll_loop(), name="fill-poll"))
         self._streams.append(asyncio.create_task(self._rate_loop(), name="fee-rates"))
         return self._inst
+
+    async def _read_commission(self) -> None:
+        """The account's own maker and taker rates on this symbol (ccxt ``fetch_trading_fee``:
+        Binance's ``GET /fapi/v1/commissionRate`` / ``/dapi/v1/commissionRate``, the account's
+        VIP tier) replace the exchange-wide table ccxt ships with its markets, which can be
+        wrong for the account (it says 1 bps maker on COIN-M, where the basic tier is 2):
+        the fee floor and the fee estimates quote on them. Stored fees are always the ones the
+        exchange charged. A failure keeps the table's rates, with a warning."""
+        client, inst = self._client, self._inst
+        if inst is None or not client.has.get("fetchTradingFee"):
+            return
+        try:
+            fee = await self._read(partial(client.fetch_trading_fee, self._symbol))
+        except VenueError as exc:
+            log.warning(
+                "commission rates of the account not readable (%s); quoting on the exchange's "
+                "table: maker %g bps, taker %g bps",
+                exc,
+                inst.maker_fee_rate * 1e4,
+                inst.taker_fee_rate * 1e4,
+            )
+            return
+        maker, taker = fee.get("maker"), fee.get("taker")
+        if maker is None or taker is None:
+            return
+        self._inst = dataclasses.replace(
+            inst, maker_fee_rate=float(maker), taker_fee_rate=float(taker)
+        )
+        log.info(
+            "commission rates of the account on %s: maker %g bps, taker %g bps",
+            inst.symbol,
+            float(maker) * 1e4,
+            float(taker) * 1e4,
+        )
 
     async def _read_fee_discount(self) -> None:
         """On Binance USD-M, read whether the BNB fee discount is on (``GET /fapi/v1/feeBurn``);

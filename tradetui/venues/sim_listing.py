@@ -21,6 +21,13 @@ from tradetui.venues.catalog import VENUE_EXCHANGES, Catalog, catalog_from_marke
 
 # ccxt's precision mode for Binance (tick sizes, not decimal places).
 _TICK_SIZE = 4
+# Binance's basic (VIP 0) tier, maker and taker, as fractions of notional: futures 0.02 % /
+# 0.05 % on USD-M and COIN-M (../shared/docs/PROTOCOLS.md), spot 0.1 % both ways.
+_BASIC_TIER = {
+    "binanceusdm": (0.0002, 0.0005),
+    "binancecoinm": (0.0002, 0.0005),
+    "binance": (0.001, 0.001),
+}
 # Prices of the listed symbols when the shared recordings were made (../shared/data: BTCUSDT's
 # mid ranged 61,590-61,840; ETHUSDT spot near 2,684; ETHUSD_PERP near 2,681). An exchange
 # lists no price, so the simulated one starts its synthetic markets here.
@@ -58,9 +65,13 @@ def sim_catalog(exchange: str) -> Catalog:
     # Spot parsing consults margin-pair lists that load_markets would have fetched.
     client.options.setdefault("crossMarginPairsData", [])
     client.options.setdefault("isolatedMarginPairsData", [])
+    maker, taker = _BASIC_TIER[ex_id]
     markets = {}
     for entry in listing_entries(ex_id):
         market = client.parse_market(entry)
+        # exchangeInfo names no fees: ccxt fills in a table of its own (1 bps maker on COIN-M);
+        # the simulated exchanges charge Binance's basic tier instead.
+        market["maker"], market["taker"] = maker, taker
         markets[market["symbol"]] = market
     return catalog_from_markets(ex_id, markets, _TICK_SIZE, "built-in simulated exchange")
 
