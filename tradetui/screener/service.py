@@ -34,7 +34,7 @@ async def load_instruments(exchange_id: str, rest_url: str) -> list[Instrument]:
 
     client = make_client(exchange_id, rest_url=rest_url, options=market_data_options(exchange_id))
     try:
-        catalog = await sync_catalog(client)
+        catalog = await sync_catalog(client, prices=False)  # its streams carry the prices
     finally:
         await client.close()
     return sorted(catalog.instruments.values(), key=lambda i: i.symbol)

@@ -226,16 +226,18 @@ def markets_source(client: Any) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.netloc else picked
 
 
-async def sync_catalog(client: Any) -> Catalog:
+async def sync_catalog(client: Any, *, prices: bool = True) -> Catalog:
     """Fetch every market of the ccxt ``client`` (async) and build its catalog, with each
-    symbol's last price where the exchange gives them (best effort: the instruments are
-    what a sync is for; ``prices_error`` says why there are none)."""
+    symbol's last price where the exchange gives them and ``prices`` asks for them (best
+    effort: the instruments are what a sync is for; ``prices_error`` says why there are none)."""
     import ccxt
 
     markets = await client.load_markets(True)
     cat = catalog_from_markets(
         str(client.id), markets, int(client.precisionMode), markets_source(client)
     )
+    if not prices:
+        return cat
     try:
         cat.prices = await _last_prices(client)
         cat.prices_ns = time.time_ns()
