@@ -504,7 +504,8 @@ class TradeApp(App[None]):
                 self.notify("parameters unchanged: nothing to apply", timeout=3)
 
         locked = self.state is not EngineState.STOPPED
-        self.push_screen(ParamsScreen(self.engine.settings, symbol_locked=locked), apply)
+        screen = ParamsScreen(self.engine.settings, locked, self.engine.instrument.symbol)
+        self.push_screen(screen, apply)
 
     # ---- every market (several markets only) ----------------------------------------------
 
