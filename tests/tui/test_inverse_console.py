@@ -1,6 +1,6 @@
 """The console on a COIN-M contract as a person sees it at 80x24 and 120x35: coin amounts to
 eight decimals fit their pane without wrapping, and the parameter dialog names the contract
-traded, not the config's default symbol."""
+traded, not the config's default symbol; the fills name their size unit."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from textual.widgets import Input
 from tradetui.config import Settings
 from tradetui.host import EngineHost
 from tradetui.tui.app import make_app
+from tradetui.tui.screens.fills import FillsScreen
 from tradetui.tui.screens.params import ParamsScreen
+from tradetui.tui.widgets.fills import FillsPane
 from tradetui.tui.widgets.pnl import PnlPane
 
 MakeHost = Callable[..., EngineHost]
@@ -51,3 +53,15 @@ async def test_params_dialog_names_the_contract_traded(
         assert field.value == "BTCUSD_PERP"
         await pilot.press("ctrl+s")  # unchanged: applies nothing, refuses nothing
         assert await wait_for(pilot, lambda: not isinstance(app.screen, ParamsScreen))
+
+
+async def test_fills_pane_and_screen_name_contracts(make_host: MakeHost, wait_for: WaitFor) -> None:
+    app = make_app(make_host(seconds=30, settings=COINM))
+    async with app.run_test(size=(120, 35)) as pilot:
+        pane = app.query_one(FillsPane)
+        assert await wait_for(pilot, lambda: pane._shown >= 0)
+        header = str(pane.render()).splitlines()[0]
+        assert header.split() == ["time", "side", "price", "contracts", "L", "fee", "position"]
+        await pilot.press("h")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, FillsScreen))
+        assert "contracts" in app.screen._text.plain.splitlines()[0]

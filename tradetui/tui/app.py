@@ -326,9 +326,7 @@ class TradeApp(App[None]):
             pane.show(snap)
         if self.book is not None:
             self._show_book(self.book, snap)
-        self._fills_pane.show(
-            self.fills, self.fills_seen, snap.tick_size, snap.lot_size, snap.pnl.settle
-        )
+        self._fills_pane.show(self.fills, self.fills_seen, self.engine.instrument)
         lines = self.log_handler.drain()
         if lines:
             self._log_pane.append(lines)
@@ -565,8 +563,7 @@ class TradeApp(App[None]):
             pane.type_ahead(event.character)
 
     def action_fills(self) -> None:
-        inst = self.engine.instrument
-        self.push_screen(FillsScreen(self.fills, self.fills_seen, inst.tick, inst.lot, inst.settle))
+        self.push_screen(FillsScreen(self.fills, self.fills_seen, self.engine.instrument))
 
     def action_screener(self) -> None:
         from tradetui.tui.screens.screener import ScreenerScreen

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from rich.text import Text
 from textual.widgets import Static
 
+from tradetui.core.instrument import Instrument
 from tradetui.core.money import fee_amount, plain
 from tradetui.core.types import Side
 from tradetui.engine.events import FillRecorded
@@ -16,7 +17,13 @@ from tradetui.tui import fmt
 
 # Fills kept for the pane and the fills screen (the database has them all).
 KEPT = 500
-HEADER = f"{'time':9}side {'price':>10} {'size':>10} L {'fee':>11} {'':4} {'position':>9}"
+
+
+def header(size_unit: str, base: str) -> str:
+    """The column titles; the size column is titled by its unit where that is not the base
+    asset (``contracts`` of an inverse contract), as the other panes' titles say."""
+    size = "size" if size_unit == base else size_unit
+    return f"{'time':9}side {'price':>10} {size:>10} L {'fee':>11} {'':4} {'position':>9}"
 
 
 def fee_text(fee: float) -> str:
@@ -50,20 +57,18 @@ class FillsPane(Static):
         self.border_title = "Fills (fee −: rebate)"
         self._shown = -1
 
-    def show(
-        self, fills: deque[FillRecorded], count: int, tick: float, lot: float, settle: str
-    ) -> None:
+    def show(self, fills: deque[FillRecorded], count: int, inst: Instrument) -> None:
         """Repaint when ``count`` (fills seen so far) moved since the last paint."""
         if count == self._shown:
             return
         self._shown = count
-        self.update(render_fills(reversed(fills), tick, lot, settle, count))
+        self.update(render_fills(reversed(fills), inst, count))
 
 
-def render_fills(
-    newest_first: Iterable[FillRecorded], tick: float, lot: float, settle: str, count: int
-) -> Text:
-    out = Text(HEADER, style="dim")
+def render_fills(newest_first: Iterable[FillRecorded], inst: Instrument, count: int) -> Text:
+    """The header and one line per fill of ``inst``."""
+    tick, lot, settle = inst.tick, inst.lot, inst.settle
+    out = Text(header(inst.size_unit, inst.base), style="dim")
     if not count:
         out.append("\nno fills yet this session", style="dim")
     for rec in newest_first:
