@@ -64,4 +64,6 @@ async def test_fills_pane_and_screen_name_contracts(make_host: MakeHost, wait_fo
         assert header.split() == ["time", "side", "price", "contracts", "L", "fee", "position"]
         await pilot.press("h")
         assert await wait_for(pilot, lambda: isinstance(app.screen, FillsScreen))
-        assert "contracts" in app.screen._text.plain.splitlines()[0]
+        screen = app.screen
+        assert isinstance(screen, FillsScreen)
+        assert "contracts" in screen._text.plain.splitlines()[0]
