@@ -182,7 +182,7 @@ def sandbox_archive(
         ),
     ] = None,
     venue: Annotated[
-        str, typer.Option("--venue", help="Venue of --from-capture files: usdm or spot.")
+        str, typer.Option("--venue", help="Venue of --from-capture files: usdm, coinm or spot.")
     ] = "usdm",
     port: Annotated[
         int, typer.Option("--port", help="TCP port (0 picks a free one).", **PORT_RANGE)
@@ -194,8 +194,8 @@ def sandbox_archive(
 
     from tradetui.sandbox.archive import ArchiveServer, publish_capture
 
-    if venue not in ("usdm", "spot"):
-        fail(f"--venue: usdm or spot (got {venue!r})")
+    if venue not in ("usdm", "coinm", "spot"):
+        fail(f"--venue: usdm, coinm or spot (got {venue!r})")
     for capture in from_capture or []:
         if not capture.is_file():
             fail(f"--from-capture {capture}: no such file")
