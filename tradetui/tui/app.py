@@ -394,7 +394,7 @@ class TradeApp(App[None]):
             fills.newest.append(event)
             fills.seen += 1
             inst = host.engine.instrument
-            line = fill_line(event, inst.tick, inst.lot, inst.settle, clock=False)
+            line = fill_line(event, inst, clock=False)
             if self.book is None:
                 _fills_log.info("fill %s", line)
             else:

@@ -32,20 +32,19 @@ def fee_text(fee: float) -> str:
     return plain(fee_amount(fee))
 
 
-def fill_line(
-    rec: FillRecorded, tick_size: float, lot_size: float, settle: str, *, clock: bool = True
-) -> str:
-    """One fill: UTC time (unless ``clock`` is off: a log line has its own), side, price,
-    size, maker/taker, fee (settlement asset), position after."""
+def fill_line(rec: FillRecorded, inst: Instrument, *, clock: bool = True) -> str:
+    """One fill of ``inst``: UTC time (unless ``clock`` is off: a log line has its own), side,
+    price, size (to the order step), maker/taker, fee (settlement asset), position after."""
     f = rec.fill
     pos = rec.position_lots
-    position = ("+" if pos > 0 else "-" if pos < 0 else " ") + fmt.qty(abs(pos), lot_size)
+    lot, step = inst.lot, inst.lot * inst.step_lots
+    position = ("+" if pos > 0 else "-" if pos < 0 else " ") + fmt.qty(abs(pos), lot, step)
     when = time.strftime("%H:%M:%S ", time.gmtime(rec.ts_ns // 1_000_000_000)) if clock else ""
     side = "BUY " if f.side is Side.BUY else "SELL"
     return (
-        f"{when}{side} {fmt.price(f.price_ticks, tick_size):>10} "
-        f"{fmt.qty(f.qty_lots, lot_size):>10} {'M' if f.is_maker else 'T'} "
-        f"{fee_text(f.fee):>11} {settle:<4} {position:>9}"
+        f"{when}{side} {fmt.price(f.price_ticks, inst.tick):>10} "
+        f"{fmt.qty(f.qty_lots, lot, step):>10} {'M' if f.is_maker else 'T'} "
+        f"{fee_text(f.fee):>11} {inst.settle:<4} {position:>9}"
     )
 
 
@@ -67,12 +66,11 @@ class FillsPane(Static):
 
 def render_fills(newest_first: Iterable[FillRecorded], inst: Instrument, count: int) -> Text:
     """The header and one line per fill of ``inst``."""
-    tick, lot, settle = inst.tick, inst.lot, inst.settle
     out = Text(header(inst.size_unit, inst.base), style="dim")
     if not count:
         out.append("\nno fills yet this session", style="dim")
     for rec in newest_first:
         style = "green" if rec.fill.side is Side.BUY else "red"
         out.append("\n")
-        out.append(fill_line(rec, tick, lot, settle), style=style)
+        out.append(fill_line(rec, inst), style=style)
     return out
