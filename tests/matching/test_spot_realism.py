@@ -198,3 +198,16 @@ def test_the_guard_cuts_a_spot_ask_to_the_base_held_and_to_whole_steps() -> None
     full = ask_after(5_000_000)
     assert full is not None
     assert full.qty_lots == 1_000_000
+
+
+def test_a_spot_refusal_names_the_base_free_in_plain_digits() -> None:
+    # Zero of a 1e-8 lot is Decimal('0E-8'): the reason reads 0.00000000, never 0E-8.
+    e = MatchingEngine(spot_fine(), MatchingConfig())
+    e.on_market(
+        BookSnapshot(exch_ns=0, local_ns=0, update_id=1, bids=((6_000_000, 10**9),), asks=()), 0
+    )
+    (rej,) = e.place("s", Side.SELL, Decimal("60001.00"), Decimal("0.01"), t_ns=1)
+    assert getattr(rej, "code", None) is RejectCode.INSUFFICIENT_MARGIN
+    assert "spot sell of 0.01 needs base the account does not hold: 0.00000000 free" in str(
+        getattr(rej, "reason", "")
+    )

@@ -818,7 +818,7 @@ class Engine:
             entry = ev.entry_price_ticks or round(self.mid_ticks)
             self.ledger.adopt(ev.position_lots, entry)
             adopted = (
-                f"adopted a venue position of {self.instrument.qty(ev.position_lots)} "
+                f"adopted a venue position of {self.instrument.qty(ev.position_lots):f} "
                 f"{self.instrument.size_unit} at {self.instrument.price(entry)}"
             )
             log.warning("%s", adopted)

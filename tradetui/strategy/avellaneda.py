@@ -333,9 +333,9 @@ def _side_lots(
     if abs(after) > params.max_position_lots and abs(after) > abs(position_lots):
         unit = instrument.size_unit
         notes.append(
-            f"{name} pulled: position {instrument.qty(position_lots)} {unit} "
-            f"{'+' if side is BUY else '−'} {instrument.qty(lots)} would exceed "
-            f"max {instrument.qty(params.max_position_lots)} {unit}"
+            f"{name} pulled: position {instrument.qty(position_lots):f} {unit} "
+            f"{'+' if side is BUY else '−'} {instrument.qty(lots):f} would exceed "
+            f"max {instrument.qty(params.max_position_lots):f} {unit}"
         )
         return 0
     return lots
