@@ -227,7 +227,7 @@ def _listed(fills: Sequence[FillPoint], inst: Instrument) -> list[dict[str, Any]
             "exch_ns": f.exch_ns,
             "side": "buy" if f.side is Side.BUY else "sell",
             "price": str(inst.price(f.price_ticks)),
-            "size": str(inst.qty(f.qty_lots)),
+            "size": f"{inst.qty(f.qty_lots):f}",
         }
         for f in fills[:_LISTED]
     ]
