@@ -189,9 +189,15 @@ def test_the_guard_cuts_a_spot_ask_to_the_base_held_and_to_whole_steps() -> None
             sigma_ratio=1.0,
         )
         bid = DesiredQuote(Side.BUY, 6_000_000, 1_000_000)
-        return guard.check(bid, DesiredQuote(Side.SELL, 6_000_100, 1_000_000), x).ask
+        d = guard.check(bid, DesiredQuote(Side.SELL, 6_000_100, 1_000_000), x)
+        reasons.extend(d.reasons)
+        return d.ask
 
+    reasons: list[str] = []
     assert ask_after(0) is None  # nothing held: no ask
+    # Sizes in the base asset to the order step (0.00001), not in the book's 1e-8 lots.
+    base = inst.size_unit
+    assert reasons == [f"ask size 0.01000→0.00000 {base}: spot, no more than the base held"]
     held = ask_after(606_530)  # 0.0060653 held: 0.00606 offered
     assert held is not None
     assert held.qty_lots == 606_000
