@@ -59,7 +59,7 @@ from tradetui.engine.events import (
     StateChanged,
 )
 from tradetui.engine.flatten import CloseOrder, Finished, Flattener, FlattenOutcome, Wait
-from tradetui.engine.params import as_params, quote_policy
+from tradetui.engine.params import as_params, quote_policy, unused_size_key
 from tradetui.engine.parts import EngineParts, adverse_estimator
 from tradetui.risk.guard import RiskAction, RiskDecision, RiskInputs
 from tradetui.strategy.avellaneda import QuoteDecision, QuoteInputs, compute_quotes
@@ -227,6 +227,9 @@ class Engine:
         self._next_account_check_ns = 0
         self._position_mismatches = 0
         self._apply_strategy_settings(parts)
+        unused = unused_size_key(settings, instrument)
+        if unused:
+            log.warning("%s", unused)
         self._handlers: dict[type, Any] = {
             BookDelta: self._on_delta,
             BestBidOffer: self._on_bbo,
