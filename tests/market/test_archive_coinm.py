@@ -64,3 +64,24 @@ def test_a_coinm_day_downloads_and_backtests_in_contracts_and_eth(tmp_path: Path
     assert r["data"]["messages"] == {"bookTicker": 15_812, "trade": 1_732}
     assert r["data"]["issues"] == 0
     assert r["fills"] > 0
+
+
+def test_a_symbol_with_no_archive_names_the_listed_ones_close_to_it(tmp_path: Path) -> None:
+    # BTCUSD is no COIN-M symbol (the perpetual is BTCUSD_PERP): every file answers 404, and
+    # the error line says which listed symbols are close (the catalog's, synced or simulated).
+    root = tmp_path / "archive"
+    publish_capture(COINM, root, "coinm")
+    with ArchiveServer(root) as server:
+        res = CliRunner().invoke(
+            app,
+            [
+                *("data", "download", "--venue", "coinm", "--symbol", "BTCUSD"),
+                *("--from", "2024-08-08", "--base-url", server.url, "--dest", str(tmp_path)),
+            ],
+        )
+    assert res.exit_code == 1
+    (error,) = [ln for ln in res.output.splitlines() if ln.startswith("error: ")]
+    assert error.startswith("error: 2 of 2 file(s) not downloaded; first: BTCUSD-bookTicker-")
+    assert error.endswith(
+        "; no file of BTCUSD is published: is the symbol right? binancecoinm lists BTCUSD_PERP"
+    )
