@@ -8,7 +8,10 @@ import logging
 
 import pytest
 
+from tests.coinm import coinm
+from tests.engine.test_engine import Harness
 from tradetui.config import Settings
+from tradetui.engine.engine import Command, CommandKind, CommandRefusedError
 from tradetui.session import build_paper_session
 
 COINM = Settings().replace("market", source="synthetic:coinm:BTCUSD_PERP")
@@ -44,3 +47,24 @@ def test_order_contracts_on_a_linear_market_is_told_not_ignored(
 def test_the_defaults_say_nothing(caplog: pytest.LogCaptureFixture) -> None:
     assert _warnings(COINM, caplog) == []
     assert _warnings(Settings(), caplog) == []
+
+
+def test_setting_the_unused_size_key_at_run_time_is_refused_with_the_right_key() -> None:
+    # /set order_size=0.05 (or the params dialog) on BTCUSD_PERP would answer "applied" and
+    # change nothing: it is refused, naming the key that sizes this market.
+    h = Harness(instrument=coinm("BTCUSD_PERP"))
+    h.start()
+    before = h.engine.settings
+    with pytest.raises(CommandRefusedError, match=r"strategy\.order_contracts"):
+        h.engine.control(
+            Command(
+                CommandKind.SET_PARAMS,
+                section="strategy",
+                changes=(("order_size", 0.05), ("gamma", 0.05)),
+            )
+        )
+    assert h.engine.settings is before
+    h.engine.control(
+        Command(CommandKind.SET_PARAMS, section="strategy", changes=(("order_contracts", 3.0),))
+    )
+    assert h.engine.as_params.order_lots == 3

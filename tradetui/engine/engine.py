@@ -978,6 +978,9 @@ class Engine:
             new = self.settings.replace(cmd.section, **changes)
         except ConfigError as exc:
             raise CommandRefusedError(str(exc)) from None
+        unused = unused_size_key(new, self.instrument)
+        if unused and unused != unused_size_key(self.settings, self.instrument):
+            raise CommandRefusedError(unused)  # it would be "applied" and change nothing
         old_lots = self.as_params.order_lots
         self.settings = new
         s = new.strategy
