@@ -41,5 +41,8 @@ async def test_coinm_answers_name_contracts_btc_and_the_symbol(coinm_rig: Rig) -
     params = await coinm_rig.ask(VIEWER, "/params", "strategy.gamma")
     assert params.splitlines()[0].startswith("venue.symbol = BTCUSD_PERP")
     assert "strategy.order_contracts = 1.0" in params
+    refused = await coinm_rig.ask(TRADER, "/set order_size=0.05", "order_contracts")
+    assert "❌" in refused
+    assert coinm_rig.host.engine.settings.strategy.order_size == 0.01
     flatten = await coinm_rig.ask(TRADER, "/flatten", "Flatten the position")
     assert re.match(r"Flatten the position \([+-]?\d+ contracts\)\?", flatten)
