@@ -102,8 +102,12 @@ def _venue_symbol(kind: str, source: str) -> tuple[str, str] | None:
         return None
     if not colon:
         return "", ""
-    venue, _, symbol = rest.rpartition(":")
-    if not symbol.strip() or (_ and not venue.strip()):
+    # The venue is the first part unless that part is already the symbol: a ccxt unified
+    # name (BTC/USD:BTC) holds a colon of its own, and its first part a slash.
+    venue, sep, symbol = rest.partition(":")
+    if not sep or "/" in venue:
+        venue, sep, symbol = "", "", rest
+    if not symbol.strip() or (sep and not venue.strip()):
         raise ValueError(f"{source!r}: expected {kind}, {kind}:SYMBOL or {kind}:VENUE:SYMBOL")
     return venue.strip(), symbol.strip()
 

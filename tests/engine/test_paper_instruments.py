@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from tests.instruments import btcusdt_perpetual, cache_unpriced_solusdt
 from tradetui.cli import app
-from tradetui.config import ConfigError, Settings
+from tradetui.config import ConfigError, Settings, live_source, synthetic_source
 from tradetui.core.clock import VirtualClock
 from tradetui.core.types import BestBidOffer, Trade
 from tradetui.engine.engine import Command, CommandKind
@@ -201,6 +201,43 @@ def test_unknown_paper_symbol_is_one_line_naming_markets_sync() -> None:
 def test_a_malformed_synthetic_source_is_refused_by_the_config() -> None:
     with pytest.raises(ConfigError, match=r"market.source: must be 'synthetic', 'synthetic:"):
         _settings(source="synthetic:coinm:")
+
+
+@pytest.mark.parametrize(
+    ("source", "parts"),
+    [
+        ("synthetic:BTCUSD_PERP", ("", "BTCUSD_PERP")),
+        ("synthetic:coinm:BTCUSD_PERP", ("coinm", "BTCUSD_PERP")),
+        # ccxt's unified names hold a colon of their own (BASE/QUOTE:SETTLE).
+        ("synthetic:BTC/USD:BTC", ("", "BTC/USD:BTC")),
+        ("synthetic:coinm:BTC/USD:BTC", ("coinm", "BTC/USD:BTC")),
+        ("live:usdm:ETH/USDT:USDT", ("usdm", "ETH/USDT:USDT")),
+    ],
+)
+def test_a_unified_symbol_keeps_its_settle_part(source: str, parts: tuple[str, str]) -> None:
+    assert (synthetic_source(source) or live_source(source)) == parts
+
+
+def test_a_unified_linear_symbol_paper_trades_its_instrument() -> None:
+    r = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--headless",
+            "--json",
+            "--speed",
+            "max",
+            "--duration",
+            "2",
+            "--market",
+            "synthetic:usdm:ETH/USDT:USDT",
+        ],
+        env={"TRADETUI_MARKET__START_PRICE": "2680"},
+    )
+
+    assert r.exit_code == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert (summary["symbol"], summary["settle_asset"]) == ("ETHUSDT", "USDT")
 
 
 def test_btcusd_perp_from_the_catalog_takes_the_cached_terms() -> None:

@@ -325,3 +325,28 @@ def test_paper_session_refuses_a_record_dir_it_cannot_write(
     res = CliRunner().invoke(app, ["run", "--headless", "--duration", "1", "--speed", "max"])
     assert res.exit_code == 2
     assert "record.dir: cannot write recordings in" in res.output
+
+
+def test_a_message_after_the_recording_closed_is_dropped_not_raised(tmp_path: Path) -> None:
+    """A session closes its recording before its feed stops; a message arriving in between
+    used to fail the feed task with a bare AssertionError ("market feed stopped: ")."""
+    start_ns = time.time_ns()
+    market = list(itertools.islice(SyntheticMarket(INST, seed=5, start_ns=start_ns).events(), 50))
+    encoder = CaptureEncoder(INST)
+    book = SequencedBook(lambda _m: None, spot=False)
+    recorder = FeedRecorder(tmp_path, "t_btcusdt", INST, lambda: book)
+    for ev in market:
+        body = encoder.encode(ev)
+        if type(ev) is BookSnapshot:
+            book.on_snapshot(ev)
+        elif hasattr(ev, "first_id"):
+            book.on_diff(ev)  # type: ignore[arg-type]
+        recorder.on_raw(ev.local_ns, body)
+    recorder.close()
+    (path,) = recorder.writer.files
+    size, lines = path.stat().st_size, recorder.writer.lines
+
+    late = market[-1]
+    recorder.on_raw(late.local_ns + 1, encoder.encode(late))
+
+    assert (path.stat().st_size, recorder.writer.lines) == (size, lines)

@@ -189,12 +189,31 @@ def test_the_guard_cuts_a_spot_ask_to_the_base_held_and_to_whole_steps() -> None
             sigma_ratio=1.0,
         )
         bid = DesiredQuote(Side.BUY, 6_000_000, 1_000_000)
-        return guard.check(bid, DesiredQuote(Side.SELL, 6_000_100, 1_000_000), x).ask
+        d = guard.check(bid, DesiredQuote(Side.SELL, 6_000_100, 1_000_000), x)
+        reasons.extend(d.reasons)
+        return d.ask
 
+    reasons: list[str] = []
     assert ask_after(0) is None  # nothing held: no ask
+    # Sizes in the base asset to the order step (0.00001), not in the book's 1e-8 lots.
+    base = inst.size_unit
+    assert reasons == [f"ask size 0.01000→0.00000 {base}: spot, no more than the base held"]
     held = ask_after(606_530)  # 0.0060653 held: 0.00606 offered
     assert held is not None
     assert held.qty_lots == 606_000
     full = ask_after(5_000_000)
     assert full is not None
     assert full.qty_lots == 1_000_000
+
+
+def test_a_spot_refusal_names_the_base_free_in_plain_digits() -> None:
+    # Zero of a 1e-8 lot is Decimal('0E-8'): the reason reads 0.00000000, never 0E-8.
+    e = MatchingEngine(spot_fine(), MatchingConfig())
+    e.on_market(
+        BookSnapshot(exch_ns=0, local_ns=0, update_id=1, bids=((6_000_000, 10**9),), asks=()), 0
+    )
+    (rej,) = e.place("s", Side.SELL, Decimal("60001.00"), Decimal("0.01"), t_ns=1)
+    assert getattr(rej, "code", None) is RejectCode.INSUFFICIENT_MARGIN
+    assert "spot sell of 0.01 needs base the account does not hold: 0.00000000 free" in str(
+        getattr(rej, "reason", "")
+    )

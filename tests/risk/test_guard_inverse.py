@@ -83,7 +83,8 @@ def test_position_clamp_names_the_key_that_bound() -> None:
     assert d.bid is not None
     assert d.bid.qty_lots == 40
     assert d.reasons == (
-        "bid size 80→40 lots to stay within the position limit 100 lots (risk.max_position_quote)",
+        "bid size 80→40 contracts to stay within the position limit 100 contracts "
+        "(risk.max_position_quote)",
     )
 
 
@@ -100,7 +101,7 @@ def test_order_limit_in_each_unit(limits: dict[str, float], lots: int, key: str)
     d = _guard(**limits).check(BID, None, _inputs())
     assert d.bid is not None
     assert d.bid.qty_lots == lots
-    assert d.reasons == (f"bid size 80→{lots} lots by {key}",)
+    assert d.reasons == (f"bid size 80→{lots} contracts by {key}",)
 
 
 def test_drawdown_of_a_coin_account_is_valued_in_usd_at_the_mid() -> None:
@@ -143,5 +144,6 @@ def test_a_position_limit_worth_less_than_one_contract_allows_no_position() -> N
     d = g.check(BID, ASK, _inputs())
     assert (d.bid, d.ask) == (None, None)
     assert d.reasons[0] == (
-        "bid size 80→0 lots to stay within the position limit 0 lots (risk.max_position_quote)"
+        "bid size 80→0 contracts to stay within the position limit 0 contracts "
+        "(risk.max_position_quote)"
     )

@@ -70,7 +70,7 @@ def test_a_size_above_the_exchange_maximum_is_clamped_to_it() -> None:
     d = check(DesiredQuote(Side.BUY, 616_990, 1_500_000), None)
 
     assert d.bid == DesiredQuote(Side.BUY, 616_990, 1_000_000)
-    assert "size 1500000→1000000 lots: the exchange's maximum" in d.reasons[0]
+    assert "size 1500.000→1000.000 BTC: the exchange's maximum" in d.reasons[0]
 
 
 def test_an_ask_above_the_maximum_price_is_pulled_and_a_bid_clamped_to_it() -> None:

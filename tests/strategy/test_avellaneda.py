@@ -258,7 +258,7 @@ def test_size_is_lifted_to_the_venue_minimum() -> None:
     assert d.bid is not None
     assert d.ask is not None
     assert d.bid.qty_lots == d.ask.qty_lots == 2
-    assert any("lifted 1→2 lots to venue minimum" in a for a in d.adjustments)
+    assert any("lifted 0.001→0.002 BTC to venue minimum" in a for a in d.adjustments)
 
 
 def test_max_position_pulls_the_bid_when_long() -> None:

@@ -31,6 +31,7 @@ from tradetui.engine.events import (
 )
 from tradetui.risk.guard import RiskAction, RiskDecision
 from tradetui.sandbox.telegram import SandboxBotApi
+from tradetui.venues.sim_listing import sim_instrument
 
 T0 = 1_800_000_000.0  # a wall time (s)
 
@@ -414,3 +415,12 @@ async def test_sends_to_a_group_keep_to_twenty_a_minute(api: SandboxBotApi) -> N
         await rig.ask(TRADER, "/status", "running", timeout_s=2)
     finally:
         await stop_rig(rig)
+
+
+def test_a_spot_flatten_alert_reads_the_position_in_plain_digits() -> None:
+    # Spot counts the base asset in 1e-8 lots; flat is +0.00000000 ETH, never +0E-8 ETH.
+    eth = sim_instrument("ETHUSDT", "spot")
+    assert eth is not None
+    n = Notifier(Outbox(), NotifierConfig(chats=[1]), eth, heartbeat_text=lambda: "")
+    n.on_event(FlattenFinished(1, "flat", 0, 1, "flat after 1 close attempt(s)"))
+    assert n.queue[0].details.endswith("\nposition +0.00000000 ETH, 1 attempt(s)")

@@ -89,12 +89,14 @@ def test_fill_digest_counts_contracts_usd_face_and_btc_fees(
 
 
 def test_console_panes_name_the_coin_and_contracts(snap: EngineSnapshot) -> None:
-    pnl = PnlPane().render_snapshot(snap).plain.splitlines()
-    assert pnl[2] == "fees paid     0.00000016  rebates 0.00000000 BTC"
+    pane = PnlPane()
+    pnl = pane.render_snapshot(snap).plain.splitlines()
+    assert pane.border_title == "PnL (BTC)"
+    assert pnl[2] == "fees paid     0.00000016  rebates 0.00000000"
     assert pnl[3] == f"total        {snap.pnl.total:+,.8f} BTC"
     assert pnl[4].startswith("volume            100.00 USD  cost/10k ")
     capture, inventory = snap.pnl.spread_capture, snap.pnl.inventory_pnl
-    assert pnl[6] == f"capture      {capture:+,.8f}  inventory {inventory:+,.8f} BTC"
+    assert pnl[6] == f"capture      {capture:+,.8f}  inv {inventory:+,.8f}"
     position = PositionPane().render_snapshot(snap).plain.splitlines()
     assert position[0] == "size                  -1 contracts"
     assert position[3].endswith(" BTC")

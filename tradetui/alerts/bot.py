@@ -252,7 +252,8 @@ class CommandBot:
         await self._reply(update, self._each(views.orders_text))
 
     async def _cmd_params(self, update: Update, context: Context) -> None:
-        await self._reply(update, views.params_text(self.host.engine.settings))
+        engine = self.host.engine
+        await self._reply(update, views.params_text(engine.settings, engine.instrument.symbol))
 
     async def _cmd_help(self, update: Update, context: Context) -> None:
         chat = update.effective_chat

@@ -210,7 +210,8 @@ class Notifier:
         level = {"flat": Level.INFO, "dust": Level.WARNING}.get(ev.outcome, Level.CRITICAL)
         pos = self.instrument.qty(ev.position_lots)
         unit = self.instrument.size_unit
-        details = f"{ev.detail}\nposition {pos:+} {unit}, {ev.attempts} attempt(s)"
+        # Fixed-point: zero of a spot 1e-8 lot would print as 0E-8.
+        details = f"{ev.detail}\nposition {pos:+f} {unit}, {ev.attempts} attempt(s)"
         self.alert(level, AlertKind.FLATTEN, f"FLATTEN {ev.outcome.upper()}", details)
 
     def _on_risk(self, ev: RiskChanged) -> None:

@@ -102,9 +102,10 @@ def orders_text(snap: EngineSnapshot, limit: int = 20) -> str:
     return "\n".join(lines)
 
 
-def params_text(settings: Settings) -> str:
-    """/params: every parameter /set can change, with its current value."""
-    lines = [f"venue.symbol = {settings.venue.symbol} (only while stopped)"]
+def params_text(settings: Settings, symbol: str) -> str:
+    """/params: every parameter /set can change, with its current value; ``symbol`` is the
+    instrument traded (market.source can name another than venue.symbol)."""
+    lines = [f"venue.symbol = {symbol} (only while stopped)"]
     for section in PARAM_SECTIONS:
         obj = getattr(settings, section)
         for f in dataclasses.fields(obj):

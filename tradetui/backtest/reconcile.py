@@ -31,6 +31,7 @@ from tradetui.core.types import (
     PlaceOrder,
     Side,
 )
+from tradetui.core.units import money_decimals
 from tradetui.market.replay import drop_stale_bbo
 from tradetui.session import feed_latency, market_source, sim_venue, with_sim_fees
 from tradetui.store.queries import stored_instrument
@@ -227,7 +228,7 @@ def _listed(fills: Sequence[FillPoint], inst: Instrument) -> list[dict[str, Any]
             "exch_ns": f.exch_ns,
             "side": "buy" if f.side is Side.BUY else "sell",
             "price": str(inst.price(f.price_ticks)),
-            "size": str(inst.qty(f.qty_lots)),
+            "size": f"{inst.qty(f.qty_lots):f}",
         }
         for f in fills[:_LISTED]
     ]
@@ -268,6 +269,7 @@ def reconcile_report(
         "mode": plan.mode,
         "symbol": inst.symbol,
         "settle_asset": inst.settle,
+        "quote_asset": inst.quote,
         "recording": [str(p) for p in plan.recording],
         "tolerance": {"time_ms": tol.time_ns / _NS_PER_MS, "price_ticks": tol.price_ticks},
         "session_fills": len(plan.fills),
@@ -299,6 +301,7 @@ def reconcile_report(
 def format_reconcile(r: dict[str, Any]) -> str:
     """The comparison as aligned lines for people."""
     settle = r["settle_asset"]
+    d = money_decimals(settle, r["quote_asset"])  # a coin to 8 decimals, quote to 4
     tol = r["tolerance"]
     dt, dp = r["fill_time_diff_ms"], r["price_diff_ticks"]
     rows = [
@@ -331,8 +334,8 @@ def format_reconcile(r: dict[str, Any]) -> str:
         rows.append(
             (
                 key.replace("_", " "),
-                f"session {p['session']:+,.4f}, backtest {p['backtest']:+,.4f}, "
-                f"difference {p['difference']:+,.4f} {settle}",
+                f"session {p['session']:+,.{d}f}, backtest {p['backtest']:+,.{d}f}, "
+                f"difference {p['difference']:+,.{d}f} {settle}",
             )
         )
     m = r["markout_5s_bps"]

@@ -123,6 +123,13 @@ def _settled(answer: dict[str, Any]) -> bool:
     return answer.get("state") in _FINAL_STATES and answer.get("open_orders") == 0
 
 
+def _position(size: float, unit: str) -> str:
+    """``-3 contracts`` (whole contracts), ``+0.012000 BTC`` (a base asset to 1e-6)."""
+    from tradetui.core.units import size_decimals
+
+    return f"{size:+.{size_decimals(unit)}f} {unit}"
+
+
 def _line(answer: dict[str, Any]) -> str:
     if "markets" in answer:  # an instance trading several markets: one line each
         head = f"{answer.get('message', '')}: state {answer.get('state')}" + (
@@ -139,7 +146,7 @@ def _line(answer: dict[str, Any]) -> str:
     d = money_decimals(settle, answer.get("quote_asset", ""))
     return (
         f"{answer.get('message', '')}: state {answer.get('state')}, "
-        f"position {answer.get('position_size', 0.0):+.6f} {answer.get('size_unit', '')}, "
+        f"position {_position(answer.get('position_size', 0.0), answer.get('size_unit', ''))}, "
         f"open orders {answer.get('open_orders')}, "
         f"PnL {answer.get('pnl_total', 0.0):+.{d}f} {settle}"
         + (f", halt reason: {answer['halt_reason']}" if answer.get("halt_reason") else "")
@@ -229,7 +236,7 @@ def _status_all(json_out: bool) -> None:
                     "name": r["name"],
                     "state": state,
                     "symbol": r.get("symbol", ""),
-                    "position": f"{r['position_size']:+.6f} {r['size_unit']}",
+                    "position": _position(r["position_size"], r["size_unit"]),
                     "orders": r["open_orders"],
                     "fills": r["fills"],
                     "pnl": f"{r['pnl_total']:+.{d}f} {r['settle_asset']}",

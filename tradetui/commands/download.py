@@ -54,6 +54,7 @@ def data_download(
     from tradetui.market.archive import (
         DEFAULT_KINDS,
         ArchiveError,
+        Outcome,
         day_files,
         parse_day,
         parse_kinds,
@@ -115,11 +116,35 @@ def data_download(
         typer.echo("  tradetui backtest " + " ".join(globs))
     if bad:
         first_bad = bad[0]
+        nothing = all(r.outcome is Outcome.MISSING for r in results)
         fail(
             f"{len(bad)} of {len(results)} file(s) not downloaded; first: {first_bad.file.name} "
-            f"{first_bad.outcome.value}: {first_bad.detail}",
+            f"{first_bad.outcome.value}: {first_bad.detail}"
+            + (_symbol_hint(short, first_bad.file.symbol) if nothing else ""),
             EXIT_INCOMPLETE,
         )
+
+
+def _symbol_hint(venue: str, symbol: str) -> str:
+    """When no file of ``symbol`` is published: the listed symbols close to it (a symbol of
+    another venue, BTCUSD for BTCUSD_PERP), from the cached catalog, or how to look."""
+    from tradetui.venues.catalog import CatalogError, exchange_id, load_catalog
+    from tradetui.venues.lookup import close_matches
+
+    exchange = exchange_id(venue)
+    try:
+        cat = load_catalog(exchange)
+    except CatalogError:
+        cat = None
+    head = f"; no file of {symbol} is published: is the symbol right? "
+    if cat is None:
+        return head + f"`tradetui markets list --venue {venue}` lists them"
+    near = close_matches(symbol, [cat])
+    return head + (
+        f"{exchange} lists {', '.join(near)}"
+        if near
+        else f"see `tradetui markets list --venue {venue}`"
+    )
 
 
 def _folder(dest: Path | None, configured: str) -> Path:
@@ -182,7 +207,7 @@ def sandbox_archive(
         ),
     ] = None,
     venue: Annotated[
-        str, typer.Option("--venue", help="Venue of --from-capture files: usdm or spot.")
+        str, typer.Option("--venue", help="Venue of --from-capture files: usdm, coinm or spot.")
     ] = "usdm",
     port: Annotated[
         int, typer.Option("--port", help="TCP port (0 picks a free one).", **PORT_RANGE)
@@ -194,8 +219,8 @@ def sandbox_archive(
 
     from tradetui.sandbox.archive import ArchiveServer, publish_capture
 
-    if venue not in ("usdm", "spot"):
-        fail(f"--venue: usdm or spot (got {venue!r})")
+    if venue not in ("usdm", "coinm", "spot"):
+        fail(f"--venue: usdm, coinm or spot (got {venue!r})")
     for capture in from_capture or []:
         if not capture.is_file():
             fail(f"--from-capture {capture}: no such file")

@@ -35,6 +35,16 @@ _COLUMNS = (
     ("markout_5s_bps", "markout 5s bps", "{:+.3f}"),
 )
 
+
+def objective_text(value: float, objective: str, settle: str, quote: str) -> str:
+    """An objective's figure: a PnL objective is money in ``settle`` (a coin to 8 decimals),
+    the Sharpe ratio a number to 4."""
+    from tradetui.core.units import money_decimals
+
+    d = 4 if objective == "sharpe" else money_decimals(settle, quote)
+    return f"{value:+,.{d}f}"
+
+
 ClusterOpt = Annotated[
     str | None,
     typer.Option(
@@ -186,8 +196,9 @@ def sweep(
         if folds:
             oos = r["oos"]
             cells += [
-                f"{r['objective']:+,.4f}",
-                f"{oos['objective']:+,.4f}" + (" !" if oos["diverges"] else ""),
+                objective_text(r["objective"], objective, inst.settle, inst.quote),
+                objective_text(oos["objective"], objective, inst.settle, inst.quote)
+                + (" !" if oos["diverges"] else ""),
             ]
         table.add_row(*cells)
     Console(width=200).print(table)

@@ -31,6 +31,21 @@ def size_decimals(size_unit: str) -> int:
     return 0 if size_unit == "contracts" else 6
 
 
+def sizes(inst: Instrument, *lots: float) -> str:
+    """``80→40 contracts``, ``0.080 BTC``, ``0.01000→0.00606 BTC``: sizes given in lots, in
+    order units to the order step's decimals (spot books count in a finer lot), joined by
+    arrows and named once; a fractional lot count gets two more decimals."""
+    step = (inst.lot_size * inst.step_lots).normalize()
+    places = max(0, -int(step.as_tuple().exponent))
+    texts = []
+    for n in lots:
+        if isinstance(n, int) or n.is_integer():
+            texts.append(f"{int(n) * inst.lot_size:.{places}f}")
+        else:
+            texts.append(f"{n * float(inst.lot_size):.{places + 2}f}")
+    return f"{'→'.join(texts)} {inst.size_unit}"
+
+
 def money(amount: Decimal | float, settle: str, quote: str) -> str:
     """``+1.2345 USDT`` or ``-0.00000030 BTC``: a signed amount in ``settle``, named."""
     return f"{amount:+,.{money_decimals(settle, quote)}f} {settle}"

@@ -59,7 +59,7 @@ from tradetui.engine.events import (
     StateChanged,
 )
 from tradetui.engine.flatten import CloseOrder, Finished, Flattener, FlattenOutcome, Wait
-from tradetui.engine.params import as_params, quote_policy
+from tradetui.engine.params import as_params, quote_policy, unused_size_key
 from tradetui.engine.parts import EngineParts, adverse_estimator
 from tradetui.risk.guard import RiskAction, RiskDecision, RiskInputs
 from tradetui.strategy.avellaneda import QuoteDecision, QuoteInputs, compute_quotes
@@ -227,6 +227,9 @@ class Engine:
         self._next_account_check_ns = 0
         self._position_mismatches = 0
         self._apply_strategy_settings(parts)
+        unused = unused_size_key(settings, instrument)
+        if unused:
+            log.warning("%s", unused)
         self._handlers: dict[type, Any] = {
             BookDelta: self._on_delta,
             BestBidOffer: self._on_bbo,
@@ -818,7 +821,7 @@ class Engine:
             entry = ev.entry_price_ticks or round(self.mid_ticks)
             self.ledger.adopt(ev.position_lots, entry)
             adopted = (
-                f"adopted a venue position of {self.instrument.qty(ev.position_lots)} "
+                f"adopted a venue position of {self.instrument.qty(ev.position_lots):f} "
                 f"{self.instrument.size_unit} at {self.instrument.price(entry)}"
             )
             log.warning("%s", adopted)
@@ -975,6 +978,9 @@ class Engine:
             new = self.settings.replace(cmd.section, **changes)
         except ConfigError as exc:
             raise CommandRefusedError(str(exc)) from None
+        unused = unused_size_key(new, self.instrument)
+        if unused and unused != unused_size_key(self.settings, self.instrument):
+            raise CommandRefusedError(unused)  # it would be "applied" and change nothing
         old_lots = self.as_params.order_lots
         self.settings = new
         s = new.strategy

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tradetui.config import ConfigError, Settings
+from tradetui.config import ConfigError, Settings, StrategySettings
 from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.risk.guard import RiskLimits, base_lots
 from tradetui.strategy.avellaneda import ASParams, HorizonMode
@@ -24,6 +24,28 @@ def order_lots(settings: Settings, instrument: Instrument) -> int:
             f"on {instrument.symbol}); raise it"
         )
     return lots
+
+
+def unused_size_key(settings: Settings, instrument: Instrument) -> str:
+    """A line when the config sets the order size key ``instrument`` does not read (changed
+    from its default): ``order_size`` (base) on an inverse contract, ``order_contracts`` on a
+    linear or spot market; '' otherwise. One config often serves both kinds of market, so
+    this is told, not refused."""
+    s, default = settings.strategy, StrategySettings()
+    inst = instrument
+    if inst.inverse and s.order_size != default.order_size:
+        return (
+            f"strategy.order_size = {s.order_size:g} {inst.base} does not size {inst.symbol}'s "
+            f"orders: an inverse contract's are strategy.order_contracts = "
+            f"{s.order_contracts:g} contracts of {inst.contract_size:f} {inst.quote}"
+        )
+    if not inst.inverse and s.order_contracts != default.order_contracts:
+        return (
+            f"strategy.order_contracts = {s.order_contracts:g} contracts does not size "
+            f"{inst.symbol}'s orders: they are strategy.order_size = {s.order_size:g} "
+            f"{inst.base}"
+        )
+    return ""
 
 
 def static_position_lots(settings: Settings, instrument: Instrument) -> int:

@@ -74,6 +74,9 @@ class EngineSnapshot:
     quote: str  # the quote asset (USDT; USD for COIN-M); money is in pnl.settle
     tick_size: float
     lot_size: float
+    # The order size step (Binance's LOT_SIZE stepSize): lot_size, or coarser on spot, whose
+    # books count in 1e-8 of the base asset; the console shows sizes to its decimals.
+    size_step: float
     bids: tuple[Level, ...]
     asks: tuple[Level, ...]
     best_bid_ticks: int
@@ -165,6 +168,7 @@ def take_snapshot(
         quote=engine.instrument.quote,
         tick_size=engine.instrument.tick,
         lot_size=engine.instrument.lot,
+        size_step=engine.instrument.lot * engine.instrument.step_lots,
         bids=tuple(engine.book.levels(Side.BUY, depth_levels)),
         asks=tuple(engine.book.levels(Side.SELL, depth_levels)),
         best_bid_ticks=bid,

@@ -93,7 +93,7 @@ def read_book_ticker(path: Path, inst: Instrument, report: ReplayReport) -> Iter
 def _read_trades(
     path: Path, inst: Instrument, report: ReplayReport, agg: bool
 ) -> Iterator[MarketEvent]:
-    # trades: id, price, qty, quote_qty, time, is_buyer_maker[, is_best_match]
+    # trades: id, price, qty, quote_qty (COIN-M: base_qty), time, is_buyer_maker[, is_best_match]
     # aggTrades: id, price, qty, first_id, last_id, time, is_buyer_maker[, is_best_match]
     prices, sizes = Grid(inst.tick_size), Grid(inst.lot_size)
     t_col, m_col = (5, 6) if agg else (4, 5)

@@ -170,6 +170,8 @@ _CAPTURE_LINE = re.compile(rb"^\d{10,20} \{")
 _HEADERS: dict[str, Format] = {
     "update_id,best_bid_price": Format.BINANCE_BOOK_TICKER,
     "id,price,qty,quote_qty,time,is_buyer_maker": Format.BINANCE_TRADES,
+    # COIN-M's trades: qty in contracts, then their coin value (Binance's README, "Trades").
+    "id,price,qty,base_qty,time,is_buyer_maker": Format.BINANCE_TRADES,
     "agg_trade_id,price,quantity": Format.BINANCE_AGG_TRADES,
     "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount": Format.TARDIS_BOOK,
     "exchange,symbol,timestamp,local_timestamp,id,side,price,amount": Format.TARDIS_TRADES,

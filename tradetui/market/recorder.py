@@ -97,8 +97,12 @@ class CaptureWriter:
         """Append one message received at ``local_ns``; opens the next hour's file as needed.
 
         ``snapshot`` marks a REST depth snapshot: one that opens a new file is not repeated.
+        After ``close()`` a message is dropped: the recording has ended (a session closes it
+        before its feed has stopped).
         """
         with self._lock:
+            if self._closed.is_set():
+                return
             hour = local_ns // _HOUR_NS
             if hour != self._hour:
                 self._rotate(hour, local_ns, body if snapshot else None)

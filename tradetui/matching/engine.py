@@ -450,13 +450,13 @@ class MatchingEngine:
                 return (
                     RejectCode.INSUFFICIENT_MARGIN,
                     f"spot sell of {qty} needs base the account does not hold: "
-                    f"{inst.qty(max(free, 0))} free (no margin borrowing: sim.spot_short)",
+                    f"{inst.qty(max(free, 0)):f} free (no margin borrowing: sim.spot_short)",
                 )
         if reduce_only and self._position_lots * side >= 0:
             return (
                 RejectCode.REDUCE_ONLY_WOULD_INCREASE,
                 f"reduce-only {side.name.lower()} would increase the position "
-                f"({inst.qty(self._position_lots)})",
+                f"({inst.qty(self._position_lots):f})",
             )
         return None
 

@@ -16,6 +16,7 @@ import msgspec
 
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import BUY, SELL, Side
+from tradetui.core.units import sizes
 from tradetui.strategy.avellaneda import DesiredQuote
 
 _DAY_NS = 86_400 * 1_000_000_000
@@ -335,8 +336,8 @@ class RiskGuard:
                 action = max(action, RiskAction.ONE_SIDED)
                 fired.append(f"one_sided_{name}")
                 reasons.append(
-                    f"one-sided: {name} pulled at |position| {abs(pos)} ≥ "
-                    f"{lim.one_sided_enter:g} × limit {limit} lots "
+                    f"one-sided: {name} pulled at |position| {sizes(self.instrument, abs(pos))} "
+                    f"≥ {lim.one_sided_enter:g} × limit {sizes(self.instrument, limit)} "
                     f"(two-sided again ≤ {lim.one_sided_exit:g} × limit)"
                 )
                 continue
@@ -392,21 +393,21 @@ class RiskGuard:
             if not cap_key or lots < cap:
                 cap, cap_key = lots, "risk.max_order_base"
         if cap_key and qty > cap:
-            why = f"size {qty}→{cap} lots by {cap_key}"
+            why = f"size {sizes(inst, qty, cap)} by {cap_key}"
             qty = cap
         if lim.spot_no_short and side is SELL and qty > pos:
-            why = f"size {qty}→{max(pos, 0)} lots: spot, no more than the base held"
+            why = f"size {sizes(inst, qty, max(pos, 0))}: spot, no more than the base held"
             qty = max(pos, 0)
         if key and pos * side >= 0:
             room = limit - abs(pos)
             if qty > room:
                 why = (
-                    f"size {qty}→{max(room, 0)} lots to stay within the position limit "
-                    f"{limit} lots ({key})"
+                    f"size {sizes(inst, qty, max(room, 0))} to stay within the position limit "
+                    f"{sizes(inst, limit)} ({key})"
                 )
                 qty = max(room, 0)
         if 0 < qty < inst.min_lots_at(price):
-            why = f"pulled: size {qty} lots below the venue minimum after risk clamps"
+            why = f"pulled: size {sizes(inst, qty)} below the venue minimum after risk clamps"
             qty = 0
         return qty, why
 
@@ -433,11 +434,11 @@ class RiskGuard:
         edge = inst.band_limit_ticks(side, mid)
         whys: list[str] = []
         if inst.max_qty_lots and qty > inst.max_qty_lots:
-            whys.append(f"size {qty}→{inst.max_qty_lots} lots: the exchange's maximum")
+            whys.append(f"size {sizes(inst, qty, inst.max_qty_lots)}: the exchange's maximum")
             qty = inst.max_qty_lots
         stepped = inst.floor_to_step(qty)
         if stepped != qty:
-            whys.append(f"size {qty}→{stepped} lots: the exchange's order step (LOT_SIZE)")
+            whys.append(f"size {sizes(inst, qty, stepped)}: the exchange's order step (LOT_SIZE)")
             qty = stepped
         if edge is not None and (price - edge) * side > 0:
             mult = inst.percent_price_up if side is BUY else inst.percent_price_down

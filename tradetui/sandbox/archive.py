@@ -39,12 +39,16 @@ import msgspec
 
 from tradetui.market.archive import DayFile
 from tradetui.market.files import read_lines
+from tradetui.venues.sim_listing import listed_instrument
 
 BOOK_TICKER_HEADER = (
     "update_id,best_bid_price,best_bid_qty,best_ask_price,best_ask_qty,transaction_time,event_time"
 )
-# USD-M trades (Binance's README, "Trades", USD-M Futures); COIN-M's fourth column is baseQty.
+# USD-M trades (Binance's README, "Trades", USD-M Futures); COIN-M's fourth column is baseQty,
+# the coin value of the contracts (README, "Trades", COIN-M Futures: "28457,9635.0,1,
+# 0.01037883,...", 1 contract of 100 USD at 9,635.0; https://github.com/binance/binance-public-data).
 TRADES_HEADER = "id,price,qty,quote_qty,time,is_buyer_maker"
+COINM_TRADES_HEADER = "id,price,qty,base_qty,time,is_buyer_maker"
 
 
 class ArchiveServer:
@@ -194,9 +198,10 @@ class _Msg(msgspec.Struct):
 
 def publish_capture(capture: Path, root: Path, venue: str) -> list[DayFile]:
     """Publish the bookTicker and trade messages of a capture as Binance's daily files
-    (usdm or spot; spot gets trades only, as Binance publishes). Returns what was written."""
-    if venue not in ("usdm", "spot"):
-        raise ValueError(f"publish_capture: usdm or spot, not {venue!r}")
+    (usdm, coinm or spot; spot gets trades only, as Binance publishes; a COIN-M symbol's
+    contract size, for ``base_qty``, is the simulated listing's). Returns what was written."""
+    if venue not in ("usdm", "coinm", "spot"):
+        raise ValueError(f"publish_capture: usdm, coinm or spot, not {venue!r}")
     decoder = msgspec.json.Decoder(_Msg)
     books: dict[date, list[str]] = defaultdict(list)
     trades: dict[date, list[str]] = defaultdict(list)
@@ -220,13 +225,16 @@ def publish_capture(capture: Path, root: Path, venue: str) -> list[DayFile]:
             symbol = d["s"]
             if venue == "spot":  # headerless, with isBestMatch (Binance's README, SPOT Trades)
                 row = f"{d['t']},{d['p']},{d['q']},{_quote(d)},{d['T']},{_b(d['m'])},True"
+            elif venue == "coinm":
+                base = _base_qty(d, listed_instrument(symbol, "coinm").contract_size)
+                row = f"{d['t']},{d['p']},{d['q']},{base},{d['T']},{str(d['m']).lower()}"
             else:
                 row = f"{d['t']},{d['p']},{d['q']},{_quote(d)},{d['T']},{str(d['m']).lower()}"
             trades[_day(d["T"])].append(row)
     out: list[DayFile] = []
     for kind, by_day, header in (
         ("bookTicker", books, BOOK_TICKER_HEADER),
-        ("trades", trades, None if venue == "spot" else TRADES_HEADER),
+        ("trades", trades, {"spot": None, "coinm": COINM_TRADES_HEADER}.get(venue, TRADES_HEADER)),
     ):
         for day, rows in sorted(by_day.items()):
             f = DayFile(venue, kind, symbol, day)
@@ -241,6 +249,12 @@ def _day(ms: int) -> date:
 
 def _quote(d: dict[str, Any]) -> str:
     return str((Decimal(d["p"]) * Decimal(d["q"])).normalize())
+
+
+def _base_qty(d: dict[str, Any], contract_size: Decimal) -> str:
+    """The coin value of a COIN-M trade's contracts at its price, to Binance's 8 decimals."""
+    value = Decimal(d["q"]) * contract_size / Decimal(d["p"])
+    return str(value.quantize(Decimal("1e-8")))
 
 
 def _b(flag: bool) -> str:

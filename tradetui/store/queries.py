@@ -184,7 +184,8 @@ def list_fills(
                 "client_id": cid,
                 "side": "buy" if side > 0 else "sell",
                 "price": str(inst.price(pt)),
-                "qty": str(inst.qty(ql)),
+                # Fixed-point: zero of a spot 1e-8 lot would read 0E-8.
+                "qty": f"{inst.qty(ql):f}",
                 "size_unit": inst.size_unit if inst.base else "",
                 "fee": plain(fee_amount(fee)),
                 "fee_asset": asset,
@@ -194,7 +195,7 @@ def list_fills(
                 "charged_asset": charged_asset or "",
                 "charged_rate": repr(charged_rate) if charged_asset else "",
                 "liquidity": "maker" if maker else "taker",
-                "position": str(inst.qty(pos)),
+                "position": f"{inst.qty(pos):f}",
                 "recovered": bool(rec),
             }
         )

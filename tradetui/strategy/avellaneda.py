@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from tradetui.core.instrument import Instrument
 from tradetui.core.types import BUY, SELL, Side
+from tradetui.core.units import sizes
 
 F = TypeVar("F", float, npt.NDArray[np.float64])
 
@@ -321,21 +322,23 @@ def _side_lots(
         raw = lots * skew
         lots = instrument.quantize_qty(raw * instrument.lot)
         if lots == 0:
-            notes.append(f"{name} pulled: skewed size {raw:.2f} lots rounds to 0")
+            notes.append(f"{name} pulled: skewed size {sizes(instrument, raw)} rounds to 0")
             return 0
         if lots != params.order_lots:
-            notes.append(f"{name} size {params.order_lots}→{lots} lots by inventory skew")
+            notes.append(
+                f"{name} size {sizes(instrument, params.order_lots, lots)} by inventory skew"
+            )
     min_lots = instrument.min_lots_at(price_ticks)
     if lots < min_lots:
-        notes.append(f"{name} size lifted {lots}→{min_lots} lots to venue minimum")
+        notes.append(f"{name} size lifted {sizes(instrument, lots, min_lots)} to venue minimum")
         lots = min_lots
     after = position_lots + side * lots
     if abs(after) > params.max_position_lots and abs(after) > abs(position_lots):
         unit = instrument.size_unit
         notes.append(
-            f"{name} pulled: position {instrument.qty(position_lots)} {unit} "
-            f"{'+' if side is BUY else '−'} {instrument.qty(lots)} would exceed "
-            f"max {instrument.qty(params.max_position_lots)} {unit}"
+            f"{name} pulled: position {instrument.qty(position_lots):f} {unit} "
+            f"{'+' if side is BUY else '−'} {instrument.qty(lots):f} would exceed "
+            f"max {instrument.qty(params.max_position_lots):f} {unit}"
         )
         return 0
     return lots

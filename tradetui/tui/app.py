@@ -326,9 +326,7 @@ class TradeApp(App[None]):
             pane.show(snap)
         if self.book is not None:
             self._show_book(self.book, snap)
-        self._fills_pane.show(
-            self.fills, self.fills_seen, snap.tick_size, snap.lot_size, snap.pnl.settle
-        )
+        self._fills_pane.show(self.fills, self.fills_seen, self.engine.instrument)
         lines = self.log_handler.drain()
         if lines:
             self._log_pane.append(lines)
@@ -396,7 +394,7 @@ class TradeApp(App[None]):
             fills.newest.append(event)
             fills.seen += 1
             inst = host.engine.instrument
-            line = fill_line(event, inst.tick, inst.lot, inst.settle, clock=False)
+            line = fill_line(event, inst, clock=False)
             if self.book is None:
                 _fills_log.info("fill %s", line)
             else:
@@ -504,7 +502,8 @@ class TradeApp(App[None]):
                 self.notify("parameters unchanged: nothing to apply", timeout=3)
 
         locked = self.state is not EngineState.STOPPED
-        self.push_screen(ParamsScreen(self.engine.settings, symbol_locked=locked), apply)
+        screen = ParamsScreen(self.engine.settings, locked, self.engine.instrument.symbol)
+        self.push_screen(screen, apply)
 
     # ---- every market (several markets only) ----------------------------------------------
 
@@ -564,8 +563,7 @@ class TradeApp(App[None]):
             pane.type_ahead(event.character)
 
     def action_fills(self) -> None:
-        inst = self.engine.instrument
-        self.push_screen(FillsScreen(self.fills, self.fills_seen, inst.tick, inst.lot, inst.settle))
+        self.push_screen(FillsScreen(self.fills, self.fills_seen, self.engine.instrument))
 
     def action_screener(self) -> None:
         from tradetui.tui.screens.screener import ScreenerScreen

@@ -18,9 +18,10 @@ def price(ticks: float, tick_size: float) -> str:
     return f"{ticks * tick_size:,.{decimals(tick_size)}f}"
 
 
-def qty(lots: float, lot_size: float) -> str:
-    """A size in base units from lots."""
-    return f"{lots * lot_size:.{decimals(lot_size)}f}"
+def qty(lots: float, lot_size: float, step: float = 0.0) -> str:
+    """A size in order units from lots, to the decimals of the order ``step`` (default
+    ``lot_size``; a spot book's finer lot would show eight)."""
+    return f"{lots * lot_size:.{decimals(step or lot_size)}f}"
 
 
 def money(value: Decimal | float, decimals: int = 4) -> str:

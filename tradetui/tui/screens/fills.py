@@ -10,6 +10,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from tradetui.core.instrument import Instrument
 from tradetui.engine.events import FillRecorded
 from tradetui.tui.widgets.fills import KEPT, render_fills
 
@@ -17,11 +18,9 @@ from tradetui.tui.widgets.fills import KEPT, render_fills
 class FillsScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,h,q", "dismiss", "Close")]  # noqa: RUF012
 
-    def __init__(
-        self, fills: deque[FillRecorded], count: int, tick: float, lot: float, settle: str
-    ) -> None:
+    def __init__(self, fills: deque[FillRecorded], count: int, inst: Instrument) -> None:
         super().__init__()
-        self._text = render_fills(reversed(list(fills)), tick, lot, settle, count)
+        self._text = render_fills(reversed(list(fills)), inst, count)
         older = f"; the {KEPT} newest of {count}" if count > len(fills) else ""
         self._title = f"Fills this session: {count}{older} (newest first)"
 

@@ -54,17 +54,20 @@ class ParamsScreen(ModalScreen[list[Command] | None]):
         Binding("ctrl+s", "apply", "Apply"),
     ]
 
-    def __init__(self, settings: Settings, symbol_locked: bool) -> None:
+    def __init__(self, settings: Settings, symbol_locked: bool, symbol: str = "") -> None:
+        """``symbol``: the instrument traded (default venue.symbol), which market.source
+        names when it is not venue.symbol (synthetic:coinm:BTCUSD_PERP)."""
         super().__init__()
         self.settings = settings
         self.symbol_locked = symbol_locked
+        self.symbol = symbol or settings.venue.symbol
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="params"):
             yield Label("Parameters — applied live (Ctrl+S apply, Esc cancel)", id="dialog-title")
             with VerticalScroll(id="params-fields"):
                 lock = " (locked while running)" if self.symbol_locked else ""
-                yield from self._row("venue", "symbol", self.settings.venue.symbol, lock)
+                yield from self._row("venue", "symbol", self.symbol, lock)
                 for section in EDITABLE:
                     obj = getattr(self.settings, section)
                     for fld in dataclasses.fields(obj):
@@ -103,7 +106,7 @@ class ParamsScreen(ModalScreen[list[Command] | None]):
 
     def _symbol_error(self) -> str:
         symbol = self.query_one("#param-venue-symbol", Input).value.strip()
-        if symbol == self.settings.venue.symbol:
+        if symbol == self.symbol:
             return ""
         if self.symbol_locked:
             return "venue.symbol: locked while the engine runs; stop it first"

@@ -34,7 +34,7 @@ class MarketRow:
     def cells(self) -> tuple[str | Text, ...]:
         s = self.snap
         state = _STATE.get(s.state, str(s.state))
-        position = fmt.qty(s.position_lots, s.lot_size) if s.position_lots else "0"
+        position = fmt.qty(s.position_lots, s.lot_size, s.size_step) if s.position_lots else "0"
         if s.position_lots > 0:
             position = "+" + position
         e = self.exposure

@@ -161,8 +161,10 @@ class OrderBookView(Widget):
         kind = "bid" if side is Side.BUY else "ask"
         marker = "▶" if our_lots else " "
         price = fmt.price(price_ticks, snap.tick_size).rjust(_PRICE_W)
-        size = (fmt.qty(size_lots, snap.lot_size) if size_lots else "-").rjust(_SIZE_W)
-        ours = f" {fmt.qty(our_lots, snap.lot_size)}" if our_lots else ""
+        size = (fmt.qty(size_lots, snap.lot_size, snap.size_step) if size_lots else "-").rjust(
+            _SIZE_W
+        )
+        ours = f" {fmt.qty(our_lots, snap.lot_size, snap.size_step)}" if our_lots else ""
         bar_w = max(0, width - _PRICE_W - _SIZE_W - 4 - len(ours))
         price_style = styles["book--ours"] if our_lots else styles[f"book--{kind}"]
         segments = [

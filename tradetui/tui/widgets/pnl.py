@@ -33,8 +33,8 @@ class PnlPane(SnapshotPane):
     markouts (core/metrics.py), volume, cost per 10k, rates.
 
     Money is in the settlement asset; on an inverse contract it is the coin, shown to eight
-    decimals with its name, and the volume in quote is named too (a linear market's panes
-    read as they always did: all in the quote asset)."""
+    decimals and named in the title and on each row with one amount, and the volume in quote
+    is named too (a linear market's panes read as they always did: all in the quote asset)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("PnL", id=id)
@@ -45,12 +45,17 @@ class PnlPane(SnapshotPane):
         d = money_decimals(p.settle, snap.quote)
         unit = f" {p.settle}" if coin else ""
         volume_unit = f" {snap.quote}" if coin else ""
+        # Two coin amounts to eight decimals and a unit do not fit one row of the pane (45
+        # columns inside at 120x35): on an inverse contract the title names the coin, the
+        # rows holding two amounts leave the unit out, and "inventory" is shortened.
+        self.border_title = f"PnL ({p.settle})" if coin else "PnL"
+        inventory = "inv" if coin else "inventory"
         return rows(
             [
                 ("realized", _signed(p.realized, d, unit)),
                 ("unrealized", _signed(p.unrealized, d, unit)),
                 # Paid and received, unsigned as everywhere (docs/units.md).
-                ("fees paid", f"{p.fees:>12,.{d}f}  rebates {p.rebates:,.{d}f}{unit}"),
+                ("fees paid", f"{p.fees:>12,.{d}f}  rebates {p.rebates:,.{d}f}"),
                 ("total", _signed(p.total, d, unit)),
                 (
                     "volume",
@@ -59,7 +64,7 @@ class PnlPane(SnapshotPane):
                 ("fills/min", f"{snap.fills_per_min:>12.1f}  cxl/min {snap.cancels_per_min:.1f}"),
                 (
                     "capture",
-                    f"{p.spread_capture:>+12,.{d}f}  inventory {p.inventory_pnl:+,.{d}f}{unit}",
+                    f"{p.spread_capture:>+12,.{d}f}  {inventory} {p.inventory_pnl:+,.{d}f}",
                 ),
                 ("markout", markout_text(snap.markouts)),
             ]

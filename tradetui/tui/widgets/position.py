@@ -32,7 +32,7 @@ class PositionPane(SnapshotPane):
         lines: list[tuple[str, str | Text]] = []
         for name, snap in positions:
             p = snap.pnl
-            size = fmt.qty(p.position_lots, snap.lot_size)
+            size = fmt.qty(p.position_lots, snap.lot_size, snap.size_step)
             if p.position_lots > 0:
                 size = "+" + size
             unrealized = fmt.money(p.unrealized, money_decimals(p.settle, snap.quote))
@@ -60,7 +60,10 @@ class PositionPane(SnapshotPane):
         unrealized = fmt.money(p.unrealized, money_decimals(p.settle, snap.quote))
         return rows(
             [
-                ("size", f"{fmt.qty(p.position_lots, snap.lot_size):>12}{size_unit}"),
+                (
+                    "size",
+                    f"{fmt.qty(p.position_lots, snap.lot_size, snap.size_step):>12}{size_unit}",
+                ),
                 ("avg entry", f"{entry:>12}"),
                 ("mark", f"{fmt.price(snap.mid_ticks, snap.tick_size):>12}"),
                 (

@@ -39,13 +39,15 @@ class QuotesPane(SnapshotPane):
         for q in snap.quotes:
             buy = q.side is Side.BUY
             ahead = (
-                "-" if q.queue_ahead_lots is None else fmt.qty(q.queue_ahead_lots, snap.lot_size)
+                "-"
+                if q.queue_ahead_lots is None
+                else fmt.qty(q.queue_ahead_lots, snap.lot_size, snap.size_step)
             )
             out.append("\n")
             out.append(f"{'BUY' if buy else 'SELL':<4}", style="green" if buy else "red")
             out.append(
                 f" {fmt.price(q.price_ticks, snap.tick_size):>9}"
-                f" {fmt.qty(q.leaves_lots, snap.lot_size):>6}"
+                f" {fmt.qty(q.leaves_lots, snap.lot_size, snap.size_step):>6}"
                 f" {fmt.age(q.age_ns):>6}"
                 f" {q.touch_distance_ticks:>5}"
                 f" {ahead:>6} {_state(q)}"
