@@ -8,6 +8,7 @@ decimals (a satoshi) and quote amounts to four.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
@@ -34,16 +35,18 @@ def size_decimals(size_unit: str) -> int:
 def sizes(inst: Instrument, *lots: float) -> str:
     """``80→40 contracts``, ``0.080 BTC``, ``0.01000→0.00606 BTC``: sizes given in lots, in
     order units to the order step's decimals (spot books count in a finer lot), joined by
-    arrows and named once; a fractional lot count gets two more decimals."""
-    step = (inst.lot_size * inst.step_lots).normalize()
-    places = max(0, -int(step.as_tuple().exponent))
-    texts = []
-    for n in lots:
-        if isinstance(n, int) or n.is_integer():
-            texts.append(f"{int(n) * inst.lot_size:.{places}f}")
-        else:
-            texts.append(f"{n * float(inst.lot_size):.{places + 2}f}")
+    arrows and named once; a fractional lot count gets two more decimals. Strategy notes call
+    it on every skewed decision, so the step's decimals are worked out once per instrument."""
+    lot, places = _size_format(inst.lot_size, inst.step_lots)
+    texts = [f"{n * lot:.{places if float(n).is_integer() else places + 2}f}" for n in lots]
     return f"{'→'.join(texts)} {inst.size_unit}"
+
+
+@functools.cache
+def _size_format(lot_size: Decimal, step_lots: int) -> tuple[float, int]:
+    """(one lot as a float, decimals of the order step) for ``sizes``."""
+    step = (lot_size * step_lots).normalize()
+    return float(lot_size), max(0, -int(step.as_tuple().exponent))
 
 
 def money(amount: Decimal | float, settle: str, quote: str) -> str:
