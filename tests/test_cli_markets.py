@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import os
@@ -65,7 +66,14 @@ def cached(catalog_folder: Path) -> Path:
 def sandbox_url() -> Iterator[str]:
     """A loopback Binance USD-M sandbox on a synthetic market, served from its own thread
     (the command under test runs its own event loop)."""
-    inst = sim_instrument("BTCUSDT", "usdm")
+    with serving("BTCUSDT", "usdm") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(symbol: str, venue: str) -> Iterator[str]:
+    """The loopback sandbox of ``venue`` trading ``symbol`` from its own thread; its URL."""
+    inst = sim_instrument(symbol, venue)
     assert inst is not None
     market = SyntheticMarket(inst, seed=0, start_ns=time.time_ns()).events()
     server = SandboxExchange(inst, market, api_key="k", api_secret="s")
@@ -319,3 +327,17 @@ def test_a_sessions_refresh_keeps_the_synced_prices(catalog_folder: Path) -> Non
     cat = load_catalog("usdm", catalog_folder)
     assert cat is not None
     assert (cat.source, cat.price("ETHUSDT"), cat.prices_ns) == ("http://y", 2500.5, 123)
+
+
+def test_sync_of_spot_reads_the_spot_listing_alone(catalog_folder: Path) -> None:
+    # ccxt's Binance spot client also loads USD-M and COIN-M markets by default: against
+    # Binance those would share the spot ids (BTCUSDT); against the spot sandbox, a 404.
+    with serving("ETHUSDT", "spot") as url:
+        r = cli("sync", "--venue", "spot", "--rest-url", url)
+
+    assert r.exit_code == 0, r.output
+    cat = load_catalog("spot", catalog_folder)
+    assert cat is not None
+    assert {i.kind.value for i in cat.instruments.values()} == {"spot"}
+    assert set(cat.instruments) == {str(e["symbol"]) for e in listing_entries("spot")}
+    assert set(cat.prices) == set(cat.instruments)

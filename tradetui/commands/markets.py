@@ -90,12 +90,13 @@ async def _fetch_all(exchanges: list[str], rest_url: str) -> list[Catalog | str]
     import ccxt
 
     from tradetui.venues.catalog import sync_catalog
-    from tradetui.venues.clients import make_client
+    from tradetui.venues.clients import make_client, market_data_options
     from tradetui.venues.errors import map_error
 
     out: list[Catalog | str] = []
     for ex in exchanges:
-        client = make_client(ex, rest_url=rest_url)
+        # Binance's spot client would also list USD-M and COIN-M markets under the same ids.
+        client = make_client(ex, rest_url=rest_url, options=market_data_options(ex))
         try:
             out.append(await sync_catalog(client))
         except (ccxt.BaseError, OSError, TimeoutError) as exc:
