@@ -341,3 +341,29 @@ def test_sync_of_spot_reads_the_spot_listing_alone(catalog_folder: Path) -> None
     assert {i.kind.value for i in cat.instruments.values()} == {"spot"}
     assert set(cat.instruments) == {str(e["symbol"]) for e in listing_entries("spot")}
     assert set(cat.prices) == set(cat.instruments)
+
+
+@pytest.mark.parametrize(
+    ("name", "venue", "symbol"),
+    [
+        ("BTC/USD:BTC", "coinm", "BTCUSD_PERP"),
+        ("eth/usd:eth", "coinm", "ETHUSD_PERP"),
+        ("ETH/USDT:USDT", "usdm", "ETHUSDT"),
+        ("ETH/USDT", "spot", "ETHUSDT"),
+        ("BTC-USDT", "usdm", "BTCUSDT"),
+        ("BTCUSD_PERP", "coinm", "BTCUSD_PERP"),
+    ],
+)
+def test_the_catalog_finds_an_instrument_by_its_ccxt_unified_name(
+    name: str, venue: str, symbol: str
+) -> None:
+    inst = sim_catalog(venue).get(name)
+    assert inst is not None
+    assert inst.symbol == symbol
+
+
+@pytest.mark.parametrize(("name", "venue"), [("BTC/USD:BTC-250328", "coinm"), ("ETH/USDT", "usdm")])
+def test_a_unified_name_of_another_contract_is_not_taken_for_the_perpetual(
+    name: str, venue: str
+) -> None:
+    assert sim_catalog(venue).get(name) is None

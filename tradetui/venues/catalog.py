@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tradetui.core.instrument import Instrument
+from tradetui.core.instrument import Instrument, InstrumentKind
 from tradetui.venues.errors import SetupError
 from tradetui.venues.markets import instrument_from_market
 
@@ -78,13 +78,34 @@ class Catalog:
         return value if value > 0 else None
 
     def get(self, symbol: str) -> Instrument | None:
-        """The instrument for an exchange id ('BTCUSD_PERP') or a unified-looking name
-        ('BTC/USD:BTC' matches no id, so it is looked up with separators removed)."""
+        """The instrument for an exchange id ('BTCUSD_PERP') or a ccxt unified symbol
+        ('ETH/USDT:USDT', 'BTC/USD:BTC', 'BTC/USD:BTC-250328', 'ETH/USDT' for spot): the
+        unified name's base, quote and settlement asset, perpetual or spot unless it names
+        an expiry, whose date then ends the exchange id."""
         key = symbol.strip().upper()
         hit = self.instruments.get(key)
         if hit is not None:
             return hit
-        return self.instruments.get(key.replace("/", "").replace("-", "").split(":")[0])
+        if "/" not in key:
+            return self.instruments.get(key.replace("-", ""))  # BTC-USDT
+        pair, _, rest = key.partition(":")
+        base, _, quote = pair.partition("/")
+        settle, _, expiry = rest.partition("-")
+        for inst in self.instruments.values():
+            if (inst.base.upper(), inst.quote.upper()) != (base, quote):
+                continue
+            if not settle:
+                if inst.kind is InstrumentKind.SPOT:
+                    return inst
+                continue
+            if inst.settle.upper() != settle or inst.kind is InstrumentKind.SPOT:
+                continue
+            dated = inst.kind is InstrumentKind.FUTURE
+            if (expiry and dated and inst.symbol.upper().endswith(expiry)) or (
+                not expiry and not dated
+            ):
+                return inst
+        return None
 
     def to_json(self) -> dict[str, Any]:
         return {
