@@ -1123,8 +1123,12 @@ class SandboxExchange:
             return formats.Touch(bids[0][0], bids[0][1], asks[0][0], asks[0][1], update_id)
         inst, acct = self.instrument, self.account
         bid, ask = acct.depth.levels(Side.BUY, 1), acct.depth.levels(Side.SELL, 1)
-        bid_p, bid_q = (str(inst.price(bid[0][0])), str(inst.qty(bid[0][1]))) if bid else ("0", "0")
-        ask_p, ask_q = (str(inst.price(ask[0][0])), str(inst.qty(ask[0][1]))) if ask else ("0", "0")
+        bid_p, bid_q = (
+            (str(inst.price(bid[0][0])), format(inst.qty(bid[0][1]), "f")) if bid else ("0", "0")
+        )
+        ask_p, ask_q = (
+            (str(inst.price(ask[0][0])), format(inst.qty(ask[0][1]), "f")) if ask else ("0", "0")
+        )
         return formats.Touch(bid_p, bid_q, ask_p, ask_q, acct.update_id)
 
     def _day(self, symbol: str, now_ms: int) -> Any:

@@ -162,9 +162,9 @@ def order(inst: Instrument, o: SandboxOrder) -> Json:
         "clientOrderId": o.client_id,
         "price": str(inst.price(o.price_ticks)),
         "avgPrice": _avg_price(inst, o.cum_value, o.executed_lots),
-        "origQty": str(inst.qty(o.orig_lots)),
-        "executedQty": str(inst.qty(o.executed_lots)),
-        "cumQty": str(inst.qty(o.executed_lots)),
+        "origQty": format(inst.qty(o.orig_lots), "f"),
+        "executedQty": format(inst.qty(o.executed_lots), "f"),
+        "cumQty": format(inst.qty(o.executed_lots), "f"),
     }
     if inst.inverse:
         out["cumBase"] = _coin(abs(o.cum_value) * inst.value_unit)
@@ -414,7 +414,7 @@ def leverage_brackets(inst: Instrument) -> list[Json]:
 
 
 def _levels(inst: Instrument, levels: Sequence[tuple[int, int]]) -> list[list[str]]:
-    return [[str(inst.price(p)), str(inst.qty(q))] for p, q in levels]
+    return [[str(inst.price(p)), format(inst.qty(q), "f")] for p, q in levels]
 
 
 def _spot(inst: Instrument) -> bool:
@@ -447,9 +447,9 @@ def book_ticker(inst: Instrument, ev: BestBidOffer, t_ms: int) -> Json:
         out["ps"] = _pair(inst)
     out |= {
         "b": str(inst.price(ev.bid_ticks)),
-        "B": str(inst.qty(ev.bid_lots)),
+        "B": format(inst.qty(ev.bid_lots), "f"),
         "a": str(inst.price(ev.ask_ticks)),
-        "A": str(inst.qty(ev.ask_lots)),
+        "A": format(inst.qty(ev.ask_lots), "f"),
     }
     if not _spot(inst):
         out |= {"T": t_ms, "E": t_ms}
@@ -466,7 +466,7 @@ def trade(inst: Instrument, ev: Trade, t_ms: int) -> Json:
         "s": inst.symbol,
         "t": ev.trade_id,
         "p": str(inst.price(ev.price_ticks)),
-        "q": str(inst.qty(ev.qty_lots)),
+        "q": format(inst.qty(ev.qty_lots), "f"),
         "X": "MARKET",
         "m": ev.aggressor is Side.SELL,
     }
@@ -489,15 +489,15 @@ def order_trade_update(inst: Instrument, u: OrderUpdate, now_ms: int) -> Json:
             "S": _SIDE[o.side],
             "o": kind,
             "f": o.time_in_force,
-            "q": str(inst.qty(o.orig_lots)),
+            "q": format(inst.qty(o.orig_lots), "f"),
             "p": str(inst.price(o.price_ticks)),
             "ap": avg,
             "sp": "0",
             "x": u.execution,
             "X": u.status,
             "i": o.order_id,
-            "l": str(inst.qty(t.qty_lots)) if t else "0",
-            "z": str(inst.qty(u.executed_lots)),
+            "l": format(inst.qty(t.qty_lots), "f") if t else "0",
+            "z": format(inst.qty(u.executed_lots), "f"),
             "L": str(inst.price(t.price_ticks)) if t else "0",
             "N": t.fee_asset or inst.settle if t else inst.settle,
             "n": f"{t.fee:.8f}" if t else "0",
@@ -541,7 +541,7 @@ def account_update(acct: SandboxAccount, now_ms: int) -> Json:
     inst, ledger = acct.instrument, acct.ledger
     wallet = _coin(acct.wallet_settle())
     entry = f"{float(ledger.avg_entry_ticks) * inst.tick:.8f}"
-    pos: Json = {"s": inst.symbol, "pa": str(inst.qty(ledger.position_lots)), "ep": entry}
+    pos: Json = {"s": inst.symbol, "pa": format(inst.qty(ledger.position_lots), "f"), "ep": entry}
     if not inst.inverse:
         pos["bep"] = entry
     pos |= {

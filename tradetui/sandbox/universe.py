@@ -483,7 +483,7 @@ class Universe:
                 self._traded_bbo, self._traded_bbo_changed = ev, True
             elif type(ev) is Trade:
                 price = float(inst.price(ev.price_ticks))
-                qty_text = str(inst.qty(ev.qty_lots))
+                qty_text = format(inst.qty(ev.qty_lots), "f")
                 ticker = self._ticker_of_traded(price, qty_text)
                 ticker.add(price, float(qty_text), qty_text, 1)
                 t_ms = formats.exchange_ms(ev.exch_ns, skew_ms)
@@ -509,7 +509,7 @@ class Universe:
         figures and its REST trades and klines; the market streams carry the market's)."""
         inst = self._traded
         price = float(inst.price(price_ticks))
-        qty_text = str(inst.qty(qty_lots))
+        qty_text = format(inst.qty(qty_lots), "f")
         ticker = self._ticker_of_traded(price, qty_text)
         ticker.add(price, float(qty_text), qty_text, 1)
         self._traded_tape.add(t_ms, price, qty_lots, 1, ticker.last_id, buyer_maker)
