@@ -17,7 +17,7 @@ import pytest
 from tests.sandbox.conftest import KEY, SECRET, rest_client, still_market
 from tradetui.sandbox.client import rewrite_urls
 from tradetui.sandbox.exchange import SandboxExchange
-from tradetui.venues.sim_listing import listing_entries, sim_instrument
+from tradetui.venues.sim_listing import listed_instrument, listing_entries
 
 
 async def _get(url: str) -> Any:
@@ -30,10 +30,15 @@ async def _get(url: str) -> Any:
     return await asyncio.to_thread(fetch)
 
 
+def _sandbox(symbol: str, venue: str) -> SandboxExchange:
+    """The sandbox of ``venue`` trading the listing's ``symbol`` on a still book."""
+    return SandboxExchange(
+        listed_instrument(symbol, venue), still_market(), api_key=KEY, api_secret=SECRET
+    )
+
+
 async def test_usdm_prices_every_listed_symbol_on_v1_and_v2() -> None:
-    inst = sim_instrument("BTCUSDT", "usdm")
-    assert inst is not None
-    async with SandboxExchange(inst, still_market(), api_key=KEY, api_secret=SECRET) as server:
+    async with _sandbox("BTCUSDT", "usdm") as server:
         rows = await _get(f"{server.rest_url}/fapi/v2/ticker/price")
         one = await _get(f"{server.rest_url}/fapi/v1/ticker/price?symbol=BTCUSDT")
         async with rest_client(server) as client:
@@ -50,14 +55,12 @@ async def test_usdm_prices_every_listed_symbol_on_v1_and_v2() -> None:
     assert Decimal(one["price"]) in (Decimal("60000.0"), Decimal("60000.1"))
     assert set(last) == {"BTC/USDT:USDT", "ETH/USDT:USDT"}
     for row in rows:
-        tick = Decimal(sim_instrument(row["symbol"], "usdm").tick_size)  # type: ignore[union-attr]
+        tick = listed_instrument(row["symbol"], "usdm").tick_size
         assert Decimal(row["price"]) % tick == 0
 
 
 async def test_coinm_answers_a_list_naming_each_pair_and_filters_by_pair() -> None:
-    inst = sim_instrument("BTCUSD_PERP", "coinm")
-    assert inst is not None
-    async with SandboxExchange(inst, still_market(), api_key=KEY, api_secret=SECRET) as server:
+    async with _sandbox("BTCUSD_PERP", "coinm") as server:
         rows = await _get(f"{server.rest_url}/dapi/v1/ticker/price")
         eth = await _get(f"{server.rest_url}/dapi/v1/ticker/price?pair=ETHUSD")
         one = await _get(f"{server.rest_url}/dapi/v1/ticker/price?symbol=BTCUSD_PERP")
@@ -78,10 +81,7 @@ async def test_coinm_answers_a_list_naming_each_pair_and_filters_by_pair() -> No
 
 
 async def test_spot_answers_without_a_time_under_api_v3() -> None:
-    inst = sim_instrument("ETHUSDT", "binance")
-    assert inst is not None
-    server = SandboxExchange(inst, still_market(), api_key=KEY, api_secret=SECRET)
-    async with server:
+    async with _sandbox("ETHUSDT", "binance") as server:
         rows = await _get(f"{server.rest_url}/api/v3/ticker/price")
         client = ccxt_async.binance({"options": {"fetchMarkets": ["spot"]}})
         client.urls["api"] = rewrite_urls(client.urls["api"], server.rest_url)
