@@ -20,7 +20,7 @@ from tests.sandbox.matrix import (
 QUOTING = {"TRADETUI_STRATEGY__MAX_SPREAD_TICKS": "4", "TRADETUI_QUOTING__MIN_AGE_MS": "0"}
 ORDERS_10S = 36
 _STATUS = re.compile(r"(?<![\d,:.])(?:429|418)(?!\d)")
-WEIGHT_1M = 110  # connecting alone weighs about 60 (position mode 30, commission rates 20, ...)
+WEIGHT_1M = 120  # connecting alone weighs about 60 (position mode 30, commission rates 20, ...)
 
 
 async def test_rate_limit_headers_near_the_limit(tmp_path: Path) -> None:
