@@ -8,7 +8,6 @@ decimals (a satoshi) and quote amounts to four.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
@@ -36,17 +35,25 @@ def sizes(inst: Instrument, *lots: float) -> str:
     """``80→40 contracts``, ``0.080 BTC``, ``0.01000→0.00606 BTC``: sizes given in lots, in
     order units to the order step's decimals (spot books count in a finer lot), joined by
     arrows and named once; a fractional lot count gets two more decimals. Strategy notes call
-    it on every skewed decision, so the step's decimals are worked out once per instrument."""
-    lot, places = _size_format(inst.lot_size, inst.step_lots)
+    it on every skewed decision with a handful of distinct sizes, so texts are remembered."""
+    key = (id(inst), lots)
+    hit = _SIZES.get(key)
+    if hit is not None and hit[0] is inst:
+        return hit[1]
+    step = (inst.lot_size * inst.step_lots).normalize()
+    places = max(0, -int(step.as_tuple().exponent))
+    lot = float(inst.lot_size)
     texts = [f"{n * lot:.{places if float(n).is_integer() else places + 2}f}" for n in lots]
-    return f"{'→'.join(texts)} {inst.size_unit}"
+    text = f"{'→'.join(texts)} {inst.size_unit}"
+    if len(_SIZES) >= _SIZES_MAX:
+        _SIZES.clear()
+    _SIZES[key] = (inst, text)
+    return text
 
 
-@functools.cache
-def _size_format(lot_size: Decimal, step_lots: int) -> tuple[float, int]:
-    """(one lot as a float, decimals of the order step) for ``sizes``."""
-    step = (lot_size * step_lots).normalize()
-    return float(lot_size), max(0, -int(step.as_tuple().exponent))
+# sizes' texts by (instrument id, lots); the instrument is kept to tell a reused id apart.
+_SIZES: dict[tuple[int, tuple[float, ...]], tuple[Instrument, str]] = {}
+_SIZES_MAX = 4096
 
 
 def money(amount: Decimal | float, settle: str, quote: str) -> str:
