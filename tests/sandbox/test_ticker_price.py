@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
 import urllib.request
 from decimal import Decimal
 from typing import Any
@@ -83,6 +84,10 @@ async def test_coinm_answers_a_list_naming_each_pair_and_filters_by_pair() -> No
 async def test_spot_answers_without_a_time_under_api_v3() -> None:
     async with _sandbox("ETHUSDT", "binance") as server:
         rows = await _get(f"{server.rest_url}/api/v3/ticker/price")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            await _get(f"{server.rest_url}/api/v3/ticker/price?symbol=NOPEUSDT")
+        assert refused.value.code == 400
+        assert json.load(refused.value) == {"code": -1121, "msg": "Invalid symbol."}
         client = ccxt_async.binance({"options": {"fetchMarkets": ["spot"]}})
         client.urls["api"] = rewrite_urls(client.urls["api"], server.rest_url)
         try:

@@ -800,7 +800,8 @@ class SandboxExchange:
             prices["BNBUSDT"] = f"{self.account.bnb_price:f}"
         symbol, pair = request.query.get("symbol"), request.query.get("pair")
         if symbol is not None and symbol not in prices:
-            raise ExchangeError(-1121, "Invalid symbol.")
+            # Answered here: spot's /api/v3 is outside the middleware that answers errors.
+            return _error_answer(ExchangeError(-1121, "Invalid symbol."))
         picked = [symbol] if symbol is not None else list(prices)
         rows: list[dict[str, str | int]]
         if inst.kind is InstrumentKind.SPOT:
