@@ -135,8 +135,11 @@ _UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def duration_s(text: str) -> float | None:
-    """A duration like 90s, 15m, 2h or 1d in seconds; None when ``text`` is not one."""
+    """A duration like 90s, 15m, 2h or 1d in seconds (a bare number is seconds, as `run
+    --duration 30` reads); None when ``text`` is not one."""
     t = text.strip()
+    if t.replace(".", "", 1).isdigit():
+        return float(t)
     if t[-1:] in _UNITS_S and t[:-1].replace(".", "", 1).isdigit():
         return float(t[:-1]) * _UNITS_S[t[-1]]
     return None

@@ -32,7 +32,11 @@ def screen(
         typer.Option("--sort", help="spread, vol (1 min), volume (24 h quote), trades or edge."),
     ] = "volume",
     duration: Annotated[
-        str, typer.Option("--duration", help="How long to watch before reporting: 90s, 15m, 1h.")
+        str,
+        typer.Option(
+            "--duration",
+            help="How long to watch before reporting: 90s, 15m, 1h (a bare number is seconds).",
+        ),
     ] = _DEFAULT_DURATION,
     rest_url: Annotated[
         str,
