@@ -270,3 +270,14 @@ def test_kill_9_of_an_unpaced_run_keeps_what_it_traded(tmp_path: Path) -> None:
     assert result["reported_stored"] > 0
     assert result["present"] >= result["reported_stored"]
     assert result["next_unclean"] == [result["session"]]
+
+
+def test_fills_json_flag_is_the_json_format(stored_run: tuple[Path, dict[str, Any]]) -> None:
+    db, _ = stored_run
+    by_format = _run(db.parent, "fills", "--db", str(db), "--format", "json").stdout
+    by_flag = _run(db.parent, "fills", "--db", str(db), "--json")
+    assert by_flag.returncode == 0
+    assert json.loads(by_flag.stdout) == json.loads(by_format)
+    both = _run(db.parent, "fills", "--db", str(db), "--json", "--format", "csv")
+    assert both.returncode == 2
+    assert both.stderr.strip() == "error: --json and --format csv: give one of them"

@@ -539,6 +539,10 @@ def fills(
         ),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    json_out: Annotated[
+        bool,
+        typer.Option("--json", help="Print JSON (as every command's --json; = --format json)."),
+    ] = False,
 ) -> None:
     """List stored fills with exact prices and sizes."""
     import csv
@@ -547,6 +551,9 @@ def fills(
 
     if fmt not in ("table", "csv", "json"):
         fail(f"--format: expected table, csv or json (got {fmt!r})")
+    if json_out and fmt not in ("table", "json"):
+        fail(f"--json and --format {fmt}: give one of them")
+    fmt = "json" if json_out else fmt
     since_ns = _parse_since(since) if since is not None else None
     with _querying(config, db, name) as conn:
         sid = resolve_session(conn, session) if session is not None else None
