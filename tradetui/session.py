@@ -74,32 +74,16 @@ def _listed_instrument(settings: Settings) -> Instrument:
 def synthetic_params(settings: Settings, instrument: Instrument) -> SyntheticParams:
     """The synthetic market's parameters for ``instrument``: market.synthetic_params (else the
     built-in calibration) scaled to it as market.start_price says (market/calibration.py)."""
-    from tradetui.market.calibration import CalibrationError, load_params, params_for
+    from tradetui.market.calibration import CalibrationError, load_params
     from tradetui.venues.lookup import short_venue
-    from tradetui.venues.sim_listing import synthetic_start_price
+    from tradetui.venues.sim_listing import priced_synthetic_params
 
     m = settings.market
     try:
         calibration = (
             load_params(Path(m.synthetic_params).expanduser()) if m.synthetic_params else None
         )
-        try:
-            return params_for(instrument, calibration, m.start_price)
-        except CalibrationError:
-            # Another asset than the calibration's, and no market.start_price: start at a
-            # price the symbol really had, when one is known.
-            known = None if m.start_price else synthetic_start_price(instrument)
-            if known is None:
-                raise
-            price, where = known
-            log.info(
-                "synthetic %s starts at %g %s, %s; market.start_price sets another",
-                instrument.symbol,
-                price,
-                instrument.quote,
-                where,
-            )
-            return params_for(instrument, calibration, price)
+        return priced_synthetic_params(instrument, calibration, m.start_price)
     except CalibrationError as exc:
         text = str(exc)
         if text.startswith("market.start_price") and instrument.venue:

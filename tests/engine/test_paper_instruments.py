@@ -143,7 +143,7 @@ def _mid(settings: Settings) -> float:
 def test_another_base_asset_starts_at_the_simulated_listings_price(
     source: str, price: float, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level("INFO", "tradetui.session")
+    caplog.set_level("INFO", "tradetui.venues.sim_listing")
     assert _mid(_settings(source=source)) == pytest.approx(price, rel=0.002)
     assert "the simulated exchange's reference price" in caplog.text
 

@@ -232,14 +232,14 @@ def sandbox_exchange(
     and secret are not shown). Faults can also be switched while it runs: POST
     /sandbox/faults?..."""
     from tradetui.core.types import MarketEvent
-    from tradetui.market.calibration import CalibrationError, params_for
+    from tradetui.market.calibration import CalibrationError
     from tradetui.market.feed import ReplayFeed, replay_paths
     from tradetui.market.files import ReplayError
     from tradetui.market.instruments import infer_instrument
     from tradetui.market.synthetic import SyntheticMarket
     from tradetui.sandbox.exchange import SandboxExchange, exchange_of
     from tradetui.sandbox.universe import UniverseSpec
-    from tradetui.venues.sim_listing import synthetic_start_price
+    from tradetui.venues.sim_listing import priced_synthetic_params
 
     start_ns = time.time_ns()
     instrument: Instrument
@@ -251,12 +251,9 @@ def sandbox_exchange(
     if market == "synthetic":
         instrument = _listed(venue, symbol)
         try:
-            params = params_for(instrument, start_price=start_price)
+            params = priced_synthetic_params(instrument, start_price=start_price)
         except CalibrationError as exc:
-            known = None if start_price else synthetic_start_price(instrument)
-            if known is None:
-                fail(str(exc).replace("market.start_price", "--start-price", 1))
-            params = params_for(instrument, start_price=known[0])
+            fail(str(exc).replace("market.start_price", "--start-price", 1))
         feed = SyntheticMarket(instrument, params, seed=seed, start_ns=start_ns).events()
     elif paths is not None:
         try:

@@ -12,12 +12,18 @@ exchange-information documentation lists them.
 from __future__ import annotations
 
 import json
+import logging
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tradetui.core.instrument import Instrument
 from tradetui.venues.catalog import VENUE_EXCHANGES, Catalog, catalog_from_markets, exchange_id
+
+if TYPE_CHECKING:
+    from tradetui.market.synthetic import SyntheticParams
+
+log = logging.getLogger(__name__)
 
 # ccxt's precision mode for Binance (tick sizes, not decimal places).
 _TICK_SIZE = 4
@@ -90,22 +96,34 @@ def listed_instrument(symbol: str, exchange: str = "binanceusdm") -> Instrument:
     return inst
 
 
-def synthetic_start_price(inst: Instrument) -> tuple[float, str] | None:
-    """A price to start a synthetic market of ``inst`` at, and where it comes from: the last
-    price `tradetui markets sync` cached for it, else the simulated listing's reference price
-    for a symbol it lists; None when neither knows one."""
+def priced_synthetic_params(
+    inst: Instrument, calibration: SyntheticParams | None = None, start_price: float = 0.0
+) -> SyntheticParams:
+    """``market.calibration.params_for``; when the calibration prices another asset and no
+    ``start_price`` is given, at a price ``inst`` really had: the last price `tradetui markets
+    sync` cached, else the simulated listing's reference price for a symbol it lists (logged).
+    Raises CalibrationError when neither knows one."""
+    from tradetui.market.calibration import CalibrationError, params_for
     from tradetui.venues.catalog import CatalogError, load_catalog
 
-    if inst.venue:
-        try:
-            cat = load_catalog(inst.venue)
-        except CatalogError:
-            cat = None
-        price = cat.price(inst.symbol) if cat is not None else None
-        if cat is not None and price is not None:
-            return price, f"its last price cached by `tradetui markets sync` ({cat.exchange})"
-    if sim_instrument(inst.symbol, inst.venue or "binanceusdm") is not None:
-        ref = reference_price(inst.symbol)
-        if ref is not None:
-            return ref, "the simulated exchange's reference price"
-    return None
+    try:
+        return params_for(inst, calibration, start_price)
+    except CalibrationError:
+        if start_price:
+            raise
+        price: float | None = None
+        where = "the simulated exchange's reference price"
+        if inst.venue:
+            try:
+                cat = load_catalog(inst.venue)
+            except CatalogError:
+                cat = None
+            price = cat.price(inst.symbol) if cat is not None else None
+            if cat is not None and price is not None:
+                where = f"its last price cached by `tradetui markets sync` ({cat.exchange})"
+        if price is None and sim_instrument(inst.symbol, inst.venue or "binanceusdm"):
+            price = reference_price(inst.symbol)
+        if price is None:
+            raise
+    log.info("synthetic %s starts at %g %s, %s", inst.symbol, price, inst.quote, where)
+    return params_for(inst, calibration, price)
